@@ -1,0 +1,54 @@
+import { InvalidArgumentError } from '../errors/trib-error';
+import { BranchName } from '../ids/ids';
+
+const MAX_NAME_BYTES = 255;
+const MAX_PATH_SEGMENTS = 256;
+
+/**
+ * Checks one tree entry name. Runs wherever names enter: on commit, on every object read, at checkout and on
+ * objects from the network, because a hostile tree could otherwise write outside the working tree.
+ * Throws InvalidArgumentError for `.`, `..`, `.trib`, empty names, `/`, `\` or NUL, and over-long names.
+ */
+export function validateEntryName(name: string): void {
+  if (name.length === 0) throw new InvalidArgumentError('unsafe path: empty name');
+  if (name === '.' || name === '..') throw new InvalidArgumentError(`unsafe path: entry named ${JSON.stringify(name)}`);
+  if (name === '.trib') throw new InvalidArgumentError('unsafe path: entry named .trib');
+  if (/[/\\\0]/.test(name)) throw new InvalidArgumentError(`unsafe path: ${JSON.stringify(name)} contains / or \\ or NUL`);
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) throw new InvalidArgumentError(`unsafe path: name longer than ${MAX_NAME_BYTES} bytes`);
+}
+
+/**
+ * Splits and checks a slash-separated path relative to a tree root (`a/b/c.csv`). Rejects absolute paths, empty
+ * segments and any segment `validateEntryName` rejects, so the result can never escape the root.
+ */
+export function splitRelativePath(path: string): string[] {
+  if (path.startsWith('/')) throw new InvalidArgumentError(`unsafe path: ${JSON.stringify(path)} is absolute`);
+  const parts = path.split('/');
+  if (parts.length > MAX_PATH_SEGMENTS) throw new InvalidArgumentError('unsafe path: too deep');
+  for (const p of parts) validateEntryName(p);
+  return parts;
+}
+
+/**
+ * Branch, tag and other ref short names: `[A-Za-z0-9._/-]`, no `..`, no leading `-` or `/`, no trailing `/`,
+ * no empty segment, and no segment that is `.` or ends in `.lock`.
+ */
+export function validateRefName(name: string, what = 'name'): void {
+  const bad = (why: string) => new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: ${why}`);
+  if (name.length === 0) throw bad('empty');
+  if (name.length > 200) throw bad('longer than 200 characters');
+  if (!/^[A-Za-z0-9._/-]+$/.test(name)) throw bad('only letters, digits, ".", "_", "/" and "-" are allowed');
+  if (name.includes('..')) throw bad('contains ".."');
+  if (name.startsWith('-')) throw bad('starts with "-"');
+  if (name.startsWith('/')) throw bad('starts with "/"');
+  if (name.endsWith('/')) throw bad('ends with "/"');
+  if (name.includes('//')) throw bad('has an empty segment');
+  for (const seg of name.split('/')) {
+    if (seg === '.' || seg.endsWith('.lock')) throw bad(`segment ${JSON.stringify(seg)} is reserved`);
+  }
+}
+
+export function asBranchName(name: string): BranchName {
+  validateRefName(name, 'branch name');
+  return name as BranchName;
+}

@@ -1,0 +1,5 @@
+export * from './object-store.port';
+export * from './store-keys';
+export * from './local.store';
+export * from './memory.store';
+export * from './store-url';
