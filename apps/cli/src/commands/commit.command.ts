@@ -1,0 +1,33 @@
+import { InvalidArgumentError } from '@tributary/core';
+import { commitWorktree } from '@tributary/repository';
+import { maxPositionals, parseMeta } from '../ui/args';
+import { ProgressBar } from '../ui/progress-bar';
+import { CliCommand } from './command';
+import { withRepository } from './open-repo';
+
+export const commitCommand: CliCommand = {
+  name: 'commit',
+  summary: 'snapshot the working tree as a new commit',
+  usage: 'trib commit -m MSG [--author NAME] [--meta KEY=VALUE ...] [--json]',
+  options: { flags: ['--json'], values: ['-m', '--author'], repeated: ['--meta'], aliases: { '--message': '-m' } },
+  async run(args, ctx) {
+    maxPositionals(args, 0, this.usage);
+    const message = args.values.get('-m');
+    if (message === undefined) throw new InvalidArgumentError(`a message is required; usage: ${this.usage}`);
+    const annotations = parseMeta(args.repeated.get('--meta'));
+    const bar = new ProgressBar('commit');
+    const outcome = await withRepository(ctx, (repo) =>
+      commitWorktree(repo, { message, author: args.values.get('--author'), annotations, onProgress: (d, t) => bar.update(d, t) }),
+    ).finally(() => bar.done());
+    const s = outcome.snapshot;
+    if (!outcome.commit) {
+      ctx.err('nothing to commit, working tree clean');
+      if (args.flags.has('--json')) ctx.json({ commit: null, tree: outcome.tree, files: s.files });
+      return 0;
+    }
+    ctx.err(`${s.files} files, ${s.hashedFiles} hashed (${s.hashedBytes} bytes)`);
+    if (args.flags.has('--json')) ctx.json({ commit: outcome.commit, tree: outcome.tree, files: s.files, hashedFiles: s.hashedFiles, hashedBytes: s.hashedBytes });
+    else ctx.out(outcome.commit);
+    return 0;
+  },
+};

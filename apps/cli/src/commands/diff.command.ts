@@ -1,0 +1,48 @@
+import { diffRevisions } from '@tributary/repository';
+import { maxPositionals } from '../ui/args';
+import { CliCommand } from './command';
+import { withRepository } from './open-repo';
+
+const MARK = { added: 'A', removed: 'D', modified: 'M' } as const;
+
+export const diffCommand: CliCommand = {
+  name: 'diff',
+  summary: 'compare the working tree, or two commits',
+  usage: 'trib diff [A [B]] [--rows] [--json]',
+  options: { flags: ['--rows', '--json'], values: ['--max-rows'] },
+  async run(args, ctx) {
+    maxPositionals(args, 2, this.usage);
+    const [a, b] = args.positionals;
+    const maxRows = args.values.has('--max-rows') ? Number.parseInt(args.values.get('--max-rows')!, 10) : 1000;
+    return withRepository(ctx, async (repo) => {
+      const d = await diffRevisions(repo, a, b, { rows: args.flags.has('--rows'), maxRows });
+      if (args.flags.has('--json')) {
+        ctx.json({
+          from: d.from,
+          to: d.to,
+          added: d.changes.filter((c) => c.status === 'added').map((c) => c.path),
+          removed: d.changes.filter((c) => c.status === 'removed').map((c) => c.path),
+          modified: d.changes.filter((c) => c.status === 'modified').map((c) => c.path),
+          changes: d.changes.map((c) => ({
+            path: c.path,
+            status: c.status,
+            oldSize: c.oldSize ?? null,
+            newSize: c.newSize ?? null,
+            ...(c.rows
+              ? { rows: { format: c.rows.format, addedCount: c.rows.addedCount, removedCount: c.rows.removedCount, added: c.rows.added, removed: c.rows.removed } }
+              : {}),
+          })),
+        });
+        return 0;
+      }
+      for (const c of d.changes) {
+        ctx.out(`${MARK[c.status]} ${c.path}`);
+        if (!c.rows) continue;
+        ctx.out(`    rows: +${c.rows.addedCount} -${c.rows.removedCount}`);
+        for (const r of c.rows.removed) ctx.out(`    -${r.count > 1 ? ` (x${r.count})` : ''} ${r.record}`);
+        for (const r of c.rows.added) ctx.out(`    +${r.count > 1 ? ` (x${r.count})` : ''} ${r.record}`);
+      }
+      return 0;
+    });
+  },
+};

@@ -1,0 +1,44 @@
+import { TreeChange } from '@tributary/core';
+import { WorkingCopy } from '@tributary/repository';
+import { maxPositionals } from '../ui/args';
+import { CliCommand } from './command';
+import { withRepository } from './open-repo';
+
+const MARK: Record<TreeChange['status'], string> = { added: 'A', removed: 'D', modified: 'M' };
+
+export const statusCommand: CliCommand = {
+  name: 'status',
+  summary: 'show the working tree against HEAD',
+  usage: 'trib status [--json]',
+  options: { flags: ['--json'] },
+  async run(args, ctx) {
+    maxPositionals(args, 0, this.usage);
+    return withRepository(ctx, (repo) =>
+      repo.lock.run(async () => {
+        const head = await repo.head();
+        const headTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+        const wc = await WorkingCopy.open(repo);
+        try {
+          const { changes } = await wc.changes(headTree);
+          await wc.cache.save();
+          if (args.flags.has('--json')) {
+            ctx.json({
+              branch: head.branch ?? null,
+              head: head.commit ?? null,
+              clean: changes.length === 0,
+              changes: changes.map((c) => ({ path: c.path, status: c.status })),
+            });
+            return 0;
+          }
+          ctx.out(head.branch ? `On branch ${head.branch}` : `HEAD detached at ${head.commit?.slice(0, 12)}`);
+          if (!head.commit) ctx.out('No commits yet');
+          if (changes.length === 0) ctx.out('nothing to commit, working tree clean');
+          for (const c of changes) ctx.out(`${MARK[c.status]} ${c.path}`);
+          return 0;
+        } finally {
+          await wc.close();
+        }
+      }),
+    );
+  },
+};

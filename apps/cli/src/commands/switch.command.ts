@@ -1,0 +1,48 @@
+import { resolve as resolvePath } from 'node:path';
+import { InvalidArgumentError } from '@tributary/core';
+import { checkoutTo, switchBranch } from '@tributary/repository';
+import { maxPositionals } from '../ui/args';
+import { ProgressBar } from '../ui/progress-bar';
+import { CliCommand } from './command';
+import { withRepository } from './open-repo';
+
+export const switchCommand: CliCommand = {
+  name: 'switch',
+  summary: "change the working tree to a branch's tree",
+  usage: 'trib switch NAME [--force] [--json]',
+  options: { flags: ['--force', '--json'], aliases: { '-f': '--force' } },
+  async run(args, ctx) {
+    maxPositionals(args, 1, this.usage);
+    const name = args.positionals[0];
+    if (!name) throw new InvalidArgumentError(`usage: ${this.usage}`);
+    return withRepository(ctx, async (repo) => {
+      const r = await switchBranch(repo, name, { force: args.flags.has('--force') });
+      if (args.flags.has('--json')) ctx.json({ branch: name, commit: r.commit, written: r.written, removed: r.removed });
+      else ctx.err(`Switched to branch ${name} (${r.written} written, ${r.removed} removed)`);
+      return 0;
+    });
+  },
+};
+
+export const checkoutCommand: CliCommand = {
+  name: 'checkout',
+  summary: 'write any commit into a directory',
+  usage: 'trib checkout REF --to DIR [--force] [--json]',
+  options: { flags: ['--force', '--json'], values: ['--to'], aliases: { '-f': '--force' } },
+  async run(args, ctx) {
+    maxPositionals(args, 1, this.usage);
+    const ref = args.positionals[0];
+    const to = args.values.get('--to');
+    if (!ref || !to) throw new InvalidArgumentError(`usage: ${this.usage}`);
+    const bar = new ProgressBar('checkout');
+    return withRepository(ctx, async (repo) => {
+      const r = await checkoutTo(repo, ref, resolvePath(ctx.cwd, to), {
+        force: args.flags.has('--force'),
+        onProgress: (d, t) => bar.update(d, t),
+      }).finally(() => bar.done());
+      if (args.flags.has('--json')) ctx.json({ commit: r.commit, files: r.files, bytes: r.bytes, to });
+      else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${to}: ${r.files} files, ${r.bytes} bytes`);
+      return 0;
+    });
+  },
+};

@@ -1,0 +1,34 @@
+import { createTag, deleteTag, listTags } from '@tributary/repository';
+import { InvalidArgumentError } from '@tributary/core';
+import { maxPositionals, parseMeta } from '../ui/args';
+import { CliCommand } from './command';
+import { withRepository } from './open-repo';
+
+export const tagCommand: CliCommand = {
+  name: 'tag',
+  summary: 'list, create or delete tags (create-once)',
+  usage: 'trib tag [-d] [NAME [REF]] [-m MSG] [--meta KEY=VALUE ...] [--json]',
+  options: { flags: ['-d', '--json'], values: ['-m'], repeated: ['--meta'], aliases: { '--delete': '-d', '--message': '-m' } },
+  async run(args, ctx) {
+    maxPositionals(args, 2, this.usage);
+    const [name, ref] = args.positionals;
+    return withRepository(ctx, async (repo) => {
+      if (args.flags.has('-d')) {
+        if (!name || ref) throw new InvalidArgumentError('usage: trib tag -d NAME');
+        await deleteTag(repo, name);
+        ctx.err(`Deleted tag ${name}`);
+        return 0;
+      }
+      if (name) {
+        const commit = await createTag(repo, name, ref ?? 'HEAD', { message: args.values.get('-m'), annotations: parseMeta(args.repeated.get('--meta')) });
+        if (args.flags.has('--json')) ctx.json({ name, commit });
+        else ctx.err(`Tagged ${commit.slice(0, 12)} as ${name}`);
+        return 0;
+      }
+      const tags = await listTags(repo);
+      if (args.flags.has('--json')) ctx.json(tags.map((t) => ({ name: t.name, commit: t.commit })));
+      else for (const t of tags) ctx.out(`${t.name} ${t.commit.slice(0, 12)}`);
+      return 0;
+    });
+  },
+};

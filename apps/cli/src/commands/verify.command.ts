@@ -1,0 +1,51 @@
+import { InvalidArgumentError } from '@tributary/core';
+import { collectRepositoryGarbage, verifyRepository } from '@tributary/repository';
+import { maxPositionals } from '../ui/args';
+import { ProgressBar } from '../ui/progress-bar';
+import { CliCommand } from './command';
+import { withRepository } from './open-repo';
+
+export const verifyCommand: CliCommand = {
+  name: 'verify',
+  summary: 'check every reachable object (and with --read-data every byte)',
+  usage: 'trib verify [--read-data] [--json]',
+  options: { flags: ['--read-data', '--json'] },
+  async run(args, ctx) {
+    maxPositionals(args, 0, this.usage);
+    const bar = new ProgressBar('verify');
+    return withRepository(ctx, async (repo) => {
+      const r = await verifyRepository(repo, { readData: args.flags.has('--read-data'), onProgress: (n) => bar.update(n, n) }).finally(() => bar.done());
+      if (args.flags.has('--json')) ctx.json({ ok: r.damage.length === 0, objects: r.objects, damaged: r.damage });
+      else for (const d of r.damage) ctx.out(`${d.id} ${d.path}`);
+      if (r.damage.length) {
+        ctx.err(`verify: ${r.damage.length} damaged object(s) of ${r.objects}`);
+        return 1;
+      }
+      ctx.err(`verify: ${r.objects} objects OK${args.flags.has('--read-data') ? ', all bytes hashed' : ''}`);
+      return 0;
+    });
+  },
+};
+
+export const gcCommand: CliCommand = {
+  name: 'gc',
+  summary: 'delete unreachable data older than the grace period',
+  usage: 'trib gc [--dry-run] [--grace SECONDS] [--json]',
+  options: { flags: ['--dry-run', '--json'], values: ['--grace'] },
+  async run(args, ctx) {
+    maxPositionals(args, 0, this.usage);
+    const graceArg = args.values.get('--grace');
+    let graceMs: number | undefined;
+    if (graceArg !== undefined) {
+      const s = Number(graceArg);
+      if (!Number.isFinite(s) || s < 0) throw new InvalidArgumentError('--grace wants a number of seconds');
+      graceMs = s * 1000;
+    }
+    return withRepository(ctx, async (repo) => {
+      const r = await collectRepositoryGarbage(repo, { dryRun: args.flags.has('--dry-run'), graceMs });
+      if (args.flags.has('--json')) ctx.json({ dryRun: args.flags.has('--dry-run'), ...r });
+      else ctx.err(`${args.flags.has('--dry-run') ? 'would free' : 'freed'} ${r.freedBytes} bytes: ${r.deletedObjects} objects, ${r.deletedPacks} packs (${r.keptPacks} kept)`);
+      return 0;
+    });
+  },
+};

@@ -1,0 +1,110 @@
+import { isTribError } from '@tributary/core';
+import { parseArgs } from './ui/args';
+import { EXIT, exitCodeFor } from './ui/exit-codes';
+import { CliCommand, CliContext } from './commands/command';
+import { initCommand } from './commands/init.command';
+import { commitCommand } from './commands/commit.command';
+import { logCommand, showCommand } from './commands/log.command';
+import { statusCommand } from './commands/status.command';
+import { diffCommand } from './commands/diff.command';
+import { branchCommand } from './commands/branch.command';
+import { tagCommand } from './commands/tag.command';
+import { checkoutCommand, switchCommand } from './commands/switch.command';
+import { mergeCommand } from './commands/merge.command';
+import { gcCommand, verifyCommand } from './commands/verify.command';
+
+const COMMANDS: readonly CliCommand[] = [
+  initCommand,
+  commitCommand,
+  logCommand,
+  showCommand,
+  statusCommand,
+  diffCommand,
+  branchCommand,
+  tagCommand,
+  switchCommand,
+  checkoutCommand,
+  mergeCommand,
+  verifyCommand,
+  gcCommand,
+];
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: trib <command> [options]',
+    '',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `trib <command> --help` for a command\'s usage.',
+  ].join('\n');
+}
+
+const context = (): CliContext => ({
+  cwd: process.cwd(),
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+  json: (value) => process.stdout.write(JSON.stringify(value, null, 2) + '\n'),
+});
+
+/** Runs one CLI invocation and returns its exit code. Failures become one line on stderr, never a stack trace. */
+export async function runCli(argv: readonly string[], ctx: CliContext = context()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    ctx.out(help());
+    return name ? EXIT.OK : EXIT.USAGE;
+  }
+  if (name === '--version') {
+    ctx.out('trib 0.1.0');
+    return EXIT.OK;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    ctx.err(`trib: unknown command ${JSON.stringify(name)}; see trib --help`);
+    return EXIT.USAGE;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    ctx.out(`usage: ${cmd.usage}`);
+    return EXIT.OK;
+  }
+  try {
+    return await cmd.run(parseArgs(rest, cmd.options), ctx);
+  } catch (e) {
+    if (isTribError(e)) {
+      ctx.err(`trib ${name}: ${e.message}`);
+      return exitCodeFor(e.code);
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err && (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'EISDIR')) {
+      ctx.err(`trib ${name}: ${err.message}`);
+      return EXIT.USAGE;
+    }
+    if (err && (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'ENOSPC' || err.code === 'EIO')) {
+      ctx.err(`trib ${name}: ${err.message}`);
+      return EXIT.UNAVAILABLE;
+    }
+    ctx.err(`trib ${name}: internal error: ${err?.message ?? String(e)}${process.env.TRIB_DEBUG ? `\n${err?.stack}` : ''}`);
+    return EXIT.PROBLEM;
+  }
+}
+
+export function main(): void {
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(EXIT.INTERRUPTED);
+    interrupted = true;
+    process.stderr.write('\ntrib: interrupted\n');
+    process.exit(EXIT.INTERRUPTED);
+  });
+  runCli(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`trib: internal error: ${(e as Error).message}\n`);
+      process.exitCode = EXIT.PROBLEM;
+    },
+  );
+}
+
+if (require.main === module) main();

@@ -1,0 +1,68 @@
+import { InvalidArgumentError } from '@tributary/core';
+
+/** How a command's options are declared: boolean flags, single values, repeatable values, and short aliases. */
+export interface OptionSpec {
+  readonly flags?: readonly string[];
+  readonly values?: readonly string[];
+  readonly repeated?: readonly string[];
+  readonly aliases?: Readonly<Record<string, string>>;
+}
+
+export interface ParsedArgs {
+  readonly positionals: string[];
+  readonly flags: Set<string>;
+  readonly values: Map<string, string>;
+  readonly repeated: Map<string, string[]>;
+}
+
+/** Parses `argv` strictly: an unknown option is a usage error, `--` ends options, `--x=v` and `--x v` both work. */
+export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs {
+  const out: ParsedArgs = { positionals: [], flags: new Set(), values: new Map(), repeated: new Map() };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    if (a === '--') {
+      out.positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      out.positionals.push(a);
+      continue;
+    }
+    let inline: string | undefined;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      inline = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const name = spec.aliases?.[a] ?? a;
+    const take = () => {
+      if (inline !== undefined) return inline;
+      if (i + 1 >= argv.length) throw new InvalidArgumentError(`option ${a} needs a value`);
+      return argv[++i];
+    };
+    if (spec.flags?.includes(name)) {
+      if (inline !== undefined) throw new InvalidArgumentError(`option ${a} takes no value`);
+      out.flags.add(name);
+    } else if (spec.values?.includes(name)) out.values.set(name, take());
+    else if (spec.repeated?.includes(name)) out.repeated.set(name, [...(out.repeated.get(name) ?? []), take()]);
+    else throw new InvalidArgumentError(`unknown option ${a}`);
+  }
+  return out;
+}
+
+/** `KEY=VALUE` pairs from repeated `--meta` options. */
+export function parseMeta(items: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new InvalidArgumentError(`--meta wants KEY=VALUE, got ${JSON.stringify(item)}`);
+    const key = item.slice(0, eq);
+    if (!/^[A-Za-z0-9._:/-]+$/.test(key)) throw new InvalidArgumentError(`--meta key ${JSON.stringify(key)} may only use letters, digits and . _ : / -`);
+    out[key] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export function maxPositionals(args: ParsedArgs, n: number, usage: string): void {
+  if (args.positionals.length > n) throw new InvalidArgumentError(`too many arguments; usage: ${usage}`);
+}

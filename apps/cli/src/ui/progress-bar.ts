@@ -1,0 +1,43 @@
+/**
+ * A one-line progress bar on stderr, drawn only when stderr is a terminal (scripts and CI see nothing), at most
+ * ten times a second.
+ */
+export class ProgressBar {
+  private last = 0;
+  private drawn = false;
+  private readonly enabled: boolean;
+
+  constructor(private readonly label: string, stream: NodeJS.WriteStream = process.stderr) {
+    this.enabled = Boolean(stream.isTTY) && !process.env.CI;
+    this.stream = stream;
+  }
+  private readonly stream: NodeJS.WriteStream;
+
+  update(done: number, total: number): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (now - this.last < 100 && done < total) return;
+    this.last = now;
+    const width = 30;
+    const frac = total > 0 ? Math.min(1, done / total) : 1;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+    this.stream.write(`\r${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)}`);
+    this.drawn = true;
+  }
+
+  done(): void {
+    if (this.drawn) this.stream.write('\r\x1b[K');
+    this.drawn = false;
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0;
+  let v = n;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}

@@ -1,0 +1,68 @@
+import { hostname, userInfo } from 'node:os';
+import { Annotations, CommitId, InvalidArgumentError, TreeId } from '@tributary/core';
+import { Repository } from '../repository';
+import { Snapshot } from '../worktree/snapshot';
+import { WorkingCopy } from '../worktree/working-copy';
+
+export interface CommitRequest {
+  readonly message: string;
+  readonly author?: string;
+  readonly annotations?: Annotations;
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Clock override, for reproducible tests. */
+  readonly now?: Date;
+}
+
+export interface CommitOutcome {
+  /** Undefined when the working tree matches HEAD and nothing was committed. */
+  readonly commit?: CommitId;
+  readonly tree: TreeId;
+  readonly snapshot: Snapshot;
+}
+
+/** `$TRIB_AUTHOR`, else user@host. */
+export function defaultAuthor(): string {
+  const env = process.env.TRIB_AUTHOR?.trim();
+  if (env) return env;
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (containers): keep the placeholder.
+  }
+  return `${user}@${hostname()}`;
+}
+
+/**
+ * Snapshots the whole working tree and, if it differs from HEAD, commits it on the current branch. The commit and
+ * every object it needs are durable before HEAD moves; HEAD moves by compare-and-swap. Holds the repository lock.
+ */
+export async function commitWorktree(repo: Repository, req: CommitRequest): Promise<CommitOutcome> {
+  if (!req.message.trim()) throw new InvalidArgumentError('commit message is empty (use -m MSG)');
+  return repo.lock.run(async () => {
+    const wc = await WorkingCopy.open(repo);
+    try {
+      const head = await repo.head();
+      const headTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+      const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress });
+      if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
+        await repo.objects.flush();
+        await wc.cache.save();
+        return { tree: snapshot.tree, snapshot };
+      }
+      const commit = await repo.writeCommit({
+        tree: snapshot.tree,
+        parents: head.commit ? [head.commit] : [],
+        author: req.author?.trim() || defaultAuthor(),
+        time: (req.now ?? new Date()).toISOString(),
+        message: req.message,
+        annotations: req.annotations ?? {},
+      });
+      await repo.advanceHead(head, commit);
+      await wc.cache.save();
+      return { commit, tree: snapshot.tree, snapshot };
+    } finally {
+      await wc.close();
+    }
+  });
+}

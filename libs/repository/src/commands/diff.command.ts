@@ -1,0 +1,63 @@
+import { diffTrees, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeId } from '@tributary/core';
+import { Repository } from '../repository';
+import { WorkingCopy } from '../worktree/working-copy';
+
+export interface PathDiff {
+  readonly path: string;
+  readonly status: TreeChange['status'];
+  readonly oldSize?: number;
+  readonly newSize?: number;
+  /** Row-level changes, for `.csv` and `.jsonl` files when asked for. */
+  readonly rows?: RowDiff;
+}
+
+export interface DiffOutcome {
+  readonly from: string;
+  readonly to: string;
+  readonly changes: PathDiff[];
+}
+
+/**
+ * `trib diff`: no revision compares the working tree against HEAD, one compares it (A) against HEAD, two compare A
+ * against B. Cost follows the changed paths: equal subtrees are never read, and row diffs of appended files read only
+ * the appended part.
+ */
+export async function diffRevisions(repo: Repository, a?: string, b?: string, opts: { rows?: boolean; maxRows?: number } = {}): Promise<DiffOutcome> {
+  let fromTree: TreeId | undefined;
+  let toTree: TreeId;
+  let from: string;
+  let to: string;
+  if (a === undefined) {
+    const head = await repo.head();
+    fromTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+    toTree = await repo.lock.run(async () => {
+      const wc = await WorkingCopy.open(repo);
+      try {
+        const s = await wc.snapshot({ previousTree: fromTree });
+        await repo.objects.flush();
+        await wc.cache.save();
+        return s.tree;
+      } finally {
+        await wc.close();
+      }
+    });
+    from = 'HEAD';
+    to = 'working tree';
+  } else {
+    from = a;
+    to = b ?? 'HEAD';
+    fromTree = (await repo.readCommit(await repo.resolve(from))).tree;
+    toTree = (await repo.readCommit(await repo.resolve(to))).tree;
+  }
+  const changes: PathDiff[] = [];
+  for await (const c of diffTrees(repo.objects, fromTree, toTree)) {
+    let rows: RowDiff | undefined;
+    const oldFile = c.old?.kind === 'file' ? c.old : undefined;
+    const newFile = c.new?.kind === 'file' ? c.new : undefined;
+    if (opts.rows && recordFormatOf(c.path) && (oldFile || newFile)) {
+      rows = await rowDiff(repo.objects, c.path, oldFile, newFile, { maxDistinct: opts.maxRows });
+    }
+    changes.push({ path: c.path, status: c.status, oldSize: c.old?.size, newSize: c.new?.size, rows });
+  }
+  return { from, to, changes };
+}

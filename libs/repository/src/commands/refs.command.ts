@@ -1,0 +1,82 @@
+import { CommitId, ConflictError, encodeTag, FailedPreconditionError, InvalidArgumentError, NotFoundError, Annotations } from '@tributary/core';
+import { Repository } from '../repository';
+import { branchRef, BRANCH_PREFIX, tagRef, TAG_PREFIX } from '../refs/ref-store';
+import { defaultAuthor } from './commit.command';
+
+export interface RefListing {
+  readonly name: string;
+  readonly commit: CommitId;
+  readonly current?: boolean;
+}
+
+export async function listBranches(repo: Repository): Promise<RefListing[]> {
+  const head = await repo.head();
+  return (await repo.refs.list(BRANCH_PREFIX))
+    .filter((r) => 'commit' in r.target)
+    .map((r) => ({ name: r.name.slice(BRANCH_PREFIX.length), commit: (r.target as { commit: CommitId }).commit, current: r.name === head.ref }));
+}
+
+export async function createBranch(repo: Repository, name: string, start = 'HEAD'): Promise<CommitId> {
+  const ref = branchRef(name);
+  const commit = await repo.resolve(start);
+  try {
+    await repo.refs.create(ref, { commit });
+  } catch (e) {
+    if (e instanceof ConflictError) throw new InvalidArgumentError(`branch ${name} already exists`);
+    throw e;
+  }
+  return commit;
+}
+
+export async function deleteBranch(repo: Repository, name: string): Promise<void> {
+  const ref = branchRef(name);
+  const head = await repo.head();
+  if (head.ref === ref) throw new FailedPreconditionError(`cannot delete branch ${name}: it is checked out`);
+  const v = await repo.refs.read(ref);
+  if (!v) throw new InvalidArgumentError(`no branch named ${name}`);
+  await repo.refs.delete(ref, v.version);
+}
+
+export async function listTags(repo: Repository): Promise<RefListing[]> {
+  const out: RefListing[] = [];
+  for (const r of await repo.refs.list(TAG_PREFIX)) {
+    const commit = await repo.refCommit(r.name);
+    if (commit) out.push({ name: r.name.slice(TAG_PREFIX.length), commit });
+  }
+  return out;
+}
+
+/**
+ * Creates a tag, once: an existing tag is never moved. With a message or annotations it is an annotated tag object
+ * (tagger, time, message, annotations); otherwise a plain ref to the commit.
+ */
+export async function createTag(
+  repo: Repository,
+  name: string,
+  target = 'HEAD',
+  opts: { message?: string; annotations?: Annotations; now?: Date } = {},
+): Promise<CommitId> {
+  const ref = tagRef(name);
+  const commit = await repo.resolve(target);
+  let pointTo = commit;
+  if (opts.message !== undefined || (opts.annotations && Object.keys(opts.annotations).length)) {
+    pointTo = await repo.objects.put(
+      encodeTag({ object: commit, name, tagger: defaultAuthor(), time: (opts.now ?? new Date()).toISOString(), message: opts.message ?? '', annotations: opts.annotations ?? {} }),
+    );
+    await repo.objects.flush();
+  }
+  try {
+    await repo.refs.create(ref, { commit: pointTo });
+  } catch (e) {
+    if (e instanceof ConflictError) throw new InvalidArgumentError(`tag ${name} already exists`);
+    throw e;
+  }
+  return commit;
+}
+
+export async function deleteTag(repo: Repository, name: string): Promise<void> {
+  const ref = tagRef(name);
+  const v = await repo.refs.read(ref);
+  if (!v) throw new NotFoundError(`no tag named ${name}`);
+  await repo.refs.delete(ref, v.version);
+}

@@ -1,0 +1,56 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { CommitId, FailedPreconditionError, InvalidArgumentError } from '@tributary/core';
+import { Repository } from '../repository';
+import { branchRef } from '../refs/ref-store';
+import { WorkingCopy } from '../worktree/working-copy';
+import { MaterializeResult } from '../worktree/materialize';
+import { lookupTreeSize } from './tree-size';
+
+/**
+ * Points HEAD at branch `name` and moves the working files to its tree. Tracked files the branch lacks are
+ * removed, untracked files are left alone, and a local change or untracked file in the way is an error unless
+ * `force`.
+ */
+export async function switchBranch(repo: Repository, name: string, opts: { force?: boolean } = {}): Promise<{ commit?: CommitId; written: number; removed: number }> {
+  const ref = branchRef(name);
+  return repo.lock.run(async () => {
+    const target = await repo.refs.resolve(ref);
+    if (!target.commit) throw new InvalidArgumentError(`no branch named ${name}`);
+    const head = await repo.head();
+    const fromTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+    const toTree = (await repo.readCommit(target.commit)).tree;
+    const wc = await WorkingCopy.open(repo);
+    try {
+      const moved = await wc.moveTo(fromTree, toTree, { force: opts.force });
+      await repo.setHead({ symbolic: ref });
+      await wc.cache.save();
+      return { commit: target.commit, ...moved };
+    } finally {
+      await wc.close();
+    }
+  });
+}
+
+/** Writes the tree of commit `spec` into `dest`, which must be empty or absent unless `force`. */
+export async function checkoutTo(
+  repo: Repository,
+  spec: string,
+  dest: string,
+  opts: { force?: boolean; onProgress?: (bytes: number, total: number) => void } = {},
+): Promise<MaterializeResult & { commit: CommitId }> {
+  const commit = await repo.resolve(spec);
+  const { tree } = await repo.readCommit(commit);
+  const abs = path.resolve(dest);
+  const existing = await fs.readdir(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+  if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${dest} is not empty (use --force)`);
+  await fs.mkdir(abs, { recursive: true });
+  const wc = await WorkingCopy.open(repo);
+  const total = await lookupTreeSize(repo, tree);
+  try {
+    return { commit, ...(await wc.materializeInto(tree, abs, (b) => opts.onProgress?.(b, total))) };
+  } finally {
+    await wc.close();
+  }
+}
+

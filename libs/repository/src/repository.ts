@@ -1,0 +1,225 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  AlreadyExistsError,
+  Commit,
+  CommitId,
+  decodeCommit,
+  decodeTag,
+  encodeCommit,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  isTagBytes,
+  NotFoundError,
+  RefName,
+  TribError,
+  validateRefName,
+} from '@tributary/core';
+import { ObjectStore, openStore } from '@tributary/storage';
+import { ObjectDatabase } from './objects/object-database';
+import { RepositoryLock } from './locks/repository-lock';
+import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
+import { resolveRevision } from './revisions/rev-parse';
+import { CommitReader } from './history/commit-walk';
+
+export const TRIB_DIR = '.trib';
+const CONFIG_FILE = 'config.json';
+const STORE_CONFIG_KEY = 'config';
+const FORMAT = 1;
+
+interface LocalConfig {
+  readonly format: number;
+  /** Storage URL of the repository's objects and refs; undefined means the default `.trib/store`. */
+  readonly store?: string;
+}
+
+/** The identity of a store, written once when it is created. */
+export interface StoreConfig {
+  readonly format: number;
+  /** Random id, unique per store; prefixes anything kept about this store elsewhere (e.g. Redis cursor keys). */
+  readonly id: string;
+}
+
+export interface HeadState {
+  /** The ref HEAD points at (`refs/heads/main`), or HEAD itself when detached. */
+  readonly ref: RefName;
+  /** Branch short name when HEAD is on a branch. */
+  readonly branch?: string;
+  /** Undefined on an unborn branch (no commits yet). */
+  readonly commit?: CommitId;
+  /** Version of `ref` for a compare-and-swap. */
+  readonly version?: string;
+}
+
+/**
+ * A working copy and its repository: the working files in `workdir`, local state in `workdir/.trib`, and the objects
+ * and refs in an object store (by default `.trib/store` on local disk).
+ */
+export class Repository implements CommitReader {
+  readonly tribDir: string;
+  readonly lock: RepositoryLock;
+
+  private constructor(
+    readonly workdir: string,
+    readonly store: ObjectStore,
+    readonly objects: ObjectDatabase,
+    readonly refs: RefStore,
+    readonly storeConfig: StoreConfig,
+  ) {
+    this.tribDir = path.join(workdir, TRIB_DIR);
+    this.lock = new RepositoryLock(path.join(this.tribDir, 'lock'));
+  }
+
+  /**
+   * Creates `.trib/` in `dir` (created if absent) and, when the store is new, its identity and HEAD -> `main`.
+   * Throws FailedPreconditionError if `dir` already holds a repository.
+   */
+  static async init(dir: string, opts: { storeUrl?: string; initialBranch?: string } = {}): Promise<Repository> {
+    const workdir = path.resolve(dir);
+    const tribDir = path.join(workdir, TRIB_DIR);
+    await fs.mkdir(workdir, { recursive: true });
+    if (await exists(tribDir)) throw new FailedPreconditionError(`${workdir} is already a trib repository`);
+    const branch = opts.initialBranch ?? 'main';
+    validateRefName(branch, 'branch name');
+    const storeUrl = opts.storeUrl ?? pathToFileURL(path.join(tribDir, 'store')).href;
+    const store = await openStore(storeUrl, { create: true });
+    const config: StoreConfig = { format: FORMAT, id: randomBytes(16).toString('hex') };
+    try {
+      await store.putIfAbsent(STORE_CONFIG_KEY, Buffer.from(JSON.stringify(config) + '\n'));
+    } catch (e) {
+      if (!(e instanceof AlreadyExistsError)) throw e;
+    }
+    const refs = new RefStore(store);
+    if (!(await refs.read(HEAD))) await refs.create(HEAD, { symbolic: branchRef(branch) }).catch(ignoreConflict);
+    // The local config is written last, so a crash during init leaves a directory `open` will not mistake for a repository.
+    await fs.mkdir(tribDir, { recursive: true });
+    const local: LocalConfig = opts.storeUrl ? { format: FORMAT, store: opts.storeUrl } : { format: FORMAT };
+    await writeFileDurably(path.join(tribDir, CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
+    await store.close();
+    return Repository.openAt(workdir);
+  }
+
+  /** Opens the repository whose working copy contains `start` (searching upwards, as git does). */
+  static async open(start: string): Promise<Repository> {
+    let dir = path.resolve(start);
+    for (;;) {
+      if (await exists(path.join(dir, TRIB_DIR, CONFIG_FILE))) return Repository.openAt(dir);
+      const parent = path.dirname(dir);
+      if (parent === dir) throw new InvalidArgumentError(`not a trib repository (or any parent): ${path.resolve(start)}`);
+      dir = parent;
+    }
+  }
+
+  private static async openAt(workdir: string): Promise<Repository> {
+    const tribDir = path.join(workdir, TRIB_DIR);
+    const local = JSON.parse(await fs.readFile(path.join(tribDir, CONFIG_FILE), 'utf8')) as LocalConfig;
+    if (local.format !== FORMAT) throw new FailedPreconditionError(`unsupported repository format ${local.format}`);
+    const storeUrl = local.store ?? pathToFileURL(path.join(tribDir, 'store')).href;
+    const store = await openStore(storeUrl);
+    let storeConfig: StoreConfig;
+    try {
+      storeConfig = JSON.parse((await store.get(STORE_CONFIG_KEY)).toString('utf8'));
+    } catch (e) {
+      if (e instanceof NotFoundError) throw new FailedPreconditionError(`${storeUrl} is not a trib store (no config)`);
+      throw e;
+    }
+    const objects = await ObjectDatabase.open(store);
+    return new Repository(workdir, store, objects, new RefStore(store), storeConfig);
+  }
+
+  async close(): Promise<void> {
+    await this.objects.flush();
+    await this.store.close();
+  }
+
+  async readCommit(id: CommitId): Promise<Commit> {
+    return decodeCommit(await this.objects.get(id), id);
+  }
+
+  /** Stores a commit and makes it durable (every object written before it is flushed too). */
+  async writeCommit(commit: Commit): Promise<CommitId> {
+    const id = await this.objects.put(encodeCommit(commit));
+    await this.objects.flush();
+    return id;
+  }
+
+  async head(): Promise<HeadState> {
+    const v = await this.refs.read(HEAD);
+    if (!v) throw new FailedPreconditionError('repository has no HEAD');
+    if ('commit' in v.target) return { ref: HEAD, commit: v.target.commit, version: v.version };
+    const ref = v.target.symbolic;
+    const r = await this.refs.resolve(ref);
+    const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined;
+    return { ref, branch, commit: r.commit, version: r.version };
+  }
+
+  /** Moves whatever HEAD points at from `expected` (the state the caller read) to `commit`. */
+  async advanceHead(expected: HeadState, commit: CommitId): Promise<void> {
+    await this.refs.update(expected.ref, expected.version, { commit });
+  }
+
+  async setHead(target: RefTarget): Promise<void> {
+    const v = await this.refs.read(HEAD);
+    await this.refs.update(HEAD, v?.version, target);
+  }
+
+  /** Resolves a REF expression (see resolveRevision) to a commit id. */
+  async resolve(spec: string): Promise<CommitId> {
+    return resolveRevision(spec, {
+      refCommit: (name) => this.refCommit(name),
+      commitsWithPrefix: (prefix) => this.commitsWithPrefix(prefix),
+      parents: async (id) => (await this.readCommit(id)).parents,
+    });
+  }
+
+  /** The commit a ref leads to, following symbolic refs and annotated tags. */
+  async refCommit(name: RefName): Promise<CommitId | undefined> {
+    const r = await this.refs.resolve(name);
+    if (!r.commit) return undefined;
+    let id = r.commit;
+    for (let i = 0; i < 5; i++) {
+      const bytes = await this.objects.get(id);
+      if (!isTagBytes(bytes)) return id;
+      id = decodeTag(bytes, id).object;
+    }
+    throw new FailedPreconditionError(`ref ${name} is a chain of tags that is too long`);
+  }
+
+  private async commitsWithPrefix(prefix: string): Promise<CommitId[]> {
+    const out: CommitId[] = [];
+    for (const id of this.objects.idsWithPrefix(prefix)) {
+      const bytes = await this.objects.get(id);
+      if (bytes.subarray(0, 9).toString('latin1') === 'commit 1\n') out.push(id);
+    }
+    return out;
+  }
+}
+
+function ignoreConflict(e: unknown): void {
+  if (!(e instanceof TribError && e.code === 'CONFLICT')) throw e;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.lstat(p).then(() => true, () => false);
+}
+
+/** Temp file, fsync, rename, fsync of the directory: the file is either old or new after any crash. */
+export async function writeFileDurably(file: string, data: string | Buffer): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fh = await fs.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(tmp, file);
+  const dir = await fs.open(path.dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

@@ -1,0 +1,87 @@
+import { CommitId, InvalidArgumentError, isObjectId, NotFoundError, RefName } from '@tributary/core';
+
+/** One step after the base name: `~N` (N first parents back) or `^N` (the Nth parent; `^` is `^1`). */
+export type RevisionStep = { readonly op: '~' | '^'; readonly n: number };
+
+export interface ParsedRevision {
+  readonly base: string;
+  readonly steps: readonly RevisionStep[];
+}
+
+/** Splits `main~2^2` into its base name and steps. Throws InvalidArgumentError on a malformed suffix. */
+export function parseRevision(spec: string): ParsedRevision {
+  const m = /^([^~^]+)((?:[~^]\d*)*)$/.exec(spec);
+  if (!m) throw new InvalidArgumentError(`bad revision ${JSON.stringify(spec)}`);
+  const steps: RevisionStep[] = [];
+  for (const s of m[2].matchAll(/([~^])(\d*)/g)) {
+    const n = s[2] === '' ? 1 : Number.parseInt(s[2], 10);
+    if (!Number.isSafeInteger(n) || n > 1_000_000) throw new InvalidArgumentError(`bad revision ${JSON.stringify(spec)}`);
+    steps.push({ op: s[1] as '~' | '^', n });
+  }
+  return { base: m[1], steps };
+}
+
+/** What rev-parse needs from a repository; kept narrow so it can be tested with fakes. */
+export interface RevisionLookup {
+  /** Resolves a full ref name (following symbolic refs and peeling tags) to a commit, or undefined. */
+  refCommit(name: RefName): Promise<CommitId | undefined>;
+  /** Commit ids starting with `prefix` (lowercase hex, >= 4 chars). */
+  commitsWithPrefix(prefix: string): Promise<CommitId[]>;
+  parents(id: CommitId): Promise<readonly CommitId[]>;
+}
+
+/**
+ * Resolves a REF: `HEAD`, a branch, a tag, `topics/<topic>`, a full ref name, a full commit id or a unique prefix of
+ * at least 4 hex digits, then any chain of `~N`, `^` and `^N`. A branch wins over a tag, which wins over an id
+ * prefix. Throws InvalidArgumentError for unknown, ambiguous or malformed refs.
+ */
+export async function resolveRevision(spec: string, repo: RevisionLookup): Promise<CommitId> {
+  const { base, steps } = parseRevision(spec);
+  let id = await resolveBase(base, repo);
+  for (const step of steps) {
+    if (step.op === '~') {
+      for (let i = 0; i < step.n; i++) id = nth(await repo.parents(id), 1, spec);
+    } else if (step.n > 0) {
+      id = nth(await repo.parents(id), step.n, spec);
+    }
+  }
+  return id;
+}
+
+function nth(parents: readonly CommitId[], n: number, spec: string): CommitId {
+  const p = parents[n - 1];
+  if (!p) throw new InvalidArgumentError(`revision ${spec} goes past the start of history`);
+  return p;
+}
+
+async function resolveBase(base: string, repo: RevisionLookup): Promise<CommitId> {
+  const candidates: string[] = [];
+  if (base === 'HEAD') candidates.push('HEAD');
+  else if (base.startsWith('refs/')) candidates.push(base);
+  else {
+    candidates.push(`refs/heads/${base}`, `refs/tags/${base}`);
+    if (base.startsWith('topics/')) candidates.push(`refs/${base}`);
+  }
+  for (const c of candidates) {
+    const id = await repo.refCommit(c as RefName).catch((e) => {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    });
+    if (id) return id;
+  }
+  if (base === 'HEAD') throw new InvalidArgumentError('HEAD has no commits yet');
+  if (/^[0-9a-fA-F]{4,64}$/.test(base)) {
+    const prefix = base.toLowerCase();
+    if (isObjectId(prefix)) {
+      const found = await repo.commitsWithPrefix(prefix);
+      if (found.length) return found[0];
+    } else {
+      const found = await repo.commitsWithPrefix(prefix);
+      if (found.length === 1) return found[0];
+      if (found.length > 1) {
+        throw new InvalidArgumentError(`ambiguous ref ${base}: matches ${found.slice(0, 5).join(', ')}`);
+      }
+    }
+  }
+  throw new InvalidArgumentError(`unknown ref ${JSON.stringify(base)}`);
+}

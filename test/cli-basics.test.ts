@@ -1,0 +1,147 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readlinkSync, statSync, appendFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { lastLine, ok, tempDir, trib } from './support/trib';
+
+describe('trib CLI: commit, log, show, status, diff', () => {
+  let t: ReturnType<typeof tempDir>;
+  let repo: string;
+  beforeEach(() => {
+    t = tempDir();
+    repo = path.join(t.dir, 'ds');
+    ok(t.dir, ['init', repo]);
+  });
+  afterEach(() => t.cleanup());
+
+  it('commits a tree, prints the id last, and says when there is nothing to commit', () => {
+    writeFileSync(path.join(repo, 'a.csv'), 'id,v\n1,x\n');
+    mkdirSync(path.join(repo, 'sub'));
+    writeFileSync(path.join(repo, 'sub/b.bin'), Buffer.from([0, 1, 2, 255]));
+    const c1 = ok(repo, ['commit', '-m', 'first', '--meta', 'source=ward-7', '--meta', 'batch=1']);
+    const id = lastLine(c1.stdout);
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+
+    const again = ok(repo, ['commit', '-m', 'nothing']);
+    expect(again.stdout.trim()).toBe('');
+    expect(again.stderr).toMatch(/nothing to commit/);
+
+    const log = JSON.parse(ok(repo, ['log', '--json']).stdout);
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ id, parents: [], author: 'Test <test@example.org>', message: 'first', annotations: { source: 'ward-7', batch: '1' } });
+    expect(log[0].time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+    const show = JSON.parse(ok(repo, ['show', id.slice(0, 8), '--json']).stdout);
+    expect(show.id).toBe(id);
+    expect(show.size).toBe(12 + 4);
+  });
+
+  it('uses --author, then $TRIB_AUTHOR', () => {
+    writeFileSync(path.join(repo, 'f'), 'x');
+    ok(repo, ['commit', '-m', 'one', '--author', 'Dr Who']);
+    writeFileSync(path.join(repo, 'f'), 'y');
+    ok(repo, ['commit', '-m', 'two'], 0, { env: { TRIB_AUTHOR: 'Nurse Joy' } });
+    const log = JSON.parse(ok(repo, ['log', '--json']).stdout);
+    expect(log.map((c: any) => c.author)).toEqual(['Nurse Joy', 'Dr Who']);
+  });
+
+  it('status and diff report added, removed and modified paths', () => {
+    writeFileSync(path.join(repo, 'keep.txt'), 'keep\n');
+    writeFileSync(path.join(repo, 'gone.txt'), 'gone\n');
+    writeFileSync(path.join(repo, 'edit.txt'), 'v1\n');
+    const c1 = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);
+    rmSync(path.join(repo, 'gone.txt'));
+    writeFileSync(path.join(repo, 'edit.txt'), 'v2\n');
+    writeFileSync(path.join(repo, 'new.txt'), 'new\n');
+
+    const st = JSON.parse(ok(repo, ['status', '--json']).stdout);
+    expect(st.clean).toBe(false);
+    expect(st.changes).toEqual([
+      { path: 'edit.txt', status: 'modified' },
+      { path: 'gone.txt', status: 'removed' },
+      { path: 'new.txt', status: 'added' },
+    ]);
+    const wd = JSON.parse(ok(repo, ['diff', '--json']).stdout);
+    expect(wd).toMatchObject({ added: ['new.txt'], removed: ['gone.txt'], modified: ['edit.txt'] });
+
+    const c2 = lastLine(ok(repo, ['commit', '-m', 'two']).stdout);
+    const d = JSON.parse(ok(repo, ['diff', c1, c2, '--json']).stdout);
+    expect(d).toMatchObject({ added: ['new.txt'], removed: ['gone.txt'], modified: ['edit.txt'] });
+    const one = JSON.parse(ok(repo, ['diff', c1, '--json']).stdout);
+    expect(one.added).toEqual(['new.txt']);
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout).clean).toBe(true);
+  });
+
+  it('row diff: appended and removed records, header skipped, quoted newlines kept, missing final newline is no change', () => {
+    writeFileSync(path.join(repo, 'beats.csv'), 'idx,R\n0,77\n1,"a\nb"\n2,662');
+    writeFileSync(path.join(repo, 'events.jsonl'), '{"a":1}\n{"a":2}\n');
+    const c1 = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);
+    writeFileSync(path.join(repo, 'beats.csv'), 'idx,R\n0,77\n1,"a\nb"\n2,662\n3,946\n3,946\n');
+    writeFileSync(path.join(repo, 'events.jsonl'), '{"a":2}\n{"a":3}\n');
+    const c2 = lastLine(ok(repo, ['commit', '-m', 'two']).stdout);
+    const d = JSON.parse(ok(repo, ['diff', c1, c2, '--rows', '--json']).stdout);
+    const beats = d.changes.find((c: any) => c.path === 'beats.csv');
+    expect(beats.rows).toMatchObject({ addedCount: 2, removedCount: 0, added: [{ record: '3,946', count: 2 }], removed: [] });
+    const ev = d.changes.find((c: any) => c.path === 'events.jsonl');
+    expect(ev.rows).toMatchObject({ addedCount: 1, removedCount: 1, added: [{ record: '{"a":3}', count: 1 }], removed: [{ record: '{"a":1}', count: 1 }] });
+    const text = ok(repo, ['diff', c1, c2, '--rows']).stdout;
+    expect(text).toContain('+ (x2) 3,946');
+  });
+
+  it('keeps executable bits and symlinks (stored as links, never followed)', () => {
+    writeFileSync(path.join(repo, 'run.sh'), '#!/bin/sh\necho hi\n');
+    chmodSync(path.join(repo, 'run.sh'), 0o755);
+    writeFileSync(path.join(t.dir, 'outside.txt'), 'secret');
+    symlinkSync('../outside.txt', path.join(repo, 'link'));
+    const id = lastLine(ok(repo, ['commit', '-m', 'x']).stdout);
+    const out = path.join(t.dir, 'out');
+    ok(repo, ['checkout', id, '--to', out]);
+    expect(statSync(path.join(out, 'run.sh')).mode & 0o111).not.toBe(0);
+    expect(readlinkSync(path.join(out, 'link'))).toBe('../outside.txt');
+  });
+
+  it('honours .tribignore', () => {
+    writeFileSync(path.join(repo, '.tribignore'), '*.tmp\ncache/\n');
+    writeFileSync(path.join(repo, 'a.csv'), 'x\n');
+    writeFileSync(path.join(repo, 'b.tmp'), 'x\n');
+    mkdirSync(path.join(repo, 'cache'));
+    writeFileSync(path.join(repo, 'cache/big'), 'x\n');
+    const id = lastLine(ok(repo, ['commit', '-m', 'x']).stdout);
+    const out = path.join(t.dir, 'out');
+    ok(repo, ['checkout', id, '--to', out]);
+    expect(existsSync(path.join(out, 'a.csv'))).toBe(true);
+    expect(existsSync(path.join(out, '.tribignore'))).toBe(true);
+    expect(existsSync(path.join(out, 'b.tmp'))).toBe(false);
+    expect(existsSync(path.join(out, 'cache'))).toBe(false);
+  });
+
+  it('sees a change made within the same mtime tick as the commit (racily clean)', () => {
+    const f = path.join(repo, 'r.csv');
+    writeFileSync(f, 'a\n1\n');
+    ok(repo, ['commit', '-m', 'one']);
+    const before = statSync(f);
+    writeFileSync(f, 'a\n2\n'); // same size
+    const { utimesSync } = require('node:fs');
+    utimesSync(f, before.atime, before.mtime);
+    const st = JSON.parse(ok(repo, ['status', '--json']).stdout);
+    expect(st.changes).toEqual([{ path: 'r.csv', status: 'modified' }]);
+  });
+
+  it('refs: ~N, ^, ^N, prefixes, branch over tag', () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(path.join(repo, 'f'), String(i));
+      ids.push(lastLine(ok(repo, ['commit', '-m', `c${i}`]).stdout));
+    }
+    const show = (ref: string) => JSON.parse(ok(repo, ['show', ref, '--json']).stdout).id;
+    expect(show('HEAD')).toBe(ids[2]);
+    expect(show('HEAD~2')).toBe(ids[0]);
+    expect(show('HEAD^')).toBe(ids[1]);
+    expect(show('main^1~1')).toBe(ids[0]);
+    expect(show(ids[1].slice(0, 6))).toBe(ids[1]);
+    ok(repo, ['tag', 'same', ids[0]]);
+    ok(repo, ['branch', 'same', ids[1]]);
+    expect(show('same')).toBe(ids[1]);
+    expect(trib(repo, ['show', 'HEAD~5']).code).toBe(2);
+    expect(trib(repo, ['show', 'nope']).code).toBe(2);
+    expect(trib(repo, ['show', 'abc']).code).toBe(2);
+  });
+});

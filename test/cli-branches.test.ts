@@ -1,0 +1,152 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { lastLine, ok, tempDir, trib } from './support/trib';
+
+describe('trib CLI: branches, tags, switch, checkout, merge', () => {
+  let t: ReturnType<typeof tempDir>;
+  let repo: string;
+  const write = (p: string, s: string) => {
+    mkdirSync(path.dirname(path.join(repo, p)), { recursive: true });
+    writeFileSync(path.join(repo, p), s);
+  };
+  const read = (p: string) => readFileSync(path.join(repo, p), 'utf8');
+  beforeEach(() => {
+    t = tempDir();
+    repo = path.join(t.dir, 'ds');
+    ok(t.dir, ['init', repo]);
+    write('beats.csv', 'idx,R\n0,77\n1,370\n');
+    write('notes.txt', 'base\n');
+    ok(repo, ['commit', '-m', 'base']);
+  });
+  afterEach(() => t.cleanup());
+
+  it('creates, lists and deletes branches and validates names', () => {
+    ok(repo, ['branch', 'exp/a']);
+    const list = JSON.parse(ok(repo, ['branch', '--json']).stdout);
+    expect(list.map((b: any) => [b.name, b.current])).toEqual([['exp/a', false], ['main', true]]);
+    for (const bad of ['-x', '/x', 'x/', 'a..b', 'a b', 'a\\b']) expect(trib(repo, ['branch', '--', bad]).code).toBe(2);
+    expect(trib(repo, ['branch', 'exp/a']).code).toBe(2);
+    expect(trib(repo, ['branch', '-d', 'main']).code).toBe(2);
+    ok(repo, ['branch', '-d', 'exp/a']);
+    expect(JSON.parse(ok(repo, ['branch', '--json']).stdout)).toHaveLength(1);
+  });
+
+  it('tags are create-once and may carry a message and annotations', () => {
+    ok(repo, ['tag', 'v1', '-m', 'release one', '--meta', 'model=pvc-1']);
+    expect(trib(repo, ['tag', 'v1']).code).toBe(2);
+    const head = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
+    expect(JSON.parse(ok(repo, ['show', 'v1', '--json']).stdout).id).toBe(head);
+    expect(JSON.parse(ok(repo, ['tag', '--json']).stdout)).toEqual([{ name: 'v1', commit: head }]);
+    ok(repo, ['tag', '-d', 'v1']);
+    ok(repo, ['tag', 'v1']);
+  });
+
+  it('switch moves the working tree, removes tracked files, leaves untracked ones, refuses to clobber', () => {
+    ok(repo, ['branch', 'feature']);
+    ok(repo, ['switch', 'feature']);
+    write('only-feature.txt', 'f\n');
+    write('notes.txt', 'feature\n');
+    ok(repo, ['commit', '-m', 'feature work']);
+    ok(repo, ['switch', 'main']);
+    expect(existsSync(path.join(repo, 'only-feature.txt'))).toBe(false);
+    expect(read('notes.txt')).toBe('base\n');
+
+    write('untracked.txt', 'mine\n');
+    ok(repo, ['switch', 'feature']);
+    expect(read('untracked.txt')).toBe('mine\n');
+    expect(read('notes.txt')).toBe('feature\n');
+
+    write('notes.txt', 'local edit\n');
+    const refused = trib(repo, ['switch', 'main']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/notes\.txt/);
+    expect(read('notes.txt')).toBe('local edit\n');
+    ok(repo, ['switch', 'main', '--force']);
+    expect(read('notes.txt')).toBe('base\n');
+
+    write('only-feature.txt', 'untracked here\n');
+    expect(trib(repo, ['switch', 'feature']).code).toBe(2);
+    expect(read('only-feature.txt')).toBe('untracked here\n');
+  });
+
+  it('checkout --to writes any commit, and refuses a non-empty directory without --force', () => {
+    const first = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
+    write('notes.txt', 'later\n');
+    ok(repo, ['commit', '-m', 'later']);
+    const out = path.join(t.dir, 'co');
+    ok(repo, ['checkout', first, '--to', out]);
+    expect(readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('base\n');
+    expect(trib(repo, ['checkout', 'HEAD', '--to', out]).code).toBe(2);
+    ok(repo, ['checkout', 'HEAD', '--to', out, '--force']);
+    expect(readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('later\n');
+  });
+
+  it('fast-forwards, or makes a two-parent merge; one-sided changes win; appends on both sides are row-unioned', () => {
+    ok(repo, ['branch', 'ward']);
+    ok(repo, ['switch', 'ward']);
+    write('beats.csv', 'idx,R\n0,77\n1,370\n2,662\n');
+    const wardHead = lastLine(ok(repo, ['commit', '-m', 'ward append']).stdout);
+    ok(repo, ['switch', 'main']);
+    const ff = JSON.parse(ok(repo, ['merge', 'ward', '--json']).stdout);
+    expect(ff).toMatchObject({ result: 'fast-forward', commit: wardHead });
+    expect(read('beats.csv')).toBe('idx,R\n0,77\n1,370\n2,662\n');
+
+    ok(repo, ['switch', 'ward']);
+    write('beats.csv', 'idx,R\n0,77\n1,370\n2,662\n3,946\n');
+    write('ward-only.txt', 'w\n');
+    ok(repo, ['commit', '-m', 'ward append 2']);
+    ok(repo, ['switch', 'main']);
+    write('beats.csv', 'idx,R\n0,77\n1,370\n2,662\n9,999\n');
+    write('notes.txt', 'main edit\n');
+    const mainHead = lastLine(ok(repo, ['commit', '-m', 'main append']).stdout);
+    const m = JSON.parse(ok(repo, ['merge', 'ward', '--json']).stdout);
+    expect(m.result).toBe('merge');
+    expect(read('beats.csv')).toBe('idx,R\n0,77\n1,370\n2,662\n9,999\n3,946\n');
+    expect(read('ward-only.txt')).toBe('w\n');
+    expect(read('notes.txt')).toBe('main edit\n');
+    const log = JSON.parse(ok(repo, ['log', '-n', '1', '--json']).stdout);
+    expect(log[0].parents[0]).toBe(mainHead);
+    expect(log[0].parents).toHaveLength(2);
+    expect(JSON.parse(ok(repo, ['merge', 'ward', '--json']).stdout).result).toBe('up-to-date');
+  });
+
+  it('--no-ff makes a merge commit even when a fast-forward is possible', () => {
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    write('x.txt', 'x\n');
+    ok(repo, ['commit', '-m', 'x']);
+    ok(repo, ['switch', 'main']);
+    const m = JSON.parse(ok(repo, ['merge', 'b', '--no-ff', '-m', 'merge b', '--json']).stdout);
+    expect(m.result).toBe('merge');
+    const log = JSON.parse(ok(repo, ['log', '-n', '1', '--json']).stdout);
+    expect(log[0]).toMatchObject({ message: 'merge b' });
+    expect(log[0].parents).toHaveLength(2);
+  });
+
+  it('conflicts exit 1, list each path, and change nothing; --strategy resolves', () => {
+    ok(repo, ['branch', 'other']);
+    write('notes.txt', 'main says\n');
+    ok(repo, ['commit', '-m', 'main']);
+    ok(repo, ['switch', 'other']);
+    write('notes.txt', 'other says\n');
+    write('beats.csv', 'idx,R\n0,78\n');
+    ok(repo, ['commit', '-m', 'other']);
+    ok(repo, ['switch', 'main']);
+    const before = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
+    const r = trib(repo, ['merge', 'other']);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual(['notes.txt']);
+    expect(read('notes.txt')).toBe('main says\n');
+    expect(JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id).toBe(before);
+    ok(repo, ['merge', 'other', '--strategy', 'theirs']);
+    expect(read('notes.txt')).toBe('other says\n');
+    expect(read('beats.csv')).toBe('idx,R\n0,78\n');
+  });
+
+  it('refuses to merge on a dirty tree', () => {
+    ok(repo, ['branch', 'o']);
+    write('notes.txt', 'dirty\n');
+    expect(trib(repo, ['merge', 'o']).code).toBe(2);
+    expect(read('notes.txt')).toBe('dirty\n');
+  });
+});

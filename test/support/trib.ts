@@ -1,0 +1,43 @@
+import { spawnSync, SpawnSyncOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const TRIB = path.join(ROOT, 'bin/trib');
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the real `bin/trib` in a child process, as a user would. */
+export function trib(cwd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): RunResult {
+  const o: SpawnSyncOptions = {
+    cwd,
+    env: { ...process.env, TRIB_AUTHOR: 'Test <test@example.org>', CI: 'true', ...opts.env },
+    encoding: 'utf8',
+    input: opts.input,
+    maxBuffer: 256 * 1024 * 1024,
+  };
+  const r = spawnSync(process.execPath, [TRIB, ...args], o);
+  return { code: r.status ?? (r.signal ? 128 : -1), stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** Like `trib` but fails the test with the command's stderr when the exit code is not `expect`. */
+export function ok(cwd: string, args: string[], expect = 0, opts?: { env?: NodeJS.ProcessEnv }): RunResult {
+  const r = trib(cwd, args, opts);
+  if (r.code !== expect) throw new Error(`trib ${args.join(' ')} exited ${r.code}, wanted ${expect}\n${r.stderr}${r.stdout}`);
+  return r;
+}
+
+export function lastLine(s: string): string {
+  const lines = s.trim().split('\n');
+  return lines[lines.length - 1];
+}
+
+export function tempDir(prefix = 'trib-test-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
