@@ -1,0 +1,652 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+  TribError,
+  UnavailableError,
+  isTribError,
+} from '@tributary/core';
+import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
+import { validateStoreKey } from './store-keys';
+
+/** A lock older than this is taken to belong to a writer that hung or died on another host. */
+const STALE_LOCK_MS = 30_000;
+const READ_CHUNK = 256 * 1024;
+const WRITE_BATCH = 1024 * 1024;
+const VALID_SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+export interface LocalStoreOptions {
+  /** Age after which a per-key lock is broken even if its process seems alive (default 30 s). */
+  readonly staleLockMs?: number;
+}
+
+/**
+ * The object store on a local (or mounted) filesystem: key `a/b/c` is the file `<root>/a/b/c`.
+ *
+ * Durability: every write goes to a temp file in the target directory, is fsynced, then made visible by `link`
+ * (create-if-absent) or `rename` (compare-and-swap), and the directory is fsynced. A writer killed at any moment
+ * leaves either the old state or the new one, plus at worst an orphan temp file that `list` never shows.
+ *
+ * Names the adapter writes beside objects (temp files `.tmp-<hex>~`, per-key locks `<name>~lock`) contain `~`,
+ * which no key may hold, so they can never collide with a key. Compare-and-swap is atomic across processes
+ * on one host, and across hosts on filesystems where `open(O_EXCL)` is atomic.
+ */
+export class LocalStore implements ObjectStore {
+  readonly root: string;
+  readonly url: string;
+  private readonly staleLockMs: number;
+
+  /** Uses `root` as is (see `LocalStore.open` to check or create it). Throws InvalidArgumentError if relative. */
+  constructor(root: string, options: LocalStoreOptions = {}) {
+    if (!path.isAbsolute(root)) {
+      throw new InvalidArgumentError(`local store root must be an absolute path, got ${JSON.stringify(root)}`);
+    }
+    this.root = path.resolve(root);
+    this.url = pathToFileURL(this.root).href;
+    this.staleLockMs = options.staleLockMs ?? STALE_LOCK_MS;
+  }
+
+  /**
+   * Opens the store rooted at the directory `root`. With `create`, makes the directory (and its parents) durably
+   * if missing. Throws NotFoundError naming the store when the root is missing and `create` is not set, and
+   * FailedPreconditionError when it is not a directory.
+   */
+  static async open(root: string, options: LocalStoreOptions & { create?: boolean } = {}): Promise<LocalStore> {
+    const store = new LocalStore(root, options);
+    let stat;
+    try {
+      stat = await fs.stat(store.root);
+    } catch (e) {
+      if (errno(e) !== 'ENOENT') throw fsError(e, `open store ${store.url}`);
+      if (!options.create) {
+        throw new NotFoundError(`no store at ${store.url}: the directory does not exist`, { url: store.url });
+      }
+      await mkdirDurable(store.root).catch((err: unknown) => {
+        throw fsError(err, `create store ${store.url}`);
+      });
+      return store;
+    }
+    if (!stat.isDirectory()) {
+      throw new FailedPreconditionError(`store ${store.url} is not a directory`, { url: store.url });
+    }
+    return store;
+  }
+
+  async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
+    validateStoreKey(key);
+    const file = this.pathOf(key);
+    const dir = path.dirname(file);
+    try {
+      // Fails fast before consuming a large body; the link below is what actually decides.
+      if (await isPresent(file)) throw await this.existsError(key, file);
+      const temp = await this.writeTemp(dir, data, 0o444);
+      try {
+        await fs.link(temp, file);
+      } catch (e) {
+        if (errno(e) === 'EEXIST') throw await this.existsError(key, file);
+        throw e;
+      } finally {
+        await fs.unlink(temp).catch(ignore);
+      }
+      await fsyncDir(dir);
+    } catch (e) {
+      if (!Buffer.isBuffer(data) && !(data instanceof Uint8Array)) data.destroy();
+      throw this.fail(e, 'write', key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    validateStoreKey(key);
+    try {
+      return await fs.readFile(this.pathOf(key));
+    } catch (e) {
+      if (isAbsence(e)) throw this.notFound(key);
+      throw this.fail(e, 'read', key);
+    }
+  }
+
+  async getRange(key: string, range: ByteRange): Promise<Buffer> {
+    validateStoreKey(key);
+    checkRange(range);
+    const { fh, size } = await this.openForRead(key);
+    try {
+      const start = Math.min(range.offset, size);
+      const length = Math.min(range.length, size - start);
+      const buf = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, start + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return buf.subarray(0, done);
+    } catch (e) {
+      throw this.fail(e, 'read', key);
+    } finally {
+      await fh.close().catch(ignore);
+    }
+  }
+
+  /** The stream must be consumed or destroyed, or its file handle stays open until garbage collection. */
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
+    validateStoreKey(key);
+    if (range) checkRange(range);
+    const { fh, size } = await this.openForRead(key);
+    const start = Math.min(range?.offset ?? 0, size);
+    const end = range ? Math.min(size, start + range.length) : size;
+    const fail = (e: unknown) => this.fail(e, 'read', key);
+    async function* chunks(): AsyncGenerator<Buffer> {
+      try {
+        for (let pos = start; pos < end; ) {
+          const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, end - pos));
+          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+          if (bytesRead === 0) return;
+          pos += bytesRead;
+          yield buf.subarray(0, bytesRead);
+        }
+      } catch (e) {
+        throw fail(e);
+      } finally {
+        await fh.close().catch(ignore);
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false });
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    validateStoreKey(key);
+    try {
+      const stat = await fs.stat(this.pathOf(key));
+      return stat.isFile() ? { key, size: stat.size, modified: stat.mtime } : undefined;
+    } catch (e) {
+      if (isAbsence(e)) return undefined;
+      throw this.fail(e, 'stat', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncGenerator<ObjectInfo> {
+    checkPrefix(prefix);
+    const cut = prefix.lastIndexOf('/') + 1;
+    const dirKey = prefix.slice(0, cut);
+    const dir = path.join(this.root, ...dirKey.split('/').filter((s) => s !== ''));
+    yield* this.walk(dir, dirKey, prefix.slice(cut));
+  }
+
+  async delete(key: string): Promise<void> {
+    validateStoreKey(key);
+    try {
+      await fs.unlink(this.pathOf(key));
+    } catch (e) {
+      if (isAbsence(e)) return;
+      throw this.fail(e, 'delete', key);
+    }
+  }
+
+  async readVersioned(key: string): Promise<Versioned | undefined> {
+    validateStoreKey(key);
+    try {
+      const data = await fs.readFile(this.pathOf(key));
+      return { data, version: versionOf(data) };
+    } catch (e) {
+      if (isAbsence(e)) return undefined;
+      throw this.fail(e, 'read', key);
+    }
+  }
+
+  /** The version is the SHA-256 of the value, so writing back an earlier value restores its earlier version. */
+  async compareAndSwap(key: string, expected: string | undefined, data: Buffer): Promise<string> {
+    validateStoreKey(key);
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
+    const file = this.pathOf(key);
+    const dir = path.dirname(file);
+    try {
+      return await this.withLock(file, async (assertHeld) => {
+        await this.expectVersion(key, file, expected);
+        const temp = await this.writeTemp(dir, data, 0o644);
+        try {
+          await assertHeld();
+          await fs.rename(temp, file);
+        } catch (e) {
+          await fs.unlink(temp).catch(ignore);
+          throw e;
+        }
+        await fsyncDir(dir);
+        return versionOf(data);
+      });
+    } catch (e) {
+      throw this.fail(e, 'update', key);
+    }
+  }
+
+  async deleteVersioned(key: string, expected: string): Promise<void> {
+    validateStoreKey(key);
+    const file = this.pathOf(key);
+    try {
+      await this.withLock(file, async (assertHeld) => {
+        await this.expectVersion(key, file, expected);
+        await assertHeld();
+        await fs.unlink(file);
+        await fsyncDir(path.dirname(file));
+      });
+    } catch (e) {
+      throw this.fail(e, 'delete', key);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private pathOf(key: string): string {
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  private async *walk(dir: string, keyPrefix: string, namePrefix: string): AsyncGenerator<ObjectInfo> {
+    let handle;
+    try {
+      handle = await fs.opendir(dir, { bufferSize: 256 });
+    } catch (e) {
+      if (isAbsence(e)) return;
+      throw this.fail(e, 'list', keyPrefix || '/');
+    }
+    try {
+      // Symlinks, temp and lock files (their names hold `~`) and foreign names are not objects.
+      for await (const entry of handle) {
+        const name = entry.name;
+        if (!name.startsWith(namePrefix) || !VALID_SEGMENT.test(name) || name === '.' || name === '..') continue;
+        const full = path.join(dir, name);
+        if (entry.isDirectory()) {
+          yield* this.walk(full, `${keyPrefix}${name}/`, '');
+        } else if (entry.isFile()) {
+          const stat = await fs.stat(full).catch((e: unknown) => {
+            if (isAbsence(e)) return undefined;
+            throw e;
+          });
+          if (stat) yield { key: keyPrefix + name, size: stat.size, modified: stat.mtime };
+        }
+      }
+    } catch (e) {
+      throw this.fail(e, 'list', keyPrefix || '/');
+    }
+  }
+
+  private async openForRead(key: string): Promise<{ fh: FileHandle; size: number }> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await fs.open(this.pathOf(key), 'r');
+      const stat = await fh.stat();
+      if (!stat.isFile()) throw this.notFound(key);
+      return { fh, size: stat.size };
+    } catch (e) {
+      await fh?.close().catch(ignore);
+      if (isAbsence(e)) throw this.notFound(key);
+      throw this.fail(e, 'read', key);
+    }
+  }
+
+  /**
+   * Writes `data` to a new temp file in `dir` (created if missing) and fsyncs it. Returns the temp path.
+   * An error raised by the caller's stream is rethrown wrapped in SourceStreamError so it is not mistaken for ours.
+   */
+  private async writeTemp(dir: string, data: Buffer | Readable, mode: number): Promise<string> {
+    const temp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}~`);
+    const fh = await this.createFile(temp, mode);
+    try {
+      if (Buffer.isBuffer(data) || data instanceof Uint8Array) {
+        await fh.writeFile(data);
+      } else {
+        await pipeStream(data, fh);
+      }
+      await fh.sync();
+      await fh.close();
+    } catch (e) {
+      await fh.close().catch(ignore);
+      await fs.unlink(temp).catch(ignore);
+      throw e;
+    }
+    return temp;
+  }
+
+  /** `open(O_CREAT|O_EXCL)`, creating missing parent directories. */
+  private async createFile(file: string, mode: number): Promise<FileHandle> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fs.open(file, 'wx', mode);
+      } catch (e) {
+        // A concurrent delete of an emptied directory could undo ensureDir; a few retries absorb that.
+        if (errno(e) !== 'ENOENT' || attempt === 3) throw e;
+        await this.ensureDir(path.dirname(file));
+      }
+    }
+  }
+
+  /** mkdir -p below the root, fsyncing the parent of every directory it creates. Never creates the root. */
+  private async ensureDir(dir: string): Promise<void> {
+    if (dir === this.root) {
+      if (await isPresent(dir)) return;
+      throw new NotFoundError(`no store at ${this.url}: the directory does not exist`, { url: this.url });
+    }
+    try {
+      await fs.mkdir(dir);
+    } catch (e) {
+      if (errno(e) === 'EEXIST') return;
+      if (errno(e) !== 'ENOENT') throw e;
+      await this.ensureDir(path.dirname(dir));
+      try {
+        await fs.mkdir(dir);
+      } catch (e2) {
+        if (errno(e2) === 'EEXIST') return;
+        throw e2;
+      }
+    }
+    await fsyncDir(path.dirname(dir));
+  }
+
+  private async expectVersion(key: string, file: string, expected: string | undefined): Promise<void> {
+    let current: string | undefined;
+    try {
+      current = versionOf(await fs.readFile(file));
+    } catch (e) {
+      if (!isAbsence(e)) throw e;
+    }
+    if (current !== expected) {
+      const show = (v: string | undefined) => (v === undefined ? 'no value' : `version ${v}`);
+      throw new ConflictError(`${key} in ${this.url} changed: expected ${show(expected)}, found ${show(current)}`, {
+        url: this.url,
+        key,
+        expected,
+        actual: current,
+      });
+    }
+  }
+
+  /**
+   * Runs `fn` holding the lock file `<file>~lock`, created with O_EXCL and holding the owner's pid, host, time
+   * and a random token. Waits while another live writer holds it; breaks it when that writer's process is dead
+   * (same host) or the lock is older than staleLockMs. `fn` gets a check to call just before it publishes, which
+   * throws ConflictError if the lock was broken meanwhile.
+   */
+  private async withLock<T>(file: string, fn: (assertHeld: () => Promise<void>) => Promise<T>): Promise<T> {
+    const lockPath = `${file}~lock`;
+    const token = randomBytes(12).toString('hex');
+    await this.acquireLock(lockPath, token);
+    const assertHeld = async () => {
+      if ((await readLock(lockPath))?.token !== token) {
+        throw new ConflictError(`lock on ${path.relative(this.root, file)} in ${this.url} was taken over; retry`);
+      }
+    };
+    try {
+      return await fn(assertHeld);
+    } finally {
+      if ((await readLock(lockPath).catch(ignore))?.token === token) await fs.unlink(lockPath).catch(ignore);
+    }
+  }
+
+  private async acquireLock(lockPath: string, token: string): Promise<void> {
+    const body = JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now(), token });
+    for (let attempt = 0; ; attempt++) {
+      let fh: FileHandle;
+      try {
+        fh = await this.createFile(lockPath, 0o644);
+      } catch (e) {
+        if (errno(e) !== 'EEXIST') throw e;
+        if (!(await this.breakIfStale(lockPath))) await sleep(1 + Math.random() * Math.min(50, 2 ** attempt));
+        continue;
+      }
+      try {
+        await fh.writeFile(body);
+        await fh.close();
+        return;
+      } catch (e) {
+        await fh.close().catch(ignore);
+        await fs.unlink(lockPath).catch(ignore);
+        throw e;
+      }
+    }
+  }
+
+  /** Removes the lock if stale. Returns true when the caller should retry at once (lock gone or removed). */
+  private async breakIfStale(lockPath: string): Promise<boolean> {
+    const seen = await readLock(lockPath);
+    if (!seen) return true;
+    if (!this.isStale(seen)) return false;
+    // Breakers take a guard first, so one breaker cannot remove a fresh lock another breaker has just replaced.
+    const guardPath = `${lockPath}~break`;
+    let guard: FileHandle;
+    try {
+      guard = await fs.open(guardPath, 'wx');
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw e;
+      const guardStat = await fs.stat(guardPath).catch(ignore);
+      if (guardStat && Date.now() - guardStat.mtimeMs > this.staleLockMs) await fs.unlink(guardPath).catch(ignore);
+      return false;
+    }
+    try {
+      const again = await readLock(lockPath);
+      if (again?.raw === seen.raw) await fs.unlink(lockPath).catch(ignore);
+      return true;
+    } finally {
+      await guard.close().catch(ignore);
+      await fs.unlink(guardPath).catch(ignore);
+    }
+  }
+
+  private isStale(lock: LockInfo): boolean {
+    if (Date.now() - lock.time > this.staleLockMs) return true;
+    return lock.pid !== undefined && lock.host === hostname() && !isProcessAlive(lock.pid);
+  }
+
+  private async existsError(key: string, file: string): Promise<TribError> {
+    const stat = await fs.lstat(file).catch(ignore);
+    if (stat?.isDirectory()) {
+      return new FailedPreconditionError(`cannot write ${key} in ${this.url}: a directory holds other keys under it`, {
+        url: this.url,
+        key,
+      });
+    }
+    return new AlreadyExistsError(`${key} already exists in ${this.url}`, { url: this.url, key });
+  }
+
+  private notFound(key: string): NotFoundError {
+    return new NotFoundError(`${key} not found in ${this.url}`, { url: this.url, key });
+  }
+
+  private fail(e: unknown, action: string, key: string): unknown {
+    if (e instanceof SourceStreamError) return e.cause;
+    if (isTribError(e)) return e;
+    return fsError(e, `${action} ${key} in ${this.url}`, { url: this.url, key });
+  }
+}
+
+/**
+ * Maps a Node.js filesystem error to the project's categories. `what` completes "cannot ...", e.g.
+ * `write packs/x in file:///repo`.
+ */
+export function fsError(e: unknown, what: string, details: Record<string, unknown> = {}): TribError {
+  const code = errno(e);
+  const reason = e instanceof Error ? e.message.replace(/^[A-Z]+: /, '') : String(e);
+  const message = `cannot ${what}: ${reason}`;
+  const all = { ...details, errno: code };
+  switch (code) {
+    case 'ENOENT':
+      return new NotFoundError(message, all, { cause: e });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new PermissionDeniedError(message, all, { cause: e });
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'EFBIG':
+    case 'EMFILE':
+    case 'ENFILE':
+      return new ResourceExhaustedError(message, all, { cause: e });
+    case 'ENOTDIR':
+    case 'EISDIR':
+    case 'EEXIST':
+    case 'ENAMETOOLONG':
+    case 'ELOOP':
+      return new FailedPreconditionError(message, all, { cause: e });
+    default:
+      return new UnavailableError(message, all, { cause: e });
+  }
+}
+
+class SourceStreamError {
+  constructor(readonly cause: unknown) {}
+}
+
+interface LockInfo {
+  readonly raw: string;
+  readonly time: number;
+  readonly pid?: number;
+  readonly host?: string;
+  readonly token?: string;
+}
+
+/** Reads a lock file, or undefined if there is none. A lock still being written has no pid: only its age counts. */
+async function readLock(lockPath: string): Promise<LockInfo | undefined> {
+  let raw: string;
+  let mtime: number;
+  try {
+    const fh = await fs.open(lockPath, 'r');
+    try {
+      mtime = (await fh.stat()).mtimeMs;
+      raw = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    if (isAbsence(e)) return undefined;
+    throw e;
+  }
+  try {
+    const parsed = JSON.parse(raw) as Record<string, unknown>;
+    return {
+      raw,
+      time: typeof parsed.time === 'number' ? parsed.time : mtime,
+      pid: typeof parsed.pid === 'number' ? parsed.pid : undefined,
+      host: typeof parsed.host === 'string' ? parsed.host : undefined,
+      token: typeof parsed.token === 'string' ? parsed.token : undefined,
+    };
+  } catch {
+    return { raw, time: mtime };
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errno(e) === 'EPERM';
+  }
+}
+
+/** Streams `source` into `fh`, batching small chunks into writes of about 1 MiB. */
+async function pipeStream(source: Readable, fh: FileHandle): Promise<void> {
+  let sinkError: unknown;
+  const sink = async (chunks: AsyncIterable<Buffer | string>) => {
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async () => {
+      const buf = batch.length === 1 ? batch[0] : Buffer.concat(batch, batched);
+      batch = [];
+      batched = 0;
+      try {
+        for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+      } catch (e) {
+        sinkError = e;
+        throw e;
+      }
+    };
+    for await (const chunk of chunks) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      batch.push(buf);
+      batched += buf.length;
+      if (batched >= WRITE_BATCH) await flush();
+    }
+    if (batched > 0) await flush();
+  };
+  try {
+    await pipeline(source, sink);
+  } catch (e) {
+    if (sinkError !== undefined && e === sinkError) throw e;
+    throw new SourceStreamError(e);
+  }
+}
+
+async function mkdirDurable(dir: string): Promise<void> {
+  const first = await fs.mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  for (let d = dir; ; d = path.dirname(d)) {
+    await fsyncDir(path.dirname(d));
+    if (d === first) return;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch (e) {
+    // Some filesystems (certain FUSE and network mounts) do not support fsync on directories.
+    if (errno(e) !== 'EINVAL' && errno(e) !== 'ENOTSUP') throw e;
+  } finally {
+    await fh.close();
+  }
+}
+
+function checkPrefix(prefix: string): void {
+  if (prefix === '') return;
+  validateStoreKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+}
+
+function checkRange(range: ByteRange): void {
+  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
+  if (!ok(range.offset) || !ok(range.length)) {
+    throw new InvalidArgumentError(`bad byte range offset=${range.offset} length=${range.length}`);
+  }
+}
+
+function versionOf(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function isPresent(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (e) {
+    if (isAbsence(e)) return false;
+    throw e;
+  }
+}
+
+/** The path does not name an object: missing, or a parent is a file. */
+function isAbsence(e: unknown): boolean {
+  const code = errno(e);
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+function errno(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function ignore(): undefined {
+  return undefined;
+}

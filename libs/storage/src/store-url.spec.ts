@@ -1,0 +1,113 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { LocalStore } from './local.store';
+import { MemoryStore } from './memory.store';
+import { openStore, parseStoreUrl } from './store-url';
+
+describe('parseStoreUrl', () => {
+  it('parses file URLs and bare absolute paths to a normalized location', () => {
+    const repo = { scheme: 'file', url: 'file:///data/repo', path: '/data/repo' };
+    expect(parseStoreUrl('file:///data/repo')).toEqual(repo);
+    expect(parseStoreUrl('file:///data/repo/')).toEqual(repo);
+    expect(parseStoreUrl('file://localhost/data/repo')).toMatchObject({ path: '/data/repo' });
+    expect(parseStoreUrl('file:///data/my%20repo')).toEqual({
+      scheme: 'file',
+      url: 'file:///data/my%20repo',
+      path: '/data/my repo',
+    });
+    expect(parseStoreUrl('/data/./repo/')).toEqual({ scheme: 'file', url: 'file:///data/repo', path: '/data/repo' });
+  });
+
+  it('parses mem:// names', () => {
+    expect(parseStoreUrl('mem://bench-1')).toEqual({ scheme: 'mem', url: 'mem://bench-1', name: 'bench-1' });
+  });
+
+  it('parses cloud URLs into bucket, prefix and parameters', () => {
+    expect(parseStoreUrl('s3://my-bucket/datasets/ecg/?endpoint=http://127.0.0.1:4568')).toEqual({
+      scheme: 's3',
+      url: 's3://my-bucket/datasets/ecg?endpoint=http://127.0.0.1:4568',
+      bucket: 'my-bucket',
+      prefix: 'datasets/ecg',
+      params: { endpoint: 'http://127.0.0.1:4568' },
+    });
+    expect(parseStoreUrl('gs://bucket')).toMatchObject({ scheme: 'gs', url: 'gs://bucket', prefix: '' });
+    expect(parseStoreUrl('az://container/p')).toMatchObject({ scheme: 'az', bucket: 'container', prefix: 'p' });
+  });
+
+  it.each([
+    ['relative/path', 'expected file:///absolute/path'],
+    ['file://host/share/x', 'expected file:///absolute/path'],
+    ['file:///x?y=1', 'no query'],
+    ['mem://', 'expected mem://name'],
+    ['mem://a/b', 'expected mem://name'],
+    ['s3:///prefix', 'expected s3://bucket/prefix'],
+    ['s3://bucket/a/../b', 'the prefix'],
+    ['s3://bucket/a//b', 'the prefix'],
+    ['s3://bucket//a', 'the prefix'],
+    ['gs://bucket/a/%2e%2e/b', 'the prefix'],
+    ['s3://user:secret@bucket/p', 'credentials'],
+    ['ftp://host/x', 'unknown scheme "ftp"'],
+  ])('rejects %j with a message naming it', (url, why) => {
+    expect(() => parseStoreUrl(url)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => parseStoreUrl(url)).toThrow(`bad store URL ${JSON.stringify(url)}`);
+    expect(() => parseStoreUrl(url)).toThrow(why);
+  });
+});
+
+describe('openStore', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(tmpdir(), 'trib-store-url-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('opens an existing directory as a LocalStore', async () => {
+    const store = await openStore(`file://${dir}`);
+    expect(store).toBeInstanceOf(LocalStore);
+    expect(store.url).toBe(`file://${dir}`);
+    await store.putIfAbsent('a/b', Buffer.from('x'));
+    expect(await fs.readFile(path.join(dir, 'a', 'b'), 'utf8')).toBe('x');
+  });
+
+  it('reports a missing directory as NotFound naming the URL, and creates it only when asked', async () => {
+    const url = `file://${dir}/repo/.trib/store`;
+    await expect(openStore(url)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(url) });
+    await expect(fs.stat(path.join(dir, 'repo'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const store = await openStore(url, { create: true });
+    expect((await fs.stat(path.join(dir, 'repo', '.trib', 'store'))).isDirectory()).toBe(true);
+    await store.putIfAbsent('k', Buffer.from('v'));
+    expect(await (await openStore(url)).get('k')).toEqual(Buffer.from('v'));
+    await expect(openStore(url, { create: true })).resolves.toBeInstanceOf(LocalStore);
+  });
+
+  it('shares a named memory store between opens, which must create it first', async () => {
+    await expect(openStore('mem://url-spec')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining('mem://url-spec'),
+    });
+    const a = await openStore('mem://url-spec', { create: true });
+    expect(a).toBeInstanceOf(MemoryStore);
+    await a.putIfAbsent('k', Buffer.from('shared'));
+    const b = await openStore('mem://url-spec');
+    expect((await b.get('k')).toString()).toBe('shared');
+    expect(await (await openStore('mem://other', { create: true })).head('k')).toBeUndefined();
+  });
+
+  it.each(['s3://bucket/prefix', 'gs://bucket/prefix', 'az://container/prefix'])(
+    'says %s is not supported yet',
+    async (url) => {
+      await expect(openStore(url)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/^(s3|gs|az):\/\/ stores are not supported yet/),
+      });
+    },
+  );
+
+  it('rejects a malformed URL', async () => {
+    await expect(openStore('nonsense')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});

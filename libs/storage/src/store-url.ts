@@ -1,0 +1,128 @@
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { InvalidArgumentError, NotFoundError } from '@tributary/core';
+import { LocalStore } from './local.store';
+import { MemoryStore } from './memory.store';
+import { ObjectStore } from './object-store.port';
+import { validateStoreKey } from './store-keys';
+
+/** Where a store lives, parsed from its URL. `url` is the normalized form. */
+export type StoreLocation =
+  | { readonly scheme: 'file'; readonly url: string; readonly path: string }
+  | { readonly scheme: 'mem'; readonly url: string; readonly name: string }
+  | {
+      readonly scheme: 's3' | 'gs' | 'az';
+      readonly url: string;
+      /** Bucket (s3, gs) or container (az). */
+      readonly bucket: string;
+      /** Key prefix inside the bucket, without leading or trailing `/`; may be empty. */
+      readonly prefix: string;
+      /** Query parameters, such as an emulator endpoint override. */
+      readonly params: Readonly<Record<string, string>>;
+    };
+
+const FORMS = 'file:///absolute/path, mem://name, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix';
+const NAME = /^[A-Za-z0-9._-]+$/;
+const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * Parses a storage URL: `file:///absolute/path` (a bare absolute path is taken as one), `mem://name`,
+ * `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`. Throws InvalidArgumentError naming the URL
+ * and the accepted forms.
+ */
+export function parseStoreUrl(url: string): StoreLocation {
+  if (path.isAbsolute(url) && !url.includes('://')) {
+    const abs = path.resolve(url);
+    return { scheme: 'file', url: pathToFileURL(abs).href, path: abs };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw bad(url, `expected ${FORMS}`);
+  }
+  if (parsed.username || parsed.password) throw bad(url, 'credentials do not belong in a store URL');
+  const scheme = parsed.protocol.slice(0, -1);
+  switch (scheme) {
+    case 'file': {
+      if (parsed.search || parsed.hash) throw bad(url, 'a file URL takes no query or fragment');
+      let abs: string;
+      try {
+        abs = path.resolve(fileURLToPath(parsed));
+      } catch {
+        throw bad(url, 'expected file:///absolute/path');
+      }
+      return { scheme, url: pathToFileURL(abs).href, path: abs };
+    }
+    case 'mem': {
+      const name = parsed.host;
+      if (!NAME.test(name) || parsed.pathname !== '' || parsed.search || parsed.hash) {
+        throw bad(url, 'expected mem://name with a name of [A-Za-z0-9._-]');
+      }
+      return { scheme, url: `mem://${name}`, name };
+    }
+    case 's3':
+    case 'gs':
+    case 'az': {
+      const bucket = parsed.host;
+      const holder = scheme === 'az' ? 'container' : 'bucket';
+      if (!BUCKET.test(bucket)) throw bad(url, `expected ${scheme}://${holder}/prefix`);
+      if (parsed.hash) throw bad(url, 'a store URL takes no fragment');
+      // The raw path, because URL parsing would quietly resolve `.` and `..` segments.
+      const rawPath = url.slice(url.indexOf('://') + 3).split(/[?#]/)[0];
+      const prefix = rawPath.slice(rawPath.indexOf('/') + 1 || rawPath.length).replace(/\/$/, '');
+      if (prefix !== '') {
+        try {
+          validateStoreKey(prefix);
+        } catch {
+          throw bad(url, 'the prefix must be /-separated segments of [A-Za-z0-9._-], none empty, . or ..');
+        }
+      }
+      const params = Object.fromEntries(parsed.searchParams);
+      const normalized = `${scheme}://${bucket}${prefix ? `/${prefix}` : ''}${parsed.search}`;
+      return { scheme, url: normalized, bucket, prefix, params };
+    }
+    default:
+      throw bad(url, `unknown scheme ${JSON.stringify(scheme)}, expected ${FORMS}`);
+  }
+}
+
+export interface OpenStoreOptions {
+  /** Create the store if missing (only `trib init` passes it). */
+  readonly create?: boolean;
+}
+
+const memoryStores = new Map<string, MemoryStore>();
+
+/**
+ * Opens the store at `url` (see parseStoreUrl). A missing store is a NotFoundError naming the URL, unless
+ * `create` is set, which creates it (a directory for file://, a process-wide named store for mem://, shared by
+ * every later open of the same name). Throws InvalidArgumentError for a malformed URL or a scheme whose adapter
+ * is not available yet.
+ */
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<ObjectStore> {
+  const location = parseStoreUrl(url);
+  switch (location.scheme) {
+    case 'file':
+      return LocalStore.open(location.path, { create: opts.create });
+    case 'mem': {
+      let store = memoryStores.get(location.name);
+      if (!store) {
+        if (!opts.create) throw new NotFoundError(`no store at ${location.url}`, { url: location.url });
+        store = new MemoryStore(location.name);
+        memoryStores.set(location.name, store);
+      }
+      return store;
+    }
+    case 's3':
+    case 'gs':
+    case 'az':
+      throw new InvalidArgumentError(`${location.scheme}:// stores are not supported yet (${location.url})`, {
+        url: location.url,
+      });
+  }
+}
+
+function bad(url: string, why: string): InvalidArgumentError {
+  return new InvalidArgumentError(`bad store URL ${JSON.stringify(url)}: ${why}`, { url });
+}
