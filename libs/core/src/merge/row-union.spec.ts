@@ -1,0 +1,139 @@
+import fc from 'fast-check';
+import { sha256 } from '../hashing/sha256';
+import { ObjectId } from '../ids/ids';
+import { readFileBytes, writeFileContent } from '../objects/file-content';
+import { ObjectSink, ObjectSource } from '../objects/object-source';
+import { FileRef } from '../objects/object-types';
+import { RecordFormat, RecordSplitter } from '../rows/record-splitter';
+import { rowUnionMerge } from './row-union';
+
+class MemoryObjects implements ObjectSource, ObjectSink {
+  private readonly objects = new Map<string, Buffer>();
+  async put(bytes: Buffer): Promise<ObjectId> {
+    const id = sha256(bytes);
+    this.objects.set(id, Buffer.from(bytes));
+    return id;
+  }
+  async get(id: ObjectId): Promise<Buffer> {
+    const b = this.objects.get(id);
+    if (!b) throw new Error(`missing ${id}`);
+    return b;
+  }
+}
+
+async function* blocks(bytes: Buffer): AsyncGenerator<Buffer> {
+  for (let i = 0; i < bytes.length; i += 100_000) yield bytes.subarray(i, i + 100_000);
+}
+
+const store = new MemoryObjects();
+const file = (text: string): Promise<FileRef> => writeFileContent(store, blocks(Buffer.from(text)));
+
+async function contents(f: FileRef): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const b of readFileBytes(store, f)) parts.push(b);
+  return Buffer.concat(parts).toString();
+}
+
+async function union(path: string, base: string | undefined, ours: string, theirs: string) {
+  const baseFile = base === undefined ? undefined : await file(base);
+  const merged = await rowUnionMerge(store, store, path, baseFile, await file(ours), await file(theirs));
+  return merged === undefined ? undefined : contents(merged);
+}
+
+describe('rowUnionMerge', () => {
+  it('is the base, then our appended records, then theirs, with the header once', async () => {
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2\n', 'h\n1\n3\n4\n')).toBe('h\n1\n2\n3\n4\n');
+    const merged = await union('t.jsonl', '{"a":1}\n', '{"a":1}\n{"b":2}\n', '{"a":1}\n{"c":3}\n');
+    expect(merged).toBe('{"a":1}\n{"b":2}\n{"c":3}\n');
+  });
+
+  it('inserts exactly one newline where records would fuse', async () => {
+    // Base without a final newline: each side starts its records with a terminator, which is not repeated.
+    expect(await union('t.csv', 'h\n1', 'h\n1\n2', 'h\n1\n3\n')).toBe('h\n1\n2\n3\n');
+    expect(await union('t.csv', 'h\n1', 'h\n1\n2\n', 'h\n1\r\n3\n')).toBe('h\n1\n2\n3\n');
+    expect(await union('t.csv', 'h\n1', 'h\n1\n', 'h\n1\n3')).toBe('h\n1\n3');
+    // Our appended records without a final newline.
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2', 'h\n1\n3')).toBe('h\n1\n2\n3');
+  });
+
+  it('keeps quoted fields with newlines intact', async () => {
+    expect(await union('t.csv', 'h\n', 'h\n"a\nb"\n', 'h\n"c\r\n""d"""\n')).toBe('h\n"a\nb"\n"c\r\n""d"""\n');
+  });
+
+  it('refuses when a side is not base plus whole records', async () => {
+    expect(await union('t.csv', 'h\n1\n', 'h\n9\n2\n', 'h\n1\n3\n')).toBeUndefined(); // modified
+    expect(await union('t.csv', 'h\n1\n2\n', 'h\n1\n2\n3\n', 'h\n1\n')).toBeUndefined(); // deleted a record
+    expect(await union('t.csv', 'h\n1', 'h\n12\n', 'h\n1\n3\n')).toBeUndefined(); // extended the last record
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2\n', 'h\n1\n"3\n')).toBeUndefined(); // left a quote open
+    expect(await union('t.bin', 'h\n1\n', 'h\n1\n2\n', 'h\n1\n3\n')).toBeUndefined(); // not a record file
+    expect(await union('t.csv', undefined, 'h\n2\n', 'h\n3\n')).toBeUndefined(); // add/add
+  });
+
+  it('joins two CSVs grown from an empty base when their headers agree', async () => {
+    expect(await union('t.csv', '', 'h,i\n1,2\n', 'h,i\r\n3,4\n')).toBe('h,i\n1,2\n3,4\n');
+    expect(await union('t.csv', '', 'h,i', 'h,i\n3,4\n')).toBe('h,i\n3,4\n');
+    expect(await union('t.csv', '', 'h,i\n1,2\n', 'h,j\n3,4\n')).toBeUndefined();
+    expect(await union('t.jsonl', '', '1\n', '2\n')).toBe('1\n2\n');
+  });
+
+  it('returns a side unchanged, writing nothing, when the other side did not change or both agree', async () => {
+    const base = await file('h\n1\n');
+    const ours = await file('h\n1\n2\n');
+    const theirs = await file('h\n1\n3\n');
+    const noWrites: ObjectSink = { put: () => Promise.reject(new Error('unexpected write')) };
+    expect(await rowUnionMerge(store, noWrites, 'x.csv', base, ours, base)).toBe(ours);
+    expect(await rowUnionMerge(store, noWrites, 'x.csv', base, base, theirs)).toBe(theirs);
+    expect(await rowUnionMerge(store, noWrites, 'x.csv', base, ours, ours)).toBe(ours);
+  });
+});
+
+// Model: each file is a list of records; a side appends records; the union is base ++ ours' ++ theirs'.
+const field = fc.oneof(
+  fc.stringMatching(/^[a-z0-9 ]{0,5}$/),
+  fc.array(fc.constantFrom('a', ',', '""', '\n', '\r\n'), { maxLength: 5 }).map((p) => `"${p.join('')}"`),
+);
+const record = fc.array(field, { minLength: 1, maxLength: 3 }).map((f) => f.join(','));
+const appendedRecords = fc.array(record.filter((r) => r !== ''), { minLength: 1, maxLength: 5 });
+
+const filler = Array.from({ length: 20_000 }, (_, i) => `r${i},${(i * 7919) % 1000003},${'y'.repeat(10 + (i % 31))}`);
+
+describe('rowUnionMerge properties', () => {
+  it('the union of two appends is base + our appended bytes + their appended bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          format: fc.constantFrom<RecordFormat>('csv', 'jsonl'),
+          big: fc.boolean(),
+          base: fc.array(record.filter((r) => r !== ''), { minLength: 1, maxLength: 6 }),
+          baseNewline: fc.boolean(),
+          ours: appendedRecords,
+          oursNewline: fc.boolean(),
+          theirs: appendedRecords,
+          theirsNewline: fc.boolean(),
+          crlf: fc.boolean(),
+        }),
+        async ({ format, big, base, baseNewline, ours, oursNewline, theirs, theirsNewline, crlf }) => {
+          const clean = (rs: string[]) => (format === 'jsonl' ? rs.map((r) => r.replace(/[\r\n]/g, '') || '{}') : rs);
+          const nl = crlf ? '\r\n' : '\n';
+          const baseRecords = [...clean(base), ...(big ? filler : [])];
+          const baseText = baseRecords.join(nl) + (baseNewline ? nl : '');
+          // A side's appended bytes: the newline that ends base's last record if base lacks one, then its records.
+          const appended = (rs: string[], end: boolean) =>
+            (baseNewline ? '' : nl) + clean(rs).join(nl) + (end ? nl : '');
+          const oursAppended = appended(ours, oursNewline);
+          const theirsAppended = appended(theirs, theirsNewline);
+          const merged = await union(`p.${format}`, baseText, baseText + oursAppended, baseText + theirsAppended);
+          // Their leading newline is dropped when ours already ended base's last record; one `\n` joins an open end.
+          const theirsRecords = baseNewline ? theirsAppended : theirsAppended.slice(nl.length);
+          const expected = baseText + oursAppended + (oursNewline ? '' : '\n') + theirsRecords;
+          expect(merged).toBe(expected);
+          // The records, as a reader sees them: base's, then ours', then theirs', nothing fused or lost.
+          const splitter = new RecordSplitter(format);
+          const got = [...splitter.push(Buffer.from(merged!)), ...splitter.finish()].map((b) => b.toString());
+          expect(got).toEqual([...baseRecords, ...clean(ours), ...clean(theirs)]);
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+});

@@ -1,0 +1,154 @@
+import { IntegrityError } from '../errors/trib-error';
+import { readFileBytes, writeFileContent } from '../objects/file-content';
+import { ObjectSink, ObjectSource } from '../objects/object-source';
+import { FileRef } from '../objects/object-types';
+import { RecordFormat, recordFormatOf, RecordSplitter } from '../rows/record-splitter';
+import { matchAppend } from '../rows/row-diff';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+
+/**
+ * Row union, the merge of a `.csv` or `.jsonl` file that both sides only appended records to: the base, then this
+ * branch's (`ours`) appended records, then the other branch's (`theirs`), with the CSV header kept once.
+ *
+ * Returns undefined, meaning "not a row union, treat as a conflict", when:
+ * - the path is not `.csv` / `.jsonl`, or `base` is undefined (an add/add of different bytes is a conflict);
+ * - either side is not the base's bytes followed by whole records: its bytes do not start with the base's; or the base
+ *   lacks a final newline and the side extended its last record instead of starting a new line; or (CSV) the
+ *   appended bytes leave a quoted field open;
+ * - the base is empty and the two sides' CSV headers differ.
+ *
+ * When a side equals the base the other side is returned, and when both sides are identical `ours` is returned, with
+ * nothing written. Otherwise the merged bytes are streamed into `writeFileContent`: never a whole file in memory.
+ * Exactly one `\n` is inserted where records would otherwise fuse (ours' appended part lacking a final newline).
+ *
+ * Cost: the check reads each side's appended bytes and base's last chunk or two; writing then reads all of ours
+ * and theirs' appended bytes, because writeFileContent chunks the merged bytes afresh.
+ */
+export async function rowUnionMerge(
+  src: ObjectSource,
+  sink: ObjectSink,
+  path: string,
+  base: FileRef | undefined,
+  ours: FileRef,
+  theirs: FileRef,
+): Promise<FileRef | undefined> {
+  const format = recordFormatOf(path);
+  if (format === undefined || base === undefined) return undefined;
+  if (theirs.id === base.id || theirs.id === ours.id) return ours;
+  if (ours.id === base.id) return theirs;
+
+  const oursAppend = await appendedRecords(src, base, ours, format);
+  if (oursAppend === undefined) return undefined;
+  const theirsAppend = await appendedRecords(src, base, theirs, format);
+  if (theirsAppend === undefined) return undefined;
+
+  let theirsSkip = theirsAppend.skip;
+  if (base.size === 0 && format === 'csv') {
+    const oursHeader = await readHeader(src, ours);
+    const theirsHeader = await readHeader(src, theirs);
+    if (!oursHeader.record.equals(theirsHeader.record)) return undefined;
+    theirsSkip = theirsHeader.end;
+  }
+  if (theirsSkip >= theirs.size) return ours;
+  const separator = oursAppend.lastByte === LF ? undefined : Buffer.from('\n');
+  return writeFileContent(sink, concatenated(src, ours, separator, theirs, theirsSkip));
+}
+
+interface AppendedRecords {
+  /** Where the side's new records start: after base, and after the newline that ends base's last record. */
+  readonly skip: number;
+  /** The side's last byte. */
+  readonly lastByte: number;
+}
+
+/**
+ * Checks that `side` is `base` plus whole records, reading the side's appended bytes once (and base's last chunk or
+ * two). Undefined when it is not.
+ */
+async function appendedRecords(
+  src: ObjectSource,
+  base: FileRef,
+  side: FileRef,
+  format: RecordFormat,
+): Promise<AppendedRecords | undefined> {
+  const match = await matchAppend(src, base, side, 1);
+  if (match === undefined) return undefined;
+  let baseLast: number | undefined;
+  if (base.size > 0) {
+    const tail = match.prefixTail;
+    baseLast = tail.length > 0 ? tail[tail.length - 1] : await byteAt(src, base, base.size - 1);
+  }
+  const needsNewline = baseLast !== undefined && baseLast !== LF;
+  // The first bytes after base, to find the newline that must end base's last record when base lacks one.
+  const head: number[] = [];
+  let quotes = 0;
+  let lastByte = baseLast ?? -1;
+  for await (const b of match.appended) {
+    for (let i = 0; i < b.length && head.length < 2; i++) head.push(b[i]);
+    if (format === 'csv') quotes += countQuotes(b);
+    if (b.length > 0) lastByte = b[b.length - 1];
+  }
+  if (format === 'csv' && quotes % 2 !== 0) return undefined;
+  if (!needsNewline) return { skip: base.size, lastByte };
+  if (head[0] === LF) return { skip: base.size + 1, lastByte };
+  if (head[0] === CR && head[1] === LF) return { skip: base.size + 2, lastByte };
+  return undefined;
+}
+
+/** The first record of a CSV file (its header) and the offset just after its terminator. */
+async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: Buffer; end: number }> {
+  const splitter = new RecordSplitter('csv');
+  const seen: Buffer[] = [];
+  const it = readFileBytes(src, file);
+  try {
+    for (;;) {
+      const r = await it.next();
+      const records = r.done ? splitter.finish() : splitter.push(r.value);
+      if (!r.done) seen.push(r.value);
+      if (records.length > 0 || r.done) break;
+    }
+  } finally {
+    await it.return(undefined);
+  }
+  const header = splitter.header ?? Buffer.alloc(0);
+  const raw = Buffer.concat(seen);
+  // The splitter drops one `\r` before the `\n`; look at the raw bytes to know which terminator was there.
+  let end = header.length;
+  if (raw[end] === CR && raw[end + 1] === LF) end += 2;
+  else if (raw[end] === LF) end += 1;
+  return { record: header, end };
+}
+
+async function* concatenated(
+  src: ObjectSource,
+  ours: FileRef,
+  separator: Buffer | undefined,
+  theirs: FileRef,
+  theirsFrom: number,
+): AsyncGenerator<Buffer> {
+  yield* readFileBytes(src, ours);
+  if (separator) yield separator;
+  yield* readFileBytes(src, theirs, theirsFrom);
+}
+
+async function byteAt(src: ObjectSource, file: FileRef, offset: number): Promise<number> {
+  const it = readFileBytes(src, file, offset);
+  try {
+    const r = await it.next();
+    if (r.done || r.value.length === 0) {
+      throw new IntegrityError(`file ${file.id} is shorter than its size ${file.size}`, { id: file.id });
+    }
+    return r.value[0];
+  } finally {
+    await it.return(undefined);
+  }
+}
+
+function countQuotes(b: Buffer): number {
+  let n = 0;
+  for (let p = b.indexOf(QUOTE); p >= 0; p = b.indexOf(QUOTE, p + 1)) n++;
+  return n;
+}
