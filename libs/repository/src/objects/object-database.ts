@@ -1,0 +1,654 @@
+import {
+  applyChunkDelta,
+  encodeChunkDelta,
+  ID_BYTES,
+  idToBytes,
+  IntegrityError,
+  InvalidArgumentError,
+  isObjectId,
+  NotFoundError,
+  ObjectId,
+  ObjectSink,
+  ObjectSource,
+  sha256,
+} from '@tributary/core';
+import { ObjectStore } from '@tributary/storage';
+import {
+  decodeDeltaPayload,
+  decodeRecordHeader,
+  encodeDeltaPayload,
+  idxKey,
+  IndexEntry,
+  MAX_DELTA_DEPTH,
+  PACK_HEADER_BYTES,
+  packKey,
+  PACKS_PREFIX,
+  parsePackKey,
+  RECORD_DELTA,
+  RECORD_FULL,
+  RECORD_HEADER_BYTES,
+  RecordType,
+} from '../packs/pack-format';
+import { PackIndex } from '../packs/pack-index';
+import { PackWriter } from '../packs/pack-writer';
+
+export interface ObjectDatabaseOptions {
+  /** A pack is finished before it would grow past this many bytes. Default 64 MiB. */
+  readonly packTargetBytes?: number;
+  /** Budget of the cache of small objects (trees, chunk lists, commits). Default 4 MiB; 0 turns it off. */
+  readonly cacheBytes?: number;
+}
+
+/** A pack whose index is loaded: the only kind of pack a reader sees. */
+export interface LoadedPack {
+  readonly name: string;
+  readonly packKey: string;
+  readonly idxKey: string;
+  readonly index: PackIndex;
+}
+
+export interface ObjectDatabaseStats {
+  /** Logical reads: every `get`, every id of `getMany`, cached or not. */
+  gets: number;
+  /** Pack bytes fetched from the store for object reads (index files not included). */
+  bytesRead: number;
+  /** Records appended to packs. */
+  objectsWritten: number;
+  /** Bytes sent to the store: pack files with their headers and record headers, and index files. */
+  bytesWritten: number;
+}
+
+interface Location {
+  readonly pack: LoadedPack;
+  readonly entry: IndexEntry;
+}
+
+export const DEFAULT_PACK_TARGET_BYTES = 64 << 20;
+const DEFAULT_CACHE_BYTES = 4 << 20;
+/** Only objects up to this size are cached: tree pages and chunk-list nodes, not the chunk stream. */
+const CACHE_MAX_OBJECT = 32 << 10;
+/** Neighbouring records closer than this are fetched in one ranged read... */
+const COALESCE_MAX_GAP = 64 << 10;
+/** ...as long as the read stays below this, so memory stays bounded. */
+const COALESCE_MAX_SPAN = 8 << 20;
+/**
+ * Stored chains are at most MAX_DELTA_DEPTH long; resolving may hop a little further when duplicate copies of a
+ * base differ in depth, and this bound turns a cycle of such copies into an IntegrityError instead of a hang.
+ */
+const MAX_RESOLVE_HOPS = 4 * MAX_DELTA_DEPTH;
+const INDEX_LOAD_CONCURRENCY = 8;
+
+/**
+ * The content-addressed object database on top of an ObjectStore: objects live in packs (`packs/<name>.pack`)
+ * made visible by their index (`packs/<name>.idx`). Every read is verified against its id.
+ *
+ * Writes are appended to one open pack, streamed to the store as they come, and become durable and visible to
+ * other processes at `flush` (or when the pack reaches `packTargetBytes` and rolls over). Mutations are
+ * serialized internally, so concurrent `put` calls are safe; reads run concurrently.
+ */
+export class ObjectDatabase implements ObjectSource, ObjectSink {
+  readonly stats: ObjectDatabaseStats = { gets: 0, bytesRead: 0, objectsWritten: 0, bytesWritten: 0 };
+  readonly packTargetBytes: number;
+  private readonly loaded = new Map<string, LoadedPack>();
+  private lastHit: LoadedPack | undefined;
+  private writer: PackWriter | undefined;
+  private readonly lock = new Mutex();
+  private readonly cache: SmallObjectCache;
+
+  private constructor(
+    readonly store: ObjectStore,
+    opts: ObjectDatabaseOptions,
+  ) {
+    const target = opts.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES;
+    if (!Number.isSafeInteger(target) || target <= PACK_HEADER_BYTES) {
+      throw new InvalidArgumentError(`packTargetBytes must be an integer above ${PACK_HEADER_BYTES}, got ${target}`);
+    }
+    this.packTargetBytes = target;
+    this.cache = new SmallObjectCache(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+  }
+
+  /**
+   * Opens the database by loading every pack index (one listing plus one read per pack; pack files are not
+   * touched). Throws IntegrityError naming the key of a corrupt index.
+   */
+  static async open(store: ObjectStore, opts: ObjectDatabaseOptions = {}): Promise<ObjectDatabase> {
+    const db = new ObjectDatabase(store, opts);
+    await db.reload();
+    return db;
+  }
+
+  /**
+   * Picks up packs indexed since the last load (written by other processes) and forgets packs whose index is
+   * gone (removed by gc). Throws IntegrityError naming the key of a corrupt index.
+   */
+  async reload(): Promise<void> {
+    const before = new Set(this.loaded.keys());
+    const listed = new Set<string>();
+    for await (const info of this.store.list(PACKS_PREFIX)) {
+      const parsed = parsePackKey(info.key);
+      if (parsed?.kind === 'idx') listed.add(parsed.name);
+    }
+    const missing = [...listed].filter((name) => !this.loaded.has(name));
+    const fresh: LoadedPack[] = [];
+    await forEachLimited(missing, INDEX_LOAD_CONCURRENCY, async (name) => {
+      const key = idxKey(name);
+      let bytes: Buffer;
+      try {
+        bytes = await this.store.get(key);
+      } catch (e) {
+        if (e instanceof NotFoundError) return; // deleted by gc since the listing
+        throw e;
+      }
+      fresh.push({ name, packKey: packKey(name), idxKey: key, index: PackIndex.decode(bytes, key) });
+    });
+    // Only packs known before the listing may be dropped: one flushed meanwhile is simply not in the listing yet.
+    for (const name of before) {
+      if (!listed.has(name)) {
+        if (this.lastHit === this.loaded.get(name)) this.lastHit = undefined;
+        this.loaded.delete(name);
+      }
+    }
+    for (const p of fresh) if (!this.loaded.has(p.name)) this.loaded.set(p.name, p);
+  }
+
+  /** True if `id` is in a loaded index or pending in the open pack. */
+  has(id: ObjectId): boolean {
+    return this.writer?.entry(id) !== undefined || this.findAny(id) !== undefined;
+  }
+
+  /**
+   * The object's bytes, verified: sha256(bytes) equals `id` (deltas are resolved first, at most a bounded chain).
+   * Throws NotFoundError if no loaded pack holds `id`, IntegrityError (details.id) if the stored bytes are damaged
+   * or truncated. A pending object (put but not yet flushed) is served from the small-object cache when it is
+   * there; otherwise this flushes the open pack first and reads it back, which is simple and always correct.
+   * A pack removed by another process's gc triggers one reload and retry. The returned buffer is the caller's.
+   */
+  async get(id: ObjectId): Promise<Buffer> {
+    this.stats.gets++;
+    return Buffer.from(await this.read(id, 0));
+  }
+
+  /**
+   * Like `get` for many ids at once, results in the order of `ids`. Records that sit close together in one pack
+   * are fetched with one ranged read (bounded to a few MiB), which is what makes a checkout cheap on a cloud store.
+   * The caller bounds `ids.length`: all results are held in memory.
+   */
+  async getMany(ids: readonly ObjectId[]): Promise<Buffer[]> {
+    this.stats.gets += ids.length;
+    const out: (Buffer | undefined)[] = new Array(ids.length);
+    if (ids.some((id) => this.writer?.entry(id) !== undefined && !this.cache.has(id))) await this.flush();
+    const groups = new Map<LoadedPack, { i: number; entry: IndexEntry }[]>();
+    for (let i = 0; i < ids.length; i++) {
+      const cached = this.cache.get(ids[i]);
+      if (cached) {
+        out[i] = Buffer.from(cached);
+        continue;
+      }
+      const loc = this.locate(ids[i]);
+      if (!loc) throw notFound(ids[i], this.store);
+      let group = groups.get(loc.pack);
+      if (!group) groups.set(loc.pack, (group = []));
+      group.push({ i, entry: loc.entry });
+    }
+    for (const [pack, items] of groups) {
+      try {
+        for await (const { item, payload } of this.readCoalesced(pack, items)) {
+          out[item.i] = Buffer.from(await this.materialize(pack, item.entry, payload, 0));
+        }
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        // The pack vanished (another process's gc): read the rest one by one, which reloads and retries.
+        for (const item of items) if (!out[item.i]) out[item.i] = Buffer.from(await this.read(ids[item.i], 0));
+      }
+    }
+    return out as Buffer[];
+  }
+
+  /** Stores `bytes` under sha256(bytes) and returns the id. A no-op if `has(id)`. Durable after `flush`. */
+  async put(bytes: Buffer): Promise<ObjectId> {
+    const id = sha256(bytes);
+    if (this.has(id)) return id;
+    await this.lock.run(async () => {
+      if (this.has(id)) return;
+      await this.appendLocked(RECORD_FULL, id, [bytes], bytes.length, 0);
+      this.cache.set(id, bytes);
+    });
+    return id;
+  }
+
+  /**
+   * Stores `bytes` under an id the caller already computed (hashing in worker threads). With `verify` the bytes
+   * are hashed again and a mismatch throws IntegrityError; without it the caller vouches for the id (reads verify
+   * anyway). With `deltaBase`, if that object is held, its chain is shorter than MAX_DELTA_DEPTH and
+   * `encodeChunkDelta` finds a delta smaller than the object, a delta record is stored instead of the bytes (a
+   * base still pending in the open pack is used only if it is in the small-object cache).
+   */
+  async putWithId(id: ObjectId, bytes: Buffer, opts: { deltaBase?: ObjectId; verify?: boolean } = {}): Promise<void> {
+    if (!isObjectId(id)) throw new InvalidArgumentError(`bad object id ${JSON.stringify(id)}`);
+    const verified = opts.verify === true;
+    if (verified && sha256(bytes) !== id) throw new IntegrityError(`bytes do not hash to ${id}`, { id });
+    if (this.has(id)) return;
+    const baseId = opts.deltaBase;
+    let delta: Buffer | undefined;
+    if (baseId !== undefined && baseId !== id && (this.depthOf(baseId) ?? MAX_DELTA_DEPTH) < MAX_DELTA_DEPTH) {
+      const base = await this.readForDelta(baseId);
+      const d = base && encodeChunkDelta(base, bytes);
+      if (d && ID_BYTES + d.length < bytes.length) delta = d;
+    }
+    await this.lock.run(async () => {
+      if (this.has(id)) return;
+      const baseDepth = baseId === undefined ? undefined : this.depthOf(baseId);
+      if (delta && baseId !== undefined && baseDepth !== undefined && baseDepth < MAX_DELTA_DEPTH) {
+        await this.appendLocked(RECORD_DELTA, id, encodeDeltaPayload(baseId, delta), bytes.length, baseDepth + 1);
+      } else {
+        await this.appendLocked(RECORD_FULL, id, [bytes], bytes.length, 0);
+      }
+      if (verified) this.cache.set(id, bytes);
+    });
+  }
+
+  /**
+   * Finishes the open pack: ends its stream, waits until the store holds it, then writes its index. After this
+   * resolves every earlier put is durable and visible to a fresh `open`. If the pack cannot be stored, every
+   * object pending in it is dropped (has() turns false) and the store's error is thrown.
+   */
+  flush(): Promise<void> {
+    return this.lock.run(() => this.flushLocked());
+  }
+
+  /** Drops the open pack and every object pending in it; nothing of it becomes visible. */
+  abort(): Promise<void> {
+    return this.lock.run(async () => {
+      const w = this.writer;
+      if (!w) return;
+      this.writer = undefined;
+      this.forgetPending(w);
+      await w.abort();
+    });
+  }
+
+  /** Every id in a loaded index, each once, in ascending order (pending objects appear after `flush`). */
+  async *ids(): AsyncGenerator<ObjectId> {
+    const heap = new CursorHeap();
+    for (const p of this.loaded.values()) if (p.index.count > 0) heap.push({ index: p.index, pos: 0, id: p.index.idAt(0) });
+    let last: ObjectId | undefined;
+    while (heap.size > 0) {
+      const top = heap.peek();
+      if (top.id !== last) {
+        last = top.id;
+        yield top.id;
+      }
+      const pos = top.pos + 1;
+      if (pos < top.index.count) heap.replaceTop({ index: top.index, pos, id: top.index.idAt(pos) });
+      else heap.pop();
+    }
+  }
+
+  /**
+   * Every id, stored or pending, that starts with `prefix` (lowercase hex), sorted and each once: for resolving
+   * an abbreviated id. Costs a binary search per pack plus a scan of the pending objects.
+   */
+  idsWithPrefix(prefix: string): ObjectId[] {
+    const found = new Set<ObjectId>();
+    for (const p of this.loaded.values()) for (const id of p.index.idsWithPrefix(prefix)) found.add(id);
+    if (this.writer) for (const id of this.writer.ids()) if (id.startsWith(prefix)) found.add(id);
+    return [...found].sort();
+  }
+
+  /**
+   * Re-reads every stored copy of `id` from the store, bypassing the cache, and checks it hashes to `id`
+   * (for `trib verify --read-data`). Throws NotFoundError if no loaded pack holds it, IntegrityError if a copy
+   * is damaged.
+   */
+  async verifyStored(id: ObjectId): Promise<void> {
+    if (this.writer?.entry(id) !== undefined) await this.flush();
+    const copies = this.locateAll(id);
+    if (copies.length === 0) throw notFound(id, this.store);
+    for (const loc of copies) await this.materialize(loc.pack, loc.entry, await this.readPayload(loc), 0);
+  }
+
+  /** Loaded packs, for maintenance (gc, verify). */
+  packs(): LoadedPack[] {
+    return [...this.loaded.values()];
+  }
+
+  /**
+   * Raw payloads of `entries` of one pack, fetched with coalesced ranged reads, each checked against its record
+   * header but not hashed (see `resolve`). Yields in pack order. For maintenance.
+   */
+  async *readRecords(pack: LoadedPack, entries: readonly IndexEntry[]): AsyncGenerator<{ entry: IndexEntry; payload: Buffer }> {
+    for await (const { item, payload } of this.readCoalesced(pack, entries.map((entry) => ({ entry })))) {
+      yield { entry: item.entry, payload };
+    }
+  }
+
+  /** The verified bytes of a record read by `readRecords` (resolving a delta through the database). */
+  resolve(pack: LoadedPack, entry: IndexEntry, payload: Buffer): Promise<Buffer> {
+    return this.materialize(pack, entry, payload, 0);
+  }
+
+  // ---- reading
+
+  private async read(id: ObjectId, hops: number): Promise<Buffer> {
+    const cached = this.cache.get(id);
+    if (cached) return cached;
+    if (this.writer?.entry(id) !== undefined) await this.flush();
+    const loc = this.locate(id);
+    if (!loc) throw notFound(id, this.store);
+    let payload: Buffer;
+    let at = loc;
+    try {
+      payload = await this.readPayload(at);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+      await this.reload();
+      const again = this.locate(id);
+      if (!again) throw notFound(id, this.store);
+      at = again;
+      payload = await this.readPayload(at);
+    }
+    return this.materialize(at.pack, at.entry, payload, hops);
+  }
+
+  private async readForDelta(baseId: ObjectId): Promise<Buffer | undefined> {
+    // Reading a pending base that is not cached would flush a small pack just for a delta; store whole instead.
+    if (this.writer?.entry(baseId) !== undefined && !this.cache.has(baseId)) return undefined;
+    try {
+      return await this.read(baseId, 0);
+    } catch (e) {
+      // A damaged or vanished base only means no delta: the object is then stored whole.
+      if (e instanceof IntegrityError || e instanceof NotFoundError) return undefined;
+      throw e;
+    }
+  }
+
+  private async readPayload(loc: Location): Promise<Buffer> {
+    const start = loc.entry.offset - RECORD_HEADER_BYTES;
+    const buf = await this.store.getRange(loc.pack.packKey, {
+      offset: start,
+      length: RECORD_HEADER_BYTES + loc.entry.storedLength,
+    });
+    this.stats.bytesRead += buf.length;
+    return payloadAt(buf, 0, loc.pack, loc.entry);
+  }
+
+  private async *readCoalesced<T extends { entry: IndexEntry }>(
+    pack: LoadedPack,
+    items: readonly T[],
+  ): AsyncGenerator<{ item: T; payload: Buffer }> {
+    const sorted = [...items].sort((a, b) => a.entry.offset - b.entry.offset);
+    for (let i = 0; i < sorted.length; ) {
+      const start = sorted[i].entry.offset - RECORD_HEADER_BYTES;
+      let end = sorted[i].entry.offset + sorted[i].entry.storedLength;
+      let j = i + 1;
+      for (; j < sorted.length; j++) {
+        const e = sorted[j].entry;
+        const next = e.offset + e.storedLength;
+        if (e.offset - RECORD_HEADER_BYTES - end > COALESCE_MAX_GAP || Math.max(end, next) - start > COALESCE_MAX_SPAN) break;
+        end = Math.max(end, next);
+      }
+      const buf = await this.store.getRange(pack.packKey, { offset: start, length: end - start });
+      this.stats.bytesRead += buf.length;
+      for (let k = i; k < j; k++) {
+        const item = sorted[k];
+        yield { item, payload: payloadAt(buf, item.entry.offset - RECORD_HEADER_BYTES - start, pack, item.entry) };
+      }
+      i = j;
+    }
+  }
+
+  private async materialize(pack: LoadedPack, entry: IndexEntry, payload: Buffer, hops: number): Promise<Buffer> {
+    let bytes: Buffer;
+    if (entry.type === RECORD_FULL) {
+      bytes = payload;
+    } else {
+      if (hops >= MAX_RESOLVE_HOPS) {
+        throw new IntegrityError(`delta chain of object ${entry.id} is longer than ${MAX_RESOLVE_HOPS}`, { id: entry.id });
+      }
+      const { baseId, delta } = decodeDeltaPayload(payload);
+      let base: Buffer;
+      try {
+        base = await this.read(baseId, hops + 1);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        throw new IntegrityError(`object ${entry.id} in ${pack.packKey} is a delta of missing object ${baseId}`, {
+          id: entry.id,
+          base: baseId,
+          key: pack.packKey,
+        });
+      }
+      try {
+        bytes = applyChunkDelta(base, delta);
+      } catch (e) {
+        throw new IntegrityError(`object ${entry.id} in ${pack.packKey} has a malformed delta`, { id: entry.id, key: pack.packKey }, { cause: e });
+      }
+    }
+    if (bytes.length !== entry.size || sha256(bytes) !== entry.id) {
+      throw new IntegrityError(`object ${entry.id} in ${pack.packKey} does not match its id`, { id: entry.id, key: pack.packKey });
+    }
+    this.cache.set(entry.id, bytes);
+    return bytes;
+  }
+
+  // ---- locating
+
+  /** Any copy of `id`, trying the pack of the last hit first. */
+  private findAny(id: ObjectId): Location | undefined {
+    const key = idToBytes(id);
+    const last = this.lastHit;
+    const e = last?.index.lookup(key);
+    if (last && e) return { pack: last, entry: e };
+    for (const p of this.loaded.values()) {
+      if (p === last) continue;
+      const entry = p.index.lookup(key);
+      if (entry) {
+        this.lastHit = p;
+        return { pack: p, entry };
+      }
+    }
+    return undefined;
+  }
+
+  /** The copy of `id` with the shortest delta chain (a full copy if there is one). */
+  private locate(id: ObjectId): Location | undefined {
+    const first = this.findAny(id);
+    if (!first || first.entry.depth === 0) return first;
+    let best = first;
+    for (const loc of this.locateAll(id)) if (loc.entry.depth < best.entry.depth) best = loc;
+    return best;
+  }
+
+  private locateAll(id: ObjectId): Location[] {
+    const out: Location[] = [];
+    const key = idToBytes(id);
+    for (const pack of this.loaded.values()) {
+      const entry = pack.index.lookup(key);
+      if (entry) out.push({ pack, entry });
+    }
+    return out;
+  }
+
+  /** The shortest chain depth of any copy of `id`, pending or stored. */
+  private depthOf(id: ObjectId): number | undefined {
+    const pending = this.writer?.entry(id)?.depth;
+    const stored = this.locate(id)?.entry.depth;
+    if (pending === undefined) return stored;
+    return stored === undefined ? pending : Math.min(pending, stored);
+  }
+
+  // ---- writing (callers hold the lock)
+
+  private async appendLocked(type: RecordType, id: ObjectId, payload: readonly Uint8Array[], size: number, depth: number): Promise<void> {
+    if (this.writer?.failure) throw this.writer.failure;
+    let length = 0;
+    for (const p of payload) length += p.byteLength;
+    const record = RECORD_HEADER_BYTES + length;
+    if (this.writer && this.writer.count > 0 && this.writer.size + record > this.packTargetBytes) await this.flushLocked();
+    if (!this.writer) {
+      this.writer = PackWriter.open(this.store);
+      this.stats.bytesWritten += PACK_HEADER_BYTES;
+    }
+    await this.writer.append(type, id, payload, size, depth);
+    this.stats.objectsWritten++;
+    this.stats.bytesWritten += record;
+  }
+
+  private async flushLocked(): Promise<void> {
+    const w = this.writer;
+    if (!w) return;
+    try {
+      if (w.failure) throw w.failure;
+      const done = await w.finish();
+      // In one synchronous step, so has() never blinks to false for the flushed objects.
+      this.writer = undefined;
+      this.loaded.set(done.name, { name: done.name, packKey: done.packKey, idxKey: done.idxKey, index: done.index });
+      this.stats.bytesWritten += done.idxBytes;
+    } catch (e) {
+      this.writer = undefined;
+      this.forgetPending(w);
+      await w.abort();
+      throw e;
+    }
+  }
+
+  private forgetPending(w: PackWriter): void {
+    for (const id of w.ids()) this.cache.delete(id);
+  }
+}
+
+function notFound(id: ObjectId, store: ObjectStore): NotFoundError {
+  return new NotFoundError(`object ${id} not found in ${store.url}`, { id });
+}
+
+/** The payload of `entry` within `buf` (which holds its record header at `at`), checked against the header. */
+function payloadAt(buf: Buffer, at: number, pack: LoadedPack, entry: IndexEntry): Buffer {
+  if (at < 0 || buf.length < at + RECORD_HEADER_BYTES + entry.storedLength) {
+    throw new IntegrityError(`pack ${pack.packKey} is truncated: object ${entry.id} is cut off`, {
+      id: entry.id,
+      key: pack.packKey,
+    });
+  }
+  let header;
+  try {
+    header = decodeRecordHeader(buf, at);
+  } catch (e) {
+    throw new IntegrityError(`pack ${pack.packKey} has a damaged record header for ${entry.id}`, { id: entry.id, key: pack.packKey }, { cause: e });
+  }
+  if (header.id !== entry.id || header.type !== entry.type || header.payloadLength !== entry.storedLength) {
+    throw new IntegrityError(`pack ${pack.packKey} record at ${entry.offset} does not match its index entry for ${entry.id}`, {
+      id: entry.id,
+      key: pack.packKey,
+    });
+  }
+  const start = at + RECORD_HEADER_BYTES;
+  return buf.subarray(start, start + entry.storedLength);
+}
+
+/** Serializes async sections; a failed section does not block the next. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** LRU of small verified objects under a byte budget. Holds its own copies. */
+class SmallObjectCache {
+  private readonly map = new Map<string, Buffer>();
+  private bytes = 0;
+
+  constructor(private readonly budget: number) {}
+
+  has(id: string): boolean {
+    return this.map.has(id);
+  }
+
+  get(id: string): Buffer | undefined {
+    const b = this.map.get(id);
+    if (b) {
+      this.map.delete(id);
+      this.map.set(id, b);
+    }
+    return b;
+  }
+
+  set(id: string, bytes: Buffer): void {
+    if (bytes.length > CACHE_MAX_OBJECT || bytes.length > this.budget || this.map.has(id)) return;
+    this.map.set(id, Buffer.from(bytes));
+    this.bytes += bytes.length;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.budget) break;
+      this.map.delete(k);
+      this.bytes -= v.length;
+    }
+  }
+
+  delete(id: string): void {
+    const b = this.map.get(id);
+    if (b) {
+      this.map.delete(id);
+      this.bytes -= b.length;
+    }
+  }
+}
+
+interface Cursor {
+  readonly index: PackIndex;
+  readonly pos: number;
+  readonly id: ObjectId;
+}
+
+/** Min-heap of index cursors by id, for the k-way merge in `ids()`. */
+class CursorHeap {
+  private readonly a: Cursor[] = [];
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  peek(): Cursor {
+    return this.a[0];
+  }
+
+  push(c: Cursor): void {
+    const a = this.a;
+    a.push(c);
+    for (let i = a.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (a[parent].id <= a[i].id) break;
+      [a[parent], a[i]] = [a[i], a[parent]];
+      i = parent;
+    }
+  }
+
+  pop(): void {
+    const last = this.a.pop()!;
+    if (this.a.length > 0) this.replaceTop(last);
+  }
+
+  replaceTop(c: Cursor): void {
+    const a = this.a;
+    a[0] = c;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < a.length && a[l].id < a[m].id) m = l;
+      if (r < a.length && a[r].id < a[m].id) m = r;
+      if (m === i) break;
+      [a[m], a[i]] = [a[i], a[m]];
+      i = m;
+    }
+  }
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,253 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { IntegrityError, InvalidArgumentError, ObjectId, sha256, UnavailableError } from '@tributary/core';
+import { ObjectInfo, MemoryStore } from '@tributary/storage';
+import { PACK_HEADER_BYTES, RECORD_DELTA, RECORD_FULL, RECORD_HEADER_BYTES } from '../packs/pack-format';
+import { ObjectDatabase } from './object-database';
+import { collectGarbage, GcOptions } from './object-gc';
+
+const HOUR = 3600_000;
+const T0 = new Date('2026-01-01T00:00:00Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+/** A memory store whose clock the test moves, so pack ages are exact. Deletes can be made to fail. */
+class ClockedStore extends MemoryStore {
+  now = T0;
+  failDeletesAfter = Infinity;
+  private readonly times = new Map<string, Date>();
+
+  override async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
+    await super.putIfAbsent(key, data);
+    this.times.set(key, this.now);
+  }
+
+  override async *list(prefix: string): AsyncGenerator<ObjectInfo> {
+    for await (const info of super.list(prefix)) yield { ...info, modified: this.times.get(info.key) ?? info.modified };
+  }
+
+  override async delete(key: string): Promise<void> {
+    if (this.failDeletesAfter-- <= 0) throw new UnavailableError('store down');
+    this.times.delete(key);
+    return super.delete(key);
+  }
+
+  async keys(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const info of super.list('packs/')) out.push(info.key);
+    return out.sort();
+  }
+}
+
+const blob = (label: string, size = 1000) => Buffer.concat([Buffer.from(label), randomBytes(size)]);
+
+async function writePack(store: ClockedStore, objects: Buffer[], deltas: [Buffer, ObjectId][] = []): Promise<ObjectId[]> {
+  const db = await ObjectDatabase.open(store);
+  const ids = [];
+  for (const o of objects) ids.push(await db.put(o));
+  for (const [bytes, base] of deltas) {
+    await db.putWithId(sha256(bytes), bytes, { deltaBase: base });
+    ids.push(sha256(bytes));
+  }
+  await db.flush();
+  return ids;
+}
+
+async function recordOf(store: ClockedStore, id: ObjectId) {
+  const db = await ObjectDatabase.open(store);
+  return db.packs().map((p) => p.index.lookup(id)).find((e) => e);
+}
+
+function gcOpts(now: Date, extra: Partial<GcOptions> = {}): GcOptions {
+  return { graceMs: HOUR, dryRun: false, now, ...extra };
+}
+
+async function expectReadable(store: ClockedStore, objects: Buffer[]): Promise<void> {
+  const db = await ObjectDatabase.open(store, { cacheBytes: 0 });
+  for (const o of objects) expect((await db.get(sha256(o))).equals(o)).toBe(true);
+}
+
+describe('collectGarbage', () => {
+  it('rewrites an old pack without its dead objects and deletes the old files', async () => {
+    const store = new ClockedStore();
+    const live = blob('live');
+    const dead = blob('dead');
+    const [liveId, deadId] = await writePack(store, [live, dead]);
+    const before = await store.keys();
+    store.now = at(2 * HOUR);
+    const db = await ObjectDatabase.open(store);
+
+    const result = await collectGarbage(db, store, (id) => id === liveId, gcOpts(store.now));
+
+    const after = await store.keys();
+    expect(after).toHaveLength(2);
+    expect(after.some((k) => before.includes(k))).toBe(false);
+    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 1, freedBytes: RECORD_HEADER_BYTES + dead.length + 50, keptPacks: 0 });
+    expect(db.has(deadId)).toBe(false);
+    expect(db.has(liveId)).toBe(true);
+    await expectReadable(store, [live]);
+    expect((await ObjectDatabase.open(store)).has(deadId)).toBe(false);
+  });
+
+  it('a dry run reports the same result and changes nothing', async () => {
+    const store = new ClockedStore();
+    const base = randomBytes(20_000);
+    const ids = await writePack(store, [blob('a'), blob('b'), base]);
+    const target = Buffer.concat([base, Buffer.from('appended')]);
+    await writePack(store, [blob('c')], [[target, ids[2]]]);
+    store.now = at(3 * HOUR);
+    const live = new Set([ids[0], sha256(target)]);
+    const keys = await store.keys();
+
+    const dry = await collectGarbage(await ObjectDatabase.open(store), store, (id) => live.has(id), gcOpts(store.now, { dryRun: true }));
+    expect(await store.keys()).toEqual(keys);
+    const real = await collectGarbage(await ObjectDatabase.open(store), store, (id) => live.has(id), gcOpts(store.now));
+    expect(dry).toEqual(real);
+    expect(real.deletedObjects).toBe(3);
+  });
+
+  it('never touches packs younger than the grace period', async () => {
+    const store = new ClockedStore();
+    const old = await writePack(store, [blob('old dead'), blob('old live')]);
+    store.now = at(90 * 60_000);
+    const youngObjects = [blob('young dead')];
+    await writePack(store, youngObjects);
+    store.now = at(2 * HOUR);
+    const db = await ObjectDatabase.open(store);
+
+    const result = await collectGarbage(db, store, (id) => id === old[1], gcOpts(store.now));
+
+    expect(result).toMatchObject({ deletedPacks: 1, deletedObjects: 1, keptPacks: 1 });
+    await expectReadable(store, youngObjects);
+    expect(db.has(old[0])).toBe(false);
+  });
+
+  it('leaves everything alone when every pack is young', async () => {
+    const store = new ClockedStore();
+    await writePack(store, [blob('x')]);
+    const keys = await store.keys();
+    store.now = at(30 * 60_000);
+    const result = await collectGarbage(await ObjectDatabase.open(store), store, () => false, gcOpts(store.now));
+    expect(result).toEqual({ deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: 1 });
+    expect(await store.keys()).toEqual(keys);
+  });
+
+  it('keeps an old pack whose objects are all live as it is', async () => {
+    const store = new ClockedStore();
+    const ids = await writePack(store, [blob('a'), blob('b')]);
+    const keys = await store.keys();
+    store.now = at(5 * HOUR);
+    const result = await collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(store.now));
+    expect(result).toMatchObject({ deletedPacks: 0, keptPacks: 1 });
+    expect(await store.keys()).toEqual(keys);
+    expect(ids).toHaveLength(2);
+  });
+
+  it('deletes orphan pack files (no index) only after the grace period', async () => {
+    const store = new ClockedStore();
+    const oldOrphan = `packs/pack-${'1'.repeat(32)}.pack`;
+    await store.putIfAbsent(oldOrphan, Buffer.from('half a pack'));
+    store.now = at(2 * HOUR);
+    const youngOrphan = `packs/pack-${'2'.repeat(32)}.pack`;
+    await store.putIfAbsent(youngOrphan, Buffer.from('a pack being written'));
+    store.now = at(2 * HOUR + 60_000);
+
+    const result = await collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(store.now));
+    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 0, freedBytes: 11, keptPacks: 0 });
+    expect(await store.keys()).toEqual([youngOrphan]);
+  });
+
+  it('rewrites a live delta whose base is dead as a full object', async () => {
+    const store = new ClockedStore();
+    const base = randomBytes(20_000);
+    const target = Buffer.concat([base, Buffer.from('appended rows')]);
+    const [baseId, targetId] = await writePack(store, [base], [[target, sha256(base)]]);
+    expect((await recordOf(store, targetId))?.type).toBe(RECORD_DELTA);
+    store.now = at(2 * HOUR);
+
+    await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === targetId, gcOpts(store.now));
+
+    expect(await recordOf(store, targetId)).toMatchObject({ type: RECORD_FULL, depth: 0, size: target.length });
+    expect(await recordOf(store, baseId)).toBeUndefined();
+    await expectReadable(store, [target]);
+  });
+
+  it('keeps a live delta as a delta when its base is live', async () => {
+    const store = new ClockedStore();
+    const base = randomBytes(20_000);
+    const target = Buffer.concat([base, Buffer.from('appended rows')]);
+    const [baseId, , targetId] = await writePack(store, [base, blob('dead')], [[target, sha256(base)]]);
+    store.now = at(2 * HOUR);
+    const result = await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === targetId || id === baseId, gcOpts(store.now));
+    expect(result.deletedObjects).toBe(1);
+    expect((await recordOf(store, targetId))?.type).toBe(RECORD_DELTA);
+    await expectReadable(store, [base, target]);
+  });
+
+  it('keeps a dead base that a delta in a surviving pack still needs', async () => {
+    const store = new ClockedStore();
+    const base = randomBytes(20_000);
+    const [baseId, deadId] = await writePack(store, [base, blob('dead')]);
+    store.now = at(2 * HOUR);
+    const target = Buffer.concat([base, Buffer.from('appended rows')]);
+    const [targetId] = await writePack(store, [], [[target, baseId]]);
+    expect((await recordOf(store, targetId))?.type).toBe(RECORD_DELTA);
+    store.now = at(2 * HOUR + 10 * 60_000);
+
+    const db = await ObjectDatabase.open(store);
+    const result = await collectGarbage(db, store, (id) => id === targetId, gcOpts(store.now));
+
+    expect(result).toMatchObject({ deletedPacks: 1, deletedObjects: 1, keptPacks: 1 });
+    expect(db.has(deadId)).toBe(false);
+    expect(db.has(baseId)).toBe(true);
+    await expectReadable(store, [target, base]);
+  });
+
+  it('a kill before the deletions leaves every live object indexed; the next run cleans up', async () => {
+    const store = new ClockedStore();
+    const objects = [blob('live 1'), blob('dead'), blob('live 2')];
+    const ids = await writePack(store, objects);
+    const live = (id: ObjectId) => id !== ids[1];
+    store.now = at(2 * HOUR);
+    store.failDeletesAfter = 0;
+    await expect(collectGarbage(await ObjectDatabase.open(store), store, live, gcOpts(store.now))).rejects.toThrow(UnavailableError);
+    expect(await store.keys()).toHaveLength(4);
+    await expectReadable(store, [objects[0], objects[2]]);
+
+    store.failDeletesAfter = 1; // the old index goes, then the kill: an orphan pack file remains
+    await expect(collectGarbage(await ObjectDatabase.open(store), store, live, gcOpts(store.now))).rejects.toThrow(UnavailableError);
+    await expectReadable(store, [objects[0], objects[2]]);
+
+    store.failDeletesAfter = Infinity;
+    store.now = at(4 * HOUR);
+    const result = await collectGarbage(await ObjectDatabase.open(store), store, live, gcOpts(store.now));
+    expect(result.deletedPacks).toBeGreaterThanOrEqual(1);
+    const keys = await store.keys();
+    expect(keys.filter((k) => k.endsWith('.pack'))).toHaveLength(1);
+    expect(keys.filter((k) => k.endsWith('.idx'))).toHaveLength(1);
+    await expectReadable(store, [objects[0], objects[2]]);
+    expect((await ObjectDatabase.open(store)).has(ids[1])).toBe(false);
+  });
+
+  it('stops before deleting anything when a live record it must copy is damaged', async () => {
+    const store = new ClockedStore();
+    const objects = [blob('live'), blob('dead')];
+    const ids = await writePack(store, objects);
+    const db = await ObjectDatabase.open(store);
+    const packKey = db.packs()[0].packKey;
+    const bytes = await store.get(packKey);
+    bytes[PACK_HEADER_BYTES + RECORD_HEADER_BYTES + 10] ^= 1;
+    await store.delete(packKey);
+    await store.putIfAbsent(packKey, bytes);
+    store.now = at(2 * HOUR);
+    const keysBefore = await store.keys();
+
+    await expect(collectGarbage(await ObjectDatabase.open(store), store, (id) => id === ids[0], gcOpts(store.now))).rejects.toThrow(IntegrityError);
+    const keysAfter = await store.keys();
+    for (const k of keysBefore) expect(keysAfter).toContain(k);
+  });
+
+  it('refuses a negative grace period', async () => {
+    const store = new ClockedStore();
+    await expect(collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(T0, { graceMs: -1 }))).rejects.toThrow(InvalidArgumentError);
+  });
+});

@@ -1,0 +1,233 @@
+import { InvalidArgumentError, ObjectId } from '@tributary/core';
+import { ObjectInfo, ObjectStore } from '@tributary/storage';
+import {
+  decodeDeltaPayload,
+  IDX_CHECKSUM_BYTES,
+  IDX_ENTRY_BYTES,
+  IDX_HEADER_BYTES,
+  IndexEntry,
+  PACK_HEADER_BYTES,
+  PACKS_PREFIX,
+  parsePackKey,
+  RECORD_DELTA,
+  RECORD_FULL,
+  RECORD_HEADER_BYTES,
+} from '../packs/pack-format';
+import { FinishedPack, PackWriter } from '../packs/pack-writer';
+import { LoadedPack, ObjectDatabase } from './object-database';
+
+export interface GcOptions {
+  /** Packs (and orphan pack files) modified less than this long ago are never touched. */
+  readonly graceMs: number;
+  /** Compute the result without writing or deleting anything. */
+  readonly dryRun: boolean;
+  /** The clock, for tests. */
+  readonly now?: Date;
+}
+
+export interface GcResult {
+  /** Packs removed: rewritten ones plus orphan pack files without an index. */
+  readonly deletedPacks: number;
+  /** Dead records dropped from rewritten packs. */
+  readonly deletedObjects: number;
+  /** Bytes of removed pack and index files minus the bytes of the packs written in their place (an estimate in a dry run). */
+  readonly freedBytes: number;
+  /** Indexed packs left as they were (the packs gc wrote are not counted). */
+  readonly keptPacks: number;
+}
+
+interface PackFiles {
+  pack?: ObjectInfo;
+  idx?: ObjectInfo;
+}
+
+/**
+ * Removes objects for which `isLive` is false from packs older than `graceMs`.
+ *
+ * - An old pack holding a dead record is rewritten: its live records go into a new pack (a live delta whose base
+ *   is dead becomes a full record; a record another surviving pack already holds as cheaply is not copied), and
+ *   then its index and pack are deleted, index first so the pack is invisible before it disappears.
+ * - A base of any delta that stays stored is kept alive, so everything `has()` can still see stays readable.
+ * - A pack file without an index (a writer killed midway) older than the grace period is deleted.
+ * - Packs younger than the grace period are never touched, so a concurrent writer's fresh objects survive. Run it
+ *   under the repository's exclusive lock: a writer that finds an old dead object with `has()` and refers to it
+ *   instead of writing it again is protected only by that lock, as in git and restic.
+ * - Every copied record is verified against its id on the way; an IntegrityError stops gc before anything is
+ *   deleted.
+ *
+ * Crash safety: new packs are completely written and indexed before the first deletion. A kill before that leaves
+ * the old packs intact plus at most an orphan pack (removed by a later gc) or an indexed duplicate (harmless, and
+ * deduplicated by a later gc); a kill during deletion leaves every live object in an indexed pack, and at worst
+ * an orphan pack file. The database is reloaded at the end.
+ */
+export async function collectGarbage(
+  db: ObjectDatabase,
+  store: ObjectStore,
+  isLive: (id: ObjectId) => boolean,
+  opts: GcOptions,
+): Promise<GcResult> {
+  if (!Number.isFinite(opts.graceMs) || opts.graceMs < 0) {
+    throw new InvalidArgumentError(`gc grace period must be a non-negative number of milliseconds, got ${opts.graceMs}`);
+  }
+  const now = (opts.now ?? new Date()).getTime();
+  const isOld = (info: ObjectInfo | undefined) => info !== undefined && now - info.modified.getTime() > opts.graceMs;
+
+  await db.reload();
+  const files = new Map<string, PackFiles>();
+  for await (const info of store.list(PACKS_PREFIX)) {
+    const parsed = parsePackKey(info.key);
+    if (!parsed) continue;
+    let f = files.get(parsed.name);
+    if (!f) files.set(parsed.name, (f = {}));
+    f[parsed.kind] = info;
+  }
+  const orphans = [...files.values()].filter((f) => f.pack && !f.idx && isOld(f.pack)).map((f) => f.pack!);
+  const packs = db.packs();
+  const old = packs.filter((p) => {
+    const f = files.get(p.name);
+    return f !== undefined && isOld(f.pack) && isOld(f.idx);
+  });
+
+  const bases = await readDeltaBases(db, packs);
+  const needed = new Set<ObjectId>();
+  const keep = (id: ObjectId) => needed.has(id) || isLive(id);
+  let rewritten: Set<LoadedPack>;
+  // Keeping a base can leave a pack with nothing dead, which then keeps its own deltas' bases: iterate to a fixpoint.
+  for (;;) {
+    rewritten = new Set(old.filter((p) => someEntry(p, (e) => !keep(e.id))));
+    let grew = false;
+    for (const p of packs) {
+      if (rewritten.has(p)) continue;
+      for (const base of bases.get(p)?.values() ?? []) {
+        if (!keep(base)) {
+          needed.add(base);
+          grew = true;
+        }
+      }
+    }
+    if (!grew) break;
+  }
+
+  const survivors = packs.filter((p) => !rewritten.has(p));
+  let deletedObjects = 0;
+  let removedBytes = 0;
+  for (const p of rewritten) {
+    const f = files.get(p.name)!;
+    removedBytes += (f.pack?.size ?? 0) + (f.idx?.size ?? 0);
+    for (const e of p.index.entries()) if (!keep(e.id)) deletedObjects++;
+  }
+  for (const o of orphans) removedBytes += o.size;
+
+  const copier = new Copier(db, store, survivors, opts.dryRun);
+  for (const p of rewritten) await copier.copyLive(p, keep, bases.get(p));
+  const added = await copier.finish();
+
+  if (!opts.dryRun) {
+    for (const p of rewritten) {
+      await store.delete(p.idxKey);
+      await store.delete(p.packKey);
+    }
+    for (const o of orphans) await store.delete(o.key);
+    await db.reload();
+  }
+  return {
+    deletedPacks: rewritten.size + orphans.length,
+    deletedObjects,
+    freedBytes: removedBytes - added,
+    keptPacks: packs.length - rewritten.size,
+  };
+}
+
+/** Base id of every delta record, per pack. */
+async function readDeltaBases(db: ObjectDatabase, packs: readonly LoadedPack[]): Promise<Map<LoadedPack, Map<ObjectId, ObjectId>>> {
+  const out = new Map<LoadedPack, Map<ObjectId, ObjectId>>();
+  for (const p of packs) {
+    const deltas = [...p.index.entries()].filter((e) => e.type === RECORD_DELTA);
+    if (deltas.length === 0) continue;
+    const m = new Map<ObjectId, ObjectId>();
+    for await (const { entry, payload } of db.readRecords(p, deltas)) m.set(entry.id, decodeDeltaPayload(payload).baseId);
+    out.set(p, m);
+  }
+  return out;
+}
+
+function someEntry(p: LoadedPack, pred: (e: IndexEntry) => boolean): boolean {
+  for (const e of p.index.entries()) if (pred(e)) return true;
+  return false;
+}
+
+/** Writes the live records of rewritten packs into new packs (or, in a dry run, only sizes them). */
+class Copier {
+  private writer: PackWriter | undefined;
+  private readonly finished: FinishedPack[] = [];
+  private estimate = 0;
+  private estimateCount = 0;
+  private readonly estimated = new Set<ObjectId>();
+
+  constructor(
+    private readonly db: ObjectDatabase,
+    private readonly store: ObjectStore,
+    private readonly survivors: readonly LoadedPack[],
+    private readonly dryRun: boolean,
+  ) {}
+
+  async copyLive(pack: LoadedPack, keep: (id: ObjectId) => boolean, bases: ReadonlyMap<ObjectId, ObjectId> | undefined): Promise<void> {
+    const targetDepth = (e: IndexEntry) => (e.type === RECORD_DELTA && keep(bases!.get(e.id)!) ? e.depth : 0);
+    const wanted = [...pack.index.entries()].filter(
+      (e) => keep(e.id) && !this.alreadyHeld(e.id, targetDepth(e)),
+    );
+    if (this.dryRun) {
+      for (const e of wanted) {
+        this.estimated.add(e.id);
+        this.estimateCount++;
+        this.estimate += RECORD_HEADER_BYTES + (targetDepth(e) === 0 ? e.size : e.storedLength);
+      }
+      return;
+    }
+    try {
+      for await (const { entry, payload } of this.db.readRecords(pack, wanted)) {
+        // resolve() verifies the bytes (through the base, for a delta) before anything is copied.
+        const bytes = await this.db.resolve(pack, entry, payload);
+        const depth = targetDepth(entry);
+        if (depth > 0) await this.append(RECORD_DELTA, entry.id, payload, entry.size, depth);
+        else await this.append(RECORD_FULL, entry.id, bytes, entry.size, 0);
+      }
+    } catch (e) {
+      await this.writer?.abort();
+      this.writer = undefined;
+      throw e;
+    }
+  }
+
+  /** Finishes the last new pack; returns the bytes gc added to the store. */
+  async finish(): Promise<number> {
+    if (this.dryRun) {
+      if (this.estimateCount === 0) return 0;
+      return PACK_HEADER_BYTES + this.estimate + IDX_HEADER_BYTES + this.estimateCount * IDX_ENTRY_BYTES + IDX_CHECKSUM_BYTES;
+    }
+    if (this.writer) this.finished.push(await this.writer.finish());
+    this.writer = undefined;
+    return this.finished.reduce((n, f) => n + f.packBytes + f.idxBytes, 0);
+  }
+
+  /** True if a surviving or newly written pack holds `id` with a chain no longer than `depth`. */
+  private alreadyHeld(id: ObjectId, depth: number): boolean {
+    if (this.estimated.has(id) || this.writer?.entry(id) !== undefined) return true;
+    for (const f of this.finished) if (f.index.has(id)) return true;
+    for (const p of this.survivors) {
+      const e = p.index.lookup(id);
+      if (e && e.depth <= depth) return true;
+    }
+    return false;
+  }
+
+  private async append(type: typeof RECORD_FULL | typeof RECORD_DELTA, id: ObjectId, payload: Buffer, size: number, depth: number): Promise<void> {
+    const record = RECORD_HEADER_BYTES + payload.length;
+    if (this.writer && this.writer.count > 0 && this.writer.size + record > this.db.packTargetBytes) {
+      this.finished.push(await this.writer.finish());
+      this.writer = undefined;
+    }
+    this.writer ??= PackWriter.open(this.store);
+    await this.writer.append(type, id, [payload], size, depth);
+  }
+}

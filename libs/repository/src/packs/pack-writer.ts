@@ -1,0 +1,180 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, ObjectId } from '@tributary/core';
+import { ObjectStore } from '@tributary/storage';
+import {
+  encodeIndex,
+  encodePackHeader,
+  encodeRecordHeader,
+  idxKey,
+  IndexEntry,
+  PACK_HEADER_BYTES,
+  packKey,
+  RECORD_HEADER_BYTES,
+  RecordType,
+} from './pack-format';
+import { PackIndex } from './pack-index';
+
+/** `pack-` + 128 random bits in hex: unique without coordination between writers. */
+export function newPackName(): string {
+  return `pack-${randomBytes(16).toString('hex')}`;
+}
+
+/** A pack whose bytes and index are both durably stored. */
+export interface FinishedPack {
+  readonly name: string;
+  readonly packKey: string;
+  readonly idxKey: string;
+  readonly index: PackIndex;
+  readonly packBytes: number;
+  readonly idxBytes: number;
+}
+
+/** Bytes the store may hold unread before `append` waits for it. */
+const HIGH_WATER_MARK = 1 << 20;
+
+/**
+ * Streams one pack into the store: a single `putIfAbsent(packs/<name>.pack, stream)` that stays open while
+ * records are appended, with backpressure, so memory stays flat however large the pack grows. `finish` ends the
+ * stream, waits until the store holds the whole pack, and only then writes the index; until the index exists the
+ * pack is invisible to readers. Not safe for concurrent `append` calls that each await: callers serialize.
+ */
+export class PackWriter {
+  readonly packKey: string;
+  readonly idxKey: string;
+  private readonly out = new PassThrough({ highWaterMark: HIGH_WATER_MARK });
+  private readonly stored: Promise<void>;
+  private readonly storeEnded: Promise<never>;
+  private readonly entries = new Map<string, IndexEntry>();
+  private written = PACK_HEADER_BYTES;
+  private error: Error | undefined;
+  private state: 'open' | 'finishing' | 'done' | 'aborted' = 'open';
+
+  private constructor(
+    private readonly store: ObjectStore,
+    readonly name: string,
+  ) {
+    this.packKey = packKey(name);
+    this.idxKey = idxKey(name);
+    // The store owns the stream from here on; destroying it (abort) makes the put reject and store nothing.
+    this.out.on('error', () => undefined);
+    const key = this.packKey;
+    const out = this.out;
+    this.stored = (async () => store.putIfAbsent(key, out))();
+    this.stored.catch((e: unknown) => {
+      this.error ??= e instanceof Error ? e : new Error(String(e));
+    });
+    this.storeEnded = this.stored.then(
+      () => {
+        throw new FailedPreconditionError(`store finished ${this.packKey} before the pack was complete`);
+      },
+      (e: unknown) => {
+        throw e;
+      },
+    );
+    this.storeEnded.catch(() => undefined);
+    this.out.write(encodePackHeader());
+  }
+
+  /** Starts a pack under a fresh random name (or `name`, for tests). */
+  static open(store: ObjectStore, name: string = newPackName()): PackWriter {
+    return new PackWriter(store, name);
+  }
+
+  /** Pack bytes appended so far, header included. */
+  get size(): number {
+    return this.written;
+  }
+
+  get count(): number {
+    return this.entries.size;
+  }
+
+  /** The store error that broke this pack, if any; a broken pack can only be aborted. */
+  get failure(): Error | undefined {
+    return this.error;
+  }
+
+  /** The index entry of a pending record. */
+  entry(id: ObjectId): IndexEntry | undefined {
+    return this.entries.get(id);
+  }
+
+  /** Ids appended so far. */
+  ids(): IterableIterator<ObjectId> {
+    return this.entries.keys() as IterableIterator<ObjectId>;
+  }
+
+  /**
+   * Appends one record. `payload` parts are copied, so the caller may reuse its buffers. Resolves once the stream
+   * has room again. Throws InvalidArgumentError for an id already in this pack, or the store's error if the
+   * upload failed.
+   */
+  async append(type: RecordType, id: ObjectId, payload: readonly Uint8Array[], size: number, depth: number): Promise<void> {
+    if (this.error) throw this.error;
+    if (this.state !== 'open') throw new FailedPreconditionError(`pack ${this.name} is ${this.state}`);
+    if (this.entries.has(id)) throw new InvalidArgumentError(`object ${id} is already in pack ${this.name}`);
+    let length = 0;
+    for (const p of payload) length += p.byteLength;
+    const header = encodeRecordHeader(type, id, length);
+    const entry: IndexEntry = { id, offset: this.written + RECORD_HEADER_BYTES, storedLength: length, type, size, depth };
+    let room = this.out.write(header);
+    for (const p of payload) room = this.out.write(Buffer.from(p));
+    this.written += RECORD_HEADER_BYTES + length;
+    this.entries.set(id, entry);
+    if (!room) await Promise.race([once(this.out, 'drain'), this.storeEnded]);
+  }
+
+  /**
+   * Ends the pack, waits until the store holds all of it, then writes its index. After this resolves both files
+   * are durable and the pack is visible to any reader that loads indexes. If the index cannot be written the pack
+   * is deleted (best effort; otherwise gc removes it as an orphan).
+   */
+  async finish(): Promise<FinishedPack> {
+    if (this.error) throw this.error;
+    if (this.state !== 'open') throw new FailedPreconditionError(`pack ${this.name} is ${this.state}`);
+    this.state = 'finishing';
+    this.out.end();
+    await this.stored;
+    const idx = encodeIndex([...this.entries.values()]);
+    try {
+      await this.putIndex(idx);
+    } catch (e) {
+      await this.store.delete(this.packKey).catch(() => undefined);
+      this.state = 'aborted';
+      throw e;
+    }
+    this.state = 'done';
+    return {
+      name: this.name,
+      packKey: this.packKey,
+      idxKey: this.idxKey,
+      index: PackIndex.decode(idx, this.idxKey),
+      packBytes: this.written,
+      idxBytes: idx.length,
+    };
+  }
+
+  /** Drops the pack: the upload is cancelled and nothing becomes visible. Never throws. */
+  async abort(): Promise<void> {
+    if (this.state === 'done' || this.state === 'aborted') return;
+    this.state = 'aborted';
+    this.out.destroy(new FailedPreconditionError(`pack ${this.name} aborted`));
+    await this.stored.catch(() => undefined);
+    // A conforming store kept nothing; deleting our own random key anyway costs one request and tidies up after
+    // one that did not.
+    await this.store.delete(this.packKey).catch(() => undefined);
+  }
+
+  private async putIndex(idx: Buffer): Promise<void> {
+    try {
+      await this.store.putIfAbsent(this.idxKey, idx);
+    } catch (e) {
+      // A retried put may find its own earlier attempt; anything else under our random name is not ours.
+      if (!(e instanceof AlreadyExistsError)) throw e;
+      const existing = await this.store.get(this.idxKey);
+      if (!existing.equals(idx)) throw e;
+    }
+  }
+}
