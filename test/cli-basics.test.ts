@@ -31,7 +31,7 @@ describe('trib CLI: commit, log, show, status, diff', () => {
 
     const show = JSON.parse(ok(repo, ['show', id.slice(0, 8), '--json']).stdout);
     expect(show.id).toBe(id);
-    expect(show.size).toBe(12 + 4);
+    expect(show.size).toBe(9 + 4);
   });
 
   it('uses --author, then $TRIB_AUTHOR', () => {
