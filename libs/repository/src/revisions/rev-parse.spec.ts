@@ -1,0 +1,40 @@
+import { CommitId, RefName } from '@tributary/core';
+import { parseRevision, resolveRevision, RevisionLookup } from './rev-parse';
+
+const id = (c: string) => c.repeat(64) as CommitId;
+// History: a <- b <- d (merge of b and c), a <- c
+const parents: Record<string, CommitId[]> = { [id('a')]: [], [id('b')]: [id('a')], [id('c')]: [id('a')], [id('d')]: [id('b'), id('c')] };
+const refs: Record<string, CommitId> = { HEAD: id('d'), 'refs/heads/main': id('d'), 'refs/tags/v1': id('b'), 'refs/heads/both': id('c'), 'refs/tags/both': id('b') };
+
+const repo: RevisionLookup = {
+  refCommit: async (n: RefName) => refs[n],
+  commitsWithPrefix: async (p) => Object.keys(parents).filter((k) => k.startsWith(p)) as CommitId[],
+  parents: async (c) => parents[c],
+};
+
+describe('rev-parse', () => {
+  it('parses steps', () => {
+    expect(parseRevision('main~2^2^')).toEqual({ base: 'main', steps: [{ op: '~', n: 2 }, { op: '^', n: 2 }, { op: '^', n: 1 }] });
+    expect(() => parseRevision('~1')).toThrow();
+  });
+
+  it('resolves names, steps and prefixes with branch > tag > id precedence', async () => {
+    expect(await resolveRevision('HEAD', repo)).toBe(id('d'));
+    expect(await resolveRevision('HEAD^2', repo)).toBe(id('c'));
+    expect(await resolveRevision('main~1', repo)).toBe(id('b'));
+    expect(await resolveRevision('main^^', repo)).toBe(id('a'));
+    expect(await resolveRevision('HEAD^0', repo)).toBe(id('d'));
+    expect(await resolveRevision('v1', repo)).toBe(id('b'));
+    expect(await resolveRevision('both', repo)).toBe(id('c'));
+    expect(await resolveRevision('cccc', repo)).toBe(id('c'));
+  });
+
+  it('rejects unknown, too short, out-of-range and ambiguous refs', async () => {
+    await expect(resolveRevision('nope', repo)).rejects.toThrow(/unknown ref/);
+    await expect(resolveRevision('ccc', repo)).rejects.toThrow(/unknown ref/);
+    await expect(resolveRevision('HEAD~3', repo)).rejects.toThrow(/past the start/);
+    await expect(resolveRevision('HEAD^3', repo)).rejects.toThrow(/past the start/);
+    const amb: RevisionLookup = { ...repo, commitsWithPrefix: async () => [id('a'), id('b')] };
+    await expect(resolveRevision('abcd', amb)).rejects.toThrow(/ambiguous/);
+  });
+});
