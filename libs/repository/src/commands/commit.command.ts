@@ -3,6 +3,7 @@ import { Annotations, CommitId, InvalidArgumentError, TreeId } from '@tributary/
 import { Repository } from '../repository';
 import { Snapshot } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
+import { crashPoint } from '../testing/crash-points';
 
 export interface CommitRequest {
   readonly message: string;
@@ -58,7 +59,9 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
         message: req.message,
         annotations: req.annotations ?? {},
       });
+      crashPoint('commit.before-head');
       await repo.advanceHead(head, commit);
+      crashPoint('commit.before-index');
       await wc.cache.save();
       return { commit, tree: snapshot.tree, snapshot };
     } finally {

@@ -13,6 +13,7 @@ import { isAncestor, mergeBase } from '../history/commit-walk';
 import { Repository } from '../repository';
 import { WorkingCopy } from '../worktree/working-copy';
 import { defaultAuthor } from './commit.command';
+import { crashPoint } from '../testing/crash-points';
 
 export type MergeStrategy = 'ours' | 'theirs';
 
@@ -91,6 +92,7 @@ export async function mergeIntoWorktree(
         });
         kind = 'merge';
       }
+      crashPoint('merge.before-worktree');
       await wc.moveTo(headTree, tree);
       await repo.advanceHead(head, commit);
       await wc.cache.save();

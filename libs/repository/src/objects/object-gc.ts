@@ -1,5 +1,6 @@
 import { InvalidArgumentError, ObjectId } from '@tributary/core';
 import { ObjectInfo, ObjectStore } from '@tributary/storage';
+import { crashPoint } from '../testing/crash-points';
 import {
   decodeDeltaPayload,
   IDX_CHECKSUM_BYTES,
@@ -123,8 +124,10 @@ export async function collectGarbage(
   const added = await copier.finish();
 
   if (!opts.dryRun) {
+    crashPoint('gc.before-delete');
     for (const p of rewritten) {
       await store.delete(p.idxKey);
+      crashPoint('gc.between-idx-and-pack');
       await store.delete(p.packKey);
     }
     for (const o of orphans) await store.delete(o.key);

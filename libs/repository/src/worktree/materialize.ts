@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { InvalidArgumentError, readFileBytes, splitRelativePath, TreeEntry, TreeId, walkFiles } from '@tributary/core';
 import { ObjectDatabase } from '../objects/object-database';
 import { StatCache } from './stat-cache';
+import { crashPoint } from '../testing/crash-points';
 
 /**
  * Makes sure every directory on the way to `relPath` under `root` is a real directory, creating missing ones.
@@ -48,6 +49,7 @@ export async function writeEntry(db: ObjectDatabase, root: string, relPath: stri
         await fh.close();
       }
     }
+    crashPoint('checkout.before-rename');
     await fs.rename(tmp, abs);
   } catch (e) {
     await fs.unlink(tmp).catch(() => undefined);

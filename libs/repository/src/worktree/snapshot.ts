@@ -15,6 +15,7 @@ import { ObjectDatabase } from '../objects/object-database';
 import { FileHasherPool } from './file-hasher-pool';
 import { chunkFile, HashedChunk } from './file-chunking';
 import { StatCache } from './stat-cache';
+import { crashPoint } from '../testing/crash-points';
 import { loadIgnoreRules, ScannedPath, scanWorktree } from './worktree-scan';
 
 export type PathEntry = Omit<TreeEntry, 'name'>;
@@ -86,7 +87,10 @@ export async function snapshotWorktree(
     const refs: ChunkRef[] = [];
     const onBatch = async (batch: HashedChunk[]) => {
       for (const c of batch) {
-        if (!db.has(c.id)) await db.putWithId(c.id, c.bytes, { deltaBase: deltaBases?.get(c.offset) });
+        if (!db.has(c.id)) {
+          await db.putWithId(c.id, c.bytes, { deltaBase: deltaBases?.get(c.offset) });
+          crashPoint('commit.chunk');
+        }
         refs.push({ id: c.id, size: c.bytes.length });
         progress(c.bytes.length);
       }

@@ -1,0 +1,201 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, fstatSync } from 'node:fs';
+import * as path from 'node:path';
+import { encodeCommit, ObjectId, sha256 } from '@tributary/core';
+import { branchRef, Repository } from '@tributary/repository';
+import { lastLine, ok, tempDir, trib } from './support/trib';
+
+function packFiles(repo: string): string[] {
+  const dir = path.join(repo, '.trib/store/packs');
+  return readdirSync(dir).filter((f) => f.endsWith('.pack')).map((f) => path.join(dir, f));
+}
+
+/** Writes raw objects and a branch pointing at a commit of `treeBytes`, bypassing every check a commit makes. */
+async function plantTree(repoDir: string, branch: string, objects: Buffer[], treeBytes: Buffer): Promise<void> {
+  const repo = await Repository.open(repoDir);
+  try {
+    for (const o of objects) await repo.objects.put(o);
+    const tree = await repo.objects.put(treeBytes);
+    const commit = await repo.objects.put(
+      encodeCommit({ tree, parents: [], author: 'mallory', time: new Date().toISOString(), message: 'evil', annotations: {} }),
+    );
+    await repo.objects.flush();
+    await repo.refs.create(branchRef(branch), { commit });
+  } finally {
+    await repo.close();
+  }
+}
+
+describe('trib CLI: bad input and damage', () => {
+  let t: ReturnType<typeof tempDir>;
+  let repo: string;
+  beforeEach(() => {
+    t = tempDir();
+    repo = path.join(t.dir, 'ds');
+    ok(t.dir, ['init', repo]);
+  });
+  afterEach(() => t.cleanup());
+
+  it('usage mistakes get one line on stderr and exit 2, never a stack trace', () => {
+    for (const args of [['commit'], ['frobnicate'], ['log', '--bogus'], ['show', 'nope'], ['branch', '-d'], ['merge']]) {
+      const r = trib(repo, args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    const outside = trib(t.dir, ['log']);
+    expect(outside.code).toBe(2);
+    expect(outside.stderr).toMatch(/not a trib repository/);
+  });
+
+  it('a tree entry named .., .trib or containing a slash is rejected at checkout, and nothing is written', async () => {
+    const payload = Buffer.from('pwned\n');
+    const id = sha256(payload);
+    const cases: [string, string][] = [
+      ['dotdot', '..'],
+      ['dottrib', '.trib'],
+      ['slash', 'a/b'],
+      ['backslash', 'a\\b'],
+    ];
+    for (const [branch, name] of cases) {
+      const tree = Buffer.concat([Buffer.from(`tree 1\nf ${payload.length} ${id} `), Buffer.from(name), Buffer.from([0])]);
+      await plantTree(repo, branch, [payload], tree);
+      const out = path.join(t.dir, `out-${branch}`);
+      const r = trib(repo, ['checkout', branch, '--to', out]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/unsafe path|invalid|name/i);
+      expect(readdirSync(t.dir).filter((f) => !f.startsWith('out-'))).toEqual(['ds']);
+      expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+      expect(readdirSync(repo).filter((f) => f !== '.trib')).toEqual([]);
+    }
+  });
+
+  it('never writes through a symlink in the working tree, even with --force', async () => {
+    writeFileSync(path.join(repo, 'keep.txt'), 'k\n');
+    ok(repo, ['commit', '-m', 'base']);
+    ok(repo, ['branch', 'with-data']);
+    ok(repo, ['switch', 'with-data']);
+    mkdirSync(path.join(repo, 'data'));
+    writeFileSync(path.join(repo, 'data/x.csv'), 'a\n1\n');
+    ok(repo, ['commit', '-m', 'data dir']);
+    ok(repo, ['switch', 'main']);
+    const outside = path.join(t.dir, 'outside');
+    mkdirSync(outside);
+    symlinkSync(outside, path.join(repo, 'data'));
+    expect(trib(repo, ['switch', 'with-data']).code).toBe(2);
+    const forced = trib(repo, ['switch', 'with-data', '--force']);
+    expect(forced.code).toBe(2);
+    expect(forced.stderr).toMatch(/symlink/);
+    expect(readdirSync(outside)).toEqual([]);
+  });
+
+  it('verify finds a flipped byte, names the object and a path, and checkout refuses the bad bytes', () => {
+    writeFileSync(path.join(repo, 'good.bin'), randomBytes(300_000));
+    writeFileSync(path.join(repo, 'small.csv'), 'a,b\n1,2\n');
+    ok(repo, ['commit', '-m', 'one']);
+    ok(repo, ['verify', '--read-data']);
+    const [pack] = packFiles(repo);
+    const fd = openSync(pack, 'r+');
+    const size = fstatSync(fd).size;
+    writeSync(fd, Buffer.from([0x5a]), 0, 1, Math.floor(size / 3));
+    closeSync(fd);
+    const v = trib(repo, ['verify', '--read-data']);
+    expect(v.code).toBe(1);
+    const [damagedId, damagedPath] = lastLine(v.stdout).split(' ');
+    expect(damagedId).toMatch(/^[0-9a-f]{64}$/);
+    expect(damagedPath).toBe('good.bin');
+    const out = path.join(t.dir, 'co');
+    const co = trib(repo, ['checkout', 'HEAD', '--to', out]);
+    expect(co.code).toBe(1);
+    expect(existsSync(path.join(out, 'good.bin'))).toBe(false);
+    expect(readdirSync(out).filter((f) => f.startsWith('.trib-tmp'))).toEqual([]);
+  });
+
+  it('a truncated pack is reported by verify', () => {
+    writeFileSync(path.join(repo, 'f.bin'), randomBytes(200_000));
+    ok(repo, ['commit', '-m', 'one']);
+    const [pack] = packFiles(repo);
+    const bytes = readFileSync(pack);
+    require('node:fs').chmodSync(pack, 0o644);
+    writeFileSync(pack, bytes.subarray(0, bytes.length - 1000));
+    expect(trib(repo, ['verify']).code).toBe(1);
+  });
+});
+
+describe('trib CLI: kill -9 at any moment leaves the repository readable', () => {
+  let t: ReturnType<typeof tempDir>;
+  let repo: string;
+  beforeEach(() => {
+    t = tempDir();
+    repo = path.join(t.dir, 'ds');
+    ok(t.dir, ['init', repo]);
+    for (let i = 0; i < 4; i++) writeFileSync(path.join(repo, `f${i}.bin`), randomBytes(700_000));
+    writeFileSync(path.join(repo, 'rows.csv'), 'a\n1\n');
+  });
+  afterEach(() => t.cleanup());
+
+  const crash = (args: string[], point: string) => {
+    const r = trib(repo, args, { env: { TRIB_CRASH_AT: point } });
+    expect(r.code).toBe(128); // killed by the signal, not a normal exit
+  };
+
+  it.each(['commit.chunk:1', 'commit.chunk:9', 'commit.before-head:1', 'commit.before-index:1'])('commit killed at %s', (point) => {
+    const first = lastLine(ok(repo, ['commit', '-m', 'first']).stdout);
+    writeFileSync(path.join(repo, 'f1.bin'), randomBytes(700_000));
+    writeFileSync(path.join(repo, 'rows.csv'), 'a\n1\n2\n');
+    crash(['commit', '-m', 'second'], point);
+    ok(repo, ['verify', '--read-data']);
+    const log = JSON.parse(ok(repo, ['log', '--json']).stdout);
+    expect(log[log.length - 1].id).toBe(first);
+    const again = ok(repo, ['commit', '-m', 'second again']);
+    if (point === 'commit.before-index:1') {
+      expect(again.stderr).toMatch(/nothing to commit/);
+    } else {
+      expect(lastLine(again.stdout)).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout).clean).toBe(true);
+    ok(repo, ['verify', '--read-data']);
+  });
+
+  it('checkout killed before a rename leaves no half-written file in place', () => {
+    ok(repo, ['commit', '-m', 'first']);
+    const out = path.join(t.dir, 'co');
+    crash(['checkout', 'HEAD', '--to', out], 'checkout.before-rename:3');
+    const files = readdirSync(out).filter((f) => !f.startsWith('.trib-tmp'));
+    for (const f of files) expect(readFileSync(path.join(out, f)).equals(readFileSync(path.join(repo, f)))).toBe(true);
+    expect(files.length).toBe(2);
+    ok(repo, ['verify', '--read-data']);
+  });
+
+  it('merge killed before it touches the working tree leaves HEAD and files as they were', () => {
+    ok(repo, ['commit', '-m', 'first']);
+    ok(repo, ['branch', 'b']);
+    writeFileSync(path.join(repo, 'main.txt'), 'm\n');
+    const mainHead = lastLine(ok(repo, ['commit', '-m', 'main']).stdout);
+    ok(repo, ['switch', 'b']);
+    writeFileSync(path.join(repo, 'b.txt'), 'b\n');
+    ok(repo, ['commit', '-m', 'b']);
+    ok(repo, ['switch', 'main']);
+    crash(['merge', 'b'], 'merge.before-worktree:1');
+    expect(JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id).toBe(mainHead);
+    expect(existsSync(path.join(repo, 'b.txt'))).toBe(false);
+    ok(repo, ['verify', '--read-data']);
+    expect(JSON.parse(ok(repo, ['merge', 'b', '--json']).stdout).result).toBe('merge');
+  });
+
+  it.each(['gc.before-delete:1', 'gc.between-idx-and-pack:1'])('gc killed at %s keeps every live object', (point) => {
+    ok(repo, ['commit', '-m', 'first']);
+    ok(repo, ['branch', 'doomed']);
+    ok(repo, ['switch', 'doomed']);
+    writeFileSync(path.join(repo, 'f0.bin'), randomBytes(500_000));
+    ok(repo, ['commit', '-m', 'doomed']);
+    ok(repo, ['switch', 'main']);
+    ok(repo, ['branch', '-d', 'doomed']);
+    crash(['gc', '--grace', '0'], point);
+    ok(repo, ['verify', '--read-data']);
+    const r = JSON.parse(ok(repo, ['gc', '--grace', '0', '--json']).stdout);
+    expect(r.dryRun).toBe(false);
+    ok(repo, ['verify', '--read-data']);
+    ok(repo, ['checkout', 'HEAD', '--to', path.join(t.dir, 'after-gc')]);
+  });
+});
