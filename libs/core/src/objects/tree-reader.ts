@@ -1,0 +1,246 @@
+import { IntegrityError, InvalidArgumentError, TribError } from '../errors/trib-error';
+import { TreeId } from '../ids/ids';
+import { splitRelativePath, validateEntryName } from '../paths/path-rules';
+import { TreeEntry } from './object-types';
+import { ObjectSource } from './object-source';
+import { closesNode, compareNames, decodeTreeNode, EMPTY_TREE_ID, nodeFirstName, nodeSize, TreeIndexChild, TreeNode } from './tree.codec';
+
+/** Index levels above the pages. Each level at least halves the node count, so 48 levels is beyond any real tree. */
+const MAX_INDEX_LEVELS = 48;
+/** Nested directories a walk follows; the same bound splitRelativePath puts on a path. */
+const MAX_DIR_DEPTH = 256;
+
+/** What a parent index says about a child: checked against the child once it is read. */
+export interface NodeExpectation {
+  readonly firstName: string;
+  readonly size: number;
+  /** 0 for a page, k for an index k levels above the pages; undefined when unknown. */
+  readonly level?: number;
+}
+
+/**
+ * Reads and decodes one tree node. With `expect`, also checks that the node is what its parent index promised
+ * (non-empty, same first name, same total size, a page exactly at level 0); IntegrityError otherwise.
+ */
+export async function loadTreeNode(src: ObjectSource, id: TreeId, expect?: NodeExpectation): Promise<TreeNode> {
+  const node = decodeTreeNode(await src.get(id), id);
+  if (expect) checkExpectation(node, id, expect);
+  return node;
+}
+
+function checkExpectation(node: TreeNode, id: TreeId, expect: NodeExpectation): void {
+  const bad = (why: string) => new IntegrityError(`tree ${id} does not match its index: ${why}`, { id });
+  if (nodeFirstName(node) !== expect.firstName) throw bad(`first name ${JSON.stringify(nodeFirstName(node))}, index says ${JSON.stringify(expect.firstName)}`);
+  const size = nodeSize(node, id);
+  if (size !== expect.size) throw bad(`size ${size}, index says ${expect.size}`);
+  if (expect.level !== undefined && (expect.level === 0) !== (node.type === 'page')) throw bad(`expected ${expect.level === 0 ? 'a page' : 'an index'}`);
+}
+
+/** Total size of all files and links beneath a tree: one read. */
+export async function treeSize(src: ObjectSource, id: TreeId): Promise<number> {
+  if (id === EMPTY_TREE_ID) return 0;
+  return nodeSize(await loadTreeNode(src, id), id);
+}
+
+/**
+ * Streams a directory's entries in order, one page at a time, so memory stays at one page per index level.
+ * Besides each node's own checks, verifies what holds across nodes: every page non-empty and consistent with its
+ * index entry, names ascending across pages, all pages at one depth, every node but the last of its level closed at
+ * a paging boundary, and an index root with at least two children. Violations throw IntegrityError; so a tree that
+ * reads without error is the only encoding of its entries.
+ */
+export async function* readTree(src: ObjectSource, id: TreeId): AsyncGenerator<TreeEntry> {
+  const root = await loadTreeNode(src, id);
+  if (root.type === 'page') {
+    yield* root.entries;
+    return;
+  }
+  if (root.children.length < 2) throw new IntegrityError(`tree ${id} is malformed: index root with one child`, { id });
+  yield* readIndex(src, root.children, 1, true, { leafDepth: -1 });
+}
+
+interface ReadState {
+  last?: string;
+  leafDepth: number;
+}
+
+async function* readIndex(
+  src: ObjectSource,
+  children: readonly TreeIndexChild[],
+  depth: number,
+  lastOfLevel: boolean,
+  state: ReadState,
+): AsyncGenerator<TreeEntry> {
+  if (depth > MAX_INDEX_LEVELS) throw new IntegrityError(`tree index deeper than ${MAX_INDEX_LEVELS} levels`);
+  for (let i = 0; i < children.length; i++) {
+    const ref = children[i];
+    const isLast = lastOfLevel && i === children.length - 1;
+    const node = await loadTreeNode(src, ref.id, ref);
+    const items = node.type === 'page' ? node.entries.map((e) => e.name) : node.children.map((c) => c.firstName);
+    if (!isLast && !closesNode(items.length, items[items.length - 1])) {
+      throw new IntegrityError(`tree ${ref.id} is malformed: node ends before a paging boundary`, { id: ref.id });
+    }
+    if (node.type === 'index') {
+      yield* readIndex(src, node.children, depth + 1, isLast, state);
+      continue;
+    }
+    if (state.leafDepth < 0) state.leafDepth = depth;
+    if (state.leafDepth !== depth) throw new IntegrityError(`tree ${ref.id} is malformed: pages at different depths`, { id: ref.id });
+    if (state.last !== undefined && compareNames(state.last, node.entries[0].name) >= 0) {
+      throw new IntegrityError(`tree ${ref.id} is malformed: ${JSON.stringify(node.entries[0].name)} after ${JSON.stringify(state.last)}`, { id: ref.id });
+    }
+    state.last = node.entries[node.entries.length - 1].name;
+    yield* node.entries;
+  }
+}
+
+/**
+ * Finds one entry of a directory by name, descending the index: one read per level. Throws InvalidArgumentError for
+ * a name that could never be an entry (see validateEntryName).
+ */
+export async function lookupEntry(src: ObjectSource, treeId: TreeId, name: string): Promise<TreeEntry | undefined> {
+  validateEntryName(name);
+  let node = await loadTreeNode(src, treeId);
+  for (let level = 0; ; level++) {
+    if (node.type === 'page') {
+      const i = searchLast(node.entries, (e) => compareNames(e.name, name) <= 0);
+      return i >= 0 && node.entries[i].name === name ? node.entries[i] : undefined;
+    }
+    if (level > MAX_INDEX_LEVELS) throw new IntegrityError(`tree ${treeId} index deeper than ${MAX_INDEX_LEVELS} levels`, { id: treeId });
+    const i = searchLast(node.children, (c) => compareNames(c.firstName, name) <= 0);
+    if (i < 0) return undefined;
+    node = await loadTreeNode(src, node.children[i].id, node.children[i]);
+  }
+}
+
+/** Index of the last item satisfying `atOrBefore`, which must hold for a prefix of the items; -1 if none. */
+function searchLast<T>(items: readonly T[], atOrBefore: (item: T) => boolean): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (atOrBefore(items[mid])) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/**
+ * Resolves a slash-separated path (`a/b/c.csv`) from a root tree. Undefined when some component is missing or a
+ * non-final component is not a directory. Throws InvalidArgumentError for an unsafe path (see splitRelativePath).
+ */
+export async function lookupPath(src: ObjectSource, rootTreeId: TreeId, path: string): Promise<TreeEntry | undefined> {
+  const parts = splitRelativePath(path);
+  let tree = rootTreeId;
+  for (let i = 0; ; i++) {
+    const entry = await lookupEntry(src, tree, parts[i]);
+    if (!entry || i === parts.length - 1) return entry;
+    if (entry.kind !== 'dir') return undefined;
+    tree = entry.id;
+  }
+}
+
+/**
+ * Every file and symlink beneath a tree, depth first in sorted order, with its path (joined to `prefix` by `/` when
+ * a prefix is given). Streams: memory follows the depth, not the size.
+ */
+export async function* walkFiles(src: ObjectSource, treeId: TreeId, prefix = ''): AsyncGenerator<{ path: string; entry: TreeEntry }> {
+  yield* walk(src, treeId, prefix, 0);
+}
+
+async function* walk(src: ObjectSource, treeId: TreeId, prefix: string, depth: number): AsyncGenerator<{ path: string; entry: TreeEntry }> {
+  if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${JSON.stringify(prefix)} is nested too deep`);
+  for await (const entry of readTree(src, treeId)) {
+    const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.kind === 'dir') yield* walk(src, entry.id, path, depth + 1);
+    else yield { path, entry };
+  }
+}
+
+/** An item under a TreeCursor: a node not yet read (standing for all entries beneath it) or one entry. */
+export type CursorItem =
+  | { readonly type: 'node'; readonly id: TreeId; readonly firstName: string; readonly size: number; readonly level?: number }
+  | { readonly type: 'entry'; readonly entry: TreeEntry };
+
+export function itemFirstName(item: CursorItem): string {
+  return item.type === 'node' ? item.firstName : item.entry.name;
+}
+
+/**
+ * A lazy in-order position in one directory, for algorithms that skip whole nodes (diff, merge, edit). The items
+ * still ahead, taken in order, cover exactly the entries not yet consumed; a node is read only when `expand` is
+ * called on it, and then replaced by its children. Memory: one node per index level.
+ */
+export class TreeCursor {
+  /** Reversed: the next item is last. */
+  private readonly items: CursorItem[] = [];
+  private readonly preloaded = new Map<string, TreeNode>();
+
+  private constructor(private readonly src: ObjectSource) {}
+
+  /**
+   * Opens a directory; `undefined` is the empty directory. Reads the root. With `levels`, also reads the leftmost
+   * path so every node item carries its level (those reads are reused by `expand`).
+   */
+  static async open(src: ObjectSource, id: TreeId | undefined, opts: { levels?: boolean } = {}): Promise<TreeCursor> {
+    const cursor = new TreeCursor(src);
+    if (id === undefined || id === EMPTY_TREE_ID) return cursor;
+    const root = await loadTreeNode(src, id);
+    const firstName = nodeFirstName(root);
+    if (firstName === undefined) return cursor;
+    let level: number | undefined;
+    if (opts.levels) {
+      level = 0;
+      for (let node = root; node.type === 'index'; level++) {
+        if (level > MAX_INDEX_LEVELS) throw new IntegrityError(`tree ${id} index deeper than ${MAX_INDEX_LEVELS} levels`, { id });
+        const child = node.children[0];
+        node = await loadTreeNode(src, child.id, child);
+        cursor.preloaded.set(child.id, node);
+      }
+    }
+    cursor.preloaded.set(id, root);
+    cursor.items.push({ type: 'node', id, firstName, size: nodeSize(root, id), level });
+    return cursor;
+  }
+
+  peek(): CursorItem | undefined {
+    return this.items[this.items.length - 1];
+  }
+
+  /** First name of the item after the next one: the exclusive upper bound of the next item's names. */
+  boundAfterNext(): string | undefined {
+    const after = this.items[this.items.length - 2];
+    return after && itemFirstName(after);
+  }
+
+  pop(): CursorItem | undefined {
+    return this.items.pop();
+  }
+
+  /** Replaces the next item, which must be a node, by its children (entries for a page). */
+  async expand(): Promise<void> {
+    const item = this.items.pop();
+    if (!item || item.type !== 'node') throw new TribError('INTERNAL', 'TreeCursor.expand: next item is not a node');
+    let node = this.preloaded.get(item.id);
+    if (node) {
+      this.preloaded.delete(item.id);
+      checkExpectation(node, item.id, item);
+    } else {
+      node = await loadTreeNode(this.src, item.id, item);
+    }
+    const next = this.peek();
+    const lastName = node.type === 'page' ? node.entries[node.entries.length - 1]?.name : node.children[node.children.length - 1].firstName;
+    if (next && lastName !== undefined && compareNames(lastName, itemFirstName(next)) >= 0) {
+      throw new IntegrityError(`tree ${item.id} is malformed: it overlaps the next node at ${JSON.stringify(itemFirstName(next))}`, { id: item.id });
+    }
+    if (node.type === 'page') {
+      for (let i = node.entries.length - 1; i >= 0; i--) this.items.push({ type: 'entry', entry: node.entries[i] });
+      return;
+    }
+    const level = item.level === undefined ? undefined : item.level - 1;
+    for (let i = node.children.length - 1; i >= 0; i--) {
+      const c = node.children[i];
+      this.items.push({ type: 'node', id: c.id, firstName: c.firstName, size: c.size, level });
+    }
+  }
+}
