@@ -26,7 +26,7 @@ export const commitCommand: CliCommand = {
       return 0;
     }
     ctx.err(`${s.files} files, ${s.hashedFiles} hashed (${s.hashedBytes} bytes)`);
-    if (args.flags.has('--json')) ctx.json({ commit: outcome.commit, tree: outcome.tree, files: s.files, hashedFiles: s.hashedFiles, hashedBytes: s.hashedBytes });
+    if (args.flags.has('--json')) ctx.json({ commit: outcome.commit, tree: outcome.tree, files: s.files, hashedFiles: s.hashedFiles, hashedBytes: s.hashedBytes, storedBytes: outcome.storedBytes });
     else ctx.out(outcome.commit);
     return 0;
   },

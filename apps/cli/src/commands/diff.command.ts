@@ -20,6 +20,7 @@ export const diffCommand: CliCommand = {
         ctx.json({
           from: d.from,
           to: d.to,
+          objectsRead: d.objectsRead,
           added: d.changes.filter((c) => c.status === 'added').map((c) => c.path),
           removed: d.changes.filter((c) => c.status === 'removed').map((c) => c.path),
           modified: d.changes.filter((c) => c.status === 'modified').map((c) => c.path),

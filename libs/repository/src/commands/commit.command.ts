@@ -19,6 +19,8 @@ export interface CommitOutcome {
   readonly commit?: CommitId;
   readonly tree: TreeId;
   readonly snapshot: Snapshot;
+  /** Bytes this commit added to the object store (pack records and indexes). */
+  readonly storedBytes: number;
 }
 
 /** `$TRIB_AUTHOR`, else user@host. */
@@ -42,6 +44,8 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
   if (!req.message.trim()) throw new InvalidArgumentError('commit message is empty (use -m MSG)');
   return repo.lock.run(async () => {
     const wc = await WorkingCopy.open(repo);
+    const before = repo.objects.stats.bytesWritten;
+    const stored = () => repo.objects.stats.bytesWritten - before;
     try {
       const head = await repo.head();
       const headTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
@@ -49,7 +53,7 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
       if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
         await repo.objects.flush();
         await wc.cache.save();
-        return { tree: snapshot.tree, snapshot };
+        return { tree: snapshot.tree, snapshot, storedBytes: stored() };
       }
       const commit = await repo.writeCommit({
         tree: snapshot.tree,
@@ -63,7 +67,7 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
       await repo.advanceHead(head, commit);
       crashPoint('commit.before-index');
       await wc.cache.save();
-      return { commit, tree: snapshot.tree, snapshot };
+      return { commit, tree: snapshot.tree, snapshot, storedBytes: stored() };
     } finally {
       await wc.close();
     }

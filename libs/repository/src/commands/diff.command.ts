@@ -15,6 +15,8 @@ export interface DiffOutcome {
   readonly from: string;
   readonly to: string;
   readonly changes: PathDiff[];
+  /** Objects read to compute the diff between the two trees (not counting the working-tree snapshot). */
+  readonly objectsRead: number;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function diffRevisions(repo: Repository, a?: string, b?: string, op
     toTree = (await repo.readCommit(await repo.resolve(to))).tree;
   }
   const changes: PathDiff[] = [];
+  const readsBefore = repo.objects.stats.gets;
   for await (const c of diffTrees(repo.objects, fromTree, toTree)) {
     let rows: RowDiff | undefined;
     const oldFile = c.old?.kind === 'file' ? c.old : undefined;
@@ -59,5 +62,5 @@ export async function diffRevisions(repo: Repository, a?: string, b?: string, op
     }
     changes.push({ path: c.path, status: c.status, oldSize: c.old?.size, newSize: c.new?.size, rows });
   }
-  return { from, to, changes };
+  return { from, to, changes, objectsRead: repo.objects.stats.gets - readsBefore };
 }
