@@ -1,1 +1,3 @@
-export {};
+export * from './env-config';
+export * from './parsers';
+export * from './tributary-env';

@@ -1,0 +1,36 @@
+import { ConfigError, loadConfig } from './env-config';
+import { TRIB_ENV } from './tributary-env';
+
+describe('loadConfig', () => {
+  const schema = { listen: TRIB_ENV.listen, store: TRIB_ENV.store, topics: TRIB_ENV.topics, layout: TRIB_ENV.hubLayout };
+
+  it('parses values and applies defaults', () => {
+    const c = loadConfig(schema, { TRIB_STORE: '/var/lib/trib', TRIB_TOPICS: 'datasets/heart/na-aws, datasets/heart/eu-azure' });
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 7070, address: '127.0.0.1:7070' });
+    expect(c.store).toBe('file:///var/lib/trib');
+    expect(c.topics).toEqual(['datasets/heart/na-aws', 'datasets/heart/eu-azure']);
+    expect(c.layout).toBe('graft');
+  });
+
+  it('names every bad or missing variable in one error', () => {
+    let err: ConfigError | undefined;
+    try {
+      loadConfig(schema, { TRIB_LISTEN: 'nope', TRIB_TOPICS: 'Bad Topic', TRIB_HUB_LAYOUT: 'sideways' });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.problems).toHaveLength(4);
+    expect(err!.message).toMatch(/TRIB_LISTEN="nope": expected HOST:PORT/);
+    expect(err!.message).toMatch(/TRIB_STORE is required/);
+    expect(err!.message).toMatch(/TRIB_TOPICS="Bad Topic": item 1/);
+    expect(err!.message).toMatch(/TRIB_HUB_LAYOUT="sideways": expected one of graft, shared/);
+  });
+
+  it('rejects topic names outside the grammar', () => {
+    for (const bad of ['a//b', '/a', 'a/', 'A', 'a/b/c/d/e/f/g/h/i', 'a/../b']) {
+      expect(() => loadConfig({ t: TRIB_ENV.topics }, { TRIB_TOPICS: bad })).toThrow(ConfigError);
+    }
+    expect(loadConfig({ t: TRIB_ENV.topics }, { TRIB_TOPICS: 'a/b/c/d/e/f/g/h' }).t).toEqual(['a/b/c/d/e/f/g/h']);
+  });
+});

@@ -1,0 +1,78 @@
+import { validateRefName } from '@tributary/core';
+
+/** `HOST:PORT` with a port in 0..65535 (0 picks a free port). */
+export function hostPort(raw: string): { host: string; port: number; address: string } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+  if (!m) throw new Error('expected HOST:PORT, such as 127.0.0.1:7070');
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error('port must be 0..65535');
+  return { host: m[1], port, address: raw };
+}
+
+export function redisUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error('expected a URL such as redis://127.0.0.1:6379');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error('expected a redis:// or rediss:// URL');
+  return raw;
+}
+
+const STORE_SCHEMES = ['file:', 's3:', 'gs:', 'az:', 'mem:'];
+
+/** A storage URL: file:///path, s3://bucket/prefix, gs://bucket/prefix, az://container/prefix. */
+export function storeUrl(raw: string): string {
+  if (raw.startsWith('/')) return `file://${raw}`;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error('expected a storage URL: file:///path, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix');
+  }
+  if (!STORE_SCHEMES.includes(u.protocol)) throw new Error(`unsupported storage scheme ${u.protocol}`);
+  return raw;
+}
+
+/** A simple name: region, dataset, subscriber. */
+export function simpleName(raw: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(raw)) throw new Error('expected lowercase letters, digits, ".", "_" or "-" (at most 63)');
+  return raw;
+}
+
+const TOPIC = /^[a-z0-9._-]+(\/[a-z0-9._-]+){0,7}$/;
+
+/** Topic names: 1 to 8 segments of [a-z0-9._-]+ joined by "/". */
+export function topicName(raw: string): string {
+  if (!TOPIC.test(raw) || raw.split('/').some((s) => s === '.' || s === '..')) {
+    throw new Error('expected 1 to 8 segments of [a-z0-9._-]+ joined by "/", such as datasets/heart/na-aws');
+  }
+  validateRefName(raw, 'topic');
+  return raw;
+}
+
+export function list<T>(item: (raw: string) => T): (raw: string) => T[] {
+  return (raw) => {
+    const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    if (parts.length === 0) throw new Error('expected a comma-separated list');
+    return parts.map((p, i) => {
+      try {
+        return item(p);
+      } catch (e) {
+        throw new Error(`item ${i + 1} (${JSON.stringify(p)}): ${(e as Error).message}`);
+      }
+    });
+  };
+}
+
+export function oneOf<T extends string>(...values: T[]): (raw: string) => T {
+  return (raw) => {
+    if (!(values as string[]).includes(raw)) throw new Error(`expected one of ${values.join(', ')}`);
+    return raw as T;
+  };
+}
+
+export function text(raw: string): string {
+  return raw;
+}
