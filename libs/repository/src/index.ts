@@ -20,3 +20,4 @@ export * from './commands/diff.command';
 export * from './commands/reachability';
 export * from './commands/verify.command';
 export * from './commands/tree-size';
+export * from './testing/crash-points';

@@ -130,6 +130,29 @@ export class ChunkListBuilder {
 
   constructor(private readonly sink: ObjectSink) {}
 
+  /**
+   * A builder in the state it would have after some chunks were added, given that state: `open[k]` holds the
+   * children of the still-open node at level k (what `add` accumulated there and did not close yet). Lets an append
+   * continue a file's tree from its right spine without re-adding the chunks before it. Throws InvalidArgumentError
+   * when `open` is not a state `add` can reach: a list at the 256 cap, a boundary child that would have closed its
+   * node, or an empty top level above level 0.
+   */
+  static resume(sink: ObjectSink, open: readonly (readonly ChunkRef[])[]): ChunkListBuilder {
+    const builder = new ChunkListBuilder(sink);
+    if (open.length > CHUNK_LIST_MAX_LEVEL + 1) throw new InvalidArgumentError(`cannot resume a chunk list of ${open.length} levels`);
+    open.forEach((children, k) => {
+      const reachable =
+        children.length < CHUNK_LIST_MAX_CHILDREN &&
+        (k === 0 || k < open.length - 1 || children.length > 0) &&
+        children.every((c, i) => isObjectId(c.id) && Number.isSafeInteger(c.size) && c.size >= 1 && (i === 0 || !isChunkListBoundary(c.id)));
+      if (!reachable) throw new InvalidArgumentError(`cannot resume a chunk list: level ${k} is not an open node`);
+    });
+    builder.levels.length = 0;
+    for (const children of open) builder.levels.push([...children]);
+    if (builder.levels.length === 0) builder.levels.push([]);
+    return builder;
+  }
+
   async add(ref: ChunkRef): Promise<void> {
     if (this.finished) throw new InvalidArgumentError('chunk-list builder already finished');
     if (!isObjectId(ref.id) || !Number.isSafeInteger(ref.size) || ref.size < 1) {
