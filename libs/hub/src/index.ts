@@ -1,1 +1,3 @@
-export {};
+export * from './merge-index';
+export * from './record-append';
+export * from './regional-merge';

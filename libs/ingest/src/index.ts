@@ -1,1 +1,6 @@
-export {};
+export * from './batch-history';
+export * from './batch-records';
+export * from './batch-commit';
+export * from './inbox-watcher';
+export * from './inbox-ingest';
+export * from './backlog-publisher';

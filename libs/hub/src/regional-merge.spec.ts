@@ -1,0 +1,228 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CommitId, lookupPath, readFileBytes, TreeEntry, TreeId, writeFileContent, writeTreeFromPaths } from '@tributary/core';
+import { branchRef, Repository } from '@tributary/repository';
+import { HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC } from './merge-index';
+import { HubLayout, mergeRegionalCommit, RegionalCommit } from './regional-merge';
+
+const NOW = new Date('2026-03-04T10:00:00.000Z');
+let root: string;
+const opened: Repository[] = [];
+
+beforeEach(async () => {
+  root = await fs.mkdtemp(path.join(tmpdir(), 'trib-hub-'));
+});
+afterEach(async () => {
+  for (const r of opened.splice(0)) await r.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+async function newHub(name = 'hub'): Promise<Repository> {
+  const r = await Repository.init(path.join(root, name));
+  opened.push(r);
+  return r;
+}
+
+async function reopen(name = 'hub'): Promise<Repository> {
+  const r = await Repository.open(path.join(root, name));
+  opened.push(r);
+  return r;
+}
+
+async function fileEntry(repo: Repository, content: string): Promise<Omit<TreeEntry, 'name'>> {
+  return { kind: 'file', executable: false, ...(await writeFileContent(repo.objects, [Buffer.from(content)])) };
+}
+
+async function treeOf(repo: Repository, files: Record<string, string>): Promise<TreeId> {
+  const paths = Object.keys(files).sort();
+  const entries = [];
+  for (const p of paths) entries.push({ path: p, entry: await fileEntry(repo, files[p]) });
+  return (await writeTreeFromPaths(repo.objects, entries)).id;
+}
+
+/**
+ * A region's feed: commits written straight into the hub's store, as SyncClient.subscribe leaves them (objects
+ * present, no ref). seq counts from 1 along the first-parent chain, like the topic log.
+ */
+class Region {
+  private head: CommitId | undefined;
+  private seq = 0;
+  constructor(readonly region: string, readonly topic = `datasets/heart/${region}`) {}
+
+  async commit(repos: Repository[], files: Record<string, string>): Promise<RegionalCommit> {
+    let id: CommitId | undefined;
+    for (const repo of repos) {
+      id = await repo.writeCommit({
+        tree: await treeOf(repo, files),
+        parents: this.head ? [this.head] : [],
+        author: `agent@${this.region}`,
+        time: new Date(NOW.getTime() + this.seq * 1000).toISOString(),
+        message: `batch ${this.seq + 1}`,
+        annotations: { 'trib.region': this.region },
+      });
+    }
+    this.head = id;
+    return { commit: id!, region: this.region, topic: this.topic, seq: ++this.seq };
+  }
+}
+
+async function main(repo: Repository): Promise<CommitId> {
+  return (await repo.refs.resolve(branchRef('main'))).commit!;
+}
+
+async function mainTree(repo: Repository): Promise<TreeId> {
+  return (await repo.readCommit(await main(repo))).tree;
+}
+
+async function read(repo: Repository, p: string): Promise<string | undefined> {
+  const e = await lookupPath(repo.objects, await mainTree(repo), p);
+  if (!e) return undefined;
+  const parts: Buffer[] = [];
+  for await (const b of readFileBytes(repo.objects, { id: e.id, chunked: e.chunked, size: e.size })) parts.push(b);
+  return Buffer.concat(parts).toString();
+}
+
+function merge(hub: Repository, c: RegionalCommit, layout: HubLayout = 'graft', log?: (l: string) => void) {
+  return mergeRegionalCommit(hub, c, { layout, now: NOW, author: 'hub', log });
+}
+
+describe('mergeRegionalCommit, graft layout', () => {
+  it('grafts each region under regions/<region>/ with a two-parent annotated merge', async () => {
+    const hub = await newHub();
+    const na = new Region('na-aws');
+    const c = await na.commit([hub], { 'batches/2026-03-04/b1.csv': 'x\n1\n' });
+    const r = await merge(hub, c);
+    expect(r.kind).toBe('merged');
+    const m = await hub.readCommit(r.commit!);
+    expect(m.parents[1]).toBe(c.commit);
+    expect((await hub.readCommit(m.parents[0])).parents).toEqual([]);
+    expect(m.annotations).toEqual({ [HUB_REGION]: 'na-aws', [HUB_TOPIC]: 'datasets/heart/na-aws', [HUB_SEQ]: '1', [HUB_SOURCE]: c.commit });
+    expect(await read(hub, 'regions/na-aws/batches/2026-03-04/b1.csv')).toBe('x\n1\n');
+    expect((await hub.head()).commit).toBe(r.commit);
+  });
+
+  it('gives the same tree whatever order the regions arrive in', async () => {
+    const h1 = await newHub('h1');
+    const h2 = await newHub('h2');
+    const na = new Region('na-aws');
+    const eu = new Region('eu-azure');
+    const gcp = new Region('na-gcp');
+    const na1 = await na.commit([h1, h2], { 'a.csv': 'h\n1\n' });
+    const eu1 = await eu.commit([h1, h2], { 'a.csv': 'h\n9\n', 'z/b.bin': 'zz' });
+    const na2 = await na.commit([h1, h2], { 'a.csv': 'h\n1\n2\n' });
+    const gcp1 = await gcp.commit([h1, h2], { 'q.jsonl': '{}\n' });
+    for (const c of [na1, eu1, na2, gcp1]) expect((await merge(h1, c)).kind).toBe('merged');
+    for (const c of [gcp1, eu1, na1, na2]) expect((await merge(h2, c)).kind).toBe('merged');
+    expect(await mainTree(h1)).toBe(await mainTree(h2));
+
+    const fresh = await treeOf(h1, {
+      'regions/eu-azure/a.csv': 'h\n9\n',
+      'regions/eu-azure/z/b.bin': 'zz',
+      'regions/na-aws/a.csv': 'h\n1\n2\n',
+      'regions/na-gcp/q.jsonl': '{}\n',
+    });
+    expect(await mainTree(h1)).toBe(fresh);
+  });
+
+  it('treats redelivery as a no-op: the same commit, an older seq, and after a restart', async () => {
+    const hub = await newHub();
+    const na = new Region('na-aws');
+    const eu = new Region('eu-azure');
+    const c1 = await na.commit([hub], { 'a.csv': 'h\n1\n' });
+    const c2 = await na.commit([hub], { 'a.csv': 'h\n1\n2\n' });
+    const e1 = await eu.commit([hub], { 'e.csv': 'h\n3\n' });
+    const m1 = await merge(hub, c1);
+    await merge(hub, c2);
+    await merge(hub, e1);
+    const head = await main(hub);
+
+    expect(await merge(hub, c1)).toEqual({ kind: 'duplicate', commit: undefined });
+    expect(await merge(hub, c2)).toMatchObject({ kind: 'duplicate' });
+    const restarted = await reopen();
+    expect((await merge(restarted, c1)).kind).toBe('duplicate');
+    expect((await merge(restarted, e1)).kind).toBe('duplicate');
+    expect(await main(hub)).toBe(head);
+    expect(m1.kind).toBe('merged');
+  });
+
+  it('removes regions/<region> when the region empties its dataset', async () => {
+    const hub = await newHub();
+    const na = new Region('na-aws');
+    const eu = new Region('eu-azure');
+    await merge(hub, await eu.commit([hub], { 'e.csv': '1\n' }));
+    const before = await mainTree(hub);
+    await merge(hub, await na.commit([hub], { 'a.csv': '1\n' }));
+    await merge(hub, await na.commit([hub], {}));
+    expect(await mainTree(hub)).toBe(before);
+  });
+
+  it('two writers on one hub store: compare-and-swap retries, nothing is lost or merged twice', async () => {
+    await newHub();
+    const a = await reopen();
+    const b = await reopen();
+    const regions = ['r1', 'r2', 'r3', 'r4'].map((r) => new Region(r));
+    const commits: RegionalCommit[] = [];
+    for (const r of regions) commits.push(await r.commit([a], { 'f.csv': `${r.region}\n` }));
+    const results = await Promise.all(commits.map((c, i) => merge(i % 2 ? a : b, c)));
+    expect(results.map((r) => r.kind)).toEqual(['merged', 'merged', 'merged', 'merged']);
+    await a.objects.reload();
+    let merges = 0;
+    for (let id: CommitId | undefined = await main(a); id; id = (await a.readCommit(id)).parents[0]) merges++;
+    expect(merges).toBe(5);
+    for (const c of commits) expect(await read(a, `regions/${c.region}/f.csv`)).toBe(`${c.region}\n`);
+    for (const c of commits) expect((await merge(b, c)).kind).toBe('duplicate');
+  });
+});
+
+describe('mergeRegionalCommit, shared layout', () => {
+  it('unions appended records in merge order, across regions, with one header', async () => {
+    const hub = await newHub();
+    const na = new Region('na-aws');
+    const eu = new Region('eu-azure');
+    await merge(hub, await na.commit([hub], { 'hr.csv': 't,hr\n1,60\n' }), 'shared');
+    await merge(hub, await eu.commit([hub], { 'hr.csv': 't,hr\n5,70\n', 'eu-only.jsonl': '{"a":1}\n' }), 'shared');
+    await merge(hub, await na.commit([hub], { 'hr.csv': 't,hr\n1,60\n2,61\n' }), 'shared');
+    await merge(hub, await eu.commit([hub], { 'hr.csv': 't,hr\n5,70\n6,71', 'eu-only.jsonl': '{"a":1}\n{"a":2}\n' }), 'shared');
+    await merge(hub, await na.commit([hub], { 'hr.csv': 't,hr\n1,60\n2,61\n3,62\n' }), 'shared');
+    const expected = 't,hr\n1,60\n5,70\n2,61\n6,71\n3,62\n';
+    expect(await read(hub, 'hr.csv')).toBe(expected);
+    expect(await read(hub, 'eu-only.jsonl')).toBe('{"a":1}\n{"a":2}\n');
+    const e = await lookupPath(hub.objects, await mainTree(hub), 'hr.csv');
+    expect(e!.id).toBe((await writeFileContent(hub.objects, [Buffer.from(expected)])).id);
+  });
+
+  it('parks a conflict on conflicts/<region>/<seq>, leaves main unchanged, and stays parked on redelivery', async () => {
+    const hub = await newHub();
+    const na = new Region('na-aws');
+    const eu = new Region('eu-azure');
+    await merge(hub, await na.commit([hub], { 'model.json': '{"v":1}', 'hr.csv': 'h\n1\n' }), 'shared');
+    const head = await main(hub);
+    const lines: string[] = [];
+    const eu1 = await eu.commit([hub], { 'model.json': '{"v":2}', 'hr.csv': 'h\n5\n' });
+    const r = await merge(hub, eu1, 'shared', (l) => lines.push(l));
+    expect(r).toEqual({ kind: 'conflict', conflictBranch: 'conflicts/eu-azure/1', conflicts: ['model.json (add/add)'] });
+    expect(await main(hub)).toBe(head);
+    expect((await hub.refs.resolve(branchRef('conflicts/eu-azure/1'))).commit).toBe(eu1.commit);
+    expect(lines).toEqual([expect.stringMatching(/^conflict datasets\/heart\/eu-azure seq 1: .* kept on branch conflicts\/eu-azure\/1; main unchanged; conflicting paths: model.json \(add\/add\)$/)]);
+
+    expect((await merge(hub, eu1, 'shared')).kind).toBe('conflict');
+    expect(await main(hub)).toBe(head);
+    // The region is not blocked: its next commits are still taken up (and conflict again while model.json differs).
+    const eu2 = await eu.commit([hub], { 'model.json': '{"v":1}', 'hr.csv': 'h\n5\n6\n' });
+    expect((await merge(hub, eu2, 'shared')).kind).toBe('merged');
+    expect(await read(hub, 'hr.csv')).toBe('h\n1\n5\n6\n');
+  });
+
+  it('calls a differing CSV header or a rewritten record a conflict', async () => {
+    const hub = await newHub();
+    const na = new Region('na-aws');
+    const eu = new Region('eu-azure');
+    await merge(hub, await na.commit([hub], { 'hr.csv': 't,hr\n1,60\n' }), 'shared');
+    expect((await merge(hub, await eu.commit([hub], { 'hr.csv': 't,spo2\n1,98\n' }), 'shared')).kind).toBe('conflict');
+    const gcp = new Region('na-gcp');
+    await merge(hub, await gcp.commit([hub], { 'hr.csv': 't,hr\n7,80\n' }), 'shared');
+    expect((await merge(hub, await gcp.commit([hub], { 'hr.csv': 't,hr\n7,81\n' }), 'shared')).conflicts).toEqual(['hr.csv (modify/modify)']);
+    expect(await read(hub, 'hr.csv')).toBe('t,hr\n1,60\n7,80\n');
+  });
+});

@@ -1,0 +1,235 @@
+import {
+  Commit,
+  CommitId,
+  ConflictError,
+  editPath,
+  EMPTY_TREE_ID,
+  InvalidArgumentError,
+  mergeTrees,
+  NotFoundError,
+  RefName,
+  TREE_PAGE_HEADER,
+  TreeEntry,
+  TreeId,
+  treeSize,
+  validateEntryName,
+} from '@tributary/core';
+import { branchRef, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
+import { HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HubMergeIndex, LastMerge } from './merge-index';
+import { appendRegionalRecords } from './record-append';
+
+/**
+ * graft: a region's tree lands under `regions/<region>/`, replacing what was there, so the hub's tree does not
+ * depend on the order regions arrive in. shared: regions merge into the same paths, appended records unioned.
+ */
+export type HubLayout = 'graft' | 'shared';
+
+export interface RegionalCommit {
+  readonly commit: CommitId;
+  readonly region: string;
+  readonly topic: string;
+  readonly seq: number;
+}
+
+export interface RegionalMergeOptions {
+  readonly layout: HubLayout;
+  /** The branch merged into (default `main`). */
+  readonly branch?: string;
+  readonly author?: string;
+  /** Clock override, for reproducible tests. */
+  readonly now?: Date;
+  /** Receives one readable line per conflict. */
+  readonly log?: (line: string) => void;
+}
+
+export interface RegionalMergeOutcome {
+  readonly kind: 'merged' | 'duplicate' | 'conflict';
+  /** merged: the new merge commit; duplicate: the merge that already holds it (when known). */
+  readonly commit?: CommitId;
+  /** conflict: the branch holding the regional commit, `conflicts/<region>/<seq>`. */
+  readonly conflictBranch?: string;
+  /** conflict: the conflicted paths. */
+  readonly conflicts?: string[];
+}
+
+const CAS_ATTEMPTS = 8;
+const indexes = new WeakMap<Repository, HubMergeIndex>();
+const queues = new WeakMap<Repository, Promise<unknown>>();
+
+/**
+ * Merges one regional commit, whose objects are already in the hub's store, into the hub's `main` as a two-parent
+ * merge commit (parents: main, the regional commit) annotated `trib.region`, `trib.topic`, `trib.seq` and
+ * `trib.source` (the regional commit). No working copy: trees are edited in the object store.
+ *
+ * - graft: main's tree with `regions/<region>` set to the regional commit's tree (a few objects, whatever the size).
+ * - shared: a three-way merge of trees from base = the region's commit last merged into main (found from main's
+ *   merge annotations, see HubMergeIndex), ours = main, theirs = the regional commit. A `.csv` / `.jsonl` file the
+ *   region only appended records to gets those records appended to main's version (appendRegionalRecords), so
+ *   records land in merge order: main's, then this commit's. Other two-sided changes are conflicts.
+ * - Idempotent: a commit main already merged (same topic and an equal or lower seq on the same chain, or otherwise
+ *   already an ancestor of main) returns `duplicate` and changes nothing; a commit already parked on its conflict
+ *   branch returns `conflict` again and changes nothing.
+ * - Conflict: the regional commit is kept on branch `conflicts/<region>/<seq>`, `log` gets a readable line, main is
+ *   unchanged; the caller still acknowledges it.
+ * - Durable before it returns: the merge commit and its objects are flushed, then main moves by compare-and-swap
+ *   (retried from the new main if another writer moved it). Calls on one Repository object run one at a time.
+ *
+ * Throws InvalidArgumentError for a bad region or seq, NotFoundError when the regional commit's objects are missing.
+ */
+export function mergeRegionalCommit(hub: Repository, regional: RegionalCommit, opts: RegionalMergeOptions): Promise<RegionalMergeOutcome> {
+  validateEntryName(regional.region);
+  if (!Number.isSafeInteger(regional.seq) || regional.seq < 1) throw new InvalidArgumentError(`bad sequence number ${regional.seq}`);
+  const previous = queues.get(hub) ?? Promise.resolve();
+  const run = previous.then(
+    () => mergeSerialized(hub, regional, opts),
+    () => mergeSerialized(hub, regional, opts),
+  );
+  queues.set(hub, run.catch(() => undefined));
+  return run;
+}
+
+async function mergeSerialized(hub: Repository, regional: RegionalCommit, opts: RegionalMergeOptions): Promise<RegionalMergeOutcome> {
+  let index = indexes.get(hub);
+  if (!index) indexes.set(hub, (index = new HubMergeIndex()));
+  const mainRef = branchRef(opts.branch ?? 'main');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await attemptMerge(hub, index, mainRef, regional, opts);
+    } catch (e) {
+      if (!(e instanceof ConflictError || e instanceof NotFoundError) || attempt >= CAS_ATTEMPTS) throw e;
+      // Another process on the same store may have moved main to a commit in a pack this one has not loaded yet.
+      if (e instanceof NotFoundError) await hub.objects.reload();
+    }
+  }
+}
+
+async function attemptMerge(
+  hub: Repository,
+  index: HubMergeIndex,
+  mainRef: RefName,
+  regional: RegionalCommit,
+  opts: RegionalMergeOptions,
+): Promise<RegionalMergeOutcome> {
+  let main = await hub.refs.resolve(mainRef);
+  if (!main.commit) main = await startMain(hub, index, mainRef, opts);
+  const mainCommit = main.commit!;
+  const last = await index.lastMerge(hub, mainCommit, regional.topic);
+  if (await alreadyMerged(hub, mainCommit, last, regional)) return { kind: 'duplicate', commit: last?.source === regional.commit ? last.merge : undefined };
+  const parked = await parkedConflict(hub, regional);
+  if (parked) return { kind: 'conflict', conflictBranch: parked, conflicts: [] };
+
+  const mainTree = (await hub.readCommit(mainCommit)).tree;
+  const theirs: Commit = await hub.readCommit(regional.commit);
+  let tree: TreeId;
+  if (opts.layout === 'graft') {
+    tree = await graftRegion(hub, mainTree, regional.region, theirs.tree);
+  } else {
+    const base = last ? (await hub.readCommit(last.source)).tree : undefined;
+    const db = hub.objects;
+    const merged = await mergeTrees(db, db, base, mainTree, theirs.tree, {
+      mergeFile: async (path, b, o, t) => {
+        if (o.kind !== 'file' || t.kind !== 'file' || (b && b.kind !== 'file')) return undefined;
+        const file = await appendRegionalRecords(db, db, path, b && fileRef(b), fileRef(o), fileRef(t));
+        return file && { ...o, id: file.id, chunked: file.chunked, size: file.size };
+      },
+    });
+    if (!merged.tree) return park(hub, regional, merged.conflicts.map((c) => `${c.path} (${c.kind})`), opts);
+    tree = merged.tree.id;
+  }
+
+  const commit = await hub.writeCommit({
+    tree,
+    parents: [mainCommit, regional.commit],
+    author: opts.author?.trim() || defaultAuthor(),
+    time: (opts.now ?? new Date()).toISOString(),
+    message: `Merge ${regional.topic} seq ${regional.seq} (${regional.region})`,
+    annotations: {
+      [HUB_REGION]: regional.region,
+      [HUB_TOPIC]: regional.topic,
+      [HUB_SEQ]: String(regional.seq),
+      [HUB_SOURCE]: regional.commit,
+    },
+  });
+  await hub.refs.update(mainRef, main.version, { commit });
+  index.record(mainCommit, commit, regional.topic, regional.seq, regional.commit);
+  return { kind: 'merged', commit };
+}
+
+/** graft: main's tree with `regions/<region>` replaced by the regional tree (removed when that tree is empty). */
+export async function graftRegion(hub: Repository, mainTree: TreeId, region: string, regionalTree: TreeId): Promise<TreeId> {
+  const db = hub.objects;
+  const entry: Omit<TreeEntry, 'name'> | undefined =
+    regionalTree === EMPTY_TREE_ID
+      ? undefined
+      : { kind: 'dir', executable: false, chunked: false, id: regionalTree, size: await treeSize(db, regionalTree) };
+  return (await editPath(db, db, mainTree, `regions/${region}`, entry)).id;
+}
+
+/** An unborn main gets an empty root commit, so every merge can have main as its first parent. */
+async function startMain(hub: Repository, index: HubMergeIndex, mainRef: RefName, opts: RegionalMergeOptions) {
+  const tree = await hub.objects.put(Buffer.from(TREE_PAGE_HEADER, 'latin1'));
+  const commit = await hub.writeCommit({
+    tree,
+    parents: [],
+    author: opts.author?.trim() || defaultAuthor(),
+    time: (opts.now ?? new Date()).toISOString(),
+    message: 'Start of the hub dataset',
+    annotations: {},
+  });
+  await hub.refs.update(mainRef, undefined, { commit });
+  index.recordPlain(undefined, commit);
+  return hub.refs.resolve(mainRef);
+}
+
+/**
+ * Whether main already holds the regional commit. The answer comes from the topic's last merge: the same commit, or
+ * a lower seq found on its first-parent chain (the topic log is fast-forward only, so seq s of a topic is
+ * last - s steps back from the last entry merged). Anything else at or below the last seq falls back to an ancestry
+ * walk; a topic never merged by the hub holds nothing (a conflict branch merged by hand is not looked for).
+ */
+async function alreadyMerged(hub: Repository, main: CommitId, last: LastMerge | undefined, regional: RegionalCommit): Promise<boolean> {
+  if (!last) return false;
+  if (last.source === regional.commit) return true;
+  if (regional.seq > last.seq) return false;
+  let id: CommitId | undefined = last.source;
+  for (let steps = last.seq - regional.seq; steps > 0 && id; steps--) id = (await hub.readCommit(id)).parents[0];
+  if (id === regional.commit) return true;
+  return isAncestor(hub, regional.commit, main);
+}
+
+function conflictBranchName(regional: RegionalCommit): string {
+  return `conflicts/${regional.region}/${regional.seq}`;
+}
+
+/** The conflict branch already holding this regional commit, if it was parked before. */
+async function parkedConflict(hub: Repository, regional: RegionalCommit): Promise<string | undefined> {
+  const name = conflictBranchName(regional);
+  for (const candidate of [name, `${name}-${regional.commit.slice(0, 12)}`]) {
+    const v = await hub.refs.read(branchRef(candidate));
+    if (v && 'commit' in v.target && v.target.commit === regional.commit) return candidate;
+  }
+  return undefined;
+}
+
+async function park(hub: Repository, regional: RegionalCommit, conflicts: string[], opts: RegionalMergeOptions): Promise<RegionalMergeOutcome> {
+  let name = conflictBranchName(regional);
+  try {
+    await hub.refs.create(branchRef(name), { commit: regional.commit });
+  } catch (e) {
+    if (!(e instanceof ConflictError)) throw e;
+    // The name holds another commit (a topic recreated from scratch, say): keep both.
+    name = `${name}-${regional.commit.slice(0, 12)}`;
+    await hub.refs.create(branchRef(name), { commit: regional.commit }).catch((err) => {
+      if (!(err instanceof ConflictError)) throw err;
+    });
+  }
+  opts.log?.(
+    `conflict ${regional.topic} seq ${regional.seq}: ${regional.commit.slice(0, 12)} kept on branch ${name}; main unchanged; ` +
+      `conflicting paths: ${conflicts.join(', ') || '(none reported)'}`,
+  );
+  return { kind: 'conflict', conflictBranch: name, conflicts };
+}
+
+function fileRef(e: TreeEntry) {
+  return { id: e.id, chunked: e.chunked, size: e.size };
+}

@@ -1,0 +1,105 @@
+import { CommitId } from '@tributary/core';
+import { crashPoint, Repository } from '@tributary/repository';
+
+/** What the publisher needs from a sync client (SyncClient from @tributary/sync fits). */
+export interface TopicPublisher {
+  publish(repo: Repository, topic: string, ref?: string): Promise<PublishSummary>;
+}
+
+export interface PublishSummary {
+  readonly commits: number;
+  readonly seqFrom: number;
+  readonly seqTo: number;
+  readonly head: CommitId | null;
+}
+
+export interface BacklogPublisherOptions {
+  readonly onPublished?: (r: PublishSummary) => void;
+  /** A failed publish, and how long until the next try. */
+  readonly onError?: (e: unknown, retryInMs: number) => void;
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+/**
+ * Publishes a repository's HEAD to a topic whenever asked (`kick`), one publish at a time. Each publish sends every
+ * commit of HEAD's first-parent chain the topic lacks, in order, so the whole backlog goes out in one call and a
+ * commit is never skipped. While the broker is unreachable (or refuses) it retries with exponential backoff, and the
+ * caller keeps committing meanwhile; a kick during a backoff does not cut it short.
+ */
+export class BacklogPublisher {
+  private dirty = false;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private published: CommitId | undefined;
+  private cancelSleep: (() => void) | undefined;
+  private readonly minBackoff: number;
+  private readonly maxBackoff: number;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly client: TopicPublisher,
+    readonly topic: string,
+    private readonly opts: BacklogPublisherOptions = {},
+  ) {
+    this.minBackoff = opts.minBackoffMs ?? 100;
+    this.maxBackoff = opts.maxBackoffMs ?? 5000;
+  }
+
+  /** The newest commit the broker has acknowledged, as far as this process knows. */
+  get lastPublished(): CommitId | undefined {
+    return this.published;
+  }
+
+  /** Asks for HEAD to be published (soon, or after the current publish or backoff). */
+  kick(): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    if (!this.running) this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  /** Resolves once nothing is left to publish (or `stop` was called). */
+  async drain(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelSleep?.();
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = this.minBackoff;
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      try {
+        const head = (await this.repo.head()).commit;
+        if (!head || head === this.published) continue;
+        crashPoint('agent.before-publish');
+        const r = await this.client.publish(this.repo, this.topic, 'HEAD');
+        this.published = r.head ?? head;
+        backoff = this.minBackoff;
+        this.opts.onPublished?.(r);
+        // HEAD may have moved during the publish: look again (a cheap ref read when it did not).
+        this.dirty = true;
+      } catch (e) {
+        this.dirty = true;
+        const wait = Math.round(backoff * (0.75 + Math.random() / 2));
+        this.opts.onError?.(e, wait);
+        await this.sleep(wait);
+        backoff = Math.min(this.maxBackoff, backoff * 2);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.cancelSleep = done;
+    });
+  }
+}

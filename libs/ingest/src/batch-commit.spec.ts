@@ -1,0 +1,182 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CommitId, InvalidArgumentError, lookupPath, readFileBytes, readTree, TreeEntry, writeFileContent, writeTreeFromPaths } from '@tributary/core';
+import { Repository } from '@tributary/repository';
+import { commitBatch } from './batch-commit';
+import { BATCH_NAME, BATCH_SHA256, REGION } from './batch-history';
+import { ingestLanded } from './inbox-ingest';
+import { InboxWatcher } from './inbox-watcher';
+
+const NOW = new Date('2026-03-04T10:11:12.000Z');
+let root: string;
+let repo: Repository;
+let inbox: string;
+
+beforeEach(async () => {
+  root = await fs.mkdtemp(path.join(tmpdir(), 'trib-ingest-'));
+  repo = await Repository.init(path.join(root, 'agent'));
+  inbox = path.join(root, 'inbox');
+  await fs.mkdir(inbox);
+});
+
+afterEach(async () => {
+  await repo.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+async function land(name: string, content: string | Buffer): Promise<string> {
+  const p = path.join(inbox, name);
+  await fs.writeFile(p, content);
+  return p;
+}
+
+async function readPath(commit: CommitId, p: string): Promise<Buffer | undefined> {
+  const tree = (await repo.readCommit(commit)).tree;
+  const entry = await lookupPath(repo.objects, tree, p);
+  if (!entry) return undefined;
+  const parts: Buffer[] = [];
+  for await (const b of readFileBytes(repo.objects, { id: entry.id, chunked: entry.chunked, size: entry.size })) parts.push(b);
+  return Buffer.concat(parts);
+}
+
+async function firstParentLength(commit: CommitId | undefined): Promise<number> {
+  let n = 0;
+  for (let id = commit; id; id = (await repo.readCommit(id)).parents[0]) n++;
+  return n;
+}
+
+describe('commitBatch, default layout', () => {
+  it('adds each batch as batches/<UTC date>/<name> with its annotations and moves HEAD', async () => {
+    const a = await commitBatch(repo, await land('b1.csv', 'x,y\n1,2\n'), { region: 'na-aws', now: NOW });
+    const b = await commitBatch(repo, await land('b2.jsonl', '{"x":1}\n'), { region: 'na-aws', now: new Date('2026-03-05T00:00:00Z') });
+    expect(a).toMatchObject({ duplicate: false, path: 'batches/2026-03-04/b1.csv' });
+    expect(b.path).toBe('batches/2026-03-05/b2.jsonl');
+    expect((await repo.head()).commit).toBe(b.commit);
+
+    const commit = await repo.readCommit(b.commit);
+    expect(commit.parents).toEqual([a.commit]);
+    expect(commit.annotations).toEqual({
+      // sha256sum of the bytes, computed outside Node.
+      [BATCH_SHA256]: 'bb157861a164e35cdde9d726b0af9ce2765a8f530c35d9e45732b94ee65e9557',
+      [BATCH_NAME]: 'b2.jsonl',
+      [REGION]: 'na-aws',
+    });
+    expect((await readPath(b.commit, 'batches/2026-03-04/b1.csv'))!.toString()).toBe('x,y\n1,2\n');
+
+    // The tree is the canonical tree of those two files, as a fresh build gives it.
+    const file = async (s: string): Promise<Omit<TreeEntry, 'name'>> => {
+      const f = await writeFileContent(repo.objects, [Buffer.from(s)]);
+      return { kind: 'file', executable: false, ...f };
+    };
+    const fresh = await writeTreeFromPaths(repo.objects, [
+      { path: 'batches/2026-03-04/b1.csv', entry: await file('x,y\n1,2\n') },
+      { path: 'batches/2026-03-05/b2.jsonl', entry: await file('{"x":1}\n') },
+    ]);
+    expect(commit.tree).toBe(fresh.id);
+  });
+
+  it('keeps both batches when a name comes back the same day with other bytes', async () => {
+    await commitBatch(repo, await land('b.csv', 'v\n1\n'), { region: 'r', now: NOW });
+    const second = await commitBatch(repo, await land('b.csv', 'v\n2\n'), { region: 'r', now: NOW });
+    expect(second.path).toMatch(/^batches\/2026-03-04\/b-[0-9a-f]{12}\.csv$/);
+    const names: string[] = [];
+    const dir = await lookupPath(repo.objects, (await repo.readCommit(second.commit)).tree, 'batches/2026-03-04');
+    for await (const e of readTree(repo.objects, dir!.id)) names.push(e.name);
+    expect(names).toHaveLength(2);
+  });
+
+  it('commits a batch once: the same bytes again return the first commit and change nothing', async () => {
+    const first = await commitBatch(repo, await land('b1.csv', 'x\n1\n'), { region: 'r', now: NOW });
+    await fs.rm(path.join(inbox, 'b1.csv'));
+    const again = await commitBatch(repo, await land('renamed.csv', 'x\n1\n'), { region: 'r', now: NOW });
+    expect(again).toEqual({ commit: first.commit, duplicate: true });
+    expect((await repo.head()).commit).toBe(first.commit);
+  });
+
+  it('finds the duplicate from the history alone, in a fresh process (new Repository object)', async () => {
+    const first = await commitBatch(repo, await land('b1.csv', 'x\n1\n'), { region: 'r', now: NOW });
+    for (let i = 0; i < 5; i++) await commitBatch(repo, await land(`n${i}.csv`, `x\n${i + 10}\n`), { region: 'r', now: NOW });
+    const reopened = await Repository.open(path.join(root, 'agent'));
+    try {
+      const again = await commitBatch(reopened, path.join(inbox, 'b1.csv'), { region: 'r', now: NOW });
+      expect(again).toEqual({ commit: first.commit, duplicate: true });
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('after a crash between the commit and the inbox move, the batch is moved without a second commit', async () => {
+    await land('b1.csv', 'x\n1\n');
+    // The crash: committed, never moved.
+    const committed = await commitBatch(repo, path.join(inbox, 'b1.csv'), { region: 'r', now: NOW });
+    await land('b2.csv', 'x\n2\n');
+    const watcher = new InboxWatcher(inbox);
+    const events: string[] = [];
+    await ingestLanded(repo, watcher, { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`));
+    expect(events).toEqual(['duplicate b1.csv', 'committed b2.csv']);
+    expect(await firstParentLength((await repo.head()).commit)).toBe(2);
+    expect((await repo.readCommit((await repo.readCommit((await repo.head()).commit!)).parents[0])).annotations[BATCH_NAME]).toBe('b1.csv');
+    expect((await repo.head()).commit).not.toBe(committed.commit);
+    expect(await watcher.landed()).toEqual([]);
+    expect((await fs.readdir(path.join(inbox, '.done'))).sort()).toEqual(['b1.csv', 'b2.csv']);
+  });
+});
+
+describe('commitBatch, append mode', () => {
+  it('creates the CSV from the first batch, then appends records without the header', async () => {
+    const a = await commitBatch(repo, await land('b1.csv', 'time,hr\n1,60\n2,61\n'), { region: 'r', appendTo: 'data/hr.csv', now: NOW });
+    const b = await commitBatch(repo, await land('b2.csv', 'time,hr\r\n3,62\n4,"6\n3"\n'), { region: 'r', appendTo: 'data/hr.csv', now: NOW });
+    expect(a.path).toBe('data/hr.csv');
+    const expected = 'time,hr\n1,60\n2,61\n3,62\n4,"6\n3"\n';
+    expect((await readPath(b.commit, 'data/hr.csv'))!.toString()).toBe(expected);
+    const entry = await lookupPath(repo.objects, (await repo.readCommit(b.commit)).tree, 'data/hr.csv');
+    const canonical = await writeFileContent(repo.objects, [Buffer.from(expected)]);
+    expect({ id: entry!.id, chunked: entry!.chunked, size: entry!.size }).toEqual(canonical);
+  });
+
+  it('inserts a newline when the file lacks a final one, and keeps big appends canonical', async () => {
+    await commitBatch(repo, await land('b1.csv', 'a,b\n1,2'), { region: 'r', appendTo: 'hr.csv', now: NOW });
+    const rows = Array.from({ length: 40_000 }, (_, i) => `${i},${(i * 7919) % 1000}`).join('\n') + '\n';
+    const b = await commitBatch(repo, await land('b2.csv', `a,b\n${rows}`), { region: 'r', appendTo: 'hr.csv', now: NOW });
+    const expected = Buffer.from(`a,b\n1,2\n${rows}`);
+    expect((await readPath(b.commit, 'hr.csv'))!.equals(expected)).toBe(true);
+    const entry = await lookupPath(repo.objects, (await repo.readCommit(b.commit)).tree, 'hr.csv');
+    expect(entry!.id).toBe((await writeFileContent(repo.objects, [expected])).id);
+  });
+
+  it('appends JSONL batches whole, and a header-only CSV batch changes nothing but is still one commit', async () => {
+    await commitBatch(repo, await land('a.jsonl', '{"a":1}\n'), { region: 'r', appendTo: 'x.jsonl', now: NOW });
+    const b = await commitBatch(repo, await land('b.jsonl', '{"a":2}\n{"a":3}'), { region: 'r', appendTo: 'x.jsonl', now: NOW });
+    expect((await readPath(b.commit, 'x.jsonl'))!.toString()).toBe('{"a":1}\n{"a":2}\n{"a":3}');
+
+    await commitBatch(repo, await land('c.csv', 'h\n1\n'), { region: 'r', appendTo: 'y.csv', now: NOW });
+    const before = (await repo.head()).commit!;
+    const d = await commitBatch(repo, await land('d.csv', 'h\n'), { region: 'r', appendTo: 'y.csv', now: NOW });
+    expect((await repo.readCommit(d.commit)).parents).toEqual([before]);
+    expect((await repo.readCommit(d.commit)).tree).toBe((await repo.readCommit(before)).tree);
+  });
+
+  it('refuses a CSV batch whose header differs; the inbox loop parks it in .failed and goes on', async () => {
+    await commitBatch(repo, await land('b1.csv', 'time,hr\n1,60\n'), { region: 'r', appendTo: 'hr.csv', now: NOW });
+    const head = (await repo.head()).commit;
+    await fs.rm(path.join(inbox, 'b1.csv'));
+    const bad = await land('b2.csv', 'time,spo2\n1,98\n');
+    await expect(commitBatch(repo, bad, { region: 'r', appendTo: 'hr.csv' })).rejects.toThrow(/has CSV header "time,spo2", but hr.csv has "time,hr"/);
+    expect((await repo.head()).commit).toBe(head);
+
+    const good = await land('b3.csv', 'time,hr\n2,61\n');
+    await fs.utimes(good, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+    const events: string[] = [];
+    await ingestLanded(repo, new InboxWatcher(inbox), { region: 'r', appendTo: 'hr.csv' }, (e) => events.push(`${e.kind} ${e.file.name}`));
+    expect(events).toEqual(['failed b2.csv', 'committed b3.csv']);
+    expect(await fs.readdir(path.join(inbox, '.failed'))).toEqual(['b2.csv']);
+  });
+
+  it('rejects append targets that are not .csv/.jsonl or unsafe, and a batch of the other format', async () => {
+    const f = await land('b.csv', 'a\n1\n');
+    await expect(commitBatch(repo, f, { region: 'r', appendTo: 'x.parquet' })).rejects.toThrow(InvalidArgumentError);
+    await expect(commitBatch(repo, f, { region: 'r', appendTo: '../x.csv' })).rejects.toThrow(InvalidArgumentError);
+    await expect(commitBatch(repo, f, { region: 'r', appendTo: 'x.jsonl' })).rejects.toThrow(/is csv, but x.jsonl is jsonl/);
+  });
+});

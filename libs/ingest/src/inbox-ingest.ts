@@ -1,0 +1,44 @@
+import { CommitId, TribError } from '@tributary/core';
+import { crashPoint, Repository } from '@tributary/repository';
+import { commitBatch, CommitBatchOptions } from './batch-commit';
+import { InboxWatcher, LandedFile } from './inbox-watcher';
+
+export type IngestEvent =
+  | { readonly kind: 'committed'; readonly file: LandedFile; readonly commit: CommitId; readonly path?: string }
+  | { readonly kind: 'duplicate'; readonly file: LandedFile; readonly commit: CommitId }
+  | { readonly kind: 'failed'; readonly file: LandedFile; readonly error: TribError; readonly movedTo: string };
+
+/**
+ * Commits every landed batch, one at a time, oldest first, and moves each to `<inbox>/.done/` only after its commit
+ * is durable (a batch already committed, seen again after a crash before its move, is moved without a new commit).
+ * A batch that can never be committed (InvalidArgumentError: bad name, CSV header mismatch, unsafe append target)
+ * goes to `<inbox>/.failed/`. Any other error stops the round and is thrown, so later batches never overtake an
+ * earlier one; the caller retries. Returns the number of batches handled.
+ */
+export async function ingestLanded(
+  repo: Repository,
+  watcher: InboxWatcher,
+  opts: Omit<CommitBatchOptions, 'now'>,
+  onEvent: (e: IngestEvent) => void = () => undefined,
+): Promise<number> {
+  let handled = 0;
+  for (const file of await watcher.landed()) {
+    let result;
+    try {
+      result = await commitBatch(repo, file.path, opts);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if (e instanceof TribError && e.code === 'INVALID_ARGUMENT') {
+        onEvent({ kind: 'failed', file, error: e, movedTo: await watcher.markFailed(file) });
+        handled++;
+        continue;
+      }
+      throw e;
+    }
+    crashPoint('ingest.before-move');
+    await watcher.markDone(file);
+    onEvent(result.duplicate ? { kind: 'duplicate', file, commit: result.commit } : { kind: 'committed', file, commit: result.commit, path: result.path });
+    handled++;
+  }
+  return handled;
+}

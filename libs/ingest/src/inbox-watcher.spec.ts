@@ -1,0 +1,55 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { InboxWatcher } from './inbox-watcher';
+
+describe('InboxWatcher', () => {
+  let inbox: string;
+  beforeEach(async () => {
+    inbox = await fs.mkdtemp(path.join(tmpdir(), 'trib-inbox-'));
+  });
+  afterEach(() => fs.rm(inbox, { recursive: true, force: true }));
+
+  async function put(name: string, mtimeSec: number): Promise<void> {
+    const p = path.join(inbox, name);
+    await fs.writeFile(p, name);
+    await fs.utimes(p, mtimeSec, mtimeSec);
+  }
+
+  it('lists landed files oldest first (mtime, then name) and ignores dotfiles, .tmp files and folders', async () => {
+    await put('c.csv', 1000);
+    await put('b.csv', 2000);
+    await put('a.csv', 2000);
+    await put('.writing.csv', 500);
+    await put('d.csv.tmp', 500);
+    await fs.mkdir(path.join(inbox, 'sub'));
+    const w = new InboxWatcher(inbox);
+    expect((await w.landed()).map((f) => f.name)).toEqual(['c.csv', 'a.csv', 'b.csv']);
+  });
+
+  it('moves a batch to .done, never over an earlier one, and to .failed', async () => {
+    const w = new InboxWatcher(inbox);
+    await put('a.csv', 1000);
+    let [a] = await w.landed();
+    expect(await w.markDone(a)).toBe(path.join(inbox, '.done', 'a.csv'));
+    await put('a.csv', 1000);
+    [a] = await w.landed();
+    expect(await w.markDone(a)).toBe(path.join(inbox, '.done', 'a.csv.1'));
+    await put('b.csv', 1000);
+    const [b] = await w.landed();
+    await w.markFailed(b);
+    expect(await w.landed()).toEqual([]);
+    expect(await fs.readdir(path.join(inbox, '.failed'))).toEqual(['b.csv']);
+    expect((await fs.readdir(path.join(inbox, '.done'))).sort()).toEqual(['a.csv', 'a.csv.1']);
+  });
+
+  it('calls back when a file lands', async () => {
+    const w = new InboxWatcher(inbox);
+    let handle: { close(): void } | undefined;
+    await new Promise<void>((resolve) => {
+      handle = w.watch(resolve);
+      void fs.writeFile(path.join(inbox, 'x.csv'), 'x');
+    });
+    handle!.close();
+  });
+});

@@ -1,0 +1,98 @@
+import { promises as fs, watch as fsWatch, FSWatcher } from 'node:fs';
+import * as path from 'node:path';
+
+export const DONE_DIR = '.done';
+export const FAILED_DIR = '.failed';
+const RESCAN_MS = 1000;
+
+/** A file that has landed in the inbox: its full path, name and modification time. */
+export interface LandedFile {
+  readonly path: string;
+  readonly name: string;
+  readonly mtimeMs: number;
+}
+
+/**
+ * An agent's inbox folder. A file has landed once it appears under its final name: names starting with `.` or
+ * ending in `.tmp` are writers' work in progress (write, then rename) and are ignored, as are directories
+ * (`.done/` and `.failed/` live here too).
+ */
+export class InboxWatcher {
+  constructor(readonly inbox: string) {}
+
+  /** Creates the inbox (and parents) if absent. */
+  async ensure(): Promise<void> {
+    await fs.mkdir(this.inbox, { recursive: true });
+  }
+
+  /** The landed files, oldest first: by modification time, then by name. A file removed meanwhile is skipped. */
+  async landed(): Promise<LandedFile[]> {
+    const out: LandedFile[] = [];
+    for (const d of await fs.readdir(this.inbox, { withFileTypes: true })) {
+      if (!d.isFile() || d.name.startsWith('.') || d.name.endsWith('.tmp')) continue;
+      const p = path.join(this.inbox, d.name);
+      const st = await fs.stat(p).catch(() => undefined);
+      if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs });
+    }
+    return out.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * Moves a committed batch to `<inbox>/.done/` (a name already there gets a numeric suffix) and makes the move
+   * durable by syncing both folders. Call only after the commit is durable: a crash before the move makes the
+   * agent see the file again, and the commit's `trib.batch.sha256` turns that into a no-op.
+   */
+  async markDone(file: LandedFile): Promise<string> {
+    return this.moveTo(DONE_DIR, file);
+  }
+
+  /** Moves a batch that can never be committed (bad name, header mismatch) to `<inbox>/.failed/`, durably. */
+  async markFailed(file: LandedFile): Promise<string> {
+    return this.moveTo(FAILED_DIR, file);
+  }
+
+  /**
+   * Calls `onChange` on every change the OS reports in the inbox and at least once a second (fs.watch can miss
+   * events, and on some filesystems it reports none). Returns a handle that stops both.
+   */
+  watch(onChange: () => void): { close(): void } {
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = fsWatch(this.inbox, { persistent: true }, () => onChange());
+      watcher.on('error', () => undefined);
+    } catch {
+      // No inotify here: the rescan alone keeps the agent going.
+    }
+    const timer = setInterval(onChange, RESCAN_MS);
+    return {
+      close: () => {
+        clearInterval(timer);
+        watcher?.close();
+      },
+    };
+  }
+
+  private async moveTo(dirName: string, file: LandedFile): Promise<string> {
+    const dir = path.join(this.inbox, dirName);
+    await fs.mkdir(dir, { recursive: true });
+    let dest = path.join(dir, file.name);
+    for (let n = 1; await exists(dest); n++) dest = path.join(dir, `${file.name}.${n}`);
+    await fs.rename(file.path, dest);
+    await syncDir(dir);
+    await syncDir(this.inbox);
+    return dest;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.lstat(p).then(() => true, () => false);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
