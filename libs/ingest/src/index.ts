@@ -4,3 +4,5 @@ export * from './batch-commit';
 export * from './inbox-watcher';
 export * from './inbox-ingest';
 export * from './backlog-publisher';
+export * from './process/store-repository';
+export * from './process/status-server';

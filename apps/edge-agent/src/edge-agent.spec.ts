@@ -1,0 +1,70 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CommitId, UnavailableError } from '@tributary/core';
+import { PublishSummary, TopicPublisher } from '@tributary/ingest';
+import { Repository } from '@tributary/repository';
+import { EdgeAgent } from './edge-agent';
+
+class FakeBroker implements TopicPublisher {
+  readonly log: CommitId[] = [];
+  up = true;
+  async publish(repo: Repository, _topic: string, ref = 'HEAD'): Promise<PublishSummary> {
+    if (!this.up) throw new UnavailableError('broker unreachable');
+    const chain: CommitId[] = [];
+    for (let id: CommitId | undefined = await repo.resolve(ref); id && !this.log.includes(id); id = (await repo.readCommit(id)).parents[0]) chain.unshift(id);
+    const seqFrom = this.log.length + 1;
+    this.log.push(...chain);
+    return { commits: chain.length, seqFrom, seqTo: this.log.length, head: this.log[this.log.length - 1] ?? null };
+  }
+}
+
+async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('EdgeAgent', () => {
+  let root: string;
+  let repo: Repository;
+  beforeEach(async () => {
+    root = await fs.mkdtemp(path.join(tmpdir(), 'trib-agent-'));
+    repo = await Repository.init(path.join(root, 'home'));
+  });
+  afterEach(async () => {
+    await repo.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  it('commits landed batches in order, moves them to .done, and publishes each once, also across a broker outage', async () => {
+    const inbox = path.join(root, 'inbox');
+    await fs.mkdir(inbox);
+    // Landed before the agent starts, oldest first by mtime.
+    for (const [i, name] of ['b.csv', 'a.csv'].entries()) {
+      await fs.writeFile(path.join(inbox, name), `x\n${name}\n`);
+      await fs.utimes(path.join(inbox, name), 1000 + i, 1000 + i);
+    }
+    const broker = new FakeBroker();
+    broker.up = false;
+    const lines: string[] = [];
+    const agent = new EdgeAgent({ repo, client: broker, region: 'na-aws', dataset: 'heart', inbox, appendTo: 'hr.csv', log: (l) => lines.push(l) });
+    await agent.start();
+    await until(async () => (await fs.readdir(inbox)).filter((n) => !n.startsWith('.')).length === 0);
+    await fs.writeFile(path.join(inbox, '.c.csv.tmp'), 'x\nc\n');
+    await fs.rename(path.join(inbox, '.c.csv.tmp'), path.join(inbox, 'c.csv'));
+    await until(() => agent.status().committed === 3);
+    broker.up = true;
+    await until(() => broker.log.length === 3);
+    await agent.stop();
+
+    expect(agent.topic).toBe('datasets/heart/na-aws');
+    const names: string[] = [];
+    for (let id: CommitId | undefined = (await repo.head()).commit; id; id = (await repo.readCommit(id)).parents[0]) {
+      names.unshift((await repo.readCommit(id)).annotations['trib.batch.name']);
+    }
+    expect(names).toEqual(['b.csv', 'a.csv', 'c.csv']);
+    expect(broker.log[2]).toBe((await repo.head()).commit);
+    expect((await fs.readdir(path.join(inbox, '.done'))).sort()).toEqual(['a.csv', 'b.csv', 'c.csv']);
+    expect(lines.some((l) => /^publish to datasets\/heart\/na-aws failed: UNAVAILABLE/.test(l))).toBe(true);
+    expect(lines.filter((l) => l.startsWith('committed '))).toHaveLength(3);
+  });
+});

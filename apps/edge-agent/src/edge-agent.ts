@@ -1,0 +1,125 @@
+import { CommitId, isTribError } from '@tributary/core';
+import { BacklogPublisher, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
+import { Repository } from '@tributary/repository';
+
+export interface EdgeAgentDeps {
+  readonly repo: Repository;
+  readonly client: TopicPublisher;
+  readonly region: string;
+  readonly dataset: string;
+  readonly inbox: string;
+  /** Empty: a new file per batch under batches/<date>/. */
+  readonly appendTo: string;
+  readonly log: (line: string) => void;
+}
+
+const RETRY_INGEST_MS = 1000;
+
+/**
+ * One region's agent: on start, on every inbox change and at least once a second, commits landed batches one at a
+ * time (each durable before its file moves to .done), then publishes HEAD's backlog to `datasets/<dataset>/<region>`,
+ * retrying with backoff while the broker is away. Committing never waits for publishing.
+ */
+export class EdgeAgent {
+  readonly topic: string;
+  private readonly watcher: InboxWatcher;
+  private readonly publisher: BacklogPublisher;
+  private stopWatching: (() => void) | undefined;
+  private pending = false;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly counts = { committed: 0, duplicates: 0, failed: 0, published: 0 };
+  private lastCommit: CommitId | undefined;
+
+  constructor(private readonly deps: EdgeAgentDeps) {
+    this.topic = `datasets/${deps.dataset}/${deps.region}`;
+    this.watcher = new InboxWatcher(deps.inbox);
+    this.publisher = new BacklogPublisher(deps.repo, deps.client, this.topic, {
+      onPublished: (r) => this.onPublished(r),
+      onError: (e, ms) => deps.log(`publish to ${this.topic} failed: ${describe(e)}; retrying in ${ms} ms (committing goes on)`),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.watcher.ensure();
+    this.lastCommit = (await this.deps.repo.head()).commit;
+    this.stopWatching = this.watcher.watch(() => this.trigger()).close;
+    this.trigger();
+    // A backlog left by a previous run (killed between commit and publish) goes out now.
+    this.publisher.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopWatching?.();
+    this.publisher.stop();
+    await this.running;
+    await this.publisher.drain();
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      app: 'edge-agent',
+      region: this.deps.region,
+      topic: this.topic,
+      inbox: this.deps.inbox,
+      appendTo: this.deps.appendTo || undefined,
+      head: this.lastCommit ?? null,
+      lastPublished: this.publisher.lastPublished ?? null,
+      ...this.counts,
+    };
+  }
+
+  private trigger(): void {
+    if (this.stopped) return;
+    this.pending = true;
+    if (!this.running) this.running = this.ingestLoop().finally(() => (this.running = undefined));
+  }
+
+  private async ingestLoop(): Promise<void> {
+    while (this.pending && !this.stopped) {
+      this.pending = false;
+      try {
+        const n = await ingestLanded(
+          this.deps.repo,
+          this.watcher,
+          { region: this.deps.region, appendTo: this.deps.appendTo || undefined, author: `edge-agent/${this.deps.region}` },
+          (e) => this.onIngest(e),
+        );
+        if (n > 0) this.publisher.kick();
+      } catch (e) {
+        this.deps.log(`ingest failed: ${describe(e)}; retrying in ${RETRY_INGEST_MS} ms`);
+        await new Promise((r) => setTimeout(r, RETRY_INGEST_MS));
+        this.pending = true;
+      }
+    }
+  }
+
+  private onIngest(e: IngestEvent): void {
+    if (e.kind === 'committed') {
+      this.counts.committed++;
+      this.lastCommit = e.commit;
+      this.deps.log(`committed ${e.file.name} -> ${e.commit} (${e.path})`);
+      // Publish each commit as soon as it is durable, not only after the whole round.
+      this.publisher.kick();
+    } else if (e.kind === 'duplicate') {
+      this.counts.duplicates++;
+      this.deps.log(`${e.file.name} was already committed as ${e.commit}; moved to .done`);
+    } else {
+      this.counts.failed++;
+      this.deps.log(`refused ${e.file.name}: ${e.error.message}; moved to ${e.movedTo}`);
+    }
+  }
+
+  private onPublished(r: PublishSummary): void {
+    this.counts.published += r.commits;
+    if (r.commits === 0) return;
+    const range = r.seqFrom === r.seqTo ? `seq ${r.seqTo}` : `seq ${r.seqFrom}..${r.seqTo}`;
+    this.deps.log(`published ${this.topic} ${range} (${r.commits} commit${r.commits === 1 ? '' : 's'}) head ${r.head}`);
+  }
+}
+
+function describe(e: unknown): string {
+  if (isTribError(e)) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}

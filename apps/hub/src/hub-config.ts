@@ -1,0 +1,27 @@
+import { envVar, TRIB_ENV } from '@tributary/config';
+
+/** The hub's environment. Only TRIB_HOME and the default of TRIB_LISTEN are the hub's own. */
+export const HUB_ENV = {
+  topics: envVar(TRIB_ENV.topics.name, TRIB_ENV.topics.description, (raw) => {
+    const topics = TRIB_ENV.topics.parse(raw);
+    const regions = new Map<string, string>();
+    for (const t of topics) {
+      const region = regionOf(t);
+      const other = regions.get(region);
+      if (other !== undefined) throw new Error(`${other} and ${t} would both land in regions/${region}/`);
+      regions.set(region, t);
+    }
+    return topics;
+  }),
+  name: TRIB_ENV.name,
+  layout: TRIB_ENV.hubLayout,
+  store: TRIB_ENV.store,
+  broker: TRIB_ENV.broker,
+  listen: envVar(TRIB_ENV.listen.name, 'address of the status endpoint GET /health (port 0 picks a free port)', TRIB_ENV.listen.parse, '127.0.0.1:0'),
+  home: envVar('TRIB_HOME', 'folder for local repository state (default: derived from TRIB_STORE)', (raw) => raw, ''),
+};
+
+/** A topic's region: its last segment (`datasets/heart/na-aws` -> `na-aws`). */
+export function regionOf(topic: string): string {
+  return topic.slice(topic.lastIndexOf('/') + 1);
+}

@@ -1,0 +1,76 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CommitId, NotFoundError, UnavailableError, writeTreeFromPaths, writeFileContent } from '@tributary/core';
+import { branchRef, Repository } from '@tributary/repository';
+import { HubService, TopicSubscriber } from './hub.service';
+
+/** Delivers a topic's entries in order from a cursor, like the broker; acks advance the cursor. */
+class FakeFeeds implements TopicSubscriber {
+  readonly entries = new Map<string, { seq: number; commit: CommitId }[]>();
+  readonly cursors = new Map<string, number>();
+  failuresLeft = new Map<string, number>();
+
+  async subscribe(_repo: Repository, topic: string, _name: string, opts: { signal?: AbortSignal; onEntry?(e: { seq: number; commit: CommitId }): Promise<void> }) {
+    const left = this.failuresLeft.get(topic) ?? 0;
+    if (left !== 0) {
+      this.failuresLeft.set(topic, left - 1);
+      throw left < 0 ? new NotFoundError(`topic ${topic} does not exist`) : new UnavailableError('broker unreachable');
+    }
+    for (const e of this.entries.get(topic) ?? []) {
+      if (e.seq <= (this.cursors.get(topic) ?? 0)) continue;
+      await opts.onEntry?.(e);
+      this.cursors.set(topic, e.seq);
+    }
+    await new Promise((r) => opts.signal?.addEventListener('abort', r, { once: true }));
+  }
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('HubService', () => {
+  let root: string;
+  let repo: Repository;
+  beforeEach(async () => {
+    root = await fs.mkdtemp(path.join(tmpdir(), 'trib-hubsvc-'));
+    repo = await Repository.init(path.join(root, 'hub'));
+  });
+  afterEach(async () => {
+    await repo.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  async function regional(parent: CommitId | undefined, content: string): Promise<CommitId> {
+    const f = await writeFileContent(repo.objects, [Buffer.from(content)]);
+    const tree = await writeTreeFromPaths(repo.objects, [{ path: 'hr.csv', entry: { kind: 'file', executable: false, ...f } }]);
+    return repo.writeCommit({ tree: tree.id, parents: parent ? [parent] : [], author: 'a', time: new Date().toISOString(), message: 'b', annotations: {} });
+  }
+
+  it('merges every topic, retries a failing one without stopping the others, and logs each merge', async () => {
+    const feeds = new FakeFeeds();
+    const a1 = await regional(undefined, 'h\n1\n');
+    const a2 = await regional(a1, 'h\n1\n2\n');
+    const b1 = await regional(undefined, 'h\n9\n');
+    feeds.entries.set('datasets/heart/na-aws', [{ seq: 1, commit: a1 }, { seq: 2, commit: a2 }]);
+    feeds.entries.set('datasets/heart/eu-azure', [{ seq: 1, commit: b1 }]);
+    feeds.failuresLeft.set('datasets/heart/eu-azure', 2);
+    const lines: string[] = [];
+    const hub = new HubService({ repo, client: feeds, topics: [...feeds.entries.keys()], name: 'hub', layout: 'graft', log: (l) => lines.push(l) });
+    hub.start();
+    await until(() => (feeds.cursors.get('datasets/heart/na-aws') ?? 0) === 2 && feeds.cursors.get('datasets/heart/eu-azure') === 1);
+    await hub.stop();
+
+    const main = (await repo.refs.resolve(branchRef('main'))).commit!;
+    const merged: string[] = [];
+    for (let id: CommitId | undefined = main; id; id = (await repo.readCommit(id)).parents[0]) {
+      const a = (await repo.readCommit(id)).annotations;
+      if (a['trib.topic']) merged.push(`${a['trib.topic']}#${a['trib.seq']}`);
+    }
+    expect(merged.sort()).toEqual(['datasets/heart/eu-azure#1', 'datasets/heart/na-aws#1', 'datasets/heart/na-aws#2']);
+    expect(lines.filter((l) => l.startsWith('merged '))).toHaveLength(3);
+    expect(lines.filter((l) => l.startsWith('subscription to datasets/heart/eu-azure failed: UNAVAILABLE'))).toHaveLength(2);
+    expect(hub.status()).toMatchObject({ topics: { 'datasets/heart/na-aws': { lastSeq: 2, merged: 2 } } });
+  });
+});

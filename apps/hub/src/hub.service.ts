@@ -1,0 +1,127 @@
+import { CommitId, isTribError } from '@tributary/core';
+import { HubLayout, mergeRegionalCommit } from '@tributary/hub';
+import { Repository } from '@tributary/repository';
+import { regionOf } from './hub-config';
+
+/** What the hub needs from a sync client (SyncClient from @tributary/sync fits). */
+export interface TopicSubscriber {
+  subscribe(
+    repo: Repository,
+    topic: string,
+    subscriber: string,
+    opts: { follow?: boolean; signal?: AbortSignal; onEntry?(e: { seq: number; commit: CommitId }): Promise<void> },
+  ): Promise<unknown>;
+}
+
+export interface HubDeps {
+  readonly repo: Repository;
+  readonly client: TopicSubscriber;
+  readonly topics: readonly string[];
+  readonly name: string;
+  readonly layout: HubLayout;
+  readonly log: (line: string) => void;
+}
+
+interface TopicState {
+  lastSeq: number;
+  merged: number;
+  duplicates: number;
+  conflicts: string[];
+  /** Milliseconds from the regional commit's time to its merge, for the most recent merges. */
+  latenciesMs: number[];
+  state: 'starting' | 'following' | 'retrying';
+}
+
+const MIN_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 10_000;
+const KEEP_LATENCIES = 1000;
+
+/**
+ * Follows every topic as subscriber `name` and merges each regional commit into main inside the subscription's
+ * onEntry, so the broker's cursor advances only after the merge is durable. A topic that does not exist yet is
+ * waited for (follow mode); a failing topic is retried with backoff and never stops the others.
+ */
+export class HubService {
+  private readonly abort = new AbortController();
+  private readonly runs: Promise<void>[] = [];
+  private readonly topics = new Map<string, TopicState>();
+
+  constructor(private readonly deps: HubDeps) {
+    for (const t of deps.topics) this.topics.set(t, { lastSeq: 0, merged: 0, duplicates: 0, conflicts: [], latenciesMs: [], state: 'starting' });
+  }
+
+  start(): void {
+    for (const t of this.deps.topics) this.runs.push(this.follow(t));
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.allSettled(this.runs);
+  }
+
+  status(): Record<string, unknown> {
+    return { app: 'hub', name: this.deps.name, layout: this.deps.layout, topics: Object.fromEntries(this.topics) };
+  }
+
+  private async follow(topic: string): Promise<void> {
+    const { repo, client, name, log } = this.deps;
+    const state = this.topics.get(topic)!;
+    const region = regionOf(topic);
+    let backoff = MIN_BACKOFF_MS;
+    while (!this.abort.signal.aborted) {
+      try {
+        state.state = 'following';
+        await client.subscribe(repo, topic, name, {
+          follow: true,
+          signal: this.abort.signal,
+          onEntry: async (e) => {
+            await this.mergeEntry(topic, region, state, e);
+            backoff = MIN_BACKOFF_MS;
+          },
+        });
+      } catch (e) {
+        if (this.abort.signal.aborted) break;
+        state.state = 'retrying';
+        log(`subscription to ${topic} failed: ${describe(e)}; retrying in ${backoff} ms`);
+        await sleep(backoff, this.abort.signal);
+        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+      }
+    }
+  }
+
+  private async mergeEntry(topic: string, region: string, state: TopicState, e: { seq: number; commit: CommitId }): Promise<void> {
+    const { repo, layout, log } = this.deps;
+    const r = await mergeRegionalCommit(repo, { commit: e.commit, region, topic, seq: e.seq }, { layout, log, author: `hub/${this.deps.name}` });
+    state.lastSeq = Math.max(state.lastSeq, e.seq);
+    if (r.kind === 'merged') {
+      state.merged++;
+      const made = Date.parse((await repo.readCommit(e.commit)).time);
+      const latency = Date.now() - made;
+      state.latenciesMs.push(latency);
+      if (state.latenciesMs.length > KEEP_LATENCIES) state.latenciesMs.shift();
+      log(`merged ${topic} seq ${e.seq} -> ${r.commit} (${latency} ms after the regional commit)`);
+    } else if (r.kind === 'duplicate') {
+      state.duplicates++;
+      log(`${topic} seq ${e.seq} (${e.commit}) is already in main; nothing to do`);
+    } else {
+      if (!state.conflicts.includes(r.conflictBranch!)) state.conflicts.push(r.conflictBranch!);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+function describe(e: unknown): string {
+  if (isTribError(e)) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,45 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FailedPreconditionError } from '@tributary/core';
+import { openStoreRepository, processHome } from './store-repository';
+
+describe('openStoreRepository', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await fs.mkdtemp(path.join(tmpdir(), 'trib-home-'));
+  });
+  afterEach(() => fs.rm(root, { recursive: true, force: true }));
+
+  it('picks the home: TRIB_HOME, the trib-init repository of a .trib/store, else one per store URL', () => {
+    expect(processHome('file:///x/y', '/h')).toBe('/h');
+    expect(processHome(pathToFileURL('/data/agent/.trib/store').href)).toBe('/data/agent');
+    const a = processHome('file:///data/na-aws');
+    const b = processHome('file:///data/na-gcp');
+    expect(a).not.toBe(b);
+    expect(processHome('/data/na-aws')).toBe(a);
+    expect(path.dirname(a)).toBe(path.join(tmpdir(), 'tributary'));
+  });
+
+  it('creates the repository on first start and reopens it after, on the same store', async () => {
+    const store = pathToFileURL(path.join(root, 'stores', 'na-aws')).href;
+    const home = path.join(root, 'home');
+    const first = await openStoreRepository(store, { home });
+    const id = first.storeConfig.id;
+    await first.close();
+    const again = await openStoreRepository(store, { home });
+    expect(again.storeConfig.id).toBe(id);
+    expect((await again.head()).branch).toBe('main');
+    await again.close();
+    await expect(openStoreRepository(pathToFileURL(path.join(root, 'stores', 'other')).href, { home })).rejects.toThrow(FailedPreconditionError);
+  });
+
+  it('shares the repository a `trib init` made when the store is its .trib/store', async () => {
+    const store = pathToFileURL(path.join(root, 'repo', '.trib', 'store')).href;
+    const repo = await openStoreRepository(store);
+    expect(repo.workdir).toBe(path.join(root, 'repo'));
+    await repo.close();
+    expect(JSON.parse(await fs.readFile(path.join(root, 'repo', '.trib', 'config.json'), 'utf8')).store).toBeUndefined();
+  });
+});
