@@ -1,0 +1,35 @@
+import { InvalidArgumentError, SubscriberId, TopicName, validateRefName } from '@tributary/core';
+
+const SEGMENT = /^[a-z0-9._-]+$/;
+const MAX_SEGMENTS = 8;
+const SUBSCRIBER = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Checks a topic name: 1 to 8 segments of `[a-z0-9._-]+` joined by `/`, such as `datasets/heart/na-aws`. Also
+ * refuses what a ref name may not hold (`..`, a `.` segment, a `.lock` suffix, a leading `-`), because a subscriber
+ * keeps the topic as the local ref `refs/topics/<topic>`. Throws InvalidArgumentError naming the problem.
+ */
+export function parseTopicName(name: string): TopicName {
+  const bad = (why: string) => new InvalidArgumentError(`invalid topic ${JSON.stringify(name)}: ${why}`);
+  if (typeof name !== 'string' || name.length === 0) throw bad('empty');
+  const segments = name.split('/');
+  if (segments.length > MAX_SEGMENTS) throw bad(`more than ${MAX_SEGMENTS} segments`);
+  for (const s of segments) {
+    if (s.length === 0) throw bad('empty segment');
+    if (!SEGMENT.test(s)) throw bad('segments are made of a-z, 0-9, ".", "_" and "-"');
+  }
+  try {
+    validateRefName(name, 'topic');
+  } catch (e) {
+    throw bad((e as Error).message.replace(/^invalid topic "[^"]*": /, ''));
+  }
+  return name as TopicName;
+}
+
+/** Checks a subscriber name: 1 to 64 of `[A-Za-z0-9._-]`. Throws InvalidArgumentError. */
+export function parseSubscriberId(name: string): SubscriberId {
+  if (typeof name !== 'string' || !SUBSCRIBER.test(name)) {
+    throw new InvalidArgumentError(`invalid subscriber name ${JSON.stringify(name)}: use 1 to 64 of A-Z a-z 0-9 . _ -`);
+  }
+  return name as SubscriberId;
+}
