@@ -1,0 +1,18 @@
+import { ObjectId } from '@tributary/core';
+import { ObjectDatabase } from '@tributary/repository';
+import { ObjectTarget } from './transfer-channel';
+
+/**
+ * A receiver target writing straight into an ObjectDatabase (a subscriber's repository). Objects of a transfer that
+ * fails stay pending and become durable with the next flush; that is safe because the receiver only stores
+ * complete, verified sub-graphs, and it never calls `abort`, which would also drop objects other transfers into the
+ * same database are relying on.
+ */
+export function databaseTarget(db: ObjectDatabase): ObjectTarget {
+  return {
+    has: (id: ObjectId) => db.has(id),
+    get: (id: ObjectId) => db.get(id),
+    put: (id: ObjectId, bytes: Buffer, deltaBase?: ObjectId) => db.putWithId(id, bytes, { deltaBase }),
+    flush: () => db.flush(),
+  };
+}

@@ -1,0 +1,87 @@
+import { CommitId, InvalidArgumentError, ObjectId } from '@tributary/core';
+import type { CommitEnd } from '../generated/tributary/v1/CommitEnd';
+import type { HaveQuery } from '../generated/tributary/v1/HaveQuery';
+import type { ObjectBatch } from '../generated/tributary/v1/ObjectBatch';
+
+/** At most this many ids per HaveQuery (128 KiB of ids). */
+export const MAX_HAVE_IDS = 4096;
+/** An ObjectBatch is sent once it holds this many payload bytes (one object may push it past, up to 256 KiB). */
+export const BATCH_BYTES = 1024 * 1024;
+
+/** What a sender sends during one commit's transfer: exactly one of the three. */
+export type TransferMessage =
+  | { readonly haveQuery: HaveQuery; readonly objects?: undefined; readonly commitEnd?: undefined }
+  | { readonly objects: ObjectBatch; readonly haveQuery?: undefined; readonly commitEnd?: undefined }
+  | { readonly commitEnd: CommitEnd; readonly haveQuery?: undefined; readonly objects?: undefined };
+
+/**
+ * The sender's view of the transport: both the publishing client and the broker serving a subscriber implement it
+ * over their own gRPC stream. `send` resolves once the transport can take more (it honours write() backpressure).
+ */
+export interface SenderChannel {
+  send(msg: TransferMessage): Promise<void>;
+  /** The receiver's answer to the last HaveQuery: one bit per queried id, 1 = missing. */
+  receiveHaveReply(): Promise<Buffer>;
+}
+
+/** The receiver's view of the transport. */
+export interface ReceiverChannel {
+  /** The next transfer message; rejects (InvalidArgumentError) if the peer sends anything else or hangs up. */
+  receive(): Promise<TransferMessage>;
+  sendHaveReply(missing: Buffer): Promise<void>;
+}
+
+/** Read access to the sender's objects (an ObjectDatabase fits). */
+export interface ObjectReader {
+  get(id: ObjectId): Promise<Buffer>;
+}
+
+/**
+ * Where a receiver puts verified objects. `has` must mean "held with everything beneath it" (the closure
+ * invariant), which holds for an ObjectDatabase that only ever stores an object after its references.
+ */
+export interface ObjectTarget {
+  has(id: ObjectId): boolean;
+  /** Bytes of a held object, for applying a delta. */
+  get(id: ObjectId): Promise<Buffer>;
+  /** Stores a verified object; `deltaBase` is the object it travelled as a delta against, a hint for storage. */
+  put(id: ObjectId, bytes: Buffer, deltaBase?: ObjectId): Promise<void>;
+  /** Makes every object put so far durable. */
+  flush(): Promise<void>;
+}
+
+export interface TransferStats {
+  /** Objects that travelled. */
+  objects: number;
+  /** Payload bytes of the objects that travelled: their bytes, or their delta's when a delta travelled. */
+  wireBytes: number;
+  /** Objects that travelled as deltas. */
+  deltas: number;
+  /** HaveQuery round trips. */
+  haveQueries: number;
+}
+
+export function emptyStats(): TransferStats {
+  return { objects: 0, wireBytes: 0, deltas: 0, haveQueries: 0 };
+}
+
+export function idFromWire(bytes: Uint8Array | undefined, what: string): ObjectId {
+  if (!bytes || bytes.length !== 32) throw new InvalidArgumentError(`${what} must be 32 bytes, got ${bytes?.length ?? 0}`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, 32).toString('hex') as ObjectId;
+}
+
+export function idToWire(id: ObjectId): Buffer {
+  return Buffer.from(id, 'hex');
+}
+
+export function commitIdFromWire(bytes: Uint8Array | undefined): CommitId {
+  return idFromWire(bytes, 'commit id');
+}
+
+export function bitSet(bits: Buffer, i: number): boolean {
+  return (bits[i >> 3] & (1 << (i & 7))) !== 0;
+}
+
+export function setBit(bits: Buffer, i: number): void {
+  bits[i >> 3] |= 1 << (i & 7);
+}

@@ -1,0 +1,346 @@
+import {
+  Commit,
+  CommitId,
+  decodeChunkList,
+  decodeCommit,
+  decodeTreeNode,
+  encodeChunkDelta,
+  FileRef,
+  ID_BYTES,
+  lookupEntry,
+  ObjectId,
+  PositionedChunkRef,
+  readChunkRefs,
+  TreeEntry,
+  TreeId,
+} from '@tributary/core';
+import { crashPoint } from '@tributary/repository';
+import type { ObjectFrame } from '../generated/tributary/v1/ObjectFrame';
+import { CHUNK, CHUNK_LIST, COMMIT, entryObjectKind, ObjectKindName, TREE } from './object-kinds';
+import {
+  BATCH_BYTES,
+  bitSet,
+  emptyStats,
+  idToWire,
+  MAX_HAVE_IDS,
+  ObjectReader,
+  SenderChannel,
+  TransferStats,
+} from './transfer-channel';
+
+export interface SendOptions {
+  /**
+   * A commit the receiver should already hold (publish: the topic head; subscribe: the entry before this one).
+   * It is confirmed with the first HaveQuery and, if held, its objects serve as delta bases.
+   */
+  readonly base?: CommitId;
+  /** Called after each object is queued, with the running totals (progress reporting). */
+  readonly onProgress?: (stats: TransferStats) => void;
+}
+
+export interface TransferSenderOptions {
+  /** Send changed chunks as deltas where that is at most half the bytes. Default true. */
+  readonly deltas?: boolean;
+  /** Payload bytes per ObjectBatch message. Default BATCH_BYTES (1 MiB). */
+  readonly batchBytes?: number;
+}
+
+/**
+ * Sends one commit and everything beneath it that the receiver lacks, over any SenderChannel.
+ *
+ * 1. Negotiation, top-down: HaveQuery for the commit, then for the parents of missing commits (asking ahead along
+ *    the history in growing batches, so a long missing history costs log(n) round trips), then level by level for
+ *    the trees, chunk lists and chunks under missing commits. Thanks to the closure invariant it never descends into
+ *    an object the receiver holds.
+ * 2. Sending, bottom-up: missing objects in post-order (chunks, then their lists, then trees, then commits, parents
+ *    before children), in ObjectBatch messages of about 1 MiB. A chunk, chunk-list root or directory node travels as
+ *    a delta against the object at the same place (same path, same offset) in a commit the receiver holds, when
+ *    the delta is at most half its size.
+ * 3. CommitEnd.
+ *
+ * Memory: the ids of the objects the receiver lacks (not their bytes) plus one batch. Reads go through `src`,
+ * which must verify them (an ObjectDatabase does).
+ */
+export class TransferSender {
+  private readonly deltas: boolean;
+  private readonly batchBytes: number;
+
+  constructor(
+    private readonly src: ObjectReader,
+    private readonly channel: SenderChannel,
+    opts: TransferSenderOptions = {},
+  ) {
+    this.deltas = opts.deltas ?? true;
+    this.batchBytes = opts.batchBytes ?? BATCH_BYTES;
+  }
+
+  /** Runs the whole exchange for `commit`; resolves after CommitEnd is handed to the transport. */
+  async sendCommit(commit: CommitId, opts: SendOptions = {}): Promise<TransferStats> {
+    const t = new CommitTransfer(this.src, this.channel, this.deltas, this.batchBytes, opts);
+    return t.run(commit);
+  }
+}
+
+/** A child found during negotiation, with the kind its parent says it is. */
+interface Wanted {
+  readonly id: ObjectId;
+  readonly kind: ObjectKindName;
+}
+
+class CommitTransfer {
+  /** What the receiver said: true = holds it (with its closure), false = lacks it. */
+  private readonly known = new Map<ObjectId, boolean>();
+  private readonly sent = new Set<ObjectId>();
+  private readonly stats = emptyStats();
+  private batch: ObjectFrame[] = [];
+  private batchSize = 0;
+
+  constructor(
+    private readonly src: ObjectReader,
+    private readonly channel: SenderChannel,
+    private readonly useDeltas: boolean,
+    private readonly batchBytes: number,
+    private readonly opts: SendOptions,
+  ) {}
+
+  async run(commit: CommitId): Promise<TransferStats> {
+    const missing = await this.negotiateCommits(commit);
+    await this.negotiateContents([...missing.values()].map((c) => c.tree));
+    for (const id of parentsFirst(commit, missing)) {
+      const c = missing.get(id)!;
+      const base = this.deltaBaseFor(id, c, commit);
+      const baseTree = base ? (await this.readCommit(base)).tree : undefined;
+      await this.sendDir(c.tree, baseTree);
+      await this.emit(id, COMMIT, await this.src.get(id));
+    }
+    await this.flushBatch();
+    await this.channel.send({ commitEnd: { commit: idToWire(commit) } });
+    return this.stats;
+  }
+
+  // ---- negotiation
+
+  /** The commits the receiver lacks, decoded, found by asking ahead along the history in doubling batches. */
+  private async negotiateCommits(commit: CommitId): Promise<Map<CommitId, Commit>> {
+    const missing = new Map<CommitId, Commit>();
+    let extra: ObjectId[] = this.opts.base && this.opts.base !== commit ? [this.opts.base] : [];
+    let frontier: CommitId[] = [commit];
+    let width = 1;
+    while (frontier.length > 0) {
+      const batch: CommitId[] = [];
+      const decoded = new Map<CommitId, Commit>();
+      const queue = [...frontier];
+      const limit = Math.max(width, frontier.length);
+      for (let i = 0; i < queue.length && batch.length < limit; i++) {
+        const id = queue[i];
+        if (this.known.has(id) || decoded.has(id)) continue;
+        const c = await this.readCommit(id);
+        decoded.set(id, c);
+        batch.push(id);
+        queue.push(...c.parents);
+      }
+      await this.ask([...extra, ...batch]);
+      extra = [];
+      frontier = [];
+      for (const id of batch) {
+        if (this.known.get(id)) continue;
+        const c = decoded.get(id)!;
+        missing.set(id, c);
+        for (const p of c.parents) if (!this.known.has(p)) frontier.push(p);
+      }
+      width = Math.min(width * 2, MAX_HAVE_IDS);
+    }
+    return missing;
+  }
+
+  /** Asks about trees, lists and chunks level by level, descending only into what the receiver lacks. */
+  private async negotiateContents(trees: readonly TreeId[]): Promise<void> {
+    let level: Wanted[] = trees.map((id) => ({ id, kind: TREE }));
+    // An id can be wanted as two kinds (a file whose bytes are a tree object); descend once per kind.
+    const descended = new Set<string>();
+    while (level.length > 0) {
+      const ask: ObjectId[] = [];
+      const asking = new Set<ObjectId>();
+      for (const w of level) {
+        if (!this.known.has(w.id) && !asking.has(w.id)) {
+          asking.add(w.id);
+          ask.push(w.id);
+        }
+      }
+      await this.ask(ask);
+      const next: Wanted[] = [];
+      for (const w of level) {
+        if (this.known.get(w.id) !== false || w.kind === CHUNK || descended.has(w.kind + w.id)) continue;
+        descended.add(w.kind + w.id);
+        const bytes = await this.src.get(w.id);
+        if (w.kind === TREE) {
+          const node = decodeTreeNode(bytes, w.id);
+          if (node.type === 'index') for (const c of node.children) next.push({ id: c.id, kind: TREE });
+          else for (const e of node.entries) next.push({ id: e.id, kind: entryObjectKind(e) });
+        } else {
+          const node = decodeChunkList(bytes, w.id);
+          for (const c of node.children) next.push({ id: c.id, kind: node.level === 0 ? CHUNK : CHUNK_LIST });
+        }
+      }
+      level = next;
+    }
+  }
+
+  /** Sends HaveQuery messages for `ids` (in slices of MAX_HAVE_IDS) and records the answers in `known`. */
+  private async ask(ids: readonly ObjectId[]): Promise<void> {
+    for (let from = 0; from < ids.length; from += MAX_HAVE_IDS) {
+      const slice = ids.slice(from, from + MAX_HAVE_IDS);
+      const wire = Buffer.allocUnsafe(slice.length * ID_BYTES);
+      slice.forEach((id, i) => wire.write(id, i * ID_BYTES, 'hex'));
+      await this.channel.send({ haveQuery: { ids: wire } });
+      this.stats.haveQueries++;
+      const bits = await this.channel.receiveHaveReply();
+      if (bits.length !== Math.ceil(slice.length / 8)) {
+        throw new Error(`have reply has ${bits.length} bytes for ${slice.length} ids`);
+      }
+      slice.forEach((id, i) => this.known.set(id, !bitSet(bits, i)));
+    }
+  }
+
+  // ---- sending
+
+  private needs(id: ObjectId): boolean {
+    return this.known.get(id) === false && !this.sent.has(id);
+  }
+
+  /** A commit the receiver held before this transfer, whose tree serves as delta base for `id`'s tree. */
+  private deltaBaseFor(id: CommitId, c: Commit, top: CommitId): CommitId | undefined {
+    if (!this.useDeltas) return undefined;
+    if (id === top && this.opts.base && this.known.get(this.opts.base) === true) return this.opts.base;
+    const parent = c.parents[0];
+    return parent && this.known.get(parent) === true ? parent : undefined;
+  }
+
+  private async sendDir(id: TreeId, baseDir: TreeId | undefined): Promise<void> {
+    await this.sendTreeNode(id, baseDir, baseDir);
+  }
+
+  private async sendTreeNode(id: TreeId, baseDir: TreeId | undefined, nodeBase: TreeId | undefined): Promise<void> {
+    if (!this.needs(id)) return;
+    const bytes = await this.src.get(id);
+    const node = decodeTreeNode(bytes, id);
+    if (node.type === 'index') {
+      for (const c of node.children) await this.sendTreeNode(c.id, baseDir, undefined);
+    } else {
+      for (const e of node.entries) {
+        if (!this.needs(e.id)) continue;
+        const base = baseDir ? await lookupEntry(this.src, baseDir, e.name) : undefined;
+        if (e.kind === 'dir') await this.sendDir(e.id, base?.kind === 'dir' ? base.id : undefined);
+        else await this.sendFile(e, base && base.kind === e.kind ? base : undefined);
+      }
+    }
+    await this.emit(id, TREE, bytes, nodeBase);
+  }
+
+  private async sendFile(e: TreeEntry, base: TreeEntry | undefined): Promise<void> {
+    const aligner = base && this.useDeltas ? new ChunkAligner(this.src, base) : undefined;
+    if (e.kind === 'file' && e.chunked) await this.sendList(e.id, 0, aligner, base?.chunked ? base.id : undefined);
+    else await this.sendChunk(e.id, 0, aligner);
+  }
+
+  private async sendList(id: ObjectId, offset: number, aligner: ChunkAligner | undefined, nodeBase: ObjectId | undefined): Promise<void> {
+    if (!this.needs(id)) return;
+    const bytes = await this.src.get(id);
+    const node = decodeChunkList(bytes, id);
+    let at = offset;
+    for (const c of node.children) {
+      if (node.level === 0) await this.sendChunk(c.id, at, aligner);
+      else await this.sendList(c.id, at, aligner, undefined);
+      at += c.size;
+    }
+    await this.emit(id, CHUNK_LIST, bytes, nodeBase);
+  }
+
+  private async sendChunk(id: ObjectId, offset: number, aligner: ChunkAligner | undefined): Promise<void> {
+    if (!this.needs(id)) return;
+    const base = await aligner?.chunkAt(offset);
+    await this.emit(id, CHUNK, await this.src.get(id), base);
+  }
+
+  private async emit(id: ObjectId, kind: ObjectKindName, bytes: Buffer, base?: ObjectId): Promise<void> {
+    let frame: ObjectFrame = { id: idToWire(id), kind, data: bytes };
+    let size = bytes.length;
+    if (base && base !== id && this.useDeltas && bytes.length > 64) {
+      const delta = encodeChunkDelta(await this.src.get(base), bytes);
+      if (delta && delta.length + ID_BYTES < bytes.length) {
+        frame = { id: idToWire(id), kind, delta: { base: idToWire(base), delta } };
+        size = delta.length;
+        this.stats.deltas++;
+      }
+    }
+    this.sent.add(id);
+    this.batch.push(frame);
+    this.batchSize += size + 2 * ID_BYTES;
+    this.stats.objects++;
+    this.stats.wireBytes += size;
+    crashPoint('sync.send.object');
+    this.opts.onProgress?.(this.stats);
+    if (this.batchSize >= this.batchBytes) await this.flushBatch();
+  }
+
+  private async flushBatch(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const objects = this.batch;
+    this.batch = [];
+    this.batchSize = 0;
+    await this.channel.send({ objects: { objects } });
+  }
+
+  private async readCommit(id: CommitId): Promise<Commit> {
+    return decodeCommit(await this.src.get(id), id);
+  }
+}
+
+/** Missing commits ordered so every commit comes after its missing parents (iterative: histories can be long). */
+function parentsFirst(top: CommitId, missing: ReadonlyMap<CommitId, Commit>): CommitId[] {
+  const order: CommitId[] = [];
+  const done = new Set<CommitId>();
+  const stack: { id: CommitId; next: number }[] = missing.has(top) ? [{ id: top, next: 0 }] : [];
+  const onStack = new Set<CommitId>(stack.map((f) => f.id));
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    const parents = missing.get(frame.id)!.parents;
+    if (frame.next < parents.length) {
+      const p = parents[frame.next++];
+      if (missing.has(p) && !done.has(p) && !onStack.has(p)) {
+        stack.push({ id: p, next: 0 });
+        onStack.add(p);
+      }
+      continue;
+    }
+    stack.pop();
+    onStack.delete(frame.id);
+    done.add(frame.id);
+    order.push(frame.id);
+  }
+  return order;
+}
+
+/**
+ * Walks a base file's chunks alongside the file being sent: `chunkAt(offset)` is the base chunk that starts at
+ * exactly `offset`, if any. Offsets must be asked in increasing order; memory is one chunk-list path.
+ */
+class ChunkAligner {
+  private readonly it: AsyncGenerator<PositionedChunkRef>;
+  private current: PositionedChunkRef | undefined;
+  private done = false;
+
+  constructor(src: ObjectReader, base: TreeEntry) {
+    const file: FileRef = { id: base.id, chunked: base.chunked, size: base.size };
+    this.it = readChunkRefs(src, file);
+  }
+
+  async chunkAt(offset: number): Promise<ObjectId | undefined> {
+    while (!this.done && (!this.current || this.current.offset < offset)) {
+      const r = await this.it.next();
+      if (r.done) this.done = true;
+      else this.current = r.value;
+    }
+    return this.current && this.current.offset === offset ? this.current.id : undefined;
+  }
+}
