@@ -1,0 +1,530 @@
+import { Readable } from 'node:stream';
+import {
+  BucketLocationConstraint,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  TribError,
+  UnavailableError,
+} from '@tributary/core';
+import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
+import { S3Connection, S3Timeouts, S3_DEFAULT_TIMEOUTS, connectS3 } from './s3/s3-client.factory';
+import {
+  describeS3Failure,
+  isS3ConditionalConflict,
+  isS3NotFound,
+  isS3PreconditionFailed,
+  s3Error,
+} from './s3/s3-errors';
+import { S3Location, parseS3Url } from './s3/s3-location';
+import { validateStoreKey } from './store-keys';
+
+/** Default multipart part size; S3's minimum is 5 MiB. Memory per upload is about (queueSize + 1) parts. */
+export const S3_PART_SIZE = 8 * 1024 * 1024;
+export const S3_UPLOAD_QUEUE_SIZE = 4;
+const READ_HIGH_WATER_MARK = 1024 * 1024;
+/** Attempts at a replayable create-if-absent that meets a concurrent conditional write (409). */
+const CONFLICT_ATTEMPTS = 5;
+
+export interface S3StoreOptions {
+  /** Create the bucket if it is missing (only `trib init` passes it). */
+  readonly create?: boolean;
+  /** Where endpoint, credentials and region are read from (default `process.env`); see connectS3. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Multipart part size in bytes (default 8 MiB, at least 5 MiB). */
+  readonly partSize?: number;
+  /** Parts uploaded in parallel per object (default 4). */
+  readonly queueSize?: number;
+  /** Per-attempt limits (default S3_DEFAULT_TIMEOUTS); each request makes at most 3 attempts. */
+  readonly timeouts?: Partial<S3Timeouts>;
+}
+
+/**
+ * The object store in an S3 bucket (AWS or an S3-compatible store): key `a/b` of `s3://bucket/prefix` is the
+ * S3 object `prefix/a/b`.
+ *
+ * - Create-if-absent is `If-None-Match: *` on PutObject, and on CompleteMultipartUpload for objects streamed in
+ *   parts, so a key is written once even by racing writers, and nothing is visible before the write completes: a
+ *   multipart upload that dies midway leaves only invisible parts (abort them with a bucket lifecycle rule).
+ * - Mutable values are versioned by ETag: compare-and-swap is PutObject with `If-Match: <etag>` (or
+ *   `If-None-Match: *` to create). A 412, or a 409 for a concurrent conditional write, becomes ConflictError.
+ * - Stores that ignore conditional headers (s3rver, some S3-compatible servers) silently lose these guarantees.
+ *
+ * Every request has connect, idle and total timeouts, and at most 3 attempts with jittered backoff; SDK errors
+ * become the project's categories, naming the store URL.
+ */
+export class S3Store implements ObjectStore {
+  readonly url: string;
+  readonly bucket: string;
+  /** Key prefix inside the bucket, without leading or trailing `/`; may be empty. */
+  readonly prefix: string;
+  /** The endpoint override, or undefined for AWS. */
+  readonly endpoint: string | undefined;
+  private readonly client: S3Client;
+  private readonly root: string;
+  private readonly where: string;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  /** Send options for requests without a body. */
+  private readonly quick: { requestTimeout: number };
+
+  private constructor(location: S3Location, connection: S3Connection, options: S3StoreOptions) {
+    this.url = location.url;
+    this.bucket = location.bucket;
+    this.prefix = location.prefix;
+    this.root = location.prefix === '' ? '' : `${location.prefix}/`;
+    this.client = connection.client;
+    this.endpoint = connection.endpoint;
+    this.where = connection.endpoint ?? 'AWS S3';
+    this.partSize = options.partSize ?? S3_PART_SIZE;
+    this.queueSize = options.queueSize ?? S3_UPLOAD_QUEUE_SIZE;
+    this.quick = { requestTimeout: options.timeouts?.quickRequestMs ?? S3_DEFAULT_TIMEOUTS.quickRequestMs };
+    if (!Number.isSafeInteger(this.partSize) || this.partSize < 5 * 1024 * 1024) {
+      throw new InvalidArgumentError(`S3 part size must be an integer of at least 5 MiB, got ${this.partSize}`);
+    }
+    if (!Number.isSafeInteger(this.queueSize) || this.queueSize < 1) {
+      throw new InvalidArgumentError(`S3 upload queue size must be a positive integer, got ${this.queueSize}`);
+    }
+  }
+
+  /**
+   * Opens the store at `s3://bucket/prefix`, checking that the bucket exists and is reachable (HeadBucket).
+   * With `create`, creates a missing bucket. Throws InvalidArgumentError for a malformed URL or endpoint,
+   * NotFoundError naming the URL when the bucket is missing, PermissionDeniedError for rejected credentials and
+   * UnavailableError (naming the URL and endpoint) when the endpoint cannot be reached.
+   */
+  static async open(url: string, opts: S3StoreOptions = {}): Promise<S3Store> {
+    const location = parseS3Url(url);
+    const connection = connectS3(opts.env ?? process.env, { ...S3_DEFAULT_TIMEOUTS, ...opts.timeouts });
+    let store: S3Store;
+    try {
+      store = new S3Store(location, connection, opts);
+      await store.checkBucket(opts.create ?? false);
+    } catch (e) {
+      connection.client.destroy();
+      throw e;
+    }
+    return store;
+  }
+
+  async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
+    validateStoreKey(key);
+    const replayable = isBytes(data);
+    try {
+      // Fails fast before a large stream is sent; the conditional write below is what actually decides.
+      if (!replayable && (await this.head(key))) throw this.exists(key);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (replayable && data.length <= this.partSize) await this.putSmall(key, data);
+          else await this.upload(key, data);
+          return;
+        } catch (e) {
+          if (e instanceof SourceFailure) throw e;
+          if (isS3PreconditionFailed(e)) throw this.exists(key);
+          if (!isS3ConditionalConflict(e)) throw e;
+          // Another conditional write of this key was in flight (409). If it wins, the key exists now.
+          if (await this.appears(key)) throw this.exists(key);
+          if (!replayable || attempt >= CONFLICT_ATTEMPTS) {
+            throw new ConflictError(`${key} in ${this.url}: a concurrent write of the same key interfered; retry`, {
+              url: this.url,
+              key,
+            });
+          }
+        }
+      }
+    } catch (e) {
+      if (!replayable) data.destroy();
+      if (e instanceof SourceFailure) throw e.cause;
+      throw this.fail(e, 'write', key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    validateStoreKey(key);
+    return readAll(await this.fetch(key, undefined));
+  }
+
+  async getRange(key: string, range: ByteRange): Promise<Buffer> {
+    validateStoreKey(key);
+    checkRange(range);
+    return readAll(await this.fetch(key, range));
+  }
+
+  /** The stream must be consumed or destroyed, or its connection stays busy until the idle timeout. */
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
+    validateStoreKey(key);
+    if (range) checkRange(range);
+    return this.fetch(key, range);
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    validateStoreKey(key);
+    try {
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key }),
+        this.quick,
+      );
+      return { key, size: out.ContentLength ?? 0, modified: out.LastModified ?? new Date(0) };
+    } catch (e) {
+      if (isKeyAbsent(e)) return undefined;
+      throw this.fail(e, 'stat', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncGenerator<ObjectInfo> {
+    if (prefix !== '') validateStoreKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.root + prefix || undefined,
+            ContinuationToken: token,
+          }),
+          this.quick,
+        );
+      } catch (e) {
+        throw this.fail(e, 'list', prefix || '/');
+      }
+      for (const entry of page.Contents ?? []) {
+        const key = entry.Key?.slice(this.root.length);
+        // Objects written by others under the prefix may have names no store key can have.
+        if (key === undefined || !entry.Key!.startsWith(this.root) || !isValidKey(key)) continue;
+        yield { key, size: entry.Size ?? 0, modified: entry.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    validateStoreKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.root + key }), this.quick);
+    } catch (e) {
+      if (isKeyAbsent(e)) return;
+      throw this.fail(e, 'delete', key);
+    }
+  }
+
+  async readVersioned(key: string): Promise<Versioned | undefined> {
+    validateStoreKey(key);
+    let out;
+    try {
+      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.root + key }), this.quick);
+    } catch (e) {
+      if (isKeyAbsent(e)) return undefined;
+      throw this.fail(e, 'read', key);
+    }
+    const data = await readAll(this.wrapBody(out.Body as Readable | undefined, out.ContentLength, key));
+    return { data, version: this.versionOf(out.ETag, key) };
+  }
+
+  /** The version is the ETag (an MD5 of the value for single-part objects): writing back a value restores it. */
+  async compareAndSwap(key: string, expected: string | undefined, data: Buffer): Promise<string> {
+    validateStoreKey(key);
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.root + key,
+          Body: data,
+          ContentLength: data.length,
+          ...(expected === undefined ? { IfNoneMatch: '*' } : { IfMatch: expected }),
+        }),
+        this.quick,
+      );
+      return this.versionOf(out.ETag, key);
+    } catch (e) {
+      // 404: If-Match on a key that has no object.
+      if (isS3PreconditionFailed(e) || isS3ConditionalConflict(e) || isKeyAbsent(e)) {
+        throw this.changed(key, expected, e);
+      }
+      throw this.fail(e, 'update', key);
+    }
+  }
+
+  async deleteVersioned(key: string, expected: string): Promise<void> {
+    validateStoreKey(key);
+    // S3 answers a conditional delete of an absent key with 404 on general purpose buckets but 204 on directory
+    // buckets, and some S3-compatible stores ignore If-Match on DELETE: the HEAD makes absence and a stale version
+    // a conflict everywhere, and the conditional delete then closes the window on stores that honour it.
+    let current: string | undefined;
+    try {
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key }),
+        this.quick,
+      );
+      current = out.ETag;
+    } catch (e) {
+      if (!isKeyAbsent(e)) throw this.fail(e, 'stat', key);
+    }
+    if (current === undefined || stripQuotes(current) !== stripQuotes(expected)) {
+      throw this.changed(key, expected, undefined, current);
+    }
+    try {
+      await this.client.send(
+        new DeleteObjectCommand({ Bucket: this.bucket, Key: this.root + key, IfMatch: expected }),
+        this.quick,
+      );
+    } catch (e) {
+      if (isS3PreconditionFailed(e) || isS3ConditionalConflict(e) || isKeyAbsent(e)) {
+        throw this.changed(key, expected, e);
+      }
+      throw this.fail(e, 'delete', key);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private async checkBucket(create: boolean): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), this.quick);
+      return;
+    } catch (e) {
+      if (!isS3NotFound(e)) throw this.openError(e);
+    }
+    if (!create) {
+      throw new NotFoundError(`no store at ${this.url}: bucket ${this.bucket} does not exist at ${this.where}`, {
+        url: this.url,
+        endpoint: this.endpoint,
+      });
+    }
+    const region = await this.client.config.region();
+    // Outside us-east-1, AWS wants the region restated; emulators take the default.
+    const placed = this.endpoint === undefined && region !== 'us-east-1';
+    try {
+      await this.client.send(
+        new CreateBucketCommand({
+          Bucket: this.bucket,
+          CreateBucketConfiguration: placed ? { LocationConstraint: region as BucketLocationConstraint } : undefined,
+        }),
+        this.quick,
+      );
+    } catch (e) {
+      const { code } = describeS3Failure(e);
+      if (code === 'BucketAlreadyOwnedByYou') return;
+      if (code === 'BucketAlreadyExists') {
+        throw new PermissionDeniedError(
+          `cannot create ${this.url}: the bucket name ${this.bucket} is taken by another account`,
+          { url: this.url },
+          { cause: e },
+        );
+      }
+      throw this.openError(e, 'create store');
+    }
+  }
+
+  private openError(e: unknown, action = 'open store'): TribError {
+    return s3Error(e, `${action} ${this.url} at ${this.where}`, this.where, { url: this.url, endpoint: this.endpoint });
+  }
+
+  private async putSmall(key: string, data: Uint8Array): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.root + key,
+        Body: data,
+        ContentLength: data.length,
+        IfNoneMatch: '*',
+      }),
+    );
+  }
+
+  /**
+   * Multipart (or, below one part, single) upload through lib-storage. Upload copies its params into every
+   * request it sends, and the SDK serializes `IfNoneMatch` for PutObject and CompleteMultipartUpload (the
+   * operations that publish the object) while CreateMultipartUpload and UploadPart have no such member, so the
+   * condition is checked exactly when the object would become visible. On failure Upload aborts the multipart
+   * upload. A failure of the caller's stream is rethrown wrapped in SourceFailure.
+   */
+  private async upload(key: string, body: Uint8Array | Readable): Promise<void> {
+    let sourceError: unknown;
+    const onSourceError = (e: unknown) => {
+      sourceError ??= e;
+    };
+    if (!isBytes(body)) body.on('error', onSourceError);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.root + key, Body: body, IfNoneMatch: '*' },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (e) {
+      if (sourceError !== undefined) throw new SourceFailure(sourceError);
+      throw e;
+    } finally {
+      if (!isBytes(body)) body.off('error', onSourceError);
+    }
+  }
+
+  /** Waits a little for a concurrent writer of `key` to finish; true if the key then exists. */
+  private async appears(key: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 6; attempt++) {
+      await sleep(Math.random() * 25 * 2 ** attempt);
+      if (await this.head(key)) return true;
+    }
+    return false;
+  }
+
+  private async fetch(key: string, range: ByteRange | undefined): Promise<Readable> {
+    if (range?.length === 0) {
+      if (!(await this.head(key))) throw this.notFound(key);
+      return Readable.from([]);
+    }
+    let out;
+    try {
+      out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.root + key,
+          Range: range && `bytes=${range.offset}-${range.offset + range.length - 1}`,
+        }),
+        this.quick,
+      );
+    } catch (e) {
+      if (isKeyAbsent(e)) throw this.notFound(key);
+      // 416: the range starts at or past the end (or the object is empty); the object exists.
+      const { code, status } = describeS3Failure(e);
+      if (range && (status === 416 || code === 'InvalidRange')) return Readable.from([]);
+      throw this.fail(e, 'read', key);
+    }
+    return this.wrapBody(out.Body as Readable | undefined, out.ContentLength, key);
+  }
+
+  /**
+   * The response body as a plain byte stream whose failures are the project's errors. A body that ends short of
+   * its Content-Length (a connection cut cleanly) is an error too, never a silently truncated object.
+   */
+  private wrapBody(body: Readable | undefined, expected: number | undefined, key: string): Readable {
+    if (!body) return Readable.from([]);
+    let seen = 0;
+    // Plain events rather than an async generator: this sits on every byte read and costs about 10% less.
+    const out = new Readable({
+      highWaterMark: READ_HIGH_WATER_MARK,
+      read: () => void body.resume(),
+      destroy: (error, callback) => {
+        if (!body.readableEnded) body.destroy();
+        callback(error);
+      },
+    });
+    body.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (!out.push(chunk)) body.pause();
+    });
+    body.once('end', () => {
+      if (expected === undefined || seen === expected) {
+        out.push(null);
+        return;
+      }
+      out.destroy(
+        new UnavailableError(`cannot read ${key} in ${this.url}: the body ended after ${seen} of ${expected} bytes`, {
+          url: this.url,
+          key,
+        }),
+      );
+    });
+    body.once('error', (e) => out.destroy(this.fail(e, 'read', key)));
+    // IncomingMessage reports a connection cut mid-body as 'aborted' (and, depending on timing, not as 'error').
+    body.once('aborted', () => {
+      const cut = Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' });
+      out.destroy(this.fail(cut, 'read', key));
+    });
+    return out;
+  }
+
+  private versionOf(etag: string | undefined, key: string): string {
+    if (etag) return etag;
+    throw new UnavailableError(`${this.url} returned no ETag for ${key}, so it cannot version values`, {
+      url: this.url,
+      key,
+    });
+  }
+
+  private exists(key: string): AlreadyExistsError {
+    return new AlreadyExistsError(`${key} already exists in ${this.url}`, { url: this.url, key });
+  }
+
+  private notFound(key: string): NotFoundError {
+    return new NotFoundError(`${key} not found in ${this.url}`, { url: this.url, key });
+  }
+
+  private changed(key: string, expected: string | undefined, cause?: unknown, actual?: string): ConflictError {
+    const show = (v: string | undefined) => (v === undefined ? 'no value' : `version ${v}`);
+    const found = actual === undefined && cause !== undefined ? 'another' : show(actual);
+    return new ConflictError(`${key} in ${this.url} changed: expected ${show(expected)}, found ${found}`, {
+      url: this.url,
+      key,
+      expected,
+      actual,
+    }, { cause });
+  }
+
+  private fail(e: unknown, action: string, key: string): TribError {
+    return s3Error(e, `${action} ${key} in ${this.url}`, this.where, { url: this.url, key });
+  }
+}
+
+/** A failure of the caller's input stream, to be rethrown as is rather than mistaken for a store error. */
+class SourceFailure {
+  constructor(readonly cause: unknown) {}
+}
+
+function isBytes(data: Uint8Array | Readable): data is Uint8Array {
+  return data instanceof Uint8Array;
+}
+
+/** 404 for a key; a missing bucket is a different failure and is reported as such. */
+function isKeyAbsent(e: unknown): boolean {
+  return isS3NotFound(e) && describeS3Failure(e).code !== 'NoSuchBucket';
+}
+
+function isValidKey(key: string): boolean {
+  try {
+    validateStoreKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function checkRange(range: ByteRange): void {
+  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
+  if (!ok(range.offset) || !ok(range.length)) {
+    throw new InvalidArgumentError(`bad byte range offset=${range.offset} length=${range.length}`);
+  }
+}
+
+function stripQuotes(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,366 @@
+/**
+ * The S3 adapter against s3rver (in a child process) behind the conditional-write proxy: the shared contract suite
+ * twice (overlapping conditional writes serialized, then answered 409), then what is particular to S3: opening
+ * (missing bucket, credentials, endpoints, timeouts), multipart create-if-absent, aborted uploads, pagination and
+ * prefixes. Detecting an object corrupted inside the store is not the adapter's job (the object database verifies
+ * ids on read), so it is not tested here.
+ */
+import { AddressInfo, Socket, createServer } from 'node:net';
+import { Readable } from 'node:stream';
+import {
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { S3Store } from '../libs/storage/src/s3.store';
+import {
+  describeObjectStoreContract,
+  expectBytes,
+  listKeys,
+  pattern,
+  patternStream,
+  readStream,
+} from '../libs/storage/src/testing/store-contract';
+import { ConditionalProxy, startConditionalProxy } from './support/s3-conditional-proxy';
+import { S3Emulator, s3Env, startS3Emulator } from './support/s3rver-harness';
+
+const MiB = 1024 * 1024;
+
+let emulator: S3Emulator;
+let conflicting: ConditionalProxy;
+let buckets = 0;
+
+beforeAll(async () => {
+  emulator = await startS3Emulator();
+  conflicting = await startConditionalProxy({ upstream: emulator.s3rverEndpoint, mode: 'conflict' });
+});
+
+afterAll(async () => {
+  await conflicting?.close();
+  await emulator?.stop();
+});
+
+/** A store in a new bucket, below a prefix, so prefix handling is exercised by every contract test. */
+async function freshStore(env: Record<string, string> = emulator.env): Promise<S3Store> {
+  return S3Store.open(`s3://contract-${++buckets}/repos/main`, { create: true, env });
+}
+
+describeObjectStoreContract('S3 on s3rver, conditional writes enforced by the proxy', async () => ({
+  store: await freshStore(),
+  cleanup: async () => undefined,
+}));
+
+describeObjectStoreContract('S3 on s3rver, overlapping conditional writes answered 409', async () => ({
+  store: await freshStore(s3Env(conflicting.endpoint)),
+  cleanup: async () => undefined,
+}));
+
+describe('S3Store', () => {
+  const opened: S3Store[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+  async function open(url: string, opts: { create?: boolean; env?: Record<string, string> } = {}): Promise<S3Store> {
+    const store = await S3Store.open(url, { env: emulator.env, ...opts });
+    opened.push(store);
+    return store;
+  }
+  function sdk(endpoint = emulator.endpoint): S3Client {
+    const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION } = s3Env(endpoint);
+    return new S3Client({
+      endpoint,
+      forcePathStyle: true,
+      region: AWS_REGION,
+      credentials: { accessKeyId: AWS_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_ACCESS_KEY },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  describe('opening', () => {
+    it('refuses a missing bucket without create, naming the URL, and creates it with create', async () => {
+      const url = 's3://never-created/repo';
+      await expect(S3Store.open(url, { env: emulator.env })).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        message: expect.stringContaining(url),
+      });
+      const store = await open(url, { create: true });
+      await store.putIfAbsent('x', Buffer.from('1'));
+      // Creating again is harmless, and a plain open now finds the bucket.
+      await open(url, { create: true });
+      expect((await (await open(url)).get('x')).toString()).toBe('1');
+    });
+
+    it('reports wrong credentials as PERMISSION_DENIED naming the URL', async () => {
+      await open('s3://guarded/x', { create: true });
+      const env = { ...emulator.env, AWS_ACCESS_KEY_ID: 'NOBODY' };
+      await expect(S3Store.open('s3://guarded/x', { env })).rejects.toMatchObject({
+        code: 'PERMISSION_DENIED',
+        message: expect.stringContaining('s3://guarded/x'),
+      });
+    });
+
+    it('asks for keys instead of probing instance metadata when an endpoint is set without them', async () => {
+      const env = { AWS_ENDPOINT_URL_S3: emulator.endpoint };
+      await expect(S3Store.open('s3://guarded/x', { env })).rejects.toMatchObject({
+        code: 'PERMISSION_DENIED',
+        message: expect.stringMatching(/s3:\/\/guarded\/x.*AWS_ACCESS_KEY_ID/),
+      });
+    });
+
+    it('takes AWS_ENDPOINT_URL when AWS_ENDPOINT_URL_S3 is not set', async () => {
+      const { AWS_ENDPOINT_URL_S3, ...rest } = emulator.env;
+      const env = { ...rest, AWS_ENDPOINT_URL: AWS_ENDPOINT_URL_S3 };
+      const store = await open('s3://generic-endpoint', { create: true, env });
+      expect(store.endpoint).toBe(emulator.endpoint);
+    });
+
+    it('rejects malformed URLs and endpoints, naming them', async () => {
+      const urls = ['s3://', 's3://UPPER/x', 's3://ab', 's3://bkt/../x', 's3://bkt/a//b'];
+      urls.push('s3://bkt/x?endpoint=y', 's3://me@bkt/x', 'gs://bkt/x');
+      for (const url of urls) {
+        await expect(S3Store.open(url, { env: emulator.env })).rejects.toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          message: expect.stringContaining(JSON.stringify(url)),
+        });
+      }
+      await expect(S3Store.open('s3://bucket', { env: { ...emulator.env, AWS_ENDPOINT_URL_S3: 'localhost:9000' } }))
+        .rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('AWS_ENDPOINT_URL_S3') });
+    });
+
+    it('fails with UNAVAILABLE naming the URL and endpoint when nothing listens', async () => {
+      const endpoint = `http://127.0.0.1:${await closedPort()}`;
+      const failure = S3Store.open('s3://anything/repo', { env: s3Env(endpoint) });
+      await expect(failure).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      await expect(failure).rejects.toThrow(/s3:\/\/anything\/repo.*127\.0\.0\.1/);
+    });
+
+    it('gives up on an endpoint that accepts connections but never answers, with UNAVAILABLE', async () => {
+      const sockets: Socket[] = [];
+      const silent = createServer((socket) => void sockets.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as AddressInfo;
+      try {
+        const failure = S3Store.open('s3://anything/repo', {
+          env: s3Env(`http://127.0.0.1:${port}`),
+          timeouts: { quickRequestMs: 300 },
+        });
+        await expect(failure).rejects.toMatchObject({
+          code: 'UNAVAILABLE',
+          message: expect.stringContaining('s3://anything/repo'),
+        });
+        expect(sockets.length).toBeGreaterThan(0);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => silent.close(() => resolve()));
+      }
+    });
+
+    it('reports a bucket deleted after opening as NOT_FOUND, not as a missing key', async () => {
+      const store = await open('s3://short-lived', { create: true });
+      const client = sdk();
+      try {
+        await client.send(new DeleteBucketCommand({ Bucket: 'short-lived' }));
+      } finally {
+        client.destroy();
+      }
+      await expect(store.putIfAbsent('k', Buffer.from('x'))).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        message: expect.stringContaining('bucket does not exist'),
+      });
+    });
+  });
+
+  describe('multipart uploads', () => {
+    it('sends If-None-Match: * on CompleteMultipartUpload, and only on the requests that publish', async () => {
+      const store = await open('s3://multipart-headers/r', { create: true });
+      const size = 3 * 8 * MiB + 1000;
+      const from = emulator.proxy.requests.length;
+      await store.putIfAbsent('packs/p1.pack', patternStream(size, 256 * 1024));
+      const sent = emulator.proxy.requests
+        .slice(from)
+        .filter((r) => r.url.startsWith('/multipart-headers/r/packs/p1.pack'));
+      const creates = sent.filter((r) => r.method === 'POST' && /[?&]uploads/.test(r.url));
+      const parts = sent.filter((r) => r.method === 'PUT' && /[?&]partNumber=/.test(r.url));
+      const completes = sent.filter((r) => r.method === 'POST' && /[?&]uploadId=/.test(r.url));
+      expect(creates).toHaveLength(1);
+      expect(parts).toHaveLength(4);
+      expect(completes).toHaveLength(1);
+      expect(completes[0].ifNoneMatch).toBe('*');
+      for (const r of [...creates, ...parts]) expect(r.ifNoneMatch).toBeUndefined();
+      expect((await store.head('packs/p1.pack'))?.size).toBe(size);
+    });
+
+    it.each([
+      ['serialized, the loser gets 412', 'serialize', 412],
+      ['overlapping, the loser gets 409', 'conflict', 409],
+    ] as const)(
+      'lets exactly one of two multipart uploads of one key win at CompleteMultipartUpload (%s)',
+      async (_, mode, refusal) => {
+        const proxy = mode === 'conflict' ? conflicting : emulator.proxy;
+        const store = await open(`s3://multipart-race-${mode}/r`, { create: true, env: s3Env(proxy.endpoint) });
+        const size = 2 * 8 * MiB + 7;
+        // Both streams hold back their bytes until both uploads have passed the early existence check, so the
+        // decision is left to the conditional CompleteMultipartUpload.
+        let started = 0;
+        let release!: () => void;
+        const bothStarted = new Promise<void>((resolve) => (release = resolve));
+        const gated = () => {
+          let pos = 0;
+          return new Readable({
+            async read() {
+              if (pos === 0 && ++started === 2) release();
+              await bothStarted;
+              if (pos >= size) return void this.push(null);
+              this.push(pattern(pos, Math.min(MiB, size - pos)));
+              pos += MiB;
+            },
+          });
+        };
+        const from = proxy.writes.length;
+        try {
+          if (mode === 'conflict') {
+            // Holds the first CompleteMultipartUpload until the second has arrived (and been refused).
+            proxy.beforeForward = async (write) => {
+              if (write.operation !== 'CompleteMultipartUpload') return;
+              const refused = () => proxy.writes.slice(from).some((w) => w.operation === write.operation && w.refused);
+              for (let waited = 0; !refused() && waited < 10_000; waited += 10) await sleep(10);
+            };
+          }
+          const results = await Promise.allSettled([
+            store.putIfAbsent('packs/same.pack', gated()),
+            store.putIfAbsent('packs/same.pack', gated()),
+          ]);
+          expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+          const lost = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+          expect(lost.reason).toMatchObject({ code: 'ALREADY_EXISTS' });
+          const completes = proxy.writes.slice(from).filter((w) => w.operation === 'CompleteMultipartUpload');
+          expect(completes.map((w) => w.refused).sort()).toEqual([refusal, undefined]);
+          expect((await store.head('packs/same.pack'))?.size).toBe(size);
+          expect(await listKeys(store, '')).toEqual(['packs/same.pack']);
+        } finally {
+          proxy.beforeForward = undefined;
+        }
+      },
+    );
+
+    it('leaves nothing visible when the source fails after parts were uploaded, and aborts the upload', async () => {
+      const store = await open('s3://multipart-abort/r', { create: true });
+      const from = emulator.proxy.requests.length;
+      let sent = 0;
+      const failing = new Readable({
+        read() {
+          if (sent >= 20 * MiB) {
+            this.destroy(new Error('writer killed'));
+            return;
+          }
+          this.push(pattern(sent, MiB));
+          sent += MiB;
+        },
+      });
+      await expect(store.putIfAbsent('packs/half.pack', failing)).rejects.toThrow('writer killed');
+      const sentNow = emulator.proxy.requests.slice(from);
+      expect(sentNow.some((r) => r.method === 'PUT' && /[?&]partNumber=/.test(r.url))).toBe(true);
+      expect(sentNow.some((r) => r.method === 'DELETE' && /[?&]uploadId=/.test(r.url))).toBe(true);
+      expect(await store.head('packs/half.pack')).toBeUndefined();
+      await expect(store.get('packs/half.pack')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await listKeys(store, '')).toEqual([]);
+      await store.putIfAbsent('packs/half.pack', Buffer.from('complete'));
+      expect((await store.get('packs/half.pack')).toString()).toBe('complete');
+    });
+
+    it('shows nothing of a multipart upload whose writer died before completing it', async () => {
+      const store = await open('s3://multipart-dead/r', { create: true });
+      const client = sdk();
+      try {
+        const { UploadId } = await client.send(
+          new CreateMultipartUploadCommand({ Bucket: 'multipart-dead', Key: 'r/packs/dead.pack' }),
+        );
+        await client.send(
+          new UploadPartCommand({
+            Bucket: 'multipart-dead',
+            Key: 'r/packs/dead.pack',
+            UploadId,
+            PartNumber: 1,
+            Body: pattern(0, 5 * MiB),
+          }),
+        );
+      } finally {
+        client.destroy();
+      }
+      expect(await store.head('packs/dead.pack')).toBeUndefined();
+      expect(await listKeys(store, '')).toEqual([]);
+      await store.putIfAbsent('packs/dead.pack', patternStream(9 * MiB, MiB));
+      const tail = await store.getRange('packs/dead.pack', { offset: 9 * MiB - 10, length: 10 });
+      expectBytes(tail, pattern(9 * MiB - 10, 10));
+    });
+  });
+
+  describe('listing and prefixes', () => {
+    it('pages through more than 1000 keys', async () => {
+      const store = await open('s3://many-keys/r', { create: true });
+      const keys = Array.from({ length: 1234 }, (_, i) => `objects/${String(i).padStart(4, '0')}`);
+      for (let i = 0; i < keys.length; i += 50) {
+        await Promise.all(keys.slice(i, i + 50).map((k) => store.putIfAbsent(k, Buffer.from(k))));
+      }
+      const from = emulator.proxy.requests.length;
+      expect(await listKeys(store, 'objects/')).toEqual(keys);
+      const listings = emulator.proxy.requests
+        .slice(from)
+        .filter((r) => r.method === 'GET' && /list-type=2/.test(r.url));
+      expect(listings.length).toBeGreaterThanOrEqual(2);
+    });
+
+    it('keeps stores under different prefixes of one bucket apart, and skips foreign object names', async () => {
+      const a = await open('s3://shared-bucket/team-a', { create: true });
+      const b = await open('s3://shared-bucket/team-a-2', { create: true });
+      const root = await open('s3://shared-bucket');
+      await a.putIfAbsent('x', Buffer.from('a'));
+      await b.putIfAbsent('x', Buffer.from('b'));
+      const client = sdk();
+      try {
+        await client.send(new PutObjectCommand({ Bucket: 'shared-bucket', Key: 'team-a/odd name', Body: 'foreign' }));
+      } finally {
+        client.destroy();
+      }
+      expect(await listKeys(a, '')).toEqual(['x']);
+      expect(await listKeys(b, '')).toEqual(['x']);
+      expect((await a.get('x')).toString()).toBe('a');
+      expect((await b.get('x')).toString()).toBe('b');
+      expect(await listKeys(root, '')).toEqual(['team-a-2/x', 'team-a/x']);
+    });
+  });
+
+  describe('reads', () => {
+    it('streams a large object in bounded chunks and can be stopped early', async () => {
+      const store = await open('s3://stream-reads/r', { create: true });
+      await store.putIfAbsent('big', patternStream(20 * MiB, MiB));
+      const stream = await store.getStream('big');
+      let seen = 0;
+      for await (const chunk of stream) {
+        expect((chunk as Buffer).length).toBeLessThanOrEqual(4 * MiB);
+        seen += (chunk as Buffer).length;
+        if (seen > 3 * MiB) break;
+      }
+      expect(stream.destroyed).toBe(true);
+      // The connection was released: the store keeps working.
+      const tail = await readStream(await store.getStream('big', { offset: 19 * MiB, length: 2 * MiB }));
+      expectBytes(tail, pattern(19 * MiB, MiB));
+    });
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A local port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
