@@ -36,6 +36,8 @@ interface Received {
 export interface ReceivedCommit {
   readonly commit: CommitId;
   readonly stats: TransferStats;
+  /** The commit's bytes when they travelled in this transfer (undefined when the receiver held the commit). */
+  readonly commitBytes?: Buffer;
 }
 
 /**
@@ -59,13 +61,17 @@ export class TransferReceiver {
   async receiveCommit(): Promise<ReceivedCommit> {
     const received = new Map<ObjectId, Received>();
     const stats = emptyStats();
+    let last: { id: ObjectId; bytes: Buffer } | undefined;
     for (;;) {
       const msg = await this.channel.receive();
       if (msg.haveQuery) {
         stats.haveQueries++;
         await this.channel.sendHaveReply(this.answer(msg.haveQuery.ids as Buffer | undefined));
       } else if (msg.objects) {
-        for (const frame of (msg.objects.objects ?? []) as ObjectFrame__Output[]) await this.accept(frame, received, stats);
+        for (const frame of (msg.objects.objects ?? []) as ObjectFrame__Output[]) {
+          const got = await this.accept(frame, received, stats);
+          if (got) last = got;
+        }
       } else if (msg.commitEnd) {
         const commit = idFromWire(msg.commitEnd.commit as Buffer | undefined, 'commit id') as CommitId;
         const r = received.get(commit);
@@ -73,7 +79,7 @@ export class TransferReceiver {
           throw new IntegrityError(`transfer of commit ${commit} ended without the commit`, { id: commit });
         }
         await this.target.flush();
-        return { commit, stats };
+        return { commit, stats, commitBytes: last?.id === commit ? last.bytes : undefined };
       } else {
         throw new InvalidArgumentError('empty transfer message');
       }
@@ -92,7 +98,8 @@ export class TransferReceiver {
     return bits;
   }
 
-  private async accept(frame: ObjectFrame__Output, received: Map<ObjectId, Received>, stats: TransferStats): Promise<void> {
+  /** Verifies and stores one object; returns it when it was a commit new to the target. */
+  private async accept(frame: ObjectFrame__Output, received: Map<ObjectId, Received>, stats: TransferStats): Promise<{ id: ObjectId; bytes: Buffer } | undefined> {
     const id = idFromWire(frame.id, 'object id');
     const kind = parseObjectKind(frame.kind);
     let bytes: Buffer;
@@ -118,11 +125,12 @@ export class TransferReceiver {
     }
     stats.objects++;
     crashPoint('sync.receive.object');
-    if (this.target.has(id)) return;
+    if (this.target.has(id)) return undefined;
     if (sha256(bytes) !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
     const info = await this.verify(id, kind, bytes, received);
     received.set(id, info);
     await this.target.put(id, bytes, base);
+    return kind === COMMIT ? { id, bytes } : undefined;
   }
 
   /** Decodes `bytes` as `kind` and checks every reference; returns what parents may check about the object. */

@@ -133,20 +133,21 @@ class CommitTransfer {
       const limit = Math.max(width, frontier.length);
       for (let i = 0; i < queue.length && batch.length < limit; i++) {
         const id = queue[i];
-        if (this.known.has(id) || decoded.has(id)) continue;
+        if (this.known.get(id) === true || missing.has(id) || decoded.has(id)) continue;
         const c = await this.readCommit(id);
         decoded.set(id, c);
         batch.push(id);
         queue.push(...c.parents);
       }
-      await this.ask([...extra, ...batch]);
+      // The base was asked with the first batch; anything already answered is not asked again.
+      await this.ask([...extra, ...batch.filter((id) => !this.known.has(id))]);
       extra = [];
       frontier = [];
       for (const id of batch) {
         if (this.known.get(id)) continue;
         const c = decoded.get(id)!;
         missing.set(id, c);
-        for (const p of c.parents) if (!this.known.has(p)) frontier.push(p);
+        for (const p of c.parents) if (this.known.get(p) !== true && !missing.has(p)) frontier.push(p);
       }
       width = Math.min(width * 2, MAX_HAVE_IDS);
     }

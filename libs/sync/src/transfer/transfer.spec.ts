@@ -103,6 +103,17 @@ describe('object transfer', () => {
     expect(sent.haveQueries).toBeLessThan(12);
   });
 
+  it('sends the base and its history too when the receiver turns out not to hold the base', async () => {
+    const src = await db();
+    const dst = await db();
+    const one = await commitFiles(src, { 'f.txt': Buffer.from('one\n') });
+    const two = await commitFiles(src, { 'f.txt': Buffer.from('two\n') }, [one.commit]);
+    const three = await commitFiles(src, { 'f.txt': Buffer.from('three\n') }, [two.commit]);
+    await transfer(src, dst, three.commit, { base: two.commit });
+    for (const c of [one, two, three]) expect(dst.has(c.commit)).toBe(true);
+    expect(await readAllFiles(dst, one.tree)).toEqual({ 'f.txt': Buffer.from('one\n').toString('base64') });
+  });
+
   it('rejects bytes that do not match their id, and stores nothing that would reference them', async () => {
     const src = await db();
     const dst = await db();

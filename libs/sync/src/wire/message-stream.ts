@@ -1,6 +1,15 @@
-import type { Duplex } from 'node:stream';
+import type { EventEmitter } from 'node:events';
 import { TribError, UnavailableError } from '@tributary/core';
 import { fromGrpcError } from './status-mapping';
+
+/** What both grpc-js duplex calls (server and client side) offer: an object-mode Readable and Writable. */
+export interface DuplexLike extends EventEmitter {
+  read(): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  write(msg: any): boolean;
+  readonly writableNeedDrain: boolean;
+  readonly writableEnded: boolean;
+}
 
 /**
  * Pull-style access to one gRPC stream (either end): `receive()` takes the next message, `send()` writes one and
@@ -11,10 +20,11 @@ export class MessageStream<In, Out> {
   private error: TribError | undefined;
   private ended = false;
   private closed = false;
+  private stopped = false;
   /** Readers and writers waiting for the stream to change; each wake-up wakes all, who re-check their condition. */
   private waiters: (() => void)[] = [];
 
-  constructor(readonly stream: Duplex) {
+  constructor(readonly stream: DuplexLike) {
     const notify = () => {
       const ws = this.waiters;
       this.waiters = [];
@@ -43,6 +53,7 @@ export class MessageStream<In, Out> {
   /** The next message, or undefined once the peer has half-closed. Rejects with the call's error (a TribError). */
   async receive(): Promise<In | undefined> {
     for (;;) {
+      if (this.stopped) return undefined;
       const msg = this.stream.read() as In | null;
       if (msg !== null) return msg;
       if (this.error) throw this.error;
@@ -62,6 +73,14 @@ export class MessageStream<In, Out> {
       if (this.closed) throw new UnavailableError('the call closed while writing');
       await this.changed();
     }
+  }
+
+  /** Makes a pending and every later `receive` resolve undefined: for a reader that should give up. */
+  stopReading(): void {
+    this.stopped = true;
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
   }
 
   private changed(): Promise<void> {

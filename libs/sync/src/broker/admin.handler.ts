@@ -1,0 +1,35 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ListTopicsRequest__Output } from '../generated/tributary/v1/ListTopicsRequest';
+import type { ListTopicsResponse } from '../generated/tributary/v1/ListTopicsResponse';
+import type { TopicInfo as WireTopicInfo } from '../generated/tributary/v1/TopicInfo';
+import { toGrpcStatus } from '../wire/status-mapping';
+import { BrokerContext } from './broker-context';
+
+export type ListTopicsCall = grpc.ServerUnaryCall<ListTopicsRequest__Output, ListTopicsResponse>;
+
+/** Every topic, sorted, with its head, last seq, and each subscriber's cursor and lag (head seq - cursor). */
+export async function listTopicInfos(ctx: BrokerContext): Promise<WireTopicInfo[]> {
+  const out: WireTopicInfo[] = [];
+  for (const topic of await ctx.log.topics()) {
+    const head = await ctx.log.head(topic);
+    if (!head) continue;
+    const subs = await ctx.cursors.list(topic);
+    out.push({
+      topic,
+      head: head.commit,
+      seq: head.seq,
+      subscribers: subs.map((s) => ({ name: s.name, cursor: s.cursor, lag: Math.max(0, head.seq - s.cursor) })),
+    });
+  }
+  return out;
+}
+
+export async function handleListTopics(ctx: BrokerContext, _call: ListTopicsCall, callback: grpc.sendUnaryData<ListTopicsResponse>): Promise<void> {
+  try {
+    callback(null, { topics: await listTopicInfos(ctx) });
+  } catch (e) {
+    const status = toGrpcStatus(e);
+    ctx.logger('warn', `list topics: ${status.details}`);
+    callback({ code: status.code, details: status.details, metadata: new grpc.Metadata() }, null);
+  }
+}

@@ -1,0 +1,18 @@
+import type * as grpc from '@grpc/grpc-js';
+import { toGrpcStatus } from '../wire/status-mapping';
+import { BrokerLogger } from './broker-context';
+
+type AnyCall = grpc.ServerDuplexStream<unknown, unknown>;
+
+/** Ends a streaming call with the status `e` maps to (see status-mapping), unless the call is already over. */
+export function failCall(call: AnyCall, e: unknown, log: BrokerLogger, what: string): void {
+  const status = toGrpcStatus(e);
+  log(status.code === 13 ? 'error' : 'warn', `${what}: ${status.details}`);
+  if (call.cancelled || call.destroyed || call.writableEnded) return;
+  call.emit('error', { code: status.code, details: status.details });
+}
+
+/** Ends a streaming call with OK once every written message is flushed. */
+export function endCall(call: AnyCall): void {
+  if (!call.cancelled && !call.destroyed && !call.writableEnded) call.end();
+}

@@ -1,0 +1,130 @@
+import type * as grpc from '@grpc/grpc-js';
+import {
+  CommitId,
+  ConflictError,
+  decodeCommit,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  isObjectId,
+  TopicName,
+  UnavailableError,
+} from '@tributary/core';
+import { crashPoint } from '@tributary/repository';
+import type { PublishRequest__Output } from '../generated/tributary/v1/PublishRequest';
+import type { PublishResponse } from '../generated/tributary/v1/PublishResponse';
+import { parseTopicName } from '../topics/topic-name';
+import { TopicEntry } from '../topics/topic-log';
+import { ReceiverChannel, TransferMessage } from '../transfer/transfer-channel';
+import { TransferReceiver } from '../transfer/transfer-receiver';
+import { MessageStream } from '../wire/message-stream';
+import { BrokerContext } from './broker-context';
+import { endCall, failCall } from './call-end';
+import { StagedObjects } from './staged-objects';
+
+export type PublishCall = grpc.ServerDuplexStream<PublishRequest__Output, PublishResponse>;
+
+/** Offered commits per publish; a longer first-parent chain is published in several calls. */
+const MAX_OFFERED = 100_000;
+
+/**
+ * The broker's side of Publish: hello -> state, start -> for each offered commit a transfer (the client sends,
+ * this side verifies into a staging area), the fast-forward check, then the durable append and `appended`.
+ * Only after the log entry is durable does the client hear `appended`. Never rejects: failures end the call with
+ * their status.
+ */
+export async function handlePublish(ctx: BrokerContext, call: PublishCall): Promise<void> {
+  const io = new MessageStream<PublishRequest__Output, PublishResponse>(call);
+  let topic = '';
+  try {
+    const hello = await io.receive();
+    if (!hello?.hello) throw new InvalidArgumentError('a publish starts with hello');
+    topic = parseTopicName(hello.hello.topic);
+    const t = topic as TopicName;
+    // Another broker may have appended (and written packs) since this one last looked.
+    await ctx.db.reload();
+    const head = await ctx.log.head(t);
+    const wanted = hello.hello.commit;
+    if (wanted && !isObjectId(wanted)) throw new InvalidArgumentError(`bad commit id ${JSON.stringify(wanted)}`);
+    const commitSeq = wanted ? ((await ctx.log.seqOf(t, wanted as CommitId)) ?? 0) : 0;
+    await io.send({ state: { head: head?.commit ?? '', seq: head?.seq ?? 0, commitSeq } });
+
+    const next = await io.receive();
+    if (!next) return endCall(call);
+    if (!next.start) throw new InvalidArgumentError('expected start after state');
+    const base = next.start.base || undefined;
+    const offered = next.start.commits ?? [];
+    if (offered.length === 0 || offered.length > MAX_OFFERED) throw new InvalidArgumentError(`a publish offers 1 to ${MAX_OFFERED} commits`);
+    for (const c of offered) if (!isObjectId(c)) throw new InvalidArgumentError(`bad commit id ${JSON.stringify(c)}`);
+    const current = await ctx.log.head(t);
+    if ((current?.commit ?? undefined) !== base) throw notFastForward(t, current, base);
+
+    const channel = receiverChannel(io);
+    for (const commit of offered as CommitId[]) {
+      const staged = await StagedObjects.open(ctx.db);
+      try {
+        const got = await new TransferReceiver(staged, channel).receiveCommit();
+        if (got.commit !== commit) throw new InvalidArgumentError(`expected the objects of ${commit}, got ${got.commit}`);
+        const entry = await appendCommit(ctx, t, commit, got.commitBytes ?? (await staged.get(commit)), staged);
+        await io.send({ appended: { commit, seq: entry.seq } });
+      } catch (e) {
+        await staged.abort().catch(() => undefined);
+        throw e;
+      }
+    }
+    const extra = await io.receive();
+    if (extra) throw new InvalidArgumentError('unexpected message after the last commit');
+    endCall(call);
+  } catch (e) {
+    failCall(call, e, ctx.logger, `publish ${topic || '?'}`);
+  }
+}
+
+/**
+ * Appends `commit` to the topic unless it is there already (idempotent publish). Refuses a commit whose first
+ * parent is not the head (FAILED_PRECONDITION); when another broker takes the seq first, re-reads and decides
+ * again, so the loser of a race either finds its commit appended or is refused.
+ */
+async function appendCommit(ctx: BrokerContext, topic: TopicName, commit: CommitId, bytes: Buffer, staged: StagedObjects): Promise<{ seq: number }> {
+  // The bytes come from the transfer: reading a pending object back from the staging database would flush it.
+  const parents = decodeCommit(bytes, commit).parents;
+  for (;;) {
+    const existing = await ctx.log.seqOf(topic, commit);
+    if (existing !== undefined) return { seq: existing };
+    const head = await ctx.log.head(topic);
+    if (head && head.commit === commit) return head;
+    if (head && parents[0] !== head.commit) throw notFastForward(topic, head, commit, true);
+    await staged.commit();
+    crashPoint('sync.publish.before-append');
+    let entry: TopicEntry;
+    try {
+      entry = await ctx.log.append(topic, head, commit);
+    } catch (e) {
+      if (e instanceof ConflictError) continue;
+      throw e;
+    }
+    crashPoint('sync.publish.after-append');
+    ctx.notifier.notify(topic, entry.seq);
+    ctx.logger('info', `appended ${commit} to ${topic} at seq ${entry.seq}`);
+    return entry;
+  }
+}
+
+function notFastForward(topic: TopicName, head: TopicEntry | undefined, commit: string | undefined, isCommit = false): FailedPreconditionError {
+  const at = head ? `${head.commit} (seq ${head.seq})` : 'nothing (new topic)';
+  const what = isCommit ? `commit ${commit} does not build on it` : `the publisher builds on ${commit ?? 'nothing'}`;
+  return new FailedPreconditionError(`not a fast-forward: topic ${topic} is at ${at}, and ${what}`, { topic, head: head?.commit });
+}
+
+function receiverChannel(io: MessageStream<PublishRequest__Output, PublishResponse>): ReceiverChannel {
+  return {
+    async receive(): Promise<TransferMessage> {
+      const msg = await io.receive();
+      if (!msg) throw new UnavailableError('the publisher closed the stream in the middle of a transfer');
+      if (msg.haveQuery) return { haveQuery: msg.haveQuery };
+      if (msg.objects) return { objects: msg.objects };
+      if (msg.commitEnd) return { commitEnd: msg.commitEnd };
+      throw new InvalidArgumentError(`unexpected ${msg.body ?? 'empty'} message during a transfer`);
+    },
+    sendHaveReply: (missing: Buffer) => io.send({ haveReply: { missing } }),
+  };
+}

@@ -1,0 +1,116 @@
+import { Readable } from 'node:stream';
+import { NotFoundError, ObjectId } from '@tributary/core';
+import { ObjectDatabase } from '@tributary/repository';
+import { ByteRange, ObjectInfo, ObjectStore, Versioned } from '@tributary/storage';
+import { ObjectTarget } from '../transfer/transfer-channel';
+
+const PACKS_PREFIX = 'packs/';
+
+/**
+ * One publish's objects, staged apart from the broker's shared object database until the commit is accepted.
+ *
+ * Objects go to a private ObjectDatabase writing packs into the same store, so nothing of a transfer that fails
+ * (bad bytes, unsafe tree, not a fast-forward) is ever stored: `abort` drops the private pack, and concurrent
+ * publishes never drop each other's pending objects (ObjectDatabase.abort drops everything pending in its pack).
+ * `commit` makes the pack durable and loads it into the shared database. Lookups see both.
+ *
+ * The private database starts with no packs loaded (it sees the store through PacklessView), so opening one costs
+ * nothing; the price is that received deltas are stored whole on the broker (a delta needs its base loaded). A
+ * transfer larger than a pack (64 MiB) rolls over into several packs; the earlier ones are durable at once, which is
+ * harmless: they hold only verified, complete sub-graphs.
+ */
+export class StagedObjects implements ObjectTarget {
+  private constructor(
+    private readonly shared: ObjectDatabase,
+    private readonly staged: ObjectDatabase,
+  ) {}
+
+  static async open(shared: ObjectDatabase): Promise<StagedObjects> {
+    return new StagedObjects(shared, await ObjectDatabase.open(new PacklessView(shared.store)));
+  }
+
+  has(id: ObjectId): boolean {
+    return this.shared.has(id) || this.staged.has(id);
+  }
+
+  get(id: ObjectId): Promise<Buffer> {
+    return this.staged.has(id) ? this.staged.get(id) : this.shared.get(id);
+  }
+
+  async put(id: ObjectId, bytes: Buffer): Promise<void> {
+    if (!this.shared.has(id)) await this.staged.putWithId(id, bytes);
+  }
+
+  /** The transfer is complete; durability waits for `commit`, after the broker has accepted the commit. */
+  async flush(): Promise<void> {}
+
+  /** Makes the staged objects durable and visible to the shared database. */
+  async commit(): Promise<void> {
+    await this.staged.flush();
+    await this.shared.reload();
+  }
+
+  /** Drops every staged object not yet durable. */
+  async abort(): Promise<void> {
+    await this.staged.abort();
+  }
+}
+
+/** The store as it is, except that listing `packs/` shows nothing: a database opened on it loads no pack. */
+class PacklessView implements ObjectStore {
+  readonly url: string;
+
+  constructor(private readonly store: ObjectStore) {
+    this.url = store.url;
+  }
+
+  async *list(prefix: string): AsyncGenerator<ObjectInfo> {
+    if (prefix.startsWith(PACKS_PREFIX)) return;
+    for await (const info of this.store.list(prefix)) if (!info.key.startsWith(PACKS_PREFIX)) yield info;
+  }
+
+  putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
+    return this.store.putIfAbsent(key, data);
+  }
+  get(key: string): Promise<Buffer> {
+    return this.store.get(key);
+  }
+  getRange(key: string, range: ByteRange): Promise<Buffer> {
+    return this.store.getRange(key, range);
+  }
+  getStream(key: string, range?: ByteRange): Promise<Readable> {
+    return this.store.getStream(key, range);
+  }
+  head(key: string): Promise<ObjectInfo | undefined> {
+    return this.store.head(key);
+  }
+  delete(key: string): Promise<void> {
+    return this.store.delete(key);
+  }
+  readVersioned(key: string): Promise<Versioned | undefined> {
+    return this.store.readVersioned(key);
+  }
+  compareAndSwap(key: string, expected: string | undefined, data: Buffer): Promise<string> {
+    return this.store.compareAndSwap(key, expected, data);
+  }
+  deleteVersioned(key: string, expected: string): Promise<void> {
+    return this.store.deleteVersioned(key, expected);
+  }
+  /** The view shares the broker's store; closing it is the broker's job. */
+  async close(): Promise<void> {}
+}
+
+/** Reads from the shared database, reloading once on a miss: another broker may have written the pack. */
+export function reloadingReader(db: ObjectDatabase): { get(id: ObjectId): Promise<Buffer> } {
+  return {
+    async get(id: ObjectId): Promise<Buffer> {
+      try {
+        return await db.get(id);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        await db.reload();
+        return db.get(id);
+      }
+    },
+  };
+}

@@ -1,0 +1,181 @@
+import type * as grpc from '@grpc/grpc-js';
+import { InvalidArgumentError, NotFoundError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
+import type { SubscribeRequest__Output } from '../generated/tributary/v1/SubscribeRequest';
+import type { SubscribeResponse } from '../generated/tributary/v1/SubscribeResponse';
+import { parseSubscriberId, parseTopicName } from '../topics/topic-name';
+import { SenderChannel, TransferMessage } from '../transfer/transfer-channel';
+import { TransferSender } from '../transfer/transfer-sender';
+import { MessageStream } from '../wire/message-stream';
+import { BrokerContext } from './broker-context';
+import { endCall, failCall } from './call-end';
+import { reloadingReader } from './staged-objects';
+
+export type SubscribeCall = grpc.ServerDuplexStream<SubscribeRequest__Output, SubscribeResponse>;
+
+/**
+ * The broker's side of Subscribe: start -> state, then for each entry after the cursor, in order: `entry`, the
+ * transfer of its objects (this side sends, only what the subscriber lacks), `commit_end`. Acks arrive
+ * asynchronously; each advances the Redis cursor with a Lua max, so only an acknowledged entry is never delivered
+ * again. At most `ctx.window` entries are unacknowledged at a time. Caught up without follow: waits for the last
+ * ack, sends `caught_up` and ends OK. With follow: waits for appends (notification, or a poll) and for a topic
+ * that does not exist yet, until the subscriber half-closes. Writes honour backpressure, so a slow subscriber
+ * slows only its own call. Never rejects: failures end the call with their status.
+ */
+export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): Promise<void> {
+  const io = new MessageStream<SubscribeRequest__Output, SubscribeResponse>(call);
+  let label = 'subscribe';
+  const session = new Session();
+  let pump: Promise<void> = Promise.resolve();
+  try {
+    const first = await io.receive();
+    if (!first?.start) throw new InvalidArgumentError('a subscribe starts with start');
+    const topic = parseTopicName(first.start.topic);
+    const subscriber = parseSubscriberId(first.start.subscriber);
+    label = `subscribe ${topic} as ${subscriber}`;
+    const { follow, latest } = first.start;
+    const fromSeq = Number(first.start.fromSeq ?? 0);
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new InvalidArgumentError(`bad from_seq ${first.start.fromSeq}`);
+
+    let head = await ctx.log.head(topic);
+    if (!head && !follow) throw new NotFoundError(`topic ${topic} does not exist`, { topic });
+    let cursor: number;
+    if (fromSeq > 0) {
+      cursor = fromSeq - 1;
+      await ctx.cursors.reset(topic, subscriber, cursor);
+    } else if (latest) {
+      cursor = head?.seq ?? 0;
+      await ctx.cursors.reset(topic, subscriber, cursor);
+    } else {
+      cursor = await ctx.cursors.get(topic, subscriber);
+      await ctx.cursors.register(topic, subscriber);
+    }
+    await io.send({ state: { cursor, headSeq: head?.seq ?? 0 } });
+
+    session.acked = cursor;
+    session.sent = cursor;
+    pump = pumpRequests(ctx, io, session, topic, subscriber);
+    const sender = new TransferSender(reloadingReader(ctx.db), senderChannel(io, session));
+    let next = cursor + 1;
+    while (!session.stopped()) {
+      if (!head || next > head.seq) head = (await ctx.log.head(topic)) ?? head;
+      if (head && next <= head.seq) {
+        if (session.sent - session.acked >= ctx.window) {
+          await session.changed();
+          continue;
+        }
+        const entry = await ctx.log.entry(topic, next);
+        if (!entry) throw new TribError('INTERNAL', `topic ${topic} lost entry ${next}`);
+        if (!ctx.db.has(entry.commit)) await ctx.db.reload();
+        await io.send({ entry: { seq: entry.seq, commit: entry.commit } });
+        session.sent = entry.seq;
+        await sender.sendCommit(entry.commit, { base: entry.parent ?? undefined });
+        next++;
+        continue;
+      }
+      if (!follow) {
+        if (session.acked < session.sent) {
+          await session.changed();
+          continue;
+        }
+        await io.send({ caughtUp: { seq: head?.seq ?? cursor } });
+        break;
+      }
+      const abort = new AbortController();
+      await Promise.race([session.changed(), ctx.notifier.wait(topic, ctx.pollMs, abort.signal)]);
+      abort.abort();
+    }
+    session.stop();
+    io.stopReading();
+    await pump;
+    if (session.error && !session.peerEnded) throw session.error;
+    endCall(call);
+  } catch (e) {
+    session.stop();
+    io.stopReading();
+    if (session.peerEnded && !session.error) return endCall(call);
+    failCall(call, session.error ?? e, ctx.logger, label);
+  }
+}
+
+/** State shared by the request pump and the sending loop of one call. */
+class Session {
+  /** Highest seq acknowledged in this call (or the cursor it started from). */
+  acked = 0;
+  /** Highest seq whose transfer has been handed to the transport. */
+  sent = 0;
+  peerEnded = false;
+  error: TribError | undefined;
+  private done = false;
+  private waiters: (() => void)[] = [];
+  readonly haveReplies: Buffer[] = [];
+
+  stopped(): boolean {
+    return this.done || this.peerEnded || this.error !== undefined;
+  }
+
+  stop(): void {
+    this.done = true;
+    this.notify();
+  }
+
+  notify(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
+  }
+
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+/** Reads the subscriber's messages: acks advance the cursor, have-replies feed the transfer. */
+async function pumpRequests(
+  ctx: BrokerContext,
+  io: MessageStream<SubscribeRequest__Output, SubscribeResponse>,
+  session: Session,
+  topic: TopicName,
+  subscriber: SubscriberId,
+): Promise<void> {
+  try {
+    for (;;) {
+      const msg = await io.receive();
+      if (!msg) {
+        if (!session.stopped()) session.peerEnded = true;
+        session.notify();
+        return;
+      }
+      if (msg.ack) {
+        const seq = Number(msg.ack.seq);
+        if (!Number.isSafeInteger(seq) || seq < 1 || seq > session.sent) {
+          throw new InvalidArgumentError(`ack of seq ${msg.ack.seq}, which was not delivered in this call`);
+        }
+        await ctx.cursors.advance(topic, subscriber, seq);
+        session.acked = Math.max(session.acked, seq);
+      } else if (msg.haveReply) {
+        session.haveReplies.push(Buffer.from(msg.haveReply.missing ?? Buffer.alloc(0)));
+      } else {
+        throw new InvalidArgumentError(`unexpected ${msg.body ?? 'empty'} message from a subscriber`);
+      }
+      session.notify();
+    }
+  } catch (e) {
+    session.error = e instanceof TribError ? e : new TribError('INTERNAL', String(e));
+    session.notify();
+  }
+}
+
+function senderChannel(io: MessageStream<SubscribeRequest__Output, SubscribeResponse>, session: Session): SenderChannel {
+  return {
+    send: (msg: TransferMessage) => io.send(msg),
+    async receiveHaveReply(): Promise<Buffer> {
+      for (;;) {
+        const r = session.haveReplies.shift();
+        if (r) return r;
+        if (session.error) throw session.error;
+        if (session.peerEnded) throw new UnavailableError('the subscriber left in the middle of a transfer');
+        await session.changed();
+      }
+    },
+  };
+}

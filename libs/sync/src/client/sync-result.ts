@@ -1,0 +1,39 @@
+import { CommitId } from '@tributary/core';
+
+/** What a publish or a subscribe did (the CLI prints it with --json). */
+export interface SyncResult {
+  readonly topic: string;
+  /** Commits appended (publish) or applied (subscribe) by this call. */
+  readonly commits: number;
+  /**
+   * Seqs of the first and last commit appended or applied. When there were none: both are the seq the published
+   * commit already has (publish), or the subscriber's cursor (subscribe).
+   */
+  readonly seqFrom: number;
+  readonly seqTo: number;
+  /** The published commit; for a subscribe, the newest commit applied, else what `refs/topics/<topic>` holds. */
+  readonly head: CommitId | null;
+  /** Payload bytes of the objects that travelled (a delta's bytes where a delta travelled). */
+  readonly wireBytes: number;
+  /** Size of the head's tree: the total bytes of its files. 0 without a head. */
+  readonly datasetBytes: number;
+}
+
+export interface SubscriberInfo {
+  readonly name: string;
+  readonly cursor: number;
+  readonly lag: number;
+}
+
+export interface TopicInfo {
+  readonly topic: string;
+  readonly head: CommitId;
+  readonly seq: number;
+  readonly subscribers: SubscriberInfo[];
+}
+
+/** One delivered entry, handed to `onEntry` once its objects are durable and the local topic ref has moved. */
+export interface DeliveredEntry {
+  readonly seq: number;
+  readonly commit: CommitId;
+}

@@ -1,0 +1,364 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  CommitId,
+  ConflictError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  isObjectId,
+  TopicName,
+  TribError,
+  UnavailableError,
+} from '@tributary/core';
+import { lookupTreeSize, Repository, topicRef } from '@tributary/repository';
+import type { AdminServiceClient } from '../generated/tributary/v1/AdminService';
+import type { PublishRequest } from '../generated/tributary/v1/PublishRequest';
+import type { PublishResponse__Output } from '../generated/tributary/v1/PublishResponse';
+import type { SubscribeRequest } from '../generated/tributary/v1/SubscribeRequest';
+import type { SubscribeResponse__Output } from '../generated/tributary/v1/SubscribeResponse';
+import type { SyncServiceClient } from '../generated/tributary/v1/SyncService';
+import { parseSubscriberId, parseTopicName } from '../topics/topic-name';
+import { databaseTarget } from '../transfer/database-target';
+import { ReceiverChannel, SenderChannel, TransferMessage } from '../transfer/transfer-channel';
+import { TransferReceiver } from '../transfer/transfer-receiver';
+import { TransferSender } from '../transfer/transfer-sender';
+import { CHANNEL_OPTIONS } from '../wire/grpc-options';
+import { MessageStream } from '../wire/message-stream';
+import { loadTributaryProto } from '../wire/proto-loader';
+import { fromGrpcError } from '../wire/status-mapping';
+import { DeliveredEntry, SyncResult, TopicInfo } from './sync-result';
+
+export interface SyncClientOptions {
+  /** Deadline of unary calls (listTopics). Default 10 s. */
+  readonly deadlineMs?: number;
+  /** Extra attempts after an UNAVAILABLE failure, before giving up with UnavailableError. Default 2. */
+  readonly retries?: number;
+  /** First back-off delay; doubles per attempt. Default 200 ms. */
+  readonly retryDelayMs?: number;
+}
+
+export interface PublishOptions {
+  /** Called as objects are queued, with the payload bytes so far. */
+  onProgress?(wireBytes: number): void;
+}
+
+export interface SubscribeOptions {
+  /** Inclusive first seq (resets the cursor to from - 1), or 'latest' (only entries appended from now on). */
+  from?: number | 'latest';
+  /** Keep applying new entries until `signal` aborts; wait for a topic that does not exist yet. */
+  follow?: boolean;
+  signal?: AbortSignal;
+  /** Called after an entry's objects are durable and `refs/topics/<topic>` moved, before the ack. A throw stops. */
+  onEntry?(e: DeliveredEntry): Promise<void>;
+}
+
+/** How long a subscriber that was told to stop waits for the broker to end the call before cancelling it. */
+const STOP_GRACE_MS = 5000;
+const MAX_FOLLOW_BACKOFF_MS = 5000;
+
+interface Accumulated {
+  commits: number;
+  seqFrom: number;
+  seqTo: number;
+  wireBytes: number;
+  head: CommitId | null;
+}
+
+/**
+ * The client side of publish/subscribe, used by the CLI, the edge agent and the hub (plain grpc-js, no Nest).
+ * Errors are TribErrors mapped from the broker's status: FailedPreconditionError (not a fast-forward),
+ * NotFoundError (unknown topic), IntegrityError (DATA_LOSS), InvalidArgumentError, and UnavailableError when the
+ * broker cannot be reached after `retries` extra attempts (a following subscriber retries until stopped).
+ */
+export class SyncClient {
+  private readonly sync: SyncServiceClient;
+  private readonly admin: AdminServiceClient;
+  private readonly deadlineMs: number;
+  private readonly retries: number;
+  private readonly retryDelayMs: number;
+
+  constructor(readonly address: string, opts: SyncClientOptions = {}) {
+    const proto = loadTributaryProto().tributary.v1;
+    this.sync = new proto.SyncService(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.admin = new proto.AdminService(address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, channelOverride: this.sync.getChannel() });
+    this.deadlineMs = opts.deadlineMs ?? 10_000;
+    this.retries = opts.retries ?? 2;
+    this.retryDelayMs = opts.retryDelayMs ?? 200;
+  }
+
+  /**
+   * Publishes REF (default HEAD): appends, oldest first, every commit of REF's first-parent chain after the topic's
+   * head, each once its objects are stored; only objects the broker lacks travel. A commit already in the log is not
+   * sent again (commits 0, seqFrom = seqTo = its seq). Throws FailedPreconditionError before sending anything when
+   * REF does not descend from the head.
+   */
+  async publish(repo: Repository, topic: string, ref = 'HEAD', opts: PublishOptions = {}): Promise<SyncResult> {
+    const t = parseTopicName(topic);
+    const commit = await repo.resolve(ref);
+    const acc: Accumulated = { commits: 0, seqFrom: 0, seqTo: 0, wireBytes: 0, head: commit };
+    await this.withRetries(() => this.publishOnce(repo, t, commit, acc, opts));
+    return { topic: t, ...acc, datasetBytes: await this.datasetBytes(repo, commit) };
+  }
+
+  /**
+   * Brings every entry after the subscriber's cursor into `repo`, in order: objects (only those missing), durably,
+   * then `refs/topics/<topic>` moves to the entry's commit, then `onEntry`, then the ack. Without `follow` it returns
+   * once caught up; with `follow` it returns after `signal` aborts and what was applied is acknowledged.
+   * Throws NotFoundError for an unknown topic without `follow`.
+   */
+  async subscribe(repo: Repository, topic: string, subscriber: string, opts: SubscribeOptions = {}): Promise<SyncResult> {
+    const t = parseTopicName(topic);
+    const name = parseSubscriberId(subscriber);
+    if (opts.from !== undefined && opts.from !== 'latest' && (!Number.isSafeInteger(opts.from) || opts.from < 1)) {
+      throw new InvalidArgumentError(`--from must be a sequence number from 1, or latest: ${String(opts.from)}`);
+    }
+    const acc: Accumulated = { commits: 0, seqFrom: 0, seqTo: 0, wireBytes: 0, head: null };
+    const state = { from: opts.from, started: false };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.subscribeOnce(repo, t, name, opts, state, acc);
+        break;
+      } catch (e) {
+        const err = fromGrpcError(e);
+        if (!(err instanceof UnavailableError) || opts.signal?.aborted) throw err;
+        if (!opts.follow && attempt >= this.retries) throw this.unreachable(err);
+        await sleep(Math.min(this.retryDelayMs * 2 ** attempt, MAX_FOLLOW_BACKOFF_MS), opts.signal);
+        if (opts.signal?.aborted) break;
+      }
+    }
+    if (!acc.head) acc.head = (await repo.refs.resolve(topicRef(t))).commit ?? null;
+    return { topic: t, ...acc, datasetBytes: acc.head ? await this.datasetBytes(repo, acc.head) : 0 };
+  }
+
+  /** Every topic on the broker with its head, last seq and subscribers (cursor and lag). */
+  async listTopics(): Promise<TopicInfo[]> {
+    const res = await this.withRetries(
+      () =>
+        new Promise<{ topics?: { topic: string; head: string; seq: number; subscribers?: { name: string; cursor: number; lag: number }[] }[] }>((resolve, reject) =>
+          this.admin.ListTopics({}, { deadline: Date.now() + this.deadlineMs }, (e, r) => (e ? reject(fromGrpcError(e)) : resolve(r ?? {}))),
+        ),
+    );
+    return (res.topics ?? []).map((t) => ({
+      topic: t.topic,
+      head: t.head as CommitId,
+      seq: Number(t.seq),
+      subscribers: (t.subscribers ?? []).map((s) => ({ name: s.name, cursor: Number(s.cursor), lag: Number(s.lag) })),
+    }));
+  }
+
+  close(): void {
+    this.admin.close();
+    this.sync.close();
+  }
+
+  // ---- publish
+
+  private async publishOnce(repo: Repository, topic: TopicName, commit: CommitId, acc: Accumulated, opts: PublishOptions): Promise<void> {
+    const call = this.sync.Publish();
+    const io = new MessageStream<PublishResponse__Output, PublishRequest>(call);
+    try {
+      await io.send({ hello: { topic, commit } });
+      const state = expect(await io.receive(), 'state').state!;
+      if (state.commitSeq > 0) {
+        if (acc.commits === 0) acc.seqFrom = acc.seqTo = Number(state.commitSeq);
+        call.end();
+        await expectEnd(io);
+        return;
+      }
+      const head = state.head ? (state.head as CommitId) : undefined;
+      const chain = await firstParentChainAfter(repo, commit, head, topic);
+      await io.send({ start: { base: head ?? '', commits: chain } });
+      const sender = new TransferSender(repo.objects, publishChannel(io));
+      let base = head;
+      for (const c of chain) {
+        const before = acc.wireBytes;
+        const stats = await sender.sendCommit(c, { base, onProgress: (s) => opts.onProgress?.(before + s.wireBytes) });
+        acc.wireBytes += stats.wireBytes;
+        const appended = expect(await io.receive(), 'appended').appended!;
+        if (appended.commit !== c) throw new TribError('INTERNAL', `broker appended ${appended.commit}, expected ${c}`);
+        if (acc.commits === 0) acc.seqFrom = Number(appended.seq);
+        acc.seqTo = Number(appended.seq);
+        acc.commits++;
+        base = c;
+      }
+      call.end();
+      await expectEnd(io);
+    } catch (e) {
+      call.cancel();
+      throw io.failure ?? fromGrpcError(e);
+    }
+  }
+
+  // ---- subscribe
+
+  private async subscribeOnce(
+    repo: Repository,
+    topic: TopicName,
+    subscriber: string,
+    opts: SubscribeOptions,
+    state: { from: number | 'latest' | undefined; started: boolean },
+    acc: Accumulated,
+  ): Promise<void> {
+    if (opts.signal?.aborted) return;
+    const call = this.sync.Subscribe();
+    const io = new MessageStream<SubscribeResponse__Output, SubscribeRequest>(call);
+    let idle = false;
+    let stopping = false;
+    let stopTimer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      call.end();
+      stopTimer = setTimeout(() => call.cancel(), STOP_GRACE_MS);
+    };
+    const onAbort = () => {
+      if (idle) stop();
+    };
+    opts.signal?.addEventListener('abort', onAbort);
+    try {
+      const from = state.started ? undefined : state.from;
+      await io.send({
+        start: { topic, subscriber, fromSeq: typeof from === 'number' ? from : 0, latest: from === 'latest', follow: !!opts.follow },
+      });
+      const st = expect(await io.receive(), 'state').state!;
+      state.started = true;
+      if (acc.commits === 0) acc.seqFrom = acc.seqTo = Number(st.cursor);
+      const receiver = new TransferReceiver(databaseTarget(repo.objects), subscribeChannel(io));
+      for (;;) {
+        if (opts.signal?.aborted) stop();
+        idle = true;
+        const msg = await io.receive().catch((e) => {
+          if (stopping) return undefined;
+          throw e;
+        });
+        idle = false;
+        if (!msg) return;
+        if (stopping) continue;
+        if (msg.caughtUp) {
+          stop();
+          continue;
+        }
+        if (!msg.entry) throw new InvalidArgumentError(`unexpected ${msg.body ?? 'empty'} message from the broker`);
+        const seq = Number(msg.entry.seq);
+        const commit = msg.entry.commit as CommitId;
+        if (!isObjectId(commit)) throw new InvalidArgumentError(`broker sent a bad commit id ${JSON.stringify(commit)}`);
+        const got = await receiver.receiveCommit();
+        acc.wireBytes += got.stats.wireBytes;
+        if (got.commit !== commit) throw new InvalidArgumentError(`broker sent the objects of ${got.commit} for entry ${seq} (${commit})`);
+        await moveTopicRef(repo, topic, commit);
+        await opts.onEntry?.({ seq, commit });
+        await io.send({ ack: { seq } });
+        if (acc.commits === 0) acc.seqFrom = seq;
+        acc.seqTo = seq;
+        acc.commits++;
+        acc.head = commit;
+      }
+    } catch (e) {
+      call.cancel();
+      throw e instanceof TribError ? e : fromGrpcError(e);
+    } finally {
+      clearTimeout(stopTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  // ---- helpers
+
+  private async withRetries<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        const err = fromGrpcError(e);
+        if (!(err instanceof UnavailableError)) throw err;
+        if (attempt >= this.retries) throw this.unreachable(err);
+        await sleep(this.retryDelayMs * 2 ** attempt);
+      }
+    }
+  }
+
+  private unreachable(e: TribError): UnavailableError {
+    return new UnavailableError(`broker ${this.address} is unavailable: ${e.message}`, { address: this.address }, { cause: e });
+  }
+
+  private async datasetBytes(repo: Repository, commit: CommitId): Promise<number> {
+    return lookupTreeSize(repo, (await repo.readCommit(commit)).tree);
+  }
+}
+
+/**
+ * The commits of `commit`'s first-parent chain after `head`, oldest first (the whole chain when there is no head).
+ * Throws FailedPreconditionError when `head` is not on the chain: the publish would not be a fast-forward.
+ */
+export async function firstParentChainAfter(repo: Repository, commit: CommitId, head: CommitId | undefined, topic: string): Promise<CommitId[]> {
+  const chain: CommitId[] = [];
+  for (let c: CommitId | undefined = commit; c !== undefined; ) {
+    if (c === head) return chain.reverse();
+    chain.push(c);
+    c = (await repo.readCommit(c)).parents[0];
+  }
+  if (head) {
+    throw new FailedPreconditionError(`not a fast-forward: ${commit} does not descend from ${head}, the head of topic ${topic}`, { topic, head });
+  }
+  return chain.reverse();
+}
+
+/** Points `refs/topics/<topic>` at `commit` (compare-and-swap; applying the same entry twice changes nothing). */
+async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId): Promise<void> {
+  const ref = topicRef(topic);
+  for (let attempt = 0; ; attempt++) {
+    const current = await repo.refs.read(ref);
+    if (current && 'commit' in current.target && current.target.commit === commit) return;
+    try {
+      await repo.refs.update(ref, current?.version, { commit });
+      return;
+    } catch (e) {
+      if (!(e instanceof ConflictError) || attempt >= 5) throw e;
+    }
+  }
+}
+
+function expect<T extends { body?: string }>(msg: T | undefined, body: string): T {
+  if (!msg) throw new UnavailableError(`the broker ended the call before sending ${body}`);
+  if (msg.body !== body) throw new InvalidArgumentError(`expected ${body} from the broker, got ${msg.body ?? 'an empty message'}`);
+  return msg;
+}
+
+async function expectEnd<In>(io: MessageStream<In, unknown>): Promise<void> {
+  const extra = await io.receive();
+  if (extra !== undefined) throw new InvalidArgumentError('unexpected message from the broker after the last reply');
+}
+
+function publishChannel(io: MessageStream<PublishResponse__Output, PublishRequest>): SenderChannel {
+  return {
+    send: (msg: TransferMessage) => io.send(msg),
+    async receiveHaveReply(): Promise<Buffer> {
+      return Buffer.from(expect(await io.receive(), 'haveReply').haveReply!.missing ?? Buffer.alloc(0));
+    },
+  };
+}
+
+function subscribeChannel(io: MessageStream<SubscribeResponse__Output, SubscribeRequest>): ReceiverChannel {
+  return {
+    async receive(): Promise<TransferMessage> {
+      const msg = await io.receive();
+      if (!msg) throw new UnavailableError('the broker ended the call in the middle of a transfer');
+      if (msg.haveQuery) return { haveQuery: msg.haveQuery };
+      if (msg.objects) return { objects: msg.objects };
+      if (msg.commitEnd) return { commitEnd: msg.commitEnd };
+      throw new InvalidArgumentError(`unexpected ${msg.body ?? 'empty'} message during a transfer`);
+    },
+    sendHaveReply: (missing: Buffer) => io.send({ haveReply: { missing } }),
+  };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done);
+  });
+}

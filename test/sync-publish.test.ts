@@ -1,0 +1,254 @@
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import {
+  CommitId,
+  encodeCheckedTreePage,
+  encodeCommit,
+  FailedPreconditionError,
+  NotFoundError,
+  ObjectId,
+  sha256,
+  UnavailableError,
+} from '@tributary/core';
+import { lookupTreeSize, Repository } from '@tributary/repository';
+import { SyncClient } from '../libs/sync/src/client/sync.client';
+import { freePort } from '../libs/sync/src/testing/private-redis';
+import {
+  callStatus,
+  commitFiles,
+  newRepo,
+  rawSyncClient,
+  startTestBroker,
+  storeKeys,
+  tempDir,
+  TempDir,
+} from '../libs/sync/src/testing/sync-harness';
+
+const TOPIC = 'datasets/heart/na-aws';
+
+describe('sync: publish', () => {
+  let t: TempDir;
+  let broker: Awaited<ReturnType<typeof startTestBroker>>;
+  let client: SyncClient;
+  let repo: Repository;
+  const commits: CommitId[] = [];
+
+  beforeAll(async () => {
+    t = tempDir();
+    broker = await startTestBroker(path.join(t.dir, 'broker-store'));
+    client = new SyncClient(broker.address);
+    repo = await newRepo(path.join(t.dir, 'edge'));
+    for (let i = 1; i <= 5; i++) commits.push(await commitFiles(repo, { [`batches/b${i}.csv`]: `id,v\n${i},${'x'.repeat(i * 100)}\n`, 'all.csv': `rows ${i}\n` }));
+  });
+  afterAll(async () => {
+    client?.close();
+    await repo?.close();
+    await broker?.close();
+    t?.cleanup();
+  });
+
+  it('appends five new commits as five sequence numbers, oldest first', async () => {
+    const r = await client.publish(repo, TOPIC);
+    expect(r).toMatchObject({ topic: TOPIC, commits: 5, seqFrom: 1, seqTo: 5, head: commits[4] });
+    expect(r.wireBytes).toBeGreaterThan(0);
+    expect(r.datasetBytes).toBe(await sizeOfHead(repo));
+    expect(r.datasetBytes).toBe(1547); // b1..b5.csv (8 + 100 i bytes each) and all.csv (7 bytes)
+    const topics = await client.listTopics();
+    expect(topics).toEqual([{ topic: TOPIC, head: commits[4], seq: 5, subscribers: [] }]);
+    for (let i = 0; i < 5; i++) expect(await broker.context.log.entry(TOPIC as never, i + 1)).toMatchObject({ seq: i + 1, commit: commits[i] });
+  });
+
+  it('answers a republish with the same seqs and stores nothing new', async () => {
+    const before = await storeKeys(broker.store);
+    const again = await client.publish(repo, TOPIC);
+    expect(again).toMatchObject({ commits: 0, seqFrom: 5, seqTo: 5, head: commits[4], wireBytes: 0 });
+    const older = await client.publish(repo, TOPIC, 'HEAD~2');
+    expect(older).toMatchObject({ commits: 0, seqFrom: 3, seqTo: 3, head: commits[2] });
+    expect(await storeKeys(broker.store)).toEqual(before);
+  });
+
+  it('refuses a publish that is not a fast-forward with FAILED_PRECONDITION, before sending anything', async () => {
+    const other = await newRepo(path.join(t.dir, 'other'));
+    try {
+      await commitFiles(other, { 'x.csv': 'other history\n' });
+      const before = await storeKeys(broker.store);
+      const err = await client.publish(other, TOPIC).catch((e) => e);
+      expect(err).toBeInstanceOf(FailedPreconditionError);
+      expect(err.message).toMatch(/not a fast-forward/);
+      expect(await storeKeys(broker.store)).toEqual(before);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('re-checks the fast-forward rule on the broker: a commit whose first parent is not the head is refused', async () => {
+    const other = await newRepo(path.join(t.dir, 'liar'));
+    try {
+      const c = await commitFiles(other, { 'x.csv': 'unrelated\n' });
+      const before = await storeKeys(broker.store);
+      const raw = rawSyncClient(broker.address);
+      const call = raw.Publish();
+      const status = callStatus(call);
+      call.write({ hello: { topic: TOPIC, commit: c } });
+      await once(call, 'data');
+      // Claims to build on the head, but its commit has no parents.
+      call.write({ start: { base: commits[4], commits: [c] } });
+      const bytes = await other.objects.get(c);
+      const treeId = JSON.parse(bytes.toString().slice('commit 1\n'.length)).tree as ObjectId;
+      const frames: object[] = [];
+      for (const [id, kind] of await closureOf(other, treeId)) frames.push({ id: Buffer.from(id, 'hex'), kind, data: await other.objects.get(id) });
+      frames.push({ id: Buffer.from(c, 'hex'), kind: 'OBJECT_KIND_COMMIT', data: bytes });
+      call.write({ objects: { objects: frames } });
+      call.write({ commitEnd: { commit: Buffer.from(c, 'hex') } });
+      const s = await status;
+      expect(s.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(s.details).toMatch(/not a fast-forward/);
+      raw.close();
+      expect(await storeKeys(broker.store)).toEqual(before);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('answers NOT_FOUND to a subscriber of an unknown topic', async () => {
+    const sub = await newRepo(path.join(t.dir, 'sub-nf'));
+    try {
+      await expect(client.subscribe(sub, 'datasets/none', 'hub')).rejects.toBeInstanceOf(NotFoundError);
+    } finally {
+      await sub.close();
+    }
+  });
+
+  it('rejects bytes that do not match their id with DATA_LOSS and stores nothing', async () => {
+    const before = await storeKeys(broker.store);
+    const raw = rawSyncClient(broker.address);
+    const call = raw.Publish();
+    const status = callStatus(call);
+    const claimed = sha256(Buffer.from('the bytes the id promises'));
+    call.write({ hello: { topic: 'datasets/bad', commit: '' } });
+    await once(call, 'data');
+    call.write({ start: { base: '', commits: [claimed] } });
+    call.write({ objects: { objects: [{ id: Buffer.from(claimed, 'hex'), kind: 'OBJECT_KIND_CHUNK', data: Buffer.from('other bytes') }] } });
+    const s = await status;
+    expect(s.code).toBe(grpc.status.DATA_LOSS);
+    expect(s.details).toMatch(/does not match its id/);
+    raw.close();
+    expect(await storeKeys(broker.store)).toEqual(before);
+    expect(await client.listTopics()).toHaveLength(1);
+  });
+
+  it('rejects a tree with an unsafe name before anything becomes reachable (INVALID_ARGUMENT)', async () => {
+    const before = await storeKeys(broker.store);
+    const chunk = Buffer.from('pwned\n');
+    const chunkId = sha256(chunk);
+    const tree = encodeCheckedTreePage([{ name: '..', kind: 'file', executable: false, chunked: false, id: chunkId, size: chunk.length }]);
+    const commit = encodeCommit({ tree: sha256(tree), parents: [], author: 'mallory', time: '2026-11-24T00:00:00.000Z', message: 'evil', annotations: {} });
+    const raw = rawSyncClient(broker.address);
+    const call = raw.Publish();
+    const status = callStatus(call);
+    call.write({ hello: { topic: 'datasets/evil', commit: sha256(commit) } });
+    await once(call, 'data');
+    call.write({ start: { base: '', commits: [sha256(commit)] } });
+    call.write({
+      objects: {
+        objects: [
+          { id: Buffer.from(chunkId, 'hex'), kind: 'OBJECT_KIND_CHUNK', data: chunk },
+          { id: Buffer.from(sha256(tree), 'hex'), kind: 'OBJECT_KIND_TREE', data: tree },
+          { id: Buffer.from(sha256(commit), 'hex'), kind: 'OBJECT_KIND_COMMIT', data: commit },
+        ],
+      },
+    });
+    call.write({ commitEnd: { commit: Buffer.from(sha256(commit), 'hex') } });
+    const s = await status;
+    expect(s.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(s.details).toMatch(/unsafe path/);
+    raw.close();
+    expect(await storeKeys(broker.store)).toEqual(before);
+    expect((await client.listTopics()).map((x) => x.topic)).toEqual([TOPIC]);
+  });
+
+  it('refuses a message over the size limit with RESOURCE_EXHAUSTED while another stream carries on', async () => {
+    const sub = await newRepo(path.join(t.dir, 'sub-big'));
+    const abort = new AbortController();
+    const seen: number[] = [];
+    const following = client.subscribe(sub, TOPIC, 'watcher', {
+      follow: true,
+      signal: abort.signal,
+      onEntry: async (e) => {
+        seen.push(e.seq);
+      },
+    });
+    try {
+      await waitFor(() => seen.length === 5);
+      const raw = rawSyncClient(broker.address);
+      const call = raw.Publish();
+      const status = callStatus(call);
+      call.write({ hello: { topic: TOPIC, commit: '' } });
+      await once(call, 'data');
+      call.write({ start: { base: commits[4], commits: [commits[4]] } });
+      call.write({ objects: { objects: [{ id: Buffer.alloc(32), kind: 'OBJECT_KIND_CHUNK', data: Buffer.alloc(9 * 1024 * 1024) }] } });
+      const s = await status;
+      expect(s.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      raw.close();
+
+      const c6 = await commitFiles(repo, { 'all.csv': 'rows 6\n' });
+      commits.push(c6);
+      const r = await client.publish(repo, TOPIC);
+      expect(r).toMatchObject({ commits: 1, seqFrom: 6, seqTo: 6 });
+      await waitFor(() => seen.length === 6);
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      abort.abort();
+      await following;
+      await sub.close();
+    }
+    expect((await client.listTopics())[0].subscribers).toEqual([{ name: 'watcher', cursor: 6, lag: 0 }]);
+  });
+
+  it('gives UnavailableError after a few bounded retries when no broker listens', async () => {
+    const nobody = new SyncClient(`127.0.0.1:${await freePort()}`, { retryDelayMs: 50 });
+    try {
+      await expect(nobody.publish(repo, TOPIC)).rejects.toBeInstanceOf(UnavailableError);
+      await expect(nobody.listTopics()).rejects.toBeInstanceOf(UnavailableError);
+    } finally {
+      nobody.close();
+    }
+  });
+});
+
+function once(emitter: NodeJS.EventEmitter, event: string): Promise<unknown> {
+  return new Promise((resolve) => emitter.once(event, resolve));
+}
+
+async function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function sizeOfHead(repo: Repository): Promise<number> {
+  const head = await repo.head();
+  return lookupTreeSize(repo, (await repo.readCommit(head.commit!)).tree);
+}
+
+/** Every object beneath a tree, children first, with its wire kind. */
+async function closureOf(repo: Repository, tree: ObjectId): Promise<[ObjectId, string][]> {
+  const { decodeTreeNode, decodeChunkList } = await import('@tributary/core');
+  const out: [ObjectId, string][] = [];
+  const visit = async (id: ObjectId, kind: string): Promise<void> => {
+    if (kind === 'OBJECT_KIND_TREE') {
+      const node = decodeTreeNode(await repo.objects.get(id), id);
+      if (node.type === 'index') for (const c of node.children) await visit(c.id, 'OBJECT_KIND_TREE');
+      else for (const e of node.entries) await visit(e.id, e.kind === 'dir' ? 'OBJECT_KIND_TREE' : e.chunked ? 'OBJECT_KIND_CHUNK_LIST' : 'OBJECT_KIND_CHUNK');
+    } else if (kind === 'OBJECT_KIND_CHUNK_LIST') {
+      const node = decodeChunkList(await repo.objects.get(id), id);
+      for (const c of node.children) await visit(c.id, node.level === 0 ? 'OBJECT_KIND_CHUNK' : 'OBJECT_KIND_CHUNK_LIST');
+    }
+    out.push([id, kind]);
+  };
+  await visit(tree, 'OBJECT_KIND_TREE');
+  return out;
+}
+

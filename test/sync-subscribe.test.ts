@@ -1,0 +1,223 @@
+import * as path from 'node:path';
+import { CommitId, TopicName } from '@tributary/core';
+import { Repository, topicRef } from '@tributary/repository';
+import { SyncClient } from '../libs/sync/src/client/sync.client';
+import {
+  appendAndCommit,
+  callStatus,
+  commitFiles,
+  newRepo,
+  rawSyncClient,
+  rows,
+  startTestBroker,
+  tempDir,
+  TempDir,
+  treeOf,
+} from '../libs/sync/src/testing/sync-harness';
+
+const TOPIC = 'datasets/heart/eu-azure';
+
+describe('sync: subscribe', () => {
+  let t: TempDir;
+  let broker: Awaited<ReturnType<typeof startTestBroker>>;
+  let client: SyncClient;
+  let edge: Repository;
+  const commits: CommitId[] = [];
+
+  beforeAll(async () => {
+    t = tempDir();
+    broker = await startTestBroker(path.join(t.dir, 'broker-store'));
+    client = new SyncClient(broker.address);
+    edge = await newRepo(path.join(t.dir, 'edge'));
+    commits.push(await commitFiles(edge, { 'ecg.csv': rows(300_000, 1), 'notes/readme.txt': 'heart monitor batches\n' }));
+    commits.push(await appendAndCommit(edge, { 'ecg.csv': rows(3_000, 2) }));
+    commits.push(await commitFiles(edge, { 'batches/2026-11-24/b3.csv': rows(20_000, 3) }));
+    await client.publish(edge, TOPIC);
+  });
+  afterAll(async () => {
+    client?.close();
+    await edge?.close();
+    await broker?.close();
+    t?.cleanup();
+  });
+
+  async function cursorOf(name: string): Promise<number | undefined> {
+    const topic = (await client.listTopics()).find((x) => x.topic === TOPIC);
+    return topic?.subscribers.find((s) => s.name === name)?.cursor;
+  }
+
+  it('delivers every commit in order, moves refs/topics/<topic>, and sends only what is missing', async () => {
+    const hub = await newRepo(path.join(t.dir, 'hub'));
+    try {
+      const seen: { seq: number; commit: CommitId; refAtCall?: CommitId }[] = [];
+      const r = await client.subscribe(hub, TOPIC, 'hub', {
+        onEntry: async (e) => {
+          seen.push({ ...e, refAtCall: (await hub.refs.resolve(topicRef(TOPIC))).commit });
+        },
+      });
+      expect(seen.map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect(seen.map((e) => e.commit)).toEqual(commits);
+      // onEntry runs once the ref has moved, before the ack.
+      expect(seen.map((e) => e.refAtCall)).toEqual(commits);
+      expect(r).toMatchObject({ topic: TOPIC, commits: 3, seqFrom: 1, seqTo: 3, head: commits[2] });
+      expect(r.datasetBytes).toBe(300_000 + 3_000 + 22 + 20_000);
+      // The first entry carries the dataset; the append travels as roughly its own bytes.
+      expect(r.wireBytes).toBeLessThan(300_000 + 3_000 + 20_000 + 22 + 8 * 1024);
+      expect(await treeOf(hub, commits[2])).toEqual(await treeOf(edge, commits[2]));
+      expect(await cursorOf('hub')).toBe(3);
+
+      // Caught up: nothing travels, the cursor is the answer.
+      const again = await client.subscribe(hub, TOPIC, 'hub');
+      expect(again).toMatchObject({ commits: 0, seqFrom: 3, seqTo: 3, head: commits[2], wireBytes: 0 });
+
+      commits.push(await appendAndCommit(edge, { 'ecg.csv': rows(5_000, 4) }));
+      const pub = await client.publish(edge, TOPIC);
+      const next = await client.subscribe(hub, TOPIC, 'hub');
+      expect(next).toMatchObject({ commits: 1, seqFrom: 4, seqTo: 4, head: commits[3] });
+      expect(next.wireBytes).toBeLessThan(5_000 + 4 * 1024);
+      expect(next.wireBytes).toBeLessThanOrEqual(pub.wireBytes + 1024);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('redelivers an entry that was never acknowledged, and applying it twice changes nothing', async () => {
+    const node = await newRepo(path.join(t.dir, 'node'));
+    try {
+      // A subscriber that receives entry 1 and hangs up without acking.
+      const raw = rawSyncClient(broker.address);
+      const call = raw.Subscribe();
+      const status = callStatus(call);
+      call.write({ start: { topic: TOPIC, subscriber: 'flaky', fromSeq: 0, latest: false, follow: false } });
+      let sawEntry = false;
+      await new Promise<void>((resolve) => {
+        call.on('data', (m: { body: string; haveQuery?: { ids: Buffer } }) => {
+          if (m.body === 'entry') sawEntry = true;
+          if (m.body === 'haveQuery') call.write({ haveReply: { missing: Buffer.alloc(Math.ceil(m.haveQuery!.ids.length / 32 / 8), 0) } });
+          if (m.body === 'commitEnd') {
+            call.end();
+            resolve();
+          }
+        });
+      });
+      await status;
+      raw.close();
+      expect(sawEntry).toBe(true);
+      expect(await cursorOf('flaky')).toBe(0);
+
+      const r = await client.subscribe(node, TOPIC, 'flaky');
+      expect(r).toMatchObject({ commits: 4, seqFrom: 1, seqTo: 4 });
+      expect(await cursorOf('flaky')).toBe(4);
+
+      // --from is inclusive and resets the cursor: entries 2..4 again, and the repository ends where it was.
+      const before = await node.refs.resolve(topicRef(TOPIC));
+      const replay = await client.subscribe(node, TOPIC, 'flaky', { from: 2 });
+      expect(replay).toMatchObject({ commits: 3, seqFrom: 2, seqTo: 4, head: commits[3], wireBytes: 0 });
+      expect((await node.refs.resolve(topicRef(TOPIC))).commit).toBe(before.commit);
+      expect(await cursorOf('flaky')).toBe(4);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('never moves a cursor back on a late ack (Lua max), only on an explicit --from', async () => {
+    const topic = TOPIC as TopicName;
+    const cursors = broker.context.cursors;
+    await cursors.advance(topic, 'late' as never, 4);
+    expect(await cursors.advance(topic, 'late' as never, 2)).toBe(4);
+    expect(await cursorOf('late')).toBe(4);
+  });
+
+  it('starts a `latest` subscriber at the head, then follows new entries until stopped', async () => {
+    const node = await newRepo(path.join(t.dir, 'follower'));
+    const abort = new AbortController();
+    const seen: number[] = [];
+    try {
+      const following = client.subscribe(node, TOPIC, 'inference-1', {
+        from: 'latest',
+        follow: true,
+        signal: abort.signal,
+        onEntry: async (e) => {
+          seen.push(e.seq);
+          if (e.seq === 6) abort.abort();
+        },
+      });
+      await waitFor(async () => (await cursorOf('inference-1')) === 4);
+      commits.push(await appendAndCommit(edge, { 'ecg.csv': rows(1_000, 5) }));
+      await client.publish(edge, TOPIC);
+      commits.push(await appendAndCommit(edge, { 'ecg.csv': rows(1_000, 6) }));
+      await client.publish(edge, TOPIC);
+      const r = await following;
+      expect(seen).toEqual([5, 6]);
+      expect(r).toMatchObject({ commits: 2, seqFrom: 5, seqTo: 6, head: commits[5] });
+      expect(await cursorOf('inference-1')).toBe(6);
+    } finally {
+      abort.abort();
+      await node.close();
+    }
+  });
+
+  it('waits for a topic that does not exist yet when following', async () => {
+    const node = await newRepo(path.join(t.dir, 'waiter'));
+    const other = await newRepo(path.join(t.dir, 'late-edge'));
+    const abort = new AbortController();
+    try {
+      const following = client.subscribe(node, 'models/ecg', 'waiter', {
+        follow: true,
+        signal: abort.signal,
+        onEntry: async () => abort.abort(),
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const c = await commitFiles(other, { 'model.bin': Buffer.alloc(1000, 1) });
+      await client.publish(other, 'models/ecg');
+      expect(await following).toMatchObject({ commits: 1, seqFrom: 1, seqTo: 1, head: c });
+    } finally {
+      abort.abort();
+      await node.close();
+      await other.close();
+    }
+  });
+
+  it('lets a fast subscriber finish while a slow one reads nothing', async () => {
+    const big = await newRepo(path.join(t.dir, 'big-edge'));
+    const topic = 'datasets/big';
+    try {
+      await commitFiles(big, { 'a.bin': rows(6_000_000, 11), 'b.bin': rows(6_000_000, 12) });
+      await client.publish(big, topic);
+      // The slow subscriber (own connection, default 64 KiB window) says it lacks everything, then stops reading:
+      // the broker's writes to it block on flow control, and must block that call alone.
+      const raw = rawSyncClient(broker.address, { 'grpc.max_receive_message_length': 8 << 20 });
+      const slow = raw.Subscribe();
+      slow.on('error', () => undefined);
+      slow.write({ start: { topic, subscriber: 'slow', fromSeq: 0, latest: false, follow: false } });
+      let objectsSeen = 0;
+      slow.on('data', (m: { body: string; haveQuery?: { ids: Buffer } }) => {
+        if (m.body === 'haveQuery') slow.write({ haveReply: { missing: Buffer.alloc(Math.ceil(m.haveQuery!.ids.length / 32 / 8), 0xff) } });
+        if (m.body === 'objects' && ++objectsSeen === 1) slow.pause();
+      });
+      await waitFor(async () => objectsSeen >= 1);
+
+      const fast = await newRepo(path.join(t.dir, 'fast'));
+      try {
+        const r = await client.subscribe(fast, topic, 'fast');
+        expect(r).toMatchObject({ commits: 1, seqTo: 1 });
+        expect(r.datasetBytes).toBe(12_000_000);
+      } finally {
+        await fast.close();
+      }
+      expect(objectsSeen).toBe(1);
+      slow.cancel();
+      raw.close();
+    } finally {
+      await big.close();
+    }
+  });
+});
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
