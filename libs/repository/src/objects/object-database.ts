@@ -11,6 +11,7 @@ import {
   ObjectSink,
   ObjectSource,
   sha256,
+  writeUleb128,
 } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
 import {
@@ -37,6 +38,8 @@ export interface ObjectDatabaseOptions {
   readonly packTargetBytes?: number;
   /** Budget of the cache of small objects (trees, chunk lists, commits). Default 4 MiB; 0 turns it off. */
   readonly cacheBytes?: number;
+  /** Initial value of `finishPacksInBackground`. Default false. */
+  readonly finishPacksInBackground?: boolean;
 }
 
 /** A pack whose index is loaded: the only kind of pack a reader sees. */
@@ -77,6 +80,8 @@ const COALESCE_MAX_SPAN = 8 << 20;
  */
 const MAX_RESOLVE_HOPS = 4 * MAX_DELTA_DEPTH;
 const INDEX_LOAD_CONCURRENCY = 8;
+/** Packs that may be finishing in the background at once; the next rollover waits for the oldest. */
+const MAX_FINISHING = 2;
 
 /**
  * The content-addressed object database on top of an ObjectStore: objects live in packs (`packs/<name>.pack`)
@@ -89,6 +94,15 @@ const INDEX_LOAD_CONCURRENCY = 8;
 export class ObjectDatabase implements ObjectSource, ObjectSink {
   readonly stats: ObjectDatabaseStats = { gets: 0, bytesRead: 0, objectsWritten: 0, bytesWritten: 0 };
   readonly packTargetBytes: number;
+  /**
+   * When true, a pack that fills up is finished (stored, fsynced, indexed) in the background while writes go on
+   * into the next one, instead of holding every writer until it is durable. Its objects stay visible to `has` and
+   * readable throughout; a failure to store it is thrown by the next write or `flush`, which also waits for every
+   * such pack. For bulk writers (a commit) on a store where finishing a pack costs an fsync.
+   */
+  finishPacksInBackground: boolean;
+  private readonly finishing = new Map<PackWriter, Promise<void>>();
+  private backgroundFailure: Error | undefined;
   private readonly loaded = new Map<string, LoadedPack>();
   private lastHit: LoadedPack | undefined;
   private writer: PackWriter | undefined;
@@ -105,6 +119,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     }
     this.packTargetBytes = target;
     this.cache = new SmallObjectCache(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    this.finishPacksInBackground = opts.finishPacksInBackground ?? false;
   }
 
   /**
@@ -151,9 +166,9 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     for (const p of fresh) if (!this.loaded.has(p.name)) this.loaded.set(p.name, p);
   }
 
-  /** True if `id` is in a loaded index or pending in the open pack. */
+  /** True if `id` is in a loaded index or pending in the open pack (or one finishing in the background). */
   has(id: ObjectId): boolean {
-    return this.writer?.entry(id) !== undefined || this.findAny(id) !== undefined;
+    return this.isPending(id) || this.findAny(id) !== undefined;
   }
 
   /**
@@ -176,7 +191,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   async getMany(ids: readonly ObjectId[]): Promise<Buffer[]> {
     this.stats.gets += ids.length;
     const out: (Buffer | undefined)[] = new Array(ids.length);
-    if (ids.some((id) => this.writer?.entry(id) !== undefined && !this.cache.has(id))) await this.flush();
+    if (ids.some((id) => this.isPending(id) && !this.cache.has(id))) await this.flush();
     const groups = new Map<LoadedPack, { i: number; entry: IndexEntry }[]>();
     for (let i = 0; i < ids.length; i++) {
       const cached = this.cache.get(ids[i]);
@@ -232,7 +247,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     let delta: Buffer | undefined;
     if (baseId !== undefined && baseId !== id && (this.depthOf(baseId) ?? MAX_DELTA_DEPTH) < MAX_DELTA_DEPTH) {
       const base = await this.readForDelta(baseId);
-      const d = base && encodeChunkDelta(base, bytes);
+      const d = base && deltaWhenSmaller(base, bytes);
       if (d && ID_BYTES + d.length < bytes.length) delta = d;
     }
     await this.lock.run(async () => {
@@ -256,14 +271,20 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     return this.lock.run(() => this.flushLocked());
   }
 
-  /** Drops the open pack and every object pending in it; nothing of it becomes visible. */
+  /**
+   * Drops the open pack and every object pending in it; nothing of it becomes visible. Packs already finishing in
+   * the background complete (as full packs always do), and a failure among them is forgotten.
+   */
   abort(): Promise<void> {
     return this.lock.run(async () => {
       const w = this.writer;
-      if (!w) return;
       this.writer = undefined;
-      this.forgetPending(w);
-      await w.abort();
+      if (w) {
+        this.forgetPending(w);
+        await w.abort();
+      }
+      await this.settleFinishing();
+      this.backgroundFailure = undefined;
     });
   }
 
@@ -291,7 +312,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   idsWithPrefix(prefix: string): ObjectId[] {
     const found = new Set<ObjectId>();
     for (const p of this.loaded.values()) for (const id of p.index.idsWithPrefix(prefix)) found.add(id);
-    if (this.writer) for (const id of this.writer.ids()) if (id.startsWith(prefix)) found.add(id);
+    for (const w of this.pendingWriters()) for (const id of w.ids()) if (id.startsWith(prefix)) found.add(id);
     return [...found].sort();
   }
 
@@ -301,7 +322,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * is damaged.
    */
   async verifyStored(id: ObjectId): Promise<void> {
-    if (this.writer?.entry(id) !== undefined) await this.flush();
+    if (this.isPending(id)) await this.flush();
     const copies = this.locateAll(id);
     if (copies.length === 0) throw notFound(id, this.store);
     for (const loc of copies) await this.materialize(loc.pack, loc.entry, await this.readPayload(loc), 0);
@@ -332,7 +353,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   private async read(id: ObjectId, hops: number): Promise<Buffer> {
     const cached = this.cache.get(id);
     if (cached) return cached;
-    if (this.writer?.entry(id) !== undefined) await this.flush();
+    if (this.writer?.has(id)) await this.flush();
+    else await this.finishedWith(id);
     const loc = this.locate(id);
     if (!loc) throw notFound(id, this.store);
     let payload: Buffer;
@@ -352,7 +374,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   private async readForDelta(baseId: ObjectId): Promise<Buffer | undefined> {
     // Reading a pending base that is not cached would flush a small pack just for a delta; store whole instead.
-    if (this.writer?.entry(baseId) !== undefined && !this.cache.has(baseId)) return undefined;
+    if (this.writer?.has(baseId) && !this.cache.has(baseId)) return undefined;
     try {
       return await this.read(baseId, 0);
     } catch (e) {
@@ -470,20 +492,60 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   /** The shortest chain depth of any copy of `id`, pending or stored. */
   private depthOf(id: ObjectId): number | undefined {
-    const pending = this.writer?.entry(id)?.depth;
+    const pending = this.pendingEntry(id)?.depth;
     const stored = this.locate(id)?.entry.depth;
     if (pending === undefined) return stored;
     return stored === undefined ? pending : Math.min(pending, stored);
+  }
+
+  // ---- pending packs
+
+  /** The open pack, then the packs finishing in the background. */
+  private *pendingWriters(): Generator<PackWriter> {
+    if (this.writer) yield this.writer;
+    yield* this.finishing.keys();
+  }
+
+  /** Whether `id` is in the open pack or a pack finishing in the background. */
+  private isPending(id: ObjectId): boolean {
+    if (this.writer?.has(id)) return true;
+    for (const w of this.finishing.keys()) if (w.has(id)) return true;
+    return false;
+  }
+
+  /** The index entry of `id` in the open pack or a pack finishing in the background. */
+  private pendingEntry(id: ObjectId): IndexEntry | undefined {
+    const e = this.writer?.entry(id);
+    if (e || this.finishing.size === 0) return e;
+    for (const w of this.finishing.keys()) {
+      const f = w.entry(id);
+      if (f) return f;
+    }
+    return undefined;
+  }
+
+  /** Waits until the background pack holding `id` (if any) is stored and loaded, or has failed. */
+  private async finishedWith(id: ObjectId): Promise<void> {
+    for (const [w, done] of this.finishing) if (w.has(id)) await done;
+  }
+
+  /** Waits for every pack finishing in the background; never throws (failures land in backgroundFailure). */
+  private async settleFinishing(): Promise<void> {
+    while (this.finishing.size > 0) await Promise.all(this.finishing.values());
   }
 
   // ---- writing (callers hold the lock)
 
   private async appendLocked(type: RecordType, id: ObjectId, payload: readonly Uint8Array[], size: number, depth: number): Promise<void> {
     if (this.writer?.failure) throw this.writer.failure;
+    if (this.backgroundFailure) throw this.backgroundFailure;
     let length = 0;
     for (const p of payload) length += p.byteLength;
     const record = RECORD_HEADER_BYTES + length;
-    if (this.writer && this.writer.count > 0 && this.writer.size + record > this.packTargetBytes) await this.flushLocked();
+    if (this.writer && this.writer.count > 0 && this.writer.size + record > this.packTargetBytes) {
+      if (this.finishPacksInBackground) await this.finishInBackground();
+      else await this.flushLocked();
+    }
     if (!this.writer) {
       this.writer = PackWriter.open(this.store);
       this.stats.bytesWritten += PACK_HEADER_BYTES;
@@ -495,25 +557,88 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   private async flushLocked(): Promise<void> {
     const w = this.writer;
-    if (!w) return;
-    try {
-      if (w.failure) throw w.failure;
-      const done = await w.finish();
-      // In one synchronous step, so has() never blinks to false for the flushed objects.
-      this.writer = undefined;
-      this.loaded.set(done.name, { name: done.name, packKey: done.packKey, idxKey: done.idxKey, index: done.index });
-      this.stats.bytesWritten += done.idxBytes;
-    } catch (e) {
-      this.writer = undefined;
-      this.forgetPending(w);
-      await w.abort();
-      throw e;
+    let failure: unknown;
+    if (w) {
+      try {
+        if (w.failure) throw w.failure;
+        const done = await w.finish();
+        // In one synchronous step, so has() never blinks to false for the flushed objects.
+        this.writer = undefined;
+        this.loaded.set(done.name, { name: done.name, packKey: done.packKey, idxKey: done.idxKey, index: done.index });
+        this.stats.bytesWritten += done.idxBytes;
+      } catch (e) {
+        this.writer = undefined;
+        this.forgetPending(w);
+        await w.abort();
+        failure = e;
+      }
     }
+    await this.settleFinishing();
+    failure ??= this.backgroundFailure;
+    this.backgroundFailure = undefined;
+    if (failure) throw failure;
+  }
+
+  /** Hands the open pack to the background to finish (after the oldest, if MAX_FINISHING are on their way). */
+  private async finishInBackground(): Promise<void> {
+    while (this.finishing.size >= MAX_FINISHING) await this.finishing.values().next().value;
+    const w = this.writer!;
+    this.writer = undefined;
+    const done = w.finish().then(
+      (p) => {
+        // In one synchronous step, so has() never blinks to false for these objects.
+        this.finishing.delete(w);
+        this.loaded.set(p.name, { name: p.name, packKey: p.packKey, idxKey: p.idxKey, index: p.index });
+        this.stats.bytesWritten += p.idxBytes;
+      },
+      async (e: unknown) => {
+        this.forgetPending(w);
+        this.finishing.delete(w);
+        this.backgroundFailure ??= e instanceof Error ? e : new Error(String(e));
+        await w.abort();
+      },
+    );
+    this.finishing.set(w, done);
   }
 
   private forgetPending(w: PackWriter): void {
     for (const id of w.ids()) this.cache.delete(id);
   }
+}
+
+/** Bytes compared at a time when looking for the common prefix and suffix: memcmp speed, not a byte loop. */
+const COMPARE_BLOCK = 4096;
+
+/**
+ * The delta of `target` against `base` in core's chunk-delta format, whenever one exists (a common prefix or
+ * suffix); the caller keeps it only if it is smaller than the target. core's encodeChunkDelta declines a delta
+ * larger than half its target, but an appended file's new last chunk is often just that -- an old tail of 20 KiB
+ * plus 30 KiB of new rows -- and storing it whole would store the old tail again: every append would cost up to a
+ * chunk more than it added. Every delta made here is applied and compared before it is returned, so a delta is
+ * never stored that does not rebuild its target.
+ */
+function deltaWhenSmaller(base: Buffer, target: Buffer): Buffer | undefined {
+  const compact = encodeChunkDelta(base, target);
+  if (compact) return compact;
+  const n = Math.min(base.length, target.length);
+  let prefix = 0;
+  while (prefix + COMPARE_BLOCK <= n && base.subarray(prefix, prefix + COMPARE_BLOCK).equals(target.subarray(prefix, prefix + COMPARE_BLOCK))) prefix += COMPARE_BLOCK;
+  while (prefix < n && base[prefix] === target[prefix]) prefix++;
+  const limit = n - prefix;
+  let suffix = 0;
+  while (
+    suffix + COMPARE_BLOCK <= limit &&
+    base.subarray(base.length - suffix - COMPARE_BLOCK, base.length - suffix).equals(target.subarray(target.length - suffix - COMPARE_BLOCK, target.length - suffix))
+  ) {
+    suffix += COMPARE_BLOCK;
+  }
+  while (suffix < limit && base[base.length - 1 - suffix] === target[target.length - 1 - suffix]) suffix++;
+  if (prefix + suffix === 0) return undefined;
+  const head: number[] = [];
+  writeUleb128(head, prefix);
+  writeUleb128(head, suffix);
+  const delta = Buffer.concat([Buffer.from(head), target.subarray(prefix, target.length - suffix)]);
+  return applyChunkDelta(base, delta).equals(target) ? delta : undefined;
 }
 
 function notFound(id: ObjectId, store: ObjectStore): NotFoundError {

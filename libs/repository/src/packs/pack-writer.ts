@@ -4,7 +4,6 @@ import { PassThrough } from 'node:stream';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, ObjectId } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
 import {
-  encodeIndex,
   encodePackHeader,
   encodeRecordHeader,
   idxKey,
@@ -15,6 +14,7 @@ import {
   RecordType,
 } from './pack-format';
 import { PackIndex } from './pack-index';
+import { PendingIndex } from './pending-index';
 
 /** `pack-` + 128 random bits in hex: unique without coordination between writers. */
 export function newPackName(): string {
@@ -33,6 +33,11 @@ export interface FinishedPack {
 
 /** Bytes the store may hold unread before `append` waits for it. */
 const HIGH_WATER_MARK = 1 << 20;
+/**
+ * Records are copied into slabs of this size and handed to the stream a slab at a time: one copy per byte, and
+ * few, large writes for the store, instead of a buffer (and a stream concat) per record.
+ */
+const SLAB_BYTES = 1 << 20;
 
 /**
  * Streams one pack into the store: a single `putIfAbsent(packs/<name>.pack, stream)` that stays open while
@@ -46,8 +51,10 @@ export class PackWriter {
   private readonly out = new PassThrough({ highWaterMark: HIGH_WATER_MARK });
   private readonly stored: Promise<void>;
   private readonly storeEnded: Promise<never>;
-  private readonly entries = new Map<string, IndexEntry>();
+  private readonly entries = new PendingIndex();
   private written = PACK_HEADER_BYTES;
+  private slab: Buffer | undefined;
+  private slabUsed = 0;
   private error: Error | undefined;
   private state: 'open' | 'finishing' | 'done' | 'aborted' = 'open';
 
@@ -74,7 +81,7 @@ export class PackWriter {
       },
     );
     this.storeEnded.catch(() => undefined);
-    this.out.write(encodePackHeader());
+    this.stage(encodePackHeader());
   }
 
   /** Starts a pack under a fresh random name (or `name`, for tests). */
@@ -88,7 +95,7 @@ export class PackWriter {
   }
 
   get count(): number {
-    return this.entries.size;
+    return this.entries.count;
   }
 
   /** The store error that broke this pack, if any; a broken pack can only be aborted. */
@@ -101,9 +108,14 @@ export class PackWriter {
     return this.entries.get(id);
   }
 
-  /** Ids appended so far. */
+  /** Whether a record for `id` was appended (cheaper than `entry`). */
+  has(id: ObjectId): boolean {
+    return this.entries.has(id);
+  }
+
+  /** Ids appended so far, in order. */
   ids(): IterableIterator<ObjectId> {
-    return this.entries.keys() as IterableIterator<ObjectId>;
+    return this.entries.ids();
   }
 
   /**
@@ -118,12 +130,36 @@ export class PackWriter {
     let length = 0;
     for (const p of payload) length += p.byteLength;
     const header = encodeRecordHeader(type, id, length);
-    const entry: IndexEntry = { id, offset: this.written + RECORD_HEADER_BYTES, storedLength: length, type, size, depth };
-    let room = this.out.write(header);
-    for (const p of payload) room = this.out.write(Buffer.from(p));
+    // Checked (and kept) before a byte is staged, so a bad entry leaves the pack as it was.
+    this.entries.add({ id, offset: this.written + RECORD_HEADER_BYTES, storedLength: length, type, size, depth });
+    let room = this.stage(header);
+    for (const p of payload) room = this.stage(p) && room;
     this.written += RECORD_HEADER_BYTES + length;
-    this.entries.set(id, entry);
     if (!room) await Promise.race([once(this.out, 'drain'), this.storeEnded]);
+  }
+
+  /** Copies `bytes` towards the stream (through the slab); false when the stream asks the writer to wait. */
+  private stage(bytes: Uint8Array): boolean {
+    let room = true;
+    // Records straddle slabs: only full slabs reach the stream, so it never has to join small pieces.
+    for (let at = 0; at < bytes.byteLength; ) {
+      this.slab ??= Buffer.allocUnsafeSlow(SLAB_BYTES);
+      const n = Math.min(bytes.byteLength - at, SLAB_BYTES - this.slabUsed);
+      this.slab.set(bytes.subarray(at, at + n), this.slabUsed);
+      this.slabUsed += n;
+      at += n;
+      if (this.slabUsed === SLAB_BYTES) room = this.shipSlab() && room;
+    }
+    return room;
+  }
+
+  private shipSlab(): boolean {
+    const slab = this.slab;
+    if (!slab || this.slabUsed === 0) return true;
+    const full = slab.subarray(0, this.slabUsed);
+    this.slab = undefined;
+    this.slabUsed = 0;
+    return this.out.write(full);
   }
 
   /**
@@ -135,9 +171,10 @@ export class PackWriter {
     if (this.error) throw this.error;
     if (this.state !== 'open') throw new FailedPreconditionError(`pack ${this.name} is ${this.state}`);
     this.state = 'finishing';
+    this.shipSlab();
     this.out.end();
     await this.stored;
-    const idx = encodeIndex([...this.entries.values()]);
+    const idx = this.entries.encode();
     try {
       await this.putIndex(idx);
     } catch (e) {

@@ -1,24 +1,38 @@
 import { parentPort } from 'node:worker_threads';
 import { chunkFile } from './file-chunking';
 
-// Worker side of FileHasherPool: one file at a time; after each batch it waits for the main thread's ack, so at most
-// one batch per worker is ever in flight.
-let ack: (() => void) | undefined;
+// Worker side of FileHasherPool: one file at a time. A batch is transferred, not copied; the worker runs ahead of
+// the main thread by at most `credits` un-acknowledged batches, so hashing goes on while the main thread writes,
+// and memory stays bounded. Acks carry the job number, so a late ack for a finished file is ignored.
+let job = 0;
+let credits = 0;
+let wake: (() => void) | undefined;
 
-parentPort!.on('message', async (msg: { type: 'hash'; path: string } | { type: 'ack' }) => {
+type Request = { type: 'hash'; job: number; path: string; credits: number } | { type: 'ack'; job: number };
+
+parentPort!.on('message', async (msg: Request) => {
   if (msg.type === 'ack') {
-    ack?.();
+    if (msg.job !== job) return;
+    credits++;
+    const w = wake;
+    wake = undefined;
+    w?.();
     return;
   }
+  job = msg.job;
+  credits = msg.credits;
+  const mine = msg.job;
   try {
     const size = await chunkFile(msg.path, async (batch) => {
-      const acked = new Promise<void>((r) => (ack = r));
-      parentPort!.postMessage({ type: 'batch', chunks: batch });
-      await acked;
+      while (credits <= 0) await new Promise<void>((r) => (wake = r));
+      credits--;
+      const buffer = batch[0].bytes.buffer as ArrayBuffer;
+      const chunks = batch.map((c) => ({ id: c.id, offset: c.offset, start: c.bytes.byteOffset, length: c.bytes.byteLength }));
+      parentPort!.postMessage({ type: 'batch', job: mine, buffer, chunks }, [buffer]);
     });
-    parentPort!.postMessage({ type: 'done', size });
+    parentPort!.postMessage({ type: 'done', job: mine, size });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    parentPort!.postMessage({ type: 'error', message: err.message, code: err.code });
+    parentPort!.postMessage({ type: 'error', job: mine, message: err.message, code: err.code });
   }
 });

@@ -23,7 +23,10 @@ export type PathEntry = Omit<TreeEntry, 'name'>;
 export interface SnapshotOptions {
   /** The tree the working copy was last synced with; its files give delta bases for changed chunks. */
   readonly previousTree?: TreeId;
-  /** Called as bytes are hashed (for progress bars). */
+  /**
+   * Called as bytes are hashed (for progress bars). The total counts the files found so far that need hashing;
+   * it grows while the scan is still running (only in very large trees: the scan runs ahead of hashing).
+   */
   readonly onProgress?: (hashedBytes: number, totalBytesToHash: number) => void;
 }
 
@@ -40,12 +43,23 @@ export interface Snapshot {
 /** Files at least this large are chunked on worker threads; smaller ones cost less inline than a round trip. */
 const WORKER_THRESHOLD = 1024 * 1024;
 const CONCURRENT_FILES = 8;
+/** How far the scan may run ahead of the tree writer, in paths: memory stays flat however many files there are. */
+const SCAN_AHEAD = 4096;
+
+/** One scanned path on its way to the tree writer: its entry, or the hashing that will produce it. */
+interface Slot {
+  readonly path: string;
+  readonly entry: PathEntry | Promise<PathEntry>;
+}
 
 /**
  * Stores the working tree as objects and returns its tree id, without touching refs. Unchanged files (per the stat
  * cache) are not read; changed ones are chunked, and only chunks the database lacks are written, a changed chunk as
  * a delta against the chunk at the same offset in the file's previous version when that saves space. Updates
  * `cache` in memory; the caller saves it once the result is durable.
+ *
+ * Streams: the scan, the hashing and the tree writer run together over a bounded window of paths, so memory
+ * follows the window and the stat cache, not the number of files.
  */
 export async function snapshotWorktree(
   db: ObjectDatabase,
@@ -54,18 +68,11 @@ export async function snapshotWorktree(
   pool: FileHasherPool,
   opts: SnapshotOptions = {},
 ): Promise<Snapshot> {
-  const scanned: ScannedPath[] = [];
-  const known: (PathEntry | undefined)[] = [];
+  const scan = scanWorktree(root, loadIgnoreRules(root));
+  // Marks the paths still there, to drop the cache entries of deleted files afterwards.
+  cache.beginSweep();
+  let files = 0;
   let totalToHash = 0;
-  for (const s of scanWorktree(root, loadIgnoreRules(root))) {
-    const c = cache.lookup(s.path, s.stat);
-    const hit = c && c.kind === s.kind && c.executable === s.executable && (c.chunked || db.has(c.id)) ? c : undefined;
-    scanned.push(s);
-    known.push(hit && { kind: hit.kind, executable: hit.executable, size: hit.size, id: hit.id, chunked: hit.chunked });
-    if (!hit) totalToHash += Number(s.stat.size);
-  }
-  cache.retainOnly(new Set(scanned.map((s) => s.path)));
-
   let hashedBytes = 0;
   let hashedFiles = 0;
   const progress = (n: number) => {
@@ -95,46 +102,73 @@ export async function snapshotWorktree(
         progress(c.bytes.length);
       }
     };
-    if (Number(s.stat.size) >= WORKER_THRESHOLD) await pool.hash(abs, onBatch);
-    else await chunkFile(abs, onBatch);
+    const size = Number(s.stat.size);
+    if (size >= WORKER_THRESHOLD) await pool.hash(abs, onBatch);
+    else await chunkFile(abs, onBatch, { sizeHint: size });
     const ref: FileRef = await fileRefFromChunks(db, refs);
     const entry: PathEntry = { kind: 'file', executable: s.executable, size: ref.size, id: ref.id, chunked: ref.chunked };
     cache.set(s.path, s.stat, entry);
     return entry;
   };
 
-  const results: (PathEntry | Promise<PathEntry>)[] = new Array(scanned.length);
-  let next = 0;
-  const startMore = () => {
-    while (next < scanned.length && inFlight < CONCURRENT_FILES) {
-      const i = next++;
-      const k = known[i];
-      if (k) {
-        results[i] = k;
+  // The window: slots [head, slots.length) are scanned and not yet written; a ring would save little here.
+  let slots: Slot[] = [];
+  let head = 0;
+  let inFlight = 0;
+  let scanDone = false;
+  const fill = () => {
+    while (!scanDone && inFlight < CONCURRENT_FILES && slots.length - head < SCAN_AHEAD) {
+      const r = scan.next();
+      if (r.done) {
+        scanDone = true;
+        break;
+      }
+      const s = r.value;
+      files++;
+      cache.keep(s.path);
+      const c = cache.lookup(s.path, s.stat);
+      if (c && c.kind === s.kind && c.executable === s.executable && (c.chunked || db.has(c.id))) {
+        slots.push({ path: s.path, entry: { kind: c.kind, executable: c.executable, size: c.size, id: c.id, chunked: c.chunked } });
         continue;
       }
+      totalToHash += Number(s.stat.size);
       inFlight++;
-      const p = hashOne(scanned[i]).finally(() => {
+      const p = hashOne(s).finally(() => {
         inFlight--;
-        startMore();
+        fill(); // Keep every worker busy while the writer waits for an earlier, larger file.
       });
       p.catch(() => undefined); // Surfaces when awaited in order below.
-      results[i] = p;
+      slots.push({ path: s.path, entry: p });
     }
   };
-  let inFlight = 0;
-  startMore();
 
   async function* inOrder(): AsyncGenerator<{ path: string; entry: PathEntry }> {
-    for (let i = 0; i < scanned.length; i++) {
-      while (results[i] === undefined) await new Promise((r) => setImmediate(r));
-      yield { path: scanned[i].path, entry: await results[i] };
-      results[i] = undefined as never;
-      startMore();
+    for (;;) {
+      fill();
+      if (head === slots.length) {
+        if (scanDone) return;
+        continue;
+      }
+      const slot = slots[head];
+      slots[head++] = undefined as never;
+      if (head > SCAN_AHEAD && head * 2 > slots.length) {
+        slots = slots.slice(head);
+        head = 0;
+      }
+      yield { path: slot.path, entry: await slot.entry };
     }
   }
-  const tree = await writeTreeFromPaths(db, inOrder());
-  return { tree: tree.id, size: tree.size, files: scanned.length, hashedFiles, hashedBytes };
+
+  // A full pack's fsync then overlaps with hashing the next files; the caller's flush waits for it.
+  const background = db.finishPacksInBackground;
+  db.finishPacksInBackground = true;
+  try {
+    const tree = await writeTreeFromPaths(db, inOrder());
+    cache.sweep();
+    return { tree: tree.id, size: tree.size, files, hashedFiles, hashedBytes };
+  } finally {
+    db.finishPacksInBackground = background;
+  }
 }
 
 /** Chunk ids of the path's previous version by offset: the natural delta base for a chunk that grew or changed. */

@@ -1,6 +1,6 @@
 import { BigIntStats, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { EntryKind, InvalidArgumentError, validateEntryName } from '@tributary/core';
+import { compareNames, EntryKind, InvalidArgumentError, validateEntryName } from '@tributary/core';
 import { IgnoreRules } from './ignore-rules';
 
 export const IGNORE_FILE = '.tribignore';
@@ -12,10 +12,6 @@ export interface ScannedPath {
   readonly kind: Exclude<EntryKind, 'dir'>;
   readonly executable: boolean;
   readonly stat: BigIntStats;
-}
-
-function byUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 export function loadIgnoreRules(root: string): IgnoreRules {
@@ -38,7 +34,9 @@ export function* scanWorktree(root: string, rules: IgnoreRules = loadIgnoreRules
 
 function* scanDir(root: string, rel: string, rules: IgnoreRules): Generator<ScannedPath> {
   const abs = rel ? path.join(root, rel) : root;
-  const names = readdirSync(abs).sort(byUtf8);
+  // compareNames is UTF-8 byte order without encoding every name per comparison (a million-file folder sorts in
+  // a second, not a minute).
+  const names = readdirSync(abs).sort(compareNames);
   for (const name of names) {
     if (!rel && SKIP_ALWAYS.has(name)) continue;
     const childRel = rel ? `${rel}/${name}` : name;
