@@ -88,13 +88,15 @@ describe('CursorRepository on a private redis-server (appendonly)', () => {
   });
 
   it('fails with UnavailableError while Redis is down', async () => {
+    await server.stop();
     const c = new Redis(server.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
     c.on('error', () => undefined);
-    await server.stop();
+    const ended = new Promise((resolve) => c.once('end', resolve));
     try {
       await expect(new CursorRepository(c, 'trib:x:').get(T, hub)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     } finally {
-      c.disconnect();
+      // Let the refused connection end on its own: disconnect() on a dying client arms a timer that outlives the test.
+      await ended;
       await server.start();
     }
   });

@@ -75,11 +75,12 @@ function pingOnce(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect(port, '127.0.0.1');
     let reply = '';
-    const finish = (ok: boolean) => {
+    const timer = setTimeout(() => finish(false), 1000);
+    function finish(ok: boolean): void {
+      clearTimeout(timer);
       sock.destroy();
       resolve(ok);
-    };
-    sock.setTimeout(1000, () => finish(false));
+    }
     sock.on('error', () => finish(false));
     sock.on('connect', () => sock.write('PING\r\n'));
     sock.on('data', (d) => {
