@@ -101,8 +101,17 @@ class PacklessView implements ObjectStore {
 }
 
 /** Reads from the shared database, reloading once on a miss: another broker may have written the pack. */
-export function reloadingReader(db: ObjectDatabase): { get(id: ObjectId): Promise<Buffer> } {
+export function reloadingReader(db: ObjectDatabase): { get(id: ObjectId): Promise<Buffer>; getMany(ids: readonly ObjectId[]): Promise<Buffer[]> } {
   return {
+    async getMany(ids: readonly ObjectId[]): Promise<Buffer[]> {
+      try {
+        return await db.getMany(ids);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        await db.reload();
+        return db.getMany(ids);
+      }
+    },
     async get(id: ObjectId): Promise<Buffer> {
       try {
         return await db.get(id);

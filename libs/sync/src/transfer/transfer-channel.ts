@@ -31,9 +31,11 @@ export interface ReceiverChannel {
   sendHaveReply(missing: Buffer): Promise<void>;
 }
 
-/** Read access to the sender's objects (an ObjectDatabase fits). */
+/** Read access to the sender's objects (an ObjectDatabase fits). Reads must be verified against their ids. */
 export interface ObjectReader {
   get(id: ObjectId): Promise<Buffer>;
+  /** Many objects at once, in order (neighbours in a pack come in one ranged read). Optional. */
+  getMany?(ids: readonly ObjectId[]): Promise<Buffer[]>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  ChunkRef,
   Commit,
   CommitId,
   decodeChunkList,
@@ -27,6 +28,9 @@ import {
   SenderChannel,
   TransferStats,
 } from './transfer-channel';
+
+/** Chunk bytes read ahead in one getMany: bounds the sender's memory besides the batch being filled. */
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 
 export interface SendOptions {
   /**
@@ -249,12 +253,50 @@ class CommitTransfer {
     const bytes = await this.src.get(id);
     const node = decodeChunkList(bytes, id);
     let at = offset;
-    for (const c of node.children) {
-      if (node.level === 0) await this.sendChunk(c.id, at, aligner);
-      else await this.sendList(c.id, at, aligner, undefined);
-      at += c.size;
+    if (node.level === 0) {
+      await this.sendChunks(node.children, offset, aligner);
+    } else {
+      for (const c of node.children) {
+        await this.sendList(c.id, at, aligner, undefined);
+        at += c.size;
+      }
     }
     await this.emit(id, CHUNK_LIST, bytes, nodeBase);
+  }
+
+  /** The missing chunks of one list node, read a few MiB at a time with getMany (one ranged read per run). */
+  private async sendChunks(children: readonly ChunkRef[], offset: number, aligner: ChunkAligner | undefined): Promise<void> {
+    if (!this.src.getMany) {
+      let at = offset;
+      for (const c of children) {
+        await this.sendChunk(c.id, at, aligner);
+        at += c.size;
+      }
+      return;
+    }
+    const pending: { id: ObjectId; at: number }[] = [];
+    let pendingBytes = 0;
+    const drain = async () => {
+      const bytes = await this.src.getMany!(pending.map((p) => p.id));
+      for (let i = 0; i < pending.length; i++) {
+        if (!this.needs(pending[i].id)) continue;
+        await this.emit(pending[i].id, CHUNK, bytes[i], await aligner?.chunkAt(pending[i].at));
+      }
+      pending.length = 0;
+      pendingBytes = 0;
+    };
+    const queued = new Set<ObjectId>();
+    let at = offset;
+    for (const c of children) {
+      if (this.needs(c.id) && !queued.has(c.id)) {
+        queued.add(c.id);
+        pending.push({ id: c.id, at });
+        pendingBytes += c.size;
+        if (pendingBytes >= READ_AHEAD_BYTES) await drain();
+      }
+      at += c.size;
+    }
+    if (pending.length > 0) await drain();
   }
 
   private async sendChunk(id: ObjectId, offset: number, aligner: ChunkAligner | undefined): Promise<void> {
