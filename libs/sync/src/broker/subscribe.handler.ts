@@ -81,7 +81,7 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
         break;
       }
       const abort = new AbortController();
-      await Promise.race([session.changed(), ctx.notifier.wait(topic, ctx.pollMs, abort.signal)]);
+      await Promise.race([session.changed(abort.signal), ctx.notifier.wait(topic, ctx.pollMs, abort.signal)]);
       abort.abort();
     }
     session.stop();
@@ -124,8 +124,20 @@ class Session {
     for (const w of ws) w();
   }
 
-  changed(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /** Resolves on the next notify, or when `signal` aborts (then the waiter is dropped, so idle polls leak nothing). */
+  changed(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = () => {
+        signal?.removeEventListener('abort', drop);
+        resolve();
+      };
+      const drop = () => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve();
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', drop, { once: true });
+    });
   }
 }
 

@@ -183,8 +183,10 @@ export class SyncClient {
       call.end();
       await expectEnd(io);
     } catch (e) {
+      // The broker's status, if the call failed there, says more than the local symptom (e.g. "ended early").
+      const failure = io.failure;
       call.cancel();
-      throw io.failure ?? fromGrpcError(e);
+      throw failure ?? fromGrpcError(e);
     }
   }
 
