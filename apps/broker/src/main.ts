@@ -1,1 +1,51 @@
-export {};
+import 'reflect-metadata';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConfigError, loadConfig, TRIB_ENV } from '@tributary/config';
+import { isTribError } from '@tributary/core';
+import { openStore } from '@tributary/storage';
+import { BrokerContext, PROTO_FILES, PROTO_LOADER_OPTIONS } from '@tributary/sync';
+import { BrokerModule } from './broker.module';
+import { TributaryGrpcServer } from './tributary-grpc.server';
+
+const BROKER_ENV = { redisUrl: TRIB_ENV.redisUrl, listen: TRIB_ENV.listen, store: TRIB_ENV.store };
+
+/** The broker process: a NestJS gRPC microservice over the broker's object store and Redis. */
+async function main(): Promise<void> {
+  const cfg = loadConfig(BROKER_ENV);
+  Logger.overrideLogger(new ConsoleLogger({ colors: Boolean(process.stdout.isTTY) }));
+  const logger = new Logger('broker');
+  const store = await openStore(cfg.store);
+  const context = await BrokerContext.open({
+    store,
+    redisUrl: cfg.redisUrl,
+    log: (level, message) => (level === 'info' ? logger.log(message) : level === 'warn' ? logger.warn(message) : logger.error(message)),
+  });
+  const strategy = new TributaryGrpcServer({ package: 'tributary.v1', protoPath: PROTO_FILES, loader: PROTO_LOADER_OPTIONS, url: cfg.listen.address });
+  const app = await NestFactory.createMicroservice(BrokerModule.register(context), {
+    strategy,
+    // Colour codes only help on a terminal; in a log file they are noise.
+    logger: new ConsoleLogger({ logLevels: ['log', 'warn', 'error'], colors: Boolean(process.stdout.isTTY) }),
+  });
+  await app.listen();
+  logger.log(`listening on ${cfg.listen.host}:${strategy.boundPort}; store ${store.url}, redis ${cfg.redisUrl}, cursor prefix ${context.storeId}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: stopping`);
+    await app.close();
+    await context.close();
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((e) => {
+  const known = e instanceof ConfigError || isTribError(e);
+  console.error(`broker: ${known ? e.message : (e as Error).stack ?? e}`);
+  process.exit(e instanceof ConfigError ? 2 : isTribError(e) && e.code === 'UNAVAILABLE' ? 3 : 1);
+});

@@ -12,6 +12,7 @@ import { tagCommand } from './commands/tag.command';
 import { checkoutCommand, switchCommand } from './commands/switch.command';
 import { mergeCommand } from './commands/merge.command';
 import { gcCommand, verifyCommand } from './commands/verify.command';
+import { publishCommand, subscribeCommand, topicsCommand } from './commands/sync.command';
 
 const COMMANDS: readonly CliCommand[] = [
   initCommand,
@@ -27,6 +28,9 @@ const COMMANDS: readonly CliCommand[] = [
   mergeCommand,
   verifyCommand,
   gcCommand,
+  publishCommand,
+  subscribeCommand,
+  topicsCommand,
 ];
 
 function help(): string {
@@ -89,6 +93,11 @@ export async function runCli(argv: readonly string[], ctx: CliContext = context(
 }
 
 export function main(): void {
+  // `trib log | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   let interrupted = false;
   process.on('SIGINT', () => {
     if (interrupted) process.exit(EXIT.INTERRUPTED);

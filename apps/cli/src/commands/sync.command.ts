@@ -1,0 +1,135 @@
+import { InvalidArgumentError } from '@tributary/core';
+import { hostPort, topicName } from '@tributary/config';
+import type { SyncClient as SyncClientType, SyncResult } from '@tributary/sync';
+import { ParsedArgs, maxPositionals } from '../ui/args';
+import { formatBytes } from '../ui/progress-bar';
+import { CliCommand, CliContext } from './command';
+import { withRepository } from './open-repo';
+
+const BROKER_OPTION = { values: ['--broker'] } as const;
+
+/** `--broker HOST:PORT`, else `$TRIB_BROKER`, validated here because the CLI is a boundary. */
+function brokerAddress(args: ParsedArgs): string {
+  const raw = args.values.get('--broker') ?? process.env.TRIB_BROKER;
+  if (!raw) throw new InvalidArgumentError('no broker: pass --broker HOST:PORT or set TRIB_BROKER');
+  try {
+    return hostPort(raw).address;
+  } catch (e) {
+    throw new InvalidArgumentError(`${args.values.has('--broker') ? '--broker' : 'TRIB_BROKER'}=${JSON.stringify(raw)}: ${(e as Error).message}`);
+  }
+}
+
+/** gRPC is loaded only by the commands that talk to a broker, so `trib commit` and friends start as fast as git. */
+async function connect(address: string): Promise<SyncClientType> {
+  const { SyncClient } = await import('@tributary/sync');
+  return new SyncClient(address);
+}
+
+function topicArg(raw: string | undefined, usage: string): string {
+  if (!raw) throw new InvalidArgumentError(`usage: ${usage}`);
+  try {
+    return topicName(raw);
+  } catch (e) {
+    throw new InvalidArgumentError(`bad topic ${JSON.stringify(raw)}: ${(e as Error).message}`);
+  }
+}
+
+function report(ctx: CliContext, verb: string, r: SyncResult, json: boolean): void {
+  if (json) {
+    ctx.json({ topic: r.topic, commits: r.commits, seqFrom: r.seqFrom, seqTo: r.seqTo, head: r.head, wireBytes: r.wireBytes, datasetBytes: r.datasetBytes });
+    return;
+  }
+  const range = r.commits ? `seq ${r.seqFrom}..${r.seqTo}` : `at seq ${r.seqTo}`;
+  ctx.err(`${verb} ${r.commits} commit(s) on ${r.topic} (${range}): ${formatBytes(r.wireBytes)} on the wire for a ${formatBytes(r.datasetBytes)} dataset`);
+  if (r.head) ctx.out(r.head);
+}
+
+export const publishCommand: CliCommand = {
+  name: 'publish',
+  summary: "publish REF's new commits to a topic (only missing chunks travel)",
+  usage: 'trib publish TOPIC [REF] [--broker HOST:PORT] [--json]',
+  options: { flags: ['--json'], ...BROKER_OPTION },
+  async run(args, ctx) {
+    maxPositionals(args, 2, this.usage);
+    const topic = topicArg(args.positionals[0], this.usage);
+    const client = await connect(brokerAddress(args));
+    try {
+      return await withRepository(ctx, async (repo) => {
+        const r = await client.publish(repo, topic, args.positionals[1] ?? 'HEAD');
+        report(ctx, 'published', r, args.flags.has('--json'));
+        return 0;
+      });
+    } finally {
+      client.close();
+    }
+  },
+};
+
+export const subscribeCommand: CliCommand = {
+  name: 'subscribe',
+  summary: 'fetch every commit after your cursor into refs topics/<TOPIC>',
+  usage: 'trib subscribe TOPIC --as NAME [--broker HOST:PORT] [--from SEQ|latest] [--follow] [--json]',
+  options: { flags: ['--json', '--follow'], values: ['--broker', '--as', '--from'] },
+  async run(args, ctx) {
+    maxPositionals(args, 1, this.usage);
+    const topic = topicArg(args.positionals[0], this.usage);
+    const name = args.values.get('--as');
+    if (!name || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InvalidArgumentError(`--as NAME is required (letters, digits, ".", "_", "-"); usage: ${this.usage}`);
+    const fromRaw = args.values.get('--from');
+    let from: number | 'latest' | undefined;
+    if (fromRaw === 'latest') from = 'latest';
+    else if (fromRaw !== undefined) {
+      if (!/^[1-9]\d{0,15}$/.test(fromRaw)) throw new InvalidArgumentError('--from wants a sequence number >= 1 or "latest"');
+      from = Number(fromRaw);
+    }
+    const follow = args.flags.has('--follow');
+    const abort = new AbortController();
+    // With --follow, Ctrl-C means "stop after what is durable": the client acks and returns, and we exit 0.
+    const onSigint = () => abort.abort();
+    if (follow) process.prependOnceListener('SIGINT', onSigint);
+    const client = await connect(brokerAddress(args));
+    try {
+      return await withRepository(ctx, async (repo) => {
+        const r = await client.subscribe(repo, topic, name, {
+          from,
+          follow,
+          signal: abort.signal,
+          onEntry: async (e) => {
+            if (follow && !args.flags.has('--json')) ctx.err(`${topic} seq ${e.seq}: ${e.commit}`);
+          },
+        });
+        report(ctx, 'fetched', r, args.flags.has('--json'));
+        return 0;
+      });
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      client.close();
+    }
+  },
+};
+
+export const topicsCommand: CliCommand = {
+  name: 'topics',
+  summary: 'list topics with their head, last sequence and subscribers',
+  usage: 'trib topics [--broker HOST:PORT] [--json]',
+  options: { flags: ['--json'], ...BROKER_OPTION },
+  async run(args, ctx) {
+    maxPositionals(args, 0, this.usage);
+    const client = await connect(brokerAddress(args));
+    try {
+      const topics = await client.listTopics();
+      if (args.flags.has('--json')) {
+        ctx.json(topics);
+        return 0;
+      }
+      if (topics.length === 0) ctx.err('no topics yet');
+      for (const t of topics) {
+        ctx.out(`${t.topic}  seq ${t.seq}  head ${t.head.slice(0, 12)}`);
+        for (const s of t.subscribers) ctx.out(`    ${s.name}  cursor ${s.cursor}  lag ${s.lag}`);
+      }
+      return 0;
+    } finally {
+      client.close();
+    }
+  },
+};

@@ -1,0 +1,79 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AppProcess, startApp } from './support/app-process';
+import { lastLine, ok, ROOT, tempDir, trib } from './support/trib';
+
+describe('broker app (npm run start:broker): the Nest gRPC microservice end to end with the CLI', () => {
+  let t: ReturnType<typeof tempDir>;
+  let broker: AppProcess | undefined;
+  beforeEach(() => {
+    t = tempDir();
+  });
+  afterEach(async () => {
+    await broker?.kill();
+    broker = undefined;
+    t.cleanup();
+  });
+
+  it('starts on a free port, takes publishes, serves subscribers and lists topics with cursors and lag', async () => {
+    const storeDir = path.join(t.dir, 'broker-store');
+    mkdirSync(storeDir);
+    broker = await startApp('broker', { TRIB_STORE: pathToFileURL(storeDir).href, TRIB_LISTEN: '127.0.0.1:0' });
+    expect(broker.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(broker.address).not.toBe('127.0.0.1:0');
+    const env = { TRIB_BROKER: broker.address };
+
+    const edge = path.join(t.dir, 'edge');
+    ok(t.dir, ['init', edge]);
+    writeFileSync(path.join(edge, 'beats.csv'), 'idx,R\n0,77\n');
+    ok(edge, ['commit', '-m', 'one']);
+    writeFileSync(path.join(edge, 'beats.csv'), 'idx,R\n0,77\n1,370\n');
+    const head = lastLine(ok(edge, ['commit', '-m', 'two']).stdout);
+
+    const pub = JSON.parse(ok(edge, ['publish', 'datasets/heart/na-aws', '--json'], 0, { env }).stdout);
+    expect(pub).toMatchObject({ topic: 'datasets/heart/na-aws', commits: 2, seqFrom: 1, seqTo: 2, head });
+    expect(pub.datasetBytes).toBe(17);
+    const again = JSON.parse(ok(edge, ['publish', 'datasets/heart/na-aws', '--json'], 0, { env }).stdout);
+    expect(again).toMatchObject({ commits: 0, seqTo: 2, wireBytes: 0 });
+
+    const lab = path.join(t.dir, 'lab');
+    ok(t.dir, ['init', lab]);
+    const sub = JSON.parse(ok(lab, ['subscribe', 'datasets/heart/na-aws', '--as', 'lab', '--json'], 0, { env }).stdout);
+    expect(sub).toMatchObject({ commits: 2, seqFrom: 1, seqTo: 2, head });
+    expect(JSON.parse(ok(lab, ['show', 'topics/datasets/heart/na-aws', '--json']).stdout).id).toBe(head);
+    ok(lab, ['merge', 'topics/datasets/heart/na-aws']);
+    ok(lab, ['verify', '--read-data']);
+
+    const topics = JSON.parse(ok(lab, ['topics', '--json'], 0, { env }).stdout);
+    expect(topics).toEqual([{ topic: 'datasets/heart/na-aws', head, seq: 2, subscribers: [{ name: 'lab', cursor: 2, lag: 0 }] }]);
+
+    const missing = trib(lab, ['subscribe', 'datasets/heart/none', '--as', 'lab'], { env });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/does not exist/);
+    // spawnSync blocked our event loop, so the broker's log is read here, not before.
+    await broker.waitFor(/appended [0-9a-f]{64} to datasets\/heart\/na-aws at seq 2/, 5000);
+  });
+
+  it('refuses bad configuration at start-up, naming the variable', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {
+      env: { ...process.env, TRIB_STORE: 'ftp://nowhere', TRIB_LISTEN: 'localhost' },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/TRIB_LISTEN="localhost": expected HOST:PORT/);
+    expect(r.stderr).toMatch(/TRIB_STORE="ftp:\/\/nowhere"/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an unreachable broker is exit 3 for the CLI, a bad --broker exit 2', () => {
+    const dir = path.join(t.dir, 'r');
+    ok(t.dir, ['init', dir]);
+    writeFileSync(path.join(dir, 'f'), 'x');
+    ok(dir, ['commit', '-m', 'x']);
+    expect(trib(dir, ['publish', 'datasets/x', '--broker', '127.0.0.1:1']).code).toBe(3);
+    expect(trib(dir, ['publish', 'datasets/x', '--broker', 'nope']).code).toBe(2);
+    expect(trib(dir, ['publish', 'Bad/Topic', '--broker', '127.0.0.1:1']).code).toBe(2);
+  });
+});
