@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+'use strict';
+// `npm run demo`: the whole data flow on embedded defaults. A broker, a hub and three regional edge agents run as
+// separate processes on local-disk stores under a fresh temp folder, with cursors in the Redis at REDIS_URL under a
+// fresh prefix (the broker store's new id). Batches cut from the MIT-BIH sample land in each agent's inbox; the demo
+// waits until the hub has merged every one, then prints commits per region, wire bytes against data bytes, and the
+// time from an agent's commit to the hub's merge.
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+
+const ROOT = path.resolve(__dirname, '..');
+const SAMPLE = path.join(ROOT, 'examples/mitbih');
+const REGIONS = ['na-aws', 'na-gcp', 'eu-azure'];
+const ROWS_PER_BATCH = Number(process.env.DEMO_ROWS_PER_BATCH || 400);
+const BATCH_INTERVAL_MS = Number(process.env.DEMO_INTERVAL_MS || 150);
+const TIMEOUT_MS = Number(process.env.DEMO_TIMEOUT_MS || 180_000);
+const keep = process.argv.includes('--keep');
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-demo-'));
+const children = [];
+const say = (line) => process.stderr.write(`demo: ${line}\n`);
+
+/** Starts apps/<name>/dist/main.js and resolves with its address once it prints `listening on HOST:PORT`. */
+function startApp(name, label, env) {
+  return new Promise((resolve, reject) => {
+    const logFile = path.join(work, 'logs', `${label}.log`);
+    const out = fs.createWriteStream(logFile);
+    const proc = spawn(process.execPath, [path.join(ROOT, `apps/${name}/dist/main.js`)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const app = { label, proc, text: '', logFile };
+    children.push(app);
+    const onData = (d) => {
+      app.text += d.toString('utf8');
+      out.write(d);
+      const m = /listening on (\S+:\d+)/.exec(app.text);
+      if (m && !app.address) {
+        app.address = m[1].replace(/[;,]$/, '');
+        resolve(app);
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.once('exit', (code) => {
+      if (!app.address) reject(new Error(`${label} exited with ${code} before it was ready; see ${logFile}:\n${app.text}`));
+    });
+  });
+}
+
+/** Cuts each record's beats into batch files of ROWS_PER_BATCH rows, each with the CSV header. */
+function makeBatches() {
+  const records = fs.readdirSync(SAMPLE).filter((f) => f.endsWith('_all.csv')).sort();
+  const perRegion = new Map(REGIONS.map((r) => [r, []]));
+  records.forEach((file, i) => {
+    const region = REGIONS[i % REGIONS.length];
+    const [header, ...rows] = fs.readFileSync(path.join(SAMPLE, file), 'utf8').trimEnd().split('\n');
+    for (let start = 0, part = 1; start < rows.length; start += ROWS_PER_BATCH, part++) {
+      const name = `${file.replace('_all.csv', '')}-beats-${String(part).padStart(3, '0')}.csv`;
+      perRegion.get(region).push({ name, bytes: Buffer.from([header, ...rows.slice(start, start + ROWS_PER_BATCH)].join('\n') + '\n') });
+    }
+  });
+  return perRegion;
+}
+
+/** Writes under a dot-name, then renames: the agent only takes files that appear under their final name. */
+function land(inbox, batch) {
+  const tmp = path.join(inbox, `.${batch.name}.tmp`);
+  fs.writeFileSync(tmp, batch.bytes);
+  fs.renameSync(tmp, path.join(inbox, batch.name));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function fmtBytes(n) {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+}
+
+async function main() {
+  for (const d of ['logs', 'broker-store', 'hub', ...REGIONS.map((r) => `inbox/${r}`), ...REGIONS.map((r) => `agents/${r}`)]) {
+    fs.mkdirSync(path.join(work, d), { recursive: true });
+  }
+  say(`working in ${work}`);
+  const broker = await startApp('broker', 'broker', { TRIB_STORE: pathToFileURL(path.join(work, 'broker-store')).href, TRIB_LISTEN: '127.0.0.1:0' });
+  say(`broker listening on ${broker.address}`);
+  const topics = REGIONS.map((r) => `datasets/heart/${r}`);
+  const hubHome = path.join(work, 'hub');
+  const hub = await startApp('hub', 'hub', {
+    TRIB_BROKER: broker.address,
+    TRIB_STORE: pathToFileURL(path.join(hubHome, '.trib/store')).href,
+    TRIB_HOME: hubHome,
+    TRIB_TOPICS: topics.join(','),
+  });
+  const agents = {};
+  for (const region of REGIONS) {
+    const home = path.join(work, 'agents', region);
+    agents[region] = await startApp('edge-agent', `agent-${region}`, {
+      TRIB_BROKER: broker.address,
+      TRIB_STORE: pathToFileURL(path.join(home, '.trib/store')).href,
+      TRIB_HOME: home,
+      TRIB_REGION: region,
+      TRIB_DATASET: 'heart',
+      TRIB_INBOX: path.join(work, 'inbox', region),
+    });
+  }
+  say('hub and three agents are up; landing batches');
+
+  const batches = makeBatches();
+  let total = 0;
+  let dataBytes = 0;
+  await Promise.all(
+    REGIONS.map(async (region) => {
+      for (const b of batches.get(region)) {
+        land(path.join(work, 'inbox', region), b);
+        total++;
+        dataBytes += b.bytes.length;
+        await sleep(BATCH_INTERVAL_MS);
+      }
+    }),
+  );
+  say(`landed ${total} batches (${fmtBytes(dataBytes)}); waiting for the hub to merge them all`);
+
+  const mergedLines = () => hub.text.match(/merged \S+ seq \d+ -> [0-9a-f]{64} \((\d+) ms after the regional commit\)/g) || [];
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (mergedLines().length < total) {
+    if (Date.now() > deadline) throw new Error(`only ${mergedLines().length} of ${total} batches merged after ${TIMEOUT_MS} ms; logs in ${work}/logs`);
+    for (const c of children) if (c.proc.exitCode !== null) throw new Error(`${c.label} died; see ${c.logFile}`);
+    await sleep(100);
+  }
+
+  const latencies = mergedLines().map((l) => Number(/\((\d+) ms after/.exec(l)[1])).sort((a, b) => a - b);
+  const wire = {};
+  for (const region of REGIONS) {
+    wire[region] = (agents[region].text.match(/wire (\d+) bytes/g) || []).reduce((s, m) => s + Number(/\d+/.exec(m)[0]), 0);
+  }
+  const topicsJson = JSON.parse(
+    spawnSync(process.execPath, [path.join(ROOT, 'bin/trib'), 'topics', '--broker', broker.address, '--json'], { encoding: 'utf8' }).stdout,
+  );
+  const verify = spawnSync(process.execPath, [path.join(ROOT, 'bin/trib'), 'verify', '--read-data'], { cwd: hubHome, encoding: 'utf8' });
+
+  const perRegion = REGIONS.map((region) => {
+    const t = topicsJson.find((x) => x.topic === `datasets/heart/${region}`);
+    const regionData = batches.get(region).reduce((s, b) => s + b.bytes.length, 0);
+    return { region, commits: t ? t.seq : 0, hubCursor: t ? (t.subscribers.find((s) => s.name === 'hub') || {}).cursor : 0, dataBytes: regionData, wireBytes: wire[region] };
+  });
+  const wireTotal = perRegion.reduce((s, r) => s + r.wireBytes, 0);
+  console.log('');
+  console.log('region     commits  hub cursor  data        on the wire (agent -> broker)');
+  for (const r of perRegion) {
+    console.log(`${r.region.padEnd(10)} ${String(r.commits).padStart(7)}  ${String(r.hubCursor).padStart(10)}  ${fmtBytes(r.dataBytes).padEnd(10)}  ${fmtBytes(r.wireBytes)} (${(r.wireBytes / r.dataBytes).toFixed(2)}x)`);
+  }
+  console.log(`total      ${String(total).padStart(7)}              ${fmtBytes(dataBytes).padEnd(10)}  ${fmtBytes(wireTotal)} (${(wireTotal / dataBytes).toFixed(2)}x)`);
+  console.log('');
+  console.log(`agent commit -> hub merge: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies[latencies.length - 1]} ms over ${latencies.length} merges`);
+  console.log(`hub repository: ${verify.status === 0 ? 'trib verify --read-data passed' : `VERIFY FAILED: ${verify.stderr.trim()}`}`);
+  if (verify.status !== 0) process.exitCode = 1;
+}
+
+async function shutdown() {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise((resolve) => {
+          if (c.proc.exitCode !== null || c.proc.signalCode !== null) return resolve();
+          const timer = setTimeout(() => c.proc.kill('SIGKILL'), 5000);
+          c.proc.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.proc.kill('SIGTERM');
+        }),
+    ),
+  );
+  if (!keep) fs.rmSync(work, { recursive: true, force: true });
+  else say(`kept ${work}`);
+}
+
+process.on('SIGINT', () => {
+  void shutdown().then(() => process.exit(130));
+});
+
+main()
+  .catch((e) => {
+    say(`failed: ${e.message}`);
+    process.exitCode = 1;
+  })
+  .finally(() => shutdown());
