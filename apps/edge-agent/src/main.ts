@@ -1,1 +1,40 @@
-export {};
+import { ConfigError, loadConfig } from '@tributary/config';
+import { openStoreRepository, startStatusServer } from '@tributary/ingest';
+import { SyncClient } from '@tributary/sync';
+import { AGENT_ENV } from './agent-config';
+import { EdgeAgent } from './edge-agent';
+
+/**
+ * The edge agent process, configured by environment variables only (see AGENT_ENV). A plain Node process with this
+ * small composition root: it serves no RPC, so Nest would add start-up time and nothing else.
+ */
+async function main(): Promise<void> {
+  const cfg = loadConfig(AGENT_ENV);
+  const prefix = `edge-agent ${cfg.region}:`;
+  const log = (line: string) => console.log(`${new Date().toISOString()} ${prefix} ${line}`);
+  const repo = await openStoreRepository(cfg.store, { home: cfg.home || undefined });
+  const client = new SyncClient(cfg.broker.address);
+  const agent = new EdgeAgent({ repo, client, region: cfg.region, dataset: cfg.dataset, inbox: cfg.inbox, appendTo: cfg.appendTo, log });
+  await agent.start();
+  const server = await startStatusServer(cfg.listen.host, cfg.listen.port, () => agent.status());
+  log(`listening on ${server.address}; watching ${cfg.inbox}, publishing ${agent.topic} to ${cfg.broker.address}, store ${cfg.store}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    await agent.stop();
+    await server.close();
+    client.close();
+    await repo.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((e) => {
+  console.error(e instanceof ConfigError ? `edge-agent: ${e.message}` : e);
+  process.exit(e instanceof ConfigError ? 2 : 1);
+});

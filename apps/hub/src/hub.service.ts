@@ -1,6 +1,6 @@
 import { CommitId, isTribError } from '@tributary/core';
 import { HubLayout, mergeRegionalCommit } from '@tributary/hub';
-import { Repository } from '@tributary/repository';
+import { crashPoint, Repository } from '@tributary/repository';
 import { regionOf } from './hub-config';
 
 /** What the hub needs from a sync client (SyncClient from @tributary/sync fits). */
@@ -76,6 +76,7 @@ export class HubService {
           signal: this.abort.signal,
           onEntry: async (e) => {
             await this.mergeEntry(topic, region, state, e);
+            crashPoint('hub.before-ack');
             backoff = MIN_BACKOFF_MS;
           },
         });

@@ -1,1 +1,39 @@
-export {};
+import { ConfigError, loadConfig } from '@tributary/config';
+import { openStoreRepository, startStatusServer } from '@tributary/ingest';
+import { SyncClient } from '@tributary/sync';
+import { HUB_ENV } from './hub-config';
+import { HubService } from './hub.service';
+
+/**
+ * The hub process, configured by environment variables only (see HUB_ENV). A plain Node process with this small
+ * composition root: it serves no RPC, so Nest would add start-up time and nothing else.
+ */
+async function main(): Promise<void> {
+  const cfg = loadConfig(HUB_ENV);
+  const log = (line: string) => console.log(`${new Date().toISOString()} hub ${cfg.name}: ${line}`);
+  const repo = await openStoreRepository(cfg.store, { home: cfg.home || undefined });
+  const client = new SyncClient(cfg.broker.address);
+  const hub = new HubService({ repo, client, topics: cfg.topics, name: cfg.name, layout: cfg.layout, log });
+  hub.start();
+  const server = await startStatusServer(cfg.listen.host, cfg.listen.port, () => hub.status());
+  log(`listening on ${server.address}; following ${cfg.topics.join(', ')} from ${cfg.broker.address}, layout ${cfg.layout}, store ${cfg.store}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    await hub.stop();
+    await server.close();
+    client.close();
+    await repo.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((e) => {
+  console.error(e instanceof ConfigError ? `hub: ${e.message}` : e);
+  process.exit(e instanceof ConfigError ? 2 : 1);
+});

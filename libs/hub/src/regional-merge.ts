@@ -14,7 +14,7 @@ import {
   treeSize,
   validateEntryName,
 } from '@tributary/core';
-import { branchRef, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
+import { branchRef, crashPoint, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
 import { HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HubMergeIndex, LastMerge } from './merge-index';
 import { appendRegionalRecords } from './record-append';
 
@@ -150,6 +150,7 @@ async function attemptMerge(
       [HUB_SOURCE]: regional.commit,
     },
   });
+  crashPoint('hub.before-main');
   await hub.refs.update(mainRef, main.version, { commit });
   index.record(mainCommit, commit, regional.topic, regional.seq, regional.commit);
   return { kind: 'merged', commit };
