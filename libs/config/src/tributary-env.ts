@@ -30,4 +30,6 @@ export const KNOWN_ENV_VARS: readonly string[] = [
   'STORAGE_EMULATOR_HOST',
   'AZURE_STORAGE_CONNECTION_STRING',
   'TRIB_AUTHOR',
+  // Where an agent or hub keeps its local repository state; defaults to a folder derived from TRIB_STORE.
+  'TRIB_HOME',
 ];
