@@ -83,7 +83,12 @@ export class EdgeAgent {
         const n = await ingestLanded(
           this.deps.repo,
           this.watcher,
-          { region: this.deps.region, appendTo: this.deps.appendTo || undefined, author: `edge-agent/${this.deps.region}` },
+          {
+            region: this.deps.region,
+            appendTo: this.deps.appendTo || undefined,
+            author: `edge-agent/${this.deps.region}`,
+            onCommitted: () => this.publisher.kick(),
+          },
           (e) => this.onIngest(e),
         );
         if (n > 0) this.publisher.kick();
@@ -100,8 +105,6 @@ export class EdgeAgent {
       this.counts.committed++;
       this.lastCommit = e.commit;
       this.deps.log(`committed ${e.file.name} -> ${e.commit} (${e.path})`);
-      // Publish each commit as soon as it is durable, not only after the whole round.
-      this.publisher.kick();
     } else if (e.kind === 'duplicate') {
       this.counts.duplicates++;
       this.deps.log(`${e.file.name} was already committed as ${e.commit}; moved to .done`);
@@ -115,7 +118,8 @@ export class EdgeAgent {
     this.counts.published += r.commits;
     if (r.commits === 0) return;
     const range = r.seqFrom === r.seqTo ? `seq ${r.seqTo}` : `seq ${r.seqFrom}..${r.seqTo}`;
-    this.deps.log(`published ${this.topic} ${range} (${r.commits} commit${r.commits === 1 ? '' : 's'}) head ${r.head}`);
+    const wire = r.wireBytes === undefined ? '' : `, wire ${r.wireBytes} bytes`;
+    this.deps.log(`published ${this.topic} ${range} (${r.commits} commit${r.commits === 1 ? '' : 's'}${wire}) head ${r.head}`);
   }
 }
 

@@ -11,6 +11,8 @@ export interface PublishSummary {
   readonly seqFrom: number;
   readonly seqTo: number;
   readonly head: CommitId | null;
+  /** Payload bytes of the objects sent, when the client reports them. */
+  readonly wireBytes?: number;
 }
 
 export interface BacklogPublisherOptions {

@@ -18,7 +18,10 @@ export type IngestEvent =
 export async function ingestLanded(
   repo: Repository,
   watcher: InboxWatcher,
-  opts: Omit<CommitBatchOptions, 'now'>,
+  opts: Omit<CommitBatchOptions, 'now'> & {
+    /** Called as soon as a new commit is durable, before its file moves: publishing need not wait for the move. */
+    onCommitted?: (commit: CommitId) => void;
+  },
   onEvent: (e: IngestEvent) => void = () => undefined,
 ): Promise<number> {
   let handled = 0;
@@ -35,6 +38,7 @@ export async function ingestLanded(
       }
       throw e;
     }
+    if (!result.duplicate) opts.onCommitted?.(result.commit);
     crashPoint('ingest.before-move');
     await watcher.markDone(file);
     onEvent(result.duplicate ? { kind: 'duplicate', file, commit: result.commit } : { kind: 'committed', file, commit: result.commit, path: result.path });
