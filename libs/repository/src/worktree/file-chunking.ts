@@ -13,18 +13,25 @@ export const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024;
 /** Files up to this size are read whole and cut in place: no streaming chunker, no read block, no copy. */
 export const WHOLE_FILE_MAX = 1024 * 1024;
 
+export interface ChunkFileOptions {
+  /** Largest batch, in bytes (a batch always holds at least one chunk). */
+  readonly batchBytes?: number;
+  /** The file's size from a stat the caller just made: saves a syscall; a stale one is harmless. */
+  readonly sizeHint?: number;
+  /**
+   * Gives the buffer a streamed batch is built in, at least `minBytes` long and owned by the batch from then on
+   * (a worker recycles buffers the main thread hands back). Default: a new buffer per batch.
+   */
+  readonly allocate?: (minBytes: number) => Buffer;
+}
+
 /**
  * Reads a file, chunks and hashes it, and hands chunks over in batches of at most `max(batchBytes, one chunk)`
- * bytes. The same code runs inline and inside worker threads. Every batch's bytes live in one fresh ArrayBuffer
- * owned by that batch (each chunk's `bytes` is a view into it), so a worker can transfer a batch instead of
- * copying it. `emit` is awaited, which is the backpressure that keeps memory flat for huge files. Returns the
+ * bytes. The same code runs inline and inside worker threads. Every batch's bytes live in one ArrayBuffer owned
+ * by that batch (each chunk's `bytes` is a view into it), so a worker can transfer a batch instead of copying it. `emit` is awaited, which is the backpressure that keeps memory flat for huge files. Returns the
  * file's length (what was read, if the file changed meanwhile).
  */
-export async function chunkFile(
-  absPath: string,
-  emit: (batch: HashedChunk[]) => Promise<void>,
-  opts: { batchBytes?: number; sizeHint?: number } = {},
-): Promise<number> {
+export async function chunkFile(absPath: string, emit: (batch: HashedChunk[]) => Promise<void>, opts: ChunkFileOptions = {}): Promise<number> {
   const batchBytes = opts.batchBytes ?? DEFAULT_BATCH_BYTES;
   const fd = openSync(absPath, 'r');
   try {
@@ -38,7 +45,7 @@ export async function chunkFile(
         return whole.length;
       }
     }
-    return await chunkStream(fd, expected, emit, batchBytes);
+    return await chunkStream(fd, expected, emit, batchBytes, opts.allocate);
   } finally {
     closeSync(fd);
   }
@@ -65,7 +72,13 @@ function cutInPlace(whole: Buffer): HashedChunk[] {
   return out;
 }
 
-async function chunkStream(fd: number, expected: number, emit: (batch: HashedChunk[]) => Promise<void>, batchBytes: number): Promise<number> {
+async function chunkStream(
+  fd: number,
+  expected: number,
+  emit: (batch: HashedChunk[]) => Promise<void>,
+  batchBytes: number,
+  allocate: (minBytes: number) => Buffer = (n) => Buffer.allocUnsafeSlow(n),
+): Promise<number> {
   const capacity = Math.max(batchBytes, DEFAULT_CHUNKER_PARAMS.maxSize);
   const chunker = new Chunker();
   let offset = 0;
@@ -81,10 +94,10 @@ async function chunkStream(fd: number, expected: number, emit: (batch: HashedChu
   };
   const take = async (chunks: Buffer[]) => {
     for (const c of chunks) {
-      if (area && used + c.length > area.length) await ship();
+      if (area && used + c.length > Math.min(area.length, capacity)) await ship();
       // Copy: chunks may be views into the read block, which is reused. The area is sized to what is left of
       // the file, so the last batch of a file does not cost a whole batch buffer.
-      area ??= Buffer.allocUnsafeSlow(Math.max(c.length, Math.min(capacity, expected - offset)));
+      area ??= allocate(Math.max(c.length, Math.min(capacity, expected - offset)));
       c.copy(area, used);
       batch.push({ id: sha256(c), offset, bytes: area.subarray(used, used + c.length) });
       used += c.length;

@@ -91,7 +91,8 @@ export class FileHasherPool {
               failure = e as Error;
             }
           }
-          w.postMessage({ type: 'ack', job: id });
+          // Nothing refers to the batch's bytes once onBatch has resolved (stores copy them): hand the buffer back.
+          w.postMessage({ type: 'ack', job: id, buffer: m.buffer }, [m.buffer]);
         });
       } else if (m.type === 'done') {
         // The worker may take the next file now; this one is done once its last batch is stored.
