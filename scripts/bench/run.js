@@ -18,7 +18,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { Report, fmtBytes } = require('./report');
 const { RSS_METHOD } = require('./measure');
-const { ROOT } = require('./tools');
+const { removeTree, ROOT } = require('./tools');
 const firstCommit = require('./scenarios/first-commit');
 const unchangedTree = require('./scenarios/unchanged-tree');
 const appends = require('./scenarios/appends');
@@ -76,7 +76,7 @@ async function main() {
   );
   const started = Date.now();
   const cleanup = () => {
-    if (!process.env.BENCH_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
+    if (!process.env.BENCH_KEEP) removeTree(tmp);
   };
   process.on('SIGINT', () => {
     cleanup();

@@ -88,18 +88,9 @@ function newChunkBytes(before, after) {
   return n;
 }
 
-/** Total bytes under `dir` (apparent sizes), skipping `skip` names at the top. */
-function duBytes(dir) {
-  let n = 0;
-  const walk = (d) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) n += fs.statSync(p).size;
-    }
-  };
-  walk(dir);
-  return n;
+/** Removes a tree with `rm -rf`: much faster than fs.rmSync for a million files. */
+function removeTree(p) {
+  sh('rm', ['-rf', p]);
 }
 
-module.exports = { ROOT, TRIB, trib, tribJson, tribInit, gitRepo, shell, engine, chunkIds, newChunkBytes, duBytes };
+module.exports = { ROOT, TRIB, trib, tribJson, tribInit, gitRepo, shell, engine, chunkIds, newChunkBytes, removeTree };

@@ -5,7 +5,7 @@ const path = require('node:path');
 const { GiB, mixedDataset } = require('../datasets');
 const { median, syncDisk, timeFn } = require('../measure');
 const { fmtBytes, fmtRate, fmtRatio, fmtSecs } = require('../report');
-const { engine, gitRepo, shell, tribInit, tribJson } = require('../tools');
+const { engine, gitRepo, shell, tribInit, tribJson, removeTree } = require('../tools');
 
 function listFiles(dir) {
   const out = [];
@@ -85,10 +85,10 @@ module.exports = async function firstCommit(ctx) {
   let stored = 0;
   for (let r = 0; r < runs; r++) {
     fs.rmSync(path.join(dir, '.trib'), { recursive: true, force: true });
-    fs.rmSync(copy, { recursive: true, force: true });
+    removeTree(copy);
     syncDisk();
     t.cp.push((await shell(`cp -r "${dir}" "${copy}" && sync`)).ms);
-    fs.rmSync(copy, { recursive: true, force: true });
+    removeTree(copy);
 
     tribInit(dir);
     syncDisk();
@@ -100,7 +100,7 @@ module.exports = async function firstCommit(ctx) {
     const env = gitRepo(dir, gitDir);
     syncDisk();
     t.git.push((await shell('git add -A && git commit -q -m first', { cwd: dir, env })).ms);
-    fs.rmSync(gitDir, { recursive: true, force: true });
+    removeTree(gitDir);
     report.note(`run ${r + 1}: trib ${fmtSecs(c.ms)}, cp -r + sync ${fmtSecs(t.cp[r])}, git ${fmtSecs(t.git[r])}`);
   }
   const trib = median(t.trib);
@@ -120,5 +120,5 @@ module.exports = async function firstCommit(ctx) {
     pass: git >= 5 * trib,
     baseline: `git add -A && git commit ${fmtSecs(git)}`,
   });
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeTree(dir);
 };

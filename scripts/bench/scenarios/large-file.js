@@ -4,7 +4,7 @@ const path = require('node:path');
 const { GiB, KiB, insertInMiddle, largeFile } = require('../datasets');
 const { median, run, RSS_METHOD, syncDisk } = require('../measure');
 const { fmtBytes, fmtMB, fmtSecs } = require('../report');
-const { chunkIds, newChunkBytes, shell, trib, tribInit, tribJson } = require('../tools');
+const { chunkIds, newChunkBytes, shell, trib, tribInit, tribJson, removeTree } = require('../tools');
 
 const EDIT_LIMIT = 256 * KiB;
 const RSS_LIMIT = 200e6;
@@ -39,7 +39,7 @@ async function largeEdit(ctx) {
     pass: rows.every((x) => x.stored <= EDIT_LIMIT),
     baseline: `plain CDC ${fmtBytes(med('cdc'))}; git stores a new ${fmtBytes(size)} blob`,
   });
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeTree(dir);
 }
 
 /** Peak RSS of committing and of checking out a single 2 GiB file. */
@@ -56,11 +56,11 @@ async function largeMemory(ctx) {
     tribInit(dir);
     syncDisk();
     const c = await trib(dir, ['commit', '-m', 'recording']);
-    fs.rmSync(out, { recursive: true, force: true });
+    removeTree(out);
     syncDisk();
     const k = await trib(dir, ['checkout', 'HEAD', '--to', out]);
     if (fs.statSync(path.join(out, 'recording.bin')).size !== size) throw new Error('checkout wrote the wrong size');
-    fs.rmSync(out, { recursive: true, force: true });
+    removeTree(out);
     syncDisk();
     const cp = await shell(`cp "${path.join(dir, 'recording.bin')}" "${out}.bin" && sync`);
     fs.rmSync(`${out}.bin`, { force: true });
@@ -83,7 +83,7 @@ async function largeMemory(ctx) {
     pass: med('checkoutRss') < RSS_LIMIT,
     baseline: `node -e 0 ${fmtMB(node.rssBytes)}; cp + sync ${fmtSecs(med('cpMs'))}`,
   });
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeTree(dir);
 }
 
 module.exports = { largeEdit, largeMemory };

@@ -4,7 +4,7 @@ const path = require('node:path');
 const { smallFilesDataset } = require('../datasets');
 const { median } = require('../measure');
 const { fmtSecs } = require('../report');
-const { gitRepo, shell, trib, tribInit, tribJson } = require('../tools');
+const { gitRepo, shell, trib, tribInit, tribJson, removeTree } = require('../tools');
 
 /** Re-committing an unchanged tree of 10,000 files, CLI start-up included, beside git status and git commit. */
 module.exports = async function unchangedTree(ctx) {
@@ -39,6 +39,6 @@ module.exports = async function unchangedTree(ctx) {
     pass: m < 1000,
     baseline: `git status ${fmtSecs(median(t.status))}, git add -A && git commit ${fmtSecs(median(t.commit))}, trib --version ${fmtSecs(version)}`,
   });
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(gitDir, { recursive: true, force: true });
+  removeTree(dir);
+  removeTree(gitDir);
 };
