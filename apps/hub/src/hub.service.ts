@@ -80,6 +80,8 @@ export class HubService {
             backoff = MIN_BACKOFF_MS;
           },
         });
+        // A following subscription ends by itself only when the broker ended the call: start again, but not in a spin.
+        await sleep(MIN_BACKOFF_MS, this.abort.signal);
       } catch (e) {
         if (this.abort.signal.aborted) break;
         state.state = 'retrying';
