@@ -394,24 +394,27 @@ export class LocalStore implements ObjectStore {
 
   private async acquireLock(lockPath: string, token: string): Promise<void> {
     const body = JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now(), token });
-    for (let attempt = 0; ; attempt++) {
-      let fh: FileHandle;
-      try {
-        fh = await this.createFile(lockPath, 0o644);
-      } catch (e) {
-        if (errno(e) !== 'EEXIST') throw e;
-        if (!(await this.breakIfStale(lockPath))) await sleep(1 + Math.random() * Math.min(50, 2 ** attempt));
-        continue;
+    // The lock appears already holding its owner (a link to a finished draft), so a writer killed at any moment can
+    // never leave an empty lock that only the staleLockMs age rule would break.
+    const draft = `${lockPath}~${token}`;
+    const fh = await this.createFile(draft, 0o644);
+    try {
+      await fh.writeFile(body);
+    } finally {
+      await fh.close();
+    }
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await fs.link(draft, lockPath);
+          return;
+        } catch (e) {
+          if (errno(e) !== 'EEXIST') throw e;
+          if (!(await this.breakIfStale(lockPath))) await sleep(1 + Math.random() * Math.min(50, 2 ** attempt));
+        }
       }
-      try {
-        await fh.writeFile(body);
-        await fh.close();
-        return;
-      } catch (e) {
-        await fh.close().catch(ignore);
-        await fs.unlink(lockPath).catch(ignore);
-        throw e;
-      }
+    } finally {
+      await fs.unlink(draft).catch(ignore);
     }
   }
 
