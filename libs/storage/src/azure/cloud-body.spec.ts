@@ -1,0 +1,63 @@
+import { PassThrough, Readable } from 'node:stream';
+import { openUploadBody, readAll, relayStream } from './cloud-body';
+
+function chunks(sizes: number[], failAfter?: Error): Readable {
+  return Readable.from(
+    (async function* () {
+      let fill = 0;
+      for (const size of sizes) yield Buffer.alloc(size, fill++);
+      if (failAfter) throw failAfter;
+    })(),
+    { objectMode: false },
+  );
+}
+
+describe('openUploadBody', () => {
+  it('returns a body under the limit whole, and bytes as they are', async () => {
+    const small = await openUploadBody(chunks([3, 4]), 10);
+    expect(small.whole).toEqual(Buffer.concat([Buffer.alloc(3, 0), Buffer.alloc(4, 1)]));
+    expect(small.stream).toBeUndefined();
+    const bytes = Buffer.from('abc');
+    expect((await openUploadBody(bytes, 1)).whole).toBe(bytes);
+    expect((await openUploadBody(Readable.from(['a', 'b']), 10)).whole?.toString()).toBe('ab');
+  });
+
+  it('streams a body over the limit: what it read first, then the rest, in order', async () => {
+    const body = await openUploadBody(chunks([6, 6, 6]), 10);
+    expect(body.whole).toBeUndefined();
+    const all = await readAll(body.stream!);
+    expect(all).toEqual(Buffer.concat([Buffer.alloc(6, 0), Buffer.alloc(6, 1), Buffer.alloc(6, 2)]));
+    expect(body.sourceError()).toBeUndefined();
+  });
+
+  it('throws the caller’s own error while peeking, and records it after', async () => {
+    const early = new Error('early');
+    await expect(openUploadBody(chunks([2], early), 10)).rejects.toBe(early);
+    const late = new Error('late');
+    const body = await openUploadBody(chunks([6, 6], late), 10);
+    await expect(readAll(body.stream!)).rejects.toBe(late);
+    expect(body.sourceError()).toEqual({ error: late });
+  });
+});
+
+describe('relayStream', () => {
+  it('passes bytes through and maps errors, even one raised before anyone reads', async () => {
+    expect((await readAll(relayStream(chunks([5]), () => new Error('mapped')))).length).toBe(5);
+    const source = new PassThrough();
+    const relayed = relayStream(source, (e) => new Error(`mapped: ${(e as Error).message}`));
+    source.destroy(new Error('boom'));
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(readAll(relayed)).rejects.toThrow('mapped: boom');
+  });
+
+  it('destroys the source when the reader stops early', async () => {
+    const source = chunks([4, 4, 4]);
+    const relayed = relayStream(source, (e) => e);
+    for await (const chunk of relayed) {
+      expect(chunk.length).toBe(4);
+      break;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(source.destroyed).toBe(true);
+  });
+});

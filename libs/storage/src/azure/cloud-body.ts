@@ -1,0 +1,142 @@
+import { Readable } from 'node:stream';
+import { InvalidArgumentError } from '@tributary/core';
+import { ByteRange } from '../object-store.port';
+import { validateStoreKey } from '../store-keys';
+
+/*
+ * Request-body and response-stream plumbing shared by the cloud adapters (Azure Blob and GCS). Nothing here knows
+ * an SDK: errors from the SDKs are mapped by each adapter.
+ */
+
+/** Throws InvalidArgumentError unless both fields are non-negative safe integers. */
+export function checkRange(range: ByteRange): void {
+  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
+  if (!ok(range.offset) || !ok(range.length)) {
+    throw new InvalidArgumentError(`bad byte range offset=${range.offset} length=${range.length}`);
+  }
+}
+
+/** A list prefix is empty, a key, or a key followed by `/`. */
+export function checkListPrefix(prefix: string): void {
+  if (prefix === '') return;
+  validateStoreKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+}
+
+/** True when a listed name (with the store prefix cut off) is a key; other names are not this store's objects. */
+export function isStoreKey(key: string): boolean {
+  try {
+    validateStoreKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The body of an upload, read far enough to choose between one request and a streamed multi-request upload.
+ * Exactly one of `whole` and `stream` is set.
+ */
+export interface UploadBody {
+  /** The whole body, when it fit under the limit (or was given as bytes). */
+  readonly whole?: Buffer;
+  /** The body as read so far followed by the rest of the source, for a streamed upload. */
+  readonly stream?: Readable;
+  /**
+   * The error the caller's source stream raised, if it did. An upload that fails because of it must rethrow
+   * exactly that error, so the caller sees its own failure and not an SDK's reaction to it.
+   */
+  sourceError(): { readonly error: unknown } | undefined;
+  /** Stops reading the source (after a refusal), releasing it. */
+  discard(): void;
+}
+
+/**
+ * Reads `data` until more than `limit` bytes arrived or it ended. An error from the source while peeking is
+ * thrown as is. Memory stays bounded by `limit` plus one source chunk.
+ */
+export async function openUploadBody(data: Buffer | Readable, limit: number): Promise<UploadBody> {
+  if (isBytes(data)) {
+    const whole = toBuffer(data);
+    return { whole, sourceError: () => undefined, discard: () => undefined };
+  }
+  let failure: { error: unknown } | undefined;
+  const iterator = (data as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) {
+      return { whole: Buffer.concat(head, size), sourceError: () => undefined, discard: () => undefined };
+    }
+    const chunk = toBuffer(next.value);
+    head.push(chunk);
+    size += chunk.length;
+    if (size > limit) break;
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    yield* head.splice(0);
+    for (;;) {
+      let next: IteratorResult<Buffer | string>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        failure = { error };
+        throw error;
+      }
+      if (next.done) return;
+      yield toBuffer(next.value);
+    }
+  }
+  const stream = Readable.from(rest(), { objectMode: false });
+  return {
+    stream,
+    sourceError: () => failure,
+    discard: () => {
+      stream.destroy();
+      data.destroy();
+    },
+  };
+}
+
+/**
+ * Re-emits `source` with every error replaced by `mapError(error)`, so SDK errors never reach a reader.
+ * Destroying the result destroys the source.
+ */
+export function relayStream(source: Readable, mapError: (e: unknown) => unknown): Readable {
+  // Until the reader starts, an error would have no listener and crash the process; the iterator below still
+  // sees it, because it reads the stream's errored state.
+  source.on('error', () => undefined);
+  async function* relay(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of source) yield chunk as Buffer;
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+  return Readable.from(relay(), { objectMode: false });
+}
+
+export function emptyStream(): Readable {
+  return Readable.from([], { objectMode: false });
+}
+
+/** Reads a whole stream into one Buffer. */
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buf = toBuffer(chunk as Buffer | string);
+    parts.push(buf);
+    size += buf.length;
+  }
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+}
+
+export function isBytes(data: unknown): data is Uint8Array {
+  return data instanceof Uint8Array;
+}
+
+function toBuffer(chunk: Buffer | string | Uint8Array): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}

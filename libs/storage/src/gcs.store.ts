@@ -1,0 +1,413 @@
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Bucket, File, IdempotencyStrategy, Storage } from '@google-cloud/storage';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  TribError,
+  isTribError,
+} from '@tributary/core';
+import {
+  checkListPrefix,
+  checkRange,
+  emptyStream,
+  isStoreKey,
+  openUploadBody,
+  readAll,
+  relayStream,
+} from './azure/cloud-body';
+import { Crc32c } from './gcs/crc32c';
+import { gcsError, gcsStatus, isMissingBucket } from './gcs/gcs-errors';
+import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
+import { parseStoreUrl } from './store-url';
+import { validateStoreKey } from './store-keys';
+
+type Interceptor = Storage['interceptors'][number];
+
+const MiB = 1024 * 1024;
+const CONTENT_TYPE = 'application/octet-stream';
+const LIST_PAGE = 1000;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
+
+export interface GcsStoreOptions {
+  /** Bodies up to this size go in one multipart request; larger streams use a resumable upload (default 8 MiB). */
+  readonly singleRequestMax?: number;
+  /** Resumable upload chunk, a multiple of 256 KiB; each chunk is one request, retried on its own (default 16 MiB). */
+  readonly chunkSize?: number;
+  /** Per-request timeout in ms: connect until response headers (default 30 s). */
+  readonly requestTimeoutMs?: number;
+  /** Timeout of one resumable chunk request, which carries up to `chunkSize` bytes (default 120 s). */
+  readonly chunkTimeoutMs?: number;
+  /** Retries after a failed attempt, for throttling, 5xx and dropped connections (default 2). */
+  readonly maxRetries?: number;
+  /** Objects per list request (default and GCS maximum 1000). */
+  readonly listPageSize?: number;
+}
+
+/**
+ * The object store in a Google Cloud Storage bucket: `gs://bucket/prefix`, key `a/b` is the object
+ * `prefix/a/b`. The endpoint comes from STORAGE_EMULATOR_HOST when set (then no credentials are used and the
+ * metadata server is never asked); otherwise credentials come from Application Default Credentials.
+ *
+ * Guarantees, from GCS itself: create-if-absent is `ifGenerationMatch=0`; compare-and-swap is `ifGenerationMatch`
+ * with the generation, which is the version; an object becomes visible only when its upload is finalized, so a
+ * writer that dies midway leaves nothing. Bodies over `singleRequestMax` go up as resumable uploads whose
+ * precondition GCS checks when it finalizes the object. Requests time out and are retried a bounded number of
+ * times with jittered backoff.
+ */
+export class GcsStore implements ObjectStore {
+  readonly url: string;
+  /** Where requests go, for messages. */
+  readonly endpoint: string;
+  private readonly storage: Storage;
+  private readonly bucket: Bucket;
+  private readonly bucketName: string;
+  /** Object-name prefix including its trailing `/`, or empty. */
+  private readonly namePrefix: string;
+  private readonly singleRequestMax: number;
+  private readonly chunkSize: number;
+  private readonly requestTimeoutMs: number;
+  private readonly listPageSize: number;
+
+  private constructor(url: string, bucket: string, prefix: string, options: GcsStoreOptions) {
+    if (!BUCKET_NAME.test(bucket)) {
+      throw new InvalidArgumentError(
+        `bad store URL ${JSON.stringify(url)}: GCS bucket names are 3 to 63 characters of a-z, 0-9, '-', '_' and '.'`,
+        { url },
+      );
+    }
+    this.url = url;
+    this.bucketName = bucket;
+    this.namePrefix = prefix ? `${prefix}/` : '';
+    this.singleRequestMax = options.singleRequestMax ?? 8 * MiB;
+    this.chunkSize = options.chunkSize ?? 16 * MiB;
+    if (this.chunkSize % (256 * 1024) !== 0) throw new InvalidArgumentError('GCS chunkSize must be a multiple of 256 KiB');
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.listPageSize = options.listPageSize ?? LIST_PAGE;
+    const chunkTimeoutMs = options.chunkTimeoutMs ?? 120_000;
+    const maxRetries = options.maxRetries ?? 2;
+    const emulator = process.env.STORAGE_EMULATOR_HOST;
+    this.endpoint = emulator || 'https://storage.googleapis.com';
+    this.storage = new Storage({
+      // With an emulator the client skips authentication; a project id keeps it from asking the metadata server.
+      projectId: process.env.GOOGLE_CLOUD_PROJECT || process.env.GCLOUD_PROJECT || (emulator ? 'tributary-local' : undefined),
+      timeout: this.requestTimeoutMs,
+      retryOptions: {
+        // The client reads maxRetries 0 as "unset" (its default is 3), so no retries must be said with autoRetry.
+        autoRetry: maxRetries > 0,
+        maxRetries: Math.max(1, maxRetries),
+        // Waits of 1.5^n s plus up to 1 s of jitter: an unreachable endpoint fails after about 4 to 6 s.
+        retryDelayMultiplier: 1.5,
+        maxRetryDelay: 8,
+        totalTimeout: 120,
+        // Every write here carries a generation precondition, so a retry can never overwrite anything; deletes
+        // are idempotent by contract. RetryAlways also stops the client flipping its shared autoRetry flag
+        // around each unconditional delete, which races with concurrent calls.
+        idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+      },
+      crc32cGenerator: () => new Crc32c(),
+    });
+    // Resumable-upload requests take their options from the interceptors (built from `{}`), so this is the only
+    // way to give them a timeout; JSON API requests already carry the client's `timeout` and keep it.
+    this.storage.interceptors.push({
+      request: (opts) => ({ ...opts, timeout: opts.timeout ?? chunkTimeoutMs }) as ReturnType<Interceptor['request']>,
+    });
+    this.bucket = this.storage.bucket(bucket);
+  }
+
+  /**
+   * Opens `gs://bucket/prefix`. Checks the bucket with one list call, so a wrong bucket, wrong credentials or an
+   * unreachable endpoint fail here: NotFoundError naming the URL for a missing bucket (unless `create`, which
+   * creates it), PermissionDeniedError, UnavailableError. InvalidArgumentError for a malformed URL.
+   */
+  static async open(url: string, opts: GcsStoreOptions & { create?: boolean } = {}): Promise<GcsStore> {
+    const location = parseStoreUrl(url);
+    if (location.scheme !== 'gs') {
+      throw new InvalidArgumentError(`not a GCS store URL: ${JSON.stringify(url)} (expected gs://bucket/prefix)`, { url });
+    }
+    const unknown = Object.keys(location.params);
+    if (unknown.length > 0) {
+      throw new InvalidArgumentError(
+        `bad store URL ${JSON.stringify(url)}: unknown parameter ${unknown[0]} (set the endpoint with STORAGE_EMULATOR_HOST)`,
+        { url },
+      );
+    }
+    const store = new GcsStore(location.url, location.bucket, location.prefix, opts);
+    await store.checkBucket(opts.create ?? false);
+    return store;
+  }
+
+  async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
+    validateStoreKey(key);
+    const file = this.file(key);
+    const body = await openUploadBody(data, this.singleRequestMax);
+    try {
+      if (body.whole) {
+        await this.saveSmall(file, body.whole, '0');
+        return;
+      }
+      // Fails fast before sending a large body; the precondition on the upload is what decides.
+      if (await this.head(key)) throw this.exists(key);
+      await this.saveStream(file, body.stream!);
+    } catch (e) {
+      body.discard();
+      const source = body.sourceError();
+      if (source) throw source.error;
+      if (gcsStatus(e) === 412) throw this.exists(key);
+      throw this.fail(e, 'write', key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    return readAll(await this.getStream(key));
+  }
+
+  async getRange(key: string, range: ByteRange): Promise<Buffer> {
+    validateStoreKey(key);
+    checkRange(range);
+    return readAll(await this.getStream(key, range));
+  }
+
+  /** Full reads are checked against the object's CRC32C as they stream; a mismatch fails the stream (IntegrityError). */
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
+    validateStoreKey(key);
+    if (range) checkRange(range);
+    if (range?.length === 0) {
+      if (!(await this.head(key))) throw this.notFound(key);
+      return emptyStream();
+    }
+    const options = range ? { start: range.offset, end: range.offset + range.length - 1 } : {};
+    try {
+      const { stream } = await openRead(this.file(key), options);
+      return relayStream(stream, (e) => this.fail(e, 'read', key));
+    } catch (e) {
+      // 416: the range starts at or past the end, so the object exists and the clipped range is empty.
+      if (gcsStatus(e) === 416) return emptyStream();
+      throw this.readError(e, key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    validateStoreKey(key);
+    try {
+      const [meta] = await this.file(key).getMetadata();
+      return { key, size: Number(meta.size), modified: new Date(String(meta.updated)) };
+    } catch (e) {
+      if (gcsStatus(e) === 404 && !isMissingBucket(e)) return undefined;
+      throw this.fail(e, 'stat', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncGenerator<ObjectInfo> {
+    checkListPrefix(prefix);
+    const cut = this.namePrefix.length;
+    let pageToken: string | undefined;
+    do {
+      let items: ListedObject[];
+      let next: { pageToken?: string } | null;
+      try {
+        let files: unknown[];
+        [files, next] = await this.bucket.getFiles({
+          prefix: this.namePrefix + prefix,
+          autoPaginate: false,
+          maxResults: this.listPageSize,
+          pageToken,
+          fields: 'items(name,size,updated),nextPageToken',
+        });
+        // With `fields`, the client hands back the raw items instead of File objects.
+        items = files as ListedObject[];
+      } catch (e) {
+        throw this.fail(e, 'list', prefix || '/');
+      }
+      for (const item of items) {
+        const key = item.name.slice(cut);
+        if (!isStoreKey(key)) continue;
+        yield { key, size: Number(item.size), modified: new Date(item.updated) };
+      }
+      pageToken = next?.pageToken;
+    } while (pageToken);
+  }
+
+  async delete(key: string): Promise<void> {
+    validateStoreKey(key);
+    try {
+      await this.file(key).delete();
+    } catch (e) {
+      if (gcsStatus(e) === 404 && !isMissingBucket(e)) return;
+      throw this.fail(e, 'delete', key);
+    }
+  }
+
+  /** The version is the object's generation, read from the same response as the bytes. */
+  async readVersioned(key: string): Promise<Versioned | undefined> {
+    validateStoreKey(key);
+    const file = this.file(key);
+    try {
+      const { stream, headers } = await openRead(file, {});
+      const generation = headers['x-goog-generation'];
+      const data = await readAll(stream);
+      if (typeof generation === 'string' && /^\d+$/.test(generation)) return { data, version: generation };
+      // A server that does not send the header: take the generation, then read exactly that generation.
+      const [meta] = await file.getMetadata();
+      const version = String(meta.generation);
+      const pinned = this.bucket.file(file.name, { generation: version });
+      return { data: await readAll((await openRead(pinned, {})).stream), version };
+    } catch (e) {
+      if (gcsStatus(e) === 404 && !isMissingBucket(e)) return undefined;
+      throw this.fail(e, 'read', key);
+    }
+  }
+
+  async compareAndSwap(key: string, expected: string | undefined, data: Buffer): Promise<string> {
+    validateStoreKey(key);
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
+    // No object has a generation that is not a positive integer, so such a version can only mismatch.
+    if (expected !== undefined && !/^[1-9]\d*$/.test(expected)) throw this.conflict(key, expected);
+    try {
+      return await this.saveSmall(this.file(key), Buffer.from(data), expected ?? '0');
+    } catch (e) {
+      if (gcsStatus(e) === 412) throw this.conflict(key, expected);
+      throw this.fail(e, 'update', key);
+    }
+  }
+
+  async deleteVersioned(key: string, expected: string): Promise<void> {
+    validateStoreKey(key);
+    if (!/^[1-9]\d*$/.test(expected)) throw this.conflict(key, expected);
+    try {
+      await this.file(key).delete({ ifGenerationMatch: expected });
+    } catch (e) {
+      const status = gcsStatus(e);
+      if (status === 412 || (status === 404 && !isMissingBucket(e))) throw this.conflict(key, expected);
+      throw this.fail(e, 'delete', key);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private file(key: string): File {
+    return this.bucket.file(this.namePrefix + key);
+  }
+
+  private async checkBucket(create: boolean): Promise<void> {
+    try {
+      await this.bucket.getFiles({ autoPaginate: false, maxResults: 1, prefix: this.namePrefix, fields: 'nextPageToken' });
+      return;
+    } catch (e) {
+      if (!(gcsStatus(e) === 404 && create)) {
+        if (gcsStatus(e) === 404) {
+          throw new NotFoundError(`no store at ${this.url}: bucket ${this.bucketName} does not exist`, {
+            url: this.url,
+            endpoint: this.endpoint,
+          });
+        }
+        throw gcsError(e, `open store ${this.url}`, this.endpoint, { url: this.url });
+      }
+    }
+    try {
+      await this.storage.createBucket(this.bucketName);
+    } catch (e) {
+      // 409: someone created it meanwhile, which is what we wanted.
+      if (gcsStatus(e) !== 409) throw gcsError(e, `create store ${this.url}`, this.endpoint, { url: this.url });
+    }
+  }
+
+  /**
+   * One multipart request with `ifGenerationMatch`. The MD5 goes in the metadata so GCS rejects a body damaged in
+   * transit before storing it; the client's own after-the-fact check is off because its remedy is an
+   * unconditional delete, which could remove a value another writer has stored since. Returns the generation.
+   */
+  private async saveSmall(file: File, data: Buffer, ifGenerationMatch: string): Promise<string> {
+    await file.save(data, {
+      resumable: false,
+      validation: false,
+      timeout: this.requestTimeoutMs,
+      preconditionOpts: { ifGenerationMatch },
+      metadata: { contentType: CONTENT_TYPE, md5Hash: createHash('md5').update(data).digest('base64') },
+    });
+    return String(file.metadata.generation);
+  }
+
+  /**
+   * A resumable upload in `chunkSize` requests; the client keeps one chunk in memory to resend it. The client
+   * sends the precondition when it opens the session; GCS checks it when it finalizes the object. The client
+   * checks the CRC32C of what GCS stored and, on a mismatch, deletes the object it has just created.
+   */
+  private async saveStream(file: File, body: Readable): Promise<void> {
+    await pipeline(
+      body,
+      file.createWriteStream({
+        resumable: true,
+        chunkSize: this.chunkSize,
+        preconditionOpts: { ifGenerationMatch: 0 },
+        metadata: { contentType: CONTENT_TYPE },
+        validation: 'crc32c',
+      }),
+    );
+  }
+
+  private readError(e: unknown, key: string): unknown {
+    if (gcsStatus(e) === 404 && !isMissingBucket(e)) return this.notFound(key);
+    return this.fail(e, 'read', key);
+  }
+
+  private fail(e: unknown, action: string, key: string): TribError {
+    if (isTribError(e)) return e;
+    if (isMissingBucket(e)) {
+      return new NotFoundError(`no store at ${this.url}: bucket ${this.bucketName} does not exist`, {
+        url: this.url,
+        key,
+      });
+    }
+    return gcsError(e, `${action} ${key} in ${this.url}`, this.endpoint, { url: this.url, key });
+  }
+
+  private notFound(key: string): NotFoundError {
+    return new NotFoundError(`${key} not found in ${this.url}`, { url: this.url, key });
+  }
+
+  private exists(key: string): AlreadyExistsError {
+    return new AlreadyExistsError(`${key} already exists in ${this.url}`, { url: this.url, key });
+  }
+
+  private conflict(key: string, expected: string | undefined): ConflictError {
+    const show = expected === undefined ? 'no value' : `generation ${expected}`;
+    return new ConflictError(`${key} in ${this.url} changed: expected ${show}`, { url: this.url, key, expected });
+  }
+}
+
+/**
+ * Starts a download and waits for its response, so a missing object fails here rather than on the first read.
+ * The client's read stream is lazy: `read(0)` makes it send the request.
+ */
+function openRead(
+  file: File,
+  options: { start?: number; end?: number },
+): Promise<{ stream: Readable; headers: IncomingHttpHeaders }> {
+  const stream = file.createReadStream(options);
+  return new Promise((resolve, reject) => {
+    const onError = (e: unknown) => {
+      stream.removeListener('response', onResponse);
+      reject(e);
+    };
+    const onResponse = (res: { statusCode?: number; headers?: IncomingHttpHeaders }) => {
+      // An error status is followed by an 'error' carrying the parsed body.
+      if ((res.statusCode ?? 0) >= 300) return;
+      stream.removeListener('error', onError);
+      resolve({ stream, headers: res.headers ?? {} });
+    };
+    stream.once('error', onError);
+    stream.once('response', onResponse);
+    stream.read(0);
+  });
+}
+
+interface ListedObject {
+  readonly name: string;
+  readonly size: string;
+  readonly updated: string;
+}

@@ -1,0 +1,309 @@
+import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { measureAzureThroughput } from '../libs/storage/src/azure/azure-throughput';
+import { AzureBlobStore } from '../libs/storage/src/azure.store';
+import {
+  describeObjectStoreContract,
+  expectBytes,
+  listKeys,
+  pattern,
+  patternStream,
+  readStream,
+} from '../libs/storage/src/testing/store-contract';
+import { Azurite, AZURITE_ACCOUNT, startAzurite } from './support/azurite-harness';
+
+let azurite: Azurite;
+let restoreEnv: () => void = () => undefined;
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  restoreEnv = setEnv(azurite.env);
+});
+afterAll(async () => {
+  restoreEnv();
+  await azurite?.stop();
+});
+
+function uniqueContainer(): string {
+  return `c-${randomBytes(6).toString('hex')}`;
+}
+
+describeObjectStoreContract('AzureBlobStore (prefix in a shared container)', async () => {
+  const store = await AzureBlobStore.open(`az://contract/runs/${randomBytes(6).toString('hex')}`, { create: true });
+  return { store, cleanup: async () => undefined };
+});
+
+describeObjectStoreContract('AzureBlobStore (container root, small blocks)', async () => {
+  // Small thresholds so the contract's 8 MiB stream and the races go through staged blocks too.
+  const store = await AzureBlobStore.open(`az://${uniqueContainer()}`, {
+    create: true,
+    singleRequestMax: 64 * 1024,
+    blockSize: 1024 * 1024,
+    listPageSize: 2,
+  });
+  return { store, cleanup: async () => undefined };
+});
+
+describe('AzureBlobStore', () => {
+  it('refuses a missing container with NotFound naming the URL, and creates it only when asked', async () => {
+    const url = `az://${uniqueContainer()}/data`;
+    await expect(AzureBlobStore.open(url)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining(url),
+    });
+    const created = await AzureBlobStore.open(url, { create: true });
+    await created.putIfAbsent('x', Buffer.from('1'));
+    await created.close();
+    const again = await AzureBlobStore.open(url);
+    expect((await again.get('x')).toString()).toBe('1');
+    await again.close();
+    await (await AzureBlobStore.open(url, { create: true })).close();
+  });
+
+  it('rejects malformed URLs and container names', async () => {
+    await expect(AzureBlobStore.open('az://Upper/x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(AzureBlobStore.open('az://a--b/x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(AzureBlobStore.open('gs://bucket/x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(AzureBlobStore.open('az://okay/x?endpoint=http://x')).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+  });
+
+  it('reports wrong credentials as PermissionDenied naming the URL', async () => {
+    const wrongKey = azurite.connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${randomBytes(64).toString('base64')}`);
+    await withEnv({ AZURE_STORAGE_CONNECTION_STRING: wrongKey }, async () => {
+      const error = await AzureBlobStore.open('az://contract/x').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'PERMISSION_DENIED' });
+      expect((error as Error).message).toContain('az://contract/x');
+    });
+  });
+
+  it('says which variables to set when no credentials are configured', async () => {
+    await withEnv(
+      { AZURE_STORAGE_CONNECTION_STRING: undefined, AZURE_STORAGE_ACCOUNT: undefined, AZURE_STORAGE_KEY: undefined },
+      async () => {
+        await expect(AzureBlobStore.open('az://contract/x')).rejects.toMatchObject({
+          code: 'FAILED_PRECONDITION',
+          message: expect.stringContaining('AZURE_STORAGE_CONNECTION_STRING'),
+        });
+      },
+    );
+  });
+
+  it('fails within seconds with Unavailable naming the URL when the endpoint is unreachable', async () => {
+    const port = await closedPort();
+    const unreachable = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`);
+    await withEnv({ AZURE_STORAGE_CONNECTION_STRING: unreachable }, async () => {
+      const error = await AzureBlobStore.open('az://any/p').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UNAVAILABLE' });
+      expect((error as Error).message).toContain('az://any/p');
+      expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+    });
+  });
+
+  it('gives up on a server that accepts connections but never answers', async () => {
+    const silent = await silentServer();
+    const endpoint = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${silent.port}/${AZURITE_ACCOUNT}`);
+    try {
+      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: endpoint }, async () => {
+        const error = await AzureBlobStore.open('az://any/p', { requestTimeoutMs: 300 }).catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('az://any/p') });
+      });
+      expect(silent.connections()).toBe(3); // maxTries
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('leaves nothing visible when a block upload breaks off after several blocks', async () => {
+    const container = uniqueContainer();
+    const store = await AzureBlobStore.open(`az://${container}/p`, {
+      create: true,
+      singleRequestMax: 256 * 1024,
+      blockSize: 1024 * 1024,
+    });
+    try {
+      await store.putIfAbsent('keep', Buffer.from('kept'));
+      const size = 6 * 1024 * 1024;
+      let sent = 0;
+      const failing = new Readable({
+        read() {
+          if (sent >= size / 2) return void this.destroy(new Error('writer died'));
+          const chunk = pattern(sent, 256 * 1024);
+          sent += chunk.length;
+          this.push(chunk);
+        },
+      });
+      await expect(store.putIfAbsent('packs/big.pack', failing)).rejects.toThrow('writer died');
+      expect(sent).toBeGreaterThan(2 * 1024 * 1024);
+      expect(await store.head('packs/big.pack')).toBeUndefined();
+      await expect(store.get('packs/big.pack')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await listKeys(store, '')).toEqual(['keep']);
+      // The blocks did reach Azure, uncommitted: only a listing that asks for uncommitted blobs shows them.
+      const raw = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(container);
+      const uncommitted: string[] = [];
+      for await (const item of raw.listBlobsFlat({ includeUncommitedBlobs: true })) uncommitted.push(item.name);
+      expect(uncommitted.sort()).toEqual(['p/keep', 'p/packs/big.pack']);
+      await store.putIfAbsent('packs/big.pack', patternStream(size, 256 * 1024));
+      expectBytes(await store.get('packs/big.pack'), pattern(0, size));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('checks create-if-absent on the block-list commit, not only before staging', async () => {
+    const store = await AzureBlobStore.open(`az://${uniqueContainer()}`, {
+      create: true,
+      singleRequestMax: 256 * 1024,
+      blockSize: 1024 * 1024,
+    });
+    try {
+      const { stream, open, started } = gatedStream(4 * 1024 * 1024, 1024 * 1024);
+      const big = store.putIfAbsent('obj', stream);
+      await started; // past the existence check, blocks being staged
+      await store.putIfAbsent('obj', Buffer.from('the small writer won'));
+      open();
+      await expect(big).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+      expect((await store.get('obj')).toString()).toBe('the small writer won');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('creates a small blob although another writer has staged, uncommitted blocks under its name', async () => {
+    const container = uniqueContainer();
+    const store = await AzureBlobStore.open(`az://${container}`, { create: true });
+    try {
+      const raw = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(container);
+      const blockId = Buffer.from(`${'a'.repeat(36)}${'0'.repeat(12)}`).toString('base64');
+      for (const key of ['obj', 'refs/heads/main']) await raw.getBlockBlobClient(key).stageBlock(blockId, Buffer.from('other'), 5);
+      await store.putIfAbsent('obj', Buffer.from('mine'));
+      const version = await store.compareAndSwap('refs/heads/main', undefined, Buffer.from('c1'));
+      expect((await store.get('obj')).toString()).toBe('mine');
+      expect(await store.readVersioned('refs/heads/main')).toEqual({ data: Buffer.from('c1'), version });
+      // The other writer's commit now fails: its blocks went when ours was committed.
+      await expect(raw.getBlockBlobClient('obj').commitBlockList([blockId], { conditions: { ifNoneMatch: '*' } })).rejects.toThrow();
+      await expect(store.putIfAbsent('obj', Buffer.from('again'))).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('lists across pages and reads ranges across block boundaries', async () => {
+    const store = await AzureBlobStore.open(`az://${uniqueContainer()}/p`, {
+      create: true,
+      listPageSize: 3,
+      singleRequestMax: 256 * 1024,
+      blockSize: 256 * 1024,
+    });
+    try {
+      const keys = Array.from({ length: 8 }, (_, i) => `k/${i}`);
+      for (const key of keys) await store.putIfAbsent(key, Buffer.from(key));
+      expect(await listKeys(store, '')).toEqual(keys);
+      const size = 3 * 1024 * 1024 + 17;
+      await store.putIfAbsent('big', patternStream(size, 100_000));
+      const offset = 256 * 1024 - 10;
+      expectBytes(await store.getRange('big', { offset, length: 600_000 }), pattern(offset, 600_000));
+      expectBytes(await readStream(await store.getStream('big', { offset: size - 5, length: 100 })), pattern(size - 5, 5));
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('measureAzureThroughput', () => {
+  it('runs the plain SDK and the adapter on the same bytes and reports both', async () => {
+    const result = await measureAzureThroughput({
+      container: 'bench',
+      bytes: 3 * 1024 * 1024,
+      rounds: 1,
+      store: { singleRequestMax: 1024 * 1024, blockSize: 1024 * 1024 },
+    });
+    expect(result).toMatchObject({ backend: 'azure', bytes: 3 * 1024 * 1024, rounds: 1 });
+    for (const side of [result.sdk, result.adapter]) {
+      expect(side.uploadMBps).toBeGreaterThan(0);
+      expect(side.downloadMBps).toBeGreaterThan(0);
+    }
+    const container = await AzureBlobStore.open('az://bench');
+    expect(await listKeys(container, '')).toEqual([]);
+    await container.close();
+  });
+});
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A TCP server that accepts connections and reads requests but never answers. */
+async function silentServer(): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let count = 0;
+  const server = net.createServer((socket) => {
+    count++;
+    sockets.add(socket);
+    socket.resume();
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => count,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Sets environment variables (undefined: unset); returns a function that puts the previous values back. */
+function setEnv(vars: Record<string, string | undefined>): () => void {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [k, value] of Object.entries(v)) {
+      if (value === undefined) delete process.env[k];
+      else process.env[k] = value;
+    }
+  };
+  apply(vars);
+  return () => apply(before);
+}
+
+/** Runs `fn` with environment variables set (undefined: unset), restoring them afterwards. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const restore = setEnv(vars);
+  try {
+    return await fn();
+  } finally {
+    restore();
+  }
+}
+
+/**
+ * `pattern(0, size)` that stops after `2 * chunk` bytes until `open()` is called; `started` resolves when it
+ * stops, by which time the upload is under way.
+ */
+function gatedStream(size: number, chunk: number): { stream: Readable; open(): void; started: Promise<void> } {
+  let open!: () => void;
+  let markStarted!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  async function* body(): AsyncGenerator<Buffer> {
+    for (let pos = 0; pos < size; pos += chunk) {
+      if (pos === 2 * chunk) {
+        markStarted();
+        await gate;
+      }
+      yield pattern(pos, Math.min(chunk, size - pos));
+    }
+  }
+  return { stream: Readable.from(body(), { objectMode: false }), open, started };
+}
