@@ -41,3 +41,29 @@ export function tempDir(prefix = 'trib-test-'): { dir: string; cleanup(): void }
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * `trib` without blocking this process: needed when the test itself hosts a server the CLI talks to (spawnSync would
+ * freeze that server's event loop).
+ */
+export function tribAsync(cwd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [TRIB, ...args], {
+      cwd,
+      env: { ...process.env, TRIB_AUTHOR: 'Test <test@example.org>', CI: 'true', ...opts.env },
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    p.on('error', reject);
+    p.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
+  });
+}
+
+export async function okAsync(cwd: string, args: string[], expect = 0, opts?: { env?: NodeJS.ProcessEnv }): Promise<RunResult> {
+  const r = await tribAsync(cwd, args, opts);
+  if (r.code !== expect) throw new Error(`trib ${args.join(' ')} exited ${r.code}, wanted ${expect}\n${r.stderr}${r.stdout}`);
+  return r;
+}

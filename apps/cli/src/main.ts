@@ -92,7 +92,22 @@ export async function runCli(argv: readonly string[], ctx: CliContext = context(
   }
 }
 
+/**
+ * The AWS SDK announces on every start that later releases will need Node 22. We pin releases that run on Node 20, so
+ * for CLI users the notice is noise on stderr, where scripts expect one line per failure. Other warnings still show.
+ */
+function silenceSdkNodeVersionNotice(): void {
+  const emit = process.emitWarning.bind(process) as (...a: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    const name = warning instanceof Error ? warning.name : type;
+    if (name === 'NodeVersionSupportWarning' || /will require node >=22/.test(String(warning))) return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 export function main(): void {
+  silenceSdkNodeVersionNotice();
   // `trib log | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);

@@ -97,15 +97,24 @@ describe('openStore', () => {
     expect(await (await openStore('mem://other', { create: true })).head('k')).toBeUndefined();
   });
 
-  it.each(['s3://bucket/prefix', 'gs://bucket/prefix', 'az://container/prefix'])(
-    'says %s is not supported yet',
-    async (url) => {
-      await expect(openStore(url)).rejects.toMatchObject({
-        code: 'INVALID_ARGUMENT',
-        message: expect.stringMatching(/^(s3|gs|az):\/\/ stores are not supported yet/),
-      });
-    },
-  );
+  it.each([
+    ['s3://bucket/prefix', /S3|AWS|s3:\/\/bucket\/prefix/],
+    ['gs://bucket/prefix', /gs:\/\/bucket\/prefix/],
+    ['az://container/prefix', /AZURE_STORAGE|az:\/\/container\/prefix/],
+  ])('hands %s to its cloud adapter, which fails clearly without credentials or a server', async (url, mention) => {
+    const saved = { ...process.env };
+    for (const k of ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AZURE_STORAGE_CONNECTION_STRING', 'AZURE_STORAGE_ACCOUNT', 'AZURE_STORAGE_KEY']) delete process.env[k];
+    process.env.STORAGE_EMULATOR_HOST = 'http://127.0.0.1:1';
+    process.env.AWS_ENDPOINT_URL_S3 = 'http://127.0.0.1:1';
+    try {
+      const err = await openStore(url).then(() => undefined, (e) => e);
+      expect(err).toBeDefined();
+      expect(err.code).toMatch(/^(UNAVAILABLE|PERMISSION_DENIED|FAILED_PRECONDITION|NOT_FOUND)$/);
+      expect(err.message).toMatch(mention);
+    } finally {
+      process.env = saved;
+    }
+  }, 30_000);
 
   it('rejects a malformed URL', async () => {
     await expect(openStore('nonsense')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

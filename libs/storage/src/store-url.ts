@@ -114,12 +114,19 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
       }
       return store;
     }
-    case 's3':
-    case 'gs':
-    case 'az':
-      throw new InvalidArgumentError(`${location.scheme}:// stores are not supported yet (${location.url})`, {
-        url: location.url,
-      });
+    // Each cloud SDK loads only when a store of its kind is opened, so local commands keep a fast start-up.
+    case 's3': {
+      const { S3Store } = await import('./s3.store');
+      return S3Store.open(url, { create: opts.create });
+    }
+    case 'gs': {
+      const { GcsStore } = await import('./gcs.store');
+      return GcsStore.open(url, { create: opts.create });
+    }
+    case 'az': {
+      const { AzureBlobStore } = await import('./azure.store');
+      return AzureBlobStore.open(url, { create: opts.create });
+    }
   }
 }
 

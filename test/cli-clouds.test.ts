@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { startAzurite } from './support/azurite-harness';
+import { startFakeGcs } from './support/fake-gcs-server';
+import { startS3Emulator } from './support/s3rver-harness';
+import { lastLine, okAsync as ok, tempDir, tribAsync as trib } from './support/trib';
+
+type Cloud = { scheme: string; url: string; env: Record<string, string>; stop(): Promise<void> };
+
+/** A repository can live in any cloud: the same CLI session against each emulator, and the failures users will meet. */
+describe.each(['s3', 'gs', 'az'])('trib on %s:// stores', (scheme) => {
+  let cloud: Cloud;
+  let t: ReturnType<typeof tempDir>;
+  beforeAll(async () => {
+    if (scheme === 's3') {
+      const e = await startS3Emulator();
+      cloud = { scheme, url: 's3://tributary-test/heart', env: e.env, stop: () => e.stop() };
+    } else if (scheme === 'gs') {
+      const e = await startFakeGcs();
+      cloud = { scheme, url: 'gs://tributary-test/heart', env: e.env, stop: () => e.stop() };
+    } else {
+      const e = await startAzurite();
+      cloud = { scheme, url: 'az://tributary-test/heart', env: e.env, stop: () => e.stop() };
+    }
+  });
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+  beforeEach(() => {
+    t = tempDir();
+  });
+  afterEach(() => t.cleanup());
+
+  it('init --store creates the bucket; commit, log, checkout and verify work against the cloud', async () => {
+    const env = cloud.env;
+    const repo = path.join(t.dir, 'ds');
+    const missing = await trib(t.dir, ['init', path.join(t.dir, 'x'), '--store', cloud.url.replace('tributary-test', 'no-such-bucket')], { env: { ...env } });
+    expect(missing.code).toBe(0); // init is the one command that creates a missing bucket
+    await ok(t.dir, ['init', repo, '--store', cloud.url], 0, { env });
+    const big = randomBytes(3 * 1024 * 1024);
+    writeFileSync(path.join(repo, 'big.bin'), big);
+    writeFileSync(path.join(repo, 'beats.csv'), 'idx,R\n0,77\n');
+    const first = lastLine((await ok(repo, ['commit', '-m', 'one'], 0, { env })).stdout);
+    writeFileSync(path.join(repo, 'beats.csv'), 'idx,R\n0,77\n1,370\n');
+    await ok(repo, ['commit', '-m', 'two'], 0, { env });
+    const log = JSON.parse((await ok(repo, ['log', '--json'], 0, { env })).stdout);
+    expect(log.map((c: { message: string }) => c.message)).toEqual(['two', 'one']);
+    const rows = JSON.parse((await ok(repo, ['diff', first, 'HEAD', '--rows', '--json'], 0, { env })).stdout);
+    expect(rows.changes[0].rows).toMatchObject({ addedCount: 1, removedCount: 0 });
+    const out = path.join(t.dir, 'co');
+    await ok(repo, ['checkout', first, '--to', out], 0, { env });
+    expect(readFileSync(path.join(out, 'big.bin')).equals(big)).toBe(true);
+    await ok(repo, ['verify', '--read-data'], 0, { env });
+  });
+
+  it('a missing bucket is a clear error naming the URL (only init creates one)', async () => {
+    const env = cloud.env;
+    const repo = path.join(t.dir, 'ds');
+    const url = cloud.url.replace('tributary-test', 'gone-bucket');
+    await ok(t.dir, ['init', repo, '--store', url], 0, { env });
+    // Point the working copy at a bucket that does not exist.
+    const cfgPath = path.join(repo, '.trib/config.json');
+    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    cfg.store = cloud.url.replace('tributary-test', 'never-created');
+    writeFileSync(cfgPath, JSON.stringify(cfg));
+    const r = await trib(repo, ['log'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('never-created');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('an unreachable endpoint is exit 3 within seconds, naming the URL', async () => {
+    const repo = path.join(t.dir, 'ds');
+    await ok(t.dir, ['init', repo, '--store', cloud.url], 0, { env: cloud.env });
+    const dead: Record<string, string> = { ...cloud.env };
+    for (const k of Object.keys(dead)) dead[k] = dead[k].replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:1');
+    const r = await trib(repo, ['log'], { env: dead });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(cloud.url.split('/')[2]);
+  });
+});
