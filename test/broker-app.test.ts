@@ -47,7 +47,7 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     ok(lab, ['verify', '--read-data']);
 
     const topics = JSON.parse(ok(lab, ['topics', '--json'], 0, { env }).stdout);
-    expect(topics).toEqual([{ topic: 'datasets/heart/na-aws', head, seq: 2, subscribers: [{ name: 'lab', cursor: 2, lag: 0 }] }]);
+    expect(topics).toEqual([{ topic: 'datasets/heart/na-aws', head, seq: 2, subscribers: [{ name: 'lab', cursor: 2, lag: 0, conflicts: [] }] }]);
 
     const missing = trib(lab, ['subscribe', 'datasets/heart/none', '--as', 'lab'], { env });
     expect(missing.code).toBe(2);

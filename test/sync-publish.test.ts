@@ -202,7 +202,7 @@ describe('sync: publish', () => {
       await following;
       await sub.close();
     }
-    expect((await client.listTopics())[0].subscribers).toEqual([{ name: 'watcher', cursor: 6, lag: 0 }]);
+    expect((await client.listTopics())[0].subscribers).toEqual([{ name: 'watcher', cursor: 6, lag: 0, conflicts: [] }]);
   });
 
   it('gives UnavailableError after a few bounded retries when no broker listens', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CommitId, NotFoundError, UnavailableError, writeTreeFromPaths, writeFileContent } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
-import { HubService, TopicSubscriber } from './hub.service';
+import { conflictNote, HubService, TopicSubscriber } from './hub.service';
 
 /** Delivers a topic's entries in order from a cursor, like the broker; acks advance the cursor. */
 class FakeFeeds implements TopicSubscriber {
@@ -72,5 +72,12 @@ describe('HubService', () => {
     expect(lines.filter((l) => l.startsWith('merged '))).toHaveLength(3);
     expect(lines.filter((l) => l.startsWith('subscription to datasets/heart/eu-azure failed: UNAVAILABLE'))).toHaveLength(2);
     expect(hub.status()).toMatchObject({ topics: { 'datasets/heart/na-aws': { lastSeq: 2, merged: 2 } } });
+  });
+
+  it('notes a conflict for the ack as its branch and at most ten paths', () => {
+    expect(conflictNote('conflicts/na-aws/3', ['beats.csv (modify/modify)'])).toBe('conflicts/na-aws/3: beats.csv (modify/modify)');
+    expect(conflictNote('conflicts/na-aws/3', [])).toBe('conflicts/na-aws/3');
+    const paths = Array.from({ length: 12 }, (_, i) => `f${i}.csv (add/add)`);
+    expect(conflictNote('conflicts/eu-azure/9', paths)).toBe(`conflicts/eu-azure/9: ${paths.slice(0, 10).join(', ')} and 2 more`);
   });
 });

@@ -9,7 +9,12 @@ export interface TopicSubscriber {
     repo: Repository,
     topic: string,
     subscriber: string,
-    opts: { follow?: boolean; signal?: AbortSignal; onEntry?(e: { seq: number; commit: CommitId }): Promise<void> },
+    opts: {
+      follow?: boolean;
+      signal?: AbortSignal;
+      /** A `{ conflict }` result travels with the ack, so `trib topics` shows it. */
+      onEntry?(e: { seq: number; commit: CommitId }): Promise<void | { conflict?: string }>;
+    },
   ): Promise<unknown>;
 }
 
@@ -35,11 +40,15 @@ interface TopicState {
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 10_000;
 const KEEP_LATENCIES = 1000;
+/** Conflicting paths named in the note sent with an ack; the hub's log line names them all. */
+const NOTE_PATHS = 10;
 
 /**
  * Follows every topic as subscriber `name` and merges each regional commit into main inside the subscription's
- * onEntry, so the broker's cursor advances only after the merge is durable. A topic that does not exist yet is
- * waited for (follow mode); a failing topic is retried with backoff and never stops the others.
+ * onEntry, so the broker's cursor advances only after the merge is durable. A conflict is logged, parked on its
+ * branch and acknowledged with a note (`<branch>: <paths>`), so it shows in `trib topics` and never blocks the
+ * topic. A topic that does not exist yet is waited for (follow mode); a failing topic is retried with backoff and
+ * never stops the others.
  */
 export class HubService {
   private readonly abort = new AbortController();
@@ -75,9 +84,10 @@ export class HubService {
           follow: true,
           signal: this.abort.signal,
           onEntry: async (e) => {
-            await this.mergeEntry(topic, region, state, e);
+            const conflict = await this.mergeEntry(topic, region, state, e);
             crashPoint('hub.before-ack');
             backoff = MIN_BACKOFF_MS;
+            return conflict === undefined ? undefined : { conflict };
           },
         });
         // A following subscription ends by itself only when the broker ended the call: start again, but not in a spin.
@@ -92,7 +102,8 @@ export class HubService {
     }
   }
 
-  private async mergeEntry(topic: string, region: string, state: TopicState, e: { seq: number; commit: CommitId }): Promise<void> {
+  /** Merges one entry; returns the conflict note when it was parked instead. */
+  private async mergeEntry(topic: string, region: string, state: TopicState, e: { seq: number; commit: CommitId }): Promise<string | undefined> {
     const { repo, layout, log } = this.deps;
     const r = await mergeRegionalCommit(repo, { commit: e.commit, region, topic, seq: e.seq }, { layout, log, author: `hub/${this.deps.name}` });
     state.lastSeq = Math.max(state.lastSeq, e.seq);
@@ -108,8 +119,20 @@ export class HubService {
       log(`${topic} seq ${e.seq} (${e.commit}) is already in main; nothing to do`);
     } else {
       if (!state.conflicts.includes(r.conflictBranch!)) state.conflicts.push(r.conflictBranch!);
+      return conflictNote(r.conflictBranch!, r.conflicts ?? []);
     }
+    return undefined;
   }
+}
+
+/**
+ * `<branch>: <paths>`, at most NOTE_PATHS of them; just `<branch>` when the merge reported none (an entry delivered
+ * again after it was parked: the paths are in the log line of the first time).
+ */
+export function conflictNote(branch: string, paths: readonly string[]): string {
+  if (paths.length === 0) return branch;
+  const more = paths.length > NOTE_PATHS ? ` and ${paths.length - NOTE_PATHS} more` : '';
+  return `${branch}: ${paths.slice(0, NOTE_PATHS).join(', ')}${more}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -110,7 +110,7 @@ export const subscribeCommand: CliCommand = {
 
 export const topicsCommand: CliCommand = {
   name: 'topics',
-  summary: 'list topics with their head, last sequence and subscribers',
+  summary: 'list topics with their head, last sequence and subscribers (cursor, lag, conflicts)',
   usage: 'trib topics [--broker HOST:PORT] [--json]',
   options: { flags: ['--json'], ...BROKER_OPTION },
   async run(args, ctx) {
@@ -125,7 +125,10 @@ export const topicsCommand: CliCommand = {
       if (topics.length === 0) ctx.err('no topics yet');
       for (const t of topics) {
         ctx.out(`${t.topic}  seq ${t.seq}  head ${t.head.slice(0, 12)}`);
-        for (const s of t.subscribers) ctx.out(`    ${s.name}  cursor ${s.cursor}  lag ${s.lag}`);
+        for (const s of t.subscribers) {
+          ctx.out(`    ${s.name}  cursor ${s.cursor}  lag ${s.lag}`);
+          for (const c of s.conflicts) ctx.out(`        conflict seq ${c.seq}: ${c.note}`);
+        }
       }
       return 0;
     } finally {

@@ -7,7 +7,10 @@ import { BrokerContext } from './broker-context';
 
 export type ListTopicsCall = grpc.ServerUnaryCall<ListTopicsRequest__Output, ListTopicsResponse>;
 
-/** Every topic, sorted, with its head, last seq, and each subscriber's cursor and lag (head seq - cursor). */
+/**
+ * Every topic, sorted, with its head, last seq, and each subscriber's cursor, lag (head seq - cursor) and the
+ * conflicts it acknowledged (seq and note, oldest first).
+ */
 export async function listTopicInfos(ctx: BrokerContext): Promise<WireTopicInfo[]> {
   const out: WireTopicInfo[] = [];
   for (const topic of await ctx.log.topics()) {
@@ -18,7 +21,7 @@ export async function listTopicInfos(ctx: BrokerContext): Promise<WireTopicInfo[
       topic,
       head: head.commit,
       seq: head.seq,
-      subscribers: subs.map((s) => ({ name: s.name, cursor: s.cursor, lag: Math.max(0, head.seq - s.cursor) })),
+      subscribers: subs.map((s) => ({ name: s.name, cursor: s.cursor, lag: Math.max(0, head.seq - s.cursor), conflicts: s.conflicts })),
     });
   }
   return out;

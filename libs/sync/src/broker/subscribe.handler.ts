@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, NotFoundError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
+import { conflictNote } from '../cursors/cursor.repository';
 import type { SubscribeRequest__Output } from '../generated/tributary/v1/SubscribeRequest';
 import type { SubscribeResponse } from '../generated/tributary/v1/SubscribeResponse';
 import { parseSubscriberId, parseTopicName } from '../topics/topic-name';
@@ -16,8 +17,9 @@ export type SubscribeCall = grpc.ServerDuplexStream<SubscribeRequest__Output, Su
  * The broker's side of Subscribe: start -> state, then for each entry after the cursor, in order: `entry`, the
  * transfer of its objects (this side sends, only what the subscriber lacks), `commit_end`. Acks arrive
  * asynchronously; each advances the Redis cursor with a Lua max, so only an acknowledged entry is never delivered
- * again. At most `ctx.window` entries are unacknowledged at a time. Caught up without follow: waits for the last
- * ack, sends `caught_up` and ends OK. With follow: waits for appends (notification, or a poll) and for a topic
+ * again; an ack's conflict note (the subscriber kept the entry aside) is recorded in the same step, for ListTopics.
+ * At most `ctx.window` entries are unacknowledged at a time. Caught up without follow: waits for the last ack,
+ * sends `caught_up` and ends OK. With follow: waits for appends (notification, or a poll) and for a topic
  * that does not exist yet, until the subscriber half-closes. Writes honour backpressure, so a slow subscriber
  * slows only its own call. Never rejects: failures end the call with their status.
  */
@@ -162,7 +164,9 @@ async function pumpRequests(
         if (!Number.isSafeInteger(seq) || seq < 1 || seq > session.sent) {
           throw new InvalidArgumentError(`ack of seq ${msg.ack.seq}, which was not delivered in this call`);
         }
-        await ctx.cursors.advance(topic, subscriber, seq);
+        // The note is recorded in the step that moves the cursor, so a parked conflict is never acked unseen.
+        await ctx.cursors.advance(topic, subscriber, seq, msg.ack.conflict);
+        if (msg.ack.conflict) ctx.logger('warn', `${topic}: ${subscriber} acknowledged seq ${seq} with a conflict: ${conflictNote(msg.ack.conflict)}`);
         session.acked = Math.max(session.acked, seq);
       } else if (msg.haveReply) {
         session.haveReplies.push(Buffer.from(msg.haveReply.missing ?? Buffer.alloc(0)));

@@ -23,6 +23,8 @@ export interface SubscriberInfo {
   readonly name: string;
   readonly cursor: number;
   readonly lag: number;
+  /** Entries this subscriber acknowledged with a conflict (EntryOutcome.conflict), oldest first; the latest 100. */
+  readonly conflicts: { readonly seq: number; readonly note: string }[];
 }
 
 export interface TopicInfo {
@@ -36,4 +38,13 @@ export interface TopicInfo {
 export interface DeliveredEntry {
   readonly seq: number;
   readonly commit: CommitId;
+}
+
+/**
+ * What `onEntry` may return. `conflict`: the entry could not be applied cleanly and was kept aside (the hub: the
+ * branch it parked the commit on and the conflicting paths, one line). It travels with the ack, the broker records
+ * it before moving the cursor, and `trib topics` shows it under the subscriber; the entry still counts as applied.
+ */
+export interface EntryOutcome {
+  readonly conflict?: string;
 }

@@ -11,6 +11,7 @@ import {
 } from '@tributary/core';
 import { lookupTreeSize, Repository, topicRef } from '@tributary/repository';
 import type { AdminServiceClient } from '../generated/tributary/v1/AdminService';
+import type { ListTopicsResponse__Output } from '../generated/tributary/v1/ListTopicsResponse';
 import type { PublishRequest } from '../generated/tributary/v1/PublishRequest';
 import type { PublishResponse__Output } from '../generated/tributary/v1/PublishResponse';
 import type { SubscribeRequest } from '../generated/tributary/v1/SubscribeRequest';
@@ -25,7 +26,7 @@ import { CHANNEL_OPTIONS } from '../wire/grpc-options';
 import { MessageStream } from '../wire/message-stream';
 import { loadTributaryProto } from '../wire/proto-loader';
 import { fromGrpcError } from '../wire/status-mapping';
-import { DeliveredEntry, SyncResult, TopicInfo } from './sync-result';
+import { DeliveredEntry, EntryOutcome, SyncResult, TopicInfo } from './sync-result';
 
 export interface SyncClientOptions {
   /** Deadline of unary calls (listTopics). Default 10 s. */
@@ -47,8 +48,11 @@ export interface SubscribeOptions {
   /** Keep applying new entries until `signal` aborts; wait for a topic that does not exist yet. */
   follow?: boolean;
   signal?: AbortSignal;
-  /** Called after an entry's objects are durable and `refs/topics/<topic>` moved, before the ack. A throw stops. */
-  onEntry?(e: DeliveredEntry): Promise<void>;
+  /**
+   * Called after an entry's objects are durable and `refs/topics/<topic>` moved, before the ack. A throw stops.
+   * Returning `{ conflict }` sends the note with the ack (see EntryOutcome).
+   */
+  onEntry?(e: DeliveredEntry): Promise<void | EntryOutcome>;
 }
 
 /** How long a subscriber that was told to stop waits for the broker to end the call before cancelling it. */
@@ -129,19 +133,24 @@ export class SyncClient {
     return { topic: t, ...acc, datasetBytes: acc.head ? await this.datasetBytes(repo, acc.head) : 0 };
   }
 
-  /** Every topic on the broker with its head, last seq and subscribers (cursor and lag). */
+  /** Every topic on the broker with its head, last seq and subscribers (cursor, lag and conflicts). */
   async listTopics(): Promise<TopicInfo[]> {
     const res = await this.withRetries(
       () =>
-        new Promise<{ topics?: { topic: string; head: string; seq: number; subscribers?: { name: string; cursor: number; lag: number }[] }[] }>((resolve, reject) =>
-          this.admin.ListTopics({}, { deadline: Date.now() + this.deadlineMs }, (e, r) => (e ? reject(fromGrpcError(e)) : resolve(r ?? {}))),
+        new Promise<ListTopicsResponse__Output>((resolve, reject) =>
+          this.admin.ListTopics({}, { deadline: Date.now() + this.deadlineMs }, (e, r) => (e ? reject(fromGrpcError(e)) : resolve(r ?? { topics: [] }))),
         ),
     );
     return (res.topics ?? []).map((t) => ({
       topic: t.topic,
       head: t.head as CommitId,
       seq: Number(t.seq),
-      subscribers: (t.subscribers ?? []).map((s) => ({ name: s.name, cursor: Number(s.cursor), lag: Number(s.lag) })),
+      subscribers: (t.subscribers ?? []).map((s) => ({
+        name: s.name,
+        cursor: Number(s.cursor),
+        lag: Number(s.lag),
+        conflicts: (s.conflicts ?? []).map((c) => ({ seq: Number(c.seq), note: c.note })),
+      })),
     }));
   }
 
@@ -247,8 +256,8 @@ export class SyncClient {
         acc.wireBytes += got.stats.wireBytes;
         if (got.commit !== commit) throw new InvalidArgumentError(`broker sent the objects of ${got.commit} for entry ${seq} (${commit})`);
         await moveTopicRef(repo, topic, commit);
-        await opts.onEntry?.({ seq, commit });
-        await io.send({ ack: { seq } });
+        const outcome = await opts.onEntry?.({ seq, commit });
+        await io.send({ ack: outcome?.conflict ? { seq, conflict: outcome.conflict } : { seq } });
         if (acc.commits === 0) acc.seqFrom = seq;
         acc.seqTo = seq;
         acc.commits++;

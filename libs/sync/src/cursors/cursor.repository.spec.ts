@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { SubscriberId, TopicName } from '@tributary/core';
 import { PrivateRedis } from '../testing/private-redis';
-import { CursorRepository, redisPrefixFor } from './cursor.repository';
+import { conflictNote, CursorRepository, MAX_CONFLICT_NOTE, MAX_CONFLICTS, redisPrefixFor } from './cursor.repository';
 
 const T = 'datasets/heart/na-aws' as TopicName;
 const hub = 'hub' as SubscriberId;
@@ -49,12 +49,54 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
     await cursors.register(T, 'edge-2' as SubscriberId);
     await cursors.advance(T, hub, 4);
     expect(await cursors.list(T)).toEqual([
-      { name: 'edge-2', cursor: 0 },
-      { name: 'hub', cursor: 4 },
+      { name: 'edge-2', cursor: 0, conflicts: [] },
+      { name: 'hub', cursor: 4, conflicts: [] },
     ]);
     const other = new CursorRepository(redis, redisPrefixFor(randomBytes(8).toString('hex')));
     expect(await other.get(T, hub)).toBe(0);
     expect(await other.list(T)).toEqual([]);
+  });
+
+  it('records an ack\'s conflict note with the cursor, per subscriber, and clears it on a clean ack of that seq', async () => {
+    expect(await cursors.advance(T, hub, 3, 'conflicts/na-aws/3: beats.csv (modify/modify)')).toBe(3);
+    await cursors.advance(T, hub, 4);
+    // A late ack carries its note even though the cursor does not move.
+    expect(await cursors.advance(T, hub, 2, 'conflicts/na-aws/2')).toBe(4);
+    await cursors.advance(T, 'other' as SubscriberId, 5);
+    expect(await redis.hgetall(`${cursors.prefix}conflicts:${T}:hub`)).toEqual({ '2': 'conflicts/na-aws/2', '3': 'conflicts/na-aws/3: beats.csv (modify/modify)' });
+    expect(await cursors.list(T)).toEqual([
+      {
+        name: 'hub',
+        cursor: 4,
+        conflicts: [
+          { seq: 2, note: 'conflicts/na-aws/2' },
+          { seq: 3, note: 'conflicts/na-aws/3: beats.csv (modify/modify)' },
+        ],
+      },
+      { name: 'other', cursor: 5, conflicts: [] },
+    ]);
+    await cursors.advance(T, hub, 2);
+    expect((await cursors.list(T))[0].conflicts).toEqual([{ seq: 3, note: 'conflicts/na-aws/3: beats.csv (modify/modify)' }]);
+    // An explicit reset moves the cursor, not the notes.
+    await cursors.reset(T, hub, 0);
+    expect((await cursors.list(T))[0]).toEqual({ name: 'hub', cursor: 0, conflicts: [{ seq: 3, note: 'conflicts/na-aws/3: beats.csv (modify/modify)' }] });
+  });
+
+  it('keeps the conflicts of the highest seqs only, whatever order the acks arrive in', async () => {
+    const seqs = Array.from({ length: MAX_CONFLICTS + 30 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+    for (const s of seqs) await cursors.advance(T, hub, s, `conflicts/na-aws/${s}`);
+    const kept = (await cursors.list(T))[0].conflicts;
+    expect(kept.map((c) => c.seq)).toEqual(Array.from({ length: MAX_CONFLICTS }, (_, i) => i + 31));
+    expect(kept[0].note).toBe('conflicts/na-aws/31');
+    expect(await cursors.get(T, hub)).toBe(MAX_CONFLICTS + 30);
+  });
+
+  it('stores a note as one line of bounded length', () => {
+    expect(conflictNote(undefined)).toBe('');
+    expect(conflictNote('  a\r\nb\tc \n')).toBe('a b c');
+    const long = conflictNote('x'.repeat(5000));
+    expect(long).toHaveLength(MAX_CONFLICT_NOTE);
+    expect(long.endsWith('…')).toBe(true);
   });
 
   it('refuses bad seqs and store ids', async () => {
@@ -72,16 +114,19 @@ describe('CursorRepository on a private redis-server (appendonly)', () => {
     await server?.dispose();
   });
 
-  it('keeps acknowledged cursors across a kill -9 and restart', async () => {
+  it('keeps acknowledged cursors and conflict notes across a kill -9 and restart', async () => {
     const prefix = redisPrefixFor(randomBytes(8).toString('hex'));
     const a = new Redis(server.url);
+    await new CursorRepository(a, prefix).advance(T, hub, 6, 'conflicts/na-aws/6: beats.csv (modify/modify)');
     await new CursorRepository(a, prefix).advance(T, hub, 7);
     await a.quit();
     await server.stop();
     await server.start();
     const b = new Redis(server.url);
     try {
-      expect(await new CursorRepository(b, prefix).get(T, hub)).toBe(7);
+      expect(await new CursorRepository(b, prefix).list(T)).toEqual([
+        { name: 'hub', cursor: 7, conflicts: [{ seq: 6, note: 'conflicts/na-aws/6: beats.csv (modify/modify)' }] },
+      ]);
     } finally {
       await b.quit();
     }

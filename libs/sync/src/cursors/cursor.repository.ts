@@ -1,10 +1,27 @@
 import Redis from 'ioredis';
 import { InvalidArgumentError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
 
-/** Sets the cursor to max(current, acked) and registers the subscriber; returns the cursor after the call. */
+/**
+ * Records the ack's conflict note (ARGV[3]; empty: the entry applied cleanly, so an earlier note of that seq goes),
+ * keeping the highest MAX_CONFLICTS seqs; then registers the subscriber and sets the cursor to max(current, acked).
+ * Returns the cursor after the call. One script, so the note is never missing once the cursor has moved past it.
+ */
 const ADVANCE_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local acked = tonumber(ARGV[1])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+  local n = redis.call('HLEN', KEYS[3])
+  local keep = tonumber(ARGV[4])
+  if n > keep then
+    local seqs = redis.call('HKEYS', KEYS[3])
+    for i = 1, #seqs do seqs[i] = tonumber(seqs[i]) end
+    table.sort(seqs)
+    for i = 1, n - keep do redis.call('HDEL', KEYS[3], tostring(seqs[i])) end
+  end
+else
+  redis.call('HDEL', KEYS[3], ARGV[1])
+end
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 redis.call('SADD', KEYS[2], ARGV[2])
 if acked > current then
   redis.call('SET', KEYS[1], ARGV[1])
@@ -14,8 +31,27 @@ return current
 `;
 
 type RedisWithAdvance = Redis & {
-  tribCursorAdvance(cursorKey: string, setKey: string, seq: string, subscriber: string): Promise<number>;
+  tribCursorAdvance(
+    cursorKey: string,
+    setKey: string,
+    conflictsKey: string,
+    seq: string,
+    subscriber: string,
+    conflict: string,
+    keep: string,
+  ): Promise<number>;
 };
+
+/** How many conflicts are kept per topic and subscriber: those of the highest seqs. */
+export const MAX_CONFLICTS = 100;
+/** A conflict note longer than this is cut (it is one line for `trib topics`, not a report). */
+export const MAX_CONFLICT_NOTE = 1024;
+
+/** An entry a subscriber acknowledged with a conflict (the ack's note, e.g. the branch it parked the commit on). */
+export interface SubscriberConflict {
+  readonly seq: number;
+  readonly note: string;
+}
 
 /** The key prefix of everything kept in Redis about the store with id `storeId`: `trib:<storeId>:`. */
 export function redisPrefixFor(storeId: string): string {
@@ -25,18 +61,21 @@ export function redisPrefixFor(storeId: string): string {
 
 /**
  * Subscribers' cursors in Redis: the last seq each subscriber acknowledged on each topic, 0 when none.
- * Keys: `<prefix>cursor:<topic>:<subscriber>` (a number) and `<prefix>subscribers:<topic>` (a set of names); the
+ * Keys: `<prefix>cursor:<topic>:<subscriber>` (a number), `<prefix>subscribers:<topic>` (a set of names) and
+ * `<prefix>conflicts:<topic>:<subscriber>` (a hash seq -> conflict note, the MAX_CONFLICTS highest seqs); the
  * prefix carries the broker store's id, so a fresh store never sees an old run's cursors.
  *
  * Contract: `advance` never moves a cursor back (a Lua max, atomic in Redis), so a late or repeated ack is
- * harmless; only `reset` (an explicit `--from`) moves it anywhere. Redis failures throw UnavailableError.
+ * harmless; only `reset` (an explicit `--from`) moves it anywhere. An ack's conflict note is written in the same
+ * atomic step, before the cursor moves; the latest ack of a seq decides whether it has one (a clean ack of a seq
+ * redelivered after a `--from` clears its note). `reset` leaves notes alone. Redis failures throw UnavailableError.
  */
 export class CursorRepository {
   private readonly redis: RedisWithAdvance;
 
   constructor(redis: Redis, readonly prefix: string) {
     if (!(redis as unknown as Partial<RedisWithAdvance>).tribCursorAdvance) {
-      redis.defineCommand('tribCursorAdvance', { numberOfKeys: 2, lua: ADVANCE_SCRIPT });
+      redis.defineCommand('tribCursorAdvance', { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
     }
     this.redis = redis as RedisWithAdvance;
   }
@@ -47,6 +86,10 @@ export class CursorRepository {
 
   subscribersKey(topic: TopicName): string {
     return `${this.prefix}subscribers:${topic}`;
+  }
+
+  conflictsKey(topic: TopicName, subscriber: SubscriberId): string {
+    return `${this.prefix}conflicts:${topic}:${subscriber}`;
   }
 
   /** The subscriber's cursor, 0 if it never acknowledged anything. */
@@ -60,11 +103,23 @@ export class CursorRepository {
     await this.call(() => this.redis.sadd(this.subscribersKey(topic), subscriber));
   }
 
-  /** Moves the cursor to `seq` if that is forward; returns the cursor afterwards. */
-  async advance(topic: TopicName, subscriber: SubscriberId, seq: number): Promise<number> {
+  /**
+   * Moves the cursor to `seq` if that is forward; returns the cursor afterwards. With a `conflict` note (made one
+   * line and cut to MAX_CONFLICT_NOTE characters), records it for `seq` first; without one, clears `seq`'s note.
+   */
+  async advance(topic: TopicName, subscriber: SubscriberId, seq: number, conflict?: string): Promise<number> {
     checkSeq(seq);
+    const note = conflictNote(conflict);
     const v = await this.call(() =>
-      this.redis.tribCursorAdvance(this.cursorKey(topic, subscriber), this.subscribersKey(topic), String(seq), subscriber),
+      this.redis.tribCursorAdvance(
+        this.cursorKey(topic, subscriber),
+        this.subscribersKey(topic),
+        this.conflictsKey(topic, subscriber),
+        String(seq),
+        subscriber,
+        note,
+        String(MAX_CONFLICTS),
+      ),
     );
     return Number(v);
   }
@@ -77,12 +132,24 @@ export class CursorRepository {
     );
   }
 
-  /** Every subscriber of the topic with its cursor, sorted by name. */
-  async list(topic: TopicName): Promise<{ name: SubscriberId; cursor: number }[]> {
+  /** Every subscriber of the topic with its cursor and its recorded conflicts (by seq), sorted by name. */
+  async list(topic: TopicName): Promise<{ name: SubscriberId; cursor: number; conflicts: SubscriberConflict[] }[]> {
     const names = (await this.call(() => this.redis.smembers(this.subscribersKey(topic)))).sort() as SubscriberId[];
     if (names.length === 0) return [];
-    const values = await this.call(() => this.redis.mget(...names.map((n) => this.cursorKey(topic, n))));
-    return names.map((name, i) => ({ name, cursor: values[i] === null ? 0 : toSeq(values[i] as string) }));
+    const pipeline = this.redis.pipeline().mget(...names.map((n) => this.cursorKey(topic, n)));
+    for (const n of names) pipeline.hgetall(this.conflictsKey(topic, n));
+    const replies = (await this.call(() => pipeline.exec())) ?? [];
+    const [cursors, ...conflicts] = replies.map(([err, value]) => {
+      if (err) throw redisError(err);
+      return value;
+    }) as [(string | null)[], ...Record<string, string>[]];
+    return names.map((name, i) => ({
+      name,
+      cursor: cursors[i] === null ? 0 : toSeq(cursors[i] as string),
+      conflicts: Object.entries(conflicts[i] ?? {})
+        .map(([seq, note]) => ({ seq: toSeq(seq), note }))
+        .sort((a, b) => a.seq - b.seq),
+    }));
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
@@ -100,6 +167,12 @@ export function redisError(e: unknown): TribError {
   const message = e instanceof Error ? e.message : String(e);
   if (e instanceof Error && e.name === 'ReplyError') return new TribError('INTERNAL', `redis: ${message}`, {}, { cause: e });
   return new UnavailableError(`redis unavailable: ${message}`, {}, { cause: e });
+}
+
+/** The note as stored: one line, at most MAX_CONFLICT_NOTE characters; '' for none. */
+export function conflictNote(conflict: string | undefined): string {
+  const line = (conflict ?? '').replace(/[\r\n\t]+/g, ' ').trim();
+  return line.length > MAX_CONFLICT_NOTE ? `${line.slice(0, MAX_CONFLICT_NOTE - 1)}…` : line;
 }
 
 function checkSeq(seq: number): void {

@@ -4,8 +4,10 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface Ack {
   'seq'?: (number | string | Long);
+  'conflict'?: (string);
 }
 
 export interface Ack__Output {
   'seq': (number);
+  'conflict': (string);
 }

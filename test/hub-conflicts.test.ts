@@ -1,0 +1,132 @@
+/**
+ * A conflict end to end, with the broker app, the hub app (TRIB_HUB_LAYOUT=shared) and the CLI as processes, on the
+ * Redis at REDIS_URL: na-aws and eu-azure both add records to beats.csv, then na-aws rewrites one of its rows. In
+ * the shared layout that rewrite conflicts with eu-azure's records in main, so the hub parks the commit on
+ * conflicts/na-aws/2, logs it, and acknowledges it with a note: the hub's cursor advances, main is unchanged, other
+ * regions keep merging, and `trib topics` (text and --json) shows the conflict under the hub.
+ */
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CommitId } from '@tributary/core';
+import { branchRef, Repository } from '@tributary/repository';
+import { SyncClient } from '@tributary/sync';
+import { appendAndCommit, commitFiles, newRepo, rows, tempDir } from '../libs/sync/src/testing/sync-harness';
+import { AppProcess, startApp } from './support/app-process';
+import { ok } from './support/trib';
+
+const NA = 'datasets/heart/na-aws';
+const EU = 'datasets/heart/eu-azure';
+const HEADER = 'a,b,c,d\n';
+
+/** Whole CSV records (each ends with a newline), about `bytes` long. */
+function records(bytes: number, seed: number): string {
+  return rows(bytes, seed).replace(/[^\n]*$/, '');
+}
+
+describe('hub process: a conflict in the shared layout', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  const apps: AppProcess[] = [];
+  let client: SyncClient | undefined;
+  const repos: Repository[] = [];
+  beforeAll(() => {
+    tmp = tempDir('trib-hub-conflict-');
+  });
+  afterAll(async () => {
+    client?.close();
+    for (const r of repos) await r.close();
+    for (const a of apps) await a.kill();
+    tmp.cleanup();
+  });
+
+  async function subscriberOf(topic: string, name: string) {
+    return (await client!.listTopics()).find((t) => t.topic === topic)?.subscribers.find((s) => s.name === name);
+  }
+
+  async function until(cond: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error(`not reached within ${ms} ms: ${what}\nhub:\n${apps[1]?.output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it('parks the rewrite on conflicts/na-aws/2, acks it, leaves main alone, and shows it in trib topics', async () => {
+    const storeDir = path.join(tmp.dir, 'broker-store');
+    mkdirSync(storeDir);
+    const broker = await startApp('broker', { TRIB_STORE: pathToFileURL(storeDir).href, TRIB_LISTEN: '127.0.0.1:0' });
+    apps.push(broker);
+    client = new SyncClient(broker.address);
+
+    const na = await newRepo(path.join(tmp.dir, 'agent-na-aws'));
+    const eu = await newRepo(path.join(tmp.dir, 'agent-eu-azure'));
+    repos.push(na, eu);
+    const naRows = records(4_000, 1);
+    await commitFiles(na, { 'beats.csv': HEADER + naRows });
+    await client.publish(na, NA);
+    await commitFiles(eu, { 'beats.csv': HEADER + records(3_000, 2) });
+    await client.publish(eu, EU);
+
+    const hub = await startApp('hub', {
+      TRIB_TOPICS: `${NA},${EU}`,
+      TRIB_NAME: 'hub',
+      TRIB_HUB_LAYOUT: 'shared',
+      TRIB_STORE: pathToFileURL(path.join(tmp.dir, 'hub-store')).href,
+      TRIB_HOME: path.join(tmp.dir, 'hub-home'),
+      TRIB_BROKER: broker.address,
+      TRIB_LISTEN: '127.0.0.1:0',
+      TRIB_AUTHOR: 'hub@test',
+    });
+    apps.push(hub);
+    // Both first batches merge (eu-azure's records appended after na-aws's, or the other way round).
+    await until(async () => (await subscriberOf(NA, 'hub'))?.cursor === 1 && (await subscriberOf(EU, 'hub'))?.cursor === 1, 'both seq 1 merged');
+    const mergedLines = () => hub.output().split('\n').filter((l) => / merged datasets\/heart\/(na-aws|eu-azure) seq \d -> /.test(l));
+    expect(mergedLines()).toHaveLength(2);
+    const mainBefore = /-> ([0-9a-f]{64})/.exec(mergedLines()[1])![1] as CommitId;
+
+    // na-aws rewrites its first record: not an append, and main's beats.csv also changed (eu-azure's records).
+    const rewritten = naRows.replace(/^[^,]*/, '999999');
+    expect(rewritten).not.toBe(naRows);
+    const naConflicting = await commitFiles(na, { 'beats.csv': HEADER + rewritten });
+    await client.publish(na, NA);
+    await until(async () => (await subscriberOf(NA, 'hub'))?.cursor === 2, 'na-aws seq 2 acknowledged');
+
+    const line = await hub.waitFor(/conflict datasets\/heart\/na-aws seq 2: [^\n]*/, 5000);
+    expect(line).toContain('kept on branch conflicts/na-aws/2; main unchanged');
+    expect(line).toContain('beats.csv (modify/modify)');
+
+    const note = 'conflicts/na-aws/2: beats.csv (modify/modify)';
+    const topics = JSON.parse(ok(tmp.dir, ['topics', '--json', '--broker', broker.address]).stdout) as {
+      topic: string;
+      seq: number;
+      subscribers: { name: string; cursor: number; lag: number; conflicts: { seq: number; note: string }[] }[];
+    }[];
+    expect(topics.find((t) => t.topic === NA)).toMatchObject({ seq: 2, subscribers: [{ name: 'hub', cursor: 2, lag: 0, conflicts: [{ seq: 2, note }] }] });
+    expect(topics.find((t) => t.topic === EU)).toMatchObject({ seq: 1, subscribers: [{ name: 'hub', cursor: 1, lag: 0, conflicts: [] }] });
+    const text = ok(tmp.dir, ['topics', '--broker', broker.address]).stdout.split('\n');
+    const hubRow = text.indexOf('    hub  cursor 2  lag 0');
+    expect(hubRow).toBeGreaterThan(0);
+    expect(text[hubRow - 1]).toMatch(/^datasets\/heart\/na-aws  seq 2  head [0-9a-f]{12}$/);
+    expect(text[hubRow + 1]).toBe(`        conflict seq 2: ${note}`);
+
+    // The conflict blocks nothing: eu-azure's next batch still merges.
+    await appendAndCommit(eu, { 'beats.csv': records(1_000, 3) });
+    await client.publish(eu, EU);
+    await until(async () => (await subscriberOf(EU, 'hub'))?.cursor === 2, 'eu-azure seq 2 merged');
+    await hub.kill();
+
+    const repo = await Repository.open(path.join(tmp.dir, 'hub-home'));
+    try {
+      expect((await repo.refs.resolve(branchRef('conflicts/na-aws/2'))).commit).toBe(naConflicting);
+      const main = (await repo.refs.resolve(branchRef('main'))).commit!;
+      const mainCommit = await repo.readCommit(main);
+      expect(mainCommit.annotations).toMatchObject({ 'trib.topic': EU, 'trib.seq': '2' });
+      expect(mainCommit.parents[0]).toBe(mainBefore);
+    } finally {
+      await repo.close();
+    }
+    const merged = mergedLines();
+    expect(merged).toHaveLength(3);
+    expect(merged.filter((l) => l.includes(`${NA} seq 2`))).toEqual([]);
+  });
+});
