@@ -40,9 +40,11 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
     if (!hello?.hello) throw new InvalidArgumentError('a publish starts with hello');
     topic = parseTopicName(hello.hello.topic);
     const t = topic as TopicName;
-    // Another broker may have appended (and written packs) since this one last looked.
-    await ctx.db.reload();
+    await settled(ctx, t);
     const head = await ctx.log.head(t);
+    // Another broker may have appended (and written packs) since this one last looked. Reloading lists every pack,
+    // so only when the head says so; objects only another broker holds are at worst sent again, never missing.
+    if (head && !ctx.db.has(head.commit)) await ctx.db.reload();
     const wanted = hello.hello.commit;
     if (wanted && !isObjectId(wanted)) throw new InvalidArgumentError(`bad commit id ${JSON.stringify(wanted)}`);
     const commitSeq = wanted ? ((await ctx.log.seqOf(t, wanted as CommitId)) ?? 0) : 0;
@@ -64,6 +66,8 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
       try {
         const got = await new TransferReceiver(staged, channel).receiveCommit();
         if (got.commit !== commit) throw new InvalidArgumentError(`expected the objects of ${commit}, got ${got.commit}`);
+        // The previous commit's index and hint (written after its ack, while this one travelled) come first.
+        await settled(ctx, t);
         const entry = await appendCommit(ctx, t, commit, got.commitBytes ?? (await staged.get(commit)), staged);
         await io.send({ appended: { commit, seq: entry.seq } });
       } catch (e) {
@@ -82,7 +86,9 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
 /**
  * Appends `commit` to the topic unless it is there already (idempotent publish). Refuses a commit whose first
  * parent is not the head (FAILED_PRECONDITION); when another broker takes the seq first, re-reads and decides
- * again, so the loser of a race either finds its commit appended or is refused.
+ * again, so the loser of a race either finds its commit appended or is refused. Resolves once the objects and the
+ * entry are durable and the shared database sees the objects; the entry's commit index and the head hint are
+ * written afterwards (see `settled`), off the publisher's round trip.
  */
 async function appendCommit(ctx: BrokerContext, topic: TopicName, commit: CommitId, bytes: Buffer, staged: StagedObjects): Promise<{ seq: number }> {
   // The bytes come from the transfer: reading a pending object back from the staging database would flush it.
@@ -93,20 +99,53 @@ async function appendCommit(ctx: BrokerContext, topic: TopicName, commit: Commit
     const head = await ctx.log.head(topic);
     if (head && head.commit === commit) return head;
     if (head && parents[0] !== head.commit) throw notFastForward(topic, head, commit, true);
-    await staged.commit();
+    await staged.persist();
     crashPoint('sync.publish.before-append');
-    let entry: TopicEntry;
-    try {
-      entry = await ctx.log.append(topic, head, commit);
-    } catch (e) {
-      if (e instanceof ConflictError) continue;
-      throw e;
+    // Loading the new pack into the shared database lists every pack; it runs while the entry is written.
+    const [loaded, appended] = await Promise.allSettled([staged.load(), ctx.log.appendEntry(topic, head, commit)]);
+    if (appended.status === 'rejected') {
+      if (appended.reason instanceof ConflictError) continue;
+      throw appended.reason;
     }
+    const { entry, settle } = appended.value;
+    settleLater(ctx, topic, settle);
+    if (loaded.status === 'rejected') throw loaded.reason;
     crashPoint('sync.publish.after-append');
     ctx.notifier.notify(topic, entry.seq);
     ctx.logger('info', `appended ${commit} to ${topic} at seq ${entry.seq}`);
     return entry;
   }
+}
+
+/** Per broker and topic: the commit index and head hint writes of the last append, still running. */
+const settling = new WeakMap<BrokerContext, Map<TopicName, { run: Promise<void>; failed: boolean }>>();
+
+/**
+ * Runs `settle` after the topic's earlier ones. A failure is only logged, and every later settle of the topic is
+ * skipped: moving the hint past an entry whose index was not written would hide that entry from the repair in
+ * `head()`, which probes forward from the hint (and advances it itself).
+ */
+function settleLater(ctx: BrokerContext, topic: TopicName, settle: () => Promise<void>): void {
+  let pending = settling.get(ctx);
+  if (!pending) settling.set(ctx, (pending = new Map()));
+  const map = pending;
+  const state = map.get(topic) ?? { run: Promise.resolve(), failed: false };
+  map.set(topic, state);
+  const run: Promise<void> = state.run.then(async () => {
+    if (state.failed) return;
+    try {
+      await settle();
+    } catch (e) {
+      state.failed = true;
+      ctx.logger('warn', `topic ${topic}: commit index or head hint not written, left to readers to repair: ${(e as Error).message}`);
+    }
+  });
+  state.run = run;
+}
+
+/** Resolves once the topic's index and hint writes started so far are done (so reads need not repair them). */
+async function settled(ctx: BrokerContext, topic: TopicName): Promise<void> {
+  await settling.get(ctx)?.get(topic)?.run;
 }
 
 function notFastForward(topic: TopicName, head: TopicEntry | undefined, commit: string | undefined, isCommit = false): FailedPreconditionError {

@@ -44,9 +44,19 @@ export class StagedObjects implements ObjectTarget {
   /** The transfer is complete; durability waits for `commit`, after the broker has accepted the commit. */
   async flush(): Promise<void> {}
 
-  /** Makes the staged objects durable and visible to the shared database. */
+  /** Makes the staged objects durable and visible to the shared database (`persist`, then `load`). */
   async commit(): Promise<void> {
+    await this.persist();
+    await this.load();
+  }
+
+  /** Makes the staged objects durable in the store; the shared database does not see them until `load`. */
+  async persist(): Promise<void> {
     await this.staged.flush();
+  }
+
+  /** Loads what `persist` wrote into the shared database (a reload: one listing of the packs). */
+  async load(): Promise<void> {
     await this.shared.reload();
   }
 

@@ -59,14 +59,17 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
     const sender = new TransferSender(reloadingReader(ctx.db), senderChannel(io, session));
     let next = cursor + 1;
     while (!session.stopped()) {
-      if (!head || next > head.seq) head = (await ctx.log.head(topic)) ?? head;
-      if (head && next <= head.seq) {
-        if (session.sent - session.acked >= ctx.window) {
-          await session.changed();
-          continue;
-        }
-        const entry = await ctx.log.entry(topic, next);
-        if (!entry) throw new TribError('INTERNAL', `topic ${topic} lost entry ${next}`);
+      if (session.sent - session.acked >= ctx.window) {
+        await session.changed();
+        continue;
+      }
+      // Listen before looking: an append landing between the look and the wait must wake this loop at once, not
+      // after a poll interval. Looking is one read of the next entry (entries are dense), not a head probe.
+      const abort = new AbortController();
+      const appended = follow ? ctx.notifier.wait(topic, ctx.pollMs, abort.signal) : undefined;
+      const entry = await ctx.log.entry(topic, next);
+      if (entry) {
+        abort.abort();
         if (!ctx.db.has(entry.commit)) await ctx.db.reload();
         await io.send({ entry: { seq: entry.seq, commit: entry.commit } });
         session.sent = entry.seq;
@@ -79,11 +82,11 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
           await session.changed();
           continue;
         }
+        head = (await ctx.log.head(topic)) ?? head;
         await io.send({ caughtUp: { seq: head?.seq ?? cursor } });
         break;
       }
-      const abort = new AbortController();
-      await Promise.race([session.changed(abort.signal), ctx.notifier.wait(topic, ctx.pollMs, abort.signal)]);
+      await Promise.race([session.changed(abort.signal), appended]);
       abort.abort();
     }
     session.stop();

@@ -67,6 +67,22 @@ describe.each([
     expect((await log.append(T, head, c(3))).seq).toBe(3);
   });
 
+  it('appendEntry makes the entry durable first; settle writes the index and hint, which head() repairs without it', async () => {
+    const e1 = await log.append(T, undefined, c(1));
+    const second = await log.appendEntry(T, e1, c(2));
+    expect(await log.entry(T, 2)).toEqual(second.entry);
+    expect(await log.seqOf(T, c(2))).toBeUndefined();
+    await expect(log.appendEntry(T, e1, c(9))).rejects.toBeInstanceOf(ConflictError);
+    // Unsettled (its writer died, say): head() probes past the hint and indexes what it passes.
+    expect(await log.head(T)).toMatchObject({ seq: 2, commit: c(2) });
+    expect(await log.seqOf(T, c(2))).toBe(2);
+    await second.settle();
+    const third = await log.appendEntry(T, second.entry, c(3));
+    await third.settle();
+    expect(await log.seqOf(T, c(3))).toBe(3);
+    expect(await log.head(T)).toMatchObject({ seq: 3, commit: c(3) });
+  });
+
   it('keeps nested topics apart and lists topics sorted', async () => {
     const a = 'a' as TopicName;
     const ab = 'a/b' as TopicName;

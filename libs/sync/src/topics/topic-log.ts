@@ -100,6 +100,24 @@ export class TopicLog {
    * parent is `head.commit`) before calling.
    */
   async append(topic: TopicName, head: TopicEntry | undefined, commit: CommitId, now = new Date()): Promise<TopicEntry> {
+    const { entry, settle } = await this.appendEntry(topic, head, commit, now);
+    await settle();
+    return entry;
+  }
+
+  /**
+   * `append` in two steps, for a caller that acknowledges as soon as the entry is durable: resolves once the entry
+   * itself is durable (that is the append: two writers never both get the seq), with `settle` to call afterwards,
+   * which writes the commit index and moves the head hint. Both are repairable caches: `head()` probes past a stale
+   * hint and indexes what it finds, so a settle that never runs (a crash) costs a later reader a few reads, never an
+   * entry. `settle` rejects only with store errors, which the caller may log and drop. Throws as `append`.
+   */
+  async appendEntry(
+    topic: TopicName,
+    head: TopicEntry | undefined,
+    commit: CommitId,
+    now = new Date(),
+  ): Promise<{ entry: TopicEntry; settle(): Promise<void> }> {
     const seq = (head?.seq ?? 0) + 1;
     if (seq > MAX_SEQ) throw new IntegrityError(`topic ${topic} is full`, { topic });
     const entry: TopicEntry = { seq, commit, parent: head?.commit ?? null, time: now.toISOString() };
@@ -111,9 +129,13 @@ export class TopicLog {
       }
       throw e;
     }
-    await this.indexCommit(topic, entry);
-    await this.advanceHint(topic, entry);
-    return entry;
+    return {
+      entry,
+      settle: async () => {
+        await this.indexCommit(topic, entry);
+        await this.advanceHint(topic, entry);
+      },
+    };
   }
 
   /** Every topic with at least one entry, sorted. */
