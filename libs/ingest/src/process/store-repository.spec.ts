@@ -2,7 +2,9 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FailedPreconditionError } from '@tributary/core';
+import { FailedPreconditionError, NotFoundError } from '@tributary/core';
+import { startFakeGcs } from '@tributary/emulators';
+import { openStore } from '@tributary/storage';
 import { openStoreRepository, processHome } from './store-repository';
 
 describe('openStoreRepository', () => {
@@ -41,5 +43,22 @@ describe('openStoreRepository', () => {
     expect(repo.workdir).toBe(path.join(root, 'repo'));
     await repo.close();
     expect(JSON.parse(await fs.readFile(path.join(root, 'repo', '.trib', 'config.json'), 'utf8')).store).toBeUndefined();
+  });
+
+  it('never creates a missing cloud bucket (only trib init does): NotFound naming the URL, and no bucket after', async () => {
+    const gcs = await startFakeGcs({ inProcess: true });
+    const saved = { ...process.env };
+    Object.assign(process.env, gcs.env);
+    try {
+      const url = 'gs://no-such-bucket/na-gcp';
+      const failure = openStoreRepository(url, { home: path.join(root, 'home') });
+      await expect(failure).rejects.toThrow(NotFoundError);
+      await expect(failure).rejects.toThrow(url);
+      await expect(openStore(url)).rejects.toThrow(NotFoundError);
+      await expect(fs.access(path.join(root, 'home', '.trib', 'config.json'))).rejects.toThrow();
+    } finally {
+      process.env = saved;
+      await gcs.stop();
+    }
   });
 });

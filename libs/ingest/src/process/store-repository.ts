@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { FailedPreconditionError } from '@tributary/core';
+import { FailedPreconditionError, NotFoundError } from '@tributary/core';
 import { Repository, TRIB_DIR } from '@tributary/repository';
-import { parseStoreUrl } from '@tributary/storage';
+import { openStore, parseStoreUrl } from '@tributary/storage';
 
 /**
  * Where a long-running process (edge agent, hub) keeps its local repository state (`.trib/config.json` naming the
@@ -26,8 +26,9 @@ export function processHome(storeUrl: string, home?: string): string {
 
 /**
  * Opens the repository whose objects and refs are in `storeUrl`, creating the local home (and, for a new store, the
- * store's identity and HEAD -> main) when absent. Throws FailedPreconditionError when the home already belongs to
- * a repository on another store.
+ * store's identity and HEAD -> main) when absent. Never creates a cloud bucket or container: only `trib init` does,
+ * so a missing one is a NotFoundError naming the URL (a missing file:// store is still created). Throws
+ * FailedPreconditionError when the home already belongs to a repository on another store.
  */
 export async function openStoreRepository(storeUrl: string, opts: { home?: string } = {}): Promise<Repository> {
   const home = processHome(storeUrl, opts.home);
@@ -38,6 +39,7 @@ export async function openStoreRepository(storeUrl: string, opts: { home?: strin
     () => undefined,
   );
   if (!existing) {
+    await requireBucket(storeUrl);
     const defaultStore = parseStoreUrl(path.join(home, TRIB_DIR, 'store')).url;
     return Repository.init(home, wanted === defaultStore ? {} : { storeUrl });
   }
@@ -46,4 +48,18 @@ export async function openStoreRepository(storeUrl: string, opts: { home?: strin
     throw new FailedPreconditionError(`${home} holds the repository of ${have}, not of TRIB_STORE=${storeUrl}; set TRIB_HOME to another folder`);
   }
   return Repository.open(home);
+}
+
+/** Fails with NotFoundError when `storeUrl` is a cloud store whose bucket or container is missing. */
+async function requireBucket(storeUrl: string): Promise<void> {
+  const { scheme, url } = parseStoreUrl(storeUrl);
+  if (scheme === 'file' || scheme === 'mem') return;
+  let store;
+  try {
+    store = await openStore(storeUrl);
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+    throw new NotFoundError(`TRIB_STORE=${url}: ${e.message}; create it with \`trib init DIR --store ${url}\``, { url }, { cause: e });
+  }
+  await store.close();
 }
