@@ -5,7 +5,12 @@
 // fresh prefix (the broker store's new id). Batches cut from the MIT-BIH sample land in each agent's inbox; the demo
 // waits until the hub has merged every one, then prints commits per region, wire bytes against data bytes, and the
 // time from an agent's commit to the hub's merge.
-const { spawn, spawnSync } = require('node:child_process');
+//
+// `npm run demo -- --clouds` runs the same flow across three clouds, on local stand-ins it starts itself (see
+// libs/emulators): the na-aws agent and the broker on S3 (s3rver behind the conditional-write proxy), na-gcp on GCS
+// (a GCS JSON API stand-in, not Google's code), eu-azure and the hub on Azure Blob (Azurite). Each bucket is created
+// by `trib init HOME --store URL`, the only command that creates one; the emulators stop at the end.
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -18,9 +23,22 @@ const ROWS_PER_BATCH = Number(process.env.DEMO_ROWS_PER_BATCH || 400);
 const BATCH_INTERVAL_MS = Number(process.env.DEMO_INTERVAL_MS || 150);
 const TIMEOUT_MS = Number(process.env.DEMO_TIMEOUT_MS || 180_000);
 const keep = process.argv.includes('--keep');
+const clouds = process.argv.includes('--clouds');
+
+/** With --clouds: where each process keeps its repository (bucket or container names are per run, in fresh emulators). */
+const CLOUD_STORES = {
+  broker: 's3://trib-broker/broker',
+  hub: 'az://trib-hub/hub',
+  'na-aws': 's3://trib-na-aws/heart',
+  'na-gcp': 'gs://trib-na-gcp/heart',
+  'eu-azure': 'az://trib-eu-azure/heart',
+};
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-demo-'));
 const children = [];
+const emulators = [];
+/** The variables that point the SDKs at the emulators (empty without --clouds), for every app and `trib` call. */
+let cloudEnv = {};
 const say = (line) => process.stderr.write(`demo: ${line}\n`);
 
 /** Starts apps/<name>/dist/main.js and resolves with its address once it prints `listening on HOST:PORT`. */
@@ -28,7 +46,7 @@ function startApp(name, label, env) {
   return new Promise((resolve, reject) => {
     const logFile = path.join(work, 'logs', `${label}.log`);
     const out = fs.createWriteStream(logFile);
-    const proc = spawn(process.execPath, [path.join(ROOT, `apps/${name}/dist/main.js`)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [path.join(ROOT, `apps/${name}/dist/main.js`)], { env: { ...process.env, ...cloudEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const app = { label, proc, text: '', logFile };
     children.push(app);
     const onData = (d) => {
@@ -72,6 +90,49 @@ function land(inbox, batch) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Runs `trib ARGS` without blocking: with --clouds, the S3 conditional proxy is served by this very process. */
+function tribRun(args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [path.join(ROOT, 'bin/trib'), ...args], { ...opts, env: { ...process.env, ...cloudEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    proc.once('error', reject);
+    proc.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Starts the three emulators (compiled @tributary/emulators) and sets cloudEnv to their combined client variables. */
+async function startClouds() {
+  let lib;
+  try {
+    lib = require(path.join(ROOT, 'libs/emulators/dist'));
+  } catch (e) {
+    throw new Error(`libs/emulators is not built (${e.message}); run \`npx tsc -b\` first`);
+  }
+  const started = await Promise.allSettled([lib.startS3Emulator(), lib.startFakeGcs(), lib.startAzurite()]);
+  for (const r of started) if (r.status === 'fulfilled') emulators.push(r.value);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [s3, gcs, azure] = started.map((r) => r.value);
+  cloudEnv = { ...s3.env, ...gcs.env, ...azure.env };
+  say(`emulators up: S3 ${s3.endpoint} (s3rver behind the conditional proxy), GCS ${gcs.endpoint} (stand-in), Azure ${azure.blobEndpoint} (Azurite)`);
+}
+
+/** `trib init HOME --store URL`: creates the bucket or container and the store's identity. */
+async function initCloudHome(home, url) {
+  const r = await tribRun(['init', home, '--store', url]);
+  if (r.status !== 0) throw new Error(`trib init ${home} --store ${url} exited ${r.status}: ${r.stderr.trim()}`);
+}
+
+/** TRIB_STORE (and TRIB_HOME) of one process: a cloud URL whose home `trib init` made, or the home's local store. */
+async function storeOf(role, home) {
+  if (!clouds) return pathToFileURL(path.join(home, '.trib/store')).href;
+  await initCloudHome(home, CLOUD_STORES[role]);
+  return CLOUD_STORES[role];
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -86,13 +147,15 @@ async function main() {
     fs.mkdirSync(path.join(work, d), { recursive: true });
   }
   say(`working in ${work}`);
-  const broker = await startApp('broker', 'broker', { TRIB_STORE: pathToFileURL(path.join(work, 'broker-store')).href, TRIB_LISTEN: '127.0.0.1:0' });
-  say(`broker listening on ${broker.address}`);
+  if (clouds) await startClouds();
+  const brokerStore = clouds ? await storeOf('broker', path.join(work, 'broker-home')) : pathToFileURL(path.join(work, 'broker-store')).href;
+  const broker = await startApp('broker', 'broker', { TRIB_STORE: brokerStore, TRIB_LISTEN: '127.0.0.1:0' });
+  say(`broker listening on ${broker.address}${clouds ? `, store ${brokerStore}` : ''}`);
   const topics = REGIONS.map((r) => `datasets/heart/${r}`);
   const hubHome = path.join(work, 'hub');
   const hub = await startApp('hub', 'hub', {
     TRIB_BROKER: broker.address,
-    TRIB_STORE: pathToFileURL(path.join(hubHome, '.trib/store')).href,
+    TRIB_STORE: await storeOf('hub', hubHome),
     TRIB_HOME: hubHome,
     TRIB_TOPICS: topics.join(','),
   });
@@ -101,14 +164,14 @@ async function main() {
     const home = path.join(work, 'agents', region);
     agents[region] = await startApp('edge-agent', `agent-${region}`, {
       TRIB_BROKER: broker.address,
-      TRIB_STORE: pathToFileURL(path.join(home, '.trib/store')).href,
+      TRIB_STORE: await storeOf(region, home),
       TRIB_HOME: home,
       TRIB_REGION: region,
       TRIB_DATASET: 'heart',
       TRIB_INBOX: path.join(work, 'inbox', region),
     });
   }
-  say('hub and three agents are up; landing batches');
+  say(`hub and three agents are up${clouds ? ` (hub on ${CLOUD_STORES.hub}, agents on ${REGIONS.map((r) => CLOUD_STORES[r]).join(', ')})` : ''}; landing batches`);
 
   const batches = makeBatches();
   let total = 0;
@@ -138,10 +201,8 @@ async function main() {
   for (const region of REGIONS) {
     wire[region] = (agents[region].text.match(/wire (\d+) bytes/g) || []).reduce((s, m) => s + Number(/\d+/.exec(m)[0]), 0);
   }
-  const topicsJson = JSON.parse(
-    spawnSync(process.execPath, [path.join(ROOT, 'bin/trib'), 'topics', '--broker', broker.address, '--json'], { encoding: 'utf8' }).stdout,
-  );
-  const verify = spawnSync(process.execPath, [path.join(ROOT, 'bin/trib'), 'verify', '--read-data'], { cwd: hubHome, encoding: 'utf8' });
+  const topicsJson = JSON.parse((await tribRun(['topics', '--broker', broker.address, '--json'])).stdout);
+  const verify = await tribRun(['verify', '--read-data'], { cwd: hubHome });
 
   const perRegion = REGIONS.map((region) => {
     const t = topicsJson.find((x) => x.topic === `datasets/heart/${region}`);
@@ -157,6 +218,7 @@ async function main() {
   console.log(`total      ${String(total).padStart(7)}              ${fmtBytes(dataBytes).padEnd(10)}  ${fmtBytes(wireTotal)} (${(wireTotal / dataBytes).toFixed(2)}x)`);
   console.log('');
   console.log(`agent commit -> hub merge: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies[latencies.length - 1]} ms over ${latencies.length} merges`);
+  if (clouds) console.log(`stores: broker ${CLOUD_STORES.broker}, hub ${CLOUD_STORES.hub}, ${REGIONS.map((r) => `${r} ${CLOUD_STORES[r]}`).join(', ')}`);
   console.log(`hub repository: ${verify.status === 0 ? 'trib verify --read-data passed' : `VERIFY FAILED: ${verify.stderr.trim()}`}`);
   if (verify.status !== 0) process.exitCode = 1;
 }
@@ -176,6 +238,8 @@ async function shutdown() {
         }),
     ),
   );
+  // The emulators go last: the apps flush to them as they stop.
+  await Promise.all(emulators.splice(0).map((e) => e.stop().catch((err) => say(`stopping an emulator: ${err.message}`))));
   if (!keep) fs.rmSync(work, { recursive: true, force: true });
   else say(`kept ${work}`);
 }
