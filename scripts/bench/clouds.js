@@ -1,0 +1,453 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Throughput per storage backend (issue 4, "Speed"): local disk, S3, GCS and Azure Blob, the clouds on the local
+ * stand-ins of libs/emulators (s3rver behind the conditional-write proxy, the GCS JSON API stand-in, Azurite),
+ * started here and stopped at the end. Per backend, in the same run and on the same endpoint:
+ *
+ *   baseline   a plain SDK upload and download of the dataset's files (for local disk: a copy and fsync)
+ *   commit     `trib commit` of the dataset into a repository on that store        >= 80% of the plain upload
+ *   checkout   `trib checkout main --to DIR` of that commit from the store            >= 80% of the plain download
+ *   publish    `trib publish` from a local repository to a broker on that store      >= 80% of the plain upload
+ *   subscribe  `trib subscribe` into a fresh local repository from that broker       >= 80% of the plain download
+ *   pack       the adapter's putIfAbsent / getStream of one large pack beside the plain SDK (benchS3,
+ *              measureGcsThroughput, measureAzureThroughput)                       >= 80% each way
+ *
+ * The dataset is incompressible random bytes in a few large files (256 MiB in 4 files at scale 1), so its packs are
+ * large. Each figure is the best of `rounds`, rounds alternating with the baseline so drift hits both alike; every
+ * trib figure is the wall time of the real `bin/trib` process, start-up included. Local disk has no SDK: its figures
+ * are printed beside a plain copy without a target.
+ *
+ *   node scripts/bench/clouds.js                          # every backend at full size (a few minutes)
+ *   BENCH_SCALE=0.1 node scripts/bench/clouds.js          # a smoke run
+ *   BENCH_ONLY=s3,az node scripts/bench/clouds.js         # some backends only (local, s3, gs, az)
+ *   BENCH_ROUNDS=3  BENCH_TMP=/mnt/fast  BENCH_KEEP=1
+ *
+ * Needs the compiled libraries and apps (`npx tsc -b`) and redis-server (a private one is started on a free port
+ * unless `redisUrl` is given). run.js can call `runCloudBench({ report, scale, tmp })`. A MISS is reported, not fatal.
+ */
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { pipeline } = require('node:stream/promises');
+const { pathToFileURL } = require('node:url');
+const { Report, fmtBytes } = require('./report');
+const { fmtMBps, mbps, randomFile, startPrivateRedis, stopProcess, ROOT } = require('./sync/common');
+
+const MiB = 1024 * 1024;
+const TARGET = 0.8;
+const BACKENDS = ['local', 's3', 'gs', 'az'];
+const BUCKET = 'trib-bench';
+const TRIB = path.join(ROOT, 'bin/trib');
+const TRIB_ENV = { TRIB_AUTHOR: 'Bench <bench@example.org>', CI: '1' };
+
+/**
+ * Runs the cloud figures into `report` (a Report from ./report). `only` limits them to some backends (see
+ * BACKENDS); `rounds` (default 2) is how many times each figure is measured, the best kept; `redisUrl` uses that
+ * Redis for the brokers instead of a private one. Data goes under `tmp`, removed afterwards (unless BENCH_KEEP).
+ */
+async function runCloudBench({ report, scale = 1, tmp, only, redisUrl, rounds = 2 } = {}) {
+  for (const f of ['libs/emulators/dist/index.js', 'libs/storage/dist/index.js', 'apps/cli/dist/main.js', 'apps/broker/dist/main.js']) {
+    if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: run \`npx tsc -b\` first`);
+  }
+  const unknown = (only ?? []).filter((n) => !BACKENDS.includes(n));
+  if (unknown.length) throw new Error(`unknown backend(s) ${unknown.join(', ')}; known: ${BACKENDS.join(', ')}`);
+  const wanted = BACKENDS.filter((b) => !only || only.includes(b));
+  const base = fs.mkdtempSync(path.join(tmp ?? os.tmpdir(), 'trib-cloud-bench-'));
+  const savedEnv = { ...process.env };
+  const stops = [];
+  try {
+    const redis = redisUrl ? undefined : await startPrivateRedis(path.join(base, 'redis'));
+    if (redis) stops.push(() => redis.stop());
+    const ctx = { base, redisUrl: redisUrl ?? redis.url, rounds, env: {} };
+    const backends = await startBackends(wanted, ctx, stops);
+    // The GCS and Azure helpers and SDKs read their endpoints from the environment; restored at the end.
+    Object.assign(process.env, ctx.env);
+
+    const files = makeDataset(path.join(base, 'dataset'), Math.max(4 * MiB, Math.round(256 * MiB * scale)));
+    const bytes = files.reduce((s, f) => s + f.size, 0);
+    const packBytes = Math.max(8 * MiB, Math.round(128 * MiB * scale));
+    ctx.source = await sourceRepository(ctx, files);
+    report.line(
+      `cloud bench: ${fmtBytes(bytes)} in ${files.length} files, one ${fmtBytes(packBytes)} pack for the adapters, ` +
+        `best of ${rounds}, in ${base}, Redis ${ctx.redisUrl}${redis ? ' (private)' : ''}`,
+    );
+    for (const b of backends) {
+      report.section(`${b.name}: ${b.label}`);
+      try {
+        await benchBackend(report, ctx, b, files, bytes);
+      } catch (e) {
+        report.failed(`${b.name} trib`, e);
+        if (process.env.BENCH_DEBUG) console.error(e);
+      }
+      if (!b.adapter) continue;
+      try {
+        reportAdapter(report, b.name, packBytes, await b.adapter(packBytes, rounds));
+      } catch (e) {
+        report.failed(`${b.name} pack`, e);
+        if (process.env.BENCH_DEBUG) console.error(e);
+      }
+    }
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
+    Object.assign(process.env, savedEnv);
+    if (!process.env.BENCH_KEEP) fs.rmSync(base, { recursive: true, force: true });
+  }
+}
+
+/** The backends to measure, each with its store URLs, plain transfers and (for the clouds) the adapter helper. */
+async function startBackends(names, ctx, stops) {
+  const emulators = names.some((n) => n !== 'local') ? require(path.join(ROOT, 'libs/emulators/dist')) : undefined;
+  const out = [];
+  for (const name of names) {
+    if (name === 'local') {
+      out.push(localBackend(ctx.base));
+      continue;
+    }
+    const start = { s3: () => emulators.startS3Emulator(), gs: () => emulators.startFakeGcs(), az: () => emulators.startAzurite() }[name];
+    const emulator = await start();
+    stops.push(() => emulator.stop());
+    Object.assign(ctx.env, emulator.env);
+    const backend = { s3: s3Backend, gs: gcsBackend, az: azureBackend }[name](emulator);
+    stops.push(() => backend.close());
+    out.push(backend);
+  }
+  return out;
+}
+
+function localBackend(base) {
+  const plainDir = path.join(base, 'local-plain');
+  return {
+    name: 'local',
+    label: 'local disk (file://); baseline: a plain copy with fsync, no target',
+    baselineName: 'copy + fsync',
+    target: false,
+    url: (p) => pathToFileURL(path.join(base, 'local-stores', p)).href,
+    async upload(file, key) {
+      await copyDurably(file, path.join(plainDir, key));
+    },
+    async download(key, file) {
+      await copyDurably(path.join(plainDir, key), file);
+    },
+    async remove(prefix) {
+      fs.rmSync(path.join(plainDir, prefix), { recursive: true, force: true });
+    },
+    async close() {},
+  };
+}
+
+function s3Backend(emulator) {
+  const { S3Client, GetObjectCommand, ListObjectsV2Command, DeleteObjectsCommand } = require('@aws-sdk/client-s3');
+  const { Upload } = require('@aws-sdk/lib-storage');
+  const { S3_PART_SIZE, S3_UPLOAD_QUEUE_SIZE } = require(path.join(ROOT, 'libs/storage/dist/s3.store.js'));
+  const { benchS3 } = require('./s3');
+  const env = emulator.env;
+  // The plain SDK as its documentation has it for an S3-compatible endpoint, with the adapter's part size and
+  // parallelism, so the ratio shows the adapter's own cost.
+  const client = new S3Client({
+    endpoint: emulator.endpoint,
+    forcePathStyle: true,
+    region: env.AWS_REGION,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return {
+    name: 's3',
+    label: `S3 on s3rver behind the conditional-write proxy (${emulator.endpoint}); baseline: @aws-sdk/lib-storage Upload, GetObject`,
+    baselineName: 'plain SDK',
+    target: true,
+    url: (p) => `s3://${BUCKET}/${p}`,
+    async upload(file, key) {
+      const params = { Bucket: BUCKET, Key: `plain/${key}`, Body: fs.createReadStream(file) };
+      await new Upload({ client, params, partSize: S3_PART_SIZE, queueSize: S3_UPLOAD_QUEUE_SIZE }).done();
+    },
+    async download(key, file) {
+      const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `plain/${key}` }));
+      await pipeline(out.Body, fs.createWriteStream(file));
+    },
+    async remove(prefix) {
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `plain/${prefix}` }));
+      const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key }));
+      if (keys.length) await client.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys } }));
+    },
+    async adapter(bytes, rounds) {
+      const r = await benchS3({ sizeMiB: bytes / MiB, rounds, endpoint: emulator.endpoint, env, log: null });
+      return { sdkUp: r.uploadMBps.plainSdk, sdkDown: r.downloadMBps.plainSdk, up: r.uploadMBps.s3Store, down: r.downloadMBps.s3Store };
+    },
+    async close() {
+      client.destroy();
+    },
+  };
+}
+
+function gcsBackend(emulator) {
+  const { Storage } = require('@google-cloud/storage');
+  const { measureGcsThroughput } = require(path.join(ROOT, 'libs/storage/dist/gcs/gcs-throughput.js'));
+  const bucket = () => new Storage({ apiEndpoint: emulator.endpoint, projectId: emulator.env.GOOGLE_CLOUD_PROJECT }).bucket(BUCKET);
+  return {
+    name: 'gs',
+    label: `GCS on the JSON API stand-in, not Google's code (${emulator.endpoint}); baseline: @google-cloud/storage createWriteStream, createReadStream`,
+    baselineName: 'plain SDK',
+    target: true,
+    url: (p) => `gs://${BUCKET}/${p}`,
+    async upload(file, key) {
+      await pipeline(fs.createReadStream(file), bucket().file(`plain/${key}`).createWriteStream());
+    },
+    async download(key, file) {
+      await pipeline(bucket().file(`plain/${key}`).createReadStream(), fs.createWriteStream(file));
+    },
+    async remove(prefix) {
+      await bucket().deleteFiles({ prefix: `plain/${prefix}` });
+    },
+    async adapter(bytes, rounds) {
+      const r = await measureGcsThroughput({ bytes, rounds, bucket: `${BUCKET}-pack` });
+      return { sdkUp: r.sdk.uploadMBps, sdkDown: r.sdk.downloadMBps, up: r.adapter.uploadMBps, down: r.adapter.downloadMBps };
+    },
+    async close() {},
+  };
+}
+
+function azureBackend(emulator) {
+  const { BlobServiceClient } = require('@azure/storage-blob');
+  const { measureAzureThroughput } = require(path.join(ROOT, 'libs/storage/dist/azure/azure-throughput.js'));
+  const container = BlobServiceClient.fromConnectionString(emulator.connectionString).getContainerClient(BUCKET);
+  return {
+    name: 'az',
+    label: `Azure Blob on Azurite (${emulator.blobEndpoint}); baseline: @azure/storage-blob uploadStream, download`,
+    baselineName: 'plain SDK',
+    target: true,
+    url: (p) => `az://${BUCKET}/${p}`,
+    async upload(file, key) {
+      await container.getBlockBlobClient(`plain/${key}`).uploadStream(fs.createReadStream(file));
+    },
+    async download(key, file) {
+      const res = await container.getBlockBlobClient(`plain/${key}`).download();
+      await pipeline(res.readableStreamBody, fs.createWriteStream(file));
+    },
+    async remove(prefix) {
+      for await (const b of container.listBlobsFlat({ prefix: `plain/${prefix}` })) await container.deleteBlob(b.name);
+    },
+    async adapter(bytes, rounds) {
+      const r = await measureAzureThroughput({ bytes, rounds, container: `${BUCKET}-pack` });
+      return { sdkUp: r.sdk.uploadMBps, sdkDown: r.sdk.downloadMBps, up: r.adapter.uploadMBps, down: r.adapter.downloadMBps };
+    },
+    async close() {},
+  };
+}
+
+/** `bytes` of incompressible data in 4 files (fixed seeds), written once and hard-linked wherever a copy is needed. */
+function makeDataset(dir, bytes) {
+  const count = 4;
+  const files = [];
+  for (let i = 0; i < count; i++) {
+    const size = Math.floor(bytes / count);
+    const file = path.join(dir, `part-${i}.bin`);
+    randomFile(file, size, 4200 + i);
+    files.push({ name: `part-${i}.bin`, file, size });
+  }
+  return files;
+}
+
+function linkDataset(files, dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of files) fs.linkSync(f.file, path.join(dir, f.name));
+}
+
+/** A local repository holding the dataset in one commit: what every publish sends. Unmeasured. */
+async function sourceRepository(ctx, files) {
+  const home = path.join(ctx.base, 'source');
+  await trib(ctx, ctx.base, ['init', home]);
+  linkDataset(files, path.join(home, 'data'));
+  await trib(ctx, home, ['commit', '-m', 'dataset']);
+  return home;
+}
+
+async function benchBackend(report, ctx, b, files, bytes) {
+  const best = { up: 0, down: 0, commit: 0, checkout: 0, publish: 0, subscribe: 0 };
+  const keep = (k, ms) => (best[k] = Math.max(best[k], mbps(bytes, ms)));
+  let wire = 0;
+  // `trib init` creates the bucket (as it would for a user); the plain transfers then use it too.
+  await trib(ctx, ctx.base, ['init', path.join(ctx.base, `${b.name}-bucket`), '--store', b.url('init')]);
+  for (let round = 0; round < ctx.rounds; round++) {
+    const dir = path.join(ctx.base, `${b.name}-${round}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const baseline = async () => {
+      keep('up', await timed(async () => {
+        for (const f of files) await b.upload(f.file, `${round}/${f.name}`);
+      }));
+      const back = path.join(dir, 'plain-download');
+      fs.mkdirSync(back);
+      keep('down', await timed(async () => {
+        for (const f of files) await b.download(`${round}/${f.name}`, path.join(back, f.name));
+      }));
+      checkFiles(files, back);
+      await b.remove(`${round}/`);
+    };
+    const tribFigures = async () => {
+      // commit and checkout: a repository on this store, working files on local disk.
+      const home = path.join(dir, 'repo');
+      await trib(ctx, dir, ['init', home, '--store', b.url(`commit-${round}`)]);
+      linkDataset(files, path.join(home, 'data'));
+      keep('commit', await timed(() => trib(ctx, home, ['commit', '-m', 'dataset'])));
+      const out = path.join(dir, 'checkout');
+      keep('checkout', await timed(() => trib(ctx, home, ['checkout', 'main', '--to', out])));
+      checkFiles(files, path.join(out, 'data'));
+      // publish and subscribe: the broker's store on this backend, both repositories on local disk.
+      const brokerHome = path.join(dir, 'broker');
+      const brokerStore = b.url(`broker-${round}`);
+      await trib(ctx, dir, ['init', brokerHome, '--store', brokerStore]);
+      const broker = await startBroker(ctx, brokerStore);
+      try {
+        const topic = `datasets/bench/${b.name}`;
+        let published;
+        keep('publish', await timed(async () => (published = JSON.parse((await trib(ctx, ctx.source, ['publish', topic, 'main', '--broker', broker.address, '--json'])).stdout))));
+        wire = published.wireBytes;
+        const sub = path.join(dir, 'subscriber');
+        await trib(ctx, dir, ['init', sub]);
+        keep('subscribe', await timed(() => trib(ctx, sub, ['subscribe', topic, '--as', 'bench', '--broker', broker.address, '--json'])));
+      } finally {
+        await broker.stop();
+      }
+    };
+    if (round % 2 === 0) {
+      await baseline();
+      await tribFigures();
+    } else {
+      await tribFigures();
+      await baseline();
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const baseText = `${b.baselineName} upload ${fmtMBps(best.up)}, download ${fmtMBps(best.down)}`;
+  const size = `${fmtBytes(bytes)} in ${files.length} files`;
+  const figure = (name, rate, against, againstName) =>
+    report.figure({
+      name: `${b.name} ${name} (${size})`,
+      measured: `${fmtMBps(rate)} (${Math.round((rate / against) * 100)}% of the ${againstName})`,
+      target: b.target ? `>= ${TARGET * 100}% of the ${againstName}` : '',
+      pass: b.target ? rate >= TARGET * against : undefined,
+      baseline: baseText,
+    });
+  figure('trib commit', best.commit, best.up, `${b.baselineName} upload`);
+  figure('trib checkout', best.checkout, best.down, `${b.baselineName} download`);
+  figure(`trib publish to a broker on ${b.name}`, best.publish, best.up, `${b.baselineName} upload`);
+  report.note(`publish wireBytes ${fmtBytes(wire)} for ${fmtBytes(bytes)} of data`);
+  figure(`trib subscribe from a broker on ${b.name}`, best.subscribe, best.down, `${b.baselineName} download`);
+}
+
+function reportAdapter(report, name, bytes, r) {
+  for (const [dir, rate, sdk] of [['upload (putIfAbsent)', r.up, r.sdkUp], ['download (getStream)', r.down, r.sdkDown]]) {
+    report.figure({
+      name: `${name} adapter, one ${fmtBytes(bytes)} pack, ${dir}`,
+      measured: `${fmtMBps(rate)} (${Math.round((rate / sdk) * 100)}% of the plain SDK)`,
+      target: `>= ${TARGET * 100}% of the plain SDK`,
+      pass: rate >= TARGET * sdk,
+      baseline: `plain SDK ${fmtMBps(sdk)}`,
+    });
+  }
+}
+
+/** Starts apps/broker on `store`; resolves { address, stop() } once it logs `listening on`. */
+function startBroker(ctx, store) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {
+      env: { ...process.env, ...ctx.env, TRIB_STORE: store, TRIB_LISTEN: '127.0.0.1:0', REDIS_URL: ctx.redisUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    let address;
+    const onData = (d) => {
+      text += d.toString('utf8');
+      const m = /listening on (\S+:\d+)/.exec(text);
+      if (m && !address) {
+        address = m[1].replace(/[;,]$/, '');
+        resolve({ address, stop: () => stopProcess(proc) });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.once('exit', (code) => {
+      if (!address) reject(new Error(`broker on ${store} exited with ${code}: ${text.trim()}`));
+    });
+  });
+}
+
+/**
+ * `trib ARGS` in `cwd`, without blocking this process (it serves the S3 conditional proxy); rejects on a non-zero
+ * exit with the command's stderr.
+ */
+function trib(ctx, cwd, args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [TRIB, ...args], { cwd, env: { ...process.env, ...ctx.env, ...TRIB_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    proc.once('error', reject);
+    proc.once('close', (code) => {
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new Error(`trib ${args.join(' ')} exited ${code}: ${stderr.trim()}`));
+    });
+  });
+}
+
+async function copyDurably(from, to) {
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  await pipeline(fs.createReadStream(from), fs.createWriteStream(to));
+  const fd = fs.openSync(to, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Sizes only: the bytes themselves are verified by trib on every read, and a plain round trip is the SDK's job. */
+function checkFiles(files, dir) {
+  for (const f of files) {
+    const size = fs.statSync(path.join(dir, f.name)).size;
+    if (size !== f.size) throw new Error(`${path.join(dir, f.name)} has ${size} bytes, expected ${f.size}`);
+  }
+}
+
+async function timed(fn) {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+async function main() {
+  const number = (name, fallback) => {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const v = Number(raw);
+    if (!(v > 0)) {
+      console.error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+      process.exit(2);
+    }
+    return v;
+  };
+  const scale = number('BENCH_SCALE', 1);
+  const rounds = Math.round(number('BENCH_ROUNDS', 2));
+  const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined;
+  // An exit (unlike a bare SIGINT) runs the emulators' exit hooks, which kill them.
+  process.once('SIGINT', () => process.exit(130));
+  const report = new Report();
+  report.line(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${fmtBytes(os.totalmem())} RAM, Node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  const started = Date.now();
+  await runCloudBench({ report, scale, rounds, tmp: process.env.BENCH_TMP || os.tmpdir(), only });
+  report.summary();
+  report.line(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+module.exports = { runCloudBench };
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
