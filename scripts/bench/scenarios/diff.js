@@ -1,5 +1,4 @@
 'use strict';
-const fs = require('node:fs');
 const path = require('node:path');
 const { flatFolderDataset, smallFilesDataset, touchSmallFiles } = require('../datasets');
 const { median, RSS_METHOD } = require('../measure');

@@ -1,5 +1,4 @@
 'use strict';
-const fs = require('node:fs');
 const path = require('node:path');
 const { smallFilesDataset } = require('../datasets');
 const { median } = require('../measure');
