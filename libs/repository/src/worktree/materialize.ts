@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BigIntStats, promises as fs, lstatSync, Stats } from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgumentError, readFileBytes, splitRelativePath, TreeEntry, TreeId, walkFiles } from '@tributary/core';
+import { ChunkRef, FileRef, IntegrityError, InvalidArgumentError, readChunkRefs, splitRelativePath, TreeEntry, TreeId, walkFiles } from '@tributary/core';
 import { ObjectDatabase } from '../objects/object-database';
 import { StatCache } from './stat-cache';
 import { crashPoint } from '../testing/crash-points';
@@ -43,7 +43,7 @@ export async function writeEntry(db: ObjectDatabase, root: string, relPath: stri
     } else {
       const fh = await fs.open(tmp, 'wx', entry.executable ? 0o755 : 0o644);
       try {
-        for await (const buf of readFileBytes(db, entry)) await fh.write(buf);
+        for await (const buf of readChunksBatched(db, entry)) await fh.write(buf);
         if (entry.executable) await fh.chmod(0o755);
       } finally {
         await fh.close();
@@ -56,6 +56,36 @@ export async function writeEntry(db: ObjectDatabase, root: string, relPath: stri
     throw e;
   }
   return lstatSync(abs, { bigint: true });
+}
+
+/** Chunks fetched per request: neighbours in a pack come back in one ranged read, not one GET per 64 KiB. */
+const CHUNKS_PER_READ = 64;
+
+/** A file's bytes, chunk by chunk, each verified against its id, fetched in batches through the coalescing path. */
+async function* readChunksBatched(db: ObjectDatabase, file: FileRef): AsyncGenerator<Buffer> {
+  if (!file.chunked) {
+    const bytes = await db.get(file.id);
+    if (bytes.length !== file.size) throw new IntegrityError(`file ${file.id} is ${bytes.length} bytes, its tree entry says ${file.size}`);
+    yield bytes;
+    return;
+  }
+  let batch: ChunkRef[] = [];
+  // A list node's ids are verified but its sizes are only claims: a chunk of another length means a forged list.
+  const fetch = async (refs: ChunkRef[]) => {
+    const bufs = await db.getMany(refs.map((r) => r.id));
+    bufs.forEach((b, i) => {
+      if (b.length !== refs[i].size) throw new IntegrityError(`chunk ${refs[i].id} is ${b.length} bytes, its list says ${refs[i].size}`);
+    });
+    return bufs;
+  };
+  for await (const ref of readChunkRefs(db, file)) {
+    batch.push(ref);
+    if (batch.length === CHUNKS_PER_READ) {
+      yield* await fetch(batch);
+      batch = [];
+    }
+  }
+  if (batch.length) yield* await fetch(batch);
 }
 
 export interface MaterializeResult {
