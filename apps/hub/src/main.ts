@@ -1,3 +1,4 @@
+import { isTribError } from '@tributary/core';
 import { ConfigError, loadConfig } from '@tributary/config';
 import { openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { SyncClient } from '@tributary/sync';
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e instanceof ConfigError ? `hub: ${e.message}` : e);
+  // Configuration and known failures are one readable line; only a bug shows its stack.
+  console.error(e instanceof ConfigError || isTribError(e) ? `hub: ${e.message}` : e);
   process.exit(e instanceof ConfigError ? 2 : 1);
 });
