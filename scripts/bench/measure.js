@@ -20,13 +20,13 @@ const GNU_TIME = ['/usr/bin/time', '/bin/time'].find((p) => {
 const RSS_METHOD = GNU_TIME ? `${GNU_TIME} -f %M` : 'polling /proc/<pid>/status VmHWM every 10 ms';
 
 /**
- * Runs `cmd args` and resolves { ms, rssBytes, stdout, stderr, code }. Rejects when the exit code is not one of
+ * Runs `cmd args` and resolves { ms, cpuMs (user + system, NaN without GNU time), rssBytes, stdout, stderr, code }. Rejects when the exit code is not one of
  * `okCodes` (default [0]), with the command's stderr in the message.
  */
 function run(cmd, args, opts = {}) {
   const okCodes = opts.okCodes ?? [0];
   const timeFile = GNU_TIME ? path.join(os.tmpdir(), `trib-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`) : undefined;
-  const argv = GNU_TIME ? [GNU_TIME, '-f', '%M', '-o', timeFile, cmd, ...args] : [cmd, ...args];
+  const argv = GNU_TIME ? [GNU_TIME, '-f', '%M %U %S', '-o', timeFile, cmd, ...args] : [cmd, ...args];
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -50,10 +50,13 @@ function run(cmd, args, opts = {}) {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       if (poll) clearInterval(poll);
       let rssKiB = polledKiB;
+      let cpuMs = NaN;
       if (timeFile) {
         try {
           const lines = fs.readFileSync(timeFile, 'utf8').trim().split('\n');
-          rssKiB = Number(lines[lines.length - 1]);
+          const [rss, user, sys] = lines[lines.length - 1].split(' ').map(Number);
+          rssKiB = rss;
+          cpuMs = (user + sys) * 1000;
           fs.rmSync(timeFile, { force: true });
         } catch {
           rssKiB = NaN;
@@ -67,7 +70,7 @@ function run(cmd, args, opts = {}) {
         reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}:\n${childStderr.slice(-2000)}`));
         return;
       }
-      resolve({ ms, rssBytes: rssKiB * 1024, stdout, stderr: childStderr, code });
+      resolve({ ms, cpuMs, rssBytes: rssKiB * 1024, stdout, stderr: childStderr, code });
     });
   });
 }
