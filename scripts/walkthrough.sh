@@ -23,7 +23,7 @@ step trib commit -m "Cardiologists' PVC labels" --meta labeller=cardiology
 
 # 3. Meanwhile, main receives more beats for record 100 (an append).
 step trib switch main
-tail -n +2 "$SAMPLE"/108_all.csv | head -n 200 >> 100_all.csv
+sed -n 2,201p "$SAMPLE"/108_all.csv >> 100_all.csv
 step trib status
 step trib diff --rows --max-rows 3
 step trib commit -m "More beats for record 100"
