@@ -66,3 +66,14 @@ describe('chunk delta', () => {
     expect(applyChunkDelta(base, Buffer.from([60, 40, 7])).equals(Buffer.concat([base.subarray(0, 60), Buffer.of(7), base.subarray(60)]))).toBe(true);
   });
 });
+
+describe('encodeChunkDelta maxFraction', () => {
+  it('refuses a delta over half the target by default, and keeps it when storage asks for any saving', () => {
+    const base = Buffer.alloc(20_000, 7);
+    const target = Buffer.concat([base, Buffer.alloc(30_000, 9)]);
+    expect(encodeChunkDelta(base, target)).toBeUndefined();
+    const d = encodeChunkDelta(base, target, { maxFraction: 1 })!;
+    expect(d.length).toBeLessThan(target.length);
+    expect(applyChunkDelta(base, d).equals(target)).toBe(true);
+  });
+});

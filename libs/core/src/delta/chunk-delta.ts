@@ -35,17 +35,18 @@ function commonSuffixLength(a: Uint8Array, b: Uint8Array, limit: number): number
 }
 
 /**
- * The delta that turns `base` into `target`, or undefined when it would not be at most half the size of `target`
- * (then the target is better stored whole).
+ * The delta that turns `base` into `target`, or undefined when it would be larger than `maxFraction` of the target
+ * (default one half: then the target is better sent whole). Storage passes a higher fraction, because storing an
+ * appended file's new last chunk whole would store its old tail again.
  */
-export function encodeChunkDelta(base: Uint8Array, target: Uint8Array): Buffer | undefined {
+export function encodeChunkDelta(base: Uint8Array, target: Uint8Array, opts: { maxFraction?: number } = {}): Buffer | undefined {
   const prefix = commonPrefixLength(base, target);
   const suffix = commonSuffixLength(base, target, Math.min(base.length, target.length) - prefix);
   const head: number[] = [];
   writeUleb128(head, prefix);
   writeUleb128(head, suffix);
   const inserted = target.subarray(prefix, target.length - suffix);
-  if ((head.length + inserted.length) * 2 > target.length) return undefined;
+  if (head.length + inserted.length > target.length * (opts.maxFraction ?? 0.5)) return undefined;
   return Buffer.concat([Buffer.from(head), inserted]);
 }
 

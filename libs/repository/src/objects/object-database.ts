@@ -11,7 +11,6 @@ import {
   ObjectSink,
   ObjectSource,
   sha256,
-  writeUleb128,
 } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
 import {
@@ -247,7 +246,9 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     let delta: Buffer | undefined;
     if (baseId !== undefined && baseId !== id && (this.depthOf(baseId) ?? MAX_DELTA_DEPTH) < MAX_DELTA_DEPTH) {
       const base = await this.readForDelta(baseId);
-      const d = base && deltaWhenSmaller(base, bytes);
+      // Any delta smaller than the chunk is kept: storing an appended file's new last chunk whole would store its
+      // old tail again, so every append would cost up to a chunk more than it added.
+      const d = base && encodeChunkDelta(base, bytes, { maxFraction: 1 });
       if (d && ID_BYTES + d.length < bytes.length) delta = d;
     }
     await this.lock.run(async () => {
@@ -604,41 +605,6 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   private forgetPending(w: PackWriter): void {
     for (const id of w.ids()) this.cache.delete(id);
   }
-}
-
-/** Bytes compared at a time when looking for the common prefix and suffix: memcmp speed, not a byte loop. */
-const COMPARE_BLOCK = 4096;
-
-/**
- * The delta of `target` against `base` in core's chunk-delta format, whenever one exists (a common prefix or
- * suffix); the caller keeps it only if it is smaller than the target. core's encodeChunkDelta declines a delta
- * larger than half its target, but an appended file's new last chunk is often just that -- an old tail of 20 KiB
- * plus 30 KiB of new rows -- and storing it whole would store the old tail again: every append would cost up to a
- * chunk more than it added. Every delta made here is applied and compared before it is returned, so a delta is
- * never stored that does not rebuild its target.
- */
-function deltaWhenSmaller(base: Buffer, target: Buffer): Buffer | undefined {
-  const compact = encodeChunkDelta(base, target);
-  if (compact) return compact;
-  const n = Math.min(base.length, target.length);
-  let prefix = 0;
-  while (prefix + COMPARE_BLOCK <= n && base.subarray(prefix, prefix + COMPARE_BLOCK).equals(target.subarray(prefix, prefix + COMPARE_BLOCK))) prefix += COMPARE_BLOCK;
-  while (prefix < n && base[prefix] === target[prefix]) prefix++;
-  const limit = n - prefix;
-  let suffix = 0;
-  while (
-    suffix + COMPARE_BLOCK <= limit &&
-    base.subarray(base.length - suffix - COMPARE_BLOCK, base.length - suffix).equals(target.subarray(target.length - suffix - COMPARE_BLOCK, target.length - suffix))
-  ) {
-    suffix += COMPARE_BLOCK;
-  }
-  while (suffix < limit && base[base.length - 1 - suffix] === target[target.length - 1 - suffix]) suffix++;
-  if (prefix + suffix === 0) return undefined;
-  const head: number[] = [];
-  writeUleb128(head, prefix);
-  writeUleb128(head, suffix);
-  const delta = Buffer.concat([Buffer.from(head), target.subarray(prefix, target.length - suffix)]);
-  return applyChunkDelta(base, delta).equals(target) ? delta : undefined;
 }
 
 function notFound(id: ObjectId, store: ObjectStore): NotFoundError {
