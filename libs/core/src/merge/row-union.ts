@@ -1,5 +1,6 @@
 import { IntegrityError } from '../errors/trib-error';
-import { readFileBytes, writeFileContent } from '../objects/file-content';
+import { appendToFile } from '../objects/file-append';
+import { readFileBytes } from '../objects/file-content';
 import { ObjectSink, ObjectSource } from '../objects/object-source';
 import { FileRef } from '../objects/object-types';
 import { RecordFormat, recordFormatOf, RecordSplitter } from '../rows/record-splitter';
@@ -21,11 +22,12 @@ const QUOTE = 0x22;
  * - the base is empty and the two sides' CSV headers differ.
  *
  * When a side equals the base the other side is returned, and when both sides are identical `ours` is returned, with
- * nothing written. Otherwise the merged bytes are streamed into `writeFileContent`: never a whole file in memory.
+ * nothing written. Otherwise theirs' new records are appended to ours with `appendToFile` (same ids as writing the
+ * merged bytes afresh): never a whole file in memory.
  * Exactly one `\n` is inserted where records would otherwise fuse (ours' appended part lacking a final newline).
  *
- * Cost: the check reads each side's appended bytes and base's last chunk or two; writing then reads all of ours
- * and theirs' appended bytes, because writeFileContent chunks the merged bytes afresh.
+ * Cost: the check reads each side's appended bytes and base's last chunk or two; writing reads theirs' appended
+ * bytes and ours' last chunk (appendToFile re-chunks only from there), so it follows the change, not the file.
  */
 export async function rowUnionMerge(
   src: ObjectSource,
@@ -54,7 +56,7 @@ export async function rowUnionMerge(
   }
   if (theirsSkip >= theirs.size) return ours;
   const separator = oursAppend.lastByte === LF ? undefined : Buffer.from('\n');
-  return writeFileContent(sink, concatenated(src, ours, separator, theirs, theirsSkip));
+  return appendToFile(src, sink, ours, theirsRecords(src, separator, theirs, theirsSkip));
 }
 
 interface AppendedRecords {
@@ -122,14 +124,8 @@ async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: B
   return { record: header, end };
 }
 
-async function* concatenated(
-  src: ObjectSource,
-  ours: FileRef,
-  separator: Buffer | undefined,
-  theirs: FileRef,
-  theirsFrom: number,
-): AsyncGenerator<Buffer> {
-  yield* readFileBytes(src, ours);
+/** What the merge appends to ours: a newline if ours lacks one, then theirs' new records. */
+async function* theirsRecords(src: ObjectSource, separator: Buffer | undefined, theirs: FileRef, theirsFrom: number): AsyncGenerator<Buffer> {
   if (separator) yield separator;
   yield* readFileBytes(src, theirs, theirsFrom);
 }
