@@ -19,7 +19,7 @@ import {
   openUploadBody,
   readAll,
   relayStream,
-} from './azure/cloud-body';
+} from './cloud/cloud-body';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
 import { validateStoreKey } from './store-keys';

@@ -19,7 +19,7 @@ import {
   openUploadBody,
   readAll,
   relayStream,
-} from './azure/cloud-body';
+} from './cloud/cloud-body';
 import { Crc32c } from './gcs/crc32c';
 import { gcsError, gcsStatus, isMissingBucket } from './gcs/gcs-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';

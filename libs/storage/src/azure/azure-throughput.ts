@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { AzureBlobStore, AzureBlobStoreOptions } from '../azure.store';
-import { ThroughputComparison, benchSource, checkLength, compareRounds, drain, timed } from './throughput-source';
+import { ThroughputComparison, benchSource, checkLength, compareRounds, drain, timed } from '../cloud/throughput-source';
 
 export interface AzureThroughputOptions {
   /** Container to use, created if missing (default `tributary-bench`). */

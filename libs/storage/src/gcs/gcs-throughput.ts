@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Storage } from '@google-cloud/storage';
-import { ThroughputComparison, benchSource, checkLength, compareRounds, drain, timed } from '../azure/throughput-source';
+import { ThroughputComparison, benchSource, checkLength, compareRounds, drain, timed } from '../cloud/throughput-source';
 import { GcsStore, GcsStoreOptions } from '../gcs.store';
 
 export interface GcsThroughputOptions {
