@@ -186,3 +186,21 @@ describe('Chunker', () => {
     );
   });
 });
+
+describe('average chunk size', () => {
+  it('is close to the nominal 64 KiB on random bytes (deterministic seed)', () => {
+    let x = 0x9e3779b9;
+    const data = Buffer.alloc(32 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      data.writeUInt32LE(x >>> 0, i);
+    }
+    const c = new Chunker();
+    const sizes = [...c.push(data), ...c.finish()].map((b) => b.length);
+    const avg = sizes.reduce((s, n) => s + n, 0) / sizes.length;
+    expect(avg).toBeGreaterThan(60 * 1024);
+    expect(avg).toBeLessThan(68 * 1024);
+  });
+});
