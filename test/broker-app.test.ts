@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,6 +56,39 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     // spawnSync blocked our event loop, so the broker's log is read here, not before.
     await broker.waitFor(/appended [0-9a-f]{64} to datasets\/heart\/na-aws at seq 2/, 5000);
   });
+
+  it.each(['sync.receive.object:30', 'sync.publish.after-append:2'])(
+    'kill -9 of the broker at %s: the publisher retries after a restart and no acknowledged commit is lost or doubled',
+    async (point) => {
+      const storeDir = path.join(t.dir, 'broker-store');
+      mkdirSync(storeDir);
+      const store = pathToFileURL(storeDir).href;
+      broker = await startApp('broker', { TRIB_STORE: store, TRIB_LISTEN: '127.0.0.1:0', TRIB_CRASH_AT: point });
+      const edge = path.join(t.dir, 'edge');
+      ok(t.dir, ['init', edge]);
+      const heads: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        writeFileSync(path.join(edge, `batch-${i}.bin`), randomBytes(700_000));
+        heads.push(lastLine(ok(edge, ['commit', '-m', `batch ${i}`]).stdout));
+      }
+      const killed = trib(edge, ['publish', 'datasets/heart/na-aws', '--json'], { env: { TRIB_BROKER: broker.address } });
+      expect(killed.code).toBe(3);
+      expect(await broker.kill()).not.toBe(0);
+
+      broker = await startApp('broker', { TRIB_STORE: store, TRIB_LISTEN: '127.0.0.1:0' });
+      const env = { TRIB_BROKER: broker.address };
+      const retry = JSON.parse(ok(edge, ['publish', 'datasets/heart/na-aws', '--json'], 0, { env }).stdout);
+      expect(retry).toMatchObject({ seqTo: 3, head: heads[2] });
+
+      const lab = path.join(t.dir, 'lab');
+      ok(t.dir, ['init', lab]);
+      const sub = JSON.parse(ok(lab, ['subscribe', 'datasets/heart/na-aws', '--as', 'lab', '--json'], 0, { env }).stdout);
+      expect(sub).toMatchObject({ commits: 3, seqFrom: 1, seqTo: 3, head: heads[2] });
+      const log = JSON.parse(ok(lab, ['log', 'topics/datasets/heart/na-aws', '--json']).stdout);
+      expect(log.map((c: { id: string }) => c.id)).toEqual([...heads].reverse());
+      ok(lab, ['verify', '--read-data']);
+    },
+  );
 
   it('refuses bad configuration at start-up, naming the variable', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {
