@@ -11,6 +11,7 @@ import {
   encodeCommit,
   FailedPreconditionError,
   InvalidArgumentError,
+  isCommitBytes,
   isTagBytes,
   NotFoundError,
   RefName,
@@ -191,7 +192,7 @@ export class Repository implements CommitReader {
     const out: CommitId[] = [];
     for (const id of this.objects.idsWithPrefix(prefix)) {
       const bytes = await this.objects.get(id);
-      if (bytes.subarray(0, 9).toString('latin1') === 'commit 1\n') out.push(id);
+      if (isCommitBytes(bytes)) out.push(id);
     }
     return out;
   }

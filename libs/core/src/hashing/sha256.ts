@@ -6,12 +6,6 @@ export function sha256(data: Uint8Array): ObjectId {
   return createHash('sha256').update(data).digest('hex') as ObjectId;
 }
 
-/** SHA-256 over several parts, as if they were concatenated. */
-export function sha256Parts(parts: readonly Uint8Array[]): ObjectId {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest('hex') as ObjectId;
-}
 
 export function idToBytes(id: ObjectId): Buffer {
   return Buffer.from(id, 'hex');

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from '../errors/trib-error';
-import { BranchName } from '../ids/ids';
 
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_SEGMENTS = 256;
@@ -46,9 +45,4 @@ export function validateRefName(name: string, what = 'name'): void {
   for (const seg of name.split('/')) {
     if (seg === '.' || seg.endsWith('.lock')) throw bad(`segment ${JSON.stringify(seg)} is reserved`);
   }
-}
-
-export function asBranchName(name: string): BranchName {
-  validateRefName(name, 'branch name');
-  return name as BranchName;
 }

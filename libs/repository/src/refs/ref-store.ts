@@ -1,10 +1,8 @@
 import {
   CommitId,
   ConflictError,
-  InvalidArgumentError,
   IntegrityError,
   isObjectId,
-  NotFoundError,
   RefName,
   validateRefName,
 } from '@tributary/core';
@@ -103,7 +101,6 @@ export class RefStore {
   async list(prefix: string): Promise<{ name: RefName; target: RefTarget }[]> {
     const out: { name: RefName; target: RefTarget }[] = [];
     for await (const info of this.store.list(prefix)) {
-      if (info.key.endsWith('.lock')) continue;
       const v = await this.read(info.key as RefName);
       if (v) out.push({ name: info.key as RefName, target: v.target });
     }
@@ -116,15 +113,4 @@ export function describe(name: string): string {
   if (name.startsWith(TAG_PREFIX)) return `tag ${name.slice(TAG_PREFIX.length)}`;
   if (name.startsWith(TOPIC_PREFIX)) return `topic ref ${name.slice(TOPIC_PREFIX.length)}`;
   return name;
-}
-
-export function mustExist<T>(v: T | undefined, what: string): T {
-  if (v === undefined) throw new NotFoundError(`${what} not found`);
-  return v;
-}
-
-export function shortRefName(name: string): string {
-  for (const p of [BRANCH_PREFIX, TAG_PREFIX, TOPIC_PREFIX]) if (name.startsWith(p)) return name.slice(p.length);
-  if (name === HEAD) return name;
-  throw new InvalidArgumentError(`not a ref name: ${name}`);
 }
