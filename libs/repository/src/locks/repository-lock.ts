@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { FailedPreconditionError } from '@tributary/core';
 
@@ -24,11 +25,21 @@ export class RepositoryLock {
 
   async acquire(waitMs = 10_000): Promise<void> {
     const deadline = Date.now() + waitMs;
+    // The lock appears with its pid already in it (a link to a finished draft): a kill between creating and writing
+    // it can never leave an empty lock that no owner check could ever break.
+    const draft = `${this.path}.draft-${process.pid}-${randomBytes(4).toString('hex')}`;
+    await fs.writeFile(draft, `${process.pid}\n`);
+    try {
+      await this.acquireFrom(draft, deadline);
+    } finally {
+      await fs.unlink(draft).catch(() => undefined);
+    }
+  }
+
+  private async acquireFrom(draft: string, deadline: number): Promise<void> {
     for (;;) {
       try {
-        const fh = await fs.open(this.path, 'wx');
-        await fh.writeFile(`${process.pid}\n`);
-        await fh.close();
+        await fs.link(draft, this.path);
         this.held = true;
         return;
       } catch (e) {
