@@ -6,14 +6,14 @@ import { validateStoreKey } from './store-keys';
 const STREAM_CHUNK = 64 * 1024;
 
 interface Entry {
-  readonly data: Buffer;
+  readonly data: StoredBytes;
   readonly modified: Date;
   readonly version: string;
 }
 
 /**
  * The object store in process memory, with the same semantics as the others: for unit tests of pure logic and for
- * benches. Values are copied in and out, so callers cannot change stored bytes. Versions are counters, unique per
+ * benches. Buffers are copied in and out, so callers cannot change stored bytes (a stream's chunks are kept as they come). Versions are counters, unique per
  * store, so a value written back gets a new version.
  */
 export class MemoryStore implements ObjectStore {
@@ -31,24 +31,24 @@ export class MemoryStore implements ObjectStore {
       if (!isBytes(data)) data.destroy();
       throw this.exists(key);
     }
-    const bytes = isBytes(data) ? Buffer.from(data) : await readAll(data);
+    const bytes = isBytes(data) ? new StoredBytes([Buffer.from(data)]) : await readAll(data);
     await tick();
     if (this.entries.has(key)) throw this.exists(key);
     this.set(key, bytes);
   }
 
   async get(key: string): Promise<Buffer> {
-    return Buffer.from(this.entry(key).data);
+    return this.entry(key).data.copy();
   }
 
   async getRange(key: string, range: ByteRange): Promise<Buffer> {
     checkRange(range);
-    return Buffer.from(slice(this.entry(key).data, range));
+    return this.entry(key).data.copy(range);
   }
 
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     if (range) checkRange(range);
-    const bytes = Buffer.from(slice(this.entry(key).data, range));
+    const bytes = this.entry(key).data.copy(range);
     function* chunks(): Generator<Buffer> {
       for (let pos = 0; pos < bytes.length; pos += STREAM_CHUNK) yield bytes.subarray(pos, pos + STREAM_CHUNK);
     }
@@ -58,13 +58,13 @@ export class MemoryStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     validateStoreKey(key);
     const entry = this.entries.get(key);
-    return entry && { key, size: entry.data.length, modified: entry.modified };
+    return entry && { key, size: entry.data.size, modified: entry.modified };
   }
 
   async *list(prefix: string): AsyncGenerator<ObjectInfo> {
     if (prefix !== '') validateStoreKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
     for (const [key, entry] of this.entries) {
-      if (key.startsWith(prefix)) yield { key, size: entry.data.length, modified: entry.modified };
+      if (key.startsWith(prefix)) yield { key, size: entry.data.size, modified: entry.modified };
     }
   }
 
@@ -76,13 +76,13 @@ export class MemoryStore implements ObjectStore {
   async readVersioned(key: string): Promise<Versioned | undefined> {
     validateStoreKey(key);
     const entry = this.entries.get(key);
-    return entry && { data: Buffer.from(entry.data), version: entry.version };
+    return entry && { data: entry.data.copy(), version: entry.version };
   }
 
   async compareAndSwap(key: string, expected: string | undefined, data: Buffer): Promise<string> {
     validateStoreKey(key);
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
-    const copy = Buffer.from(data);
+    const copy = new StoredBytes([Buffer.from(data)]);
     await tick();
     this.expectVersion(key, expected);
     return this.set(key, copy).version;
@@ -104,7 +104,7 @@ export class MemoryStore implements ObjectStore {
     return entry;
   }
 
-  private set(key: string, data: Buffer): Entry {
+  private set(key: string, data: StoredBytes): Entry {
     const entry = { data, modified: new Date(), version: `v${++this.versions}` };
     this.entries.set(key, entry);
     return entry;
@@ -132,16 +132,61 @@ function isBytes(data: Buffer | Readable): data is Buffer {
   return Buffer.isBuffer(data) || data instanceof Uint8Array;
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+/**
+ * A stream's bytes as the pieces it came in (a pack arrives as many 1 MiB slabs). Not copied: a readable stream's
+ * producer hands each chunk over and never writes to it again, unlike the caller of a Buffer put, whose bytes are
+ * copied.
+ */
+async function readAll(stream: Readable): Promise<StoredBytes> {
   const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
-  return Buffer.concat(parts);
+  for await (const chunk of stream) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return new StoredBytes(parts);
 }
 
-function slice(data: Buffer, range: ByteRange | undefined): Buffer {
-  if (!range) return data;
-  const start = Math.min(range.offset, data.length);
-  return data.subarray(start, Math.min(data.length, start + range.length));
+/**
+ * A stored value kept as the pieces it was written in: joining a large streamed object into one buffer would copy
+ * it a second time, and a bench that measures a broker on this store would measure that copy.
+ */
+class StoredBytes {
+  /** Offset of each part within the value. */
+  private readonly starts: number[] = [];
+  readonly size: number;
+
+  constructor(private readonly parts: readonly Buffer[]) {
+    let at = 0;
+    for (const p of parts) {
+      this.starts.push(at);
+      at += p.length;
+    }
+    this.size = at;
+  }
+
+  /** A copy of `range` (clipped at the end), or of the whole value. */
+  copy(range?: ByteRange): Buffer {
+    const start = Math.min(range?.offset ?? 0, this.size);
+    const end = range ? Math.min(this.size, start + range.length) : this.size;
+    const out = Buffer.allocUnsafe(end - start);
+    for (let i = this.partAt(start), at = start; at < end; i++) {
+      const p = this.parts[i];
+      const from = at - this.starts[i];
+      const n = Math.min(p.length - from, end - at);
+      p.copy(out, at - start, from, from + n);
+      at += n;
+    }
+    return out;
+  }
+
+  /** Index of the part holding byte `offset` (binary search). */
+  private partAt(offset: number): number {
+    let lo = 0;
+    let hi = this.parts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
 }
 
 function checkRange(range: ByteRange): void {

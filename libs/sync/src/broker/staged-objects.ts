@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { NotFoundError, ObjectId } from '@tributary/core';
 import { ObjectDatabase } from '@tributary/repository';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from '@tributary/storage';
-import { ObjectTarget } from '../transfer/transfer-channel';
+import { ObjectReader, ObjectTarget } from '../transfer/transfer-channel';
 
 const PACKS_PREFIX = 'packs/';
 
@@ -111,15 +111,15 @@ class PacklessView implements ObjectStore {
 }
 
 /** Reads from the shared database, reloading once on a miss: another broker may have written the pack. */
-export function reloadingReader(db: ObjectDatabase): { get(id: ObjectId): Promise<Buffer>; getMany(ids: readonly ObjectId[]): Promise<Buffer[]> } {
+export function reloadingReader(db: ObjectDatabase): Required<ObjectReader> {
   return {
-    async getMany(ids: readonly ObjectId[]): Promise<Buffer[]> {
+    async getMany(ids: readonly ObjectId[], opts?: { verify?: boolean }): Promise<Buffer[]> {
       try {
-        return await db.getMany(ids);
+        return await db.getMany(ids, opts);
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
         await db.reload();
-        return db.getMany(ids);
+        return db.getMany(ids, opts);
       }
     },
     async get(id: ObjectId): Promise<Buffer> {

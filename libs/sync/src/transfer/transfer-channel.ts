@@ -34,8 +34,12 @@ export interface ReceiverChannel {
 /** Read access to the sender's objects (an ObjectDatabase fits). Reads must be verified against their ids. */
 export interface ObjectReader {
   get(id: ObjectId): Promise<Buffer>;
-  /** Many objects at once, in order (neighbours in a pack come in one ranged read). Optional. */
-  getMany?(ids: readonly ObjectId[]): Promise<Buffer[]>;
+  /**
+   * Many objects at once, in order (neighbours in a pack come in one ranged read). Optional. The sender asks for
+   * chunks with `verify: false`: the receiver hashes every object before it stores it, so the sender may skip its
+   * own hash of the bytes it only passes on (it must still check their sizes).
+   */
+  getMany?(ids: readonly ObjectId[], opts?: { verify?: boolean }): Promise<Buffer[]>;
 }
 
 /**
