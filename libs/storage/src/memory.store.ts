@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '@tributary/core';
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, UnavailableError } from '@tributary/core';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
 
@@ -139,7 +139,17 @@ function isBytes(data: Buffer | Readable): data is Buffer {
  */
 async function readAll(stream: Readable): Promise<StoredBytes> {
   const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  // 'data' events, not async iteration: read() joins whatever is buffered into one new buffer, a copy per byte.
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (chunk: Buffer | string) => parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+    let ended = false;
+    stream.once('end', () => {
+      ended = true;
+      resolve();
+    });
+    stream.once('error', reject);
+    stream.once('close', () => ended || reject(new UnavailableError('the stream closed before its end')));
+  });
   return new StoredBytes(parts);
 }
 

@@ -241,9 +241,11 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * are hashed again and a mismatch throws IntegrityError; without it the caller vouches for the id (reads verify
    * anyway). With `deltaBase`, if that object is held, its chain is shorter than MAX_DELTA_DEPTH and
    * `encodeChunkDelta` finds a delta smaller than the object, a delta record is stored instead of the bytes (a
-   * base still pending in the open pack is used only if it is in the small-object cache).
+   * base still pending in the open pack is used only if it is in the small-object cache). With `handedOver` the
+   * caller never changes `bytes` again, so the pack may hold them until stored instead of copying them (a transfer
+   * receiver's bytes are its own, fresh from the wire).
    */
-  async putWithId(id: ObjectId, bytes: Buffer, opts: { deltaBase?: ObjectId; verify?: boolean } = {}): Promise<void> {
+  async putWithId(id: ObjectId, bytes: Buffer, opts: { deltaBase?: ObjectId; verify?: boolean; handedOver?: boolean } = {}): Promise<void> {
     if (!isObjectId(id)) throw new InvalidArgumentError(`bad object id ${JSON.stringify(id)}`);
     const verified = opts.verify === true;
     if (verified && sha256(bytes) !== id) throw new IntegrityError(`bytes do not hash to ${id}`, { id });
@@ -263,7 +265,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       if (delta && baseId !== undefined && baseDepth !== undefined && baseDepth < MAX_DELTA_DEPTH) {
         await this.appendLocked(RECORD_DELTA, id, encodeDeltaPayload(baseId, delta), bytes.length, baseDepth + 1);
       } else {
-        await this.appendLocked(RECORD_FULL, id, [bytes], bytes.length, 0);
+        await this.appendLocked(RECORD_FULL, id, [bytes], bytes.length, 0, opts.handedOver);
       }
       if (verified) this.cache.set(id, bytes);
     });
@@ -543,7 +545,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   // ---- writing (callers hold the lock)
 
-  private async appendLocked(type: RecordType, id: ObjectId, payload: readonly Uint8Array[], size: number, depth: number): Promise<void> {
+  private async appendLocked(type: RecordType, id: ObjectId, payload: readonly Uint8Array[], size: number, depth: number, handedOver = false): Promise<void> {
     if (this.writer?.failure) throw this.writer.failure;
     if (this.backgroundFailure) throw this.backgroundFailure;
     let length = 0;
@@ -557,7 +559,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       this.writer = PackWriter.open(this.store);
       this.stats.bytesWritten += PACK_HEADER_BYTES;
     }
-    await this.writer.append(type, id, payload, size, depth);
+    await this.writer.append(type, id, payload, size, depth, handedOver);
     this.stats.objectsWritten++;
     this.stats.bytesWritten += record;
   }

@@ -105,6 +105,29 @@ describe('PackWriter', () => {
     expect(sha256((await store.get(done.packKey)).subarray(e.offset, e.offset + e.storedLength))).toBe(id);
   });
 
+
+  it('writes handed-over parts uncopied and in order between staged ones, across slab boundaries', async () => {
+    const store = new MemoryStore();
+    const w = PackWriter.open(store);
+    // Small records fill the slab part way, large handed-over ones go straight to the stream, over 1 MiB in all.
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      const size = i % 3 === 0 ? 100 + i : 40_000 + 997 * i;
+      parts.push(Buffer.alloc(size, i + 1));
+    }
+    const expected: Buffer[] = [encodePackHeader()];
+    for (const p of parts) {
+      await w.append(RECORD_FULL, sha256(p), [p], p.length, 0, true);
+      expected.push(encodeRecordHeader(RECORD_FULL, sha256(p), p.length), p);
+    }
+    const done = await w.finish();
+    const pack = await store.get(done.packKey);
+    expect(pack.equals(Buffer.concat(expected))).toBe(true);
+    for (const p of parts) {
+      const e = done.index.lookup(sha256(p))!;
+      expect(sha256(pack.subarray(e.offset, e.offset + e.storedLength))).toBe(sha256(p));
+    }
+  });
   it('waits for the store to read (backpressure) and writes the index only after the pack is stored', async () => {
     const store = new GatedStore();
     const w = PackWriter.open(store);

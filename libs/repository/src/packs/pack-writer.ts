@@ -38,6 +38,8 @@ const HIGH_WATER_MARK = 1 << 20;
  * few, large writes for the store, instead of a buffer (and a stream concat) per record.
  */
 const SLAB_BYTES = 1 << 20;
+/** A handed-over payload part at least this large goes to the stream as it is, not through the slab. */
+const DIRECT_MIN_BYTES = 16 * 1024;
 
 /**
  * Streams one pack into the store: a single `putIfAbsent(packs/<name>.pack, stream)` that stays open while
@@ -55,6 +57,8 @@ export class PackWriter {
   private written = PACK_HEADER_BYTES;
   private slab: Buffer | undefined;
   private slabUsed = 0;
+  /** Bytes of the slab already handed to the stream (before a direct part, the slab's start is shipped early). */
+  private slabShipped = 0;
   private error: Error | undefined;
   private state: 'open' | 'finishing' | 'done' | 'aborted' = 'open';
 
@@ -119,11 +123,12 @@ export class PackWriter {
   }
 
   /**
-   * Appends one record. `payload` parts are copied, so the caller may reuse its buffers. Resolves once the stream
-   * has room again. Throws InvalidArgumentError for an id already in this pack, or the store's error if the
-   * upload failed.
+   * Appends one record. `payload` parts are copied, so the caller may reuse its buffers, unless `handedOver`: then
+   * the caller never changes them again and large parts go to the store as they are (one copy fewer per byte).
+   * Resolves once the stream has room again. Throws InvalidArgumentError for an id already in this pack, or the
+   * store's error if the upload failed.
    */
-  async append(type: RecordType, id: ObjectId, payload: readonly Uint8Array[], size: number, depth: number): Promise<void> {
+  async append(type: RecordType, id: ObjectId, payload: readonly Uint8Array[], size: number, depth: number, handedOver = false): Promise<void> {
     if (this.error) throw this.error;
     if (this.state !== 'open') throw new FailedPreconditionError(`pack ${this.name} is ${this.state}`);
     if (this.entries.has(id)) throw new InvalidArgumentError(`object ${id} is already in pack ${this.name}`);
@@ -133,7 +138,7 @@ export class PackWriter {
     // Checked (and kept) before a byte is staged, so a bad entry leaves the pack as it was.
     this.entries.add({ id, offset: this.written + RECORD_HEADER_BYTES, storedLength: length, type, size, depth });
     let room = this.stage(header);
-    for (const p of payload) room = this.stage(p) && room;
+    for (const p of payload) room = (handedOver && p.byteLength >= DIRECT_MIN_BYTES ? this.sendDirect(p) : this.stage(p)) && room;
     this.written += RECORD_HEADER_BYTES + length;
     if (!room) await Promise.race([once(this.out, 'drain'), this.storeEnded]);
   }
@@ -153,13 +158,24 @@ export class PackWriter {
     return room;
   }
 
+  /** Hands the slab's unshipped bytes to the stream; a full slab is let go, a partial one keeps filling after them. */
   private shipSlab(): boolean {
     const slab = this.slab;
-    if (!slab || this.slabUsed === 0) return true;
-    const full = slab.subarray(0, this.slabUsed);
-    this.slab = undefined;
-    this.slabUsed = 0;
-    return this.out.write(full);
+    if (!slab) return true;
+    const part = slab.subarray(this.slabShipped, this.slabUsed);
+    this.slabShipped = this.slabUsed;
+    if (this.slabUsed === SLAB_BYTES) {
+      this.slab = undefined;
+      this.slabUsed = 0;
+      this.slabShipped = 0;
+    }
+    return part.byteLength === 0 || this.out.write(part);
+  }
+
+  /** Writes a handed-over part to the stream without copying it, after the slab bytes staged before it. */
+  private sendDirect(part: Uint8Array): boolean {
+    const room = this.shipSlab();
+    return this.out.write(part) && room;
   }
 
   /**

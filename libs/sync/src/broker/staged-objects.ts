@@ -38,7 +38,7 @@ export class StagedObjects implements ObjectTarget {
   }
 
   async put(id: ObjectId, bytes: Buffer): Promise<void> {
-    if (!this.shared.has(id)) await this.staged.putWithId(id, bytes);
+    if (!this.shared.has(id)) await this.staged.putWithId(id, bytes, { handedOver: true });
   }
 
   /** The transfer is complete; durability waits for `commit`, after the broker has accepted the commit. */

@@ -12,7 +12,7 @@ export function databaseTarget(db: ObjectDatabase): ObjectTarget {
   return {
     has: (id: ObjectId) => db.has(id),
     get: (id: ObjectId) => db.get(id),
-    put: (id: ObjectId, bytes: Buffer, deltaBase?: ObjectId) => db.putWithId(id, bytes, { deltaBase }),
+    put: (id: ObjectId, bytes: Buffer, deltaBase?: ObjectId) => db.putWithId(id, bytes, { deltaBase, handedOver: true }),
     flush: () => db.flush(),
   };
 }

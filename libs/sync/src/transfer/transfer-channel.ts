@@ -50,7 +50,10 @@ export interface ObjectTarget {
   has(id: ObjectId): boolean;
   /** Bytes of a held object, for applying a delta. */
   get(id: ObjectId): Promise<Buffer>;
-  /** Stores a verified object; `deltaBase` is the object it travelled as a delta against, a hint for storage. */
+  /**
+   * Stores a verified object; `deltaBase` is the object it travelled as a delta against, a hint for storage. The
+   * receiver hands `bytes` over: it never changes them afterwards, so the target may keep them without a copy.
+   */
   put(id: ObjectId, bytes: Buffer, deltaBase?: ObjectId): Promise<void>;
   /** Makes every object put so far durable. */
   flush(): Promise<void>;

@@ -29,8 +29,13 @@ import {
   TransferStats,
 } from './transfer-channel';
 
-/** Chunk bytes read ahead in one getMany: bounds the sender's memory besides the batch being filled. */
-const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** Chunk bytes asked for in one getMany (neighbours in a pack come in one ranged read). */
+const READ_BYTES = 2 * 1024 * 1024;
+/**
+ * Bytes queued for sending, read or being read: reads run this far ahead of the stream, so the store and the
+ * network work at the same time. Bounds the sender's memory besides the batch being filled.
+ */
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 
 export interface SendOptions {
   /**
@@ -95,7 +100,9 @@ interface Wanted {
 class CommitTransfer {
   /** What the receiver said: true = holds it (with its closure), false = lacks it. */
   private readonly known = new Map<ObjectId, boolean>();
-  private readonly sent = new Set<ObjectId>();
+  /** Objects queued for sending (or sent): each goes once. */
+  private readonly queued = new Set<ObjectId>();
+  private readonly outbox = new SendQueue(READ_AHEAD_BYTES);
   private readonly stats = emptyStats();
   private batch: ObjectFrame[] = [];
   private batchSize = 0;
@@ -116,8 +123,9 @@ class CommitTransfer {
       const base = this.deltaBaseFor(id, c, commit);
       const baseTree = base ? (await this.readCommit(base)).tree : undefined;
       await this.sendDir(c.tree, baseTree);
-      await this.emit(id, COMMIT, await this.src.get(id));
+      await this.queue(id, COMMIT, await this.src.get(id));
     }
+    await this.outbox.drain();
     await this.flushBatch();
     await this.channel.send({ commitEnd: { commit: idToWire(commit) } });
     return this.stats;
@@ -211,7 +219,7 @@ class CommitTransfer {
   // ---- sending
 
   private needs(id: ObjectId): boolean {
-    return this.known.get(id) === false && !this.sent.has(id);
+    return this.known.get(id) === false && !this.queued.has(id);
   }
 
   /** A commit the receiver held before this transfer, whose tree serves as delta base for `id`'s tree. */
@@ -240,7 +248,7 @@ class CommitTransfer {
         else await this.sendFile(e, base && base.kind === e.kind ? base : undefined);
       }
     }
-    await this.emit(id, TREE, bytes, nodeBase);
+    await this.queue(id, TREE, bytes, nodeBase);
   }
 
   private async sendFile(e: TreeEntry, base: TreeEntry | undefined): Promise<void> {
@@ -262,50 +270,58 @@ class CommitTransfer {
         at += c.size;
       }
     }
-    await this.emit(id, CHUNK_LIST, bytes, nodeBase);
+    await this.queue(id, CHUNK_LIST, bytes, nodeBase);
   }
 
-  /** The missing chunks of one list node, read a few MiB at a time with getMany (one ranged read per run). */
+  /**
+   * Queues the missing chunks of one list node, read a few MiB at a time with getMany (one ranged read per run).
+   * The reads start now and run ahead of the stream, up to the outbox's bound.
+   */
   private async sendChunks(children: readonly ChunkRef[], offset: number, aligner: ChunkAligner | undefined): Promise<void> {
-    if (!this.src.getMany) {
-      let at = offset;
-      for (const c of children) {
-        await this.sendChunk(c.id, at, aligner);
-        at += c.size;
-      }
-      return;
-    }
-    const pending: { id: ObjectId; at: number }[] = [];
-    let pendingBytes = 0;
-    const drain = async () => {
-      const bytes = await this.src.getMany!(pending.map((p) => p.id), { verify: false });
-      for (let i = 0; i < pending.length; i++) {
-        if (!this.needs(pending[i].id)) continue;
-        await this.emit(pending[i].id, CHUNK, bytes[i], await aligner?.chunkAt(pending[i].at));
-      }
-      pending.length = 0;
-      pendingBytes = 0;
+    let group: { id: ObjectId; at: number; size: number }[] = [];
+    let groupBytes = 0;
+    const queueGroup = async () => {
+      const items = group;
+      group = [];
+      groupBytes = 0;
+      const read = this.src.getMany
+        ? this.src.getMany(items.map((p) => p.id), { verify: false })
+        : Promise.all(items.map((p) => this.src.get(p.id)));
+      await this.outbox.push({
+        bytes: items.reduce((n, p) => n + p.size, 0),
+        ready: read,
+        send: async (chunks) => {
+          for (let i = 0; i < items.length; i++) await this.emit(items[i].id, CHUNK, chunks[i], await aligner?.chunkAt(items[i].at));
+        },
+      });
     };
-    const queued = new Set<ObjectId>();
     let at = offset;
     for (const c of children) {
-      if (this.needs(c.id) && !queued.has(c.id)) {
-        queued.add(c.id);
-        pending.push({ id: c.id, at });
-        pendingBytes += c.size;
-        if (pendingBytes >= READ_AHEAD_BYTES) await drain();
+      if (this.needs(c.id)) {
+        this.queued.add(c.id);
+        group.push({ id: c.id, at, size: c.size });
+        groupBytes += c.size;
+        if (groupBytes >= READ_BYTES) await queueGroup();
       }
       at += c.size;
     }
-    if (pending.length > 0) await drain();
+    if (group.length > 0) await queueGroup();
   }
 
   private async sendChunk(id: ObjectId, offset: number, aligner: ChunkAligner | undefined): Promise<void> {
     if (!this.needs(id)) return;
-    const base = await aligner?.chunkAt(offset);
-    await this.emit(id, CHUNK, await this.src.get(id), base);
+    this.queued.add(id);
+    const bytes = this.src.get(id);
+    await this.outbox.push({ bytes: 0, ready: bytes.then((b) => [b]), send: async ([b]) => this.emit(id, CHUNK, b, await aligner?.chunkAt(offset)) });
   }
 
+  /** Queues an object whose bytes are in hand (a tree, list or commit), after everything queued before it. */
+  private async queue(id: ObjectId, kind: ObjectKindName, bytes: Buffer, base?: ObjectId): Promise<void> {
+    this.queued.add(id);
+    await this.outbox.push({ bytes: bytes.length, ready: Promise.resolve([bytes]), send: ([b]) => this.emit(id, kind, b, base) });
+  }
+
+  /** Adds one object to the batch (as a delta against `base` when that is smaller); sends the batch when full. */
   private async emit(id: ObjectId, kind: ObjectKindName, bytes: Buffer, base?: ObjectId): Promise<void> {
     let frame: ObjectFrame = { id: idToWire(id), kind, data: bytes };
     let size = bytes.length;
@@ -317,7 +333,6 @@ class CommitTransfer {
         this.stats.deltas++;
       }
     }
-    this.sent.add(id);
     this.batch.push(frame);
     this.batchSize += size + 2 * ID_BYTES;
     this.stats.objects++;
@@ -337,6 +352,47 @@ class CommitTransfer {
 
   private async readCommit(id: CommitId): Promise<Commit> {
     return decodeCommit(await this.src.get(id), id);
+  }
+}
+
+/** One queued send: `ready` (a read already running) resolves to the bytes `send` puts on the stream. */
+interface QueuedSend {
+  /** Bytes it holds in memory once read, counted against the queue's bound. */
+  readonly bytes: number;
+  readonly ready: Promise<Buffer[]>;
+  send(bytes: Buffer[]): Promise<void>;
+}
+
+/**
+ * Sends in the order queued while letting reads run ahead: `push` returns at once unless more than `limit` bytes
+ * are queued, in which case it first sends from the head until they fit. So the store is read while the stream
+ * drains, and memory stays bounded. A failed read surfaces when its turn to be sent comes.
+ */
+class SendQueue {
+  private readonly queue: QueuedSend[] = [];
+  private queuedBytes = 0;
+
+  constructor(private readonly limit: number) {}
+
+  async push(item: QueuedSend): Promise<void> {
+    item.ready.catch(() => undefined);
+    this.queue.push(item);
+    this.queuedBytes += item.bytes;
+    while (this.queuedBytes > this.limit && this.queue.length > 0) await this.sendHead();
+  }
+
+  /** Sends everything queued. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0) await this.sendHead();
+  }
+
+  private async sendHead(): Promise<void> {
+    const item = this.queue.shift()!;
+    try {
+      await item.send(await item.ready);
+    } finally {
+      this.queuedBytes -= item.bytes;
+    }
   }
 }
 

@@ -12,6 +12,8 @@ export const FLOW_CONTROL_WINDOW = 64 * 1024 * 1024;
 /** Largest message either side accepts or sends. Object batches are about 1 MiB, so this is only a guard. */
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 
+export const MAX_FRAME_BYTES = 1024 * 1024 - 1;
+
 /** Options for every client channel to a broker. */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
@@ -47,7 +49,7 @@ export function raiseServerWindows(server: grpc.Server, windowBytes = FLOW_CONTR
       const raise = () => {
         try {
           session.setLocalWindowSize(windowBytes);
-          session.settings({ initialWindowSize: windowBytes });
+          session.settings({ initialWindowSize: windowBytes, maxFrameSize: MAX_FRAME_BYTES });
         } catch {
           // The session closed before it got going; nothing to raise.
         }
