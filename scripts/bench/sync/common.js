@@ -116,6 +116,22 @@ function fmtMs(ms) {
   return ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`;
 }
 
+/**
+ * Milliseconds a raw SHA-256 loop takes over `bytes` (a new digest per 64 KiB chunk, as a receiver verifying chunks
+ * does), on one core: the floor of any pipeline that must hash those bytes on one thread.
+ */
+function hashLoopMs(bytes) {
+  const crypto = require('node:crypto');
+  const block = crypto.randomBytes(16 * MiB);
+  const t = performance.now();
+  for (let done = 0; done < bytes; ) {
+    for (let at = 0; at < block.length && done < bytes; at += 64 * KiB, done += 64 * KiB) {
+      crypto.createHash('sha256').update(block.subarray(at, at + 64 * KiB)).digest();
+    }
+  }
+  return performance.now() - t;
+}
+
 /** The compiled libraries (run `npx tsc -b` first). */
 function libs() {
   return {
@@ -166,6 +182,7 @@ function randomFile(file, bytes, seed) {
 }
 
 module.exports = {
+  hashLoopMs,
   ROOT,
   KiB,
   MiB,

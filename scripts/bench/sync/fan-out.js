@@ -10,7 +10,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { fmtBytes, fmtSecs } = require('../report');
-const { MiB, commitAll, fmtMBps, libs, mbps, memorySubscriber, randomFile, startChild } = require('./common');
+const { MiB, commitAll, fmtMBps, hashLoopMs, libs, mbps, memorySubscriber, randomFile, startChild } = require('./common');
 const { natsFanOut } = require('./nats');
 const { RawClient, receiveAll } = require('./raw-grpc');
 
@@ -79,6 +79,13 @@ module.exports = async function fanOut(ctx) {
     report.note(
       `publish ${fmtBytes(pub.wireBytes)} in ${fmtSecs(pubMs)} (${fmtMBps(mbps(pub.wireBytes, pubMs))}); ${SUBSCRIBERS} subscribers took ${fmtSecs(subMs)}, ` +
         `raw grpc-js ${fmtSecs(rawMs)}${nats.unavailable ? '' : `, NATS ${fmtSecs(nats.deliverMs)}`}`,
+    );
+    // The subscribers share this process's one thread, and each must hash every byte it receives.
+    const hashMs = hashLoopMs(delivered);
+    report.note(
+      `raw SHA-256 loop over the ${fmtBytes(delivered)} delivered (one core, same run): ${fmtSecs(hashMs)}; ` +
+        `with the raw grpc-js time that is ${fmtSecs(hashMs + rawMs)} = at most ${(rawMs / (hashMs + rawMs)).toFixed(2)}x raw grpc-js ` +
+        `for verifying subscribers on one thread unless hashing overlaps receiving perfectly`,
     );
     report.figure({
       name: `fan-out to ${SUBSCRIBERS} verifying subscribers (total delivered)`,
