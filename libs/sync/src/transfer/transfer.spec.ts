@@ -131,6 +131,24 @@ describe('object transfer', () => {
     expect(dst.has(commit)).toBe(false);
   });
 
+  it('catches a chunk damaged in the sender\'s own store, which the sender reads unhashed', async () => {
+    const store = new MemoryStore();
+    const written = await ObjectDatabase.open(store);
+    const { commit } = await commitFiles(written, { 'big.bin': randomBytesSeeded(600_000, 7) });
+    await written.flush();
+    // Flip a byte in the middle of the pack: inside a chunk's payload (chunks are most of its bytes).
+    const damaged = new MemoryStore();
+    for await (const info of store.list('')) {
+      const bytes = await store.get(info.key);
+      if (info.key.endsWith('.pack')) bytes[Math.floor(bytes.length / 2)] ^= 0x40;
+      await damaged.putIfAbsent(info.key, bytes);
+    }
+    const src = await ObjectDatabase.open(damaged);
+    const dst = await db();
+    await expect(transfer(src, dst, commit)).rejects.toThrow(/does not match its id/);
+    expect(dst.has(commit)).toBe(false);
+  });
+
   it('rejects a tree with an unsafe name before the commit is stored', async () => {
     const src = await db();
     const dst = await db();
