@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readlinkSync, statSync, appendFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readlinkSync, statSync, appendFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastLine, ok, tempDir, trib } from './support/trib';
 
@@ -143,5 +143,26 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(trib(repo, ['show', 'HEAD~5']).code).toBe(2);
     expect(trib(repo, ['show', 'nope']).code).toBe(2);
     expect(trib(repo, ['show', 'abc']).code).toBe(2);
+  });
+
+  it('gc merges the small packs of many commits, and every commit stays readable', () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      appendFileSync(path.join(repo, 'rows.csv'), `${i},${'x'.repeat(200)}\n`);
+      writeFileSync(path.join(repo, `batch-${i}.txt`), `batch ${i}\n`);
+      ids.push(lastLine(ok(repo, ['commit', '-m', `batch ${i}`]).stdout));
+    }
+    const packs = () => readdirSync(path.join(repo, '.trib/store/packs')).filter((f) => f.endsWith('.pack')).length;
+    expect(packs()).toBe(12);
+
+    const r = JSON.parse(ok(repo, ['gc', '--grace', '0', '--json']).stdout);
+    expect(r).toMatchObject({ deletedObjects: 0, mergedPacks: 12, writtenPacks: 1 });
+    expect(packs()).toBe(1);
+    expect(JSON.parse(ok(repo, ['log', '--json']).stdout).map((c: { id: string }) => c.id)).toEqual([...ids].reverse());
+    ok(repo, ['verify', '--read-data']);
+    const old = path.join(t.dir, 'old');
+    ok(repo, ['checkout', ids[3], '--to', old]);
+    expect(readFileSync(path.join(old, 'rows.csv'), 'utf8').split('\n')).toHaveLength(5);
+    expect(ok(repo, ['gc', '--grace', '0']).stderr).not.toMatch(/merged/);
   });
 });

@@ -29,7 +29,7 @@ export const verifyCommand: CliCommand = {
 
 export const gcCommand: CliCommand = {
   name: 'gc',
-  summary: 'delete unreachable data older than the grace period',
+  summary: 'delete unreachable data older than the grace period and merge small packs',
   usage: 'trib gc [--dry-run] [--grace SECONDS] [--json]',
   options: { flags: ['--dry-run', '--json'], values: ['--grace'] },
   async run(args, ctx) {
@@ -44,7 +44,10 @@ export const gcCommand: CliCommand = {
     return withRepository(ctx, async (repo) => {
       const r = await collectRepositoryGarbage(repo, { dryRun: args.flags.has('--dry-run'), graceMs });
       if (args.flags.has('--json')) ctx.json({ dryRun: args.flags.has('--dry-run'), ...r });
-      else ctx.err(`${args.flags.has('--dry-run') ? 'would free' : 'freed'} ${r.freedBytes} bytes: ${r.deletedObjects} objects, ${r.deletedPacks} packs (${r.keptPacks} kept)`);
+      else {
+        const merged = r.mergedPacks > 0 ? `; merged ${r.mergedPacks} small packs into ${r.writtenPacks}` : '';
+        ctx.err(`${args.flags.has('--dry-run') ? 'would free' : 'freed'} ${r.freedBytes} bytes: ${r.deletedObjects} objects, ${r.deletedPacks} packs (${r.keptPacks} kept)${merged}`);
+      }
       return 0;
     });
   },

@@ -22,7 +22,8 @@ export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
 /**
  * `trib gc`: deletes objects unreachable from every ref and older than the grace period, so a concurrent writer's
- * fresh objects survive. Refuses to run on a damaged repository (it could not tell what is live).
+ * fresh objects survive, and merges the old small packs (one per commit) so lookups stay cheap. Refuses to run on a
+ * damaged repository (it could not tell what is live).
  */
 export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?: boolean; graceMs?: number } = {}) {
   return repo.lock.run(async () => {
@@ -30,6 +31,10 @@ export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?
     if (damage.length) {
       throw new IntegrityError(`repository is damaged (${damage.length} objects, first ${damage[0].id}); run trib verify`);
     }
-    return collectGarbage(repo.objects, repo.store, (id) => live.has(id), { graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS, dryRun: Boolean(opts.dryRun) });
+    return collectGarbage(repo.objects, repo.store, (id) => live.has(id), {
+      graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
+      dryRun: Boolean(opts.dryRun),
+      mergeSmallPacks: { minPacks: 2 },
+    });
   });
 }

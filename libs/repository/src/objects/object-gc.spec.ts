@@ -81,7 +81,7 @@ describe('collectGarbage', () => {
     const after = await store.keys();
     expect(after).toHaveLength(2);
     expect(after.some((k) => before.includes(k))).toBe(false);
-    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 1, freedBytes: RECORD_HEADER_BYTES + dead.length + 50, keptPacks: 0 });
+    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 1, freedBytes: RECORD_HEADER_BYTES + dead.length + 50, keptPacks: 0, mergedPacks: 0, writtenPacks: 1 });
     expect(db.has(deadId)).toBe(false);
     expect(db.has(liveId)).toBe(true);
     await expectReadable(store, [live]);
@@ -127,7 +127,7 @@ describe('collectGarbage', () => {
     const keys = await store.keys();
     store.now = at(30 * 60_000);
     const result = await collectGarbage(await ObjectDatabase.open(store), store, () => false, gcOpts(store.now));
-    expect(result).toEqual({ deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: 1 });
+    expect(result).toEqual({ deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: 1, mergedPacks: 0, writtenPacks: 0 });
     expect(await store.keys()).toEqual(keys);
   });
 
@@ -152,7 +152,7 @@ describe('collectGarbage', () => {
     store.now = at(2 * HOUR + 60_000);
 
     const result = await collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(store.now));
-    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 0, freedBytes: 11, keptPacks: 0 });
+    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 0, freedBytes: 11, keptPacks: 0, mergedPacks: 0, writtenPacks: 0 });
     expect(await store.keys()).toEqual([youngOrphan]);
   });
 
@@ -244,6 +244,44 @@ describe('collectGarbage', () => {
     await expect(collectGarbage(await ObjectDatabase.open(store), store, (id) => id === ids[0], gcOpts(store.now))).rejects.toThrow(IntegrityError);
     const keysAfter = await store.keys();
     for (const k of keysBefore) expect(keysAfter).toContain(k);
+  });
+
+  it('merges old small packs into one, keeping every object (deltas too) and leaving young packs alone', async () => {
+    const store = new ClockedStore();
+    const objects: Buffer[] = [];
+    const base = blob('base', 5000);
+    objects.push(base);
+    await writePack(store, [base]);
+    for (let i = 0; i < 5; i++) {
+      const o = blob(`small-${i}`);
+      objects.push(o);
+      await writePack(store, [o]);
+    }
+    const edited = Buffer.concat([base, Buffer.from('appended')]);
+    objects.push(edited);
+    await writePack(store, [], [[edited, sha256(base)]]);
+    store.now = at(2 * HOUR);
+    const young = blob('young');
+    objects.push(young);
+    await writePack(store, [young]);
+    store.now = at(2 * HOUR + 1000);
+    expect((await store.keys()).filter((k) => k.endsWith('.pack'))).toHaveLength(8);
+
+    const db = await ObjectDatabase.open(store);
+    const result = await collectGarbage(db, store, () => true, gcOpts(store.now, { mergeSmallPacks: { minPacks: 4 }, deleteOrphans: false }));
+
+    expect(result).toMatchObject({ deletedObjects: 0, deletedPacks: 7, mergedPacks: 7, writtenPacks: 1, keptPacks: 1 });
+    expect((await store.keys()).filter((k) => k.endsWith('.pack'))).toHaveLength(2);
+    await expectReadable(store, objects);
+    expect((await recordOf(store, sha256(edited))).type).toBe(RECORD_DELTA);
+  });
+
+  it('does not merge fewer small packs than asked', async () => {
+    const store = new ClockedStore();
+    for (let i = 0; i < 3; i++) await writePack(store, [blob(`p${i}`)]);
+    store.now = at(2 * HOUR);
+    const result = await collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(store.now, { mergeSmallPacks: { minPacks: 4 } }));
+    expect(result).toMatchObject({ deletedPacks: 0, mergedPacks: 0, writtenPacks: 0, keptPacks: 3 });
   });
 
   it('refuses a negative grace period', async () => {

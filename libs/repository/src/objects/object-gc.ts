@@ -16,6 +16,7 @@ import {
 } from '../packs/pack-format';
 import { FinishedPack, PackWriter } from '../packs/pack-writer';
 import { LoadedPack, ObjectDatabase } from './object-database';
+import { packsToMerge } from './pack-merge-plan';
 
 export interface GcOptions {
   /** Packs (and orphan pack files) modified less than this long ago are never touched. */
@@ -24,6 +25,13 @@ export interface GcOptions {
   readonly dryRun: boolean;
   /** The clock, for tests. */
   readonly now?: Date;
+  /**
+   * Also merge old small packs, even without dead records, as `packsToMerge` picks them (a store written one pack
+   * per commit keeps few packs). `maxPackBytes` defaults to half the database's pack target.
+   */
+  readonly mergeSmallPacks?: { readonly minPacks: number; readonly maxPackBytes?: number };
+  /** Delete old pack files without an index (writers killed midway). Default true. */
+  readonly deleteOrphans?: boolean;
 }
 
 export interface GcResult {
@@ -35,6 +43,10 @@ export interface GcResult {
   readonly freedBytes: number;
   /** Indexed packs left as they were (the packs gc wrote are not counted). */
   readonly keptPacks: number;
+  /** Packs rewritten only to merge them with others (counted in deletedPacks too). */
+  readonly mergedPacks: number;
+  /** Packs gc wrote. */
+  readonly writtenPacks: number;
 }
 
 interface PackFiles {
@@ -43,7 +55,8 @@ interface PackFiles {
 }
 
 /**
- * Removes objects for which `isLive` is false from packs older than `graceMs`.
+ * Removes objects for which `isLive` is false from packs older than `graceMs`, and with `mergeSmallPacks` merges
+ * old small packs. With `isLive` always true it only merges, which needs no lock: no object ever leaves the store.
  *
  * - An old pack holding a dead record is rewritten: its live records go into a new pack (a live delta whose base
  *   is dead becomes a full record; a record another surviving pack already holds as cheaply is not copied), and
@@ -82,20 +95,28 @@ export async function collectGarbage(
     if (!f) files.set(parsed.name, (f = {}));
     f[parsed.kind] = info;
   }
-  const orphans = [...files.values()].filter((f) => f.pack && !f.idx && isOld(f.pack)).map((f) => f.pack!);
+  const orphans = opts.deleteOrphans === false ? [] : [...files.values()].filter((f) => f.pack && !f.idx && isOld(f.pack)).map((f) => f.pack!);
   const packs = db.packs();
   const old = packs.filter((p) => {
     const f = files.get(p.name);
     return f !== undefined && isOld(f.pack) && isOld(f.idx);
   });
 
+  const merging = new Set(
+    opts.mergeSmallPacks
+      ? packsToMerge(
+          old.map((p) => ({ pack: p, bytes: files.get(p.name)!.pack!.size })),
+          { minPacks: opts.mergeSmallPacks.minPacks, maxPackBytes: opts.mergeSmallPacks.maxPackBytes ?? db.packTargetBytes / 2 },
+        )
+      : [],
+  );
   const bases = await readDeltaBases(db, packs);
   const needed = new Set<ObjectId>();
   const keep = (id: ObjectId) => needed.has(id) || isLive(id);
   let rewritten: Set<LoadedPack>;
   // Keeping a base can leave a pack with nothing dead, which then keeps its own deltas' bases: iterate to a fixpoint.
   for (;;) {
-    rewritten = new Set(old.filter((p) => someEntry(p, (e) => !keep(e.id))));
+    rewritten = new Set(old.filter((p) => merging.has(p) || someEntry(p, (e) => !keep(e.id))));
     let grew = false;
     for (const p of packs) {
       if (rewritten.has(p)) continue;
@@ -122,6 +143,8 @@ export async function collectGarbage(
   const copier = new Copier(db, store, survivors, opts.dryRun);
   for (const p of rewritten) await copier.copyLive(p, keep, bases.get(p));
   const added = await copier.finish();
+  let mergedPacks = 0;
+  for (const p of rewritten) if (!someEntry(p, (e) => !keep(e.id))) mergedPacks++;
 
   if (!opts.dryRun) {
     crashPoint('gc.before-delete');
@@ -138,6 +161,8 @@ export async function collectGarbage(
     deletedObjects,
     freedBytes: removedBytes - added,
     keptPacks: packs.length - rewritten.size,
+    mergedPacks,
+    writtenPacks: copier.written,
   };
 }
 
@@ -200,6 +225,11 @@ class Copier {
       this.writer = undefined;
       throw e;
     }
+  }
+
+  /** Packs written (or, in a dry run, that would be: counted as one). */
+  get written(): number {
+    return this.dryRun ? (this.estimateCount > 0 ? 1 : 0) : this.finished.length;
   }
 
   /** Finishes the last new pack; returns the bytes gc added to the store. */
