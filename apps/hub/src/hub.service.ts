@@ -1,6 +1,6 @@
 import { CommitId, isTribError } from '@tributary/core';
 import { HubLayout, mergeRegionalCommit } from '@tributary/hub';
-import { crashPoint, Repository } from '@tributary/repository';
+import { crashPoint, PackMaintenance, Repository } from '@tributary/repository';
 import { regionOf } from './hub-config';
 
 /** What the hub needs from a sync client (SyncClient from @tributary/sync fits). */
@@ -54,8 +54,11 @@ export class HubService {
   private readonly abort = new AbortController();
   private readonly runs: Promise<void>[] = [];
   private readonly topics = new Map<string, TopicState>();
+  /** Each merge leaves a small pack in the hub's store; this merges them in the background. */
+  private readonly packs: PackMaintenance;
 
   constructor(private readonly deps: HubDeps) {
+    this.packs = new PackMaintenance(deps.repo.objects, deps.repo.store, { log: (_level, message) => deps.log(message) });
     for (const t of deps.topics) this.topics.set(t, { lastSeq: 0, merged: 0, duplicates: 0, conflicts: [], latenciesMs: [], state: 'starting' });
   }
 
@@ -66,6 +69,7 @@ export class HubService {
   async stop(): Promise<void> {
     this.abort.abort();
     await Promise.allSettled(this.runs);
+    await this.packs.close();
   }
 
   status(): Record<string, unknown> {
@@ -114,6 +118,7 @@ export class HubService {
       state.latenciesMs.push(latency);
       if (state.latenciesMs.length > KEEP_LATENCIES) state.latenciesMs.shift();
       log(`merged ${topic} seq ${e.seq} -> ${r.commit} (${latency} ms after the regional commit)`);
+      this.packs.afterWrite();
     } else if (r.kind === 'duplicate') {
       state.duplicates++;
       log(`${topic} seq ${e.seq} (${e.commit}) is already in main; nothing to do`);

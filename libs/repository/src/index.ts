@@ -5,6 +5,8 @@ export * from './revisions/rev-parse';
 export * from './history/commit-walk';
 export * from './objects/object-database';
 export * from './objects/object-gc';
+export * from './objects/pack-maintenance';
+export * from './objects/pack-merge-plan';
 export * from './worktree/stat-cache';
 export * from './worktree/ignore-rules';
 export * from './worktree/worktree-scan';

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { UnavailableError } from '@tributary/core';
-import { ObjectDatabase } from '@tributary/repository';
+import { ObjectDatabase, PackMaintenance } from '@tributary/repository';
 import { ObjectStore } from '@tributary/storage';
 import { CursorRepository, redisPrefixFor } from '../cursors/cursor.repository';
 import { AppendNotifier } from '../topics/append-notifier';
@@ -40,6 +40,8 @@ export class BrokerContext {
     readonly pollMs: number,
     readonly window: number,
     readonly logger: BrokerLogger,
+    /** Merges the small packs publishes leave behind; call `afterWrite` after each append. */
+    readonly packs: PackMaintenance,
     private readonly connections: Redis[],
   ) {}
 
@@ -80,12 +82,14 @@ export class BrokerContext {
       opts.pollMs ?? 2000,
       opts.window ?? 4,
       logger,
+      new PackMaintenance(db, opts.store, { log: logger }),
       [redis, sub],
     );
   }
 
-  /** Closes the Redis connections. The store belongs to the caller. */
+  /** Waits for a pack merge in progress and closes the Redis connections. The store belongs to the caller. */
   async close(): Promise<void> {
+    await this.packs.close();
     await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 }

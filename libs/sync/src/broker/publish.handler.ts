@@ -70,6 +70,7 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
         await settled(ctx, t);
         const entry = await appendCommit(ctx, t, commit, got.commitBytes ?? (await staged.get(commit)), staged);
         await io.send({ appended: { commit, seq: entry.seq } });
+        ctx.packs.afterWrite();
       } catch (e) {
         await staged.abort().catch(() => undefined);
         throw e;

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '@tributary/core';
+import { MemoryStore } from '@tributary/storage';
+import { ObjectDatabase } from './object-database';
+import { PackMaintenance } from './pack-maintenance';
+
+async function packFiles(store: MemoryStore): Promise<number> {
+  let n = 0;
+  for await (const info of store.list('packs/')) if (info.key.endsWith('.pack')) n++;
+  return n;
+}
+
+/** Lets the store's clock move on, so the packs written so far count as older than a zero grace period. */
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+describe('PackMaintenance', () => {
+  it('merges the small packs of many flushes in the background; every object stays readable, also to a reader that loaded the old packs', async () => {
+    const store = new MemoryStore();
+    const db = await ObjectDatabase.open(store);
+    const logs: string[] = [];
+    const packs = new PackMaintenance(db, store, { minPacks: 8, log: (_l, m) => logs.push(m) });
+    const objects: Buffer[] = [];
+    for (let i = 0; i < 7; i++) {
+      objects.push(randomBytes(2000));
+      await db.put(objects[i]);
+      await db.flush();
+      packs.afterWrite();
+    }
+    await tick();
+    const reader = await ObjectDatabase.open(store, { cacheBytes: 0 });
+    expect(await packFiles(store)).toBe(7);
+
+    objects.push(randomBytes(2000));
+    await db.put(objects[7]);
+    await db.flush();
+    await tick();
+    packs.afterWrite();
+    await packs.close();
+
+    expect(await packFiles(store)).toBe(1);
+    expect(logs.join('\n')).toMatch(/merged 8 small packs into 1/);
+    for (const o of objects) {
+      expect((await db.get(sha256(o))).equals(o)).toBe(true);
+      expect((await reader.get(sha256(o))).equals(o)).toBe(true);
+    }
+  });
+
+  it('starts nothing after close, and a failed merge is only logged', async () => {
+    const store = new MemoryStore();
+    const db = await ObjectDatabase.open(store);
+    const logs: string[] = [];
+    const packs = new PackMaintenance(db, store, { minPacks: 2, log: (l, m) => logs.push(`${l} ${m}`) });
+    for (let i = 0; i < 3; i++) {
+      await db.put(randomBytes(100));
+      await db.flush();
+    }
+    await tick();
+    const list = store.list.bind(store);
+    store.list = () => {
+      throw new Error('listing refused');
+    };
+    packs.afterWrite();
+    await packs.close();
+    expect(logs).toEqual([expect.stringMatching(/^warn merging small packs failed .*listing refused/)]);
+    store.list = list;
+    packs.afterWrite();
+    expect(await packFiles(store)).toBe(3);
+  });
+});

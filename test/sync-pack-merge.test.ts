@@ -1,0 +1,49 @@
+import * as path from 'node:path';
+import { CommitId } from '@tributary/core';
+import { Repository, verifyRepository } from '@tributary/repository';
+import { SyncClient } from '../libs/sync/src/client/sync.client';
+import { commitFiles, newRepo, startTestBroker, tempDir, TempDir } from '../libs/sync/src/testing/sync-harness';
+
+const TOPIC = 'datasets/heart/eu-azure';
+
+/** Pack files (with an index) in a store. */
+async function packCount(broker: Awaited<ReturnType<typeof startTestBroker>>): Promise<number> {
+  let n = 0;
+  for await (const info of broker.store.list('packs/')) if (info.key.endsWith('.idx')) n++;
+  return n;
+}
+
+describe('sync: a broker merges the small packs publishes leave behind', () => {
+  let t: TempDir;
+
+  beforeEach(() => (t = tempDir()));
+  afterEach(() => t.cleanup());
+
+  it('keeps its pack count low over many publishes, and a subscriber starting from scratch gets every commit', async () => {
+    const broker = await startTestBroker(path.join(t.dir, 'broker-store'));
+    const client = new SyncClient(broker.address);
+    const edge = await newRepo(path.join(t.dir, 'edge'));
+    let hub: Repository | undefined;
+    try {
+      const commits: CommitId[] = [];
+      for (let i = 0; i < 40; i++) {
+        commits.push(await commitFiles(edge, { [`batches/b${i}.csv`]: `id,v\n${i},${'y'.repeat(300 + i)}\n` }));
+        const r = await client.publish(edge, TOPIC);
+        expect(r.seqTo).toBe(i + 1);
+      }
+      await broker.context.packs.close();
+      // One pack per publish without merging; 16 mergeable packs trigger a merge.
+      expect(await packCount(broker)).toBeLessThan(20);
+
+      hub = await newRepo(path.join(t.dir, 'hub'));
+      const got = await client.subscribe(hub, TOPIC, 'hub');
+      expect(got).toMatchObject({ commits: 40, seqTo: 40, head: commits[39] });
+      expect((await verifyRepository(hub, { readData: true })).damage).toEqual([]);
+    } finally {
+      client.close();
+      await edge.close();
+      await hub?.close();
+      await broker.close();
+    }
+  });
+});
