@@ -212,6 +212,25 @@ describe('sync: subscribe', () => {
       await big.close();
     }
   });
+
+  it('keeps nested topics apart in one repository: topics/<a> and topics/<a>/<b> both work as refs', async () => {
+    const outer = 'datasets/heart';
+    const other = await newRepo(path.join(t.dir, 'edge-outer'));
+    const hub = await newRepo(path.join(t.dir, 'nested-hub'));
+    try {
+      const outerHead = await commitFiles(other, { 'summary.csv': rows(2_000, 9) });
+      await client.publish(other, outer);
+      await client.subscribe(hub, TOPIC, 'nested-hub');
+      await client.subscribe(hub, outer, 'nested-hub');
+      const innerHead = (await client.listTopics()).find((x) => x.topic === TOPIC)!.head;
+      expect((await hub.refs.read(topicRef(TOPIC)))?.target).toEqual({ commit: innerHead });
+      expect((await hub.refs.read(topicRef(outer)))?.target).toEqual({ commit: outerHead });
+      expect(Object.keys(await treeOf(hub, outerHead))).toEqual(['summary.csv']);
+    } finally {
+      await other.close();
+      await hub.close();
+    }
+  });
 });
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {

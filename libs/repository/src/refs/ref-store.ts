@@ -2,6 +2,7 @@ import {
   CommitId,
   ConflictError,
   IntegrityError,
+  InvalidArgumentError,
   isObjectId,
   RefName,
   validateRefName,
@@ -32,7 +33,26 @@ export function tagRef(name: string): RefName {
 }
 export function topicRef(topic: string): RefName {
   validateRefName(topic, 'topic');
+  // Topic names are lower case (see TopicName), which keeps TOPIC_TIP out of them: the key mapping stays one-to-one.
+  if (topic !== topic.toLowerCase()) throw new InvalidArgumentError(`invalid topic ${JSON.stringify(topic)}: topics are lower case`);
   return (TOPIC_PREFIX + topic) as RefName;
+}
+
+/**
+ * Topics nest (`a` and `a/b` may both exist), and on a file system a key cannot be both a file and a folder, so a
+ * topic ref is kept one level down: `refs/topics/a` under the key `refs/topics/a/TIP`. Branches and tags are kept
+ * under their names, and may not nest (as in git): creating one where the other would need its name refuses.
+ */
+const TOPIC_TIP = 'TIP';
+
+function keyOf(name: RefName): string {
+  return name.startsWith(TOPIC_PREFIX) ? `${name}/${TOPIC_TIP}` : name;
+}
+
+/** The ref a store key holds, or undefined for a key that is not one (such as a topic ref's folder). */
+function nameOf(key: string): RefName | undefined {
+  if (!key.startsWith(TOPIC_PREFIX)) return key as RefName;
+  return key.endsWith(`/${TOPIC_TIP}`) ? (key.slice(0, -TOPIC_TIP.length - 1) as RefName) : undefined;
 }
 
 function encode(t: RefTarget): Buffer {
@@ -55,7 +75,7 @@ export class RefStore {
   constructor(private readonly store: ObjectStore) {}
 
   async read(name: RefName): Promise<RefValue | undefined> {
-    const v = await this.store.readVersioned(name);
+    const v = await this.store.readVersioned(keyOf(name));
     return v && { target: decode(name, v.data), version: v.version };
   }
 
@@ -73,8 +93,9 @@ export class RefStore {
 
   /** Creates a ref that must not exist yet. Throws AlreadyExists-like ConflictError when it does. */
   async create(name: RefName, target: RefTarget): Promise<void> {
+    await this.refuseNesting(name);
     try {
-      await this.store.compareAndSwap(name, undefined, encode(target));
+      await this.store.compareAndSwap(keyOf(name), undefined, encode(target));
     } catch (e) {
       if (e instanceof ConflictError) throw new ConflictError(`${describe(name)} already exists`, { ref: name });
       throw e;
@@ -83,8 +104,9 @@ export class RefStore {
 
   /** Moves a ref from the version the caller read (undefined: must be absent). Throws ConflictError if it moved. */
   async update(name: RefName, expectedVersion: string | undefined, target: RefTarget): Promise<void> {
+    if (expectedVersion === undefined) await this.refuseNesting(name);
     try {
-      await this.store.compareAndSwap(name, expectedVersion, encode(target));
+      await this.store.compareAndSwap(keyOf(name), expectedVersion, encode(target));
     } catch (e) {
       if (e instanceof ConflictError) {
         throw new ConflictError(`${describe(name)} was changed by another writer; retry`, { ref: name });
@@ -94,17 +116,32 @@ export class RefStore {
   }
 
   async delete(name: RefName, expectedVersion: string): Promise<void> {
-    await this.store.deleteVersioned(name, expectedVersion);
+    await this.store.deleteVersioned(keyOf(name), expectedVersion);
   }
 
   /** Every ref under `prefix` (e.g. `refs/heads/`) with its target, sorted by name. */
   async list(prefix: string): Promise<{ name: RefName; target: RefTarget }[]> {
     const out: { name: RefName; target: RefTarget }[] = [];
     for await (const info of this.store.list(prefix)) {
-      const v = await this.read(info.key as RefName);
-      if (v) out.push({ name: info.key as RefName, target: v.target });
+      const name = nameOf(info.key);
+      const v = name && (await this.read(name));
+      if (v) out.push({ name: name!, target: v.target });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Refuses a new branch or tag `a/b` while `a` exists, or `a` while `a/b` does: every backend alike. */
+  private async refuseNesting(name: RefName): Promise<void> {
+    const prefix = [BRANCH_PREFIX, TAG_PREFIX].find((p) => name.startsWith(p));
+    if (!prefix) return;
+    const segments = name.slice(prefix.length).split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const outer = (prefix + segments.slice(0, i).join('/')) as RefName;
+      if (await this.read(outer)) throw new ConflictError(`cannot create ${describe(name)}: ${describe(outer)} exists`, { ref: name });
+    }
+    for await (const info of this.store.list(`${name}/`)) {
+      throw new ConflictError(`cannot create ${describe(name)}: ${describe(info.key)} exists`, { ref: name });
+    }
   }
 }
 

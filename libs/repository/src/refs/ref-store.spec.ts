@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CommitId, ConflictError, InvalidArgumentError } from '@tributary/core';
+import { LocalStore, MemoryStore, ObjectStore } from '@tributary/storage';
+import { branchRef, RefStore, tagRef, topicRef } from './ref-store';
+
+const c1 = 'a'.repeat(64) as CommitId;
+const c2 = 'b'.repeat(64) as CommitId;
+
+describe.each([
+  ['local', async () => LocalStore.open(mkdtempSync(path.join(tmpdir(), 'trib-refs-')), { create: true })],
+  ['memory', async () => new MemoryStore()],
+])('RefStore on a %s store', (_kind, open: () => Promise<ObjectStore>) => {
+  let store: ObjectStore;
+  let refs: RefStore;
+  beforeEach(async () => {
+    store = await open();
+    refs = new RefStore(store);
+  });
+  afterEach(() => {
+    if (store.url.startsWith('file://')) rmSync(new URL(store.url).pathname, { recursive: true, force: true });
+  });
+
+  it('keeps nested topic refs side by side, and lists them by name', async () => {
+    await refs.update(topicRef('datasets/heart'), undefined, { commit: c1 });
+    await refs.update(topicRef('datasets/heart/na-aws'), undefined, { commit: c2 });
+    expect((await refs.read(topicRef('datasets/heart')))?.target).toEqual({ commit: c1 });
+    expect((await refs.read(topicRef('datasets/heart/na-aws')))?.target).toEqual({ commit: c2 });
+    expect(await refs.list('refs/')).toEqual([
+      { name: 'refs/topics/datasets/heart', target: { commit: c1 } },
+      { name: 'refs/topics/datasets/heart/na-aws', target: { commit: c2 } },
+    ]);
+    const v = (await refs.read(topicRef('datasets/heart')))!.version;
+    await refs.delete(topicRef('datasets/heart'), v);
+    expect(await refs.read(topicRef('datasets/heart'))).toBeUndefined();
+    expect((await refs.read(topicRef('datasets/heart/na-aws')))?.target).toEqual({ commit: c2 });
+  });
+
+  it('refuses a branch or tag nested in another, either way round, with a clear conflict', async () => {
+    await refs.create(branchRef('a'), { commit: c1 });
+    await expect(refs.create(branchRef('a/b'), { commit: c1 })).rejects.toThrow(new ConflictError('cannot create branch a/b: branch a exists'));
+    await refs.create(tagRef('x/y'), { commit: c1 });
+    await expect(refs.update(tagRef('x'), undefined, { commit: c1 })).rejects.toThrow(new ConflictError('cannot create tag x: tag x/y exists'));
+    expect(await refs.list('refs/')).toHaveLength(2);
+  });
+
+  it('refuses a topic name with capitals, which the key mapping reserves', () => {
+    expect(() => topicRef('Datasets/x')).toThrow(InvalidArgumentError);
+  });
+});
