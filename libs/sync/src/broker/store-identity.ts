@@ -9,16 +9,19 @@ const FORMAT = 1;
 /**
  * The random id of a store, created with the store (create-if-absent, so two brokers starting on a fresh store
  * agree on one). Anything kept about the store elsewhere, such as Redis cursors, is keyed by it, so a fresh store
- * never inherits an old run's state. Throws IntegrityError for an unreadable identity object.
+ * never inherits an old run's state. On a store that ignores create-if-absent, `agree` picks the id instead: given
+ * this broker's candidate, it returns the one every broker of the store uses (see `agreeInRedis`). Throws
+ * IntegrityError for an unreadable identity object.
  */
-export async function readOrCreateStoreId(store: ObjectStore): Promise<string> {
+export async function readOrCreateStoreId(store: ObjectStore, agree?: (candidate: string) => Promise<string>): Promise<string> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       return parse(await store.get(CONFIG_KEY), store.url);
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
-    const config = { format: FORMAT, id: randomBytes(16).toString('hex') };
+    const candidate = randomBytes(16).toString('hex');
+    const config = { format: FORMAT, id: agree ? await agree(candidate) : candidate };
     try {
       await store.putIfAbsent(CONFIG_KEY, Buffer.from(JSON.stringify(config) + '\n'));
       return config.id;
