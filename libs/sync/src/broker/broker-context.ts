@@ -8,7 +8,7 @@ import { AppendNotifier } from '../topics/append-notifier';
 import { ExclusiveFence, LogFence, LogFenceMode, RedisFence, StoreFence } from '../topics/log-fence';
 import { TopicLog } from '../topics/topic-log';
 import { BrokerLease } from './broker-lease';
-import { readOrCreateStoreId } from './store-identity';
+import { IdentityAgreement, readOrCreateStoreId } from './store-identity';
 
 export type BrokerLogLevel = 'info' | 'warn' | 'error';
 export type BrokerLogger = (level: BrokerLogLevel, message: string) => void;
@@ -92,7 +92,7 @@ export class BrokerContext {
     try {
       const conditionalWrites = await probeConditionalWrites(opts.store);
       const enforced = enforcesConditionalWrites(conditionalWrites);
-      const storeId = await readOrCreateStoreId(opts.store, enforced ? undefined : (candidate) => agreeInRedis(redis, opts.store.url, candidate));
+      const storeId = await readOrCreateStoreId(opts.store, enforced ? undefined : agreeInRedis(redis, opts.store.url));
       const prefix = redisPrefixFor(storeId);
       const setting = opts.topicLogFence ?? 'auto';
       let fence: LogFence;
@@ -136,16 +136,29 @@ export class BrokerContext {
   }
 }
 
-const IDENTITY_AGREEMENT_SECONDS = 3600;
+/** Far longer than creating a store's identity takes; only a broker that died mid-creation leaves its key this long. */
+const IDENTITY_AGREEMENT_SECONDS = 60;
+
+const RELEASE_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
  * On a store that ignores create-if-absent, two brokers creating its identity at once would each keep their own id
- * (and so their own cursors and fence): the first candidate set in Redis, keyed by the store's URL, wins.
+ * (and so their own cursors and fence): the first candidate set in Redis, keyed by the store's URL, wins. The key
+ * is removed once the identity is written, so a store created again later under the same URL gets a new id.
  */
-async function agreeInRedis(redis: Redis, storeUrl: string, candidate: string): Promise<string> {
+function agreeInRedis(redis: Redis, storeUrl: string): IdentityAgreement {
   const key = `trib:store-identity:${createHash('sha256').update(storeUrl).digest('hex')}`;
-  await redis.set(key, candidate, 'EX', IDENTITY_AGREEMENT_SECONDS, 'NX');
-  return (await redis.get(key)) ?? candidate;
+  return async (candidate) => {
+    await redis.set(key, candidate, 'EX', IDENTITY_AGREEMENT_SECONDS, 'NX');
+    const id = await redis.get(key);
+    if (!id) return undefined;
+    return {
+      id,
+      release: async () => {
+        await redis.eval(RELEASE_IF_MINE, 1, key, candidate);
+      },
+    };
+  };
 }
 
 function describeFence(mode: LogFenceMode, url: string, probe: ConditionalWrites, prefix: string): string {

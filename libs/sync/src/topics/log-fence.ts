@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { AlreadyExistsError, NotFoundError, TopicName, UnavailableError } from '@tributary/core';
+import { crashPoint } from '@tributary/repository';
 import { ObjectStore } from '@tributary/storage';
 
 /** How a topic log's appends are arbitrated (see the three implementations below). */
@@ -115,6 +116,7 @@ export class RedisFence implements LogFence {
       await this.redisCall(() => this.redis.set(claim, existing, 'EX', CLAIM_TTL_SECONDS));
       throw taken(topic, seq);
     }
+    crashPoint('sync.fence.after-claim');
     try {
       await this.store.putIfAbsent(key, data);
     } catch (e) {
