@@ -13,13 +13,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import Redis from 'ioredis';
-import { CommitId, ConflictError, FailedPreconditionError, TopicName } from '@tributary/core';
+import { CommitId, ConflictError, FailedPreconditionError, TopicName, UnavailableError } from '@tributary/core';
 import { branchRef, Repository, topicRef } from '@tributary/repository';
 import { LocalStore, MemoryStore, ObjectStore, probeConditionalWrites } from '@tributary/storage';
 import { S3Store } from '../libs/storage/src/s3.store';
 import { BrokerContext } from '../libs/sync/src/broker/broker-context';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { commitFiles as writeCommit } from '../libs/sync/src/testing/object-fixtures';
+import { PrivateRedis } from '../libs/sync/src/testing/private-redis';
 import { commitFiles, newRepo, REDIS_URL, tempDir, TempDir } from '../libs/sync/src/testing/sync-harness';
 import { RedisFence } from '../libs/sync/src/topics/log-fence';
 import { TopicLog } from '../libs/sync/src/topics/topic-log';
@@ -190,6 +191,52 @@ describe('the topic log on a store that ignores conditions', () => {
     const bucket = await freshBucket('enforcing');
     const [a, b] = [await context(await openS3(bucket), 'off'), await context(await openS3(bucket), 'off')];
     expect([a.topicLogFence, b.topicLogFence]).toEqual(['store', 'store']);
+  });
+
+  describe('when Redis goes away', () => {
+    let redis: PrivateRedis;
+    beforeAll(async () => {
+      redis = await PrivateRedis.start();
+    });
+    afterAll(async () => {
+      await redis?.dispose();
+    });
+
+    async function appendUntil(log: TopicLog, wanted: 'ok' | 'unavailable', label: string): Promise<void> {
+      for (let i = 0; ; i++) {
+        const outcome = await log.append(TOPIC, await log.head(TOPIC).catch(() => undefined), fakeCommit(`${label} ${i}`)).then(
+          () => 'ok',
+          (e) => (e instanceof UnavailableError ? 'unavailable' : Promise.reject(e)),
+        );
+        if (outcome === wanted) return;
+        if (i > 400) throw new Error(`append never became ${wanted}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+
+    it('a broker holding the store alone stops appending once its lease lapses, and never appends beside a broker that took over', async () => {
+      const bucket = await freshBucket('ignoring');
+      const first = await BrokerContext.open({ store: await openS3(bucket), redisUrl: redis.url, topicLogFence: 'off', leaseTtlMs: 600 });
+      contexts.push(first);
+      await first.log.append(TOPIC, undefined, fakeCommit('while held'));
+      await redis.stop();
+      await appendUntil(first.log, 'unavailable', 'redis down');
+      await redis.start();
+      let second: BrokerContext | undefined;
+      try {
+        second = await BrokerContext.open({ store: await openS3(bucket), redisUrl: redis.url, topicLogFence: 'off', leaseTtlMs: 600 });
+        contexts.push(second);
+      } catch (e) {
+        // The first broker renewed its lease before the second asked: then the second is refused and the first goes on.
+        expect(e).toBeInstanceOf(FailedPreconditionError);
+      }
+      if (second) {
+        await expect(first.log.append(TOPIC, await first.log.head(TOPIC), fakeCommit('after takeover'))).rejects.toThrow(UnavailableError);
+        await second.log.append(TOPIC, await second.log.head(TOPIC), fakeCommit('by the new holder'));
+      } else {
+        await appendUntil(first.log, 'ok', 'renewed');
+      }
+    });
   });
 
   describe('a claim whose broker died before writing the entry', () => {

@@ -31,6 +31,8 @@ export interface BrokerContextOptions {
    * must be the store's only one (an exclusive lease in Redis; a second broker is refused at start-up).
    */
   readonly topicLogFence?: TopicLogFenceSetting;
+  /** How long this broker's lease on a store that ignores conditions lasts without a refresh. Default 15 s. */
+  readonly leaseTtlMs?: number;
 }
 
 export type TopicLogFenceSetting = 'auto' | 'redis' | 'off';
@@ -100,7 +102,7 @@ export class BrokerContext {
         fence = new StoreFence(opts.store);
       } else {
         const mode = setting === 'off' ? 'exclusive' : 'fenced';
-        lease = await BrokerLease.acquire(redis, prefix, mode, opts.store.url, { onProblem: (m) => logger('error', m) });
+        lease = await BrokerLease.acquire(redis, prefix, mode, opts.store.url, { ttlMs: opts.leaseTtlMs, onProblem: (m) => logger('error', m) });
         fence = mode === 'exclusive' ? new ExclusiveFence(opts.store, lease) : new RedisFence(opts.store, redis, prefix, lease);
       }
       logger('info', describeFence(fence.mode, opts.store.url, conditionalWrites, prefix));

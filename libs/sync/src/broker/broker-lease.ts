@@ -131,7 +131,8 @@ export class BrokerLease implements WriteLease {
     const otherWho = m?.[2] ?? '?';
     const message =
       this.mode === 'exclusive'
-        ? `store ${this.storeUrl} does not enforce conditional writes and another broker (${otherWho}) already runs on it; ` +
+        ? `store ${this.storeUrl} does not enforce conditional writes and another broker (${otherWho}) already runs on it ` +
+          `(a broker that died keeps it for up to ${this.ttlMs / 1000} s); ` +
           `a broker with TRIB_TOPIC_LOG_FENCE=off must be its only broker: unset TRIB_TOPIC_LOG_FENCE (or set it to auto) on every broker of this store to share it through the Redis fence`
         : `store ${this.storeUrl} does not enforce conditional writes and a broker (${otherWho}, ${otherMode}) holds it alone with TRIB_TOPIC_LOG_FENCE=off; ` +
           `stop it, or restart it without TRIB_TOPIC_LOG_FENCE=off so both use the Redis fence`;

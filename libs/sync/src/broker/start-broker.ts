@@ -16,6 +16,7 @@ export interface StartBrokerOptions {
   readonly pollMs?: number;
   readonly window?: number;
   readonly topicLogFence?: TopicLogFenceSetting;
+  readonly leaseTtlMs?: number;
 }
 
 export interface RunningBroker {
