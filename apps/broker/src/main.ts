@@ -8,7 +8,7 @@ import { BrokerContext, PROTO_FILES, PROTO_LOADER_OPTIONS } from '@tributary/syn
 import { BrokerModule } from './broker.module';
 import { TributaryGrpcServer } from './tributary-grpc.server';
 
-const BROKER_ENV = { redisUrl: TRIB_ENV.redisUrl, listen: TRIB_ENV.listen, store: TRIB_ENV.store };
+const BROKER_ENV = { redisUrl: TRIB_ENV.redisUrl, listen: TRIB_ENV.listen, store: TRIB_ENV.store, topicLogFence: TRIB_ENV.topicLogFence };
 
 /** The broker process: a NestJS gRPC microservice over the broker's object store and Redis. */
 async function main(): Promise<void> {
@@ -19,6 +19,7 @@ async function main(): Promise<void> {
   const context = await BrokerContext.open({
     store,
     redisUrl: cfg.redisUrl,
+    topicLogFence: cfg.topicLogFence,
     log: (level, message) => (level === 'info' ? logger.log(message) : level === 'warn' ? logger.warn(message) : logger.error(message)),
   });
   const strategy = new TributaryGrpcServer({ package: 'tributary.v1', protoPath: PROTO_FILES, loader: PROTO_LOADER_OPTIONS, url: cfg.listen.address });

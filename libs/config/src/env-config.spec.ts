@@ -33,4 +33,10 @@ describe('loadConfig', () => {
     }
     expect(loadConfig({ t: TRIB_ENV.topics }, { TRIB_TOPICS: 'a/b/c/d/e/f/g/h' }).t).toEqual(['a/b/c/d/e/f/g/h']);
   });
+  it("reads the broker's topic-log fence setting: auto by default, a bad value named", () => {
+    const schema = { fence: TRIB_ENV.topicLogFence };
+    expect(loadConfig(schema, {}).fence).toBe('auto');
+    expect(loadConfig(schema, { TRIB_TOPIC_LOG_FENCE: 'off' }).fence).toBe('off');
+    expect(() => loadConfig(schema, { TRIB_TOPIC_LOG_FENCE: 'maybe' })).toThrow(/TRIB_TOPIC_LOG_FENCE="maybe": expected one of auto, redis, off/);
+  });
 });

@@ -16,6 +16,12 @@ export const TRIB_ENV = {
   appendTo: envVar('TRIB_APPEND_TO', 'CSV/JSONL path in the dataset that batches are appended to (empty: new file per batch)', text, ''),
   topics: envVar('TRIB_TOPICS', 'comma-separated topics the hub subscribes to', list(topicName)),
   name: envVar('TRIB_NAME', 'subscriber name', simpleName, 'hub'),
+  topicLogFence: envVar(
+    'TRIB_TOPIC_LOG_FENCE',
+    "how the broker arbitrates topic-log appends on a store that ignores conditional writes: auto (the Redis fence, brokers may share the store), redis (the fence even on a store that enforces them), off (this broker must be the store's only one)",
+    oneOf('auto', 'redis', 'off'),
+    'auto',
+  ),
   hubLayout: envVar('TRIB_HUB_LAYOUT', 'where regional trees land in the hub: graft (regions/<region>/) or shared', oneOf('graft', 'shared'), 'graft'),
 } as const;
 

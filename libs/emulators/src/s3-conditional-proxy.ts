@@ -16,6 +16,10 @@ import { AddressInfo } from 'node:net';
  *   writes that do not overlap. Mode 'conflict' answers a conditional write that arrives while another write of
  *   the same key is in progress with 409 ConditionalRequestConflict, which S3 may also send and clients must
  *   handle ("retry the upload").
+ * - Mode 'ignore' stands for an S3-compatible store that accepts conditional headers and ignores them, but whose
+ *   writes are atomic as S3's are: every write is forwarded (conditions unjudged), and reads of a key wait for the
+ *   write of that key in progress. s3rver alone truncates an object in place before writing it, so a read racing a
+ *   write can see a partial object, which no real store shows.
  *
  * Requests are expected in path style (`/bucket/key`). Everything else passes through unchanged, byte for byte,
  * headers included, so the client's signature still matches.
@@ -23,7 +27,7 @@ import { AddressInfo } from 'node:net';
 export interface ConditionalProxyOptions {
   /** The S3-compatible server, e.g. `http://127.0.0.1:4568`. */
   readonly upstream: string;
-  readonly mode?: 'serialize' | 'conflict';
+  readonly mode?: 'serialize' | 'conflict' | 'ignore';
 }
 
 /** One write the proxy judged, for tests that check what a client sent. */
@@ -153,7 +157,7 @@ export async function startConditionalProxy(options: ConditionalProxyOptions): P
       return refuse(req, res, 409, 'ConditionalRequestConflict', message);
     }
     await withKey(key, async () => {
-      if (conditional) {
+      if (conditional && mode !== 'ignore') {
         let etag: string | undefined;
         try {
           etag = await currentEtag(path);
@@ -202,7 +206,12 @@ export async function startConditionalProxy(options: ConditionalProxyOptions): P
     if (isObject && req.method === 'PUT' && plain && !req.headers['x-amz-copy-source']) op = 'PutObject';
     else if (isObject && req.method === 'POST' && params.has('uploadId')) op = 'CompleteMultipartUpload';
     else if (isObject && req.method === 'DELETE' && plain) op = 'DeleteObject';
-    const done = op ? judge(req, res, op, path) : forward(req, res);
+    const atomicRead = mode === 'ignore' && isObject && plain && (req.method === 'GET' || req.method === 'HEAD');
+    const done = op
+      ? judge(req, res, op, path)
+      : atomicRead
+        ? withKey(decodeURIComponent(path), () => forward(req, res))
+        : forward(req, res);
     done.catch((e: unknown) => {
       if (!res.headersSent) sendError(res, 500, 'InternalError', String(e));
       else res.destroy();

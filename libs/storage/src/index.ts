@@ -3,3 +3,4 @@ export * from './store-keys';
 export * from './local.store';
 export * from './memory.store';
 export * from './store-url';
+export * from './conditional-writes.probe';

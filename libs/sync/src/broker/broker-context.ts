@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { UnavailableError } from '@tributary/core';
 import { ObjectDatabase, PackMaintenance } from '@tributary/repository';
-import { ObjectStore } from '@tributary/storage';
+import { ConditionalWrites, enforcesConditionalWrites, ObjectStore, probeConditionalWrites } from '@tributary/storage';
 import { CursorRepository, redisPrefixFor } from '../cursors/cursor.repository';
 import { AppendNotifier } from '../topics/append-notifier';
+import { ExclusiveFence, LogFence, LogFenceMode, RedisFence, StoreFence } from '../topics/log-fence';
 import { TopicLog } from '../topics/topic-log';
-import { readOrCreateStoreId } from './store-identity';
+import { BrokerLease } from './broker-lease';
+import { IdentityAgreement, readOrCreateStoreId } from './store-identity';
 
 export type BrokerLogLevel = 'info' | 'warn' | 'error';
 export type BrokerLogger = (level: BrokerLogLevel, message: string) => void;
@@ -21,13 +24,25 @@ export interface BrokerContextOptions {
   readonly window?: number;
   /** Where handlers report failures and notable events. Default: nowhere. */
   readonly log?: BrokerLogger;
+  /**
+   * How topic-log appends are arbitrated (TRIB_TOPIC_LOG_FENCE). `auto` (default): by the store when it enforces
+   * conditional writes (probed at start-up), else by the Redis fence, so any number of brokers may share the store.
+   * `redis`: always by the Redis fence. `off`: by the store when it enforces conditional writes, else this broker
+   * must be the store's only one (an exclusive lease in Redis; a second broker is refused at start-up).
+   */
+  readonly topicLogFence?: TopicLogFenceSetting;
+  /** How long this broker's lease on a store that ignores conditions lasts without a refresh. Default 15 s. */
+  readonly leaseTtlMs?: number;
 }
+
+export type TopicLogFenceSetting = 'auto' | 'redis' | 'off';
 
 const CONNECT_TIMEOUT_MS = 5000;
 
 /**
  * Everything a broker's handlers share: the object database on its store, the topic logs, Redis cursors and append
- * notifications. A broker keeps no other state, so any number of them may run on one store and one Redis.
+ * notifications. A broker keeps no other state, so any number of them may run on one store and one Redis (on a
+ * store that ignores conditional writes, through the Redis fence; see BrokerContextOptions.topicLogFence).
  */
 export class BrokerContext {
   private constructor(
@@ -40,18 +55,26 @@ export class BrokerContext {
     readonly pollMs: number,
     readonly window: number,
     readonly logger: BrokerLogger,
+    /** What the start-up probe found the store enforces. */
+    readonly conditionalWrites: ConditionalWrites,
     /** Merges the small packs publishes leave behind; call `afterWrite` after each append. */
     readonly packs: PackMaintenance,
     private readonly connections: Redis[],
+    private readonly lease: BrokerLease | undefined,
   ) {}
 
+  /** How this broker's topic-log appends are arbitrated. */
+  get topicLogFence(): LogFenceMode {
+    return this.log.fence.mode;
+  }
+
   /**
-   * Opens the store's database (loading pack indexes), reads or creates the store's identity and connects to
-   * Redis. Throws UnavailableError naming the URL when Redis cannot be reached.
+   * Connects to Redis, probes whether the store enforces conditional writes, reads or creates the store's identity,
+   * picks the topic log's fence (taking the store's lease when the store does not enforce conditions) and opens the
+   * store's database (loading pack indexes). Throws UnavailableError naming the URL when Redis cannot be reached,
+   * FailedPreconditionError when the store may not be shared with the brokers already on it.
    */
   static async open(opts: BrokerContextOptions): Promise<BrokerContext> {
-    const storeId = await readOrCreateStoreId(opts.store);
-    const prefix = redisPrefixFor(storeId);
     const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: CONNECT_TIMEOUT_MS });
     const sub = redis.duplicate();
     const logger = opts.log ?? (() => undefined);
@@ -69,27 +92,91 @@ export class BrokerContext {
       sub.disconnect();
       throw new UnavailableError(`cannot reach Redis at ${opts.redisUrl}: ${(e as Error).message}`, { url: opts.redisUrl }, { cause: e });
     }
-    const notifier = new AppendNotifier(redis, sub, prefix);
-    await notifier.start();
-    const db = await ObjectDatabase.open(opts.store);
-    return new BrokerContext(
-      opts.store,
-      db,
-      new TopicLog(opts.store),
-      new CursorRepository(redis, prefix),
-      notifier,
-      storeId,
-      opts.pollMs ?? 2000,
-      opts.window ?? 4,
-      logger,
-      new PackMaintenance(db, opts.store, { log: logger }),
-      [redis, sub],
-    );
+    let lease: BrokerLease | undefined;
+    try {
+      const conditionalWrites = await probeConditionalWrites(opts.store);
+      const enforced = enforcesConditionalWrites(conditionalWrites);
+      const storeId = await readOrCreateStoreId(opts.store, enforced ? undefined : agreeInRedis(redis, opts.store.url));
+      const prefix = redisPrefixFor(storeId);
+      const setting = opts.topicLogFence ?? 'auto';
+      let fence: LogFence;
+      if (setting !== 'redis' && enforced) {
+        fence = new StoreFence(opts.store);
+      } else {
+        const mode = setting === 'off' ? 'exclusive' : 'fenced';
+        lease = await BrokerLease.acquire(redis, prefix, mode, opts.store.url, { ttlMs: opts.leaseTtlMs, onProblem: (m) => logger('error', m) });
+        fence = mode === 'exclusive' ? new ExclusiveFence(opts.store, lease) : new RedisFence(opts.store, redis, prefix, lease);
+      }
+      logger('info', describeFence(fence.mode, opts.store.url, conditionalWrites, prefix));
+      const notifier = new AppendNotifier(redis, sub, prefix);
+      await notifier.start();
+      const db = await ObjectDatabase.open(opts.store);
+      return new BrokerContext(
+        opts.store,
+        db,
+        new TopicLog(opts.store, fence),
+        new CursorRepository(redis, prefix),
+        notifier,
+        storeId,
+        opts.pollMs ?? 2000,
+        opts.window ?? 4,
+        logger,
+        conditionalWrites,
+        new PackMaintenance(db, opts.store, { log: logger }),
+        [redis, sub],
+        lease,
+      );
+    } catch (e) {
+      await lease?.release();
+      redis.disconnect();
+      sub.disconnect();
+      throw e;
+    }
   }
 
-  /** Waits for a pack merge in progress and closes the Redis connections. The store belongs to the caller. */
+  /** Waits for a pack merge in progress, releases the store's lease (if held) and closes the Redis connections. The store belongs to the caller. */
   async close(): Promise<void> {
     await this.packs.close();
+    await this.lease?.release();
     await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+}
+
+/** Far longer than creating a store's identity takes; only a broker that died mid-creation leaves its key this long. */
+const IDENTITY_AGREEMENT_SECONDS = 60;
+
+const RELEASE_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * On a store that ignores create-if-absent, two brokers creating its identity at once would each keep their own id
+ * (and so their own cursors and fence): the first candidate set in Redis, keyed by the store's URL, wins. The key
+ * is removed once the identity is written, so a store created again later under the same URL gets a new id.
+ */
+function agreeInRedis(redis: Redis, storeUrl: string): IdentityAgreement {
+  const key = `trib:store-identity:${createHash('sha256').update(storeUrl).digest('hex')}`;
+  return async (candidate) => {
+    await redis.set(key, candidate, 'EX', IDENTITY_AGREEMENT_SECONDS, 'NX');
+    const id = await redis.get(key);
+    if (!id) return undefined;
+    return {
+      id,
+      release: async () => {
+        await redis.eval(RELEASE_IF_MINE, 1, key, candidate);
+      },
+    };
+  };
+}
+
+function describeFence(mode: LogFenceMode, url: string, probe: ConditionalWrites, prefix: string): string {
+  const found = enforcesConditionalWrites(probe)
+    ? 'enforces conditional writes'
+    : `does not enforce conditional writes (create-if-absent ${probe.createIfAbsent ? 'enforced' : 'ignored'}, compare-and-swap ${probe.compareAndSwap ? 'enforced' : 'ignored'})`;
+  switch (mode) {
+    case 'store':
+      return `topic log: store ${url} ${found}; appends are arbitrated by the store, any number of brokers may share it`;
+    case 'redis':
+      return `topic log: store ${url} ${found}; appends are fenced in Redis (${prefix}topic-claim:*), brokers may share it through the fence`;
+    case 'exclusive':
+      return `topic log: store ${url} ${found}; fence off (TRIB_TOPIC_LOG_FENCE=off): this broker holds the store exclusively`;
   }
 }

@@ -3,7 +3,7 @@ import { InvalidArgumentError, UnavailableError } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
 import { raiseServerWindows, SERVER_OPTIONS } from '../wire/grpc-options';
 import { loadTributaryProto } from '../wire/proto-loader';
-import { BrokerContext, BrokerLogger } from './broker-context';
+import { BrokerContext, BrokerLogger, TopicLogFenceSetting } from './broker-context';
 import { createSyncHandlers } from './sync-handlers';
 
 export interface StartBrokerOptions {
@@ -15,6 +15,8 @@ export interface StartBrokerOptions {
   /** See BrokerContextOptions. */
   readonly pollMs?: number;
   readonly window?: number;
+  readonly topicLogFence?: TopicLogFenceSetting;
+  readonly leaseTtlMs?: number;
 }
 
 export interface RunningBroker {
@@ -30,7 +32,8 @@ const SHUTDOWN_GRACE_MS = 2000;
 /**
  * Starts a broker on a plain grpc-js Server: SyncService and AdminService, with message limits and raised HTTP/2
  * receive windows. Throws InvalidArgumentError for a bad `listen`, UnavailableError when the address cannot be
- * bound or Redis cannot be reached.
+ * bound or Redis cannot be reached, FailedPreconditionError when the store may not be shared with the brokers
+ * already on it (see BrokerContext.open).
  */
 export async function startBroker(opts: StartBrokerOptions): Promise<RunningBroker> {
   const host = hostOf(opts.listen);

@@ -8,6 +8,7 @@ import {
   TopicName,
 } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
+import { LogFence, StoreFence } from './log-fence';
 import { parseTopicName } from './topic-name';
 
 /** One entry of a topic's log. */
@@ -39,12 +40,16 @@ const headKey = (t: TopicName) => `${HEADS_PREFIX}${t}/HEAD`;
 
 /**
  * A topic: an ordered log of commits with sequence numbers from 1, kept durably in an ObjectStore. Every entry is
- * written create-if-absent, so two writers (two brokers on one store) can never both take a sequence number; the
- * head hint is only an optimisation and the true head is found by probing past it, so a lost or stale hint never
- * loses an entry. Redis is never the only copy of anything here.
+ * written through a LogFence (by default the store's own create-if-absent), so two writers (two brokers on one
+ * store) can never both take a sequence number; the head hint is only an optimisation and the true head is found by
+ * probing past it, so a lost, stale or even backward hint never loses an entry. Redis is never the only copy of
+ * anything here.
  */
 export class TopicLog {
-  constructor(readonly store: ObjectStore) {}
+  constructor(
+    readonly store: ObjectStore,
+    readonly fence: LogFence = new StoreFence(store),
+  ) {}
 
   /** The entry at `seq`, or undefined if there is none (yet). Throws IntegrityError for a corrupt entry. */
   async entry(topic: TopicName, seq: number): Promise<TopicEntry | undefined> {
@@ -61,7 +66,8 @@ export class TopicLog {
 
   /**
    * The last entry, or undefined if the topic does not exist. Starts at the head hint and probes forward, repairing
-   * what a writer that died midway left behind (a missing commit index, a stale hint): amortised one read.
+   * what a writer that died midway left behind (a missing commit index, a stale hint, an entry claimed in the fence
+   * but not written): amortised one read.
    */
   async head(topic: TopicName): Promise<TopicEntry | undefined> {
     const hint = await this.readHint(topic);
@@ -69,7 +75,8 @@ export class TopicLog {
     if (hint && !head) throw new IntegrityError(`topic ${topic}: head hint names seq ${hint.seq}, which is missing`, { topic });
     let advanced = false;
     for (;;) {
-      const next = await this.entry(topic, (head?.seq ?? 0) + 1);
+      const seq = (head?.seq ?? 0) + 1;
+      const next = (await this.entry(topic, seq)) ?? (await this.recoverEntry(topic, seq));
       if (!next) break;
       await this.indexCommit(topic, next);
       head = next;
@@ -122,7 +129,7 @@ export class TopicLog {
     if (seq > MAX_SEQ) throw new IntegrityError(`topic ${topic} is full`, { topic });
     const entry: TopicEntry = { seq, commit, parent: head?.commit ?? null, time: now.toISOString() };
     try {
-      await this.store.putIfAbsent(entryKey(topic, seq), Buffer.from(JSON.stringify(entry) + '\n'));
+      await this.fence.createEntry(topic, seq, entryKey(topic, seq), Buffer.from(JSON.stringify(entry) + '\n'));
     } catch (e) {
       if (e instanceof AlreadyExistsError) {
         throw new ConflictError(`topic ${topic}: seq ${seq} was taken by another writer`, { topic, seq });
@@ -151,6 +158,12 @@ export class TopicLog {
       }
     }
     return out.sort();
+  }
+
+  private async recoverEntry(topic: TopicName, seq: number): Promise<TopicEntry | undefined> {
+    const key = entryKey(topic, seq);
+    const data = await this.fence.recoverEntry(topic, seq, key);
+    return data && parseEntry(data, key, seq);
   }
 
   private async indexCommit(topic: TopicName, entry: TopicEntry): Promise<void> {
