@@ -1,6 +1,7 @@
 import {
   appendToFile,
   FileRef,
+  insertIntoFile,
   matchAppend,
   ObjectSink,
   ObjectSource,
@@ -15,23 +16,56 @@ const CR = 0x0d;
 const QUOTE = 0x22;
 
 /**
- * The shared-layout merge of one `.csv` / `.jsonl` file: `theirs` (a region's new version) must be `base` (that
- * region's version last merged; undefined or empty when the region never had the file) plus whole records, and
- * those new records are appended to `ours` (the hub's version, which also holds other regions' records, so it need
- * not extend `base`). A CSV's header is kept once: when base is empty, theirs' header must equal ours'. One `\n` is
- * inserted when ours lacks a final newline. Appends with appendToFile: cost follows the new records, plus one chunk.
+ * The shared layout of a `.csv` / `.jsonl` file on the hub's main: the header (CSV: the first record with its
+ * terminator, kept once; JSONL: none), then one block per topic that has the file, in topic order (by UTF-16 code
+ * unit, as `<` compares strings). A topic's block is its last-merged version of the file without the header, plus
+ * one `\n` when that version has records but lacks a final newline; so every block ends with a newline and a
+ * topic's new records always go right after its own block. The file is then a function of the set of last-merged
+ * versions, whatever order they arrived in.
+ */
+export interface TopicBlocks {
+  /** Total size of the blocks of topics before the merged one. */
+  readonly before: number;
+  /** Total size of the blocks of topics after the merged one. */
+  readonly after: number;
+}
+
+/**
+ * The size of a topic's block for its version of a record file (see TopicBlocks); 0 for no file.
+ * Reads the file's first chunk (CSV) and its last chunk.
+ */
+export async function recordBlockSize(src: ObjectSource, path: string, file: FileRef | undefined): Promise<number> {
+  const format = recordFormatOf(path);
+  if (!format || !file || file.size === 0) return 0;
+  const body = file.size - (format === 'csv' ? (await readHeader(src, file)).end : 0);
+  if (body === 0) return 0;
+  return (await lastByte(src, file)) === LF ? body : body + 1;
+}
+
+/**
+ * The shared-layout merge of one `.csv` / `.jsonl` file: `theirs` (a topic's new version) must be `base` (that
+ * topic's version last merged; undefined or empty when the topic never had the file) plus whole records, and those
+ * new records go into `ours` (the hub's version) at the end of the topic's block, given the sizes of the other
+ * topics' blocks (`blocks`). A CSV's header is kept once: when base is empty, theirs' header must equal ours'.
+ * Inserts with insertIntoFile (appendToFile for the last topic's block): cost follows the new records, plus a few
+ * chunks.
+ *
+ * When ours does not add up to its header plus the blocks (a main written by a hub that appended records in arrival
+ * order, or edited by hand), the records are appended at the end, as that hub did: nothing is lost and the order
+ * of what is already there is kept.
  *
  * Returns undefined, meaning a conflict, when the path is not a record file, theirs is not base plus whole records
  * (it rewrote or truncated something, extended base's unterminated last record, or leaves a quoted CSV field open),
  * or the CSV headers differ.
  */
-export async function appendRegionalRecords(
+export async function insertRegionalRecords(
   src: ObjectSource,
   sink: ObjectSink,
   path: string,
   base: FileRef | undefined,
   ours: FileRef,
   theirs: FileRef,
+  blocks: TopicBlocks,
 ): Promise<FileRef | undefined> {
   const format = recordFormatOf(path);
   if (!format) return undefined;
@@ -47,20 +81,59 @@ export async function appendRegionalRecords(
     skip = await newRecordsStart(src, base, theirs);
     if (skip === undefined) return undefined;
   }
-  if (skip >= theirs.size) return ours;
-  const needsNewline = ours.size > 0 && (await lastByte(src, ours)) !== LF;
+  if (skip >= theirs.size && !(base && base.size > 0 && (await lastByte(src, base)) !== LF)) return ours;
+
+  const own = await recordBlockSize(src, path, base);
+  const headerEnd = format === 'csv' && ours.size > 0 ? (await readHeader(src, ours)).end : 0;
+  const blockEnd = headerEnd + blocks.before + own;
+  const laidOut = headerEnd + blocks.before + own + blocks.after === ours.size;
+  const theirsEndsLine = (await lastByte(src, theirs)) === LF;
+  // The new block is base's records + theirs[base.size..] + (`\n` if theirs lacks one). When base lacks a final
+  // newline its block ends with the added `\n`, which then stays last: the bytes go in just before it.
+  const beforeAddedNewline = laidOut && own > 0 && base !== undefined && (await lastByte(src, base)) !== LF;
+  let at: number;
+  let from: number;
+  let to = theirs.size;
+  let newline = !theirsEndsLine;
+  if (beforeAddedNewline) {
+    at = blockEnd - 1;
+    from = base!.size;
+    if (newline) newline = false;
+    else to--;
+  } else {
+    at = laidOut ? blockEnd : ours.size;
+    from = skip;
+  }
+  if (to <= from && !newline) return ours;
+  const needsNewline = at === ours.size && ours.size > 0 && (await lastByte(src, ours)) !== LF;
   let quotes = 0;
-  const appended = (async function* () {
+  const inserted = (async function* () {
     if (needsNewline) yield Buffer.from('\n');
-    for await (const b of readFileBytes(src, theirs, skip)) {
-      if (format === 'csv') quotes += countQuotes(b);
-      yield b;
+    let left = to - from;
+    for await (const b of readFileBytes(src, theirs, from)) {
+      const part = b.length > left ? b.subarray(0, left) : b;
+      left -= part.length;
+      if (format === 'csv') quotes += countQuotes(part);
+      if (part.length > 0) yield part;
+      if (left === 0) break;
     }
+    if (newline) yield Buffer.from('\n');
   })();
-  const merged = await appendToFile(src, sink, ours, appended);
+  const merged = at === ours.size ? await appendToFile(src, sink, ours, inserted) : await insertIntoFile(src, sink, ours, at, inserted);
   // Checked after the write (its objects are then merely unreferenced) so the new records are read only once.
   if (format === 'csv' && quotes % 2 !== 0) return undefined;
   return merged;
+}
+
+/**
+ * A topic's new version of a record file taken whole (the hub had none, or had exactly the topic's last version),
+ * made to fit the shared layout: one `\n` added when it has records but lacks a final newline.
+ */
+export async function normaliseRecordFile(src: ObjectSource, sink: ObjectSink, path: string, file: FileRef): Promise<FileRef> {
+  const format = recordFormatOf(path);
+  if (!format || file.size === 0 || (await lastByte(src, file)) === LF) return file;
+  if (format === 'csv' && (await readHeader(src, file)).end === file.size) return file;
+  return appendToFile(src, sink, file, [Buffer.from('\n')]);
 }
 
 /**

@@ -16,7 +16,7 @@ import {
 } from '@tributary/core';
 import { branchRef, crashPoint, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
 import { HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HubMergeIndex, LastMerge } from './merge-index';
-import { appendRegionalRecords } from './record-append';
+import { fileRef, fitTakenRecordFiles, recordInserter, SharedRecordLayout } from './shared-layout';
 
 /**
  * graft: a region's tree lands under `regions/<region>/`, replacing what was there, so the hub's tree does not
@@ -55,6 +55,7 @@ export interface RegionalMergeOutcome {
 const CAS_ATTEMPTS = 8;
 const indexes = new WeakMap<Repository, HubMergeIndex>();
 const queues = new WeakMap<Repository, Promise<unknown>>();
+const layouts = new WeakMap<Repository, SharedRecordLayout>();
 
 /**
  * Merges one regional commit, whose objects are already in the hub's store, into the hub's `main` as a two-parent
@@ -126,15 +127,23 @@ async function attemptMerge(
   } else {
     const base = last ? (await hub.readCommit(last.source)).tree : undefined;
     const db = hub.objects;
+    let layout = layouts.get(hub);
+    if (!layout) layouts.set(hub, (layout = new SharedRecordLayout(db, hub)));
+    let merges: ReadonlyMap<string, LastMerge> | undefined;
+    const insert = recordInserter(db, db, async (path) => layout.blocksAround((merges ??= await index.allMerges(hub, mainCommit)), regional.topic, path));
+    const inserted = new Set<string>();
     const merged = await mergeTrees(db, db, base, mainTree, theirs.tree, {
       mergeFile: async (path, b, o, t) => {
         if (o.kind !== 'file' || t.kind !== 'file' || (b && b.kind !== 'file')) return undefined;
-        const file = await appendRegionalRecords(db, db, path, b && fileRef(b), fileRef(o), fileRef(t));
+        inserted.add(path);
+        const file = await insert(path, b && fileRef(b), fileRef(o), fileRef(t));
         return file && { ...o, id: file.id, chunked: file.chunked, size: file.size };
       },
     });
     if (!merged.tree) return park(hub, regional, merged.conflicts.map((c) => `${c.path} (${c.kind})`), opts);
-    tree = merged.tree.id;
+    const fitted = await fitTakenRecordFiles(db, db, { base, ours: mainTree, theirs: theirs.tree, merged: merged.tree.id }, inserted, insert);
+    if (fitted.conflicts.length > 0) return park(hub, regional, fitted.conflicts, opts);
+    tree = fitted.tree;
   }
 
   const commit = await hub.writeCommit({
@@ -229,8 +238,4 @@ async function park(hub: Repository, regional: RegionalCommit, conflicts: string
       `conflicting paths: ${conflicts.join(', ') || '(none reported)'}`,
   );
   return { kind: 'conflict', conflictBranch: name, conflicts };
-}
-
-function fileRef(e: TreeEntry) {
-  return { id: e.id, chunked: e.chunked, size: e.size };
 }
