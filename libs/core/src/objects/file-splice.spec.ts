@@ -5,7 +5,7 @@ import { readFileBytes, writeFileContent } from './file-content';
 import { sha256 } from '../hashing/sha256';
 import { ChunkListBuilder } from './chunk-list.codec';
 import { fileRefFromChunks } from './file-content';
-import { addFileSuffix, insertIntoFile } from './file-splice';
+import { addFileSuffix, insertIntoFile, spliceFile } from './file-splice';
 import { ChunkRef, FileRef } from './object-types';
 
 function randomBytes(seed: number, size: number): Buffer {
@@ -34,11 +34,14 @@ function csvRows(count: number, tag: string): Buffer {
   return Buffer.from(Array.from({ length: count }, (_, i) => `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z,${tag},${60 + (i % 41)},${i % 97}\n`).join(''));
 }
 
-async function check(old: Buffer, offset: number, insert: Buffer, blockSize = 65_536): Promise<MemoryObjects> {
+async function check(old: Buffer, offset: number, insert: Buffer, blockSize = 65_536, remove = 0): Promise<MemoryObjects> {
   const objects = new MemoryObjects();
   const file = await writeFileContent(objects, blocks(old, 1 << 20));
-  const spliced = await insertIntoFile(objects, objects, file, offset, blocks(insert, blockSize));
-  const expected = Buffer.concat([old.subarray(0, offset), insert, old.subarray(offset)]);
+  const spliced =
+    remove === 0
+      ? await insertIntoFile(objects, objects, file, offset, blocks(insert, blockSize))
+      : await spliceFile(objects, objects, file, offset, remove, blocks(insert, blockSize));
+  const expected = Buffer.concat([old.subarray(0, offset), insert, old.subarray(offset + remove)]);
   expect(spliced).toEqual(await writeFileContent(new MemoryObjects(), [expected]));
   expect((await readAll(objects, spliced)).equals(expected)).toBe(true);
   return objects;
@@ -60,6 +63,28 @@ describe('insertIntoFile', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('property: spliceFile (remove, then insert) gives the FileRef writeFileContent gives for the result', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 1_500_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 0, max: 300_000 }),
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        async (oldSize, where, howMuch, insertSize, seed) => {
+          const old = randomBytes(seed, oldSize);
+          const offset = Math.floor(where * oldSize);
+          const remove = Math.floor(howMuch * howMuch * (oldSize - offset));
+          await check(old, offset, randomBytes(seed + 1, insertSize), 50_000, remove);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    for (const [offset, remove, insert] of [[0, 3, 'abc'], [0, 3, ''], [1, 1, ''], [0, 0, '']] as const) {
+      await check(Buffer.from('xyz'), offset, Buffer.from(insert), 1, remove);
+    }
   });
 
   it('at chunk boundaries, the start, the end, and with nothing inserted', async () => {
@@ -103,10 +128,12 @@ describe('insertIntoFile', () => {
     expect(spliced).toEqual(await writeFileContent(new MemoryObjects(), [expected]));
   });
 
-  it('refuses an offset outside the file', async () => {
+  it('refuses a range outside the file', async () => {
     const objects = new MemoryObjects();
     const file = await writeFileContent(objects, [Buffer.from('abc')]);
     for (const offset of [-1, 4, 1.5]) await expect(insertIntoFile(objects, objects, file, offset, [])).rejects.toThrow(InvalidArgumentError);
+    await expect(spliceFile(objects, objects, file, 2, 2, [])).rejects.toThrow(InvalidArgumentError);
+    await expect(spliceFile(objects, objects, file, 0, -1, [])).rejects.toThrow(InvalidArgumentError);
   });
 });
 

@@ -2,100 +2,102 @@ import { Chunker } from '../chunking/fastcdc';
 import { IntegrityError, InvalidArgumentError } from '../errors/trib-error';
 import { ChunkListBuilder, decodeChunkList } from './chunk-list.codec';
 import { appendToFile } from './file-append';
-import { readFileBytes } from './file-content';
+import { PositionedChunkRef, readChunkRefs, writeFileContent } from './file-content';
 import { ObjectSink, ObjectSource } from './object-source';
 import { ChunkRef, FileRef } from './object-types';
 
 /**
  * Inserts bytes at `offset` of a stored file and returns the new file's FileRef: exactly what `writeFileContent`
- * gives for old[0, offset) + inserted + old[offset, size) (ids stay canonical). At the end of the file this is
- * appendToFile.
- *
- * Cost: the inserted bytes plus a few old chunks, plus O(depth) chunk-list nodes on each side of the change.
- * Content-defined cuts depend only on the bytes since the chunk's start, so
- * - every chunk before the one holding `offset` stays, and the chunk-list builder resumes from the path to it;
- * - that chunk's start, the inserted bytes and the old bytes after them are chunked again until a new cut falls on
- *   an old chunk boundary: from there on the chunks are the old ones;
- * - those old chunks go back into the builder as whole chunk-list subtrees as soon as the builder's open nodes
- *   line up with the old tree's (ChunkListBuilder.addNode), one chunk ref at a time until then.
- * On data with no content-defined cuts (long runs of one byte, cut only at the maximum size) the new cuts may
- * never meet the old ones again; the result is still exact, at the cost of chunking the rest of the file.
- * Memory: one chunk-list path and the chunker's buffer.
- *
- * Throws InvalidArgumentError for an offset outside [0, size]; IntegrityError when the old file's objects are
- * damaged or not canonical, NotFoundError when missing.
+ * gives for old[0, offset) + inserted + old[offset, size) (ids stay canonical). spliceFile with nothing removed.
  */
-export async function insertIntoFile(
+export function insertIntoFile(
   src: ObjectSource,
   sink: ObjectSink,
   old: FileRef,
   offset: number,
   bytes: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): Promise<FileRef> {
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset > old.size) {
-    throw new InvalidArgumentError(`offset ${offset} is outside the file (${old.size} bytes)`);
-  }
-  if (offset === old.size) return appendToFile(src, sink, old, bytes);
-  const { builder, chunkStart } = await resumeAtChunk(src, sink, old, offset);
-  const chunker = new Chunker();
-  // Positions in the new file: `emitted` ends the last chunk stored, `pushed` the last byte given to the chunker.
-  let emitted = chunkStart;
-  let pushed = chunkStart;
-  const push = async (block: Uint8Array) => {
-    pushed += block.length;
-    for (const chunk of chunker.push(block)) {
-      await builder.add({ id: await sink.put(chunk), size: chunk.length });
-      emitted += chunk.length;
-    }
-  };
-
-  const oldChunks = readFileBytes(src, old, chunkStart);
-  let resumeAt: number | undefined;
-  try {
-    const first = await oldChunks.next();
-    if (first.done) throw new IntegrityError(`file ${old.id} ends before its size says`, { id: old.id });
-    await push(first.value.subarray(0, offset - chunkStart));
-    let inserted = 0;
-    for await (const block of bytes) {
-      await push(block);
-      inserted += block.length;
-    }
-    // Old chunk boundaries at or after the insertion, in the old file's positions: the chunk's start when the
-    // insertion is there, then each old chunk's end.
-    let oldPos = offset;
-    let atBoundary = offset === chunkStart;
-    let next: Buffer | undefined = first.value.subarray(offset - chunkStart);
-    for (;;) {
-      if (atBoundary && emitted === pushed) {
-        resumeAt = oldPos;
-        break;
-      }
-      if (next === undefined) {
-        const r = await oldChunks.next();
-        if (r.done) break;
-        next = r.value;
-      }
-      await push(next);
-      oldPos += next.length;
-      next = undefined;
-      atBoundary = true;
-    }
-    if (pushed - inserted !== (resumeAt ?? old.size)) throw new IntegrityError(`file ${old.id} does not match its size`, { id: old.id });
-  } finally {
-    await oldChunks.return(undefined);
-  }
-  for (const chunk of chunker.finish()) await builder.add({ id: await sink.put(chunk), size: chunk.length });
-  if (resumeAt !== undefined && resumeAt < old.size) await addFileSuffix(src, builder, old, resumeAt);
-  return builder.finish();
+  return spliceFile(src, sink, old, offset, 0, bytes);
 }
 
 /**
- * A builder holding every chunk before the one that contains `offset` (0 <= offset < size), and that chunk's
- * start. Reads the path from the root to that chunk only: the open node at each level is the path's node there
- * without its children from the path's onwards (as resumeBeforeLastChunk does for the last chunk).
+ * Replaces `removeLength` bytes at `offset` of a stored file by `bytes` and returns the new file's FileRef: exactly
+ * what `writeFileContent` gives for old[0, offset) + bytes + old[offset + removeLength, size) (ids stay canonical).
+ * Inserting at the end is appendToFile.
+ *
+ * Cost: the inserted bytes plus a few old chunks, plus O(depth) chunk-list nodes on each side of the change; the
+ * removed bytes are not read. Content-defined cuts depend only on the bytes since the chunk's start, so
+ * - every chunk before the one holding `offset` stays, and the chunk-list builder resumes from the path to it;
+ * - that chunk's start, the inserted bytes and the old bytes after the removed ones are chunked again until a new
+ *   cut falls on an old chunk boundary: from there on the chunks are the old ones;
+ * - those old chunks go back into the builder as whole chunk-list subtrees as soon as the builder's open nodes
+ *   line up with the old tree's (addFileSuffix), one chunk ref at a time until then.
+ * On data with no content-defined cuts (long runs of one byte, cut only at the maximum size) the new cuts may
+ * never meet the old ones again; the result is still exact, at the cost of chunking the rest of the file.
+ * Memory: one chunk-list path and the chunker's buffer.
+ *
+ * Throws InvalidArgumentError when [offset, offset + removeLength] is not inside [0, size]; IntegrityError when
+ * the old file's objects are damaged or not canonical, NotFoundError when missing.
  */
-async function resumeAtChunk(src: ObjectSource, sink: ObjectSink, file: FileRef, offset: number): Promise<{ builder: ChunkListBuilder; chunkStart: number }> {
-  if (!file.chunked) return { builder: new ChunkListBuilder(sink), chunkStart: 0 };
+export async function spliceFile(
+  src: ObjectSource,
+  sink: ObjectSink,
+  old: FileRef,
+  offset: number,
+  removeLength: number,
+  bytes: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<FileRef> {
+  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
+  if (!ok(offset) || !ok(removeLength) || offset + removeLength > old.size) {
+    throw new InvalidArgumentError(`range ${offset}+${removeLength} is outside the file (${old.size} bytes)`);
+  }
+  if (offset === old.size) return appendToFile(src, sink, old, bytes);
+  const { builder, chunk } = await resumeAtChunk(src, sink, old, offset);
+  const chunker = new Chunker();
+  // Positions in the new file: `emitted` ends the last chunk stored, `pushed` the last byte given to the chunker.
+  let emitted = chunk.offset;
+  let pushed = chunk.offset;
+  const push = async (block: Uint8Array) => {
+    pushed += block.length;
+    for (const c of chunker.push(block)) {
+      await builder.add({ id: await sink.put(c), size: c.length });
+      emitted += c.length;
+    }
+  };
+  if (offset > chunk.offset) await push((await getChunk(src, chunk)).subarray(0, offset - chunk.offset));
+  for await (const block of bytes) await push(block);
+
+  // The old chunks from the one holding the end of the removed bytes; the new cuts meet the old ones at the start
+  // of a chunk when nothing is pending in the chunker there.
+  const keepFrom = offset + removeLength;
+  let resumeAt: number | undefined;
+  for await (const ref of readChunkRefs(src, old, keepFrom)) {
+    if (ref.offset >= keepFrom && emitted === pushed) {
+      resumeAt = ref.offset;
+      break;
+    }
+    const data = await getChunk(src, ref);
+    await push(ref.offset < keepFrom ? data.subarray(keepFrom - ref.offset) : data);
+  }
+  for (const c of chunker.finish()) await builder.add({ id: await sink.put(c), size: c.length });
+  if (resumeAt !== undefined) await addFileSuffix(src, builder, old, resumeAt);
+  const file = await builder.finish();
+  return file.size === 0 ? writeFileContent(sink, []) : file;
+}
+
+async function getChunk(src: ObjectSource, ref: PositionedChunkRef): Promise<Buffer> {
+  const data = await src.get(ref.id);
+  if (data.length !== ref.size) throw new IntegrityError(`chunk ${ref.id} has ${data.length} bytes, its file says ${ref.size}`, { id: ref.id });
+  return data;
+}
+
+/**
+ * A builder holding every chunk before the one that contains `offset` (0 <= offset < size), and that chunk. Reads
+ * the path from the root to that chunk only: the open node at each level is the path's node there without its
+ * children from the path's onwards (as resumeBeforeLastChunk does for the last chunk).
+ */
+async function resumeAtChunk(src: ObjectSource, sink: ObjectSink, file: FileRef, offset: number): Promise<{ builder: ChunkListBuilder; chunk: PositionedChunkRef }> {
+  if (!file.chunked) return { builder: new ChunkListBuilder(sink), chunk: { id: file.id, size: file.size, offset: 0 } };
   const open: ChunkRef[][] = [];
   let ref: ChunkRef = { id: file.id, size: file.size };
   let level: number | undefined;
@@ -111,7 +113,7 @@ async function resumeAtChunk(src: ObjectSource, sink: ObjectSink, file: FileRef,
   }
   while (open.length > 1 && open[open.length - 1].length === 0) open.pop();
   try {
-    return { builder: ChunkListBuilder.resume(sink, open), chunkStart: start };
+    return { builder: ChunkListBuilder.resume(sink, open), chunk: { ...ref, offset: start } };
   } catch (e) {
     throw new IntegrityError(`file ${file.id} is not a canonical chunk list`, { id: file.id }, { cause: e });
   }
