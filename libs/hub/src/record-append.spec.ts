@@ -1,6 +1,6 @@
 import { FileRef, readFileBytes, writeFileContent } from '@tributary/core';
 import { MemoryObjects } from '../../core/src/testing/memory-objects';
-import { insertRegionalRecords, normaliseRecordFile, recordBlockSize, TopicBlocks } from './record-append';
+import { insertRegionalRecords, normaliseRecordFile, recordBlock, TopicBlocks } from './record-append';
 
 describe('shared record files', () => {
   const objects = new MemoryObjects();
@@ -14,8 +14,8 @@ describe('shared record files', () => {
   async function canonical(f: FileRef | undefined): Promise<void> {
     if (f) expect(f).toEqual(await writeFileContent(new MemoryObjects(), [Buffer.from((await text(f))!)]));
   }
-  async function run(p: string, base: string | undefined, ours: string, theirs: string, blocks: TopicBlocks = { before: 0, after: 0 }): Promise<string | undefined> {
-    const merged = await insertRegionalRecords(objects, objects, p, base === undefined ? undefined : await file(base), await file(ours), await file(theirs), blocks);
+  async function run(p: string, base: string | undefined, ours: string, theirs: string, blocks: Partial<TopicBlocks> = {}): Promise<string | undefined> {
+    const merged = await insertRegionalRecords(objects, objects, p, base === undefined ? undefined : await file(base), await file(ours), await file(theirs), { before: 0, after: 0, headerBefore: false, ...blocks });
     await canonical(merged);
     return text(merged);
   }
@@ -58,15 +58,24 @@ describe('shared record files', () => {
     expect(await run('a.bin', 'x', 'xy', 'xz')).toBeUndefined();
   });
 
-  it('recordBlockSize: the version without its header, plus the newline it lacks', async () => {
-    const size = async (p: string, s: string | undefined) => recordBlockSize(objects, p, s === undefined ? undefined : await file(s));
-    expect(await size('a.csv', undefined)).toBe(0);
-    expect(await size('a.csv', '')).toBe(0);
-    expect(await size('a.csv', 'h')).toBe(0);
-    expect(await size('a.csv', 'h\r\n')).toBe(0);
-    expect(await size('a.csv', 'h\r\n1\r\n')).toBe(3);
-    expect(await size('a.csv', 'h\n1')).toBe(2);
-    expect(await size('a.jsonl', '{}\n{}')).toBe(6);
+  it("takes the header's bytes from the first topic with a terminated header", async () => {
+    expect(await run('a.csv', undefined, 'h\r\n9\r\n', 'h\n1\n', { after: 3 })).toBe('h\n1\n9\r\n');
+    expect(await run('a.csv', undefined, 'h\r\n9\r\n', 'h\n', { after: 3 })).toBe('h\n9\r\n');
+    expect(await run('a.csv', undefined, 'h\r\n9\r\n', 'h\n1\n', { after: 3, headerBefore: true })).toBe('h\r\n1\n9\r\n');
+    expect(await run('a.csv', undefined, 'h\r\n9\r\n', 'h\n1\n', { before: 3, headerBefore: true })).toBe('h\r\n9\r\n1\n');
+    expect(await run('a.csv', undefined, 'h', 'h\r\n1\n', { headerBefore: true })).toBe('h\r\n1\n');
+    expect(await run('a.csv', undefined, 'h\r\n1\n', 'h', { before: 2, headerBefore: true })).toBe('h\r\n1\n');
+  });
+
+  it('recordBlock: the version without its header, plus the newline it lacks', async () => {
+    const block = async (p: string, s: string | undefined) => recordBlock(objects, p, s === undefined ? undefined : await file(s));
+    expect(await block('a.csv', undefined)).toEqual({ size: 0, header: false });
+    expect(await block('a.csv', '')).toEqual({ size: 0, header: false });
+    expect(await block('a.csv', 'h')).toEqual({ size: 0, header: false });
+    expect(await block('a.csv', 'h\r\n')).toEqual({ size: 0, header: true });
+    expect(await block('a.csv', 'h\r\n1\r\n')).toEqual({ size: 3, header: true });
+    expect(await block('a.csv', 'h\n1')).toEqual({ size: 2, header: true });
+    expect(await block('a.jsonl', '{}\n{}')).toEqual({ size: 6, header: false });
   });
 
   it('normaliseRecordFile adds the final newline a file with records lacks, and nothing else', async () => {

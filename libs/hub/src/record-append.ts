@@ -2,6 +2,7 @@ import {
   appendToFile,
   FileRef,
   insertIntoFile,
+  spliceFile,
   matchAppend,
   ObjectSink,
   ObjectSource,
@@ -16,30 +17,41 @@ const CR = 0x0d;
 const QUOTE = 0x22;
 
 /**
- * The shared layout of a `.csv` / `.jsonl` file on the hub's main: the header (CSV: the first record with its
- * terminator, kept once; JSONL: none), then one block per topic that has the file, in topic order (by UTF-16 code
- * unit, as `<` compares strings). A topic's block is its last-merged version of the file without the header, plus
- * one `\n` when that version has records but lacks a final newline; so every block ends with a newline and a
- * topic's new records always go right after its own block. The file is then a function of the set of last-merged
- * versions, whatever order they arrived in.
+ * The shared layout of a `.csv` / `.jsonl` file on the hub's main: the header, then one block per topic that has
+ * the file, in topic order (by UTF-16 code unit, as `<` compares strings).
+ * - A topic's block is its last-merged version of the file without the header, plus one `\n` when that version
+ *   has records but lacks a final newline; so every block ends with a newline and a topic's new records always go
+ *   right after its own block.
+ * - CSV: the header is one record, equal in every topic's version; its bytes (which may differ in the terminator,
+ *   `\n` or `\r\n`) are those of the first topic whose version has a terminated header. JSONL: no header.
+ * The file is then a function of the set of last-merged versions, whatever order they arrived in.
  */
 export interface TopicBlocks {
   /** Total size of the blocks of topics before the merged one. */
   readonly before: number;
   /** Total size of the blocks of topics after the merged one. */
   readonly after: number;
+  /** Whether a topic before the merged one has a version with a terminated CSV header (whose bytes then stay). */
+  readonly headerBefore: boolean;
 }
 
-/**
- * The size of a topic's block for its version of a record file (see TopicBlocks); 0 for no file.
- * Reads the file's first chunk (CSV) and its last chunk.
- */
-export async function recordBlockSize(src: ObjectSource, path: string, file: FileRef | undefined): Promise<number> {
+/** What a topic's version of a record file puts into the shared layout. */
+export interface RecordBlock {
+  /** The size of the topic's block (see TopicBlocks); 0 for no file. */
+  readonly size: number;
+  /** CSV: whether the version has a terminated header. */
+  readonly header: boolean;
+}
+
+/** A topic's block for its version of a record file. Reads the file's first chunk (CSV) and its last chunk. */
+export async function recordBlock(src: ObjectSource, path: string, file: FileRef | undefined): Promise<RecordBlock> {
   const format = recordFormatOf(path);
-  if (!format || !file || file.size === 0) return 0;
-  const body = file.size - (format === 'csv' ? (await readHeader(src, file)).end : 0);
-  if (body === 0) return 0;
-  return (await lastByte(src, file)) === LF ? body : body + 1;
+  if (!format || !file || file.size === 0) return { size: 0, header: false };
+  const header = format === 'csv' ? await readHeader(src, file) : undefined;
+  const body = file.size - (header?.end ?? 0);
+  const terminated = header !== undefined && header.end > header.record.length;
+  if (body === 0) return { size: 0, header: terminated };
+  return { size: (await lastByte(src, file)) === LF ? body : body + 1, header: terminated };
 }
 
 /**
@@ -69,22 +81,22 @@ export async function insertRegionalRecords(
 ): Promise<FileRef | undefined> {
   const format = recordFormatOf(path);
   if (!format) return undefined;
+  const theirsHeader = format === 'csv' ? await readHeader(src, theirs) : undefined;
+  const oursHeader = format === 'csv' && ours.size > 0 ? await readHeader(src, ours) : undefined;
   let skip: number | undefined;
   if (!base || base.size === 0) {
-    if (format === 'jsonl') skip = 0;
+    if (!theirsHeader) skip = 0;
     else {
-      const theirsHeader = await readHeader(src, theirs);
-      if (ours.size > 0 && !(await readHeader(src, ours)).record.equals(theirsHeader.record)) return undefined;
-      skip = ours.size > 0 ? theirsHeader.end : 0;
+      if (oursHeader && !oursHeader.record.equals(theirsHeader.record)) return undefined;
+      skip = oursHeader ? theirsHeader.end : 0;
     }
   } else {
     skip = await newRecordsStart(src, base, theirs);
     if (skip === undefined) return undefined;
   }
-  if (skip >= theirs.size && !(base && base.size > 0 && (await lastByte(src, base)) !== LF)) return ours;
 
-  const own = await recordBlockSize(src, path, base);
-  const headerEnd = format === 'csv' && ours.size > 0 ? (await readHeader(src, ours)).end : 0;
+  const own = (await recordBlock(src, path, base)).size;
+  const headerEnd = oursHeader?.end ?? 0;
   const blockEnd = headerEnd + blocks.before + own;
   const laidOut = headerEnd + blocks.before + own + blocks.after === ours.size;
   const theirsEndsLine = (await lastByte(src, theirs)) === LF;
@@ -103,14 +115,21 @@ export async function insertRegionalRecords(
   } else {
     at = laidOut ? blockEnd : ours.size;
     from = skip;
+    newline &&= to > from;
   }
-  if (to <= from && !newline) return ours;
-  const needsNewline = at === ours.size && ours.size > 0 && (await lastByte(src, ours)) !== LF;
+  // This topic's header bytes take over when no topic before it has a terminated header, or the hub's has none.
+  const replaceHeader =
+    laidOut && oursHeader !== undefined && theirsHeader !== undefined && theirsHeader.end > theirsHeader.record.length &&
+    oursHeader.record.equals(theirsHeader.record) && oursHeader.end !== theirsHeader.end &&
+    (!blocks.headerBefore || oursHeader.end === oursHeader.record.length);
+  if (to <= from && !newline && !replaceHeader) return ours;
+  // Only a file that is one unterminated header lacks a final newline in the layout; a new header brings one.
+  const needsNewline = !replaceHeader && at === ours.size && ours.size > 0 && (await lastByte(src, ours)) !== LF;
   let quotes = 0;
   const inserted = (async function* () {
     if (needsNewline) yield Buffer.from('\n');
     let left = to - from;
-    for await (const b of readFileBytes(src, theirs, from)) {
+    for await (const b of left > 0 ? readFileBytes(src, theirs, from) : []) {
       const part = b.length > left ? b.subarray(0, left) : b;
       left -= part.length;
       if (format === 'csv') quotes += countQuotes(part);
@@ -119,7 +138,11 @@ export async function insertRegionalRecords(
     }
     if (newline) yield Buffer.from('\n');
   })();
-  const merged = at === ours.size ? await appendToFile(src, sink, ours, inserted) : await insertIntoFile(src, sink, ours, at, inserted);
+  let merged = ours;
+  if (to > from || newline || needsNewline) {
+    merged = at === ours.size ? await appendToFile(src, sink, ours, inserted) : await insertIntoFile(src, sink, ours, at, inserted);
+  }
+  if (replaceHeader) merged = await spliceFile(src, sink, merged, 0, oursHeader!.end, [theirsHeader!.bytes]);
   // Checked after the write (its objects are then merely unreferenced) so the new records are read only once.
   if (format === 'csv' && quotes % 2 !== 0) return undefined;
   return merged;
@@ -161,8 +184,8 @@ async function newRecordsStart(src: ObjectSource, base: FileRef, theirs: FileRef
   return undefined;
 }
 
-/** The first record of a CSV file (its header) and the offset just after its terminator. */
-async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: Buffer; end: number }> {
+/** The first record of a CSV file (its header), the offset just after its terminator, and its bytes up to there. */
+async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: Buffer; end: number; bytes: Buffer }> {
   const splitter = new RecordSplitter('csv' as RecordFormat);
   const seen: Buffer[] = [];
   const it = readFileBytes(src, file);
@@ -182,7 +205,7 @@ async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: B
   let end = header.length;
   if (raw[end] === CR && raw[end + 1] === LF) end += 2;
   else if (raw[end] === LF) end += 1;
-  return { record: header, end };
+  return { record: header, end, bytes: raw.subarray(0, end) };
 }
 
 async function lastByte(src: ObjectSource, file: FileRef): Promise<number | undefined> {

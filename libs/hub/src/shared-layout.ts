@@ -1,7 +1,7 @@
 import { CommitId, diffTrees, editPath, FileRef, lookupPath, ObjectSink, ObjectSource, recordFormatOf, TreeEntry, TreeId } from '@tributary/core';
 import { CommitReader } from '@tributary/repository';
 import { LastMerge } from './merge-index';
-import { insertRegionalRecords, normaliseRecordFile, recordBlockSize, TopicBlocks } from './record-append';
+import { insertRegionalRecords, normaliseRecordFile, RecordBlock, recordBlock, TopicBlocks } from './record-append';
 
 const CACHE_LIMIT = 100_000;
 
@@ -11,7 +11,7 @@ const CACHE_LIMIT = 100_000;
  * again, so a merge reads the blocks of the topics merged since the file was last touched, not all of them.
  */
 export class SharedRecordLayout {
-  private readonly sizes = new Map<string, number>();
+  private readonly blocks = new Map<string, RecordBlock>();
 
   constructor(
     private readonly src: ObjectSource,
@@ -22,25 +22,30 @@ export class SharedRecordLayout {
   async blocksAround(merges: ReadonlyMap<string, LastMerge>, topic: string, path: string): Promise<TopicBlocks> {
     let before = 0;
     let after = 0;
+    let headerBefore = false;
     for (const [other, last] of merges) {
       if (other === topic) continue;
-      const size = await this.blockSize(last.source, path);
-      if (other < topic) before += size;
-      else after += size;
+      const block = await this.block(last.source, path);
+      if (other < topic) {
+        before += block.size;
+        headerBefore ||= block.header;
+      } else {
+        after += block.size;
+      }
     }
-    return { before, after };
+    return { before, after, headerBefore };
   }
 
-  private async blockSize(source: CommitId, path: string): Promise<number> {
+  private async block(source: CommitId, path: string): Promise<RecordBlock> {
     const key = `${source}\0${path}`;
-    let size = this.sizes.get(key);
-    if (size === undefined) {
+    let block = this.blocks.get(key);
+    if (block === undefined) {
       const entry = await lookupPath(this.src, (await this.commits.readCommit(source)).tree, path);
-      size = entry?.kind === 'file' ? await recordBlockSize(this.src, path, fileRef(entry)) : 0;
-      if (this.sizes.size >= CACHE_LIMIT) this.sizes.clear();
-      this.sizes.set(key, size);
+      block = await recordBlock(this.src, path, entry?.kind === 'file' ? fileRef(entry) : undefined);
+      if (this.blocks.size >= CACHE_LIMIT) this.blocks.clear();
+      this.blocks.set(key, block);
     }
-    return size;
+    return block;
   }
 }
 
@@ -54,8 +59,8 @@ export function recordInserter(src: ObjectSource, sink: ObjectSink, blocks: (pat
 /**
  * The tree merge takes a side whole, without asking mergeFile, when only one side changed a path or both made the
  * same change. For record files the topic changed that still has to fit the shared layout:
- * - main had no such file, or exactly the topic's last version: the topic's version, with a final `\n` added when
- *   it has records but lacks one;
+ * - main had no such file, or exactly the topic's last version (so no other topic has records or a header of its
+ *   own in it): the topic's version, with a final `\n` added when it has records but lacks one;
  * - main already had the topic's new version (another topic wrote the same bytes): the topic's new records still go
  *   into its own block, so the file does not depend on which of them came first; a version that is not the last
  *   one plus whole records is then a conflict.
