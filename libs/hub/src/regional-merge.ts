@@ -20,7 +20,8 @@ import { fileRef, fitTakenRecordFiles, recordInserter, SharedRecordLayout } from
 
 /**
  * graft: a region's tree lands under `regions/<region>/`, replacing what was there, so the hub's tree does not
- * depend on the order regions arrive in. shared: regions merge into the same paths, appended records unioned.
+ * depend on the order regions arrive in. shared: regions merge into the same paths, appended records unioned in
+ * topic-then-sequence order (see TopicBlocks), so the hub's tree does not depend on it either.
  */
 export type HubLayout = 'graft' | 'shared';
 
@@ -63,10 +64,13 @@ const layouts = new WeakMap<Repository, SharedRecordLayout>();
  * `trib.source` (the regional commit). No working copy: trees are edited in the object store.
  *
  * - graft: main's tree with `regions/<region>` set to the regional commit's tree (a few objects, whatever the size).
- * - shared: a three-way merge of trees from base = the region's commit last merged into main (found from main's
- *   merge annotations, see HubMergeIndex), ours = main, theirs = the regional commit. A `.csv` / `.jsonl` file the
- *   region only appended records to gets those records appended to main's version (appendRegionalRecords), so
- *   records land in merge order: main's, then this commit's. Other two-sided changes are conflicts.
+ * - shared: a three-way merge of trees from base = the topic's commit last merged into main (found from main's
+ *   merge annotations, see HubMergeIndex), ours = main, theirs = the regional commit. A `.csv` / `.jsonl` file is
+ *   laid out as the header, then one block per topic in topic order, each block the topic's last-merged version
+ *   without the header (TopicBlocks): records the topic only appended go at the end of its block
+ *   (insertRegionalRecords, placed from the other topics' last-merged versions, SharedRecordLayout), and a file
+ *   the tree merge takes whole is fitted to the layout (fitTakenRecordFiles). So, given the same set of merged
+ *   entries, main's tree is the same whatever order topics arrived in. Other two-sided changes are conflicts.
  * - Idempotent: a commit main already merged (same topic and an equal or lower seq on the same chain, or otherwise
  *   already an ancestor of main) returns `duplicate` and changes nothing; a commit already parked on its conflict
  *   branch returns `conflict` again and changes nothing.
