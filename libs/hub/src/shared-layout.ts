@@ -3,12 +3,13 @@ import { CommitReader } from '@tributary/repository';
 import { LastMerge } from './merge-index';
 import { insertRegionalRecords, normaliseRecordFile, RecordBlock, recordBlock, TopicBlocks } from './record-append';
 
-const CACHE_LIMIT = 100_000;
+const CACHE_LIMIT = 50_000;
 
 /**
  * The other topics' blocks of a shared record file on main (see TopicBlocks), measured on each topic's last-merged
- * version of the file. Sizes are cached by (regional commit, path): a topic's block only changes when it is merged
- * again, so a merge reads the blocks of the topics merged since the file was last touched, not all of them.
+ * version of the file. Blocks are cached by (regional commit, path), as a topic's block only changes when it is
+ * merged again: once a path's blocks are known, a merge reads only those of topics merged since (a path lookup and
+ * the first and last chunk of their file each), plus an in-memory pass over every topic.
  */
 export class SharedRecordLayout {
   private readonly blocks = new Map<string, RecordBlock>();
