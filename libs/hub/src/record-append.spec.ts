@@ -50,6 +50,11 @@ describe('shared record files', () => {
     expect(await run('A.CSV', 'h\n', 'h\n1\n', 'h\n"x\ny"\n')).toBe('h\n1\n"x\ny"\n');
   });
 
+  it('appends at the end when the sizes add up but the block would not end a line (records that came in another order)', async () => {
+    // Laid out, eu's block ('5,7000\n', 7 bytes) would end at 9; na's record '1,60\n' came first.
+    expect(await run('a.csv', 'h\n5,7000\n', 'h\n1,60\n5,7000\n', 'h\n5,7000\n6,1\n', { after: 5 })).toBe('h\n1,60\n5,7000\n6,1\n');
+  });
+
   it('calls anything but whole appended records a conflict', async () => {
     expect(await run('a.csv', 'h\n1\n', 'h\n1\n7\n', 'h\n9\n', { before: 0, after: 2 })).toBeUndefined();
     expect(await run('a.csv', 'h\n1', 'h\n1\n7\n', 'h\n12\n', { before: 0, after: 2 })).toBeUndefined();

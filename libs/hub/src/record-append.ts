@@ -62,9 +62,9 @@ export async function recordBlock(src: ObjectSource, path: string, file: FileRef
  * Inserts with insertIntoFile (appendToFile for the last topic's block): cost follows the new records, plus a few
  * chunks.
  *
- * When ours does not add up to its header plus the blocks (a main written by a hub that appended records in arrival
- * order, or edited by hand), the records are appended at the end, as that hub did: nothing is lost and the order
- * of what is already there is kept.
+ * When ours does not add up to its header plus the blocks, or the topic's block would not end a line there (a main
+ * written by a hub that appended records in arrival order, or edited by hand), the records are appended at the
+ * end, as that hub did: nothing is lost and the order of what is already there is kept.
  *
  * Returns undefined, meaning a conflict, when the path is not a record file, theirs is not base plus whole records
  * (it rewrote or truncated something, extended base's unterminated last record, or leaves a quoted CSV field open),
@@ -98,7 +98,11 @@ export async function insertRegionalRecords(
   const own = (await recordBlock(src, path, base)).size;
   const headerEnd = oursHeader?.end ?? 0;
   const blockEnd = headerEnd + blocks.before + own;
-  const laidOut = headerEnd + blocks.before + own + blocks.after === ours.size;
+  // The sizes adding up is necessary, not sufficient: a main whose records arrived in another order can add up too,
+  // so the block's end must also end a line, or records would be cut in two.
+  const laidOut =
+    headerEnd + blocks.before + own + blocks.after === ours.size &&
+    (blockEnd === 0 || blockEnd === ours.size || (await byteAt(src, ours, blockEnd - 1)) === LF);
   const theirsEndsLine = (await lastByte(src, theirs)) === LF;
   // The new block is base's records + theirs[base.size..] + (`\n` if theirs lacks one). When base lacks a final
   // newline its block ends with the added `\n`, which then stays last: the bytes go in just before it.
@@ -209,10 +213,17 @@ async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: B
 }
 
 async function lastByte(src: ObjectSource, file: FileRef): Promise<number | undefined> {
-  if (file.size === 0) return undefined;
-  let last: number | undefined;
-  for await (const b of readFileBytes(src, file, file.size - 1)) if (b.length > 0) last = b[b.length - 1];
-  return last;
+  return file.size === 0 ? undefined : byteAt(src, file, file.size - 1);
+}
+
+async function byteAt(src: ObjectSource, file: FileRef, offset: number): Promise<number | undefined> {
+  const it = readFileBytes(src, file, offset);
+  try {
+    const r = await it.next();
+    return r.done ? undefined : r.value[0];
+  } finally {
+    await it.return(undefined);
+  }
 }
 
 function countQuotes(b: Buffer): number {
