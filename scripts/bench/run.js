@@ -24,6 +24,7 @@ const unchangedTree = require('./scenarios/unchanged-tree');
 const appends = require('./scenarios/appends');
 const { largeEdit, largeMemory } = require('./scenarios/large-file');
 const { treeDiff, flatFolder } = require('./scenarios/diff');
+const { sharedInsert } = require('./scenarios/shared-insert');
 
 const SCENARIOS = [
   ['first-commit', firstCommit],
@@ -33,6 +34,7 @@ const SCENARIOS = [
   ['large-rss', largeMemory],
   ['diff', treeDiff],
   ['flat', flatFolder],
+  ['shared-insert', sharedInsert],
 ];
 
 function positive(name, fallback) {

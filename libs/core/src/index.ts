@@ -11,6 +11,7 @@ export * from './chunking/fastcdc';
 export * from './objects/chunk-list.codec';
 export * from './objects/file-content';
 export * from './objects/file-append';
+export * from './objects/file-splice';
 export * from './delta/chunk-delta';
 export * from './objects/tree.codec';
 export * from './objects/tree-builder';

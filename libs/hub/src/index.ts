@@ -1,3 +1,4 @@
 export * from './merge-index';
 export * from './record-append';
 export * from './regional-merge';
+export * from './shared-layout';

@@ -41,6 +41,23 @@ export class HubMergeIndex {
     return this.latest.get(topic);
   }
 
+  /**
+   * The newest merge of every topic merged on main, by topic. Scans all of main's first-parent history the first
+   * time (what a lookup of a topic never merged costs anyway), then only what is new. A copy: later merges do not
+   * change it.
+   */
+  async allMerges(repo: CommitReader, mainHead: CommitId | undefined): Promise<Map<string, LastMerge>> {
+    await this.catchUp(repo, mainHead);
+    while (this.scanFrom !== undefined) {
+      const id = this.scanFrom;
+      const c = await repo.readCommit(id);
+      const m = mergeOf(id, c.annotations);
+      if (m && !this.latest.has(m.topic)) this.latest.set(m.topic, m.last);
+      this.scanFrom = c.parents[0];
+    }
+    return new Map(this.latest);
+  }
+
   /** Notes a merge the caller just made on top of `parent` (the main head it read). */
   record(parent: CommitId | undefined, merge: CommitId, topic: string, seq: number, source: CommitId): void {
     if (!this.started || parent !== this.head) {

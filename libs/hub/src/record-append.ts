@@ -1,6 +1,8 @@
 import {
   appendToFile,
   FileRef,
+  insertIntoFile,
+  spliceFile,
   matchAppend,
   ObjectSink,
   ObjectSource,
@@ -15,52 +17,150 @@ const CR = 0x0d;
 const QUOTE = 0x22;
 
 /**
- * The shared-layout merge of one `.csv` / `.jsonl` file: `theirs` (a region's new version) must be `base` (that
- * region's version last merged; undefined or empty when the region never had the file) plus whole records, and
- * those new records are appended to `ours` (the hub's version, which also holds other regions' records, so it need
- * not extend `base`). A CSV's header is kept once: when base is empty, theirs' header must equal ours'. One `\n` is
- * inserted when ours lacks a final newline. Appends with appendToFile: cost follows the new records, plus one chunk.
+ * The shared layout of a `.csv` / `.jsonl` file on the hub's main: the header, then one block per topic that has
+ * the file, in topic order (by UTF-16 code unit, as `<` compares strings).
+ * - A topic's block is its last-merged version of the file without the header, plus one `\n` when that version
+ *   has records but lacks a final newline; so every block ends with a newline and a topic's new records always go
+ *   right after its own block.
+ * - CSV: the header is one record, equal in every topic's version; its bytes (which may differ in the terminator,
+ *   `\n` or `\r\n`) are those of the first topic whose version has a terminated header. JSONL: no header.
+ * The file is then a function of the set of last-merged versions, whatever order they arrived in.
+ */
+export interface TopicBlocks {
+  /** Total size of the blocks of topics before the merged one. */
+  readonly before: number;
+  /** Total size of the blocks of topics after the merged one. */
+  readonly after: number;
+  /** Whether a topic before the merged one has a version with a terminated CSV header (whose bytes then stay). */
+  readonly headerBefore: boolean;
+}
+
+/** What a topic's version of a record file puts into the shared layout. */
+export interface RecordBlock {
+  /** The size of the topic's block (see TopicBlocks); 0 for no file. */
+  readonly size: number;
+  /** CSV: whether the version has a terminated header. */
+  readonly header: boolean;
+}
+
+/** A topic's block for its version of a record file. Reads the file's first chunk (CSV) and its last chunk. */
+export async function recordBlock(src: ObjectSource, path: string, file: FileRef | undefined): Promise<RecordBlock> {
+  const format = recordFormatOf(path);
+  if (!format || !file || file.size === 0) return { size: 0, header: false };
+  const header = format === 'csv' ? await readHeader(src, file) : undefined;
+  const body = file.size - (header?.end ?? 0);
+  const terminated = header !== undefined && header.end > header.record.length;
+  if (body === 0) return { size: 0, header: terminated };
+  return { size: (await lastByte(src, file)) === LF ? body : body + 1, header: terminated };
+}
+
+/**
+ * The shared-layout merge of one `.csv` / `.jsonl` file: `theirs` (a topic's new version) must be `base` (that
+ * topic's version last merged; undefined or empty when the topic never had the file) plus whole records, and those
+ * new records go into `ours` (the hub's version) at the end of the topic's block, given the sizes of the other
+ * topics' blocks (`blocks`). A CSV's header is kept once: when base is empty, theirs' header must equal ours'.
+ * Inserts with insertIntoFile (appendToFile for the last topic's block): cost follows the new records, plus a few
+ * chunks.
+ *
+ * When ours does not add up to its header plus the blocks, or the topic's block would not end a line there (a main
+ * written by a hub that appended records in arrival order, or edited by hand), the records are appended at the
+ * end, as that hub did: nothing is lost and the order of what is already there is kept.
  *
  * Returns undefined, meaning a conflict, when the path is not a record file, theirs is not base plus whole records
  * (it rewrote or truncated something, extended base's unterminated last record, or leaves a quoted CSV field open),
  * or the CSV headers differ.
  */
-export async function appendRegionalRecords(
+export async function insertRegionalRecords(
   src: ObjectSource,
   sink: ObjectSink,
   path: string,
   base: FileRef | undefined,
   ours: FileRef,
   theirs: FileRef,
+  blocks: TopicBlocks,
 ): Promise<FileRef | undefined> {
   const format = recordFormatOf(path);
   if (!format) return undefined;
+  const theirsHeader = format === 'csv' ? await readHeader(src, theirs) : undefined;
+  const oursHeader = format === 'csv' && ours.size > 0 ? await readHeader(src, ours) : undefined;
   let skip: number | undefined;
   if (!base || base.size === 0) {
-    if (format === 'jsonl') skip = 0;
+    if (!theirsHeader) skip = 0;
     else {
-      const theirsHeader = await readHeader(src, theirs);
-      if (ours.size > 0 && !(await readHeader(src, ours)).record.equals(theirsHeader.record)) return undefined;
-      skip = ours.size > 0 ? theirsHeader.end : 0;
+      if (oursHeader && !oursHeader.record.equals(theirsHeader.record)) return undefined;
+      skip = oursHeader ? theirsHeader.end : 0;
     }
   } else {
     skip = await newRecordsStart(src, base, theirs);
     if (skip === undefined) return undefined;
   }
-  if (skip >= theirs.size) return ours;
-  const needsNewline = ours.size > 0 && (await lastByte(src, ours)) !== LF;
+
+  const own = (await recordBlock(src, path, base)).size;
+  const headerEnd = oursHeader?.end ?? 0;
+  const blockEnd = headerEnd + blocks.before + own;
+  // The sizes adding up is necessary, not sufficient: a main whose records arrived in another order can add up too,
+  // so the block's end must also end a line, or records would be cut in two.
+  const laidOut =
+    headerEnd + blocks.before + own + blocks.after === ours.size &&
+    (blockEnd === 0 || blockEnd === ours.size || (await byteAt(src, ours, blockEnd - 1)) === LF);
+  const theirsEndsLine = (await lastByte(src, theirs)) === LF;
+  // The new block is base's records + theirs[base.size..] + (`\n` if theirs lacks one). When base lacks a final
+  // newline its block ends with the added `\n`, which then stays last: the bytes go in just before it.
+  const beforeAddedNewline = laidOut && own > 0 && base !== undefined && (await lastByte(src, base)) !== LF;
+  let at: number;
+  let from: number;
+  let to = theirs.size;
+  let newline = !theirsEndsLine;
+  if (beforeAddedNewline) {
+    at = blockEnd - 1;
+    from = base!.size;
+    if (newline) newline = false;
+    else to--;
+  } else {
+    at = laidOut ? blockEnd : ours.size;
+    from = skip;
+    newline &&= to > from;
+  }
+  // This topic's header bytes take over when no topic before it has a terminated header, or the hub's has none.
+  const replaceHeader =
+    laidOut && oursHeader !== undefined && theirsHeader !== undefined && theirsHeader.end > theirsHeader.record.length &&
+    oursHeader.record.equals(theirsHeader.record) && oursHeader.end !== theirsHeader.end &&
+    (!blocks.headerBefore || oursHeader.end === oursHeader.record.length);
+  if (to <= from && !newline && !replaceHeader) return ours;
+  // Only a file that is one unterminated header lacks a final newline in the layout; a new header brings one.
+  const needsNewline = !replaceHeader && at === ours.size && ours.size > 0 && (await lastByte(src, ours)) !== LF;
   let quotes = 0;
-  const appended = (async function* () {
+  const inserted = (async function* () {
     if (needsNewline) yield Buffer.from('\n');
-    for await (const b of readFileBytes(src, theirs, skip)) {
-      if (format === 'csv') quotes += countQuotes(b);
-      yield b;
+    let left = to - from;
+    for await (const b of left > 0 ? readFileBytes(src, theirs, from) : []) {
+      const part = b.length > left ? b.subarray(0, left) : b;
+      left -= part.length;
+      if (format === 'csv') quotes += countQuotes(part);
+      if (part.length > 0) yield part;
+      if (left === 0) break;
     }
+    if (newline) yield Buffer.from('\n');
   })();
-  const merged = await appendToFile(src, sink, ours, appended);
+  let merged = ours;
+  if (to > from || newline || needsNewline) {
+    merged = at === ours.size ? await appendToFile(src, sink, ours, inserted) : await insertIntoFile(src, sink, ours, at, inserted);
+  }
+  if (replaceHeader) merged = await spliceFile(src, sink, merged, 0, oursHeader!.end, [theirsHeader!.bytes]);
   // Checked after the write (its objects are then merely unreferenced) so the new records are read only once.
   if (format === 'csv' && quotes % 2 !== 0) return undefined;
   return merged;
+}
+
+/**
+ * A topic's new version of a record file taken whole (the hub had none, or had exactly the topic's last version),
+ * made to fit the shared layout: one `\n` added when it has records but lacks a final newline.
+ */
+export async function normaliseRecordFile(src: ObjectSource, sink: ObjectSink, path: string, file: FileRef): Promise<FileRef> {
+  const format = recordFormatOf(path);
+  if (!format || file.size === 0 || (await lastByte(src, file)) === LF) return file;
+  if (format === 'csv' && (await readHeader(src, file)).end === file.size) return file;
+  return appendToFile(src, sink, file, [Buffer.from('\n')]);
 }
 
 /**
@@ -88,8 +188,8 @@ async function newRecordsStart(src: ObjectSource, base: FileRef, theirs: FileRef
   return undefined;
 }
 
-/** The first record of a CSV file (its header) and the offset just after its terminator. */
-async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: Buffer; end: number }> {
+/** The first record of a CSV file (its header), the offset just after its terminator, and its bytes up to there. */
+async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: Buffer; end: number; bytes: Buffer }> {
   const splitter = new RecordSplitter('csv' as RecordFormat);
   const seen: Buffer[] = [];
   const it = readFileBytes(src, file);
@@ -109,14 +209,21 @@ async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: B
   let end = header.length;
   if (raw[end] === CR && raw[end + 1] === LF) end += 2;
   else if (raw[end] === LF) end += 1;
-  return { record: header, end };
+  return { record: header, end, bytes: raw.subarray(0, end) };
 }
 
 async function lastByte(src: ObjectSource, file: FileRef): Promise<number | undefined> {
-  if (file.size === 0) return undefined;
-  let last: number | undefined;
-  for await (const b of readFileBytes(src, file, file.size - 1)) if (b.length > 0) last = b[b.length - 1];
-  return last;
+  return file.size === 0 ? undefined : byteAt(src, file, file.size - 1);
+}
+
+async function byteAt(src: ObjectSource, file: FileRef, offset: number): Promise<number | undefined> {
+  const it = readFileBytes(src, file, offset);
+  try {
+    const r = await it.next();
+    return r.done ? undefined : r.value[0];
+  } finally {
+    await it.return(undefined);
+  }
 }
 
 function countQuotes(b: Buffer): number {

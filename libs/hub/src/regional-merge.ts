@@ -16,11 +16,12 @@ import {
 } from '@tributary/core';
 import { branchRef, crashPoint, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
 import { HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HubMergeIndex, LastMerge } from './merge-index';
-import { appendRegionalRecords } from './record-append';
+import { fileRef, fitTakenRecordFiles, recordInserter, SharedRecordLayout } from './shared-layout';
 
 /**
  * graft: a region's tree lands under `regions/<region>/`, replacing what was there, so the hub's tree does not
- * depend on the order regions arrive in. shared: regions merge into the same paths, appended records unioned.
+ * depend on the order regions arrive in. shared: regions merge into the same paths, appended records unioned in
+ * topic-then-sequence order (see TopicBlocks), so the hub's tree does not depend on it either.
  */
 export type HubLayout = 'graft' | 'shared';
 
@@ -55,6 +56,7 @@ export interface RegionalMergeOutcome {
 const CAS_ATTEMPTS = 8;
 const indexes = new WeakMap<Repository, HubMergeIndex>();
 const queues = new WeakMap<Repository, Promise<unknown>>();
+const layouts = new WeakMap<Repository, SharedRecordLayout>();
 
 /**
  * Merges one regional commit, whose objects are already in the hub's store, into the hub's `main` as a two-parent
@@ -62,10 +64,13 @@ const queues = new WeakMap<Repository, Promise<unknown>>();
  * `trib.source` (the regional commit). No working copy: trees are edited in the object store.
  *
  * - graft: main's tree with `regions/<region>` set to the regional commit's tree (a few objects, whatever the size).
- * - shared: a three-way merge of trees from base = the region's commit last merged into main (found from main's
- *   merge annotations, see HubMergeIndex), ours = main, theirs = the regional commit. A `.csv` / `.jsonl` file the
- *   region only appended records to gets those records appended to main's version (appendRegionalRecords), so
- *   records land in merge order: main's, then this commit's. Other two-sided changes are conflicts.
+ * - shared: a three-way merge of trees from base = the topic's commit last merged into main (found from main's
+ *   merge annotations, see HubMergeIndex), ours = main, theirs = the regional commit. A `.csv` / `.jsonl` file is
+ *   laid out as the header, then one block per topic in topic order, each block the topic's last-merged version
+ *   without the header (TopicBlocks): records the topic only appended go at the end of its block
+ *   (insertRegionalRecords, placed from the other topics' last-merged versions, SharedRecordLayout), and a file
+ *   the tree merge takes whole is fitted to the layout (fitTakenRecordFiles). So, given the same set of merged
+ *   entries, main's tree is the same whatever order topics arrived in. Other two-sided changes are conflicts.
  * - Idempotent: a commit main already merged (same topic and an equal or lower seq on the same chain, or otherwise
  *   already an ancestor of main) returns `duplicate` and changes nothing; a commit already parked on its conflict
  *   branch returns `conflict` again and changes nothing.
@@ -126,15 +131,23 @@ async function attemptMerge(
   } else {
     const base = last ? (await hub.readCommit(last.source)).tree : undefined;
     const db = hub.objects;
+    let layout = layouts.get(hub);
+    if (!layout) layouts.set(hub, (layout = new SharedRecordLayout(db, hub)));
+    let merges: ReadonlyMap<string, LastMerge> | undefined;
+    const insert = recordInserter(db, db, async (path) => layout.blocksAround((merges ??= await index.allMerges(hub, mainCommit)), regional.topic, path));
+    const inserted = new Set<string>();
     const merged = await mergeTrees(db, db, base, mainTree, theirs.tree, {
       mergeFile: async (path, b, o, t) => {
         if (o.kind !== 'file' || t.kind !== 'file' || (b && b.kind !== 'file')) return undefined;
-        const file = await appendRegionalRecords(db, db, path, b && fileRef(b), fileRef(o), fileRef(t));
+        inserted.add(path);
+        const file = await insert(path, b && fileRef(b), fileRef(o), fileRef(t));
         return file && { ...o, id: file.id, chunked: file.chunked, size: file.size };
       },
     });
     if (!merged.tree) return park(hub, regional, merged.conflicts.map((c) => `${c.path} (${c.kind})`), opts);
-    tree = merged.tree.id;
+    const fitted = await fitTakenRecordFiles(db, db, { base, ours: mainTree, theirs: theirs.tree, merged: merged.tree.id }, inserted, insert);
+    if (fitted.conflicts.length > 0) return park(hub, regional, fitted.conflicts, opts);
+    tree = fitted.tree;
   }
 
   const commit = await hub.writeCommit({
@@ -229,8 +242,4 @@ async function park(hub: Repository, regional: RegionalCommit, conflicts: string
       `conflicting paths: ${conflicts.join(', ') || '(none reported)'}`,
   );
   return { kind: 'conflict', conflictBranch: name, conflicts };
-}
-
-function fileRef(e: TreeEntry) {
-  return { id: e.id, chunked: e.chunked, size: e.size };
 }

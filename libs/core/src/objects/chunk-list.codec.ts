@@ -161,6 +161,26 @@ export class ChunkListBuilder {
     await this.append(0, ref);
   }
 
+  /**
+   * Adds a whole level-`level` chunk-list node of a stored file, leaving the builder exactly as adding that node's
+   * chunks one by one would, without reading them, when that is known: the open nodes at levels 0..level are empty
+   * (so those chunks would rebuild the node from its first child) and a higher level is not (so the node is not
+   * the top of the file). Sound only when the chunks added after it are those that follow it in its file, to that
+   * file's end: then every rule that closed the node there (a boundary child, the 256 cap, the file's end) closes
+   * it here too. Returns false, changing nothing, when the state does not allow it.
+   */
+  async addNode(level: number, ref: ChunkRef): Promise<boolean> {
+    if (this.finished) throw new InvalidArgumentError('chunk-list builder already finished');
+    if (!Number.isInteger(level) || level < 0 || level >= CHUNK_LIST_MAX_LEVEL) throw new InvalidArgumentError(`bad chunk-list level ${level}`);
+    if (!isObjectId(ref.id) || !Number.isSafeInteger(ref.size) || ref.size < 1) {
+      throw new InvalidArgumentError(`bad chunk-list node ref ${ref.id} (${ref.size} bytes)`);
+    }
+    for (let k = 0; k <= level && k < this.levels.length; k++) if (this.levels[k].length > 0) return false;
+    if (!this.levels.slice(level + 1).some((open) => open.length > 0)) return false;
+    await this.append(level + 1, ref);
+    return true;
+  }
+
   async finish(): Promise<FileRef> {
     if (this.finished) throw new InvalidArgumentError('chunk-list builder already finished');
     this.finished = true;

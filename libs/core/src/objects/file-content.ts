@@ -101,11 +101,14 @@ async function* chunksFrom(src: ObjectSource, file: FileRef, from: number): Asyn
 }
 
 /**
- * Every chunk of a file in order, with its offset. Reads each chunk-list node once; memory O(depth * 256).
- * Throws IntegrityError when a node is malformed or disagrees with its parent's level or size.
+ * Every chunk of a file in order, with its offset, from the one holding `fromOffset` (default: all of them; none
+ * when it is the file's size). Reads each chunk-list node once, only those on the path to `fromOffset` and after
+ * it; memory O(depth * 256). Throws InvalidArgumentError for an offset outside [0, size]; IntegrityError when a
+ * node is malformed or disagrees with its parent's level or size.
  */
-export function readChunkRefs(src: ObjectSource, file: FileRef): AsyncGenerator<PositionedChunkRef> {
-  return chunksFrom(src, file, 0);
+export function readChunkRefs(src: ObjectSource, file: FileRef, fromOffset = 0): AsyncGenerator<PositionedChunkRef> {
+  checkOffset(file, fromOffset);
+  return chunksFrom(src, file, fromOffset);
 }
 
 /**
