@@ -72,7 +72,7 @@ const CACHE_MAX_OBJECT = 32 << 10;
 /** Neighbouring records closer than this are fetched in one ranged read... */
 const COALESCE_MAX_GAP = 64 << 10;
 /** ...as long as the read stays below this, so memory stays bounded. */
-const COALESCE_MAX_SPAN = 8 << 20;
+export const COALESCE_MAX_SPAN = 8 << 20;
 /**
  * Stored chains are at most MAX_DELTA_DEPTH long; resolving may hop a little further when duplicate copies of a
  * base differ in depth, and this bound turns a cycle of such copies into an IntegrityError instead of a hang.
@@ -216,6 +216,16 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       }
     }
     return out as Buffer[];
+  }
+
+  /**
+   * Where `getMany` would read `id` from: its pack and the record's offset there, for callers that order their
+   * reads by position so neighbours coalesce. Undefined for an object that is cached, pending or not stored.
+   */
+  placeOf(id: ObjectId): { readonly pack: string; readonly offset: number } | undefined {
+    if (this.cache.has(id) || this.isPending(id)) return undefined;
+    const loc = this.locate(id);
+    return loc && { pack: loc.pack.name, offset: loc.entry.offset };
   }
 
   /** Stores `bytes` under sha256(bytes) and returns the id. A no-op if `has(id)`. Durable after `flush`. */
