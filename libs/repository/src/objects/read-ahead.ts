@@ -44,9 +44,9 @@ interface Batch<T> {
  * `aheadBytes` of chunks are in flight or waiting besides the batch being consumed (given chunks no larger than
  * `batchBytes`). `items` is read only as the consumer pulls, never further ahead than those limits.
  *
- * A failed read is thrown when the consumer reaches its batch, after every earlier item; an error of `items` itself
- * is thrown at the next pull. When the consumer stops early (return or throw), `items` is closed and the reads in
- * flight are awaited and dropped, so none outlives the generator.
+ * A failed read is thrown when the consumer reaches its batch, after every item of the batches before it; an error
+ * of `items` itself is thrown at the next pull. When the consumer stops early (return or throw), `items` is closed
+ * and the reads in flight are awaited and dropped, so none outlives the generator.
  */
 export async function* readAhead<T>(
   db: ObjectDatabase,

@@ -77,7 +77,8 @@ export async function writeEntries(
     if (!w.done) return;
     await writes.flush(w);
     open.delete(w);
-    opts.onWritten?.(w.written, await w.finish());
+    const st = await w.finish();
+    opts.onWritten?.(w.written, st);
   };
   try {
     for await (const window of windowsOf(db, entries)) {
