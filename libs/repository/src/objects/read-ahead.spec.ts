@@ -3,7 +3,7 @@ import { ChunkRef, IntegrityError, ObjectId } from '@tributary/core';
 import { ByteRange, MemoryStore } from '@tributary/storage';
 import { RECORD_HEADER_BYTES } from '../packs/pack-format';
 import { ObjectDatabase } from './object-database';
-import { readAhead, ReadAheadLimits } from './read-ahead';
+import { LOCAL_READ_AHEAD, readAhead, readAheadFor, ReadAheadLimits, REMOTE_READ_AHEAD } from './read-ahead';
 
 /** Counts the bytes asked of the store by ranged reads, at the moment each read is asked for. */
 class CountingStore extends MemoryStore {
@@ -120,6 +120,12 @@ describe('readAhead', () => {
       if (item.n === 3) break;
     }
     expect(closed).toBe(true);
+  });
+
+  it('reads in large batches from a cloud store, small ones from local disk or memory', () => {
+    expect(readAheadFor(new MemoryStore('m'))).toBe(LOCAL_READ_AHEAD);
+    expect(readAheadFor({ remote: true } as MemoryStore)).toBe(REMOTE_READ_AHEAD);
+    expect(REMOTE_READ_AHEAD.batchBytes).toBeGreaterThan(LOCAL_READ_AHEAD.batchBytes);
   });
 
   it('refuses limits it cannot keep', () => {

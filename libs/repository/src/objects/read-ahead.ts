@@ -1,4 +1,5 @@
 import { ChunkRef, IntegrityError, InvalidArgumentError } from '@tributary/core';
+import { ObjectStore } from '@tributary/storage';
 import { COALESCE_MAX_SPAN, ObjectDatabase } from './object-database';
 
 export interface ReadAheadLimits {
@@ -11,14 +12,26 @@ export interface ReadAheadLimits {
 }
 
 /**
- * Batches that fit one coalesced read of ObjectDatabase with room for record headers, four of them ahead: enough
- * requests in flight to hide a cloud store's round trip, memory bounded to ~40 MiB however large the files.
+ * For a cloud store: batches that fit one coalesced read of ObjectDatabase with room for record headers, four of
+ * them ahead, enough requests in flight to hide the round trips; memory ~40 MiB however large the files.
  */
-export const DEFAULT_READ_AHEAD: ReadAheadLimits = {
+export const REMOTE_READ_AHEAD: ReadAheadLimits = {
   batchBytes: COALESCE_MAX_SPAN - (256 << 10),
   aheadBytes: 4 * (COALESCE_MAX_SPAN - (256 << 10)),
   batchItems: 4096,
 };
+
+/**
+ * For local disk or memory, where a read is a system call: small batches, a few ahead to overlap reads with
+ * writes. Large reads only cost memory there (buffers of several MiB fragment the heap: +70 MB peak RSS on a
+ * 2 GiB checkout with 8 MiB batches, and no faster).
+ */
+export const LOCAL_READ_AHEAD: ReadAheadLimits = { batchBytes: 1 << 20, aheadBytes: 8 << 20, batchItems: 4096 };
+
+/** The read-ahead limits that suit `store`. */
+export function readAheadFor(store: ObjectStore): ReadAheadLimits {
+  return store.remote ? REMOTE_READ_AHEAD : LOCAL_READ_AHEAD;
+}
 
 /** An item of a read-ahead stream and, for an item with a chunk, that chunk's verified bytes. */
 export interface ReadAheadResult<T> {
@@ -52,7 +65,7 @@ export async function* readAhead<T>(
   db: ObjectDatabase,
   items: AsyncIterable<T> | Iterable<T>,
   chunkOf: (item: T) => ChunkRef | undefined,
-  limits: ReadAheadLimits = DEFAULT_READ_AHEAD,
+  limits: ReadAheadLimits = readAheadFor(db.store),
 ): AsyncGenerator<ReadAheadResult<T>> {
   const { batchBytes, aheadBytes, batchItems: maxItems } = limits;
   if (!(batchBytes > 0 && aheadBytes >= batchBytes && maxItems > 0)) {

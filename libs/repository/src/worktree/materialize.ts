@@ -38,7 +38,7 @@ export interface EntryToWrite {
 export interface WriteEntriesOptions {
   /** Called after each entry is in place, with its stat, in the order of the entries. */
   readonly onWritten?: (written: EntryToWrite, st: BigIntStats) => void;
-  /** Bounds of the chunk reads ahead of the writer; DEFAULT_READ_AHEAD unless given. */
+  /** Bounds of the chunk reads ahead of the writer; readAheadFor(db.store) unless given. */
   readonly readAhead?: ReadAheadLimits;
 }
 
