@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BigIntStats, promises as fs, lstatSync, Stats } from 'node:fs';
 import * as path from 'node:path';
-import { ChunkRef, InvalidArgumentError, PositionedChunkRef, readChunkRefs, splitRelativePath, TreeEntry, TreeId, walkFiles } from '@tributary/core';
+import { ChunkRef, InvalidArgumentError, PositionedChunkRef, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
 import { ObjectDatabase } from '../objects/object-database';
 import { readAhead, ReadAheadLimits } from '../objects/read-ahead';
 import { ChunkListPrefetcher } from './chunk-list-prefetch';
@@ -36,7 +36,7 @@ export interface EntryToWrite {
 }
 
 export interface WriteEntriesOptions {
-  /** Called after each entry is in place, with its stat, in the order of the entries. */
+  /** Called as each entry is put in place, with its stat (not necessarily in the order of the entries). */
   readonly onWritten?: (written: EntryToWrite, st: BigIntStats) => void;
   /** Bounds of the chunk reads ahead of the writer; readAheadFor(db.store) unless given. */
   readonly readAhead?: ReadAheadLimits;
@@ -94,7 +94,7 @@ export async function writeEntries(
       }
       for (const w of [...open]) await finishIfDone(w);
     }
-    if (open.size) throw new Error(`internal: ${[...open].map((w) => w.written.path).join(', ')} not complete after the last chunk`);
+    if (open.size) throw new TribError('INTERNAL', `${[...open].map((w) => w.written.path).join(', ')} not complete after the last chunk`);
   } catch (e) {
     for (const w of open) await w.abort();
     throw e;
