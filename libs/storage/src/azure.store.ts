@@ -60,6 +60,7 @@ export interface AzureBlobStoreOptions {
  */
 export class AzureBlobStore implements ObjectStore {
   readonly url: string;
+  readonly remote = true;
   /** The blob endpoint, for messages. */
   readonly endpoint: string;
   private readonly client: AzureServiceClient;

@@ -61,6 +61,7 @@ export interface GcsStoreOptions {
  */
 export class GcsStore implements ObjectStore {
   readonly url: string;
+  readonly remote = true;
   /** Where requests go, for messages. */
   readonly endpoint: string;
   private readonly storage: Storage;

@@ -34,6 +34,13 @@ export interface ObjectStore {
   readonly url: string;
 
   /**
+   * True when every request is a network round trip (the cloud stores), false or absent when it is a system call
+   * (local disk, memory). Readers size and overlap their ranged reads by it: large reads, several in flight, pay
+   * off only where a request costs a round trip.
+   */
+  readonly remote?: boolean;
+
+  /**
    * Stores `data` under `key` if no object has that key. Atomic: a reader sees the whole object or nothing,
    * including when the writer dies midway. Throws AlreadyExistsError when the key exists (for content-addressed
    * keys the caller treats that as success). Streams are consumed without buffering the whole body.

@@ -72,7 +72,7 @@ const CACHE_MAX_OBJECT = 32 << 10;
 /** Neighbouring records closer than this are fetched in one ranged read... */
 const COALESCE_MAX_GAP = 64 << 10;
 /** ...as long as the read stays below this, so memory stays bounded. */
-const COALESCE_MAX_SPAN = 8 << 20;
+export const COALESCE_MAX_SPAN = 8 << 20;
 /**
  * Stored chains are at most MAX_DELTA_DEPTH long; resolving may hop a little further when duplicate copies of a
  * base differ in depth, and this bound turns a cycle of such copies into an IntegrityError instead of a hang.
@@ -185,7 +185,9 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   /**
    * Like `get` for many ids at once, results in the order of `ids`. Records that sit close together in one pack
    * are fetched with one ranged read (bounded to a few MiB), which is what makes a checkout cheap on a cloud store.
-   * The caller bounds `ids.length`: all results are held in memory.
+   * The caller bounds `ids.length`: all results are held in memory. The buffers are the caller's, but a result
+   * may be a view of the read it came in (not a copy, which cost a checkout a tenth of its time), so a repeated id
+   * may share bytes with its twin: treat them as read-only.
    *
    * `verify: false` skips hashing (sizes and record headers are still checked). Only for a caller whose consumer
    * hashes every object itself anyway: a transfer sender, since the receiver verifies each object against its id
@@ -212,7 +214,6 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     for (const [pack, items] of groups) {
       try {
         for await (const { item, payload } of this.readCoalesced(pack, items)) {
-          // Not copied: a materialized object is a view of this call's own read (the cache keeps a copy).
           out[item.i] = await this.materialize(pack, item.entry, payload, 0, verify);
         }
       } catch (e) {
@@ -222,6 +223,16 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       }
     }
     return out as Buffer[];
+  }
+
+  /**
+   * Where `getMany` would read `id` from: its pack and the record's offset there, for callers that order their
+   * reads by position so neighbours coalesce. Undefined for an object that is cached, pending or not stored.
+   */
+  placeOf(id: ObjectId): { readonly pack: string; readonly offset: number } | undefined {
+    if (this.cache.has(id) || this.isPending(id)) return undefined;
+    const loc = this.locate(id);
+    return loc && { pack: loc.pack.name, offset: loc.entry.offset };
   }
 
   /** Stores `bytes` under sha256(bytes) and returns the id. A no-op if `has(id)`. Durable after `flush`. */

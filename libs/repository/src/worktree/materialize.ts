@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { BigIntStats, promises as fs, lstatSync, Stats } from 'node:fs';
 import * as path from 'node:path';
-import { ChunkRef, FileRef, IntegrityError, InvalidArgumentError, readChunkRefs, splitRelativePath, TreeEntry, TreeId, walkFiles } from '@tributary/core';
+import { ChunkRef, InvalidArgumentError, PositionedChunkRef, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
 import { ObjectDatabase } from '../objects/object-database';
+import { readAhead, ReadAheadLimits } from '../objects/read-ahead';
+import { ChunkListPrefetcher } from './chunk-list-prefetch';
 import { StatCache } from './stat-cache';
 import { crashPoint } from '../testing/crash-points';
 
@@ -27,65 +29,241 @@ export async function prepareParents(root: string, relPath: string): Promise<voi
   }
 }
 
-/**
- * Writes one tree entry (file or symlink) to `root/relPath`: into a temp file beside it, then a rename, so a reader
- * or a crash never sees a half-written file, and an existing symlink at the path is replaced, never followed. Every
- * chunk is verified against its id before a byte is written. Returns the new file's stat.
- */
-export async function writeEntry(db: ObjectDatabase, root: string, relPath: string, entry: Omit<TreeEntry, 'name'>): Promise<BigIntStats> {
-  await prepareParents(root, relPath);
-  const abs = path.join(root, ...relPath.split('/'));
-  const tmp = path.join(path.dirname(abs), `.trib-tmp-${randomBytes(6).toString('hex')}`);
-  try {
-    if (entry.kind === 'symlink') {
-      const target = await db.get(entry.id);
-      await fs.symlink(target.toString('utf8'), tmp);
-    } else {
-      const fh = await fs.open(tmp, 'wx', entry.executable ? 0o755 : 0o644);
-      try {
-        for await (const buf of readChunksBatched(db, entry)) await fh.write(buf);
-        if (entry.executable) await fh.chmod(0o755);
-      } finally {
-        await fh.close();
-      }
-    }
-    crashPoint('checkout.before-rename');
-    await fs.rename(tmp, abs);
-  } catch (e) {
-    await fs.unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  return lstatSync(abs, { bigint: true });
+/** One file or symlink to write, where it goes, and its place in the tree. */
+export interface EntryToWrite {
+  readonly path: string;
+  readonly entry: Omit<TreeEntry, 'name'>;
 }
 
-/** Chunks fetched per request: neighbours in a pack come back in one ranged read, not one GET per 64 KiB. */
-const CHUNKS_PER_READ = 64;
+export interface WriteEntriesOptions {
+  /** Called as each entry is put in place, with its stat (not necessarily in the order of the entries). */
+  readonly onWritten?: (written: EntryToWrite, st: BigIntStats) => void;
+  /** Bounds of the chunk reads ahead of the writer; readAheadFor(db.store) unless given. */
+  readonly readAhead?: ReadAheadLimits;
+}
 
-/** A file's bytes, chunk by chunk, each verified against its id, fetched in batches through the coalescing path. */
-async function* readChunksBatched(db: ObjectDatabase, file: FileRef): AsyncGenerator<Buffer> {
-  if (!file.chunked) {
-    const bytes = await db.get(file.id);
-    if (bytes.length !== file.size) throw new IntegrityError(`file ${file.id} is ${bytes.length} bytes, its tree entry says ${file.size}`);
-    yield bytes;
-    return;
-  }
-  let batch: ChunkRef[] = [];
-  // A list node's ids are verified but its sizes are only claims: a chunk of another length means a forged list.
-  const fetch = async (refs: ChunkRef[]) => {
-    const bufs = await db.getMany(refs.map((r) => r.id));
-    bufs.forEach((b, i) => {
-      if (b.length !== refs[i].size) throw new IntegrityError(`chunk ${refs[i].id} is ${b.length} bytes, its list says ${refs[i].size}`);
-    });
-    return bufs;
+/**
+ * Writes one tree entry (file or symlink) to `root/relPath` (see writeEntries). Returns the new file's stat.
+ */
+export async function writeEntry(db: ObjectDatabase, root: string, relPath: string, entry: Omit<TreeEntry, 'name'>): Promise<BigIntStats> {
+  let st: BigIntStats | undefined;
+  await writeEntries(db, root, [{ path: relPath, entry }], { onWritten: (_, s) => (st = s) });
+  return st!;
+}
+
+/**
+ * Writes tree entries (files and symlinks) under `root`. Each goes into a temp file beside its path, then a rename,
+ * so a reader or a crash never sees a half-written file, and an existing symlink at the path is replaced, never
+ * followed. Every chunk is verified against its id (and its length against the file's list) before a byte of it is
+ * written.
+ *
+ * Reads go in pack order, not file order: the chunks of a window of entries (up to WINDOW_CHUNKS chunks and
+ * WINDOW_FILES files) are sorted by where they are stored and fetched with coalesced ranged reads, several in
+ * flight (readAhead), each written at its place in its file. A commit that chunked several files at once
+ * interleaves them in its pack, and file order would then cost one small request per run of a file's chunks.
+ * Memory is bounded by the window's chunk refs and the read-ahead, not by file size. Entries are put in place as
+ * they complete, so not necessarily in the order given. On an error the entries not yet in place are left as they
+ * were (their temp files removed); those already renamed stay.
+ */
+export async function writeEntries(
+  db: ObjectDatabase,
+  root: string,
+  entries: AsyncIterable<EntryToWrite> | Iterable<EntryToWrite>,
+  opts: WriteEntriesOptions = {},
+): Promise<void> {
+  const open = new Set<EntryWriter>();
+  const writes = new PendingWrites();
+  const finishIfDone = async (w: EntryWriter) => {
+    if (!w.done) return;
+    await writes.flush(w);
+    open.delete(w);
+    const st = await w.finish();
+    opts.onWritten?.(w.written, st);
   };
-  for await (const ref of readChunkRefs(db, file)) {
-    batch.push(ref);
-    if (batch.length === CHUNKS_PER_READ) {
-      yield* await fetch(batch);
-      batch = [];
+  try {
+    for await (const window of windowsOf(db, entries)) {
+      for (const w of window.started) {
+        await w.begin(root);
+        open.add(w);
+      }
+      const sorted = sortByPlace(db, window.pieces);
+      for await (const { item, bytes } of readAhead(db, sorted, (p) => p.chunk, opts.readAhead)) {
+        await writes.add(item.writer, item.position, bytes!);
+        item.writer.writtenPieces++;
+        await finishIfDone(item.writer);
+      }
+      for (const w of [...open]) await finishIfDone(w);
+    }
+    if (open.size) throw new TribError('INTERNAL', `${[...open].map((w) => w.written.path).join(', ')} not complete after the last chunk`);
+  } catch (e) {
+    for (const w of open) await w.abort();
+    throw e;
+  }
+}
+
+/** Most chunks read in one pack-ordered window (~1 GiB at the 64 KiB average); their refs are held in memory. */
+const WINDOW_CHUNKS = 16384;
+/** Most entries started in one window: each holds an open temp file until its last chunk is written. */
+const WINDOW_FILES = 128;
+
+/** A chunk of a file and where it goes. */
+interface Piece {
+  readonly writer: EntryWriter;
+  readonly position: number;
+  readonly chunk: ChunkRef;
+}
+
+interface Window {
+  /** Entries first seen in this window, in the order given. */
+  readonly started: EntryWriter[];
+  /** Chunks of this window, in file order. */
+  readonly pieces: Piece[];
+}
+
+/** The entries' chunks in windows, listing chunk-list nodes as it goes; a large file spans several windows. */
+async function* windowsOf(db: ObjectDatabase, entries: AsyncIterable<EntryToWrite> | Iterable<EntryToWrite>): AsyncGenerator<Window> {
+  let window: Window = { started: [], pieces: [] };
+  const full = () => window.pieces.length >= WINDOW_CHUNKS || window.started.length >= WINDOW_FILES;
+  for await (const written of entries) {
+    if (full()) {
+      yield window;
+      window = { started: [], pieces: [] };
+    }
+    const writer = new EntryWriter(db, written);
+    window.started.push(writer);
+    const { entry } = written;
+    if (entry.kind !== 'symlink') {
+      // A file of one chunk is read too, even an empty one, so its bytes are verified against its id.
+      const refs: AsyncIterable<PositionedChunkRef> | PositionedChunkRef[] = entry.chunked ? readChunkRefs(new ChunkListPrefetcher(db), entry) : [{ id: entry.id, size: entry.size, offset: 0 }];
+      for await (const ref of refs) {
+        if (window.pieces.length >= WINDOW_CHUNKS) {
+          yield window;
+          window = { started: [], pieces: [] };
+        }
+        window.pieces.push({ writer, position: ref.offset, chunk: { id: ref.id, size: ref.size } });
+        writer.listedPieces++;
+      }
+    }
+    writer.listed = true;
+  }
+  if (window.started.length || window.pieces.length) yield window;
+}
+
+/** Pieces in the order they are stored (pack, offset); those with no place (cached, pending) go last. */
+function sortByPlace(db: ObjectDatabase, pieces: Piece[]): Piece[] {
+  const placed = pieces.map((piece, i) => ({ piece, i, place: db.placeOf(piece.chunk.id) }));
+  placed.sort((a, b) => {
+    if (!a.place || !b.place) return a.place ? -1 : b.place ? 1 : a.i - b.i;
+    if (a.place.pack !== b.place.pack) return a.place.pack < b.place.pack ? -1 : 1;
+    return a.place.offset - b.place.offset || a.i - b.i;
+  });
+  return placed.map((p) => p.piece);
+}
+
+/** Bytes gathered for one vectored write into a file, and for all files together before they are written. */
+const WRITE_RUN_BYTES = 1 << 20;
+const WRITE_PENDING_BYTES = 8 << 20;
+
+/** Consecutive chunks of a file gathered into one vectored write at its position. */
+interface WriteRun {
+  position: number;
+  bytes: number;
+  bufs: Buffer[];
+}
+
+/** Verified chunks waiting to be written, gathered into runs per file so a file gets few, large writes. */
+class PendingWrites {
+  private readonly runs = new Map<EntryWriter, WriteRun>();
+  private bytes = 0;
+
+  async add(w: EntryWriter, position: number, buf: Buffer): Promise<void> {
+    let run = this.runs.get(w);
+    if (run && run.position + run.bytes !== position) {
+      await this.flush(w);
+      run = undefined;
+    }
+    if (!run) this.runs.set(w, (run = { position, bytes: 0, bufs: [] }));
+    run.bufs.push(buf);
+    run.bytes += buf.length;
+    this.bytes += buf.length;
+    if (run.bytes >= WRITE_RUN_BYTES) await this.flush(w);
+    if (this.bytes >= WRITE_PENDING_BYTES) for (const other of [...this.runs.keys()]) await this.flush(other);
+  }
+
+  async flush(w: EntryWriter): Promise<void> {
+    const run = this.runs.get(w);
+    if (!run) return;
+    this.runs.delete(w);
+    this.bytes -= run.bytes;
+    await w.writeAt(run.bufs, run.position);
+  }
+}
+
+/** One entry on its way into place: a temp file (or, for a symlink, a temp link) renamed when complete. */
+class EntryWriter {
+  listedPieces = 0;
+  writtenPieces = 0;
+  /** Every chunk of the entry has been listed (so listedPieces is final). */
+  listed = false;
+  private abs = '';
+  private tmp = '';
+  private fh: fs.FileHandle | undefined;
+
+  constructor(
+    private readonly db: ObjectDatabase,
+    readonly written: EntryToWrite,
+  ) {}
+
+  get done(): boolean {
+    return this.listed && this.writtenPieces === this.listedPieces;
+  }
+
+  async begin(root: string): Promise<void> {
+    await prepareParents(root, this.written.path);
+    this.abs = path.join(root, ...this.written.path.split('/'));
+    this.tmp = path.join(path.dirname(this.abs), `.trib-tmp-${randomBytes(6).toString('hex')}`);
+    const { entry } = this.written;
+    if (entry.kind !== 'symlink') this.fh = await fs.open(this.tmp, 'wx', entry.executable ? 0o755 : 0o644);
+  }
+
+  /** Writes all of `bufs` at `position`, going on after a short write. */
+  async writeAt(bufs: Buffer[], position: number): Promise<void> {
+    while (bufs.length) {
+      let { bytesWritten } = await this.fh!.writev(bufs, position);
+      position += bytesWritten;
+      while (bufs.length && bytesWritten >= bufs[0].length) bytesWritten -= bufs.shift()!.length;
+      if (bytesWritten > 0) bufs[0] = bufs[0].subarray(bytesWritten);
     }
   }
-  if (batch.length) yield* await fetch(batch);
+
+  /** Puts the entry in place and returns its stat. */
+  async finish(): Promise<BigIntStats> {
+    try {
+      if (this.fh) {
+        if (this.written.entry.executable) await this.fh.chmod(0o755);
+        const fh = this.fh;
+        this.fh = undefined;
+        await fh.close();
+      } else {
+        const target = await this.db.get(this.written.entry.id);
+        await fs.symlink(target.toString('utf8'), this.tmp);
+      }
+      crashPoint('checkout.before-rename');
+      await fs.rename(this.tmp, this.abs);
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+    return lstatSync(this.abs, { bigint: true });
+  }
+
+  /** Removes the temp file; the path keeps what it had. */
+  async abort(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close().catch(() => undefined);
+    if (this.tmp) await fs.unlink(this.tmp).catch(() => undefined);
+  }
 }
 
 export interface MaterializeResult {
@@ -94,8 +272,8 @@ export interface MaterializeResult {
 }
 
 /**
- * Writes every file and symlink of `tree` under `dest` (which must exist). With `cache`, records each written file
- * so a later commit does not rehash it.
+ * Writes every file and symlink of `tree` under `dest` (which must exist), reading ahead as writeEntries does.
+ * With `cache`, records each written file so a later commit does not rehash it.
  */
 export async function materializeTree(
   db: ObjectDatabase,
@@ -105,13 +283,14 @@ export async function materializeTree(
 ): Promise<MaterializeResult> {
   let files = 0;
   let bytes = 0;
-  for await (const { path: rel, entry } of walkFiles(db, tree)) {
-    const st = await writeEntry(db, dest, rel, entry);
-    opts.cache?.set(rel, st, entry);
-    files++;
-    bytes += entry.size;
-    opts.onProgress?.(bytes);
-  }
+  await writeEntries(db, dest, walkFiles(db, tree), {
+    onWritten: ({ path: rel, entry }, st) => {
+      opts.cache?.set(rel, st, entry);
+      files++;
+      bytes += entry.size;
+      opts.onProgress?.(bytes);
+    },
+  });
   return { files, bytes };
 }
 

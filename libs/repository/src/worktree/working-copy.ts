@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { diffTrees, FailedPreconditionError, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { FileHasherPool } from './file-hasher-pool';
-import { materializeTree, removeEntry, writeEntry } from './materialize';
+import { materializeTree, removeEntry, writeEntries } from './materialize';
 import { Snapshot, snapshotWorktree } from './snapshot';
 import { StatCache } from './stat-cache';
 
@@ -71,12 +71,13 @@ export class WorkingCopy {
         removed++;
       }
     }
-    for (const c of plan) {
-      if (!c.new) continue;
-      const st = await writeEntry(this.repo.objects, root, c.path, c.new);
-      this.cache.set(c.path, st, c.new);
-      written++;
-    }
+    const toWrite = plan.flatMap((c) => (c.new ? [{ path: c.path, entry: c.new }] : []));
+    await writeEntries(this.repo.objects, root, toWrite, {
+      onWritten: ({ path: p, entry }, st) => {
+        this.cache.set(p, st, entry);
+        written++;
+      },
+    });
     return { written, removed };
   }
 

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import { decodeChunkList, ObjectId, PositionedChunkRef, readChunkRefs, writeFileContent } from '@tributary/core';
+import { MemoryStore } from '@tributary/storage';
+import { ObjectDatabase } from '../objects/object-database';
+import { ChunkListPrefetcher } from './chunk-list-prefetch';
+
+async function collect(refs: AsyncIterable<PositionedChunkRef>): Promise<PositionedChunkRef[]> {
+  const out: PositionedChunkRef[] = [];
+  for await (const r of refs) out.push(r);
+  return out;
+}
+
+describe('ChunkListPrefetcher', () => {
+  it('lists the same chunks as the database, reading each node once, the children of a node all at once', async () => {
+    const store = new MemoryStore('prefetch-spec');
+    const db = await ObjectDatabase.open(store);
+    const file = await writeFileContent(db, [randomBytes(16 * 1024 * 1024)]);
+    await db.flush();
+    const fresh = await ObjectDatabase.open(store, { cacheBytes: 0 });
+    const root = decodeChunkList(await fresh.get(file.id));
+    // The premise: a root above level 0, so there are children to fetch ahead.
+    expect(root.level).toBeGreaterThan(0);
+
+    const asked: ObjectId[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const get = fresh.get.bind(fresh);
+    fresh.get = async (id: ObjectId) => {
+      asked.push(id);
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      try {
+        return await get(id);
+      } finally {
+        inFlight--;
+      }
+    };
+    const viaPrefetch = await collect(readChunkRefs(new ChunkListPrefetcher(fresh), file));
+    const nodesRead = asked.length;
+    fresh.get = get;
+    expect(viaPrefetch).toEqual(await collect(readChunkRefs(fresh, file)));
+    expect(new Set(asked).size).toBe(nodesRead);
+    expect(nodesRead).toBe(1 + root.children.length);
+    expect(mostInFlight).toBeGreaterThan(1);
+  });
+
+  it('throws a damaged node only when it is asked for', async () => {
+    const store = new MemoryStore('prefetch-spec');
+    const db = await ObjectDatabase.open(store);
+    const file = await writeFileContent(db, [randomBytes(16 * 1024 * 1024)]);
+    await db.flush();
+    const fresh = await ObjectDatabase.open(store, { cacheBytes: 0 });
+    const root = decodeChunkList(await fresh.get(file.id));
+    const last = root.children[root.children.length - 1].id;
+    const get = fresh.get.bind(fresh);
+    fresh.get = async (id: ObjectId) => (id === last ? Promise.reject(new Error('damaged')) : get(id));
+    const seen: PositionedChunkRef[] = [];
+    const run = async () => {
+      for await (const r of readChunkRefs(new ChunkListPrefetcher(fresh), file)) seen.push(r);
+    };
+    await expect(run()).rejects.toThrow('damaged');
+    // Every chunk before the damaged node was listed.
+    const before = root.children.slice(0, -1).reduce((s, c) => s + c.size, 0);
+    expect(seen.reduce((s, r) => s + r.size, 0)).toBe(before);
+  });
+});
