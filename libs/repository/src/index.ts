@@ -7,6 +7,8 @@ export * from './objects/object-database';
 export * from './objects/object-gc';
 export * from './objects/pack-maintenance';
 export * from './objects/pack-merge-plan';
+export { readAheadFor } from './objects/read-ahead';
+export type { ReadAheadLimits } from './objects/read-ahead';
 export * from './worktree/stat-cache';
 export * from './worktree/ignore-rules';
 export * from './worktree/worktree-scan';

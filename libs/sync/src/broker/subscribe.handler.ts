@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, NotFoundError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
+import { readAheadFor } from '@tributary/repository';
 import { conflictNote } from '../cursors/cursor.repository';
 import type { SubscribeRequest__Output } from '../generated/tributary/v1/SubscribeRequest';
 import type { SubscribeResponse } from '../generated/tributary/v1/SubscribeResponse';
@@ -56,7 +57,7 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
     session.acked = cursor;
     session.sent = cursor;
     pump = pumpRequests(ctx, io, session, topic, subscriber);
-    const sender = new TransferSender(reloadingReader(ctx.db), senderChannel(io, session));
+    const sender = new TransferSender(reloadingReader(ctx.db), senderChannel(io, session), { readAhead: readAheadFor(ctx.store) });
     let next = cursor + 1;
     while (!session.stopped()) {
       if (session.sent - session.acked >= ctx.window) {

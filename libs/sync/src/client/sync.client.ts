@@ -9,7 +9,7 @@ import {
   TribError,
   UnavailableError,
 } from '@tributary/core';
-import { lookupTreeSize, Repository, topicRef } from '@tributary/repository';
+import { lookupTreeSize, readAheadFor, Repository, topicRef } from '@tributary/repository';
 import type { AdminServiceClient } from '../generated/tributary/v1/AdminService';
 import type { ListTopicsResponse__Output } from '../generated/tributary/v1/ListTopicsResponse';
 import type { PublishRequest } from '../generated/tributary/v1/PublishRequest';
@@ -176,7 +176,7 @@ export class SyncClient {
       const head = state.head ? (state.head as CommitId) : undefined;
       const chain = await firstParentChainAfter(repo, commit, head, topic);
       await io.send({ start: { base: head ?? '', commits: chain } });
-      const sender = new TransferSender(repo.objects, publishChannel(io));
+      const sender = new TransferSender(repo.objects, publishChannel(io), { readAhead: readAheadFor(repo.objects.store) });
       let base = head;
       for (const c of chain) {
         const before = acc.wireBytes;

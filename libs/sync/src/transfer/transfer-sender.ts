@@ -30,13 +30,19 @@ import {
   TransferStats,
 } from './transfer-channel';
 
-/** Chunk bytes asked for in one getMany (neighbours in a pack come in one ranged read). */
-const READ_BYTES = 2 * 1024 * 1024;
-/**
- * Bytes queued for sending, read or being read: reads run this far ahead of the stream, so the store and the
- * network work at the same time. Bounds the sender's memory besides the batch being filled.
- */
-const READ_AHEAD_BYTES = 8 * 1024 * 1024;
+/** How far the sender reads ahead of the stream; see TransferSenderOptions.readAhead. */
+export interface SenderReadAhead {
+  /** Chunk bytes asked for in one getMany (neighbours in a pack come in one ranged read). */
+  readonly batchBytes: number;
+  /**
+   * Bytes queued for sending, read or being read: reads run this far ahead of the stream, so the store and the
+   * network work at the same time. Bounds the sender's memory besides the batch being filled.
+   */
+  readonly aheadBytes: number;
+}
+
+/** For a store on local disk, where a read is a system call. */
+const DEFAULT_READ_AHEAD: SenderReadAhead = { batchBytes: 2 * 1024 * 1024, aheadBytes: 8 * 1024 * 1024 };
 
 export interface SendOptions {
   /**
@@ -53,6 +59,8 @@ export interface TransferSenderOptions {
   readonly deltas?: boolean;
   /** Payload bytes per ObjectBatch message. Default BATCH_BYTES (1 MiB). */
   readonly batchBytes?: number;
+  /** Read sizes; a cloud store wants larger reads, more of them in flight (see readAheadFor). Default 2 of 8 MiB. */
+  readonly readAhead?: SenderReadAhead;
 }
 
 /**
@@ -75,6 +83,7 @@ export interface TransferSenderOptions {
 export class TransferSender {
   private readonly deltas: boolean;
   private readonly batchBytes: number;
+  private readonly readAhead: SenderReadAhead;
 
   constructor(
     private readonly src: ObjectReader,
@@ -83,11 +92,12 @@ export class TransferSender {
   ) {
     this.deltas = opts.deltas ?? true;
     this.batchBytes = opts.batchBytes ?? BATCH_BYTES;
+    this.readAhead = opts.readAhead ?? DEFAULT_READ_AHEAD;
   }
 
   /** Runs the whole exchange for `commit`; resolves after CommitEnd is handed to the transport. */
   async sendCommit(commit: CommitId, opts: SendOptions = {}): Promise<TransferStats> {
-    const t = new CommitTransfer(this.src, this.channel, this.deltas, this.batchBytes, opts);
+    const t = new CommitTransfer(this.src, this.channel, this.deltas, this.batchBytes, this.readAhead, opts);
     return t.run(commit);
   }
 }
@@ -103,7 +113,7 @@ class CommitTransfer {
   private readonly known = new Map<ObjectId, boolean>();
   /** Objects queued for sending (or sent): each goes once. */
   private readonly queued = new Set<ObjectId>();
-  private readonly outbox = new SendQueue(READ_AHEAD_BYTES);
+  private readonly outbox: SendQueue;
   private readonly stats = emptyStats();
   private batch: ObjectFrame[] = [];
   private batchSize = 0;
@@ -113,8 +123,11 @@ class CommitTransfer {
     private readonly channel: SenderChannel,
     private readonly useDeltas: boolean,
     private readonly batchBytes: number,
+    private readonly readAhead: SenderReadAhead,
     private readonly opts: SendOptions,
-  ) {}
+  ) {
+    this.outbox = new SendQueue(readAhead.aheadBytes);
+  }
 
   async run(commit: CommitId): Promise<TransferStats> {
     const missing = await this.negotiateCommits(commit);
@@ -302,7 +315,7 @@ class CommitTransfer {
         this.queued.add(c.id);
         group.push({ id: c.id, at, size: c.size });
         groupBytes += c.size;
-        if (groupBytes >= READ_BYTES) await queueGroup();
+        if (groupBytes >= this.readAhead.batchBytes) await queueGroup();
       }
       at += c.size;
     }
