@@ -165,6 +165,16 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     for (const p of fresh) if (!this.loaded.has(p.name)) this.loaded.set(p.name, p);
   }
 
+  /**
+   * Makes packs that another ObjectDatabase on the same store finished (durable and indexed: its `packs()` after a
+   * `flush`) visible here, without the listing and index reads of `reload`, whose cost grows with the number of
+   * packs. For a writer that stages objects apart before publishing them (the broker). Packs already loaded are
+   * skipped.
+   */
+  adopt(packs: readonly LoadedPack[]): void {
+    for (const p of packs) if (!this.loaded.has(p.name)) this.loaded.set(p.name, p);
+  }
+
   /** True if `id` is in a loaded index or pending in the open pack (or one finishing in the background). */
   has(id: ObjectId): boolean {
     return this.isPending(id) || this.findAny(id) !== undefined;

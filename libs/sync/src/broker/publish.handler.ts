@@ -101,15 +101,17 @@ async function appendCommit(ctx: BrokerContext, topic: TopicName, commit: Commit
     if (head && parents[0] !== head.commit) throw notFastForward(topic, head, commit, true);
     await staged.persist();
     crashPoint('sync.publish.before-append');
-    // Loading the new pack into the shared database lists every pack; it runs while the entry is written.
-    const [loaded, appended] = await Promise.allSettled([staged.load(), ctx.log.appendEntry(topic, head, commit)]);
-    if (appended.status === 'rejected') {
-      if (appended.reason instanceof ConflictError) continue;
-      throw appended.reason;
+    // The shared database sees the objects before the entry names them, so a subscriber never misses them.
+    await staged.load();
+    let appended;
+    try {
+      appended = await ctx.log.appendEntry(topic, head, commit);
+    } catch (e) {
+      if (e instanceof ConflictError) continue;
+      throw e;
     }
-    const { entry, settle } = appended.value;
+    const { entry, settle } = appended;
     settleLater(ctx, topic, settle);
-    if (loaded.status === 'rejected') throw loaded.reason;
     crashPoint('sync.publish.after-append');
     ctx.notifier.notify(topic, entry.seq);
     ctx.logger('info', `appended ${commit} to ${topic} at seq ${entry.seq}`);

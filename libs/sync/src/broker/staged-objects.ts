@@ -12,7 +12,7 @@ const PACKS_PREFIX = 'packs/';
  * Objects go to a private ObjectDatabase writing packs into the same store, so nothing of a transfer that fails
  * (bad bytes, unsafe tree, not a fast-forward) is ever stored: `abort` drops the private pack, and concurrent
  * publishes never drop each other's pending objects (ObjectDatabase.abort drops everything pending in its pack).
- * `commit` makes the pack durable and loads it into the shared database. Lookups see both.
+ * `commit` makes the pack durable and hands it to the shared database. Lookups see both.
  *
  * The private database starts with no packs loaded (it sees the store through PacklessView), so opening one costs
  * nothing; the price is that received deltas are stored whole on the broker (a delta needs its base loaded). A
@@ -55,9 +55,9 @@ export class StagedObjects implements ObjectTarget {
     await this.staged.flush();
   }
 
-  /** Loads what `persist` wrote into the shared database (a reload: one listing of the packs). */
+  /** Makes what `persist` wrote visible to the shared database (it adopts the packs: no listing of the store). */
   async load(): Promise<void> {
-    await this.shared.reload();
+    this.shared.adopt(this.staged.packs());
   }
 
   /** Drops every staged object not yet durable. */
