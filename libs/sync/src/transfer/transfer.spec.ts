@@ -88,6 +88,46 @@ describe('object transfer', () => {
     expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
   });
 
+  it('a new file deep in a tree the receiver holds costs two questions: the commit with its base, then the file', async () => {
+    const src = await db();
+    const dst = await db();
+    const deep: Record<string, Buffer> = { ...files() };
+    for (let i = 0; i < 20; i++) deep[`batches/2026-11-24/b${i}.csv`] = Buffer.from(`batch ${i}\n`);
+    const one = await commitFiles(src, deep);
+    await transfer(src, dst, one.commit);
+    const added = { ...deep, 'batches/2026-11-24/b20.csv': Buffer.from('batch 20\n') };
+    const two = await commitFiles(src, added, [one.commit]);
+    const asked: number[] = [];
+    const { sent } = await transfer(src, dst, two.commit, {
+      base: one.commit,
+      tap: (m) => {
+        if (m.haveQuery) asked.push((m.haveQuery.ids as Buffer).length / 32);
+        return m;
+      },
+    });
+    // Unchanged siblings are held (same path in the base), changed directories are presumed missing.
+    expect(asked).toEqual([2, 1]);
+    expect(sent.haveQueries).toBe(2);
+    expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
+    expect((await ObjectDatabase.open(dst.store)).has(two.commit)).toBe(true);
+  });
+
+  it('a directory changed back to a version the receiver holds arrives complete (sent again, its files not)', async () => {
+    const src = await db();
+    const dst = await db();
+    const big = randomBytesSeeded(300_000, 5);
+    const one = await commitFiles(src, { 'd/big.bin': big, 'd/x.txt': Buffer.from('one\n') });
+    const two = await commitFiles(src, { 'd/big.bin': Buffer.from('small now\n'), 'd/x.txt': Buffer.from('two\n') }, [one.commit]);
+    await transfer(src, dst, one.commit);
+    await transfer(src, dst, two.commit, { base: one.commit });
+    const three = await commitFiles(src, { 'd/big.bin': big, 'd/x.txt': Buffer.from('one\n') }, [two.commit]);
+    const { sent, got } = await transfer(src, dst, three.commit, { base: two.commit });
+    expect(got.commit).toBe(three.commit);
+    // The root and d/ go again (held, so the receiver skips them); the files were asked about and stay home.
+    expect(sent.wireBytes).toBeLessThan(2048);
+    expect(await readAllFiles(dst, three.tree)).toEqual(await readAllFiles(src, three.tree));
+  });
+
   it('brings missing history along (parents are part of a commit closure), in few round trips', async () => {
     const src = await db();
     const dst = await db();
