@@ -49,8 +49,9 @@ export interface SubscribeOptions {
   follow?: boolean;
   signal?: AbortSignal;
   /**
-   * Called after an entry's objects are durable and `refs/topics/<topic>` moved, before the ack. A throw stops.
-   * Returning `{ conflict }` sends the note with the ack (see EntryOutcome).
+   * Called once an entry's objects are durable, while `refs/topics/<topic>` moves to it (both are done before the
+   * ack; nothing here may rely on the ref). A throw stops. Returning `{ conflict }` sends the note with the ack
+   * (see EntryOutcome).
    */
   onEntry?(e: DeliveredEntry): Promise<void | EntryOutcome>;
 }
@@ -105,7 +106,7 @@ export class SyncClient {
 
   /**
    * Brings every entry after the subscriber's cursor into `repo`, in order: objects (only those missing), durably,
-   * then `refs/topics/<topic>` moves to the entry's commit, then `onEntry`, then the ack. Without `follow` it returns
+   * then `refs/topics/<topic>` moves to the entry's commit while `onEntry` runs, then the ack. Without `follow` it returns
    * once caught up; with `follow` it returns after `signal` aborts and what was applied is acknowledged.
    * Throws NotFoundError for an unknown topic without `follow`.
    */
@@ -255,8 +256,11 @@ export class SyncClient {
         const got = await receiver.receiveCommit();
         acc.wireBytes += got.stats.wireBytes;
         if (got.commit !== commit) throw new InvalidArgumentError(`broker sent the objects of ${got.commit} for entry ${seq} (${commit})`);
-        await moveTopicRef(repo, topic, commit);
-        const outcome = await opts.onEntry?.({ seq, commit });
+        // The ref and onEntry (the hub's merge) need only the durable objects, not each other: one write less to wait for.
+        const [moved, handled] = await Promise.allSettled([moveTopicRef(repo, topic, commit), opts.onEntry?.({ seq, commit })]);
+        if (moved.status === 'rejected') throw moved.reason;
+        if (handled.status === 'rejected') throw handled.reason;
+        const outcome = handled.value;
         await io.send({ ack: outcome?.conflict ? { seq, conflict: outcome.conflict } : { seq } });
         if (acc.commits === 0) acc.seqFrom = seq;
         acc.seqTo = seq;
