@@ -19,7 +19,7 @@ class CountingStore extends MemoryStore {
 }
 
 /** Counts listings, so tests can see a database did not list the store. */
-class ListCountingStore extends MemoryStore {
+class ListCountingStore extends CountingStore {
   listings = 0;
 
   override list(prefix: string) {
@@ -416,6 +416,25 @@ describe('ObjectDatabase', () => {
     await db.reload();
     expect(db.packs()).toHaveLength(1);
     expect(db.has(id)).toBe(true);
+  });
+
+  it('adopt caches the recent objects it is given, only those that hash to their id', async () => {
+    const store = new ListCountingStore();
+    const db = await ObjectDatabase.open(store);
+    const other = await ObjectDatabase.open(store);
+    const [a, b] = [blob(3), blob(4)];
+    const ids = [await other.put(a), await other.put(b)];
+    await other.flush();
+    db.adopt(other.packs(), [
+      [ids[0], a],
+      [ids[1], blob(5)],
+    ]);
+    const reads = store.ranges.length;
+    same(await db.get(ids[0]), a);
+    expect(store.ranges.length).toBe(reads);
+    // Bytes that are not the object's are not believed: the object is read from the pack.
+    same(await db.get(ids[1]), b);
+    expect(store.ranges.length).toBe(reads + 1);
   });
 
   it('a get survives another process rewriting the pack it was about to read', async () => {

@@ -5,6 +5,10 @@ import { ByteRange, ObjectInfo, ObjectStore, Versioned } from '@tributary/storag
 import { ObjectTarget } from '../transfer/transfer-channel';
 
 const PACKS_PREFIX = 'packs/';
+/** Received objects up to this size are remembered for the shared database's cache (the trees, lists, commit)... */
+const RECENT_MAX_OBJECT = 32 << 10;
+/** ...up to this many bytes per publish. */
+const RECENT_BUDGET = 1 << 20;
 
 /**
  * One publish's objects, staged apart from the broker's shared object database until the commit is accepted.
@@ -20,6 +24,9 @@ const PACKS_PREFIX = 'packs/';
  * harmless: they hold only verified, complete sub-graphs.
  */
 export class StagedObjects implements ObjectTarget {
+  private readonly recent: [ObjectId, Buffer][] = [];
+  private recentBytes = 0;
+
   private constructor(
     private readonly shared: ObjectDatabase,
     private readonly staged: ObjectDatabase,
@@ -38,7 +45,12 @@ export class StagedObjects implements ObjectTarget {
   }
 
   async put(id: ObjectId, bytes: Buffer): Promise<void> {
-    if (!this.shared.has(id)) await this.staged.putWithId(id, bytes);
+    if (this.shared.has(id)) return;
+    await this.staged.putWithId(id, bytes);
+    if (bytes.length <= RECENT_MAX_OBJECT && this.recentBytes + bytes.length <= RECENT_BUDGET) {
+      this.recent.push([id, bytes]);
+      this.recentBytes += bytes.length;
+    }
   }
 
   /** The transfer is complete; durability waits for `commit`, after the broker has accepted the commit. */
@@ -55,13 +67,17 @@ export class StagedObjects implements ObjectTarget {
     await this.staged.flush();
   }
 
-  /** Makes what `persist` wrote visible to the shared database (it adopts the packs: no listing of the store). */
+  /**
+   * Makes what `persist` wrote visible to the shared database: it adopts the packs (no listing of the store) and
+   * caches the small objects, which subscribers are about to be sent.
+   */
   async load(): Promise<void> {
-    this.shared.adopt(this.staged.packs());
+    this.shared.adopt(this.staged.packs(), this.recent);
   }
 
   /** Drops every staged object not yet durable. */
   async abort(): Promise<void> {
+    this.recent.length = 0;
     await this.staged.abort();
   }
 }
