@@ -19,6 +19,7 @@ import { TransferReceiver } from '../transfer/transfer-receiver';
 import { MessageStream } from '../wire/message-stream';
 import { BrokerContext } from './broker-context';
 import { endCall, failCall } from './call-end';
+import { rememberAppended } from './recent-entries';
 import { StagedObjects } from './staged-objects';
 
 export type PublishCall = grpc.ServerDuplexStream<PublishRequest__Output, PublishResponse>;
@@ -132,6 +133,7 @@ async function appendCommit(
     const { entry, settle } = appended;
     settleLater(ctx, topic, settle);
     crashPoint('sync.publish.after-append');
+    rememberAppended(ctx, topic, entry);
     ctx.notifier.notify(topic, entry.seq);
     ctx.logger('info', `appended ${commit} to ${topic} at seq ${entry.seq}`);
     return entry;
