@@ -181,7 +181,8 @@ export class SyncClient {
       let base = head;
       for (const c of chain) {
         const before = acc.wireBytes;
-        const stats = await sender.sendCommit(c, { base, onProgress: (s) => opts.onProgress?.(before + s.wireBytes) });
+        // The broker holds `base` (its head, or the commit it just appended), and `c`, after its head, is not in its log.
+        const stats = await sender.sendCommit(c, { base, baseHeld: base !== undefined, onProgress: (s) => opts.onProgress?.(before + s.wireBytes) });
         acc.wireBytes += stats.wireBytes;
         const appended = expect(await io.receive(), 'appended').appended!;
         if (appended.commit !== c) throw new TribError('INTERNAL', `broker appended ${appended.commit}, expected ${c}`);

@@ -38,6 +38,13 @@ export interface SendOptions {
    * It is confirmed with the first HaveQuery and, if held, its objects serve as delta bases.
    */
   readonly base?: CommitId;
+  /**
+   * The receiver is known to hold `base`, and the commit builds on it and is new to the receiver: a publisher's
+   * base is the head the broker just named, and its commit is not in the topic's log. Neither is asked about, which
+   * saves a round trip; if the receiver held the commit after all, its changed trees and the commit itself travel
+   * in vain (never its files, which are still asked about). The receiver verifies what it gets either way.
+   */
+  readonly baseHeld?: boolean;
   /** Called after each object is queued, with the running totals (progress reporting). */
   readonly onProgress?: (stats: TransferStats) => void;
 }
@@ -144,6 +151,11 @@ class CommitTransfer {
   private async negotiateCommits(commit: CommitId): Promise<Map<CommitId, Commit>> {
     const missing = new Map<CommitId, Commit>();
     let extra: ObjectId[] = this.opts.base && this.opts.base !== commit ? [this.opts.base] : [];
+    if (this.opts.baseHeld && this.opts.base && this.opts.base !== commit) {
+      this.known.set(this.opts.base, true);
+      this.known.set(commit, false);
+      extra = [];
+    }
     let frontier: CommitId[] = [commit];
     let width = 1;
     while (frontier.length > 0) {
