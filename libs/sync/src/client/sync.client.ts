@@ -106,8 +106,8 @@ export class SyncClient {
 
   /**
    * Brings every entry after the subscriber's cursor into `repo`, in order: objects (only those missing), durably,
-   * then `refs/topics/<topic>` moves to the entry's commit while `onEntry` runs, then the ack. Without `follow` it returns
-   * once caught up; with `follow` it returns after `signal` aborts and what was applied is acknowledged.
+   * then `refs/topics/<topic>` moves to the entry's commit while `onEntry` runs, then the ack. Without `follow` it
+   * returns once caught up; with `follow` it returns after `signal` aborts and what was applied is acknowledged.
    * Throws NotFoundError for an unknown topic without `follow`.
    */
   async subscribe(repo: Repository, topic: string, subscriber: string, opts: SubscribeOptions = {}): Promise<SyncResult> {
