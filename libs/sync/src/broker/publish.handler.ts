@@ -41,14 +41,13 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
     if (!hello?.hello) throw new InvalidArgumentError('a publish starts with hello');
     topic = parseTopicName(hello.hello.topic);
     const t = topic as TopicName;
-    await settled(ctx, t);
-    const head = await ctx.log.head(t);
-    // Another broker may have appended (and written packs) since this one last looked. Reloading lists every pack,
-    // so only when the head says so; objects only another broker holds are at worst sent again, never missing.
-    if (head && !ctx.db.has(head.commit)) await ctx.db.reload();
     const wanted = hello.hello.commit;
     if (wanted && !isObjectId(wanted)) throw new InvalidArgumentError(`bad commit id ${JSON.stringify(wanted)}`);
-    const commitSeq = wanted ? ((await ctx.log.seqOf(t, wanted as CommitId)) ?? 0) : 0;
+    await settled(ctx, t);
+    const [head, commitSeq] = await Promise.all([ctx.log.head(t), wanted ? ctx.log.seqOf(t, wanted as CommitId).then((s) => s ?? 0) : 0]);
+    // Another broker may have appended (and written packs) since this one last looked. Reloading lists every pack,
+    // so only when the head says so. The publisher takes the head named in `state` as held (SendOptions.baseHeld).
+    if (head && !ctx.db.has(head.commit)) await ctx.db.reload();
     await io.send({ state: { head: head?.commit ?? '', seq: head?.seq ?? 0, commitSeq } });
 
     const next = await io.receive();
