@@ -47,7 +47,10 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
     const [head, commitSeq] = await Promise.all([ctx.log.head(t), wanted ? ctx.log.seqOf(t, wanted as CommitId).then((s) => s ?? 0) : 0]);
     // Another broker may have appended (and written packs) since this one last looked. Reloading lists every pack,
     // so only when the head says so. The publisher takes the head named in `state` as held (SendOptions.baseHeld).
-    if (head && !ctx.db.has(head.commit)) await ctx.db.reload();
+    if (head && !ctx.db.has(head.commit)) {
+      await ctx.db.reload();
+      if (!ctx.db.has(head.commit)) throw new UnavailableError(`the objects of ${head.commit}, the head of topic ${t}, are not visible here yet`);
+    }
     await io.send({ state: { head: head?.commit ?? '', seq: head?.seq ?? 0, commitSeq } });
 
     const next = await io.receive();
