@@ -8,6 +8,7 @@ import {
   NotFoundError,
   ObjectId,
   sha256,
+  TopicName,
   UnavailableError,
 } from '@tributary/core';
 import { lookupTreeSize, Repository } from '@tributary/repository';
@@ -213,6 +214,52 @@ describe('sync: publish', () => {
     } finally {
       nobody.close();
     }
+  });
+
+  it('finds a head that moved during the transfer at the append: its own commit is answered with its seq, another refused', async () => {
+    const race = 'datasets/heart/race';
+    await client.publish(repo, race, commits[2]);
+    const rawPublish = async (commit: CommitId, base: CommitId, meanwhile: () => Promise<unknown>) => {
+      const raw = rawSyncClient(broker.address);
+      const call = raw.Publish();
+      const status = callStatus(call);
+      const replies: { appended?: { seq: string | number } }[] = [];
+      call.on('data', (m) => replies.push(m));
+      call.write({ hello: { topic: race, commit } });
+      await waitFor(() => replies.length === 1);
+      // The broker told this publisher the head is `base`; now someone else moves it.
+      await meanwhile();
+      call.write({ start: { base, commits: [commit] } });
+      const tree = (await repo.readCommit(commit)).tree;
+      const frames: object[] = [];
+      for (const [id, kind] of await closureOf(repo, tree)) frames.push({ id: Buffer.from(id, 'hex'), kind, data: await repo.objects.get(id) });
+      frames.push({ id: Buffer.from(commit, 'hex'), kind: 'OBJECT_KIND_COMMIT', data: await repo.objects.get(commit) });
+      call.write({ objects: { objects: frames } });
+      call.write({ commitEnd: { commit: Buffer.from(commit, 'hex') } });
+      // `appended`, or the call ends with its status.
+      await Promise.race([waitFor(() => replies.length === 2), status]);
+      call.end();
+      const s = await status;
+      raw.close();
+      return { status: s, appended: replies[1]?.appended };
+    };
+
+    // The same commit, published by another call meanwhile: the append conflicts, the log holds it once.
+    const same = await rawPublish(commits[3], commits[2], () => client.publish(repo, race, commits[3]));
+    expect(same.status.code).toBe(grpc.status.OK);
+    expect(Number(same.appended?.seq)).toBe(4);
+
+    // Another commit took the next seq meanwhile: refused, and the log is the winner's.
+    const tree = (await repo.readCommit(commits[4])).tree;
+    const winner = await repo.objects.put(encodeCommit({ tree, parents: [commits[3]], author: 'test', time: new Date().toISOString(), message: 'winner', annotations: {} }));
+    await repo.objects.flush();
+    const lost = await rawPublish(commits[4], commits[3], () => client.publish(repo, race, winner));
+    expect(lost.status.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(lost.status.details).toMatch(/not a fast-forward/);
+    const log = broker.context.log;
+    expect(await log.entry(race as TopicName, 4)).toMatchObject({ commit: commits[3] });
+    expect(await log.entry(race as TopicName, 5)).toMatchObject({ commit: winner });
+    expect(await log.entry(race as TopicName, 6)).toBeUndefined();
   });
 });
 

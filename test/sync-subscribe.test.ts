@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { CommitId, TopicName } from '@tributary/core';
-import { Repository, topicRef } from '@tributary/repository';
+import { ObjectDatabase, Repository, topicRef } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import {
   appendAndCommit,
@@ -49,16 +49,17 @@ describe('sync: subscribe', () => {
   it('delivers every commit in order, moves refs/topics/<topic>, and sends only what is missing', async () => {
     const hub = await newRepo(path.join(t.dir, 'hub'));
     try {
-      const seen: { seq: number; commit: CommitId; refAtCall?: CommitId }[] = [];
+      const seen: { seq: number; commit: CommitId; held: boolean }[] = [];
       const r = await client.subscribe(hub, TOPIC, 'hub', {
         onEntry: async (e) => {
-          seen.push({ ...e, refAtCall: (await hub.refs.resolve(topicRef(TOPIC))).commit });
+          seen.push({ ...e, held: (await ObjectDatabase.open(hub.store)).has(e.commit) });
         },
       });
       expect(seen.map((e) => e.seq)).toEqual([1, 2, 3]);
       expect(seen.map((e) => e.commit)).toEqual(commits);
-      // onEntry runs once the ref has moved, before the ack.
-      expect(seen.map((e) => e.refAtCall)).toEqual(commits);
+      // onEntry runs once the objects are durable (a fresh open sees them); the ref has moved by the end.
+      expect(seen.map((e) => e.held)).toEqual([true, true, true]);
+      expect((await hub.refs.resolve(topicRef(TOPIC))).commit).toBe(commits[2]);
       expect(r).toMatchObject({ topic: TOPIC, commits: 3, seqFrom: 1, seqTo: 3, head: commits[2] });
       expect(r.datasetBytes).toBe(300_000 + 3_000 + 22 + 20_000);
       // The first entry carries the dataset; the append travels as roughly its own bytes.

@@ -125,6 +125,40 @@ describe('mergeRegionalCommit, graft layout', () => {
     expect(await mainTree(h1)).toBe(fresh);
   });
 
+  it('merges calls queued behind a running one together: a merge commit each, in call order, one move of main', async () => {
+    const hub = await newHub();
+    const regions = ['na-aws', 'na-gcp', 'eu-azure', 'ap-oci'].map((r) => new Region(r));
+    const commits: RegionalCommit[] = [];
+    for (const r of regions) commits.push(await r.commit([hub], { 'b.csv': `h\n${r.region}\n` }));
+    let moves = 0;
+    const update = hub.refs.update.bind(hub.refs);
+    hub.refs.update = (...args: Parameters<typeof update>) => (moves++, update(...args));
+    const outcomes = await Promise.all(commits.map((c) => merge(hub, c)));
+    expect(outcomes.map((o) => o.kind)).toEqual(['merged', 'merged', 'merged', 'merged']);
+    // main starts (one move), the first call runs alone (one), the three that queued behind it go together (one).
+    expect(moves).toBe(3);
+    // main's first-parent chain holds one merge per call, in call order, as if merged one at a time.
+    const chain: CommitId[] = [];
+    for (let id: CommitId | undefined = await main(hub); id; id = (await hub.readCommit(id)).parents[0]) chain.push(id);
+    expect(chain.slice(0, 4).reverse()).toEqual(outcomes.map((o) => o.commit));
+    for (let i = 0; i < 4; i++) expect((await hub.readCommit(outcomes[i].commit!)).parents[1]).toBe(commits[i].commit);
+    // Durable: a fresh open of the store sees every region.
+    const again = await reopen();
+    for (const r of regions) expect(await read(again, `regions/${r.region}/b.csv`)).toBe(`h\n${r.region}\n`);
+  });
+
+  it('a queued call that cannot be merged fails alone; the others queued with it are merged', async () => {
+    const hub = await newHub();
+    const regions = ['na-aws', 'na-gcp', 'eu-azure'].map((r) => new Region(r));
+    const commits: RegionalCommit[] = [];
+    for (const r of regions) commits.push(await r.commit([hub], { 'b.csv': `h\n${r.region}\n` }));
+    const missing: RegionalCommit = { commit: 'f'.repeat(64) as CommitId, region: 'ghost', topic: 'datasets/heart/ghost', seq: 1 };
+    const results = await Promise.allSettled([merge(hub, commits[0]), merge(hub, missing), merge(hub, commits[1]), merge(hub, commits[2])]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason.code).toBe('NOT_FOUND');
+    for (const r of regions) expect(await read(hub, `regions/${r.region}/b.csv`)).toBe(`h\n${r.region}\n`);
+  });
+
   it('treats redelivery as a no-op: the same commit, an older seq, and after a restart', async () => {
     const hub = await newHub();
     const na = new Region('na-aws');

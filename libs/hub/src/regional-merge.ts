@@ -4,6 +4,7 @@ import {
   ConflictError,
   editPath,
   EMPTY_TREE_ID,
+  encodeCommit,
   InvalidArgumentError,
   mergeTrees,
   NotFoundError,
@@ -55,8 +56,18 @@ export interface RegionalMergeOutcome {
 
 const CAS_ATTEMPTS = 8;
 const indexes = new WeakMap<Repository, HubMergeIndex>();
-const queues = new WeakMap<Repository, Promise<unknown>>();
 const layouts = new WeakMap<Repository, SharedRecordLayout>();
+
+/** A call waiting for its turn. */
+interface Waiting {
+  readonly regional: RegionalCommit;
+  readonly opts: RegionalMergeOptions;
+  resolve(o: RegionalMergeOutcome): void;
+  reject(e: unknown): void;
+}
+/** Per hub Repository object: calls not started yet, and whether a drain is running. */
+const waiting = new WeakMap<Repository, Waiting[]>();
+const draining = new WeakSet<Repository>();
 
 /**
  * Merges one regional commit, whose objects are already in the hub's store, into the hub's `main` as a two-parent
@@ -77,30 +88,60 @@ const layouts = new WeakMap<Repository, SharedRecordLayout>();
  * - Conflict: the regional commit is kept on branch `conflicts/<region>/<seq>`, `log` gets a readable line, main is
  *   unchanged; the caller still acknowledges it.
  * - Durable before it returns: the merge commit and its objects are flushed, then main moves by compare-and-swap
- *   (retried from the new main if another writer moved it). Calls on one Repository object run one at a time.
+ *   (retried from the new main if another writer moved it). Calls on one Repository object run one at a time, in
+ *   call order; calls that queued up meanwhile (other topics' entries) are merged together: one merge commit each,
+ *   one after the other on main as if merged singly, made durable by one flush and one move of main.
  *
  * Throws InvalidArgumentError for a bad region or seq, NotFoundError when the regional commit's objects are missing.
  */
 export function mergeRegionalCommit(hub: Repository, regional: RegionalCommit, opts: RegionalMergeOptions): Promise<RegionalMergeOutcome> {
   validateEntryName(regional.region);
   if (!Number.isSafeInteger(regional.seq) || regional.seq < 1) throw new InvalidArgumentError(`bad sequence number ${regional.seq}`);
-  const previous = queues.get(hub) ?? Promise.resolve();
-  const run = previous.then(
-    () => mergeSerialized(hub, regional, opts),
-    () => mergeSerialized(hub, regional, opts),
-  );
-  queues.set(hub, run.catch(() => undefined));
-  return run;
+  return new Promise<RegionalMergeOutcome>((resolve, reject) => {
+    let queue = waiting.get(hub);
+    if (!queue) waiting.set(hub, (queue = []));
+    queue.push({ regional, opts, resolve, reject });
+    if (!draining.has(hub)) void drain(hub);
+  });
 }
 
-async function mergeSerialized(hub: Repository, regional: RegionalCommit, opts: RegionalMergeOptions): Promise<RegionalMergeOutcome> {
+/** Merges what is waiting, a group at a time, until nothing is. Never rejects: outcomes go to each call. */
+async function drain(hub: Repository): Promise<void> {
+  draining.add(hub);
+  try {
+    for (;;) {
+      const queue = waiting.get(hub) ?? [];
+      if (queue.length === 0) return;
+      // Calls merging into the same branch with the same layout go together.
+      const first = queue[0].opts;
+      let n = 1;
+      while (n < queue.length && queue[n].opts.branch === first.branch && queue[n].opts.layout === first.layout) n++;
+      const group = queue.splice(0, n);
+      try {
+        const outcomes = await mergeGroup(hub, group);
+        group.forEach((w, i) => w.resolve(outcomes[i]));
+      } catch (e) {
+        if (group.length === 1) group[0].reject(e);
+        // One entry's failure (its objects missing, say) is its own: merge the others one by one.
+        else for (const w of group) await mergeGroup(hub, [w]).then((o) => w.resolve(o[0]), w.reject);
+      }
+    }
+  } finally {
+    draining.delete(hub);
+  }
+}
+
+async function mergeGroup(hub: Repository, group: readonly Waiting[]): Promise<RegionalMergeOutcome[]> {
   let index = indexes.get(hub);
   if (!index) indexes.set(hub, (index = new HubMergeIndex()));
+  const opts = group[0].opts;
   const mainRef = branchRef(opts.branch ?? 'main');
   for (let attempt = 1; ; attempt++) {
     try {
-      return await attemptMerge(hub, index, mainRef, regional, opts);
+      return await attemptGroup(hub, index, mainRef, group);
     } catch (e) {
+      // The index may have followed merges that never reached main: it starts over (lazily) from main.
+      if (group.length > 1) indexes.set(hub, (index = new HubMergeIndex()));
       if (!(e instanceof ConflictError || e instanceof NotFoundError) || attempt >= CAS_ATTEMPTS) throw e;
       // Another process on the same store may have moved main to a commit in a pack this one has not loaded yet.
       if (e instanceof NotFoundError) await hub.objects.reload();
@@ -108,16 +149,39 @@ async function mergeSerialized(hub: Repository, regional: RegionalCommit, opts: 
   }
 }
 
-async function attemptMerge(
+/** Merges the group onto main one after the other, then makes them durable and moves main once. */
+async function attemptGroup(hub: Repository, index: HubMergeIndex, mainRef: RefName, group: readonly Waiting[]): Promise<RegionalMergeOutcome[]> {
+  let main = await hub.refs.resolve(mainRef);
+  if (!main.commit) main = await startMain(hub, index, mainRef, group[0].opts);
+  let tip = main.commit!;
+  const outcomes: RegionalMergeOutcome[] = [];
+  for (const { regional, opts } of group) {
+    const r = await mergeOnto(hub, index, tip, regional, opts);
+    if (r.kind === 'merged') {
+      index.record(tip, r.commit!, regional.topic, regional.seq, regional.commit);
+      tip = r.commit!;
+    }
+    outcomes.push(r);
+  }
+  if (tip !== main.commit) {
+    await hub.objects.flush();
+    crashPoint('hub.before-main');
+    await hub.refs.update(mainRef, main.version, { commit: tip });
+  }
+  return outcomes;
+}
+
+/**
+ * The outcome of merging `regional` onto `mainCommit`: a merge commit written (durable at the next flush; main is
+ * not moved here), a duplicate, or a parked conflict.
+ */
+async function mergeOnto(
   hub: Repository,
   index: HubMergeIndex,
-  mainRef: RefName,
+  mainCommit: CommitId,
   regional: RegionalCommit,
   opts: RegionalMergeOptions,
 ): Promise<RegionalMergeOutcome> {
-  let main = await hub.refs.resolve(mainRef);
-  if (!main.commit) main = await startMain(hub, index, mainRef, opts);
-  const mainCommit = main.commit!;
   const last = await index.lastMerge(hub, mainCommit, regional.topic);
   if (await alreadyMerged(hub, mainCommit, last, regional)) return { kind: 'duplicate', commit: last?.source === regional.commit ? last.merge : undefined };
   const parked = await parkedConflict(hub, regional);
@@ -150,22 +214,21 @@ async function attemptMerge(
     tree = fitted.tree;
   }
 
-  const commit = await hub.writeCommit({
-    tree,
-    parents: [mainCommit, regional.commit],
-    author: opts.author?.trim() || defaultAuthor(),
-    time: (opts.now ?? new Date()).toISOString(),
-    message: `Merge ${regional.topic} seq ${regional.seq} (${regional.region})`,
-    annotations: {
-      [HUB_REGION]: regional.region,
-      [HUB_TOPIC]: regional.topic,
-      [HUB_SEQ]: String(regional.seq),
-      [HUB_SOURCE]: regional.commit,
-    },
-  });
-  crashPoint('hub.before-main');
-  await hub.refs.update(mainRef, main.version, { commit });
-  index.record(mainCommit, commit, regional.topic, regional.seq, regional.commit);
+  const commit = (await hub.objects.put(
+    encodeCommit({
+      tree,
+      parents: [mainCommit, regional.commit],
+      author: opts.author?.trim() || defaultAuthor(),
+      time: (opts.now ?? new Date()).toISOString(),
+      message: `Merge ${regional.topic} seq ${regional.seq} (${regional.region})`,
+      annotations: {
+        [HUB_REGION]: regional.region,
+        [HUB_TOPIC]: regional.topic,
+        [HUB_SEQ]: String(regional.seq),
+        [HUB_SOURCE]: regional.commit,
+      },
+    }),
+  )) as CommitId;
   return { kind: 'merged', commit };
 }
 

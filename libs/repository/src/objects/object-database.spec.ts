@@ -18,6 +18,16 @@ class CountingStore extends MemoryStore {
   }
 }
 
+/** Counts listings, so tests can see a database did not list the store. */
+class ListCountingStore extends CountingStore {
+  listings = 0;
+
+  override list(prefix: string) {
+    this.listings++;
+    return super.list(prefix);
+  }
+}
+
 async function keys(store: MemoryStore, suffix = ''): Promise<string[]> {
   const out: string[] = [];
   for await (const info of store.list('packs/')) if (info.key.endsWith(suffix)) out.push(info.key);
@@ -387,6 +397,44 @@ describe('ObjectDatabase', () => {
     await store.delete(p.idxKey);
     await db.reload();
     expect(db.has(id)).toBe(false);
+  });
+
+  it('adopt makes the finished packs of another database readable without listing the store', async () => {
+    const store = new ListCountingStore();
+    const db = await ObjectDatabase.open(store);
+    const other = await ObjectDatabase.open(store);
+    const bytes = blob(2);
+    const id = await other.put(bytes);
+    await other.flush();
+    const listings = store.listings;
+    db.adopt(other.packs());
+    db.adopt(other.packs());
+    expect(store.listings).toBe(listings);
+    expect(db.packs()).toHaveLength(1);
+    same(await db.get(id), bytes);
+    // A later reload keeps the adopted pack: it is in the listing too.
+    await db.reload();
+    expect(db.packs()).toHaveLength(1);
+    expect(db.has(id)).toBe(true);
+  });
+
+  it('adopt caches the recent objects it is given, only those that hash to their id', async () => {
+    const store = new ListCountingStore();
+    const db = await ObjectDatabase.open(store);
+    const other = await ObjectDatabase.open(store);
+    const [a, b] = [blob(3), blob(4)];
+    const ids = [await other.put(a), await other.put(b)];
+    await other.flush();
+    db.adopt(other.packs(), [
+      [ids[0], a],
+      [ids[1], blob(5)],
+    ]);
+    const reads = store.ranges.length;
+    same(await db.get(ids[0]), a);
+    expect(store.ranges.length).toBe(reads);
+    // Bytes that are not the object's are not believed: the object is read from the pack.
+    same(await db.get(ids[1]), b);
+    expect(store.ranges.length).toBe(reads + 1);
   });
 
   it('a get survives another process rewriting the pack it was about to read', async () => {

@@ -165,6 +165,21 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     for (const p of fresh) if (!this.loaded.has(p.name)) this.loaded.set(p.name, p);
   }
 
+  /**
+   * Makes packs that another ObjectDatabase on the same store finished (durable and indexed: its `packs()` after a
+   * `flush`) visible here, without the listing and index reads of `reload`, whose cost grows with the number of
+   * packs. For a writer that stages objects apart before publishing them (the broker). Packs already loaded are
+   * skipped. `recent` are objects of those packs whose bytes the caller still holds: the small ones that hash to
+   * their id go to the small-object cache, so reading them right back (the broker sending what it just accepted)
+   * costs no store read.
+   */
+  adopt(packs: readonly LoadedPack[], recent: Iterable<readonly [ObjectId, Buffer]> = []): void {
+    for (const p of packs) if (!this.loaded.has(p.name)) this.loaded.set(p.name, p);
+    for (const [id, bytes] of recent) {
+      if (bytes.length <= CACHE_MAX_OBJECT && this.findAny(id) && sha256(bytes) === id) this.cache.set(id, bytes);
+    }
+  }
+
   /** True if `id` is in a loaded index or pending in the open pack (or one finishing in the background). */
   has(id: ObjectId): boolean {
     return this.isPending(id) || this.findAny(id) !== undefined;

@@ -19,6 +19,7 @@ import { TransferReceiver } from '../transfer/transfer-receiver';
 import { MessageStream } from '../wire/message-stream';
 import { BrokerContext } from './broker-context';
 import { endCall, failCall } from './call-end';
+import { rememberAppended } from './recent-entries';
 import { StagedObjects } from './staged-objects';
 
 export type PublishCall = grpc.ServerDuplexStream<PublishRequest__Output, PublishResponse>;
@@ -40,14 +41,16 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
     if (!hello?.hello) throw new InvalidArgumentError('a publish starts with hello');
     topic = parseTopicName(hello.hello.topic);
     const t = topic as TopicName;
-    await settled(ctx, t);
-    const head = await ctx.log.head(t);
-    // Another broker may have appended (and written packs) since this one last looked. Reloading lists every pack,
-    // so only when the head says so; objects only another broker holds are at worst sent again, never missing.
-    if (head && !ctx.db.has(head.commit)) await ctx.db.reload();
     const wanted = hello.hello.commit;
     if (wanted && !isObjectId(wanted)) throw new InvalidArgumentError(`bad commit id ${JSON.stringify(wanted)}`);
-    const commitSeq = wanted ? ((await ctx.log.seqOf(t, wanted as CommitId)) ?? 0) : 0;
+    await settled(ctx, t);
+    const [head, commitSeq] = await Promise.all([ctx.log.head(t), wanted ? ctx.log.seqOf(t, wanted as CommitId).then((s) => s ?? 0) : 0]);
+    // Another broker may have appended (and written packs) since this one last looked. Reloading lists every pack,
+    // so only when the head says so. The publisher takes the head named in `state` as held (SendOptions.baseHeld).
+    if (head && !ctx.db.has(head.commit)) {
+      await ctx.db.reload();
+      if (!ctx.db.has(head.commit)) throw new UnavailableError(`the objects of ${head.commit}, the head of topic ${t}, are not visible here yet`);
+    }
     await io.send({ state: { head: head?.commit ?? '', seq: head?.seq ?? 0, commitSeq } });
 
     const next = await io.receive();
@@ -57,10 +60,12 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
     const offered = next.start.commits ?? [];
     if (offered.length === 0 || offered.length > MAX_OFFERED) throw new InvalidArgumentError(`a publish offers 1 to ${MAX_OFFERED} commits`);
     for (const c of offered) if (!isObjectId(c)) throw new InvalidArgumentError(`bad commit id ${JSON.stringify(c)}`);
-    const current = await ctx.log.head(t);
-    if ((current?.commit ?? undefined) !== base) throw notFastForward(t, current, base);
+    // The head read for `state`, not a fresh one: the append below is the arbiter (create-if-absent at the next
+    // seq), so a head that moved meanwhile is found there, after a transfer that only a race costs.
+    if ((head?.commit ?? undefined) !== base) throw notFastForward(t, head, base);
 
     const channel = receiverChannel(io);
+    let presumed: Presumed = { head };
     for (const commit of offered as CommitId[]) {
       const staged = await StagedObjects.open(ctx.db);
       try {
@@ -68,7 +73,8 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
         if (got.commit !== commit) throw new InvalidArgumentError(`expected the objects of ${commit}, got ${got.commit}`);
         // The previous commit's index and hint (written after its ack, while this one travelled) come first.
         await settled(ctx, t);
-        const entry = await appendCommit(ctx, t, commit, got.commitBytes ?? (await staged.get(commit)), staged);
+        const entry = await appendCommit(ctx, t, commit, got.commitBytes ?? (await staged.get(commit)), staged, presumed);
+        presumed = 'commit' in entry ? { head: entry } : undefined;
         await io.send({ appended: { commit, seq: entry.seq } });
         ctx.packs.afterWrite();
       } catch (e) {
@@ -90,33 +96,55 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
  * again, so the loser of a race either finds its commit appended or is refused. Resolves once the objects and the
  * entry are durable and the shared database sees the objects; the entry's commit index and the head hint are
  * written afterwards (see `settled`), off the publisher's round trip.
+ *
+ * `presumed` is the head as this call last saw it. When the commit builds on it, the first attempt appends after it
+ * without reading the log again: if the head moved, that seq is taken, the append conflicts and the full check
+ * runs. (A commit that builds on the head cannot be on the log already: the log is one first-parent chain.)
  */
-async function appendCommit(ctx: BrokerContext, topic: TopicName, commit: CommitId, bytes: Buffer, staged: StagedObjects): Promise<{ seq: number }> {
+async function appendCommit(
+  ctx: BrokerContext,
+  topic: TopicName,
+  commit: CommitId,
+  bytes: Buffer,
+  staged: StagedObjects,
+  presumed: Presumed,
+): Promise<TopicEntry | { seq: number }> {
   // The bytes come from the transfer: reading a pending object back from the staging database would flush it.
   const parents = decodeCommit(bytes, commit).parents;
+  let head = presumed?.head;
+  let checked = presumed !== undefined && parents[0] === presumed.head?.commit;
   for (;;) {
-    const existing = await ctx.log.seqOf(topic, commit);
-    if (existing !== undefined) return { seq: existing };
-    const head = await ctx.log.head(topic);
-    if (head && head.commit === commit) return head;
-    if (head && parents[0] !== head.commit) throw notFastForward(topic, head, commit, true);
+    if (!checked) {
+      const existing = await ctx.log.seqOf(topic, commit);
+      if (existing !== undefined) return { seq: existing };
+      head = await ctx.log.head(topic);
+      if (head && head.commit === commit) return head;
+      if (head && parents[0] !== head.commit) throw notFastForward(topic, head, commit, true);
+    }
+    checked = false;
     await staged.persist();
     crashPoint('sync.publish.before-append');
-    // Loading the new pack into the shared database lists every pack; it runs while the entry is written.
-    const [loaded, appended] = await Promise.allSettled([staged.load(), ctx.log.appendEntry(topic, head, commit)]);
-    if (appended.status === 'rejected') {
-      if (appended.reason instanceof ConflictError) continue;
-      throw appended.reason;
+    // The shared database sees the objects before the entry names them, so a subscriber never misses them.
+    await staged.load();
+    let appended;
+    try {
+      appended = await ctx.log.appendEntry(topic, head, commit);
+    } catch (e) {
+      if (e instanceof ConflictError) continue; // the full check runs again
+      throw e;
     }
-    const { entry, settle } = appended.value;
+    const { entry, settle } = appended;
     settleLater(ctx, topic, settle);
-    if (loaded.status === 'rejected') throw loaded.reason;
     crashPoint('sync.publish.after-append');
+    rememberAppended(ctx, topic, entry);
     ctx.notifier.notify(topic, entry.seq);
     ctx.logger('info', `appended ${commit} to ${topic} at seq ${entry.seq}`);
     return entry;
   }
 }
+
+/** The topic head as a publish call last saw it (`head` undefined: no topic yet); undefined when not known. */
+type Presumed = { readonly head: TopicEntry | undefined } | undefined;
 
 /** Per broker and topic: the commit index and head hint writes of the last append, still running. */
 const settling = new WeakMap<BrokerContext, Map<TopicName, { run: Promise<void>; failed: boolean }>>();

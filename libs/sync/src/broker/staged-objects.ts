@@ -5,6 +5,10 @@ import { ByteRange, ObjectInfo, ObjectStore, Versioned } from '@tributary/storag
 import { ObjectReader, ObjectTarget } from '../transfer/transfer-channel';
 
 const PACKS_PREFIX = 'packs/';
+/** Received objects up to this size are remembered for the shared database's cache (the trees, lists, commit)... */
+const RECENT_MAX_OBJECT = 32 << 10;
+/** ...up to this many bytes per publish. */
+const RECENT_BUDGET = 1 << 20;
 
 /**
  * One publish's objects, staged apart from the broker's shared object database until the commit is accepted.
@@ -12,7 +16,7 @@ const PACKS_PREFIX = 'packs/';
  * Objects go to a private ObjectDatabase writing packs into the same store, so nothing of a transfer that fails
  * (bad bytes, unsafe tree, not a fast-forward) is ever stored: `abort` drops the private pack, and concurrent
  * publishes never drop each other's pending objects (ObjectDatabase.abort drops everything pending in its pack).
- * `commit` makes the pack durable and loads it into the shared database. Lookups see both.
+ * `commit` makes the pack durable and hands it to the shared database. Lookups see both.
  *
  * The private database starts with no packs loaded (it sees the store through PacklessView), so opening one costs
  * nothing; the price is that received deltas are stored whole on the broker (a delta needs its base loaded). A
@@ -20,6 +24,9 @@ const PACKS_PREFIX = 'packs/';
  * harmless: they hold only verified, complete sub-graphs.
  */
 export class StagedObjects implements ObjectTarget {
+  private readonly recent: [ObjectId, Buffer][] = [];
+  private recentBytes = 0;
+
   private constructor(
     private readonly shared: ObjectDatabase,
     private readonly staged: ObjectDatabase,
@@ -38,7 +45,12 @@ export class StagedObjects implements ObjectTarget {
   }
 
   async put(id: ObjectId, bytes: Buffer): Promise<void> {
-    if (!this.shared.has(id)) await this.staged.putWithId(id, bytes, { handedOver: true });
+    if (this.shared.has(id)) return;
+    await this.staged.putWithId(id, bytes, { handedOver: true });
+    if (bytes.length <= RECENT_MAX_OBJECT && this.recentBytes + bytes.length <= RECENT_BUDGET) {
+      this.recent.push([id, bytes]);
+      this.recentBytes += bytes.length;
+    }
   }
 
   /** The transfer is complete; durability waits for `commit`, after the broker has accepted the commit. */
@@ -55,13 +67,17 @@ export class StagedObjects implements ObjectTarget {
     await this.staged.flush();
   }
 
-  /** Loads what `persist` wrote into the shared database (a reload: one listing of the packs). */
+  /**
+   * Makes what `persist` wrote visible to the shared database: it adopts the packs (no listing of the store) and
+   * caches the small objects, which subscribers are about to be sent.
+   */
   async load(): Promise<void> {
-    await this.shared.reload();
+    this.shared.adopt(this.staged.packs(), this.recent);
   }
 
   /** Drops every staged object not yet durable. */
   async abort(): Promise<void> {
+    this.recent.length = 0;
     await this.staged.abort();
   }
 }

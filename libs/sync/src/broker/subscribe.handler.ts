@@ -10,6 +10,7 @@ import { TransferSender } from '../transfer/transfer-sender';
 import { MessageStream } from '../wire/message-stream';
 import { BrokerContext } from './broker-context';
 import { endCall, failCall } from './call-end';
+import { readEntry } from './recent-entries';
 import { reloadingReader } from './staged-objects';
 
 export type SubscribeCall = grpc.ServerDuplexStream<SubscribeRequest__Output, SubscribeResponse>;
@@ -68,7 +69,7 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
       // after a poll interval. Looking is one read of the next entry (entries are dense), not a head probe.
       const abort = new AbortController();
       const appended = follow ? ctx.notifier.wait(topic, ctx.pollMs, abort.signal) : undefined;
-      const entry = await ctx.log.entry(topic, next);
+      const entry = await readEntry(ctx, topic, next);
       if (entry) {
         abort.abort();
         if (!ctx.db.has(entry.commit)) await ctx.db.reload();

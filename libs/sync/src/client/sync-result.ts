@@ -34,7 +34,7 @@ export interface TopicInfo {
   readonly subscribers: SubscriberInfo[];
 }
 
-/** One delivered entry, handed to `onEntry` once its objects are durable and the local topic ref has moved. */
+/** One delivered entry, handed to `onEntry` once its objects are durable (the local topic ref moves meanwhile). */
 export interface DeliveredEntry {
   readonly seq: number;
   readonly commit: CommitId;

@@ -49,8 +49,9 @@ export interface SubscribeOptions {
   follow?: boolean;
   signal?: AbortSignal;
   /**
-   * Called after an entry's objects are durable and `refs/topics/<topic>` moved, before the ack. A throw stops.
-   * Returning `{ conflict }` sends the note with the ack (see EntryOutcome).
+   * Called once an entry's objects are durable, while `refs/topics/<topic>` moves to it (both are done before the
+   * ack; nothing here may rely on the ref). A throw stops. Returning `{ conflict }` sends the note with the ack
+   * (see EntryOutcome).
    */
   onEntry?(e: DeliveredEntry): Promise<void | EntryOutcome>;
 }
@@ -105,8 +106,8 @@ export class SyncClient {
 
   /**
    * Brings every entry after the subscriber's cursor into `repo`, in order: objects (only those missing), durably,
-   * then `refs/topics/<topic>` moves to the entry's commit, then `onEntry`, then the ack. Without `follow` it returns
-   * once caught up; with `follow` it returns after `signal` aborts and what was applied is acknowledged.
+   * then `refs/topics/<topic>` moves to the entry's commit while `onEntry` runs, then the ack. Without `follow` it
+   * returns once caught up; with `follow` it returns after `signal` aborts and what was applied is acknowledged.
    * Throws NotFoundError for an unknown topic without `follow`.
    */
   async subscribe(repo: Repository, topic: string, subscriber: string, opts: SubscribeOptions = {}): Promise<SyncResult> {
@@ -180,7 +181,8 @@ export class SyncClient {
       let base = head;
       for (const c of chain) {
         const before = acc.wireBytes;
-        const stats = await sender.sendCommit(c, { base, onProgress: (s) => opts.onProgress?.(before + s.wireBytes) });
+        // The broker holds `base` (its head, or the commit it just appended), and `c`, after its head, is not in its log.
+        const stats = await sender.sendCommit(c, { base, baseHeld: base !== undefined, onProgress: (s) => opts.onProgress?.(before + s.wireBytes) });
         acc.wireBytes += stats.wireBytes;
         const appended = expect(await io.receive(), 'appended').appended!;
         if (appended.commit !== c) throw new TribError('INTERNAL', `broker appended ${appended.commit}, expected ${c}`);
@@ -255,8 +257,11 @@ export class SyncClient {
         const got = await receiver.receiveCommit();
         acc.wireBytes += got.stats.wireBytes;
         if (got.commit !== commit) throw new InvalidArgumentError(`broker sent the objects of ${got.commit} for entry ${seq} (${commit})`);
-        await moveTopicRef(repo, topic, commit);
-        const outcome = await opts.onEntry?.({ seq, commit });
+        // The ref and onEntry (the hub's merge) need only the durable objects, not each other: one write less to wait for.
+        const [moved, handled] = await Promise.allSettled([moveTopicRef(repo, topic, commit), opts.onEntry?.({ seq, commit })]);
+        if (moved.status === 'rejected') throw moved.reason;
+        if (handled.status === 'rejected') throw handled.reason;
+        const outcome = handled.value;
         await io.send({ ack: outcome?.conflict ? { seq, conflict: outcome.conflict } : { seq } });
         if (acc.commits === 0) acc.seqFrom = seq;
         acc.seqTo = seq;

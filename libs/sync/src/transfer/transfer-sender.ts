@@ -50,6 +50,13 @@ export interface SendOptions {
    * It is confirmed with the first HaveQuery and, if held, its objects serve as delta bases.
    */
   readonly base?: CommitId;
+  /**
+   * The receiver is known to hold `base`, and the commit builds on it and is new to the receiver: a publisher's
+   * base is the head the broker just named, and its commit is not in the topic's log. Neither is asked about, which
+   * saves a round trip; if the receiver held the commit after all, its changed trees and the commit itself travel
+   * in vain (never its files, which are still asked about). The receiver verifies what it gets either way.
+   */
+  readonly baseHeld?: boolean;
   /** Called after each object is queued, with the running totals (progress reporting). */
   readonly onProgress?: (stats: TransferStats) => void;
 }
@@ -106,11 +113,22 @@ export class TransferSender {
 interface Wanted {
   readonly id: ObjectId;
   readonly kind: ObjectKindName;
+  /** For a tree node: the directory at the same path in a commit the receiver holds, if there is one. */
+  readonly heldDir?: TreeId;
+  /**
+   * A directory that exists in `heldDir`'s commit with other contents: the receiver lacks it unless that exact
+   * directory is held elsewhere, so it is sent without asking (a few tree nodes at worst sent in vain).
+   */
+  readonly presumedMissing?: boolean;
 }
+
+/** The entries of a directory the receiver holds, by name. */
+type HeldEntries = (name: string) => Promise<TreeEntry | undefined>;
 
 class CommitTransfer {
   /** What the receiver said: true = holds it (with its closure), false = lacks it. */
   private readonly known = new Map<ObjectId, boolean>();
+  private readonly heldDirs = new Map<TreeId, { entries: HeldEntries; pages: ReadonlySet<ObjectId> }>();
   /** Objects queued for sending (or sent): each goes once. */
   private readonly queued = new Set<ObjectId>();
   private readonly outbox: SendQueue;
@@ -131,7 +149,12 @@ class CommitTransfer {
 
   async run(commit: CommitId): Promise<TransferStats> {
     const missing = await this.negotiateCommits(commit);
-    await this.negotiateContents([...missing.values()].map((c) => c.tree));
+    const trees: Wanted[] = [];
+    for (const [id, c] of missing) {
+      const held = this.heldCommitFor(id, c, commit);
+      trees.push(held ? this.comparedTo((await this.readCommit(held)).tree, c.tree, TREE) : { id: c.tree, kind: TREE });
+    }
+    await this.negotiateContents(trees);
     for (const id of parentsFirst(commit, missing)) {
       const c = missing.get(id)!;
       const base = this.deltaBaseFor(id, c, commit);
@@ -151,6 +174,11 @@ class CommitTransfer {
   private async negotiateCommits(commit: CommitId): Promise<Map<CommitId, Commit>> {
     const missing = new Map<CommitId, Commit>();
     let extra: ObjectId[] = this.opts.base && this.opts.base !== commit ? [this.opts.base] : [];
+    if (this.opts.baseHeld && this.opts.base && this.opts.base !== commit) {
+      this.known.set(this.opts.base, true);
+      this.known.set(commit, false);
+      extra = [];
+    }
     let frontier: CommitId[] = [commit];
     let width = 1;
     while (frontier.length > 0) {
@@ -181,15 +209,21 @@ class CommitTransfer {
     return missing;
   }
 
-  /** Asks about trees, lists and chunks level by level, descending only into what the receiver lacks. */
-  private async negotiateContents(trees: readonly TreeId[]): Promise<void> {
-    let level: Wanted[] = trees.map((id) => ({ id, kind: TREE }));
+  /**
+   * Asks about trees, lists and chunks level by level, descending only into what the receiver lacks. Where a commit
+   * the receiver holds is known, objects at the same path in it are held (the closure invariant) and are not asked
+   * about, and directories changed since are presumed missing: a small change costs a round trip for its files,
+   * not one per level of the tree.
+   */
+  private async negotiateContents(trees: readonly Wanted[]): Promise<void> {
+    let level: Wanted[] = [...trees];
     // An id can be wanted as two kinds (a file whose bytes are a tree object); descend once per kind.
     const descended = new Set<string>();
     while (level.length > 0) {
       const ask: ObjectId[] = [];
       const asking = new Set<ObjectId>();
       for (const w of level) {
+        if (w.presumedMissing && !this.known.has(w.id)) this.known.set(w.id, false);
         if (!this.known.has(w.id) && !asking.has(w.id)) {
           asking.add(w.id);
           ask.push(w.id);
@@ -203,8 +237,22 @@ class CommitTransfer {
         const bytes = await this.src.get(w.id);
         if (w.kind === TREE) {
           const node = decodeTreeNode(bytes, w.id);
-          if (node.type === 'index') for (const c of node.children) next.push({ id: c.id, kind: TREE });
-          else for (const e of node.entries) next.push({ id: e.id, kind: entryObjectKind(e) });
+          const held = w.heldDir === undefined ? undefined : await this.heldDir(w.heldDir);
+          if (node.type === 'index') {
+            for (const c of node.children) {
+              if (held?.pages.has(c.id)) this.known.set(c.id, true);
+              else next.push({ id: c.id, kind: TREE, heldDir: w.heldDir });
+            }
+          } else {
+            for (const e of node.entries) {
+              const kind = entryObjectKind(e);
+              const was = held && (await held.entries(e.name));
+              if (!was) next.push({ id: e.id, kind });
+              else if (was.id === e.id && entryObjectKind(was) === kind) this.known.set(e.id, true);
+              else if (kind === TREE && was.kind === 'dir') next.push({ id: e.id, kind, heldDir: was.id, presumedMissing: true });
+              else next.push({ id: e.id, kind });
+            }
+          }
         } else {
           const node = decodeChunkList(bytes, w.id);
           for (const c of node.children) next.push({ id: c.id, kind: node.level === 0 ? CHUNK : CHUNK_LIST });
@@ -212,6 +260,31 @@ class CommitTransfer {
       }
       level = next;
     }
+  }
+
+  /** How `id` (a `kind` object) stands against `heldId`, the object at the same place in a commit the receiver holds. */
+  private comparedTo(heldId: TreeId, id: TreeId, kind: ObjectKindName): Wanted {
+    if (heldId === id) {
+      this.known.set(id, true);
+      return { id, kind };
+    }
+    return { id, kind, heldDir: heldId, presumedMissing: true };
+  }
+
+  /** A held directory's entries by name (a map for a single page, lookups through its index otherwise). */
+  private async heldDir(id: TreeId): Promise<{ entries: HeldEntries; pages: ReadonlySet<ObjectId> }> {
+    let dir = this.heldDirs.get(id);
+    if (!dir) {
+      const node = decodeTreeNode(await this.src.get(id), id);
+      if (node.type === 'page') {
+        const byName = new Map(node.entries.map((e) => [e.name, e]));
+        dir = { entries: async (name) => byName.get(name), pages: new Set() };
+      } else {
+        dir = { entries: (name) => lookupEntry(this.src, id, name), pages: new Set(node.children.map((c) => c.id)) };
+      }
+      this.heldDirs.set(id, dir);
+    }
+    return dir;
   }
 
   /** Sends HaveQuery messages for `ids` (in slices of MAX_HAVE_IDS) and records the answers in `known`. */
@@ -238,7 +311,11 @@ class CommitTransfer {
 
   /** A commit the receiver held before this transfer, whose tree serves as delta base for `id`'s tree. */
   private deltaBaseFor(id: CommitId, c: Commit, top: CommitId): CommitId | undefined {
-    if (!this.useDeltas) return undefined;
+    return this.useDeltas ? this.heldCommitFor(id, c, top) : undefined;
+  }
+
+  /** The commit the receiver holds that `id` most likely differs little from: the base for the top, else its parent. */
+  private heldCommitFor(id: CommitId, c: Commit, top: CommitId): CommitId | undefined {
     if (id === top && this.opts.base && this.known.get(this.opts.base) === true) return this.opts.base;
     const parent = c.parents[0];
     return parent && this.known.get(parent) === true ? parent : undefined;

@@ -21,10 +21,15 @@ async function db(): Promise<ObjectDatabase> {
   return ObjectDatabase.open(new MemoryStore());
 }
 
-async function transfer(src: ObjectDatabase, dst: ObjectDatabase, commit: CommitId, opts: { base?: CommitId; tap?: (m: TransferMessage) => TransferMessage } = {}) {
+async function transfer(
+  src: ObjectDatabase,
+  dst: ObjectDatabase,
+  commit: CommitId,
+  opts: { base?: CommitId; baseHeld?: boolean; tap?: (m: TransferMessage) => TransferMessage } = {},
+) {
   const ch = memoryChannels(opts.tap);
   const [sent, got] = await Promise.all([
-    new TransferSender(src, ch.sender).sendCommit(commit, { base: opts.base }),
+    new TransferSender(src, ch.sender).sendCommit(commit, { base: opts.base, baseHeld: opts.baseHeld }),
     new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
   ]);
   return { sent, got, messages: ch.sent };
@@ -86,6 +91,63 @@ describe('object transfer', () => {
     expect(sent.wireBytes).toBeLessThan(appended.length + 2048);
     expect(sent.wireBytes).toBeGreaterThanOrEqual(appended.length);
     expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
+  });
+
+  it('a new file deep in a tree the receiver holds costs two questions: the commit with its base, then the file', async () => {
+    const src = await db();
+    const dst = await db();
+    const deep: Record<string, Buffer> = { ...files() };
+    for (let i = 0; i < 20; i++) deep[`batches/2026-11-24/b${i}.csv`] = Buffer.from(`batch ${i}\n`);
+    const one = await commitFiles(src, deep);
+    await transfer(src, dst, one.commit);
+    const added = { ...deep, 'batches/2026-11-24/b20.csv': Buffer.from('batch 20\n') };
+    const two = await commitFiles(src, added, [one.commit]);
+    const asked: number[] = [];
+    const { sent } = await transfer(src, dst, two.commit, {
+      base: one.commit,
+      tap: (m) => {
+        if (m.haveQuery) asked.push((m.haveQuery.ids as Buffer).length / 32);
+        return m;
+      },
+    });
+    // Unchanged siblings are held (same path in the base), changed directories are presumed missing.
+    expect(asked).toEqual([2, 1]);
+    expect(sent.haveQueries).toBe(2);
+    expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
+    expect((await ObjectDatabase.open(dst.store)).has(two.commit)).toBe(true);
+  });
+
+  it('with a base known to be held (a publish), a new file deep in the tree costs one question', async () => {
+    const src = await db();
+    const dst = await db();
+    const deep: Record<string, Buffer> = { ...files() };
+    for (let i = 0; i < 20; i++) deep[`batches/2026-11-24/b${i}.csv`] = Buffer.from(`batch ${i}\n`);
+    const one = await commitFiles(src, deep);
+    await transfer(src, dst, one.commit);
+    const two = await commitFiles(src, { ...deep, 'batches/2026-11-24/b20.csv': Buffer.from('batch 20\n') }, [one.commit]);
+    const { sent } = await transfer(src, dst, two.commit, { base: one.commit, baseHeld: true });
+    expect(sent.haveQueries).toBe(1);
+    expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
+    // Told the commit is new when the receiver holds it already: its trees and the commit travel in vain, no file.
+    const again = await transfer(src, dst, two.commit, { base: one.commit, baseHeld: true });
+    expect(again.got.commit).toBe(two.commit);
+    expect(again.sent.wireBytes).toBeLessThan(2048);
+  });
+
+  it('a directory changed back to a version the receiver holds arrives complete (sent again, its files not)', async () => {
+    const src = await db();
+    const dst = await db();
+    const big = randomBytesSeeded(300_000, 5);
+    const one = await commitFiles(src, { 'd/big.bin': big, 'd/x.txt': Buffer.from('one\n') });
+    const two = await commitFiles(src, { 'd/big.bin': Buffer.from('small now\n'), 'd/x.txt': Buffer.from('two\n') }, [one.commit]);
+    await transfer(src, dst, one.commit);
+    await transfer(src, dst, two.commit, { base: one.commit });
+    const three = await commitFiles(src, { 'd/big.bin': big, 'd/x.txt': Buffer.from('one\n') }, [two.commit]);
+    const { sent, got } = await transfer(src, dst, three.commit, { base: two.commit });
+    expect(got.commit).toBe(three.commit);
+    // The root and d/ go again (held, so the receiver skips them); the files were asked about and stay home.
+    expect(sent.wireBytes).toBeLessThan(2048);
+    expect(await readAllFiles(dst, three.tree)).toEqual(await readAllFiles(src, three.tree));
   });
 
   it('brings missing history along (parents are part of a commit closure), in few round trips', async () => {
