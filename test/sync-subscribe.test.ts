@@ -232,6 +232,33 @@ describe('sync: subscribe', () => {
       await hub.close();
     }
   });
+
+  it('with entryMakesDurable leaves the flush to onEntry, and still flushes before the topic ref moves and the ack', async () => {
+    const dir = path.join(t.dir, 'deferred');
+    const repo = await newRepo(dir);
+    const durableAtEntry: boolean[] = [];
+    try {
+      const r = await client.subscribe(repo, TOPIC, 'deferred-flush', {
+        entryMakesDurable: true,
+        onEntry: async (e) => {
+          const fresh = await Repository.open(dir);
+          durableAtEntry.push(fresh.objects.has(e.commit));
+          await fresh.close();
+        },
+      });
+      expect(r.commits).toBeGreaterThan(0);
+      expect(durableAtEntry).toEqual(new Array(r.commits).fill(false));
+      const reopened = await Repository.open(dir);
+      try {
+        expect((await reopened.refs.read(topicRef(TOPIC)))?.target).toEqual({ commit: r.head });
+        expect(reopened.objects.has(r.head!)).toBe(true);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await repo.close();
+    }
+  });
 });
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {

@@ -12,6 +12,7 @@ export interface TopicSubscriber {
     opts: {
       follow?: boolean;
       signal?: AbortSignal;
+      entryMakesDurable?: boolean;
       /** A `{ conflict }` result travels with the ack, so `trib topics` shows it. */
       onEntry?(e: { seq: number; commit: CommitId }): Promise<void | { conflict?: string }>;
     },
@@ -87,6 +88,8 @@ export class HubService {
         await client.subscribe(repo, topic, name, {
           follow: true,
           signal: this.abort.signal,
+          // The merge flushes before main moves or a conflict branch is made: one flush per entry, not two.
+          entryMakesDurable: true,
           onEntry: async (e) => {
             const conflict = await this.mergeEntry(topic, region, state, e);
             crashPoint('hub.before-ack');

@@ -87,7 +87,8 @@ const draining = new WeakSet<Repository>();
  *   branch returns `conflict` again and changes nothing.
  * - Conflict: the regional commit is kept on branch `conflicts/<region>/<seq>`, `log` gets a readable line, main is
  *   unchanged; the caller still acknowledges it.
- * - Durable before it returns: the merge commit and its objects are flushed, then main moves by compare-and-swap
+ * - Durable before it returns: the merge commit and its objects (the regional commit's too, which a subscriber may
+ *   leave pending for this flush) are flushed, then main moves by compare-and-swap; a conflict branch likewise
  *   (retried from the new main if another writer moved it). Calls on one Repository object run one at a time, in
  *   call order; calls that queued up meanwhile (other topics' entries) are merged together: one merge commit each,
  *   one after the other on main as if merged singly, made durable by one flush and one move of main.
@@ -289,6 +290,8 @@ async function parkedConflict(hub: Repository, regional: RegionalCommit): Promis
 }
 
 async function park(hub: Repository, regional: RegionalCommit, conflicts: string[], opts: RegionalMergeOptions): Promise<RegionalMergeOutcome> {
+  // The regional commit may have just arrived (a subscriber that leaves flushing to the merge): durable first.
+  await hub.objects.flush();
   let name = conflictBranchName(regional);
   try {
     await hub.refs.create(branchRef(name), { commit: regional.commit });

@@ -15,12 +15,14 @@ const CACHED_MAX_BYTES = 32 << 10;
  * complete, verified sub-graphs, and it never calls `abort`, which would also drop objects other transfers into the
  * same database are relying on.
  */
-export function databaseTarget(db: ObjectDatabase): ObjectTarget {
+export function databaseTarget(db: ObjectDatabase, opts: { flushOnReceive?: boolean } = {}): ObjectTarget {
+  const flushOnReceive = opts.flushOnReceive ?? true;
   return {
     has: (id: ObjectId) => db.has(id),
     get: (id: ObjectId) => db.get(id),
     put: (id: ObjectId, bytes: Buffer, deltaBase?: ObjectId) =>
       db.putWithId(id, bytes, { deltaBase, verify: bytes.length <= CACHED_MAX_BYTES, handedOver: true }),
-    flush: () => db.flush(),
+    // Without flushOnReceive the caller makes the objects durable itself before anything durable refers to them.
+    flush: () => (flushOnReceive ? db.flush() : Promise.resolve()),
   };
 }
