@@ -30,8 +30,9 @@ describe('writeEntry (checkout of one file)', () => {
       await writeEntry(fresh, dir, 'big.bin', { kind: 'file', executable: false, size: file.size, id: file.id, chunked: file.chunked });
       expect(readFileSync(path.join(dir, 'big.bin')).equals(bytes)).toBe(true);
       const chunks = Math.ceil(bytes.length / (64 * 1024));
-      // ~190 chunks; one request per chunk would be ~190 reads.
-      expect(store.ranged).toBeLessThan(chunks / 8);
+      // ~190 chunks; one request per chunk would be ~190 reads. A local store is read 1 MiB at a time (12 reads),
+      // plus the chunk-list nodes: about 20 to 25 reads, whatever the random chunk boundaries.
+      expect(store.ranged).toBeLessThan(chunks / 5);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
