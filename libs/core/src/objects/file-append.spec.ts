@@ -5,30 +5,9 @@ import { ObjectId } from '../ids/ids';
 import { MemoryObjects } from '../testing/memory-objects';
 import { ChunkListBuilder, encodeChunkList, isChunkListBoundary } from './chunk-list.codec';
 import { appendToFile, resumeBeforeLastChunk } from './file-append';
-import { fileRefFromChunks, readFileBytes, writeFileContent } from './file-content';
+import { fileRefFromChunks, writeFileContent } from './file-content';
 import { ChunkRef, FileRef } from './object-types';
-
-function randomBytes(seed: number, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function* blocks(data: Buffer, size: number): Generator<Buffer> {
-  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
-}
-
-async function readAll(src: MemoryObjects, file: FileRef): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const b of readFileBytes(src, file)) parts.push(b);
-  return Buffer.concat(parts);
-}
+import { blocks, readAllBytes, seededBytes } from '../testing/file-fixtures';
 
 /** Fake chunk refs (never read): `boundaryEvery` 0 means natural ids, n > 0 means only every n-th id closes a node. */
 function fakeRefs(seed: string, count: number, boundaryEvery: number): ChunkRef[] {
@@ -114,13 +93,13 @@ describe('appendToFile', () => {
         fc.integer({ min: 1, max: 200_000 }),
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
         async (oldSize, addSize, blockSize, seed) => {
-          const data = randomBytes(seed, oldSize + addSize);
+          const data = seededBytes(seed, oldSize + addSize);
           const objects = new MemoryObjects();
           const old = await writeFileContent(objects, blocks(data.subarray(0, oldSize), 65_536));
           const appended = await appendToFile(objects, objects, old, blocks(data.subarray(oldSize), blockSize));
           const fresh = await writeFileContent(new MemoryObjects(), [data]);
           expect(appended).toEqual(fresh);
-          expect((await readAll(objects, appended)).equals(data)).toBe(true);
+          expect((await readAllBytes(objects, appended)).equals(data)).toBe(true);
         },
       ),
       { numRuns: 40 },
@@ -139,13 +118,13 @@ describe('appendToFile', () => {
   });
 
   it('reads only the spine and the old last chunk, and writes only new chunks and nodes', async () => {
-    const data = randomBytes(7, 8_000_000);
+    const data = seededBytes(7, 8_000_000);
     const objects = new MemoryObjects();
     const old = await writeFileContent(objects, blocks(data, 1 << 20));
     expect(old.chunked).toBe(true);
     const before = objects.objects.size;
     objects.resetCounts();
-    const appended = await appendToFile(objects, objects, old, [randomBytes(8, 10_000)]);
+    const appended = await appendToFile(objects, objects, old, [seededBytes(8, 10_000)]);
     // Root and level-0 spine nodes (8 MB: ~125 chunks, two levels), plus the last chunk.
     expect(objects.gets).toBeLessThanOrEqual(4);
     // At most a few new chunks (the re-cut tail) and one new node per level.
@@ -156,7 +135,7 @@ describe('appendToFile', () => {
   it('appending nothing returns the same file', async () => {
     const objects = new MemoryObjects();
     for (const size of [0, 10, 300_000, 2_000_000]) {
-      const old = await writeFileContent(objects, [randomBytes(size + 1, size)]);
+      const old = await writeFileContent(objects, [seededBytes(size + 1, size)]);
       expect(await appendToFile(objects, objects, old, [])).toEqual(old);
     }
   });

@@ -6,6 +6,7 @@ import { encodeChunkList } from './chunk-list.codec';
 import { commonPrefix, fileRefFromChunks, readChunkRefs, readFileBytes, writeFileContent } from './file-content';
 import { ObjectSink, ObjectSource } from './object-source';
 import { ChunkRef, FileRef } from './object-types';
+import { readAllBytes, seededBytes } from '../testing/file-fixtures';
 
 class MemoryStore implements ObjectSource, ObjectSink {
   readonly objects = new Map<ObjectId, Buffer>();
@@ -23,26 +24,8 @@ class MemoryStore implements ObjectSource, ObjectSink {
   }
 }
 
-function randomBytes(seed: number, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 async function* blocks(data: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
-}
-
-async function readAll(src: ObjectSource, file: FileRef, from = 0): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const b of readFileBytes(src, file, from)) parts.push(b);
-  return Buffer.concat(parts);
 }
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -58,7 +41,7 @@ function fakeChunks(seed: string, count: number): ChunkRef[] {
 /** Stores `count` small real chunks and returns their refs. */
 async function smallChunks(store: MemoryStore, seed: number, count: number, size = 100): Promise<ChunkRef[]> {
   const refs: ChunkRef[] = [];
-  for (let i = 0; i < count; i++) refs.push({ id: await store.put(randomBytes(seed * 100_003 + i, size)), size });
+  for (let i = 0; i < count; i++) refs.push({ id: await store.put(seededBytes(seed * 100_003 + i, size)), size });
   return refs;
 }
 
@@ -70,11 +53,11 @@ describe('writeFileContent and readFileBytes', () => {
         fc.integer({ min: 0, max: 1_200_000 }),
         fc.integer({ min: 1, max: 300_000 }),
         async (seed, size, blockSize) => {
-          const data = randomBytes(seed, size);
+          const data = seededBytes(seed, size);
           const store = new MemoryStore();
           const file = await writeFileContent(store, blocks(data, blockSize));
           expect(file.size).toBe(size);
-          expect((await readAll(store, file)).equals(data)).toBe(true);
+          expect((await readAllBytes(store, file)).equals(data)).toBe(true);
           const again = await writeFileContent(new MemoryStore(), blocks(data, 1 << 20));
           expect(again).toEqual(file);
           const refs = await collect(readChunkRefs(store, file));
@@ -102,7 +85,7 @@ describe('writeFileContent and readFileBytes', () => {
   });
 
   it('reports each stored chunk to onChunk, in order', async () => {
-    const data = randomBytes(5, 600_000);
+    const data = seededBytes(5, 600_000);
     const seen: ChunkRef[] = [];
     const store = new MemoryStore();
     const file = await writeFileContent(store, blocks(data, 65_536), {
@@ -116,12 +99,12 @@ describe('writeFileContent and readFileBytes', () => {
   });
 
   it('property: reading from an offset gives the bytes from that offset', async () => {
-    const data = randomBytes(11, 900_000);
+    const data = seededBytes(11, 900_000);
     const store = new MemoryStore();
     const file = await writeFileContent(store, blocks(data, 100_000));
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: data.length }), async (from) => {
-        expect((await readAll(store, file, from)).equals(data.subarray(from))).toBe(true);
+        expect((await readAllBytes(store, file, from)).equals(data.subarray(from))).toBe(true);
       }),
       { numRuns: 30 },
     );
@@ -165,14 +148,14 @@ describe('writeFileContent and readFileBytes', () => {
   });
 
   it('rewrites only the edited chunk and a few nodes after a 100-byte edit in the middle', async () => {
-    const data = randomBytes(21, 32 << 20);
+    const data = seededBytes(21, 32 << 20);
     const store = new MemoryStore();
     await writeFileContent(store, blocks(data, 1 << 20));
     const known = new Set(store.objects.keys());
     const edited = Buffer.from(data);
     edited.fill(0x41, 16 << 20, (16 << 20) + 100);
     const file = await writeFileContent(store, blocks(edited, 1 << 20));
-    expect((await readAll(store, file)).equals(edited)).toBe(true);
+    expect((await readAllBytes(store, file)).equals(edited)).toBe(true);
     const added = [...store.objects].filter(([id]) => !known.has(id)).map(([, bytes]) => bytes);
     const nodes = added.filter((b) => b.subarray(0, 7).toString('latin1') === 'list 1\n');
     expect(added.length - nodes.length).toBeLessThanOrEqual(2);

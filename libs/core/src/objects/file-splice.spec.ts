@@ -7,28 +7,7 @@ import { ChunkListBuilder } from './chunk-list.codec';
 import { fileRefFromChunks } from './file-content';
 import { addFileSuffix, insertIntoFile, spliceFile } from './file-splice';
 import { ChunkRef, FileRef } from './object-types';
-
-function randomBytes(seed: number, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function* blocks(data: Buffer, size: number): Generator<Buffer> {
-  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
-}
-
-async function readAll(src: MemoryObjects, file: FileRef): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const b of readFileBytes(src, file)) parts.push(b);
-  return Buffer.concat(parts);
-}
+import { blocks, readAllBytes, seededBytes } from '../testing/file-fixtures';
 
 function csvRows(count: number, tag: string): Buffer {
   return Buffer.from(Array.from({ length: count }, (_, i) => `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}Z,${tag},${60 + (i % 41)},${i % 97}\n`).join(''));
@@ -43,7 +22,7 @@ async function check(old: Buffer, offset: number, insert: Buffer, blockSize = 65
       : await spliceFile(objects, objects, file, offset, remove, blocks(insert, blockSize));
   const expected = Buffer.concat([old.subarray(0, offset), insert, old.subarray(offset + remove)]);
   expect(spliced).toEqual(await writeFileContent(new MemoryObjects(), [expected]));
-  expect((await readAll(objects, spliced)).equals(expected)).toBe(true);
+  expect((await readAllBytes(objects, spliced)).equals(expected)).toBe(true);
   return objects;
 }
 
@@ -57,8 +36,8 @@ describe('insertIntoFile', () => {
         fc.integer({ min: 1, max: 200_000 }),
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
         async (oldSize, where, insertSize, blockSize, seed) => {
-          const old = randomBytes(seed, oldSize);
-          await check(old, Math.floor(where * oldSize), randomBytes(seed + 1, insertSize), blockSize);
+          const old = seededBytes(seed, oldSize);
+          await check(old, Math.floor(where * oldSize), seededBytes(seed + 1, insertSize), blockSize);
         },
       ),
       { numRuns: 60 },
@@ -74,10 +53,10 @@ describe('insertIntoFile', () => {
         fc.integer({ min: 0, max: 300_000 }),
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
         async (oldSize, where, howMuch, insertSize, seed) => {
-          const old = randomBytes(seed, oldSize);
+          const old = seededBytes(seed, oldSize);
           const offset = Math.floor(where * oldSize);
           const remove = Math.floor(howMuch * howMuch * (oldSize - offset));
-          await check(old, offset, randomBytes(seed + 1, insertSize), 50_000, remove);
+          await check(old, offset, seededBytes(seed + 1, insertSize), 50_000, remove);
         },
       ),
       { numRuns: 60 },
@@ -88,7 +67,7 @@ describe('insertIntoFile', () => {
   });
 
   it('at chunk boundaries, the start, the end, and with nothing inserted', async () => {
-    const old = randomBytes(3, 2_000_000);
+    const old = seededBytes(3, 2_000_000);
     const objects = new MemoryObjects();
     const file = await writeFileContent(objects, [old]);
     const starts: number[] = [];
@@ -98,7 +77,7 @@ describe('insertIntoFile', () => {
       pos += b.length;
     }
     for (const offset of [0, starts[1], starts[2] - 1, starts[2] + 1, starts[starts.length - 1], old.length - 1, old.length]) {
-      for (const insert of [Buffer.alloc(0), Buffer.from('x'), randomBytes(offset + 9, 70_000)]) await check(old, offset, insert);
+      for (const insert of [Buffer.alloc(0), Buffer.from('x'), seededBytes(offset + 9, 70_000)]) await check(old, offset, insert);
     }
   });
 
@@ -112,19 +91,19 @@ describe('insertIntoFile', () => {
   });
 
   it('reads and writes a few chunks and nodes, not the rest of the file', async () => {
-    const old = randomBytes(11, 24_000_000);
+    const old = seededBytes(11, 24_000_000);
     const objects = new MemoryObjects();
     const file = await writeFileContent(objects, blocks(old, 1 << 20));
     const before = objects.objects.size;
     objects.resetCounts();
-    const spliced = await insertIntoFile(objects, objects, file, 7_000_123, [randomBytes(12, 5_000)]);
+    const spliced = await insertIntoFile(objects, objects, file, 7_000_123, [seededBytes(12, 5_000)]);
     // ~370 chunks in ~12 level-0 nodes. Reads: the path down (2 nodes) three times and a few chunks. Writes: the
     // re-cut chunks and the nodes on their path; re-adding the chunks after them one by one would write every
     // level-0 node after the insertion again.
     expect(objects.gets).toBeLessThanOrEqual(14);
     expect(objects.puts).toBeLessThanOrEqual(8);
     expect(objects.objects.size - before).toBeLessThanOrEqual(8);
-    const expected = Buffer.concat([old.subarray(0, 7_000_123), randomBytes(12, 5_000), old.subarray(7_000_123)]);
+    const expected = Buffer.concat([old.subarray(0, 7_000_123), seededBytes(12, 5_000), old.subarray(7_000_123)]);
     expect(spliced).toEqual(await writeFileContent(new MemoryObjects(), [expected]));
   });
 

@@ -273,7 +273,7 @@ describe('collectGarbage', () => {
     expect(result).toMatchObject({ deletedObjects: 0, deletedPacks: 7, mergedPacks: 7, writtenPacks: 1, keptPacks: 1 });
     expect((await store.keys()).filter((k) => k.endsWith('.pack'))).toHaveLength(2);
     await expectReadable(store, objects);
-    expect((await recordOf(store, sha256(edited))).type).toBe(RECORD_DELTA);
+    expect((await recordOf(store, sha256(edited)))?.type).toBe(RECORD_DELTA);
   });
 
   it('does not merge fewer small packs than asked', async () => {

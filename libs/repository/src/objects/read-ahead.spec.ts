@@ -124,7 +124,7 @@ describe('readAhead', () => {
 
   it('reads in large batches from a cloud store, small ones from local disk or memory', () => {
     expect(readAheadFor(new MemoryStore('m'))).toBe(LOCAL_READ_AHEAD);
-    expect(readAheadFor({ remote: true } as MemoryStore)).toBe(REMOTE_READ_AHEAD);
+    expect(readAheadFor(Object.assign(new MemoryStore('r'), { remote: true }))).toBe(REMOTE_READ_AHEAD);
     expect(REMOTE_READ_AHEAD.batchBytes).toBeGreaterThan(LOCAL_READ_AHEAD.batchBytes);
   });
 
