@@ -1,22 +1,12 @@
 import * as path from 'node:path';
-import { CommitId, FailedPreconditionError, TopicName, UnavailableError } from '@tributary/core';
-import { branchRef, Repository, topicRef } from '@tributary/repository';
+import { CommitId, TopicName, UnavailableError } from '@tributary/core';
+import { topicRef } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
-import { commitFiles as writeCommit } from '../libs/sync/src/testing/object-fixtures';
+import { racePublishers } from './support/publish-race';
 import { PrivateRedis } from '../libs/sync/src/testing/private-redis';
 import { commitFiles, newRepo, startTestBroker, tempDir, TempDir } from '../libs/sync/src/testing/sync-harness';
 
 const TOPIC = 'datasets/heart/shared';
-
-/** A commit on top of `parent` made straight in the object database, on branch `name`. */
-async function commitOn(repo: Repository, parent: CommitId, name: string, content: string): Promise<CommitId> {
-  const { commit } = await writeCommit(repo.objects, { 'data.csv': Buffer.from(content) }, [parent], name);
-  await repo.objects.flush();
-  const ref = branchRef(name);
-  const current = await repo.refs.read(ref);
-  await repo.refs.update(ref, current?.version, { commit });
-  return commit;
-}
 
 describe('sync: two brokers on one store and one Redis', () => {
   let t: TempDir;
@@ -46,56 +36,14 @@ describe('sync: two brokers on one store and one Redis', () => {
   });
 
   it('give each seq to exactly one of two racing publishers; the loser gets FAILED_PRECONDITION', async () => {
-    const a = await newRepo(path.join(t.dir, 'a'));
-    const b = await newRepo(path.join(t.dir, 'b'));
-    try {
-      let head = await commitFiles(a, { 'data.csv': 'id\n' });
-      await c1.publish(a, TOPIC);
-      const winners: CommitId[] = [head];
-      for (let round = 1; round <= 6; round++) {
-        // Both publishers hold the head (b through broker 2, which must see what broker 1 wrote).
-        await c2.subscribe(b, TOPIC, 'b');
-        await c1.subscribe(a, TOPIC, 'a');
-        expect((await b.refs.resolve(topicRef(TOPIC))).commit).toBe(head);
-        const ca = await commitOn(a, head, `ra${round}`, `from a, round ${round}\n`);
-        const cb = await commitOn(b, head, `rb${round}`, `from b, round ${round}\n`);
-        const results = await Promise.allSettled([c1.publish(a, TOPIC, ca), c2.publish(b, TOPIC, cb)]);
-        const won = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ head: CommitId; seqTo: number; commits: number }>[];
-        const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
-        expect(won).toHaveLength(1);
-        expect(lost).toHaveLength(1);
-        expect(lost[0].reason).toBeInstanceOf(FailedPreconditionError);
-        expect(won[0].value).toMatchObject({ commits: 1, seqTo: round + 1 });
-        head = won[0].value.head;
-        winners.push(head);
-      }
-      // The log is one first-parent chain, the same through either broker.
-      for (const ctx of [b1.context, b2.context]) {
-        for (let seq = 1; seq <= winners.length; seq++) {
-          expect(await ctx.log.entry(TOPIC as TopicName, seq)).toMatchObject({ seq, commit: winners[seq - 1], parent: seq === 1 ? null : winners[seq - 2] });
-        }
-        expect(await ctx.log.entry(TOPIC as TopicName, winners.length + 1)).toBeUndefined();
-      }
-      // A fresh subscriber through broker 2 gets every entry, whichever broker stored its objects.
-      const fresh = await newRepo(path.join(t.dir, 'fresh'));
-      try {
-        const seen: CommitId[] = [];
-        await c2.subscribe(fresh, TOPIC, 'fresh', { onEntry: async (e) => void seen.push(e.commit) });
-        expect(seen).toEqual(winners);
-      } finally {
-        await fresh.close();
-      }
-      const info = (await c1.listTopics()).find((x) => x.topic === TOPIC)!;
-      expect(info).toMatchObject({ seq: winners.length, head });
-      expect(info.subscribers.map((s) => [s.name, s.lag])).toEqual([
-        ['a', 1],
-        ['b', 1],
-        ['fresh', 0],
-      ]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    const winners = await racePublishers({ dir: t.dir, topic: TOPIC, clients: [c1, c2], brokers: [b1.context, b2.context], rounds: 6 });
+    const info = (await c1.listTopics()).find((x) => x.topic === TOPIC)!;
+    expect(info).toMatchObject({ seq: winners.length, head: winners[winners.length - 1] });
+    expect(info.subscribers.map((s) => [s.name, s.lag])).toEqual([
+      ['a', 1],
+      ['b', 1],
+      ['fresh', 0],
+    ]);
   });
 
   it('wakes a follower on one broker when the other appends', async () => {

@@ -14,18 +14,17 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { CommitId, ConflictError, FailedPreconditionError, TopicName, UnavailableError } from '@tributary/core';
-import { branchRef, Repository, topicRef } from '@tributary/repository';
 import { LocalStore, MemoryStore, ObjectStore, probeConditionalWrites } from '@tributary/storage';
 import { S3Store } from '../libs/storage/src/s3.store';
 import { BrokerContext } from '../libs/sync/src/broker/broker-context';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
-import { commitFiles as writeCommit } from '../libs/sync/src/testing/object-fixtures';
 import { PrivateRedis } from '../libs/sync/src/testing/private-redis';
-import { commitFiles, newRepo, REDIS_URL, tempDir, TempDir } from '../libs/sync/src/testing/sync-harness';
+import { REDIS_URL, tempDir, TempDir } from '../libs/sync/src/testing/sync-harness';
 import { RedisFence } from '../libs/sync/src/topics/log-fence';
 import { TopicLog } from '../libs/sync/src/topics/topic-log';
 import { startBroker, RunningBroker } from '../libs/sync/src/broker/start-broker';
 import { AppProcess, startApp } from './support/app-process';
+import { racePublishers } from './support/publish-race';
 import { ConditionalProxy, startConditionalProxy } from './support/s3-conditional-proxy';
 import { S3Emulator, s3Env, startS3Emulator } from './support/s3rver-harness';
 import { lastLine, ok, okAsync, ROOT, tribAsync } from './support/trib';
@@ -277,16 +276,6 @@ describe('the topic log on a store that ignores conditions', () => {
   });
 });
 
-/** A commit on top of `parent` made straight in the object database, on branch `name`. */
-async function commitOn(repo: Repository, parent: CommitId, name: string, content: string): Promise<CommitId> {
-  const { commit } = await writeCommit(repo.objects, { 'data.csv': Buffer.from(content) }, [parent], name);
-  await repo.objects.flush();
-  const ref = branchRef(name);
-  const current = await repo.refs.read(ref);
-  await repo.refs.update(ref, current?.version, { commit });
-  return commit;
-}
-
 describe('two brokers on one store that ignores conditions, fenced in Redis', () => {
   let t: TempDir;
   let b1: RunningBroker;
@@ -312,47 +301,7 @@ describe('two brokers on one store that ignores conditions, fenced in Redis', ()
 
   it('give each seq to exactly one of two racing publishers; the loser gets FAILED_PRECONDITION; every acknowledged commit stays', async () => {
     expect([b1.context.topicLogFence, b2.context.topicLogFence]).toEqual(['redis', 'redis']);
-    const a = await newRepo(path.join(t.dir, 'a'));
-    const b = await newRepo(path.join(t.dir, 'b'));
-    try {
-      let head = await commitFiles(a, { 'data.csv': 'id\n' });
-      await c1.publish(a, TOPIC);
-      const acknowledged: CommitId[] = [head];
-      for (let round = 1; round <= 5; round++) {
-        await c2.subscribe(b, TOPIC, 'b');
-        await c1.subscribe(a, TOPIC, 'a');
-        expect((await b.refs.resolve(topicRef(TOPIC))).commit).toBe(head);
-        const ca = await commitOn(a, head, `ra${round}`, `from a, round ${round}\n`);
-        const cb = await commitOn(b, head, `rb${round}`, `from b, round ${round}\n`);
-        const results = await Promise.allSettled([c1.publish(a, TOPIC, ca), c2.publish(b, TOPIC, cb)]);
-        const won = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ head: CommitId; seqTo: number }>[];
-        const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
-        expect(won).toHaveLength(1);
-        expect(lost).toHaveLength(1);
-        expect(lost[0].reason).toBeInstanceOf(FailedPreconditionError);
-        expect(won[0].value).toMatchObject({ seqTo: round + 1 });
-        expect([ca, cb]).toContain(won[0].value.head);
-        head = won[0].value.head;
-        acknowledged.push(head);
-      }
-      for (const ctx of [b1.context, b2.context]) {
-        for (let seq = 1; seq <= acknowledged.length; seq++) {
-          expect(await ctx.log.entry(TOPIC, seq)).toMatchObject({ seq, commit: acknowledged[seq - 1], parent: seq === 1 ? null : acknowledged[seq - 2] });
-        }
-        expect(await ctx.log.entry(TOPIC, acknowledged.length + 1)).toBeUndefined();
-      }
-      const fresh = await newRepo(path.join(t.dir, 'fresh'));
-      try {
-        const seen: CommitId[] = [];
-        await c2.subscribe(fresh, TOPIC, 'fresh', { onEntry: async (e) => void seen.push(e.commit) });
-        expect(seen).toEqual(acknowledged);
-      } finally {
-        await fresh.close();
-      }
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    await racePublishers({ dir: t.dir, topic: TOPIC, clients: [c1, c2], brokers: [b1.context, b2.context], rounds: 5 });
   });
 });
 
