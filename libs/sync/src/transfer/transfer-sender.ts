@@ -345,7 +345,7 @@ class CommitTransfer {
   private async sendFile(e: TreeEntry, base: TreeEntry | undefined): Promise<void> {
     const aligner = base && this.useDeltas ? new ChunkAligner(this.src, base) : undefined;
     if (e.kind === 'file' && e.chunked) await this.sendList(e.id, 0, aligner, base?.chunked ? base.id : undefined);
-    else await this.sendChunk(e.id, 0, aligner);
+    else await this.sendChunk(e.id, e.size, aligner);
   }
 
   private async sendList(id: ObjectId, offset: number, aligner: ChunkAligner | undefined, nodeBase: ObjectId | undefined): Promise<void> {
@@ -399,11 +399,12 @@ class CommitTransfer {
     if (group.length > 0) await queueGroup();
   }
 
-  private async sendChunk(id: ObjectId, offset: number, aligner: ChunkAligner | undefined): Promise<void> {
+  /** Queues a file that is one chunk (or a symlink's target), counting its size against the read-ahead bound. */
+  private async sendChunk(id: ObjectId, size: number, aligner: ChunkAligner | undefined): Promise<void> {
     if (!this.needs(id)) return;
     this.queued.add(id);
     const bytes = this.src.get(id);
-    await this.outbox.push({ bytes: 0, ready: bytes.then((b) => [b]), send: async ([b]) => this.emit(id, CHUNK, b, await aligner?.chunkAt(offset)) });
+    await this.outbox.push({ bytes: size, ready: bytes.then((b) => [b]), send: async ([b]) => this.emit(id, CHUNK, b, await aligner?.chunkAt(0)) });
   }
 
   /** Queues an object whose bytes are in hand (a tree, list or commit), after everything queued before it. */

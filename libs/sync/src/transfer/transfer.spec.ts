@@ -193,6 +193,34 @@ describe('object transfer', () => {
     expect(dst.has(commit)).toBe(false);
   });
 
+  it('reads ahead of the stream only up to its bound, also for a folder of many one-chunk files', async () => {
+    const src = await db();
+    const dst = await db();
+    const many: Record<string, Buffer> = {};
+    for (let i = 0; i < 200; i++) many[`small/f${String(i).padStart(3, '0')}.bin`] = randomBytesSeeded(10_000, 100 + i);
+    const { commit } = await commitFiles(src, many);
+    let inFlight = 0;
+    let most = 0;
+    const slow = {
+      get: async (id: ObjectId) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 1));
+        inFlight--;
+        return src.get(id);
+      },
+    };
+    const ch = memoryChannels();
+    const limit = { batchBytes: 32 * 1024, aheadBytes: 64 * 1024 };
+    await Promise.all([
+      new TransferSender(slow, ch.sender, { readAhead: limit }).sendCommit(commit),
+      new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
+    ]);
+    expect(dst.has(commit)).toBe(true);
+    // 64 KiB ahead of 10 KB files: about 7 reads at a time (one more while the head is sent), never all 200.
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(8);
+  });
+
   it('catches a chunk damaged in the sender\'s own store, which the sender reads unhashed', async () => {
     const store = new MemoryStore();
     const written = await ObjectDatabase.open(store);
