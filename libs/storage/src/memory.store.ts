@@ -13,8 +13,8 @@ interface Entry {
 
 /**
  * The object store in process memory, with the same semantics as the others: for unit tests of pure logic and for
- * benches. Buffers are copied in and out, so callers cannot change stored bytes (a stream's chunks are kept as they come). Versions are counters, unique per
- * store, so a value written back gets a new version.
+ * benches. Buffers are copied in and out, so callers cannot change stored bytes (a stream's chunks are kept as they
+ * come). Versions are counters, unique per store, so a value written back gets a new version.
  */
 export class MemoryStore implements ObjectStore {
   readonly url: string;
