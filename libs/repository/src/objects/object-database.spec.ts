@@ -123,6 +123,20 @@ describe('ObjectDatabase', () => {
     expect(db.stats.gets).toBe(2);
   });
 
+  it('caches a small object put with an id the caller hashed (hashed), and one the caller only vouches for not', async () => {
+    const store = new MemoryStore();
+    const db = await ObjectDatabase.open(store);
+    const hashed = blob(2);
+    await db.putWithId(sha256(hashed), hashed, { hashed: true });
+    same(await db.get(sha256(hashed)), hashed);
+    expect(await keys(store)).toEqual([]);
+    const vouched = blob(3);
+    await db.putWithId(sha256(vouched), vouched);
+    same(await db.get(sha256(vouched)), vouched);
+    // Not cached: reading it back flushed the pack.
+    expect(await keys(store, '.pack')).toHaveLength(1);
+  });
+
   it('abort drops the open pack: nothing becomes visible', async () => {
     const store = new MemoryStore();
     const db = await ObjectDatabase.open(store);

@@ -269,9 +269,15 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * `encodeChunkDelta` finds a delta smaller than the object, a delta record is stored instead of the bytes (a
    * base still pending in the open pack is used only if it is in the small-object cache). With `handedOver` the
    * caller never changes `bytes` again, so the pack may hold them until stored instead of copying them (a transfer
-   * receiver's bytes are its own, fresh from the wire).
+   * receiver's bytes are its own, fresh from the wire). With `hashed` the caller has itself checked that `bytes`
+   * hash to `id` (a transfer receiver checks every object), so a small object goes to the cache as `verify` would
+   * put it there, without hashing it a second time.
    */
-  async putWithId(id: ObjectId, bytes: Buffer, opts: { deltaBase?: ObjectId; verify?: boolean; handedOver?: boolean } = {}): Promise<void> {
+  async putWithId(
+    id: ObjectId,
+    bytes: Buffer,
+    opts: { deltaBase?: ObjectId; verify?: boolean; hashed?: boolean; handedOver?: boolean } = {},
+  ): Promise<void> {
     if (!isObjectId(id)) throw new InvalidArgumentError(`bad object id ${JSON.stringify(id)}`);
     const verified = opts.verify === true;
     if (verified && sha256(bytes) !== id) throw new IntegrityError(`bytes do not hash to ${id}`, { id });
@@ -293,7 +299,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       } else {
         await this.appendLocked(RECORD_FULL, id, [bytes], bytes.length, 0, opts.handedOver);
       }
-      if (verified) this.cache.set(id, bytes);
+      if (verified || opts.hashed) this.cache.set(id, bytes);
     });
   }
 
