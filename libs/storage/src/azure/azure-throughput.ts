@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { AzureBlobStore, AzureBlobStoreOptions } from '../azure.store';
-import { ThroughputComparison, benchSource, checkLength, compareRounds, drain, timed } from '../cloud/throughput-source';
+import { adapterRound, ThroughputComparison, benchSource, checkLength, compareRounds, drain, timed } from '../cloud/throughput-source';
 
 export interface AzureThroughputOptions {
   /** Container to use, created if missing (default `tributary-bench`). */
@@ -45,13 +45,7 @@ export async function measureAzureThroughput(options: AzureThroughputOptions = {
         await blob.delete();
         return { uploadMBps, downloadMBps };
       },
-      async (round) => {
-        const key = `adapter-${round}`;
-        const uploadMBps = await timed(bytes, () => store.putIfAbsent(key, benchSource(bytes)));
-        const downloadMBps = await timed(bytes, async () => checkLength(bytes, await drain(await store.getStream(key))));
-        await store.delete(key);
-        return { uploadMBps, downloadMBps };
-      },
+      adapterRound(store, bytes),
     );
   } finally {
     await store.close();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { ObjectStore } from '../object-store.port';
 
 /** Throughput of one transfer direction pair, in MB/s (10^6 bytes per second). */
 export interface TransferRates {
@@ -51,6 +52,17 @@ export async function timed(bytes: number, fn: () => Promise<unknown>): Promise<
   await fn();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return bytes / 1e6 / seconds;
+}
+
+/** The adapter's side of a round: putIfAbsent then getStream of `bytes` under a fresh key, deleted afterwards. */
+export function adapterRound(store: ObjectStore, bytes: number): (round: number) => Promise<TransferRates> {
+  return async (round) => {
+    const key = `adapter-${round}`;
+    const uploadMBps = await timed(bytes, () => store.putIfAbsent(key, benchSource(bytes)));
+    const downloadMBps = await timed(bytes, async () => checkLength(bytes, await drain(await store.getStream(key))));
+    await store.delete(key);
+    return { uploadMBps, downloadMBps };
+  };
 }
 
 /** Best-of-`rounds` rates for the SDK and the adapter, alternating them so drift hits both alike. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Storage } from '@google-cloud/storage';
-import { ThroughputComparison, benchSource, checkLength, compareRounds, drain, timed } from '../cloud/throughput-source';
+import { adapterRound, ThroughputComparison, benchSource, checkLength, compareRounds, drain, timed } from '../cloud/throughput-source';
 import { GcsStore, GcsStoreOptions } from '../gcs.store';
 
 export interface GcsThroughputOptions {
@@ -45,12 +45,6 @@ export async function measureGcsThroughput(options: GcsThroughputOptions = {}): 
       await file.delete();
       return { uploadMBps, downloadMBps };
     },
-    async (round) => {
-      const key = `adapter-${round}`;
-      const uploadMBps = await timed(bytes, () => store.putIfAbsent(key, benchSource(bytes)));
-      const downloadMBps = await timed(bytes, async () => checkLength(bytes, await drain(await store.getStream(key))));
-      await store.delete(key);
-      return { uploadMBps, downloadMBps };
-    },
+    adapterRound(store, bytes),
   );
 }
