@@ -1,6 +1,6 @@
 import { isTribError } from '@tributary/core';
 import { ConfigError, loadConfig } from '@tributary/config';
-import { openStoreRepository, startStatusServer } from '@tributary/ingest';
+import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { SyncClient } from '@tributary/sync';
 import { AGENT_ENV } from './agent-config';
 import { EdgeAgent } from './edge-agent';
@@ -20,19 +20,12 @@ async function main(): Promise<void> {
   const server = await startStatusServer(cfg.listen.host, cfg.listen.port, () => agent.status());
   log(`listening on ${server.address}; watching ${cfg.inbox}, publishing ${agent.topic} to ${cfg.broker.address}, store ${cfg.store}`);
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
+  exitOnSignals(log, async () => {
     await agent.stop();
     await server.close();
     client.close();
     await repo.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  });
 }
 
 main().catch((e) => {

@@ -1,6 +1,6 @@
 import { isTribError } from '@tributary/core';
 import { ConfigError, loadConfig } from '@tributary/config';
-import { openStoreRepository, startStatusServer } from '@tributary/ingest';
+import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { SyncClient } from '@tributary/sync';
 import { HUB_ENV } from './hub-config';
 import { HubService } from './hub.service';
@@ -19,19 +19,12 @@ async function main(): Promise<void> {
   const server = await startStatusServer(cfg.listen.host, cfg.listen.port, () => hub.status());
   log(`listening on ${server.address}; following ${cfg.topics.join(', ')} from ${cfg.broker.address}, layout ${cfg.layout}, store ${cfg.store}`);
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
+  exitOnSignals(log, async () => {
     await hub.stop();
     await server.close();
     client.close();
     await repo.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  });
 }
 
 main().catch((e) => {

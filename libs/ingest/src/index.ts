@@ -6,3 +6,4 @@ export * from './inbox-ingest';
 export * from './backlog-publisher';
 export * from './process/store-repository';
 export * from './process/status-server';
+export * from './process/exit-on-signals';

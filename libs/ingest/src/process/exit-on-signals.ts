@@ -1,0 +1,17 @@
+/**
+ * Stops an app process cleanly on the first SIGINT or SIGTERM: logs the signal, runs `stop` once (later signals
+ * are ignored while it runs), then exits 0. The apps' work is durable before it is acknowledged, so a second,
+ * harder kill loses nothing either.
+ */
+export function exitOnSignals(log: (line: string) => void, stop: () => Promise<void>): void {
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    await stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
