@@ -15,6 +15,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
+const { startAppProcess } = require('./app-process');
 
 const ROOT = path.resolve(__dirname, '..');
 const SAMPLE = path.join(ROOT, 'examples/mitbih');
@@ -41,29 +42,10 @@ const emulators = [];
 let cloudEnv = {};
 const say = (line) => process.stderr.write(`demo: ${line}\n`);
 
-/** Starts apps/<name>/dist/main.js and resolves with its address once it prints `listening on HOST:PORT`. */
+/** Starts apps/<name>/dist/main.js and resolves with it once it prints `listening on HOST:PORT`. */
 function startApp(name, label, env) {
-  return new Promise((resolve, reject) => {
-    const logFile = path.join(work, 'logs', `${label}.log`);
-    const out = fs.createWriteStream(logFile);
-    const proc = spawn(process.execPath, [path.join(ROOT, `apps/${name}/dist/main.js`)], { env: { ...process.env, ...cloudEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const app = { label, proc, text: '', logFile };
-    children.push(app);
-    const onData = (d) => {
-      app.text += d.toString('utf8');
-      out.write(d);
-      const m = /listening on (\S+:\d+)/.exec(app.text);
-      if (m && !app.address) {
-        app.address = m[1].replace(/[;,]$/, '');
-        resolve(app);
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.once('exit', (code) => {
-      if (!app.address) reject(new Error(`${label} exited with ${code} before it was ready; see ${logFile}:\n${app.text}`));
-    });
-  });
+  const logFile = path.join(work, 'logs', `${label}.log`);
+  return startAppProcess({ name, label, env: { ...cloudEnv, ...env }, logFile, onStart: (app) => children.push(app) });
 }
 
 /** Cuts each record's beats into batch files of ROWS_PER_BATCH rows, each with the CSV header. */

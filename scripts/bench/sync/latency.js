@@ -12,10 +12,10 @@
  * timestamp is taken inside it). It is split into consecutive segments from the traced events (see SEGMENTS), and
  * the fsyncs and store round trips of each process are counted per phase.
  */
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
+const { startAppProcess } = require('../../app-process');
 const { fmtBytes } = require('../report');
 const { ROOT, fmtMs, percentile, sleep, stopProcess } = require('./common');
 
@@ -39,32 +39,7 @@ const SEGMENTS = [
 
 /** Starts apps/<name>/dist/main.js with trace.js preloaded; resolves once it logs `listening on HOST:PORT`. */
 function startApp(name, role, env, logDir) {
-  return new Promise((resolve, reject) => {
-    const logFile = path.join(logDir, `${role}.log`);
-    const out = fs.createWriteStream(logFile);
-    const proc = spawn(process.execPath, ['-r', TRACE, path.join(ROOT, `apps/${name}/dist/main.js`)], {
-      env: { ...process.env, ...env, TRIB_TRACE_ROLE: role },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const app = { role, proc, text: '', logFile, listeners: [] };
-    const onData = (d) => {
-      const s = d.toString('utf8');
-      app.text += s;
-      out.write(d);
-      for (const l of app.listeners) l(s);
-      const m = /listening on (\S+:\d+)/.exec(app.text);
-      if (m && !app.address) {
-        app.address = m[1].replace(/[;,]$/, '');
-        resolve(app);
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.once('exit', (code) => {
-      out.end();
-      if (!app.address) reject(new Error(`${role} exited with ${code} before it was ready:\n${app.text.slice(-2000)}`));
-    });
-  });
+  return startAppProcess({ name, label: role, env: { ...env, TRIB_TRACE_ROLE: role }, logFile: path.join(logDir, `${role}.log`), preload: [TRACE] });
 }
 
 /** Deterministic CSV batch of ROWS_PER_BATCH rows, with its header. */
@@ -93,7 +68,7 @@ async function waitMerged(hub, n, timeoutMs, apps) {
   const deadline = Date.now() + timeoutMs;
   while (mergedCount(hub) < n) {
     if (Date.now() > deadline) throw new Error(`only ${mergedCount(hub)} of ${n} batches merged after ${timeoutMs} ms; logs in ${path.dirname(hub.logFile)}`);
-    for (const a of apps) if (a.proc.exitCode !== null) throw new Error(`${a.role} died:\n${a.text.slice(-2000)}`);
+    for (const a of apps) if (a.proc.exitCode !== null) throw new Error(`${a.label} died:\n${a.text.slice(-2000)}`);
     await sleep(2);
   }
 }
