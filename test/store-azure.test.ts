@@ -15,6 +15,7 @@ import {
   readStream,
 } from '../libs/storage/src/testing/store-contract';
 import { Azurite, AZURITE_ACCOUNT, startAzurite } from './support/azurite-harness';
+import { closedPort, gatedStream, setEnv, withEnv } from './support/cloud-store-helpers';
 
 let azurite: Azurite;
 let restoreEnv: () => void = () => undefined;
@@ -244,15 +245,6 @@ describe('measureAzureThroughput', () => {
   });
 });
 
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** A TCP server that accepts connections and reads requests but never answers. */
 async function silentServer(): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
@@ -274,46 +266,3 @@ async function silentServer(): Promise<{ port: number; connections(): number; cl
   };
 }
 
-/** Sets environment variables (undefined: unset); returns a function that puts the previous values back. */
-function setEnv(vars: Record<string, string | undefined>): () => void {
-  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [k, value] of Object.entries(v)) {
-      if (value === undefined) delete process.env[k];
-      else process.env[k] = value;
-    }
-  };
-  apply(vars);
-  return () => apply(before);
-}
-
-/** Runs `fn` with environment variables set (undefined: unset), restoring them afterwards. */
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const restore = setEnv(vars);
-  try {
-    return await fn();
-  } finally {
-    restore();
-  }
-}
-
-/**
- * `pattern(0, size)` that stops after `2 * chunk` bytes until `open()` is called; `started` resolves when it
- * stops, by which time the upload is under way.
- */
-function gatedStream(size: number, chunk: number): { stream: Readable; open(): void; started: Promise<void> } {
-  let open!: () => void;
-  let markStarted!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const started = new Promise<void>((resolve) => (markStarted = resolve));
-  async function* body(): AsyncGenerator<Buffer> {
-    for (let pos = 0; pos < size; pos += chunk) {
-      if (pos === 2 * chunk) {
-        markStarted();
-        await gate;
-      }
-      yield pattern(pos, Math.min(chunk, size - pos));
-    }
-  }
-  return { stream: Readable.from(body(), { objectMode: false }), open, started };
-}

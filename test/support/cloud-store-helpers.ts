@@ -1,0 +1,59 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pattern } from '../../libs/storage/src/testing/store-contract';
+
+/** Helpers the cloud adapters' test suites (S3, GCS, Azure) share. */
+
+/** A loopback port with nothing listening on it. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Sets environment variables (undefined: unset); returns a function that puts the previous values back. */
+export function setEnv(vars: Record<string, string | undefined>): () => void {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [k, value] of Object.entries(v)) {
+      if (value === undefined) delete process.env[k];
+      else process.env[k] = value;
+    }
+  };
+  apply(vars);
+  return () => apply(before);
+}
+
+/** Runs `fn` with environment variables set (undefined: unset), restoring them afterwards. */
+export async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const restore = setEnv(vars);
+  try {
+    return await fn();
+  } finally {
+    restore();
+  }
+}
+
+/**
+ * `pattern(0, size)` that stops after `2 * chunk` bytes until `open()` is called; `started` resolves when it
+ * stops, by which time the upload is under way.
+ */
+export function gatedStream(size: number, chunk: number): { stream: Readable; open(): void; started: Promise<void> } {
+  let open!: () => void;
+  let markStarted!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  async function* body(): AsyncGenerator<Buffer> {
+    for (let pos = 0; pos < size; pos += chunk) {
+      if (pos === 2 * chunk) {
+        markStarted();
+        await gate;
+      }
+      yield pattern(pos, Math.min(chunk, size - pos));
+    }
+  }
+  return { stream: Readable.from(body(), { objectMode: false }), open, started };
+}
