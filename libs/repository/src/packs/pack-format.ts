@@ -140,23 +140,9 @@ export function encodeIndex(entries: readonly IndexEntry[]): Buffer {
   let at = IDX_HEADER_BYTES;
   for (let i = 0; i < sorted.length; i++) {
     const e = sorted[i];
-    checkId(e.id);
+    checkIndexEntry(e);
     if (i > 0 && sorted[i - 1].id === e.id) throw new InvalidArgumentError(`object ${e.id} appears twice in a pack`);
-    if (!Number.isSafeInteger(e.offset) || e.offset < PACK_HEADER_BYTES + RECORD_HEADER_BYTES) {
-      throw new InvalidArgumentError(`bad pack offset ${e.offset}`);
-    }
-    checkU32(e.storedLength, 'stored length');
-    checkU32(e.size, 'object size');
-    if (e.type !== RECORD_FULL && e.type !== RECORD_DELTA) throw new InvalidArgumentError(`bad record type ${e.type}`);
-    if (!Number.isInteger(e.depth) || e.depth < 0 || e.depth > 255 || (e.depth === 0) !== (e.type === RECORD_FULL)) {
-      throw new InvalidArgumentError(`bad delta depth ${e.depth} for record type ${e.type}`);
-    }
-    idToBytes(e.id).copy(b, at);
-    b.writeBigUInt64BE(BigInt(e.offset), at + 32);
-    b.writeUInt32BE(e.storedLength, at + 40);
-    b.writeUInt8(e.type, at + 44);
-    b.writeUInt32BE(e.size, at + 45);
-    b.writeUInt8(e.depth, at + 49);
+    writeIndexEntry(b, at, e);
     at += IDX_ENTRY_BYTES;
   }
   createHash('sha256').update(b.subarray(0, body)).digest().copy(b, body);
@@ -192,8 +178,36 @@ export function checkIndexBytes(buf: Buffer, key: string): number {
 }
 
 /** Entry `i` of index bytes already accepted by `checkIndexBytes`. */
+/** Throws InvalidArgumentError for an entry field an index cannot hold (or a reader would reject). */
+export function checkIndexEntry(e: IndexEntry): void {
+  checkId(e.id);
+  if (!Number.isSafeInteger(e.offset) || e.offset < PACK_HEADER_BYTES + RECORD_HEADER_BYTES) {
+    throw new InvalidArgumentError(`bad pack offset ${e.offset}`);
+  }
+  checkU32(e.storedLength, 'stored length');
+  checkU32(e.size, 'object size');
+  if (e.type !== RECORD_FULL && e.type !== RECORD_DELTA) throw new InvalidArgumentError(`bad record type ${e.type}`);
+  if (!Number.isInteger(e.depth) || e.depth < 0 || e.depth > 255 || (e.depth === 0) !== (e.type === RECORD_FULL)) {
+    throw new InvalidArgumentError(`bad delta depth ${e.depth} for record type ${e.type}`);
+  }
+}
+
+/** Writes a checked entry's IDX_ENTRY_BYTES at byte `at` of `buf`: the layout decodeIndexEntryAt reads. */
+export function writeIndexEntry(buf: Buffer, at: number, e: IndexEntry): void {
+  buf.write(e.id, at, 32, 'hex');
+  buf.writeBigUInt64BE(BigInt(e.offset), at + 32);
+  buf.writeUInt32BE(e.storedLength, at + 40);
+  buf.writeUInt8(e.type, at + 44);
+  buf.writeUInt32BE(e.size, at + 45);
+  buf.writeUInt8(e.depth, at + 49);
+}
+
 export function readIndexEntry(buf: Buffer, i: number): IndexEntry {
-  const at = IDX_HEADER_BYTES + i * IDX_ENTRY_BYTES;
+  return decodeIndexEntryAt(buf, IDX_HEADER_BYTES + i * IDX_ENTRY_BYTES);
+}
+
+/** The index entry whose IDX_ENTRY_BYTES start at byte `at` of `buf` (an index file, or a writer's pending run). */
+export function decodeIndexEntryAt(buf: Buffer, at: number): IndexEntry {
   return {
     id: bytesToId(buf, at),
     offset: Number(buf.readBigUInt64BE(at + 32)),

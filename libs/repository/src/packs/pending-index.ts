@@ -1,23 +1,20 @@
 import { createHash } from 'node:crypto';
-import { bytesToId, InvalidArgumentError, isObjectId, ObjectId } from '@tributary/core';
+import { bytesToId, InvalidArgumentError, ObjectId } from '@tributary/core';
 import {
   IDX_CHECKSUM_BYTES,
   IDX_ENTRY_BYTES,
   IDX_HEADER_BYTES,
+  checkIndexEntry,
+  decodeIndexEntryAt,
   IDX_MAGIC,
   IndexEntry,
-  PACK_HEADER_BYTES,
-  RECORD_DELTA,
-  RECORD_FULL,
-  RECORD_HEADER_BYTES,
-  RecordType,
+  writeIndexEntry,
 } from './pack-format';
 
 /** Entries live in fixed blocks of 2^BLOCK_SHIFT: growing never copies. */
 const BLOCK_SHIFT = 14;
 const BLOCK_ENTRIES = 1 << BLOCK_SHIFT;
 const BLOCK_MASK = BLOCK_ENTRIES - 1;
-const U32_MAX = 0xffffffff;
 
 /**
  * The index of a pack being written: its entries kept as index-entry bytes (pack-format's 50-byte layout) in an
@@ -48,24 +45,12 @@ export class PendingIndex {
 
   /** Adds an entry; throws InvalidArgumentError for an id already here or a field out of range. */
   add(e: IndexEntry): void {
-    if (!isObjectId(e.id)) throw new InvalidArgumentError(`bad object id ${JSON.stringify(e.id)}`);
+    checkIndexEntry(e);
     if (this.find(e.id) >= 0) throw new InvalidArgumentError(`object ${e.id} appears twice in a pack`);
-    if (!Number.isSafeInteger(e.offset) || e.offset < PACK_HEADER_BYTES + RECORD_HEADER_BYTES) throw new InvalidArgumentError(`bad pack offset ${e.offset}`);
-    checkU32(e.storedLength, 'stored length');
-    checkU32(e.size, 'object size');
-    if (e.type !== RECORD_FULL && e.type !== RECORD_DELTA) throw new InvalidArgumentError(`bad record type ${e.type}`);
-    if (!Number.isInteger(e.depth) || e.depth < 0 || e.depth > 255 || (e.depth === 0) !== (e.type === RECORD_FULL)) {
-      throw new InvalidArgumentError(`bad delta depth ${e.depth} for record type ${e.type}`);
-    }
     const i = this.n++;
     if ((i & BLOCK_MASK) === 0) this.blocks.push(Buffer.allocUnsafe(BLOCK_ENTRIES * IDX_ENTRY_BYTES));
     const { buf, at } = this.locate(i);
-    buf.write(e.id, at, 32, 'hex');
-    buf.writeBigUInt64BE(BigInt(e.offset), at + 32);
-    buf.writeUInt32BE(e.storedLength, at + 40);
-    buf.writeUInt8(e.type, at + 44);
-    buf.writeUInt32BE(e.size, at + 45);
-    buf.writeUInt8(e.depth, at + 49);
+    writeIndexEntry(buf, at, e);
     if (this.n * 2 > this.table.length) this.grow();
     else this.insert(i, at, buf);
   }
@@ -103,14 +88,7 @@ export class PendingIndex {
 
   private entryAt(i: number): IndexEntry {
     const { buf, at } = this.locate(i);
-    return {
-      id: bytesToId(buf, at),
-      offset: Number(buf.readBigUInt64BE(at + 32)),
-      storedLength: buf.readUInt32BE(at + 40),
-      type: buf.readUInt8(at + 44) as RecordType,
-      size: buf.readUInt32BE(at + 45),
-      depth: buf.readUInt8(at + 49),
-    };
+    return decodeIndexEntryAt(buf, at);
   }
 
   /** Entry number of `id`, or -1. Ids are SHA-256, so their first bytes are already a good hash. */
@@ -176,8 +154,4 @@ export class PendingIndex {
     }
     return order;
   }
-}
-
-function checkU32(n: number, what: string): void {
-  if (!Number.isInteger(n) || n < 0 || n > U32_MAX) throw new InvalidArgumentError(`${what} ${n} does not fit 32 bits`);
 }
