@@ -80,6 +80,15 @@ export async function snapshotWorktree(
     opts.onProgress?.(hashedBytes, totalToHash);
   };
 
+  // Files hashed at once would interleave their chunks record by record in the pack; storing each batch whole
+  // keeps a file's chunks in runs of a batch (a few MiB), so a later read of one file's chunks is a few ranged reads.
+  let storing: Promise<unknown> = Promise.resolve();
+  const storeWhole = (store: () => Promise<void>): Promise<void> => {
+    const stored = storing.then(store);
+    storing = stored.catch(() => undefined);
+    return stored;
+  };
+
   const hashOne = async (s: ScannedPath): Promise<PathEntry> => {
     hashedFiles++;
     const abs = path.join(root, s.path);
@@ -92,16 +101,17 @@ export async function snapshotWorktree(
     }
     const deltaBases = await previousChunkOffsets(db, s.path, cache, opts.previousTree);
     const refs: ChunkRef[] = [];
-    const onBatch = async (batch: HashedChunk[]) => {
-      for (const c of batch) {
-        if (!db.has(c.id)) {
-          await db.putWithId(c.id, c.bytes, { deltaBase: deltaBases?.get(c.offset) });
-          crashPoint('commit.chunk');
+    const onBatch = (batch: HashedChunk[]) =>
+      storeWhole(async () => {
+        for (const c of batch) {
+          if (!db.has(c.id)) {
+            await db.putWithId(c.id, c.bytes, { deltaBase: deltaBases?.get(c.offset) });
+            crashPoint('commit.chunk');
+          }
+          refs.push({ id: c.id, size: c.bytes.length });
+          progress(c.bytes.length);
         }
-        refs.push({ id: c.id, size: c.bytes.length });
-        progress(c.bytes.length);
-      }
-    };
+      });
     const size = Number(s.stat.size);
     if (size >= WORKER_THRESHOLD) await pool.hash(abs, onBatch);
     else await chunkFile(abs, onBatch, { sizeHint: size });

@@ -122,6 +122,20 @@ interface Wanted {
   readonly presumedMissing?: boolean;
 }
 
+/**
+ * An object waiting in a read run: a chunk to read (`at` is its offset in its file, for `aligner`) or an object
+ * whose `bytes` are in hand (to send as a delta against `base` where that is smaller).
+ */
+interface RunItem {
+  readonly id: ObjectId;
+  readonly kind: ObjectKindName;
+  readonly size: number;
+  readonly bytes?: Buffer;
+  readonly base?: ObjectId;
+  readonly at?: number;
+  readonly aligner?: ChunkAligner;
+}
+
 /** The entries of a directory the receiver holds, by name. */
 type HeldEntries = (name: string) => Promise<TreeEntry | undefined>;
 
@@ -135,6 +149,9 @@ class CommitTransfer {
   private readonly stats = emptyStats();
   private batch: ObjectFrame[] = [];
   private batchSize = 0;
+  /** Objects queued but not yet in the outbox, and the bytes of the chunks among them (see addToRun). */
+  private pendingRun: RunItem[] = [];
+  private runChunkBytes = 0;
 
   constructor(
     private readonly src: ObjectReader,
@@ -162,6 +179,7 @@ class CommitTransfer {
       await this.sendDir(c.tree, baseTree);
       await this.queue(id, COMMIT, await this.src.get(id));
     }
+    await this.queueRun();
     await this.outbox.drain();
     await this.flushBatch();
     await this.channel.send({ commitEnd: { commit: idToWire(commit) } });
@@ -364,53 +382,64 @@ class CommitTransfer {
     await this.queue(id, CHUNK_LIST, bytes, nodeBase);
   }
 
-  /**
-   * Queues the missing chunks of one list node, read a few MiB at a time with getMany (one ranged read per run).
-   * The reads start now and run ahead of the stream, up to the outbox's bound.
-   */
+  /** Queues the missing chunks of one list node, in order, into the current read run. */
   private async sendChunks(children: readonly ChunkRef[], offset: number, aligner: ChunkAligner | undefined): Promise<void> {
-    let group: { id: ObjectId; at: number; size: number }[] = [];
-    let groupBytes = 0;
-    const queueGroup = async () => {
-      const items = group;
-      group = [];
-      groupBytes = 0;
-      const read = this.src.getMany
-        ? this.src.getMany(items.map((p) => p.id), { verify: false })
-        : Promise.all(items.map((p) => this.src.get(p.id)));
-      await this.outbox.push({
-        bytes: items.reduce((n, p) => n + p.size, 0),
-        ready: read,
-        send: async (chunks) => {
-          for (let i = 0; i < items.length; i++) await this.emit(items[i].id, CHUNK, chunks[i], await aligner?.chunkAt(items[i].at));
-        },
-      });
-    };
     let at = offset;
     for (const c of children) {
-      if (this.needs(c.id)) {
-        this.queued.add(c.id);
-        group.push({ id: c.id, at, size: c.size });
-        groupBytes += c.size;
-        if (groupBytes >= this.readAhead.batchBytes) await queueGroup();
-      }
+      if (this.needs(c.id)) await this.addToRun({ id: c.id, kind: CHUNK, size: c.size, at, aligner });
       at += c.size;
     }
-    if (group.length > 0) await queueGroup();
   }
 
   /** Queues a file that is one chunk (or a symlink's target), counting its size against the read-ahead bound. */
   private async sendChunk(id: ObjectId, size: number, aligner: ChunkAligner | undefined): Promise<void> {
     if (!this.needs(id)) return;
-    this.queued.add(id);
-    const bytes = this.src.get(id);
-    await this.outbox.push({ bytes: size, ready: bytes.then((b) => [b]), send: async ([b]) => this.emit(id, CHUNK, b, await aligner?.chunkAt(0)) });
+    await this.addToRun({ id, kind: CHUNK, size, at: 0, aligner });
   }
 
   /** Queues an object whose bytes are in hand (a tree, list or commit), after everything queued before it. */
   private async queue(id: ObjectId, kind: ObjectKindName, bytes: Buffer, base?: ObjectId): Promise<void> {
-    this.queued.add(id);
-    await this.outbox.push({ bytes: bytes.length, ready: Promise.resolve([bytes]), send: ([b]) => this.emit(id, kind, b, base) });
+    await this.addToRun({ id, kind, size: bytes.length, bytes, base });
+  }
+
+  /**
+   * Adds an object to the run being gathered. A run spans list nodes, files and the objects in hand between them,
+   * so its chunks (neighbours in a pack) come in one getMany of about `readAhead.batchBytes`, whatever the files'
+   * list shapes; once that many chunk bytes are in it, the run's read starts and it joins the outbox.
+   */
+  private async addToRun(item: RunItem): Promise<void> {
+    this.queued.add(item.id);
+    this.pendingRun.push(item);
+    if (!item.bytes) {
+      this.runChunkBytes += item.size;
+      if (this.runChunkBytes >= this.readAhead.batchBytes) await this.queueRun();
+    }
+  }
+
+  /** Starts the read of the current run's chunks (unhashed: the receiver hashes) and queues the run for sending. */
+  private async queueRun(): Promise<void> {
+    const items = this.pendingRun;
+    if (items.length === 0) return;
+    this.pendingRun = [];
+    this.runChunkBytes = 0;
+    const toRead = items.filter((item) => !item.bytes).map((item) => item.id);
+    const read =
+      toRead.length === 0
+        ? Promise.resolve([])
+        : this.src.getMany
+          ? this.src.getMany(toRead, { verify: false })
+          : Promise.all(toRead.map((id) => this.src.get(id)));
+    await this.outbox.push({
+      bytes: items.reduce((n, item) => n + item.size, 0),
+      ready: read,
+      send: async (chunks) => {
+        let next = 0;
+        for (const item of items) {
+          if (item.bytes) await this.emit(item.id, item.kind, item.bytes, item.base);
+          else await this.emit(item.id, CHUNK, chunks[next++], await item.aligner?.chunkAt(item.at ?? 0));
+        }
+      },
+    });
   }
 
   /** Adds one object to the batch (as a delta against `base` when that is smaller); sends the batch when full. */

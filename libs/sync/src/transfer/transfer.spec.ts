@@ -221,6 +221,32 @@ describe('object transfer', () => {
     expect(most).toBeLessThanOrEqual(8);
   });
 
+  it('reads a large file\'s chunks in runs of the read-ahead batch size, whatever the shape of its chunk list', async () => {
+    const src = await db();
+    const dst = await db();
+    const { commit } = await commitFiles(src, { 'big.bin': randomBytesSeeded(8 << 20, 7) });
+    const reads: number[] = [];
+    const counting = {
+      get: (id: ObjectId) => src.get(id),
+      getMany: async (ids: readonly ObjectId[], opts?: { verify?: boolean }) => {
+        const got = await src.getMany(ids, opts);
+        reads.push(got.reduce((n, b) => n + b.length, 0));
+        return got;
+      },
+    };
+    const batchBytes = 512 * 1024;
+    const ch = memoryChannels();
+    await Promise.all([
+      new TransferSender(counting, ch.sender, { readAhead: { batchBytes, aheadBytes: 4 * batchBytes } }).sendCommit(commit),
+      new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
+    ]);
+    expect(dst.has(commit)).toBe(true);
+    expect(reads.reduce((a, b) => a + b, 0)).toBe(8 << 20);
+    // A run spans the file's list nodes: every read but the last is a full batch, not cut where a list node ends.
+    expect(reads.slice(0, -1).every((n) => n >= batchBytes)).toBe(true);
+    expect(reads.length).toBeLessThanOrEqual(Math.ceil((8 << 20) / batchBytes));
+  });
+
   it('catches a chunk damaged in the sender\'s own store, which the sender reads unhashed', async () => {
     const store = new MemoryStore();
     const written = await ObjectDatabase.open(store);
