@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { LocalStore, fsError } from './local.store';
 import { describeObjectStoreContract, listKeys } from './testing/store-contract';
 
@@ -44,6 +45,24 @@ describe('LocalStore', () => {
     await store.putIfAbsent('o/x', Buffer.from('1'));
     expect((await fs.stat(path.join(store.root, 'o', 'x'))).mode & 0o777).toBe(0o444);
     expect(await fs.readdir(path.join(store.root, 'o'))).toEqual(['x']);
+  });
+
+  it('writes a stream of many pieces byte for byte, and stores nothing when it fails after several batches', async () => {
+    const pieces = Array.from({ length: 80 }, (_, i) => Buffer.alloc(64 * 1024 + i, i));
+    await store.putIfAbsent('packs/pieces.pack', Readable.from(pieces));
+    expect((await store.get('packs/pieces.pack')).equals(Buffer.concat(pieces))).toBe(true);
+
+    let sent = 0;
+    const failing = new Readable({
+      read() {
+        // 3 MiB in 64 KiB pieces (three write batches), then the source fails.
+        if (sent++ < 48) this.push(Buffer.alloc(64 * 1024, 7));
+        else this.destroy(new Error('source broke late'));
+      },
+    });
+    await expect(store.putIfAbsent('packs/late.pack', failing)).rejects.toThrow('source broke late');
+    expect(await store.head('packs/late.pack')).toBeUndefined();
+    expect(await fs.readdir(path.join(store.root, 'packs'))).toEqual(['pieces.pack']);
   });
 
   it('refuses a relative root', () => {

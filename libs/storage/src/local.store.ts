@@ -4,7 +4,6 @@ import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import {
   AlreadyExistsError,
@@ -556,35 +555,63 @@ function isProcessAlive(pid: number): boolean {
 }
 
 /** Streams `source` into `fh`, batching small chunks into writes of about 1 MiB. */
-async function pipeStream(source: Readable, fh: FileHandle): Promise<void> {
-  let sinkError: unknown;
-  const sink = async (chunks: AsyncIterable<Buffer | string>) => {
+/**
+ * Writes everything `source` yields to `fh`, up to WRITE_BATCH bytes per `writev`. Buffers are taken as the stream
+ * pushed them ('data' events) and written as a list: no copy in user space. (`for await` would call `read()`,
+ * which concatenates whatever is buffered into a new buffer, and a batch concat would copy every byte again.)
+ * A failure of the source is thrown as SourceStreamError; a failure to write destroys the source.
+ */
+function pipeStream(source: Readable, fh: FileHandle): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     let batch: Buffer[] = [];
     let batched = 0;
-    const flush = async () => {
-      const buf = batch.length === 1 ? batch[0] : Buffer.concat(batch, batched);
+    let done = false;
+    const finish = (e?: unknown) => {
+      if (done) return;
+      done = true;
+      source.off('data', onData);
+      if (e === undefined) resolve();
+      else reject(e);
+    };
+    const writeBatch = (): Promise<void> => {
+      const bufs = batch;
       batch = [];
       batched = 0;
-      try {
-        for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
-      } catch (e) {
-        sinkError = e;
-        throw e;
-      }
+      return writeAll(fh, bufs);
     };
-    for await (const chunk of chunks) {
+    const onData = (chunk: Buffer | string) => {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       batch.push(buf);
       batched += buf.length;
-      if (batched >= WRITE_BATCH) await flush();
-    }
-    if (batched > 0) await flush();
-  };
-  try {
-    await pipeline(source, sink);
-  } catch (e) {
-    if (sinkError !== undefined && e === sinkError) throw e;
-    throw new SourceStreamError(e);
+      if (batched < WRITE_BATCH) return;
+      source.pause();
+      writeBatch().then(
+        () => source.resume(),
+        (e: unknown) => {
+          source.destroy();
+          finish(e);
+        },
+      );
+    };
+    source.on('data', onData);
+    // 'end' comes only once flowing again, so never while a batch is being written.
+    source.once('end', () => writeBatch().then(() => finish(), finish));
+    source.once('error', (e) => finish(new SourceStreamError(e)));
+    source.once('close', () => {
+      if (!source.readableEnded) finish(new SourceStreamError(new Error('the stream closed before its end')));
+    });
+  });
+}
+
+/** `writev` until every byte of `bufs` is written (a short write resumes where it stopped). */
+async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  let rest = bufs.filter((b) => b.length > 0);
+  while (rest.length > 0) {
+    let written = (await fh.writev(rest)).bytesWritten;
+    let i = 0;
+    while (i < rest.length && written >= rest[i].length) written -= rest[i++].length;
+    rest = rest.slice(i);
+    if (written > 0) rest[0] = rest[0].subarray(written);
   }
 }
 
