@@ -8,8 +8,9 @@
  *   broker    startBroker from @tributary/sync on a LocalStore (opts.storeDir) or a MemoryStore; raised windows
  *   tcp       a plain TCP server: a connection sends the line `sink N\n` then N bytes and gets one byte back once
  *             all have arrived, or `source N\n` and receives N bytes (the baselines of the long-link figure)
- *   grpc-raw  a grpc-js server-streaming method sending N bytes as 1 MiB messages without protobuf (raw Buffers),
- *             with the broker's server options and windows: the baseline of the fan-out figure
+ *   grpc-raw  the raw grpc-js service of raw-grpc.js (1 MiB messages without protobuf), with the broker's server
+ *             options and windows: Stream sends N bytes (the fan-out baseline); Up receives, hashing and keeping
+ *             the bytes when opts.verify is set (the long-link figure's ceiling)
  */
 const net = require('node:net');
 
@@ -80,7 +81,7 @@ function tcp() {
 async function grpcRaw() {
   const grpc = require('@grpc/grpc-js');
   const { SERVER_OPTIONS, raiseServerWindows } = require('@tributary/sync');
-  const { RAW_SERVICE } = require('./raw-grpc');
+  const { RAW_SERVICE, upHandler } = require('./raw-grpc');
   const block = Buffer.alloc(MiB, 0xa5);
   const server = new grpc.Server(SERVER_OPTIONS);
   server.addService(RAW_SERVICE, {
@@ -97,6 +98,7 @@ async function grpcRaw() {
       call.on('error', () => undefined);
       pump();
     },
+    Up: upHandler({ verify: Boolean(opts.verify) }),
   });
   const port = await new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   raiseServerWindows(server);

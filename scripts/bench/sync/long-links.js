@@ -7,7 +7,9 @@
  * Target: each at least half of its TCP baseline. Both sides are timed from the first byte they send until the
  * peer has confirmed the end (the publish's `appended`, the TCP sink's one-byte ack), on a connection made before.
  * The same publish and subscribe on loopback without the proxy are printed too: what the CPU allows, so a MISS
- * can be told apart as the link's (windows, round trips) or the pipeline's (hashing, copies, storage).
+ * can be told apart as the link's (windows, round trips) or the pipeline's (hashing, copies, storage). So is a
+ * ceiling: raw grpc-js (1 MiB Buffers, no protobuf, no store) through an identical proxy, its receiver doing the
+ * least a verifying receiver must (hash every 64 KiB, keep the bytes until the end, as the memory store does).
  */
 const net = require('node:net');
 const path = require('node:path');
@@ -15,6 +17,7 @@ const fs = require('node:fs');
 const { startDelayProxy } = require('../delay-proxy');
 const { fmtBytes, fmtSecs } = require('../report');
 const { MiB, commitAll, fmtMBps, hashLoopMs, libs, mbps, memorySubscriber, randomFile, startChild } = require('./common');
+const { RawClient, receiveAll, sendAll } = require('./raw-grpc');
 
 const DELAY_MS = 25;
 const FILE_BYTES = 32 * MiB;
@@ -65,6 +68,32 @@ function tcpDownload(proxy, bytes) {
     });
     sock.on('error', reject);
   });
+}
+
+/**
+ * Times raw grpc-js (see raw-grpc.js) moving `bytes` each way through a fresh delay proxy to a child server whose
+ * Up hashes and keeps what it receives; the download's client does the same. Resolves { upMs, downMs }.
+ */
+async function rawGrpcThroughProxy(bytes, channelOptions) {
+  const grpc = require('@grpc/grpc-js');
+  const raw = await startChild('grpc-raw', { verify: true });
+  const proxy = await startDelayProxy({ target: hostPort(raw.info.address), delayMs: DELAY_MS });
+  const client = new RawClient(proxy.address, grpc.credentials.createInsecure(), channelOptions);
+  try {
+    await new Promise((resolve, reject) => client.waitForReady(Date.now() + 5000, (e) => (e ? reject(e) : resolve())));
+    let t = performance.now();
+    const sent = await sendAll(client, bytes);
+    const upMs = performance.now() - t;
+    t = performance.now();
+    const got = await receiveAll(client, bytes, { verify: true });
+    const downMs = performance.now() - t;
+    if (sent !== bytes || got !== bytes) throw new Error(`raw grpc-js moved ${sent} and ${got} of ${bytes} bytes`);
+    return { upMs, downMs };
+  } finally {
+    client.close();
+    await proxy.close();
+    await raw.stop();
+  }
 }
 
 module.exports = async function longLinks(ctx) {
@@ -125,6 +154,7 @@ module.exports = async function longLinks(ctx) {
 
     const upMs = await tcpUpload(tcpProxy, pub.wireBytes);
     const downMs = await tcpDownload(tcpProxy, pub.wireBytes);
+    const ceiling = await rawGrpcThroughProxy(pub.wireBytes, sync.CHANNEL_OPTIONS);
     const up = mbps(pub.wireBytes, upMs);
     const down = mbps(pub.wireBytes, downMs);
     const pubRate = mbps(pub.wireBytes, pubMs);
@@ -133,6 +163,11 @@ module.exports = async function longLinks(ctx) {
     report.note(
       `the same without the proxy (loopback, fresh broker): publish ${fmtMBps(mbps(pub.wireBytes, loopPubMs))}, subscribe ${fmtMBps(mbps(pub.wireBytes, loopSubMs))} ` +
         `(the proxy keeps ${((100 * loopPubMs) / pubMs).toFixed(0)}% and ${((100 * loopSubMs) / subMs).toFixed(0)}% of them)`,
+    );
+    report.note(
+      `ceiling, same run: raw grpc-js through an identical proxy, the receiver hashing every 64 KiB and keeping the bytes: ` +
+        `up ${fmtMBps(mbps(pub.wireBytes, ceiling.upMs))} = ${(upMs / ceiling.upMs).toFixed(2)}x plain TCP, ` +
+        `down ${fmtMBps(mbps(pub.wireBytes, ceiling.downMs))} = ${(downMs / ceiling.downMs).toFixed(2)}x plain TCP`,
     );
     const hashMs = hashLoopMs(pub.wireBytes);
     report.note(
