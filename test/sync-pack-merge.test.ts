@@ -1,8 +1,10 @@
+import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { CommitId } from '@tributary/core';
 import { Repository, verifyRepository } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { commitFiles, newRepo, startTestBroker, tempDir, TempDir } from '../libs/sync/src/testing/sync-harness';
+import { okAsync } from './support/trib';
 
 const TOPIC = 'datasets/heart/eu-azure';
 
@@ -43,6 +45,33 @@ describe('sync: a broker merges the small packs publishes leave behind', () => {
       client.close();
       await edge.close();
       await hub?.close();
+      await broker.close();
+    }
+  });
+
+  it('a `trib subscribe` catching up on many entries merges the pack each entry leaves', async () => {
+    const broker = await startTestBroker(path.join(t.dir, 'broker-store'));
+    const client = new SyncClient(broker.address);
+    const edge = await newRepo(path.join(t.dir, 'edge'));
+    try {
+      const entries = 40;
+      for (let i = 0; i < entries; i++) {
+        await commitFiles(edge, { [`batches/b${i}.csv`]: `id,v\n${i},${'z'.repeat(300 + i)}\n` });
+        await client.publish(edge, TOPIC);
+      }
+      const lab = path.join(t.dir, 'lab');
+      await okAsync(t.dir, ['init', lab]);
+      const r = await okAsync(lab, ['subscribe', TOPIC, '--as', 'lab', '--broker', broker.address]);
+      expect(r.stderr).toMatch(/merged \d+ small packs/);
+      const packs = readdirSync(path.join(lab, '.trib', 'store', 'packs')).filter((n) => n.endsWith('.idx'));
+      // One pack per entry without merging.
+      expect(packs.length).toBeLessThan(20);
+      const log = JSON.parse((await okAsync(lab, ['log', `topics/${TOPIC}`, '--json'])).stdout);
+      expect(log).toHaveLength(entries);
+      await okAsync(lab, ['verify', '--read-data']);
+    } finally {
+      client.close();
+      await edge.close();
       await broker.close();
     }
   });

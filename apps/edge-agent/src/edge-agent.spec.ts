@@ -67,4 +67,36 @@ describe('EdgeAgent', () => {
     expect(lines.some((l) => /^publish to datasets\/heart\/na-aws failed: UNAVAILABLE/.test(l))).toBe(true);
     expect(lines.filter((l) => l.startsWith('committed '))).toHaveLength(3);
   });
+
+  it('merges the small packs its commits leave, so a long-running agent keeps few packs', async () => {
+    const inbox = path.join(root, 'inbox');
+    await fs.mkdir(inbox);
+    const broker = new FakeBroker();
+    const lines: string[] = [];
+    const agent = new EdgeAgent({ repo, client: broker, region: 'eu-azure', dataset: 'heart', inbox, appendTo: '', log: (l) => lines.push(l) });
+    await agent.start();
+    const batches = 40;
+    for (let i = 0; i < batches; i++) {
+      await fs.writeFile(path.join(inbox, `.b${i}.tmp`), `id,v\n${i},${'x'.repeat(200 + i)}\n`);
+      await fs.rename(path.join(inbox, `.b${i}.tmp`), path.join(inbox, `b${String(i).padStart(2, '0')}.csv`));
+      await until(() => agent.status().committed === i + 1);
+    }
+    await until(() => broker.log.length === batches);
+    await agent.stop();
+
+    // One pack per commit without merging; every 16 new packs start a merge.
+    let packs = 0;
+    for await (const info of repo.store.list('packs/')) if (info.key.endsWith('.idx')) packs++;
+    expect(packs).toBeLessThan(20);
+    expect(lines.some((l) => /^merged \d+ small packs/.test(l))).toBe(true);
+    // Every batch is still there, read back through the merged packs.
+    const reopened = await Repository.open(path.join(root, 'home'));
+    try {
+      let n = 0;
+      for (let id: CommitId | undefined = (await reopened.head()).commit; id; id = (await reopened.readCommit(id)).parents[0]) n++;
+      expect(n).toBe(batches);
+    } finally {
+      await reopened.close();
+    }
+  });
 });

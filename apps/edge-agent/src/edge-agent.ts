@@ -1,6 +1,6 @@
 import { CommitId, isTribError } from '@tributary/core';
 import { BacklogPublisher, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
-import { Repository } from '@tributary/repository';
+import { PackMaintenance, Repository } from '@tributary/repository';
 
 export interface EdgeAgentDeps {
   readonly repo: Repository;
@@ -18,12 +18,14 @@ const RETRY_INGEST_MS = 1000;
 /**
  * One region's agent: on start, on every inbox change and at least once a second, commits landed batches one at a
  * time (each durable before its file moves to .done), then publishes HEAD's backlog to `datasets/<dataset>/<region>`,
- * retrying with backoff while the broker is away. Committing never waits for publishing.
+ * retrying with backoff while the broker is away. Committing never waits for publishing. Each commit leaves a
+ * small pack, so the agent merges them in the background as a broker and a hub do (PackMaintenance).
  */
 export class EdgeAgent {
   readonly topic: string;
   private readonly watcher: InboxWatcher;
   private readonly publisher: BacklogPublisher;
+  private readonly packs: PackMaintenance;
   private stopWatching: (() => void) | undefined;
   private pending = false;
   private running: Promise<void> | undefined;
@@ -38,6 +40,7 @@ export class EdgeAgent {
       onPublished: (r) => this.onPublished(r),
       onError: (e, ms) => deps.log(`publish to ${this.topic} failed: ${describe(e)}; retrying in ${ms} ms (committing goes on)`),
     });
+    this.packs = new PackMaintenance(deps.repo.objects, deps.repo.store, { log: (_level, message) => deps.log(message) });
   }
 
   async start(): Promise<void> {
@@ -55,6 +58,7 @@ export class EdgeAgent {
     this.publisher.stop();
     await this.running;
     await this.publisher.drain();
+    await this.packs.close();
   }
 
   status(): Record<string, unknown> {
@@ -104,6 +108,7 @@ export class EdgeAgent {
     if (e.kind === 'committed') {
       this.counts.committed++;
       this.lastCommit = e.commit;
+      this.packs.afterWrite();
       this.deps.log(`committed ${e.file.name} -> ${e.commit} (${e.path})`);
     } else if (e.kind === 'duplicate') {
       this.counts.duplicates++;

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@tributary/core';
 import { hostPort, topicName } from '@tributary/config';
+import { PackMaintenance } from '@tributary/repository';
 import type { SyncClient as SyncClientType, SyncResult } from '@tributary/sync';
 import { ParsedArgs, maxPositionals } from '../ui/args';
 import { formatBytes } from '../ui/progress-bar';
@@ -90,16 +91,27 @@ export const subscribeCommand: CliCommand = {
     const client = await connect(brokerAddress(args));
     try {
       return await withRepository(ctx, async (repo) => {
-        const r = await client.subscribe(repo, topic, name, {
-          from,
-          follow,
-          signal: abort.signal,
-          onEntry: async (e) => {
-            if (follow && !args.flags.has('--json')) ctx.err(`${topic} seq ${e.seq}: ${e.commit}`);
+        // Each entry is flushed as a pack of its own: a long catch-up or a --follow would pile them up.
+        const packs = new PackMaintenance(repo.objects, repo.store, {
+          log: (_level, message) => {
+            if (!args.flags.has('--json')) ctx.err(message);
           },
         });
-        report(ctx, 'fetched', r, args.flags.has('--json'));
-        return 0;
+        try {
+          const r = await client.subscribe(repo, topic, name, {
+            from,
+            follow,
+            signal: abort.signal,
+            onEntry: async (e) => {
+              packs.afterWrite();
+              if (follow && !args.flags.has('--json')) ctx.err(`${topic} seq ${e.seq}: ${e.commit}`);
+            },
+          });
+          report(ctx, 'fetched', r, args.flags.has('--json'));
+          return 0;
+        } finally {
+          await packs.close();
+        }
       });
     } finally {
       process.removeListener('SIGINT', onSigint);
