@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import {
   AlreadyExistsError,
@@ -593,13 +593,13 @@ function pipeStream(source: Readable, fh: FileHandle): Promise<void> {
         },
       );
     };
-    source.on('data', onData);
-    // 'end' comes only once flowing again, so never while a batch is being written.
-    source.once('end', () => writeBatch().then(() => finish(), finish));
-    source.once('error', (e) => finish(new SourceStreamError(e)));
-    source.once('close', () => {
-      if (!source.readableEnded) finish(new SourceStreamError(new Error('the stream closed before its end')));
+    // finished() also reports a stream that failed or ended before we got here (an abort while the file was
+    // being created). Its end comes only while flowing again, so never while a batch is being written.
+    finished(source, (e) => {
+      if (e) finish(new SourceStreamError(e));
+      else writeBatch().then(() => finish(), finish);
     });
+    source.on('data', onData);
   });
 }
 
