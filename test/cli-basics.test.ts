@@ -1,5 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readlinkSync, statSync, appendFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Repository } from '@tributary/repository';
+import { commitFiles } from '../libs/sync/src/testing/sync-harness';
 import { lastLine, ok, tempDir, trib } from './support/trib';
 
 describe('trib CLI: commit, log, show, status, diff', () => {
@@ -164,5 +166,27 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     ok(repo, ['checkout', ids[3], '--to', old]);
     expect(readFileSync(path.join(old, 'rows.csv'), 'utf8').split('\n')).toHaveLength(5);
     expect(ok(repo, ['gc', '--grace', '0']).stderr).not.toMatch(/merged/);
+  });
+
+  it('a commit that brings the small packs to 50 merges them, as git gc --auto does', async () => {
+    // 49 commits through the library (fast), then the CLI's own: the 50th pack.
+    const lib = await Repository.open(repo);
+    try {
+      for (let i = 0; i < 49; i++) await commitFiles(lib, { [`b/${i}.csv`]: `id\n${i}\n` });
+    } finally {
+      await lib.close();
+    }
+    const packs = () => readdirSync(path.join(repo, '.trib/store/packs')).filter((f) => f.endsWith('.idx')).length;
+    expect(packs()).toBe(49);
+    writeFileSync(path.join(repo, 'last.csv'), 'id\n50\n');
+    const r = ok(repo, ['commit', '-m', 'the 50th']);
+    expect(r.stderr).toMatch(/merged 50 small packs into 1/);
+    expect(packs()).toBe(1);
+    expect(JSON.parse(ok(repo, ['log', '--json']).stdout)).toHaveLength(50);
+    ok(repo, ['verify', '--read-data']);
+    // Below the threshold a commit leaves its pack alone.
+    writeFileSync(path.join(repo, 'next.csv'), 'id\n51\n');
+    expect(ok(repo, ['commit', '-m', 'one more']).stderr).not.toMatch(/merged/);
+    expect(packs()).toBe(2);
   });
 });

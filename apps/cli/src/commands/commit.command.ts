@@ -3,7 +3,7 @@ import { commitWorktree } from '@tributary/repository';
 import { maxPositionals, parseMeta } from '../ui/args';
 import { ProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
-import { withRepository } from './open-repo';
+import { mergeSmallPacksIfMany, withRepository } from './open-repo';
 
 export const commitCommand: CliCommand = {
   name: 'commit',
@@ -16,9 +16,13 @@ export const commitCommand: CliCommand = {
     if (message === undefined) throw new InvalidArgumentError(`a message is required; usage: ${this.usage}`);
     const annotations = parseMeta(args.repeated.get('--meta'));
     const bar = new ProgressBar('commit');
-    const outcome = await withRepository(ctx, (repo) =>
-      commitWorktree(repo, { message, author: args.values.get('--author'), annotations, onProgress: (d, t) => bar.update(d, t) }),
-    ).finally(() => bar.done());
+    const outcome = await withRepository(ctx, async (repo) => {
+      const done = await commitWorktree(repo, { message, author: args.values.get('--author'), annotations, onProgress: (d, t) => bar.update(d, t) }).finally(() =>
+        bar.done(),
+      );
+      if (done.commit) await mergeSmallPacksIfMany(repo, ctx);
+      return done;
+    });
     const s = outcome.snapshot;
     if (!outcome.commit) {
       ctx.err('nothing to commit, working tree clean');

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '@tributary/core';
 import { mergeIntoWorktree } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
 import { CliCommand } from './command';
-import { withRepository } from './open-repo';
+import { mergeSmallPacksIfMany, withRepository } from './open-repo';
 
 export const mergeCommand: CliCommand = {
   name: 'merge',
@@ -17,6 +17,7 @@ export const mergeCommand: CliCommand = {
     if (strategy !== undefined && strategy !== 'ours' && strategy !== 'theirs') throw new InvalidArgumentError('--strategy must be ours or theirs');
     return withRepository(ctx, async (repo) => {
       const r = await mergeIntoWorktree(repo, ref, { message: args.values.get('-m'), noFf: args.flags.has('--no-ff'), strategy });
+      if (r.kind === 'merge') await mergeSmallPacksIfMany(repo, ctx);
       if (args.flags.has('--json')) ctx.json({ result: r.kind, commit: r.commit ?? null, conflicts: r.conflicts });
       if (r.kind === 'conflict') {
         ctx.err(`merge of ${ref} stopped: ${r.conflicts.length} conflicting path(s); nothing was changed`);
