@@ -554,7 +554,6 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Streams `source` into `fh`, batching small chunks into writes of about 1 MiB. */
 /**
  * Writes everything `source` yields to `fh`, up to WRITE_BATCH bytes per `writev`. Buffers are taken as the stream
  * pushed them ('data' events) and written as a list: no copy in user space. (`for await` would call `read()`,

@@ -41,6 +41,9 @@ export interface SenderReadAhead {
   readonly aheadBytes: number;
 }
 
+/** Most objects in one read run (see addToRun), so a run of tiny chunks or tree nodes stays a modest batch. */
+const MAX_RUN_ITEMS = 4096;
+
 /** For a store on local disk, where a read is a system call. */
 const DEFAULT_READ_AHEAD: SenderReadAhead = { batchBytes: 2 * 1024 * 1024, aheadBytes: 8 * 1024 * 1024 };
 
@@ -149,9 +152,10 @@ class CommitTransfer {
   private readonly stats = emptyStats();
   private batch: ObjectFrame[] = [];
   private batchSize = 0;
-  /** Objects queued but not yet in the outbox, and the bytes of the chunks among them (see addToRun). */
+  /** Objects queued but not yet in the outbox, and the bytes of the chunks and of the objects in hand among them. */
   private pendingRun: RunItem[] = [];
   private runChunkBytes = 0;
+  private runHandBytes = 0;
 
   constructor(
     private readonly src: ObjectReader,
@@ -405,15 +409,16 @@ class CommitTransfer {
   /**
    * Adds an object to the run being gathered. A run spans list nodes, files and the objects in hand between them,
    * so its chunks (neighbours in a pack) come in one getMany of about `readAhead.batchBytes`, whatever the files'
-   * list shapes; once that many chunk bytes are in it, the run's read starts and it joins the outbox.
+   * list shapes. The run joins the outbox (and its read starts) once it holds that many chunk bytes, or that many
+   * bytes in hand, or MAX_RUN_ITEMS objects: a history of small commits must not pile up in memory.
    */
   private async addToRun(item: RunItem): Promise<void> {
     this.queued.add(item.id);
     this.pendingRun.push(item);
-    if (!item.bytes) {
-      this.runChunkBytes += item.size;
-      if (this.runChunkBytes >= this.readAhead.batchBytes) await this.queueRun();
-    }
+    if (item.bytes) this.runHandBytes += item.size;
+    else this.runChunkBytes += item.size;
+    const full = Math.max(this.runChunkBytes, this.runHandBytes) >= this.readAhead.batchBytes;
+    if (full || this.pendingRun.length >= MAX_RUN_ITEMS) await this.queueRun();
   }
 
   /** Starts the read of the current run's chunks (unhashed: the receiver hashes) and queues the run for sending. */
@@ -422,6 +427,7 @@ class CommitTransfer {
     if (items.length === 0) return;
     this.pendingRun = [];
     this.runChunkBytes = 0;
+    this.runHandBytes = 0;
     const toRead = items.filter((item) => !item.bytes).map((item) => item.id);
     const read =
       toRead.length === 0

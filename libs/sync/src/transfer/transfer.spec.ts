@@ -247,6 +247,35 @@ describe('object transfer', () => {
     expect(reads.length).toBeLessThanOrEqual(Math.ceil((8 << 20) / batchBytes));
   });
 
+  it('streams a long history of small commits as it goes, not after reading all of it', async () => {
+    const src = await db();
+    const dst = await db();
+    let top: CommitId | undefined;
+    for (let i = 0; i < 150; i++) {
+      top = (await commitFiles(src, { [`b/${i}.csv`]: Buffer.from(`id\n${i}\n`) }, top ? [top] : [])).commit;
+    }
+    let reads = 0;
+    const counting = { get: (id: ObjectId) => (reads++, src.get(id)) };
+    let readsAtLastQuery = 0;
+    let readsAtFirstBatch: number | undefined;
+    const ch = memoryChannels((m) => {
+      if (m.haveQuery) readsAtLastQuery = reads;
+      if (m.objects && readsAtFirstBatch === undefined) readsAtFirstBatch = reads;
+      return m;
+    });
+    const limits = { readAhead: { batchBytes: 2048, aheadBytes: 4096 }, batchBytes: 2048 };
+    await Promise.all([
+      new TransferSender(counting, ch.sender, limits).sendCommit(top!),
+      new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
+    ]);
+    expect(dst.has(top!)).toBe(true);
+    // Trees and commits in hand count against a run's bound like chunks do, so sending starts early in the send
+    // phase (after negotiation), instead of after every object of the history has been gathered.
+    const sendPhaseReads = reads - readsAtLastQuery;
+    expect(sendPhaseReads).toBeGreaterThan(300);
+    expect(readsAtFirstBatch! - readsAtLastQuery).toBeLessThan(sendPhaseReads / 4);
+  });
+
   it('catches a chunk damaged in the sender\'s own store, which the sender reads unhashed', async () => {
     const store = new MemoryStore();
     const written = await ObjectDatabase.open(store);
