@@ -379,6 +379,37 @@ describe('ObjectDatabase', () => {
     await expect(db.getMany([ids[0], sha256(Buffer.from('absent'))])).rejects.toThrow(NotFoundError);
   });
 
+  it('getMany reads records far apart in a pack a few ranges at a time, not one round trip after another', async () => {
+    const store = new (class extends CountingStore {
+      inFlight = 0;
+      most = 0;
+      override async getRange(key: string, range: ByteRange): Promise<Buffer> {
+        this.most = Math.max(this.most, ++this.inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, 2));
+          return await super.getRange(key, range);
+        } finally {
+          this.inFlight--;
+        }
+      }
+    })();
+    const writer = await ObjectDatabase.open(store);
+    // 100 KiB apart, past the coalescing gap: every picked record is a range of its own.
+    const objects = Array.from({ length: 40 }, (_, i) => blob(i, 100 * 1024));
+    const ids = [];
+    for (const o of objects) ids.push(await writer.put(o));
+    await writer.flush();
+
+    const db = await ObjectDatabase.open(store, { cacheBytes: 0 });
+    store.ranges = [];
+    const picked = ids.filter((_, i) => i % 2 === 0).reverse();
+    const got = await db.getMany(picked);
+    objects.filter((_, i) => i % 2 === 0).reverse().forEach((o, i) => same(got[i], o));
+    expect(store.ranges).toHaveLength(20);
+    expect(store.most).toBeGreaterThan(1);
+    expect(store.most).toBeLessThanOrEqual(8);
+  });
+
   it('idsWithPrefix finds stored and pending ids once each', async () => {
     const store = new MemoryStore();
     const db = await ObjectDatabase.open(store);

@@ -73,6 +73,8 @@ const CACHE_MAX_OBJECT = 32 << 10;
 const COALESCE_MAX_GAP = 64 << 10;
 /** ...as long as the read stays below this, so memory stays bounded. */
 export const COALESCE_MAX_SPAN = 8 << 20;
+/** Ranged reads of one getMany in flight at once, when its records lie far apart in a pack. */
+const MAX_RANGES_IN_FLIGHT = 8;
 /**
  * Stored chains are at most MAX_DELTA_DEPTH long; resolving may hop a little further when duplicate copies of a
  * base differ in depth, and this bound turns a cycle of such copies into an IntegrityError instead of a hang.
@@ -199,7 +201,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   /**
    * Like `get` for many ids at once, results in the order of `ids`. Records that sit close together in one pack
-   * are fetched with one ranged read (bounded to a few MiB), which is what makes a checkout cheap on a cloud store.
+   * are fetched with one ranged read (bounded to a few MiB), which is what makes a checkout cheap on a cloud store;
+   * ranges far apart are read up to 8 at a time (within one such span of bytes), not one round trip after another.
    * The caller bounds `ids.length`: all results are held in memory. The buffers are the caller's, but a result
    * may be a view of the read it came in (not a copy, which cost a checkout a tenth of its time), so a repeated id
    * may share bytes with its twin: treat them as read-only.
@@ -440,6 +443,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     items: readonly T[],
   ): AsyncGenerator<{ item: T; payload: Buffer }> {
     const sorted = [...items].sort((a, b) => a.entry.offset - b.entry.offset);
+    const ranges: { from: number; to: number; start: number; end: number }[] = [];
     for (let i = 0; i < sorted.length; ) {
       const start = sorted[i].entry.offset - RECORD_HEADER_BYTES;
       let end = sorted[i].entry.offset + sorted[i].entry.storedLength;
@@ -450,13 +454,33 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         if (e.offset - RECORD_HEADER_BYTES - end > COALESCE_MAX_GAP || Math.max(end, next) - start > COALESCE_MAX_SPAN) break;
         end = Math.max(end, next);
       }
-      const buf = await this.store.getRange(pack.packKey, { offset: start, length: end - start });
-      this.stats.bytesRead += buf.length;
-      for (let k = i; k < j; k++) {
-        const item = sorted[k];
-        yield { item, payload: payloadAt(buf, item.entry.offset - RECORD_HEADER_BYTES - start, pack, item.entry) };
-      }
+      ranges.push({ from: i, to: j, start, end });
       i = j;
+    }
+    // Ranges far apart (a round trip each on a cloud store) are read a few at a time, at most a span of bytes ahead.
+    const reads: (Promise<Buffer> | undefined)[] = [];
+    let bytesAhead = 0;
+    const startReads = (consumed: number) => {
+      while (reads.length < ranges.length) {
+        const r = ranges[reads.length];
+        const inFlight = reads.length - consumed;
+        if (inFlight > 0 && (inFlight >= MAX_RANGES_IN_FLIGHT || bytesAhead + (r.end - r.start) > COALESCE_MAX_SPAN)) return;
+        bytesAhead += r.end - r.start;
+        const read = this.store.getRange(pack.packKey, { offset: r.start, length: r.end - r.start });
+        read.catch(() => undefined); // awaited in turn below; a consumer that stops early never sees it
+        reads.push(read);
+      }
+    };
+    for (let k = 0; k < ranges.length; k++) {
+      startReads(k);
+      const { from, to, start, end } = ranges[k];
+      const buf = await reads[k]!;
+      reads[k] = undefined;
+      bytesAhead -= end - start;
+      this.stats.bytesRead += buf.length;
+      for (let i = from; i < to; i++) {
+        yield { item: sorted[i], payload: payloadAt(buf, sorted[i].entry.offset - RECORD_HEADER_BYTES - start, pack, sorted[i].entry) };
+      }
     }
   }
 

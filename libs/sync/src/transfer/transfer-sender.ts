@@ -41,6 +41,8 @@ export interface SenderReadAhead {
   readonly aheadBytes: number;
 }
 
+/** Trees or lists read in one getMany during negotiation (nodes are at most ~10 KiB each). */
+const NODES_PER_READ = 256;
 /** Most objects in one read run (see addToRun), so a run of tiny chunks or tree nodes stays a modest batch. */
 const MAX_RUN_ITEMS = 4096;
 
@@ -253,34 +255,51 @@ class CommitTransfer {
       }
       await this.ask(ask);
       const next: Wanted[] = [];
+      const toDescend: Wanted[] = [];
       for (const w of level) {
         if (this.known.get(w.id) !== false || w.kind === CHUNK || descended.has(w.kind + w.id)) continue;
         descended.add(w.kind + w.id);
-        const bytes = await this.src.get(w.id);
-        if (w.kind === TREE) {
-          const node = decodeTreeNode(bytes, w.id);
-          const held = w.heldDir === undefined ? undefined : await this.heldDir(w.heldDir);
-          if (node.type === 'index') {
-            for (const c of node.children) {
-              if (held?.pages.has(c.id)) this.known.set(c.id, true);
-              else next.push({ id: c.id, kind: TREE, heldDir: w.heldDir });
-            }
-          } else {
-            for (const e of node.entries) {
-              const kind = entryObjectKind(e);
-              const was = held && (await held.entries(e.name));
-              if (!was) next.push({ id: e.id, kind });
-              else if (was.id === e.id && entryObjectKind(was) === kind) this.known.set(e.id, true);
-              else if (kind === TREE && was.kind === 'dir') next.push({ id: e.id, kind, heldDir: was.id, presumedMissing: true });
-              else next.push({ id: e.id, kind });
-            }
-          }
-        } else {
-          const node = decodeChunkList(bytes, w.id);
-          for (const c of node.children) next.push({ id: c.id, kind: node.level === 0 ? CHUNK : CHUNK_LIST });
-        }
+        toDescend.push(w);
+      }
+      // A level's nodes are read together (neighbours in a pack come in one ranged read): one round trip per
+      // slice, not per node, which on a cloud store is most of a small transfer's time.
+      for (let from = 0; from < toDescend.length; from += NODES_PER_READ) {
+        const slice = toDescend.slice(from, from + NODES_PER_READ);
+        const nodes = await this.readNodes(slice.map((w) => w.id));
+        for (let i = 0; i < slice.length; i++) await this.descend(slice[i], nodes[i], next);
       }
       level = next;
+    }
+  }
+
+  /** Trees, lists or commits, verified, in the order of `ids`. */
+  private readNodes(ids: readonly ObjectId[]): Promise<Buffer[]> {
+    return this.src.getMany ? this.src.getMany(ids) : Promise.all(ids.map((id) => this.src.get(id)));
+  }
+
+  /** Adds the children of the node `w` (its `bytes`) that the receiver may lack to `next`. */
+  private async descend(w: Wanted, bytes: Buffer, next: Wanted[]): Promise<void> {
+    if (w.kind !== TREE) {
+      const node = decodeChunkList(bytes, w.id);
+      for (const c of node.children) next.push({ id: c.id, kind: node.level === 0 ? CHUNK : CHUNK_LIST });
+      return;
+    }
+    const node = decodeTreeNode(bytes, w.id);
+    const held = w.heldDir === undefined ? undefined : await this.heldDir(w.heldDir);
+    if (node.type === 'index') {
+      for (const c of node.children) {
+        if (held?.pages.has(c.id)) this.known.set(c.id, true);
+        else next.push({ id: c.id, kind: TREE, heldDir: w.heldDir });
+      }
+      return;
+    }
+    for (const e of node.entries) {
+      const kind = entryObjectKind(e);
+      const was = held && (await held.entries(e.name));
+      if (!was) next.push({ id: e.id, kind });
+      else if (was.id === e.id && entryObjectKind(was) === kind) this.known.set(e.id, true);
+      else if (kind === TREE && was.kind === 'dir') next.push({ id: e.id, kind, heldDir: was.id, presumedMissing: true });
+      else next.push({ id: e.id, kind });
     }
   }
 
