@@ -41,6 +41,8 @@ export interface SenderReadAhead {
   readonly aheadBytes: number;
 }
 
+/** List-node bytes of one file held back at most before they are sent (see deferList): ~700 leaves, ~1.4 GiB. */
+const MAX_DEFERRED_LIST_BYTES = 1 << 20;
 /** Trees or lists read in one getMany during negotiation (nodes are at most ~10 KiB each). */
 const NODES_PER_READ = 256;
 /** Most objects in one read run (see addToRun), so a run of tiny chunks or tree nodes stays a modest batch. */
@@ -158,6 +160,9 @@ class CommitTransfer {
   private pendingRun: RunItem[] = [];
   private runChunkBytes = 0;
   private runHandBytes = 0;
+  /** The list nodes of the file being sent, held back until its chunks are queued (see deferList). */
+  private deferredLists: RunItem[] = [];
+  private deferredListBytes = 0;
 
   constructor(
     private readonly src: ObjectReader,
@@ -385,8 +390,31 @@ class CommitTransfer {
 
   private async sendFile(e: TreeEntry, base: TreeEntry | undefined): Promise<void> {
     const aligner = base && this.useDeltas ? new ChunkAligner(this.src, base) : undefined;
-    if (e.kind === 'file' && e.chunked) await this.sendList(e.id, 0, aligner, base?.chunked ? base.id : undefined);
-    else await this.sendChunk(e.id, e.size, aligner);
+    if (e.kind === 'file' && e.chunked) {
+      await this.sendList(e.id, 0, aligner, base?.chunked ? base.id : undefined);
+      await this.queueDeferredLists();
+    } else {
+      await this.sendChunk(e.id, e.size, aligner);
+    }
+  }
+
+  /**
+   * Holds a file's list nodes back until its chunks are queued, so they travel (and land in the receiver's pack)
+   * side by side, where a later reader gets them in one ranged read instead of one per node. Still post-order:
+   * every chunk a node lists is queued before it. A huge file's nodes go out in slices of MAX_DEFERRED_LIST_BYTES.
+   */
+  private async deferList(item: RunItem): Promise<void> {
+    this.queued.add(item.id);
+    this.deferredLists.push(item);
+    this.deferredListBytes += item.size;
+    if (this.deferredListBytes >= MAX_DEFERRED_LIST_BYTES) await this.queueDeferredLists();
+  }
+
+  private async queueDeferredLists(): Promise<void> {
+    const items = this.deferredLists;
+    this.deferredLists = [];
+    this.deferredListBytes = 0;
+    for (const item of items) await this.addToRun(item);
   }
 
   private async sendList(id: ObjectId, offset: number, aligner: ChunkAligner | undefined, nodeBase: ObjectId | undefined): Promise<void> {
@@ -402,7 +430,7 @@ class CommitTransfer {
         at += c.size;
       }
     }
-    await this.queue(id, CHUNK_LIST, bytes, nodeBase);
+    await this.deferList({ id, kind: CHUNK_LIST, size: bytes.length, bytes, base: nodeBase });
   }
 
   /** Queues the missing chunks of one list node, in order, into the current read run. */

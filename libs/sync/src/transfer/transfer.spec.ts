@@ -1,6 +1,7 @@
 import {
   Commit,
   CommitId,
+  decodeChunkList,
   encodeCheckedTreePage,
   encodeCommit,
   IntegrityError,
@@ -246,6 +247,29 @@ describe('object transfer', () => {
     // A run spans the file's list nodes: every read but the last is a full batch, not cut where a list node ends.
     expect(reads.slice(0, -1).every((n) => n >= batchBytes)).toBe(true);
     expect(reads.length).toBeLessThanOrEqual(Math.ceil((8 << 20) / batchBytes));
+  });
+
+  it('sends a file\'s list nodes after its chunks, so they land side by side in the receiver\'s pack', async () => {
+    const src = await db();
+    const store = new MemoryStore();
+    const dst = await ObjectDatabase.open(store);
+    const { commit, files: refs } = await commitFiles(src, { 'big.bin': randomBytesSeeded(12 << 20, 11) });
+    const ch = memoryChannels();
+    await Promise.all([new TransferSender(src, ch.sender).sendCommit(commit), new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit()]);
+    const fresh = await ObjectDatabase.open(store, { cacheBytes: 0 });
+    const nodes: { id: ObjectId; bytes: number }[] = [];
+    const walk = async (id: ObjectId): Promise<void> => {
+      const bytes = await fresh.get(id);
+      nodes.push({ id, bytes: bytes.length });
+      const node = decodeChunkList(bytes, id);
+      if (node.level > 0) for (const c of node.children) await walk(c.id);
+    };
+    await walk(refs.get('big.bin')!.id);
+    expect(nodes.length).toBeGreaterThan(3);
+    const offsets = nodes.map((n) => fresh.placeOf(n.id)!.offset);
+    const span = Math.max(...offsets) - Math.min(...offsets);
+    // Interleaved with their chunks they would span most of the 12 MiB; side by side, about their own bytes.
+    expect(span).toBeLessThan(nodes.reduce((sum, n) => sum + n.bytes + 64, 0));
   });
 
   it('reads the trees and lists it negotiates a level at a time, not one round trip per node', async () => {
