@@ -84,13 +84,14 @@ export interface TransferSenderOptions {
  *    the history in growing batches, so a long missing history costs log(n) round trips), then level by level for
  *    the trees, chunk lists and chunks under missing commits. Thanks to the closure invariant it never descends into
  *    an object the receiver holds.
- * 2. Sending, bottom-up: missing objects in post-order (chunks, then their lists, then trees, then commits, parents
- *    before children), in ObjectBatch messages of about 1 MiB. A chunk, chunk-list root or directory node travels as
+ * 2. Sending, bottom-up: missing objects in post-order (a file's chunks, then its list nodes, then trees, then
+ *    commits, parents before children), in ObjectBatch messages of about 1 MiB. A chunk, chunk-list root or directory node travels as
  *    a delta against the object at the same place (same path, same offset) in a commit the receiver holds, when
  *    the delta is at most half its size.
  * 3. CommitEnd.
  *
- * Memory: the ids of the objects the receiver lacks (not their bytes) plus one batch. Reads go through `src`,
+ * Memory: the ids of the objects the receiver lacks (not their bytes), plus the reads ahead (`readAhead`), one
+ * read run being gathered, one batch, and at most MAX_DEFERRED_LIST_BYTES of a file's list nodes. Reads go through `src`,
  * which verifies them (an ObjectDatabase does), except chunks: those are read unhashed, because the receiver hashes
  * every object before storing it and a chunk's bytes are only passed on here, never interpreted.
  */
