@@ -17,11 +17,10 @@ export const commitCommand: CliCommand = {
     const annotations = parseMeta(args.repeated.get('--meta'));
     const bar = new ProgressBar('commit');
     const outcome = await withRepository(ctx, async (repo) => {
-      const done = await commitWorktree(repo, { message, author: args.values.get('--author'), annotations, onProgress: (d, t) => bar.update(d, t) }).finally(() =>
-        bar.done(),
-      );
-      if (done.commit) await mergeSmallPacksIfMany(repo, ctx);
-      return done;
+      const onProgress = (done: number, total: number) => bar.update(done, total);
+      const made = await commitWorktree(repo, { message, author: args.values.get('--author'), annotations, onProgress }).finally(() => bar.done());
+      if (made.commit) await mergeSmallPacksIfMany(repo, ctx);
+      return made;
     });
     const s = outcome.snapshot;
     if (!outcome.commit) {
