@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, fstatSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import * as path from 'node:path';
 import { encodeCommit, ObjectId, sha256 } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
@@ -46,6 +46,18 @@ describe('trib CLI: bad input and damage', () => {
     const outside = trib(t.dir, ['log']);
     expect(outside.code).toBe(2);
     expect(outside.stderr).toMatch(/not a trib repository/);
+  });
+
+  it('a store without its config is refused in one line naming the store, even with packs in it', () => {
+    writeFileSync(path.join(repo, 'a.csv'), 'id\n1\n');
+    ok(repo, ['commit', '-m', 'one']);
+    const config = path.join(repo, '.trib/store/config');
+    expect(existsSync(config)).toBe(true);
+    rmSync(config);
+    const r = trib(repo, ['log']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/file:\/\/\S+\/\.trib\/store is not a trib store \(no config\)/);
   });
 
   it('a tree entry named .., .trib or containing a slash is rejected at checkout, and nothing is written', async () => {
