@@ -50,11 +50,17 @@ describe('sync: subscribe', () => {
     const hub = await newRepo(path.join(t.dir, 'hub'));
     try {
       const seen: { seq: number; commit: CommitId; held: boolean }[] = [];
+      const progress: number[] = [];
       const r = await client.subscribe(hub, TOPIC, 'hub', {
         onEntry: async (e) => {
           seen.push({ ...e, held: (await ObjectDatabase.open(hub.store)).has(e.commit) });
         },
+        onProgress: (bytes) => progress.push(bytes),
       });
+      // Progress counts the payload received across all entries, never backwards, ending at the total.
+      expect(progress.length).toBeGreaterThan(1);
+      expect(progress.every((b, i) => i === 0 || b >= progress[i - 1])).toBe(true);
+      expect(progress[progress.length - 1]).toBe(r.wireBytes);
       expect(seen.map((e) => e.seq)).toEqual([1, 2, 3]);
       expect(seen.map((e) => e.commit)).toEqual(commits);
       // onEntry runs once the objects are durable (a fresh open sees them); the ref has moved by the end.

@@ -3,7 +3,7 @@ import { hostPort, topicName } from '@tributary/config';
 import { PackMaintenance } from '@tributary/repository';
 import type { SyncClient as SyncClientType, SyncResult } from '@tributary/sync';
 import { ParsedArgs, maxPositionals } from '../ui/args';
-import { formatBytes } from '../ui/progress-bar';
+import { formatBytes, ProgressBar } from '../ui/progress-bar';
 import { CliCommand, CliContext } from './command';
 import { withRepository } from './open-repo';
 
@@ -56,7 +56,10 @@ export const publishCommand: CliCommand = {
     const client = await connect(brokerAddress(args));
     try {
       return await withRepository(ctx, async (repo) => {
-        const r = await client.publish(repo, topic, args.positionals[1] ?? 'HEAD');
+        const bar = new ProgressBar('publish');
+        const r = await client
+          .publish(repo, topic, args.positionals[1] ?? 'HEAD', { onProgress: (bytes) => bar.count(bytes, 'sent') })
+          .finally(() => bar.done());
         report(ctx, 'published', r, args.flags.has('--json'));
         return 0;
       });
@@ -91,9 +94,12 @@ export const subscribeCommand: CliCommand = {
     const client = await connect(brokerAddress(args));
     try {
       return await withRepository(ctx, async (repo) => {
+        // A following subscriber prints a line per entry instead.
+        const bar = follow ? undefined : new ProgressBar('subscribe');
         // Each entry is flushed as a pack of its own: a long catch-up or a --follow would pile them up.
         const packs = new PackMaintenance(repo.objects, repo.store, {
           log: (_level, message) => {
+            bar?.done();
             if (!args.flags.has('--json')) ctx.err(message);
           },
         });
@@ -106,10 +112,13 @@ export const subscribeCommand: CliCommand = {
               packs.afterWrite();
               if (follow && !args.flags.has('--json')) ctx.err(`${topic} seq ${e.seq}: ${e.commit}`);
             },
+            onProgress: bar && ((bytes) => bar.count(bytes, 'received')),
           });
+          bar?.done();
           report(ctx, 'fetched', r, args.flags.has('--json'));
           return 0;
         } finally {
+          bar?.done();
           await packs.close();
         }
       });

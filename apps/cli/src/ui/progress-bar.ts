@@ -25,6 +25,16 @@ export class ProgressBar {
     this.drawn = true;
   }
 
+  /** For work whose total is not known up front (a transfer's missing bytes): the amount so far, no bar. */
+  count(done: number, what: string): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (now - this.last < 100) return;
+    this.last = now;
+    this.stream.write(`\r${this.label} ${formatBytes(done)} ${what}\x1b[K`);
+    this.drawn = true;
+  }
+
   done(): void {
     if (this.drawn) this.stream.write('\r\x1b[K');
     this.drawn = false;

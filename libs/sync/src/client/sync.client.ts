@@ -19,7 +19,7 @@ import type { SubscribeResponse__Output } from '../generated/tributary/v1/Subscr
 import type { SyncServiceClient } from '../generated/tributary/v1/SyncService';
 import { parseSubscriberId, parseTopicName } from '../topics/topic-name';
 import { databaseTarget } from '../transfer/database-target';
-import { ReceiverChannel, SenderChannel, TransferMessage } from '../transfer/transfer-channel';
+import { ReceiverChannel, SenderChannel, TransferMessage, TransferStats } from '../transfer/transfer-channel';
 import { TransferReceiver } from '../transfer/transfer-receiver';
 import { TransferSender } from '../transfer/transfer-sender';
 import { CHANNEL_OPTIONS } from '../wire/grpc-options';
@@ -61,6 +61,8 @@ export interface SubscribeOptions {
    * per entry instead of two on the way to the merge. Default false.
    */
   entryMakesDurable?: boolean;
+  /** Called as objects arrive, with the payload bytes received so far in this call (all entries). */
+  onProgress?(wireBytes: number): void;
 }
 
 /** How long a subscriber that was told to stop waits for the broker to end the call before cancelling it. */
@@ -243,7 +245,8 @@ export class SyncClient {
       state.started = true;
       if (acc.commits === 0) acc.seqFrom = acc.seqTo = Number(st.cursor);
       const deferFlush = opts.entryMakesDurable === true && opts.onEntry !== undefined;
-      const receiver = new TransferReceiver(databaseTarget(repo.objects, { flushOnReceive: !deferFlush }), subscribeChannel(io));
+      const onProgress = opts.onProgress && ((s: TransferStats) => opts.onProgress!(acc.wireBytes + s.wireBytes));
+      const receiver = new TransferReceiver(databaseTarget(repo.objects, { flushOnReceive: !deferFlush }), subscribeChannel(io), onProgress);
       for (;;) {
         if (opts.signal?.aborted) stop();
         idle = true;

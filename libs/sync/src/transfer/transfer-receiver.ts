@@ -53,9 +53,11 @@ export interface ReceivedCommit {
  * and only then does `receiveCommit` resolve.
  */
 export class TransferReceiver {
+  /** `onProgress` is told the running totals of the commit being received after each batch of objects. */
   constructor(
     private readonly target: ObjectTarget,
     private readonly channel: ReceiverChannel,
+    private readonly onProgress?: (stats: TransferStats) => void,
   ) {}
 
   async receiveCommit(): Promise<ReceivedCommit> {
@@ -72,6 +74,7 @@ export class TransferReceiver {
           const got = await this.accept(frame, received, stats);
           if (got) last = got;
         }
+        this.onProgress?.(stats);
       } else if (msg.commitEnd) {
         const commit = idFromWire(msg.commitEnd.commit as Buffer | undefined, 'commit id') as CommitId;
         const r = received.get(commit);
