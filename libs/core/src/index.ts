@@ -18,6 +18,7 @@ export * from './objects/tree-builder';
 export * from './objects/tree-path-edit';
 export * from './objects/tree-reader';
 export * from './diff/tree-diff';
+export * from './rows/record-file-bytes';
 export * from './rows/record-splitter';
 export * from './rows/row-diff';
 export * from './merge/row-union';

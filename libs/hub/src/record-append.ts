@@ -1,20 +1,20 @@
 import {
   appendToFile,
+  byteAt,
+  countQuotes,
+  CR,
   FileRef,
   insertIntoFile,
-  spliceFile,
+  lastByte,
+  LF,
   matchAppend,
   ObjectSink,
   ObjectSource,
+  readCsvHeader,
   readFileBytes,
-  RecordFormat,
   recordFormatOf,
-  RecordSplitter,
+  spliceFile,
 } from '@tributary/core';
-
-const LF = 0x0a;
-const CR = 0x0d;
-const QUOTE = 0x22;
 
 /**
  * The shared layout of a `.csv` / `.jsonl` file on the hub's main: the header, then one block per topic that has
@@ -47,7 +47,7 @@ export interface RecordBlock {
 export async function recordBlock(src: ObjectSource, path: string, file: FileRef | undefined): Promise<RecordBlock> {
   const format = recordFormatOf(path);
   if (!format || !file || file.size === 0) return { size: 0, header: false };
-  const header = format === 'csv' ? await readHeader(src, file) : undefined;
+  const header = format === 'csv' ? await readCsvHeader(src, file) : undefined;
   const body = file.size - (header?.end ?? 0);
   const terminated = header !== undefined && header.end > header.record.length;
   if (body === 0) return { size: 0, header: terminated };
@@ -81,8 +81,8 @@ export async function insertRegionalRecords(
 ): Promise<FileRef | undefined> {
   const format = recordFormatOf(path);
   if (!format) return undefined;
-  const theirsHeader = format === 'csv' ? await readHeader(src, theirs) : undefined;
-  const oursHeader = format === 'csv' && ours.size > 0 ? await readHeader(src, ours) : undefined;
+  const theirsHeader = format === 'csv' ? await readCsvHeader(src, theirs) : undefined;
+  const oursHeader = format === 'csv' && ours.size > 0 ? await readCsvHeader(src, ours) : undefined;
   let skip: number | undefined;
   if (!base || base.size === 0) {
     if (!theirsHeader) skip = 0;
@@ -159,7 +159,7 @@ export async function insertRegionalRecords(
 export async function normaliseRecordFile(src: ObjectSource, sink: ObjectSink, path: string, file: FileRef): Promise<FileRef> {
   const format = recordFormatOf(path);
   if (!format || file.size === 0 || (await lastByte(src, file)) === LF) return file;
-  if (format === 'csv' && (await readHeader(src, file)).end === file.size) return file;
+  if (format === 'csv' && (await readCsvHeader(src, file)).end === file.size) return file;
   return appendToFile(src, sink, file, [Buffer.from('\n')]);
 }
 
@@ -186,48 +186,4 @@ async function newRecordsStart(src: ObjectSource, base: FileRef, theirs: FileRef
   if (head[0] === LF) return base.size + 1;
   if (head[0] === CR && head[1] === LF) return base.size + 2;
   return undefined;
-}
-
-/** The first record of a CSV file (its header), the offset just after its terminator, and its bytes up to there. */
-async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: Buffer; end: number; bytes: Buffer }> {
-  const splitter = new RecordSplitter('csv' as RecordFormat);
-  const seen: Buffer[] = [];
-  const it = readFileBytes(src, file);
-  try {
-    for (;;) {
-      const r = await it.next();
-      const records = r.done ? splitter.finish() : splitter.push(r.value);
-      if (!r.done) seen.push(r.value);
-      if (records.length > 0 || r.done) break;
-    }
-  } finally {
-    await it.return(undefined);
-  }
-  const header = splitter.header ?? Buffer.alloc(0);
-  const raw = Buffer.concat(seen);
-  // The splitter drops one `\r` before the `\n`: the raw bytes tell which terminator was there.
-  let end = header.length;
-  if (raw[end] === CR && raw[end + 1] === LF) end += 2;
-  else if (raw[end] === LF) end += 1;
-  return { record: header, end, bytes: raw.subarray(0, end) };
-}
-
-async function lastByte(src: ObjectSource, file: FileRef): Promise<number | undefined> {
-  return file.size === 0 ? undefined : byteAt(src, file, file.size - 1);
-}
-
-async function byteAt(src: ObjectSource, file: FileRef, offset: number): Promise<number | undefined> {
-  const it = readFileBytes(src, file, offset);
-  try {
-    const r = await it.next();
-    return r.done ? undefined : r.value[0];
-  } finally {
-    await it.return(undefined);
-  }
-}
-
-function countQuotes(b: Buffer): number {
-  let n = 0;
-  for (let p = b.indexOf(QUOTE); p >= 0; p = b.indexOf(QUOTE, p + 1)) n++;
-  return n;
 }

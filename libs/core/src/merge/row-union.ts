@@ -3,12 +3,9 @@ import { appendToFile } from '../objects/file-append';
 import { readFileBytes } from '../objects/file-content';
 import { ObjectSink, ObjectSource } from '../objects/object-source';
 import { FileRef } from '../objects/object-types';
-import { RecordFormat, recordFormatOf, RecordSplitter } from '../rows/record-splitter';
+import { byteAt, countQuotes, CR, LF, readCsvHeader } from '../rows/record-file-bytes';
+import { RecordFormat, recordFormatOf } from '../rows/record-splitter';
 import { matchAppend } from '../rows/row-diff';
-
-const LF = 0x0a;
-const CR = 0x0d;
-const QUOTE = 0x22;
 
 /**
  * Row union, the merge of a `.csv` or `.jsonl` file that both sides only appended records to: the base, then this
@@ -49,8 +46,8 @@ export async function rowUnionMerge(
 
   let theirsSkip = theirsAppend.skip;
   if (base.size === 0 && format === 'csv') {
-    const oursHeader = await readHeader(src, ours);
-    const theirsHeader = await readHeader(src, theirs);
+    const oursHeader = await readCsvHeader(src, ours);
+    const theirsHeader = await readCsvHeader(src, theirs);
     if (!oursHeader.record.equals(theirsHeader.record)) return undefined;
     theirsSkip = theirsHeader.end;
   }
@@ -81,7 +78,7 @@ async function appendedRecords(
   let baseLast: number | undefined;
   if (base.size > 0) {
     const tail = match.prefixTail;
-    baseLast = tail.length > 0 ? tail[tail.length - 1] : await byteAt(src, base, base.size - 1);
+    baseLast = tail.length > 0 ? tail[tail.length - 1] : await storedByteAt(src, base, base.size - 1);
   }
   const needsNewline = baseLast !== undefined && baseLast !== LF;
   // The first bytes after base, to find the newline that must end base's last record when base lacks one.
@@ -100,51 +97,15 @@ async function appendedRecords(
   return undefined;
 }
 
-/** The first record of a CSV file (its header) and the offset just after its terminator. */
-async function readHeader(src: ObjectSource, file: FileRef): Promise<{ record: Buffer; end: number }> {
-  const splitter = new RecordSplitter('csv');
-  const seen: Buffer[] = [];
-  const it = readFileBytes(src, file);
-  try {
-    for (;;) {
-      const r = await it.next();
-      const records = r.done ? splitter.finish() : splitter.push(r.value);
-      if (!r.done) seen.push(r.value);
-      if (records.length > 0 || r.done) break;
-    }
-  } finally {
-    await it.return(undefined);
-  }
-  const header = splitter.header ?? Buffer.alloc(0);
-  const raw = Buffer.concat(seen);
-  // The splitter drops one `\r` before the `\n`; look at the raw bytes to know which terminator was there.
-  let end = header.length;
-  if (raw[end] === CR && raw[end + 1] === LF) end += 2;
-  else if (raw[end] === LF) end += 1;
-  return { record: header, end };
-}
-
 /** What the merge appends to ours: a newline if ours lacks one, then theirs' new records. */
 async function* theirsRecords(src: ObjectSource, separator: Buffer | undefined, theirs: FileRef, theirsFrom: number): AsyncGenerator<Buffer> {
   if (separator) yield separator;
   yield* readFileBytes(src, theirs, theirsFrom);
 }
 
-async function byteAt(src: ObjectSource, file: FileRef, offset: number): Promise<number> {
-  const it = readFileBytes(src, file, offset);
-  try {
-    const r = await it.next();
-    if (r.done || r.value.length === 0) {
-      throw new IntegrityError(`file ${file.id} is shorter than its size ${file.size}`, { id: file.id });
-    }
-    return r.value[0];
-  } finally {
-    await it.return(undefined);
-  }
-}
-
-function countQuotes(b: Buffer): number {
-  let n = 0;
-  for (let p = b.indexOf(QUOTE); p >= 0; p = b.indexOf(QUOTE, p + 1)) n++;
-  return n;
+/** The byte at `offset`, which the file's size says exists. */
+async function storedByteAt(src: ObjectSource, file: FileRef, offset: number): Promise<number> {
+  const b = await byteAt(src, file, offset);
+  if (b === undefined) throw new IntegrityError(`file ${file.id} is shorter than its size ${file.size}`, { id: file.id });
+  return b;
 }
