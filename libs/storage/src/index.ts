@@ -4,3 +4,4 @@ export * from './local.store';
 export * from './memory.store';
 export * from './store-url';
 export * from './conditional-writes.probe';
+export * from './write-fully';

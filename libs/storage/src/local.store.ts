@@ -19,6 +19,7 @@ import {
 } from '@tributary/core';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
+import { writeFully } from './write-fully';
 
 /** A lock older than this is taken to belong to a writer that hung or died on another host. */
 const STALE_LOCK_MS = 30_000;
@@ -576,7 +577,7 @@ function pipeStream(source: Readable, fh: FileHandle): Promise<void> {
       const bufs = batch;
       batch = [];
       batched = 0;
-      return writeAll(fh, bufs);
+      return writeFully(fh, bufs);
     };
     const onData = (chunk: Buffer | string) => {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
@@ -600,18 +601,6 @@ function pipeStream(source: Readable, fh: FileHandle): Promise<void> {
     });
     source.on('data', onData);
   });
-}
-
-/** `writev` until every byte of `bufs` is written (a short write resumes where it stopped). */
-async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
-  let rest = bufs.filter((b) => b.length > 0);
-  while (rest.length > 0) {
-    let written = (await fh.writev(rest)).bytesWritten;
-    let i = 0;
-    while (i < rest.length && written >= rest[i].length) written -= rest[i++].length;
-    rest = rest.slice(i);
-    if (written > 0) rest[0] = rest[0].subarray(written);
-  }
 }
 
 async function mkdirDurable(dir: string): Promise<void> {

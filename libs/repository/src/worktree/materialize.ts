@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BigIntStats, promises as fs, lstatSync, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { ChunkRef, InvalidArgumentError, PositionedChunkRef, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
+import { writeFully } from '@tributary/storage';
 import { ObjectDatabase } from '../objects/object-database';
 import { readAhead, ReadAheadLimits } from '../objects/read-ahead';
 import { ChunkListPrefetcher } from './chunk-list-prefetch';
@@ -226,14 +227,9 @@ class EntryWriter {
     if (entry.kind !== 'symlink') this.fh = await fs.open(this.tmp, 'wx', entry.executable ? 0o755 : 0o644);
   }
 
-  /** Writes all of `bufs` at `position`, going on after a short write. */
+  /** Writes all of `bufs` at `position`. */
   async writeAt(bufs: Buffer[], position: number): Promise<void> {
-    while (bufs.length) {
-      let { bytesWritten } = await this.fh!.writev(bufs, position);
-      position += bytesWritten;
-      while (bufs.length && bytesWritten >= bufs[0].length) bytesWritten -= bufs.shift()!.length;
-      if (bytesWritten > 0) bufs[0] = bufs[0].subarray(bytesWritten);
-    }
+    await writeFully(this.fh!, bufs, position);
   }
 
   /** Puts the entry in place and returns its stat. */
