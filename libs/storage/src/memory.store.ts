@@ -1,5 +1,5 @@
-import { Readable } from 'node:stream';
-import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, UnavailableError } from '@tributary/core';
+import { finished, Readable } from 'node:stream';
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '@tributary/core';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
 
@@ -140,15 +140,10 @@ function isBytes(data: Buffer | Readable): data is Buffer {
 async function readAll(stream: Readable): Promise<StoredBytes> {
   const parts: Buffer[] = [];
   // 'data' events, not async iteration: read() joins whatever is buffered into one new buffer, a copy per byte.
+  // finished() also reports a stream that failed or closed before it got here, as LocalStore's pipeStream does.
   await new Promise<void>((resolve, reject) => {
+    finished(stream, (e) => (e ? reject(e) : resolve()));
     stream.on('data', (chunk: Buffer | string) => parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
-    let ended = false;
-    stream.once('end', () => {
-      ended = true;
-      resolve();
-    });
-    stream.once('error', reject);
-    stream.once('close', () => ended || reject(new UnavailableError('the stream closed before its end')));
   });
   return new StoredBytes(parts);
 }

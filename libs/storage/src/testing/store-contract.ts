@@ -91,6 +91,20 @@ export function describeObjectStoreContract(name: string, factory: () => Promise
         expect((await store.get('broken')).toString()).toBe('retry works');
       });
 
+      it('rejects, and stores nothing, for a stream destroyed before the put got to read it', async () => {
+        // Both streams have emitted their last event before the put sees them.
+        const failed = new Readable({ read() {} });
+        failed.on('error', () => undefined);
+        failed.destroy(new Error('aborted early'));
+        await new Promise((r) => failed.once('close', r));
+        await expect(store.putIfAbsent('packs/early.pack', failed)).rejects.toThrow('aborted early');
+        const closed = new Readable({ read() {} });
+        closed.destroy();
+        await new Promise((r) => closed.once('close', r));
+        await expect(store.putIfAbsent('packs/closed.pack', closed)).rejects.toThrow(/premature close/i);
+        expect(await listKeys(store, '')).toEqual([]);
+      }, 15_000);
+
       it('reads ranges: middle, clipped at the end, at and past the end, zero length', async () => {
         const data = Buffer.from('0123456789');
         await store.putIfAbsent('r', data);
