@@ -10,14 +10,19 @@ async function collect(refs: AsyncIterable<PositionedChunkRef>): Promise<Positio
   return out;
 }
 
+/** A 16 MiB file in a store, and a database on that store that caches nothing (every read reaches the store). */
+async function storedLargeFile() {
+  const store = new MemoryStore('prefetch-spec');
+  const db = await ObjectDatabase.open(store);
+  const file = await writeFileContent(db, [randomBytes(16 * 1024 * 1024)]);
+  await db.flush();
+  const fresh = await ObjectDatabase.open(store, { cacheBytes: 0 });
+  return { file, fresh, root: decodeChunkList(await fresh.get(file.id)) };
+}
+
 describe('ChunkListPrefetcher', () => {
   it('lists the same chunks as the database, reading each node once, the children of a node all at once', async () => {
-    const store = new MemoryStore('prefetch-spec');
-    const db = await ObjectDatabase.open(store);
-    const file = await writeFileContent(db, [randomBytes(16 * 1024 * 1024)]);
-    await db.flush();
-    const fresh = await ObjectDatabase.open(store, { cacheBytes: 0 });
-    const root = decodeChunkList(await fresh.get(file.id));
+    const { file, fresh, root } = await storedLargeFile();
     // The premise: a root above level 0, so there are children to fetch ahead.
     expect(root.level).toBeGreaterThan(0);
     // Every chunk-list node of the file (random bytes: the tree may have two levels above the chunks, or more).
@@ -58,12 +63,7 @@ describe('ChunkListPrefetcher', () => {
   });
 
   it('throws a damaged node only when it is asked for', async () => {
-    const store = new MemoryStore('prefetch-spec');
-    const db = await ObjectDatabase.open(store);
-    const file = await writeFileContent(db, [randomBytes(16 * 1024 * 1024)]);
-    await db.flush();
-    const fresh = await ObjectDatabase.open(store, { cacheBytes: 0 });
-    const root = decodeChunkList(await fresh.get(file.id));
+    const { file, fresh, root } = await storedLargeFile();
     const last = root.children[root.children.length - 1].id;
     const get = fresh.get.bind(fresh);
     const getMany = fresh.getMany.bind(fresh);

@@ -14,23 +14,24 @@ import { MemoryStore } from '@tributary/storage';
 import { memoryChannels } from '../testing/memory-channel';
 import { commitFiles, randomBytesSeeded } from '../testing/object-fixtures';
 import { databaseTarget } from './database-target';
-import { TransferMessage } from './transfer-channel';
+import { ObjectReader, TransferMessage } from './transfer-channel';
 import { TransferReceiver } from './transfer-receiver';
-import { TransferSender } from './transfer-sender';
+import { TransferSender, TransferSenderOptions } from './transfer-sender';
 
 async function db(): Promise<ObjectDatabase> {
   return ObjectDatabase.open(new MemoryStore());
 }
 
+/** Sends `commit` from `src` (or a wrapper of it, `opts.reader`) to `dst` over a memory channel. */
 async function transfer(
-  src: ObjectDatabase,
+  src: ObjectReader,
   dst: ObjectDatabase,
   commit: CommitId,
-  opts: { base?: CommitId; baseHeld?: boolean; tap?: (m: TransferMessage) => TransferMessage } = {},
+  opts: { base?: CommitId; baseHeld?: boolean; tap?: (m: TransferMessage) => TransferMessage; sender?: TransferSenderOptions } = {},
 ) {
   const ch = memoryChannels(opts.tap);
   const [sent, got] = await Promise.all([
-    new TransferSender(src, ch.sender).sendCommit(commit, { base: opts.base, baseHeld: opts.baseHeld }),
+    new TransferSender(src, ch.sender, opts.sender).sendCommit(commit, { base: opts.base, baseHeld: opts.baseHeld }),
     new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
   ]);
   return { sent, got, messages: ch.sent };
@@ -210,12 +211,7 @@ describe('object transfer', () => {
         return src.get(id);
       },
     };
-    const ch = memoryChannels();
-    const limit = { batchBytes: 32 * 1024, aheadBytes: 64 * 1024 };
-    await Promise.all([
-      new TransferSender(slow, ch.sender, { readAhead: limit }).sendCommit(commit),
-      new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
-    ]);
+    await transfer(slow, dst, commit, { sender: { readAhead: { batchBytes: 32 * 1024, aheadBytes: 64 * 1024 } } });
     expect(dst.has(commit)).toBe(true);
     // 64 KiB ahead of 10 KB files: about 7 reads at a time (one more while the head is sent), never all 200.
     expect(most).toBeGreaterThan(1);
@@ -237,11 +233,7 @@ describe('object transfer', () => {
       },
     };
     const batchBytes = 512 * 1024;
-    const ch = memoryChannels();
-    await Promise.all([
-      new TransferSender(counting, ch.sender, { readAhead: { batchBytes, aheadBytes: 4 * batchBytes } }).sendCommit(commit),
-      new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
-    ]);
+    await transfer(counting, dst, commit, { sender: { readAhead: { batchBytes, aheadBytes: 4 * batchBytes } } });
     expect(dst.has(commit)).toBe(true);
     expect(reads.reduce((a, b) => a + b, 0)).toBe(8 << 20);
     // A run spans the file's list nodes: every read but the last is a full batch, not cut where a list node ends.
@@ -254,8 +246,7 @@ describe('object transfer', () => {
     const store = new MemoryStore();
     const dst = await ObjectDatabase.open(store);
     const { commit, files: refs } = await commitFiles(src, { 'big.bin': randomBytesSeeded(12 << 20, 11) });
-    const ch = memoryChannels();
-    await Promise.all([new TransferSender(src, ch.sender).sendCommit(commit), new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit()]);
+    await transfer(src, dst, commit);
     const fresh = await ObjectDatabase.open(store, { cacheBytes: 0 });
     const nodes: { id: ObjectId; bytes: number }[] = [];
     const walk = async (id: ObjectId): Promise<void> => {
@@ -284,14 +275,11 @@ describe('object transfer', () => {
       get: (id: ObjectId) => (calls++, src.get(id)),
       getMany: (ids: readonly ObjectId[], opts?: { verify?: boolean }) => (calls++, src.getMany(ids, opts)),
     };
-    const ch = memoryChannels((m) => {
+    const tap = (m: TransferMessage) => {
       if (m.haveQuery) callsAtLastQuery = calls;
       return m;
-    });
-    await Promise.all([
-      new TransferSender(counting, ch.sender).sendCommit(commit),
-      new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
-    ]);
+    };
+    await transfer(counting, dst, commit, { tap });
     expect(dst.has(commit)).toBe(true);
     // Negotiation reads the commit, then each level (root, parts/, the 20 files' lists) in one call: not 20+.
     expect(callsAtLastQuery).toBeGreaterThan(0);
@@ -309,16 +297,12 @@ describe('object transfer', () => {
     const counting = { get: (id: ObjectId) => (reads++, src.get(id)) };
     let readsAtLastQuery = 0;
     let readsAtFirstBatch: number | undefined;
-    const ch = memoryChannels((m) => {
+    const tap = (m: TransferMessage) => {
       if (m.haveQuery) readsAtLastQuery = reads;
       if (m.objects && readsAtFirstBatch === undefined) readsAtFirstBatch = reads;
       return m;
-    });
-    const limits = { readAhead: { batchBytes: 2048, aheadBytes: 4096 }, batchBytes: 2048 };
-    await Promise.all([
-      new TransferSender(counting, ch.sender, limits).sendCommit(top!),
-      new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
-    ]);
+    };
+    await transfer(counting, dst, top!, { tap, sender: { readAhead: { batchBytes: 2048, aheadBytes: 4096 }, batchBytes: 2048 } });
     expect(dst.has(top!)).toBe(true);
     // Trees and commits in hand count against a run's bound like chunks do, so sending starts early in the send
     // phase (after negotiation), instead of after every object of the history has been gathered.
