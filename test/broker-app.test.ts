@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppProcess, startApp } from './support/app-process';
-import { lastLine, ok, ROOT, tempDir, trib } from './support/trib';
+import { lastLine, ok, repoWithRandomBatches, ROOT, tempDir, trib } from './support/trib';
 
 describe('broker app (npm run start:broker): the Nest gRPC microservice end to end with the CLI', () => {
   let t: ReturnType<typeof tempDir>;
@@ -64,13 +63,7 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
       mkdirSync(storeDir);
       const store = pathToFileURL(storeDir).href;
       broker = await startApp('broker', { TRIB_STORE: store, TRIB_LISTEN: '127.0.0.1:0', TRIB_CRASH_AT: point });
-      const edge = path.join(t.dir, 'edge');
-      ok(t.dir, ['init', edge]);
-      const heads: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        writeFileSync(path.join(edge, `batch-${i}.bin`), randomBytes(700_000));
-        heads.push(lastLine(ok(edge, ['commit', '-m', `batch ${i}`]).stdout));
-      }
+      const { dir: edge, heads } = repoWithRandomBatches(t.dir, 'edge', 3, 700_000);
       const killed = trib(edge, ['publish', 'datasets/heart/na-aws', '--json'], { env: { TRIB_BROKER: broker.address } });
       expect(killed.code).toBe(3);
       expect(await broker.kill()).not.toBe(0);

@@ -10,7 +10,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { CommitId, ConflictError, FailedPreconditionError, TopicName, UnavailableError } from '@tributary/core';
@@ -27,7 +26,7 @@ import { AppProcess, startApp } from './support/app-process';
 import { racePublishers } from './support/publish-race';
 import { ConditionalProxy, startConditionalProxy } from './support/s3-conditional-proxy';
 import { S3Emulator, s3Env, startS3Emulator } from './support/s3rver-harness';
-import { lastLine, ok, okAsync, ROOT, tribAsync } from './support/trib';
+import { ok, okAsync, repoWithRandomBatches, ROOT, tribAsync } from './support/trib';
 
 const TOPIC = 'datasets/heart/shared' as TopicName;
 
@@ -343,13 +342,7 @@ describe('the broker app on a store that ignores conditions', () => {
     const env = { ...bucket.env, TRIB_STORE: bucket.url, TRIB_LISTEN: '127.0.0.1:0' };
     broker = await startApp('broker', { ...env, TRIB_CRASH_AT: 'sync.fence.after-claim:2' });
     await broker.waitFor(/appends are fenced in Redis/, 5000);
-    const edge = path.join(t.dir, 'edge');
-    ok(t.dir, ['init', edge]);
-    const heads: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      writeFileSync(path.join(edge, `batch-${i}.bin`), randomBytes(50_000));
-      heads.push(lastLine(ok(edge, ['commit', '-m', `batch ${i}`]).stdout));
-    }
+    const { dir: edge, heads } = repoWithRandomBatches(t.dir, 'edge', 3, 50_000);
     const killed = await tribAsync(edge, ['publish', TOPIC, '--json'], { env: { TRIB_BROKER: broker.address } });
     expect(killed.code).toBe(3);
     expect(await broker.kill()).not.toBe(0);

@@ -1,5 +1,6 @@
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -66,4 +67,16 @@ export async function okAsync(cwd: string, args: string[], expect = 0, opts?: { 
   const r = await tribAsync(cwd, args, opts);
   if (r.code !== expect) throw new Error(`trib ${args.join(' ')} exited ${r.code}, wanted ${expect}\n${r.stderr}${r.stdout}`);
   return r;
+}
+
+/** `trib init` of `parent/name`, then `count` commits each adding `batch-<i>.bin` of `bytes` random bytes; the repo and the commit ids in order. */
+export function repoWithRandomBatches(parent: string, name: string, count: number, bytes: number): { dir: string; heads: string[] } {
+  const dir = path.join(parent, name);
+  ok(parent, ['init', dir]);
+  const heads: string[] = [];
+  for (let i = 0; i < count; i++) {
+    writeFileSync(path.join(dir, `batch-${i}.bin`), randomBytes(bytes));
+    heads.push(lastLine(ok(dir, ['commit', '-m', `batch ${i}`]).stdout));
+  }
+  return { dir, heads };
 }
