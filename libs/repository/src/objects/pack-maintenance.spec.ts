@@ -45,6 +45,38 @@ describe('PackMaintenance', () => {
     }
   });
 
+  it('counts the packs written while a merge runs towards the next merge', async () => {
+    const store = new MemoryStore();
+    const db = await ObjectDatabase.open(store);
+    const logs: string[] = [];
+    const packs = new PackMaintenance(db, store, { minPacks: 4, log: (_l, m) => logs.push(m) });
+    const flushOne = async () => {
+      await db.put(randomBytes(500));
+      await db.flush();
+      await tick();
+      packs.afterWrite();
+    };
+    // The merge waits before deleting the packs it merged, while a fast writer adds four more.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const del = store.delete.bind(store);
+    store.delete = async (key: string) => {
+      await gate;
+      return del(key);
+    };
+    for (let i = 0; i < 4; i++) await flushOne();
+    for (let i = 0; i < 4; i++) await flushOne();
+    open();
+    while (logs.length === 0) await tick();
+    expect(logs).toEqual([expect.stringMatching(/^merged 4 small packs into 1/)]);
+    expect(await packFiles(store)).toBe(5);
+    // The four written during the merge are due now (before the fix, only after four more).
+    packs.afterWrite();
+    await packs.close();
+    expect(logs[1]).toMatch(/^merged 5 small packs into 1/);
+    expect(await packFiles(store)).toBe(1);
+  });
+
   it('starts nothing after close, and a failed merge is only logged', async () => {
     const store = new MemoryStore();
     const db = await ObjectDatabase.open(store);

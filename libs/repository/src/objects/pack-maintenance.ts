@@ -37,10 +37,17 @@ export class PackMaintenance {
   /** Starts a merge in the background if enough packs have appeared since the last look. Never throws. */
   afterWrite(): void {
     if (this.closed || this.running || this.db.packs().length < this.nextCheckAt) return;
-    this.running = this.merge().finally(() => {
-      this.running = undefined;
-      this.nextCheckAt = this.db.packs().length + this.minPacks;
-    });
+    const before = this.db.packs().length;
+    this.running = this.merge()
+      .then((r) => {
+        // Packs written while the merge ran count towards the next one: a writer faster than the merge would
+        // otherwise pile up a threshold's worth more after every merge.
+        const left = r ? Math.max(0, before - r.mergedPacks) + r.writtenPacks : this.db.packs().length;
+        this.nextCheckAt = left + this.minPacks;
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
   /** Waits for a merge in progress; no new one starts. */
@@ -49,7 +56,8 @@ export class PackMaintenance {
     await this.running;
   }
 
-  private async merge(): Promise<void> {
+  /** The merge's result, or undefined if it failed. */
+  private async merge(): Promise<GcResult | undefined> {
     let r: GcResult;
     try {
       r = await collectGarbage(this.db, this.store, () => true, {
@@ -60,8 +68,9 @@ export class PackMaintenance {
       });
     } catch (e) {
       this.opts.log?.('warn', `merging small packs failed (left as they are, retried later): ${(e as Error).message}`);
-      return;
+      return undefined;
     }
     if (r.mergedPacks > 0) this.opts.log?.('info', `merged ${r.mergedPacks} small packs into ${r.writtenPacks}; ${r.keptPacks} packs kept`);
+    return r;
   }
 }
