@@ -425,7 +425,8 @@ const go = () => new Promise((resolve) => process.stdin.once('data', resolve));
       return store.putIfAbsent(args.key, body);
     }
     case 'hang-cas':
-      fs.promises.rename = () => { console.log('holding'); return never; };
+      // The first fsync of a compare-and-swap is of the new value, written while the lock is held.
+      fs.fsync = () => console.log('holding');
       return store.compareAndSwap(args.key, args.expected, Buffer.from(args.data));
   }
 })().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
