@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { uploadBlocks } from '../libs/storage/src/azure/azure-block-upload';
 import { measureAzureThroughput } from '../libs/storage/src/azure/azure-throughput';
 import { AzureBlobStore } from '../libs/storage/src/azure.store';
 import {
@@ -118,6 +120,37 @@ describe('AzureBlobStore', () => {
     } finally {
       await silent.close();
     }
+  });
+
+  it('stages blocks from the stream\'s own buffers, at least blockSize each, at most `concurrency` at once', async () => {
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(uniqueContainer());
+    await container.create();
+    const blob = container.getBlockBlobClient('packs/p.pack');
+    const pushed = Array.from({ length: 40 }, (_, i) => pattern(i * 100_000, 100_000));
+    const sent = new Set<Buffer>();
+    let inFlight = 0;
+    let most = 0;
+    const stageBlock = blob.stageBlock.bind(blob);
+    blob.stageBlock = async (id, body, length, options) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      // The body is a factory (so a retry can send the block again) replaying the very buffers the source pushed.
+      const replay = (body as () => Readable)();
+      replay.on('data', (part: Buffer) => sent.add(part));
+      await once(replay, 'end');
+      try {
+        return await stageBlock(id, body, length, options);
+      } finally {
+        inFlight--;
+      }
+    };
+    await uploadBlocks(blob, Readable.from(pushed), 1024 * 1024, 2, { conditions: { ifNoneMatch: '*' } });
+    expect([...sent].length).toBe(pushed.length);
+    expect([...sent].every((part, i) => part === pushed[i])).toBe(true);
+    expect(most).toBe(2);
+    const sizes = (await blob.getBlockList('committed')).committedBlocks!.map((b) => b.size);
+    expect(sizes).toEqual([...Array(3).fill(11 * 100_000), 7 * 100_000]);
+    expectBytes(await blob.downloadToBuffer(), pattern(0, 4_000_000));
   });
 
   it('leaves nothing visible when a block upload breaks off after several blocks', async () => {

@@ -9,6 +9,7 @@ import {
   TribError,
   isTribError,
 } from '@tributary/core';
+import { blockId, uploadBlocks } from './azure/azure-block-upload';
 import { AzureServiceClient, createAzureServiceClient } from './azure/azure-client';
 import { azureCode, azureError, azureStatus, isMissingContainer } from './azure/azure-errors';
 import {
@@ -33,9 +34,9 @@ const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 export interface AzureBlobStoreOptions {
   /** Bodies up to this size go in one Put Blob request; larger streams go up as blocks (default 8 MiB). */
   readonly singleRequestMax?: number;
-  /** Block size of streamed uploads (default 8 MiB). Memory per upload is about blockSize x concurrency. */
+  /** Block size of streamed uploads (default 8 MiB). Memory per upload is about blockSize x (concurrency + 1). */
   readonly blockSize?: number;
-  /** Block buffers per streamed upload, as in the SDK (default 5; about 3/4 of them are in flight at once). */
+  /** Blocks a streamed upload stages at once (default 5). */
   readonly concurrency?: number;
   /** TCP connect timeout in ms (default 5 s). */
   readonly connectTimeoutMs?: number;
@@ -139,8 +140,8 @@ export class AzureBlobStore implements ObjectStore {
       }
       // Fails fast before sending a large body; the condition on the commit is what decides.
       if (await this.head(key)) throw this.exists(key);
-      // uploadStream stages blocks unconditionally and passes `conditions` to the final Put Block List.
-      await blob.uploadStream(body.stream!, this.blockSize, this.concurrency, { conditions, blobHTTPHeaders });
+      // Blocks are staged unconditionally; `conditions` go on the final Put Block List.
+      await uploadBlocks(blob, body.stream!, this.blockSize, this.concurrency, { conditions, blobHTTPHeaders });
     } catch (e) {
       body.discard();
       const source = body.sourceError();
@@ -289,10 +290,9 @@ export class AzureBlobStore implements ObjectStore {
       if (!(azureStatus(e) === 409 && azureCode(e) === 'BlobAlreadyExists')) throw e;
       if (await blob.exists()) throw e;
     }
-    // Azure requires every block ID of a blob to have the same length: use uploadStream's form (48 characters).
-    const blockId = Buffer.from(`${randomUUID()}${'0'.repeat(12)}`).toString('base64');
-    await blob.stageBlock(blockId, data, data.length);
-    return (await blob.commitBlockList([blockId], { conditions, blobHTTPHeaders })).etag!;
+    const id = blockId(randomUUID(), 0);
+    await blob.stageBlock(id, data, data.length);
+    return (await blob.commitBlockList([id], { conditions, blobHTTPHeaders })).etag!;
   }
 
   private blob(key: string): BlockBlobClient {

@@ -17,7 +17,7 @@ import {
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { finished, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import {
   AlreadyExistsError,
@@ -33,6 +33,7 @@ import {
 } from '@tributary/core';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
+import { forEachBatch } from './stream-batches';
 import { writeFully } from './write-fully';
 
 /** A lock older than this is taken to belong to a writer that hung or died on another host. */
@@ -592,51 +593,11 @@ function isProcessAlive(pid: number): boolean {
 }
 
 /**
- * Writes everything `source` yields to `fh`, up to WRITE_BATCH bytes per `writev`. Buffers are taken as the stream
- * pushed them ('data' events) and written as a list: no copy in user space. (`for await` would call `read()`,
- * which concatenates whatever is buffered into a new buffer, and a batch concat would copy every byte again.)
+ * Writes everything `source` yields to `fh`, up to WRITE_BATCH bytes per `writev`, from the stream's own buffers.
  * A failure of the source is thrown as SourceStreamError; a failure to write destroys the source.
  */
 function pipeStream(source: Readable, fh: FileHandle): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let batch: Buffer[] = [];
-    let batched = 0;
-    let done = false;
-    const finish = (e?: unknown) => {
-      if (done) return;
-      done = true;
-      source.off('data', onData);
-      if (e === undefined) resolve();
-      else reject(e);
-    };
-    const writeBatch = (): Promise<void> => {
-      const bufs = batch;
-      batch = [];
-      batched = 0;
-      return writeFully(fh, bufs);
-    };
-    const onData = (chunk: Buffer | string) => {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      batch.push(buf);
-      batched += buf.length;
-      if (batched < WRITE_BATCH) return;
-      source.pause();
-      writeBatch().then(
-        () => source.resume(),
-        (e: unknown) => {
-          source.destroy();
-          finish(e);
-        },
-      );
-    };
-    // finished() also reports a stream that failed or ended before we got here (an abort while the file was
-    // being created). Its end comes only while flowing again, so never while a batch is being written.
-    finished(source, (e) => {
-      if (e) finish(new SourceStreamError(e));
-      else writeBatch().then(() => finish(), finish);
-    });
-    source.on('data', onData);
-  });
+  return forEachBatch(source, WRITE_BATCH, (bufs) => writeFully(fh, bufs), (e) => new SourceStreamError(e));
 }
 
 async function mkdirDurable(dir: string): Promise<void> {
