@@ -1,3 +1,4 @@
+import { configureHeapGrowth } from '@tributary/config';
 import { isTribError } from '@tributary/core';
 import { parseArgs } from './ui/args';
 import { EXIT, exitCodeFor } from './ui/exit-codes';
@@ -107,6 +108,7 @@ function silenceSdkNodeVersionNotice(): void {
 }
 
 export function main(): void {
+  configureHeapGrowth();
   silenceSdkNodeVersionNotice();
   // `trib log | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {

@@ -1,5 +1,5 @@
 import { isTribError } from '@tributary/core';
-import { ConfigError, loadConfig } from '@tributary/config';
+import { ConfigError, configureHeapGrowth, loadConfig } from '@tributary/config';
 import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { SyncClient } from '@tributary/sync';
 import { AGENT_ENV } from './agent-config';
@@ -10,6 +10,7 @@ import { EdgeAgent } from './edge-agent';
  * small composition root: it serves no RPC, so Nest would add start-up time and nothing else.
  */
 async function main(): Promise<void> {
+  configureHeapGrowth();
   const cfg = loadConfig(AGENT_ENV);
   const prefix = `edge-agent ${cfg.region}:`;
   const log = (line: string) => console.log(`${new Date().toISOString()} ${prefix} ${line}`);

@@ -1,5 +1,5 @@
 import { isTribError } from '@tributary/core';
-import { ConfigError, loadConfig } from '@tributary/config';
+import { ConfigError, configureHeapGrowth, loadConfig } from '@tributary/config';
 import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { SyncClient } from '@tributary/sync';
 import { HUB_ENV } from './hub-config';
@@ -10,6 +10,7 @@ import { HubService } from './hub.service';
  * composition root: it serves no RPC, so Nest would add start-up time and nothing else.
  */
 async function main(): Promise<void> {
+  configureHeapGrowth();
   const cfg = loadConfig(HUB_ENV);
   const log = (line: string) => console.log(`${new Date().toISOString()} hub ${cfg.name}: ${line}`);
   const repo = await openStoreRepository(cfg.store, { home: cfg.home || undefined });

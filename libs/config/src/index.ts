@@ -1,3 +1,4 @@
 export * from './env-config';
 export * from './parsers';
 export * from './tributary-env';
+export * from './heap-growth';

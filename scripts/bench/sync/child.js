@@ -14,6 +14,9 @@
  */
 const net = require('node:net');
 
+// Every server here runs with the heap growth the apps and the CLI set at start-up, baselines included.
+require('@tributary/config').configureHeapGrowth();
+
 const MiB = 1024 * 1024;
 const opts = JSON.parse(process.argv[3] || '{}');
 
