@@ -7,7 +7,9 @@ import {
   lstatSync,
   openSync,
   promises as fs,
+  read,
   readFileSync,
+  readSync,
   renameSync,
   statSync,
   Stats,
@@ -42,13 +44,15 @@ const READ_CHUNK = 256 * 1024;
 const WRITE_BATCH = 1024 * 1024;
 const VALID_SEGMENT = /^[A-Za-z0-9._-]+$/;
 /**
- * Values up to this size are written with synchronous calls (open, write, close, link, rename, unlink) around
- * asynchronous fsyncs. Every asynchronous call is a round trip through libuv's thread pool; on a busy machine a
- * compare-and-swap made of some twenty of them took several milliseconds while its two fsyncs took half a millisecond.
- * The synchronous calls on a small file cost microseconds; only the fsyncs wait on the disk, and they still run
- * off the event loop. Larger values and streams keep the asynchronous path, so a big write never blocks the loop.
+ * Metadata calls (open, fstat, close, link, rename, unlink) are synchronous, and so are the writes of values up to
+ * this size; only fsyncs, larger writes and larger reads go through libuv's thread pool. Every asynchronous call is
+ * a round trip through that pool; on a busy machine a compare-and-swap made of some twenty of them took several
+ * milliseconds while its two fsyncs took half a millisecond. A metadata call or a small write on a local file
+ * costs microseconds, and only the fsyncs wait on the disk, still off the event loop.
  */
 const SMALL_VALUE_BYTES = 1024 * 1024;
+/** Reads up to this size are synchronous (see readAt). */
+const SMALL_READ_BYTES = 64 * 1024;
 
 export interface LocalStoreOptions {
   /** Age after which a per-key lock is broken even if its process seems alive (default 30 s). */
@@ -132,33 +136,27 @@ export class LocalStore implements ObjectStore {
 
   async get(key: string): Promise<Buffer> {
     validateStoreKey(key);
+    const { fd, size } = this.openForRead(key);
     try {
-      return await fs.readFile(this.pathOf(key));
+      return await readAt(fd, 0, size);
     } catch (e) {
-      if (isAbsence(e)) throw this.notFound(key);
       throw this.fail(e, 'read', key);
+    } finally {
+      closeQuietly(fd);
     }
   }
 
   async getRange(key: string, range: ByteRange): Promise<Buffer> {
     validateStoreKey(key);
     checkRange(range);
-    const { fh, size } = await this.openForRead(key);
+    const { fd, size } = this.openForRead(key);
     try {
       const start = Math.min(range.offset, size);
-      const length = Math.min(range.length, size - start);
-      const buf = Buffer.allocUnsafe(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, start + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return buf.subarray(0, done);
+      return await readAt(fd, start, Math.min(range.length, size - start));
     } catch (e) {
       throw this.fail(e, 'read', key);
     } finally {
-      await fh.close().catch(ignore);
+      closeQuietly(fd);
     }
   }
 
@@ -166,7 +164,7 @@ export class LocalStore implements ObjectStore {
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateStoreKey(key);
     if (range) checkRange(range);
-    const { fh, size } = await this.openForRead(key);
+    const { fh, size } = await this.openHandleForRead(key);
     const start = Math.min(range?.offset ?? 0, size);
     const end = range ? Math.min(size, start + range.length) : size;
     const fail = (e: unknown) => this.fail(e, 'read', key);
@@ -191,7 +189,7 @@ export class LocalStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     validateStoreKey(key);
     try {
-      const stat = await fs.stat(this.pathOf(key));
+      const stat = statSync(this.pathOf(key));
       return stat.isFile() ? { key, size: stat.size, modified: stat.mtime } : undefined;
     } catch (e) {
       if (isAbsence(e)) return undefined;
@@ -303,7 +301,23 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  private async openForRead(key: string): Promise<{ fh: FileHandle; size: number }> {
+  /** Opens `key` for reading (synchronous calls: no thread-pool round trips); the caller closes `fd`. */
+  private openForRead(key: string): { fd: number; size: number } {
+    let fd: number | undefined;
+    try {
+      fd = openSync(this.pathOf(key), 'r');
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw this.notFound(key);
+      return { fd, size: stat.size };
+    } catch (e) {
+      if (fd !== undefined) closeQuietly(fd);
+      if (isAbsence(e)) throw this.notFound(key);
+      throw this.fail(e, 'read', key);
+    }
+  }
+
+  /** A FileHandle, for a stream: unlike a descriptor, it is closed by garbage collection if the stream is dropped. */
+  private async openHandleForRead(key: string): Promise<{ fh: FileHandle; size: number }> {
     let fh: FileHandle | undefined;
     try {
       fh = await fs.open(this.pathOf(key), 'r');
@@ -323,33 +337,18 @@ export class LocalStore implements ObjectStore {
    */
   private async writeTemp(dir: string, data: Buffer | Readable, mode: number): Promise<string> {
     const temp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}~`);
-    if (isBytes(data) && data.byteLength <= SMALL_VALUE_BYTES) {
-      const fd = await this.creating(temp, () => openSync(temp, 'wx', mode));
-      let open = true;
-      try {
-        writeAllSync(fd, data);
-        await fsyncFd(fd);
-        open = false;
-        closeSync(fd);
-      } catch (e) {
-        if (open) closeQuietly(fd);
-        unlinkQuietly(temp);
-        throw e;
-      }
-      return temp;
-    }
-    const fh = await this.creating(temp, () => fs.open(temp, 'wx', mode));
+    const fd = await this.creating(temp, () => openSync(temp, 'wx', mode));
+    let open = true;
     try {
-      if (isBytes(data)) {
-        await fh.writeFile(data);
-      } else {
-        await pipeStream(data, fh);
-      }
-      await fh.sync();
-      await fh.close();
+      if (!isBytes(data)) await pipeStream(data, fd);
+      else if (data.byteLength <= SMALL_VALUE_BYTES) writeAllSync(fd, data);
+      else await writeFully(fd, [toBuffer(data)]);
+      await fsyncFd(fd);
+      open = false;
+      closeSync(fd);
     } catch (e) {
-      await fh.close().catch(ignore);
-      await fs.unlink(temp).catch(ignore);
+      if (open) closeQuietly(fd);
+      unlinkQuietly(temp);
       throw e;
     }
     return temp;
@@ -593,11 +592,12 @@ function isProcessAlive(pid: number): boolean {
 }
 
 /**
- * Writes everything `source` yields to `fh`, up to WRITE_BATCH bytes per `writev`, from the stream's own buffers.
+ * Writes everything `source` yields to the file `fd`, up to WRITE_BATCH bytes per `writev`, from the stream's own
+ * buffers.
  * A failure of the source is thrown as SourceStreamError; a failure to write destroys the source.
  */
-function pipeStream(source: Readable, fh: FileHandle): Promise<void> {
-  return forEachBatch(source, WRITE_BATCH, (bufs) => writeFully(fh, bufs), (e) => new SourceStreamError(e));
+function pipeStream(source: Readable, fd: number): Promise<void> {
+  return forEachBatch(source, WRITE_BATCH, (bufs) => writeFully(fd, bufs), (e) => new SourceStreamError(e));
 }
 
 async function mkdirDurable(dir: string): Promise<void> {
@@ -624,6 +624,30 @@ async function fsyncDir(dir: string): Promise<void> {
 /** fsync(2) on the thread pool: the one step of a small write that waits on the disk stays off the event loop. */
 function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsyncCallback(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+/**
+ * Bytes read at `position` of an open file, up to `length` (fewer at its end). Small reads (a ref, a log entry,
+ * an index) are synchronous: from the page cache they cost microseconds, less than a thread-pool round trip; larger
+ * ones go through the thread pool so a read from disk never blocks the event loop for long.
+ */
+async function readAt(fd: number, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  if (length <= SMALL_READ_BYTES) {
+    for (let n = 1; done < length && n > 0; done += n) n = readSync(fd, buf, done, length - done, position + done);
+  } else {
+    for (let n = 1; done < length && n > 0; done += n) {
+      n = await new Promise<number>((resolve, reject) =>
+        read(fd, buf, done, length - done, position + done, (e, bytesRead) => (e ? reject(e) : resolve(bytesRead))),
+      );
+    }
+  }
+  return buf.subarray(0, done);
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function writeAllSync(fd: number, data: Uint8Array): void {
