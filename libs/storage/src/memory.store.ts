@@ -1,7 +1,8 @@
-import { finished, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '@tributary/core';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
+import { forEachBatch } from './stream-batches';
 
 const STREAM_CHUNK = 64 * 1024;
 
@@ -138,12 +139,9 @@ function isBytes(data: Buffer | Readable): data is Buffer {
  * copied.
  */
 async function readAll(stream: Readable): Promise<StoredBytes> {
-  const parts: Buffer[] = [];
-  // 'data' events, not async iteration: read() joins whatever is buffered into one new buffer, a copy per byte.
-  // finished() also reports a stream that failed or closed before it got here, as LocalStore's pipeStream does.
-  await new Promise<void>((resolve, reject) => {
-    finished(stream, (e) => (e ? reject(e) : resolve()));
-    stream.on('data', (chunk: Buffer | string) => parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+  let parts: Buffer[] = [];
+  await forEachBatch(stream, Number.POSITIVE_INFINITY, async (all) => {
+    parts = all;
   });
   return new StoredBytes(parts);
 }

@@ -30,6 +30,7 @@ import {
   s3Error,
 } from './s3/s3-errors';
 import { S3Location, parseS3Url } from './s3/s3-location';
+import { readAll } from './cloud/cloud-body';
 import { validateStoreKey } from './store-keys';
 
 /** Default multipart part size; S3's minimum is 5 MiB. Memory per upload is about (queueSize + 1) parts. */
@@ -518,12 +519,6 @@ function checkRange(range: ByteRange): void {
 
 function stripQuotes(etag: string): string {
   return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
 }
 
 function sleep(ms: number): Promise<void> {

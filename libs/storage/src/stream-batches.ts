@@ -56,3 +56,48 @@ export function forEachBatch(
     source.on('data', onData);
   });
 }
+
+/**
+ * The chunks of `source` one at a time, as the stream pushed them ('data' events: `for await` on the stream would
+ * call `read()`, which joins whatever is buffered into a new buffer). Reading starts with the first pull, and a
+ * source that failed before that fails the first pull. Breaking off destroys the source.
+ */
+export async function* chunksOf(source: Readable): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (chunk: Buffer | string) => {
+    queue.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    source.pause();
+    notify();
+  };
+  const stopWatching = finished(source, (e) => {
+    if (e) failure = { error: e };
+    else ended = true;
+    notify();
+  });
+  source.on('data', onData);
+  try {
+    for (;;) {
+      if (queue.length > 0) {
+        yield queue.shift()!;
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (ended) return;
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      source.resume();
+      await woken;
+    }
+  } finally {
+    source.off('data', onData);
+    stopWatching();
+    if (!ended) source.destroy();
+  }
+}

@@ -2,10 +2,11 @@ import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '@tributary/core';
 import { ByteRange } from '../object-store.port';
 import { validateStoreKey } from '../store-keys';
+import { chunksOf, forEachBatch } from '../stream-batches';
 
 /*
- * Request-body and response-stream plumbing shared by the cloud adapters (Azure Blob and GCS). Nothing here knows
- * an SDK: errors from the SDKs are mapped by each adapter.
+ * Request-body and response-stream plumbing shared by the cloud adapters (Azure Blob and GCS; S3 uses readAll).
+ * Nothing here knows an SDK: errors from the SDKs are mapped by each adapter.
  */
 
 /** Throws InvalidArgumentError unless both fields are non-negative safe integers. */
@@ -108,7 +109,7 @@ export function relayStream(source: Readable, mapError: (e: unknown) => unknown)
   source.on('error', () => undefined);
   async function* relay(): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of source) yield chunk as Buffer;
+      yield* chunksOf(source);
     } catch (e) {
       throw mapError(e);
     }
@@ -120,15 +121,14 @@ export function emptyStream(): Readable {
   return Readable.from([], { objectMode: false });
 }
 
-/** Reads a whole stream into one Buffer. */
+/** Reads a whole stream into one Buffer: one copy of its chunks at the end, none while they arrive. */
 export async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
+  let parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    const buf = toBuffer(chunk as Buffer | string);
-    parts.push(buf);
-    size += buf.length;
-  }
+  await forEachBatch(stream, Number.POSITIVE_INFINITY, async (all, bytes) => {
+    parts = all;
+    size = bytes;
+  });
   return parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
 }
 
