@@ -30,6 +30,19 @@ describe('openUploadBody', () => {
     expect(body.sourceError()).toBeUndefined();
   });
 
+  it('passes on the source\'s buffers unjoined, even several written before it is read', async () => {
+    const source = new PassThrough();
+    const pushed = [Buffer.alloc(6, 1), Buffer.alloc(6, 2), Buffer.alloc(6, 3), Buffer.alloc(6, 4)];
+    for (const p of pushed) source.write(p);
+    source.end();
+    const body = await openUploadBody(source, 10);
+    const out: Buffer[] = [];
+    body.stream!.on('data', (b: Buffer) => out.push(b));
+    await new Promise((resolve) => body.stream!.on('end', resolve));
+    expect(out.map((b) => b.length)).toEqual([6, 6, 6, 6]);
+    expect(Buffer.concat(out)).toEqual(Buffer.concat(pushed));
+  });
+
   it('throws the caller’s own error while peeking, and records it after', async () => {
     const early = new Error('early');
     await expect(openUploadBody(chunks([2], early), 10)).rejects.toBe(early);

@@ -61,7 +61,8 @@ export async function openUploadBody(data: Buffer | Readable, limit: number): Pr
     return { whole, sourceError: () => undefined, discard: () => undefined };
   }
   let failure: { error: unknown } | undefined;
-  const iterator = (data as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  // chunksOf, not the stream's own iterator, whose read() would join buffered chunks into new buffers.
+  const iterator: AsyncIterator<Buffer | string> = chunksOf(data);
   const head: Buffer[] = [];
   let size = 0;
   for (;;) {
