@@ -20,13 +20,13 @@
  */
 const fs = require('node:fs');
 const os = require('node:os');
+const path = require('node:path');
+const { Report, fmtBytes } = require('./report');
+const { startPrivateRedis, ROOT } = require('./sync/common');
 
 // This process stands for the publishing and subscribing clients (trib, the agent, the hub): the same heap growth
 // they set at start-up. The proxy and the plain TCP ends run under it too, so a baseline never gets less.
 require('@tributary/config').configureHeapGrowth();
-const path = require('node:path');
-const { Report, fmtBytes } = require('./report');
-const { startPrivateRedis, ROOT } = require('./sync/common');
 
 const FIGURES = [
   ['wire', () => require('./sync/wire-bytes')],

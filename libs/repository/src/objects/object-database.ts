@@ -31,6 +31,7 @@ import {
 } from '../packs/pack-format';
 import { PackIndex } from '../packs/pack-index';
 import { PackWriter } from '../packs/pack-writer';
+import { Mutex } from '../locks/mutex';
 
 export interface ObjectDatabaseOptions {
   /** A pack is finished before it would grow past this many bytes. Default 64 MiB. */
@@ -697,17 +698,6 @@ function payloadAt(buf: Buffer, at: number, pack: LoadedPack, entry: IndexEntry)
   }
   const start = at + RECORD_HEADER_BYTES;
   return buf.subarray(start, start + entry.storedLength);
-}
-
-/** Serializes async sections; a failed section does not block the next. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
 }
 
 /** LRU of small verified objects under a byte budget. Holds its own copies. */

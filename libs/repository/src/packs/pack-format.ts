@@ -177,7 +177,6 @@ export function checkIndexBytes(buf: Buffer, key: string): number {
   return count;
 }
 
-/** Entry `i` of index bytes already accepted by `checkIndexBytes`. */
 /** Throws InvalidArgumentError for an entry field an index cannot hold (or a reader would reject). */
 export function checkIndexEntry(e: IndexEntry): void {
   checkId(e.id);
@@ -202,6 +201,7 @@ export function writeIndexEntry(buf: Buffer, at: number, e: IndexEntry): void {
   buf.writeUInt8(e.depth, at + 49);
 }
 
+/** Entry `i` of index bytes already accepted by `checkIndexBytes`. */
 export function readIndexEntry(buf: Buffer, i: number): IndexEntry {
   return decodeIndexEntryAt(buf, IDX_HEADER_BYTES + i * IDX_ENTRY_BYTES);
 }

@@ -17,6 +17,7 @@ import { chunkFile, HashedChunk } from './file-chunking';
 import { StatCache } from './stat-cache';
 import { crashPoint } from '../testing/crash-points';
 import { loadIgnoreRules, ScannedPath, scanWorktree } from './worktree-scan';
+import { Mutex } from '../locks/mutex';
 
 export type PathEntry = Omit<TreeEntry, 'name'>;
 
@@ -82,12 +83,7 @@ export async function snapshotWorktree(
 
   // Files hashed at once would interleave their chunks record by record in the pack; storing each batch whole
   // keeps a file's chunks in runs of a batch (a few MiB), so a later read of one file's chunks is a few ranged reads.
-  let storing: Promise<unknown> = Promise.resolve();
-  const storeWhole = (store: () => Promise<void>): Promise<void> => {
-    const stored = storing.then(store);
-    storing = stored.catch(() => undefined);
-    return stored;
-  };
+  const storing = new Mutex();
 
   const hashOne = async (s: ScannedPath): Promise<PathEntry> => {
     hashedFiles++;
@@ -102,7 +98,7 @@ export async function snapshotWorktree(
     const deltaBases = await previousChunkOffsets(db, s.path, cache, opts.previousTree);
     const refs: ChunkRef[] = [];
     const onBatch = (batch: HashedChunk[]) =>
-      storeWhole(async () => {
+      storing.run(async () => {
         for (const c of batch) {
           if (!db.has(c.id)) {
             await db.putWithId(c.id, c.bytes, { deltaBase: deltaBases?.get(c.offset) });

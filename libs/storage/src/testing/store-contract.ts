@@ -67,6 +67,16 @@ export function describeObjectStoreContract(name: string, factory: () => Promise
         expectBytes(tail, pattern(offset, size - offset));
       });
 
+      it('round-trips Buffers over 1 MiB (local disk writes those through the thread pool)', async () => {
+        const size = 3 * 1024 * 1024 + 7;
+        await store.putIfAbsent('packs/buffer.pack', pattern(0, size));
+        expectBytes(await store.get('packs/buffer.pack'), pattern(0, size));
+        const range = { offset: 1_000_000, length: 200_000 };
+        expectBytes(await store.getRange('packs/buffer.pack', range), pattern(range.offset, range.length));
+        const version = await store.compareAndSwap('refs/big', undefined, pattern(5, size));
+        expect(await store.readVersioned('refs/big')).toEqual({ data: pattern(5, size), version });
+      });
+
       it('keeps the first content when putIfAbsent runs twice', async () => {
         await store.putIfAbsent('k', Buffer.from('first'));
         await expect(store.putIfAbsent('k', Buffer.from('second'))).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });

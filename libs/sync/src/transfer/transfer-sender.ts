@@ -85,15 +85,15 @@ export interface TransferSenderOptions {
  *    the trees, chunk lists and chunks under missing commits. Thanks to the closure invariant it never descends into
  *    an object the receiver holds.
  * 2. Sending, bottom-up: missing objects in post-order (a file's chunks, then its list nodes, then trees, then
- *    commits, parents before children), in ObjectBatch messages of about 1 MiB. A chunk, chunk-list root or directory node travels as
- *    a delta against the object at the same place (same path, same offset) in a commit the receiver holds, when
- *    the delta is at most half its size.
+ *    commits, parents before children), in ObjectBatch messages of about 1 MiB. A chunk, chunk-list root or
+ *    directory node travels as a delta against the object at the same place (same path, same offset) in a commit
+ *    the receiver holds, when the delta is at most half its size.
  * 3. CommitEnd.
  *
  * Memory: the ids of the objects the receiver lacks (not their bytes), plus the reads ahead (`readAhead`), one
- * read run being gathered, one batch, and at most MAX_DEFERRED_LIST_BYTES of a file's list nodes. Reads go through `src`,
- * which verifies them (an ObjectDatabase does), except chunks: those are read unhashed, because the receiver hashes
- * every object before storing it and a chunk's bytes are only passed on here, never interpreted.
+ * read run being gathered, one batch, and at most MAX_DEFERRED_LIST_BYTES of a file's list nodes. Reads go through
+ * `src`, which verifies them (an ObjectDatabase does), except chunks: those are read unhashed, because the
+ * receiver hashes every object before storing it and a chunk's bytes are only passed on here, never interpreted.
  */
 export class TransferSender {
   private readonly deltas: boolean;
@@ -271,16 +271,20 @@ class CommitTransfer {
       // slice, not per node, which on a cloud store is most of a small transfer's time.
       for (let from = 0; from < toDescend.length; from += NODES_PER_READ) {
         const slice = toDescend.slice(from, from + NODES_PER_READ);
-        const nodes = await this.readNodes(slice.map((w) => w.id));
+        const nodes = await this.readMany(slice.map((w) => w.id));
         for (let i = 0; i < slice.length; i++) await this.descend(slice[i], nodes[i], next);
       }
       level = next;
     }
   }
 
-  /** Trees, lists or commits, verified, in the order of `ids`. */
-  private readNodes(ids: readonly ObjectId[]): Promise<Buffer[]> {
-    return this.src.getMany ? this.src.getMany(ids) : Promise.all(ids.map((id) => this.src.get(id)));
+  /**
+   * Objects in the order of `ids`, in one getMany where the source has it. Verified, unless `verify: false` (chunks
+   * the sender only passes on; the receiver hashes them).
+   */
+  private readMany(ids: readonly ObjectId[], opts?: { verify?: boolean }): Promise<Buffer[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.src.getMany ? this.src.getMany(ids, opts) : Promise.all(ids.map((id) => this.src.get(id)));
   }
 
   /** Adds the children of the node `w` (its `bytes`) that the receiver may lack to `next`. */
@@ -477,12 +481,7 @@ class CommitTransfer {
     this.runChunkBytes = 0;
     this.runHandBytes = 0;
     const toRead = items.filter((item) => !item.bytes).map((item) => item.id);
-    const read =
-      toRead.length === 0
-        ? Promise.resolve([])
-        : this.src.getMany
-          ? this.src.getMany(toRead, { verify: false })
-          : Promise.all(toRead.map((id) => this.src.get(id)));
+    const read = this.readMany(toRead, { verify: false });
     await this.outbox.push({
       bytes: items.reduce((n, item) => n + item.size, 0),
       ready: read,
