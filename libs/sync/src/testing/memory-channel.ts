@@ -19,25 +19,35 @@ export class AsyncQueue<T> {
 
 /**
  * A sender and a receiver channel joined in memory, for specs of the transfer protocol without gRPC. `tap` sees
- * (and may replace) every message the sender sends.
+ * (and may replace) every message the sender sends. `roundTrips()` counts the times the sender waited for an
+ * answer to a query it had just sent: what a link's latency would cost it.
  */
 export function memoryChannels(tap?: (msg: TransferMessage) => TransferMessage): {
   sender: SenderChannel;
   receiver: ReceiverChannel;
   sent: TransferMessage[];
+  roundTrips: () => number;
 } {
   const toReceiver = new AsyncQueue<TransferMessage>();
   const toSender = new AsyncQueue<Buffer>();
   const sent: TransferMessage[] = [];
+  let roundTrips = 0;
+  let queried = false;
   return {
     sent,
+    roundTrips: () => roundTrips,
     sender: {
       async send(msg) {
         const m = tap ? tap(msg) : msg;
         sent.push(m);
+        if (m.haveQuery) queried = true;
         toReceiver.put(m);
       },
-      receiveHaveReply: () => toSender.take(),
+      receiveHaveReply: () => {
+        if (queried) roundTrips++;
+        queried = false;
+        return toSender.take();
+      },
     },
     receiver: {
       receive: () => toReceiver.take(),

@@ -20,7 +20,10 @@ export type TransferMessage =
  */
 export interface SenderChannel {
   send(msg: TransferMessage): Promise<void>;
-  /** The receiver's answer to the last HaveQuery: one bit per queried id, 1 = missing. */
+  /**
+   * The receiver's answer to the oldest HaveQuery not answered yet (several may be in flight; answers come in
+   * order): one bit per queried id, 1 = missing.
+   */
   receiveHaveReply(): Promise<Buffer>;
 }
 
@@ -66,12 +69,14 @@ export interface TransferStats {
   wireBytes: number;
   /** Objects that travelled as deltas. */
   deltas: number;
-  /** HaveQuery round trips. */
+  /** HaveQuery messages. */
   haveQueries: number;
+  /** Round trips spent asking: the HaveQuery messages of one round are sent before any answer is awaited. */
+  haveRounds: number;
 }
 
 export function emptyStats(): TransferStats {
-  return { objects: 0, wireBytes: 0, deltas: 0, haveQueries: 0 };
+  return { objects: 0, wireBytes: 0, deltas: 0, haveQueries: 0, haveRounds: 0 };
 }
 
 export function idFromWire(bytes: Uint8Array | undefined, what: string): ObjectId {

@@ -47,6 +47,11 @@ const MAX_DEFERRED_LIST_BYTES = 1 << 20;
 const NODES_PER_READ = 256;
 /** Most objects in one read run (see addToRun), so a run of tiny chunks or tree nodes stays a modest batch. */
 const MAX_RUN_ITEMS = 4096;
+/**
+ * HaveQuery messages sent before the first answer is awaited (2 MiB of ids): a level of up to 64K objects costs one
+ * round trip. Answers are a bit per id, so the receiver's replies never hold up its reading of the queries.
+ */
+const MAX_QUERIES_IN_FLIGHT = 16;
 
 /** For a store on local disk, where a read is a system call. */
 const DEFAULT_READ_AHEAD: SenderReadAhead = { batchBytes: 2 * 1024 * 1024, aheadBytes: 8 * 1024 * 1024 };
@@ -81,9 +86,9 @@ export interface TransferSenderOptions {
  * Sends one commit and everything beneath it that the receiver lacks, over any SenderChannel.
  *
  * 1. Negotiation, top-down: HaveQuery for the commit, then for the parents of missing commits (asking ahead along
- *    the history in growing batches, so a long missing history costs log(n) round trips), then level by level for
- *    the trees, chunk lists and chunks under missing commits. Thanks to the closure invariant it never descends into
- *    an object the receiver holds.
+ *    the history in growing batches, so a long missing history costs log(n) round trips), then the trees, chunk
+ *    lists and chunks under missing commits, two levels per round trip. Thanks to the closure invariant it never
+ *    descends into an object the receiver holds.
  * 2. Sending, bottom-up: missing objects in post-order (a file's chunks, then its list nodes, then trees, then
  *    commits, parents before children), in ObjectBatch messages of about 1 MiB. A chunk, chunk-list root or
  *    directory node travels as a delta against the object at the same place (same path, same offset) in a commit
@@ -240,42 +245,73 @@ class CommitTransfer {
   }
 
   /**
-   * Asks about trees, lists and chunks level by level, descending only into what the receiver lacks. Where a commit
-   * the receiver holds is known, objects at the same path in it are held (the closure invariant) and are not asked
+   * Asks about trees, lists and chunks top-down, descending only into what the receiver lacks. Where a commit the
+   * receiver holds is known, objects at the same path in it are held (the closure invariant) and are not asked
    * about, and directories changed since are presumed missing: a small change costs a round trip for its files,
    * not one per level of the tree.
+   *
+   * Each round trip settles two levels: the nodes of a level are read before the receiver has answered for them
+   * (they are read anyway when missing, and a node found held costs only its read), so their children are asked in
+   * the same round. Under a new commit, a directory of files costs two rounds: the root with the directory, then
+   * the files' lists with their chunks.
    */
   private async negotiateContents(trees: readonly Wanted[]): Promise<void> {
-    let level: Wanted[] = [...trees];
     // An id can be wanted as two kinds (a file whose bytes are a tree object); descend once per kind.
     const descended = new Set<string>();
+    let level: Wanted[] = [...trees];
     while (level.length > 0) {
-      const ask: ObjectId[] = [];
-      const asking = new Set<ObjectId>();
-      for (const w of level) {
-        if (w.presumedMissing && !this.known.has(w.id)) this.known.set(w.id, false);
-        if (!this.known.has(w.id) && !asking.has(w.id)) {
-          asking.add(w.id);
-          ask.push(w.id);
-        }
-      }
-      await this.ask(ask);
-      const next: Wanted[] = [];
-      const toDescend: Wanted[] = [];
-      for (const w of level) {
-        if (this.known.get(w.id) !== false || w.kind === CHUNK || descended.has(w.kind + w.id)) continue;
-        descended.add(w.kind + w.id);
-        toDescend.push(w);
-      }
-      // A level's nodes are read together (neighbours in a pack come in one ranged read): one round trip per
-      // slice, not per node, which on a cloud store is most of a small transfer's time.
-      for (let from = 0; from < toDescend.length; from += NODES_PER_READ) {
-        const slice = toDescend.slice(from, from + NODES_PER_READ);
-        const nodes = await this.readMany(slice.map((w) => w.id));
-        for (let i = 0; i < slice.length; i++) await this.descend(slice[i], nodes[i], next);
-      }
-      level = next;
+      this.presume(level);
+      const families = await this.readChildren(
+        level.filter((w) => this.known.get(w.id) !== true),
+        descended,
+      );
+      const children = families.flatMap((f) => f.children);
+      this.presume(children);
+      await this.ask(this.unanswered([...level, ...children]));
+      // The children the receiver lacks, under parents it lacks, are read next; their children form the next level.
+      const next = families
+        .filter((f) => this.known.get(f.parent.id) === false)
+        .flatMap((f) => f.children)
+        .filter((w) => this.known.get(w.id) === false);
+      level = (await this.readChildren(next, descended)).flatMap((f) => f.children);
     }
+  }
+
+  /** Marks the directories presumed missing (see Wanted.presumedMissing) as missing, without asking. */
+  private presume(wanted: readonly Wanted[]): void {
+    for (const w of wanted) if (w.presumedMissing && !this.known.has(w.id)) this.known.set(w.id, false);
+  }
+
+  /** The ids among `wanted` the receiver has not answered for yet, once each. */
+  private unanswered(wanted: readonly Wanted[]): ObjectId[] {
+    const ids = new Set<ObjectId>();
+    for (const w of wanted) if (!this.known.has(w.id)) ids.add(w.id);
+    return [...ids];
+  }
+
+  /**
+   * Reads the trees and lists among `parents` not read before, and finds their children that the receiver may lack.
+   * A level's nodes are read together (neighbours in a pack come in one ranged read): one round trip per slice, not
+   * per node, which on a cloud store is most of a small transfer's time.
+   */
+  private async readChildren(parents: readonly Wanted[], descended: Set<string>): Promise<{ parent: Wanted; children: Wanted[] }[]> {
+    const toRead: Wanted[] = [];
+    for (const w of parents) {
+      if (w.kind === CHUNK || descended.has(w.kind + w.id)) continue;
+      descended.add(w.kind + w.id);
+      toRead.push(w);
+    }
+    const families: { parent: Wanted; children: Wanted[] }[] = [];
+    for (let from = 0; from < toRead.length; from += NODES_PER_READ) {
+      const slice = toRead.slice(from, from + NODES_PER_READ);
+      const nodes = await this.readMany(slice.map((w) => w.id));
+      for (let i = 0; i < slice.length; i++) {
+        const children: Wanted[] = [];
+        await this.descend(slice[i], nodes[i], children);
+        families.push({ parent: slice[i], children });
+      }
+    }
+    return families;
   }
 
   /**
@@ -338,20 +374,33 @@ class CommitTransfer {
     return dir;
   }
 
-  /** Sends HaveQuery messages for `ids` (in slices of MAX_HAVE_IDS) and records the answers in `known`. */
+  /**
+   * Asks the receiver about `ids` in one round trip: HaveQuery messages of MAX_HAVE_IDS ids each, up to
+   * MAX_QUERIES_IN_FLIGHT of them sent before the first answer is awaited (answers come in order), and records the
+   * answers in `known`.
+   */
   private async ask(ids: readonly ObjectId[]): Promise<void> {
-    for (let from = 0; from < ids.length; from += MAX_HAVE_IDS) {
-      const slice = ids.slice(from, from + MAX_HAVE_IDS);
-      const wire = Buffer.allocUnsafe(slice.length * ID_BYTES);
-      slice.forEach((id, i) => wire.write(id, i * ID_BYTES, 'hex'));
-      await this.channel.send({ haveQuery: { ids: wire } });
-      this.stats.haveQueries++;
+    if (ids.length === 0) return;
+    this.stats.haveRounds++;
+    const inFlight: ObjectId[][] = [];
+    const answerOldest = async () => {
+      const slice = inFlight.shift()!;
       const bits = await this.channel.receiveHaveReply();
       if (bits.length !== Math.ceil(slice.length / 8)) {
         throw new Error(`have reply has ${bits.length} bytes for ${slice.length} ids`);
       }
       slice.forEach((id, i) => this.known.set(id, !bitSet(bits, i)));
+    };
+    for (let from = 0; from < ids.length; from += MAX_HAVE_IDS) {
+      if (inFlight.length >= MAX_QUERIES_IN_FLIGHT) await answerOldest();
+      const slice = ids.slice(from, from + MAX_HAVE_IDS);
+      const wire = Buffer.allocUnsafe(slice.length * ID_BYTES);
+      slice.forEach((id, i) => wire.write(id, i * ID_BYTES, 'hex'));
+      await this.channel.send({ haveQuery: { ids: wire } });
+      this.stats.haveQueries++;
+      inFlight.push(slice);
     }
+    while (inFlight.length > 0) await answerOldest();
   }
 
   // ---- sending

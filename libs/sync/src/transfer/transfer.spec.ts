@@ -34,7 +34,7 @@ async function transfer(
     new TransferSender(src, ch.sender, opts.sender).sendCommit(commit, { base: opts.base, baseHeld: opts.baseHeld }),
     new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
   ]);
-  return { sent, got, messages: ch.sent };
+  return { sent, got, messages: ch.sent, roundTrips: ch.roundTrips() };
 }
 
 async function readAllFiles(src: ObjectDatabase, tree: ObjectId): Promise<Record<string, string>> {
@@ -150,6 +150,39 @@ describe('object transfer', () => {
     // The root and d/ go again (held, so the receiver skips them); the files were asked about and stay home.
     expect(sent.wireBytes).toBeLessThan(2048);
     expect(await readAllFiles(dst, three.tree)).toEqual(await readAllFiles(src, three.tree));
+  });
+
+  it('settles two levels of a new tree per round trip', async () => {
+    const src = await db();
+    const dst = await db();
+    // Below the commit: root, p/, q/, r/, the file's chunk list, its chunks. Six levels, asked in three rounds.
+    const { commit, tree } = await commitFiles(src, { 'p/q/r/big.bin': randomBytesSeeded(700_000, 3) });
+    const { sent, roundTrips } = await transfer(src, dst, commit);
+    expect(roundTrips).toBe(1 + 3);
+    expect(sent.haveRounds).toBe(roundTrips);
+    expect(await readAllFiles(dst, tree)).toEqual(await readAllFiles(src, tree));
+    expect((await ObjectDatabase.open(dst.store)).has(commit)).toBe(true);
+  });
+
+  it('asks about a level of more ids than one query holds in one round trip', async () => {
+    const src = await db();
+    const dst = await db();
+    const many: Record<string, Buffer> = {};
+    for (let i = 0; i < 5000; i++) many[`many/f${i}.txt`] = Buffer.from(`file ${i}\n`);
+    const { commit, tree } = await commitFiles(src, many);
+    const asked: number[] = [];
+    const { sent, roundTrips } = await transfer(src, dst, commit, {
+      tap: (m) => {
+        if (m.haveQuery) asked.push((m.haveQuery.ids as Buffer).length / 32);
+        return m;
+      },
+    });
+    // The commit; the root with many/; then many/'s pages, if it has any, with the 5000 files (two queries).
+    expect(Math.max(...asked)).toBe(4096);
+    expect(asked.reduce((a, b) => a + b, 0)).toBeGreaterThan(5000);
+    expect(roundTrips).toBe(3);
+    expect(sent.haveQueries).toBeGreaterThan(roundTrips);
+    expect(await readAllFiles(dst, tree)).toEqual(await readAllFiles(src, tree));
   });
 
   it('brings missing history along (parents are part of a commit closure), in few round trips', async () => {
