@@ -185,6 +185,8 @@ function notFastForward(topic: TopicName, head: TopicEntry | undefined, commit: 
 
 function receiverChannel(io: MessageStream<PublishRequest__Output, PublishResponse>): ReceiverChannel {
   return {
+    // Each message is decoded from a buffer grpc-js assembled for it alone, and nothing reads it afterwards.
+    ownsMessageBuffers: true,
     async receive(): Promise<TransferMessage> {
       const msg = await io.receive();
       if (!msg) throw new UnavailableError('the publisher closed the stream in the middle of a transfer');

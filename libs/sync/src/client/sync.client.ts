@@ -373,6 +373,8 @@ function publishChannel(io: MessageStream<PublishResponse__Output, PublishReques
 
 function subscribeChannel(io: MessageStream<SubscribeResponse__Output, SubscribeRequest>): ReceiverChannel {
   return {
+    // Each message is decoded from a buffer grpc-js assembled for it alone, and nothing reads it afterwards.
+    ownsMessageBuffers: true,
     async receive(): Promise<TransferMessage> {
       const msg = await io.receive();
       if (!msg) throw new UnavailableError('the broker ended the call in the middle of a transfer');

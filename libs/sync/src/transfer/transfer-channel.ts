@@ -29,6 +29,12 @@ export interface SenderChannel {
 
 /** The receiver's view of the transport. */
 export interface ReceiverChannel {
+  /**
+   * True when the byte fields of each message are views of a buffer that belongs to that message alone and that
+   * nothing else reads after `receive` (a decoded gRPC message). The receiver may then move the buffer to a worker
+   * thread to hash it there.
+   */
+  readonly ownsMessageBuffers?: boolean;
   /** The next transfer message; rejects (InvalidArgumentError) if the peer sends anything else or hangs up. */
   receive(): Promise<TransferMessage>;
   sendHaveReply(missing: Buffer): Promise<void>;

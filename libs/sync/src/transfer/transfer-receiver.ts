@@ -4,12 +4,14 @@ import {
   decodeChunkList,
   decodeCommit,
   decodeTreeNode,
+  HashPool,
   ID_BYTES,
   IntegrityError,
   InvalidArgumentError,
   nodeSize,
   ObjectId,
   sha256,
+  sharedHashPool,
 } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
 import type { ObjectFrame__Output } from '../generated/tributary/v1/ObjectFrame';
@@ -33,6 +35,26 @@ interface Received {
   readonly level?: number;
 }
 
+/** One object of a batch, parsed off its frame (so no view of the message's buffer is kept but `data`). */
+interface IncomingObject {
+  readonly id: ObjectId;
+  readonly kind: ObjectKindName;
+  /** The object's bytes, when they travelled whole. */
+  data?: Buffer;
+  /** SHA-256 of `data`, when it was hashed ahead on a worker thread. */
+  digest?: ObjectId;
+  /** The delta the object travelled as, against `base`. */
+  readonly delta?: { readonly base: ObjectId; readonly bytes: Buffer };
+}
+
+/**
+ * Object batches received ahead of the one being stored: hashing a batch on a worker thread overlaps with receiving
+ * and storing the others. Bounds memory to a few batches of about 1 MiB.
+ */
+const BATCHES_AHEAD = 3;
+/** A batch with fewer payload bytes is hashed in place: moving it to a worker would cost more than it saves. */
+const MIN_MOVED_BYTES = 64 * 1024;
+
 export interface ReceivedCommit {
   readonly commit: CommitId;
   readonly stats: TransferStats;
@@ -51,31 +73,59 @@ export interface ReceivedCommit {
  * already (the closure invariant). So a failed transfer leaves only complete, valid sub-graphs, and nothing
  * unverified is ever reachable: the commit itself is stored last. After CommitEnd the target is flushed (durable)
  * and only then does `receiveCommit` resolve.
+ *
+ * When the channel's messages own their buffers (`ReceiverChannel.ownsMessageBuffers`), each batch is hashed on a
+ * worker thread (the process's HashPool) while the next ones arrive; objects are still checked and stored one by
+ * one, in the order sent.
  */
 export class TransferReceiver {
-  /** `onProgress` is told the running totals of the commit being received after each batch of objects. */
+  /**
+   * `onProgress` is told the running totals of the commit being received after each batch of objects. `hashes` is
+   * where batches are hashed when the channel's messages own their buffers (default: the process's pool).
+   */
   constructor(
     private readonly target: ObjectTarget,
     private readonly channel: ReceiverChannel,
     private readonly onProgress?: (stats: TransferStats) => void,
+    private readonly hashes: HashPool = sharedHashPool(),
   ) {}
 
   async receiveCommit(): Promise<ReceivedCommit> {
     const received = new Map<ObjectId, Received>();
     const stats = emptyStats();
     let last: { id: ObjectId; bytes: Buffer } | undefined;
-    for (;;) {
-      const msg = await this.channel.receive();
-      if (msg.haveQuery) {
-        stats.haveQueries++;
-        await this.channel.sendHaveReply(this.answer(msg.haveQuery.ids as Buffer | undefined));
-      } else if (msg.objects) {
-        for (const frame of (msg.objects.objects ?? []) as ObjectFrame__Output[]) {
-          const got = await this.accept(frame, received, stats);
+    // Batches are stored in the order sent, each once its hashes are in, while the next ones are received.
+    let stored: Promise<void> = Promise.resolve();
+    const storing: Promise<void>[] = [];
+    const store = (batch: Promise<IncomingObject[]>) => {
+      // Awaited in turn below, unless an earlier batch fails first; either way its failure is not unhandled.
+      batch.catch(() => undefined);
+      stored = stored.then(async () => {
+        for (const obj of await batch) {
+          const got = await this.accept(obj, received, stats);
           if (got) last = got;
         }
         this.onProgress?.(stats);
+      });
+      // A failure surfaces through unlessFailed or the awaits below; this only keeps it from counting as unhandled.
+      stored.catch(() => undefined);
+      storing.push(stored);
+    };
+    const drain = async () => {
+      await stored;
+      storing.length = 0;
+    };
+    for (;;) {
+      const msg = await unlessFailed(this.channel.receive(), stored);
+      if (msg.haveQuery) {
+        await drain();
+        stats.haveQueries++;
+        await this.channel.sendHaveReply(this.answer(msg.haveQuery.ids as Buffer | undefined));
+      } else if (msg.objects) {
+        store(this.hashAhead((msg.objects.objects ?? []) as ObjectFrame__Output[]));
+        while (storing.length > BATCHES_AHEAD) await storing.shift();
       } else if (msg.commitEnd) {
+        await drain();
         const commit = idFromWire(msg.commitEnd.commit as Buffer | undefined, 'commit id') as CommitId;
         const r = received.get(commit);
         if (r ? r.kind !== COMMIT : !this.target.has(commit)) {
@@ -87,6 +137,26 @@ export class TransferReceiver {
         throw new InvalidArgumentError('empty transfer message');
       }
     }
+  }
+
+  /**
+   * Parses a batch's frames and, when the channel's message owns its buffer and the batch is large enough, hashes
+   * the objects' bytes on a worker thread (the buffer moves there and back; the objects get views of it again).
+   */
+  private async hashAhead(frames: readonly ObjectFrame__Output[]): Promise<IncomingObject[]> {
+    const objects = frames.map(parseFrame);
+    if (!this.channel.ownsMessageBuffers || !this.hashes.movesBuffers) return objects;
+    const whole = objects.filter((o) => o.data && o.data.length > 0);
+    const buffer = whole[0]?.data!.buffer;
+    const bytes = whole.reduce((n, o) => n + o.data!.length, 0);
+    if (!buffer || bytes < MIN_MOVED_BYTES || whole.some((o) => o.data!.buffer !== buffer)) return objects;
+    const spans = whole.map((o) => [o.data!.byteOffset, o.data!.length] as const);
+    const hashed = await this.hashes.digest(buffer as ArrayBuffer, spans);
+    whole.forEach((o, i) => {
+      o.data = Buffer.from(hashed.buffer, spans[i][0], spans[i][1]);
+      o.digest = hashed.ids[i];
+    });
+    return objects;
   }
 
   private answer(ids: Buffer | undefined): Buffer {
@@ -102,34 +172,30 @@ export class TransferReceiver {
   }
 
   /** Verifies and stores one object; returns it when it was a commit new to the target. */
-  private async accept(frame: ObjectFrame__Output, received: Map<ObjectId, Received>, stats: TransferStats): Promise<{ id: ObjectId; bytes: Buffer } | undefined> {
-    const id = idFromWire(frame.id, 'object id');
-    const kind = parseObjectKind(frame.kind);
+  private async accept(obj: IncomingObject, received: Map<ObjectId, Received>, stats: TransferStats): Promise<{ id: ObjectId; bytes: Buffer } | undefined> {
+    const { id, kind } = obj;
     let bytes: Buffer;
     let base: ObjectId | undefined;
-    // `payload` names the oneof member after decoding; frames built in process (specs) may only set the member.
-    const which = frame.payload ?? (frame.delta ? 'delta' : frame.data !== undefined ? 'data' : undefined);
-    if (which === 'data' && frame.data) {
-      bytes = frame.data;
+    if (obj.data) {
+      bytes = obj.data;
       stats.wireBytes += bytes.length;
-    } else if (which === 'delta' && frame.delta) {
-      base = idFromWire(frame.delta.base, 'delta base id');
-      stats.wireBytes += frame.delta.delta?.length ?? 0;
+    } else {
+      const delta = obj.delta!;
+      base = delta.base;
+      stats.wireBytes += delta.bytes.length;
       stats.deltas++;
       if (this.target.has(id)) bytes = Buffer.alloc(0);
       else {
         if (!this.target.has(base)) {
           throw new IntegrityError(`object ${id} came as a delta against ${base}, which is not held`, { id, base });
         }
-        bytes = applyChunkDelta(await this.target.get(base), frame.delta.delta ?? Buffer.alloc(0));
+        bytes = applyChunkDelta(await this.target.get(base), delta.bytes);
       }
-    } else {
-      throw new InvalidArgumentError(`object frame ${id} has no payload`);
     }
     stats.objects++;
     crashPoint('sync.receive.object');
     if (this.target.has(id)) return undefined;
-    if (sha256(bytes) !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
+    if ((obj.data && obj.digest ? obj.digest : sha256(bytes)) !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
     const info = await this.verify(id, kind, bytes, received);
     received.set(id, info);
     await this.target.put(id, bytes, base);
@@ -195,4 +261,27 @@ export class TransferReceiver {
       throw new IntegrityError(`chunk list ${parent} has child ${id} at the wrong level`, { id: parent });
     }
   }
+}
+
+/** `next`, unless `background` fails first (a `next` that settles after that is ignored). */
+function unlessFailed<T>(next: Promise<T>, background: Promise<void>): Promise<T> {
+  next.catch(() => undefined);
+  return Promise.race([next, background.then(() => new Promise<T>(() => undefined))]);
+}
+
+/**
+ * The object a frame carries, with its id, kind and payload checked. A delta's bytes are copied (they are small), so
+ * that only `data` still views the message's buffer.
+ */
+function parseFrame(frame: ObjectFrame__Output): IncomingObject {
+  const id = idFromWire(frame.id, 'object id');
+  const kind = parseObjectKind(frame.kind);
+  // `payload` names the oneof member after decoding; frames built in process (specs) may only set the member.
+  const which = frame.payload ?? (frame.delta ? 'delta' : frame.data !== undefined ? 'data' : undefined);
+  if (which === 'data' && frame.data) return { id, kind, data: frame.data as Buffer };
+  if (which === 'delta' && frame.delta) {
+    const base = idFromWire(frame.delta.base, 'delta base id');
+    return { id, kind, delta: { base, bytes: Buffer.from(frame.delta.delta ?? Buffer.alloc(0)) } };
+  }
+  throw new InvalidArgumentError(`object frame ${id} has no payload`);
 }

@@ -9,12 +9,15 @@ import {
   readFileBytes,
   walkFiles,
 } from '@tributary/core';
+import * as path from 'node:path';
+import { HashPool } from '@tributary/core';
 import { ObjectDatabase } from '@tributary/repository';
 import { MemoryStore } from '@tributary/storage';
 import { memoryChannels } from '../testing/memory-channel';
 import { commitFiles, randomBytesSeeded } from '../testing/object-fixtures';
 import { databaseTarget } from './database-target';
 import { ObjectReader, TransferMessage } from './transfer-channel';
+import type { ObjectFrame } from '../generated/tributary/v1/ObjectFrame';
 import { TransferReceiver } from './transfer-receiver';
 import { TransferSender, TransferSenderOptions } from './transfer-sender';
 
@@ -27,15 +30,43 @@ async function transfer(
   src: ObjectReader,
   dst: ObjectDatabase,
   commit: CommitId,
-  opts: { base?: CommitId; baseHeld?: boolean; tap?: (m: TransferMessage) => TransferMessage; sender?: TransferSenderOptions } = {},
+  opts: {
+    base?: CommitId;
+    baseHeld?: boolean;
+    tap?: (m: TransferMessage) => TransferMessage;
+    sender?: TransferSenderOptions;
+    /** Hand the receiver each batch as gRPC would, in a buffer of its own, and let it hash them with `hashes`. */
+    wire?: { hashes: HashPool };
+  } = {},
 ) {
-  const ch = memoryChannels(opts.tap);
+  const tap = opts.wire ? (m: TransferMessage) => onWire(opts.tap ? opts.tap(m) : m) : opts.tap;
+  const ch = memoryChannels(tap);
+  const receiver = opts.wire ? { ...ch.receiver, ownsMessageBuffers: true } : ch.receiver;
   const [sent, got] = await Promise.all([
     new TransferSender(src, ch.sender, opts.sender).sendCommit(commit, { base: opts.base, baseHeld: opts.baseHeld }),
-    new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit(),
+    new TransferReceiver(databaseTarget(dst), receiver, undefined, opts.wire?.hashes).receiveCommit(),
   ]);
   return { sent, got, messages: ch.sent, roundTrips: ch.roundTrips() };
 }
+
+/** An ObjectBatch as a gRPC receiver gets it: every byte field a view of one buffer that belongs to the message. */
+function onWire(m: TransferMessage): TransferMessage {
+  if (!m.objects) return m;
+  const frames = m.objects.objects as ObjectFrame[];
+  const fields = frames.flatMap((f) => [f.id, f.data].filter((b): b is Buffer => b instanceof Uint8Array));
+  const message = Buffer.from(new ArrayBuffer(fields.reduce((n, b) => n + b.length, 0)));
+  let at = 0;
+  const copy = (b: Uint8Array | undefined) => {
+    if (!(b instanceof Uint8Array)) return b;
+    message.set(b, at);
+    at += b.length;
+    return message.subarray(at - b.length, at);
+  };
+  return { objects: { objects: frames.map((f) => ({ ...f, id: copy(f.id as Buffer), data: copy(f.data as Buffer) })) } };
+}
+
+/** The compiled hashing worker (`tsc -b` runs before jest in `npm test`). */
+const HASH_WORKER = path.resolve(__dirname, '../../../core/dist/hashing/hash.worker.js');
 
 async function readAllFiles(src: ObjectDatabase, tree: ObjectId): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -226,6 +257,37 @@ describe('object transfer', () => {
     };
     await expect(transfer(src, dst, commit, { tap })).rejects.toThrow(IntegrityError);
     expect(dst.has(commit)).toBe(false);
+  });
+
+  it('hashes batches on a worker thread when the channel owns its buffers, and still rejects damaged bytes', async () => {
+    const hashes = new HashPool(1, HASH_WORKER);
+    const moved = jest.spyOn(hashes, 'digest');
+    try {
+      const src = await db();
+      const dst = await db();
+      const { commit, tree } = await commitFiles(src, { ...files(), 'big.bin': randomBytesSeeded(3_000_000, 4) });
+      const { got } = await transfer(src, dst, commit, { wire: { hashes } });
+      expect(got.commit).toBe(commit);
+      expect(moved.mock.calls.length).toBeGreaterThanOrEqual(3);
+      expect(await readAllFiles(dst, tree)).toEqual(await readAllFiles(src, tree));
+
+      const other = await db();
+      let damaged: ObjectId | undefined;
+      const tap = (m: TransferMessage): TransferMessage => {
+        const frames = m.objects?.objects as ObjectFrame[] | undefined;
+        if (!frames || damaged || frames.length < 2) return m;
+        const data = Buffer.from(frames[1].data as Buffer);
+        data[data.length >> 1] ^= 1;
+        damaged = Buffer.from(frames[1].id as Buffer).toString('hex') as ObjectId;
+        return { objects: { objects: [frames[0], { ...frames[1], data }, ...frames.slice(2)] } };
+      };
+      await expect(transfer(src, other, commit, { tap, wire: { hashes } })).rejects.toThrow(IntegrityError);
+      expect(damaged).toBeDefined();
+      expect(other.has(damaged!)).toBe(false);
+      expect(other.has(commit)).toBe(false);
+    } finally {
+      await hashes.close();
+    }
   });
 
   it('reads ahead of the stream only up to its bound, also for a folder of many one-chunk files', async () => {

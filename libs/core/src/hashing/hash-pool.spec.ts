@@ -1,0 +1,58 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { HashPool } from './hash-pool';
+import { sha256 } from './sha256';
+
+// Specs run TypeScript sources; the worker is the compiled script (`tsc -b` runs before jest in `npm test`).
+const WORKER = path.resolve(__dirname, '../../dist/hashing/hash.worker.js');
+
+describe('HashPool', () => {
+  it('has its compiled worker script', () => {
+    expect(existsSync(WORKER)).toBe(true);
+  });
+
+  it('hashes spans of a buffer on a worker, which has the buffer meanwhile and hands it back intact', async () => {
+    const pool = new HashPool(1, WORKER);
+    try {
+      expect(pool.movesBuffers).toBe(true);
+      const bytes = randomBytes(300_000);
+      const buffer = new ArrayBuffer(bytes.length);
+      Buffer.from(buffer).set(bytes);
+      const spans = [[0, 100_000], [100_000, 150_000], [250_000, 50_000], [7, 0]] as const;
+      const job = pool.digest(buffer, spans);
+      expect(buffer.byteLength).toBe(0);
+      const { buffer: back, ids } = await job;
+      expect(ids).toEqual(spans.map(([o, n]) => sha256(bytes.subarray(o, o + n))));
+      expect(Buffer.from(back).equals(bytes)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('answers concurrent jobs, over two workers, each with its own ids', async () => {
+    const pool = new HashPool(2, WORKER);
+    try {
+      const inputs = Array.from({ length: 6 }, (_, i) => randomBytes(50_000 + i));
+      const results = await Promise.all(
+        inputs.map((b) => {
+          const copy = new ArrayBuffer(b.length);
+          Buffer.from(copy).set(b);
+          return pool.digest(copy, [[0, b.length]]);
+        }),
+      );
+      expect(results.map((r) => r.ids[0])).toEqual(inputs.map((b) => sha256(b)));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('hashes in place, moving nothing, without workers', async () => {
+    const pool = new HashPool(0, WORKER);
+    expect(pool.movesBuffers).toBe(false);
+    const bytes = randomBytes(1000);
+    const { buffer, ids } = await pool.digest(bytes.buffer.slice(0) as ArrayBuffer, [[10, 20]]);
+    expect(buffer.byteLength).toBe(bytes.buffer.byteLength);
+    expect(ids).toEqual([sha256(bytes.subarray(10, 30))]);
+  });
+});

@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { UnavailableError } from '../errors/trib-error';
+import { ObjectId } from '../ids/ids';
+import { sha256 } from './sha256';
+
+/** `[offset, length]` of one object's bytes within a buffer. */
+export type ByteSpan = readonly [offset: number, length: number];
+
+export interface HashedSpans {
+  /** The buffer that was hashed, usable again (the one passed in was moved to a worker and is now detached). */
+  readonly buffer: ArrayBuffer;
+  /** SHA-256 of each span, in order. */
+  readonly ids: ObjectId[];
+}
+
+interface Pending {
+  readonly resolve: (r: HashedSpans) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/**
+ * SHA-256 on worker threads, for receivers that verify every object they are sent: the hashing of one batch
+ * overlaps with receiving the next, on another core. A buffer is moved to a worker, not copied, and comes back with
+ * the ids; while a job runs, every view of that buffer reads as empty. Without a compiled worker script (specs run
+ * TypeScript sources) or with `size` 0 it hashes on the calling thread and moves nothing.
+ */
+export class HashPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly owner = new Map<number, Worker>();
+  private readonly script: string;
+  private readonly inline: boolean;
+  private jobs = 0;
+
+  /** Workers start on first use, up to `size`; an idle worker does not keep the process alive. */
+  constructor(private readonly size = Math.max(1, Math.min(cpus().length - 1, 4)), script = path.join(__dirname, 'hash.worker.js')) {
+    this.script = script;
+    this.inline = size === 0 || !existsSync(script);
+  }
+
+  /** True when `digest` moves buffers to worker threads (false: it hashes in place). */
+  get movesBuffers(): boolean {
+    return !this.inline;
+  }
+
+  /**
+   * Hashes `spans` of `buffer`. With workers, `buffer` is detached until the promise settles and the result holds
+   * it again; it must not be a slice of Node's shared Buffer pool. Rejects UnavailableError if the worker dies
+   * (its buffer is then lost).
+   */
+  digest(buffer: ArrayBuffer, spans: readonly ByteSpan[]): Promise<HashedSpans> {
+    if (this.inline) {
+      return Promise.resolve({ buffer, ids: spans.map(([offset, length]) => sha256(new Uint8Array(buffer, offset, length))) });
+    }
+    const job = ++this.jobs;
+    const worker = this.pick();
+    return new Promise((resolve, reject) => {
+      this.pending.set(job, { resolve, reject });
+      this.owner.set(job, worker);
+      worker.ref();
+      worker.postMessage({ job, buffer, ranges: spans }, [buffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.splice(0).map((w) => w.terminate()));
+  }
+
+  /** The least busy worker, starting a new one while all are busy and the pool has room. */
+  private pick(): Worker {
+    const busy = new Map<Worker, number>(this.workers.map((w) => [w, 0]));
+    for (const w of this.owner.values()) busy.set(w, (busy.get(w) ?? 0) + 1);
+    let best: Worker | undefined;
+    for (const [w, n] of busy) if (!best || n < busy.get(best)!) best = w;
+    if (best && (busy.get(best) === 0 || this.workers.length >= this.size)) return best;
+    return this.spawn();
+  }
+
+  private spawn(): Worker {
+    const w = new Worker(this.script);
+    w.unref();
+    w.on('message', (m: { job: number; buffer: ArrayBuffer; ids: string[] }) => {
+      const p = this.settle(m.job);
+      p?.resolve({ buffer: m.buffer, ids: m.ids as ObjectId[] });
+    });
+    w.on('error', (e) => this.fail(w, e));
+    w.on('exit', (code) => this.fail(w, new Error(`exited with code ${code}`)));
+    this.workers.push(w);
+    return w;
+  }
+
+  private settle(job: number): Pending | undefined {
+    const p = this.pending.get(job);
+    const w = this.owner.get(job);
+    this.pending.delete(job);
+    this.owner.delete(job);
+    if (w && ![...this.owner.values()].includes(w)) w.unref();
+    return p;
+  }
+
+  private fail(w: Worker, e: Error): void {
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    for (const [job, owner] of [...this.owner]) {
+      if (owner === w) this.settle(job)?.reject(new UnavailableError(`hashing worker failed: ${e.message}`));
+    }
+  }
+}
+
+let shared: HashPool | undefined;
+
+/** The process's HashPool, started on first use. */
+export function sharedHashPool(): HashPool {
+  shared ??= new HashPool();
+  return shared;
+}
