@@ -54,6 +54,8 @@ interface IncomingObject {
 const BATCHES_AHEAD = 3;
 /** A batch with fewer payload bytes is hashed in place: moving it to a worker would cost more than it saves. */
 const MIN_MOVED_BYTES = 64 * 1024;
+/** Most bytes a frame adds to its object's on the wire: the 32-byte id, the kind and protobuf's tags and lengths. */
+const FRAME_OVERHEAD_BYTES = 64;
 
 export interface ReceivedCommit {
   readonly commit: CommitId;
@@ -150,6 +152,8 @@ export class TransferReceiver {
     const buffer = whole[0]?.data!.buffer;
     const bytes = whole.reduce((n, o) => n + o.data!.length, 0);
     if (!buffer || bytes < MIN_MOVED_BYTES || whole.some((o) => o.data!.buffer !== buffer)) return objects;
+    // Only a buffer that holds this message and nothing else may move (moving detaches every view of it).
+    if (buffer.byteLength > bytes + frames.length * FRAME_OVERHEAD_BYTES + 64) return objects;
     const spans = whole.map((o) => [o.data!.byteOffset, o.data!.length] as const);
     const hashed = await this.hashes.digest(buffer as ArrayBuffer, spans);
     whole.forEach((o, i) => {

@@ -35,11 +35,15 @@ async function transfer(
     baseHeld?: boolean;
     tap?: (m: TransferMessage) => TransferMessage;
     sender?: TransferSenderOptions;
-    /** Hand the receiver each batch as gRPC would, in a buffer of its own, and let it hash them with `hashes`. */
-    wire?: { hashes: HashPool };
+    /**
+     * Hand the receiver each batch as gRPC would, in a buffer of its own (or as `lay` puts it), and let it hash them
+     * with `hashes`.
+     */
+    wire?: { hashes: HashPool; lay?: (m: TransferMessage) => TransferMessage };
   } = {},
 ) {
-  const tap = opts.wire ? (m: TransferMessage) => onWire(opts.tap ? opts.tap(m) : m) : opts.tap;
+  const lay = opts.wire?.lay ?? onWire;
+  const tap = opts.wire ? (m: TransferMessage) => lay(opts.tap ? opts.tap(m) : m) : opts.tap;
   const ch = memoryChannels(tap);
   const receiver = opts.wire ? { ...ch.receiver, ownsMessageBuffers: true } : ch.receiver;
   const [sent, got] = await Promise.all([
@@ -285,6 +289,41 @@ describe('object transfer', () => {
       expect(damaged).toBeDefined();
       expect(other.has(damaged!)).toBe(false);
       expect(other.has(commit)).toBe(false);
+    } finally {
+      await hashes.close();
+    }
+  });
+
+  it('hashes in place a batch whose buffer holds more than the message, even when the channel owns its buffers', async () => {
+    const hashes = new HashPool(1, HASH_WORKER);
+    const moved = jest.spyOn(hashes, 'digest');
+    try {
+      const src = await db();
+      const dst = await db();
+      const { commit, tree } = await commitFiles(src, { 'big.bin': randomBytesSeeded(1_000_000, 6) });
+      const shared = Buffer.alloc(8 << 20);
+      const views: Buffer[] = [];
+      // Every batch a view into one larger buffer, as a decoder that sliced its input without copying would give.
+      const lay = (m: TransferMessage): TransferMessage => {
+        const wire = onWire(m);
+        if (!wire.objects) return wire;
+        const frames = wire.objects.objects as ObjectFrame[];
+        const first = frames.find((f) => f.data) as ObjectFrame | undefined;
+        const data = first?.data as Buffer | undefined;
+        if (!data) return wire;
+        const whole = Buffer.from(data.buffer);
+        const at = views.length * 1_100_000;
+        shared.set(whole, at);
+        views.push(shared.subarray(at, at + whole.length));
+        const rebase = (b: unknown) => (b instanceof Uint8Array ? shared.subarray(at + b.byteOffset, at + b.byteOffset + b.length) : b);
+        return { objects: { objects: frames.map((f) => ({ ...f, id: rebase(f.id) as Buffer, data: rebase(f.data) as Buffer })) } };
+      };
+      const { got } = await transfer(src, dst, commit, { wire: { hashes, lay } });
+      expect(got.commit).toBe(commit);
+      expect(views.length).toBeGreaterThan(0);
+      expect(moved).not.toHaveBeenCalled();
+      expect(shared.buffer.byteLength).toBe(8 << 20);
+      expect(await readAllFiles(dst, tree)).toEqual(await readAllFiles(src, tree));
     } finally {
       await hashes.close();
     }
