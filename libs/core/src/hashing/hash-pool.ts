@@ -36,7 +36,10 @@ export class HashPool {
   private jobs = 0;
 
   /** Workers start on first use, up to `size`; an idle worker does not keep the process alive. */
-  constructor(private readonly size = Math.max(1, Math.min(cpus().length - 1, 4)), script = path.join(__dirname, 'hash.worker.js')) {
+  constructor(
+    private readonly size = Math.max(1, Math.min(cpus().length - 1, 4)),
+    script = path.join(__dirname, 'hash.worker.js'),
+  ) {
     this.script = script;
     this.inline = size === 0 || !existsSync(script);
   }
@@ -53,7 +56,8 @@ export class HashPool {
    */
   digest(buffer: ArrayBuffer, spans: readonly ByteSpan[]): Promise<HashedSpans> {
     if (this.inline) {
-      return Promise.resolve({ buffer, ids: spans.map(([offset, length]) => sha256(new Uint8Array(buffer, offset, length))) });
+      const ids = spans.map(([offset, length]) => sha256(new Uint8Array(buffer, offset, length)));
+      return Promise.resolve({ buffer, ids });
     }
     const job = ++this.jobs;
     const worker = this.pick();

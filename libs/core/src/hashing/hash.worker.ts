@@ -9,6 +9,8 @@ interface Request {
 }
 
 parentPort!.on('message', ({ job, buffer, ranges }: Request) => {
-  const ids = ranges.map(([offset, length]) => createHash('sha256').update(new Uint8Array(buffer, offset, length)).digest('hex'));
+  const ids = ranges.map(([offset, length]) =>
+    createHash('sha256').update(new Uint8Array(buffer, offset, length)).digest('hex'),
+  );
   parentPort!.postMessage({ job, buffer, ids }, [buffer]);
 });

@@ -77,7 +77,10 @@ export interface TransferStats {
   deltas: number;
   /** HaveQuery messages. */
   haveQueries: number;
-  /** Round trips spent asking: the HaveQuery messages of one round are sent before any answer is awaited. */
+  /**
+   * Rounds of HaveQuery messages: a round's messages go out before its answers are awaited (16 at a time), so a
+   * round is one round trip for up to 64K ids.
+   */
   haveRounds: number;
 }
 

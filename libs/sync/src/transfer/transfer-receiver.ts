@@ -176,7 +176,11 @@ export class TransferReceiver {
   }
 
   /** Verifies and stores one object; returns it when it was a commit new to the target. */
-  private async accept(obj: IncomingObject, received: Map<ObjectId, Received>, stats: TransferStats): Promise<{ id: ObjectId; bytes: Buffer } | undefined> {
+  private async accept(
+    obj: IncomingObject,
+    received: Map<ObjectId, Received>,
+    stats: TransferStats,
+  ): Promise<{ id: ObjectId; bytes: Buffer } | undefined> {
     const { id, kind } = obj;
     let bytes: Buffer;
     let base: ObjectId | undefined;
@@ -199,7 +203,8 @@ export class TransferReceiver {
     stats.objects++;
     crashPoint('sync.receive.object');
     if (this.target.has(id)) return undefined;
-    if ((obj.data && obj.digest ? obj.digest : sha256(bytes)) !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
+    const digest = obj.data && obj.digest ? obj.digest : sha256(bytes);
+    if (digest !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
     const info = await this.verify(id, kind, bytes, received);
     received.set(id, info);
     await this.target.put(id, bytes, base);

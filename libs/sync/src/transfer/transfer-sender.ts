@@ -149,6 +149,12 @@ interface RunItem {
   readonly aligner?: ChunkAligner;
 }
 
+/** A tree or list node the sender read, with its children that the receiver may lack. */
+interface Family {
+  readonly parent: Wanted;
+  readonly children: Wanted[];
+}
+
 /** The entries of a directory the receiver holds, by name. */
 type HeldEntries = (name: string) => Promise<TreeEntry | undefined>;
 
@@ -261,10 +267,7 @@ class CommitTransfer {
     let level: Wanted[] = [...trees];
     while (level.length > 0) {
       this.presume(level);
-      const families = await this.readChildren(
-        level.filter((w) => this.known.get(w.id) !== true),
-        descended,
-      );
+      const families = await this.readChildren(level.filter((w) => this.known.get(w.id) !== true), descended);
       const children = families.flatMap((f) => f.children);
       this.presume(children);
       await this.ask(this.unanswered([...level, ...children]));
@@ -294,14 +297,14 @@ class CommitTransfer {
    * A level's nodes are read together (neighbours in a pack come in one ranged read): one round trip per slice, not
    * per node, which on a cloud store is most of a small transfer's time.
    */
-  private async readChildren(parents: readonly Wanted[], descended: Set<string>): Promise<{ parent: Wanted; children: Wanted[] }[]> {
+  private async readChildren(parents: readonly Wanted[], descended: Set<string>): Promise<Family[]> {
     const toRead: Wanted[] = [];
     for (const w of parents) {
       if (w.kind === CHUNK || descended.has(w.kind + w.id)) continue;
       descended.add(w.kind + w.id);
       toRead.push(w);
     }
-    const families: { parent: Wanted; children: Wanted[] }[] = [];
+    const families: Family[] = [];
     for (let from = 0; from < toRead.length; from += NODES_PER_READ) {
       const slice = toRead.slice(from, from + NODES_PER_READ);
       const nodes = await this.readMany(slice.map((w) => w.id));

@@ -66,11 +66,22 @@ function onWire(m: TransferMessage): TransferMessage {
     at += b.length;
     return message.subarray(at - b.length, at);
   };
-  return { objects: { objects: frames.map((f) => ({ ...f, id: copy(f.id as Buffer), data: copy(f.data as Buffer) })) } };
+  const objects = frames.map((f) => ({ ...f, id: copy(f.id as Buffer), data: copy(f.data as Buffer) }));
+  return { objects: { objects } };
 }
 
 /** The compiled hashing worker (`tsc -b` runs before jest in `npm test`). */
 const HASH_WORKER = path.resolve(__dirname, '../../../core/dist/hashing/hash.worker.js');
+
+/** Runs `fn` with a one-worker HashPool and a spy on its `digest`, then stops the worker. */
+async function withHashWorker(fn: (hashes: HashPool, moved: jest.SpyInstance) => Promise<void>): Promise<void> {
+  const hashes = new HashPool(1, HASH_WORKER);
+  try {
+    await fn(hashes, jest.spyOn(hashes, 'digest'));
+  } finally {
+    await hashes.close();
+  }
+}
 
 async function readAllFiles(src: ObjectDatabase, tree: ObjectId): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -263,10 +274,8 @@ describe('object transfer', () => {
     expect(dst.has(commit)).toBe(false);
   });
 
-  it('hashes batches on a worker thread when the channel owns its buffers, and still rejects damaged bytes', async () => {
-    const hashes = new HashPool(1, HASH_WORKER);
-    const moved = jest.spyOn(hashes, 'digest');
-    try {
+  it('hashes batches on a worker when the channel owns its buffers, and still rejects damaged bytes', () =>
+    withHashWorker(async (hashes, moved) => {
       const src = await db();
       const dst = await db();
       const { commit, tree } = await commitFiles(src, { ...files(), 'big.bin': randomBytesSeeded(3_000_000, 4) });
@@ -289,15 +298,10 @@ describe('object transfer', () => {
       expect(damaged).toBeDefined();
       expect(other.has(damaged!)).toBe(false);
       expect(other.has(commit)).toBe(false);
-    } finally {
-      await hashes.close();
-    }
-  });
+    }));
 
-  it('hashes in place a batch whose buffer holds more than the message, even when the channel owns its buffers', async () => {
-    const hashes = new HashPool(1, HASH_WORKER);
-    const moved = jest.spyOn(hashes, 'digest');
-    try {
+  it('hashes in place a batch whose buffer holds more than the message, though the channel owns it', () =>
+    withHashWorker(async (hashes, moved) => {
       const src = await db();
       const dst = await db();
       const { commit, tree } = await commitFiles(src, { 'big.bin': randomBytesSeeded(1_000_000, 6) });
@@ -315,8 +319,10 @@ describe('object transfer', () => {
         const at = views.length * 1_100_000;
         shared.set(whole, at);
         views.push(shared.subarray(at, at + whole.length));
-        const rebase = (b: unknown) => (b instanceof Uint8Array ? shared.subarray(at + b.byteOffset, at + b.byteOffset + b.length) : b);
-        return { objects: { objects: frames.map((f) => ({ ...f, id: rebase(f.id) as Buffer, data: rebase(f.data) as Buffer })) } };
+        const rebase = (b: unknown) =>
+          b instanceof Uint8Array ? shared.subarray(at + b.byteOffset, at + b.byteOffset + b.length) : b;
+        const objects = frames.map((f) => ({ ...f, id: rebase(f.id) as Buffer, data: rebase(f.data) as Buffer }));
+        return { objects: { objects } };
       };
       const { got } = await transfer(src, dst, commit, { wire: { hashes, lay } });
       expect(got.commit).toBe(commit);
@@ -324,10 +330,7 @@ describe('object transfer', () => {
       expect(moved).not.toHaveBeenCalled();
       expect(shared.buffer.byteLength).toBe(8 << 20);
       expect(await readAllFiles(dst, tree)).toEqual(await readAllFiles(src, tree));
-    } finally {
-      await hashes.close();
-    }
-  });
+    }));
 
   it('reads ahead of the stream only up to its bound, also for a folder of many one-chunk files', async () => {
     const src = await db();
