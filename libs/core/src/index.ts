@@ -3,7 +3,6 @@
 export * from './ids/ids';
 export * from './errors/trib-error';
 export * from './hashing/sha256';
-export * from './hashing/hash-pool';
 export * from './objects/object-types';
 export * from './objects/object-source';
 export * from './objects/commit.codec';

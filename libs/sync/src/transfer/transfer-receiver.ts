@@ -4,16 +4,15 @@ import {
   decodeChunkList,
   decodeCommit,
   decodeTreeNode,
-  HashPool,
   ID_BYTES,
   IntegrityError,
   InvalidArgumentError,
   nodeSize,
   ObjectId,
   sha256,
-  sharedHashPool,
 } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
+import { HashPool, sharedHashPool } from './hash-pool';
 import type { ObjectFrame__Output } from '../generated/tributary/v1/ObjectFrame';
 import { CHUNK, CHUNK_LIST, COMMIT, entryObjectKind, ObjectKindName, parseObjectKind, TREE } from './object-kinds';
 import {

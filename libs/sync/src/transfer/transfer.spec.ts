@@ -10,12 +10,12 @@ import {
   walkFiles,
 } from '@tributary/core';
 import * as path from 'node:path';
-import { HashPool } from '@tributary/core';
 import { ObjectDatabase } from '@tributary/repository';
 import { MemoryStore } from '@tributary/storage';
 import { memoryChannels } from '../testing/memory-channel';
 import { commitFiles, randomBytesSeeded } from '../testing/object-fixtures';
 import { databaseTarget } from './database-target';
+import { HashPool } from './hash-pool';
 import { ObjectReader, TransferMessage } from './transfer-channel';
 import type { ObjectFrame } from '../generated/tributary/v1/ObjectFrame';
 import { TransferReceiver } from './transfer-receiver';
@@ -71,7 +71,7 @@ function onWire(m: TransferMessage): TransferMessage {
 }
 
 /** The compiled hashing worker (`tsc -b` runs before jest in `npm test`). */
-const HASH_WORKER = path.resolve(__dirname, '../../../core/dist/hashing/hash.worker.js');
+const HASH_WORKER = path.resolve(__dirname, '../../dist/transfer/hash.worker.js');
 
 /** Runs `fn` with a one-worker HashPool and a spy on its `digest`, then stops the worker. */
 async function withHashWorker(fn: (hashes: HashPool, moved: jest.SpyInstance) => Promise<void>): Promise<void> {

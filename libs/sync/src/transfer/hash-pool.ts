@@ -2,9 +2,7 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { UnavailableError } from '../errors/trib-error';
-import { ObjectId } from '../ids/ids';
-import { sha256 } from './sha256';
+import { ObjectId, sha256, UnavailableError } from '@tributary/core';
 
 /** `[offset, length]` of one object's bytes within a buffer. */
 export type ByteSpan = readonly [offset: number, length: number];

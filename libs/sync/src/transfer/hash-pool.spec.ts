@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HashPool } from './hash-pool';
-import { sha256 } from './sha256';
+import { sha256 } from '@tributary/core';
 
 // Specs run TypeScript sources; the worker is the compiled script (`tsc -b` runs before jest in `npm test`).
-const WORKER = path.resolve(__dirname, '../../dist/hashing/hash.worker.js');
+const WORKER = path.resolve(__dirname, '../../dist/transfer/hash.worker.js');
 
 describe('HashPool', () => {
   it('has its compiled worker script', () => {
