@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { CommitId, TopicName } from '@tributary/core';
 import { ObjectDatabase, Repository, topicRef } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
+import { TransferReceiver } from '../libs/sync/src/transfer/transfer-receiver';
 import {
   appendAndCommit,
   callStatus,
@@ -217,6 +218,28 @@ describe('sync: subscribe', () => {
       raw.close();
     } finally {
       await big.close();
+    }
+  });
+
+  it('asks one question per entry after the first in a call: the commit together with its changes', async () => {
+    const hub = await newRepo(path.join(t.dir, 'one-question'));
+    const receive = TransferReceiver.prototype.receiveCommit;
+    const questions: number[] = [];
+    const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit').mockImplementation(async function (this: TransferReceiver) {
+      const got = await receive.call(this);
+      questions.push(got.stats.haveQueries);
+      return got;
+    });
+    try {
+      const r = await client.subscribe(hub, TOPIC, 'one-question');
+      expect(r.commits).toBeGreaterThanOrEqual(3);
+      expect(questions).toHaveLength(r.commits);
+      // Each later entry builds on the one just delivered: no separate question about the commit and its base.
+      expect(questions.slice(1)).toEqual(new Array(r.commits - 1).fill(1));
+      expect(await treeOf(hub, r.head!)).toEqual(await treeOf(edge, r.head!));
+    } finally {
+      spy.mockRestore();
+      await hub.close();
     }
   });
 

@@ -52,6 +52,12 @@ const MAX_RUN_ITEMS = 4096;
  * round trip. Answers are a bit per id, so the receiver's replies never hold up its reading of the queries.
  */
 const MAX_QUERIES_IN_FLIGHT = 16;
+/**
+ * Levels of trees and lists read before the receiver has answered for them, below the last node known to be
+ * missing: enough for `batches/<new day>/<new file>` under a changed directory (the edge agent's layout) to be one
+ * round trip, while a subtree the receiver turns out to hold wastes at most two levels of reads.
+ */
+const SPECULATIVE_LEVELS = 2;
 
 /** For a store on local disk, where a read is a system call. */
 const DEFAULT_READ_AHEAD: SenderReadAhead = { batchBytes: 2 * 1024 * 1024, aheadBytes: 8 * 1024 * 1024 };
@@ -69,6 +75,12 @@ export interface SendOptions {
    * in vain (never its files, which are still asked about). The receiver verifies what it gets either way.
    */
   readonly baseHeld?: boolean;
+  /**
+   * The receiver holds `base`, which was sent to it earlier on this channel, but may hold the commit too (a
+   * replay): the commit is asked about in the same round trip as the changes since `base`, not in one of its own.
+   * For a commit whose only parent is `base`; any other runs the usual negotiation.
+   */
+  readonly baseDelivered?: boolean;
   /** Called after each object is queued, with the running totals (progress reporting). */
   readonly onProgress?: (stats: TransferStats) => void;
 }
@@ -87,7 +99,7 @@ export interface TransferSenderOptions {
  *
  * 1. Negotiation, top-down: HaveQuery for the commit, then for the parents of missing commits (asking ahead along
  *    the history in growing batches, so a long missing history costs log(n) round trips), then the trees, chunk
- *    lists and chunks under missing commits, two levels per round trip. Thanks to the closure invariant it never
+ *    lists and chunks under missing commits, three levels per round trip. Thanks to the closure invariant it never
  *    descends into an object the receiver holds.
  * 2. Sending, bottom-up: missing objects in post-order (a file's chunks, then its list nodes, then trees, then
  *    commits, parents before children), in ObjectBatch messages of about 1 MiB. A chunk, chunk-list root or
@@ -188,13 +200,16 @@ class CommitTransfer {
   }
 
   async run(commit: CommitId): Promise<TransferStats> {
-    const missing = await this.negotiateCommits(commit);
-    const trees: Wanted[] = [];
-    for (const [id, c] of missing) {
-      const held = this.heldCommitFor(id, c, commit);
-      trees.push(held ? this.comparedTo((await this.readCommit(held)).tree, c.tree, TREE) : { id: c.tree, kind: TREE });
+    let missing = await this.negotiateOnDeliveredBase(commit);
+    if (!missing) {
+      missing = await this.negotiateCommits(commit);
+      const trees: Wanted[] = [];
+      for (const [id, c] of missing) {
+        const held = this.heldCommitFor(id, c, commit);
+        trees.push(held ? this.comparedTo((await this.readCommit(held)).tree, c.tree, TREE) : { id: c.tree, kind: TREE });
+      }
+      await this.negotiateContents(trees);
     }
-    await this.negotiateContents(trees);
     for (const id of parentsFirst(commit, missing)) {
       const c = missing.get(id)!;
       const base = this.deltaBaseFor(id, c, commit);
@@ -210,6 +225,22 @@ class CommitTransfer {
   }
 
   // ---- negotiation
+
+  /**
+   * With `baseDelivered`, for a commit whose only parent is the base: asks about the commit in the first round of
+   * asking about the changes since the base, and returns the commits to send (none if the receiver holds it).
+   * Undefined when this does not apply.
+   */
+  private async negotiateOnDeliveredBase(commit: CommitId): Promise<Map<CommitId, Commit> | undefined> {
+    const base = this.opts.base;
+    if (!this.opts.baseDelivered || !base || base === commit) return undefined;
+    const c = await this.readCommit(commit);
+    if (c.parents.length !== 1 || c.parents[0] !== base) return undefined;
+    this.known.set(base, true);
+    const changes = this.comparedTo((await this.readCommit(base)).tree, c.tree, TREE);
+    const held = await this.negotiateContents([changes], commit);
+    return held ? new Map() : new Map([[commit, c]]);
+  }
 
   /** The commits the receiver lacks, decoded, found by asking ahead along the history in doubling batches. */
   private async negotiateCommits(commit: CommitId): Promise<Map<CommitId, Commit>> {
@@ -256,28 +287,52 @@ class CommitTransfer {
    * about, and directories changed since are presumed missing: a small change costs a round trip for its files,
    * not one per level of the tree.
    *
-   * Each round trip settles two levels: the nodes of a level are read before the receiver has answered for them
-   * (they are read anyway when missing, and a node found held costs only its read), so their children are asked in
-   * the same round. Under a new commit, a directory of files costs two rounds: the root with the directory, then
-   * the files' lists with their chunks.
+   * Each round trip settles at least three levels: nodes are read before the receiver has answered for them, up to
+   * SPECULATIVE_LEVELS levels below the last node known to be missing (they are read anyway when missing, and a
+   * node found held costs only its read), so their children are asked in the same round; and nodes known to be
+   * missing already (presumed directories) need no answer, so a change deep in a tree is one round however deep.
+   * Under a new commit, a directory of files costs two rounds: the root, the directory and the files' lists, then
+   * the chunks.
+   *
+   * `commit`, if given, is asked about in the first round too; if the receiver holds it, nothing more is asked and
+   * this resolves true.
    */
-  private async negotiateContents(trees: readonly Wanted[]): Promise<void> {
+  private async negotiateContents(trees: readonly Wanted[], commit?: CommitId): Promise<boolean> {
     // An id can be wanted as two kinds (a file whose bytes are a tree object); descend once per kind.
     const descended = new Set<string>();
     let level: Wanted[] = [...trees];
+    let alsoAsk = commit === undefined ? [] : [commit];
     while (level.length > 0) {
+      const families: Family[] = [];
+      const asking: Wanted[] = [];
+      // This level's nodes, then on down: through nodes known to be missing (presumed: they need no answer), and
+      // up to SPECULATIVE_LEVELS levels into nodes not answered yet. `unsure` counts those levels above a node.
       this.presume(level);
-      const families = await this.readChildren(level.filter((w) => this.known.get(w.id) !== true), descended);
-      const children = families.flatMap((f) => f.children);
-      this.presume(children);
-      await this.ask(this.unanswered([...level, ...children]));
+      const unsure = new Map<Wanted, number>(level.map((w) => [w, this.known.get(w.id) === false ? 0 : 1]));
+      for (let wave = level; wave.length > 0; ) {
+        const read = await this.readChildren(wave.filter((w) => this.known.get(w.id) !== true), descended);
+        const next: Wanted[] = [];
+        for (const f of read) {
+          this.presume(f.children);
+          asking.push(...f.children);
+          for (const c of f.children) {
+            const levels = this.known.get(c.id) === false ? 0 : unsure.get(f.parent)! + 1;
+            if (this.known.get(c.id) === true || levels > SPECULATIVE_LEVELS) continue;
+            unsure.set(c, levels);
+            next.push(c);
+          }
+        }
+        families.push(...read);
+        asking.push(...wave);
+        wave = next;
+      }
+      await this.ask([...alsoAsk, ...this.unanswered(asking)]);
+      alsoAsk = [];
+      if (commit !== undefined && this.known.get(commit) === true) return true;
       // The children the receiver lacks, under parents it lacks, are read next; their children form the next level.
-      const next = families
-        .filter((f) => this.known.get(f.parent.id) === false)
-        .flatMap((f) => f.children)
-        .filter((w) => this.known.get(w.id) === false);
-      level = (await this.readChildren(next, descended)).flatMap((f) => f.children);
+      level = (await this.readChildren(missingChildren(families, this.known), descended)).flatMap((f) => f.children);
     }
+    return false;
   }
 
   /** Marks the directories presumed missing (see Wanted.presumedMissing) as missing, without asking. */
@@ -579,6 +634,14 @@ class CommitTransfer {
   private async readCommit(id: CommitId): Promise<Commit> {
     return decodeCommit(await this.src.get(id), id);
   }
+}
+
+/** The children the receiver lacks, of the parents among `families` that it lacks (as far as `known` says yet). */
+function missingChildren(families: readonly Family[], known: ReadonlyMap<ObjectId, boolean>): Wanted[] {
+  return families
+    .filter((f) => known.get(f.parent.id) === false)
+    .flatMap((f) => f.children)
+    .filter((w) => known.get(w.id) === false);
 }
 
 /** Missing commits ordered so every commit comes after its missing parents (iterative: histories can be long). */

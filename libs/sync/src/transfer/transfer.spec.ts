@@ -33,6 +33,7 @@ async function transfer(
   opts: {
     base?: CommitId;
     baseHeld?: boolean;
+    baseDelivered?: boolean;
     tap?: (m: TransferMessage) => TransferMessage;
     sender?: TransferSenderOptions;
     /**
@@ -47,7 +48,7 @@ async function transfer(
   const ch = memoryChannels(tap);
   const receiver = opts.wire ? { ...ch.receiver, ownsMessageBuffers: true } : ch.receiver;
   const [sent, got] = await Promise.all([
-    new TransferSender(src, ch.sender, opts.sender).sendCommit(commit, { base: opts.base, baseHeld: opts.baseHeld }),
+    new TransferSender(src, ch.sender, opts.sender).sendCommit(commit, { base: opts.base, baseHeld: opts.baseHeld, baseDelivered: opts.baseDelivered }),
     new TransferReceiver(databaseTarget(dst), receiver, undefined, opts.wire?.hashes).receiveCommit(),
   ]);
   return { sent, got, messages: ch.sent, roundTrips: ch.roundTrips() };
@@ -182,6 +183,33 @@ describe('object transfer', () => {
     expect(again.sent.wireBytes).toBeLessThan(2048);
   });
 
+  it('asks about a commit on a base sent before in the same round trip as its changes, and sends none on a replay', async () => {
+    const src = await db();
+    const dst = await db();
+    const deep: Record<string, Buffer> = { ...files() };
+    for (let i = 0; i < 20; i++) deep[`batches/2026-11-24/b${i}.csv`] = Buffer.from(`batch ${i}\n`);
+    const one = await commitFiles(src, deep);
+    await transfer(src, dst, one.commit);
+    const two = await commitFiles(src, { ...deep, 'batches/2026-11-24/b20.csv': Buffer.from('batch 20\n') }, [one.commit]);
+    const asked: number[] = [];
+    const tap = (m: TransferMessage) => {
+      if (m.haveQuery) asked.push((m.haveQuery.ids as Buffer).length / 32);
+      return m;
+    };
+    const { sent, roundTrips } = await transfer(src, dst, two.commit, { base: one.commit, baseDelivered: true, tap });
+    // The commit and the new file, together; without baseDelivered: [2, 1], the commit with its base, then the file.
+    expect(asked).toEqual([2]);
+    expect(roundTrips).toBe(1);
+    expect(sent.wireBytes).toBeLessThan(2048);
+    expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
+    expect((await ObjectDatabase.open(dst.store)).has(two.commit)).toBe(true);
+
+    const replay = await transfer(src, dst, two.commit, { base: one.commit, baseDelivered: true });
+    expect(replay.got.commit).toBe(two.commit);
+    expect(replay.sent).toMatchObject({ objects: 0, wireBytes: 0 });
+    expect(replay.roundTrips).toBe(1);
+  });
+
   it('a directory changed back to a version the receiver holds arrives complete (sent again, its files not)', async () => {
     const src = await db();
     const dst = await db();
@@ -198,13 +226,13 @@ describe('object transfer', () => {
     expect(await readAllFiles(dst, three.tree)).toEqual(await readAllFiles(src, three.tree));
   });
 
-  it('settles two levels of a new tree per round trip', async () => {
+  it('settles three levels of a new tree per round trip', async () => {
     const src = await db();
     const dst = await db();
-    // Below the commit: root, p/, q/, r/, the file's chunk list, its chunks. Six levels, asked in three rounds.
+    // Below the commit: root, p/, q/, r/, the file's chunk list, its chunks. Six levels, asked in two rounds.
     const { commit, tree } = await commitFiles(src, { 'p/q/r/big.bin': randomBytesSeeded(700_000, 3) });
     const { sent, roundTrips } = await transfer(src, dst, commit);
-    expect(roundTrips).toBe(1 + 3);
+    expect(roundTrips).toBe(1 + 2);
     expect(sent.haveRounds).toBe(roundTrips);
     expect(await readAllFiles(dst, tree)).toEqual(await readAllFiles(src, tree));
     expect((await ObjectDatabase.open(dst.store)).has(commit)).toBe(true);
