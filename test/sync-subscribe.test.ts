@@ -225,7 +225,8 @@ describe('sync: subscribe', () => {
     const hub = await newRepo(path.join(t.dir, 'one-question'));
     const receive = TransferReceiver.prototype.receiveCommit;
     const questions: number[] = [];
-    const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit').mockImplementation(async function (this: TransferReceiver) {
+    const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit');
+    spy.mockImplementation(async function (this: TransferReceiver) {
       const got = await receive.call(this);
       questions.push(got.stats.haveQueries);
       return got;

@@ -1,5 +1,13 @@
 import type * as grpc from '@grpc/grpc-js';
-import { CommitId, InvalidArgumentError, NotFoundError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
+import {
+  CommitId,
+  InvalidArgumentError,
+  NotFoundError,
+  SubscriberId,
+  TopicName,
+  TribError,
+  UnavailableError,
+} from '@tributary/core';
 import { readAheadFor } from '@tributary/repository';
 import { conflictNote } from '../cursors/cursor.repository';
 import type { SubscribeRequest__Output } from '../generated/tributary/v1/SubscribeRequest';

@@ -206,7 +206,8 @@ class CommitTransfer {
       const trees: Wanted[] = [];
       for (const [id, c] of missing) {
         const held = this.heldCommitFor(id, c, commit);
-        trees.push(held ? this.comparedTo((await this.readCommit(held)).tree, c.tree, TREE) : { id: c.tree, kind: TREE });
+        const tree: Wanted = { id: c.tree, kind: TREE };
+        trees.push(held ? this.comparedTo((await this.readCommit(held)).tree, c.tree, TREE) : tree);
       }
       await this.negotiateContents(trees);
     }

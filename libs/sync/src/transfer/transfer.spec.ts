@@ -48,10 +48,30 @@ async function transfer(
   const ch = memoryChannels(tap);
   const receiver = opts.wire ? { ...ch.receiver, ownsMessageBuffers: true } : ch.receiver;
   const [sent, got] = await Promise.all([
-    new TransferSender(src, ch.sender, opts.sender).sendCommit(commit, { base: opts.base, baseHeld: opts.baseHeld, baseDelivered: opts.baseDelivered }),
+    new TransferSender(src, ch.sender, opts.sender).sendCommit(commit, {
+      base: opts.base,
+      baseHeld: opts.baseHeld,
+      baseDelivered: opts.baseDelivered,
+    }),
     new TransferReceiver(databaseTarget(dst), receiver, undefined, opts.wire?.hashes).receiveCommit(),
   ]);
   return { sent, got, messages: ch.sent, roundTrips: ch.roundTrips() };
+}
+
+/**
+ * A receiver holding commit `one` (files plus 20 batches under batches/2026-11-24/), and `two`, which adds a 21st
+ * batch there: a new file deep in a tree the receiver holds.
+ */
+async function newFileDeepInHeldTree() {
+  const src = await db();
+  const dst = await db();
+  const deep: Record<string, Buffer> = { ...files() };
+  for (let i = 0; i < 20; i++) deep[`batches/2026-11-24/b${i}.csv`] = Buffer.from(`batch ${i}\n`);
+  const one = await commitFiles(src, deep);
+  await transfer(src, dst, one.commit);
+  const added = { ...deep, 'batches/2026-11-24/b20.csv': Buffer.from('batch 20\n') };
+  const two = await commitFiles(src, added, [one.commit]);
+  return { src, dst, one, two };
 }
 
 /** An ObjectBatch as a gRPC receiver gets it: every byte field a view of one buffer that belongs to the message. */
@@ -143,14 +163,7 @@ describe('object transfer', () => {
   });
 
   it('a new file deep in a tree the receiver holds costs two questions: the commit with its base, then the file', async () => {
-    const src = await db();
-    const dst = await db();
-    const deep: Record<string, Buffer> = { ...files() };
-    for (let i = 0; i < 20; i++) deep[`batches/2026-11-24/b${i}.csv`] = Buffer.from(`batch ${i}\n`);
-    const one = await commitFiles(src, deep);
-    await transfer(src, dst, one.commit);
-    const added = { ...deep, 'batches/2026-11-24/b20.csv': Buffer.from('batch 20\n') };
-    const two = await commitFiles(src, added, [one.commit]);
+    const { src, dst, one, two } = await newFileDeepInHeldTree();
     const asked: number[] = [];
     const { sent } = await transfer(src, dst, two.commit, {
       base: one.commit,
@@ -167,13 +180,7 @@ describe('object transfer', () => {
   });
 
   it('with a base known to be held (a publish), a new file deep in the tree costs one question', async () => {
-    const src = await db();
-    const dst = await db();
-    const deep: Record<string, Buffer> = { ...files() };
-    for (let i = 0; i < 20; i++) deep[`batches/2026-11-24/b${i}.csv`] = Buffer.from(`batch ${i}\n`);
-    const one = await commitFiles(src, deep);
-    await transfer(src, dst, one.commit);
-    const two = await commitFiles(src, { ...deep, 'batches/2026-11-24/b20.csv': Buffer.from('batch 20\n') }, [one.commit]);
+    const { src, dst, one, two } = await newFileDeepInHeldTree();
     const { sent } = await transfer(src, dst, two.commit, { base: one.commit, baseHeld: true });
     expect(sent.haveQueries).toBe(1);
     expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
@@ -183,20 +190,15 @@ describe('object transfer', () => {
     expect(again.sent.wireBytes).toBeLessThan(2048);
   });
 
-  it('asks about a commit on a base sent before in the same round trip as its changes, and sends none on a replay', async () => {
-    const src = await db();
-    const dst = await db();
-    const deep: Record<string, Buffer> = { ...files() };
-    for (let i = 0; i < 20; i++) deep[`batches/2026-11-24/b${i}.csv`] = Buffer.from(`batch ${i}\n`);
-    const one = await commitFiles(src, deep);
-    await transfer(src, dst, one.commit);
-    const two = await commitFiles(src, { ...deep, 'batches/2026-11-24/b20.csv': Buffer.from('batch 20\n') }, [one.commit]);
+  it('asks about a commit on a base it sent before with its changes in one round trip; none on a replay', async () => {
+    const { src, dst, one, two } = await newFileDeepInHeldTree();
     const asked: number[] = [];
     const tap = (m: TransferMessage) => {
       if (m.haveQuery) asked.push((m.haveQuery.ids as Buffer).length / 32);
       return m;
     };
-    const { sent, roundTrips } = await transfer(src, dst, two.commit, { base: one.commit, baseDelivered: true, tap });
+    const base = one.commit;
+    const { sent, roundTrips } = await transfer(src, dst, two.commit, { base, baseDelivered: true, tap });
     // The commit and the new file, together; without baseDelivered: [2, 1], the commit with its base, then the file.
     expect(asked).toEqual([2]);
     expect(roundTrips).toBe(1);
