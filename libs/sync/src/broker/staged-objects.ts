@@ -33,7 +33,9 @@ export class StagedObjects implements ObjectTarget {
   ) {}
 
   static async open(shared: ObjectDatabase): Promise<StagedObjects> {
-    return new StagedObjects(shared, await ObjectDatabase.open(new PacklessView(shared.store)));
+    // A full pack is finished (uploaded or fsynced, then indexed) while the transfer goes on into the next one.
+    const staged = await ObjectDatabase.open(new PacklessView(shared.store), { finishPacksInBackground: true });
+    return new StagedObjects(shared, staged);
   }
 
   has(id: ObjectId): boolean {
