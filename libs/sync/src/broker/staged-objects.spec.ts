@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { sha256 } from '@tributary/core';
+import { ObjectId, sha256 } from '@tributary/core';
 import { ObjectDatabase } from '@tributary/repository';
 import { MemoryStore } from '@tributary/storage';
 import { StagedObjects } from './staged-objects';
@@ -29,7 +29,7 @@ describe('StagedObjects', () => {
     const shared = await ObjectDatabase.open(store);
     const staged = await StagedObjects.open(shared);
     // 70 objects of 1 MiB: more than one 64 MiB pack.
-    const ids: string[] = [];
+    const ids: ObjectId[] = [];
     const puts: Promise<void>[] = [];
     for (let i = 0; i < 70; i++) {
       const bytes = Buffer.alloc(1 << 20, i);
