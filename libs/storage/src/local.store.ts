@@ -33,6 +33,7 @@ import {
   UnavailableError,
   isTribError,
 } from '@tributary/core';
+import { asBuffer, isBytes } from './bytes';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
 import { forEachBatch } from './stream-batches';
@@ -342,7 +343,7 @@ export class LocalStore implements ObjectStore {
     try {
       if (!isBytes(data)) await pipeStream(data, fd);
       else if (data.byteLength <= SMALL_VALUE_BYTES) writeAllSync(fd, data);
-      else await writeFully(fd, [toBuffer(data)]);
+      else await writeFully(fd, [asBuffer(data)]);
       await fsyncFd(fd);
       open = false;
       closeSync(fd);
@@ -646,16 +647,8 @@ async function readAt(fd: number, position: number, length: number): Promise<Buf
   return buf.subarray(0, done);
 }
 
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
 function writeAllSync(fd: number, data: Uint8Array): void {
   for (let at = 0; at < data.byteLength; ) at += writeSync(fd, data, at, data.byteLength - at);
-}
-
-function isBytes(data: Buffer | Readable): data is Buffer {
-  return Buffer.isBuffer(data) || data instanceof Uint8Array;
 }
 
 function statQuietly(file: string, stat: (file: string) => Stats): Stats | undefined {

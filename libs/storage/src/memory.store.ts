@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '@tributary/core';
+import { isBytes } from './bytes';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
-import { forEachBatch } from './stream-batches';
+import { collectChunks } from './stream-batches';
 
 const STREAM_CHUNK = 64 * 1024;
 
@@ -129,21 +130,13 @@ export class MemoryStore implements ObjectStore {
   }
 }
 
-function isBytes(data: Buffer | Readable): data is Buffer {
-  return Buffer.isBuffer(data) || data instanceof Uint8Array;
-}
-
 /**
  * A stream's bytes as the pieces it came in (a pack arrives as many 1 MiB slabs). Not copied: a readable stream's
  * producer hands each chunk over and never writes to it again, unlike the caller of a Buffer put, whose bytes are
  * copied.
  */
 async function readAll(stream: Readable): Promise<StoredBytes> {
-  let parts: Buffer[] = [];
-  await forEachBatch(stream, Number.POSITIVE_INFINITY, async (all) => {
-    parts = all;
-  });
-  return new StoredBytes(parts);
+  return new StoredBytes((await collectChunks(stream)).parts);
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   s3Error,
 } from './s3/s3-errors';
 import { S3Location, parseS3Url } from './s3/s3-location';
+import { isBytes } from './bytes';
 import { readAll } from './cloud/cloud-body';
 import { validateStoreKey } from './store-keys';
 
@@ -490,10 +491,6 @@ export class S3Store implements ObjectStore {
 /** A failure of the caller's input stream, to be rethrown as is rather than mistaken for a store error. */
 class SourceFailure {
   constructor(readonly cause: unknown) {}
-}
-
-function isBytes(data: Uint8Array | Readable): data is Uint8Array {
-  return data instanceof Uint8Array;
 }
 
 /** 404 for a key; a missing bucket is a different failure and is reported as such. */

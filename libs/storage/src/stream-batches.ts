@@ -1,4 +1,5 @@
 import { finished, Readable } from 'node:stream';
+import { asBuffer } from './bytes';
 
 /**
  * Hands the bytes of `source` to `take` in batches of at least `minBytes` (the last may be smaller; an empty stream
@@ -33,7 +34,7 @@ export function forEachBatch(
       return parts.length === 0 ? Promise.resolve() : take(parts, bytes);
     };
     const onData = (chunk: Buffer | string) => {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      const buf = asBuffer(chunk);
       if (buf.length === 0) return;
       batch.push(buf);
       batched += buf.length;
@@ -57,6 +58,17 @@ export function forEachBatch(
   });
 }
 
+/** Every chunk of `source` as the stream pushed it, and their total length, once the stream has ended. */
+export async function collectChunks(source: Readable): Promise<{ parts: Buffer[]; bytes: number }> {
+  let parts: Buffer[] = [];
+  let bytes = 0;
+  await forEachBatch(source, Number.POSITIVE_INFINITY, async (all, total) => {
+    parts = all;
+    bytes = total;
+  });
+  return { parts, bytes };
+}
+
 /**
  * The chunks of `source` one at a time, as the stream pushed them ('data' events: `for await` on the stream would
  * call `read()`, which joins whatever is buffered into a new buffer). Reading starts with the first pull, and a
@@ -73,7 +85,7 @@ export async function* chunksOf(source: Readable): AsyncGenerator<Buffer> {
     w?.();
   };
   const onData = (chunk: Buffer | string) => {
-    queue.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    queue.push(asBuffer(chunk));
     source.pause();
     notify();
   };

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '@tributary/core';
+import { asBuffer, isBytes } from '../bytes';
 import { ByteRange } from '../object-store.port';
 import { validateStoreKey } from '../store-keys';
-import { chunksOf, forEachBatch } from '../stream-batches';
+import { chunksOf, collectChunks } from '../stream-batches';
 
 /*
  * Request-body and response-stream plumbing shared by the cloud adapters (Azure Blob and GCS; S3 uses readAll).
@@ -57,7 +58,7 @@ export interface UploadBody {
  */
 export async function openUploadBody(data: Buffer | Readable, limit: number): Promise<UploadBody> {
   if (isBytes(data)) {
-    const whole = toBuffer(data);
+    const whole = asBuffer(data);
     return { whole, sourceError: () => undefined, discard: () => undefined };
   }
   let failure: { error: unknown } | undefined;
@@ -70,7 +71,7 @@ export async function openUploadBody(data: Buffer | Readable, limit: number): Pr
     if (next.done) {
       return { whole: Buffer.concat(head, size), sourceError: () => undefined, discard: () => undefined };
     }
-    const chunk = toBuffer(next.value);
+    const chunk = asBuffer(next.value);
     head.push(chunk);
     size += chunk.length;
     if (size > limit) break;
@@ -86,7 +87,7 @@ export async function openUploadBody(data: Buffer | Readable, limit: number): Pr
         throw error;
       }
       if (next.done) return;
-      yield toBuffer(next.value);
+      yield asBuffer(next.value);
     }
   }
   const stream = Readable.from(rest(), { objectMode: false });
@@ -124,20 +125,7 @@ export function emptyStream(): Readable {
 
 /** Reads a whole stream into one Buffer: one copy of its chunks at the end, none while they arrive. */
 export async function readAll(stream: Readable): Promise<Buffer> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  await forEachBatch(stream, Number.POSITIVE_INFINITY, async (all, bytes) => {
-    parts = all;
-    size = bytes;
-  });
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+  const { parts, bytes } = await collectChunks(stream);
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
 }
 
-export function isBytes(data: unknown): data is Uint8Array {
-  return data instanceof Uint8Array;
-}
-
-function toBuffer(chunk: Buffer | string | Uint8Array): Buffer {
-  if (typeof chunk === 'string') return Buffer.from(chunk);
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-}
