@@ -1,13 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import {
-  CommitId,
-  InvalidArgumentError,
-  NotFoundError,
-  SubscriberId,
-  TopicName,
-  TribError,
-  UnavailableError,
-} from '@tributary/core';
+import { InvalidArgumentError, NotFoundError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
 import { readAheadFor } from '@tributary/repository';
 import { conflictNote } from '../cursors/cursor.repository';
 import type { SubscribeRequest__Output } from '../generated/tributary/v1/SubscribeRequest';
@@ -68,8 +60,6 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
     pump = pumpRequests(ctx, io, session, topic, subscriber);
     const sender = new TransferSender(reloadingReader(ctx.db), senderChannel(io, session), { readAhead: readAheadFor(ctx.store) });
     let next = cursor + 1;
-    // The last commit sent in this call: the subscriber applies entries in order, so it holds it by the next one.
-    let delivered: CommitId | undefined;
     while (!session.stopped()) {
       if (session.sent - session.acked >= ctx.window) {
         await session.changed();
@@ -85,9 +75,7 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
         if (!ctx.db.has(entry.commit)) await ctx.db.reload();
         await io.send({ entry: { seq: entry.seq, commit: entry.commit } });
         session.sent = entry.seq;
-        const base = entry.parent ?? undefined;
-        await sender.sendCommit(entry.commit, { base, baseDelivered: base !== undefined && base === delivered });
-        delivered = entry.commit;
+        await sender.sendCommit(entry.commit, { base: entry.parent ?? undefined });
         next++;
         continue;
       }

@@ -26,9 +26,8 @@ interface Pending {
  * TypeScript sources) or with `size` 0 it hashes on the calling thread and moves nothing.
  */
 export class HashPool {
-  private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, Pending>();
-  private readonly owner = new Map<number, Worker>();
+  /** Each worker with the jobs it has not answered yet, by job number. */
+  private readonly workers = new Map<Worker, Map<number, Pending>>();
   private readonly script: string;
   private readonly inline: boolean;
   private jobs = 0;
@@ -60,55 +59,45 @@ export class HashPool {
     const job = ++this.jobs;
     const worker = this.pick();
     return new Promise((resolve, reject) => {
-      this.pending.set(job, { resolve, reject });
-      this.owner.set(job, worker);
+      this.workers.get(worker)!.set(job, { resolve, reject });
       worker.ref();
       worker.postMessage({ job, buffer, ranges: spans }, [buffer]);
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.splice(0).map((w) => w.terminate()));
+    const workers = [...this.workers.keys()];
+    this.workers.clear();
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 
   /** The least busy worker, starting a new one while all are busy and the pool has room. */
   private pick(): Worker {
-    const busy = new Map<Worker, number>(this.workers.map((w) => [w, 0]));
-    for (const w of this.owner.values()) busy.set(w, (busy.get(w) ?? 0) + 1);
     let best: Worker | undefined;
-    for (const [w, n] of busy) if (!best || n < busy.get(best)!) best = w;
-    if (best && (busy.get(best) === 0 || this.workers.length >= this.size)) return best;
+    for (const [w, jobs] of this.workers) if (!best || jobs.size < this.workers.get(best)!.size) best = w;
+    if (best && (this.workers.get(best)!.size === 0 || this.workers.size >= this.size)) return best;
     return this.spawn();
   }
 
   private spawn(): Worker {
     const w = new Worker(this.script);
     w.unref();
+    const jobs = new Map<number, Pending>();
     w.on('message', (m: { job: number; buffer: ArrayBuffer; ids: string[] }) => {
-      const p = this.settle(m.job);
+      const p = jobs.get(m.job);
+      jobs.delete(m.job);
+      if (jobs.size === 0) w.unref();
       p?.resolve({ buffer: m.buffer, ids: m.ids as ObjectId[] });
     });
-    w.on('error', (e) => this.fail(w, e));
-    w.on('exit', (code) => this.fail(w, new Error(`exited with code ${code}`)));
-    this.workers.push(w);
+    const fail = (e: Error) => {
+      this.workers.delete(w);
+      for (const p of jobs.values()) p.reject(new UnavailableError(`hashing worker failed: ${e.message}`));
+      jobs.clear();
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
+    this.workers.set(w, jobs);
     return w;
-  }
-
-  private settle(job: number): Pending | undefined {
-    const p = this.pending.get(job);
-    const w = this.owner.get(job);
-    this.pending.delete(job);
-    this.owner.delete(job);
-    if (w && ![...this.owner.values()].includes(w)) w.unref();
-    return p;
-  }
-
-  private fail(w: Worker, e: Error): void {
-    const i = this.workers.indexOf(w);
-    if (i >= 0) this.workers.splice(i, 1);
-    for (const [job, owner] of [...this.owner]) {
-      if (owner === w) this.settle(job)?.reject(new UnavailableError(`hashing worker failed: ${e.message}`));
-    }
   }
 }
 

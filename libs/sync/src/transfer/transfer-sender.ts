@@ -75,12 +75,6 @@ export interface SendOptions {
    * in vain (never its files, which are still asked about). The receiver verifies what it gets either way.
    */
   readonly baseHeld?: boolean;
-  /**
-   * The receiver holds `base`, which was sent to it earlier on this channel, but may hold the commit too (a
-   * replay): the commit is asked about in the same round trip as the changes since `base`, not in one of its own.
-   * For a commit whose only parent is `base`; any other runs the usual negotiation.
-   */
-  readonly baseDelivered?: boolean;
   /** Called after each object is queued, with the running totals (progress reporting). */
   readonly onProgress?: (stats: TransferStats) => void;
 }
@@ -116,6 +110,8 @@ export class TransferSender {
   private readonly deltas: boolean;
   private readonly batchBytes: number;
   private readonly readAhead: SenderReadAhead;
+  /** The last commit sent over the channel: the receiver applies commits in order, so it holds it by the next. */
+  private delivered: CommitId | undefined;
 
   constructor(
     private readonly src: ObjectReader,
@@ -127,10 +123,19 @@ export class TransferSender {
     this.readAhead = opts.readAhead ?? DEFAULT_READ_AHEAD;
   }
 
-  /** Runs the whole exchange for `commit`; resolves after CommitEnd is handed to the transport. */
+  /**
+   * Runs the whole exchange for `commit`; resolves after CommitEnd is handed to the transport. When `base` is the
+   * commit this sender sent last (a subscriber's previous entry), the receiver holds it, though it may hold `commit`
+   * too (a replay): `commit` is then asked about in the same round trip as the changes since `base`, not in one of
+   * its own (for a commit whose only parent is `base`; any other takes the usual negotiation).
+   */
   async sendCommit(commit: CommitId, opts: SendOptions = {}): Promise<TransferStats> {
-    const t = new CommitTransfer(this.src, this.channel, this.deltas, this.batchBytes, this.readAhead, opts);
-    return t.run(commit);
+    const baseDelivered = opts.base !== undefined && opts.base === this.delivered;
+    const { src, channel, deltas, batchBytes, readAhead } = this;
+    const transfer = new CommitTransfer(src, channel, deltas, batchBytes, readAhead, opts, baseDelivered);
+    const stats = await transfer.run(commit);
+    this.delivered = commit;
+    return stats;
   }
 }
 
@@ -195,6 +200,8 @@ class CommitTransfer {
     private readonly batchBytes: number,
     private readonly readAhead: SenderReadAhead,
     private readonly opts: SendOptions,
+    /** The receiver holds `opts.base`: this sender sent it last (see TransferSender.sendCommit). */
+    private readonly baseDelivered: boolean,
   ) {
     this.outbox = new SendQueue(readAhead.aheadBytes);
   }
@@ -228,13 +235,13 @@ class CommitTransfer {
   // ---- negotiation
 
   /**
-   * With `baseDelivered`, for a commit whose only parent is the base: asks about the commit in the first round of
+   * When the base was delivered, for a commit whose only parent is it: asks about the commit in the first round of
    * asking about the changes since the base, and returns the commits to send (none if the receiver holds it).
    * Undefined when this does not apply.
    */
   private async negotiateOnDeliveredBase(commit: CommitId): Promise<Map<CommitId, Commit> | undefined> {
     const base = this.opts.base;
-    if (!this.opts.baseDelivered || !base || base === commit) return undefined;
+    if (!this.baseDelivered || this.opts.baseHeld || !base || base === commit) return undefined;
     const c = await this.readCommit(commit);
     if (c.parents.length !== 1 || c.parents[0] !== base) return undefined;
     this.known.set(base, true);

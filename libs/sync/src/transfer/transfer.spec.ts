@@ -25,7 +25,11 @@ async function db(): Promise<ObjectDatabase> {
   return ObjectDatabase.open(new MemoryStore());
 }
 
-/** Sends `commit` from `src` (or a wrapper of it, `opts.reader`) to `dst` over a memory channel. */
+/**
+ * Sends `commit` from `src` (or a wrapper of it, `opts.reader`) to `dst` over a memory channel. With
+ * `deliveredFirst`, the same sender sends that commit first and the receiver applies it; the tap, the messages and
+ * the round trips returned are those of `commit` alone.
+ */
 async function transfer(
   src: ObjectReader,
   dst: ObjectDatabase,
@@ -33,7 +37,7 @@ async function transfer(
   opts: {
     base?: CommitId;
     baseHeld?: boolean;
-    baseDelivered?: boolean;
+    deliveredFirst?: CommitId;
     tap?: (m: TransferMessage) => TransferMessage;
     sender?: TransferSenderOptions;
     /**
@@ -44,18 +48,30 @@ async function transfer(
   } = {},
 ) {
   const lay = opts.wire?.lay ?? onWire;
-  const tap = opts.wire ? (m: TransferMessage) => lay(opts.tap ? opts.tap(m) : m) : opts.tap;
+  let tapping = opts.deliveredFirst === undefined;
+  const tap = (m: TransferMessage) => {
+    const tapped = tapping && opts.tap ? opts.tap(m) : m;
+    return opts.wire ? lay(tapped) : tapped;
+  };
   const ch = memoryChannels(tap);
-  const receiver = opts.wire ? { ...ch.receiver, ownsMessageBuffers: true } : ch.receiver;
+  const sender = new TransferSender(src, ch.sender, opts.sender);
+  const receiver = new TransferReceiver(
+    databaseTarget(dst),
+    opts.wire ? { ...ch.receiver, ownsMessageBuffers: true } : ch.receiver,
+    undefined,
+    opts.wire?.hashes,
+  );
+  if (opts.deliveredFirst) {
+    await Promise.all([sender.sendCommit(opts.deliveredFirst), receiver.receiveCommit()]);
+    ch.sent.length = 0;
+    tapping = true;
+  }
+  const before = ch.roundTrips();
   const [sent, got] = await Promise.all([
-    new TransferSender(src, ch.sender, opts.sender).sendCommit(commit, {
-      base: opts.base,
-      baseHeld: opts.baseHeld,
-      baseDelivered: opts.baseDelivered,
-    }),
-    new TransferReceiver(databaseTarget(dst), receiver, undefined, opts.wire?.hashes).receiveCommit(),
+    sender.sendCommit(commit, { base: opts.base, baseHeld: opts.baseHeld }),
+    receiver.receiveCommit(),
   ]);
-  return { sent, got, messages: ch.sent, roundTrips: ch.roundTrips() };
+  return { sent, got, messages: ch.sent, roundTrips: ch.roundTrips() - before };
 }
 
 /**
@@ -190,7 +206,7 @@ describe('object transfer', () => {
     expect(again.sent.wireBytes).toBeLessThan(2048);
   });
 
-  it('asks about a commit on a base it sent before with its changes in one round trip; none on a replay', async () => {
+  it('asks about a commit on the base it just sent with its changes in one round trip; none on a replay', async () => {
     const { src, dst, one, two } = await newFileDeepInHeldTree();
     const asked: number[] = [];
     const tap = (m: TransferMessage) => {
@@ -198,15 +214,16 @@ describe('object transfer', () => {
       return m;
     };
     const base = one.commit;
-    const { sent, roundTrips } = await transfer(src, dst, two.commit, { base, baseDelivered: true, tap });
-    // The commit and the new file, together; without baseDelivered: [2, 1], the commit with its base, then the file.
+    const { sent, roundTrips } = await transfer(src, dst, two.commit, { base, deliveredFirst: base, tap });
+    // The commit and the new file, together; from a sender that had not sent the base: [2, 1], the commit with its
+    // base, then the file.
     expect(asked).toEqual([2]);
     expect(roundTrips).toBe(1);
     expect(sent.wireBytes).toBeLessThan(2048);
     expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
     expect((await ObjectDatabase.open(dst.store)).has(two.commit)).toBe(true);
 
-    const replay = await transfer(src, dst, two.commit, { base: one.commit, baseDelivered: true });
+    const replay = await transfer(src, dst, two.commit, { base, deliveredFirst: base });
     expect(replay.got.commit).toBe(two.commit);
     expect(replay.sent).toMatchObject({ objects: 0, wireBytes: 0 });
     expect(replay.roundTrips).toBe(1);
