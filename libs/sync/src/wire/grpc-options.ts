@@ -12,12 +12,6 @@ export const FLOW_CONTROL_WINDOW = 64 * 1024 * 1024;
 /** Largest message either side accepts or sends. Object batches are about 1 MiB, so this is only a guard. */
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 
-/**
- * Largest HTTP/2 DATA frame a broker accepts (16 KiB by default): a publisher's 1 MiB object batch then arrives in
- * a frame or two instead of 64, so fewer callbacks per byte on the broker.
- */
-export const MAX_FRAME_BYTES = 1024 * 1024 - 1;
-
 /** Options for every client channel to a broker. */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
@@ -53,7 +47,7 @@ export function raiseServerWindows(server: grpc.Server, windowBytes = FLOW_CONTR
       const raise = () => {
         try {
           session.setLocalWindowSize(windowBytes);
-          session.settings({ initialWindowSize: windowBytes, maxFrameSize: MAX_FRAME_BYTES });
+          session.settings({ initialWindowSize: windowBytes });
         } catch {
           // The session closed before it got going; nothing to raise.
         }
