@@ -21,6 +21,7 @@ import {
   readAll,
   relayStream,
 } from './cloud/cloud-body';
+import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
 import { validateStoreKey } from './store-keys';
@@ -329,16 +330,15 @@ export class AzureBlobStore implements ObjectStore {
   }
 
   private notFound(key: string): NotFoundError {
-    return new NotFoundError(`${key} not found in ${this.url}`, { url: this.url, key });
+    return keyNotFound(this.url, key);
   }
 
   private exists(key: string): AlreadyExistsError {
-    return new AlreadyExistsError(`${key} already exists in ${this.url}`, { url: this.url, key });
+    return keyExists(this.url, key);
   }
 
   private conflict(key: string, expected: string | undefined): ConflictError {
-    const show = expected === undefined ? 'no value' : `ETag ${expected}`;
-    return new ConflictError(`${key} in ${this.url} changed: expected ${show}`, { url: this.url, key, expected });
+    return keyChanged(this.url, key, expected, { versionName: 'ETag' });
   }
 }
 

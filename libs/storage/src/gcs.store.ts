@@ -22,6 +22,7 @@ import {
 } from './cloud/cloud-body';
 import { Crc32c } from './gcs/crc32c';
 import { gcsError, gcsStatus, isMissingBucket } from './gcs/gcs-errors';
+import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
 import { validateStoreKey } from './store-keys';
@@ -368,16 +369,15 @@ export class GcsStore implements ObjectStore {
   }
 
   private notFound(key: string): NotFoundError {
-    return new NotFoundError(`${key} not found in ${this.url}`, { url: this.url, key });
+    return keyNotFound(this.url, key);
   }
 
   private exists(key: string): AlreadyExistsError {
-    return new AlreadyExistsError(`${key} already exists in ${this.url}`, { url: this.url, key });
+    return keyExists(this.url, key);
   }
 
   private conflict(key: string, expected: string | undefined): ConflictError {
-    const show = expected === undefined ? 'no value' : `generation ${expected}`;
-    return new ConflictError(`${key} in ${this.url} changed: expected ${show}`, { url: this.url, key, expected });
+    return keyChanged(this.url, key, expected, { versionName: 'generation' });
   }
 }
 

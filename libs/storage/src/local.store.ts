@@ -22,7 +22,6 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import {
-  AlreadyExistsError,
   ConflictError,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -34,6 +33,7 @@ import {
   isTribError,
 } from '@tributary/core';
 import { asBuffer, isBytes } from './bytes';
+import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
 import { forEachBatch } from './stream-batches';
@@ -398,13 +398,7 @@ export class LocalStore implements ObjectStore {
       if (!isAbsence(e)) throw e;
     }
     if (current !== expected) {
-      const show = (v: string | undefined) => (v === undefined ? 'no value' : `version ${v}`);
-      throw new ConflictError(`${key} in ${this.url} changed: expected ${show(expected)}, found ${show(current)}`, {
-        url: this.url,
-        key,
-        expected,
-        actual: current,
-      });
+      throw keyChanged(this.url, key, expected, { found: { version: current } });
     }
   }
 
@@ -494,11 +488,11 @@ export class LocalStore implements ObjectStore {
         key,
       });
     }
-    return new AlreadyExistsError(`${key} already exists in ${this.url}`, { url: this.url, key });
+    return keyExists(this.url, key);
   }
 
   private notFound(key: string): NotFoundError {
-    return new NotFoundError(`${key} not found in ${this.url}`, { url: this.url, key });
+    return keyNotFound(this.url, key);
   }
 
   private fail(e: unknown, action: string, key: string): unknown {

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
-import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '@tributary/core';
+import { AlreadyExistsError, InvalidArgumentError } from '@tributary/core';
 import { isBytes } from './bytes';
+import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
 import { collectChunks } from './stream-batches';
@@ -102,7 +103,7 @@ export class MemoryStore implements ObjectStore {
   private entry(key: string): Entry {
     validateStoreKey(key);
     const entry = this.entries.get(key);
-    if (!entry) throw new NotFoundError(`${key} not found in ${this.url}`, { url: this.url, key });
+    if (!entry) throw keyNotFound(this.url, key);
     return entry;
   }
 
@@ -115,18 +116,12 @@ export class MemoryStore implements ObjectStore {
   private expectVersion(key: string, expected: string | undefined): void {
     const current = this.entries.get(key)?.version;
     if (current !== expected) {
-      const show = (v: string | undefined) => (v === undefined ? 'no value' : `version ${v}`);
-      throw new ConflictError(`${key} in ${this.url} changed: expected ${show(expected)}, found ${show(current)}`, {
-        url: this.url,
-        key,
-        expected,
-        actual: current,
-      });
+      throw keyChanged(this.url, key, expected, { found: { version: current } });
     }
   }
 
   private exists(key: string): AlreadyExistsError {
-    return new AlreadyExistsError(`${key} already exists in ${this.url}`, { url: this.url, key });
+    return keyExists(this.url, key);
   }
 }
 

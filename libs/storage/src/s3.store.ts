@@ -20,6 +20,7 @@ import {
   TribError,
   UnavailableError,
 } from '@tributary/core';
+import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { S3Connection, S3Timeouts, S3_DEFAULT_TIMEOUTS, connectS3 } from './s3/s3-client.factory';
 import {
@@ -31,7 +32,7 @@ import {
 } from './s3/s3-errors';
 import { S3Location, parseS3Url } from './s3/s3-location';
 import { isBytes } from './bytes';
-import { readAll } from './cloud/cloud-body';
+import { checkRange, isStoreKey, readAll } from './cloud/cloud-body';
 import { validateStoreKey } from './store-keys';
 
 /** Default multipart part size; S3's minimum is 5 MiB. Memory per upload is about (queueSize + 1) parts. */
@@ -207,7 +208,7 @@ export class S3Store implements ObjectStore {
       for (const entry of page.Contents ?? []) {
         const key = entry.Key?.slice(this.root.length);
         // Objects written by others under the prefix may have names no store key can have.
-        if (key === undefined || !entry.Key!.startsWith(this.root) || !isValidKey(key)) continue;
+        if (key === undefined || !entry.Key!.startsWith(this.root) || !isStoreKey(key)) continue;
         yield { key, size: entry.Size ?? 0, modified: entry.LastModified ?? new Date(0) };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -256,7 +257,7 @@ export class S3Store implements ObjectStore {
     } catch (e) {
       // 404: If-Match on a key that has no object.
       if (isS3PreconditionFailed(e) || isS3ConditionalConflict(e) || isKeyAbsent(e)) {
-        throw this.changed(key, expected, e);
+        throw keyChanged(this.url, key, expected, { cause: e });
       }
       throw this.fail(e, 'update', key);
     }
@@ -278,7 +279,7 @@ export class S3Store implements ObjectStore {
       if (!isKeyAbsent(e)) throw this.fail(e, 'stat', key);
     }
     if (current === undefined || stripQuotes(current) !== stripQuotes(expected)) {
-      throw this.changed(key, expected, undefined, current);
+      throw keyChanged(this.url, key, expected, { found: { version: current } });
     }
     try {
       await this.client.send(
@@ -287,7 +288,7 @@ export class S3Store implements ObjectStore {
       );
     } catch (e) {
       if (isS3PreconditionFailed(e) || isS3ConditionalConflict(e) || isKeyAbsent(e)) {
-        throw this.changed(key, expected, e);
+        throw keyChanged(this.url, key, expected, { cause: e });
       }
       throw this.fail(e, 'delete', key);
     }
@@ -465,22 +466,11 @@ export class S3Store implements ObjectStore {
   }
 
   private exists(key: string): AlreadyExistsError {
-    return new AlreadyExistsError(`${key} already exists in ${this.url}`, { url: this.url, key });
+    return keyExists(this.url, key);
   }
 
   private notFound(key: string): NotFoundError {
-    return new NotFoundError(`${key} not found in ${this.url}`, { url: this.url, key });
-  }
-
-  private changed(key: string, expected: string | undefined, cause?: unknown, actual?: string): ConflictError {
-    const show = (v: string | undefined) => (v === undefined ? 'no value' : `version ${v}`);
-    const found = actual === undefined && cause !== undefined ? 'another' : show(actual);
-    return new ConflictError(`${key} in ${this.url} changed: expected ${show(expected)}, found ${found}`, {
-      url: this.url,
-      key,
-      expected,
-      actual,
-    }, { cause });
+    return keyNotFound(this.url, key);
   }
 
   private fail(e: unknown, action: string, key: string): TribError {
@@ -496,22 +486,6 @@ class SourceFailure {
 /** 404 for a key; a missing bucket is a different failure and is reported as such. */
 function isKeyAbsent(e: unknown): boolean {
   return isS3NotFound(e) && describeS3Failure(e).code !== 'NoSuchBucket';
-}
-
-function isValidKey(key: string): boolean {
-  try {
-    validateStoreKey(key);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function checkRange(range: ByteRange): void {
-  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
-  if (!ok(range.offset) || !ok(range.length)) {
-    throw new InvalidArgumentError(`bad byte range offset=${range.offset} length=${range.length}`);
-  }
 }
 
 function stripQuotes(etag: string): string {

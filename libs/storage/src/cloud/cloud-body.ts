@@ -6,8 +6,8 @@ import { validateStoreKey } from '../store-keys';
 import { chunksOf, collectChunks } from '../stream-batches';
 
 /*
- * Request-body and response-stream plumbing shared by the cloud adapters (Azure Blob and GCS; S3 uses readAll).
- * Nothing here knows an SDK: errors from the SDKs are mapped by each adapter.
+ * Request-body and response-stream plumbing shared by the cloud adapters (Azure Blob and GCS; S3 takes the checks
+ * and readAll). Nothing here knows an SDK: errors from the SDKs are mapped by each adapter.
  */
 
 /** Throws InvalidArgumentError unless both fields are non-negative safe integers. */
