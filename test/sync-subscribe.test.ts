@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { CommitId, TopicName } from '@tributary/core';
 import { ObjectDatabase, Repository, topicRef } from '@tributary/repository';
@@ -287,6 +288,33 @@ describe('sync: subscribe', () => {
       }
     } finally {
       await repo.close();
+    }
+  });
+
+  it('reads each range of its packs about once for subscribers catching up on the same commit together', async () => {
+    const source = await newRepo(path.join(t.dir, 'fan-edge'));
+    const topic = 'models/fan-out';
+    const subscribers: Repository[] = [];
+    const reads = jest.spyOn(broker.store, 'getRange');
+    try {
+      const bytes = 3 * 1024 * 1024;
+      await commitFiles(source, { 'weights.bin': randomBytes(bytes) });
+      await client.publish(source, topic);
+      for (let i = 0; i < 4; i++) subscribers.push(await newRepo(path.join(t.dir, `fan-${i}`)));
+      reads.mockClear();
+      const results = await Promise.all(subscribers.map((repo, i) => client.subscribe(repo, topic, `fan-${i}`)));
+      for (const r of results) expect(r.wireBytes).toBeGreaterThan(bytes);
+      const packBytes = reads.mock.calls
+        .filter(([key]) => key.endsWith('.pack'))
+        .reduce((n, [, range]) => n + range.length, 0);
+      // The chunks come from the packs (small ones may come from the broker's object cache). Each subscriber
+      // reading on its own would fetch about 4 x 3 MiB.
+      expect(packBytes).toBeGreaterThan(bytes / 2);
+      expect(packBytes).toBeLessThan(1.5 * bytes);
+    } finally {
+      reads.mockRestore();
+      await source.close();
+      for (const repo of subscribers) await repo.close();
     }
   });
 });

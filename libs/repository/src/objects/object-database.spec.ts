@@ -410,6 +410,68 @@ describe('ObjectDatabase', () => {
     expect(store.most).toBeLessThanOrEqual(8);
   });
 
+  describe('ranged reads shared by concurrent readers', () => {
+    async function packOf(store: MemoryStore, count: number, size: number) {
+      const writer = await ObjectDatabase.open(store);
+      const objects = Array.from({ length: count }, (_, i) => blob(i, size));
+      const ids: ObjectId[] = [];
+      for (const o of objects) ids.push(await writer.put(o));
+      await writer.flush();
+      return { objects, ids };
+    }
+
+    it('joins a read already under way instead of reading the range again', async () => {
+      const store = new CountingStore();
+      const { objects, ids } = await packOf(store, 20, 4000);
+      const db = await ObjectDatabase.open(store, { cacheBytes: 0 });
+      store.ranges = [];
+      const [a, b] = await Promise.all([db.getMany(ids, { verify: false }), db.getMany(ids, { verify: false })]);
+      objects.forEach((o, i) => (same(a[i], o), same(b[i], o)));
+      expect(store.ranges).toHaveLength(1);
+      // Without sharedReadBytes nothing is kept: a reader that comes later reads again.
+      await db.getMany(ids, { verify: false });
+      expect(store.ranges).toHaveLength(2);
+    });
+
+    it('with sharedReadBytes serves a later reader from the recent reads, within the budget', async () => {
+      const store = new CountingStore();
+      const { objects, ids } = await packOf(store, 20, 4000);
+      const db = await ObjectDatabase.open(store, { cacheBytes: 0, sharedReadBytes: 1 << 20 });
+      store.ranges = [];
+      await db.getMany(ids, { verify: false });
+      const bytesRead = db.stats.bytesRead;
+      const again = await db.getMany(ids);
+      objects.forEach((o, i) => same(again[i], o));
+      expect(store.ranges).toHaveLength(1);
+      expect(db.stats.bytesRead).toBe(bytesRead);
+
+      // A budget smaller than four times the read keeps nothing.
+      const small = await ObjectDatabase.open(store, { cacheBytes: 0, sharedReadBytes: 100_000 });
+      store.ranges = [];
+      await small.getMany(ids, { verify: false });
+      await small.getMany(ids, { verify: false });
+      expect(store.ranges).toHaveLength(2);
+    });
+
+    it('a failed read is not kept: the next reader tries the store again', async () => {
+      const store = new (class extends CountingStore {
+        failNext = true;
+        override async getRange(key: string, range: ByteRange): Promise<Buffer> {
+          if (this.failNext) {
+            this.failNext = false;
+            throw new UnavailableError('store down for a moment');
+          }
+          return super.getRange(key, range);
+        }
+      })();
+      const { objects, ids } = await packOf(store, 5, 1000);
+      const db = await ObjectDatabase.open(store, { cacheBytes: 0, sharedReadBytes: 1 << 20 });
+      await expect(db.getMany(ids, { verify: false })).rejects.toThrow(UnavailableError);
+      const got = await db.getMany(ids, { verify: false });
+      objects.forEach((o, i) => same(got[i], o));
+    });
+  });
+
   it('idsWithPrefix finds stored and pending ids once each', async () => {
     const store = new MemoryStore();
     const db = await ObjectDatabase.open(store);

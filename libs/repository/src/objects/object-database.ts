@@ -32,6 +32,7 @@ import {
 import { PackIndex } from '../packs/pack-index';
 import { PackWriter } from '../packs/pack-writer';
 import { Mutex } from '../locks/mutex';
+import { SharedRangeReads } from './shared-range-reads';
 
 export interface ObjectDatabaseOptions {
   /** A pack is finished before it would grow past this many bytes. Default 64 MiB. */
@@ -40,6 +41,11 @@ export interface ObjectDatabaseOptions {
   readonly cacheBytes?: number;
   /** Initial value of `finishPacksInBackground`. Default false. */
   readonly finishPacksInBackground?: boolean;
+  /**
+   * Bytes of recent ranged pack reads kept for other readers asking for the same range (see SharedRangeReads): for
+   * a database many transfers read at once, such as a broker's. Default 0: reads under way are still shared.
+   */
+  readonly sharedReadBytes?: number;
 }
 
 /** A pack whose index is loaded: the only kind of pack a reader sees. */
@@ -110,6 +116,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   private writer: PackWriter | undefined;
   private readonly lock = new Mutex();
   private readonly cache: SmallObjectCache;
+  private readonly rangeReads: SharedRangeReads;
 
   private constructor(
     readonly store: ObjectStore,
@@ -121,6 +128,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     }
     this.packTargetBytes = target;
     this.cache = new SmallObjectCache(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    this.rangeReads = new SharedRangeReads(opts.sharedReadBytes ?? 0);
     this.finishPacksInBackground = opts.finishPacksInBackground ?? false;
   }
 
@@ -467,7 +475,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         const inFlight = reads.length - consumed;
         if (inFlight > 0 && (inFlight >= MAX_RANGES_IN_FLIGHT || bytesAhead + (r.end - r.start) > COALESCE_MAX_SPAN)) return;
         bytesAhead += r.end - r.start;
-        const read = this.store.getRange(pack.packKey, { offset: r.start, length: r.end - r.start });
+        const length = r.end - r.start;
+        const read = this.rangeReads.read(pack.packKey, r.start, length, () => this.fetchRange(pack, r.start, length));
         read.catch(() => undefined); // awaited in turn below; a consumer that stops early never sees it
         reads.push(read);
       }
@@ -478,11 +487,16 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       const buf = await reads[k]!;
       reads[k] = undefined;
       bytesAhead -= end - start;
-      this.stats.bytesRead += buf.length;
       for (let i = from; i < to; i++) {
         yield { item: sorted[i], payload: payloadAt(buf, sorted[i].entry.offset - RECORD_HEADER_BYTES - start, pack, sorted[i].entry) };
       }
     }
+  }
+
+  private async fetchRange(pack: LoadedPack, offset: number, length: number): Promise<Buffer> {
+    const buf = await this.store.getRange(pack.packKey, { offset, length });
+    this.stats.bytesRead += buf.length;
+    return buf;
   }
 
   private async materialize(pack: LoadedPack, entry: IndexEntry, payload: Buffer, hops: number, verify = true): Promise<Buffer> {

@@ -38,6 +38,8 @@ export interface BrokerContextOptions {
 export type TopicLogFenceSetting = 'auto' | 'redis' | 'off';
 
 const CONNECT_TIMEOUT_MS = 5000;
+/** Pack bytes a broker keeps from recent reads for subscribers just behind (ObjectDatabaseOptions.sharedReadBytes). */
+const SHARED_READ_BYTES = 64 * 1024 * 1024;
 
 /**
  * Everything a broker's handlers share: the object database on its store, the topic logs, Redis cursors and append
@@ -110,7 +112,8 @@ export class BrokerContext {
       logger('info', describeFence(fence.mode, opts.store.url, conditionalWrites, prefix));
       const notifier = new AppendNotifier(redis, sub, prefix);
       await notifier.start();
-      const db = await ObjectDatabase.open(opts.store);
+      // Subscribers following the same topic read the same ranges at about the same time: keep recent ones.
+      const db = await ObjectDatabase.open(opts.store, { sharedReadBytes: SHARED_READ_BYTES });
       return new BrokerContext(
         opts.store,
         db,
