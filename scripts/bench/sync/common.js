@@ -104,6 +104,40 @@ function percentile(values, p) {
 }
 
 /** MB/s (10^6 bytes per second). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time (user + system, ms) used so far by the process `pid` (all its threads), from /proc; undefined where there
+ * is no /proc. For where-the-time-goes lines: the figures here are CPU-bound on a 2-core machine.
+ */
+function processCpuMs(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU ms used from now until `end()` by the process `pid` (`server`, undefined without /proc) and by this one
+ * (`clients`: the bench's own process, with every client and proxy it runs).
+ */
+function cpuWindow(pid) {
+  const server0 = processCpuMs(pid);
+  const clients0 = process.cpuUsage();
+  return {
+    end() {
+      const server1 = processCpuMs(pid);
+      const clients = process.cpuUsage(clients0);
+      return {
+        server: server0 === undefined || server1 === undefined ? undefined : server1 - server0,
+        clients: (clients.user + clients.system) / 1000,
+      };
+    },
+  };
+}
+
 function mbps(bytes, ms) {
   return bytes / 1e6 / (ms / 1000);
 }
@@ -195,6 +229,7 @@ module.exports = {
   sleep,
   percentile,
   mbps,
+  cpuWindow,
   fmtMBps,
   fmtMs,
   libs,

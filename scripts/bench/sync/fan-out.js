@@ -10,7 +10,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { fmtBytes, fmtSecs } = require('../report');
-const { MiB, commitAll, fmtMBps, hashLoopMs, libs, mbps, memorySubscriber, randomFile, startChild } = require('./common');
+const { MiB, commitAll, cpuWindow, fmtMBps, hashLoopMs, libs, mbps, memorySubscriber, randomFile, startChild } = require('./common');
 const { natsFanOut } = require('./nats');
 const { RawClient, receiveAll } = require('./raw-grpc');
 
@@ -47,22 +47,27 @@ module.exports = async function fanOut(ctx) {
       await c.listTopics();
       subs.push({ client: c, repo: await memorySubscriber(`fan-${i}`) });
     }
+    const cpu = cpuWindow(broker.pid);
     t = performance.now();
     const results = await Promise.all(subs.map((s, i) => s.client.subscribe(s.repo, 'bench/fanout', `fan-${i}`)));
     const subMs = performance.now() - t;
+    const subCpu = cpu.end();
     const delivered = results.reduce((n, r) => n + r.wireBytes, 0);
     for (const r of results) if (r.wireBytes !== pub.wireBytes) throw new Error(`a subscriber received ${r.wireBytes} bytes of ${pub.wireBytes}`);
     subs.length = 0;
 
     const raw = await startChild('grpc-raw');
     let rawMs;
+    let rawCpu;
     try {
       const rawClients = [];
       for (let i = 0; i < SUBSCRIBERS; i++) rawClients.push(new RawClient(raw.info.address, grpc.credentials.createInsecure(), sync.CHANNEL_OPTIONS));
       await Promise.all(rawClients.map((c) => new Promise((r, j) => c.waitForReady(Date.now() + 5000, (e) => (e ? j(e) : r())))));
+      const rawWindow = cpuWindow(raw.pid);
       t = performance.now();
       const got = await Promise.all(rawClients.map((c) => receiveAll(c, pub.wireBytes)));
       rawMs = performance.now() - t;
+      rawCpu = rawWindow.end();
       for (const g of got) if (g !== pub.wireBytes) throw new Error(`raw grpc client got ${g} of ${pub.wireBytes} bytes`);
       for (const c of rawClients) c.close();
     } finally {
@@ -87,6 +92,14 @@ module.exports = async function fanOut(ctx) {
         `with the raw grpc-js time that is ${fmtSecs(hashMs + rawMs)} = at most ${(rawMs / (hashMs + rawMs)).toFixed(2)}x raw grpc-js ` +
         `for verifying subscribers on one thread unless hashing overlaps receiving perfectly`,
     );
+    if (subCpu.server !== undefined && rawCpu.server !== undefined) {
+      const perGiB = (ms) => `${(ms / 1000 / (delivered / (1024 * MiB))).toFixed(2)} s/GiB`;
+      report.note(
+        `CPU while delivering (both processes, all threads; 2 cores): broker ${perGiB(subCpu.server)}, ` +
+          `the ${SUBSCRIBERS} subscribers ${perGiB(subCpu.clients)}; raw grpc-js server ${perGiB(rawCpu.server)}, ` +
+          `clients ${perGiB(rawCpu.clients)}`,
+      );
+    }
     report.figure({
       name: `fan-out to ${SUBSCRIBERS} verifying subscribers (total delivered)`,
       measured: `${fmtMBps(rate)} = ${(rate / rawRate).toFixed(2)}x raw grpc-js`,
@@ -101,3 +114,4 @@ module.exports = async function fanOut(ctx) {
     fs.rmSync(base, { recursive: true, force: true });
   }
 };
+

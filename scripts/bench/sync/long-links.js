@@ -16,7 +16,7 @@ const path = require('node:path');
 const fs = require('node:fs');
 const { startDelayProxy } = require('../delay-proxy');
 const { fmtBytes, fmtSecs } = require('../report');
-const { MiB, commitAll, fmtMBps, hashLoopMs, libs, mbps, memorySubscriber, randomFile, startChild } = require('./common');
+const { MiB, commitAll, cpuWindow, fmtMBps, hashLoopMs, libs, mbps, memorySubscriber, randomFile, startChild } = require('./common');
 const { RawClient, receiveAll, sendAll } = require('./raw-grpc');
 
 const DELAY_MS = 25;
@@ -123,13 +123,17 @@ module.exports = async function longLinks(ctx) {
     await client.listTopics();
     report.note(`first call through the proxy (connect + one unary call): ${fmtSecs(performance.now() - t)}`);
 
+    let cpu = cpuWindow(broker.pid);
     t = performance.now();
     const pub = await client.publish(repo, 'bench/long');
     const pubMs = performance.now() - t;
+    const pubCpu = cpu.end();
     sub = await memorySubscriber('long-subscriber');
+    cpu = cpuWindow(broker.pid);
     t = performance.now();
     const got = await client.subscribe(sub, 'bench/long', 'long-sub');
     const subMs = performance.now() - t;
+    const subCpu = cpu.end();
     if (got.wireBytes !== pub.wireBytes) throw new Error(`subscriber received ${got.wireBytes} bytes, the publish sent ${pub.wireBytes}`);
 
     // The same publish and subscribe on loopback, to a fresh broker, without the proxy: what the CPU allows.
@@ -152,8 +156,12 @@ module.exports = async function longLinks(ctx) {
       await direct.stop();
     }
 
+    cpu = cpuWindow(tcp.pid);
     const upMs = await tcpUpload(tcpProxy, pub.wireBytes);
+    const upCpu = cpu.end();
+    cpu = cpuWindow(tcp.pid);
     const downMs = await tcpDownload(tcpProxy, pub.wireBytes);
+    const downCpu = cpu.end();
     const ceiling = await rawGrpcThroughProxy(pub.wireBytes, sync.CHANNEL_OPTIONS);
     const up = mbps(pub.wireBytes, upMs);
     const down = mbps(pub.wireBytes, downMs);
@@ -169,6 +177,15 @@ module.exports = async function longLinks(ctx) {
         `up ${fmtMBps(mbps(pub.wireBytes, ceiling.upMs))} = ${(upMs / ceiling.upMs).toFixed(2)}x plain TCP, ` +
         `down ${fmtMBps(mbps(pub.wireBytes, ceiling.downMs))} = ${(downMs / ceiling.downMs).toFixed(2)}x plain TCP`,
     );
+    if (pubCpu.server !== undefined && upCpu.server !== undefined) {
+      const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+      report.note(
+        `CPU (all threads; 2 cores): publish: broker ${s(pubCpu.server)}, publisher + proxy ${s(pubCpu.clients)}; ` +
+          `subscribe: broker ${s(subCpu.server)}, subscriber + proxy ${s(subCpu.clients)}; ` +
+          `plain TCP up: sink ${s(upCpu.server)}, sender + proxy ${s(upCpu.clients)}; ` +
+          `down: source ${s(downCpu.server)}, receiver + proxy ${s(downCpu.clients)}`,
+      );
+    }
     const hashMs = hashLoopMs(pub.wireBytes);
     report.note(
       `raw SHA-256 loop over the same bytes (one core, same run): ${fmtMBps(mbps(pub.wireBytes, hashMs))}; the receiver hashes every byte, ` +
