@@ -22,7 +22,12 @@ export interface KeyChange {
 }
 
 /** A compare-and-swap or conditional delete of `key` that lost: its value is no longer `expected` (undefined: none). */
-export function keyChanged(url: string, key: string, expected: string | undefined, change: KeyChange = {}): ConflictError {
+export function keyChanged(
+  url: string,
+  key: string,
+  expected: string | undefined,
+  change: KeyChange = {},
+): ConflictError {
   const show = (v: string | undefined) => (v === undefined ? 'no value' : `${change.versionName ?? 'version'} ${v}`);
   const found = change.found ? `, found ${show(change.found.version)}` : '';
   return new ConflictError(

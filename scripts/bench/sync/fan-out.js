@@ -10,7 +10,18 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { fmtBytes, fmtSecs } = require('../report');
-const { MiB, commitAll, cpuWindow, fmtMBps, hashLoopMs, libs, mbps, memorySubscriber, randomFile, startChild } = require('./common');
+const {
+  MiB,
+  commitAll,
+  cpuWindow,
+  fmtMBps,
+  hashLoopMs,
+  libs,
+  mbps,
+  memorySubscriber,
+  randomFile,
+  startChild,
+} = require('./common');
 const { natsFanOut } = require('./nats');
 const { RawClient, receiveAll } = require('./raw-grpc');
 

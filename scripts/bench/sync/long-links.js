@@ -16,7 +16,18 @@ const path = require('node:path');
 const fs = require('node:fs');
 const { startDelayProxy } = require('../delay-proxy');
 const { fmtBytes, fmtSecs } = require('../report');
-const { MiB, commitAll, cpuWindow, fmtMBps, hashLoopMs, libs, mbps, memorySubscriber, randomFile, startChild } = require('./common');
+const {
+  MiB,
+  commitAll,
+  cpuWindow,
+  fmtMBps,
+  hashLoopMs,
+  libs,
+  mbps,
+  memorySubscriber,
+  randomFile,
+  startChild,
+} = require('./common');
 const { RawClient, receiveAll, sendAll } = require('./raw-grpc');
 
 const DELAY_MS = 25;
