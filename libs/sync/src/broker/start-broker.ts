@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, UnavailableError } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
+import { sharedHashPool } from '../transfer/hash-pool';
 import { raiseServerWindows, SERVER_OPTIONS } from '../wire/grpc-options';
 import { loadTributaryProto } from '../wire/proto-loader';
 import { BrokerContext, BrokerLogger, TopicLogFenceSetting } from './broker-context';
@@ -37,6 +38,8 @@ const SHUTDOWN_GRACE_MS = 2000;
  */
 export async function startBroker(opts: StartBrokerOptions): Promise<RunningBroker> {
   const host = hostOf(opts.listen);
+  // Publishes are hashed on worker threads; start one now rather than with the first publish.
+  sharedHashPool().warm();
   const context = await BrokerContext.open(opts);
   const proto = loadTributaryProto().tributary.v1;
   const handlers = createSyncHandlers(context);

@@ -19,6 +19,7 @@ import type { SubscribeResponse__Output } from '../generated/tributary/v1/Subscr
 import type { SyncServiceClient } from '../generated/tributary/v1/SyncService';
 import { parseSubscriberId, parseTopicName } from '../topics/topic-name';
 import { databaseTarget } from '../transfer/database-target';
+import { sharedHashPool } from '../transfer/hash-pool';
 import { ReceiverChannel, SenderChannel, TransferMessage, TransferStats } from '../transfer/transfer-channel';
 import { TransferReceiver } from '../transfer/transfer-receiver';
 import { TransferSender } from '../transfer/transfer-sender';
@@ -125,6 +126,8 @@ export class SyncClient {
     if (opts.from !== undefined && opts.from !== 'latest' && (!Number.isSafeInteger(opts.from) || opts.from < 1)) {
       throw new InvalidArgumentError(`--from must be a sequence number from 1, or latest: ${String(opts.from)}`);
     }
+    // The first batch is hashed on a worker thread, which takes a while to start: start it while connecting.
+    sharedHashPool().warm();
     const acc: Accumulated = { commits: 0, seqFrom: 0, seqTo: 0, wireBytes: 0, head: null };
     const state = { from: opts.from, started: false };
     for (let attempt = 0; ; attempt++) {

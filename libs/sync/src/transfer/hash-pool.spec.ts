@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +46,36 @@ describe('HashPool', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it('warm starts one worker ahead of the first job, which then runs on it', async () => {
+    const pool = new HashPool(2, WORKER);
+    try {
+      expect(pool.running).toBe(0);
+      pool.warm();
+      pool.warm();
+      expect(pool.running).toBe(1);
+      const bytes = randomBytes(1000);
+      const { ids } = await pool.digest(bytes.buffer.slice(0) as ArrayBuffer, [[0, 1000]]);
+      expect(ids).toEqual([sha256(bytes)]);
+      expect(pool.running).toBe(1);
+    } finally {
+      await pool.close();
+    }
+    const inline = new HashPool(0, WORKER);
+    inline.warm();
+    expect(inline.running).toBe(0);
+  });
+
+  it('lets the process exit with a warmed worker that never got a job', () => {
+    const script = [
+      `const { HashPool } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/transfer/hash-pool.js'))});`,
+      `const pool = new HashPool(1, ${JSON.stringify(WORKER)});`,
+      'pool.warm();',
+      'if (pool.running !== 1) process.exit(3);',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', script], { timeout: 30_000 });
+    expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
   });
 
   it('hashes in place, moving nothing, without workers', async () => {

@@ -46,6 +46,20 @@ export class HashPool {
     return !this.inline;
   }
 
+  /** Workers started and not failed. */
+  get running(): number {
+    return this.workers.size;
+  }
+
+  /**
+   * Starts the first worker now, if there is none, so that it is up by the first `digest`: a worker takes some
+   * 20 ms to start on an idle machine and 70 ms on a busy one, which the first batch of a transfer would otherwise
+   * wait for. For a receiver to call as a transfer starts, while the sender is still negotiating.
+   */
+  warm(): void {
+    if (!this.inline && this.workers.size === 0) this.spawn();
+  }
+
   /**
    * Hashes `spans` of `buffer`. With workers, `buffer` is detached until the promise settles and the result holds
    * it again; it must not be a slice of Node's shared Buffer pool. Rejects UnavailableError if the worker dies
@@ -81,7 +95,6 @@ export class HashPool {
 
   private spawn(): Worker {
     const w = new Worker(this.script);
-    w.unref();
     const jobs = new Map<number, Pending>();
     w.on('message', (m: { job: number; buffer: ArrayBuffer; ids: string[] }) => {
       const p = jobs.get(m.job);
@@ -96,6 +109,8 @@ export class HashPool {
     };
     w.on('error', fail);
     w.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    w.unref();
     this.workers.set(w, jobs);
     return w;
   }

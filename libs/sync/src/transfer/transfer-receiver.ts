@@ -92,6 +92,7 @@ export class TransferReceiver {
   ) {}
 
   async receiveCommit(): Promise<ReceivedCommit> {
+    if (this.channel.ownsMessageBuffers) this.hashes.warm();
     const received = new Map<ObjectId, Received>();
     const stats = emptyStats();
     let last: { id: ObjectId; bytes: Buffer } | undefined;
