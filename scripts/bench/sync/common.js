@@ -103,7 +103,7 @@ function percentile(values, p) {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
-/** MB/s (10^6 bytes per second). */
+/** Units of the CPU times in /proc/PID/stat (USER_HZ, 100 on Linux). */
 const CLOCK_TICKS = 100;
 
 /**
@@ -138,6 +138,7 @@ function cpuWindow(pid) {
   };
 }
 
+/** MB/s (10^6 bytes per second). */
 function mbps(bytes, ms) {
   return bytes / 1e6 / (ms / 1000);
 }

@@ -474,8 +474,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         const r = ranges[reads.length];
         const inFlight = reads.length - consumed;
         if (inFlight > 0 && (inFlight >= MAX_RANGES_IN_FLIGHT || bytesAhead + (r.end - r.start) > COALESCE_MAX_SPAN)) return;
-        bytesAhead += r.end - r.start;
         const length = r.end - r.start;
+        bytesAhead += length;
         const read = this.rangeReads.read(pack.packKey, r.start, length, () => this.fetchRange(pack, r.start, length));
         read.catch(() => undefined); // awaited in turn below; a consumer that stops early never sees it
         reads.push(read);

@@ -54,7 +54,7 @@ export class HashPool {
   /**
    * Starts the first worker now, if there is none, so that it is up by the first `digest`: a worker takes some
    * 20 ms to start on an idle machine and 70 ms on a busy one, which the first batch of a transfer would otherwise
-   * wait for. For a receiver to call as a transfer starts, while the sender is still negotiating.
+   * wait for. For whoever is about to receive over gRPC (a subscribe, a broker) to call while it connects.
    */
   warm(): void {
     if (!this.inline && this.workers.size === 0) this.spawn();

@@ -92,7 +92,6 @@ export class TransferReceiver {
   ) {}
 
   async receiveCommit(): Promise<ReceivedCommit> {
-    if (this.channel.ownsMessageBuffers) this.hashes.warm();
     const received = new Map<ObjectId, Received>();
     const stats = emptyStats();
     let last: { id: ObjectId; bytes: Buffer } | undefined;
@@ -203,7 +202,7 @@ export class TransferReceiver {
     stats.objects++;
     crashPoint('sync.receive.object');
     if (this.target.has(id)) return undefined;
-    const digest = obj.data && obj.digest ? obj.digest : sha256(bytes);
+    const digest = obj.digest ?? sha256(bytes);
     if (digest !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
     const info = await this.verify(id, kind, bytes, received);
     received.set(id, info);
