@@ -167,6 +167,26 @@ function hashLoopMs(bytes) {
   return performance.now() - t;
 }
 
+/**
+ * What keeping `bytes` of new memory costs on this machine, measured in a fresh process: `firstMs` to write them
+ * once into 1 MiB Buffers that are all kept, as a memory store keeps what a receiver stores, and `againMs` to write
+ * the same Buffers a second time. The difference is the kernel (and, on a VM, the host) handing over fresh pages.
+ * Every receiver here keeps every byte it receives; the plain TCP sink and the raw grpc-js clients keep nothing.
+ */
+function freshMemoryMs(bytes) {
+  const script = `
+    const n = Math.ceil(${bytes} / ${MiB}), kept = [];
+    let t = performance.now();
+    for (let i = 0; i < n; i++) { const b = Buffer.allocUnsafe(${MiB}); b.fill(i & 255); kept.push(b); }
+    const firstMs = performance.now() - t;
+    t = performance.now();
+    for (const b of kept) b.fill(7);
+    console.log(JSON.stringify({ firstMs, againMs: performance.now() - t }));`;
+  const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`fresh-memory probe failed: ${out.stderr}`);
+  return JSON.parse(out.stdout);
+}
+
 /** The compiled libraries (run `npx tsc -b` first). */
 function libs() {
   return {
@@ -218,6 +238,7 @@ function randomFile(file, bytes, seed) {
 
 module.exports = {
   hashLoopMs,
+  freshMemoryMs,
   ROOT,
   KiB,
   MiB,

@@ -5,7 +5,8 @@
  * store, catch up at the same time. Total delivery = the bytes the 10 received / the time until the last is done.
  * Baseline in the same run: a raw grpc-js server-streaming method (no protobuf, no storage) sending the same bytes
  * to 10 clients at once from a child process, with the same channel options and server windows. Target: at least
- * half of it. Beside it: nats-server JetStream (file storage) delivering the same bytes to 10 consumers.
+ * half of it. Beside it: nats-server JetStream (file storage) delivering the same bytes to 10 consumers, and what
+ * keeping the delivered bytes costs this machine by itself (freshMemoryMs), which the raw clients do not pay.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -15,6 +16,7 @@ const {
   commitAll,
   cpuWindow,
   fmtMBps,
+  freshMemoryMs,
   hashLoopMs,
   libs,
   mbps,
@@ -102,6 +104,12 @@ module.exports = async function fanOut(ctx) {
       `raw SHA-256 loop over the ${fmtBytes(delivered)} delivered (one core, same run): ${fmtSecs(hashMs)}; ` +
         `with the raw grpc-js time that is ${fmtSecs(hashMs + rawMs)} = at most ${(rawMs / (hashMs + rawMs)).toFixed(2)}x raw grpc-js ` +
         `for verifying subscribers on one thread unless hashing overlaps receiving perfectly`,
+    );
+    const fresh = freshMemoryMs(delivered);
+    report.note(
+      `keeping ${fmtBytes(delivered)} of new memory (1 MiB Buffers, a fresh process, same run): ${fmtSecs(fresh.firstMs)} ` +
+        `to write it once, ${fmtSecs(fresh.againMs)} to write it again; the ${SUBSCRIBERS} subscribers keep every byte ` +
+        `in their memory stores and pay the first, the raw grpc-js clients keep nothing`,
     );
     if (subCpu.server !== undefined && rawCpu.server !== undefined) {
       const perGiB = (ms) => `${(ms / 1000 / (delivered / (1024 * MiB))).toFixed(2)} s/GiB`;
