@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { AlreadyExistsError, NotFoundError, TopicName, UnavailableError } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
 import { ObjectStore } from '@tributary/storage';
