@@ -107,9 +107,10 @@ module.exports = async function fanOut(ctx) {
     );
     const fresh = freshMemoryMs(delivered);
     report.note(
-      `keeping ${fmtBytes(delivered)} of new memory (1 MiB Buffers, a fresh process, same run): ${fmtSecs(fresh.firstMs)} ` +
-        `to write it once, ${fmtSecs(fresh.againMs)} to write it again; the ${SUBSCRIBERS} subscribers keep every byte ` +
-        `in their memory stores and pay the first, the raw grpc-js clients keep nothing`,
+      `keeping ${fmtBytes(delivered)} of new memory (1 MiB Buffers, a fresh process, same run): ` +
+        `${fmtSecs(fresh.firstMs)} to write it once, ${fmtSecs(fresh.againMs)} to write it again; ` +
+        `the ${SUBSCRIBERS} subscribers keep every byte in their memory stores and pay the first, ` +
+        `the raw grpc-js clients keep nothing`,
     );
     if (subCpu.server !== undefined && rawCpu.server !== undefined) {
       const perGiB = (ms) => `${(ms / 1000 / (delivered / (1024 * MiB))).toFixed(2)} s/GiB`;

@@ -207,7 +207,8 @@ module.exports = async function longLinks(ctx) {
     );
     const fresh = freshMemoryMs(pub.wireBytes);
     report.note(
-      `keeping ${fmtBytes(pub.wireBytes)} of new memory (1 MiB Buffers, a fresh process, same run): ${fmtSecs(fresh.firstMs)} ` +
+      `keeping ${fmtBytes(pub.wireBytes)} of new memory (1 MiB Buffers, a fresh process, same run): ` +
+        `${fmtSecs(fresh.firstMs)} ` +
         `to write it once, ${fmtSecs(fresh.againMs)} to write it again; the broker (publish) and the subscriber ` +
         `keep every byte in their memory stores and pay the first, the TCP sink and source keep nothing`,
     );
