@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
 import { UnavailableError } from '@tributary/core';
 import { ObjectDatabase, PackMaintenance } from '@tributary/repository';
 import { ConditionalWrites, enforcesConditionalWrites, ObjectStore, probeConditionalWrites } from '@tributary/storage';
@@ -77,9 +77,7 @@ export class BrokerContext {
    * FailedPreconditionError when the store may not be shared with the brokers already on it.
    */
   static async open(opts: BrokerContextOptions): Promise<BrokerContext> {
-    // Loaded here, not at the top: the trib CLI imports this library for its client and never talks to Redis.
-    const { default: RedisClient } = await import('ioredis');
-    const redis = new RedisClient(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: CONNECT_TIMEOUT_MS });
+    const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: CONNECT_TIMEOUT_MS });
     const sub = redis.duplicate();
     const logger = opts.log ?? (() => undefined);
     let lastRedisError = '';

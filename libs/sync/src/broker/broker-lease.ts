@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
 import { FailedPreconditionError, UnavailableError } from '@tributary/core';
 import { WriteLease } from '../topics/log-fence';
 

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
 import { InvalidArgumentError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
 
 /**

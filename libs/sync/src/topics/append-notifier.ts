@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
 import { TopicName } from '@tributary/core';
 
 /**

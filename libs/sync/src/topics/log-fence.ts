@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
 import { AlreadyExistsError, NotFoundError, TopicName, UnavailableError } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
 import { ObjectStore } from '@tributary/storage';
