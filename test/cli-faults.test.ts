@@ -43,6 +43,16 @@ describe('trib CLI: bad input and damage', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
+    // A revision no ref could be named is refused as a revision, not passed on to the store as a key.
+    const refused = {
+      'HEAD:data.csv': 'only letters, digits, ".", "_", "/" and "-" are allowed',
+      'refs/../config': 'contains ".."',
+    };
+    for (const [rev, why] of Object.entries(refused)) {
+      const r = trib(repo, ['show', rev]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`trib show: invalid revision ${JSON.stringify(rev)}: ${why}`);
+    }
     const outside = trib(t.dir, ['log']);
     expect(outside.code).toBe(2);
     expect(outside.stderr).toMatch(/not a trib repository/);

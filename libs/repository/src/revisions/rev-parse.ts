@@ -1,4 +1,4 @@
-import { CommitId, InvalidArgumentError, isObjectId, NotFoundError, RefName } from '@tributary/core';
+import { CommitId, InvalidArgumentError, isObjectId, NotFoundError, RefName, validateRefName } from '@tributary/core';
 
 /** One step after the base name: `~N` (N first parents back) or `^N` (the Nth parent; `^` is `^1`). */
 export type RevisionStep = { readonly op: '~' | '^'; readonly n: number };
@@ -8,10 +8,14 @@ export interface ParsedRevision {
   readonly steps: readonly RevisionStep[];
 }
 
-/** Splits `main~2^2` into its base name and steps. Throws InvalidArgumentError on a malformed suffix. */
+/**
+ * Splits `main~2^2` into its base name and steps. Throws InvalidArgumentError on a malformed suffix, or on a base
+ * that no ref could be named (ref-name rules), before anything is looked up with it.
+ */
 export function parseRevision(spec: string): ParsedRevision {
   const m = /^([^~^]+)((?:[~^]\d*)*)$/.exec(spec);
   if (!m) throw new InvalidArgumentError(`bad revision ${JSON.stringify(spec)}`);
+  validateRefName(m[1], 'revision');
   const steps: RevisionStep[] = [];
   for (const s of m[2].matchAll(/([~^])(\d*)/g)) {
     const n = s[2] === '' ? 1 : Number.parseInt(s[2], 10);
