@@ -21,7 +21,9 @@ describe('rev-parse', () => {
   it('refuses a base no ref could be named, saying why, before looking it up', async () => {
     const lookups: string[] = [];
     const spy: RevisionLookup = { ...repo, refCommit: async (n) => (lookups.push(n), refs[n]) };
-    await expect(resolveRevision('HEAD:data.csv', spy)).rejects.toThrow('invalid revision "HEAD:data.csv": only letters');
+    await expect(resolveRevision('HEAD:data.csv', spy)).rejects.toThrow(
+      'invalid revision "HEAD:data.csv": only letters',
+    );
     await expect(resolveRevision('refs/../x~1', spy)).rejects.toThrow('invalid revision "refs/../x": contains ".."');
     await expect(resolveRevision('a b', spy)).rejects.toThrow(/invalid revision "a b"/);
     expect(lookups).toEqual([]);

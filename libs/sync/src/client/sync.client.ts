@@ -316,7 +316,9 @@ export class SyncClient {
   private unreachable(e: TribError): UnavailableError {
     // grpc-js ends a failed connection's text with "Resolution note: " and, for an address, nothing after it.
     const why = e.message.replace(/\s*Resolution note:\s*$/, '');
-    return new UnavailableError(`broker ${this.address} is unavailable: ${why}`, { address: this.address }, { cause: e });
+    return new UnavailableError(`broker ${this.address} is unavailable: ${why}`, { address: this.address }, {
+      cause: e,
+    });
   }
 
   private async datasetBytes(repo: Repository, commit: CommitId): Promise<number> {
