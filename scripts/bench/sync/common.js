@@ -4,6 +4,7 @@ const { fork, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
+const { fmtBytes, fmtSecs } = require('../report');
 
 const ROOT = path.resolve(__dirname, '../../..');
 const KiB = 1024;
@@ -171,7 +172,6 @@ function hashLoopMs(bytes) {
  * What keeping `bytes` of new memory costs on this machine, measured in a fresh process: `firstMs` to write them
  * once into 1 MiB Buffers that are all kept, as a memory store keeps what a receiver stores, and `againMs` to write
  * the same Buffers a second time. The difference is the kernel (and, on a VM, the host) handing over fresh pages.
- * Every receiver here keeps every byte it receives; the plain TCP sink and the raw grpc-js clients keep nothing.
  */
 function freshMemoryMs(bytes) {
   const script = `
@@ -185,6 +185,19 @@ function freshMemoryMs(bytes) {
   const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`fresh-memory probe failed: ${out.stderr}`);
   return JSON.parse(out.stdout);
+}
+
+/**
+ * The report line of freshMemoryMs(`bytes`), measured now: `keepers` keep every byte they receive and pay the first
+ * write, `baseline` (the figure's baseline) keeps nothing and does not.
+ */
+function freshMemoryNote(bytes, keepers, baseline) {
+  const fresh = freshMemoryMs(bytes);
+  return (
+    `keeping ${fmtBytes(bytes)} of new memory (1 MiB Buffers, a fresh process, same run): ` +
+    `${fmtSecs(fresh.firstMs)} to write it once, ${fmtSecs(fresh.againMs)} to write it again; ` +
+    `${keepers} keep every byte in their memory stores and pay the first, ${baseline} keep nothing`
+  );
 }
 
 /** The compiled libraries (run `npx tsc -b` first). */
@@ -238,7 +251,7 @@ function randomFile(file, bytes, seed) {
 
 module.exports = {
   hashLoopMs,
-  freshMemoryMs,
+  freshMemoryNote,
   ROOT,
   KiB,
   MiB,

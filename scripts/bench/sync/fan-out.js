@@ -6,7 +6,7 @@
  * Baseline in the same run: a raw grpc-js server-streaming method (no protobuf, no storage) sending the same bytes
  * to 10 clients at once from a child process, with the same channel options and server windows. Target: at least
  * half of it. Beside it: nats-server JetStream (file storage) delivering the same bytes to 10 consumers, and what
- * keeping the delivered bytes costs this machine by itself (freshMemoryMs), which the raw clients do not pay.
+ * keeping the delivered bytes costs this machine by itself (freshMemoryNote), which the raw clients do not pay.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -16,7 +16,7 @@ const {
   commitAll,
   cpuWindow,
   fmtMBps,
-  freshMemoryMs,
+  freshMemoryNote,
   hashLoopMs,
   libs,
   mbps,
@@ -105,13 +105,7 @@ module.exports = async function fanOut(ctx) {
         `with the raw grpc-js time that is ${fmtSecs(hashMs + rawMs)} = at most ${(rawMs / (hashMs + rawMs)).toFixed(2)}x raw grpc-js ` +
         `for verifying subscribers on one thread unless hashing overlaps receiving perfectly`,
     );
-    const fresh = freshMemoryMs(delivered);
-    report.note(
-      `keeping ${fmtBytes(delivered)} of new memory (1 MiB Buffers, a fresh process, same run): ` +
-        `${fmtSecs(fresh.firstMs)} to write it once, ${fmtSecs(fresh.againMs)} to write it again; ` +
-        `the ${SUBSCRIBERS} subscribers keep every byte in their memory stores and pay the first, ` +
-        `the raw grpc-js clients keep nothing`,
-    );
+    report.note(freshMemoryNote(delivered, `the ${SUBSCRIBERS} subscribers`, 'the raw grpc-js clients'));
     if (subCpu.server !== undefined && rawCpu.server !== undefined) {
       const perGiB = (ms) => `${(ms / 1000 / (delivered / (1024 * MiB))).toFixed(2)} s/GiB`;
       report.note(
@@ -134,4 +128,3 @@ module.exports = async function fanOut(ctx) {
     fs.rmSync(base, { recursive: true, force: true });
   }
 };
-

@@ -10,7 +10,7 @@
  * can be told apart as the link's (windows, round trips) or the pipeline's (hashing, copies, storage). So is a
  * ceiling: raw grpc-js (1 MiB Buffers, no protobuf, no store) through an identical proxy, its receiver doing the
  * least a verifying receiver must (hash every 64 KiB, keep the bytes until the end, as the memory store does).
- * And what keeping that many new bytes costs this machine by itself (freshMemoryMs), which the receivers pay and
+ * And what keeping that many new bytes costs this machine by itself (freshMemoryNote), which the receivers pay and
  * the TCP baseline does not.
  */
 const net = require('node:net');
@@ -23,7 +23,7 @@ const {
   commitAll,
   cpuWindow,
   fmtMBps,
-  freshMemoryMs,
+  freshMemoryNote,
   hashLoopMs,
   libs,
   mbps,
@@ -205,13 +205,7 @@ module.exports = async function longLinks(ctx) {
       `raw SHA-256 loop over the same bytes (one core, same run): ${fmtMBps(mbps(pub.wireBytes, hashMs))}; the receiver hashes every byte, ` +
         `the sender reads, frames and sends it, on 2 cores shared with the proxy`,
     );
-    const fresh = freshMemoryMs(pub.wireBytes);
-    report.note(
-      `keeping ${fmtBytes(pub.wireBytes)} of new memory (1 MiB Buffers, a fresh process, same run): ` +
-        `${fmtSecs(fresh.firstMs)} ` +
-        `to write it once, ${fmtSecs(fresh.againMs)} to write it again; the broker (publish) and the subscriber ` +
-        `keep every byte in their memory stores and pay the first, the TCP sink and source keep nothing`,
-    );
+    report.note(freshMemoryNote(pub.wireBytes, 'the broker (publish) and the subscriber', 'the TCP sink and source'));
     report.figure({
       name: `publish through ${DELAY_MS} ms + ${DELAY_MS} ms proxy`,
       measured: `${fmtMBps(pubRate)} = ${(pubRate / up).toFixed(2)}x plain TCP`,
