@@ -314,9 +314,7 @@ export class SyncClient {
   }
 
   private unreachable(e: TribError): UnavailableError {
-    // grpc-js ends a failed connection's text with "Resolution note: " and, for an address, nothing after it.
-    const why = e.message.replace(/\s*Resolution note:\s*$/, '');
-    return new UnavailableError(`broker ${this.address} is unavailable: ${why}`, { address: this.address }, {
+    return new UnavailableError(`broker ${this.address} is unavailable: ${e.message}`, { address: this.address }, {
       cause: e,
     });
   }

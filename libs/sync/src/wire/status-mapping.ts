@@ -77,7 +77,9 @@ export function fromGrpcError(e: unknown): TribError {
   if (e instanceof TribError) return e;
   if (isServiceError(e)) {
     const code = FROM_GRPC[e.code as grpc.status] ?? 'INTERNAL';
-    const message = e.details || e.message || grpc.status[e.code] || 'gRPC call failed';
+    // grpc-js ends a failed connection's text with "Resolution note: " and, for an address, nothing after it.
+    const text = e.details || e.message || grpc.status[e.code] || 'gRPC call failed';
+    const message = text.replace(/\s*Resolution note:\s*$/, '');
     return tribError(code, message, { grpcCode: grpc.status[e.code] ?? e.code }, e);
   }
   return new TribError('INTERNAL', e instanceof Error ? e.message : String(e), {}, { cause: e });

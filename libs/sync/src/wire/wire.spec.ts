@@ -58,6 +58,14 @@ describe('status mapping', () => {
     expect(fromGrpcError({ code: grpc.status.DEADLINE_EXCEEDED, details: 'x', message: '' })).toBeInstanceOf(UnavailableError);
   });
 
+  it("drops grpc-js's empty resolution note from a failed connection's message, and keeps one with content", () => {
+    const refused = 'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1.';
+    const down = fromGrpcError({ code: grpc.status.UNAVAILABLE, details: `${refused} Resolution note: `, message: '' });
+    expect(down.message).toBe(refused);
+    const named = `${refused} Resolution note: no addresses for nope.invalid`;
+    expect(fromGrpcError({ code: grpc.status.UNAVAILABLE, details: named, message: '' }).message).toBe(named);
+  });
+
   it('hides everything but the message of an unexpected error', () => {
     const s = toGrpcStatus(new RangeError('boom'));
     expect(s).toEqual({ code: grpc.status.INTERNAL, details: 'internal error: boom' });
