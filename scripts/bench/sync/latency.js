@@ -9,7 +9,7 @@
  *  - paced: three regions each landing a batch every 150 ms, a third of the interval apart, as independent
  *    hospitals would: the figure (p99 < 50 ms);
  *  - burst: the same rate, but the three regions land at the same instant, as `npm run demo` lands them: the worst
- *    phase for the same load, printed beside the figure (info) so the figure's arrival pattern is not the only one seen.
+ *    phase for the same load, printed beside the figure (info), so the figure's arrival pattern is not the only one.
  *
  * Latency of a batch = end of the hub's merge (durable, main moved) - start of the agent's commit (the commit's own
  * timestamp is taken inside it). It is split into consecutive segments from the traced events (see SEGMENTS), and
@@ -172,8 +172,10 @@ module.exports = async function latency(ctx) {
   const pacedN = Math.max(5, Math.round(40 * Math.min(1, scale * 4)));
   report.section(
     `Latency: agent commit -> hub merge, small batches (${ROWS_PER_BATCH} rows, about ${fmtBytes(batchBytes('na-aws', 0).length)}), real apps on loopback, local-disk stores, fsynced`,
-    `isolated: 1 region, ${isolatedN} batches one at a time; paced: ${REGIONS.length} regions x ${pacedN} batches, one per region every ${PACED_INTERVAL_MS} ms, ` +
-      `regions ${Math.round(PACED_INTERVAL_MS / REGIONS.length)} ms apart; burst: the same, all regions at the same instant (as npm run demo lands them)`,
+    `isolated: 1 region, ${isolatedN} batches one at a time; ` +
+      `paced: ${REGIONS.length} regions x ${pacedN} batches, one per region every ${PACED_INTERVAL_MS} ms, ` +
+      `regions ${Math.round(PACED_INTERVAL_MS / REGIONS.length)} ms apart; ` +
+      'burst: the same, all regions at the same instant (as npm run demo lands them)',
   );
   const base = path.join(tmp, 'latency');
   const traceDir = path.join(base, 'trace');
@@ -272,9 +274,11 @@ module.exports = async function latency(ctx) {
     const within = (w) => all.filter((t) => t.commitStart >= w.from && t.commitStart <= w.to);
     const paced = within(pacedWindow);
     const burst = within(burstWindow);
-    if (iso.length < isolatedN * 0.9 || paced.length < REGIONS.length * pacedN * 0.9 || burst.length < REGIONS.length * pacedN * 0.9) {
+    const perLoad = REGIONS.length * pacedN;
+    if (iso.length < isolatedN * 0.9 || paced.length < perLoad * 0.9 || burst.length < perLoad * 0.9) {
       throw new Error(
-        `traced only ${iso.length}/${isolatedN} isolated, ${paced.length} paced and ${burst.length} burst of ${REGIONS.length * pacedN} batches; traces in ${traceDir}`,
+        `traced only ${iso.length}/${isolatedN} isolated, ${paced.length}/${perLoad} paced and ` +
+          `${burst.length}/${perLoad} burst batches; traces in ${traceDir}`,
       );
     }
     const pickup = paced.map((t) => t.commitStart - (landed.get(`${t.region}/${t.file}`) ?? t.commitStart));
