@@ -32,6 +32,8 @@ let azurite: Azurite;
 let env: Record<string, string>;
 let t: ReturnType<typeof tempDir>;
 const apps: AppProcess[] = [];
+/** What each app printed, kept when they stop. */
+const appLogs: string[] = [];
 /** What landed, by region: batch file name -> bytes. */
 const landed = new Map<Region, Map<string, Buffer>>();
 
@@ -116,13 +118,22 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   // Stopped before the checks, so each home's lock is free and nothing writes while a pack is corrupted.
-  for (const a of apps.splice(0).reverse()) await a.kill();
+  for (const a of apps.splice(0).reverse()) {
+    await a.kill();
+    appLogs.push(a.output());
+  }
 }, 90_000);
 
 afterAll(async () => {
   for (const a of apps) await a.kill('SIGKILL');
   await Promise.all([s3?.stop(), gcs?.stop(), azurite?.stop()]);
   t?.cleanup();
+});
+
+it('the apps log no AWS SDK notice about later Node versions, on S3 or elsewhere', () => {
+  // Five apps, each ready (so their logs were read); the broker and the na-aws agent loaded the AWS SDK.
+  expect(appLogs.filter((log) => /listening on/.test(log))).toHaveLength(5);
+  expect(appLogs.join('\n')).not.toMatch(/NodeVersionSupportWarning|will require node >=22/);
 });
 
 it("the hub's main holds every region's batches byte for byte, and verifies", async () => {

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, configureHeapGrowth, loadConfig, TRIB_ENV } from '@tributary/config';
+import { ConfigError, configureHeapGrowth, loadConfig, silenceSdkNodeVersionNotice, TRIB_ENV } from '@tributary/config';
 import { isTribError } from '@tributary/core';
 import { openStore } from '@tributary/storage';
 import { BrokerContext, PROTO_FILES, PROTO_LOADER_OPTIONS } from '@tributary/sync';
@@ -13,6 +13,7 @@ const BROKER_ENV = { redisUrl: TRIB_ENV.redisUrl, listen: TRIB_ENV.listen, store
 /** The broker process: a NestJS gRPC microservice over the broker's object store and Redis. */
 async function main(): Promise<void> {
   configureHeapGrowth();
+  silenceSdkNodeVersionNotice();
   const cfg = loadConfig(BROKER_ENV);
   Logger.overrideLogger(new ConsoleLogger({ colors: Boolean(process.stdout.isTTY) }));
   const logger = new Logger('broker');

@@ -1,4 +1,4 @@
-import { configureHeapGrowth } from '@tributary/config';
+import { configureHeapGrowth, silenceSdkNodeVersionNotice } from '@tributary/config';
 import { isTribError } from '@tributary/core';
 import { parseArgs } from './ui/args';
 import { EXIT, exitCodeFor } from './ui/exit-codes';
@@ -91,20 +91,6 @@ export async function runCli(argv: readonly string[], ctx: CliContext = context(
     ctx.err(`trib ${name}: internal error: ${err?.message ?? String(e)}${process.env.TRIB_DEBUG ? `\n${err?.stack}` : ''}`);
     return EXIT.PROBLEM;
   }
-}
-
-/**
- * The AWS SDK announces on every start that later releases will need Node 22. We pin releases that run on Node 20, so
- * for CLI users the notice is noise on stderr, where scripts expect one line per failure. Other warnings still show.
- */
-function silenceSdkNodeVersionNotice(): void {
-  const emit = process.emitWarning.bind(process) as (...a: unknown[]) => void;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-    const name = warning instanceof Error ? warning.name : type;
-    if (name === 'NodeVersionSupportWarning' || /will require node >=22/.test(String(warning))) return;
-    emit(warning, ...rest);
-  }) as typeof process.emitWarning;
 }
 
 export function main(): void {

@@ -1,5 +1,5 @@
 import { isTribError } from '@tributary/core';
-import { ConfigError, configureHeapGrowth, loadConfig } from '@tributary/config';
+import { ConfigError, configureHeapGrowth, loadConfig, silenceSdkNodeVersionNotice } from '@tributary/config';
 import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { SyncClient } from '@tributary/sync';
 import { AGENT_ENV } from './agent-config';
@@ -11,6 +11,7 @@ import { EdgeAgent } from './edge-agent';
  */
 async function main(): Promise<void> {
   configureHeapGrowth();
+  silenceSdkNodeVersionNotice();
   const cfg = loadConfig(AGENT_ENV);
   const prefix = `edge-agent ${cfg.region}:`;
   const log = (line: string) => console.log(`${new Date().toISOString()} ${prefix} ${line}`);

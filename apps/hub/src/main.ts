@@ -1,5 +1,5 @@
 import { isTribError } from '@tributary/core';
-import { ConfigError, configureHeapGrowth, loadConfig } from '@tributary/config';
+import { ConfigError, configureHeapGrowth, loadConfig, silenceSdkNodeVersionNotice } from '@tributary/config';
 import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { SyncClient } from '@tributary/sync';
 import { HUB_ENV } from './hub-config';
@@ -11,6 +11,7 @@ import { HubService } from './hub.service';
  */
 async function main(): Promise<void> {
   configureHeapGrowth();
+  silenceSdkNodeVersionNotice();
   const cfg = loadConfig(HUB_ENV);
   const log = (line: string) => console.log(`${new Date().toISOString()} hub ${cfg.name}: ${line}`);
   const repo = await openStoreRepository(cfg.store, { home: cfg.home || undefined });

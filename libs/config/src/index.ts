@@ -2,3 +2,4 @@ export * from './env-config';
 export * from './parsers';
 export * from './tributary-env';
 export * from './heap-growth';
+export * from './sdk-notices';
