@@ -78,7 +78,9 @@ export class BrokerContext {
    */
   static async open(opts: BrokerContextOptions): Promise<BrokerContext> {
     const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: CONNECT_TIMEOUT_MS });
-    const sub = redis.duplicate();
+    // The notifier subscribes again itself after a reconnect (see AppendNotifier.start): ioredis's own resubscribe
+    // leaves its command's rejection unhandled, which ends the process when the connection drops before Redis answers.
+    const sub = redis.duplicate({ autoResubscribe: false });
     const logger = opts.log ?? (() => undefined);
     let lastRedisError = '';
     for (const c of [redis, sub]) {

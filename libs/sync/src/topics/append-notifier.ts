@@ -28,16 +28,22 @@ export class AppendNotifier {
     return `${this.prefix}appended:${topic}`;
   }
 
-  /** Starts listening to other brokers' appends. Failures are ignored: waiters fall back to polling. */
+  /**
+   * Starts listening to other brokers' appends, and again after every reconnect of the subscriber connection, which
+   * should be made with `autoResubscribe: false`. Failures are ignored: waiters fall back to polling.
+   */
   async start(): Promise<void> {
-    if (!this.subscriber || this.subscribed) return;
+    const subscriber = this.subscriber;
+    if (!subscriber || this.subscribed) return;
     this.subscribed = true;
-    this.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
+    subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
       if (channel.startsWith(`${this.prefix}appended:`)) {
         this.local.emit(channel.slice(`${this.prefix}appended:`.length), Number(message));
       }
     });
-    await this.subscriber.psubscribe(`${this.prefix}appended:*`).catch(() => undefined);
+    const subscribe = () => subscriber.psubscribe(`${this.prefix}appended:*`).catch(() => undefined);
+    subscriber.on('ready', () => void subscribe());
+    await subscribe();
   }
 
   /** Announces that `topic` now has `seq` entries. Never throws. */
