@@ -9,6 +9,7 @@ import Redis from 'ioredis';
 import { LocalStore } from '../libs/storage/src';
 import { BrokerContext } from '../libs/sync/src/broker/broker-context';
 import { REDIS_URL, tempDir, TempDir } from '../libs/sync/src/testing/sync-harness';
+import { waitUntil } from './support/wait';
 
 /** Forwards to the Redis at REDIS_URL. With `holdFromPsubscribe`, a connection sending PSUBSCRIBE gets no further. */
 class RedisLinkProxy {
@@ -70,13 +71,6 @@ class RedisLinkProxy {
   }
 }
 
-async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; !(await ok()); i++) {
-    if (i > 200) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe("a broker's Redis link, cut and restored", () => {
   let t: TempDir;
   let proxy: RedisLinkProxy;
@@ -117,24 +111,24 @@ describe("a broker's Redis link, cut and restored", () => {
   }
 
   it("listens to other brokers' appends again once the link is back", async () => {
-    await until('the first subscription', async () => (await brokerPatternSubscriptions()) === 1);
+    await waitUntil(async () => (await brokerPatternSubscriptions()) === 1, 'the first subscription');
     const before = new Set(proxy.upstreamPorts());
     proxy.dropAll();
     // New connections (new ports), and on them the pattern subscription again.
-    await until('the resubscription', async () => {
+    await waitUntil(async () => {
       const ports = proxy.upstreamPorts();
       return ports.length === 2 && ports.every((p) => !before.has(p)) && (await brokerPatternSubscriptions()) === 1;
-    });
+    }, 'the resubscription');
   });
 
   it('closes without an unhandled rejection when Redis never answered the resubscription', async () => {
     proxy.holdFromPsubscribe = true;
     proxy.dropAll();
-    await until('the resubscription to be sent', () => proxy.held.some((h) => /psubscribe/i.test(h)));
+    await waitUntil(() => proxy.held.some((h) => /psubscribe/i.test(h)), 'the resubscription to be sent');
     const closing = ctx!.close();
     ctx = undefined;
     // The QUIT reaches the held connection too; cutting it then ends the connection for good.
-    await until('the QUIT', () => proxy.held.some((h) => /quit/i.test(h)));
+    await waitUntil(() => proxy.held.some((h) => /quit/i.test(h)), 'the QUIT');
     proxy.dropAll();
     await closing;
     await new Promise((r) => setTimeout(r, 50));

@@ -1,26 +1,11 @@
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { ROOT } from './support/trib';
+import { nodeAsync, ROOT, RunResult } from './support/trib';
 
 /** `npm run demo` is the README's first command: these run it as a newcomer would and read what it prints. */
 
-interface DemoRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runDemo(args: string[]): Promise<DemoRun> {
-  const demo = path.join(ROOT, 'scripts/demo.js');
-  const child = spawn(process.execPath, [demo, ...args], { env: { ...process.env, CI: 'true' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** `node scripts/demo.js ARGS`, as `npm run demo -- ARGS` runs it. */
+function runDemo(args: string[]): Promise<RunResult> {
+  return nodeAsync([path.join(ROOT, 'scripts/demo.js'), ...args], { env: { CI: 'true' } });
 }
 
 interface RegionRow {
@@ -38,7 +23,7 @@ function regionRows(stdout: string): Record<string, RegionRow> {
   return rows;
 }
 
-function expectWholeFlow(run: DemoRun): void {
+function expectWholeFlow(run: RunResult): void {
   expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
   const landed = Number(/landed (\d+) batches/.exec(run.stderr)?.[1]);
   expect(landed).toBeGreaterThan(0);

@@ -1,31 +1,20 @@
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { startTestBroker } from '../libs/sync/src/testing/sync-harness';
-import { repoWithRandomBatches, ROOT, tempDir } from './support/trib';
+import { nodeAsync, repoWithRandomBatches, ROOT, tempDir } from './support/trib';
 
 /** The compiled module the CLI loads; the untuned run stubs its export before the CLI starts. */
 const HEAP_GROWTH = path.join(ROOT, 'libs', 'config', 'dist', 'heap-growth.js');
 
 /** Runs `trib publish` with V8's GC trace on; resolves the number of full collections it ran. */
-function fullCollectionsOfPublish(cwd: string, topic: string, broker: string, tuned: boolean): Promise<number> {
+async function fullCollectionsOfPublish(cwd: string, topic: string, broker: string, tuned: boolean): Promise<number> {
   // With -e, argv[1] is the first argument after --: 'trib' stands where the script's path would.
   const start = `${tuned ? '' : `require(${JSON.stringify(HEAP_GROWTH)}).configureHeapGrowth = () => undefined;`} require(${JSON.stringify(path.join(ROOT, 'bin', 'trib'))});`;
-  const child = spawn(process.execPath, ['--trace-gc', '-e', start, '--', 'trib', 'publish', topic, '--broker', broker], {
-    cwd,
-    env: { ...process.env, CI: '1' },
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) =>
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`publish exited ${code}: ${err}`));
-      // V8 reports a flag it does not know on stderr and goes on: that must not pass unnoticed.
-      if (/unrecognized flag/.test(err)) return reject(new Error(`V8 refused the flag: ${err}`));
-      resolve((out.match(/Mark-Compact/g) ?? []).length);
-    }),
-  );
+  const args = ['--trace-gc', '-e', start, '--', 'trib', 'publish', topic, '--broker', broker];
+  const { code, stdout, stderr } = await nodeAsync(args, { cwd, env: { CI: '1' } });
+  if (code !== 0) throw new Error(`publish exited ${code}: ${stderr}`);
+  // V8 reports a flag it does not know on stderr and goes on: that must not pass unnoticed.
+  if (/unrecognized flag/.test(stderr)) throw new Error(`V8 refused the flag: ${stderr}`);
+  return (stdout.match(/Mark-Compact/g) ?? []).length;
 }
 
 describe('configureHeapGrowth, as `trib` runs it', () => {

@@ -14,6 +14,7 @@ import { SyncClient } from '@tributary/sync';
 import { appendAndCommit, commitFiles, newRepo, rows, tempDir } from '../libs/sync/src/testing/sync-harness';
 import { AppProcess, startApp } from './support/app-process';
 import { ok } from './support/trib';
+import { waitUntil } from './support/wait';
 
 const NA = 'datasets/heart/na-aws';
 const EU = 'datasets/heart/eu-azure';
@@ -43,13 +44,8 @@ describe('hub process: a conflict in the shared layout', () => {
     return (await client!.listTopics()).find((t) => t.topic === topic)?.subscribers.find((s) => s.name === name);
   }
 
-  async function until(cond: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!(await cond())) {
-      if (Date.now() > end) throw new Error(`not reached within ${ms} ms: ${what}\nhub:\n${apps[1]?.output()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  /** A wait's description with the hub's output, read only if the wait fails. */
+  const withHubLog = (what: string) => () => `${what}\nhub:\n${apps[1]?.output()}`;
 
   it('parks the rewrite on conflicts/na-aws/2, acks it, leaves main alone, and shows it in trib topics', async () => {
     const storeDir = path.join(tmp.dir, 'broker-store');
@@ -79,7 +75,10 @@ describe('hub process: a conflict in the shared layout', () => {
     });
     apps.push(hub);
     // Both first batches merge (eu-azure's records appended after na-aws's, or the other way round).
-    await until(async () => (await subscriberOf(NA, 'hub'))?.cursor === 1 && (await subscriberOf(EU, 'hub'))?.cursor === 1, 'both seq 1 merged');
+    await waitUntil(
+      async () => (await subscriberOf(NA, 'hub'))?.cursor === 1 && (await subscriberOf(EU, 'hub'))?.cursor === 1,
+      withHubLog('both seq 1 merged'),
+    );
     const mergedLines = () => hub.output().split('\n').filter((l) => / merged datasets\/heart\/(na-aws|eu-azure) seq \d -> /.test(l));
     expect(mergedLines()).toHaveLength(2);
     const mainBefore = /-> ([0-9a-f]{64})/.exec(mergedLines()[1])![1] as CommitId;
@@ -89,7 +88,7 @@ describe('hub process: a conflict in the shared layout', () => {
     expect(rewritten).not.toBe(naRows);
     const naConflicting = await commitFiles(na, { 'beats.csv': HEADER + rewritten });
     await client.publish(na, NA);
-    await until(async () => (await subscriberOf(NA, 'hub'))?.cursor === 2, 'na-aws seq 2 acknowledged');
+    await waitUntil(async () => (await subscriberOf(NA, 'hub'))?.cursor === 2, withHubLog('na-aws seq 2 acknowledged'));
 
     const line = await hub.waitFor(/conflict datasets\/heart\/na-aws seq 2: [^\n]*/, 5000);
     expect(line).toContain('kept on branch conflicts/na-aws/2; main unchanged');
@@ -112,7 +111,7 @@ describe('hub process: a conflict in the shared layout', () => {
     // The conflict blocks nothing: eu-azure's next batch still merges.
     await appendAndCommit(eu, { 'beats.csv': records(1_000, 3) });
     await client.publish(eu, EU);
-    await until(async () => (await subscriberOf(EU, 'hub'))?.cursor === 2, 'eu-azure seq 2 merged');
+    await waitUntil(async () => (await subscriberOf(EU, 'hub'))?.cursor === 2, withHubLog('eu-azure seq 2 merged'));
     await hub.kill();
 
     const repo = await Repository.open(path.join(tmp.dir, 'hub-home'));

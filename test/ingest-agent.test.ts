@@ -14,6 +14,7 @@ import { startBroker, SyncClient } from '@tributary/sync';
 import { freePort } from '../libs/sync/src/testing/private-redis';
 import { REDIS_URL, startTestBroker, tempDir } from '../libs/sync/src/testing/sync-harness';
 import { ROOT } from './support/trib';
+import { waitUntil } from './support/wait';
 
 const AGENT = path.join(ROOT, 'apps/edge-agent/dist/main.js');
 const TOPIC = 'datasets/heart/na-aws';
@@ -98,10 +99,6 @@ async function topicSeq(client: SyncClient): Promise<number> {
   return (await client.listTopics()).find((t) => t.topic === TOPIC)?.seq ?? 0;
 }
 
-async function until(cond: () => Promise<boolean>): Promise<void> {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 25));
-}
-
 /** The batch names along the topic's log, oldest first, as a fresh subscriber sees them. */
 async function publishedBatches(client: SyncClient): Promise<string[]> {
   const repo = await Repository.init(path.join(tmp.dir, `reader-${Date.now()}`));
@@ -132,7 +129,7 @@ describe('edge agent process', () => {
       const a = agent(broker.address);
       await a.waitFor(/edge-agent na-aws: listening on 127\.0\.0\.1:\d+/);
       await land('b3.csv', 't,hr\n3,62\n');
-      await until(async () => (await topicSeq(client)) === 3);
+      await waitUntil(async () => (await topicSeq(client)) === 3);
       expect(await publishedBatches(client)).toEqual(['b1.csv', 'b2.csv', 'b3.csv']);
       expect(await doneFiles()).toEqual(['b1.csv', 'b2.csv', 'b3.csv']);
       await a.waitFor(/published datasets\/heart\/na-aws seq (\d+\.\.)?3 /);
@@ -159,7 +156,7 @@ describe('edge agent process', () => {
       const revived = agent(broker.address, { TRIB_APPEND_TO: 'hr.csv' });
       await revived.waitFor(/listening on/);
       await land('b4.csv', 't,hr\n4,64\n');
-      await until(async () => (await topicSeq(client)) >= 4 && (await doneFiles()).length === 4);
+      await waitUntil(async () => (await topicSeq(client)) >= 4 && (await doneFiles()).length === 4);
       await revived.stop();
 
       expect(await publishedBatches(client)).toEqual(['b1.csv', 'b2.csv', 'b3.csv', 'b4.csv']);
@@ -197,7 +194,7 @@ describe('edge agent process', () => {
     const broker = await startBroker({ store, redisUrl: REDIS_URL, listen: address });
     const client = new SyncClient(address);
     try {
-      await until(async () => (await topicSeq(client)) === 3);
+      await waitUntil(async () => (await topicSeq(client)) === 3);
       expect(await publishedBatches(client)).toEqual(['b1.csv', 'b2.csv', 'b3.csv']);
     } finally {
       client.close();

@@ -24,6 +24,7 @@ import {
   tempDir,
   TempDir,
 } from '../libs/sync/src/testing/sync-harness';
+import { waitUntil } from './support/wait';
 
 const TOPIC = 'datasets/heart/na-aws';
 
@@ -180,7 +181,7 @@ describe('sync: publish', () => {
       },
     });
     try {
-      await waitFor(() => seen.length === 5);
+      await waitUntil(() => seen.length === 5);
       const raw = rawSyncClient(broker.address);
       const call = raw.Publish();
       const status = callStatus(call);
@@ -196,7 +197,7 @@ describe('sync: publish', () => {
       commits.push(c6);
       const r = await client.publish(repo, TOPIC);
       expect(r).toMatchObject({ commits: 1, seqFrom: 6, seqTo: 6 });
-      await waitFor(() => seen.length === 6);
+      await waitUntil(() => seen.length === 6);
       expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
     } finally {
       abort.abort();
@@ -226,7 +227,7 @@ describe('sync: publish', () => {
       const replies: { appended?: { seq: string | number } }[] = [];
       call.on('data', (m) => replies.push(m));
       call.write({ hello: { topic: race, commit } });
-      await waitFor(() => replies.length === 1);
+      await waitUntil(() => replies.length === 1);
       // The broker told this publisher the head is `base`; now someone else moves it.
       await meanwhile();
       call.write({ start: { base, commits: [commit] } });
@@ -237,7 +238,7 @@ describe('sync: publish', () => {
       call.write({ objects: { objects: frames } });
       call.write({ commitEnd: { commit: Buffer.from(commit, 'hex') } });
       // `appended`, or the call ends with its status.
-      await Promise.race([waitFor(() => replies.length === 2), status]);
+      await Promise.race([waitUntil(() => replies.length === 2), status]);
       call.end();
       const s = await status;
       raw.close();
@@ -265,14 +266,6 @@ describe('sync: publish', () => {
 
 function once(emitter: NodeJS.EventEmitter, event: string): Promise<unknown> {
   return new Promise((resolve) => emitter.once(event, resolve));
-}
-
-async function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function sizeOfHead(repo: Repository): Promise<number> {

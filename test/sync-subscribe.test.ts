@@ -16,6 +16,7 @@ import {
   TempDir,
   treeOf,
 } from '../libs/sync/src/testing/sync-harness';
+import { waitUntil } from './support/wait';
 
 const TOPIC = 'datasets/heart/eu-azure';
 
@@ -151,7 +152,7 @@ describe('sync: subscribe', () => {
           if (e.seq === 6) abort.abort();
         },
       });
-      await waitFor(async () => (await cursorOf('inference-1')) === 4);
+      await waitUntil(async () => (await cursorOf('inference-1')) === 4);
       commits.push(await appendAndCommit(edge, { 'ecg.csv': rows(1_000, 5) }));
       await client.publish(edge, TOPIC);
       commits.push(await appendAndCommit(edge, { 'ecg.csv': rows(1_000, 6) }));
@@ -204,7 +205,7 @@ describe('sync: subscribe', () => {
         if (m.body === 'haveQuery') slow.write({ haveReply: { missing: Buffer.alloc(Math.ceil(m.haveQuery!.ids.length / 32 / 8), 0xff) } });
         if (m.body === 'objects' && ++objectsSeen === 1) slow.pause();
       });
-      await waitFor(async () => objectsSeen >= 1);
+      await waitUntil(async () => objectsSeen >= 1);
 
       const fast = await newRepo(path.join(t.dir, 'fast'));
       try {
@@ -318,11 +319,3 @@ describe('sync: subscribe', () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,4 +1,4 @@
-import { spawnSync, SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, SpawnSyncOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,16 +44,12 @@ export function tempDir(prefix = 'trib-test-'): { dir: string; cleanup(): void }
 }
 
 /**
- * `trib` without blocking this process: needed when the test itself hosts a server the CLI talks to (spawnSync would
- * freeze that server's event loop).
+ * `node ARGS` in a child process, without blocking this one; resolves with its exit code (128 when a signal ended
+ * it) and everything it printed. The environment is this process's with `opts.env` on top.
  */
-export function tribAsync(cwd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+export function nodeAsync(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [TRIB, ...args], {
-      cwd,
-      env: { ...process.env, TRIB_AUTHOR: 'Test <test@example.org>', CI: 'true', ...opts.env },
-    });
+    const p = spawn(process.execPath, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -61,6 +57,14 @@ export function tribAsync(cwd: string, args: string[], opts: { env?: NodeJS.Proc
     p.on('error', reject);
     p.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
   });
+}
+
+/**
+ * `trib` without blocking this process: needed when the test itself hosts a server the CLI talks to (spawnSync would
+ * freeze that server's event loop).
+ */
+export function tribAsync(cwd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return nodeAsync([TRIB, ...args], { cwd, env: { TRIB_AUTHOR: 'Test <test@example.org>', CI: 'true', ...opts.env } });
 }
 
 export async function okAsync(cwd: string, args: string[], expect = 0, opts?: { env?: NodeJS.ProcessEnv }): Promise<RunResult> {
