@@ -166,6 +166,45 @@ function reportLoad(report, label, tl, events, appsText) {
   return s;
 }
 
+/**
+ * What a durable small write costs on this filesystem, in each app's pack directory (where most of its files are
+ * created), with the apps idle: the apps do a few per batch (temp file, write, fsync, rename, fsync of the
+ * directory). On ext4 a create took 20 us in one directory and 500 us of kernel time in another on one host, which
+ * moves this figure from run to run. The probe's names (`.tmp-...~`) are ones the stores never list.
+ */
+function probeDurableWrites(dirs, n = 100) {
+  return dirs.map(([label, dir]) => {
+    const dirFd = fs.openSync(dir, 'r');
+    const creates = [];
+    const writes = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const temp = path.join(dir, `.tmp-fs-probe-${i}~`);
+        const t0 = performance.now();
+        const fd = fs.openSync(temp, 'wx');
+        creates.push(performance.now() - t0);
+        fs.writeSync(fd, Buffer.alloc(200, 0x61));
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+        fs.renameSync(temp, path.join(dir, `.tmp-fs-probe-done-${i}~`));
+        fs.fsyncSync(dirFd);
+        writes.push(performance.now() - t0);
+      }
+    } finally {
+      fs.closeSync(dirFd);
+      for (let i = 0; i < n; i++) {
+        fs.rmSync(path.join(dir, `.tmp-fs-probe-${i}~`), { force: true });
+        fs.rmSync(path.join(dir, `.tmp-fs-probe-done-${i}~`), { force: true });
+      }
+    }
+    return { label, create: percentile(creates, 50), write: percentile(writes, 50), writeP99: percentile(writes, 99) };
+  });
+}
+
+function fmtProbe(p) {
+  return `${p.label} ${p.write.toFixed(2)} / ${p.writeP99.toFixed(2)} ms, ${(p.create * 1000).toFixed(0)} us`;
+}
+
 module.exports = async function latency(ctx) {
   const { report, scale, tmp, redisUrl } = ctx;
   const isolatedN = Math.max(5, Math.round(30 * Math.min(1, scale * 4)));
@@ -230,6 +269,15 @@ module.exports = async function latency(ctx) {
     expected += REGIONS.length;
     await waitMerged(hub, expected, 60_000, apps);
     await sleep(300);
+    const probed = probeDurableWrites([
+      ['broker', path.join(base, 'broker-store', 'packs')],
+      ['hub', path.join(hubHome, '.trib', 'store', 'packs')],
+      ...REGIONS.map((r) => [r, path.join(base, 'agents', r, '.trib', 'store', 'packs')]),
+    ]);
+    report.note(
+      "filesystem, same run, in each app's pack directory: a durable small write (create, write, fsync, rename, " +
+        `fsync dir) p50 / p99, and the create alone p50: ${probed.map(fmtProbe).join('; ')}`,
+    );
 
     const landed = new Map();
     const isolatedFrom = performance.timeOrigin + performance.now();
