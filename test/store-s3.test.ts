@@ -194,6 +194,20 @@ describe('S3Store', () => {
       expect((await store.head('packs/p1.pack'))?.size).toBe(size);
     });
 
+    it('sends a stream that ends within one part as one conditional PutObject, without asking first', async () => {
+      const store = await open('s3://small-stream/r', { create: true });
+      const size = 300 * 1024 + 5;
+      const from = emulator.proxy.requests.length;
+      await store.putIfAbsent('packs/small.pack', patternStream(size, 64 * 1024));
+      const sent = emulator.proxy.requests.slice(from).filter((r) => r.url.startsWith('/small-stream/r/packs/small.pack'));
+      expect(sent.map((r) => r.method)).toEqual(['PUT']);
+      expect(sent[0].ifNoneMatch).toBe('*');
+      expectBytes(await store.get('packs/small.pack'), pattern(0, size));
+      await expect(store.putIfAbsent('packs/small.pack', patternStream(size, 64 * 1024))).rejects.toMatchObject({
+        code: 'ALREADY_EXISTS',
+      });
+    });
+
     it.each([
       ['serialized, the loser gets 412', 'serialize', 412],
       ['overlapping, the loser gets 409', 'conflict', 409],

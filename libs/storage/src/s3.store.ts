@@ -32,7 +32,7 @@ import {
 } from './s3/s3-errors';
 import { S3Location, parseS3Url } from './s3/s3-location';
 import { isBytes } from './bytes';
-import { checkRange, isStoreKey, readAll } from './cloud/cloud-body';
+import { checkRange, isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
 import { validateStoreKey } from './store-keys';
 
 /** Default multipart part size; S3's minimum is 5 MiB. Memory per upload is about (queueSize + 1) parts. */
@@ -126,14 +126,16 @@ export class S3Store implements ObjectStore {
 
   async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
     validateStoreKey(key);
-    const replayable = isBytes(data);
+    // A stream that ends within one part (a small pack) is sent as bytes are: one conditional PutObject, no HEAD.
+    const body = await openUploadBody(data, this.partSize);
+    const whole = body.whole;
     try {
       // Fails fast before a large stream is sent; the conditional write below is what actually decides.
-      if (!replayable && (await this.head(key))) throw this.exists(key);
+      if (!whole && (await this.head(key))) throw this.exists(key);
       for (let attempt = 1; ; attempt++) {
         try {
-          if (replayable && data.length <= this.partSize) await this.putSmall(key, data);
-          else await this.upload(key, data);
+          if (whole && whole.length <= this.partSize) await this.putSmall(key, whole);
+          else await this.upload(key, whole ?? body.stream!);
           return;
         } catch (e) {
           if (e instanceof SourceFailure) throw e;
@@ -141,7 +143,7 @@ export class S3Store implements ObjectStore {
           if (!isS3ConditionalConflict(e)) throw e;
           // Another conditional write of this key was in flight (409). If it wins, the key exists now.
           if (await this.appears(key)) throw this.exists(key);
-          if (!replayable || attempt >= CONFLICT_ATTEMPTS) {
+          if (!whole || attempt >= CONFLICT_ATTEMPTS) {
             throw new ConflictError(`${key} in ${this.url}: a concurrent write of the same key interfered; retry`, {
               url: this.url,
               key,
@@ -150,7 +152,9 @@ export class S3Store implements ObjectStore {
         }
       }
     } catch (e) {
-      if (!replayable) data.destroy();
+      body.discard();
+      const source = body.sourceError();
+      if (source) throw source.error;
       if (e instanceof SourceFailure) throw e.cause;
       throw this.fail(e, 'write', key);
     }
