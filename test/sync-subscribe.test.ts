@@ -91,6 +91,40 @@ describe('sync: subscribe', () => {
     }
   });
 
+  it('moves refs/topics/<topic> with one compare-and-swap per entry, reading it again only if another writer moved it', async () => {
+    const node = await newRepo(path.join(t.dir, 'ref-writes'));
+    try {
+      const isTopicRef = (key: string) => key === `refs/topics/${TOPIC}/TIP`;
+      const reads = jest.spyOn(node.store, 'readVersioned');
+      const swaps = jest.spyOn(node.store, 'compareAndSwap');
+      const all = await client.subscribe(node, TOPIC, 'ref-writes');
+      expect(all.commits).toBe(commits.length);
+      expect(reads.mock.calls.filter(([key]) => isTopicRef(key))).toHaveLength(1);
+      expect(swaps.mock.calls.filter(([key]) => isTopicRef(key))).toHaveLength(commits.length);
+      expect((await node.refs.resolve(topicRef(TOPIC))).commit).toBe(commits[commits.length - 1]);
+
+      // Another writer moves the ref while entry 2 is applied: the swap from the version this call wrote fails,
+      // so it reads the ref and swaps again, and the ref still ends at the newest entry.
+      reads.mockClear();
+      swaps.mockClear();
+      const moved = await client.subscribe(node, TOPIC, 'ref-writes-2', {
+        entryMakesDurable: true,
+        onEntry: async (e) => {
+          await node.objects.flush();
+          if (e.seq !== 2) return;
+          const current = await node.refs.read(topicRef(TOPIC));
+          await node.refs.update(topicRef(TOPIC), current!.version, { commit: commits[2] });
+        },
+      });
+      expect(moved.commits).toBe(commits.length);
+      // The first entry's read, this test's own read, and the read after the failed swap.
+      expect(reads.mock.calls.filter(([key]) => isTopicRef(key))).toHaveLength(3);
+      expect((await node.refs.resolve(topicRef(TOPIC))).commit).toBe(commits[commits.length - 1]);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('redelivers an entry that was never acknowledged, and applying it twice changes nothing', async () => {
     const node = await newRepo(path.join(t.dir, 'node'));
     try {

@@ -249,6 +249,31 @@ describe('mergeRegionalCommit, shared layout', () => {
     expect(await read(hub, 'hr.csv')).toBe('h\n5\n6\n1\n');
   });
 
+  it('parks a second commit at the same seq (a topic recreated) beside the first, and finds each on redelivery', async () => {
+    const hub = await newHub();
+    await merge(hub, await new Region('na-aws').commit([hub], { 'model.json': '{"v":1}' }), 'shared');
+    const head = await main(hub);
+    const first = await new Region('eu-azure').commit([hub], { 'model.json': '{"v":2}' });
+    const again = await new Region('eu-azure').commit([hub], { 'model.json': '{"v":3}' });
+    expect(again.seq).toBe(first.seq);
+    expect((await merge(hub, first, 'shared')).conflictBranch).toBe('conflicts/eu-azure/1');
+    const second = `conflicts/eu-azure/1-${again.commit.slice(0, 12)}`;
+    expect((await merge(hub, again, 'shared')).conflictBranch).toBe(second);
+    expect((await merge(hub, again, 'shared')).conflictBranch).toBe(second);
+    expect((await merge(hub, first, 'shared')).conflictBranch).toBe('conflicts/eu-azure/1');
+    expect((await hub.refs.resolve(branchRef(second))).commit).toBe(again.commit);
+    expect(await main(hub)).toBe(head);
+  });
+
+  it('looks for a parked conflict with one ref read when there is none', async () => {
+    const hub = await newHub();
+    const na = new Region('na-aws');
+    await merge(hub, await na.commit([hub], { 'a.csv': 'h\n1\n' }), 'shared');
+    const reads = jest.spyOn(hub.store, 'readVersioned');
+    expect((await merge(hub, await na.commit([hub], { 'a.csv': 'h\n1\n2\n' }), 'shared')).kind).toBe('merged');
+    expect(reads.mock.calls.map(([key]) => key).filter((key) => key.includes('conflicts/'))).toEqual(['refs/heads/conflicts/na-aws/2']);
+  });
+
   it('calls a differing CSV header or a rewritten record a conflict', async () => {
     const hub = await newHub();
     const na = new Region('na-aws');

@@ -279,12 +279,16 @@ function conflictBranchName(regional: RegionalCommit): string {
   return `conflicts/${regional.region}/${regional.seq}`;
 }
 
-/** The conflict branch already holding this regional commit, if it was parked before. */
+/**
+ * The conflict branch already holding this regional commit, if it was parked before. `park` takes the second name
+ * only when the first holds another commit, so an absent first name (the usual case) settles it in one read.
+ */
 async function parkedConflict(hub: Repository, regional: RegionalCommit): Promise<string | undefined> {
   const name = conflictBranchName(regional);
   for (const candidate of [name, `${name}-${regional.commit.slice(0, 12)}`]) {
     const v = await hub.refs.read(branchRef(candidate));
-    if (v && 'commit' in v.target && v.target.commit === regional.commit) return candidate;
+    if (!v) return undefined;
+    if ('commit' in v.target && v.target.commit === regional.commit) return candidate;
   }
   return undefined;
 }

@@ -102,11 +102,14 @@ export class RefStore {
     }
   }
 
-  /** Moves a ref from the version the caller read (undefined: must be absent). Throws ConflictError if it moved. */
-  async update(name: RefName, expectedVersion: string | undefined, target: RefTarget): Promise<void> {
+  /**
+   * Moves a ref from the version the caller read (undefined: must be absent) and returns its new version. Throws
+   * ConflictError if it moved.
+   */
+  async update(name: RefName, expectedVersion: string | undefined, target: RefTarget): Promise<string> {
     if (expectedVersion === undefined) await this.refuseNesting(name);
     try {
-      await this.store.compareAndSwap(keyOf(name), expectedVersion, encode(target));
+      return await this.store.compareAndSwap(keyOf(name), expectedVersion, encode(target));
     } catch (e) {
       if (e instanceof ConflictError) {
         throw new ConflictError(`${describe(name)} was changed by another writer; retry`, { ref: name });

@@ -250,6 +250,7 @@ export class SyncClient {
       const deferFlush = opts.entryMakesDurable === true && opts.onEntry !== undefined;
       const onProgress = opts.onProgress && ((s: TransferStats) => opts.onProgress!(acc.wireBytes + s.wireBytes));
       const receiver = new TransferReceiver(databaseTarget(repo.objects, { flushOnReceive: !deferFlush }), subscribeChannel(io), onProgress);
+      let written: WrittenRef | undefined;
       for (;;) {
         if (opts.signal?.aborted) stop();
         idle = true;
@@ -275,12 +276,13 @@ export class SyncClient {
         if (deferFlush) {
           outcome = await opts.onEntry!({ seq, commit });
           await repo.objects.flush();
-          await moveTopicRef(repo, topic, commit);
+          written = await moveTopicRef(repo, topic, commit, written);
         } else {
           // The ref and onEntry need only the durable objects, not each other: one write less to wait for.
-          const [moved, handled] = await Promise.allSettled([moveTopicRef(repo, topic, commit), opts.onEntry?.({ seq, commit })]);
+          const [moved, handled] = await Promise.allSettled([moveTopicRef(repo, topic, commit, written), opts.onEntry?.({ seq, commit })]);
           if (moved.status === 'rejected') throw moved.reason;
           if (handled.status === 'rejected') throw handled.reason;
+          written = moved.value;
           outcome = handled.value;
         }
         await io.send({ ack: outcome?.conflict ? { seq, conflict: outcome.conflict } : { seq } });
@@ -341,15 +343,32 @@ export async function firstParentChainAfter(repo: Repository, commit: CommitId, 
   return chain.reverse();
 }
 
-/** Points `refs/topics/<topic>` at `commit` (compare-and-swap; applying the same entry twice changes nothing). */
-async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId): Promise<void> {
+/** `refs/topics/<topic>` as this call last wrote it. */
+interface WrittenRef {
+  readonly commit: CommitId;
+  readonly version: string;
+}
+
+/**
+ * Points `refs/topics/<topic>` at `commit` (compare-and-swap; applying the same entry twice changes nothing) and
+ * returns what it wrote. With `last`, what this call wrote for the previous entry, it swaps from that version without
+ * reading the ref first (one store request less per entry), and reads only if another writer moved it meanwhile.
+ */
+async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId, last?: WrittenRef): Promise<WrittenRef> {
   const ref = topicRef(topic);
+  if (last) {
+    if (last.commit === commit) return last;
+    try {
+      return { commit, version: await repo.refs.update(ref, last.version, { commit }) };
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+    }
+  }
   for (let attempt = 0; ; attempt++) {
     const current = await repo.refs.read(ref);
-    if (current && 'commit' in current.target && current.target.commit === commit) return;
+    if (current && 'commit' in current.target && current.target.commit === commit) return { commit, version: current.version };
     try {
-      await repo.refs.update(ref, current?.version, { commit });
-      return;
+      return { commit, version: await repo.refs.update(ref, current?.version, { commit }) };
     } catch (e) {
       if (!(e instanceof ConflictError) || attempt >= 5) throw e;
     }
