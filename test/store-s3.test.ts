@@ -199,7 +199,9 @@ describe('S3Store', () => {
       const size = 300 * 1024 + 5;
       const from = emulator.proxy.requests.length;
       await store.putIfAbsent('packs/small.pack', patternStream(size, 64 * 1024));
-      const sent = emulator.proxy.requests.slice(from).filter((r) => r.url.startsWith('/small-stream/r/packs/small.pack'));
+      const sent = emulator.proxy.requests
+        .slice(from)
+        .filter((r) => r.url.startsWith('/small-stream/r/packs/small.pack'));
       expect(sent.map((r) => r.method)).toEqual(['PUT']);
       expect(sent[0].ifNoneMatch).toBe('*');
       expectBytes(await store.get('packs/small.pack'), pattern(0, size));

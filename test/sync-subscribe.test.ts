@@ -91,7 +91,7 @@ describe('sync: subscribe', () => {
     }
   });
 
-  it('moves refs/topics/<topic> with one compare-and-swap per entry, reading it again only if another writer moved it', async () => {
+  it('moves refs/topics/<topic> with one swap per entry, reading it again only after another writer', async () => {
     const node = await newRepo(path.join(t.dir, 'ref-writes'));
     try {
       const isTopicRef = (key: string) => key === `refs/topics/${TOPIC}/TIP`;

@@ -279,7 +279,10 @@ export class SyncClient {
           written = await moveTopicRef(repo, topic, commit, written);
         } else {
           // The ref and onEntry need only the durable objects, not each other: one write less to wait for.
-          const [moved, handled] = await Promise.allSettled([moveTopicRef(repo, topic, commit, written), opts.onEntry?.({ seq, commit })]);
+          const [moved, handled] = await Promise.allSettled([
+            moveTopicRef(repo, topic, commit, written),
+            opts.onEntry?.({ seq, commit }),
+          ]);
           if (moved.status === 'rejected') throw moved.reason;
           if (handled.status === 'rejected') throw handled.reason;
           written = moved.value;
@@ -354,7 +357,12 @@ interface WrittenRef {
  * returns what it wrote. With `last`, what this call wrote for the previous entry, it swaps from that version without
  * reading the ref first (one store request less per entry), and reads only if another writer moved it meanwhile.
  */
-async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId, last?: WrittenRef): Promise<WrittenRef> {
+async function moveTopicRef(
+  repo: Repository,
+  topic: TopicName,
+  commit: CommitId,
+  last?: WrittenRef,
+): Promise<WrittenRef> {
   const ref = topicRef(topic);
   if (last) {
     if (last.commit === commit) return last;
@@ -366,7 +374,9 @@ async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId
   }
   for (let attempt = 0; ; attempt++) {
     const current = await repo.refs.read(ref);
-    if (current && 'commit' in current.target && current.target.commit === commit) return { commit, version: current.version };
+    if (current && 'commit' in current.target && current.target.commit === commit) {
+      return { commit, version: current.version };
+    }
     try {
       return { commit, version: await repo.refs.update(ref, current?.version, { commit }) };
     } catch (e) {
