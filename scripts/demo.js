@@ -16,6 +16,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { startAppProcess } = require('./app-process');
+const { fmtBytes } = require('./bench/report');
+const { percentile } = require('./bench/sync/common');
 
 const ROOT = path.resolve(__dirname, '..');
 const SAMPLE = path.join(ROOT, 'examples/mitbih');
@@ -113,15 +115,6 @@ async function storeOf(role, home) {
   if (!clouds) return pathToFileURL(path.join(home, '.trib/store')).href;
   await initCloudHome(home, CLOUD_STORES[role]);
   return CLOUD_STORES[role];
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function fmtBytes(n) {
-  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 }
 
 async function main() {
