@@ -37,104 +37,145 @@ export async function refRoots(repo: Repository): Promise<ObjectId[]> {
   return [...roots];
 }
 
+/** Objects of one kind read from the store in one call: neighbours in a pack come in one ranged read. */
+const METADATA_BATCH = 512;
+/** Chunks re-read and hashed in one call (with `readData`); their reads stay coalesced and bounded in memory. */
+const CHUNK_BATCH = 4096;
+
+interface Waiting {
+  readonly id: ObjectId;
+  /** One path that uses the object, for the damage report. */
+  readonly where: string;
+}
+
 /**
  * Visits every object reachable from `roots` once (commits with all their parents, tags, tree nodes, chunk-list
  * nodes, chunks) and returns the damaged ones: missing, failing their hash, or malformed. Each damage carries one
  * path that uses the object. Metadata objects are always read (and so verified); chunks are only checked for
  * presence unless `readData`.
+ *
+ * Objects are read a batch at a time, lowest level first (chunk lists, then trees, then commits, so the queues stay
+ * short; chunks once a full batch has gathered), each batch with coalesced ranged reads: on a cloud store a verify
+ * costs a few requests per pack and tree level rather than one per object.
  */
 export async function walkReachable(repo: Repository, roots: readonly ObjectId[], opts: WalkOptions = {}): Promise<{ live: Set<ObjectId>; damage: Damage[] }> {
   const db = repo.objects;
   const live = new Set<ObjectId>();
   const damage: Damage[] = [];
-  const visit = (role: ObjectRole, id: ObjectId): boolean => {
-    if (live.has(id)) return false;
+  const queues: Record<'commit' | 'tree' | 'list' | 'chunk', Waiting[]> = { commit: [], tree: [], list: [], chunk: [] };
+  const harm = (id: ObjectId, role: ObjectRole, path: string, e: unknown) =>
+    damage.push({ id, role, path, problem: e instanceof Error ? e.message : String(e) });
+  /** Queues an object not seen before; commits and tags share a queue, told apart once read. */
+  const reach = (role: ObjectRole, id: ObjectId, where: string): void => {
+    if (live.has(id)) return;
     live.add(id);
+    if (role === 'commit') return void queues.commit.push({ id, where: `commit ${id}` });
     opts.onObject?.(role, id);
-    return true;
-  };
-  const read = async (role: ObjectRole, id: ObjectId, where: string): Promise<Buffer | undefined> => {
-    try {
-      return await db.get(id);
-    } catch (e) {
-      damage.push({ id, role, path: where, problem: (e as Error).message });
-      return undefined;
-    }
+    queues[role as 'tree' | 'list' | 'chunk'].push({ id, where });
   };
 
-  const chunk = async (id: ObjectId, where: string) => {
-    if (!visit('chunk', id)) return;
+  /** The bytes of each object, or undefined for one that is damaged (reported as `role`). */
+  const readAll = async (role: ObjectRole, batch: readonly Waiting[]): Promise<(Buffer | undefined)[]> => {
     try {
-      if (opts.readData) await db.verifyStored(id);
-      else if (!db.has(id)) throw new Error('missing');
-    } catch (e) {
-      damage.push({ id, role: 'chunk', path: where, problem: (e as Error).message });
-    }
-  };
-  const list = async (id: ObjectId, where: string): Promise<void> => {
-    if (!visit('list', id)) return;
-    const bytes = await read('list', id, where);
-    if (!bytes) return;
-    let node;
-    try {
-      node = decodeChunkList(bytes, id);
-    } catch (e) {
-      damage.push({ id, role: 'list', path: where, problem: (e as Error).message });
-      return;
-    }
-    for (const c of node.children) await (node.level === 0 ? chunk(c.id, where) : list(c.id, where));
-  };
-  const tree = async (id: TreeId, where: string): Promise<void> => {
-    if (!visit('tree', id)) return;
-    const bytes = await read('tree', id, where || '/');
-    if (!bytes) return;
-    let node;
-    try {
-      node = decodeTreeNode(bytes, id);
-    } catch (e) {
-      damage.push({ id, role: 'tree', path: where || '/', problem: (e as Error).message });
-      return;
-    }
-    if (node.type === 'index') {
-      for (const c of node.children) await tree(c.id, where);
-      return;
-    }
-    for (const e of node.entries) {
-      const p = where ? `${where}/${e.name}` : e.name;
-      if (e.kind === 'dir') await tree(e.id, p);
-      else if (e.kind === 'file' && e.chunked) await list(e.id, p);
-      else await chunk(e.id, p);
-    }
-  };
-
-  const pending: ObjectId[] = [...roots];
-  while (pending.length) {
-    const id = pending.pop()!;
-    if (live.has(id)) continue;
-    const bytes = await read('commit', id, `commit ${id}`);
-    if (!bytes) {
-      visit('commit', id);
-      continue;
-    }
-    if (isTagBytes(bytes)) {
-      visit('tag', id);
-      try {
-        pending.push(decodeTag(bytes, id).object);
-      } catch (e) {
-        damage.push({ id, role: 'tag', path: `tag ${id}`, problem: (e as Error).message });
+      return await db.getMany(batch.map((w) => w.id));
+    } catch {
+      // One missing or damaged object fails the whole read: read them one by one to tell which.
+      const out: (Buffer | undefined)[] = [];
+      for (const w of batch) {
+        out.push(
+          await db.get(w.id).catch((e: unknown) => {
+            harm(w.id, role, role === 'tree' ? w.where || '/' : w.where, e);
+            return undefined;
+          }),
+        );
       }
-      continue;
+      return out;
     }
-    visit('commit', id);
-    let c;
-    try {
-      c = decodeCommit(bytes, id);
-    } catch (e) {
-      damage.push({ id, role: 'commit', path: `commit ${id}`, problem: (e as Error).message });
-      continue;
+  };
+
+  const chunks = async (batch: readonly Waiting[]): Promise<void> => {
+    if (!opts.readData) {
+      for (const w of batch) if (!db.has(w.id)) harm(w.id, 'chunk', w.where, new Error('missing'));
+      return;
     }
-    pending.push(...(c.parents as CommitId[]));
-    await tree(c.tree, '');
+    const errors = await db.verifyStoredMany(batch.map((w) => w.id));
+    errors.forEach((e, i) => e && harm(batch[i].id, 'chunk', batch[i].where, e));
+  };
+
+  const lists = async (batch: readonly Waiting[]): Promise<void> => {
+    const bytes = await readAll('list', batch);
+    batch.forEach((w, i) => {
+      if (!bytes[i]) return;
+      let node;
+      try {
+        node = decodeChunkList(bytes[i]!, w.id);
+      } catch (e) {
+        return void harm(w.id, 'list', w.where, e);
+      }
+      for (const c of node.children) reach(node.level === 0 ? 'chunk' : 'list', c.id, w.where);
+    });
+  };
+
+  const trees = async (batch: readonly Waiting[]): Promise<void> => {
+    const bytes = await readAll('tree', batch);
+    batch.forEach((w, i) => {
+      if (!bytes[i]) return;
+      let node;
+      try {
+        node = decodeTreeNode(bytes[i]!, w.id);
+      } catch (e) {
+        return void harm(w.id, 'tree', w.where || '/', e);
+      }
+      if (node.type === 'index') {
+        for (const c of node.children) reach('tree', c.id, w.where);
+        return;
+      }
+      for (const e of node.entries) {
+        const p = w.where ? `${w.where}/${e.name}` : e.name;
+        reach(e.kind === 'dir' ? 'tree' : e.kind === 'file' && e.chunked ? 'list' : 'chunk', e.id, p);
+      }
+    });
+  };
+
+  const commits = async (batch: readonly Waiting[]): Promise<void> => {
+    const bytes = await readAll('commit', batch);
+    batch.forEach((w, i) => {
+      const b = bytes[i];
+      if (b && isTagBytes(b)) {
+        opts.onObject?.('tag', w.id);
+        try {
+          const target = decodeTag(b, w.id).object;
+          if (!live.has(target)) {
+            live.add(target);
+            queues.commit.push({ id: target, where: `commit ${target}` });
+          }
+        } catch (e) {
+          harm(w.id, 'tag', `tag ${w.id}`, e);
+        }
+        return;
+      }
+      opts.onObject?.('commit', w.id);
+      if (!b) return;
+      let c;
+      try {
+        c = decodeCommit(b, w.id);
+      } catch (e) {
+        return void harm(w.id, 'commit', w.where, e);
+      }
+      for (const p of c.parents) reach('commit', p as CommitId, '');
+      reach('tree', c.tree, '');
+    });
+  };
+
+  for (const id of roots) reach('commit', id, '');
+  for (;;) {
+    // Chunks wait until a full batch has gathered (or nothing else is left), so their reads coalesce.
+    if (queues.chunk.length >= CHUNK_BATCH) await chunks(queues.chunk.splice(0, CHUNK_BATCH));
+    else if (queues.list.length) await lists(queues.list.splice(0, METADATA_BATCH));
+    else if (queues.tree.length) await trees(queues.tree.splice(0, METADATA_BATCH));
+    else if (queues.commit.length) await commits(queues.commit.splice(0, METADATA_BATCH));
+    else if (queues.chunk.length) await chunks(queues.chunk.splice(0, CHUNK_BATCH));
+    else break;
   }
   return { live, damage };
 }

@@ -303,6 +303,41 @@ describe('ObjectDatabase', () => {
       await expect(db.verifyStored(ids[1])).resolves.toBeUndefined();
     });
 
+    it('verifyStoredMany re-reads a pack with one ranged read and names each damaged or missing object', async () => {
+      const objects = Array.from({ length: 40 }, (_, i) => blob(i, 2000));
+      const store = new CountingStore();
+      const writer = await ObjectDatabase.open(store);
+      const ids: ObjectId[] = [];
+      for (const o of objects) ids.push(await writer.put(o));
+      await writer.flush();
+      const db = await ObjectDatabase.open(store);
+      store.ranges = [];
+      expect(await db.verifyStoredMany(ids)).toEqual(ids.map(() => undefined));
+      expect(store.ranges).toHaveLength(1);
+
+      const at = (await ObjectDatabase.open(store, { cacheBytes: 0 })).placeOf(ids[7])!;
+      await rewrite(store, db.packs()[0].packKey, (b) => {
+        b[at.offset + 100] ^= 0xff;
+        return b;
+      });
+      const absent = sha256(Buffer.from('absent'));
+      const fresh = await ObjectDatabase.open(store);
+      const results = await fresh.verifyStoredMany([...ids, absent]);
+      expect(results[7]).toBeInstanceOf(IntegrityError);
+      expect(results[7]!.message).toContain(ids[7]);
+      expect(results[40]).toBeInstanceOf(NotFoundError);
+      expect(results.filter((r) => r !== undefined)).toHaveLength(2);
+    });
+
+    it('verifyStoredMany reports the cut objects of a truncated pack and passes the others', async () => {
+      const { store, ids, packKey } = await stored([blob(1), blob(2), blob(3)]);
+      await rewrite(store, packKey, (b) => b.subarray(0, b.length - 10));
+      const results = await (await ObjectDatabase.open(store)).verifyStoredMany(ids);
+      expect(results[0]).toBeUndefined();
+      expect(results[1]).toBeUndefined();
+      expect(results[2]).toBeInstanceOf(IntegrityError);
+    });
+
     it('a damaged record header is detected', async () => {
       const { store, ids, packKey } = await stored([blob(1)]);
       await rewrite(store, packKey, (b) => {

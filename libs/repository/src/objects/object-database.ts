@@ -381,6 +381,52 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     for (const loc of copies) await this.materialize(loc.pack, loc.entry, await this.readPayload(loc), 0);
   }
 
+  /**
+   * `verifyStored` for many ids at once, reading the copies that sit close together in a pack with one ranged read
+   * (as `getMany` does), so verifying a cloud store costs a few requests per pack, not one per object. Never throws
+   * for one object: each result is undefined when every stored copy hashes to its id, else the error `verifyStored`
+   * would have thrown. Memory stays within a few coalesced reads however many ids are given.
+   */
+  async verifyStoredMany(ids: readonly ObjectId[]): Promise<(Error | undefined)[]> {
+    if (ids.some((id) => this.isPending(id))) await this.flush();
+    const out: (Error | undefined)[] = new Array(ids.length).fill(undefined);
+    const groups = new Map<LoadedPack, { i: number; entry: IndexEntry }[]>();
+    for (let i = 0; i < ids.length; i++) {
+      const copies = this.locateAll(ids[i]);
+      if (copies.length === 0) out[i] = notFound(ids[i], this.store);
+      for (const loc of copies) {
+        let group = groups.get(loc.pack);
+        if (!group) groups.set(loc.pack, (group = []));
+        group.push({ i, entry: loc.entry });
+      }
+    }
+    for (const [pack, items] of groups) {
+      const done = new Set<number>();
+      try {
+        for await (const { item, payload } of this.readCoalesced(pack, items)) {
+          try {
+            await this.materialize(pack, item.entry, payload, 0);
+          } catch (e) {
+            if (!(e instanceof IntegrityError)) throw e;
+            out[item.i] ??= e;
+          }
+          done.add(item.i);
+        }
+      } catch (e) {
+        // A read of the pack failed part way (cut short, vanished, the store away): the rest one by one, which
+        // reloads and retries where that helps and otherwise names the error per object.
+        for (const { i } of items) {
+          if (done.has(i) || out[i]) continue;
+          out[i] = await this.verifyStored(ids[i]).then(
+            () => undefined,
+            (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+          );
+        }
+      }
+    }
+    return out;
+  }
+
   /** Loaded packs, for maintenance (gc, verify). */
   packs(): LoadedPack[] {
     return [...this.loaded.values()];

@@ -1,0 +1,82 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { ChunkId, writeFileContent, writeTreeFromPaths } from '@tributary/core';
+import { branchRef } from '../refs/ref-store';
+import { Repository } from '../repository';
+import { verifyRepository } from './verify.command';
+
+const FILES = 300;
+let dir: string;
+const opened: Repository[] = [];
+
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(tmpdir(), 'trib-verify-'));
+});
+afterEach(async () => {
+  for (const r of opened.splice(0)) await r.close();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** A repository whose main holds FILES small files, each one chunk, written into one pack; returns the chunk ids. */
+async function manySmallFiles(): Promise<ChunkId[]> {
+  const repo = await Repository.init(dir);
+  const chunks: ChunkId[] = [];
+  const files = [];
+  for (let i = 0; i < FILES; i++) {
+    const content = await writeFileContent(repo.objects, [Buffer.from(`${i},reading\n`.repeat(40))]);
+    chunks.push(content.id as ChunkId);
+    const entry = { kind: 'file' as const, executable: false, ...content };
+    files.push({ path: `batches/day-${i % 7}/f${i}.csv`, entry });
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : 1));
+  const tree = (await writeTreeFromPaths(repo.objects, files)).id;
+  const commit = await repo.writeCommit({
+    tree,
+    parents: [],
+    author: 'Test <t@example.org>',
+    time: '2026-01-01T00:00:00.000Z',
+    message: 'many files',
+    annotations: {},
+  });
+  await repo.refs.update(branchRef('main'), undefined, { commit });
+  await repo.close();
+  return chunks;
+}
+
+async function reopen(): Promise<Repository> {
+  const repo = await Repository.open(dir);
+  opened.push(repo);
+  return repo;
+}
+
+describe('verifyRepository', () => {
+  it('hashes every reachable object with a few ranged reads per pack, not one read per object', async () => {
+    await manySmallFiles();
+    const repo = await reopen();
+    const reads = jest.spyOn(repo.store, 'getRange');
+    const r = await verifyRepository(repo, { readData: true });
+    expect(r.damage).toEqual([]);
+    expect(r.objects).toBeGreaterThan(FILES);
+    // One read per level (commit, root, batches/, the day folders) and a few for the chunks: not one per object.
+    expect(reads.mock.calls.length).toBeLessThanOrEqual(8);
+  });
+
+  it('names the one damaged chunk among many, with the path that uses it', async () => {
+    const chunks = await manySmallFiles();
+    const victim = 123;
+    const at = (await reopen()).objects.placeOf(chunks[victim])!;
+    const packFile = path.join(dir, '.trib/store/packs', `${at.pack}.pack`);
+    const bytes = await fs.readFile(packFile);
+    bytes[at.offset + 5] ^= 0xff;
+    await fs.chmod(packFile, 0o644);
+    await fs.writeFile(packFile, bytes);
+
+    const repo = await reopen();
+    const r = await verifyRepository(repo, { readData: true });
+    const where = `batches/day-${victim % 7}/f${victim}.csv`;
+    expect(r.damage).toEqual([expect.objectContaining({ id: chunks[victim], role: 'chunk', path: where })]);
+    // Without --read-data chunks are only looked up, so the flipped byte goes unseen.
+    expect((await verifyRepository(repo)).damage).toEqual([]);
+  });
+});
