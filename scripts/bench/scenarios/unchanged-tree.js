@@ -1,11 +1,16 @@
 'use strict';
+const fs = require('node:fs');
 const path = require('node:path');
 const { smallFilesDataset } = require('../datasets');
 const { median } = require('../measure');
 const { fmtSecs } = require('../report');
 const { gitRepo, shell, trib, tribInit, tribJson, removeTree } = require('../tools');
 
-/** Re-committing an unchanged tree of 10,000 files, CLI start-up included, beside git status and git commit. */
+/**
+ * Re-committing an unchanged tree of 10,000 files, CLI start-up included, beside git status and git commit; then a
+ * checkout of those files into an empty folder (the agents' many small batch files are this project's common case)
+ * beside git writing the same commit from its own store and cp -r of the files.
+ */
 module.exports = async function unchangedTree(ctx) {
   const { report, runs } = ctx;
   const count = Math.max(100, Math.round(10_000 * ctx.scale));
@@ -37,6 +42,25 @@ module.exports = async function unchangedTree(ctx) {
     target: '< 1 s',
     pass: m < 1000,
     baseline: `git status ${fmtSecs(median(t.status))}, git add -A && git commit ${fmtSecs(median(t.commit))}, trib --version ${fmtSecs(version)}`,
+  });
+
+  const co = { trib: [], git: [], cp: [] };
+  const out = path.join(ctx.tmp, 'unchanged-out');
+  for (let r = 0; r < runs; r++) {
+    co.trib.push((await trib(dir, ['checkout', 'main', '--to', out])).ms);
+    removeTree(out);
+    fs.mkdirSync(out);
+    co.git.push((await shell(`git archive HEAD | tar -x -C '${out}'`, { cwd: dir, env })).ms);
+    removeTree(out);
+    fs.mkdirSync(out);
+    co.cp.push((await shell(`cp -r d* '${out}/'`, { cwd: dir })).ms);
+    removeTree(out);
+  }
+  report.figure({
+    name: `checkout of those ${count} files into an empty folder (CLI start-up included)`,
+    measured: fmtSecs(median(co.trib)),
+    target: '',
+    baseline: `git archive | tar -x ${fmtSecs(median(co.git))}, cp -r ${fmtSecs(median(co.cp))}`,
   });
   removeTree(dir);
   removeTree(gitDir);

@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,6 +107,32 @@ describe('writeEntries (checkout of many entries)', () => {
     expect(left.filter((f) => f.startsWith('.trib-tmp'))).toEqual([]);
     expect(left).not.toContain('f1.bin');
     for (const f of left) expect(readFileSync(path.join(dir, f)).equals(contents[Number(f[1])])).toBe(true);
+  });
+
+  it('writes many small files without a round trip through the thread pool per file', async () => {
+    const store = new MemoryStore('materialize-spec');
+    const db = await ObjectDatabase.open(store);
+    const entries: EntryToWrite[] = [];
+    const contents: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      contents.push(Buffer.from(`ts,v\n${i},${i * 7}\n`.repeat(20)));
+      entries.push(fileEntry(`batches/day-${i % 5}/b${i}.csv`, await writeFileContent(db, [contents[i]])));
+    }
+    await db.flush();
+    const fresh = await ObjectDatabase.open(store);
+    // Every fs call given a callback or a promise is one request to libuv's pool (FSREQ*), as is a FileHandle.
+    let poolRequests = 0;
+    const hook = createHook({
+      init: (_id, type) => void (/^FSREQ|^FILEHANDLE/.test(type) && poolRequests++),
+    }).enable();
+    try {
+      await writeEntries(fresh, dir, entries);
+    } finally {
+      hook.disable();
+    }
+    entries.forEach((e, i) => expect(readFileSync(path.join(dir, e.path)).equals(contents[i])).toBe(true));
+    // Opening, writing, closing and renaming each file through the pool was four requests a file (800 here).
+    expect(poolRequests).toBeLessThan(20);
   });
 
   it('writes empty files, symlinks and executables', async () => {
