@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
@@ -125,6 +126,24 @@ describe('LocalStore', () => {
     await fs.writeFile(path.join(store.root, 'k', '.tmp-0123~'), 'x');
     await fs.symlink('/etc', path.join(store.root, 'k', 'link'));
     expect(await listKeys(store, '')).toEqual(['k/real']);
+  });
+
+  it('lists and deletes keys without a round trip through the thread pool per key', async () => {
+    for (let i = 0; i < 50; i++) await store.putIfAbsent(`packs/p${i}`, Buffer.from(`pack ${i}`));
+    // Every fs call given a callback or a promise is one request to libuv's pool (FSREQ*).
+    let poolRequests = 0;
+    const hook = createHook({ init: (_id, type) => void (type.startsWith('FSREQ') && poolRequests++) }).enable();
+    let listed: string[];
+    try {
+      listed = await listKeys(store, 'packs/');
+      for (const key of listed.slice(0, 25)) await store.delete(key);
+    } finally {
+      hook.disable();
+    }
+    expect(listed).toHaveLength(50);
+    expect(await listKeys(store, 'packs/')).toHaveLength(25);
+    // Reading the directory is a few requests; a stat and an unlink each through the pool were 75 more.
+    expect(poolRequests).toBeLessThan(10);
   });
 
   it('uses the SHA-256 of a value as its version', async () => {

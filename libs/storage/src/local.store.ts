@@ -45,7 +45,7 @@ const READ_CHUNK = 256 * 1024;
 const WRITE_BATCH = 1024 * 1024;
 const VALID_SEGMENT = /^[A-Za-z0-9._-]+$/;
 /**
- * Metadata calls (open, fstat, close, link, rename, unlink) are synchronous, and so are the writes of values up to
+ * Metadata calls (open, stat, close, link, rename, unlink) are synchronous, and so are the writes of values up to
  * this size; only fsyncs, larger writes and larger reads go through libuv's thread pool. Every asynchronous call is
  * a round trip through that pool; on a busy machine a compare-and-swap made of some twenty of them took several
  * milliseconds while its two fsyncs took half a millisecond. A metadata call or a small write on a local file
@@ -209,7 +209,7 @@ export class LocalStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     validateStoreKey(key);
     try {
-      await fs.unlink(this.pathOf(key));
+      unlinkSync(this.pathOf(key));
     } catch (e) {
       if (isAbsence(e)) return;
       throw this.fail(e, 'delete', key);
@@ -290,10 +290,7 @@ export class LocalStore implements ObjectStore {
         if (entry.isDirectory()) {
           yield* this.walk(full, `${keyPrefix}${name}/`, '');
         } else if (entry.isFile()) {
-          const stat = await fs.stat(full).catch((e: unknown) => {
-            if (isAbsence(e)) return undefined;
-            throw e;
-          });
+          const stat = statOrAbsent(full);
           if (stat) yield { key: keyPrefix + name, size: stat.size, modified: stat.mtime };
         }
       }
@@ -704,6 +701,16 @@ function isPresent(file: string): boolean {
 }
 
 /** The path does not name an object: missing, or a parent is a file. */
+/** The file's stat, or undefined when it is gone (deleted since its directory was read). */
+function statOrAbsent(file: string): Stats | undefined {
+  try {
+    return statSync(file);
+  } catch (e) {
+    if (isAbsence(e)) return undefined;
+    throw e;
+  }
+}
+
 function isAbsence(e: unknown): boolean {
   const code = errno(e);
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
