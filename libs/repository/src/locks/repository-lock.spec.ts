@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,5 +35,20 @@ describe('RepositoryLock', () => {
     await new RepositoryLock(lockPath).run(async () => undefined);
     writeFileSync(lockPath, `${process.pid}\n`);
     await expect(new RepositoryLock(lockPath).acquire(100)).rejects.toThrow(/locked by process/);
+  });
+
+  it('takes and releases the lock without a round trip through the thread pool', async () => {
+    const lock = new RepositoryLock(path.join(dir, 'lock'));
+    // Every fs call given a callback or a promise is one request to libuv's pool (FSREQ*), as is a FileHandle.
+    let poolRequests = 0;
+    const hook = createHook({ init: (_id, type) => void (/^FSREQ|^FILEHANDLE/.test(type) && poolRequests++) }).enable();
+    try {
+      for (let i = 0; i < 10; i++) await lock.run(async () => undefined);
+    } finally {
+      hook.disable();
+    }
+    // Writing the draft, linking, and removing the draft and the lock took six a time through the pool.
+    expect(poolRequests).toBe(0);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

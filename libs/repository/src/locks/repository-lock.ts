@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { FailedPreconditionError } from '@tributary/core';
 
 const POLL_MS = 25;
@@ -17,6 +17,9 @@ function alive(pid: number): boolean {
  * An exclusive lock on a working copy, held by one `trib` process at a time (a file created with O_EXCL holding
  * the owner's pid). A lock left by a killed process is broken once its pid is gone, so kill -9 never wedges a
  * repository. Waits up to `waitMs` for a live holder, then throws FailedPreconditionError.
+ *
+ * Its file calls are synchronous: each takes microseconds, less than a round trip through libuv's thread pool, and
+ * an edge agent takes the lock for every batch it commits.
  */
 export class RepositoryLock {
   private held = false;
@@ -28,33 +31,33 @@ export class RepositoryLock {
     // The lock appears with its pid already in it (a link to a finished draft): a kill between creating and writing
     // it can never leave an empty lock that no owner check could ever break.
     const draft = `${this.path}.draft-${process.pid}-${randomBytes(4).toString('hex')}`;
-    await fs.writeFile(draft, `${process.pid}\n`);
+    writeFileSync(draft, `${process.pid}\n`);
     try {
       await this.acquireFrom(draft, deadline);
     } finally {
-      await fs.unlink(draft).catch(() => undefined);
+      quietly(() => unlinkSync(draft));
     }
   }
 
   private async acquireFrom(draft: string, deadline: number): Promise<void> {
     for (;;) {
       try {
-        await fs.link(draft, this.path);
+        linkSync(draft, this.path);
         this.held = true;
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const owner = Number.parseInt(await fs.readFile(this.path, 'utf8').catch(() => ''), 10);
+      const owner = pidIn(this.path);
       if (Number.isFinite(owner) && owner > 0 && !alive(owner)) {
         // Renaming first means only one waiter removes the stale lock; the others see ENOENT and retry.
         const stale = `${this.path}.stale-${process.pid}`;
-        if (await fs.rename(this.path, stale).then(() => true, () => false)) {
-          const moved = Number.parseInt(await fs.readFile(stale, 'utf8').catch(() => ''), 10);
+        if (quietly(() => renameSync(this.path, stale))) {
+          const moved = pidIn(stale);
           // Another waiter may have broken the stale lock and taken a fresh one between our read and our rename:
           // put a live owner's lock back rather than steal it.
-          if (moved !== owner && alive(moved)) await fs.link(stale, this.path).catch(() => undefined);
-          await fs.unlink(stale).catch(() => undefined);
+          if (moved !== owner && alive(moved)) quietly(() => linkSync(stale, this.path));
+          quietly(() => unlinkSync(stale));
         }
         continue;
       }
@@ -68,7 +71,7 @@ export class RepositoryLock {
   async release(): Promise<void> {
     if (!this.held) return;
     this.held = false;
-    await fs.unlink(this.path).catch(() => undefined);
+    quietly(() => unlinkSync(this.path));
   }
 
   async run<T>(fn: () => Promise<T>, waitMs?: number): Promise<T> {
@@ -78,5 +81,24 @@ export class RepositoryLock {
     } finally {
       await this.release();
     }
+  }
+}
+
+/** The pid a lock file holds; NaN when it is gone or unreadable. */
+function pidIn(file: string): number {
+  try {
+    return Number.parseInt(readFileSync(file, 'utf8'), 10);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Runs a clean-up step whose failure changes nothing for the caller; true when it succeeded. */
+function quietly(step: () => void): boolean {
+  try {
+    step();
+    return true;
+  } catch {
+    return false;
   }
 }
