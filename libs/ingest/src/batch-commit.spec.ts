@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -92,6 +93,26 @@ describe('commitBatch, default layout', () => {
     const again = await commitBatch(repo, await land('renamed.csv', 'x\n1\n'), { region: 'r', now: NOW });
     expect(again).toEqual({ commit: first.commit, duplicate: true });
     expect((await repo.head()).commit).toBe(first.commit);
+  });
+
+  it('reads a small batch and takes the lock without round trips through the thread pool', async () => {
+    await commitBatch(repo, await land('b0.csv', 'ts,v\n0,0\n'), { region: 'r', now: NOW });
+    const batch = await land('b1.csv', `ts,v\n${'1,2\n'.repeat(300)}`);
+    // Every fs call given a callback or a promise is one request to libuv's pool (FSREQ*), as is a FileHandle.
+    const requests: string[] = [];
+    const hook = createHook({
+      init: (_id, type) => void (/^FSREQ|^FILEHANDLE/.test(type) && requests.push(type)),
+    }).enable();
+    try {
+      await commitBatch(repo, batch, { region: 'r', now: NOW });
+    } finally {
+      hook.disable();
+    }
+    // What is left waits on the disk: the fsyncs of the pack, its index and the branch with their folders (six)
+    // and the pack's write. Reading the batch twice through read streams added seven, and the lock six.
+    expect(requests.length).toBeLessThanOrEqual(8);
+    // The hook does see the pool: the fsyncs are there.
+    expect(requests.filter((t) => t === 'FSREQCALLBACK').length).toBeGreaterThanOrEqual(6);
   });
 
   it('finds the duplicate from the history alone, in a fresh process (new Repository object)', async () => {
