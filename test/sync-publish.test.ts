@@ -69,6 +69,19 @@ describe('sync: publish', () => {
     expect(await storeKeys(broker.store)).toEqual(before);
   });
 
+  it('publishes a resolved commit without reading a ref, and refuses a string that is not a commit id', async () => {
+    const reads = jest.spyOn(repo.store, 'readVersioned');
+    try {
+      const r = await client.publishCommit(repo, TOPIC, commits[3]);
+      expect(r).toMatchObject({ commits: 0, seqFrom: 4, seqTo: 4, head: commits[3] });
+      // Refs are the store's versioned values; the objects are read from packs.
+      expect(reads).not.toHaveBeenCalled();
+    } finally {
+      reads.mockRestore();
+    }
+    await expect(client.publishCommit(repo, TOPIC, 'HEAD' as CommitId)).rejects.toThrow(/not a commit id/);
+  });
+
   it('refuses a publish that is not a fast-forward with FAILED_PRECONDITION, before sending anything', async () => {
     const other = await newRepo(path.join(t.dir, 'other'));
     try {

@@ -11,11 +11,14 @@ class FakeBroker implements TopicPublisher {
   readonly log: CommitId[] = [];
   up = false;
   calls = 0;
-  async publish(repo: Repository, topic: string, ref = 'HEAD'): Promise<PublishSummary> {
+  async publishCommit(repo: Repository, topic: string, commit: CommitId): Promise<PublishSummary> {
     this.calls++;
     if (!this.up) throw new UnavailableError('broker unreachable');
     const chain: CommitId[] = [];
-    for (let id: CommitId | undefined = await repo.resolve(ref); id && !this.log.includes(id); id = (await repo.readCommit(id)).parents[0]) chain.unshift(id);
+    for (let id: CommitId | undefined = commit; id && !this.log.includes(id); ) {
+      chain.unshift(id);
+      id = (await repo.readCommit(id)).parents[0];
+    }
     const seqFrom = this.log.length + 1;
     this.log.push(...chain);
     return { commits: chain.length, seqFrom, seqTo: this.log.length, head: this.log[this.log.length - 1] };

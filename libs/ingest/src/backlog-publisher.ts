@@ -3,7 +3,8 @@ import { crashPoint, Repository } from '@tributary/repository';
 
 /** What the publisher needs from a sync client (SyncClient from @tributary/sync fits). */
 export interface TopicPublisher {
-  publish(repo: Repository, topic: string, ref?: string): Promise<PublishSummary>;
+  /** Publishes `commit` (already resolved: the publisher has just read HEAD) and its backlog to `topic`. */
+  publishCommit(repo: Repository, topic: string, commit: CommitId): Promise<PublishSummary>;
 }
 
 export interface PublishSummary {
@@ -78,7 +79,7 @@ export class BacklogPublisher {
         const head = (await this.repo.head()).commit;
         if (!head || head === this.published) continue;
         crashPoint('agent.before-publish');
-        const r = await this.client.publish(this.repo, this.topic, 'HEAD');
+        const r = await this.client.publishCommit(this.repo, this.topic, head);
         this.published = r.head ?? head;
         backoff = this.minBackoff;
         this.opts.onPublished?.(r);

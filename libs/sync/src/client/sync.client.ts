@@ -107,8 +107,22 @@ export class SyncClient {
    * REF does not descend from the head.
    */
   async publish(repo: Repository, topic: string, ref = 'HEAD', opts: PublishOptions = {}): Promise<SyncResult> {
+    parseTopicName(topic);
+    return this.publishCommit(repo, topic, await repo.resolve(ref), opts);
+  }
+
+  /**
+   * `publish` of a commit the caller has already resolved, such as the HEAD an edge agent has just read: no ref is
+   * read again (on a cloud store, two requests less per publish).
+   */
+  async publishCommit(
+    repo: Repository,
+    topic: string,
+    commit: CommitId,
+    opts: PublishOptions = {},
+  ): Promise<SyncResult> {
     const t = parseTopicName(topic);
-    const commit = await repo.resolve(ref);
+    if (!isObjectId(commit)) throw new InvalidArgumentError(`not a commit id: ${JSON.stringify(commit)}`);
     const acc: Accumulated = { commits: 0, seqFrom: 0, seqTo: 0, wireBytes: 0, head: commit };
     await this.withRetries(() => this.publishOnce(repo, t, commit, acc, opts));
     return { topic: t, ...acc, datasetBytes: await this.datasetBytes(repo, commit) };
