@@ -275,6 +275,27 @@ describe('mergeRegionalCommit, shared layout', () => {
     expect(conflictReads).toEqual(['refs/heads/conflicts/na-aws/2']);
   });
 
+  it('reads main once for a run of merges, and afresh after another writer moved it', async () => {
+    const hub = await newHub();
+    const na = new Region('na-aws');
+    await merge(hub, await na.commit([hub], { 'a.csv': 'h\n1\n' }), 'shared');
+    const reads = jest.spyOn(hub.store, 'readVersioned');
+    const mainReads = () => reads.mock.calls.filter(([key]) => key === 'refs/heads/main').length;
+    for (let i = 2; i <= 4; i++) await merge(hub, await na.commit([hub], { 'a.csv': `h\n${i}\n` }), 'shared');
+    expect(mainReads()).toBe(0);
+
+    // Another hub process on the same store moves main: the first swap fails and the retry reads main; that commit
+    // sits in a pack this hub has not loaded, so it reloads and reads main once more before it merges.
+    const other = await reopen();
+    const eu = new Region('eu-azure');
+    await merge(other, await eu.commit([other], { 'b.csv': 'h\n1\n' }), 'shared');
+    const moved = await main(other);
+    const r = await merge(hub, await na.commit([hub], { 'a.csv': 'h\n5\n' }), 'shared');
+    expect(r.kind).toBe('merged');
+    expect((await hub.readCommit(r.commit!)).parents[0]).toBe(moved);
+    expect(mainReads()).toBe(2);
+  });
+
   it('calls a differing CSV header or a rewritten record a conflict', async () => {
     const hub = await newHub();
     const na = new Region('na-aws');

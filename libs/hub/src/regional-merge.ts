@@ -152,9 +152,12 @@ async function mergeGroup(hub: Repository, group: readonly Waiting[]): Promise<R
 
 /** Merges the group onto main one after the other, then makes them durable and moves main once. */
 async function attemptGroup(hub: Repository, index: HubMergeIndex, mainRef: RefName, group: readonly Waiting[]): Promise<RegionalMergeOutcome[]> {
-  let main = await hub.refs.resolve(mainRef);
-  if (!main.commit) main = await startMain(hub, index, mainRef, group[0].opts);
-  let tip = main.commit!;
+  // A branch is never symbolic. Stale only if another writer moved main: the swap below then fails, and the retry
+  // (mergeGroup) reads it afresh.
+  const read = await hub.refs.readForSwap(mainRef);
+  let main = read && 'commit' in read.target ? { commit: read.target.commit, version: read.version } : undefined;
+  if (!main) main = await startMain(hub, index, mainRef, group[0].opts);
+  let tip = main.commit;
   const outcomes: RegionalMergeOutcome[] = [];
   for (const { regional, opts } of group) {
     const r = await mergeOnto(hub, index, tip, regional, opts);
@@ -244,7 +247,12 @@ export async function graftRegion(hub: Repository, mainTree: TreeId, region: str
 }
 
 /** An unborn main gets an empty root commit, so every merge can have main as its first parent. */
-async function startMain(hub: Repository, index: HubMergeIndex, mainRef: RefName, opts: RegionalMergeOptions) {
+async function startMain(
+  hub: Repository,
+  index: HubMergeIndex,
+  mainRef: RefName,
+  opts: RegionalMergeOptions,
+): Promise<{ commit: CommitId; version: string }> {
   const tree = await hub.objects.put(Buffer.from(TREE_PAGE_HEADER, 'latin1'));
   const commit = await hub.writeCommit({
     tree,
@@ -254,9 +262,9 @@ async function startMain(hub: Repository, index: HubMergeIndex, mainRef: RefName
     message: 'Start of the hub dataset',
     annotations: {},
   });
-  await hub.refs.update(mainRef, undefined, { commit });
+  const version = await hub.refs.update(mainRef, undefined, { commit });
   index.recordPlain(undefined, commit);
-  return hub.refs.resolve(mainRef);
+  return { commit, version };
 }
 
 /**

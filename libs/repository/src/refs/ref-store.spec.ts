@@ -45,6 +45,24 @@ describe.each([
     expect(await refs.list('refs/')).toHaveLength(2);
   });
 
+  it('answers readForSwap from what it last wrote, and reads again once a swap from a stale answer fails', async () => {
+    const ref = branchRef('main');
+    const reads = jest.spyOn(store, 'readVersioned');
+    expect(await refs.readForSwap(ref)).toBeUndefined();
+    await refs.update(ref, undefined, { commit: c1 });
+    const mine = await refs.readForSwap(ref);
+    expect(mine?.target).toEqual({ commit: c1 });
+    expect(reads).toHaveBeenCalledTimes(1);
+
+    // Another writer (another process) moves it: the answer from memory is stale, and the swap from it fails.
+    const other = new RefStore(store);
+    await other.update(ref, (await other.read(ref))!.version, { commit: c2 });
+    await expect(refs.update(ref, mine!.version, { commit: c1 })).rejects.toThrow(ConflictError);
+    expect((await refs.readForSwap(ref))?.target).toEqual({ commit: c2 });
+    await refs.delete(ref, (await refs.readForSwap(ref))!.version);
+    expect(await refs.readForSwap(ref)).toBeUndefined();
+  });
+
   it('refuses a topic name with capitals, which the key mapping reserves', () => {
     expect(() => topicRef('Datasets/x')).toThrow(InvalidArgumentError);
   });

@@ -72,11 +72,24 @@ function decode(name: string, data: Buffer): RefTarget {
  * update silently; tags are create-once. Missing refs read as undefined.
  */
 export class RefStore {
+  /** What this object last wrote to each ref, until a swap from it fails: see readForSwap. */
+  private readonly written = new Map<RefName, RefValue>();
+
   constructor(private readonly store: ObjectStore) {}
 
   async read(name: RefName): Promise<RefValue | undefined> {
     const v = await this.store.readVersioned(keyOf(name));
     return v && { target: decode(name, v.data), version: v.version };
+  }
+
+  /**
+   * The ref as this object last wrote it, without a store request, else as `read` finds it. Only for a caller that
+   * swaps from the answer and retries from a fresh answer on ConflictError: another writer's move is not seen
+   * until such a swap fails, which forgets what was written (so a long-running writer, a hub moving main or a
+   * subscriber moving a topic ref, pays one read per ref, not one per move).
+   */
+  async readForSwap(name: RefName): Promise<RefValue | undefined> {
+    return this.written.get(name) ?? this.read(name);
   }
 
   /** Follows symbolic refs (HEAD -> refs/heads/main). `ref` is the final ref name; `commit` undefined if unborn. */
@@ -109,8 +122,11 @@ export class RefStore {
   async update(name: RefName, expectedVersion: string | undefined, target: RefTarget): Promise<string> {
     if (expectedVersion === undefined) await this.refuseNesting(name);
     try {
-      return await this.store.compareAndSwap(keyOf(name), expectedVersion, encode(target));
+      const version = await this.store.compareAndSwap(keyOf(name), expectedVersion, encode(target));
+      this.written.set(name, { target, version });
+      return version;
     } catch (e) {
+      this.written.delete(name);
       if (e instanceof ConflictError) {
         throw new ConflictError(`${describe(name)} was changed by another writer; retry`, { ref: name });
       }
@@ -119,6 +135,7 @@ export class RefStore {
   }
 
   async delete(name: RefName, expectedVersion: string): Promise<void> {
+    this.written.delete(name);
     await this.store.deleteVersioned(keyOf(name), expectedVersion);
   }
 

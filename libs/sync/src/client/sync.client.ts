@@ -264,7 +264,6 @@ export class SyncClient {
       const deferFlush = opts.entryMakesDurable === true && opts.onEntry !== undefined;
       const onProgress = opts.onProgress && ((s: TransferStats) => opts.onProgress!(acc.wireBytes + s.wireBytes));
       const receiver = new TransferReceiver(databaseTarget(repo.objects, { flushOnReceive: !deferFlush }), subscribeChannel(io), onProgress);
-      let written: WrittenRef | undefined;
       for (;;) {
         if (opts.signal?.aborted) stop();
         idle = true;
@@ -290,16 +289,15 @@ export class SyncClient {
         if (deferFlush) {
           outcome = await opts.onEntry!({ seq, commit });
           await repo.objects.flush();
-          written = await moveTopicRef(repo, topic, commit, written);
+          await moveTopicRef(repo, topic, commit);
         } else {
           // The ref and onEntry need only the durable objects, not each other: one write less to wait for.
           const [moved, handled] = await Promise.allSettled([
-            moveTopicRef(repo, topic, commit, written),
+            moveTopicRef(repo, topic, commit),
             opts.onEntry?.({ seq, commit }),
           ]);
           if (moved.status === 'rejected') throw moved.reason;
           if (handled.status === 'rejected') throw handled.reason;
-          written = moved.value;
           outcome = handled.value;
         }
         await io.send({ ack: outcome?.conflict ? { seq, conflict: outcome.conflict } : { seq } });
@@ -360,39 +358,19 @@ export async function firstParentChainAfter(repo: Repository, commit: CommitId, 
   return chain.reverse();
 }
 
-/** `refs/topics/<topic>` as this call last wrote it. */
-interface WrittenRef {
-  readonly commit: CommitId;
-  readonly version: string;
-}
-
 /**
- * Points `refs/topics/<topic>` at `commit` (compare-and-swap; applying the same entry twice changes nothing) and
- * returns what it wrote. With `last`, what this call wrote for the previous entry, it swaps from that version without
- * reading the ref first (one store request less per entry), and reads only if another writer moved it meanwhile.
+ * Points `refs/topics/<topic>` at `commit` (compare-and-swap; applying the same entry twice changes nothing). It
+ * swaps from the version this repository last wrote (RefStore.readForSwap), so a subscription reads the ref once,
+ * not once per entry, and again only after another writer moved it.
  */
-async function moveTopicRef(
-  repo: Repository,
-  topic: TopicName,
-  commit: CommitId,
-  last?: WrittenRef,
-): Promise<WrittenRef> {
+async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId): Promise<void> {
   const ref = topicRef(topic);
-  if (last) {
-    if (last.commit === commit) return last;
-    try {
-      return { commit, version: await repo.refs.update(ref, last.version, { commit }) };
-    } catch (e) {
-      if (!(e instanceof ConflictError)) throw e;
-    }
-  }
   for (let attempt = 0; ; attempt++) {
-    const current = await repo.refs.read(ref);
-    if (current && 'commit' in current.target && current.target.commit === commit) {
-      return { commit, version: current.version };
-    }
+    const current = await repo.refs.readForSwap(ref);
+    if (current && 'commit' in current.target && current.target.commit === commit) return;
     try {
-      return { commit, version: await repo.refs.update(ref, current?.version, { commit }) };
+      await repo.refs.update(ref, current?.version, { commit });
+      return;
     } catch (e) {
       if (!(e instanceof ConflictError) || attempt >= 5) throw e;
     }
