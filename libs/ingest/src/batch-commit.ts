@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   appendToFile,
@@ -18,6 +18,7 @@ import {
   writeFileContent,
 } from '@tributary/core';
 import { crashPoint, defaultAuthor, Repository } from '@tributary/repository';
+import { readAt, SYNC_IO_MAX_BYTES } from '@tributary/storage';
 import { BATCH_NAME, BATCH_SHA256, RecentBatches, REGION } from './batch-history';
 import { lastByte, readCsvHeader, recordsToAppend } from './batch-records';
 
@@ -40,11 +41,6 @@ export interface BatchCommit {
 }
 
 const READ_BLOCK = 1 << 20;
-/**
- * A batch up to this size is read with synchronous calls: a read of a small local file costs microseconds, and a
- * round trip through libuv's thread pool more (65 to 100 us on these machines), four of them per read of the file.
- */
-const SYNC_READ_MAX = 64 << 10;
 const recentByRepo = new WeakMap<Repository, RecentBatches>();
 
 /** Checks TRIB_APPEND_TO-style paths up front, so an agent refuses a bad one at start-up. */
@@ -188,24 +184,21 @@ function hashingReader(file: string): { bytes: AsyncIterable<Uint8Array>; digest
   };
 }
 
-/** The file's bytes in blocks, to its end as it is when read (see SYNC_READ_MAX). */
+/**
+ * The file's bytes in blocks, to its end as it is when read. A small batch is read in one synchronous call (see
+ * SYNC_IO_MAX_BYTES), a larger one a block at a time through the thread pool.
+ */
 async function* readBlocks(file: string): AsyncGenerator<Buffer> {
   const fd = openSync(file, 'r');
   try {
-    const sync = fstatSync(fd).size <= SYNC_READ_MAX;
-    for (;;) {
-      const block = Buffer.allocUnsafe(sync ? SYNC_READ_MAX : READ_BLOCK);
-      const n = sync ? readSync(fd, block, 0, block.length, null) : await readFromPool(fd, block);
-      if (n === 0) return;
-      yield block.subarray(0, n);
+    const blockBytes = fstatSync(fd).size <= SYNC_IO_MAX_BYTES ? SYNC_IO_MAX_BYTES : READ_BLOCK;
+    for (let position = 0; ; ) {
+      const block = await readAt(fd, position, blockBytes);
+      if (block.length === 0) return;
+      position += block.length;
+      yield block;
     }
   } finally {
     closeSync(fd);
   }
-}
-
-function readFromPool(fd: number, block: Buffer): Promise<number> {
-  return new Promise((resolve, reject) =>
-    read(fd, block, 0, block.length, null, (e, n) => (e ? reject(e) : resolve(n))),
-  );
 }

@@ -4,4 +4,5 @@ export * from './local.store';
 export * from './memory.store';
 export * from './store-url';
 export * from './conditional-writes.probe';
+export * from './local-io';
 export * from './write-fully';

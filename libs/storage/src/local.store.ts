@@ -7,14 +7,11 @@ import {
   lstatSync,
   openSync,
   promises as fs,
-  read,
   readFileSync,
-  readSync,
   renameSync,
   statSync,
   Stats,
   unlinkSync,
-  writeSync,
 } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -37,7 +34,8 @@ import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
 import { forEachBatch } from './stream-batches';
-import { writeFully } from './write-fully';
+import { readAt } from './local-io';
+import { writeFully, writeFullySync } from './write-fully';
 
 /** A lock older than this is taken to belong to a writer that hung or died on another host. */
 const STALE_LOCK_MS = 30_000;
@@ -46,14 +44,13 @@ const WRITE_BATCH = 1024 * 1024;
 const VALID_SEGMENT = /^[A-Za-z0-9._-]+$/;
 /**
  * Metadata calls (open, stat, close, link, rename, unlink) are synchronous, and so are the writes of values up to
- * this size; only fsyncs, larger writes and larger reads go through libuv's thread pool. Every asynchronous call is
+ * this size and reads up to SYNC_IO_MAX_BYTES (readAt); only fsyncs, larger writes and larger reads go through
+ * libuv's thread pool. Every asynchronous call is
  * a round trip through that pool; on a busy machine a compare-and-swap made of some twenty of them took several
  * milliseconds while its two fsyncs took half a millisecond. A metadata call or a small write on a local file
  * costs microseconds, and only the fsyncs wait on the disk, still off the event loop.
  */
 const SMALL_VALUE_BYTES = 1024 * 1024;
-/** Reads up to this size are synchronous (see readAt). */
-const SMALL_READ_BYTES = 64 * 1024;
 
 export interface LocalStoreOptions {
   /** Age after which a per-key lock is broken even if its process seems alive (default 30 s). */
@@ -339,7 +336,7 @@ export class LocalStore implements ObjectStore {
     let open = true;
     try {
       if (!isBytes(data)) await pipeStream(data, fd);
-      else if (data.byteLength <= SMALL_VALUE_BYTES) writeAllSync(fd, data);
+      else if (data.byteLength <= SMALL_VALUE_BYTES) writeFullySync(fd, [asBuffer(data)]);
       else await writeFully(fd, [asBuffer(data)]);
       await fsyncFd(fd);
       open = false;
@@ -428,7 +425,7 @@ export class LocalStore implements ObjectStore {
     const draft = `${lockPath}~${token}`;
     const fd = await this.creating(draft, () => openSync(draft, 'wx', 0o644));
     try {
-      writeAllSync(fd, Buffer.from(body));
+      writeFullySync(fd, [Buffer.from(body)]);
     } finally {
       closeSync(fd);
     }
@@ -616,30 +613,6 @@ async function fsyncDir(dir: string): Promise<void> {
 /** fsync(2) on the thread pool: the one step of a small write that waits on the disk stays off the event loop. */
 function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsyncCallback(fd, (e) => (e ? reject(e) : resolve())));
-}
-
-/**
- * Bytes read at `position` of an open file, up to `length` (fewer at its end). Small reads (a ref, a log entry,
- * an index) are synchronous: from the page cache they cost microseconds, less than a thread-pool round trip; larger
- * ones go through the thread pool so a read from disk never blocks the event loop for long.
- */
-async function readAt(fd: number, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let done = 0;
-  if (length <= SMALL_READ_BYTES) {
-    for (let n = 1; done < length && n > 0; done += n) n = readSync(fd, buf, done, length - done, position + done);
-  } else {
-    for (let n = 1; done < length && n > 0; done += n) {
-      n = await new Promise<number>((resolve, reject) =>
-        read(fd, buf, done, length - done, position + done, (e, bytesRead) => (e ? reject(e) : resolve(bytesRead))),
-      );
-    }
-  }
-  return buf.subarray(0, done);
-}
-
-function writeAllSync(fd: number, data: Uint8Array): void {
-  for (let at = 0; at < data.byteLength; ) at += writeSync(fd, data, at, data.byteLength - at);
 }
 
 function statQuietly(file: string, stat: (file: string) => Stats): Stats | undefined {

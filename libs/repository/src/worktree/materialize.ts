@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import * as path from 'node:path';
 import { ChunkRef, InvalidArgumentError, PositionedChunkRef, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
-import { writeFully, writeFullySync } from '@tributary/storage';
+import { SYNC_IO_MAX_BYTES, writeFully, writeFullySync } from '@tributary/storage';
 import { ObjectDatabase } from '../objects/object-database';
 import { readAhead, ReadAheadLimits } from '../objects/read-ahead';
 import { ChunkListPrefetcher } from './chunk-list-prefetch';
@@ -218,14 +218,6 @@ class PendingWrites {
   }
 }
 
-/**
- * Writes up to this many bytes synchronously, as LocalStore does: a metadata call or a small write on a local file
- * costs microseconds, a round trip through libuv's thread pool more (65 to 100 us measured on these machines), so
- * a checkout of many small files would otherwise wait on the pool rather than on the disk. Larger writes go
- * through the pool, off the event loop, while the next chunks are read.
- */
-const SYNC_WRITE_MAX = 64 << 10;
-
 /** One entry on its way into place: a temp file (or, for a symlink, a temp link) renamed when complete. */
 class EntryWriter {
   listedPieces = 0;
@@ -253,10 +245,10 @@ class EntryWriter {
     if (entry.kind !== 'symlink') this.fd = openSync(this.tmp, 'wx', entry.executable ? 0o755 : 0o644);
   }
 
-  /** Writes all of `bufs` at `position`. */
+  /** Writes all of `bufs` at `position`: a small file's bytes synchronously, see SYNC_IO_MAX_BYTES. */
   async writeAt(bufs: Buffer[], position: number): Promise<void> {
     const bytes = bufs.reduce((n, b) => n + b.length, 0);
-    if (bytes <= SYNC_WRITE_MAX) writeFullySync(this.fd!, bufs, position);
+    if (bytes <= SYNC_IO_MAX_BYTES) writeFullySync(this.fd!, bufs, position);
     else await writeFully(this.fd!, bufs, position);
   }
 
