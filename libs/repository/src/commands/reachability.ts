@@ -63,8 +63,11 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
   const live = new Set<ObjectId>();
   const damage: Damage[] = [];
   const queues: Record<'commit' | 'tree' | 'list' | 'chunk', Waiting[]> = { commit: [], tree: [], list: [], chunk: [] };
-  const harm = (id: ObjectId, role: ObjectRole, path: string, e: unknown) =>
-    damage.push({ id, role, path, problem: e instanceof Error ? e.message : String(e) });
+  /** Reports a damaged object; the root tree's empty path reads as `/`. */
+  const harm = (id: ObjectId, role: ObjectRole, path: string, e: unknown) => {
+    const problem = e instanceof Error ? e.message : String(e);
+    damage.push({ id, role, path: role === 'tree' && !path ? '/' : path, problem });
+  };
   /** Queues an object not seen before; commits and tags share a queue, told apart once read. */
   const reach = (role: ObjectRole, id: ObjectId, where: string): void => {
     if (live.has(id)) return;
@@ -84,7 +87,7 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
       for (const w of batch) {
         out.push(
           await db.get(w.id).catch((e: unknown) => {
-            harm(w.id, role, role === 'tree' ? w.where || '/' : w.where, e);
+            harm(w.id, role, w.where, e);
             return undefined;
           }),
         );
@@ -102,39 +105,42 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
     errors.forEach((e, i) => e && harm(batch[i].id, 'chunk', batch[i].where, e));
   };
 
-  const lists = async (batch: readonly Waiting[]): Promise<void> => {
-    const bytes = await readAll('list', batch);
+  /** The batch's objects read and decoded; a missing, damaged or malformed one is reported as `role` and skipped. */
+  const readDecoded = async <T>(
+    role: ObjectRole,
+    batch: readonly Waiting[],
+    decode: (bytes: Buffer, id: ObjectId) => T,
+  ): Promise<[Waiting, T][]> => {
+    const bytes = await readAll(role, batch);
+    const out: [Waiting, T][] = [];
     batch.forEach((w, i) => {
       if (!bytes[i]) return;
-      let node;
       try {
-        node = decodeChunkList(bytes[i]!, w.id);
+        out.push([w, decode(bytes[i]!, w.id)]);
       } catch (e) {
-        return void harm(w.id, 'list', w.where, e);
+        harm(w.id, role, w.where, e);
       }
-      for (const c of node.children) reach(node.level === 0 ? 'chunk' : 'list', c.id, w.where);
     });
+    return out;
+  };
+
+  const lists = async (batch: readonly Waiting[]): Promise<void> => {
+    for (const [w, node] of await readDecoded('list', batch, decodeChunkList)) {
+      for (const c of node.children) reach(node.level === 0 ? 'chunk' : 'list', c.id, w.where);
+    }
   };
 
   const trees = async (batch: readonly Waiting[]): Promise<void> => {
-    const bytes = await readAll('tree', batch);
-    batch.forEach((w, i) => {
-      if (!bytes[i]) return;
-      let node;
-      try {
-        node = decodeTreeNode(bytes[i]!, w.id);
-      } catch (e) {
-        return void harm(w.id, 'tree', w.where || '/', e);
-      }
+    for (const [w, node] of await readDecoded('tree', batch, decodeTreeNode)) {
       if (node.type === 'index') {
         for (const c of node.children) reach('tree', c.id, w.where);
-        return;
+        continue;
       }
       for (const e of node.entries) {
         const p = w.where ? `${w.where}/${e.name}` : e.name;
         reach(e.kind === 'dir' ? 'tree' : e.kind === 'file' && e.chunked ? 'list' : 'chunk', e.id, p);
       }
-    });
+    }
   };
 
   const commits = async (batch: readonly Waiting[]): Promise<void> => {
@@ -144,11 +150,7 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
       if (b && isTagBytes(b)) {
         opts.onObject?.('tag', w.id);
         try {
-          const target = decodeTag(b, w.id).object;
-          if (!live.has(target)) {
-            live.add(target);
-            queues.commit.push({ id: target, where: `commit ${target}` });
-          }
+          reach('commit', decodeTag(b, w.id).object, '');
         } catch (e) {
           harm(w.id, 'tag', `tag ${w.id}`, e);
         }
