@@ -1,9 +1,9 @@
-import { createHook } from 'node:async_hooks';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CommitId, InvalidArgumentError, lookupPath, readFileBytes, readTree, TreeEntry, writeFileContent, writeTreeFromPaths } from '@tributary/core';
 import { Repository } from '@tributary/repository';
+import { poolRequestsDuring } from '@tributary/storage';
 import { commitBatch } from './batch-commit';
 import { BATCH_NAME, BATCH_SHA256, REGION } from './batch-history';
 import { ingestLanded } from './inbox-ingest';
@@ -98,16 +98,7 @@ describe('commitBatch, default layout', () => {
   it('reads a small batch and takes the lock without round trips through the thread pool', async () => {
     await commitBatch(repo, await land('b0.csv', 'ts,v\n0,0\n'), { region: 'r', now: NOW });
     const batch = await land('b1.csv', `ts,v\n${'1,2\n'.repeat(300)}`);
-    // Every fs call given a callback or a promise is one request to libuv's pool (FSREQ*), as is a FileHandle.
-    const requests: string[] = [];
-    const hook = createHook({
-      init: (_id, type) => void (/^FSREQ|^FILEHANDLE/.test(type) && requests.push(type)),
-    }).enable();
-    try {
-      await commitBatch(repo, batch, { region: 'r', now: NOW });
-    } finally {
-      hook.disable();
-    }
+    const requests = await poolRequestsDuring(() => commitBatch(repo, batch, { region: 'r', now: NOW }));
     // What is left waits on the disk: the fsyncs of the pack, its index and the branch with their folders (six)
     // and the pack's write. Reading the batch twice through read streams added seven, and the lock six.
     expect(requests.length).toBeLessThanOrEqual(8);

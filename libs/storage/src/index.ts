@@ -5,4 +5,5 @@ export * from './memory.store';
 export * from './store-url';
 export * from './conditional-writes.probe';
 export * from './local-io';
+export * from './testing/pool-requests';
 export * from './write-fully';

@@ -1,8 +1,8 @@
-import { createHook } from 'node:async_hooks';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { poolRequestsDuring } from '@tributary/storage';
 import { RepositoryLock } from './repository-lock';
 
 describe('RepositoryLock', () => {
@@ -39,16 +39,11 @@ describe('RepositoryLock', () => {
 
   it('takes and releases the lock without a round trip through the thread pool', async () => {
     const lock = new RepositoryLock(path.join(dir, 'lock'));
-    // Every fs call given a callback or a promise is one request to libuv's pool (FSREQ*), as is a FileHandle.
-    let poolRequests = 0;
-    const hook = createHook({ init: (_id, type) => void (/^FSREQ|^FILEHANDLE/.test(type) && poolRequests++) }).enable();
-    try {
+    const requests = await poolRequestsDuring(async () => {
       for (let i = 0; i < 10; i++) await lock.run(async () => undefined);
-    } finally {
-      hook.disable();
-    }
+    });
     // Writing the draft, linking, and removing the draft and the lock took six a time through the pool.
-    expect(poolRequests).toBe(0);
+    expect(requests).toEqual([]);
     expect(readdirSync(dir)).toEqual([]);
   });
 });
