@@ -305,3 +305,47 @@ async function closureOf(repo: Repository, tree: ObjectId): Promise<[ObjectId, s
   return out;
 }
 
+describe('sync: publish, the end of the call', () => {
+  let t: TempDir;
+  let broker: Awaited<ReturnType<typeof startTestBroker>>;
+  let client: SyncClient;
+  let repo: Repository;
+
+  beforeAll(async () => {
+    t = tempDir();
+    broker = await startTestBroker(path.join(t.dir, 'broker-store'));
+    client = new SyncClient(broker.address);
+    repo = await newRepo(path.join(t.dir, 'edge'));
+    for (let i = 1; i <= 5; i++) await commitFiles(repo, { [`batches/b${i}.csv`]: `id,v\n${i}\n` });
+  });
+  afterAll(async () => {
+    client?.close();
+    await repo?.close();
+    await broker?.close();
+    t?.cleanup();
+  });
+
+  it('half-closes the call after the last commit is sent, before reading its appended', async () => {
+    // Then the broker ends the call right behind `appended`, and the call's status costs no round trip of its own.
+    const events: string[] = [];
+    const service = (client as unknown as { sync: { Publish(): grpc.ClientDuplexStream<unknown, { body?: string }> } }).sync;
+    const open = service.Publish.bind(service);
+    const spy = jest.spyOn(service, 'Publish').mockImplementation(() => {
+      const call = open();
+      const end = call.end.bind(call);
+      call.end = ((...args: Parameters<typeof end>) => {
+        events.push('end');
+        return end(...args);
+      }) as typeof call.end;
+      call.on('data', (msg) => events.push(msg.body ?? '?'));
+      return call;
+    });
+    try {
+      const r = await client.publish(repo, TOPIC);
+      expect(r).toMatchObject({ commits: 5, seqFrom: 1, seqTo: 5 });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(events.filter((e) => e !== 'haveReply')).toEqual(['state', 'appended', 'appended', 'appended', 'appended', 'end', 'appended']);
+  });
+});
