@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { CommitId, TopicName } from '@tributary/core';
 import { ObjectDatabase, RefStore, Repository, topicRef } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
@@ -280,6 +281,51 @@ describe('sync: subscribe', () => {
     } finally {
       spy.mockRestore();
       await hub.close();
+    }
+  });
+
+  it('asks one question for the first entry of a call too, when the subscriber holds the entry before it', async () => {
+    const topic = 'datasets/heart/held-hint';
+    const source = await newRepo(path.join(t.dir, 'held-source'));
+    const node = await newRepo(path.join(t.dir, 'held-node'));
+    const receive = TransferReceiver.prototype.receiveCommit;
+    const questions: number[] = [];
+    const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit');
+    spy.mockImplementation(async function (this: TransferReceiver) {
+      const got = await receive.call(this);
+      questions.push(got.stats.haveQueries);
+      return got;
+    });
+    try {
+      await commitFiles(source, { 'ecg.csv': rows(50_000, 11) });
+      await client.publish(source, topic);
+      await client.subscribe(node, topic, 'held');
+      const next = await appendAndCommit(source, { 'ecg.csv': rows(2_000, 12) });
+      await client.publish(source, topic);
+      questions.length = 0;
+      // SubscribeStart.held names refs/topics/<topic>, entry 1: entry 2, built on it, needs no question of its own.
+      const r = await client.subscribe(node, topic, 'held');
+      expect(r).toMatchObject({ commits: 1, seqFrom: 2, seqTo: 2, head: next });
+      expect(questions).toEqual([1]);
+      expect(await treeOf(node, next)).toEqual(await treeOf(source, next));
+    } finally {
+      spy.mockRestore();
+      await node.close();
+      await source.close();
+    }
+  });
+
+  it('refuses a held commit that is not a commit id with INVALID_ARGUMENT', async () => {
+    const raw = rawSyncClient(broker.address);
+    try {
+      const call = raw.Subscribe();
+      const status = callStatus(call);
+      call.write({ start: { topic: TOPIC, subscriber: 'bad-held', fromSeq: 0, latest: false, follow: false, held: 'HEAD' } });
+      const s = await status;
+      expect(s.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(s.details).toMatch(/bad held commit id "HEAD"/);
+    } finally {
+      raw.close();
     }
   });
 

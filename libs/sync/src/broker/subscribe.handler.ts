@@ -1,5 +1,14 @@
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, NotFoundError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
+import {
+  CommitId,
+  InvalidArgumentError,
+  isObjectId,
+  NotFoundError,
+  SubscriberId,
+  TopicName,
+  TribError,
+  UnavailableError,
+} from '@tributary/core';
 import { readAheadFor } from '@tributary/repository';
 import { conflictNote } from '../cursors/cursor.repository';
 import type { SubscribeRequest__Output } from '../generated/tributary/v1/SubscribeRequest';
@@ -39,6 +48,8 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
     const { follow, latest } = first.start;
     const fromSeq = Number(first.start.fromSeq ?? 0);
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new InvalidArgumentError(`bad from_seq ${first.start.fromSeq}`);
+    const held = first.start.held || undefined;
+    if (held !== undefined && !isObjectId(held)) throw new InvalidArgumentError(`bad held commit id ${JSON.stringify(held)}`);
 
     let head = await ctx.log.head(topic);
     if (!head && !follow) throw new NotFoundError(`topic ${topic} does not exist`, { topic });
@@ -59,6 +70,7 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
     session.sent = cursor;
     pump = pumpRequests(ctx, io, session, topic, subscriber);
     const sender = new TransferSender(reloadingReader(ctx.db), senderChannel(io, session), { readAhead: readAheadFor(ctx.store) });
+    if (held) sender.receiverHolds(held as CommitId);
     let next = cursor + 1;
     while (!session.stopped()) {
       if (session.sent - session.acked >= ctx.window) {

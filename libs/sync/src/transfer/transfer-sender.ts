@@ -124,6 +124,15 @@ export class TransferSender {
   }
 
   /**
+   * The receiver says it holds `commit` with everything beneath it (a subscriber names its topic ref when it starts):
+   * taken as if this sender had sent it, so a next commit built on it saves the round trip that asks about it alone.
+   * A receiver that claimed wrongly fails its own transfer (a reference it lacks), nothing else.
+   */
+  receiverHolds(commit: CommitId): void {
+    this.delivered = commit;
+  }
+
+  /**
    * Runs the whole exchange for `commit`; resolves after CommitEnd is handed to the transport. When `base` is the
    * commit this sender sent last (a subscriber's previous entry), the receiver holds it, though it may hold `commit`
    * too (a replay): `commit` is then asked about in the same round trip as the changes since `base`, not in one of

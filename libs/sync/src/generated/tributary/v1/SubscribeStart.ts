@@ -8,6 +8,7 @@ export interface SubscribeStart {
   'fromSeq'?: (number | string | Long);
   'latest'?: (boolean);
   'follow'?: (boolean);
+  'held'?: (string);
 }
 
 export interface SubscribeStart__Output {
@@ -16,4 +17,5 @@ export interface SubscribeStart__Output {
   'fromSeq': (number);
   'latest': (boolean);
   'follow': (boolean);
+  'held': (string);
 }
