@@ -45,6 +45,19 @@ describe('sync: subscribe', () => {
     t?.cleanup();
   });
 
+  /** HaveQuery messages each received entry took, in order, until `spy.mockRestore()`. */
+  function countQuestionsPerEntry(): { questions: number[]; spy: jest.SpyInstance } {
+    const receive = TransferReceiver.prototype.receiveCommit;
+    const questions: number[] = [];
+    const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit');
+    spy.mockImplementation(async function (this: TransferReceiver) {
+      const got = await receive.call(this);
+      questions.push(got.stats.haveQueries);
+      return got;
+    });
+    return { questions, spy };
+  }
+
   async function cursorOf(name: string): Promise<number | undefined> {
     const topic = (await client.listTopics()).find((x) => x.topic === TOPIC);
     return topic?.subscribers.find((s) => s.name === name)?.cursor;
@@ -263,14 +276,7 @@ describe('sync: subscribe', () => {
 
   it('asks one question per entry after the first in a call: the commit together with its changes', async () => {
     const hub = await newRepo(path.join(t.dir, 'one-question'));
-    const receive = TransferReceiver.prototype.receiveCommit;
-    const questions: number[] = [];
-    const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit');
-    spy.mockImplementation(async function (this: TransferReceiver) {
-      const got = await receive.call(this);
-      questions.push(got.stats.haveQueries);
-      return got;
-    });
+    const { questions, spy } = countQuestionsPerEntry();
     try {
       const r = await client.subscribe(hub, TOPIC, 'one-question');
       expect(r.commits).toBeGreaterThanOrEqual(3);
@@ -288,14 +294,7 @@ describe('sync: subscribe', () => {
     const topic = 'datasets/heart/held-hint';
     const source = await newRepo(path.join(t.dir, 'held-source'));
     const node = await newRepo(path.join(t.dir, 'held-node'));
-    const receive = TransferReceiver.prototype.receiveCommit;
-    const questions: number[] = [];
-    const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit');
-    spy.mockImplementation(async function (this: TransferReceiver) {
-      const got = await receive.call(this);
-      questions.push(got.stats.haveQueries);
-      return got;
-    });
+    const { questions, spy } = countQuestionsPerEntry();
     try {
       await commitFiles(source, { 'ecg.csv': rows(50_000, 11) });
       await client.publish(source, topic);
