@@ -328,7 +328,8 @@ describe('sync: publish, the end of the call', () => {
   it('half-closes the call after the last commit is sent, before reading its appended', async () => {
     // Then the broker ends the call right behind `appended`, and the call's status costs no round trip of its own.
     const events: string[] = [];
-    const service = (client as unknown as { sync: { Publish(): grpc.ClientDuplexStream<unknown, { body?: string }> } }).sync;
+    type PublishCall = grpc.ClientDuplexStream<unknown, { body?: string }>;
+    const service = (client as unknown as { sync: { Publish(): PublishCall } }).sync;
     const open = service.Publish.bind(service);
     const spy = jest.spyOn(service, 'Publish').mockImplementation(() => {
       const call = open();
@@ -346,6 +347,7 @@ describe('sync: publish, the end of the call', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(events.filter((e) => e !== 'haveReply')).toEqual(['state', 'appended', 'appended', 'appended', 'appended', 'end', 'appended']);
+    const calls = events.filter((e) => e !== 'haveReply');
+    expect(calls).toEqual(['state', 'appended', 'appended', 'appended', 'appended', 'end', 'appended']);
   });
 });

@@ -319,7 +319,8 @@ describe('sync: subscribe', () => {
     try {
       const call = raw.Subscribe();
       const status = callStatus(call);
-      call.write({ start: { topic: TOPIC, subscriber: 'bad-held', fromSeq: 0, latest: false, follow: false, held: 'HEAD' } });
+      const start = { topic: TOPIC, subscriber: 'bad-held', fromSeq: 0, latest: false, follow: false, held: 'HEAD' };
+      call.write({ start });
       const s = await status;
       expect(s.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(s.details).toMatch(/bad held commit id "HEAD"/);

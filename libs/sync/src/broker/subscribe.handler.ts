@@ -49,7 +49,9 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
     const fromSeq = Number(first.start.fromSeq ?? 0);
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new InvalidArgumentError(`bad from_seq ${first.start.fromSeq}`);
     const held = first.start.held || undefined;
-    if (held !== undefined && !isObjectId(held)) throw new InvalidArgumentError(`bad held commit id ${JSON.stringify(held)}`);
+    if (held !== undefined && !isObjectId(held)) {
+      throw new InvalidArgumentError(`bad held commit id ${JSON.stringify(held)}`);
+    }
 
     let head = await ctx.log.head(topic);
     if (!head && !follow) throw new NotFoundError(`topic ${topic} does not exist`, { topic });

@@ -260,11 +260,18 @@ export class SyncClient {
       // The broker then asks about the first entry's commit in the same round trip as its changes, when the entry
       // builds on what this repository already holds (the usual case: the entry after the last one fetched). A ref
       // moves only after its objects are durable here. The first entry's ref move swaps from this same answer.
-      let refAtStart: { value: RefValue | undefined } | undefined = { value: await repo.refs.readForSwap(topicRef(topic)) };
+      let refAtStart: KnownRef | undefined = { value: await repo.refs.readForSwap(topicRef(topic)) };
       const target = refAtStart.value?.target;
       const held = target && 'commit' in target ? target.commit : '';
       await io.send({
-        start: { topic, subscriber, fromSeq: typeof from === 'number' ? from : 0, latest: from === 'latest', follow: !!opts.follow, held },
+        start: {
+          topic,
+          subscriber,
+          fromSeq: typeof from === 'number' ? from : 0,
+          latest: from === 'latest',
+          follow: !!opts.follow,
+          held,
+        },
       });
       const st = expect(await io.receive(), 'state').state!;
       state.started = true;
@@ -368,13 +375,16 @@ export async function firstParentChainAfter(repo: Repository, commit: CommitId, 
   return chain.reverse();
 }
 
+/** A ref as read earlier (`value` undefined: it did not exist). */
+type KnownRef = { readonly value: RefValue | undefined };
+
 /**
  * Points `refs/topics/<topic>` at `commit` (compare-and-swap; applying the same entry twice changes nothing). It
  * swaps from `known` when given (the ref as the call read it at its start), else from the version this repository
  * last wrote (RefStore.readForSwap), so a subscription reads the ref once, not once per entry, and again only after
  * another writer moved it.
  */
-async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId, known?: { value: RefValue | undefined }): Promise<void> {
+async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId, known?: KnownRef): Promise<void> {
   const ref = topicRef(topic);
   for (let attempt = 0; ; attempt++) {
     const current = attempt === 0 && known ? known.value : await repo.refs.readForSwap(ref);
