@@ -27,3 +27,16 @@ export async function readAt(fd: number, position: number, length: number): Prom
   }
   return buf.subarray(0, done);
 }
+
+/**
+ * Runs a clean-up step whose failure changes nothing for the caller (removing a temp file or a stale lock, closing
+ * a descriptor after another error, which is the one the caller sees); true when it succeeded.
+ */
+export function quietly(step: () => void): boolean {
+  try {
+    step();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -34,7 +34,7 @@ import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateStoreKey } from './store-keys';
 import { forEachBatch } from './stream-batches';
-import { readAt } from './local-io';
+import { quietly, readAt } from './local-io';
 import { writeFully, writeFullySync } from './write-fully';
 
 /** A lock older than this is taken to belong to a writer that hung or died on another host. */
@@ -45,10 +45,10 @@ const VALID_SEGMENT = /^[A-Za-z0-9._-]+$/;
 /**
  * Metadata calls (open, stat, close, link, rename, unlink) are synchronous, and so are the writes of values up to
  * this size and reads up to SYNC_IO_MAX_BYTES (readAt); only fsyncs, larger writes and larger reads go through
- * libuv's thread pool. Every asynchronous call is
- * a round trip through that pool; on a busy machine a compare-and-swap made of some twenty of them took several
- * milliseconds while its two fsyncs took half a millisecond. A metadata call or a small write on a local file
- * costs microseconds, and only the fsyncs wait on the disk, still off the event loop.
+ * libuv's thread pool. Every asynchronous call is a round trip through that pool; on a busy machine a
+ * compare-and-swap made of some twenty of them took several milliseconds while its two fsyncs took half a
+ * millisecond. A metadata call or a small write on a local file costs microseconds, and only the fsyncs wait on the
+ * disk, still off the event loop.
  */
 const SMALL_VALUE_BYTES = 1024 * 1024;
 
@@ -631,20 +631,14 @@ function readLockQuietly(lockPath: string): LockInfo | undefined {
   }
 }
 
+/** Best effort: an orphan temp or lock draft is never listed, and a stale lock is broken by age. */
 function unlinkQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // Best effort: an orphan temp or lock draft is never listed, and a stale lock is broken by age.
-  }
+  quietly(() => unlinkSync(file));
 }
 
+/** Nothing useful to do on failure: the descriptor is gone either way. */
 function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Nothing useful to do: the descriptor is gone either way.
-  }
+  quietly(() => closeSync(fd));
 }
 
 function checkPrefix(prefix: string): void {
@@ -664,26 +658,20 @@ function versionOf(data: Uint8Array): string {
 }
 
 function isPresent(file: string): boolean {
-  try {
-    lstatSync(file);
-    return true;
-  } catch (e) {
-    if (isAbsence(e)) return false;
-    throw e;
-  }
+  return statOrAbsent(file, lstatSync) !== undefined;
 }
 
-/** The path does not name an object: missing, or a parent is a file. */
-/** The file's stat, or undefined when it is gone (deleted since its directory was read). */
-function statOrAbsent(file: string): Stats | undefined {
+/** The file's stat, or undefined when it is absent (say, deleted since its directory was read). */
+function statOrAbsent(file: string, stat: (file: string) => Stats = statSync): Stats | undefined {
   try {
-    return statSync(file);
+    return stat(file);
   } catch (e) {
     if (isAbsence(e)) return undefined;
     throw e;
   }
 }
 
+/** The path does not name an object: missing, or a parent is a file. */
 function isAbsence(e: unknown): boolean {
   const code = errno(e);
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { FailedPreconditionError } from '@tributary/core';
+import { quietly } from '@tributary/storage';
 
 const POLL_MS = 25;
 
@@ -90,15 +91,5 @@ function pidIn(file: string): number {
     return Number.parseInt(readFileSync(file, 'utf8'), 10);
   } catch {
     return Number.NaN;
-  }
-}
-
-/** Runs a clean-up step whose failure changes nothing for the caller; true when it succeeded. */
-function quietly(step: () => void): boolean {
-  try {
-    step();
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -72,6 +72,15 @@ interface Location {
   readonly entry: IndexEntry;
 }
 
+/** Records to read from each pack, `i` being the caller's index of the object (getMany, verifyStoredMany). */
+type PackGroups = Map<LoadedPack, { i: number; entry: IndexEntry }[]>;
+
+function addToPackGroup(groups: PackGroups, loc: Location, i: number): void {
+  const group = groups.get(loc.pack);
+  if (group) group.push({ i, entry: loc.entry });
+  else groups.set(loc.pack, [{ i, entry: loc.entry }]);
+}
+
 export const DEFAULT_PACK_TARGET_BYTES = 64 << 20;
 const DEFAULT_CACHE_BYTES = 4 << 20;
 /** Only objects up to this size are cached: tree pages and chunk-list nodes, not the chunk stream. */
@@ -225,7 +234,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     this.stats.gets += ids.length;
     const out: (Buffer | undefined)[] = new Array(ids.length);
     if (ids.some((id) => this.isPending(id) && !this.cache.has(id))) await this.flush();
-    const groups = new Map<LoadedPack, { i: number; entry: IndexEntry }[]>();
+    const groups: PackGroups = new Map();
     for (let i = 0; i < ids.length; i++) {
       const cached = this.cache.get(ids[i]);
       if (cached) {
@@ -234,9 +243,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       }
       const loc = this.locate(ids[i]);
       if (!loc) throw notFound(ids[i], this.store);
-      let group = groups.get(loc.pack);
-      if (!group) groups.set(loc.pack, (group = []));
-      group.push({ i, entry: loc.entry });
+      addToPackGroup(groups, loc, i);
     }
     for (const [pack, items] of groups) {
       try {
@@ -390,15 +397,11 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   async verifyStoredMany(ids: readonly ObjectId[]): Promise<(Error | undefined)[]> {
     if (ids.some((id) => this.isPending(id))) await this.flush();
     const out: (Error | undefined)[] = new Array(ids.length).fill(undefined);
-    const groups = new Map<LoadedPack, { i: number; entry: IndexEntry }[]>();
+    const groups: PackGroups = new Map();
     for (let i = 0; i < ids.length; i++) {
       const copies = this.locateAll(ids[i]);
       if (copies.length === 0) out[i] = notFound(ids[i], this.store);
-      for (const loc of copies) {
-        let group = groups.get(loc.pack);
-        if (!group) groups.set(loc.pack, (group = []));
-        group.push({ i, entry: loc.entry });
-      }
+      for (const loc of copies) addToPackGroup(groups, loc, i);
     }
     for (const [pack, items] of groups) {
       const done = new Set<number>();
@@ -412,7 +415,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
           }
           done.add(item.i);
         }
-      } catch (e) {
+      } catch {
         // A read of the pack failed part way (cut short, vanished, the store away): the rest one by one, which
         // reloads and retries where that helps and otherwise names the error per object.
         for (const { i } of items) {

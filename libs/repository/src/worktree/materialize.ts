@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import * as path from 'node:path';
 import { ChunkRef, InvalidArgumentError, PositionedChunkRef, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
-import { SYNC_IO_MAX_BYTES, writeFully, writeFullySync } from '@tributary/storage';
+import { quietly, SYNC_IO_MAX_BYTES, writeFully, writeFullySync } from '@tributary/storage';
 import { ObjectDatabase } from '../objects/object-database';
 import { readAhead, ReadAheadLimits } from '../objects/read-ahead';
 import { ChunkListPrefetcher } from './chunk-list-prefetch';
@@ -277,16 +277,8 @@ class EntryWriter {
   async abort(): Promise<void> {
     const fd = this.fd;
     this.fd = undefined;
-    if (fd !== undefined) ignoreErrors(() => closeSync(fd));
-    if (this.tmp) ignoreErrors(() => unlinkSync(this.tmp));
-  }
-}
-
-function ignoreErrors(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // Cleaning up after another error: that one is what the caller sees.
+    if (fd !== undefined) quietly(() => closeSync(fd));
+    if (this.tmp) quietly(() => unlinkSync(this.tmp));
   }
 }
 

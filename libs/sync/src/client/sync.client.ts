@@ -107,8 +107,8 @@ export class SyncClient {
    * REF does not descend from the head.
    */
   async publish(repo: Repository, topic: string, ref = 'HEAD', opts: PublishOptions = {}): Promise<SyncResult> {
-    parseTopicName(topic);
-    return this.publishCommit(repo, topic, await repo.resolve(ref), opts);
+    const t = parseTopicName(topic);
+    return this.publishResolved(repo, t, await repo.resolve(ref), opts);
   }
 
   /**
@@ -123,9 +123,19 @@ export class SyncClient {
   ): Promise<SyncResult> {
     const t = parseTopicName(topic);
     if (!isObjectId(commit)) throw new InvalidArgumentError(`not a commit id: ${JSON.stringify(commit)}`);
+    return this.publishResolved(repo, t, commit, opts);
+  }
+
+  /** Both publish entry points, after their topic and commit are checked. */
+  private async publishResolved(
+    repo: Repository,
+    topic: TopicName,
+    commit: CommitId,
+    opts: PublishOptions,
+  ): Promise<SyncResult> {
     const acc: Accumulated = { commits: 0, seqFrom: 0, seqTo: 0, wireBytes: 0, head: commit };
-    await this.withRetries(() => this.publishOnce(repo, t, commit, acc, opts));
-    return { topic: t, ...acc, datasetBytes: await this.datasetBytes(repo, commit) };
+    await this.withRetries(() => this.publishOnce(repo, topic, commit, acc, opts));
+    return { topic, ...acc, datasetBytes: await this.datasetBytes(repo, commit) };
   }
 
   /**
