@@ -61,6 +61,26 @@ describe.each([
     expect((await refs.readForSwap(ref))?.target).toEqual({ commit: c2 });
     await refs.delete(ref, (await refs.readForSwap(ref))!.version);
     expect(await refs.readForSwap(ref)).toBeUndefined();
+    expect(reads).toHaveBeenCalledTimes(3);
+  });
+
+  it('answers readForSwap from what it last read, an absent ref included, until a swap from it fails', async () => {
+    const ref = branchRef('main');
+    const other = new RefStore(store);
+    const reads = jest.spyOn(store, 'readVersioned');
+    expect(await refs.readForSwap(ref)).toBeUndefined();
+    expect(await refs.readForSwap(ref)).toBeUndefined();
+    expect(reads).toHaveBeenCalledTimes(1);
+
+    // Created meanwhile by another writer: the remembered absence is stale, and the swap from it fails.
+    await other.create(ref, { commit: c1 });
+    await expect(refs.update(ref, undefined, { commit: c2 })).rejects.toThrow(ConflictError);
+    const fresh = await refs.readForSwap(ref);
+    expect(fresh?.target).toEqual({ commit: c1 });
+    expect((await refs.readForSwap(ref))?.version).toBe(fresh!.version);
+    await refs.update(ref, fresh!.version, { commit: c2 });
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect((await other.read(ref))?.target).toEqual({ commit: c2 });
   });
 
   it('refuses a topic name with capitals, which the key mapping reserves', () => {

@@ -72,8 +72,11 @@ function decode(name: string, data: Buffer): RefTarget {
  * update silently; tags are create-once. Missing refs read as undefined.
  */
 export class RefStore {
-  /** What this object last wrote to each ref, until a swap from it fails: see readForSwap. */
-  private readonly written = new Map<RefName, RefValue>();
+  /**
+   * Each ref as this object last wrote it or read it for a swap (null: absent), until a swap from it fails: see
+   * readForSwap.
+   */
+  private readonly known = new Map<RefName, RefValue | null>();
 
   constructor(private readonly store: ObjectStore) {}
 
@@ -83,13 +86,17 @@ export class RefStore {
   }
 
   /**
-   * The ref as this object last wrote it, without a store request, else as `read` finds it. Only for a caller that
-   * swaps from the answer and retries from a fresh answer on ConflictError: another writer's move is not seen
-   * until such a swap fails, which forgets what was written (so a long-running writer, a hub moving main or a
-   * subscriber moving a topic ref, pays one read per ref, not one per move).
+   * The ref as this object last wrote it or read it here, without a store request, else as `read` finds it. Only
+   * for a caller that swaps from the answer and retries from a fresh answer on ConflictError: another writer's move
+   * is not seen until such a swap fails, which forgets the answer (so a long-running writer, a hub moving main or a
+   * subscriber moving a topic ref, pays one read per ref, not one per move or per retry).
    */
   async readForSwap(name: RefName): Promise<RefValue | undefined> {
-    return this.written.get(name) ?? this.read(name);
+    const known = this.known.get(name);
+    if (known !== undefined) return known ?? undefined;
+    const value = await this.read(name);
+    this.known.set(name, value ?? null);
+    return value;
   }
 
   /** Follows symbolic refs (HEAD -> refs/heads/main). `ref` is the final ref name; `commit` undefined if unborn. */
@@ -108,8 +115,9 @@ export class RefStore {
   async create(name: RefName, target: RefTarget): Promise<void> {
     await this.refuseNesting(name);
     try {
-      await this.store.compareAndSwap(keyOf(name), undefined, encode(target));
+      this.known.set(name, { target, version: await this.store.compareAndSwap(keyOf(name), undefined, encode(target)) });
     } catch (e) {
+      this.known.delete(name);
       if (e instanceof ConflictError) throw new ConflictError(`${describe(name)} already exists`, { ref: name });
       throw e;
     }
@@ -123,10 +131,10 @@ export class RefStore {
     if (expectedVersion === undefined) await this.refuseNesting(name);
     try {
       const version = await this.store.compareAndSwap(keyOf(name), expectedVersion, encode(target));
-      this.written.set(name, { target, version });
+      this.known.set(name, { target, version });
       return version;
     } catch (e) {
-      this.written.delete(name);
+      this.known.delete(name);
       if (e instanceof ConflictError) {
         throw new ConflictError(`${describe(name)} was changed by another writer; retry`, { ref: name });
       }
@@ -135,8 +143,9 @@ export class RefStore {
   }
 
   async delete(name: RefName, expectedVersion: string): Promise<void> {
-    this.written.delete(name);
+    this.known.delete(name);
     await this.store.deleteVersioned(keyOf(name), expectedVersion);
+    this.known.set(name, null);
   }
 
   /** Every ref under `prefix` (e.g. `refs/heads/`) with its target, sorted by name. */

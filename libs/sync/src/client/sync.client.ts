@@ -9,7 +9,7 @@ import {
   TribError,
   UnavailableError,
 } from '@tributary/core';
-import { lookupTreeSize, readAheadFor, RefValue, Repository, topicRef } from '@tributary/repository';
+import { lookupTreeSize, readAheadFor, Repository, topicRef } from '@tributary/repository';
 import type { AdminServiceClient } from '../generated/tributary/v1/AdminService';
 import type { ListTopicsResponse__Output } from '../generated/tributary/v1/ListTopicsResponse';
 import type { PublishRequest } from '../generated/tributary/v1/PublishRequest';
@@ -269,9 +269,8 @@ export class SyncClient {
       const from = state.started ? undefined : state.from;
       // The broker then asks about the first entry's commit in the same round trip as its changes, when the entry
       // builds on what this repository already holds (the usual case: the entry after the last one fetched). A ref
-      // moves only after its objects are durable here. The first entry's ref move swaps from this same answer.
-      let refAtStart: KnownRef | undefined = { value: await repo.refs.readForSwap(topicRef(topic)) };
-      const target = refAtStart.value?.target;
+      // moves only after its objects are durable here. The ref moves swap from this same answer (readForSwap).
+      const target = (await repo.refs.readForSwap(topicRef(topic)))?.target;
       const held = target && 'commit' in target ? target.commit : '';
       await io.send({
         start: {
@@ -311,16 +310,14 @@ export class SyncClient {
         acc.wireBytes += got.stats.wireBytes;
         if (got.commit !== commit) throw new InvalidArgumentError(`broker sent the objects of ${got.commit} for entry ${seq} (${commit})`);
         let outcome: void | EntryOutcome;
-        const known = refAtStart;
-        refAtStart = undefined;
         if (deferFlush) {
           outcome = await opts.onEntry!({ seq, commit });
           await repo.objects.flush();
-          await moveTopicRef(repo, topic, commit, known);
+          await moveTopicRef(repo, topic, commit);
         } else {
           // The ref and onEntry need only the durable objects, not each other: one write less to wait for.
           const [moved, handled] = await Promise.allSettled([
-            moveTopicRef(repo, topic, commit, known),
+            moveTopicRef(repo, topic, commit),
             opts.onEntry?.({ seq, commit }),
           ]);
           if (moved.status === 'rejected') throw moved.reason;
@@ -385,19 +382,15 @@ export async function firstParentChainAfter(repo: Repository, commit: CommitId, 
   return chain.reverse();
 }
 
-/** A ref as read earlier (`value` undefined: it did not exist). */
-type KnownRef = { readonly value: RefValue | undefined };
-
 /**
  * Points `refs/topics/<topic>` at `commit` (compare-and-swap; applying the same entry twice changes nothing). It
- * swaps from `known` when given (the ref as the call read it at its start), else from the version this repository
- * last wrote (RefStore.readForSwap), so a subscription reads the ref once, not once per entry, and again only after
- * another writer moved it.
+ * swaps from the ref as this repository last wrote or read it (RefStore.readForSwap), so a subscription reads the
+ * ref once, not once per entry, and again only after another writer moved it.
  */
-async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId, known?: KnownRef): Promise<void> {
+async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId): Promise<void> {
   const ref = topicRef(topic);
   for (let attempt = 0; ; attempt++) {
-    const current = attempt === 0 && known ? known.value : await repo.refs.readForSwap(ref);
+    const current = await repo.refs.readForSwap(ref);
     if (current && 'commit' in current.target && current.target.commit === commit) return;
     try {
       await repo.refs.update(ref, current?.version, { commit });
