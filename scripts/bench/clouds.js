@@ -17,7 +17,9 @@
  * The dataset is incompressible random bytes in a few large files (256 MiB in 4 files at scale 1), so its packs are
  * large. Each figure is the best of `rounds`, rounds alternating with the baseline so drift hits both alike; every
  * trib figure is the wall time of the real `bin/trib` process, start-up included. Local disk has no SDK: its figures
- * are printed beside a plain copy without a target.
+ * are printed beside a plain copy without a target. After the figures, each backend prints the CPU seconds every
+ * process used in each figure's best round (trib, the broker, the emulator, this process) and the ceiling those
+ * seconds set on a machine with this many cores.
  *
  *   node scripts/bench/clouds.js                          # every backend at full size (a few minutes)
  *   BENCH_SCALE=0.1 node scripts/bench/clouds.js          # a smoke run
@@ -34,7 +36,8 @@ const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
 const { pathToFileURL } = require('node:url');
 const { Report, fmtBytes } = require('./report');
-const { fmtMBps, mbps, randomFile, startPrivateRedis, stopProcess, ROOT } = require('./sync/common');
+const { fmtMBps, mbps, processCpuMs, randomFile, reapedChildrenCpuMs, startPrivateRedis, stopProcess, ROOT } =
+  require('./sync/common');
 
 const MiB = 1024 * 1024;
 const TARGET = 0.8;
@@ -113,7 +116,7 @@ async function startBackends(names, ctx, stops) {
     Object.assign(ctx.env, emulator.env);
     const backend = { s3: s3Backend, gs: gcsBackend, az: azureBackend }[name](emulator);
     stops.push(() => backend.close());
-    out.push(backend);
+    out.push({ ...backend, emulatorPid: emulator.pid });
   }
   return out;
 }
@@ -268,8 +271,18 @@ async function sourceRepository(ctx, files) {
 
 async function benchBackend(report, ctx, b, files, bytes) {
   const best = { up: 0, down: 0, commit: 0, checkout: 0, verify: 0, publish: 0, subscribe: 0 };
+  /** The CPU each process used in the best round of each figure (see cpuMeter). */
+  const bestCpu = {};
   let fixedMs = Infinity;
-  const keep = (k, ms) => (best[k] = Math.max(best[k], mbps(bytes, ms)));
+  let broker;
+  // `run` is timed and its CPU measured in every process taking part: the emulator, the broker when one runs, the
+  // trib command, and this process (the plain SDK client; for S3 also the conditional proxy in front of s3rver).
+  const keep = async (k, run) => {
+    const cpu = cpuMeter({ emulator: b.emulatorPid, broker: broker?.pid });
+    const ms = await timed(run);
+    const rate = mbps(bytes, ms);
+    if (rate > best[k]) [best[k], bestCpu[k]] = [rate, { ms, ...cpu.end() }];
+  };
   let wire = 0;
   // `trib init` creates the bucket (as it would for a user); the plain transfers then use it too.
   await trib(ctx, ctx.base, ['init', path.join(ctx.base, `${b.name}-bucket`), '--store', b.url('init')]);
@@ -277,14 +290,14 @@ async function benchBackend(report, ctx, b, files, bytes) {
     const dir = path.join(ctx.base, `${b.name}-${round}`);
     fs.mkdirSync(dir, { recursive: true });
     const baseline = async () => {
-      keep('up', await timed(async () => {
+      await keep('up', async () => {
         for (const f of files) await b.upload(f.file, `${round}/${f.name}`);
-      }));
+      });
       const back = path.join(dir, 'plain-download');
       fs.mkdirSync(back);
-      keep('down', await timed(async () => {
+      await keep('down', async () => {
         for (const f of files) await b.download(`${round}/${f.name}`, path.join(back, f.name));
-      }));
+      });
       checkFiles(files, back);
       await b.remove(`${round}/`);
     };
@@ -293,28 +306,31 @@ async function benchBackend(report, ctx, b, files, bytes) {
       const home = path.join(dir, 'repo');
       await trib(ctx, dir, ['init', home, '--store', b.url(`commit-${round}`)]);
       linkDataset(files, path.join(home, 'data'));
-      keep('commit', await timed(() => trib(ctx, home, ['commit', '-m', 'dataset'])));
+      await keep('commit', () => trib(ctx, home, ['commit', '-m', 'dataset']));
       // What every trib figure pays before moving a byte: process start and opening the repository on this store.
       fixedMs = Math.min(fixedMs, await timed(() => trib(ctx, home, ['show', 'main', '--json'])));
       const out = path.join(dir, 'checkout');
-      keep('checkout', await timed(() => trib(ctx, home, ['checkout', 'main', '--to', out])));
+      await keep('checkout', () => trib(ctx, home, ['checkout', 'main', '--to', out]));
       checkFiles(files, path.join(out, 'data'));
-      keep('verify', await timed(() => trib(ctx, home, ['verify', '--read-data'])));
+      await keep('verify', () => trib(ctx, home, ['verify', '--read-data']));
       // publish and subscribe: the broker's store on this backend, both repositories on local disk.
       const brokerHome = path.join(dir, 'broker');
       const brokerStore = b.url(`broker-${round}`);
       await trib(ctx, dir, ['init', brokerHome, '--store', brokerStore]);
-      const broker = await startBroker(ctx, brokerStore);
+      broker = await startBroker(ctx, brokerStore);
       try {
         const topic = `datasets/bench/${b.name}`;
         let published;
-        keep('publish', await timed(async () => (published = JSON.parse((await trib(ctx, ctx.source, ['publish', topic, 'main', '--broker', broker.address, '--json'])).stdout))));
+        const publishArgs = ['publish', topic, 'main', '--broker', broker.address, '--json'];
+        await keep('publish', async () => (published = JSON.parse((await trib(ctx, ctx.source, publishArgs)).stdout)));
         wire = published.wireBytes;
         const sub = path.join(dir, 'subscriber');
         await trib(ctx, dir, ['init', sub]);
-        keep('subscribe', await timed(() => trib(ctx, sub, ['subscribe', topic, '--as', 'bench', '--broker', broker.address, '--json'])));
+        const subscribeArgs = ['subscribe', topic, '--as', 'bench', '--broker', broker.address, '--json'];
+        await keep('subscribe', () => trib(ctx, sub, subscribeArgs));
       } finally {
         await broker.stop();
+        broker = undefined;
       }
     };
     if (round % 2 === 0) {
@@ -347,6 +363,58 @@ async function benchBackend(report, ctx, b, files, bytes) {
   figure(`trib publish to a broker on ${b.name}`, best.publish, best.up, `${b.baselineName} upload`);
   report.note(`publish wireBytes ${fmtBytes(wire)} for ${fmtBytes(bytes)} of data`);
   figure(`trib subscribe from a broker on ${b.name}`, best.subscribe, best.down, `${b.baselineName} download`);
+  for (const line of cpuLines(b, bytes, best, bestCpu)) report.note(line);
+}
+
+/**
+ * Starts counting the CPU time of `pids` (name -> pid; undefined ones are skipped), of the trib commands that exit
+ * meanwhile, and of this process. `end()` returns ms by name.
+ */
+function cpuMeter(pids) {
+  const named = Object.entries(pids).filter(([, pid]) => pid !== undefined);
+  const at = (pid) => processCpuMs(pid) ?? NaN;
+  const start = { trib: reapedChildrenCpuMs() ?? NaN, self: process.cpuUsage() };
+  for (const [name, pid] of named) start[name] = at(pid);
+  return {
+    end() {
+      const self = process.cpuUsage(start.self);
+      const out = { trib: (reapedChildrenCpuMs() ?? NaN) - start.trib, bench: (self.user + self.system) / 1000 };
+      for (const [name, pid] of named) out[name] = at(pid) - start[name];
+      return out;
+    },
+  };
+}
+
+/**
+ * Where the CPU went in the best round of each figure: every process's CPU seconds against what the machine's cores
+ * offer in the figure's wall time. The same CPU seconds spread over every core with no wait set a ceiling on the
+ * figure, printed beside the baseline it is held to: a ceiling under the target means these processes, the
+ * emulator among them, need more CPU per byte than the target leaves on this machine.
+ */
+function cpuLines(b, bytes, best, bestCpu) {
+  const cores = os.cpus().length;
+  const copy = b.name === 'local';
+  const plain = { up: copy ? 'plain copy' : 'plain SDK upload', down: copy ? 'plain copy back' : 'plain SDK download' };
+  const against = { commit: 'up', checkout: 'down', publish: 'up', subscribe: 'down' };
+  const lines = ['up', 'down', 'commit', 'checkout', 'publish', 'subscribe']
+    .filter((k) => bestCpu[k])
+    .map((k) => {
+      const { ms, ...cpu } = bestCpu[k];
+      const parts = Object.entries(cpu).filter(([, v]) => Number.isFinite(v) && v >= 5);
+      const sum = parts.reduce((s, [, v]) => s + v, 0);
+      const each = parts.map(([name, v]) => `${name} ${(v / 1000).toFixed(2)}`).join(' + ');
+      const name = plain[k] ?? `trib ${k}`;
+      let line = `  ${name} ${(ms / 1000).toFixed(2)} s: ${each} = ${(sum / 1000).toFixed(2)} CPU-s, ` +
+        `${Math.round((sum / (ms * cores)) * 100)}% of ${cores} cores`;
+      const base = against[k] && best[against[k]];
+      if (base && sum > 0) {
+        const ceiling = mbps(bytes, sum / cores);
+        const share = Math.round((ceiling / base) * 100);
+        line += `; on all ${cores} cores at most ${fmtMBps(ceiling)} = ${share}% of the ${plain[against[k]]}`;
+      }
+      return line;
+    });
+  return ['CPU seconds by process in the best round of each figure:', ...lines];
 }
 
 function reportAdapter(report, name, bytes, r) {
@@ -375,7 +443,7 @@ function startBroker(ctx, store) {
       const m = /listening on (\S+:\d+)/.exec(text);
       if (m && !address) {
         address = m[1].replace(/[;,]$/, '');
-        resolve({ address, stop: () => stopProcess(proc) });
+        resolve({ address, pid: proc.pid, stop: () => stopProcess(proc) });
       }
     };
     proc.stdout.on('data', onData);

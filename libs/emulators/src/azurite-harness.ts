@@ -19,6 +19,8 @@ export interface Azurite {
   readonly blobEndpoint: string;
   /** Environment for a client: AZURE_STORAGE_CONNECTION_STRING. */
   readonly env: Record<string, string>;
+  /** The Azurite process (benchmarks read its CPU time). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -77,7 +79,8 @@ async function startOnce(port: number): Promise<Azurite> {
   const connectionString =
     `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
     `BlobEndpoint=${blobEndpoint};`;
-  return { connectionString, blobEndpoint, env: { AZURE_STORAGE_CONNECTION_STRING: connectionString }, stop };
+  const env = { AZURE_STORAGE_CONNECTION_STRING: connectionString };
+  return { connectionString, blobEndpoint, env, pid: child.pid!, stop };
 }
 
 async function waitUntilServing(child: ChildProcess, port: number, output: () => string): Promise<void> {

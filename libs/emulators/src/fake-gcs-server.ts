@@ -32,6 +32,8 @@ export interface FakeGcs {
   readonly endpoint: string;
   /** Environment for a client: STORAGE_EMULATOR_HOST and a project id. */
   readonly env: Record<string, string>;
+  /** The server's child process (benchmarks read its CPU time); undefined when it serves from this process. */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -102,7 +104,7 @@ async function startChild(): Promise<FakeGcs> {
     });
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  return { endpoint, env: clientEnv(endpoint), stop: () => stopChild(child, killOnExit) };
+  return { endpoint, env: clientEnv(endpoint), pid: child.pid, stop: () => stopChild(child, killOnExit) };
 }
 
 async function stopChild(child: ChildProcess, killOnExit: () => void): Promise<void> {

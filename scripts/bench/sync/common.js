@@ -121,6 +121,19 @@ function processCpuMs(pid) {
 }
 
 /**
+ * CPU time (user + system, ms) of this process's children that have exited and been waited for, from /proc;
+ * undefined where there is no /proc. Its growth over a span is what the commands run to completion in it used.
+ */
+function reapedChildrenCpuMs() {
+  try {
+    const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * CPU ms used from now until `end()` by the process `pid` (`server`, undefined without /proc) and by this one
  * (`clients`: the bench's own process, with every client and proxy it runs).
  */
@@ -265,6 +278,8 @@ module.exports = {
   percentile,
   mbps,
   cpuWindow,
+  processCpuMs,
+  reapedChildrenCpuMs,
   fmtMBps,
   fmtMs,
   libs,
