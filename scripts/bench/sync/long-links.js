@@ -11,7 +11,8 @@
  * ceiling: raw grpc-js (1 MiB Buffers, no protobuf, no store) through an identical proxy, its receiver doing the
  * least a verifying receiver must (hash every 64 KiB, keep the bytes until the end, as the memory store does).
  * And what keeping that many new bytes costs this machine by itself (freshMemoryNote), which the receivers pay and
- * the TCP baseline does not.
+ * the TCP baseline does not. And the same files as two publishes at once on two channels beside one publish, each
+ * to a fresh broker (publishesAtOnce): what spreading one publish over parallel streams would gain.
  */
 const net = require('node:net');
 const path = require('node:path');
@@ -34,6 +35,8 @@ const {
 const { RawClient, receiveAll, sendAll } = require('./raw-grpc');
 
 const DELAY_MS = 25;
+/** Publishes at once in the parallel-streams line. */
+const PARALLEL_WAYS = 2;
 const FILE_BYTES = 32 * MiB;
 
 function hostPort(address) {
@@ -110,6 +113,49 @@ async function rawGrpcThroughProxy(bytes, channelOptions) {
   }
 }
 
+/**
+ * The publish's files split over `ways` repositories under `base`, each holding every `ways`-th file of `dir` (hard
+ * links), for publishes at once.
+ */
+async function splitRepositories(base, dir, ways) {
+  const { repository } = libs();
+  const files = fs.readdirSync(path.join(dir, 'blobs')).sort();
+  const repos = [];
+  for (let w = 0; w < ways; w++) {
+    const home = path.join(base, `parallel-${w}`);
+    fs.mkdirSync(path.join(home, 'blobs'), { recursive: true });
+    for (const f of files.filter((_, i) => i % ways === w)) {
+      fs.linkSync(path.join(dir, 'blobs', f), path.join(home, 'blobs', f));
+    }
+    const repo = await repository.Repository.init(home);
+    await commitAll(repo, 'blobs');
+    repos.push(repo);
+  }
+  return repos;
+}
+
+/**
+ * Publishes `repos` at once, each on a channel of its own, through a fresh delay proxy to a fresh broker (a child
+ * process): with more than one, what spreading one publish over parallel streams would give. Resolves the payload
+ * bytes sent and the ms from the first start to the last `appended`.
+ */
+async function publishesAtOnce(repos, redisUrl) {
+  const { sync } = libs();
+  const broker = await startChild('broker', { redisUrl });
+  const proxy = await startDelayProxy({ target: hostPort(broker.info.address), delayMs: DELAY_MS });
+  const clients = repos.map(() => new sync.SyncClient(proxy.address));
+  try {
+    await Promise.all(clients.map((c) => c.listTopics()));
+    const t = performance.now();
+    const sent = await Promise.all(clients.map((c, w) => c.publish(repos[w], `bench/parallel-${w}`)));
+    return { bytes: sent.reduce((n, p) => n + p.wireBytes, 0), ms: performance.now() - t };
+  } finally {
+    clients.forEach((c) => c.close());
+    await proxy.close();
+    await broker.stop();
+  }
+}
+
 module.exports = async function longLinks(ctx) {
   const { report, scale, tmp, redisUrl } = ctx;
   const { sync, repository } = libs();
@@ -170,6 +216,13 @@ module.exports = async function longLinks(ctx) {
       await direct.stop();
     }
 
+    // Both to a fresh broker, one after the other: a fresh process pays for its new memory, which the first
+    // publish above paid on a machine with more of it at hand.
+    const split = await splitRepositories(base, dir, PARALLEL_WAYS);
+    const single = await publishesAtOnce([repo], redisUrl);
+    const parallel = await publishesAtOnce(split, redisUrl);
+    for (const r of split) await r.close();
+
     cpu = cpuWindow(tcp.pid);
     const upMs = await tcpUpload(tcpProxy, pub.wireBytes);
     const upCpu = cpu.end();
@@ -185,6 +238,12 @@ module.exports = async function longLinks(ctx) {
     report.note(
       `the same without the proxy (loopback, fresh broker): publish ${fmtMBps(mbps(pub.wireBytes, loopPubMs))}, subscribe ${fmtMBps(mbps(pub.wireBytes, loopSubMs))} ` +
         `(the proxy keeps ${((100 * loopPubMs) / pubMs).toFixed(0)}% and ${((100 * loopSubMs) / subMs).toFixed(0)}% of them)`,
+    );
+    report.note(
+      `one publish spread over parallel streams, through an identical proxy to a fresh broker each time: ` +
+        `the same files as ${PARALLEL_WAYS} publishes at once, each on its own channel, ` +
+        `${fmtMBps(mbps(parallel.bytes, parallel.ms))} in all; ` +
+        `as one publish ${fmtMBps(mbps(single.bytes, single.ms))}`,
     );
     report.note(
       `ceiling, same run: raw grpc-js through an identical proxy, the receiver hashing every 64 KiB and keeping the bytes: ` +
