@@ -275,6 +275,36 @@ describe('sync: publish', () => {
     expect(await log.entry(race as TopicName, 5)).toMatchObject({ commit: winner });
     expect(await log.entry(race as TopicName, 6)).toBeUndefined();
   });
+
+  it('half-closes the call after the last commit is sent, before reading its appended', async () => {
+    // Then the broker ends the call right behind `appended`, and the call's status costs no round trip of its own.
+    const topic = 'datasets/heart/half-close';
+    const edge = await newRepo(path.join(t.dir, 'half-close'));
+    for (let i = 1; i <= 5; i++) await commitFiles(edge, { [`batches/b${i}.csv`]: `id,v\n${i}\n` });
+    const events: string[] = [];
+    type PublishCall = grpc.ClientDuplexStream<unknown, { body?: string }>;
+    const service = (client as unknown as { sync: { Publish(): PublishCall } }).sync;
+    const open = service.Publish.bind(service);
+    const spy = jest.spyOn(service, 'Publish').mockImplementation(() => {
+      const call = open();
+      const end = call.end.bind(call);
+      call.end = ((...args: Parameters<typeof end>) => {
+        events.push('end');
+        return end(...args);
+      }) as typeof call.end;
+      call.on('data', (msg) => events.push(msg.body ?? '?'));
+      return call;
+    });
+    try {
+      const r = await client.publish(edge, topic);
+      expect(r).toMatchObject({ commits: 5, seqFrom: 1, seqTo: 5 });
+    } finally {
+      spy.mockRestore();
+      await edge.close();
+    }
+    const calls = events.filter((e) => e !== 'haveReply');
+    expect(calls).toEqual(['state', 'appended', 'appended', 'appended', 'appended', 'end', 'appended']);
+  });
 });
 
 function once(emitter: NodeJS.EventEmitter, event: string): Promise<unknown> {
@@ -304,50 +334,3 @@ async function closureOf(repo: Repository, tree: ObjectId): Promise<[ObjectId, s
   await visit(tree, 'OBJECT_KIND_TREE');
   return out;
 }
-
-describe('sync: publish, the end of the call', () => {
-  let t: TempDir;
-  let broker: Awaited<ReturnType<typeof startTestBroker>>;
-  let client: SyncClient;
-  let repo: Repository;
-
-  beforeAll(async () => {
-    t = tempDir();
-    broker = await startTestBroker(path.join(t.dir, 'broker-store'));
-    client = new SyncClient(broker.address);
-    repo = await newRepo(path.join(t.dir, 'edge'));
-    for (let i = 1; i <= 5; i++) await commitFiles(repo, { [`batches/b${i}.csv`]: `id,v\n${i}\n` });
-  });
-  afterAll(async () => {
-    client?.close();
-    await repo?.close();
-    await broker?.close();
-    t?.cleanup();
-  });
-
-  it('half-closes the call after the last commit is sent, before reading its appended', async () => {
-    // Then the broker ends the call right behind `appended`, and the call's status costs no round trip of its own.
-    const events: string[] = [];
-    type PublishCall = grpc.ClientDuplexStream<unknown, { body?: string }>;
-    const service = (client as unknown as { sync: { Publish(): PublishCall } }).sync;
-    const open = service.Publish.bind(service);
-    const spy = jest.spyOn(service, 'Publish').mockImplementation(() => {
-      const call = open();
-      const end = call.end.bind(call);
-      call.end = ((...args: Parameters<typeof end>) => {
-        events.push('end');
-        return end(...args);
-      }) as typeof call.end;
-      call.on('data', (msg) => events.push(msg.body ?? '?'));
-      return call;
-    });
-    try {
-      const r = await client.publish(repo, TOPIC);
-      expect(r).toMatchObject({ commits: 5, seqFrom: 1, seqTo: 5 });
-    } finally {
-      spy.mockRestore();
-    }
-    const calls = events.filter((e) => e !== 'haveReply');
-    expect(calls).toEqual(['state', 'appended', 'appended', 'appended', 'appended', 'end', 'appended']);
-  });
-});
