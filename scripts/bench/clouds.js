@@ -274,10 +274,9 @@ async function benchBackend(report, ctx, b, files, bytes) {
   /** The CPU each process used in the best round of each figure (see cpuMeter). */
   const bestCpu = {};
   let fixedMs = Infinity;
-  let broker;
-  // `run` is timed and its CPU measured in every process taking part: the emulator, the broker when one runs, the
+  // `run` is timed and its CPU measured in every process taking part: the emulator, `broker` when one runs, the
   // trib command, and this process (the plain SDK client; for S3 also the conditional proxy in front of s3rver).
-  const keep = async (k, run) => {
+  const keep = async (k, run, broker) => {
     const cpu = cpuMeter({ emulator: b.emulatorPid, broker: broker?.pid });
     const ms = await timed(run);
     const rate = mbps(bytes, ms);
@@ -317,20 +316,20 @@ async function benchBackend(report, ctx, b, files, bytes) {
       const brokerHome = path.join(dir, 'broker');
       const brokerStore = b.url(`broker-${round}`);
       await trib(ctx, dir, ['init', brokerHome, '--store', brokerStore]);
-      broker = await startBroker(ctx, brokerStore);
+      const broker = await startBroker(ctx, brokerStore);
       try {
         const topic = `datasets/bench/${b.name}`;
         let published;
         const publishArgs = ['publish', topic, 'main', '--broker', broker.address, '--json'];
-        await keep('publish', async () => (published = JSON.parse((await trib(ctx, ctx.source, publishArgs)).stdout)));
+        const publish = async () => (published = JSON.parse((await trib(ctx, ctx.source, publishArgs)).stdout));
+        await keep('publish', publish, broker);
         wire = published.wireBytes;
         const sub = path.join(dir, 'subscriber');
         await trib(ctx, dir, ['init', sub]);
         const subscribeArgs = ['subscribe', topic, '--as', 'bench', '--broker', broker.address, '--json'];
-        await keep('subscribe', () => trib(ctx, sub, subscribeArgs));
+        await keep('subscribe', () => trib(ctx, sub, subscribeArgs), broker);
       } finally {
         await broker.stop();
-        broker = undefined;
       }
     };
     if (round % 2 === 0) {

@@ -108,16 +108,25 @@ function percentile(values, p) {
 const CLOCK_TICKS = 100;
 
 /**
+ * The sum of two CPU-time fields of /proc/`pid`/stat in ms; undefined where there is no /proc. `first` counts from
+ * the field after the command name (the state is 0): utime is 11 and stime 12, cutime 13 and cstime 14.
+ */
+function procCpuMs(pid, first) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[first]) + Number(fields[first + 1])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * CPU time (user + system, ms) used so far by the process `pid` (all its threads), from /proc; undefined where there
  * is no /proc. For where-the-time-goes lines: the figures here are CPU-bound on a 2-core machine.
  */
 function processCpuMs(pid) {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
+  return procCpuMs(pid, 11);
 }
 
 /**
@@ -125,12 +134,7 @@ function processCpuMs(pid) {
  * undefined where there is no /proc. Its growth over a span is what the commands run to completion in it used.
  */
 function reapedChildrenCpuMs() {
-  try {
-    const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
+  return procCpuMs('self', 13);
 }
 
 /**
