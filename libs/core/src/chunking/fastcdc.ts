@@ -127,6 +127,7 @@ export function findCutPoint(
     throw new InvalidArgumentError(`bad chunking range ${start}..${end} of ${data.length} bytes`);
   }
   const p = params === DEFAULT_CHUNKER_PARAMS ? DEFAULT_RESOLVED : resolve(params);
+  if (!primed) primeScan();
   return scan(data, start, end, final, p, { hashed: 0, hash: 0 });
 }
 
@@ -146,6 +147,7 @@ export class Chunker {
   constructor(params: ChunkerParams = DEFAULT_CHUNKER_PARAMS) {
     this.p = params === DEFAULT_CHUNKER_PARAMS ? DEFAULT_RESOLVED : resolve(params);
     this.pending = Buffer.allocUnsafe(this.p.max);
+    if (!primed) primeScan();
   }
 
   push(data: Uint8Array): Buffer[] {
@@ -181,5 +183,32 @@ export class Chunker {
     this.finished = true;
     if (this.pendingLength === 0) return [];
     return [Buffer.from(this.pending.subarray(0, this.pendingLength))];
+  }
+}
+
+/**
+ * Runs every path of `scan` once, on a few KiB with small parameters, so that V8 has type feedback for all of them
+ * before it optimizes the loop. Why: the paths a large file takes rarely (the loose mask's loop, a cut at
+ * `maxSize`, running out of pushed bytes) would otherwise first run in optimized code that has no feedback for
+ * them, and on Node 20 that deoptimized `scan` about 40 times in the first 256 MiB a process or worker chunked,
+ * each time back in the interpreter: that first 256 MiB cost about 1.5 times the CPU of the next. Every commit
+ * chunks in new worker threads, so every commit paid it. Runs once per thread, on first use: about a millisecond.
+ */
+let primed = false;
+
+function primeScan(): void {
+  primed = true;
+  const p = resolve({ minSize: 64, avgSize: 1024, normalSize: 128, maxSize: 256, normalization: 2 });
+  const data = Buffer.alloc(16 * 1024);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < data.length; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) | 0;
+    data[i] = x >>> 24;
+  }
+  const st: ScanState = { hashed: 0, hash: 0 };
+  for (let at = 0; at < data.length; ) {
+    // A window shorter than maxSize runs out of bytes (-1); the rest of the data then resumes from the state.
+    const n = scan(data, at, Math.min(at + 200, data.length), false, p, st);
+    at += n >= 0 ? n : scan(data, at, data.length, true, p, st);
   }
 }
