@@ -603,6 +603,47 @@ describe('ObjectDatabase', () => {
     same(await reader.get(id), a);
   });
 
+  describe('finding ids among many packs', () => {
+    it('answers has() for ids no pack holds without searching the packs one by one', async () => {
+      const store = new MemoryStore();
+      const writer = await ObjectDatabase.open(store);
+      for (let p = 0; p < 40; p++) {
+        for (let i = 0; i < 5; i++) await writer.put(blob(p * 5 + i));
+        await writer.flush();
+      }
+      const db = await ObjectDatabase.open(store);
+      expect(db.packs()).toHaveLength(40);
+      const before = db.stats.indexSearches;
+      for (let i = 0; i < 2000; i++) expect(db.has(sha256(randomBytes(16)))).toBe(false);
+      // Pack by pack, that would be 80,000 index searches; the id filter leaves those of its rare false positives.
+      expect(db.stats.indexSearches - before).toBeLessThan(2000);
+    });
+
+    it('finds every id of packs flushed, finished in the background, reloaded or adopted', async () => {
+      const store = new MemoryStore();
+      // Packs of about 30 objects; 8,000 ids are more than the filter's first size holds, so it grows on the way.
+      const other = await ObjectDatabase.open(store, { packTargetBytes: 4096 });
+      const db = await ObjectDatabase.open(store, { packTargetBytes: 4096 });
+      db.finishPacksInBackground = true;
+      const ids: ObjectId[] = [];
+      for (let i = 0; i < 4000; i++) ids.push(await db.put(blob(i, 16)));
+      await db.flush();
+      for (let i = 4000; i < 6000; i++) ids.push(await other.put(blob(i, 16)));
+      await other.flush();
+      await db.reload();
+      const third = await ObjectDatabase.open(new MemoryStore());
+      const adopted = await ObjectDatabase.open(store);
+      for (let i = 6000; i < 8000; i++) ids.push(await adopted.put(blob(i, 16)));
+      await adopted.flush();
+      db.adopt(adopted.packs());
+      for (const id of ids) expect(db.has(id)).toBe(true);
+      const fresh = await ObjectDatabase.open(store);
+      for (const id of ids) expect(fresh.has(id)).toBe(true);
+      for (const id of ids.filter((_, i) => i % 500 === 0)) expect(sha256(await fresh.get(id))).toBe(id);
+      expect(third.has(ids[0])).toBe(false);
+    });
+  });
+
   it('a store failure while writing surfaces at flush and drops the pending objects', async () => {
     class FailingStore extends MemoryStore {
       override async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {

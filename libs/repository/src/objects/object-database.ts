@@ -29,6 +29,7 @@ import {
   RECORD_HEADER_BYTES,
   RecordType,
 } from '../packs/pack-format';
+import { IdFilter } from '../packs/id-filter';
 import { PackIndex } from '../packs/pack-index';
 import { PackWriter } from '../packs/pack-writer';
 import { Mutex } from '../locks/mutex';
@@ -65,6 +66,11 @@ export interface ObjectDatabaseStats {
   objectsWritten: number;
   /** Bytes sent to the store: pack files with their headers and record headers, and index files. */
   bytesWritten: number;
+  /**
+   * Searches of one pack's index for an id. Finding an id tries the loaded packs in turn, except where the id
+   * filter shows that none holds it: the usual case for an object that is new.
+   */
+  indexSearches: number;
 }
 
 interface Location {
@@ -109,7 +115,7 @@ const MAX_FINISHING = 2;
  * serialized internally, so concurrent `put` calls are safe; reads run concurrently.
  */
 export class ObjectDatabase implements ObjectSource, ObjectSink {
-  readonly stats: ObjectDatabaseStats = { gets: 0, bytesRead: 0, objectsWritten: 0, bytesWritten: 0 };
+  readonly stats: ObjectDatabaseStats = { gets: 0, bytesRead: 0, objectsWritten: 0, bytesWritten: 0, indexSearches: 0 };
   readonly packTargetBytes: number;
   /**
    * When true, a pack that fills up is finished (stored, fsynced, indexed) in the background while writes go on
@@ -121,6 +127,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   private readonly finishing = new Map<PackWriter, Promise<void>>();
   private backgroundFailure: Error | undefined;
   private readonly loaded = new Map<string, LoadedPack>();
+  /** Every id of every pack ever loaded here (packs since dropped leave false positives only). */
+  private filter = new IdFilter();
   private lastHit: LoadedPack | undefined;
   private writer: PackWriter | undefined;
   private readonly lock = new Mutex();
@@ -182,7 +190,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         this.loaded.delete(name);
       }
     }
-    for (const p of fresh) if (!this.loaded.has(p.name)) this.loaded.set(p.name, p);
+    for (const p of fresh) if (!this.loaded.has(p.name)) this.addLoaded(p);
   }
 
   /**
@@ -194,7 +202,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * costs no store read.
    */
   adopt(packs: readonly LoadedPack[], recent: Iterable<readonly [ObjectId, Buffer]> = []): void {
-    for (const p of packs) if (!this.loaded.has(p.name)) this.loaded.set(p.name, p);
+    for (const p of packs) if (!this.loaded.has(p.name)) this.addLoaded(p);
     for (const [id, bytes] of recent) {
       if (bytes.length <= CACHE_MAX_OBJECT && this.findAny(id) && sha256(bytes) === id) this.cache.set(id, bytes);
     }
@@ -583,14 +591,32 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   // ---- locating
 
+  /** Makes `pack` visible to lookups. */
+  private addLoaded(pack: LoadedPack): void {
+    this.loaded.set(pack.name, pack);
+    pack.index.addIdsTo(this.filter);
+    if (this.filter.overfull) {
+      // Sized anew for what is loaded now, with room to grow, as an array doubles: each id is added O(1) times.
+      let ids = 0;
+      for (const p of this.loaded.values()) ids += p.index.count;
+      this.filter = new IdFilter(2 * ids);
+      for (const p of this.loaded.values()) p.index.addIdsTo(this.filter);
+    }
+  }
+
   /** Any copy of `id`, trying the pack of the last hit first. */
   private findAny(id: ObjectId): Location | undefined {
     const key = idToBytes(id);
+    if (!this.filter.mightHave(key)) return undefined;
     const last = this.lastHit;
-    const e = last?.index.lookup(key);
-    if (last && e) return { pack: last, entry: e };
+    if (last) {
+      this.stats.indexSearches++;
+      const e = last.index.lookup(key);
+      if (e) return { pack: last, entry: e };
+    }
     for (const p of this.loaded.values()) {
       if (p === last) continue;
+      this.stats.indexSearches++;
       const entry = p.index.lookup(key);
       if (entry) {
         this.lastHit = p;
@@ -612,7 +638,9 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   private locateAll(id: ObjectId): Location[] {
     const out: Location[] = [];
     const key = idToBytes(id);
+    if (!this.filter.mightHave(key)) return out;
     for (const pack of this.loaded.values()) {
+      this.stats.indexSearches++;
       const entry = pack.index.lookup(key);
       if (entry) out.push({ pack, entry });
     }
@@ -693,7 +721,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         const done = await w.finish();
         // In one synchronous step, so has() never blinks to false for the flushed objects.
         this.writer = undefined;
-        this.loaded.set(done.name, { name: done.name, packKey: done.packKey, idxKey: done.idxKey, index: done.index });
+        this.addLoaded({ name: done.name, packKey: done.packKey, idxKey: done.idxKey, index: done.index });
         this.stats.bytesWritten += done.idxBytes;
       } catch (e) {
         this.writer = undefined;
@@ -717,7 +745,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       (p) => {
         // In one synchronous step, so has() never blinks to false for these objects.
         this.finishing.delete(w);
-        this.loaded.set(p.name, { name: p.name, packKey: p.packKey, idxKey: p.idxKey, index: p.index });
+        this.addLoaded({ name: p.name, packKey: p.packKey, idxKey: p.idxKey, index: p.index });
         this.stats.bytesWritten += p.idxBytes;
       },
       async (e: unknown) => {

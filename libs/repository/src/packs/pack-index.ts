@@ -1,4 +1,5 @@
 import { bytesToId, idToBytes, ObjectId } from '@tributary/core';
+import { IdFilter } from './id-filter';
 import { checkIndexBytes, IDX_ENTRY_BYTES, IDX_HEADER_BYTES, IndexEntry, readIndexEntry } from './pack-format';
 
 const ID_LEN = 32;
@@ -87,6 +88,11 @@ export class PackIndex {
   idAt(i: number): ObjectId {
     if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new RangeError(`index position ${i} out of range`);
     return bytesToId(this.buf, IDX_HEADER_BYTES + i * IDX_ENTRY_BYTES);
+  }
+
+  /** Adds every id of this index to `filter`. */
+  addIdsTo(filter: IdFilter): void {
+    for (let i = 0; i < this.count; i++) filter.add(this.buf, IDX_HEADER_BYTES + i * IDX_ENTRY_BYTES);
   }
 
   /** Every entry in id order. */
