@@ -25,6 +25,7 @@ const appends = require('./scenarios/appends');
 const { largeEdit, largeMemory } = require('./scenarios/large-file');
 const { treeDiff, flatFolder } = require('./scenarios/diff');
 const { sharedInsert } = require('./scenarios/shared-insert');
+const { manyPacks } = require('./scenarios/many-packs');
 
 const SCENARIOS = [
   ['first-commit', firstCommit],
@@ -35,6 +36,7 @@ const SCENARIOS = [
   ['diff', treeDiff],
   ['flat', flatFolder],
   ['shared-insert', sharedInsert],
+  ['many-packs', manyPacks],
 ];
 
 function positive(name, fallback) {
