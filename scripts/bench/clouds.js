@@ -41,8 +41,9 @@ const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
 const { pathToFileURL } = require('node:url');
 const { Report, fmtBytes } = require('./report');
-const { fmtMBps, mbps, processCpuMs, randomFile, reapedChildrenCpuMs, startPrivateRedis, stopProcess, ROOT } =
-  require('./sync/common');
+const {
+  fmtMBps, freshMemoryMs, mbps, processCpuMs, randomFile, reapedChildrenCpuMs, startPrivateRedis, stopProcess, ROOT,
+} = require('./sync/common');
 
 const MiB = 1024 * 1024;
 const TARGET = 0.8;
@@ -526,6 +527,14 @@ async function main() {
   process.once('SIGINT', () => process.exit(130));
   const report = new Report();
   report.line(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${fmtBytes(os.totalmem())} RAM, Node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  // Every figure writes its bytes into new memory (page cache, buffers) at least once. On a VM whose host backs
+  // guest pages only when first touched, that costs several times what writing them again does, and the host's
+  // state varies: printed so that two runs' figures can be told apart by it.
+  const fresh = freshMemoryMs(256 * MiB);
+  report.line(
+    `new memory: 256 MiB into a fresh process in ${fresh.firstMs.toFixed(0)} ms, the same bytes again in ` +
+      `${fresh.againMs.toFixed(0)} ms`,
+  );
   const started = Date.now();
   await runCloudBench({ report, scale, rounds, tmp: process.env.BENCH_TMP || os.tmpdir(), only });
   report.summary();

@@ -268,6 +268,7 @@ function randomFile(file, bytes, seed) {
 
 module.exports = {
   hashLoopMs,
+  freshMemoryMs,
   freshMemoryNote,
   ROOT,
   KiB,
