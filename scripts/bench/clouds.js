@@ -184,7 +184,9 @@ function s3Backend(emulator) {
         const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
         const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key }));
         if (keys.length === 0) return;
-        await client.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys } }));
+        const out = await client.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys } }));
+        // Refusals come back in the answer, not as an error; listing again would then never end.
+        if (out.Errors?.length) throw new Error(`cannot delete ${out.Errors[0].Key}: ${out.Errors[0].Message}`);
       }
     },
     async adapter(bytes, rounds) {
