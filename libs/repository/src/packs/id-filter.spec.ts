@@ -21,7 +21,7 @@ describe('IdFilter', () => {
     const n = 20_000;
     const filter = new IdFilter(n);
     for (let i = 0; i < n; i++) filter.add(randomBytes(32));
-    expect(filter.overfull).toBe(false);
+    expect(filter.hasRoomFor(0)).toBe(true);
     let maybe = 0;
     for (let i = 0; i < 100_000; i++) if (filter.mightHave(randomBytes(32))) maybe++;
     // 10 bits and 7 probes per id: 0.8% expected, at most a few tenths of a point either way by chance.
@@ -29,12 +29,13 @@ describe('IdFilter', () => {
     expect(maybe).toBeGreaterThan(0);
   });
 
-  it('says when more ids were added than it was sized for', () => {
+  it('says how many more ids fit the size it was made for', () => {
     const filter = new IdFilter(0);
     const room = Math.floor((1 << 16) / 10);
-    for (let i = 0; i < room; i++) filter.add(randomBytes(32));
-    expect(filter.overfull).toBe(false);
-    for (let i = 0; i < 10; i++) filter.add(randomBytes(32));
-    expect(filter.overfull).toBe(true);
+    expect(filter.hasRoomFor(room)).toBe(true);
+    expect(filter.hasRoomFor(room + 1)).toBe(false);
+    for (let i = 0; i < room - 10; i++) filter.add(randomBytes(32));
+    expect(filter.hasRoomFor(10)).toBe(true);
+    expect(filter.hasRoomFor(11)).toBe(false);
   });
 });

@@ -29,9 +29,9 @@ export class IdFilter {
     return this.ids;
   }
 
-  /** True once more ids were added than the filter was sized for: its false positives grow from there. */
-  get overfull(): boolean {
-    return this.ids * BITS_PER_ID > this.bits.length * 32;
+  /** True while `more` ids can be added within the size the filter was made for (past it, false positives grow). */
+  hasRoomFor(more: number): boolean {
+    return (this.ids + more) * BITS_PER_ID <= this.bits.length * 32;
   }
 
   /** Adds the 32-byte id at `offset` of `bytes`. */
