@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startAzurite } from './support/azurite-harness';
@@ -78,5 +80,32 @@ describe.each(['s3', 'gs', 'az'])('trib on %s:// stores', (scheme) => {
     const r = await trib(repo, ['log'], { env: dead });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(cloud.url.split('/')[2]);
+  });
+
+  it('an endpoint that is not this storage service (404, no service error) is named in a one-line error', async () => {
+    const repo = path.join(t.dir, 'ds');
+    await ok(t.dir, ['init', repo, '--store', cloud.url], 0, { env: cloud.env });
+    // Some other server where the endpoint should be (a proxy, a wrong port): 404 with an empty body to everything.
+    const other: Server = createServer((_req, res) => res.writeHead(404).end());
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const at = `127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const wrong: Record<string, string> = { ...cloud.env };
+      for (const k of Object.keys(wrong)) wrong[k] = wrong[k].replace(/127\.0\.0\.1:\d+/g, at);
+      const runs = [
+        await trib(repo, ['log'], { env: wrong }),
+        await trib(t.dir, ['init', path.join(t.dir, 'fresh'), '--store', cloud.url], { env: wrong }),
+      ];
+      for (const r of runs) {
+        expect(r.code).toBe(2);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toContain(cloud.url);
+        expect(lines[0]).toContain(at);
+        expect(lines[0]).not.toMatch(/:\s*\(HTTP/); // a reason, not an empty one
+      }
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 });

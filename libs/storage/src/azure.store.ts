@@ -305,14 +305,18 @@ export class AzureBlobStore implements ObjectStore {
       await this.container.listBlobsFlat({ prefix: this.namePrefix }).byPage({ maxPageSize: 1 }).next();
       return;
     } catch (e) {
-      if (!isMissingContainer(e)) throw azureError(e, `open store ${this.url}`, this.endpoint, { url: this.url });
-      if (!create) throw this.missingContainer();
+      if (!create || !isMissingContainer(e)) throw this.openError(e, 'open store');
     }
     try {
       await this.container.createIfNotExists();
     } catch (e) {
-      throw azureError(e, `create store ${this.url}`, this.endpoint, { url: this.url });
+      throw this.openError(e, 'create store');
     }
+  }
+
+  private openError(e: unknown, action: string): TribError {
+    if (isMissingContainer(e)) return this.missingContainer();
+    return azureError(e, `${action} ${this.url} at ${this.endpoint}`, this.endpoint, { url: this.url });
   }
 
   private fail(e: unknown, action: string, key: string): TribError {

@@ -301,20 +301,23 @@ export class GcsStore implements ObjectStore {
       return;
     } catch (e) {
       if (!(gcsStatus(e) === 404 && create)) {
-        if (gcsStatus(e) === 404) {
+        // Only GCS's own answer means the bucket is missing; any other 404 names the endpoint that gave it.
+        if (isMissingBucket(e)) {
           throw new NotFoundError(`no store at ${this.url}: bucket ${this.bucketName} does not exist`, {
             url: this.url,
             endpoint: this.endpoint,
           });
         }
-        throw gcsError(e, `open store ${this.url}`, this.endpoint, { url: this.url });
+        throw gcsError(e, `open store ${this.url} at ${this.endpoint}`, this.endpoint, { url: this.url });
       }
     }
     try {
       await this.storage.createBucket(this.bucketName);
     } catch (e) {
       // 409: someone created it meanwhile, which is what we wanted.
-      if (gcsStatus(e) !== 409) throw gcsError(e, `create store ${this.url}`, this.endpoint, { url: this.url });
+      if (gcsStatus(e) !== 409) {
+        throw gcsError(e, `create store ${this.url} at ${this.endpoint}`, this.endpoint, { url: this.url });
+      }
     }
   }
 

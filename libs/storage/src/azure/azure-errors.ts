@@ -50,7 +50,9 @@ export function azureError(e: unknown, what: string, endpoint: string, details: 
     }
     return new UnavailableError(`cannot ${what}: cannot reach ${endpoint}: ${reason}`, { ...all, endpoint }, { cause: e });
   }
-  const message = `cannot ${what}: ${code ?? reason} (HTTP ${status})`;
+  // An answer without an Azure error code and with an empty message did not come from Azure Storage (a proxy, or
+  // a BlobEndpoint that names some other server): say so rather than print an empty reason.
+  const message = `cannot ${what}: ${code ?? (reason || 'the answer carries no Azure error code')} (HTTP ${status})`;
   if (status === 404) return new NotFoundError(message, all, { cause: e });
   if (status === 401 || status === 403) return new PermissionDeniedError(message, all, { cause: e });
   if (code === 'Md5Mismatch' || code === 'Crc64Mismatch') return new IntegrityError(message, all, { cause: e });
