@@ -13,8 +13,6 @@ import { blockId, uploadBlocks } from './azure/azure-block-upload';
 import { AzureServiceClient, createAzureServiceClient } from './azure/azure-client';
 import { azureCode, azureError, azureStatus, isMissingContainer } from './azure/azure-errors';
 import {
-  checkListPrefix,
-  checkRange,
   emptyStream,
   isStoreKey,
   openUploadBody,
@@ -24,7 +22,7 @@ import {
 import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
-import { validateStoreKey } from './store-keys';
+import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
 const MiB = 1024 * 1024;
 const CONTENT_TYPE = 'application/octet-stream';
@@ -160,14 +158,14 @@ export class AzureBlobStore implements ObjectStore {
 
   async getRange(key: string, range: ByteRange): Promise<Buffer> {
     validateStoreKey(key);
-    checkRange(range);
+    validateByteRange(range);
     return readAll(await this.getStream(key, range));
   }
 
   /** A dropped connection mid-stream is resumed from where it stopped, pinned to the same ETag. */
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateStoreKey(key);
-    if (range) checkRange(range);
+    if (range) validateByteRange(range);
     if (range?.length === 0) {
       if (!(await this.head(key))) throw this.notFound(key);
       return emptyStream();
@@ -197,7 +195,7 @@ export class AzureBlobStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncGenerator<ObjectInfo> {
-    checkListPrefix(prefix);
+    validateListPrefix(prefix);
     const cut = this.namePrefix.length;
     const pages = this.container
       .listBlobsFlat({ prefix: this.namePrefix + prefix })

@@ -12,8 +12,6 @@ import {
   isTribError,
 } from '@tributary/core';
 import {
-  checkListPrefix,
-  checkRange,
   emptyStream,
   isStoreKey,
   openUploadBody,
@@ -25,7 +23,7 @@ import { gcsError, gcsStatus, isMissingBucket } from './gcs/gcs-errors';
 import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
-import { validateStoreKey } from './store-keys';
+import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
 type Interceptor = Storage['interceptors'][number];
 
@@ -170,14 +168,14 @@ export class GcsStore implements ObjectStore {
 
   async getRange(key: string, range: ByteRange): Promise<Buffer> {
     validateStoreKey(key);
-    checkRange(range);
+    validateByteRange(range);
     return readAll(await this.getStream(key, range));
   }
 
   /** Full reads are checked against the object's CRC32C as they stream; a mismatch fails the stream (IntegrityError). */
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateStoreKey(key);
-    if (range) checkRange(range);
+    if (range) validateByteRange(range);
     if (range?.length === 0) {
       if (!(await this.head(key))) throw this.notFound(key);
       return emptyStream();
@@ -205,7 +203,7 @@ export class GcsStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncGenerator<ObjectInfo> {
-    checkListPrefix(prefix);
+    validateListPrefix(prefix);
     const cut = this.namePrefix.length;
     let pageToken: string | undefined;
     do {

@@ -32,7 +32,7 @@ import {
 import { asBuffer, isBytes } from './bytes';
 import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
-import { validateStoreKey } from './store-keys';
+import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 import { forEachBatch } from './stream-batches';
 import { quietly, readAt } from './local-io';
 import { writeFully, writeFullySync } from './write-fully';
@@ -146,7 +146,7 @@ export class LocalStore implements ObjectStore {
 
   async getRange(key: string, range: ByteRange): Promise<Buffer> {
     validateStoreKey(key);
-    checkRange(range);
+    validateByteRange(range);
     const { fd, size } = this.openForRead(key);
     try {
       const start = Math.min(range.offset, size);
@@ -161,7 +161,7 @@ export class LocalStore implements ObjectStore {
   /** The stream must be consumed or destroyed, or its file handle stays open until garbage collection. */
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateStoreKey(key);
-    if (range) checkRange(range);
+    if (range) validateByteRange(range);
     const { fh, size } = await this.openHandleForRead(key);
     const start = Math.min(range?.offset ?? 0, size);
     const end = range ? Math.min(size, start + range.length) : size;
@@ -196,7 +196,7 @@ export class LocalStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncGenerator<ObjectInfo> {
-    checkPrefix(prefix);
+    validateListPrefix(prefix);
     const cut = prefix.lastIndexOf('/') + 1;
     const dirKey = prefix.slice(0, cut);
     const dir = path.join(this.root, ...dirKey.split('/').filter((s) => s !== ''));
@@ -639,18 +639,6 @@ function unlinkQuietly(file: string): void {
 /** Nothing useful to do on failure: the descriptor is gone either way. */
 function closeQuietly(fd: number): void {
   quietly(() => closeSync(fd));
-}
-
-function checkPrefix(prefix: string): void {
-  if (prefix === '') return;
-  validateStoreKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
-}
-
-function checkRange(range: ByteRange): void {
-  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
-  if (!ok(range.offset) || !ok(range.length)) {
-    throw new InvalidArgumentError(`bad byte range offset=${range.offset} length=${range.length}`);
-  }
 }
 
 function versionOf(data: Uint8Array): string {

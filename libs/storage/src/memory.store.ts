@@ -3,7 +3,7 @@ import { AlreadyExistsError, InvalidArgumentError } from '@tributary/core';
 import { isBytes } from './bytes';
 import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
-import { validateStoreKey } from './store-keys';
+import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 import { collectChunks } from './stream-batches';
 
 const STREAM_CHUNK = 64 * 1024;
@@ -45,12 +45,12 @@ export class MemoryStore implements ObjectStore {
   }
 
   async getRange(key: string, range: ByteRange): Promise<Buffer> {
-    checkRange(range);
+    validateByteRange(range);
     return this.entry(key).data.copy(range);
   }
 
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
-    if (range) checkRange(range);
+    if (range) validateByteRange(range);
     const bytes = this.entry(key).data.copy(range);
     function* chunks(): Generator<Buffer> {
       for (let pos = 0; pos < bytes.length; pos += STREAM_CHUNK) yield bytes.subarray(pos, pos + STREAM_CHUNK);
@@ -65,7 +65,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncGenerator<ObjectInfo> {
-    if (prefix !== '') validateStoreKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+    validateListPrefix(prefix);
     for (const [key, entry] of this.entries) {
       if (key.startsWith(prefix)) yield { key, size: entry.data.size, modified: entry.modified };
     }
@@ -177,13 +177,6 @@ class StoredBytes {
       else hi = mid - 1;
     }
     return lo;
-  }
-}
-
-function checkRange(range: ByteRange): void {
-  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
-  if (!ok(range.offset) || !ok(range.length)) {
-    throw new InvalidArgumentError(`bad byte range offset=${range.offset} length=${range.length}`);
   }
 }
 

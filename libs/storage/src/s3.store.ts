@@ -32,8 +32,8 @@ import {
 } from './s3/s3-errors';
 import { S3Location, parseS3Url } from './s3/s3-location';
 import { isBytes } from './bytes';
-import { checkRange, isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
-import { validateStoreKey } from './store-keys';
+import { isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
+import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
 /** Default multipart part size; S3's minimum is 5 MiB. Memory per upload is about (queueSize + 1) parts. */
 export const S3_PART_SIZE = 8 * 1024 * 1024;
@@ -167,14 +167,14 @@ export class S3Store implements ObjectStore {
 
   async getRange(key: string, range: ByteRange): Promise<Buffer> {
     validateStoreKey(key);
-    checkRange(range);
+    validateByteRange(range);
     return readAll(await this.fetch(key, range));
   }
 
   /** The stream must be consumed or destroyed, or its connection stays busy until the idle timeout. */
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateStoreKey(key);
-    if (range) checkRange(range);
+    if (range) validateByteRange(range);
     return this.fetch(key, range);
   }
 
@@ -193,7 +193,7 @@ export class S3Store implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncGenerator<ObjectInfo> {
-    if (prefix !== '') validateStoreKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+    validateListPrefix(prefix);
     let token: string | undefined;
     do {
       let page;

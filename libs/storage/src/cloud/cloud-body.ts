@@ -1,28 +1,12 @@
 import { Readable } from 'node:stream';
-import { InvalidArgumentError } from '@tributary/core';
 import { asBuffer, isBytes } from '../bytes';
-import { ByteRange } from '../object-store.port';
 import { validateStoreKey } from '../store-keys';
 import { chunksOf, collectChunks } from '../stream-batches';
 
 /*
- * Request-body and response-stream plumbing shared by the cloud adapters (Azure Blob and GCS; S3 takes the checks
- * and readAll). Nothing here knows an SDK: errors from the SDKs are mapped by each adapter.
+ * Request-body and response-stream plumbing shared by the cloud adapters (Azure Blob and GCS; S3 takes isStoreKey,
+ * openUploadBody and readAll). Nothing here knows an SDK: errors from the SDKs are mapped by each adapter.
  */
-
-/** Throws InvalidArgumentError unless both fields are non-negative safe integers. */
-export function checkRange(range: ByteRange): void {
-  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
-  if (!ok(range.offset) || !ok(range.length)) {
-    throw new InvalidArgumentError(`bad byte range offset=${range.offset} length=${range.length}`);
-  }
-}
-
-/** A list prefix is empty, a key, or a key followed by `/`. */
-export function checkListPrefix(prefix: string): void {
-  if (prefix === '') return;
-  validateStoreKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
-}
 
 /** True when a listed name (with the store prefix cut off) is a key; other names are not this store's objects. */
 export function isStoreKey(key: string): boolean {
