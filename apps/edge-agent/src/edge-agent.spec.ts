@@ -1,26 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CommitId, UnavailableError } from '@tributary/core';
-import { PublishSummary, TopicPublisher } from '@tributary/ingest';
+import { CommitId } from '@tributary/core';
 import { Repository } from '@tributary/repository';
+import { InMemoryTopicLog } from '../../../libs/ingest/src/testing/in-memory-topic-log';
 import { EdgeAgent } from './edge-agent';
-
-class FakeBroker implements TopicPublisher {
-  readonly log: CommitId[] = [];
-  up = true;
-  async publishCommit(repo: Repository, _topic: string, commit: CommitId): Promise<PublishSummary> {
-    if (!this.up) throw new UnavailableError('broker unreachable');
-    const chain: CommitId[] = [];
-    for (let id: CommitId | undefined = commit; id && !this.log.includes(id); ) {
-      chain.unshift(id);
-      id = (await repo.readCommit(id)).parents[0];
-    }
-    const seqFrom = this.log.length + 1;
-    this.log.push(...chain);
-    return { commits: chain.length, seqFrom, seqTo: this.log.length, head: this.log[this.log.length - 1] ?? null };
-  }
-}
 
 async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 10));
@@ -46,8 +30,7 @@ describe('EdgeAgent', () => {
       await fs.writeFile(path.join(inbox, name), `x\n${name}\n`);
       await fs.utimes(path.join(inbox, name), 1000 + i, 1000 + i);
     }
-    const broker = new FakeBroker();
-    broker.up = false;
+    const broker = new InMemoryTopicLog(false);
     const lines: string[] = [];
     const agent = new EdgeAgent({ repo, client: broker, region: 'na-aws', dataset: 'heart', inbox, appendTo: 'hr.csv', log: (l) => lines.push(l) });
     await agent.start();
@@ -74,7 +57,7 @@ describe('EdgeAgent', () => {
   it('merges the small packs its commits leave, so a long-running agent keeps few packs', async () => {
     const inbox = path.join(root, 'inbox');
     await fs.mkdir(inbox);
-    const broker = new FakeBroker();
+    const broker = new InMemoryTopicLog();
     const lines: string[] = [];
     const agent = new EdgeAgent({ repo, client: broker, region: 'eu-azure', dataset: 'heart', inbox, appendTo: '', log: (l) => lines.push(l) });
     await agent.start();

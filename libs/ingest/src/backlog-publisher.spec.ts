@@ -5,25 +5,7 @@ import { CommitId, UnavailableError } from '@tributary/core';
 import { Repository } from '@tributary/repository';
 import { BacklogPublisher, PublishSummary, TopicPublisher } from './backlog-publisher';
 import { commitBatch } from './batch-commit';
-
-/** A broker stand-in that keeps the topic's log and can be switched off. */
-class FakeBroker implements TopicPublisher {
-  readonly log: CommitId[] = [];
-  up = false;
-  calls = 0;
-  async publishCommit(repo: Repository, topic: string, commit: CommitId): Promise<PublishSummary> {
-    this.calls++;
-    if (!this.up) throw new UnavailableError('broker unreachable');
-    const chain: CommitId[] = [];
-    for (let id: CommitId | undefined = commit; id && !this.log.includes(id); ) {
-      chain.unshift(id);
-      id = (await repo.readCommit(id)).parents[0];
-    }
-    const seqFrom = this.log.length + 1;
-    this.log.push(...chain);
-    return { commits: chain.length, seqFrom, seqTo: this.log.length, head: this.log[this.log.length - 1] };
-  }
-}
+import { InMemoryTopicLog } from './testing/in-memory-topic-log';
 
 describe('BacklogPublisher', () => {
   let root: string;
@@ -44,7 +26,7 @@ describe('BacklogPublisher', () => {
   }
 
   it('keeps retrying while the broker is down, then publishes the whole backlog in order, each commit once', async () => {
-    const broker = new FakeBroker();
+    const broker = new InMemoryTopicLog(false);
     const errors: unknown[] = [];
     const published: PublishSummary[] = [];
     const pub = new BacklogPublisher(repo, broker, 'datasets/d/r', {
@@ -72,8 +54,7 @@ describe('BacklogPublisher', () => {
   });
 
   it('does nothing for an unborn HEAD or a HEAD already published', async () => {
-    const broker = new FakeBroker();
-    broker.up = true;
+    const broker = new InMemoryTopicLog();
     const pub = new BacklogPublisher(repo, broker, 't');
     pub.kick();
     await pub.drain();
@@ -86,12 +67,56 @@ describe('BacklogPublisher', () => {
     expect(broker.calls).toBe(1);
   });
 
-  it('stop ends a backoff', async () => {
-    const broker = new FakeBroker();
-    await batch(1);
-    const pub = new BacklogPublisher(repo, broker, 't', { minBackoffMs: 60_000, onError: () => pub.stop() });
-    pub.kick();
-    await pub.drain();
-    expect(broker.calls).toBe(1);
+  describe('stop', () => {
+    // Backoffs are an hour and the timers are fake and never advanced: a stop that waits one out never returns.
+    const HOUR = 3_600_000;
+    beforeEach(() => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    });
+    afterEach(() => {
+      jest.useRealTimers();
+    });
+
+    it('ends a backoff in progress', async () => {
+      const broker = new InMemoryTopicLog(false);
+      await batch(1);
+      // onError runs just before the sleep starts; stop once it has.
+      const pub = new BacklogPublisher(repo, broker, 't', { minBackoffMs: HOUR, onError: () => setImmediate(() => pub.stop()) });
+      pub.kick();
+      await pub.drain();
+      expect(broker.calls).toBe(1);
+    }, 10_000);
+
+    it('called from onError, does not start a backoff', async () => {
+      const broker = new InMemoryTopicLog(false);
+      await batch(1);
+      const pub = new BacklogPublisher(repo, broker, 't', { minBackoffMs: HOUR, onError: () => pub.stop() });
+      pub.kick();
+      await pub.drain();
+      expect(broker.calls).toBe(1);
+    }, 10_000);
+
+    it('during a publish that then fails, does not start a backoff', async () => {
+      let fail!: () => void;
+      const failing = new Promise<never>((_resolve, reject) => (fail = () => reject(new UnavailableError('broker gone'))));
+      failing.catch(() => undefined);
+      let calls = 0;
+      const broker: TopicPublisher = {
+        publishCommit: () => {
+          calls++;
+          return failing;
+        },
+      };
+      await batch(1);
+      const errors: unknown[] = [];
+      const pub = new BacklogPublisher(repo, broker, 't', { minBackoffMs: HOUR, onError: (e) => errors.push(e) });
+      pub.kick();
+      while (calls === 0) await new Promise((r) => setImmediate(r));
+      pub.stop();
+      fail();
+      await pub.drain();
+      expect(calls).toBe(1);
+      expect(errors).toHaveLength(1); // the failure is still reported
+    }, 10_000);
   });
 });

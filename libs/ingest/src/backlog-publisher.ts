@@ -89,6 +89,8 @@ export class BacklogPublisher {
         this.dirty = true;
         const wait = Math.round(backoff * (0.75 + Math.random() / 2));
         this.opts.onError?.(e, wait);
+        // Stopped during this publish or by onError itself: there is no sleep yet for stop() to cancel.
+        if (this.stopped) break;
         await this.sleep(wait);
         backoff = Math.min(this.maxBackoff, backoff * 2);
       }
