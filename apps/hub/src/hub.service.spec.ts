@@ -10,8 +10,11 @@ class FakeFeeds implements TopicSubscriber {
   readonly entries = new Map<string, { seq: number; commit: CommitId }[]>();
   readonly cursors = new Map<string, number>();
   failuresLeft = new Map<string, number>();
+  /** Calls to subscribe, failed ones included. */
+  subscribed = 0;
 
   async subscribe(_repo: Repository, topic: string, _name: string, opts: { signal?: AbortSignal; onEntry?(e: { seq: number; commit: CommitId }): Promise<void> }) {
+    this.subscribed++;
     const left = this.failuresLeft.get(topic) ?? 0;
     if (left !== 0) {
       this.failuresLeft.set(topic, left - 1);
@@ -73,6 +76,21 @@ describe('HubService', () => {
     expect(lines.filter((l) => l.startsWith('subscription to datasets/heart/eu-azure failed: UNAVAILABLE'))).toHaveLength(2);
     expect(hub.status()).toMatchObject({ topics: { 'datasets/heart/na-aws': { lastSeq: 2, merged: 2 } } });
   });
+
+  it('stops at once, without waiting out the pause before it would subscribe again', async () => {
+    // Fake timers that are never advanced: a stop that waits for any timer never returns.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const feeds = new FakeFeeds();
+      const hub = new HubService({ repo, client: feeds, topics: ['datasets/heart/na-aws'], name: 'hub', layout: 'graft', log: () => undefined });
+      hub.start();
+      while (feeds.subscribed === 0) await new Promise((r) => setImmediate(r));
+      await hub.stop();
+      expect(feeds.subscribed).toBe(1);
+    } finally {
+      jest.useRealTimers();
+    }
+  }, 10_000);
 
   it('notes a conflict for the ack as its branch and at most ten paths', () => {
     expect(conflictNote('conflicts/na-aws/3', ['beats.csv (modify/modify)'])).toBe('conflicts/na-aws/3: beats.csv (modify/modify)');

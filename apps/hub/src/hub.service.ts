@@ -145,6 +145,8 @@ export function conflictNote(branch: string, paths: readonly string[]): string {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    // An aborted signal fires no more 'abort' events: without this, a stop would wait the sleep out.
+    if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
     function done() {
