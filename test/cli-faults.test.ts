@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, fstatSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import * as path from 'node:path';
 import { encodeCommit, ObjectId, sha256 } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
@@ -119,7 +119,12 @@ describe('trib CLI: bad input and damage', () => {
     const [pack] = packFiles(repo);
     const fd = openSync(pack, 'r+');
     const size = fstatSync(fd).size;
-    writeSync(fd, Buffer.from([0x5a]), 0, 1, Math.floor(size / 3));
+    // Inverted, not overwritten: a fixed value would leave the byte as it was in one run of 256.
+    const at = Math.floor(size / 3);
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, at);
+    byte[0] ^= 0xff;
+    writeSync(fd, byte, 0, 1, at);
     closeSync(fd);
     const v = trib(repo, ['verify', '--read-data']);
     expect(v.code).toBe(1);

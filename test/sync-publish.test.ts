@@ -13,6 +13,7 @@ import {
 } from '@tributary/core';
 import { lookupTreeSize, Repository } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
+import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
 import { freePort } from '../libs/sync/src/testing/private-redis';
 import {
   callStatus,
@@ -227,6 +228,43 @@ describe('sync: publish', () => {
       await expect(nobody.listTopics()).rejects.toBeInstanceOf(UnavailableError);
     } finally {
       nobody.close();
+    }
+  });
+
+  it('asks a broker that answers UNAVAILABLE exactly 1 + retries times, and does not retry other errors', async () => {
+    let answer = grpc.status.UNAVAILABLE;
+    let calls = 0;
+    const server = new grpc.Server();
+    server.addService(loadTributaryProto().tributary.v1.AdminService.service, {
+      ListTopics: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => {
+        calls++;
+        cb({ code: answer, details: 'not now' });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    const clients: SyncClient[] = [];
+    const ask = async (retries: number) => {
+      const c = new SyncClient(`127.0.0.1:${port}`, { retries, retryDelayMs: 1 });
+      clients.push(c);
+      calls = 0;
+      const e = await c.listTopics().then(() => undefined, (err: unknown) => err);
+      return { e, calls };
+    };
+    try {
+      const two = await ask(2);
+      expect(two.calls).toBe(3);
+      expect(two.e).toBeInstanceOf(UnavailableError);
+      expect((two.e as Error).message).toContain(`127.0.0.1:${port}`);
+      expect((await ask(0)).calls).toBe(1);
+      answer = grpc.status.INVALID_ARGUMENT;
+      const refused = await ask(2);
+      expect(refused.calls).toBe(1);
+      expect(refused.e).not.toBeInstanceOf(UnavailableError);
+    } finally {
+      for (const c of clients) c.close();
+      server.forceShutdown();
     }
   });
 

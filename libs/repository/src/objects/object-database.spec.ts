@@ -117,8 +117,10 @@ describe('ObjectDatabase', () => {
   it('serves small pending objects from the cache without flushing', async () => {
     const store = new MemoryStore();
     const db = await ObjectDatabase.open(store);
-    const id = await db.put(blob(1));
-    same(await db.get(id), await db.get(id));
+    const bytes = blob(1);
+    const id = await db.put(bytes);
+    same(await db.get(id), bytes);
+    same(await db.get(id), bytes);
     expect(await keys(store)).toEqual([]);
     expect(db.stats.gets).toBe(2);
   });

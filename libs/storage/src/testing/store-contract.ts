@@ -352,7 +352,15 @@ export function describeObjectStoreContract(name: string, factory: () => Promise
         );
         const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
         expect(winners).toHaveLength(1);
-        expect((await store.readVersioned('refs/tags/v1'))?.data.toString()).toBe(`tag-${winners[0]}`);
+        for (const r of results) {
+          if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'CONFLICT' });
+        }
+        const won = results[winners[0]] as PromiseFulfilledResult<string>;
+        expect(await store.readVersioned('refs/tags/v1')).toEqual({
+          data: Buffer.from(`tag-${winners[0]}`),
+          version: won.value,
+        });
+        expect(await listKeys(store, '')).toEqual(['refs/tags/v1']);
       });
     });
   });
