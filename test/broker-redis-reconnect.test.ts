@@ -6,6 +6,7 @@
 import { connect, createServer, Server, Socket } from 'node:net';
 import * as path from 'node:path';
 import Redis from 'ioredis';
+import { TopicName } from '@tributary/core';
 import { LocalStore } from '../libs/storage/src';
 import { BrokerContext } from '../libs/sync/src/broker/broker-context';
 import { REDIS_URL, tempDir, TempDir } from '../libs/sync/src/testing/sync-harness';
@@ -119,6 +120,16 @@ describe("a broker's Redis link, cut and restored", () => {
       const ports = proxy.upstreamPorts();
       return ports.length === 2 && ports.every((p) => !before.has(p)) && (await brokerPatternSubscriptions()) === 1;
     }, 'the resubscription');
+    // And it hears them: an append another broker announces (here, straight on Redis) wakes a waiter. The wait's own
+    // timeout is longer than waitUntil's, so only the announcement can end it in time.
+    const topic = 'datasets/heart/na-aws' as TopicName;
+    let heard = false;
+    const waiting = ctx!.notifier.wait(topic, 60_000).then(() => (heard = true));
+    await waitUntil(async () => {
+      await direct.publish(ctx!.notifier.channel(topic), '7');
+      return heard;
+    }, 'the announced append to be heard');
+    await waiting;
   });
 
   it('closes without an unhandled rejection when Redis never answered the resubscription', async () => {
