@@ -73,7 +73,7 @@ export interface ReceivedCommit {
  * object they reference must have arrived earlier in this transfer, with the kind and size claimed, or be held
  * already (the closure invariant). So a failed transfer leaves only complete, valid sub-graphs, and nothing
  * unverified is ever reachable: the commit itself is stored last. After CommitEnd the target is flushed (durable)
- * and only then does `receiveCommit` resolve.
+ * and only then does `receiveCommit` resolve. When it rejects, nothing more of the transfer is put to the target.
  *
  * When the channel's messages own their buffers (`ReceiverChannel.ownsMessageBuffers`), each batch is hashed on a
  * worker thread (the process's HashPool) while the next ones arrive; objects are still checked and stored one by
@@ -98,11 +98,13 @@ export class TransferReceiver {
     // Batches are stored in the order sent, each once its hashes are in, while the next ones are received.
     let stored: Promise<void> = Promise.resolve();
     const storing: Promise<void>[] = [];
+    let failed = false;
     const store = (batch: Promise<IncomingObject[]>) => {
       // Awaited in turn below, unless an earlier batch fails first; either way its failure is not unhandled.
       batch.catch(() => undefined);
       stored = stored.then(async () => {
         for (const obj of await batch) {
+          if (failed) return;
           const got = await this.accept(obj, received, stats);
           if (got) last = got;
         }
@@ -116,27 +118,35 @@ export class TransferReceiver {
       await stored;
       storing.length = 0;
     };
-    for (;;) {
-      const msg = await unlessFailed(this.channel.receive(), stored);
-      if (msg.haveQuery) {
-        await drain();
-        stats.haveQueries++;
-        await this.channel.sendHaveReply(this.answer(msg.haveQuery.ids as Buffer | undefined));
-      } else if (msg.objects) {
-        store(this.hashAhead((msg.objects.objects ?? []) as ObjectFrame__Output[]));
-        while (storing.length > BATCHES_AHEAD) await storing.shift();
-      } else if (msg.commitEnd) {
-        await drain();
-        const commit = idFromWire(msg.commitEnd.commit as Buffer | undefined, 'commit id') as CommitId;
-        const r = received.get(commit);
-        if (r ? r.kind !== COMMIT : !this.target.has(commit)) {
-          throw new IntegrityError(`transfer of commit ${commit} ended without the commit`, { id: commit });
+    try {
+      for (;;) {
+        const msg = await unlessFailed(this.channel.receive(), stored);
+        if (msg.haveQuery) {
+          await drain();
+          stats.haveQueries++;
+          await this.channel.sendHaveReply(this.answer(msg.haveQuery.ids as Buffer | undefined));
+        } else if (msg.objects) {
+          store(this.hashAhead((msg.objects.objects ?? []) as ObjectFrame__Output[]));
+          while (storing.length > BATCHES_AHEAD) await storing.shift();
+        } else if (msg.commitEnd) {
+          await drain();
+          const commit = idFromWire(msg.commitEnd.commit as Buffer | undefined, 'commit id') as CommitId;
+          const r = received.get(commit);
+          if (r ? r.kind !== COMMIT : !this.target.has(commit)) {
+            throw new IntegrityError(`transfer of commit ${commit} ended without the commit`, { id: commit });
+          }
+          await this.target.flush();
+          return { commit, stats, commitBytes: last?.id === commit ? last.bytes : undefined };
+        } else {
+          throw new InvalidArgumentError('empty transfer message');
         }
-        await this.target.flush();
-        return { commit, stats, commitBytes: last?.id === commit ? last.bytes : undefined };
-      } else {
-        throw new InvalidArgumentError('empty transfer message');
       }
+    } catch (e) {
+      // Nothing of a failed transfer reaches the target once this rejects: the caller may then discard what it
+      // staged (a broker aborts the pack), and a batch still being stored would start a pack nobody finishes.
+      failed = true;
+      await stored.catch(() => undefined);
+      throw e;
     }
   }
 

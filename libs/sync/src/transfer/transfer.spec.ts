@@ -7,6 +7,8 @@ import {
   IntegrityError,
   ObjectId,
   readFileBytes,
+  sha256,
+  UnavailableError,
   walkFiles,
 } from '@tributary/core';
 import * as path from 'node:path';
@@ -16,7 +18,8 @@ import { memoryChannels } from '../testing/memory-channel';
 import { commitFiles, randomBytesSeeded } from '../testing/object-fixtures';
 import { databaseTarget } from './database-target';
 import { HashPool } from './hash-pool';
-import { ObjectReader, TransferMessage } from './transfer-channel';
+import { CHUNK } from './object-kinds';
+import { ObjectReader, ObjectTarget, ReceiverChannel, TransferMessage } from './transfer-channel';
 import type { ObjectFrame } from '../generated/tributary/v1/ObjectFrame';
 import { TransferReceiver } from './transfer-receiver';
 import { TransferSender, TransferSenderOptions } from './transfer-sender';
@@ -544,6 +547,42 @@ describe('object transfer', () => {
     const other = Buffer.alloc(32, 1);
     await ch2.sender.send({ objects: { objects: [{ id: Buffer.from(tree, 'hex'), kind: 'OBJECT_KIND_TREE', delta: { base: other, delta: Buffer.from([0, 0]) } }] } });
     await expect(receiving2).rejects.toThrow(/not held/);
+  });
+
+  it('once it rejects, stores nothing more: a batch still being stored stops, so no pack is left unfinished', async () => {
+    const dst = await db();
+    const inner = databaseTarget(dst);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let putsStarted = 0;
+    const target: ObjectTarget = {
+      ...inner,
+      has: (id) => inner.has(id),
+      put: async (id, bytes) => {
+        putsStarted++;
+        await gate;
+        await inner.put(id, bytes);
+      },
+    };
+    const chunks = [Buffer.from('chunk a'), Buffer.from('chunk b')];
+    let hungUp = false;
+    const channel: ReceiverChannel = {
+      receive: async () => {
+        if (hungUp) throw new UnavailableError('the peer hung up');
+        hungUp = true;
+        const objects = chunks.map((c) => ({ id: Buffer.from(sha256(c), 'hex'), kind: CHUNK, payload: 'data' as const, data: c }));
+        return { objects: { objects } } as unknown as TransferMessage;
+      },
+      sendHaveReply: async () => undefined,
+    };
+    const receiving = new TransferReceiver(target, channel, undefined, new HashPool(0)).receiveCommit();
+    receiving.catch(() => undefined);
+    // The first put waits at the gate while the peer hangs up; then the gate opens.
+    while (!(hungUp && putsStarted === 1)) await new Promise((r) => setImmediate(r));
+    open();
+    await expect(receiving).rejects.toThrow(UnavailableError);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(putsStarted).toBe(1);
   });
 
   it('rejects a transfer that ends without its commit', async () => {
