@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CommitId, TopicName } from '@tributary/core';
 import { ObjectDatabase, RefStore, Repository, topicRef } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
+import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
 import { TransferReceiver } from '../libs/sync/src/transfer/transfer-receiver';
 import {
   appendAndCommit,
@@ -399,6 +400,40 @@ describe('sync: subscribe', () => {
       reads.mockRestore();
       await source.close();
       for (const repo of subscribers) await repo.close();
+    }
+  });
+
+  it('stops at once, and cleanly, when aborted before a slow broker has answered', async () => {
+    // A broker that takes the call and never answers it (stuck, or still loading its log).
+    const server = new grpc.Server();
+    let started!: () => void;
+    const reached = new Promise<void>((resolve) => (started = resolve));
+    let cancelled = false;
+    server.addService(loadTributaryProto().tributary.v1.SyncService.service, {
+      Publish: () => undefined,
+      Subscribe: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        call.on('data', () => started());
+        call.on('cancelled', () => (cancelled = true));
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    const slow = new SyncClient(`127.0.0.1:${port}`);
+    const repo = await newRepo(path.join(t.dir, 'aborted-early'));
+    try {
+      const abort = new AbortController();
+      const subscribing = slow.subscribe(repo, TOPIC, 'early', { follow: true, signal: abort.signal });
+      subscribing.catch(() => undefined); // awaited below, unless the wait fails first
+      await reached;
+      abort.abort();
+      // Before the fix the call stayed open until the broker answered: the shutdown below is what ended it then.
+      await waitUntil(() => cancelled, 'the subscriber to cancel its call');
+      expect(await subscribing).toMatchObject({ topic: TOPIC, commits: 0, head: null });
+    } finally {
+      slow.close();
+      server.forceShutdown();
+      await repo.close();
     }
   });
 });

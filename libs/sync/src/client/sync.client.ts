@@ -261,8 +261,14 @@ export class SyncClient {
       call.end();
       stopTimer = setTimeout(() => call.cancel(), STOP_GRACE_MS);
     };
+    let answered = false;
     const onAbort = () => {
       if (idle) stop();
+      else if (!answered) {
+        // Nothing has arrived, so nothing waits for an ack: end the call now, however long the broker would take.
+        stopping = true;
+        call.cancel();
+      }
     };
     opts.signal?.addEventListener('abort', onAbort);
     try {
@@ -272,17 +278,26 @@ export class SyncClient {
       // moves only after its objects are durable here. The ref moves swap from this same answer (readForSwap).
       const target = (await repo.refs.readForSwap(topicRef(topic)))?.target;
       const held = target && 'commit' in target ? target.commit : '';
-      await io.send({
-        start: {
-          topic,
-          subscriber,
-          fromSeq: typeof from === 'number' ? from : 0,
-          latest: from === 'latest',
-          follow: !!opts.follow,
-          held,
-        },
-      });
-      const st = expect(await io.receive(), 'state').state!;
+      let first: SubscribeResponse__Output | undefined;
+      try {
+        await io.send({
+          start: {
+            topic,
+            subscriber,
+            fromSeq: typeof from === 'number' ? from : 0,
+            latest: from === 'latest',
+            follow: !!opts.follow,
+            held,
+          },
+        });
+        first = await io.receive();
+      } catch (e) {
+        if (stopping) return;
+        throw e;
+      }
+      if (stopping) return;
+      answered = true;
+      const st = expect(first, 'state').state!;
       state.started = true;
       if (acc.commits === 0) acc.seqFrom = acc.seqTo = Number(st.cursor);
       const deferFlush = opts.entryMakesDurable === true && opts.onEntry !== undefined;
