@@ -8,6 +8,7 @@ import {
   encodeChunkDelta,
   FileRef,
   ID_BYTES,
+  InvalidArgumentError,
   lookupEntry,
   ObjectId,
   PositionedChunkRef,
@@ -462,7 +463,8 @@ class CommitTransfer {
       const slice = inFlight.shift()!;
       const bits = await this.channel.receiveHaveReply();
       if (bits.length !== Math.ceil(slice.length / 8)) {
-        throw new Error(`have reply has ${bits.length} bytes for ${slice.length} ids`);
+        // The peer's mistake, not this process's: INVALID_ARGUMENT on the wire, not INTERNAL.
+        throw new InvalidArgumentError(`have reply has ${bits.length} bytes for ${slice.length} ids`);
       }
       slice.forEach((id, i) => this.known.set(id, !bitSet(bits, i)));
     };

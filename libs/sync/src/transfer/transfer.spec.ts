@@ -5,6 +5,7 @@ import {
   encodeCheckedTreePage,
   encodeCommit,
   IntegrityError,
+  InvalidArgumentError,
   ObjectId,
   readFileBytes,
   sha256,
@@ -583,6 +584,16 @@ describe('object transfer', () => {
     await expect(receiving).rejects.toThrow(UnavailableError);
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
     expect(putsStarted).toBe(1);
+  });
+
+  it('refuses a have reply of the wrong length as bad input (INVALID_ARGUMENT), not as its own fault', async () => {
+    const src = await db();
+    const { commit } = await commitFiles(src, files());
+    const ch = memoryChannels();
+    const sender = new TransferSender(src, { ...ch.sender, receiveHaveReply: async () => Buffer.alloc(0) });
+    const sending = sender.sendCommit(commit);
+    await expect(sending).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(sending).rejects.toThrow(/have reply has 0 bytes for 1 ids/);
   });
 
   it('rejects a transfer that ends without its commit', async () => {
