@@ -85,4 +85,23 @@ describe('EdgeAgent', () => {
       await reopened.close();
     }
   });
+  it('stops at once during the pause after a failed ingest', async () => {
+    const inbox = path.join(root, 'inbox');
+    await fs.mkdir(inbox);
+    const lines: string[] = [];
+    const log = (l: string) => lines.push(l);
+    const agent = new EdgeAgent({ repo, client: new InMemoryTopicLog(), region: 'na-aws', dataset: 'heart', inbox, appendTo: '', log });
+    await agent.start();
+    // Timers that are never advanced: a stop that waits out the pause never returns.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      // The watcher sees the inbox go; the ingest it starts then fails on a file where the folder was.
+      await fs.rm(inbox, { recursive: true });
+      await fs.writeFile(inbox, 'a file where the inbox was');
+      while (!lines.some((l) => l.startsWith('ingest failed'))) await new Promise((r) => setImmediate(r));
+      await agent.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  }, 10_000);
 });

@@ -30,6 +30,8 @@ export class EdgeAgent {
   private pending = false;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Ends the pause after a failed ingest early (on stop). */
+  private wake: (() => void) | undefined;
   private readonly counts = { committed: 0, duplicates: 0, failed: 0, published: 0 };
   private lastCommit: CommitId | undefined;
 
@@ -54,6 +56,7 @@ export class EdgeAgent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wake?.();
     this.stopWatching?.();
     this.publisher.stop();
     await this.running;
@@ -98,10 +101,23 @@ export class EdgeAgent {
         if (n > 0) this.publisher.kick();
       } catch (e) {
         this.deps.log(`ingest failed: ${describe(e)}; retrying in ${RETRY_INGEST_MS} ms`);
-        await new Promise((r) => setTimeout(r, RETRY_INGEST_MS));
+        await this.pause(RETRY_INGEST_MS);
         this.pending = true;
       }
     }
+  }
+
+  private pause(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
   }
 
   private onIngest(e: IngestEvent): void {
