@@ -142,7 +142,9 @@ describe('hub process', () => {
 
   it.each([
     // na-aws seq 1 is ~400 objects (a 24 MB file in 64 KiB chunks), so object 300 lands inside its transfer.
-    ['mid-stream of the large delta', 'sync.receive.object:300', { doomedNever: /merged datasets\/heart\/na-aws seq 1 / }],
+    ['mid-stream of the large first entry', 'sync.receive.object:300', { doomedNever: /merged datasets\/heart\/na-aws seq 1 / }],
+    // na-aws seq 2 appends 6 MB to hr.csv: the old last chunk travels as a delta, the first delta of the run.
+    ['mid-stream of an append that travels as a delta', 'sync.receive.delta:1', { doomedNever: /merged datasets\/heart\/na-aws seq 2 / }],
     ['between its merge commit and the move of main', 'hub.before-main:2', {}],
     ['between its merge and the ack', 'hub.before-ack:4', { revivedSays: /seq \d \([0-9a-f]{64}\) is already in main; nothing to do/ }],
   ])('resumes after kill -9 %s: same tree, verify passes, nothing merged twice', async (_what, crashAt, expectLog: { doomedNever?: RegExp; revivedSays?: RegExp }) => {

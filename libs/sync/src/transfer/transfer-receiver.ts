@@ -201,6 +201,7 @@ export class TransferReceiver {
       base = delta.base;
       stats.wireBytes += delta.bytes.length;
       stats.deltas++;
+      crashPoint('sync.receive.delta');
       if (this.target.has(id)) bytes = Buffer.alloc(0);
       else {
         if (!this.target.has(base)) {
