@@ -330,40 +330,36 @@ export function describeObjectStoreContract(name: string, factory: () => Promise
 
       it('lets exactly one of 8 concurrent compare-and-swaps from the same version win', async () => {
         const base = await store.compareAndSwap('refs/heads/main', undefined, Buffer.from('base'));
-        const results = await Promise.allSettled(
-          Array.from({ length: 8 }, (_, i) => store.compareAndSwap('refs/heads/main', base, Buffer.from(`next-${i}`))),
-        );
-        const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
-        expect(winners).toHaveLength(1);
-        for (const r of results) {
-          if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'CONFLICT' });
-        }
-        const won = results[winners[0]] as PromiseFulfilledResult<string>;
-        expect(await store.readVersioned('refs/heads/main')).toEqual({
-          data: Buffer.from(`next-${winners[0]}`),
-          version: won.value,
-        });
-        expect(await listKeys(store, '')).toEqual(['refs/heads/main']);
+        await expectOneSwapWins(store, 'refs/heads/main', base, (i) => Buffer.from(`next-${i}`));
       });
 
       it('lets exactly one of 8 concurrent creates of an absent value win', async () => {
-        const results = await Promise.allSettled(
-          Array.from({ length: 8 }, (_, i) => store.compareAndSwap('refs/tags/v1', undefined, Buffer.from(`tag-${i}`))),
-        );
-        const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
-        expect(winners).toHaveLength(1);
-        for (const r of results) {
-          if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'CONFLICT' });
-        }
-        const won = results[winners[0]] as PromiseFulfilledResult<string>;
-        expect(await store.readVersioned('refs/tags/v1')).toEqual({
-          data: Buffer.from(`tag-${winners[0]}`),
-          version: won.value,
-        });
-        expect(await listKeys(store, '')).toEqual(['refs/tags/v1']);
+        await expectOneSwapWins(store, 'refs/tags/v1', undefined, (i) => Buffer.from(`tag-${i}`));
       });
     });
   });
+}
+
+/**
+ * Runs 8 compare-and-swaps of `key` from `expected` at once, the i-th writing `value(i)`. Exactly one may win: its
+ * value is stored at the version it returned, every loser fails with CONFLICT, and `key` is the store's only key.
+ */
+async function expectOneSwapWins(
+  store: ObjectStore,
+  key: string,
+  expected: string | undefined,
+  value: (i: number) => Buffer,
+): Promise<void> {
+  const swaps = Array.from({ length: 8 }, (_, i) => store.compareAndSwap(key, expected, value(i)));
+  const results = await Promise.allSettled(swaps);
+  const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+  expect(winners).toHaveLength(1);
+  for (const r of results) {
+    if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'CONFLICT' });
+  }
+  const won = results[winners[0]] as PromiseFulfilledResult<string>;
+  expect(await store.readVersioned(key)).toEqual({ data: value(winners[0]), version: won.value });
+  expect(await listKeys(store, '')).toEqual([key]);
 }
 
 /** Keys under `prefix`, sorted. */
