@@ -1,4 +1,4 @@
-import { CommitId, isTribError } from '@tributary/core';
+import { CommitId, isTribError, sleep } from '@tributary/core';
 import { BacklogPublisher, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
 import { PackMaintenance, Repository } from '@tributary/repository';
 
@@ -29,9 +29,8 @@ export class EdgeAgent {
   private stopWatching: (() => void) | undefined;
   private pending = false;
   private running: Promise<void> | undefined;
-  private stopped = false;
-  /** Ends the pause after a failed ingest early (on stop). */
-  private wake: (() => void) | undefined;
+  /** Aborted by stop: ends the pause after a failed ingest. */
+  private readonly stopping = new AbortController();
   private readonly counts = { committed: 0, duplicates: 0, failed: 0, published: 0 };
   private lastCommit: CommitId | undefined;
 
@@ -55,8 +54,7 @@ export class EdgeAgent {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
+    this.stopping.abort();
     this.stopWatching?.();
     this.publisher.stop();
     await this.running;
@@ -78,13 +76,13 @@ export class EdgeAgent {
   }
 
   private trigger(): void {
-    if (this.stopped) return;
+    if (this.stopping.signal.aborted) return;
     this.pending = true;
     if (!this.running) this.running = this.ingestLoop().finally(() => (this.running = undefined));
   }
 
   private async ingestLoop(): Promise<void> {
-    while (this.pending && !this.stopped) {
+    while (this.pending && !this.stopping.signal.aborted) {
       this.pending = false;
       try {
         const n = await ingestLanded(
@@ -101,23 +99,10 @@ export class EdgeAgent {
         if (n > 0) this.publisher.kick();
       } catch (e) {
         this.deps.log(`ingest failed: ${describe(e)}; retrying in ${RETRY_INGEST_MS} ms`);
-        await this.pause(RETRY_INGEST_MS);
+        await sleep(RETRY_INGEST_MS, this.stopping.signal);
         this.pending = true;
       }
     }
-  }
-
-  private pause(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
   }
 
   private onIngest(e: IngestEvent): void {

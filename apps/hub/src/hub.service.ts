@@ -1,4 +1,4 @@
-import { CommitId, isTribError } from '@tributary/core';
+import { CommitId, isTribError, sleep } from '@tributary/core';
 import { HubLayout, mergeRegionalCommit } from '@tributary/hub';
 import { crashPoint, PackMaintenance, Repository } from '@tributary/repository';
 import { regionOf } from './hub-config';
@@ -141,20 +141,6 @@ export function conflictNote(branch: string, paths: readonly string[]): string {
   if (paths.length === 0) return branch;
   const more = paths.length > NOTE_PATHS ? ` and ${paths.length - NOTE_PATHS} more` : '';
   return `${branch}: ${paths.slice(0, NOTE_PATHS).join(', ')}${more}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    // An aborted signal fires no more 'abort' events: without this, a stop would wait the sleep out.
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 function describe(e: unknown): string {

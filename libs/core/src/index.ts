@@ -23,3 +23,4 @@ export * from './rows/record-splitter';
 export * from './rows/row-diff';
 export * from './merge/row-union';
 export * from './merge/tree-merge';
+export * from './timing/sleep';

@@ -1,4 +1,4 @@
-import { CommitId } from '@tributary/core';
+import { CommitId, sleep } from '@tributary/core';
 import { crashPoint, Repository } from '@tributary/repository';
 
 /** What the publisher needs from a sync client (SyncClient from @tributary/sync fits). */
@@ -32,10 +32,10 @@ export interface BacklogPublisherOptions {
  */
 export class BacklogPublisher {
   private dirty = false;
-  private stopped = false;
   private running: Promise<void> | undefined;
   private published: CommitId | undefined;
-  private cancelSleep: (() => void) | undefined;
+  /** Aborted by stop: ends a backoff in progress, and any started after. */
+  private readonly stopping = new AbortController();
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
 
@@ -56,7 +56,7 @@ export class BacklogPublisher {
 
   /** Asks for HEAD to be published (soon, or after the current publish or backoff). */
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopping.signal.aborted) return;
     this.dirty = true;
     if (!this.running) this.running = this.loop().finally(() => (this.running = undefined));
   }
@@ -67,13 +67,12 @@ export class BacklogPublisher {
   }
 
   stop(): void {
-    this.stopped = true;
-    this.cancelSleep?.();
+    this.stopping.abort();
   }
 
   private async loop(): Promise<void> {
     let backoff = this.minBackoff;
-    while (this.dirty && !this.stopped) {
+    while (this.dirty && !this.stopping.signal.aborted) {
       this.dirty = false;
       try {
         const head = (await this.repo.head()).commit;
@@ -89,22 +88,10 @@ export class BacklogPublisher {
         this.dirty = true;
         const wait = Math.round(backoff * (0.75 + Math.random() / 2));
         this.opts.onError?.(e, wait);
-        // Stopped during this publish or by onError itself: there is no sleep yet for stop() to cancel.
-        if (this.stopped) break;
-        await this.sleep(wait);
+        await sleep(wait, this.stopping.signal);
         backoff = Math.min(this.maxBackoff, backoff * 2);
       }
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.cancelSleep = done;
-    });
-  }
 }

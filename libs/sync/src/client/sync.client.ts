@@ -5,6 +5,7 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   isObjectId,
+  sleep,
   TopicName,
   TribError,
   UnavailableError,
@@ -452,14 +453,3 @@ function subscribeChannel(io: MessageStream<SubscribeResponse__Output, Subscribe
   };
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done);
-  });
-}
