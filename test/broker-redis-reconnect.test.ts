@@ -3,72 +3,58 @@
  * again, and a subscribe that Redis never answered must not end the process when the connection then closes.
  * Real Redis, behind a TCP proxy the test can cut.
  */
-import { connect, createServer, Server, Socket } from 'node:net';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { TopicName } from '@tributary/core';
 import { LocalStore } from '../libs/storage/src';
 import { BrokerContext } from '../libs/sync/src/broker/broker-context';
 import { REDIS_URL, tempDir, TempDir } from '../libs/sync/src/testing/sync-harness';
+import { TcpLink } from './support/tcp-link';
 import { waitUntil } from './support/wait';
 
-/** Forwards to the Redis at REDIS_URL. With `holdFromPsubscribe`, a connection sending PSUBSCRIBE gets no further. */
+/**
+ * A link to the Redis at REDIS_URL that the test can cut. With `holdFromPsubscribe`, a connection that sends
+ * PSUBSCRIBE gets nothing further through: what it sends from then on is only recorded in `held`.
+ */
 class RedisLinkProxy {
   holdFromPsubscribe = false;
   /** What connections sent after they were held, as text. */
   readonly held: string[] = [];
-  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
-
-  private constructor(private readonly server: Server) {}
+  private link!: TcpLink;
 
   static async start(): Promise<RedisLinkProxy> {
+    const proxy = new RedisLinkProxy();
     const target = new URL(REDIS_URL);
-    const server = createServer();
-    const proxy = new RedisLinkProxy(server);
-    server.on('connection', (client) => {
-      const upstream = connect(Number(target.port || 6379), target.hostname);
-      const pair = { client, upstream };
-      proxy.pairs.add(pair);
-      let holding = false;
-      client.on('data', (d: Buffer) => {
-        const text = d.toString('latin1');
-        if (!holding && proxy.holdFromPsubscribe && /psubscribe/i.test(text)) holding = true;
-        if (holding) proxy.held.push(text);
-        else upstream.write(d);
-      });
-      upstream.pipe(client);
-      const end = () => {
-        proxy.pairs.delete(pair);
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('close', end).on('error', end);
-      upstream.on('close', end).on('error', end);
+    proxy.link = await TcpLink.start(target.hostname, Number(target.port || 6379), {
+      clientFilter: () => {
+        let holding = false;
+        return (d) => {
+          const text = d.toString('latin1');
+          if (!holding && proxy.holdFromPsubscribe && /psubscribe/i.test(text)) holding = true;
+          if (holding) proxy.held.push(text);
+          return !holding;
+        };
+      },
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    return this.link.through('redis://127.0.0.1');
   }
 
   /** Local ports of the proxy's connections to Redis: how Redis's CLIENT LIST names the broker's connections. */
   upstreamPorts(): number[] {
-    return [...this.pairs].map((p) => p.upstream.localPort!).filter((p) => p !== undefined);
+    return this.link.upstreamPorts();
   }
 
   /** Cuts every connection, as a network failure or a Redis restart would. */
   dropAll(): void {
-    for (const { client, upstream } of this.pairs) {
-      client.destroy();
-      upstream.destroy();
-    }
+    this.link.drop();
   }
 
-  async close(): Promise<void> {
-    this.dropAll();
-    await new Promise((r) => this.server.close(r));
+  close(): Promise<void> {
+    return this.link.close();
   }
 }
 
