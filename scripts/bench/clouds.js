@@ -16,9 +16,9 @@
  *
  * The dataset is incompressible random bytes in a few large files (256 MiB in 4 files at scale 1), so its packs are
  * large. Every figure finds the store as the plain transfers do: holding nothing but the `trib init` marker, because
- * each removes what it wrote once it is done. An emulator that keeps blobs in memory works harder the more it
- * holds (Azurite holding 2 GiB took about 60% more CPU for the same plain upload), so leftovers would tax whichever
- * figures came later.
+ * each removes what it wrote once it is done, so leftovers cannot tax whichever figures come later. (Azurite keeps a
+ * deleted blob's bytes in memory until its extent GC, every 10 minutes. Holding 2 GiB cost it about 60% more CPU
+ * per upload on one host and nothing measurable on another.)
  *
  * Each figure is the best of `rounds`, rounds alternating with the baseline so drift hits both alike; every
  * trib figure is the wall time of the real `bin/trib` process, start-up included. Local disk has no SDK: its figures
