@@ -300,12 +300,7 @@ export class GcsStore implements ObjectStore {
     } catch (e) {
       if (!(gcsStatus(e) === 404 && create)) {
         // Only GCS's own answer means the bucket is missing; any other 404 names the endpoint that gave it.
-        if (isMissingBucket(e)) {
-          throw new NotFoundError(`no store at ${this.url}: bucket ${this.bucketName} does not exist`, {
-            url: this.url,
-            endpoint: this.endpoint,
-          });
-        }
+        if (isMissingBucket(e)) throw this.missingBucket({ endpoint: this.endpoint });
         throw gcsError(e, `open store ${this.url} at ${this.endpoint}`, this.endpoint, { url: this.url });
       }
     }
@@ -360,13 +355,13 @@ export class GcsStore implements ObjectStore {
 
   private fail(e: unknown, action: string, key: string): TribError {
     if (isTribError(e)) return e;
-    if (isMissingBucket(e)) {
-      return new NotFoundError(`no store at ${this.url}: bucket ${this.bucketName} does not exist`, {
-        url: this.url,
-        key,
-      });
-    }
+    if (isMissingBucket(e)) return this.missingBucket({ key });
     return gcsError(e, `${action} ${key} in ${this.url}`, this.endpoint, { url: this.url, key });
+  }
+
+  private missingBucket(details: Record<string, unknown>): NotFoundError {
+    const message = `no store at ${this.url}: bucket ${this.bucketName} does not exist`;
+    return new NotFoundError(message, { url: this.url, ...details });
   }
 
   private notFound(key: string): NotFoundError {
