@@ -12,12 +12,14 @@ import {
   commitFiles,
   newRepo,
   rawSyncClient,
+  REDIS_URL,
   rows,
   startTestBroker,
   tempDir,
   TempDir,
   treeOf,
 } from '../libs/sync/src/testing/sync-harness';
+import { TcpLink } from './support/tcp-link';
 import { waitUntil } from './support/wait';
 
 const TOPIC = 'datasets/heart/eu-azure';
@@ -434,6 +436,49 @@ describe('sync: subscribe', () => {
       slow.close();
       server.forceShutdown();
       await repo.close();
+    }
+  });
+});
+
+describe('sync: subscribe, when the broker cannot record the last ack', () => {
+  it('fails instead of reporting the entry as acknowledged, and the entry is delivered again', async () => {
+    const t = tempDir();
+    const target = new URL(REDIS_URL);
+    const link = await TcpLink.start(target.hostname, Number(target.port || 6379));
+    const broker = await startTestBroker(path.join(t.dir, 'broker-store'), { redisUrl: link.through(REDIS_URL) });
+    const client = new SyncClient(broker.address, { retries: 0 });
+    const topic = `datasets/heart/ack-lost-${process.pid}-${Date.now()}`;
+    const edge = await newRepo(path.join(t.dir, 'edge'));
+    const node = await newRepo(path.join(t.dir, 'node'));
+    try {
+      const commit = await commitFiles(edge, { 'ecg.csv': rows(2_000, 1) });
+      await client.publish(edge, topic);
+      const abort = new AbortController();
+      const subscribing = client.subscribe(node, topic, 'ack-lost', {
+        follow: true,
+        signal: abort.signal,
+        // Redis goes away while the entry is applied: the ack that follows cannot move the cursor.
+        onEntry: async () => {
+          link.cut();
+          abort.abort();
+        },
+      });
+      await expect(subscribing).rejects.toThrow(/acknowledge.*seq 1.*delivered again/);
+      expect(await node.refs.resolve(topicRef(topic as TopicName))).toMatchObject({ commit });
+
+      link.restore();
+      // The broker may take a moment to reach Redis again; until then a subscribe fails.
+      const again = async () => client.subscribe(node, topic, 'ack-lost').catch(() => undefined);
+      let result: Awaited<ReturnType<typeof again>>;
+      await waitUntil(async () => (result = await again()) !== undefined, 'a subscribe once Redis is back');
+      expect(result).toMatchObject({ commits: 1, seqFrom: 1, seqTo: 1, head: commit });
+    } finally {
+      client.close();
+      await node.close();
+      await edge.close();
+      await broker.close();
+      await link.close();
+      t.cleanup();
     }
   });
 });

@@ -92,6 +92,23 @@ describe('HubService', () => {
     }
   }, 10_000);
 
+  it('logs a subscription that fails as it stops, such as a broker that did not confirm the last acks', async () => {
+    const feeds = new FakeFeeds();
+    const stopping = jest.spyOn(feeds, 'subscribe').mockImplementation(async (_r, _t, _n, opts) => {
+      await new Promise((r) => opts.signal?.addEventListener('abort', r, { once: true }));
+      throw new UnavailableError('the broker did not confirm that it recorded the acknowledgement of entries up to seq 4');
+    });
+    const lines: string[] = [];
+    const hub = new HubService({ repo, client: feeds, topics: ['datasets/heart/na-aws'], name: 'hub', layout: 'graft', log: (l) => lines.push(l) });
+    hub.start();
+    await until(() => stopping.mock.calls.length === 1);
+    await hub.stop();
+    expect(lines).toEqual([
+      'subscription to datasets/heart/na-aws ended while stopping: UNAVAILABLE: the broker did not confirm that it ' +
+        'recorded the acknowledgement of entries up to seq 4',
+    ]);
+  });
+
   it('notes a conflict for the ack as its branch and at most ten paths', () => {
     expect(conflictNote('conflicts/na-aws/3', ['beats.csv (modify/modify)'])).toBe('conflicts/na-aws/3: beats.csv (modify/modify)');
     expect(conflictNote('conflicts/na-aws/3', [])).toBe('conflicts/na-aws/3');

@@ -100,7 +100,11 @@ export class HubService {
         // A following subscription ends by itself only when the broker ended the call: start again, but not in a spin.
         await sleep(MIN_BACKOFF_MS, this.abort.signal);
       } catch (e) {
-        if (this.abort.signal.aborted) break;
+        if (this.abort.signal.aborted) {
+          // Say so even when stopping: e.g. the broker did not confirm the last acks, so those entries come again.
+          log(`subscription to ${topic} ended while stopping: ${describe(e)}`);
+          break;
+        }
         state.state = 'retrying';
         log(`subscription to ${topic} failed: ${describe(e)}; retrying in ${backoff} ms`);
         await sleep(backoff, this.abort.signal);

@@ -88,7 +88,8 @@ export const subscribeCommand: CliCommand = {
     }
     const follow = args.flags.has('--follow');
     const abort = new AbortController();
-    // With --follow, Ctrl-C means "stop after what is durable": the client acks and returns, and we exit 0.
+    // With --follow, Ctrl-C means "stop after what is durable": the client acks and returns, and we exit 0, unless
+    // the broker fails before confirming those acks (the user should hear that those entries will come again).
     const onSigint = () => abort.abort();
     if (follow) process.prependOnceListener('SIGINT', onSigint);
     const client = await connect(brokerAddress(args));

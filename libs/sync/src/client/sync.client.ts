@@ -142,7 +142,8 @@ export class SyncClient {
   /**
    * Brings every entry after the subscriber's cursor into `repo`, in order: objects (only those missing), durably,
    * then `refs/topics/<topic>` moves to the entry's commit while `onEntry` runs, then the ack. Without `follow` it
-   * returns once caught up; with `follow` it returns after `signal` aborts and what was applied is acknowledged.
+   * returns once caught up; with `follow` it returns after `signal` aborts and what was applied is acknowledged. It
+   * throws if the broker fails before confirming the last acks: those entries stay here and may be delivered again.
    * Throws NotFoundError for an unknown topic without `follow`.
    */
   async subscribe(repo: Repository, topic: string, subscriber: string, opts: SubscribeOptions = {}): Promise<SyncResult> {
@@ -304,17 +305,23 @@ export class SyncClient {
       const deferFlush = opts.entryMakesDurable === true && opts.onEntry !== undefined;
       const onProgress = opts.onProgress && ((s: TransferStats) => opts.onProgress!(acc.wireBytes + s.wireBytes));
       const receiver = new TransferReceiver(databaseTarget(repo.objects, { flushOnReceive: !deferFlush }), subscribeChannel(io), onProgress);
+      // The last ack the broker has not confirmed. It confirms none one by one: it says caught up only once it has
+      // recorded every ack, and otherwise only ending the call cleanly after this side stops says so.
+      let unconfirmedAck = 0;
       for (;;) {
         if (opts.signal?.aborted) stop();
         idle = true;
         const msg = await io.receive().catch((e) => {
-          if (stopping) return undefined;
-          throw e;
+          if (!stopping) throw e;
+          // Those entries are stored here and the topic ref has moved; if the cursor did not, they come again.
+          if (unconfirmedAck > 0) throw ackNotConfirmed(e, unconfirmedAck);
+          return undefined;
         });
         idle = false;
         if (!msg) return;
         if (stopping) continue;
         if (msg.caughtUp) {
+          unconfirmedAck = 0;
           stop();
           continue;
         }
@@ -341,6 +348,7 @@ export class SyncClient {
           outcome = handled.value;
         }
         await io.send({ ack: outcome?.conflict ? { seq, conflict: outcome.conflict } : { seq } });
+        unconfirmedAck = seq;
         if (acc.commits === 0) acc.seqFrom = seq;
         acc.seqTo = seq;
         acc.commits++;
@@ -403,6 +411,18 @@ export async function firstParentChainAfter(repo: Repository, commit: CommitId, 
  * swaps from the ref as this repository last wrote or read it (RefStore.readForSwap), so a subscription reads the
  * ref once, not once per entry, and again only after another writer moved it.
  */
+/**
+ * The error for a call that failed, or that the broker did not end in time, after this subscriber acked `seq` and
+ * asked to stop: the broker may not have recorded the acks since it last confirmed them.
+ */
+function ackNotConfirmed(e: unknown, seq: number): TribError {
+  const cause = e instanceof TribError ? e : fromGrpcError(e);
+  const message =
+    `the broker did not confirm that it recorded the acknowledgement of entries up to seq ${seq} (${cause.message}); ` +
+    'they are stored here, and any it did not record will be delivered again';
+  return new TribError(cause.code, message, { ...cause.details, seq }, { cause });
+}
+
 async function moveTopicRef(repo: Repository, topic: TopicName, commit: CommitId): Promise<void> {
   const ref = topicRef(topic);
   for (let attempt = 0; ; attempt++) {
