@@ -120,12 +120,16 @@ describe('LocalStore', () => {
     });
   });
 
-  it('lists neither foreign names nor symlinks', async () => {
+  it('lists neither foreign names, temporary files, locks nor symlinks', async () => {
     await store.putIfAbsent('k/real', Buffer.from('x'));
     await fs.writeFile(path.join(store.root, 'k', 'has space'), 'x');
     await fs.writeFile(path.join(store.root, 'k', '.tmp-0123~'), 'x');
+    // A per-key lock and the draft it is linked from, as a writer in the middle of a compare-and-swap leaves them.
+    await fs.writeFile(path.join(store.root, 'k', 'real~lock'), 'x');
+    await fs.writeFile(path.join(store.root, 'k', 'real~lock~0123'), 'x');
     await fs.symlink('/etc', path.join(store.root, 'k', 'link'));
     expect(await listKeys(store, '')).toEqual(['k/real']);
+    expect(await listKeys(store, 'k/real')).toEqual(['k/real']);
   });
 
   it('lists and deletes keys without a round trip through the thread pool per key', async () => {
