@@ -11,6 +11,8 @@
  *   verify     `trib verify --read-data` of that repository (re-reads and hashes it)  info, beside the plain download
  *   publish    `trib publish` from a local repository to a broker on that store      >= 80% of the plain upload
  *   subscribe  `trib subscribe` into a fresh local repository from that broker       >= 80% of the plain download
+ *   floor      the plain SDK upload / download behind one raw grpc-js hop and one SHA-256 pass, nothing else
+ *              (relay-floor.js): the least a publish / subscribe through a broker can cost here       info
  *   pack       the adapter's putIfAbsent / getStream of one large pack beside the plain SDK (benchS3,
  *              measureGcsThroughput, measureAzureThroughput)                       >= 80% each way
  *
@@ -40,6 +42,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
 const { pathToFileURL } = require('node:url');
+const { openPlainSdk } = require('./plain-sdk');
+const { runRelayClient, startRelay } = require('./relay-floor');
 const { Report, fmtBytes } = require('./report');
 const {
   fmtMBps, freshMemoryMs, mbps, processCpuMs, randomFile, reapedChildrenCpuMs, startPrivateRedis, stopProcess, ROOT,
@@ -122,7 +126,9 @@ async function startBackends(names, ctx, stops) {
     Object.assign(ctx.env, emulator.env);
     const backend = { s3: s3Backend, gs: gcsBackend, az: azureBackend }[name](emulator);
     stops.push(() => backend.close());
-    out.push({ ...backend, emulatorPid: emulator.pid });
+    const relay = await startRelay(name, BUCKET, emulator.env);
+    stops.push(() => relay.stop());
+    out.push({ ...backend, emulatorPid: emulator.pid, relay });
   }
   return out;
 }
@@ -149,109 +155,57 @@ function localBackend(base) {
   };
 }
 
-function s3Backend(emulator) {
-  const { S3Client, GetObjectCommand, ListObjectsV2Command, DeleteObjectsCommand } = require('@aws-sdk/client-s3');
-  const { Upload } = require('@aws-sdk/lib-storage');
-  const { S3_PART_SIZE, S3_UPLOAD_QUEUE_SIZE } = require(path.join(ROOT, 'libs/storage/dist/s3.store.js'));
-  const { benchS3 } = require('./s3');
-  const env = emulator.env;
-  // The plain SDK as its documentation has it for an S3-compatible endpoint, with the adapter's part size and
-  // parallelism, so the ratio shows the adapter's own cost.
-  const client = new S3Client({
-    endpoint: emulator.endpoint,
-    forcePathStyle: true,
-    region: env.AWS_REGION,
-    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+/**
+ * A cloud backend: the plain SDK transfers of plain-sdk.js (the baseline) under `plain/`, on the emulator's
+ * environment, with the bench's label for it and its adapter figure.
+ */
+function cloudBackend(name, emulator, label, adapter) {
+  const sdk = openPlainSdk(name, emulator.env, BUCKET);
   return {
-    name: 's3',
-    label: `S3 on s3rver behind the conditional-write proxy (${emulator.endpoint}); baseline: @aws-sdk/lib-storage Upload, GetObject`,
+    name,
+    label,
     baselineName: 'plain SDK',
     target: true,
-    url: (p) => `s3://${BUCKET}/${p}`,
+    url: (p) => `${name}://${BUCKET}/${p}`,
     async upload(file, key) {
-      const params = { Bucket: BUCKET, Key: `plain/${key}`, Body: fs.createReadStream(file) };
-      await new Upload({ client, params, partSize: S3_PART_SIZE, queueSize: S3_UPLOAD_QUEUE_SIZE }).done();
+      await sdk.uploadStream(fs.createReadStream(file), `plain/${key}`);
     },
     async download(key, file) {
-      const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `plain/${key}` }));
-      await pipeline(out.Body, fs.createWriteStream(file));
+      await pipeline(await sdk.downloadStream(`plain/${key}`), fs.createWriteStream(file));
     },
-    async remove(prefix) {
-      for (;;) {
-        const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-        const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key }));
-        if (keys.length === 0) return;
-        const out = await client.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys } }));
-        // Refusals come back in the answer, not as an error; listing again would then never end.
-        if (out.Errors?.length) throw new Error(`cannot delete ${out.Errors[0].Key}: ${out.Errors[0].Message}`);
-      }
-    },
-    async adapter(bytes, rounds) {
-      const r = await benchS3({ sizeMiB: bytes / MiB, rounds, endpoint: emulator.endpoint, env, log: null });
-      return { sdkUp: r.uploadMBps.plainSdk, sdkDown: r.downloadMBps.plainSdk, up: r.uploadMBps.s3Store, down: r.downloadMBps.s3Store };
-    },
+    remove: (prefix) => sdk.remove(prefix),
+    adapter,
     async close() {
-      client.destroy();
+      sdk.close();
     },
   };
+}
+
+function s3Backend(emulator) {
+  const { benchS3 } = require('./s3');
+  const label = `S3 on s3rver behind the conditional-write proxy (${emulator.endpoint}); baseline: @aws-sdk/lib-storage Upload, GetObject`;
+  return cloudBackend('s3', emulator, label, async (bytes, rounds) => {
+    const r = await benchS3({ sizeMiB: bytes / MiB, rounds, endpoint: emulator.endpoint, env: emulator.env, log: null });
+    return { sdkUp: r.uploadMBps.plainSdk, sdkDown: r.downloadMBps.plainSdk, up: r.uploadMBps.s3Store, down: r.downloadMBps.s3Store };
+  });
 }
 
 function gcsBackend(emulator) {
-  const { Storage } = require('@google-cloud/storage');
   const { measureGcsThroughput } = require(path.join(ROOT, 'libs/storage/dist/gcs/gcs-throughput.js'));
-  const bucket = () => new Storage({ apiEndpoint: emulator.endpoint, projectId: emulator.env.GOOGLE_CLOUD_PROJECT }).bucket(BUCKET);
-  return {
-    name: 'gs',
-    label: `GCS on the JSON API stand-in, not Google's code (${emulator.endpoint}); baseline: @google-cloud/storage createWriteStream, createReadStream`,
-    baselineName: 'plain SDK',
-    target: true,
-    url: (p) => `gs://${BUCKET}/${p}`,
-    async upload(file, key) {
-      await pipeline(fs.createReadStream(file), bucket().file(`plain/${key}`).createWriteStream());
-    },
-    async download(key, file) {
-      await pipeline(bucket().file(`plain/${key}`).createReadStream(), fs.createWriteStream(file));
-    },
-    async remove(prefix) {
-      await bucket().deleteFiles({ prefix });
-    },
-    async adapter(bytes, rounds) {
-      const r = await measureGcsThroughput({ bytes, rounds, bucket: `${BUCKET}-pack` });
-      return { sdkUp: r.sdk.uploadMBps, sdkDown: r.sdk.downloadMBps, up: r.adapter.uploadMBps, down: r.adapter.downloadMBps };
-    },
-    async close() {},
-  };
+  const label = `GCS on the JSON API stand-in, not Google's code (${emulator.endpoint}); baseline: @google-cloud/storage createWriteStream, createReadStream`;
+  return cloudBackend('gs', emulator, label, async (bytes, rounds) => {
+    const r = await measureGcsThroughput({ bytes, rounds, bucket: `${BUCKET}-pack` });
+    return { sdkUp: r.sdk.uploadMBps, sdkDown: r.sdk.downloadMBps, up: r.adapter.uploadMBps, down: r.adapter.downloadMBps };
+  });
 }
 
 function azureBackend(emulator) {
-  const { BlobServiceClient } = require('@azure/storage-blob');
   const { measureAzureThroughput } = require(path.join(ROOT, 'libs/storage/dist/azure/azure-throughput.js'));
-  const container = BlobServiceClient.fromConnectionString(emulator.connectionString).getContainerClient(BUCKET);
-  return {
-    name: 'az',
-    label: `Azure Blob on Azurite (${emulator.blobEndpoint}); baseline: @azure/storage-blob uploadStream, download`,
-    baselineName: 'plain SDK',
-    target: true,
-    url: (p) => `az://${BUCKET}/${p}`,
-    async upload(file, key) {
-      await container.getBlockBlobClient(`plain/${key}`).uploadStream(fs.createReadStream(file));
-    },
-    async download(key, file) {
-      const res = await container.getBlockBlobClient(`plain/${key}`).download();
-      await pipeline(res.readableStreamBody, fs.createWriteStream(file));
-    },
-    async remove(prefix) {
-      for await (const b of container.listBlobsFlat({ prefix })) await container.deleteBlob(b.name);
-    },
-    async adapter(bytes, rounds) {
-      const r = await measureAzureThroughput({ bytes, rounds, container: `${BUCKET}-pack` });
-      return { sdkUp: r.sdk.uploadMBps, sdkDown: r.sdk.downloadMBps, up: r.adapter.uploadMBps, down: r.adapter.downloadMBps };
-    },
-    async close() {},
-  };
+  const label = `Azure Blob on Azurite (${emulator.blobEndpoint}); baseline: @azure/storage-blob uploadStream, download`;
+  return cloudBackend('az', emulator, label, async (bytes, rounds) => {
+    const r = await measureAzureThroughput({ bytes, rounds, container: `${BUCKET}-pack` });
+    return { sdkUp: r.sdk.uploadMBps, sdkDown: r.sdk.downloadMBps, up: r.adapter.uploadMBps, down: r.adapter.downloadMBps };
+  });
 }
 
 /** `bytes` of incompressible data in 4 files (fixed seeds), written once and hard-linked wherever a copy is needed. */
@@ -282,14 +236,15 @@ async function sourceRepository(ctx, files) {
 }
 
 async function benchBackend(report, ctx, b, files, bytes) {
-  const best = { up: 0, down: 0, commit: 0, checkout: 0, verify: 0, publish: 0, subscribe: 0 };
+  const best = { up: 0, down: 0, commit: 0, checkout: 0, verify: 0, publish: 0, subscribe: 0, floorUp: 0, floorDown: 0 };
   /** The CPU each process used in the best round of each figure (see cpuMeter). */
   const bestCpu = {};
   let fixedMs = Infinity;
-  // `run` is timed and its CPU measured in every process taking part: the emulator, `broker` when one runs, the
-  // trib command, and this process (the plain SDK client; for S3 also the conditional proxy in front of s3rver).
-  const keep = async (k, run, broker) => {
-    const cpu = cpuMeter({ emulator: b.emulatorPid, broker: broker?.pid });
+  // `run` is timed and its CPU measured in every process taking part: the emulator, the `server` process when one
+  // runs (a broker, the relay), the command it runs (trib, or the relay's client), and this process (the plain SDK
+  // client; for S3 also the conditional proxy in front of s3rver).
+  const keep = async (k, run, server, command = 'trib') => {
+    const cpu = cpuMeter({ emulator: b.emulatorPid, ...(server && { [server.name]: server.pid }) }, command);
     const ms = await timed(run);
     const rate = mbps(bytes, ms);
     if (rate > best[k]) [best[k], bestCpu[k]] = [rate, { ms, ...cpu.end() }];
@@ -335,21 +290,36 @@ async function benchBackend(report, ctx, b, files, bytes) {
         let published;
         const publishArgs = ['publish', topic, 'main', '--broker', broker.address, '--json'];
         const publish = async () => (published = JSON.parse((await trib(ctx, ctx.source, publishArgs)).stdout));
-        await keep('publish', publish, broker);
+        await keep('publish', publish, { name: 'broker', pid: broker.pid });
         wire = published.wireBytes;
         const sub = path.join(dir, 'subscriber');
         await trib(ctx, dir, ['init', sub]);
         const subscribeArgs = ['subscribe', topic, '--as', 'bench', '--broker', broker.address, '--json'];
-        await keep('subscribe', () => trib(ctx, sub, subscribeArgs), broker);
+        await keep('subscribe', () => trib(ctx, sub, subscribeArgs), { name: 'broker', pid: broker.pid });
       } finally {
         await broker.stop();
       }
       await b.remove(`broker-${round}/`);
     };
+    // The relay floor (relay-floor.js): the plain transfers behind one grpc-js hop and one SHA-256 pass.
+    const floorFigures = async () => {
+      if (!b.relay) return;
+      const relay = { name: 'relay', pid: b.relay.pid };
+      const prefix = `floor/${round}/`;
+      await keep('floorUp', () => runRelayClient(['up', b.relay.address, prefix, ...files.map((f) => f.file)]), relay, 'client');
+      const back = path.join(dir, 'floor-download');
+      fs.mkdirSync(back);
+      const down = ['down', b.relay.address, prefix, back, ...files.map((f) => f.name)];
+      await keep('floorDown', () => runRelayClient(down), relay, 'client');
+      checkFiles(files, back);
+      await b.remove(prefix);
+    };
     if (round % 2 === 0) {
       await baseline();
       await tribFigures();
+      await floorFigures();
     } else {
+      await floorFigures();
       await tribFigures();
       await baseline();
     }
@@ -376,22 +346,34 @@ async function benchBackend(report, ctx, b, files, bytes) {
   figure(`trib publish to a broker on ${b.name}`, best.publish, best.up, `${b.baselineName} upload`);
   report.note(`publish wireBytes ${fmtBytes(wire)} for ${fmtBytes(bytes)} of data`);
   figure(`trib subscribe from a broker on ${b.name}`, best.subscribe, best.down, `${b.baselineName} download`);
+  if (b.relay) {
+    // No target: the least any relay costs here, so a sync figure's gap splits into this stack's and trib's own.
+    const floor = (dir) => `relay floor ${dir}: SDK + gRPC hop + SHA-256`;
+    figure(floor('up'), best.floorUp, best.up, `${b.baselineName} upload`, { targeted: false });
+    figure(floor('down'), best.floorDown, best.down, `${b.baselineName} download`, { targeted: false });
+    report.note(
+      `relay floor: the ${b.baselineName} transfers behind one raw grpc-js hop and one SHA-256 pass, nothing else; ` +
+        `trib publish runs at ${Math.round((best.publish / best.floorUp) * 100)}% of it up, ` +
+        `trib subscribe at ${Math.round((best.subscribe / best.floorDown) * 100)}% down`,
+    );
+  }
   for (const line of cpuLines(b, bytes, best, bestCpu)) report.note(line);
 }
 
 /**
- * Starts counting the CPU time of `pids` (name -> pid; undefined ones are skipped), of the trib commands that exit
- * meanwhile, and of this process. `end()` returns ms by name.
+ * Starts counting the CPU time of `pids` (name -> pid; undefined ones are skipped), of the child processes that
+ * exit meanwhile (named `command`: the trib commands, or the relay's client), and of this process. `end()` returns
+ * ms by name.
  */
-function cpuMeter(pids) {
+function cpuMeter(pids, command = 'trib') {
   const named = Object.entries(pids).filter(([, pid]) => pid !== undefined);
   const at = (pid) => processCpuMs(pid) ?? NaN;
-  const start = { trib: reapedChildrenCpuMs() ?? NaN, self: process.cpuUsage() };
+  const start = { command: reapedChildrenCpuMs() ?? NaN, self: process.cpuUsage() };
   for (const [name, pid] of named) start[name] = at(pid);
   return {
     end() {
       const self = process.cpuUsage(start.self);
-      const out = { trib: (reapedChildrenCpuMs() ?? NaN) - start.trib, bench: (self.user + self.system) / 1000 };
+      const out = { [command]: (reapedChildrenCpuMs() ?? NaN) - start.command, bench: (self.user + self.system) / 1000 };
       for (const [name, pid] of named) out[name] = at(pid) - start[name];
       return out;
     },
@@ -408,15 +390,16 @@ function cpuLines(b, bytes, best, bestCpu) {
   const cores = os.cpus().length;
   const copy = b.name === 'local';
   const plain = { up: copy ? 'plain copy' : 'plain SDK upload', down: copy ? 'plain copy back' : 'plain SDK download' };
-  const against = { commit: 'up', checkout: 'down', publish: 'up', subscribe: 'down' };
-  const lines = ['up', 'down', 'commit', 'checkout', 'publish', 'subscribe']
+  const against = { commit: 'up', checkout: 'down', publish: 'up', subscribe: 'down', floorUp: 'up', floorDown: 'down' };
+  const names = { ...plain, floorUp: 'relay floor up', floorDown: 'relay floor down' };
+  const lines = ['up', 'down', 'commit', 'checkout', 'publish', 'subscribe', 'floorUp', 'floorDown']
     .filter((k) => bestCpu[k])
     .map((k) => {
       const { ms, ...cpu } = bestCpu[k];
       const parts = Object.entries(cpu).filter(([, v]) => Number.isFinite(v) && v >= 5);
       const sum = parts.reduce((s, [, v]) => s + v, 0);
       const each = parts.map(([name, v]) => `${name} ${(v / 1000).toFixed(2)}`).join(' + ');
-      const name = plain[k] ?? `trib ${k}`;
+      const name = names[k] ?? `trib ${k}`;
       let line = `  ${name} ${(ms / 1000).toFixed(2)} s: ${each} = ${(sum / 1000).toFixed(2)} CPU-s, ` +
         `${Math.round((sum / (ms * cores)) * 100)}% of ${cores} cores`;
       const base = against[k] && best[against[k]];
