@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readlinkSync, statSync, appendFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readlinkSync, statSync, appendFileSync, utimesSync } from 'node:fs';
 import * as path from 'node:path';
 import { Repository } from '@tributary/repository';
 import { commitFiles } from '../libs/sync/src/testing/sync-harness';
@@ -123,7 +124,6 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     ok(repo, ['commit', '-m', 'one']);
     const before = statSync(f);
     writeFileSync(f, 'a\n2\n'); // same size
-    const { utimesSync } = require('node:fs');
     utimesSync(f, before.atime, before.mtime);
     const st = JSON.parse(ok(repo, ['status', '--json']).stdout);
     expect(st.changes).toEqual([{ path: 'r.csv', status: 'modified' }]);
@@ -168,6 +168,37 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     ok(repo, ['checkout', ids[3], '--to', old]);
     expect(readFileSync(path.join(old, 'rows.csv'), 'utf8').split('\n')).toHaveLength(5);
     expect(ok(repo, ['gc', '--grace', '0']).stderr).not.toMatch(/merged/);
+  });
+
+  it('gc keeps the objects of files hashed but not committed yet, so the next commit is whole', () => {
+    // status stores big.bin's chunks and names them in the stat cache; no ref reaches them until the commit.
+    writeFileSync(path.join(repo, 'a.txt'), 'a\n');
+    ok(repo, ['commit', '-m', 'base']);
+    const big = randomBytes(2_000_000);
+    writeFileSync(path.join(repo, 'big.bin'), big);
+    ok(repo, ['status']);
+    ok(repo, ['gc', '--grace', '0']);
+    ok(repo, ['commit', '-m', 'add big']);
+    ok(repo, ['verify', '--read-data']);
+    ok(repo, ['checkout', 'HEAD', '--to', path.join(t.dir, 'co')]);
+    expect(readFileSync(path.join(t.dir, 'co', 'big.bin')).equals(big)).toBe(true);
+  });
+
+  it('gc keeps all that a cached file refers to, even objects in packs past the grace period', () => {
+    writeFileSync(path.join(repo, 'a.txt'), 'a\n');
+    ok(repo, ['commit', '-m', 'base']);
+    const packsDir = path.join(repo, '.trib/store/packs');
+    const before = new Set(readdirSync(packsDir));
+    writeFileSync(path.join(repo, 'big.bin'), randomBytes(2_000_000));
+    ok(repo, ['status']);
+    // Those chunks look two hours old; the append's new list, which reuses them, is fresh.
+    const then = new Date(Date.now() - 2 * 3600_000);
+    for (const f of readdirSync(packsDir).filter((f) => !before.has(f))) utimesSync(path.join(packsDir, f), then, then);
+    appendFileSync(path.join(repo, 'big.bin'), randomBytes(100_000));
+    ok(repo, ['status']);
+    ok(repo, ['gc']);
+    ok(repo, ['commit', '-m', 'add big']);
+    ok(repo, ['verify', '--read-data']);
   });
 
   it('a commit that brings the small packs to 50 merges them, as git gc --auto does', async () => {

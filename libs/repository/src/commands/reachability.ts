@@ -26,6 +26,10 @@ export interface WalkOptions {
   /** Re-read and hash every chunk, not only check that it is stored. */
   readonly readData?: boolean;
   readonly onObject?: (role: ObjectRole, id: ObjectId) => void;
+  /** Files to walk from besides `roots`: a file's chunk, or the root of its chunk list when `chunked`. */
+  readonly files?: Iterable<{ readonly path: string; readonly id: ObjectId; readonly chunked: boolean }>;
+  /** Objects an earlier walk found live: not visited again, nor returned. */
+  readonly known?: ReadonlySet<ObjectId>;
 }
 
 /** Every ref's target: branches, tags, topics and HEAD. */
@@ -70,7 +74,7 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
   };
   /** Queues an object not seen before; commits and tags share a queue, told apart once read. */
   const reach = (role: ObjectRole, id: ObjectId, where: string): void => {
-    if (live.has(id)) return;
+    if (live.has(id) || opts.known?.has(id)) return;
     live.add(id);
     if (role === 'commit') return void queues.commit.push({ id, where: `commit ${id}` });
     opts.onObject?.(role, id);
@@ -170,6 +174,7 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
   };
 
   for (const id of roots) reach('commit', id, '');
+  for (const f of opts.files ?? []) reach(f.chunked ? 'list' : 'chunk', f.id, f.path);
   for (;;) {
     // Chunks wait until a full batch has gathered (or nothing else is left), so their reads coalesce.
     if (queues.chunk.length >= CHUNK_BATCH) await chunks(queues.chunk.splice(0, CHUNK_BATCH));

@@ -1,6 +1,8 @@
+import * as path from 'node:path';
 import { IntegrityError } from '@tributary/core';
 import { collectGarbage } from '../objects/object-gc';
 import { Repository } from '../repository';
+import { StatCache } from '../worktree/stat-cache';
 import { Damage, refRoots, walkReachable } from './reachability';
 
 export interface VerifyOutcome {
@@ -21,9 +23,9 @@ export async function verifyRepository(repo: Repository, opts: { readData?: bool
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
 /**
- * `trib gc`: deletes objects unreachable from every ref and older than the grace period, so a concurrent writer's
- * fresh objects survive, and merges the old small packs (one per commit) so lookups stay cheap. Refuses to run on a
- * damaged repository (it could not tell what is live).
+ * `trib gc`: deletes objects that no ref and no file in the working copy's stat cache reaches, once older than the
+ * grace period, so a concurrent writer's fresh objects survive, and merges the old small packs (one per commit) so
+ * lookups stay cheap. Refuses to run on a damaged repository (it could not tell what is live).
  */
 export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?: boolean; graceMs?: number } = {}) {
   return repo.lock.run(async () => {
@@ -31,7 +33,15 @@ export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?
     if (damage.length) {
       throw new IntegrityError(`repository is damaged (${damage.length} objects, first ${damage[0].id}); run trib verify`);
     }
-    return collectGarbage(repo.objects, repo.store, (id) => live.has(id), {
+    // The stat cache names the stored objects of files hashed but not committed yet (by status, diff, a commit
+    // that failed), and the next commit refers to them without storing them again: they stay, with all they refer
+    // to, as git's gc keeps what its index names. What is already gone from them is only a stale cache: not damage.
+    const cache = await StatCache.load(path.join(repo.tribDir, 'index'));
+    const files = [...cache.entries()]
+      .filter(([, e]) => e.kind !== 'dir' && repo.objects.has(e.id))
+      .map(([p, e]) => ({ path: p, id: e.id, chunked: e.chunked }));
+    const cached = (await walkReachable(repo, [], { files, known: live })).live;
+    return collectGarbage(repo.objects, repo.store, (id) => live.has(id) || cached.has(id), {
       graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
       dryRun: Boolean(opts.dryRun),
       mergeSmallPacks: { minPacks: 2 },

@@ -133,7 +133,8 @@ export async function snapshotWorktree(
       files++;
       cache.keep(s.path);
       const c = cache.lookup(s.path, s.stat);
-      if (c && c.kind === s.kind && c.executable === s.executable && (c.chunked || db.has(c.id))) {
+      // The object may be gone since: gc keeps only what refs and this working copy's cache reach. Then hash again.
+      if (c && c.kind === s.kind && c.executable === s.executable && db.has(c.id)) {
         slots.push({ path: s.path, entry: { kind: c.kind, executable: c.executable, size: c.size, id: c.id, chunked: c.chunked } });
         continue;
       }

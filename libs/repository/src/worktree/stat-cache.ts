@@ -93,6 +93,11 @@ export class StatCache {
     return this.slots.size;
   }
 
+  /** Every entry with its path, in no particular order. */
+  *entries(): Generator<[string, CachedEntry]> {
+    for (const [p, slot] of this.slots) yield [p, this.entryAt(slot)];
+  }
+
   get(relPath: string): CachedEntry | undefined {
     const slot = this.slots.get(relPath);
     return slot === undefined ? undefined : this.entryAt(slot);
