@@ -46,7 +46,8 @@ async function modelMerge(base: FlatTree, ours: FlatTree, theirs: FlatTree, opts
       const merged = o && t && opts.mergeFile ? await opts.mergeFile(p, b && { ...b, name }, { ...o, name }, { ...t, name }) : undefined;
       if (merged) {
         const { name: _n, ...rest } = merged;
-        r = rest;
+        const flipped = b && rest.kind === 'file' ? (o!.executable !== b.executable ? o!.executable : t!.executable) : rest.executable;
+        r = { ...rest, executable: flipped };
       } else {
         conflicts.push({ path: p, kind: !b ? 'add/add' : !o ? 'delete/modify' : !t ? 'modify/delete' : 'modify/modify' });
         r = opts.strategy === 'theirs' ? t : opts.strategy === 'ours' ? o : (o ?? t);
@@ -105,6 +106,18 @@ describe('mergeTrees', () => {
     expect(calls).toEqual([['d/f.csv', fakeId(1), fakeId(2), fakeId(3)]]);
     expect(result.conflicts).toEqual([]);
     expect(files).toEqual(flat({ 'd/f.csv': content('merged', { size: 99 }) }));
+  });
+
+  it('merges the executable bit three-way around the answer of mergeFile: a side that flipped it wins', async () => {
+    const keepOurs: MergeOptions['mergeFile'] = async (_path, _b, o) => ({ ...o, id: fakeId('merged') });
+    const base = flat({ 'f.csv': content(1) });
+    const ours = flat({ 'f.csv': content(2) });
+    const theirsExec = flat({ 'f.csv': content(3, { executable: true }) });
+    const merged = (over: Partial<Content>) => flat({ 'f.csv': content('merged', over) });
+    expect((await mergeFlat(base, ours, theirsExec, { mergeFile: keepOurs })).files).toEqual(merged({ executable: true }));
+    expect((await mergeFlat(base, theirsExec, ours, { mergeFile: keepOurs })).files).toEqual(merged({ executable: true }));
+    const execBase = flat({ 'f.csv': content(1, { executable: true }) });
+    expect((await mergeFlat(execBase, ours, theirsExec, { mergeFile: keepOurs })).files).toEqual(merged({ executable: false }));
   });
 
   it.each<[string, FlatTree, FlatTree, FlatTree, MergeConflict['kind']]>([

@@ -22,7 +22,8 @@ export interface MergeOptions {
   /**
    * Called for a file or symlink that both sides changed to different content (base undefined when both added
    * it): returns the merged entry (a file or symlink, whose content the callback has already written), or
-   * undefined to leave it a conflict. This is where row union of CSV/JSONL appends plugs in.
+   * undefined to leave it a conflict. This is where row union of CSV/JSONL appends plugs in. Where there is a base,
+   * the merge sets a merged file's executable bit itself (see mergedExecutable), whatever the callback returned.
    */
   mergeFile?: (path: string, base: TreeEntry | undefined, ours: TreeEntry, theirs: TreeEntry) => Promise<TreeEntry | undefined>;
 }
@@ -35,6 +36,12 @@ export interface MergeResult {
 }
 
 const MAX_DIR_DEPTH = 256;
+
+/** A merged file's executable bit, three-way: a side that flipped it from base wins (both flipping it agree). */
+function mergedExecutable(merged: Omit<TreeEntry, 'name'>, base: TreeEntry | undefined, ours: TreeEntry, theirs: TreeEntry): boolean {
+  if (!base || merged.kind !== 'file') return merged.executable;
+  return ours.executable !== base.executable ? ours.executable : theirs.executable;
+}
 
 /**
  * Three-way merge of trees (base undefined: no common ancestor, as if empty).
@@ -156,7 +163,7 @@ class TreeMerge {
     if (ours && theirs && this.opts.mergeFile) {
       const merged = await this.opts.mergeFile(path, base, ours, theirs);
       if (merged) {
-        const entry: TreeEntry = { ...merged, name };
+        const entry: TreeEntry = { ...merged, name, executable: mergedExecutable(merged, base, ours, theirs) };
         validateTreeEntry(entry);
         if (entry.kind === 'dir') throw new InvalidArgumentError(`mergeFile for ${JSON.stringify(path)} returned a directory`);
         return { entry, conflict: false };
