@@ -87,6 +87,17 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(ev.rows).toMatchObject({ addedCount: 1, removedCount: 1, added: [{ record: '{"a":3}', count: 1 }], removed: [{ record: '{"a":1}', count: 1 }] });
     const text = ok(repo, ['diff', c1, c2, '--rows']).stdout;
     expect(text).toContain('+ (x2) 3,946');
+    expect(beats.rows.headerChanged).toBeNull();
+  });
+
+  it('row diff shows a changed CSV header, which is not a row', () => {
+    writeFileSync(path.join(repo, 'beats.csv'), 'idx,R\n0,77\n');
+    const c1 = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);
+    writeFileSync(path.join(repo, 'beats.csv'), 'idx,R,label\n0,77\n');
+    const c2 = lastLine(ok(repo, ['commit', '-m', 'two']).stdout);
+    const d = JSON.parse(ok(repo, ['diff', c1, c2, '--rows', '--json']).stdout);
+    expect(d.changes[0].rows).toMatchObject({ addedCount: 0, removedCount: 0, headerChanged: { old: 'idx,R', new: 'idx,R,label' } });
+    expect(ok(repo, ['diff', c1, c2, '--rows']).stdout).toContain('    header: idx,R -> idx,R,label\n');
   });
 
   it('keeps executable bits and symlinks (stored as links, never followed)', () => {

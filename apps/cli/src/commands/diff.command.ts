@@ -30,7 +30,17 @@ export const diffCommand: CliCommand = {
             oldSize: c.oldSize ?? null,
             newSize: c.newSize ?? null,
             ...(c.rows
-              ? { rows: { format: c.rows.format, addedCount: c.rows.addedCount, removedCount: c.rows.removedCount, added: c.rows.added, removed: c.rows.removed } }
+              ? {
+                  rows: {
+                    format: c.rows.format,
+                    addedCount: c.rows.addedCount,
+                    removedCount: c.rows.removedCount,
+                    added: c.rows.added,
+                    removed: c.rows.removed,
+                    // The CSV header is not a row, so a changed one shows only here: old and new, null when absent.
+                    headerChanged: c.rows.headerChanged ? { old: c.rows.headerChanged.old ?? null, new: c.rows.headerChanged.new ?? null } : null,
+                  },
+                }
               : {}),
           })),
         });
@@ -40,6 +50,8 @@ export const diffCommand: CliCommand = {
         ctx.out(`${MARK[c.status]} ${c.path}`);
         if (!c.rows) continue;
         ctx.out(`    rows: +${c.rows.addedCount} -${c.rows.removedCount}`);
+        const header = c.rows.headerChanged;
+        if (header) ctx.out(`    header: ${header.old ?? '(none)'} -> ${header.new ?? '(none)'}`);
         for (const r of c.rows.removed) ctx.out(`    -${r.count > 1 ? ` (x${r.count})` : ''} ${r.record}`);
         for (const r of c.rows.added) ctx.out(`    +${r.count > 1 ? ` (x${r.count})` : ''} ${r.record}`);
       }
