@@ -69,6 +69,45 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(read('only-feature.txt')).toBe('untracked here\n');
   });
 
+  it('switch refuses, changing nothing, when an ignored file is in the way of a path it must write', () => {
+    // main has a folder d/ where branch other has a file d; the folder also holds an ignored log.
+    write('d/a', '1\n');
+    write('.tribignore', '*.log\n');
+    ok(repo, ['commit', '-m', 'folder d']);
+    ok(repo, ['branch', 'other']);
+    rmSync(path.join(repo, 'd'), { recursive: true });
+    write('d', 'a file now\n');
+    ok(repo, ['commit', '-m', 'file d']);
+    ok(repo, ['switch', 'other']);
+    write('d/x.log', 'scratch\n');
+
+    const refused = trib(repo, ['switch', 'main']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toMatch(/^trib switch: would overwrite d\/x\.log, which is not tracked/);
+    expect(read('d/a')).toBe('1\n');
+    expect(read('.tribignore')).toBe('*.log\n');
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ clean: true });
+
+    ok(repo, ['switch', 'main', '--force']);
+    expect(read('d')).toBe('a file now\n');
+
+    // The other way round: an ignored file where a folder must go.
+    ok(repo, ['switch', 'other']);
+    write('keep/b', 'b\n');
+    ok(repo, ['commit', '-m', 'folder keep']);
+    ok(repo, ['switch', 'main']);
+    write('.tribignore', '*.log\nkeep\n');
+    ok(repo, ['commit', '-m', 'ignore keep']);
+    write('keep', 'mine\n');
+    const blocked = trib(repo, ['switch', 'other']);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toMatch(/would overwrite keep, which is not tracked/);
+    expect(read('keep')).toBe('mine\n');
+    expect(read('.tribignore')).toBe('*.log\nkeep\n');
+    ok(repo, ['switch', 'other', '--force']);
+    expect(read('keep/b')).toBe('b\n');
+  });
+
   it('checkout --to writes any commit, and refuses a non-empty directory without --force', () => {
     const first = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
     write('notes.txt', 'later\n');

@@ -3,6 +3,7 @@ import { diffTrees, FailedPreconditionError, TreeChange, TreeId } from '@tributa
 import { Repository } from '../repository';
 import { FileHasherPool } from './file-hasher-pool';
 import { materializeTree, removeEntry, writeEntries } from './materialize';
+import { firstLocalClash, hiddenBlockers, removeBlockers } from './move-plan';
 import { Snapshot, snapshotWorktree } from './snapshot';
 import { StatCache } from './stat-cache';
 
@@ -39,8 +40,8 @@ export class WorkingCopy {
 
   /**
    * Moves the working files from tree `from` to tree `to`, touching only paths that differ. Refuses (exit 2 in the
-   * CLI) when that would overwrite a local change or an untracked file, unless `force`; untracked files elsewhere
-   * are left alone.
+   * CLI), before changing anything, when that would overwrite a local change or an untracked file (ignored ones
+   * too), unless `force`; untracked files elsewhere are left alone.
    */
   async moveTo(from: TreeId | undefined, to: TreeId, opts: { force?: boolean; refuseDirty?: boolean } = {}): Promise<{ written: number; removed: number }> {
     const plan: TreeChange[] = [];
@@ -51,16 +52,20 @@ export class WorkingCopy {
         const dirty = local.filter((c) => c.status !== 'added');
         if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}${dirty.length > 1 ? `, and ${dirty.length - 1} more` : ''}); commit them first`);
       }
-      const touched = local.map((c) => c.path);
-      for (const p of plan) {
-        const clash = touched.find((t) => t === p.path || t.startsWith(p.path + '/') || p.path.startsWith(t + '/'));
-        if (clash !== undefined) {
-          const what = local.find((c) => c.path === clash)!.status === 'added' ? 'untracked file' : 'uncommitted change to';
-          throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it, move it away, or use --force`);
-        }
+      const clash = firstLocalClash(plan, local.map((c) => c.path));
+      if (clash !== undefined) {
+        const what = local.find((c) => c.path === clash)!.status === 'added' ? 'untracked file' : 'uncommitted change to';
+        throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it, move it away, or use --force`);
       }
     }
     const root = this.repo.workdir;
+    // Ignored files are in no snapshot, so the check above cannot see them in the way: look on disk, before
+    // anything changes, so that a move that cannot finish does not start.
+    const blockers = hiddenBlockers(root, plan);
+    if (blockers.length && !opts.force) {
+      throw new FailedPreconditionError(`would overwrite ${blockers[0]}, which is not tracked (an ignored file?); move it away, or use --force`);
+    }
+    removeBlockers(root, blockers);
     let written = 0;
     let removed = 0;
     // Removals first, so a file replaced by a directory (or the reverse) has room.

@@ -1,0 +1,91 @@
+import { lstatSync, readdirSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { splitRelativePath, TreeChange } from '@tributary/core';
+
+/**
+ * The first local change (a path from a working-tree snapshot: modified, removed or untracked) that moving the
+ * working files by `plan` would overwrite: the same path, one beneath a planned path, or one above it. Sorts a copy
+ * of `local` once, then costs a binary search per planned path, not a scan of every local change.
+ */
+export function firstLocalClash(plan: readonly TreeChange[], local: readonly string[]): string | undefined {
+  const sorted = [...local].sort();
+  const held = new Set(sorted);
+  for (const p of plan) {
+    if (held.has(p.path)) return p.path;
+    // A local change beneath the planned path: the first path sorting at or after `path/`.
+    const below = lowerBound(sorted, `${p.path}/`);
+    if (below < sorted.length && sorted[below].startsWith(`${p.path}/`)) return sorted[below];
+    for (let i = p.path.indexOf('/'); i > 0; i = p.path.indexOf('/', i + 1)) {
+      if (held.has(p.path.slice(0, i))) return p.path.slice(0, i);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * What the working tree holds in the way of `plan` that no snapshot shows, because ignore rules hide it: files
+ * left in a directory that must become a file (after the planned removals), and files where a planned file needs
+ * a directory. Checked on disk before anything is touched, so a move either happens or changes nothing. Returns the
+ * blocking paths, relative to `root`, each once.
+ */
+export function hiddenBlockers(root: string, plan: readonly TreeChange[]): string[] {
+  const removed = new Set(plan.filter((c) => c.status === 'removed' || (c.status === 'modified' && c.old?.kind !== c.new?.kind)).map((c) => c.path));
+  const blockers = new Set<string>();
+  const seenDirs = new Set<string>();
+  for (const c of plan) {
+    if (!c.new) continue;
+    const parts = splitRelativePath(c.path);
+    // Every folder on the way must be a folder, or a tracked file the move removes first.
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (seenDirs.has(dir)) continue;
+      seenDirs.add(dir);
+      const st = lstatOrUndefined(path.join(root, ...parts.slice(0, i)));
+      if (st && !st.isDirectory() && !removed.has(dir)) blockers.add(dir);
+    }
+    const st = lstatOrUndefined(path.join(root, ...parts));
+    if (st?.isDirectory() && c.new.kind !== 'dir') {
+      const left = firstLeftBehind(root, c.path, removed);
+      if (left !== undefined) blockers.add(left);
+    }
+  }
+  return [...blockers];
+}
+
+/** Removes what `hiddenBlockers` found, for a forced move. */
+export function removeBlockers(root: string, blockers: readonly string[]): void {
+  for (const b of blockers) rmSync(path.join(root, ...splitRelativePath(b)), { recursive: true, force: true });
+}
+
+/** The first entry under directory `rel` that the planned removals leave in place, if any. */
+function firstLeftBehind(root: string, rel: string, removed: ReadonlySet<string>): string | undefined {
+  for (const e of readdirSync(path.join(root, ...splitRelativePath(rel)), { withFileTypes: true })) {
+    const child = `${rel}/${e.name}`;
+    if (e.isDirectory()) {
+      const left = firstLeftBehind(root, child, removed);
+      if (left !== undefined) return left;
+    } else if (!removed.has(child)) {
+      return child;
+    }
+  }
+  return undefined;
+}
+
+function lstatOrUndefined(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function lowerBound(sorted: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
