@@ -46,13 +46,22 @@ export async function* walkCommits(repo: CommitReader, starts: readonly CommitId
   }
 }
 
-/** True when `ancestor` is reachable from `descendant` (or equal). Walks only commits newer than `ancestor`. */
+/**
+ * How far a commit's clock may run behind its parent's and still be walked past: commits are ordered by their
+ * authors' clocks, which disagree between machines.
+ */
+export const CLOCK_SKEW_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * True when `ancestor` is reachable from `descendant` (or equal). Walks the commits newer than `ancestor`, and those
+ * up to CLOCK_SKEW_MS older: a child stamped before its parent by a clock running behind is still seen.
+ */
 export async function isAncestor(repo: CommitReader, ancestor: CommitId, descendant: CommitId): Promise<boolean> {
   if (ancestor === descendant) return true;
-  const target = await repo.readCommit(ancestor);
+  const oldest = Date.parse((await repo.readCommit(ancestor)).time) - CLOCK_SKEW_MS;
   for await (const { id, commit } of walkCommits(repo, [descendant])) {
     if (id === ancestor) return true;
-    if (commit.time < target.time) return false;
+    if (Date.parse(commit.time) < oldest) return false;
   }
   return false;
 }
