@@ -192,6 +192,31 @@ describe('sync: subscribe', () => {
     expect(await cursorOf('late')).toBe(4);
   });
 
+  it('refuses --from past the next entry, which would skip entries yet to come, and leaves the cursor', async () => {
+    const topic = `datasets/heart/from-past-${Date.now()}`;
+    const other = await newRepo(path.join(t.dir, 'from-past-edge'));
+    const node = await newRepo(path.join(t.dir, 'from-past'));
+    try {
+      await commitFiles(other, { 'a.csv': rows(10, 1) });
+      await client.publish(other, topic);
+      await client.subscribe(node, topic, 'ahead');
+      await expect(client.subscribe(node, topic, 'ahead', { from: 3 })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/^cannot start at seq 3: the next entry of .* will be seq 2$/),
+      });
+      const topicInfo = (await client.listTopics()).find((x) => x.topic === topic)!;
+      expect(topicInfo.subscribers.find((s) => s.name === 'ahead')?.cursor).toBe(1);
+      // The next entry itself may be named: nothing to fetch yet, and it comes once published.
+      expect(await client.subscribe(node, topic, 'ahead', { from: 2 })).toMatchObject({ commits: 0 });
+      await appendAndCommit(other, { 'a.csv': rows(5, 2) });
+      await client.publish(other, topic);
+      expect(await client.subscribe(node, topic, 'ahead')).toMatchObject({ commits: 1, seqFrom: 2, seqTo: 2 });
+    } finally {
+      await other.close();
+      await node.close();
+    }
+  });
+
   it('starts a `latest` subscriber at the head, then follows new entries until stopped', async () => {
     const node = await newRepo(path.join(t.dir, 'follower'));
     const abort = new AbortController();

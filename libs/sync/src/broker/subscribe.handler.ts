@@ -57,6 +57,11 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
     if (!head && !follow) throw new NotFoundError(`topic ${topic} does not exist`, { topic });
     let cursor: number;
     if (fromSeq > 0) {
+      // Past the next entry, the cursor would skip entries that do not exist yet, for good.
+      const next = (head?.seq ?? 0) + 1;
+      if (fromSeq > next) {
+        throw new InvalidArgumentError(`cannot start at seq ${fromSeq}: the next entry of ${topic} will be seq ${next}`);
+      }
       cursor = fromSeq - 1;
       await ctx.cursors.reset(topic, subscriber, cursor);
     } else if (latest) {
