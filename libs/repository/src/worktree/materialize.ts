@@ -21,6 +21,9 @@ import { ChunkListPrefetcher } from './chunk-list-prefetch';
 import { StatCache } from './stat-cache';
 import { crashPoint } from '../testing/crash-points';
 
+/** Names of the temp files a file is written to before its rename into place; a scan of the working tree skips them. */
+export const WORKTREE_TEMP_PREFIX = '.trib-tmp-';
+
 /**
  * Makes sure every directory on the way to `relPath` under `root` is a real directory, creating missing ones.
  * Throws InvalidArgumentError if one is a symlink or a file: a write must never follow a link out of the tree.
@@ -240,7 +243,7 @@ class EntryWriter {
   async begin(root: string): Promise<void> {
     await prepareParents(root, this.written.path);
     this.abs = path.join(root, ...this.written.path.split('/'));
-    this.tmp = path.join(path.dirname(this.abs), `.trib-tmp-${randomBytes(6).toString('hex')}`);
+    this.tmp = path.join(path.dirname(this.abs), `${WORKTREE_TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
     const { entry } = this.written;
     if (entry.kind !== 'symlink') this.fd = openSync(this.tmp, 'wx', entry.executable ? 0o755 : 0o644);
   }
