@@ -27,7 +27,7 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     for (const bad of ['-x', '/x', 'x/', 'a..b', 'a b', 'a\\b']) expect(trib(repo, ['branch', '--', bad]).code).toBe(2);
     expect(trib(repo, ['branch', 'exp/a']).code).toBe(2);
     expect(trib(repo, ['branch', '-d', 'main']).code).toBe(2);
-    ok(repo, ['branch', '-d', 'exp/a']);
+    expect(JSON.parse(ok(repo, ['branch', '-d', 'exp/a', '--json']).stdout)).toEqual({ deleted: 'exp/a' });
     expect(JSON.parse(ok(repo, ['branch', '--json']).stdout)).toHaveLength(1);
   });
 
@@ -37,7 +37,7 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     const head = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
     expect(JSON.parse(ok(repo, ['show', 'v1', '--json']).stdout).id).toBe(head);
     expect(JSON.parse(ok(repo, ['tag', '--json']).stdout)).toEqual([{ name: 'v1', commit: head }]);
-    ok(repo, ['tag', '-d', 'v1']);
+    expect(JSON.parse(ok(repo, ['tag', '-d', 'v1', '--json']).stdout)).toEqual({ deleted: 'v1' });
     ok(repo, ['tag', 'v1']);
   });
 

@@ -58,6 +58,26 @@ describe('trib CLI: bad input and damage', () => {
     expect(outside.stderr).toMatch(/not a trib repository/);
   });
 
+  it('numbers, authors, meta keys and an init target are checked at the boundary, in one line each', () => {
+    const refused: [string[], RegExp][] = [
+      [['log', '-n', 'abc'], /^trib log: -n wants a whole number from 0, got "abc"$/],
+      [['log', '-n', '-1'], /^trib log: -n wants a whole number from 0, got "-1"$/],
+      [['diff', '--max-rows', '5x'], /^trib diff: --max-rows wants a whole number from 0, got "5x"$/],
+      [['gc', '--grace='], /^trib gc: --grace wants a number of seconds, got ""$/],
+      [['commit', '-m', 'x', '--author', 'evil\nparent 0000'], /^trib commit: author "evil\\nparent 0000" holds a control character/],
+      [['commit', '-m', 'x', '--meta', '__proto__=x'], /^trib commit: --meta key __proto__ is reserved$/],
+    ];
+    writeFileSync(path.join(repo, 'more.txt'), 'more\n');
+    for (const [args, message] of refused) {
+      const r = trib(repo, args);
+      expect({ args, code: r.code, stderr: r.stderr.trim() }).toEqual({ args, code: 2, stderr: expect.stringMatching(message) });
+    }
+    writeFileSync(path.join(t.dir, 'afile'), 'x');
+    const init = trib(t.dir, ['init', 'afile']);
+    expect([init.code, init.stderr.trim()]).toEqual([2, `trib init: ${path.join(t.dir, 'afile')} is not a directory`]);
+    expect(ok(repo, ['log', '-n', '0', '--json']).stdout.trim()).toBe('[]');
+  });
+
   it('a store without its config is refused in one line naming the store, even with packs in it', () => {
     writeFileSync(path.join(repo, 'a.csv'), 'id\n1\n');
     ok(repo, ['commit', '-m', 'one']);

@@ -80,7 +80,10 @@ export class Repository implements CommitReader {
   static async init(dir: string, opts: { storeUrl?: string; initialBranch?: string } = {}): Promise<Repository> {
     const workdir = path.resolve(dir);
     const tribDir = path.join(workdir, TRIB_DIR);
-    await fs.mkdir(workdir, { recursive: true });
+    await fs.mkdir(workdir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new FailedPreconditionError(`${workdir} is not a directory`);
+      throw e;
+    });
     if (await exists(tribDir)) throw new FailedPreconditionError(`${workdir} is already a trib repository`);
     const branch = opts.initialBranch ?? 'main';
     validateRefName(branch, 'branch name');

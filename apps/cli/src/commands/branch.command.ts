@@ -16,7 +16,8 @@ export const branchCommand: CliCommand = {
       if (args.flags.has('-d')) {
         if (!name || start) throw new InvalidArgumentError('usage: trib branch -d NAME');
         await deleteBranch(repo, name);
-        ctx.err(`Deleted branch ${name}`);
+        if (args.flags.has('--json')) ctx.json({ deleted: name });
+        else ctx.err(`Deleted branch ${name}`);
         return 0;
       }
       if (name) {

@@ -1,5 +1,5 @@
 import { diffRevisions } from '@tributary/repository';
-import { maxPositionals } from '../ui/args';
+import { maxPositionals, parseCount } from '../ui/args';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
 
@@ -13,7 +13,7 @@ export const diffCommand: CliCommand = {
   async run(args, ctx) {
     maxPositionals(args, 2, this.usage);
     const [a, b] = args.positionals;
-    const maxRows = args.values.has('--max-rows') ? Number.parseInt(args.values.get('--max-rows')!, 10) : 1000;
+    const maxRows = parseCount(args, '--max-rows') ?? 1000;
     return withRepository(ctx, async (repo) => {
       const d = await diffRevisions(repo, a, b, { rows: args.flags.has('--rows'), maxRows });
       if (args.flags.has('--json')) {

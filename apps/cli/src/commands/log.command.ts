@@ -1,6 +1,6 @@
 import { Commit, CommitId } from '@tributary/core';
 import { lookupTreeSize, walkCommits } from '@tributary/repository';
-import { maxPositionals } from '../ui/args';
+import { maxPositionals, parseCount } from '../ui/args';
 import { CliCommand, CliContext } from './command';
 import { withRepository } from './open-repo';
 
@@ -26,7 +26,7 @@ export const logCommand: CliCommand = {
   options: { flags: ['--json'], values: ['-n'] },
   async run(args, ctx) {
     maxPositionals(args, 1, this.usage);
-    const limit = args.values.has('-n') ? Number.parseInt(args.values.get('-n')!, 10) : Infinity;
+    const limit = parseCount(args, '-n') ?? Infinity;
     return withRepository(ctx, async (repo) => {
       const head = await repo.head();
       if (!args.positionals[0] && !head.commit) {

@@ -16,7 +16,8 @@ export const tagCommand: CliCommand = {
       if (args.flags.has('-d')) {
         if (!name || ref) throw new InvalidArgumentError('usage: trib tag -d NAME');
         await deleteTag(repo, name);
-        ctx.err(`Deleted tag ${name}`);
+        if (args.flags.has('--json')) ctx.json({ deleted: name });
+        else ctx.err(`Deleted tag ${name}`);
         return 0;
       }
       if (name) {

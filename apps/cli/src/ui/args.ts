@@ -58,9 +58,23 @@ export function parseMeta(items: readonly string[] | undefined): Record<string, 
     if (eq <= 0) throw new InvalidArgumentError(`--meta wants KEY=VALUE, got ${JSON.stringify(item)}`);
     const key = item.slice(0, eq);
     if (!/^[A-Za-z0-9._:/-]+$/.test(key)) throw new InvalidArgumentError(`--meta key ${JSON.stringify(key)} may only use letters, digits and . _ : / -`);
+    // As a key of a plain object it would set the prototype and be lost.
+    if (key === '__proto__') throw new InvalidArgumentError('--meta key __proto__ is reserved');
     out[key] = item.slice(eq + 1);
   }
   return out;
+}
+
+/**
+ * The whole number given to `option` (digits only), at least `min`; undefined when the option is absent. Anything
+ * else (a sign, a fraction, an empty value) is a usage error naming the option.
+ */
+export function parseCount(args: ParsedArgs, option: string, min = 0): number | undefined {
+  const raw = args.values.get(option);
+  if (raw === undefined) return undefined;
+  const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min)) throw new InvalidArgumentError(`${option} wants a whole number from ${min}, got ${JSON.stringify(raw)}`);
+  return n;
 }
 
 export function maxPositionals(args: ParsedArgs, n: number, usage: string): void {

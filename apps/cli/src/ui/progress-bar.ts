@@ -25,13 +25,16 @@ export class ProgressBar {
     this.drawn = true;
   }
 
-  /** For work whose total is not known up front (a transfer's missing bytes): the amount so far, no bar. */
-  count(done: number, what: string): void {
+  /**
+   * For work whose total is not known up front (a transfer's missing bytes, objects checked): the amount so far, no
+   * bar, shown as bytes unless `format` says otherwise.
+   */
+  count(done: number, what: string, format: (n: number) => string = formatBytes): void {
     if (!this.enabled) return;
     const now = Date.now();
     if (now - this.last < 100) return;
     this.last = now;
-    this.stream.write(`\r${this.label} ${formatBytes(done)} ${what}\x1b[K`);
+    this.stream.write(`\r${this.label} ${format(done)} ${what}\x1b[K`);
     this.drawn = true;
   }
 

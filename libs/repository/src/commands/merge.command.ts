@@ -93,7 +93,7 @@ export async function mergeIntoWorktree(
         kind = 'merge';
       }
       crashPoint('merge.before-worktree');
-      await wc.moveTo(headTree, tree);
+      await wc.moveTo(headTree, tree, { forceHint: '' });
       await repo.advanceHead(head, commit);
       await wc.cache.save();
       return { kind, commit, conflicts: [] };

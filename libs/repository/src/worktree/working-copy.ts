@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import * as path from 'node:path';
 import { diffTrees, FailedPreconditionError, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
@@ -43,7 +44,12 @@ export class WorkingCopy {
    * CLI), before changing anything, when that would overwrite a local change or an untracked file (ignored ones
    * too), unless `force`; untracked files elsewhere are left alone.
    */
-  async moveTo(from: TreeId | undefined, to: TreeId, opts: { force?: boolean; refuseDirty?: boolean } = {}): Promise<{ written: number; removed: number }> {
+  async moveTo(
+    from: TreeId | undefined,
+    to: TreeId,
+    /** `forceHint`: what a refusal suggests after "move it away", for a command without --force ('' for none). */
+    opts: { force?: boolean; refuseDirty?: boolean; forceHint?: string } = {},
+  ): Promise<{ written: number; removed: number }> {
     const plan: TreeChange[] = [];
     for await (const c of diffTrees(this.repo.objects, from, to)) plan.push(c);
     if (!opts.force) {
@@ -55,15 +61,18 @@ export class WorkingCopy {
       const clash = firstLocalClash(plan, local.map((c) => c.path));
       if (clash !== undefined) {
         const what = local.find((c) => c.path === clash)!.status === 'added' ? 'untracked file' : 'uncommitted change to';
-        throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it, move it away, or use --force`);
+        throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away${opts.forceHint ?? ', or use --force'}`);
       }
     }
     const root = this.repo.workdir;
     // Ignored files are in no snapshot, so the check above cannot see them in the way: look on disk, before
     // anything changes, so that a move that cannot finish does not start.
     const blockers = hiddenBlockers(root, plan);
+    // Not even --force removes a symlink in the way: the link, not where it points, is the user's to settle.
+    const link = blockers.find((b) => lstatSync(path.join(root, b)).isSymbolicLink());
+    if (link !== undefined) throw new FailedPreconditionError(`will not write through symlink ${link}; remove it first`);
     if (blockers.length && !opts.force) {
-      throw new FailedPreconditionError(`would overwrite ${blockers[0]}, which is not tracked (an ignored file?); move it away, or use --force`);
+      throw new FailedPreconditionError(`would overwrite ${blockers[0]}, which is not tracked (an ignored file?); move it away${opts.forceHint ?? ', or use --force'}`);
     }
     removeBlockers(root, blockers);
     let written = 0;
