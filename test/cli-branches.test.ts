@@ -182,6 +182,26 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(read('beats.csv')).toBe('idx,R\n0,78\n');
   });
 
+  it('after a criss-cross merge, a path the two sides resolved differently is a conflict, not one side silently', () => {
+    ok(repo, ['branch', 'b']);
+    write('notes.txt', 'a\n');
+    ok(repo, ['commit', '-m', 'A1']);
+    ok(repo, ['switch', 'b']);
+    write('notes.txt', 'b\n');
+    ok(repo, ['commit', '-m', 'B1']);
+    ok(repo, ['switch', 'main']);
+    ok(repo, ['merge', 'b', '--strategy', 'ours']); // main keeps a
+    ok(repo, ['switch', 'b']);
+    ok(repo, ['merge', 'main~1', '--strategy', 'ours']); // b keeps b
+    ok(repo, ['switch', 'main']);
+    const r = trib(repo, ['merge', 'b', '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ conflicts: [{ path: 'notes.txt', kind: 'modify/modify' }] });
+    expect(read('notes.txt')).toBe('a\n');
+    ok(repo, ['merge', 'b', '--strategy', 'theirs']);
+    expect(read('notes.txt')).toBe('b\n');
+  });
+
   it('refuses to merge on a dirty tree', () => {
     ok(repo, ['branch', 'o']);
     write('notes.txt', 'dirty\n');

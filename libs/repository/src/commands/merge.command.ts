@@ -1,7 +1,12 @@
 import {
   Annotations,
   CommitId,
+  compareNames,
+  diffTrees,
+  editPath,
   FailedPreconditionError,
+  lookupPath,
+  MergeConflict,
   mergeTrees,
   MergeResult,
   recordFormatOf,
@@ -9,7 +14,7 @@ import {
   TreeEntry,
   TreeId,
 } from '@tributary/core';
-import { isAncestor, mergeBase } from '../history/commit-walk';
+import { isAncestor, mergeBases } from '../history/commit-walk';
 import { Repository } from '../repository';
 import { WorkingCopy } from '../worktree/working-copy';
 import { defaultAuthor } from './commit.command';
@@ -22,21 +27,63 @@ export type MergeStrategy = 'ours' | 'theirs';
  * files that both sides only appended to are row-unioned (base, ours' records, theirs' records); other two-sided
  * changes are conflicts unless `strategy` picks a side.
  */
-export async function mergeCommitTrees(repo: Repository, ours: CommitId, theirs: CommitId, strategy?: MergeStrategy): Promise<MergeResult & { base?: CommitId }> {
-  const base = await mergeBase(repo, ours, theirs);
-  const baseTree = base ? (await repo.readCommit(base)).tree : undefined;
+export async function mergeCommitTrees(repo: Repository, ours: CommitId, theirs: CommitId, strategy?: MergeStrategy): Promise<MergeResult & { bases: CommitId[] }> {
+  const bases = await mergeBases(repo, ours, theirs);
   const ourTree = (await repo.readCommit(ours)).tree;
   const theirTree = (await repo.readCommit(theirs)).tree;
   const db = repo.objects;
-  const result = await mergeTrees(db, db, baseTree, ourTree, theirTree, {
-    strategy,
-    mergeFile: async (path: string, b: TreeEntry | undefined, o: TreeEntry, t: TreeEntry) => {
-      if (!b || !recordFormatOf(path) || b.kind !== 'file' || o.kind !== 'file' || t.kind !== 'file') return undefined;
-      const merged = await rowUnionMerge(db, db, path, b, o, t);
-      return merged && { ...o, id: merged.id, size: merged.size, chunked: merged.chunked };
-    },
-  });
-  return { ...result, base };
+  const mergeFrom = async (base: CommitId | undefined) =>
+    mergeTrees(db, db, base ? (await repo.readCommit(base)).tree : undefined, ourTree, theirTree, {
+      strategy,
+      mergeFile: async (path: string, b: TreeEntry | undefined, o: TreeEntry, t: TreeEntry) => {
+        if (!b || !recordFormatOf(path) || b.kind !== 'file' || o.kind !== 'file' || t.kind !== 'file') return undefined;
+        const merged = await rowUnionMerge(db, db, path, b, o, t);
+        return merged && { ...o, id: merged.id, size: merged.size, chunked: merged.chunked };
+      },
+    });
+  const results: MergeResult[] = [];
+  for (const base of bases.length ? bases : [undefined]) results.push(await mergeFrom(base));
+  return { ...(await agreeAcrossBases(repo, results, { ours: ourTree, theirs: theirTree }, strategy)), bases };
+}
+
+/** Tree order of slash-separated paths, as mergeTrees lists its conflicts. */
+function compareTreePaths(a: string, b: string): number {
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const c = compareNames(x[i], y[i]);
+    if (c !== 0) return c;
+  }
+  return x.length - y.length;
+}
+
+/**
+ * One merge from the merges from each best common ancestor (several after a criss-cross merge). Where they agree,
+ * that result. A path on which they disagree was resolved differently on the two sides since (one side kept its
+ * version, the other took the other's), so no single base tells which to keep: a modify/modify conflict, which a
+ * strategy settles by taking its side's version of the path.
+ */
+async function agreeAcrossBases(
+  repo: Repository,
+  results: readonly MergeResult[],
+  sides: { ours: TreeId; theirs: TreeId },
+  strategy: MergeStrategy | undefined,
+): Promise<MergeResult> {
+  const conflicts = new Map<string, MergeConflict>();
+  for (const r of results) for (const c of r.conflicts) conflicts.set(c.path, c);
+  const first = results[0];
+  const disagree = new Set<string>();
+  for (const r of results.slice(1)) {
+    if (!first.tree || !r.tree || r.tree.id === first.tree.id) continue;
+    for await (const change of diffTrees(repo.objects, first.tree.id, r.tree.id)) disagree.add(change.path);
+  }
+  for (const p of disagree) if (!conflicts.has(p)) conflicts.set(p, { path: p, kind: 'modify/modify' });
+  const sorted = [...conflicts.values()].sort((a, b) => compareTreePaths(a.path, b.path));
+  if (results.some((r) => !r.tree) || (disagree.size > 0 && !strategy)) return { conflicts: sorted };
+  let tree = first.tree!;
+  const side = strategy === 'theirs' ? sides.theirs : sides.ours;
+  for (const p of disagree) tree = await editPath(repo.objects, repo.objects, tree.id, p, await lookupPath(repo.objects, side, p));
+  return { tree, conflicts: sorted };
 }
 
 export interface MergeOutcome {

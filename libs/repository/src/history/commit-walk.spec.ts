@@ -1,5 +1,5 @@
 import { Commit, CommitId } from '@tributary/core';
-import { CLOCK_SKEW_MS, CommitReader, isAncestor } from './commit-walk';
+import { CLOCK_SKEW_MS, CommitReader, isAncestor, mergeBases } from './commit-walk';
 
 /** Commits by id in memory; counts reads. */
 class MemoryHistory implements CommitReader {
@@ -38,5 +38,31 @@ describe('isAncestor', () => {
     expect(await isAncestor(h, other, parent)).toBe(false);
     // The five newer commits, and those within the skew allowance: not the hundred.
     expect(h.reads).toBeLessThanOrEqual(2 + 5 + Math.ceil(CLOCK_SKEW_MS / day) + 1);
+  });
+});
+
+describe('mergeBases', () => {
+  const at = (hour: number) => new Date(Date.UTC(2026, 2, 1, hour)).toISOString();
+
+  it('finds the fork point, an ancestor itself, and nothing for unrelated histories', async () => {
+    const h = new MemoryHistory();
+    const root = h.add('root', at(0));
+    const a1 = h.add('a1', at(1), [root]);
+    const b1 = h.add('b1', at(2), [root]);
+    const a2 = h.add('a2', at(3), [a1]);
+    expect(await mergeBases(h, a2, b1)).toEqual([root]);
+    expect(await mergeBases(h, a2, a1)).toEqual([a1]);
+    expect(await mergeBases(h, a2, h.add('lone', at(4)))).toEqual([]);
+  });
+
+  it('finds both bases of a criss-cross merge, and not their own common ancestor', async () => {
+    // a1 and b1 fork from root; each side then merges the other's: m1 = a1 + b1, m2 = b1 + a1.
+    const h = new MemoryHistory();
+    const root = h.add('root', at(0));
+    const a1 = h.add('a1', at(1), [root]);
+    const b1 = h.add('b1', at(2), [root]);
+    const m1 = h.add('m1', at(3), [a1, b1]);
+    const m2 = h.add('m2', at(4), [b1, a1]);
+    expect((await mergeBases(h, m1, m2)).sort()).toEqual([a1, b1].sort());
   });
 });

@@ -22,6 +22,9 @@ class CommitQueue {
   shift(): { id: CommitId; commit: Commit } | undefined {
     return this.items.shift();
   }
+  some(test: (id: CommitId) => boolean): boolean {
+    return this.items.some((i) => test(i.id));
+  }
   get size(): number {
     return this.items.length;
   }
@@ -67,23 +70,36 @@ export async function isAncestor(repo: CommitReader, ancestor: CommitId, descend
 }
 
 /**
- * The newest common ancestor of `a` and `b`, or undefined for unrelated histories. Both sides are walked together,
- * newest first, so the cost follows the commits since the fork, not the whole history.
+ * The best common ancestors of `a` and `b`: the common ancestors that are not ancestors of another one, newest
+ * first; empty for unrelated histories. Usually one; two or more after criss-cross merges (each side merged the
+ * other), where a merge from any single one of them could silently drop what the other side resolved.
+ *
+ * Both sides are walked together, newest first (as git's paint-down-to-common): a commit reached from both is a
+ * candidate and its ancestors are marked stale, and the walk ends once only stale commits are queued, so the cost
+ * follows the commits since the fork, not the whole history. A candidate that is an ancestor of another (possible
+ * when a clock ran behind) is dropped at the end.
  */
-export async function mergeBase(repo: CommitReader, a: CommitId, b: CommitId): Promise<CommitId | undefined> {
-  if (a === b) return a;
+export async function mergeBases(repo: CommitReader, a: CommitId, b: CommitId): Promise<CommitId[]> {
+  if (a === b) return [a];
   const A = 1;
   const B = 2;
-  const flags = new Map<CommitId, number>();
-  const queue = new CommitQueue();
-  flags.set(a, A);
+  const STALE = 4;
+  const flags = new Map<CommitId, number>([[a, A]]);
   flags.set(b, (flags.get(b) ?? 0) | B);
+  const queue = new CommitQueue();
   queue.push(a, await repo.readCommit(a));
   queue.push(b, await repo.readCommit(b));
   const popped = new Set<CommitId>();
-  for (let next = queue.shift(); next; next = queue.shift()) {
-    const f = flags.get(next.id)!;
-    if (f === (A | B)) return next.id;
+  const candidates: CommitId[] = [];
+  const live = (id: CommitId) => !(flags.get(id)! & STALE);
+  while (queue.some(live)) {
+    const next = queue.shift()!;
+    let f = flags.get(next.id)!;
+    if ((f & (A | B)) === (A | B) && !(f & STALE)) {
+      candidates.push(next.id);
+      f |= STALE;
+      flags.set(next.id, f);
+    }
     popped.add(next.id);
     for (const p of next.commit.parents) {
       const pf = flags.get(p);
@@ -92,10 +108,16 @@ export async function mergeBase(repo: CommitReader, a: CommitId, b: CommitId): P
         queue.push(p, await repo.readCommit(p));
       } else if ((pf | f) !== pf) {
         flags.set(p, pf | f);
-        // Clock skew can make a parent look newer than its child; revisit it so its new flag propagates.
+        // Clock skew can make a parent look newer than its child; revisit it so its new flags propagate.
         if (popped.delete(p)) queue.push(p, await repo.readCommit(p));
       }
     }
   }
-  return undefined;
+  const best: CommitId[] = [];
+  for (const c of candidates) {
+    let redundant = false;
+    for (const other of candidates) if (other !== c && (await isAncestor(repo, c, other))) redundant = true;
+    if (!redundant) best.push(c);
+  }
+  return best;
 }
