@@ -24,8 +24,11 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     ok(repo, ['branch', 'exp/a']);
     const list = JSON.parse(ok(repo, ['branch', '--json']).stdout);
     expect(list.map((b: any) => [b.name, b.current])).toEqual([['exp/a', false], ['main', true]]);
-    for (const bad of ['-x', '/x', 'x/', 'a..b', 'a b', 'a\\b']) expect(trib(repo, ['branch', '--', bad]).code).toBe(2);
+    for (const bad of ['-x', '/x', 'x/', 'a..b', 'a b', 'a\\b', '', 'HEAD', 'refs/heads/z']) {
+      expect([bad, trib(repo, ['branch', '--', bad]).code]).toEqual([bad, 2]);
+    }
     expect(trib(repo, ['branch', 'exp/a']).code).toBe(2);
+    expect(trib(repo, ['branch', 'exp']).stderr.trim()).toBe('trib branch: cannot create branch exp: branch exp/a exists');
     expect(trib(repo, ['branch', '-d', 'main']).code).toBe(2);
     expect(JSON.parse(ok(repo, ['branch', '-d', 'exp/a', '--json']).stdout)).toEqual({ deleted: 'exp/a' });
     expect(JSON.parse(ok(repo, ['branch', '--json']).stdout)).toHaveLength(1);
@@ -34,6 +37,7 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
   it('tags are create-once and may carry a message and annotations', () => {
     ok(repo, ['tag', 'v1', '-m', 'release one', '--meta', 'model=pvc-1']);
     expect(trib(repo, ['tag', 'v1']).code).toBe(2);
+    expect(trib(repo, ['tag', '-m', 'no name']).code).toBe(2);
     const head = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
     expect(JSON.parse(ok(repo, ['show', 'v1', '--json']).stdout).id).toBe(head);
     expect(JSON.parse(ok(repo, ['tag', '--json']).stdout)).toEqual([{ name: 'v1', commit: head }]);

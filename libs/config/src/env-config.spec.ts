@@ -39,4 +39,10 @@ describe('loadConfig', () => {
     expect(loadConfig(schema, { TRIB_TOPIC_LOG_FENCE: 'off' }).fence).toBe('off');
     expect(() => loadConfig(schema, { TRIB_TOPIC_LOG_FENCE: 'maybe' })).toThrow(/TRIB_TOPIC_LOG_FENCE="maybe": expected one of auto, redis, off/);
   });
+
+  it('takes port 0 for the address to listen on, not for the broker to connect to', () => {
+    expect(loadConfig({ listen: TRIB_ENV.listen }, { TRIB_LISTEN: '127.0.0.1:0' }).listen.port).toBe(0);
+    expect(() => loadConfig({ broker: TRIB_ENV.broker }, { TRIB_BROKER: 'broker:0' })).toThrow(/TRIB_BROKER="broker:0": port must be 1..65535/);
+    expect(loadConfig({ broker: TRIB_ENV.broker }, { TRIB_BROKER: 'broker:7070' }).broker.port).toBe(7070);
+  });
 });

@@ -9,6 +9,13 @@ export function hostPort(raw: string): { host: string; port: number; address: st
   return { host: m[1], port, address: raw };
 }
 
+/** A HOST:PORT to connect to: as hostPort, but port 0 (which only a listener may ask for) is refused. */
+export function peerHostPort(raw: string): { host: string; port: number; address: string } {
+  const hp = hostPort(raw);
+  if (hp.port === 0) throw new Error('port must be 1..65535 (0 only means "any" for a listener)');
+  return hp;
+}
+
 export function redisUrl(raw: string): string {
   let u: URL;
   try {

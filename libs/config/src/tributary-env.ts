@@ -1,5 +1,5 @@
 import { envVar } from './env-config';
-import { hostPort, list, oneOf, redisUrl, simpleName, storeUrl, text, topicName } from './parsers';
+import { hostPort, list, oneOf, peerHostPort, redisUrl, simpleName, storeUrl, text, topicName } from './parsers';
 
 /**
  * Every environment variable any Tributary app reads, in one place: the apps build their schemas from these, and the
@@ -9,7 +9,7 @@ export const TRIB_ENV = {
   redisUrl: envVar('REDIS_URL', 'Redis holding subscription cursors', redisUrl, 'redis://127.0.0.1:6379'),
   listen: envVar('TRIB_LISTEN', 'address the broker listens on (port 0 picks a free port)', hostPort, '127.0.0.1:7070'),
   store: envVar('TRIB_STORE', "storage URL of this process's repository", storeUrl),
-  broker: envVar('TRIB_BROKER', 'broker address HOST:PORT', hostPort, '127.0.0.1:7070'),
+  broker: envVar('TRIB_BROKER', 'broker address HOST:PORT', peerHostPort, '127.0.0.1:7070'),
   region: envVar('TRIB_REGION', "the agent's region, e.g. na-aws", simpleName),
   dataset: envVar('TRIB_DATASET', 'dataset name, e.g. heart', simpleName),
   inbox: envVar('TRIB_INBOX', 'folder the agent watches for landed batch files', text),

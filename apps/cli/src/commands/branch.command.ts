@@ -20,7 +20,7 @@ export const branchCommand: CliCommand = {
         else ctx.err(`Deleted branch ${name}`);
         return 0;
       }
-      if (name) {
+      if (name !== undefined) {
         const commit = await createBranch(repo, name, start ?? 'HEAD');
         if (args.flags.has('--json')) ctx.json({ name, commit });
         else ctx.err(`Created branch ${name} at ${commit.slice(0, 12)}`);

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@tributary/core';
-import { hostPort, topicName } from '@tributary/config';
+import { peerHostPort, topicName } from '@tributary/config';
 import { PackMaintenance } from '@tributary/repository';
 import type { SyncClient as SyncClientType, SyncResult } from '@tributary/sync';
 import { ParsedArgs, maxPositionals } from '../ui/args';
@@ -14,7 +14,7 @@ function brokerAddress(args: ParsedArgs): string {
   const raw = args.values.get('--broker') ?? process.env.TRIB_BROKER;
   if (!raw) throw new InvalidArgumentError('no broker: pass --broker HOST:PORT or set TRIB_BROKER');
   try {
-    return hostPort(raw).address;
+    return peerHostPort(raw).address;
   } catch (e) {
     throw new InvalidArgumentError(`${args.values.has('--broker') ? '--broker' : 'TRIB_BROKER'}=${JSON.stringify(raw)}: ${(e as Error).message}`);
   }

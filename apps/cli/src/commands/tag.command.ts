@@ -20,12 +20,13 @@ export const tagCommand: CliCommand = {
         else ctx.err(`Deleted tag ${name}`);
         return 0;
       }
-      if (name) {
+      if (name !== undefined) {
         const commit = await createTag(repo, name, ref ?? 'HEAD', { message: args.values.get('-m'), annotations: parseMeta(args.repeated.get('--meta')) });
         if (args.flags.has('--json')) ctx.json({ name, commit });
         else ctx.err(`Tagged ${commit.slice(0, 12)} as ${name}`);
         return 0;
       }
+      if (args.values.has('-m') || args.repeated.has('--meta')) throw new InvalidArgumentError(`-m and --meta need a tag NAME; usage: ${this.usage}`);
       const tags = await listTags(repo);
       if (args.flags.has('--json')) ctx.json(tags.map((t) => ({ name: t.name, commit: t.commit })));
       else for (const t of tags) ctx.out(`${t.name} ${t.commit.slice(0, 12)}`);

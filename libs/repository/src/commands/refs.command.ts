@@ -22,7 +22,8 @@ export async function createBranch(repo: Repository, name: string, start = 'HEAD
   try {
     await repo.refs.create(ref, { commit });
   } catch (e) {
-    if (e instanceof ConflictError) throw new InvalidArgumentError(`branch ${name} already exists`);
+    // The store's message: "already exists", or the nesting it refuses ("cannot create branch a: branch a/b exists").
+    if (e instanceof ConflictError) throw new InvalidArgumentError(e.message);
     throw e;
   }
   return commit;
@@ -68,7 +69,7 @@ export async function createTag(
   try {
     await repo.refs.create(ref, { commit: pointTo });
   } catch (e) {
-    if (e instanceof ConflictError) throw new InvalidArgumentError(`tag ${name} already exists`);
+    if (e instanceof ConflictError) throw new InvalidArgumentError(e.message);
     throw e;
   }
   return commit;

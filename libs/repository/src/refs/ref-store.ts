@@ -24,12 +24,20 @@ export const TAG_PREFIX = 'refs/tags/';
 export const TOPIC_PREFIX = 'refs/topics/';
 
 export function branchRef(name: string): RefName {
-  validateRefName(name, 'branch name');
+  validateShortRefName(name, 'branch name');
   return (BRANCH_PREFIX + name) as RefName;
 }
 export function tagRef(name: string): RefName {
-  validateRefName(name, 'tag name');
+  validateShortRefName(name, 'tag name');
   return (TAG_PREFIX + name) as RefName;
+}
+
+/** A branch or tag name as users give it: HEAD, or a name starting refs/, would be read as something else. */
+function validateShortRefName(name: string, what: string): void {
+  validateRefName(name, what);
+  if (name === HEAD || name.startsWith('refs/')) {
+    throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: a revision with that name means something else`);
+  }
 }
 export function topicRef(topic: string): RefName {
   validateRefName(topic, 'topic');
