@@ -122,6 +122,15 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(trib(repo, ['checkout', 'HEAD', '--to', out]).code).toBe(2);
     ok(repo, ['checkout', 'HEAD', '--to', out, '--force']);
     expect(readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('later\n');
+
+    // Files the commit does not have stay, and are named: whoever reads the folder as that version must hear it.
+    mkdirSync(path.join(out, 'extra'));
+    writeFileSync(path.join(out, 'extra', 'stale.csv'), 'old\n');
+    const forced = trib(repo, ['checkout', first, '--to', out, '--force']);
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toMatch(/warning: .* also holds 1 file\(s\) that [0-9a-f]{12} does not, left as they were: extra\/stale\.csv$/m);
+    expect(JSON.parse(ok(repo, ['checkout', first, '--to', out, '--force', '--json']).stdout).extra).toEqual(['extra/stale.csv']);
+    expect(JSON.parse(ok(repo, ['checkout', first, '--to', path.join(t.dir, 'fresh'), '--json']).stdout).extra).toEqual([]);
   });
 
   it('fast-forwards, or makes a two-parent merge; one-sided changes win; appends on both sides are row-unioned', () => {

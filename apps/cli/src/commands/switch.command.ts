@@ -40,8 +40,12 @@ export const checkoutCommand: CliCommand = {
         force: args.flags.has('--force'),
         onProgress: (d, t) => bar.update(d, t),
       }).finally(() => bar.done());
-      if (args.flags.has('--json')) ctx.json({ commit: r.commit, files: r.files, bytes: r.bytes, to });
+      if (args.flags.has('--json')) ctx.json({ commit: r.commit, files: r.files, bytes: r.bytes, to, extra: r.extra });
       else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${to}: ${r.files} files, ${r.bytes} bytes`);
+      if (r.extra.length && !args.flags.has('--json')) {
+        const shown = r.extra.slice(0, 5).join(', ') + (r.extra.length > 5 ? `, and ${r.extra.length - 5} more` : '');
+        ctx.err(`warning: ${to} also holds ${r.extra.length} file(s) that ${r.commit.slice(0, 12)} does not, left as they were: ${shown}`);
+      }
       return 0;
     });
   },

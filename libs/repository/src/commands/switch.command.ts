@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { CommitId, FailedPreconditionError, InvalidArgumentError } from '@tributary/core';
+import { CommitId, FailedPreconditionError, InvalidArgumentError, lookupPath, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { branchRef } from '../refs/ref-store';
 import { WorkingCopy } from '../worktree/working-copy';
@@ -32,13 +32,17 @@ export async function switchBranch(repo: Repository, name: string, opts: { force
   });
 }
 
-/** Writes the tree of commit `spec` into `dest`, which must be empty or absent unless `force`. */
+/**
+ * Writes the tree of commit `spec` into `dest`, which must be empty or absent unless `force`. Files already in
+ * `dest` that the commit does not have are left as they were and listed in `extra`, so that whoever reads `dest`
+ * as that version hears that it holds more.
+ */
 export async function checkoutTo(
   repo: Repository,
   spec: string,
   dest: string,
   opts: { force?: boolean; onProgress?: (bytes: number, total: number) => void } = {},
-): Promise<MaterializeResult & { commit: CommitId }> {
+): Promise<MaterializeResult & { commit: CommitId; extra: string[] }> {
   const commit = await repo.resolve(spec);
   const { tree } = await repo.readCommit(commit);
   const abs = path.resolve(dest);
@@ -48,9 +52,21 @@ export async function checkoutTo(
   const wc = await WorkingCopy.open(repo);
   const total = await lookupTreeSize(repo, tree);
   try {
-    return { commit, ...(await wc.materializeInto(tree, abs, (b) => opts.onProgress?.(b, total))) };
+    const written = await wc.materializeInto(tree, abs, (b) => opts.onProgress?.(b, total));
+    return { commit, ...written, extra: existing?.length ? await filesNotIn(repo, tree, abs) : [] };
   } finally {
     await wc.close();
   }
+}
+
+/** Files and symlinks under `dir` (not followed) that `tree` does not hold at the same path, in no set order. */
+async function filesNotIn(repo: Repository, tree: TreeId, dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await filesNotIn(repo, tree, dir, p)));
+    else if ((await lookupPath(repo.objects, tree, p).catch(() => undefined))?.kind === undefined) out.push(p);
+  }
+  return out;
 }
 
