@@ -59,6 +59,17 @@ export function compareNames(a: string, b: string): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
+/** Sorted path order: component by component, by UTF-8 bytes (a depth-first walk of sorted trees). */
+export function comparePaths(a: string, b: string): number {
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const c = compareNames(x[i], y[i]);
+    if (c !== 0) return c;
+  }
+  return x.length - y.length;
+}
+
 /** FNV-1a 32 of the name's UTF-8 bytes. */
 export function nameHash(name: string): number {
   let h = 0x811c9dc5;

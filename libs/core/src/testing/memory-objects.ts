@@ -5,7 +5,10 @@ import { TreeEntry } from '../objects/object-types';
 import { ObjectSink, ObjectSource } from '../objects/object-source';
 import { BuiltTree, writeTreeFromPaths } from '../objects/tree-builder';
 import { walkFiles } from '../objects/tree-reader';
-import { compareNames } from '../objects/tree.codec';
+import { comparePaths } from '../objects/tree.codec';
+
+// Specs import it from here, beside the flat trees it orders.
+export { comparePaths };
 
 /**
  * A Map-backed object source and sink for specs. Counts reads and writes so tests can assert how many objects an
@@ -69,16 +72,6 @@ function fnv1a(s: string): number {
 /** A flat model of a tree: path -> file or symlink entry (without its name). */
 export type FlatTree = Map<string, Omit<TreeEntry, 'name'>>;
 
-/** Sorted path order: component by component, by UTF-8 bytes (a depth-first walk of sorted trees). */
-export function comparePaths(a: string, b: string): number {
-  const x = a.split('/');
-  const y = b.split('/');
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const c = compareNames(x[i], y[i]);
-    if (c !== 0) return c;
-  }
-  return x.length - y.length;
-}
 
 export function writeFlatTree(sink: ObjectSink, files: FlatTree): Promise<BuiltTree> {
   const sorted = [...files.keys()].sort(comparePaths);

@@ -1,7 +1,7 @@
 import {
   Annotations,
   CommitId,
-  compareNames,
+  comparePaths,
   diffTrees,
   editPath,
   FailedPreconditionError,
@@ -46,17 +46,6 @@ export async function mergeCommitTrees(repo: Repository, ours: CommitId, theirs:
   return { ...(await agreeAcrossBases(repo, results, { ours: ourTree, theirs: theirTree }, strategy)), bases };
 }
 
-/** Tree order of slash-separated paths, as mergeTrees lists its conflicts. */
-function compareTreePaths(a: string, b: string): number {
-  const x = a.split('/');
-  const y = b.split('/');
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const c = compareNames(x[i], y[i]);
-    if (c !== 0) return c;
-  }
-  return x.length - y.length;
-}
-
 /**
  * One merge from the merges from each best common ancestor (several after a criss-cross merge). Where they agree,
  * that result. A path on which they disagree was resolved differently on the two sides since (one side kept its
@@ -78,7 +67,7 @@ async function agreeAcrossBases(
     for await (const change of diffTrees(repo.objects, first.tree.id, r.tree.id)) disagree.add(change.path);
   }
   for (const p of disagree) if (!conflicts.has(p)) conflicts.set(p, { path: p, kind: 'modify/modify' });
-  const sorted = [...conflicts.values()].sort((a, b) => compareTreePaths(a.path, b.path));
+  const sorted = [...conflicts.values()].sort((a, b) => comparePaths(a.path, b.path));
   if (results.some((r) => !r.tree) || (disagree.size > 0 && !strategy)) return { conflicts: sorted };
   let tree = first.tree!;
   const side = strategy === 'theirs' ? sides.theirs : sides.ours;
