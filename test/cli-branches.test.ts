@@ -84,6 +84,7 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     ok(repo, ['commit', '-m', 'file d']);
     ok(repo, ['switch', 'other']);
     write('d/x.log', 'scratch\n');
+    write('d/y.log', 'more scratch\n');
 
     const refused = trib(repo, ['switch', 'main']);
     expect(refused.code).toBe(2);

@@ -22,15 +22,21 @@ export function firstLocalClash(plan: readonly TreeChange[], local: readonly str
   return undefined;
 }
 
+/** Something on disk in the way of a move: `path` to name to the user, `remove` what a forced move deletes. */
+export interface Blocker {
+  readonly path: string;
+  readonly remove: string;
+}
+
 /**
  * What the working tree holds in the way of `plan` that no snapshot shows, because ignore rules hide it: files
- * left in a directory that must become a file (after the planned removals), and files where a planned file needs
- * a directory. Checked on disk before anything is touched, so a move either happens or changes nothing. Returns the
- * blocking paths, relative to `root`, each once.
+ * left in a directory that must become a file (after the planned removals; the directory is what goes), and files
+ * where a planned file needs a directory. Checked on disk before anything is touched, so a move either happens or
+ * changes nothing. Paths are relative to `root`; each blocker once.
  */
-export function hiddenBlockers(root: string, plan: readonly TreeChange[]): string[] {
+export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Blocker[] {
   const removed = new Set(plan.filter((c) => c.status === 'removed' || (c.status === 'modified' && c.old?.kind !== c.new?.kind)).map((c) => c.path));
-  const blockers = new Set<string>();
+  const blockers = new Map<string, Blocker>();
   const seenDirs = new Set<string>();
   for (const c of plan) {
     if (!c.new) continue;
@@ -41,20 +47,20 @@ export function hiddenBlockers(root: string, plan: readonly TreeChange[]): strin
       if (seenDirs.has(dir)) continue;
       seenDirs.add(dir);
       const st = lstatOrUndefined(path.join(root, ...parts.slice(0, i)));
-      if (st && !st.isDirectory() && !removed.has(dir)) blockers.add(dir);
+      if (st && !st.isDirectory() && !removed.has(dir)) blockers.set(dir, { path: dir, remove: dir });
     }
     const st = lstatOrUndefined(path.join(root, ...parts));
     if (st?.isDirectory() && c.new.kind !== 'dir') {
       const left = firstLeftBehind(root, c.path, removed);
-      if (left !== undefined) blockers.add(left);
+      if (left !== undefined) blockers.set(c.path, { path: left, remove: c.path });
     }
   }
-  return [...blockers];
+  return [...blockers.values()];
 }
 
 /** Removes what `hiddenBlockers` found, for a forced move. */
-export function removeBlockers(root: string, blockers: readonly string[]): void {
-  for (const b of blockers) rmSync(path.join(root, ...splitRelativePath(b)), { recursive: true, force: true });
+export function removeBlockers(root: string, blockers: readonly Blocker[]): void {
+  for (const b of blockers) rmSync(path.join(root, ...splitRelativePath(b.remove)), { recursive: true, force: true });
 }
 
 /** The first entry under directory `rel` that the planned removals leave in place, if any. */

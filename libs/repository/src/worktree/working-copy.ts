@@ -69,10 +69,10 @@ export class WorkingCopy {
     // anything changes, so that a move that cannot finish does not start.
     const blockers = hiddenBlockers(root, plan);
     // Not even --force removes a symlink in the way: the link, not where it points, is the user's to settle.
-    const link = blockers.find((b) => lstatSync(path.join(root, b)).isSymbolicLink());
-    if (link !== undefined) throw new FailedPreconditionError(`will not write through symlink ${link}; remove it first`);
+    const link = blockers.find((b) => lstatSync(path.join(root, b.remove)).isSymbolicLink());
+    if (link !== undefined) throw new FailedPreconditionError(`will not write through symlink ${link.path}; remove it first`);
     if (blockers.length && !opts.force) {
-      throw new FailedPreconditionError(`would overwrite ${blockers[0]}, which is not tracked (an ignored file?); move it away${opts.forceHint ?? ', or use --force'}`);
+      throw new FailedPreconditionError(`would overwrite ${blockers[0].path}, which is not tracked (an ignored file?); move it away${opts.forceHint ?? ', or use --force'}`);
     }
     removeBlockers(root, blockers);
     let written = 0;
