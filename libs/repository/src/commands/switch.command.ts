@@ -64,6 +64,7 @@ async function filesNotIn(repo: Repository, tree: TreeId, dir: string, rel = '')
   const out: string[] = [];
   for (const e of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
     const p = rel ? `${rel}/${e.name}` : e.name;
+    if (!rel && e.name === '.trib') continue;
     if (e.isDirectory()) out.push(...(await filesNotIn(repo, tree, dir, p)));
     else if ((await lookupPath(repo.objects, tree, p).catch(() => undefined))?.kind === undefined) out.push(p);
   }
