@@ -81,7 +81,8 @@ export class Repository implements CommitReader {
     const workdir = path.resolve(dir);
     const tribDir = path.join(workdir, TRIB_DIR);
     await fs.mkdir(workdir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new FailedPreconditionError(`${workdir} is not a directory`);
+      const notDir = e.code === 'EEXIST' || e.code === 'ENOTDIR';
+      if (notDir) throw new FailedPreconditionError(`${workdir} is not a directory`);
       throw e;
     });
     if (await exists(tribDir)) throw new FailedPreconditionError(`${workdir} is already a trib repository`);

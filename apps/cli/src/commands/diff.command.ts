@@ -38,7 +38,9 @@ export const diffCommand: CliCommand = {
                     added: c.rows.added,
                     removed: c.rows.removed,
                     // The CSV header is not a row, so a changed one shows only here: old and new, null when absent.
-                    headerChanged: c.rows.headerChanged ? { old: c.rows.headerChanged.old ?? null, new: c.rows.headerChanged.new ?? null } : null,
+                    headerChanged: c.rows.headerChanged
+                      ? { old: c.rows.headerChanged.old ?? null, new: c.rows.headerChanged.new ?? null }
+                      : null,
                   },
                 }
               : {}),

@@ -44,7 +44,9 @@ export const checkoutCommand: CliCommand = {
       else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${to}: ${r.files} files, ${r.bytes} bytes`);
       if (r.extra.length && !args.flags.has('--json')) {
         const shown = r.extra.slice(0, 5).join(', ') + (r.extra.length > 5 ? `, and ${r.extra.length - 5} more` : '');
-        ctx.err(`warning: ${to} also holds ${r.extra.length} file(s) that ${r.commit.slice(0, 12)} does not, left as they were: ${shown}`);
+        const commit = r.commit.slice(0, 12);
+        const what = `${r.extra.length} file(s) that ${commit} does not`;
+        ctx.err(`warning: ${to} also holds ${what}, left as they were: ${shown}`);
       }
       return 0;
     });

@@ -26,7 +26,9 @@ export const tagCommand: CliCommand = {
         else ctx.err(`Tagged ${commit.slice(0, 12)} as ${name}`);
         return 0;
       }
-      if (args.values.has('-m') || args.repeated.has('--meta')) throw new InvalidArgumentError(`-m and --meta need a tag NAME; usage: ${this.usage}`);
+      if (args.values.has('-m') || args.repeated.has('--meta')) {
+        throw new InvalidArgumentError(`-m and --meta need a tag NAME; usage: ${this.usage}`);
+      }
       const tags = await listTags(repo);
       if (args.flags.has('--json')) ctx.json(tags.map((t) => ({ name: t.name, commit: t.commit })));
       else for (const t of tags) ctx.out(`${t.name} ${t.commit.slice(0, 12)}`);

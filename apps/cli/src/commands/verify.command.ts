@@ -14,7 +14,10 @@ export const verifyCommand: CliCommand = {
     maxPositionals(args, 0, this.usage);
     const bar = new ProgressBar('verify');
     return withRepository(ctx, async (repo) => {
-      const r = await verifyRepository(repo, { readData: args.flags.has('--read-data'), onProgress: (n) => bar.count(n, 'objects checked', String) }).finally(() => bar.done());
+      const r = await verifyRepository(repo, {
+        readData: args.flags.has('--read-data'),
+        onProgress: (n) => bar.count(n, 'objects checked', String),
+      }).finally(() => bar.done());
       if (args.flags.has('--json')) ctx.json({ ok: r.damage.length === 0, objects: r.objects, damaged: r.damage });
       else for (const d of r.damage) ctx.out(`${d.id} ${d.path}`);
       if (r.damage.length) {
@@ -38,7 +41,9 @@ export const gcCommand: CliCommand = {
     let graceMs: number | undefined;
     if (graceArg !== undefined) {
       // Checked by pattern: Number('') is 0, the grace that deletes the most.
-      if (!/^\d{1,12}(\.\d+)?$/.test(graceArg)) throw new InvalidArgumentError(`--grace wants a number of seconds, got ${JSON.stringify(graceArg)}`);
+      if (!/^\d{1,12}(\.\d+)?$/.test(graceArg)) {
+        throw new InvalidArgumentError(`--grace wants a number of seconds, got ${JSON.stringify(graceArg)}`);
+      }
       graceMs = Number(graceArg) * 1000;
     }
     return withRepository(ctx, async (repo) => {

@@ -73,7 +73,9 @@ export function parseCount(args: ParsedArgs, option: string, min = 0): number | 
   const raw = args.values.get(option);
   if (raw === undefined) return undefined;
   const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= min)) throw new InvalidArgumentError(`${option} wants a whole number from ${min}, got ${JSON.stringify(raw)}`);
+  if (!(n >= min)) {
+    throw new InvalidArgumentError(`${option} wants a whole number from ${min}, got ${JSON.stringify(raw)}`);
+  }
   return n;
 }
 

@@ -38,7 +38,12 @@ export interface MergeResult {
 const MAX_DIR_DEPTH = 256;
 
 /** A merged file's executable bit, three-way: a side that flipped it from base wins (both flipping it agree). */
-function mergedExecutable(merged: Omit<TreeEntry, 'name'>, base: TreeEntry | undefined, ours: TreeEntry, theirs: TreeEntry): boolean {
+function mergedExecutable(
+  merged: Omit<TreeEntry, 'name'>,
+  base: TreeEntry | undefined,
+  ours: TreeEntry,
+  theirs: TreeEntry,
+): boolean {
   if (!base || merged.kind !== 'file') return merged.executable;
   return ours.executable !== base.executable ? ours.executable : theirs.executable;
 }

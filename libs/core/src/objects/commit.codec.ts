@@ -22,7 +22,9 @@ export function encodeCommit(c: Commit): Buffer {
   for (const p of c.parents) if (!isObjectId(p)) throw new InvalidArgumentError(`bad parent id ${p}`);
   if (!ISO_UTC.test(c.time)) throw new InvalidArgumentError(`commit time must be UTC ISO 8601: ${c.time}`);
   // One line, as every log shows it: a newline in it could pass for more lines of the log.
-  if (/[\x00-\x1f\x7f]/.test(c.author)) throw new InvalidArgumentError(`author ${JSON.stringify(c.author)} holds a control character (a newline?)`);
+  if (/[\x00-\x1f\x7f]/.test(c.author)) {
+    throw new InvalidArgumentError(`author ${JSON.stringify(c.author)} holds a control character (a newline?)`);
+  }
   const body = JSON.stringify({
     tree: c.tree,
     parents: [...c.parents],

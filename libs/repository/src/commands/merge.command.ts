@@ -27,7 +27,12 @@ export type MergeStrategy = 'ours' | 'theirs';
  * files that both sides only appended to are row-unioned (base, ours' records, theirs' records); other two-sided
  * changes are conflicts unless `strategy` picks a side.
  */
-export async function mergeCommitTrees(repo: Repository, ours: CommitId, theirs: CommitId, strategy?: MergeStrategy): Promise<MergeResult & { bases: CommitId[] }> {
+export async function mergeCommitTrees(
+  repo: Repository,
+  ours: CommitId,
+  theirs: CommitId,
+  strategy?: MergeStrategy,
+): Promise<MergeResult & { bases: CommitId[] }> {
   const bases = await mergeBases(repo, ours, theirs);
   const ourTree = (await repo.readCommit(ours)).tree;
   const theirTree = (await repo.readCommit(theirs)).tree;
@@ -71,7 +76,9 @@ async function agreeAcrossBases(
   if (results.some((r) => !r.tree) || (disagree.size > 0 && !strategy)) return { conflicts: sorted };
   let tree = first.tree!;
   const side = strategy === 'theirs' ? sides.theirs : sides.ours;
-  for (const p of disagree) tree = await editPath(repo.objects, repo.objects, tree.id, p, await lookupPath(repo.objects, side, p));
+  for (const p of disagree) {
+    tree = await editPath(repo.objects, repo.objects, tree.id, p, await lookupPath(repo.objects, side, p));
+  }
   return { tree, conflicts: sorted };
 }
 

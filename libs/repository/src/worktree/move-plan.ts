@@ -35,7 +35,8 @@ export interface Blocker {
  * changes nothing. Paths are relative to `root`; each blocker once.
  */
 export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Blocker[] {
-  const removed = new Set(plan.filter((c) => c.status === 'removed' || (c.status === 'modified' && c.old?.kind !== c.new?.kind)).map((c) => c.path));
+  const goes = (c: TreeChange) => c.status === 'removed' || (c.status === 'modified' && c.old?.kind !== c.new?.kind);
+  const removed = new Set(plan.filter(goes).map((c) => c.path));
   const blockers = new Map<string, Blocker>();
   const seenDirs = new Set<string>();
   for (const c of plan) {

@@ -61,7 +61,8 @@ export class WorkingCopy {
       const clash = firstLocalClash(plan, local.map((c) => c.path));
       if (clash !== undefined) {
         const what = local.find((c) => c.path === clash)!.status === 'added' ? 'untracked file' : 'uncommitted change to';
-        throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away${opts.forceHint ?? ', or use --force'}`);
+        const hint = opts.forceHint ?? ', or use --force';
+        throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away${hint}`);
       }
     }
     const root = this.repo.workdir;
@@ -70,9 +71,12 @@ export class WorkingCopy {
     const blockers = hiddenBlockers(root, plan);
     // Not even --force removes a symlink in the way: the link, not where it points, is the user's to settle.
     const link = blockers.find((b) => lstatSync(path.join(root, b.remove)).isSymbolicLink());
-    if (link !== undefined) throw new FailedPreconditionError(`will not write through symlink ${link.path}; remove it first`);
+    if (link !== undefined) {
+      throw new FailedPreconditionError(`will not write through symlink ${link.path}; remove it first`);
+    }
     if (blockers.length && !opts.force) {
-      throw new FailedPreconditionError(`would overwrite ${blockers[0].path}, which is not tracked (an ignored file?); move it away${opts.forceHint ?? ', or use --force'}`);
+      const what = `${blockers[0].path}, which is not tracked (an ignored file?)`;
+      throw new FailedPreconditionError(`would overwrite ${what}; move it away${opts.forceHint ?? ', or use --force'}`);
     }
     removeBlockers(root, blockers);
     let written = 0;

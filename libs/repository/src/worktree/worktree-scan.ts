@@ -70,7 +70,9 @@ function* scanDir(root: string, rel: string, rules: IgnoreRules): Generator<Scan
 function notUtf8(abs: string, rel: string): void {
   for (const raw of readdirSync(abs, { encoding: 'buffer' })) {
     if (Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) continue;
-    const shown = [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+    const printable = (b: number) => b >= 0x20 && b < 0x7f && b !== 0x5c;
+    const escape = (b: number) => (printable(b) ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`);
+    const shown = [...raw].map(escape).join('');
     throw new InvalidArgumentError(`cannot track "${rel ? `${rel}/${shown}` : shown}": the name is not valid UTF-8; rename it`);
   }
 }
