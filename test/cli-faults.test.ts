@@ -76,6 +76,11 @@ describe('trib CLI: bad input and damage', () => {
     const init = trib(t.dir, ['init', 'afile']);
     expect([init.code, init.stderr.trim()]).toEqual([2, `trib init: ${path.join(t.dir, 'afile')} is not a directory`]);
     expect(ok(repo, ['log', '-n', '0', '--json']).stdout.trim()).toBe('[]');
+    // A meta value may span lines; the log shows it quoted on one line, not as lines of its own.
+    ok(repo, ['commit', '-m', 'notes', '--meta', 'note=line one\ncommit 0000']);
+    const log = ok(repo, ['log', '-n', '1']).stdout;
+    expect(log).toContain('Meta:   note="line one\\ncommit 0000"\n');
+    expect(log.split('\n').filter((l) => l.startsWith('commit '))).toHaveLength(1);
   });
 
   it('a store without its config is refused in one line naming the store, even with packs in it', () => {

@@ -13,7 +13,10 @@ export function printCommit(ctx: CliContext, id: CommitId, c: Commit): void {
   if (c.parents.length > 1) ctx.out(`Merge: ${c.parents.map((p) => p.slice(0, 12)).join(' ')}`);
   ctx.out(`Author: ${c.author}`);
   ctx.out(`Date:   ${c.time}`);
-  for (const [k, v] of Object.entries(c.annotations)) ctx.out(`Meta:   ${k}=${v}`);
+  // A value may hold newlines; quoted, it stays on its line and cannot pass for more of the log.
+  for (const [k, v] of Object.entries(c.annotations)) {
+    ctx.out(`Meta:   ${k}=${/[\x00-\x1f\x7f]/.test(v) ? JSON.stringify(v) : v}`);
+  }
   ctx.out('');
   for (const line of c.message.split('\n')) ctx.out(`    ${line}`);
   ctx.out('');
