@@ -57,17 +57,8 @@ class PooledHashes {
 function transport() {
   const grpc = require('@grpc/grpc-js');
   const { CHANNEL_OPTIONS, SERVER_OPTIONS, raiseServerWindows } = require(path.join(ROOT, 'libs/sync/dist/wire/grpc-options.js'));
-  const raw = { serialize: (b) => b, deserialize: (b) => b };
-  const method = (name, requestStream, responseStream) => ({
-    path: `/tributary.bench.Relay/${name}`,
-    requestStream,
-    responseStream,
-    requestSerialize: raw.serialize,
-    requestDeserialize: raw.deserialize,
-    responseSerialize: raw.serialize,
-    responseDeserialize: raw.deserialize,
-  });
-  const service = { Up: method('Up', true, false), Down: method('Down', false, true) };
+  const { rawMethod } = require('./sync/raw-grpc');
+  const service = { Up: rawMethod('Relay', 'Up', true, false), Down: rawMethod('Relay', 'Down', false, true) };
   return { grpc, service, CHANNEL_OPTIONS, SERVER_OPTIONS, raiseServerWindows };
 }
 

@@ -15,6 +15,7 @@ import {
   isTagBytes,
   NotFoundError,
   RefName,
+  REPOSITORY_DIR,
   TribError,
   validateRefName,
 } from '@tributary/core';
@@ -25,7 +26,7 @@ import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
 import { resolveRevision } from './revisions/rev-parse';
 import { CommitReader } from './history/commit-walk';
 
-export const TRIB_DIR = '.trib';
+export const TRIB_DIR = REPOSITORY_DIR;
 const CONFIG_FILE = 'config.json';
 const STORE_CONFIG_KEY = 'config';
 const FORMAT = 1;

@@ -14,8 +14,9 @@ const grpc = require('@grpc/grpc-js');
 
 const MiB = 1024 * 1024;
 const identity = (b) => b;
-const method = (name, requestStream, responseStream) => ({
-  path: `/bench.Raw/${name}`,
+/** A method of service `service` whose messages are raw Buffers, serialized as they are. */
+const rawMethod = (service, name, requestStream, responseStream) => ({
+  path: `/bench.${service}/${name}`,
   requestStream,
   responseStream,
   requestSerialize: identity,
@@ -24,7 +25,7 @@ const method = (name, requestStream, responseStream) => ({
   responseDeserialize: identity,
 });
 
-const RAW_SERVICE = { Stream: method('Stream', false, true), Up: method('Up', true, false) };
+const RAW_SERVICE = { Stream: rawMethod('Raw', 'Stream', false, true), Up: rawMethod('Raw', 'Up', true, false) };
 
 const RawClient = grpc.makeGenericClientConstructor(RAW_SERVICE, 'Raw');
 
@@ -95,4 +96,4 @@ function upHandler({ verify }) {
   };
 }
 
-module.exports = { RAW_SERVICE, RawClient, receiveAll, sendAll, upHandler };
+module.exports = { RAW_SERVICE, RawClient, rawMethod, receiveAll, sendAll, upHandler };

@@ -1,4 +1,4 @@
-import { Commit, CommitId } from '@tributary/core';
+import { Commit, CommitId, hasControlCharacters } from '@tributary/core';
 import { lookupTreeSize, walkCommits } from '@tributary/repository';
 import { maxPositionals, parseCount } from '../ui/args';
 import { CliCommand, CliContext } from './command';
@@ -15,7 +15,7 @@ export function printCommit(ctx: CliContext, id: CommitId, c: Commit): void {
   ctx.out(`Date:   ${c.time}`);
   // A value may hold newlines; quoted, it stays on its line and cannot pass for more of the log.
   for (const [k, v] of Object.entries(c.annotations)) {
-    ctx.out(`Meta:   ${k}=${/[\x00-\x1f\x7f]/.test(v) ? JSON.stringify(v) : v}`);
+    ctx.out(`Meta:   ${k}=${hasControlCharacters(v) ? JSON.stringify(v) : v}`);
   }
   ctx.out('');
   for (const line of c.message.split('\n')) ctx.out(`    ${line}`);

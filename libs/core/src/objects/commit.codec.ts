@@ -17,12 +17,17 @@ function sortedAnnotations(a: Annotations): Record<string, string> {
 }
 
 /** Canonical bytes of a commit: fixed key order, annotations sorted by key. */
+/** True when `text` holds a control character (a newline, a tab, NUL...): it would not print as one line. */
+export function hasControlCharacters(text: string): boolean {
+  return /[\x00-\x1f\x7f]/.test(text);
+}
+
 export function encodeCommit(c: Commit): Buffer {
   if (!isObjectId(c.tree)) throw new InvalidArgumentError(`bad tree id ${c.tree}`);
   for (const p of c.parents) if (!isObjectId(p)) throw new InvalidArgumentError(`bad parent id ${p}`);
   if (!ISO_UTC.test(c.time)) throw new InvalidArgumentError(`commit time must be UTC ISO 8601: ${c.time}`);
   // One line, as every log shows it: a newline in it could pass for more lines of the log.
-  if (/[\x00-\x1f\x7f]/.test(c.author)) {
+  if (hasControlCharacters(c.author)) {
     throw new InvalidArgumentError(`author ${JSON.stringify(c.author)} holds a control character (a newline?)`);
   }
   const body = JSON.stringify({

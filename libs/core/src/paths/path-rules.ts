@@ -1,5 +1,8 @@
 import { InvalidArgumentError } from '../errors/trib-error';
 
+/** The folder beside the working files that holds a repository: never a tracked name. */
+export const REPOSITORY_DIR = '.trib';
+
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_SEGMENTS = 256;
 
@@ -11,7 +14,7 @@ const MAX_PATH_SEGMENTS = 256;
 export function validateEntryName(name: string): void {
   if (name.length === 0) throw new InvalidArgumentError('unsafe path: empty name');
   if (name === '.' || name === '..') throw new InvalidArgumentError(`unsafe path: entry named ${JSON.stringify(name)}`);
-  if (name === '.trib') throw new InvalidArgumentError('unsafe path: entry named .trib');
+  if (name === REPOSITORY_DIR) throw new InvalidArgumentError(`unsafe path: entry named ${REPOSITORY_DIR}`);
   if (/[/\\\0]/.test(name)) throw new InvalidArgumentError(`unsafe path: ${JSON.stringify(name)} contains / or \\ or NUL`);
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) throw new InvalidArgumentError(`unsafe path: name longer than ${MAX_NAME_BYTES} bytes`);
 }

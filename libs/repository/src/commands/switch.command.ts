@@ -1,6 +1,14 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { CommitId, FailedPreconditionError, InvalidArgumentError, lookupPath, TreeId } from '@tributary/core';
+import {
+  CommitId,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  readTree,
+  REPOSITORY_DIR,
+  TreeEntry,
+  TreeId,
+} from '@tributary/core';
 import { Repository } from '../repository';
 import { branchRef } from '../refs/ref-store';
 import { WorkingCopy } from '../worktree/working-copy';
@@ -59,14 +67,20 @@ export async function checkoutTo(
   }
 }
 
-/** Files and symlinks under `dir` (not followed) that `tree` does not hold at the same path, in no set order. */
-async function filesNotIn(repo: Repository, tree: TreeId, dir: string, rel = ''): Promise<string[]> {
+/**
+ * Files and symlinks under `dir` (not followed) that `tree` does not hold at the same path, in no set order. Each
+ * folder is read beside its tree, whose entries are read once: not a lookup from the root for every file.
+ */
+async function filesNotIn(repo: Repository, tree: TreeId | undefined, dir: string, rel = ''): Promise<string[]> {
+  const held = new Map<string, TreeEntry>();
+  if (tree) for await (const entry of readTree(repo.objects, tree)) held.set(entry.name, entry);
   const out: string[] = [];
   for (const e of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
+    if (!rel && e.name === REPOSITORY_DIR) continue;
     const p = rel ? `${rel}/${e.name}` : e.name;
-    if (!rel && e.name === '.trib') continue;
-    if (e.isDirectory()) out.push(...(await filesNotIn(repo, tree, dir, p)));
-    else if ((await lookupPath(repo.objects, tree, p).catch(() => undefined))?.kind === undefined) out.push(p);
+    const entry = held.get(e.name);
+    if (e.isDirectory()) out.push(...(await filesNotIn(repo, entry?.kind === 'dir' ? entry.id : undefined, dir, p)));
+    else if (!entry) out.push(p);
   }
   return out;
 }

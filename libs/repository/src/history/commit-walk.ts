@@ -113,11 +113,16 @@ export async function mergeBases(repo: CommitReader, a: CommitId, b: CommitId): 
       }
     }
   }
+  if (candidates.length < 2) return candidates;
   const best: CommitId[] = [];
   for (const c of candidates) {
-    let redundant = false;
-    for (const other of candidates) if (other !== c && (await isAncestor(repo, c, other))) redundant = true;
-    if (!redundant) best.push(c);
+    const others = candidates.filter((o) => o !== c);
+    if (!(await anyAsync(others, (o) => isAncestor(repo, c, o)))) best.push(c);
   }
   return best;
+}
+
+async function anyAsync<T>(items: readonly T[], test: (item: T) => Promise<boolean>): Promise<boolean> {
+  for (const item of items) if (await test(item)) return true;
+  return false;
 }

@@ -22,10 +22,22 @@ export function firstLocalClash(plan: readonly TreeChange[], local: readonly str
   return undefined;
 }
 
-/** Something on disk in the way of a move: `path` to name to the user, `remove` what a forced move deletes. */
+/**
+ * Whether a move deletes `c`'s old entry before writing anything: a removed path, or one whose kind changes (a file
+ * replaced by a folder or the reverse), so that the new entry has room.
+ */
+export function removedBeforeWrites(c: TreeChange): boolean {
+  return c.status === 'removed' || (c.status === 'modified' && c.old?.kind !== c.new?.kind);
+}
+
+/**
+ * Something on disk in the way of a move: `path` to name to the user, `remove` what a forced move deletes, and
+ * whether that is a symlink (which not even a forced move replaces).
+ */
 export interface Blocker {
   readonly path: string;
   readonly remove: string;
+  readonly symlink: boolean;
 }
 
 /**
@@ -35,8 +47,7 @@ export interface Blocker {
  * changes nothing. Paths are relative to `root`; each blocker once.
  */
 export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Blocker[] {
-  const goes = (c: TreeChange) => c.status === 'removed' || (c.status === 'modified' && c.old?.kind !== c.new?.kind);
-  const removed = new Set(plan.filter(goes).map((c) => c.path));
+  const removed = new Set(plan.filter(removedBeforeWrites).map((c) => c.path));
   const blockers = new Map<string, Blocker>();
   const seenDirs = new Set<string>();
   for (const c of plan) {
@@ -48,12 +59,14 @@ export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Block
       if (seenDirs.has(dir)) continue;
       seenDirs.add(dir);
       const st = lstatOrUndefined(path.join(root, ...parts.slice(0, i)));
-      if (st && !st.isDirectory() && !removed.has(dir)) blockers.set(dir, { path: dir, remove: dir });
+      if (st && !st.isDirectory() && !removed.has(dir)) {
+        blockers.set(dir, { path: dir, remove: dir, symlink: st.isSymbolicLink() });
+      }
     }
     const st = lstatOrUndefined(path.join(root, ...parts));
     if (st?.isDirectory() && c.new.kind !== 'dir') {
       const left = firstLeftBehind(root, c.path, removed);
-      if (left !== undefined) blockers.set(c.path, { path: left, remove: c.path });
+      if (left !== undefined) blockers.set(c.path, { path: left, remove: c.path, symlink: false });
     }
   }
   return [...blockers.values()];

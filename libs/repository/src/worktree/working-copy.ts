@@ -1,10 +1,9 @@
-import { lstatSync } from 'node:fs';
 import * as path from 'node:path';
 import { diffTrees, FailedPreconditionError, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { FileHasherPool } from './file-hasher-pool';
 import { materializeTree, removeEntry, writeEntries } from './materialize';
-import { firstLocalClash, hiddenBlockers, removeBlockers } from './move-plan';
+import { firstLocalClash, hiddenBlockers, removeBlockers, removedBeforeWrites } from './move-plan';
 import { Snapshot, snapshotWorktree } from './snapshot';
 import { StatCache } from './stat-cache';
 
@@ -70,7 +69,7 @@ export class WorkingCopy {
     // anything changes, so that a move that cannot finish does not start.
     const blockers = hiddenBlockers(root, plan);
     // Not even --force removes a symlink in the way: the link, not where it points, is the user's to settle.
-    const link = blockers.find((b) => lstatSync(path.join(root, b.remove)).isSymbolicLink());
+    const link = blockers.find((b) => b.symlink);
     if (link !== undefined) {
       throw new FailedPreconditionError(`will not write through symlink ${link.path}; remove it first`);
     }
@@ -83,7 +82,7 @@ export class WorkingCopy {
     let removed = 0;
     // Removals first, so a file replaced by a directory (or the reverse) has room.
     for (const c of plan) {
-      if (c.status === 'removed' || (c.status === 'modified' && c.old?.kind !== c.new?.kind)) {
+      if (removedBeforeWrites(c)) {
         await removeEntry(root, c.path);
         this.cache.delete(c.path);
         removed++;

@@ -1,11 +1,10 @@
 import { BigIntStats, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { compareNames, EntryKind, InvalidArgumentError, validateEntryName } from '@tributary/core';
+import { compareNames, EntryKind, InvalidArgumentError, REPOSITORY_DIR, validateEntryName } from '@tributary/core';
 import { IgnoreRules } from './ignore-rules';
 import { WORKTREE_TEMP_PREFIX } from './materialize';
 
 export const IGNORE_FILE = '.tribignore';
-const REPOSITORY_DIR = '.trib';
 
 export interface ScannedPath {
   /** Slash-separated, relative to the working copy root. */
