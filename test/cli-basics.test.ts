@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readlinkSync, statSync, appendFileSync, utimesSync } from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Repository } from '@tributary/repository';
 import { commitFiles } from '../libs/sync/src/testing/sync-harness';
 import { lastLine, ok, tempDir, trib } from './support/trib';
@@ -210,6 +211,33 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     ok(repo, ['gc']);
     ok(repo, ['commit', '-m', 'add big']);
     ok(repo, ['verify', '--read-data']);
+  });
+
+  it('gc keeps all that a fresh object refers to, even when only another working copy of the store names it', () => {
+    // Two working copies of one store: gc in `a` cannot see b's stat cache, only the fresh chunk list b's append
+    // stored, which reuses chunks of packs past the grace period that no ref reaches.
+    const storeDir = path.join(t.dir, 'shared-store');
+    const a = path.join(t.dir, 'a');
+    const b = path.join(t.dir, 'b');
+    ok(t.dir, ['init', a, '--store', pathToFileURL(storeDir).href]);
+    ok(t.dir, ['init', b, '--store', pathToFileURL(storeDir).href]);
+    writeFileSync(path.join(a, 'a.txt'), 'a\n');
+    ok(a, ['commit', '-m', 'base']);
+    const packsDir = path.join(storeDir, 'packs');
+    const before = new Set(readdirSync(packsDir));
+    const big = randomBytes(2_000_000);
+    writeFileSync(path.join(b, 'big.bin'), big);
+    ok(b, ['status']);
+    const then = new Date(Date.now() - 2 * 3600_000);
+    for (const f of readdirSync(packsDir).filter((f) => !before.has(f))) utimesSync(path.join(packsDir, f), then, then);
+    const more = randomBytes(100_000);
+    appendFileSync(path.join(b, 'big.bin'), more);
+    ok(b, ['status']);
+    ok(a, ['gc']);
+    ok(b, ['commit', '-m', 'add big']);
+    ok(b, ['verify', '--read-data']);
+    ok(b, ['checkout', 'HEAD', '--to', path.join(t.dir, 'co')]);
+    expect(readFileSync(path.join(t.dir, 'co', 'big.bin')).equals(Buffer.concat([big, more]))).toBe(true);
   });
 
   it('a commit that brings the small packs to 50 merges them, as git gc --auto does', async () => {

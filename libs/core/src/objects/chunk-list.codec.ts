@@ -22,7 +22,9 @@ export interface ChunkListNode {
   readonly children: readonly ChunkRef[];
 }
 
-const HEADER = Buffer.from('list 1\n', 'latin1');
+/** The first bytes of every chunk-list node. */
+export const CHUNK_LIST_HEADER = 'list 1\n';
+const HEADER = Buffer.from(CHUNK_LIST_HEADER, 'latin1');
 export const CHUNK_LIST_MAX_CHILDREN = 256;
 /** Level 32 would need at least 2^32 chunks; anything higher is not a real file. */
 export const CHUNK_LIST_MAX_LEVEL = 32;

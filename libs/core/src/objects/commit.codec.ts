@@ -3,8 +3,9 @@ import { sha256 } from '../hashing/sha256';
 import { CommitId, isObjectId, ObjectId, TagId } from '../ids/ids';
 import { Annotations, Commit, Tag } from './object-types';
 
-const COMMIT_HEADER = 'commit 1\n';
-const TAG_HEADER = 'tag 1\n';
+/** The first bytes of every commit, and of every tag. */
+export const COMMIT_HEADER = 'commit 1\n';
+export const TAG_HEADER = 'tag 1\n';
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function sortedAnnotations(a: Annotations): Record<string, string> {

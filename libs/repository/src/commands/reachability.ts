@@ -1,4 +1,6 @@
 import {
+  CHUNK_LIST_HEADER,
+  COMMIT_HEADER,
   CommitId,
   decodeChunkList,
   decodeCommit,
@@ -7,6 +9,9 @@ import {
   isTagBytes,
   ObjectId,
   RefName,
+  TAG_HEADER,
+  TREE_INDEX_HEADER,
+  TREE_PAGE_HEADER,
   TreeId,
 } from '@tributary/core';
 import { Repository } from '../repository';
@@ -28,8 +33,14 @@ export interface WalkOptions {
   readonly onObject?: (role: ObjectRole, id: ObjectId) => void;
   /** Files to walk from besides `roots`: a file's chunk, or the root of its chunk list when `chunked`. */
   readonly files?: Iterable<{ readonly path: string; readonly id: ObjectId; readonly chunked: boolean }>;
+  /**
+   * Objects of unknown kind to walk from besides `roots`, as gc does from the records of young packs: each is read
+   * and walked as the commit, tag, tree or chunk list it decodes as, and one that decodes as none of them is a chunk.
+   * A missing or damaged one is skipped, not reported: it is no one's reference.
+   */
+  readonly unknown?: Iterable<ObjectId>;
   /** Objects an earlier walk found live: not visited again, nor returned. */
-  readonly known?: ReadonlySet<ObjectId>;
+  readonly known?: { has(id: ObjectId): boolean };
 }
 
 /** Every ref's target: branches, tags, topics and HEAD. */
@@ -45,6 +56,8 @@ export async function refRoots(repo: Repository): Promise<ObjectId[]> {
 const METADATA_BATCH = 512;
 /** Chunks re-read and hashed in one call (with `readData`); their reads stay coalesced and bounded in memory. */
 const CHUNK_BATCH = 4096;
+/** Objects of unknown kind read in one call: any of them may be a chunk, so fewer, to bound the memory. */
+const UNKNOWN_BATCH = 64;
 
 interface Waiting {
   readonly id: ObjectId;
@@ -173,8 +186,22 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
     });
   };
 
+  /** Walks each object as what it decodes as; what decodes as nothing is a chunk, and a leaf. */
+  const unknowns = async (batch: readonly ObjectId[]): Promise<void> => {
+    const bytes = await db.getMany(batch).catch(() => Promise.all(batch.map((id) => db.get(id).catch(() => undefined))));
+    batch.forEach((id, i) => {
+      const b = bytes[i];
+      if (!b || live.has(id) || opts.known?.has(id)) return;
+      const role = decodedRole(b, id);
+      if (role === 'chunk') live.add(id);
+      else reach(role === 'tag' ? 'commit' : role, id, role === 'tree' ? '' : `${role} ${id}`);
+    });
+  };
+
   for (const id of roots) reach('commit', id, '');
   for (const f of opts.files ?? []) reach(f.chunked ? 'list' : 'chunk', f.id, f.path);
+  const unknown = [...(opts.unknown ?? [])].filter((id) => !opts.known?.has(id));
+  for (let i = 0; i < unknown.length; i += UNKNOWN_BATCH) await unknowns(unknown.slice(i, i + UNKNOWN_BATCH));
   for (;;) {
     // Chunks wait until a full batch has gathered (or nothing else is left), so their reads coalesce.
     if (queues.chunk.length >= CHUNK_BATCH) await chunks(queues.chunk.splice(0, CHUNK_BATCH));
@@ -185,4 +212,26 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
     else break;
   }
   return { live, damage };
+}
+
+/** Each kind of object by the header its bytes start with, and how to decode it in full. */
+const DECODERS: readonly [string, Exclude<ObjectRole, 'chunk'>, (bytes: Buffer, id: ObjectId) => unknown][] = [
+  [TAG_HEADER, 'tag', decodeTag],
+  [COMMIT_HEADER, 'commit', decodeCommit],
+  [TREE_PAGE_HEADER, 'tree', decodeTreeNode],
+  [TREE_INDEX_HEADER, 'tree', decodeTreeNode],
+  [CHUNK_LIST_HEADER, 'list', decodeChunkList],
+];
+
+/** What `bytes` decode as in full; `chunk` when nothing does (a file's bytes may look like an object's). */
+function decodedRole(bytes: Buffer, id: ObjectId): ObjectRole {
+  const head = bytes.subarray(0, 16).toString('latin1');
+  const match = DECODERS.find(([header]) => head.startsWith(header));
+  if (!match) return 'chunk';
+  try {
+    match[2](bytes, id);
+    return match[1];
+  } catch {
+    return 'chunk';
+  }
 }

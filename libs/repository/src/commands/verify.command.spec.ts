@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ChunkId, writeFileContent, writeTreeFromPaths } from '@tributary/core';
+import { ChunkId, CHUNK_LIST_HEADER, encodeChunkList, sha256, writeFileContent, writeTreeFromPaths } from '@tributary/core';
 import { branchRef } from '../refs/ref-store';
 import { Repository } from '../repository';
+import { walkReachable } from './reachability';
 import { verifyRepository } from './verify.command';
 
 const FILES = 300;
@@ -78,5 +79,26 @@ describe('verifyRepository', () => {
     expect(r.damage).toEqual([expect.objectContaining({ id: chunks[victim], role: 'chunk', path: where })]);
     // Without --read-data chunks are only looked up, so the flipped byte goes unseen.
     expect((await verifyRepository(repo)).damage).toEqual([]);
+  });
+});
+
+describe('walkReachable from objects of unknown kind', () => {
+  it('walks each as what it decodes as; a chunk that looks like an object, or a missing one, is a leaf', async () => {
+    const repo = await Repository.init(dir);
+    opened.push(repo);
+    const db = repo.objects;
+    const chunks = [Buffer.from('first chunk'), Buffer.from('second chunk')];
+    const children = await Promise.all(chunks.map((c) => db.put(c)));
+    const list = await db.put(encodeChunkList({ level: 0, children: children.map((id, i) => ({ id, size: chunks[i].length })) }));
+    const lookalike = await db.put(Buffer.from(`${CHUNK_LIST_HEADER}\x00but no children`));
+    const missing = sha256(Buffer.from('never stored'));
+    await db.flush();
+
+    const { live, damage } = await walkReachable(repo, [], { unknown: [list, lookalike, missing] });
+
+    expect(damage).toEqual([]);
+    expect([...live].sort()).toEqual([list, ...children, lookalike].sort());
+    const known = await walkReachable(repo, [], { unknown: [list], known: new Set([list]) });
+    expect(known.live.size).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { IntegrityError } from '@tributary/core';
+import { IntegrityError, ObjectId } from '@tributary/core';
 import { collectGarbage } from '../objects/object-gc';
 import { Repository } from '../repository';
 import { StatCache } from '../worktree/stat-cache';
@@ -23,8 +23,9 @@ export async function verifyRepository(repo: Repository, opts: { readData?: bool
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
 /**
- * `trib gc`: deletes objects that no ref and no file in the working copy's stat cache reaches, once older than the
- * grace period, so a concurrent writer's fresh objects survive, and merges the old small packs (one per commit) so
+ * `trib gc`: deletes objects that no ref, no file in the working copy's stat cache and no object younger than the
+ * grace period reaches, once older than the grace period, so a concurrent writer's fresh objects survive with all
+ * they refer to, and merges the old small packs (one per commit) so
  * lookups stay cheap. Refuses to run on a damaged repository (it could not tell what is live).
  */
 export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?: boolean; graceMs?: number } = {}) {
@@ -41,10 +42,14 @@ export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?
       .filter(([, e]) => e.kind !== 'dir' && repo.objects.has(e.id))
       .map(([p, e]) => ({ path: p, id: e.id, chunked: e.chunked }));
     const cached = (await walkReachable(repo, [], { files, known: live })).live;
-    return collectGarbage(repo.objects, repo.store, (id) => live.has(id) || cached.has(id), {
+    const named = { has: (id: ObjectId) => live.has(id) || cached.has(id) };
+    return collectGarbage(repo.objects, repo.store, named.has, {
       graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
       dryRun: Boolean(opts.dryRun),
       mergeSmallPacks: { minPacks: 2 },
+      // Another working copy of the same store has a stat cache this one cannot see; what its fresh objects refer
+      // to stays through them.
+      reachableFrom: async (ids) => (await walkReachable(repo, [], { unknown: ids, known: named })).live,
     });
   });
 }

@@ -121,6 +121,27 @@ describe('collectGarbage', () => {
     expect(db.has(old[0])).toBe(false);
   });
 
+  it('asks reachableFrom about the unnamed records of young packs only, and keeps what it reaches', async () => {
+    const store = new ClockedStore();
+    const [reused, oldDead] = await writePack(store, [blob('old, reused by a young object'), blob('old dead')]);
+    store.now = at(90 * 60_000);
+    const [youngNamed, youngUnnamed] = await writePack(store, [blob('young, named'), blob('young, unnamed')]);
+    store.now = at(2 * HOUR);
+    const asked: ObjectId[][] = [];
+    const reachableFrom = async (ids: readonly ObjectId[]) => {
+      asked.push([...ids]);
+      return new Set(ids.includes(youngUnnamed) ? [youngUnnamed, reused] : []);
+    };
+    const db = await ObjectDatabase.open(store);
+
+    const result = await collectGarbage(db, store, (id) => id === youngNamed, gcOpts(store.now, { reachableFrom }));
+
+    expect(asked).toEqual([[youngUnnamed]]);
+    expect(result).toMatchObject({ deletedObjects: 1, keptPacks: 1 });
+    expect(db.has(reused)).toBe(true);
+    expect(db.has(oldDead)).toBe(false);
+  });
+
   it('leaves everything alone when every pack is young', async () => {
     const store = new ClockedStore();
     await writePack(store, [blob('x')]);

@@ -32,6 +32,12 @@ export interface GcOptions {
   readonly mergeSmallPacks?: { readonly minPacks: number; readonly maxPackBytes?: number };
   /** Delete old pack files without an index (writers killed midway). Default true. */
   readonly deleteOrphans?: boolean;
+  /**
+   * Everything reachable from `ids`: the records of packs younger than the grace period that `isLive` does not
+   * reach. Those are a writer's objects that nothing names yet (a file another working copy hashed, a transfer
+   * under way), and they may refer to old objects instead of storing them again: what they reach is kept too.
+   */
+  readonly reachableFrom?: (ids: readonly ObjectId[]) => Promise<{ has(id: ObjectId): boolean }>;
 }
 
 export interface GcResult {
@@ -63,9 +69,10 @@ interface PackFiles {
  *   then its index and pack are deleted, index first so the pack is invisible before it disappears.
  * - A base of any delta that stays stored is kept alive, so everything `has()` can still see stays readable.
  * - A pack file without an index (a writer killed midway) older than the grace period is deleted.
- * - Packs younger than the grace period are never touched, so a concurrent writer's fresh objects survive. Run it
- *   under the repository's exclusive lock: a writer that finds an old dead object with `has()` and refers to it
- *   instead of writing it again is protected only by that lock, as in git and restic.
+ * - Packs younger than the grace period are never touched, so a concurrent writer's fresh objects survive, and with
+ *   `reachableFrom` neither is anything they refer to. Run it under the repository's exclusive lock: a writer that
+ *   finds an old dead object with `has()` and refers to it, instead of writing it again, before it has stored the
+ *   object that refers to it is protected only by that lock, as in git and restic.
  * - Every copied record is verified against its id on the way; an IntegrityError stops gc before anything is
  *   deleted.
  *
@@ -111,8 +118,12 @@ export async function collectGarbage(
       : [],
   );
   const bases = await readDeltaBases(db, packs);
+  const oldPacks = new Set(old);
+  const young = packs.filter((p) => !oldPacks.has(p));
+  const unnamed = young.flatMap((p) => [...p.index.entries()].filter((e) => !isLive(e.id)).map((e) => e.id));
+  const fromYoung = opts.reachableFrom && unnamed.length > 0 ? await opts.reachableFrom(unnamed) : undefined;
   const needed = new Set<ObjectId>();
-  const keep = (id: ObjectId) => needed.has(id) || isLive(id);
+  const keep = (id: ObjectId) => needed.has(id) || isLive(id) || fromYoung?.has(id) === true;
   let rewritten: Set<LoadedPack>;
   // Keeping a base can leave a pack with nothing dead, which then keeps its own deltas' bases: iterate to a fixpoint.
   for (;;) {
