@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { encodeCommit, ObjectId, sha256 } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
 import { lastLine, ok, tempDir, trib } from './support/trib';
@@ -56,6 +57,27 @@ describe('trib CLI: bad input and damage', () => {
     const outside = trib(t.dir, ['log']);
     expect(outside.code).toBe(2);
     expect(outside.stderr).toMatch(/not a trib repository/);
+  });
+
+  it('with --json a failure is also one JSON error on stdout, with its category and exit code', () => {
+    const gone = path.join(t.dir, 'gone');
+    ok(t.dir, ['init', gone, '--store', pathToFileURL(path.join(t.dir, 'gone-store')).href]);
+    rmSync(path.join(t.dir, 'gone-store'), { recursive: true });
+    const cases: [string, string[], string, number, RegExp][] = [
+      [t.dir, ['log', '--json'], 'INVALID_ARGUMENT', 2, /^not a trib repository/],
+      [repo, ['show', 'nope', '--json'], 'INVALID_ARGUMENT', 2, /^unknown ref "nope"$/],
+      [repo, ['log', '-n', 'x', '--json'], 'INVALID_ARGUMENT', 2, /^-n wants a whole number/],
+      [repo, ['branch', '-d', 'gone', '--json'], 'INVALID_ARGUMENT', 2, /^no branch named gone$/],
+      [gone, ['log', '--json'], 'NOT_FOUND', 2, /^no store at file:\S+: the directory does not exist$/],
+      [repo, ['topics', '--broker', '127.0.0.1:1', '--json'], 'UNAVAILABLE', 3, /^broker 127\.0\.0\.1:1 is unavailable/],
+    ];
+    for (const [cwd, args, code, exitCode, message] of cases) {
+      const r = trib(cwd, args);
+      expect({ args, code: r.code, stderr: r.stderr.trim().split('\n').length }).toEqual({ args, code: exitCode, stderr: 1 });
+      expect(JSON.parse(r.stdout)).toEqual({ error: { code, message: expect.stringMatching(message), exitCode } });
+    }
+    // Without --json stdout stays empty: the line on stderr is the whole report.
+    expect(trib(repo, ['show', 'nope']).stdout).toBe('');
   });
 
   it('numbers, authors, meta keys and an init target are checked at the boundary, in one line each', () => {

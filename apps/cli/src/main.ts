@@ -1,5 +1,5 @@
 import { configureHeapGrowth, silenceSdkNodeVersionNotice } from '@tributary/config';
-import { isTribError } from '@tributary/core';
+import { ErrorCode, isTribError } from '@tributary/core';
 import { parseArgs } from './ui/args';
 import { EXIT, exitCodeFor } from './ui/exit-codes';
 import { CliCommand, CliContext } from './commands/command';
@@ -75,22 +75,22 @@ export async function runCli(argv: readonly string[], ctx: CliContext = context(
   try {
     return await cmd.run(parseArgs(rest, cmd.options), ctx);
   } catch (e) {
-    if (isTribError(e)) {
-      ctx.err(`trib ${name}: ${e.message}`);
-      return exitCodeFor(e.code);
-    }
-    const err = e as NodeJS.ErrnoException;
-    if (err && (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'EISDIR')) {
-      ctx.err(`trib ${name}: ${err.message}`);
-      return EXIT.USAGE;
-    }
-    if (err && (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'ENOSPC' || err.code === 'EIO')) {
-      ctx.err(`trib ${name}: ${err.message}`);
-      return EXIT.UNAVAILABLE;
-    }
-    ctx.err(`trib ${name}: internal error: ${err?.message ?? String(e)}${process.env.TRIB_DEBUG ? `\n${err?.stack}` : ''}`);
-    return EXIT.PROBLEM;
+    const failure = describeFailure(e);
+    ctx.err(`trib ${name}: ${failure.message}${failure.code === 'INTERNAL' && process.env.TRIB_DEBUG ? `\n${(e as Error)?.stack}` : ''}`);
+    // A script that asked for JSON gets the failure as JSON too, on stdout where it reads the result.
+    if (rest.includes('--json')) ctx.json({ error: { code: failure.code, message: failure.message, exitCode: failure.exit } });
+    return failure.exit;
   }
+}
+
+/** A failed command's error category (the TribError code, or what an OS error amounts to), message and exit code. */
+function describeFailure(e: unknown): { code: ErrorCode; message: string; exit: number } {
+  if (isTribError(e)) return { code: e.code, message: e.message, exit: exitCodeFor(e.code) };
+  const err = e as NodeJS.ErrnoException;
+  const errno = err?.code ?? '';
+  if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno)) return { code: 'INVALID_ARGUMENT', message: err.message, exit: EXIT.USAGE };
+  if (['EACCES', 'EPERM', 'ENOSPC', 'EIO'].includes(errno)) return { code: 'UNAVAILABLE', message: err.message, exit: EXIT.UNAVAILABLE };
+  return { code: 'INTERNAL', message: `internal error: ${err?.message ?? String(e)}`, exit: EXIT.PROBLEM };
 }
 
 export function main(): void {
