@@ -241,6 +241,39 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     ok(repo, ['verify', '--read-data']);
   });
 
+  it.each(['checkout.before-rename:1', 'checkout.before-rename:3', 'move.before-end:1'])(
+    'switch killed at %s: the next command finds the working tree whole, at HEAD',
+    (point) => {
+      ok(repo, ['commit', '-m', 'first']);
+      const main = new Map(readdirSync(repo).filter((f) => f !== '.trib').map((f) => [f, readFileSync(path.join(repo, f))]));
+      ok(repo, ['branch', 'b']);
+      ok(repo, ['switch', 'b']);
+      for (const f of ['f1.bin', 'f2.bin']) writeFileSync(path.join(repo, f), randomBytes(300_000));
+      rmSync(path.join(repo, 'f3.bin'));
+      mkdirSync(path.join(repo, 'new'));
+      writeFileSync(path.join(repo, 'new', 'n.bin'), randomBytes(200_000));
+      ok(repo, ['commit', '-m', 'b']);
+      ok(repo, ['switch', 'main']);
+
+      crash(['switch', 'b'], point);
+
+      // Killed before HEAD moved, the move is undone; after, it is done. Either way status is clean.
+      const headMoved = point === 'move.before-end:1';
+      const status = JSON.parse(ok(repo, ['status', '--json']).stdout);
+      expect(status).toMatchObject({ branch: headMoved ? 'b' : 'main', clean: true });
+      const tmp = (dir: string): string[] => readdirSync(dir).filter((f) => f.startsWith('.trib-tmp'));
+      expect([...tmp(repo), ...(existsSync(path.join(repo, 'new')) ? tmp(path.join(repo, 'new')) : [])]).toEqual([]);
+      if (!headMoved) {
+        expect(readdirSync(repo).filter((f) => f !== '.trib').sort()).toEqual([...main.keys()].sort());
+        for (const [f, bytes] of main) expect(readFileSync(path.join(repo, f)).equals(bytes)).toBe(true);
+        ok(repo, ['switch', 'b']);
+      }
+      expect(existsSync(path.join(repo, 'f3.bin'))).toBe(false);
+      expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'b', clean: true });
+      ok(repo, ['verify', '--read-data']);
+    },
+  );
+
   it('merge killed before it touches the working tree leaves HEAD and files as they were', () => {
     ok(repo, ['commit', '-m', 'first']);
     ok(repo, ['branch', 'b']);

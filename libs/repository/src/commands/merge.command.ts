@@ -139,6 +139,7 @@ export async function mergeIntoWorktree(
       await wc.moveTo(headTree, tree, { forceHint: '' });
       await repo.advanceHead(head, commit);
       await wc.cache.save();
+      await wc.endMove();
       return { kind, commit, conflicts: [] };
     } finally {
       await wc.close();

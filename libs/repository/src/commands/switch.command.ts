@@ -12,7 +12,7 @@ import {
 import { Repository } from '../repository';
 import { branchRef } from '../refs/ref-store';
 import { WorkingCopy } from '../worktree/working-copy';
-import { MaterializeResult } from '../worktree/materialize';
+import { materializeTree, MaterializeResult } from '../worktree/materialize';
 import { lookupTreeSize } from './tree-size';
 
 /**
@@ -33,6 +33,7 @@ export async function switchBranch(repo: Repository, name: string, opts: { force
       const moved = await wc.moveTo(fromTree, toTree, { force: opts.force });
       await repo.setHead({ symbolic: ref });
       await wc.cache.save();
+      await wc.endMove();
       return { commit: target.commit, ...moved };
     } finally {
       await wc.close();
@@ -57,14 +58,9 @@ export async function checkoutTo(
   const existing = await fs.readdir(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
   if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${dest} is not empty (use --force)`);
   await fs.mkdir(abs, { recursive: true });
-  const wc = await WorkingCopy.open(repo);
   const total = await lookupTreeSize(repo, tree);
-  try {
-    const written = await wc.materializeInto(tree, abs, (b) => opts.onProgress?.(b, total));
-    return { commit, ...written, extra: existing?.length ? await filesNotIn(repo, tree, abs) : [] };
-  } finally {
-    await wc.close();
-  }
+  const written = await materializeTree(repo.objects, tree, abs, { onProgress: (b) => opts.onProgress?.(b, total) });
+  return { commit, ...written, extra: existing?.length ? await filesNotIn(repo, tree, abs) : [] };
 }
 
 /**

@@ -316,7 +316,8 @@ export async function materializeTree(
 /** Removes a file or link and then any directories it leaves empty, up to (not including) `root`. */
 export async function removeEntry(root: string, relPath: string): Promise<void> {
   const abs = path.join(root, ...splitRelativePath(relPath));
-  await fs.unlink(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+  // ENOTDIR: a folder on the way is a file (a move cut short before it made the folder), so nothing is there.
+  await fs.unlink(abs).catch((e) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? undefined : Promise.reject(e)));
   let dir = path.dirname(abs);
   while (dir.length > root.length && dir.startsWith(root)) {
     try {

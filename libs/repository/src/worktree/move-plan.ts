@@ -1,6 +1,7 @@
-import { lstatSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { splitRelativePath, TreeChange } from '@tributary/core';
+import { WORKTREE_TEMP_PREFIX } from './materialize';
 
 /**
  * The first local change (a path from a working-tree snapshot: modified, removed or untracked) that moving the
@@ -75,6 +76,27 @@ export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Block
 /** Removes what `hiddenBlockers` found, for a forced move. */
 export function removeBlockers(root: string, blockers: readonly Blocker[]): void {
   for (const b of blockers) rmSync(path.join(root, ...splitRelativePath(b.remove)), { recursive: true, force: true });
+}
+
+/**
+ * Deletes the temp files a killed move left beside the paths of `plan` (a write is a temp file renamed into place),
+ * so that the folders the move created can be removed again, and no stray file is left for the user to wonder at.
+ */
+export function removeWriteTemps(root: string, plan: readonly TreeChange[]): void {
+  const dirs = new Set(plan.map((c) => path.dirname(path.join(root, ...splitRelativePath(c.path)))));
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!name.startsWith(WORKTREE_TEMP_PREFIX)) continue;
+      const file = path.join(dir, name);
+      if (!lstatOrUndefined(file)?.isDirectory()) unlinkSync(file);
+    }
+  }
 }
 
 /** The first entry under directory `rel` that the planned removals leave in place, if any. */

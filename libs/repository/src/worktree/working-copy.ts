@@ -2,8 +2,10 @@ import * as path from 'node:path';
 import { diffTrees, FailedPreconditionError, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { FileHasherPool } from './file-hasher-pool';
-import { materializeTree, removeEntry, writeEntries } from './materialize';
-import { firstLocalClash, hiddenBlockers, removeBlockers, removedBeforeWrites } from './move-plan';
+import { removeEntry, writeEntries } from './materialize';
+import { Blocker, firstLocalClash, hiddenBlockers, removeBlockers, removedBeforeWrites, removeWriteTemps } from './move-plan';
+import { beginMove, endMove, readMove } from './move-journal';
+import { crashPoint } from '../testing/crash-points';
 import { Snapshot, snapshotWorktree } from './snapshot';
 import { StatCache } from './stat-cache';
 
@@ -19,8 +21,15 @@ export class WorkingCopy {
     readonly cache: StatCache,
   ) {}
 
+  /**
+   * Opens the working copy; call it under the repository lock. A move of the working files that a kill cut short
+   * (see moveTo) is settled first: undone if HEAD still names the tree it started from, so the working tree is
+   * HEAD's again as if the move had not begun, and only forgotten if HEAD names the tree it went to.
+   */
   static async open(repo: Repository): Promise<WorkingCopy> {
-    return new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')));
+    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')));
+    await wc.settleCutShortMove();
+    return wc;
   }
 
   /** Stores the working tree's objects (see snapshotWorktree) and returns its tree. */
@@ -39,9 +48,11 @@ export class WorkingCopy {
   }
 
   /**
-   * Moves the working files from tree `from` to tree `to`, touching only paths that differ. Refuses (exit 2 in the
-   * CLI), before changing anything, when that would overwrite a local change or an untracked file (ignored ones
-   * too), unless `force`; untracked files elsewhere are left alone.
+   * Moves the working files from tree `from` (HEAD's) to tree `to`, touching only paths that differ. Refuses (exit 2
+   * in the CLI), before changing anything, when that would overwrite a local change or an untracked file (ignored
+   * ones too), unless `force`; untracked files elsewhere are left alone. The move is recorded durably before the
+   * first change; the caller points HEAD at `to` and then calls `endMove`. A kill in between is settled by the next
+   * `open`.
    */
   async moveTo(
     from: TreeId | undefined,
@@ -49,8 +60,7 @@ export class WorkingCopy {
     /** `forceHint`: what a refusal suggests after "move it away", for a command without --force ('' for none). */
     opts: { force?: boolean; refuseDirty?: boolean; forceHint?: string } = {},
   ): Promise<{ written: number; removed: number }> {
-    const plan: TreeChange[] = [];
-    for await (const c of diffTrees(this.repo.objects, from, to)) plan.push(c);
+    const plan = await this.planMove(from, to);
     if (!opts.force) {
       const { changes: local } = await this.changes(from);
       if (opts.refuseDirty) {
@@ -64,10 +74,28 @@ export class WorkingCopy {
         throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away${hint}`);
       }
     }
-    const root = this.repo.workdir;
-    // Ignored files are in no snapshot, so the check above cannot see them in the way: look on disk, before
-    // anything changes, so that a move that cannot finish does not start.
-    const blockers = hiddenBlockers(root, plan);
+    const blockers = this.blockersOf(plan, opts);
+    await beginMove(this.repo.tribDir, { from, to });
+    return this.applyMove(plan, blockers);
+  }
+
+  /** Forgets the last move; call it once HEAD names the tree moved to, so a kill before this is settled forwards. */
+  async endMove(): Promise<void> {
+    crashPoint('move.before-end');
+    await endMove(this.repo.tribDir);
+  }
+
+  private async planMove(from: TreeId | undefined, to: TreeId | undefined): Promise<TreeChange[]> {
+    const plan: TreeChange[] = [];
+    for await (const c of diffTrees(this.repo.objects, from, to)) plan.push(c);
+    return plan;
+  }
+
+  /** What is in the way of `plan` on disk, refused unless `force` (and a symlink even then); see hiddenBlockers. */
+  private blockersOf(plan: readonly TreeChange[], opts: { force?: boolean; forceHint?: string }): Blocker[] {
+    // Ignored files are in no snapshot, so a check of local changes cannot see them in the way: look on disk,
+    // before anything changes, so that a move that cannot finish does not start.
+    const blockers = hiddenBlockers(this.repo.workdir, plan);
     // Not even --force removes a symlink in the way: the link, not where it points, is the user's to settle.
     const link = blockers.find((b) => b.symlink);
     if (link !== undefined) {
@@ -77,6 +105,11 @@ export class WorkingCopy {
       const what = `${blockers[0].path}, which is not tracked (an ignored file?)`;
       throw new FailedPreconditionError(`would overwrite ${what}; move it away${opts.forceHint ?? ', or use --force'}`);
     }
+    return blockers;
+  }
+
+  private async applyMove(plan: readonly TreeChange[], blockers: readonly Blocker[]): Promise<{ written: number; removed: number }> {
+    const root = this.repo.workdir;
     removeBlockers(root, blockers);
     let written = 0;
     let removed = 0;
@@ -98,9 +131,28 @@ export class WorkingCopy {
     return { written, removed };
   }
 
-  /** Writes a whole tree into an empty directory (used by `checkout --to`). */
-  async materializeInto(tree: TreeId, dest: string, onProgress?: (bytes: number) => void) {
-    return materializeTree(this.repo.objects, tree, dest, { onProgress });
+  /**
+   * Settles a move a kill cut short, which left each of its paths at either tree (or a temp file beside it): puts
+   * them back as HEAD's tree has them when HEAD still names the tree the move started from, forgets the move when
+   * HEAD names the tree it went to, and refuses to guess otherwise.
+   */
+  private async settleCutShortMove(): Promise<void> {
+    const move = await readMove(this.repo.tribDir);
+    if (!move) return;
+    const head = await this.repo.head();
+    const headTree = head.commit ? (await this.repo.readCommit(head.commit)).tree : undefined;
+    if (headTree === move.from) {
+      const plan = await this.planMove(move.to, move.from);
+      removeWriteTemps(this.repo.workdir, plan);
+      await this.applyMove(plan, this.blockersOf(plan, { force: true }));
+      await this.cache.save();
+    } else if (headTree !== move.to) {
+      throw new FailedPreconditionError(
+        `a switch or merge of the working files was cut short, and HEAD has moved since; ` +
+          `run trib switch --force with the branch you want`,
+      );
+    }
+    await endMove(this.repo.tribDir);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,44 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { FailedPreconditionError, isObjectId, TreeId } from '@tributary/core';
+import { writeFileDurably } from '../repository';
+
+/** `.trib/MOVING`: present, durably, from before a move of the working files changes anything until HEAD names `to`. */
+const JOURNAL_FILE = 'MOVING';
+
+/** A move of the working files under way: from `from` (HEAD's tree; none before the first commit) to `to`. */
+export interface MoveJournal {
+  readonly from?: TreeId;
+  readonly to: TreeId;
+}
+
+/** Records a move before it starts, so that a kill part way leaves a note of which paths may be half moved. */
+export async function beginMove(tribDir: string, move: MoveJournal): Promise<void> {
+  await writeFileDurably(path.join(tribDir, JOURNAL_FILE), JSON.stringify({ from: move.from ?? null, to: move.to }) + '\n');
+}
+
+/** Drops the record once HEAD names the tree moved to (a kill before this only leaves a note that is settled next time). */
+export async function endMove(tribDir: string): Promise<void> {
+  await fs.unlink(path.join(tribDir, JOURNAL_FILE)).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+}
+
+/** The move a kill cut short, if any. Throws FailedPreconditionError, naming the file, for one that is not a journal. */
+export async function readMove(tribDir: string): Promise<MoveJournal | undefined> {
+  const file = path.join(tribDir, JOURNAL_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  let v: { from?: unknown; to?: unknown } | undefined;
+  try {
+    v = JSON.parse(text) as typeof v;
+  } catch {
+    v = undefined;
+  }
+  const isId = (x: unknown): x is TreeId => typeof x === 'string' && isObjectId(x);
+  if (!v || !(v.from === null || isId(v.from)) || !isId(v.to)) throw new FailedPreconditionError(`${file} is not a move journal; remove it`);
+  return { from: v.from ?? undefined, to: v.to };
+}
