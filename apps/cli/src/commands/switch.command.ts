@@ -1,5 +1,5 @@
 import { resolve as resolvePath } from 'node:path';
-import { InvalidArgumentError } from '@tributary/core';
+import { FailedPreconditionError, InvalidArgumentError, isTribError } from '@tributary/core';
 import { checkoutTo, switchBranch } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
 import { ProgressBar } from '../ui/progress-bar';
@@ -16,7 +16,7 @@ export const switchCommand: CliCommand = {
     const name = args.positionals[0];
     if (!name) throw new InvalidArgumentError(`usage: ${this.usage}`);
     return withRepository(ctx, async (repo) => {
-      const r = await switchBranch(repo, name, { force: args.flags.has('--force') });
+      const r = await switchBranch(repo, name, { force: args.flags.has('--force') }).catch(suggestForce(', or use --force'));
       if (args.flags.has('--json')) ctx.json({ branch: name, commit: r.commit, written: r.written, removed: r.removed });
       else ctx.err(`Switched to branch ${name} (${r.written} written, ${r.removed} removed)`);
       return 0;
@@ -39,7 +39,9 @@ export const checkoutCommand: CliCommand = {
       const r = await checkoutTo(repo, ref, resolvePath(ctx.cwd, to), {
         force: args.flags.has('--force'),
         onProgress: (d, t) => bar.update(d, t),
-      }).finally(() => bar.done());
+      })
+        .catch(suggestForce(' (use --force)'))
+        .finally(() => bar.done());
       if (args.flags.has('--json')) ctx.json({ commit: r.commit, files: r.files, bytes: r.bytes, to, extra: r.extra });
       else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${to}: ${r.files} files, ${r.bytes} bytes`);
       if (r.extra.length && !args.flags.has('--json')) {
@@ -52,3 +54,11 @@ export const checkoutCommand: CliCommand = {
     });
   },
 };
+
+/** A refusal that --force would have gone past, with `hint` added to say so; any other error as it was. */
+function suggestForce(hint: string): (e: unknown) => never {
+  return (e) => {
+    if (isTribError(e) && e.details.overridable === true) throw new FailedPreconditionError(`${e.message}${hint}`, e.details);
+    throw e;
+  };
+}

@@ -136,7 +136,7 @@ export async function mergeIntoWorktree(
         kind = 'merge';
       }
       crashPoint('merge.before-worktree');
-      await wc.moveTo(headTree, tree, { forceHint: '' });
+      await wc.moveTo(headTree, tree);
       await repo.advanceHead(head, commit);
       await wc.cache.save();
       await wc.endMove();

@@ -42,9 +42,10 @@ export async function switchBranch(repo: Repository, name: string, opts: { force
 }
 
 /**
- * Writes the tree of commit `spec` into `dest`, which must be empty or absent unless `force`. Files already in
- * `dest` that the commit does not have are left as they were and listed in `extra`, so that whoever reads `dest`
- * as that version hears that it holds more.
+ * Writes the tree of commit `spec` into `dest`, which must be empty or absent unless `force` (else a
+ * FailedPreconditionError whose details say `overridable`). Files already in `dest` that the commit does not have
+ * are left as they were and listed in `extra`, so that whoever reads `dest` as that version hears that it holds
+ * more.
  */
 export async function checkoutTo(
   repo: Repository,
@@ -56,7 +57,7 @@ export async function checkoutTo(
   const { tree } = await repo.readCommit(commit);
   const abs = path.resolve(dest);
   const existing = await fs.readdir(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
-  if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${dest} is not empty (use --force)`);
+  if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${dest} is not empty`, { path: dest, overridable: true });
   await fs.mkdir(abs, { recursive: true });
   const total = await lookupTreeSize(repo, tree);
   const written = await materializeTree(repo.objects, tree, abs, { onProgress: (b) => opts.onProgress?.(b, total) });

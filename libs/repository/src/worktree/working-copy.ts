@@ -50,15 +50,15 @@ export class WorkingCopy {
   /**
    * Moves the working files from tree `from` (HEAD's) to tree `to`, touching only paths that differ. Refuses (exit 2
    * in the CLI), before changing anything, when that would overwrite a local change or an untracked file (ignored
-   * ones too), unless `force`; untracked files elsewhere are left alone. The move is recorded durably before the
+   * ones too), unless `force`: a FailedPreconditionError whose details say `overridable`, which `force` would have
+   * gone past. Untracked files elsewhere are left alone. The move is recorded durably before the
    * first change; the caller points HEAD at `to` and then calls `endMove`. A kill in between is settled by the next
    * `open`.
    */
   async moveTo(
     from: TreeId | undefined,
     to: TreeId,
-    /** `forceHint`: what a refusal suggests after "move it away", for a command without --force ('' for none). */
-    opts: { force?: boolean; refuseDirty?: boolean; forceHint?: string } = {},
+    opts: { force?: boolean; refuseDirty?: boolean } = {},
   ): Promise<{ written: number; removed: number }> {
     const plan = await this.planMove(from, to);
     if (!opts.force) {
@@ -70,8 +70,7 @@ export class WorkingCopy {
       const clash = firstLocalClash(plan, local.map((c) => c.path));
       if (clash !== undefined) {
         const what = local.find((c) => c.path === clash)!.status === 'added' ? 'untracked file' : 'uncommitted change to';
-        const hint = opts.forceHint ?? ', or use --force';
-        throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away${hint}`);
+        throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away`, { path: clash, overridable: true });
       }
     }
     const blockers = this.blockersOf(plan, opts);
@@ -92,7 +91,7 @@ export class WorkingCopy {
   }
 
   /** What is in the way of `plan` on disk, refused unless `force` (and a symlink even then); see hiddenBlockers. */
-  private blockersOf(plan: readonly TreeChange[], opts: { force?: boolean; forceHint?: string }): Blocker[] {
+  private blockersOf(plan: readonly TreeChange[], opts: { force?: boolean }): Blocker[] {
     // Ignored files are in no snapshot, so a check of local changes cannot see them in the way: look on disk,
     // before anything changes, so that a move that cannot finish does not start.
     const blockers = hiddenBlockers(this.repo.workdir, plan);
@@ -103,7 +102,7 @@ export class WorkingCopy {
     }
     if (blockers.length && !opts.force) {
       const what = `${blockers[0].path}, which is not tracked (an ignored file?)`;
-      throw new FailedPreconditionError(`would overwrite ${what}; move it away${opts.forceHint ?? ', or use --force'}`);
+      throw new FailedPreconditionError(`would overwrite ${what}; move it away`, { path: blockers[0].path, overridable: true });
     }
     return blockers;
   }
