@@ -1,30 +1,16 @@
-import { Commit, CommitId, sha256 } from '@tributary/core';
-import { CommitReader } from '@tributary/repository';
+import { CommitId, sha256 } from '@tributary/core';
+import { MemoryCommits } from '@tributary/repository';
 import { HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HubMergeIndex } from './merge-index';
 
-class FakeMain implements CommitReader {
-  readonly commits = new Map<CommitId, Commit>();
-  head: CommitId | undefined;
-  reads = 0;
-
+/** The hub's main branch: each merge names the topic and seq it took, and a source commit as second parent. */
+class FakeMain extends MemoryCommits {
   merge(topic: string | undefined, seq = 0): CommitId {
     const source = sha256(Buffer.from(`src ${topic} ${seq}`));
-    const id = sha256(Buffer.from(`${this.commits.size} ${topic} ${seq} ${this.head}`));
-    this.commits.set(id, {
-      tree: sha256(Buffer.from('t')),
+    return this.add({
       parents: this.head ? [this.head, source] : [],
       author: 'hub',
-      time: '2026-01-01T00:00:00.000Z',
-      message: 'm',
       annotations: topic ? { [HUB_TOPIC]: topic, [HUB_SEQ]: String(seq), [HUB_SOURCE]: source } : {},
     });
-    this.head = id;
-    return id;
-  }
-
-  async readCommit(id: CommitId): Promise<Commit> {
-    this.reads++;
-    return this.commits.get(id)!;
   }
 }
 

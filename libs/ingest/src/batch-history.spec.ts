@@ -1,37 +1,18 @@
-import { Commit, CommitId, sha256 } from '@tributary/core';
-import { CommitReader } from '@tributary/repository';
+import { CommitId, sha256 } from '@tributary/core';
+import { MemoryCommits } from '@tributary/repository';
 import { BATCH_SHA256, RecentBatches } from './batch-history';
 
 /** A linear history of fake commits; commit i ingested batch `sha-i`. Counts reads. */
-class FakeHistory implements CommitReader {
-  readonly commits = new Map<CommitId, Commit>();
-  reads = 0;
-  head: CommitId | undefined;
-
-  add(batch: string | undefined, parent = this.head): CommitId {
-    const id = sha256(Buffer.from(`${this.commits.size}/${batch}/${parent}`));
-    this.commits.set(id, {
-      tree: sha256(Buffer.from('t')),
-      parents: parent ? [parent] : [],
-      author: 'a',
-      time: '2026-01-01T00:00:00.000Z',
-      message: 'm',
-      annotations: batch ? { [BATCH_SHA256]: batch } : {},
-    });
-    this.head = id;
-    return id;
-  }
-
-  async readCommit(id: CommitId): Promise<Commit> {
-    this.reads++;
-    return this.commits.get(id)!;
+class FakeHistory extends MemoryCommits {
+  ingest(batch: string | undefined, parent = this.head): CommitId {
+    return this.add({ parents: parent ? [parent] : [], annotations: batch ? { [BATCH_SHA256]: batch } : {} });
   }
 }
 
 describe('RecentBatches', () => {
   it('finds batches within the window and forgets older ones', async () => {
     const h = new FakeHistory();
-    const ids = Array.from({ length: 10 }, (_, i) => h.add(`sha-${i}`));
+    const ids = Array.from({ length: 10 }, (_, i) => h.ingest(`sha-${i}`));
     const recent = new RecentBatches(4);
     expect(await recent.find(h, h.head, 'sha-9')).toBe(ids[9]);
     expect(await recent.find(h, h.head, 'sha-6')).toBe(ids[6]);
@@ -41,16 +22,16 @@ describe('RecentBatches', () => {
 
   it('reads only new commits after the first walk, and nothing for commits it recorded', async () => {
     const h = new FakeHistory();
-    for (let i = 0; i < 20; i++) h.add(`sha-${i}`);
+    for (let i = 0; i < 20; i++) h.ingest(`sha-${i}`);
     const recent = new RecentBatches(100);
     await recent.find(h, h.head, 'x');
     const parent = h.head;
-    const mine = h.add('mine');
+    const mine = h.ingest('mine');
     recent.record(parent, mine, 'mine');
     h.reads = 0;
     expect(await recent.find(h, h.head, 'mine')).toBe(mine);
     expect(h.reads).toBe(0);
-    h.add('other-writer');
+    h.ingest('other-writer');
     expect(await recent.find(h, h.head, 'other-writer')).toBe(h.head);
     expect(await recent.find(h, h.head, 'sha-0')).toBeDefined();
     expect(h.reads).toBe(1);
@@ -58,12 +39,12 @@ describe('RecentBatches', () => {
 
   it('starts over when the branch moved to an unrelated history', async () => {
     const h = new FakeHistory();
-    for (let i = 0; i < 5; i++) h.add(`sha-${i}`);
+    for (let i = 0; i < 5; i++) h.ingest(`sha-${i}`);
     const recent = new RecentBatches(100);
     expect(await recent.find(h, h.head, 'sha-1')).toBeDefined();
     h.head = undefined;
-    h.add('new-0', undefined);
-    h.add('new-1');
+    h.ingest('new-0', undefined);
+    h.ingest('new-1');
     expect(await recent.find(h, h.head, 'sha-1')).toBeUndefined();
     expect(await recent.find(h, h.head, 'new-0')).toBeDefined();
     // A record on top of a head it did not see is not trusted: the next lookup walks again.

@@ -25,3 +25,4 @@ export * from './commands/reachability';
 export * from './commands/verify.command';
 export * from './commands/tree-size';
 export * from './testing/crash-points';
+export * from './testing/memory-commits';
