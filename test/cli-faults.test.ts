@@ -274,6 +274,33 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     },
   );
 
+  it('a switch killed midway, after which something else moved HEAD, is undone all the same', async () => {
+    ok(repo, ['commit', '-m', 'first']);
+    const before = readFileSync(path.join(repo, 'f1.bin'));
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['branch', 'c']);
+    ok(repo, ['switch', 'c']);
+    writeFileSync(path.join(repo, 'f2.bin'), randomBytes(1000));
+    ok(repo, ['commit', '-m', 'c']);
+    ok(repo, ['switch', 'b']);
+    writeFileSync(path.join(repo, 'f1.bin'), randomBytes(1000));
+    writeFileSync(path.join(repo, 'only-b.txt'), 'b\n');
+    ok(repo, ['commit', '-m', 'b']);
+    ok(repo, ['switch', 'main']);
+    crash(['switch', 'b'], 'checkout.before-rename:2');
+    const r = await Repository.open(repo);
+    try {
+      await r.setHead({ symbolic: branchRef('c') });
+    } finally {
+      await r.close();
+    }
+    // The working files are main's again, so against c only c's own change shows, as without the cut-short switch.
+    const status = JSON.parse(ok(repo, ['status', '--json']).stdout);
+    expect(status).toMatchObject({ branch: 'c', clean: false, changes: [{ path: 'f2.bin', status: 'modified' }] });
+    expect(readFileSync(path.join(repo, 'f1.bin')).equals(before)).toBe(true);
+    expect(existsSync(path.join(repo, 'only-b.txt'))).toBe(false);
+  });
+
   it('merge killed before it touches the working tree leaves HEAD and files as they were', () => {
     ok(repo, ['commit', '-m', 'first']);
     ok(repo, ['branch', 'b']);

@@ -23,8 +23,8 @@ export class WorkingCopy {
 
   /**
    * Opens the working copy; call it under the repository lock. A move of the working files that a kill cut short
-   * (see moveTo) is settled first: undone if HEAD still names the tree it started from, so the working tree is
-   * HEAD's again as if the move had not begun, and only forgotten if HEAD names the tree it went to.
+   * (see moveTo) is settled first: only forgotten if HEAD names the tree it went to, else undone, as if it had not
+   * begun.
    */
   static async open(repo: Repository): Promise<WorkingCopy> {
     const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')));
@@ -51,9 +51,8 @@ export class WorkingCopy {
    * Moves the working files from tree `from` (HEAD's) to tree `to`, touching only paths that differ. Refuses (exit 2
    * in the CLI), before changing anything, when that would overwrite a local change or an untracked file (ignored
    * ones too), unless `force`: a FailedPreconditionError whose details say `overridable`, which `force` would have
-   * gone past. Untracked files elsewhere are left alone. The move is recorded durably before the
-   * first change; the caller points HEAD at `to` and then calls `endMove`. A kill in between is settled by the next
-   * `open`.
+   * gone past. Untracked files elsewhere are left alone. The move is recorded durably before the first change; the
+   * caller points HEAD at `to` and then calls `endMove`. A kill in between is settled by the next `open`.
    */
   async moveTo(
     from: TreeId | undefined,
@@ -131,25 +130,21 @@ export class WorkingCopy {
   }
 
   /**
-   * Settles a move a kill cut short, which left each of its paths at either tree (or a temp file beside it): puts
-   * them back as HEAD's tree has them when HEAD still names the tree the move started from, forgets the move when
-   * HEAD names the tree it went to, and refuses to guess otherwise.
+   * Settles a move a kill cut short, which left each of its paths at either tree (or a temp file beside it). When
+   * HEAD names the tree the move went to, the move was done and is only forgotten. Otherwise its paths are put back
+   * as the tree it started from has them: the working files are then as they were before it began (HEAD's, unless
+   * something else moved HEAD meanwhile, which then shows as changes, as it would have without the move).
    */
   private async settleCutShortMove(): Promise<void> {
     const move = await readMove(this.repo.tribDir);
     if (!move) return;
     const head = await this.repo.head();
     const headTree = head.commit ? (await this.repo.readCommit(head.commit)).tree : undefined;
-    if (headTree === move.from) {
+    if (headTree !== move.to) {
       const plan = await this.planMove(move.to, move.from);
       removeWriteTemps(this.repo.workdir, plan);
       await this.applyMove(plan, this.blockersOf(plan, { force: true }));
       await this.cache.save();
-    } else if (headTree !== move.to) {
-      throw new FailedPreconditionError(
-        `a switch or merge of the working files was cut short, and HEAD has moved since; ` +
-          `run trib switch --force with the branch you want`,
-      );
     }
     await endMove(this.repo.tribDir);
   }
