@@ -301,6 +301,24 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     expect(existsSync(path.join(repo, 'only-b.txt'))).toBe(false);
   });
 
+  it('gc keeps the trees of a merge cut short, which the next command needs to undo it', () => {
+    ok(repo, ['commit', '-m', 'first']);
+    ok(repo, ['branch', 'b']);
+    writeFileSync(path.join(repo, 'main.txt'), 'm\n');
+    const mainHead = lastLine(ok(repo, ['commit', '-m', 'main']).stdout);
+    ok(repo, ['switch', 'b']);
+    writeFileSync(path.join(repo, 'b.txt'), 'b\n');
+    ok(repo, ['commit', '-m', 'b']);
+    ok(repo, ['switch', 'main']);
+    crash(['merge', 'b'], 'checkout.before-rename:1');
+    // Nothing names the merged tree but the record of the cut-short move; with no grace, gc keeps it for that.
+    ok(repo, ['gc', '--grace', '0']);
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'main', head: mainHead, clean: true });
+    expect(existsSync(path.join(repo, 'b.txt'))).toBe(false);
+    expect(JSON.parse(ok(repo, ['merge', 'b', '--json']).stdout).result).toBe('merge');
+    expect(readFileSync(path.join(repo, 'b.txt'), 'utf8')).toBe('b\n');
+  });
+
   it('merge killed before it touches the working tree leaves HEAD and files as they were', () => {
     ok(repo, ['commit', '-m', 'first']);
     ok(repo, ['branch', 'b']);

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { IntegrityError, ObjectId } from '@tributary/core';
 import { collectGarbage } from '../objects/object-gc';
 import { Repository } from '../repository';
+import { readMove } from '../worktree/move-journal';
 import { StatCache } from '../worktree/stat-cache';
 import { Damage, refRoots, walkReachable } from './reachability';
 
@@ -23,10 +24,10 @@ export async function verifyRepository(repo: Repository, opts: { readData?: bool
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
 /**
- * `trib gc`: deletes objects that no ref, no file in the working copy's stat cache and no object younger than the
- * grace period reaches, once older than the grace period, so a concurrent writer's fresh objects survive with all
- * they refer to, and merges the old small packs (one per commit) so
- * lookups stay cheap. Refuses to run on a damaged repository (it could not tell what is live).
+ * `trib gc`: deletes objects that no ref, no file in the working copy's stat cache, no switch or merge cut short
+ * and no object younger than the grace period reaches, once older than the grace period, so a concurrent writer's
+ * fresh objects survive with all they refer to, and merges the old small packs (one per commit) so lookups stay
+ * cheap. Refuses to run on a damaged repository (it could not tell what is live).
  */
 export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?: boolean; graceMs?: number } = {}) {
   return repo.lock.run(async () => {
@@ -41,7 +42,11 @@ export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?
     const files = [...cache.entries()]
       .filter(([, e]) => e.kind !== 'dir' && repo.objects.has(e.id))
       .map(([p, e]) => ({ path: p, id: e.id, chunked: e.chunked }));
-    const cached = (await walkReachable(repo, [], { files, known: live })).live;
+    // A switch or merge cut short names the trees it moved between until the next command settles it (see
+    // WorkingCopy.open), which needs both.
+    const move = await readMove(repo.tribDir);
+    const trees = move ? [move.to, ...(move.from ? [move.from] : [])] : [];
+    const cached = (await walkReachable(repo, [], { files, unknown: trees, known: live })).live;
     const named = { has: (id: ObjectId) => live.has(id) || cached.has(id) };
     return collectGarbage(repo.objects, repo.store, named.has, {
       graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,

@@ -4,7 +4,9 @@ import { FailedPreconditionError, isObjectId, TreeId } from '@tributary/core';
 import { writeFileDurably } from '../repository';
 
 /** `.trib/MOVING`: present, durably, from before a move of the working files changes anything until HEAD names `to`. */
-const JOURNAL_FILE = 'MOVING';
+export function moveJournalPath(tribDir: string): string {
+  return path.join(tribDir, 'MOVING');
+}
 
 /** A move of the working files under way: from `from` (HEAD's tree; none before the first commit) to `to`. */
 export interface MoveJournal {
@@ -14,17 +16,17 @@ export interface MoveJournal {
 
 /** Records a move before it starts, so that a kill part way leaves a note of which paths may be half moved. */
 export async function beginMove(tribDir: string, move: MoveJournal): Promise<void> {
-  await writeFileDurably(path.join(tribDir, JOURNAL_FILE), JSON.stringify({ from: move.from ?? null, to: move.to }) + '\n');
+  await writeFileDurably(moveJournalPath(tribDir), JSON.stringify({ from: move.from ?? null, to: move.to }) + '\n');
 }
 
 /** Drops the record once HEAD names the tree moved to (a kill before this only leaves a note that is settled next time). */
 export async function endMove(tribDir: string): Promise<void> {
-  await fs.unlink(path.join(tribDir, JOURNAL_FILE)).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+  await fs.unlink(moveJournalPath(tribDir)).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
 }
 
 /** The move a kill cut short, if any. Throws FailedPreconditionError, naming the file, for one that is not a journal. */
 export async function readMove(tribDir: string): Promise<MoveJournal | undefined> {
-  const file = path.join(tribDir, JOURNAL_FILE);
+  const file = moveJournalPath(tribDir);
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');

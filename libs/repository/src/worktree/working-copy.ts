@@ -1,10 +1,10 @@
 import * as path from 'node:path';
-import { diffTrees, FailedPreconditionError, TreeChange, TreeId } from '@tributary/core';
+import { diffTrees, FailedPreconditionError, NotFoundError, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { FileHasherPool } from './file-hasher-pool';
 import { removeEntry, writeEntries } from './materialize';
 import { Blocker, firstLocalClash, hiddenBlockers, removeBlockers, removedBeforeWrites, removeWriteTemps } from './move-plan';
-import { beginMove, endMove, readMove } from './move-journal';
+import { beginMove, endMove, moveJournalPath, readMove } from './move-journal';
 import { crashPoint } from '../testing/crash-points';
 import { Snapshot, snapshotWorktree } from './snapshot';
 import { StatCache } from './stat-cache';
@@ -141,7 +141,14 @@ export class WorkingCopy {
     const head = await this.repo.head();
     const headTree = head.commit ? (await this.repo.readCommit(head.commit)).tree : undefined;
     if (headTree !== move.to) {
-      const plan = await this.planMove(move.to, move.from);
+      const plan = await this.planMove(move.to, move.from).catch((e: unknown) => {
+        // Only a gc in another working copy of the store could have taken them (gc here keeps them).
+        if (!(e instanceof NotFoundError)) throw e;
+        throw new FailedPreconditionError(
+          `cannot undo the switch or merge that was cut short, its trees are gone (${e.message}); ` +
+            `remove ${moveJournalPath(this.repo.tribDir)} and run trib switch --force with your branch`,
+        );
+      });
       removeWriteTemps(this.repo.workdir, plan);
       await this.applyMove(plan, this.blockersOf(plan, { force: true }));
       await this.cache.save();
