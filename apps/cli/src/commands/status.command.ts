@@ -1,6 +1,7 @@
 import { TreeChange } from '@tributary/core';
 import { WorkingCopy } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
+import { ProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
 
@@ -19,7 +20,8 @@ export const statusCommand: CliCommand = {
         const headTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
         const wc = await WorkingCopy.open(repo);
         try {
-          const { changes } = await wc.changes(headTree);
+          const bar = new ProgressBar('hashing');
+          const { changes } = await wc.changes(headTree, { onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.done());
           await wc.cache.save();
           if (args.flags.has('--json')) {
             ctx.json({

@@ -16,7 +16,11 @@ export const switchCommand: CliCommand = {
     const name = args.positionals[0];
     if (!name) throw new InvalidArgumentError(`usage: ${this.usage}`);
     return withRepository(ctx, async (repo) => {
-      const r = await switchBranch(repo, name, { force: args.flags.has('--force') }).catch(suggestForce(', or use --force'));
+      const bar = new ProgressBar('switch');
+      const onProgress = (done: number, total: number) => bar.update(done, total);
+      const r = await switchBranch(repo, name, { force: args.flags.has('--force'), onProgress })
+        .catch(suggestForce(', or use --force'))
+        .finally(() => bar.done());
       if (args.flags.has('--json')) ctx.json({ branch: name, commit: r.commit, written: r.written, removed: r.removed });
       else ctx.err(`Switched to branch ${name} (${r.written} written, ${r.removed} removed)`);
       return 0;

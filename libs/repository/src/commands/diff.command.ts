@@ -24,7 +24,13 @@ export interface DiffOutcome {
  * against B. Cost follows the changed paths: equal subtrees are never read, and row diffs of appended files read only
  * the appended part.
  */
-export async function diffRevisions(repo: Repository, a?: string, b?: string, opts: { rows?: boolean; maxRows?: number } = {}): Promise<DiffOutcome> {
+export async function diffRevisions(
+  repo: Repository,
+  a?: string,
+  b?: string,
+  /** `onProgress`: for the working tree (no `a`), the bytes hashed so far of those that need it. */
+  opts: { rows?: boolean; maxRows?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<DiffOutcome> {
   let fromTree: TreeId | undefined;
   let toTree: TreeId;
   let from: string;
@@ -35,7 +41,7 @@ export async function diffRevisions(repo: Repository, a?: string, b?: string, op
     toTree = await repo.lock.run(async () => {
       const wc = await WorkingCopy.open(repo);
       try {
-        const s = await wc.snapshot({ previousTree: fromTree });
+        const s = await wc.snapshot({ previousTree: fromTree, onProgress: opts.onProgress });
         await repo.objects.flush();
         await wc.cache.save();
         return s.tree;

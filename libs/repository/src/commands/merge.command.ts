@@ -96,7 +96,16 @@ export interface MergeOutcome {
 export async function mergeIntoWorktree(
   repo: Repository,
   spec: string,
-  opts: { message?: string; noFf?: boolean; strategy?: MergeStrategy; author?: string; annotations?: Annotations; now?: Date } = {},
+  opts: {
+    message?: string;
+    noFf?: boolean;
+    strategy?: MergeStrategy;
+    author?: string;
+    annotations?: Annotations;
+    now?: Date;
+    /** The bytes of working files written so far, of all the merge writes. */
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<MergeOutcome> {
   return repo.lock.run(async () => {
     const theirs = await repo.resolve(spec);
@@ -136,7 +145,7 @@ export async function mergeIntoWorktree(
         kind = 'merge';
       }
       crashPoint('merge.before-worktree');
-      await wc.moveTo(headTree, tree);
+      await wc.moveTo(headTree, tree, { onProgress: opts.onProgress });
       await repo.advanceHead(head, commit);
       await wc.cache.save();
       await wc.endMove();

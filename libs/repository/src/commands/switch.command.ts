@@ -20,7 +20,11 @@ import { lookupTreeSize } from './tree-size';
  * removed, untracked files are left alone, and a local change or untracked file in the way is an error unless
  * `force`.
  */
-export async function switchBranch(repo: Repository, name: string, opts: { force?: boolean } = {}): Promise<{ commit?: CommitId; written: number; removed: number }> {
+export async function switchBranch(
+  repo: Repository,
+  name: string,
+  opts: { force?: boolean; onProgress?: (done: number, total: number) => void } = {},
+): Promise<{ commit?: CommitId; written: number; removed: number }> {
   const ref = branchRef(name);
   return repo.lock.run(async () => {
     const target = await repo.refs.resolve(ref);
@@ -30,7 +34,7 @@ export async function switchBranch(repo: Repository, name: string, opts: { force
     const toTree = (await repo.readCommit(target.commit)).tree;
     const wc = await WorkingCopy.open(repo);
     try {
-      const moved = await wc.moveTo(fromTree, toTree, { force: opts.force });
+      const moved = await wc.moveTo(fromTree, toTree, { force: opts.force, onProgress: opts.onProgress });
       await repo.setHead({ symbolic: ref });
       await wc.cache.save();
       await wc.endMove();

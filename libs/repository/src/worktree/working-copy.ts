@@ -38,9 +38,15 @@ export class WorkingCopy {
     return snapshotWorktree(this.repo.objects, this.repo.workdir, this.cache, this.pool, opts);
   }
 
-  /** Changes from `headTree` to the working tree; the snapshot's objects are flushed so they survive for reuse. */
-  async changes(headTree: TreeId | undefined): Promise<{ snapshot: Snapshot; changes: TreeChange[] }> {
-    const snapshot = await this.snapshot({ previousTree: headTree });
+  /**
+   * Changes from `headTree` to the working tree; the snapshot's objects are flushed so they survive for reuse.
+   * `onProgress` is told the bytes hashed so far of those that need it (see snapshot).
+   */
+  async changes(
+    headTree: TreeId | undefined,
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<{ snapshot: Snapshot; changes: TreeChange[] }> {
+    const snapshot = await this.snapshot({ previousTree: headTree, onProgress: opts.onProgress });
     await this.repo.objects.flush();
     const changes: TreeChange[] = [];
     for await (const c of diffTrees(this.repo.objects, headTree, snapshot.tree)) changes.push(c);
@@ -57,7 +63,8 @@ export class WorkingCopy {
   async moveTo(
     from: TreeId | undefined,
     to: TreeId,
-    opts: { force?: boolean; refuseDirty?: boolean } = {},
+    /** `onProgress`: the bytes of files written so far, of all the move writes. */
+    opts: { force?: boolean; refuseDirty?: boolean; onProgress?: (done: number, total: number) => void } = {},
   ): Promise<{ written: number; removed: number }> {
     const plan = await this.planMove(from, to);
     if (!opts.force) {
@@ -74,7 +81,7 @@ export class WorkingCopy {
     }
     const blockers = this.blockersOf(plan, opts);
     await beginMove(this.repo.tribDir, { from, to });
-    return this.applyMove(plan, blockers);
+    return this.applyMove(plan, blockers, opts.onProgress);
   }
 
   /** Forgets the last move; call it once HEAD names the tree moved to, so a kill before this is settled forwards. */
@@ -106,7 +113,11 @@ export class WorkingCopy {
     return blockers;
   }
 
-  private async applyMove(plan: readonly TreeChange[], blockers: readonly Blocker[]): Promise<{ written: number; removed: number }> {
+  private async applyMove(
+    plan: readonly TreeChange[],
+    blockers: readonly Blocker[],
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<{ written: number; removed: number }> {
     const root = this.repo.workdir;
     removeBlockers(root, blockers);
     let written = 0;
@@ -120,10 +131,14 @@ export class WorkingCopy {
       }
     }
     const toWrite = plan.flatMap((c) => (c.new ? [{ path: c.path, entry: c.new }] : []));
+    const total = toWrite.reduce((n, w) => n + w.entry.size, 0);
+    let bytes = 0;
     await writeEntries(this.repo.objects, root, toWrite, {
       onWritten: ({ path: p, entry }, st) => {
         this.cache.set(p, st, entry);
         written++;
+        bytes += entry.size;
+        onProgress?.(bytes, total);
       },
     });
     return { written, removed };
