@@ -13,8 +13,8 @@
  *   subscribe  `trib subscribe` into a fresh local repository from that broker       >= 80% of the plain download
  *   floor      the plain SDK upload / download behind one raw grpc-js hop and one SHA-256 pass, nothing else
  *              (relay-floor.js): the least a publish / subscribe through a broker can cost here       info
- *   pack       the adapter's putIfAbsent / getStream of one large pack beside the plain SDK (benchS3,
- *              measureGcsThroughput, measureAzureThroughput)                       >= 80% each way
+ *   pack       the adapter's putIfAbsent / getStream of one large pack beside the plain SDK moving the same
+ *              bytes (adapter-throughput.js)                                                       >= 80% each way
  *
  * The dataset is incompressible random bytes in a few large files (256 MiB in 4 files at scale 1), so its packs are
  * large. Every figure finds the store as the plain transfers do: holding nothing but the `trib init` marker, because
@@ -43,6 +43,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
 const { pathToFileURL } = require('node:url');
+const { measureAdapterThroughput } = require('./adapter-throughput');
 const { openPlainSdk } = require('./plain-sdk');
 const { runRelayClient, startRelay } = require('./relay-floor');
 const { Report, fmtBytes } = require('./report');
@@ -127,7 +128,7 @@ async function startBackends(names, ctx, stops) {
     const emulator = await start();
     stops.push(() => emulator.stop());
     Object.assign(ctx.env, emulator.env);
-    const backend = { s3: s3Backend, gs: gcsBackend, az: azureBackend }[name](emulator);
+    const backend = cloudBackend(name, emulator, BACKEND_LABELS[name](emulator));
     stops.push(() => backend.close());
     const relay = await startRelay(name, BUCKET, emulator.env);
     stops.push(() => relay.stop());
@@ -160,9 +161,9 @@ function localBackend(base) {
 
 /**
  * A cloud backend: the plain SDK transfers of plain-sdk.js (the baseline) under `plain/`, on the emulator's
- * environment, with the bench's label for it and its adapter figure.
+ * environment, with the bench's label for it and its adapter figure (adapter-throughput.js, under `adapter/`).
  */
-function cloudBackend(name, emulator, label, adapter) {
+function cloudBackend(name, emulator, label) {
   const sdk = openPlainSdk(name, emulator.env, BUCKET);
   return {
     name,
@@ -177,39 +178,19 @@ function cloudBackend(name, emulator, label, adapter) {
       await pipeline(await sdk.downloadStream(`plain/${key}`), fs.createWriteStream(file));
     },
     remove: (prefix) => sdk.remove(prefix),
-    adapter,
+    adapter: (bytes, rounds) => measureAdapterThroughput({ sdk, storeUrl: `${name}://${BUCKET}/adapter`, bytes, rounds }),
     async close() {
       sdk.close();
     },
   };
 }
 
-function s3Backend(emulator) {
-  const { benchS3 } = require('./s3');
-  const label = `S3 on s3rver behind the conditional-write proxy (${emulator.endpoint}); baseline: @aws-sdk/lib-storage Upload, GetObject`;
-  return cloudBackend('s3', emulator, label, async (bytes, rounds) => {
-    const r = await benchS3({ sizeMiB: bytes / MiB, rounds, endpoint: emulator.endpoint, env: emulator.env, log: null });
-    return { sdkUp: r.uploadMBps.plainSdk, sdkDown: r.downloadMBps.plainSdk, up: r.uploadMBps.s3Store, down: r.downloadMBps.s3Store };
-  });
-}
-
-function gcsBackend(emulator) {
-  const { measureGcsThroughput } = require(path.join(ROOT, 'libs/storage/dist/gcs/gcs-throughput.js'));
-  const label = `GCS on the JSON API stand-in, not Google's code (${emulator.endpoint}); baseline: @google-cloud/storage createWriteStream, createReadStream`;
-  return cloudBackend('gs', emulator, label, async (bytes, rounds) => {
-    const r = await measureGcsThroughput({ bytes, rounds, bucket: `${BUCKET}-pack` });
-    return { sdkUp: r.sdk.uploadMBps, sdkDown: r.sdk.downloadMBps, up: r.adapter.uploadMBps, down: r.adapter.downloadMBps };
-  });
-}
-
-function azureBackend(emulator) {
-  const { measureAzureThroughput } = require(path.join(ROOT, 'libs/storage/dist/azure/azure-throughput.js'));
-  const label = `Azure Blob on Azurite (${emulator.blobEndpoint}); baseline: @azure/storage-blob uploadStream, download`;
-  return cloudBackend('az', emulator, label, async (bytes, rounds) => {
-    const r = await measureAzureThroughput({ bytes, rounds, container: `${BUCKET}-pack` });
-    return { sdkUp: r.sdk.uploadMBps, sdkDown: r.sdk.downloadMBps, up: r.adapter.uploadMBps, down: r.adapter.downloadMBps };
-  });
-}
+const BACKEND_LABELS = {
+  s3: (e) => `S3 on s3rver behind the conditional-write proxy (${e.endpoint}); baseline: @aws-sdk/lib-storage Upload, GetObject`,
+  gs: (e) =>
+    `GCS on the JSON API stand-in, not Google's code (${e.endpoint}); baseline: @google-cloud/storage createWriteStream, createReadStream`,
+  az: (e) => `Azure Blob on Azurite (${e.blobEndpoint}); baseline: @azure/storage-blob uploadStream, download`,
+};
 
 /** `bytes` of incompressible data in 4 files (fixed seeds), written once and hard-linked wherever a copy is needed. */
 function makeDataset(dir, bytes) {
