@@ -184,6 +184,37 @@ describe('sync: subscribe', () => {
     }
   });
 
+  it('refuses an ack of an entry not delivered in this call: before its commit_end, or at or below the start', async () => {
+    /** Starts a call from `fromSeq` and sends `ack` once the first message of body `when` arrives. */
+    const ackAt = async (subscriber: string, fromSeq: number, when: string, ack: { seq: number; conflict?: string }) => {
+      const raw = rawSyncClient(broker.address);
+      try {
+        const call = raw.Subscribe();
+        const status = callStatus(call);
+        call.write({ start: { topic: TOPIC, subscriber, fromSeq, latest: false, follow: false } });
+        call.on('data', (m: { body: string; haveQuery?: { ids: Buffer } }) => {
+          if (m.body === when) call.write({ ack });
+          else if (m.body === 'haveQuery') call.write({ haveReply: { missing: Buffer.alloc(Math.ceil(m.haveQuery!.ids.length / 32 / 8), 0) } });
+        });
+        return await status;
+      } finally {
+        raw.close();
+      }
+    };
+    // The subscriber cannot hold entry 1 yet: the broker has only asked what it lacks.
+    const early = await ackAt('acks-early', 1, 'haveQuery', { seq: 1 });
+    expect([early.code, early.details]).toEqual([grpc.status.INVALID_ARGUMENT, 'ack of seq 1, which was not delivered in this call']);
+    expect(await cursorOf('acks-early')).toBe(0);
+    // A call from seq 3 delivered nothing below it, so an ack of seq 2 (with or without a note) is refused.
+    const conflicts = broker.context.cursors;
+    await conflicts.advance(TOPIC as TopicName, 'acks-low' as never, 2, 'kept aside: a real conflict');
+    const low = await ackAt('acks-low', 3, 'commitEnd', { seq: 2, conflict: 'forged note' });
+    expect([low.code, low.details]).toEqual([grpc.status.INVALID_ARGUMENT, 'ack of seq 2, which was not delivered in this call']);
+    const topic = (await client.listTopics()).find((x) => x.topic === TOPIC)!;
+    expect(JSON.stringify(topic)).toContain('kept aside: a real conflict');
+    expect(JSON.stringify(topic)).not.toContain('forged note');
+  });
+
   it('never moves a cursor back on a late ack (Lua max), only on an explicit --from', async () => {
     const topic = TOPIC as TopicName;
     const cursors = broker.context.cursors;

@@ -75,6 +75,8 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
 
     session.acked = cursor;
     session.sent = cursor;
+    session.delivered = cursor;
+    session.startedAt = cursor;
     pump = pumpRequests(ctx, io, session, topic, subscriber);
     const sender = new TransferSender(reloadingReader(ctx.db), senderChannel(io, session), { readAhead: readAheadFor(ctx.store) });
     if (held) sender.receiverHolds(held as CommitId);
@@ -127,8 +129,12 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
 class Session {
   /** Highest seq acknowledged in this call (or the cursor it started from). */
   acked = 0;
-  /** Highest seq whose transfer has been handed to the transport. */
+  /** Highest seq whose transfer has begun (its `entry` sent). */
   sent = 0;
+  /** Highest seq whose transfer is complete: its `commit_end` handed to the transport, so it may be acked. */
+  delivered = 0;
+  /** The cursor the call started from: acks must be above it (an older entry was not delivered in this call). */
+  startedAt = 0;
   peerEnded = false;
   error: TribError | undefined;
   private done = false;
@@ -185,7 +191,7 @@ async function pumpRequests(
       }
       if (msg.ack) {
         const seq = Number(msg.ack.seq);
-        if (!Number.isSafeInteger(seq) || seq < 1 || seq > session.sent) {
+        if (!Number.isSafeInteger(seq) || seq <= session.startedAt || seq > session.delivered) {
           throw new InvalidArgumentError(`ack of seq ${msg.ack.seq}, which was not delivered in this call`);
         }
         // The note is recorded in the step that moves the cursor, so a parked conflict is never acked unseen.
@@ -207,7 +213,11 @@ async function pumpRequests(
 
 function senderChannel(io: MessageStream<SubscribeRequest__Output, SubscribeResponse>, session: Session): SenderChannel {
   return {
-    send: (msg: TransferMessage) => io.send(msg),
+    send: (msg: TransferMessage) => {
+      // Marked as it goes to the transport, not once it drains: the subscriber may ack before the write resolves.
+      if (msg.commitEnd) session.delivered = session.sent;
+      return io.send(msg);
+    },
     async receiveHaveReply(): Promise<Buffer> {
       for (;;) {
         const r = session.haveReplies.shift();
