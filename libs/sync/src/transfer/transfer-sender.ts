@@ -19,6 +19,7 @@ import {
 import { crashPoint } from '@tributary/repository';
 import type { ObjectFrame } from '../generated/tributary/v1/ObjectFrame';
 import { CHUNK, CHUNK_LIST, COMMIT, entryObjectKind, ObjectKindName, TREE } from './object-kinds';
+import { MAX_MESSAGE_BYTES } from '../wire/grpc-options';
 import { SendQueue } from './send-queue';
 import {
   BATCH_BYTES,
@@ -44,6 +45,8 @@ export interface SenderReadAhead {
 
 /** List-node bytes of one file held back at most before they are sent (see deferList): ~700 leaves, ~1.4 GiB. */
 const MAX_DEFERRED_LIST_BYTES = 1 << 20;
+/** Most bytes of objects and ids in one ObjectBatch: the message limit, less room for protobuf's framing. */
+const MAX_BATCH_WIRE_BYTES = MAX_MESSAGE_BYTES - (64 << 10);
 /** Trees or lists read in one getMany during negotiation (nodes are at most ~10 KiB each). */
 const NODES_PER_READ = 256;
 /** Most objects in one read run (see addToRun), so a run of tiny chunks or tree nodes stays a modest batch. */
@@ -633,8 +636,15 @@ class CommitTransfer {
         this.stats.deltas++;
       }
     }
+    const frameBytes = size + 2 * ID_BYTES;
+    if (frameBytes > MAX_BATCH_WIRE_BYTES) {
+      throw new InvalidArgumentError(`object ${id} is ${size} bytes, more than one message can carry (${MAX_BATCH_WIRE_BYTES})`);
+    }
+    // A batch is sent before it would pass the message limit, which the receiver enforces: whatever objects a
+    // store holds, every batch must be one it can deliver.
+    if (this.batch.length > 0 && this.batchSize + frameBytes > MAX_BATCH_WIRE_BYTES) await this.flushBatch();
     this.batch.push(frame);
-    this.batchSize += size + 2 * ID_BYTES;
+    this.batchSize += frameBytes;
     this.stats.objects++;
     this.stats.wireBytes += size;
     crashPoint('sync.send.object');

@@ -11,6 +11,7 @@ import {
   sha256,
   UnavailableError,
   walkFiles,
+  writeTreeFromPaths,
 } from '@tributary/core';
 import * as path from 'node:path';
 import { ObjectDatabase } from '@tributary/repository';
@@ -594,6 +595,28 @@ describe('object transfer', () => {
     const sending = sender.sendCommit(commit);
     await expect(sending).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(sending).rejects.toThrow(/have reply has 0 bytes for 1 ids/);
+  });
+
+  it('never builds a batch past the message limit, even for an object of several MiB that a store holds', async () => {
+    // Stored by a raw publisher as single chunks (the chunker would split them): 900 KiB, then 7.5 MiB.
+    const src = await db();
+    const dst = await db();
+    const small = randomBytesSeeded(900 << 10, 31);
+    const big = randomBytesSeeded(7.5 * (1 << 20), 32);
+    const entries = [];
+    for (const [name, bytes] of [['a.bin', small], ['b.bin', big]] as const) {
+      const id = await src.put(bytes);
+      entries.push({ path: name, entry: { kind: 'file' as const, executable: false, chunked: false, id, size: bytes.length } });
+    }
+    const tree = await writeTreeFromPaths(src, entries);
+    const c: Commit = { tree: tree.id, parents: [], author: 'test', time: '2026-11-24T00:00:00.000Z', message: 'raw', annotations: {} };
+    const commit = (await src.put(encodeCommit(c))) as CommitId;
+    await src.flush();
+
+    const { messages } = await transfer(src, dst, commit);
+    const batches = messages.filter((m) => m.objects).map((m) => (m.objects!.objects as ObjectFrame[]).reduce((n, f) => n + (f.data?.length ?? 0) + 64, 0));
+    expect(Math.max(...batches)).toBeLessThanOrEqual(8 << 20);
+    expect((await dst.get(sha256(big))).equals(big)).toBe(true);
   });
 
   it('rejects a transfer that ends without its commit', async () => {
