@@ -27,6 +27,21 @@ describe('loadConfig', () => {
     expect(err!.message).toMatch(/TRIB_HUB_LAYOUT="sideways": expected one of graft, shared/);
   });
 
+  it('checks TRIB_STORE as the store will read it, so a bad one stops the app at start-up, named', () => {
+    const store = (raw: string) => loadConfig({ store: TRIB_ENV.store }, { TRIB_STORE: raw }).store;
+    // A bare path is a path: % is a character of it, not an escape.
+    expect(store('/tmp/st%41re')).toBe('file:///tmp/st%2541re');
+    expect(store('s3://bucket/datasets/')).toBe('s3://bucket/datasets');
+    for (const [raw, why] of [
+      ['file:relative', 'expected file:///absolute/path'],
+      ['s3://Bucket/../x', 'the prefix'],
+      ['s3://', 'expected'],
+      ['mem://x', 'a mem:// store is for tests'],
+    ]) {
+      expect(() => store(raw)).toThrow(new RegExp(`TRIB_STORE="${raw.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}": .*${why}`));
+    }
+  });
+
   it('rejects topic names outside the grammar', () => {
     for (const bad of ['a//b', '/a', 'a/', 'A', 'a/b/c/d/e/f/g/h/i', 'a/../b']) {
       expect(() => loadConfig({ t: TRIB_ENV.topics }, { TRIB_TOPICS: bad })).toThrow(ConfigError);

@@ -1,4 +1,5 @@
 import { validateRefName } from '@tributary/core';
+import { parseStoreUrl } from '@tributary/storage';
 
 /** `HOST:PORT` with a port in 0..65535 (0 picks a free port). */
 export function hostPort(raw: string): { host: string; port: number; address: string } {
@@ -27,19 +28,15 @@ export function redisUrl(raw: string): string {
   return raw;
 }
 
-const STORE_SCHEMES = ['file:', 's3:', 'gs:', 'az:', 'mem:'];
-
-/** A storage URL: file:///path, s3://bucket/prefix, gs://bucket/prefix, az://container/prefix. */
+/**
+ * A storage URL, checked as the store will read it (parseStoreUrl): file:///path (or a bare absolute path),
+ * s3://bucket/prefix, gs://bucket/prefix, az://container/prefix. Returns its normal form.
+ */
 export function storeUrl(raw: string): string {
-  if (raw.startsWith('/')) return `file://${raw}`;
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new Error('expected a storage URL: file:///path, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix');
-  }
-  if (!STORE_SCHEMES.includes(u.protocol)) throw new Error(`unsupported storage scheme ${u.protocol}`);
-  return raw;
+  const location = parseStoreUrl(raw);
+  // A mem:// store lives and dies with one process: an app's data would be gone at its next start.
+  if (location.scheme === 'mem') throw new Error('a mem:// store is for tests; use file://, s3://, gs:// or az://');
+  return location.url;
 }
 
 /** A simple name: region, dataset, subscriber. */

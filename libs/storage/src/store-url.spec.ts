@@ -38,6 +38,9 @@ describe('parseStoreUrl', () => {
   it.each([
     ['relative/path', 'expected file:///absolute/path'],
     ['file://host/share/x', 'expected file:///absolute/path'],
+    // URL parsing would read these as paths from the root (/relative): a store far from where it was meant.
+    ['file:relative', 'expected file:///absolute/path'],
+    ['file:/abs', 'expected file:///absolute/path'],
     ['file:///x?y=1', 'no query'],
     ['mem://', 'expected mem://name'],
     ['mem://a/b', 'expected mem://name'],

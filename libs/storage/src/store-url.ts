@@ -46,6 +46,8 @@ export function parseStoreUrl(url: string): StoreLocation {
   switch (scheme) {
     case 'file': {
       if (parsed.search || parsed.hash) throw bad(url, 'a file URL takes no query or fragment');
+      // URL parsing reads `file:relative` and `file://relative` as paths from the root: a store somewhere else.
+      if (!/^file:\/\/(localhost)?\//i.test(url)) throw bad(url, 'expected file:///absolute/path');
       let abs: string;
       try {
         abs = path.resolve(fileURLToPath(parsed));

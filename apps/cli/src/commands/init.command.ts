@@ -1,5 +1,7 @@
 import * as path from 'node:path';
+import { InvalidArgumentError } from '@tributary/core';
 import { Repository } from '@tributary/repository';
+import { parseStoreUrl } from '@tributary/storage';
 import { maxPositionals } from '../ui/args';
 import { CliCommand } from './command';
 
@@ -11,7 +13,12 @@ export const initCommand: CliCommand = {
   async run(args, ctx) {
     maxPositionals(args, 1, this.usage);
     const dir = path.resolve(ctx.cwd, args.positionals[0] ?? '.');
-    const repo = await Repository.init(dir, { storeUrl: args.values.get('--store') });
+    const storeUrl = args.values.get('--store');
+    // Checked before anything is created. A mem:// store would be gone when this command exits.
+    if (storeUrl !== undefined && parseStoreUrl(storeUrl).scheme === 'mem') {
+      throw new InvalidArgumentError(`a mem:// store lives only as long as one process; use file://, s3://, gs:// or az://`);
+    }
+    const repo = await Repository.init(dir, { storeUrl });
     await repo.close();
     if (args.flags.has('--json')) ctx.json({ path: dir, store: repo.store.url, branch: 'main' });
     else ctx.out(`Initialized empty trib repository in ${path.join(dir, '.trib')}`);
