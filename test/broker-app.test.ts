@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -82,6 +82,39 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
       ok(lab, ['verify', '--read-data']);
     },
   );
+
+  it('subscribe --follow stops cleanly on Ctrl-C: what is durable is acknowledged, and it exits 0', async () => {
+    const storeDir = path.join(t.dir, 'broker-store');
+    mkdirSync(storeDir);
+    broker = await startApp('broker', { TRIB_STORE: pathToFileURL(storeDir).href, TRIB_LISTEN: '127.0.0.1:0' });
+    const env = { TRIB_BROKER: broker.address };
+    const edge = path.join(t.dir, 'edge');
+    ok(t.dir, ['init', edge]);
+    writeFileSync(path.join(edge, 'beats.csv'), 'idx,R\n0,77\n');
+    const head = lastLine(ok(edge, ['commit', '-m', 'one']).stdout);
+    ok(edge, ['publish', 'datasets/heart/na-aws'], 0, { env });
+    const lab = path.join(t.dir, 'lab');
+    ok(t.dir, ['init', lab]);
+
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/trib'), 'subscribe', 'datasets/heart/na-aws', '--as', 'lab', '--follow'], {
+      cwd: lab,
+      env: { ...process.env, ...env },
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes(`seq 1: ${head}`)) resolve();
+      }),
+    );
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/stopping after what is durable/);
+    expect(stderr).toMatch(/fetched 1 commit/);
+    const topics = JSON.parse(ok(lab, ['topics', '--json'], 0, { env }).stdout);
+    expect(topics[0].subscribers).toEqual([{ name: 'lab', cursor: 1, lag: 0, conflicts: [] }]);
+  });
 
   it('refuses bad configuration at start-up, naming the variable', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {

@@ -2,6 +2,7 @@ import { configureHeapGrowth, silenceSdkNodeVersionNotice } from '@tributary/con
 import { ErrorCode, isTribError } from '@tributary/core';
 import { parseArgs } from './ui/args';
 import { EXIT, exitCodeFor } from './ui/exit-codes';
+import { stopGracefully } from './ui/interrupt';
 import { CliCommand, CliContext } from './commands/command';
 import { initCommand } from './commands/init.command';
 import { commitCommand } from './commands/commit.command';
@@ -105,6 +106,10 @@ export function main(): void {
   process.on('SIGINT', () => {
     if (interrupted) process.exit(EXIT.INTERRUPTED);
     interrupted = true;
+    if (stopGracefully()) {
+      process.stderr.write('\ntrib: stopping after what is durable (Ctrl-C again to quit at once)\n');
+      return;
+    }
     process.stderr.write('\ntrib: interrupted\n');
     process.exit(EXIT.INTERRUPTED);
   });

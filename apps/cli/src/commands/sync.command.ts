@@ -6,6 +6,7 @@ import { ParsedArgs, maxPositionals } from '../ui/args';
 import { formatBytes, ProgressBar } from '../ui/progress-bar';
 import { CliCommand, CliContext } from './command';
 import { withRepository } from './open-repo';
+import { stopOnInterrupt } from '../ui/interrupt';
 
 const BROKER_OPTION = { values: ['--broker'] } as const;
 
@@ -90,8 +91,7 @@ export const subscribeCommand: CliCommand = {
     const abort = new AbortController();
     // With --follow, Ctrl-C means "stop after what is durable": the client acks and returns, and we exit 0, unless
     // the broker fails before confirming those acks (the user should hear that those entries will come again).
-    const onSigint = () => abort.abort();
-    if (follow) process.prependOnceListener('SIGINT', onSigint);
+    const unregister = follow ? stopOnInterrupt(() => abort.abort()) : undefined;
     const client = await connect(brokerAddress(args));
     try {
       return await withRepository(ctx, async (repo) => {
@@ -124,7 +124,7 @@ export const subscribeCommand: CliCommand = {
         }
       });
     } finally {
-      process.removeListener('SIGINT', onSigint);
+      unregister?.();
       client.close();
     }
   },
