@@ -107,6 +107,14 @@ describe('trib CLI: bad input and damage', () => {
     expect(log.split('\n').filter((l) => l.startsWith('commit '))).toHaveLength(1);
   });
 
+  it('a ref to a commit that is gone is reported as damage, not as a branch with no commits', () => {
+    writeFileSync(path.join(repo, 'a.csv'), 'id\n1\n');
+    const id = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);
+    for (const f of readdirSync(path.join(repo, '.trib/store/packs'))) rmSync(path.join(repo, '.trib/store/packs', f), { force: true });
+    const r = trib(repo, ['log']);
+    expect([r.code, r.stderr.trim()]).toEqual([1, `trib log: ref HEAD points at ${id}, which is not stored (run trib verify)`]);
+  });
+
   it('a store without its config is refused in one line naming the store, even with packs in it', () => {
     writeFileSync(path.join(repo, 'a.csv'), 'id\n1\n');
     ok(repo, ['commit', '-m', 'one']);

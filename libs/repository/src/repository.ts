@@ -13,6 +13,7 @@ import {
   InvalidArgumentError,
   isCommitBytes,
   isTagBytes,
+  IntegrityError,
   NotFoundError,
   RefName,
   REPOSITORY_DIR,
@@ -186,7 +187,11 @@ export class Repository implements CommitReader {
     if (!r.commit) return undefined;
     let id = r.commit;
     for (let i = 0; i < 5; i++) {
-      const bytes = await this.objects.get(id);
+      const bytes = await this.objects.get(id).catch((e: unknown) => {
+        // A ref to an object that is gone is damage, not a missing ref: "no commits yet" would hide it.
+        if (!(e instanceof NotFoundError)) throw e;
+        throw new IntegrityError(`ref ${name} points at ${id}, which is not stored (run trib verify)`, { ref: name, id });
+      });
       if (!isTagBytes(bytes)) return id;
       id = decodeTag(bytes, id).object;
     }
