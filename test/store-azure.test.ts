@@ -102,6 +102,17 @@ describe('AzureBlobStore', () => {
     );
   });
 
+  it('refuses a connection string the SDK cannot read as bad input naming the variable, not an internal error', async () => {
+    for (const garbage of ['garbage', 'AccountName=a;AccountKey=abc']) {
+      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: garbage }, async () => {
+        await expect(AzureBlobStore.open('az://contract/x')).rejects.toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          message: expect.stringMatching(/^AZURE_STORAGE_CONNECTION_STRING is not a connection string the Azure SDK can read: /),
+        });
+      });
+    }
+  });
+
   it('fails within seconds with Unavailable naming the URL when the endpoint is unreachable', async () => {
     const port = await closedPort();
     const unreachable = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`);

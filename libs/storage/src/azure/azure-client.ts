@@ -11,7 +11,7 @@ import {
   WebResource,
   newPipeline,
 } from '@azure/storage-blob';
-import { FailedPreconditionError } from '@tributary/core';
+import { FailedPreconditionError, InvalidArgumentError } from '@tributary/core';
 
 export interface AzureTransportOptions {
   /** TCP connect timeout in ms (default 5 s). */
@@ -72,7 +72,14 @@ export function createAzureServiceClient(options: AzureTransportOptions): AzureS
 
 function clientFromEnvironment(): BlobServiceClient {
   const connectionString = process.env.AZURE_STORAGE_CONNECTION_STRING;
-  if (connectionString) return BlobServiceClient.fromConnectionString(connectionString);
+  if (connectionString) {
+    try {
+      return BlobServiceClient.fromConnectionString(connectionString);
+    } catch (e) {
+      // The SDK's own words ("Invalid URL") name neither the variable nor the value's problem.
+      throw new InvalidArgumentError(`AZURE_STORAGE_CONNECTION_STRING is not a connection string the Azure SDK can read: ${(e as Error).message}`);
+    }
+  }
   const account = process.env.AZURE_STORAGE_ACCOUNT;
   const key = process.env.AZURE_STORAGE_KEY;
   if (account && key) {

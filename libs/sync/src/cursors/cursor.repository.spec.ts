@@ -94,6 +94,8 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
   it('stores a note as one line of bounded length', () => {
     expect(conflictNote(undefined)).toBe('');
     expect(conflictNote('  a\r\nb\tc \n')).toBe('a b c');
+    // No control character reaches a terminal through `trib topics` or the broker's log.
+    expect(conflictNote('line1\nline2\u0000\u001b[31mred\u009b')).toBe('line1 line2 [31mred');
     const long = conflictNote('x'.repeat(5000));
     expect(long).toHaveLength(MAX_CONFLICT_NOTE);
     expect(long.endsWith('…')).toBe(true);

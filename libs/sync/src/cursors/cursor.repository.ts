@@ -169,9 +169,13 @@ export function redisError(e: unknown): TribError {
   return new UnavailableError(`redis unavailable: ${message}`, {}, { cause: e });
 }
 
-/** The note as stored: one line, at most MAX_CONFLICT_NOTE characters; '' for none. */
+/**
+ * The note as stored: one line of printable characters (a control character, such as a terminal escape, would
+ * reach every `trib topics` and broker log), at most MAX_CONFLICT_NOTE characters; '' for none.
+ */
 export function conflictNote(conflict: string | undefined): string {
-  const line = (conflict ?? '').replace(/[\r\n\t]+/g, ' ').trim();
+  // eslint-disable-next-line no-control-regex
+  const line = (conflict ?? '').replace(/[\x00-\x1f\x7f-\x9f]+/g, ' ').trim();
   return line.length > MAX_CONFLICT_NOTE ? `${line.slice(0, MAX_CONFLICT_NOTE - 1)}…` : line;
 }
 

@@ -51,4 +51,9 @@ describe('topic names', () => {
     expect(() => parseSubscriberId('a:b')).toThrow(/invalid subscriber/);
     expect(() => parseSubscriberId('x'.repeat(65))).toThrow(/invalid subscriber/);
   });
+
+  it('cuts a long name in its message, so the reason still shows', () => {
+    const long = `a/${'b'.repeat(10_000)}`;
+    expect(() => parseTopicName(long)).toThrow(new RegExp(`^invalid topic "a/b{78}…": longer than 200 characters$`));
+  });
 });

@@ -10,7 +10,9 @@ const SUBSCRIBER = /^[A-Za-z0-9._-]{1,64}$/;
  * keeps the topic as the local ref `refs/topics/<topic>`. Throws InvalidArgumentError naming the problem.
  */
 export function parseTopicName(name: string): TopicName {
-  const bad = (why: string) => new InvalidArgumentError(`invalid topic ${JSON.stringify(name)}: ${why}`);
+  // A long name is cut in the message, so the reason still shows (gRPC keeps only so much of a status message).
+  const shown = typeof name === 'string' && name.length > 80 ? `${name.slice(0, 80)}…` : name;
+  const bad = (why: string) => new InvalidArgumentError(`invalid topic ${JSON.stringify(shown)}: ${why}`);
   if (typeof name !== 'string' || name.length === 0) throw bad('empty');
   const segments = name.split('/');
   if (segments.length > MAX_SEGMENTS) throw bad(`more than ${MAX_SEGMENTS} segments`);
