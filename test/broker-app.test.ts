@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppProcess, startApp } from './support/app-process';
@@ -125,6 +126,28 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(r.stderr).toMatch(/TRIB_LISTEN="localhost": expected HOST:PORT/);
     expect(r.stderr).toMatch(/TRIB_STORE="ftp:\/\/nowhere"/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('the broker and the hub say in one line, exit 3, when TRIB_LISTEN is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const listen = `127.0.0.1:${(taken.address() as net.AddressInfo).port}`;
+    try {
+      const store = pathToFileURL(path.join(t.dir, 'store')).href;
+      mkdirSync(path.join(t.dir, 'store'));
+      for (const [app, extra] of [['broker', {}], ['hub', { TRIB_TOPICS: 'datasets/x' }]] as const) {
+        const r = spawnSync(process.execPath, [path.join(ROOT, `apps/${app}/dist/main.js`)], {
+          env: { ...process.env, TRIB_STORE: store, TRIB_LISTEN: listen, ...extra },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        expect({ app, status: r.status }).toEqual({ app, status: 3 });
+        expect(r.stderr).toContain(`${app}: cannot listen on ${listen} (TRIB_LISTEN): `);
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+      }
+    } finally {
+      taken.close();
+    }
   });
 
   it('an unreachable broker is exit 3 for the CLI, a bad --broker exit 2', () => {

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { ServerGrpc } from '@nestjs/microservices';
+import { UnavailableError } from '@tributary/core';
 import { raiseServerWindows, SERVER_OPTIONS } from '@tributary/sync';
 
 /**
@@ -13,7 +14,9 @@ export class TributaryGrpcServer extends ServerGrpc {
   override async createClient(): Promise<grpc.Server> {
     const server = new grpc.Server(SERVER_OPTIONS);
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(this.url, grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))),
+      server.bindAsync(this.url, grpc.ServerCredentials.createInsecure(), (e, port) =>
+        e ? reject(new UnavailableError(`cannot listen on ${this.url} (TRIB_LISTEN): ${e.message}`, {}, { cause: e })) : resolve(port),
+      ),
     );
     raiseServerWindows(server);
     return server;

@@ -32,5 +32,5 @@ async function main(): Promise<void> {
 main().catch((e) => {
   // Configuration and known failures are one readable line; only a bug shows its stack.
   console.error(e instanceof ConfigError || isTribError(e) ? `hub: ${e.message}` : e);
-  process.exit(e instanceof ConfigError ? 2 : 1);
+  process.exit(e instanceof ConfigError ? 2 : isTribError(e) && e.code === 'UNAVAILABLE' ? 3 : 1);
 });

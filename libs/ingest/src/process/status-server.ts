@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
+import { UnavailableError } from '@tributary/core';
 
 /** A running status endpoint. */
 export interface StatusServer {
@@ -28,7 +29,10 @@ export function startStatusServer(host: string, port: number, status: () => unkn
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    // Address in use, or not this machine's: the app's TRIB_LISTEN, said in one line.
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new UnavailableError(`cannot listen on ${host}:${port} (TRIB_LISTEN): ${e.code ?? e.message}`, {}, { cause: e })),
+    );
     server.listen(port, host.replace(/^\[|\]$/g, ''), () => {
       const a = server.address() as AddressInfo;
       const shown = a.family === 'IPv6' ? `[${a.address}]` : a.address;
