@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CommitId, InvalidArgumentError, lookupPath, readFileBytes, readTree, TreeEntry, writeFileContent, writeTreeFromPaths } from '@tributary/core';
@@ -132,6 +132,31 @@ describe('commitBatch, default layout', () => {
     expect((await repo.head()).commit).not.toBe(committed.commit);
     expect(await watcher.landed()).toEqual([]);
     expect((await fs.readdir(path.join(inbox, '.done'))).sort()).toEqual(['b1.csv', 'b2.csv']);
+  });
+});
+
+describe('ingestLanded, with a writer reusing names', () => {
+  it('a file landing under the name of the batch being committed is a batch of its own, not moved away unread', async () => {
+    await land('batch.csv', 'k,v\nbatch,1\n');
+    const watcher = new InboxWatcher(inbox);
+    const events: string[] = [];
+    let landedAgain = false;
+    // Once the first batch is committed (before its file moves), the writer lands the next under the same name.
+    const onCommitted = () => {
+      if (landedAgain) return;
+      landedAgain = true;
+      // As writers do: write, then rename into place.
+      writeFileSync(path.join(inbox, 'batch.csv.tmp'), 'k,v\nbatch,2\n');
+      renameSync(path.join(inbox, 'batch.csv.tmp'), path.join(inbox, 'batch.csv'));
+    };
+    await ingestLanded(repo, watcher, { region: 'r', onCommitted }, (e) => events.push(`${e.kind} ${e.file.name}`));
+    await ingestLanded(repo, watcher, { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`));
+    expect(events).toEqual(['committed batch.csv', 'committed batch.csv']);
+    const done = path.join(inbox, '.done');
+    const moved = await Promise.all((await fs.readdir(done)).sort().map((f) => fs.readFile(path.join(done, f), 'utf8')));
+    expect(moved.sort()).toEqual(['k,v\nbatch,1\n', 'k,v\nbatch,2\n']);
+    expect(await firstParentLength((await repo.head()).commit)).toBe(2);
+    expect(await watcher.landed()).toEqual([]);
   });
 });
 

@@ -9,8 +9,10 @@ export type IngestEvent =
   | { readonly kind: 'failed'; readonly file: LandedFile; readonly error: TribError; readonly movedTo: string };
 
 /**
- * Commits every landed batch, one at a time, oldest first, and moves each to `<inbox>/.done/` only after its commit
- * is durable (a batch already committed, seen again after a crash before its move, is moved without a new commit).
+ * Commits every landed batch, one at a time, oldest first: each is first claimed (moved to `<inbox>/.claimed/`, so a
+ * new file landing under its name meanwhile is not mistaken for it), and moved on to `<inbox>/.done/` only after its
+ * commit is durable (a batch already committed, seen again after a crash before its move, is moved without a new
+ * commit).
  * A batch that can never be committed (InvalidArgumentError: bad name, CSV header mismatch, unsafe append target)
  * goes to `<inbox>/.failed/`. Any other error stops the round and is thrown, so later batches never overtake an
  * earlier one; the caller retries. Returns the number of batches handled.
@@ -25,7 +27,9 @@ export async function ingestLanded(
   onEvent: (e: IngestEvent) => void = () => undefined,
 ): Promise<number> {
   let handled = 0;
-  for (const file of await watcher.landed()) {
+  for (const landed of await watcher.landed()) {
+    const file = await watcher.claim(landed);
+    if (!file) continue;
     let result;
     try {
       result = await commitBatch(repo, file.path, opts);

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 
 export const DONE_DIR = '.done';
 export const FAILED_DIR = '.failed';
+/** Where a batch goes while it is committed, so that a new file landing under the same name is a file of its own. */
+export const CLAIMED_DIR = '.claimed';
 const RESCAN_MS = 1000;
 
 /** A file that has landed in the inbox: its full path, name and modification time. */
@@ -10,6 +12,8 @@ export interface LandedFile {
   readonly path: string;
   readonly name: string;
   readonly mtimeMs: number;
+  /** True once it is in `<inbox>/.claimed/` (see claim). */
+  readonly claimed?: boolean;
 }
 
 /**
@@ -25,14 +29,49 @@ export class InboxWatcher {
     await fs.mkdir(this.inbox, { recursive: true });
   }
 
-  /** The landed files, oldest first: by modification time, then by name. A file removed meanwhile is skipped. */
+  /**
+   * The landed files, oldest first (by modification time, then by name), after any that an earlier run claimed and
+   * did not finish. A file removed meanwhile is skipped.
+   */
   async landed(): Promise<LandedFile[]> {
+    const claimed = await this.filesIn(path.join(this.inbox, CLAIMED_DIR), true);
+    return [...claimed, ...(await this.filesIn(this.inbox, false))];
+  }
+
+  /**
+   * Moves a landed file into `<inbox>/.claimed/` before it is read, so that the batch committed and the file moved
+   * to `.done/` afterwards are one and the same, whatever a writer renames into the inbox meanwhile. Returns the file
+   * where it now is, or undefined if it is gone, or if an earlier claim of that name is not finished yet (that one
+   * comes first in `landed`).
+   */
+  async claim(file: LandedFile): Promise<LandedFile | undefined> {
+    if (file.claimed) return file;
+    const dir = path.join(this.inbox, CLAIMED_DIR);
+    await fs.mkdir(dir, { recursive: true });
+    const dest = path.join(dir, file.name);
+    if (await exists(dest)) return undefined;
+    try {
+      await fs.rename(file.path, dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    await syncDir(dir);
+    await syncDir(this.inbox);
+    return { ...file, path: dest, claimed: true };
+  }
+
+  private async filesIn(dir: string, claimed: boolean): Promise<LandedFile[]> {
     const out: LandedFile[] = [];
-    for (const d of await fs.readdir(this.inbox, { withFileTypes: true })) {
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
+      if (claimed && e.code === 'ENOENT') return [];
+      throw e;
+    });
+    for (const d of entries) {
       if (!d.isFile() || d.name.startsWith('.') || d.name.endsWith('.tmp')) continue;
-      const p = path.join(this.inbox, d.name);
+      const p = path.join(dir, d.name);
       const st = await fs.stat(p).catch(() => undefined);
-      if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs });
+      if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs, ...(claimed && { claimed }) });
     }
     return out.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -40,7 +79,7 @@ export class InboxWatcher {
   /**
    * Moves a committed batch to `<inbox>/.done/` (a name already there gets a numeric suffix) and makes the move
    * durable by syncing both folders. Call only after the commit is durable: a crash before the move makes the
-   * agent see the file again, and the commit's `trib.batch.sha256` turns that into a no-op.
+   * agent see the file again (in `.claimed/`), and the commit's `trib.batch.sha256` turns that into a no-op.
    */
   async markDone(file: LandedFile): Promise<string> {
     return this.moveTo(DONE_DIR, file);
@@ -79,7 +118,7 @@ export class InboxWatcher {
     for (let n = 1; await exists(dest); n++) dest = path.join(dir, `${file.name}.${n}`);
     await fs.rename(file.path, dest);
     await syncDir(dir);
-    await syncDir(this.inbox);
+    await syncDir(path.dirname(file.path));
     return dest;
   }
 }
