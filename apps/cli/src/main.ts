@@ -94,6 +94,9 @@ function describeFailure(e: unknown): { code: ErrorCode; message: string; exit: 
   return { code: 'INTERNAL', message: `internal error: ${err?.message ?? String(e)}`, exit: EXIT.PROBLEM };
 }
 
+/** How long a finished command waits for lingering sockets before it exits anyway. */
+const EXIT_GRACE_MS = 2000;
+
 export function main(): void {
   configureHeapGrowth();
   silenceSdkNodeVersionNotice();
@@ -113,15 +116,21 @@ export function main(): void {
     process.stderr.write('\ntrib: interrupted\n');
     process.exit(EXIT.INTERRUPTED);
   });
-  runCli(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e) => {
-      process.stderr.write(`trib: internal error: ${(e as Error).message}\n`);
-      process.exitCode = EXIT.PROBLEM;
-    },
-  );
+  runCli(process.argv.slice(2))
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (e) => {
+        process.stderr.write(`trib: internal error: ${(e as Error).message}\n`);
+        process.exitCode = EXIT.PROBLEM;
+      },
+    )
+    .then(() => {
+      // The command is done. A request it gave up on (an endpoint that never answered) may still hold a socket
+      // until the SDK's own timeout: leave output a moment to drain, then go.
+      setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+    });
 }
 
 if (require.main === module) main();

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { LocalStore } from './local.store';
 import { MemoryStore } from './memory.store';
@@ -121,5 +122,38 @@ describe('openStore', () => {
 
   it('rejects a malformed URL', async () => {
     await expect(openStore('nonsense')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  describe('a cloud endpoint that accepts connections and never answers', () => {
+    let silent: net.Server;
+    let endpoint: string;
+    const saved = { ...process.env };
+    const sockets = new Set<net.Socket>();
+    beforeAll(async () => {
+      silent = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.resume();
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      endpoint = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      process.env = saved;
+      // The SDKs' requests are still waiting: cut them, or they would hold the process until their own timeouts.
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+
+    it.each([
+      ['s3://bucket-a/x', () => ({ AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b', AWS_REGION: 'us-east-1' })],
+      ['gs://bucket-a/x', () => ({ STORAGE_EMULATOR_HOST: endpoint })],
+      ['az://container-a/x', () => ({ AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=a;AccountKey=YQ==;BlobEndpoint=${endpoint}/a` })],
+    ])('%s is Unavailable at the open deadline, naming the URL, not a wait for the SDK to give up', async (url, env) => {
+      process.env = { ...saved, ...env() };
+      await expect(openStore(url, { openTimeoutMs: 300 })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: `cannot open store ${url}: no answer from its endpoint within 0.3 s`,
+      });
+    });
   });
 });

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { InvalidArgumentError, NotFoundError } from '@tributary/core';
+import { InvalidArgumentError, NotFoundError, UnavailableError } from '@tributary/core';
 import { LocalStore } from './local.store';
 import { MemoryStore } from './memory.store';
 import { ObjectStore } from './object-store.port';
@@ -92,7 +92,15 @@ export function parseStoreUrl(url: string): StoreLocation {
 export interface OpenStoreOptions {
   /** Create the store if missing (only `trib init` passes it). */
   readonly create?: boolean;
+  /** How long a cloud store may take to open (default OPEN_DEADLINE_MS). */
+  readonly openTimeoutMs?: number;
 }
+
+/**
+ * The longest a cloud store may take to open. An endpoint that accepts connections and never answers would
+ * otherwise hold a command for each SDK's whole retry budget: 30 s for S3, 96 s for GCS, three minutes for Azure.
+ */
+export const OPEN_DEADLINE_MS = 10_000;
 
 const memoryStores = new Map<string, MemoryStore>();
 
@@ -119,17 +127,36 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     // Each cloud SDK loads only when a store of its kind is opened, so local commands keep a fast start-up.
     case 's3': {
       const { S3Store } = await import('./s3.store');
-      return S3Store.open(url, { create: opts.create });
+      return withinDeadline(location.url, opts, S3Store.open(url, { create: opts.create }));
     }
     case 'gs': {
       const { GcsStore } = await import('./gcs.store');
-      return GcsStore.open(url, { create: opts.create });
+      return withinDeadline(location.url, opts, GcsStore.open(url, { create: opts.create }));
     }
     case 'az': {
       const { AzureBlobStore } = await import('./azure.store');
-      return AzureBlobStore.open(url, { create: opts.create });
+      return withinDeadline(location.url, opts, AzureBlobStore.open(url, { create: opts.create }));
     }
   }
+}
+
+/** `opening`, unless it takes longer than the deadline: then UnavailableError naming the URL (a late store is closed). */
+function withinDeadline(url: string, opts: OpenStoreOptions, opening: Promise<ObjectStore>): Promise<ObjectStore> {
+  const ms = opts.openTimeoutMs ?? OPEN_DEADLINE_MS;
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  opening.then(
+    (store) => (late ? store.close() : undefined),
+    () => undefined,
+  );
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(new UnavailableError(`cannot open store ${url}: no answer from its endpoint within ${ms / 1000} s`, { url }));
+    }, ms);
+    timer.unref();
+  });
+  return Promise.race([opening, deadline]).finally(() => clearTimeout(timer));
 }
 
 function bad(url: string, why: string): InvalidArgumentError {
