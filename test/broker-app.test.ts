@@ -84,6 +84,23 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     },
   );
 
+  it('a commit appended just before a kill -9 is found published when it is offered again', async () => {
+    const storeDir = path.join(t.dir, 'broker-store');
+    mkdirSync(storeDir);
+    const store = pathToFileURL(storeDir).href;
+    broker = await startApp('broker', { TRIB_STORE: store, TRIB_LISTEN: '127.0.0.1:0', TRIB_CRASH_AT: 'sync.publish.after-append:1' });
+    const { dir: edge, heads } = repoWithRandomBatches(t.dir, 'edge', 2, 50_000);
+    expect(trib(edge, ['publish', 'datasets/x', 'HEAD~1'], { env: { TRIB_BROKER: broker.address } }).code).toBe(3);
+    expect(await broker.kill()).not.toBe(0);
+
+    // Appended to the log, but killed before its commit index was written: the head says what the index does not.
+    broker = await startApp('broker', { TRIB_STORE: store, TRIB_LISTEN: '127.0.0.1:0' });
+    const env = { TRIB_BROKER: broker.address };
+    const again = JSON.parse(ok(edge, ['publish', 'datasets/x', 'HEAD~1', '--json'], 0, { env }).stdout);
+    expect(again).toMatchObject({ commits: 0, seqTo: 1, head: heads[0] });
+    expect(JSON.parse(ok(edge, ['publish', 'datasets/x', '--json'], 0, { env }).stdout)).toMatchObject({ commits: 1, seqTo: 2, head: heads[1] });
+  });
+
   it('subscribe --follow stops cleanly on Ctrl-C: what is durable is acknowledged, and it exits 0', async () => {
     const storeDir = path.join(t.dir, 'broker-store');
     mkdirSync(storeDir);

@@ -44,7 +44,10 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
     const wanted = hello.hello.commit;
     if (wanted && !isObjectId(wanted)) throw new InvalidArgumentError(`bad commit id ${JSON.stringify(wanted)}`);
     await settled(ctx, t);
-    const [head, commitSeq] = await Promise.all([ctx.log.head(t), wanted ? ctx.log.seqOf(t, wanted as CommitId).then((s) => s ?? 0) : 0]);
+    const [head, indexed] = await Promise.all([ctx.log.head(t), wanted ? ctx.log.seqOf(t, wanted as CommitId).then((s) => s ?? 0) : 0]);
+    // The head is read from the log itself, while the commit index may lag it (a broker killed right after an append
+    // writes it on the next settle): a publisher whose commit is the head learns so from the head.
+    const commitSeq = head && wanted === head.commit ? head.seq : indexed;
     // Another broker may have appended (and written packs) since this one last looked. Reloading lists every pack,
     // so only when the head says so. The publisher takes the head named in `state` as held (SendOptions.baseHeld).
     if (head && !ctx.db.has(head.commit)) {
