@@ -1,4 +1,4 @@
-import { CommitId, isTribError, sleep } from '@tributary/core';
+import { CommitId, isTribError, sleep, TribError } from '@tributary/core';
 import { BacklogPublisher, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
 import { PackMaintenance, Repository } from '@tributary/repository';
 
@@ -45,7 +45,9 @@ export class EdgeAgent {
   }
 
   async start(): Promise<void> {
-    await this.watcher.ensure();
+    await this.watcher.ensure().catch((e: unknown) => {
+      throw isTribError(e) ? new TribError(e.code, `${e.message} (TRIB_INBOX)`, e.details, { cause: e }) : e;
+    });
     this.lastCommit = (await this.deps.repo.head()).commit;
     this.stopWatching = this.watcher.watch(() => this.trigger()).close;
     this.trigger();

@@ -33,5 +33,6 @@ async function main(): Promise<void> {
 main().catch((e) => {
   // Configuration and known failures are one readable line; only a bug shows its stack.
   console.error(e instanceof ConfigError || isTribError(e) ? `edge-agent: ${e.message}` : e);
-  process.exit(e instanceof ConfigError ? 2 : isTribError(e) && e.code === 'UNAVAILABLE' ? 3 : 1);
+  const code = isTribError(e) ? e.code : undefined;
+  process.exit(e instanceof ConfigError || code === 'INVALID_ARGUMENT' ? 2 : code === 'UNAVAILABLE' ? 3 : 1);
 });

@@ -27,6 +27,19 @@ describe('InboxWatcher', () => {
     expect((await w.landed()).map((f) => f.name)).toEqual(['c.csv', 'a.csv', 'b.csv']);
   });
 
+  it('refuses an inbox that is a file, or below one, as bad input naming it', async () => {
+    const file = path.join(inbox, 'a-file');
+    await fs.writeFile(file, 'x');
+    for (const where of [file, path.join(file, 'below')]) {
+      await expect(new InboxWatcher(where).ensure()).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: `inbox ${where} cannot be used: not a folder`,
+      });
+    }
+    await new InboxWatcher(path.join(inbox, 'new', 'deep')).ensure();
+    expect((await fs.stat(path.join(inbox, 'new', 'deep'))).isDirectory()).toBe(true);
+  });
+
   it('moves a batch to .done, never over an earlier one, and to .failed', async () => {
     const w = new InboxWatcher(inbox);
     await put('a.csv', 1000);

@@ -1,4 +1,5 @@
-import { promises as fs, watch as fsWatch, FSWatcher } from 'node:fs';
+import { constants as fsConstants, promises as fs, watch as fsWatch, FSWatcher } from 'node:fs';
+import { InvalidArgumentError } from '@tributary/core';
 import * as path from 'node:path';
 
 export const DONE_DIR = '.done';
@@ -24,9 +25,17 @@ export interface LandedFile {
 export class InboxWatcher {
   constructor(readonly inbox: string) {}
 
-  /** Creates the inbox (and parents) if absent. */
+  /** Creates the inbox (and parents) if absent. Throws InvalidArgumentError, naming it, if it cannot be a folder. */
   async ensure(): Promise<void> {
-    await fs.mkdir(this.inbox, { recursive: true });
+    try {
+      await fs.mkdir(this.inbox, { recursive: true });
+      if (!(await fs.stat(this.inbox)).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+      await fs.access(this.inbox, fsConstants.R_OK | fsConstants.W_OK);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'not a folder' : (err.code ?? err.message);
+      throw new InvalidArgumentError(`inbox ${this.inbox} cannot be used: ${why}`, { inbox: this.inbox }, { cause: e });
+    }
   }
 
   /**
