@@ -54,6 +54,16 @@ describeObjectStoreContract('GcsStore (bucket root, small resumable chunks)', as
 });
 
 describe('GcsStore', () => {
+  it('refuses STORAGE_EMULATOR_HOST without a scheme at once, naming it', async () => {
+    const host = new URL(fake.endpoint).host;
+    await withEnv({ STORAGE_EMULATOR_HOST: host }, async () => {
+      await expect(GcsStore.open('gs://anything/x')).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: `STORAGE_EMULATOR_HOST=${host} wants a scheme, as in http://${host}`,
+      });
+    });
+  });
+
   it('refuses a missing bucket with NotFound naming the URL, and creates it only when asked', async () => {
     const bucket = uniqueBucket();
     const url = `gs://${bucket}/data`;

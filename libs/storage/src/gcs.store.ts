@@ -91,6 +91,10 @@ export class GcsStore implements ObjectStore {
     const chunkTimeoutMs = options.chunkTimeoutMs ?? 120_000;
     const maxRetries = options.maxRetries ?? 2;
     const emulator = process.env.STORAGE_EMULATOR_HOST;
+    // Without a scheme the client retries for seconds and then blames the protocol: say so at once.
+    if (emulator && !/^https?:\/\//i.test(emulator)) {
+      throw new InvalidArgumentError(`STORAGE_EMULATOR_HOST=${emulator} wants a scheme, as in http://${emulator}`);
+    }
     this.endpoint = emulator || 'https://storage.googleapis.com';
     this.storage = new Storage({
       // With an emulator the client skips authentication; a project id keeps it from asking the metadata server.
