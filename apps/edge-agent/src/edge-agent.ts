@@ -36,7 +36,7 @@ export class EdgeAgent {
 
   constructor(private readonly deps: EdgeAgentDeps) {
     this.topic = `datasets/${deps.dataset}/${deps.region}`;
-    this.watcher = new InboxWatcher(deps.inbox);
+    this.watcher = new InboxWatcher(deps.inbox, (name, why) => deps.log(`skipped ${shown(name)} in the inbox: ${why}`));
     this.publisher = new BacklogPublisher(deps.repo, deps.client, this.topic, {
       onPublished: (r) => this.onPublished(r),
       onError: (e, ms) => deps.log(`publish to ${this.topic} failed: ${describe(e)}; retrying in ${ms} ms (committing goes on)`),
@@ -112,13 +112,13 @@ export class EdgeAgent {
       this.counts.committed++;
       this.lastCommit = e.commit;
       this.packs.afterWrite();
-      this.deps.log(`committed ${e.file.name} -> ${e.commit} (${e.path})`);
+      this.deps.log(`committed ${shown(e.file.name)} -> ${e.commit} (${shown(e.path ?? '')})`);
     } else if (e.kind === 'duplicate') {
       this.counts.duplicates++;
-      this.deps.log(`${e.file.name} was already committed as ${e.commit}; moved to .done`);
+      this.deps.log(`${shown(e.file.name)} was already committed as ${e.commit}; moved to .done`);
     } else {
       this.counts.failed++;
-      this.deps.log(`refused ${e.file.name}: ${e.error.message}; moved to ${e.movedTo}`);
+      this.deps.log(`refused ${shown(e.file.name)}: ${e.error.message}; moved to ${shown(e.movedTo)}`);
     }
   }
 
@@ -129,6 +129,12 @@ export class EdgeAgent {
     const wire = r.wireBytes === undefined ? '' : `, wire ${r.wireBytes} bytes`;
     this.deps.log(`published ${this.topic} ${range} (${r.commits} commit${r.commits === 1 ? '' : 's'}${wire}) head ${r.head}`);
   }
+}
+
+/** A file name for a log line: quoted when it holds a control character (a newline would fake another line). */
+function shown(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\x00-\x1f\x7f]/.test(name) ? JSON.stringify(name) : name;
 }
 
 function describe(e: unknown): string {

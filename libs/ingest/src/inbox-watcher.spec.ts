@@ -27,6 +27,22 @@ describe('InboxWatcher', () => {
     expect((await w.landed()).map((f) => f.name)).toEqual(['c.csv', 'a.csv', 'b.csv']);
   });
 
+  it('tells once of what it will never take: a folder, a symlink, a name that is not UTF-8', async () => {
+    await put('ok.csv', 1000);
+    await fs.mkdir(path.join(inbox, 'sub'));
+    await fs.symlink(path.join(inbox, 'ok.csv'), path.join(inbox, 'link.csv'));
+    await fs.writeFile(Buffer.concat([Buffer.from(inbox + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.csv')]), 'x');
+    const told: string[] = [];
+    const w = new InboxWatcher(inbox, (name, why) => told.push(`${name}: ${why}`));
+    expect((await w.landed()).map((f) => f.name)).toEqual(['ok.csv']);
+    await w.landed();
+    expect(told.sort()).toEqual([
+      'bad\ufffd\ufffd.csv: its name is not valid UTF-8; rename it',
+      'link.csv: a symlink: batches are regular files',
+      'sub: a folder: batches are files',
+    ]);
+  });
+
   it('refuses an inbox that is a file, or below one, as bad input naming it', async () => {
     const file = path.join(inbox, 'a-file');
     await fs.writeFile(file, 'x');

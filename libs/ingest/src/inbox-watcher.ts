@@ -23,7 +23,17 @@ export interface LandedFile {
  * (`.done/` and `.failed/` live here too).
  */
 export class InboxWatcher {
-  constructor(readonly inbox: string) {}
+  /** Entries already reported to `onSkip`, so each is told once. */
+  private readonly skipped = new Set<string>();
+
+  /**
+   * `onSkip` hears, once each, of entries in the inbox that look like batches but that the agent will never take:
+   * folders, symlinks, names that are not valid UTF-8. Without it they would sit there unnoticed.
+   */
+  constructor(
+    readonly inbox: string,
+    private readonly onSkip: (name: string, why: string) => void = () => undefined,
+  ) {}
 
   /** Creates the inbox (and parents) if absent. Throws InvalidArgumentError, naming it, if it cannot be a folder. */
   async ensure(): Promise<void> {
@@ -77,8 +87,18 @@ export class InboxWatcher {
       throw e;
     });
     for (const d of entries) {
-      if (!d.isFile() || d.name.startsWith('.') || d.name.endsWith('.tmp')) continue;
+      if (d.name.startsWith('.') || d.name.endsWith('.tmp')) continue;
       const p = path.join(dir, d.name);
+      // Node reads a name that is not UTF-8 with U+FFFD in it, under which no file can be found.
+      if (d.name.includes('\ufffd')) {
+        this.skip(d.name, 'its name is not valid UTF-8; rename it');
+        continue;
+      }
+      if (!d.isFile()) {
+        if (d.isDirectory()) this.skip(d.name, 'a folder: batches are files');
+        else if (d.isSymbolicLink()) this.skip(d.name, 'a symlink: batches are regular files');
+        continue;
+      }
       const st = await fs.stat(p).catch(() => undefined);
       if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs, ...(claimed && { claimed }) });
     }
@@ -118,6 +138,12 @@ export class InboxWatcher {
         watcher?.close();
       },
     };
+  }
+
+  private skip(name: string, why: string): void {
+    if (this.skipped.has(name)) return;
+    this.skipped.add(name);
+    this.onSkip(name, why);
   }
 
   private async moveTo(dirName: string, file: LandedFile): Promise<string> {
