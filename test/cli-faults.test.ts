@@ -96,6 +96,8 @@ describe('trib CLI: bad input and damage', () => {
       const r = trib(repo, args);
       expect({ args, code: r.code, stderr: r.stderr.trim() }).toEqual({ args, code: 2, stderr: expect.stringMatching(message) });
     }
+    // The URL is checked before anything is made: no folder is left behind.
+    expect(existsSync(path.join(repo, 'rootward'))).toBe(false);
     writeFileSync(path.join(t.dir, 'afile'), 'x');
     const init = trib(t.dir, ['init', 'afile']);
     expect([init.code, init.stderr.trim()]).toEqual([2, `trib init: ${path.join(t.dir, 'afile')} is not a directory`]);

@@ -20,7 +20,7 @@ import {
   TribError,
   validateRefName,
 } from '@tributary/core';
-import { ObjectStore, openStore } from '@tributary/storage';
+import { ObjectStore, openStore, parseStoreUrl } from '@tributary/storage';
 import { ObjectDatabase } from './objects/object-database';
 import { RepositoryLock } from './locks/repository-lock';
 import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
@@ -82,6 +82,8 @@ export class Repository implements CommitReader {
   static async init(dir: string, opts: { storeUrl?: string; initialBranch?: string } = {}): Promise<Repository> {
     const workdir = path.resolve(dir);
     const tribDir = path.join(workdir, TRIB_DIR);
+    // A bad URL is refused before anything is created, so a failed init leaves no folder behind.
+    if (opts.storeUrl !== undefined) parseStoreUrl(opts.storeUrl);
     await fs.mkdir(workdir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
       const notDir = e.code === 'EEXIST' || e.code === 'ENOTDIR';
       if (notDir) throw new FailedPreconditionError(`${workdir} is not a directory`);
