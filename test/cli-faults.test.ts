@@ -313,7 +313,8 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     expect(existsSync(path.join(repo, 'only-b.txt'))).toBe(false);
   });
 
-  it('gc keeps the trees of a merge cut short, which the next command needs to undo it', () => {
+  /** main and b, each one commit past `first`, main checked out: what the merge tests merge. Returns main's head. */
+  const branchesToMerge = (): string => {
     ok(repo, ['commit', '-m', 'first']);
     ok(repo, ['branch', 'b']);
     writeFileSync(path.join(repo, 'main.txt'), 'm\n');
@@ -322,6 +323,11 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     writeFileSync(path.join(repo, 'b.txt'), 'b\n');
     ok(repo, ['commit', '-m', 'b']);
     ok(repo, ['switch', 'main']);
+    return mainHead;
+  };
+
+  it('gc keeps the trees of a merge cut short, which the next command needs to undo it', () => {
+    const mainHead = branchesToMerge();
     crash(['merge', 'b'], 'checkout.before-rename:1');
     // Nothing names the merged tree but the record of the cut-short move; with no grace, gc keeps it for that.
     ok(repo, ['gc', '--grace', '0']);
@@ -332,14 +338,7 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
   });
 
   it('merge killed before it touches the working tree leaves HEAD and files as they were', () => {
-    ok(repo, ['commit', '-m', 'first']);
-    ok(repo, ['branch', 'b']);
-    writeFileSync(path.join(repo, 'main.txt'), 'm\n');
-    const mainHead = lastLine(ok(repo, ['commit', '-m', 'main']).stdout);
-    ok(repo, ['switch', 'b']);
-    writeFileSync(path.join(repo, 'b.txt'), 'b\n');
-    ok(repo, ['commit', '-m', 'b']);
-    ok(repo, ['switch', 'main']);
+    const mainHead = branchesToMerge();
     crash(['merge', 'b'], 'merge.before-worktree:1');
     expect(JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id).toBe(mainHead);
     expect(existsSync(path.join(repo, 'b.txt'))).toBe(false);

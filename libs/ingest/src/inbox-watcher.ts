@@ -20,7 +20,7 @@ export interface LandedFile {
 /**
  * An agent's inbox folder. A file has landed once it appears under its final name: names starting with `.` or
  * ending in `.tmp` are writers' work in progress (write, then rename) and are ignored, as are directories
- * (`.done/` and `.failed/` live here too).
+ * (`.done/`, `.failed/` and `.claimed/` live here too).
  */
 export class InboxWatcher {
   /** Entries already reported to `onSkip`, so each is told once. */
@@ -89,11 +89,6 @@ export class InboxWatcher {
     for (const d of entries) {
       if (d.name.startsWith('.') || d.name.endsWith('.tmp')) continue;
       const p = path.join(dir, d.name);
-      // Node reads a name that is not UTF-8 with U+FFFD in it, under which no file can be found.
-      if (d.name.includes('\ufffd')) {
-        this.skip(d.name, 'its name is not valid UTF-8; rename it');
-        continue;
-      }
       if (!d.isFile()) {
         if (d.isDirectory()) this.skip(d.name, 'a folder: batches are files');
         else if (d.isSymbolicLink()) this.skip(d.name, 'a symlink: batches are regular files');
@@ -101,6 +96,8 @@ export class InboxWatcher {
       }
       const st = await fs.stat(p).catch(() => undefined);
       if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs, ...(claimed && { claimed }) });
+      // Node reads a name that is not UTF-8 with U+FFFD in it, under which no file can be found.
+      else if (!st && d.name.includes('\ufffd')) this.skip(d.name, 'its name is not valid UTF-8; rename it');
     }
     return out.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
