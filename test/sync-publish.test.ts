@@ -135,6 +135,18 @@ describe('sync: publish', () => {
     }
   });
 
+  it('refuses a base that is not a commit id as bad input, not as a publisher behind the head', async () => {
+    const raw = rawSyncClient(broker.address);
+    const call = raw.Publish();
+    const status = callStatus(call);
+    call.write({ hello: { topic: 'datasets/bad-base', commit: '' } });
+    await once(call, 'data');
+    call.write({ start: { base: 'zz', commits: [sha256(Buffer.from('c'))] } });
+    const s = await status;
+    raw.close();
+    expect([s.code, s.details]).toEqual([grpc.status.INVALID_ARGUMENT, 'bad base commit id "zz"']);
+  });
+
   it('rejects bytes that do not match their id with DATA_LOSS and stores nothing', async () => {
     const before = await storeKeys(broker.store);
     const raw = rawSyncClient(broker.address);

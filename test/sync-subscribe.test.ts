@@ -373,6 +373,19 @@ describe('sync: subscribe', () => {
     }
   });
 
+  it('refuses a start from a seq and at the latest entry at once, rather than pick one', async () => {
+    const raw = rawSyncClient(broker.address);
+    try {
+      const call = raw.Subscribe();
+      const status = callStatus(call);
+      call.write({ start: { topic: TOPIC, subscriber: 'both', fromSeq: 2, latest: true, follow: false } });
+      const s = await status;
+      expect([s.code, s.details]).toEqual([grpc.status.INVALID_ARGUMENT, 'a subscribe starts from a seq or at the latest entry, not both']);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('refuses a held commit that is not a commit id with INVALID_ARGUMENT', async () => {
     const raw = rawSyncClient(broker.address);
     try {

@@ -43,7 +43,11 @@ export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs
     if (spec.flags?.includes(name)) {
       if (inline !== undefined) throw new InvalidArgumentError(`option ${a} takes no value`);
       out.flags.add(name);
-    } else if (spec.values?.includes(name)) out.values.set(name, take());
+    } else if (spec.values?.includes(name)) {
+      // The last would win silently: `-m title -m body` would lose the title, `--from 1 --from 2` a choice.
+      if (out.values.has(name)) throw new InvalidArgumentError(`option ${a} is given twice`);
+      out.values.set(name, take());
+    }
     else if (spec.repeated?.includes(name)) out.repeated.set(name, [...(out.repeated.get(name) ?? []), take()]);
     else throw new InvalidArgumentError(`unknown option ${a}`);
   }

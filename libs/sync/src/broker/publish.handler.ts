@@ -60,6 +60,7 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
     if (!next) return endCall(call);
     if (!next.start) throw new InvalidArgumentError('expected start after state');
     const base = next.start.base || undefined;
+    if (base !== undefined && !isObjectId(base)) throw new InvalidArgumentError(`bad base commit id ${JSON.stringify(base)}`);
     const offered = next.start.commits ?? [];
     if (offered.length === 0 || offered.length > MAX_OFFERED) throw new InvalidArgumentError(`a publish offers 1 to ${MAX_OFFERED} commits`);
     for (const c of offered) if (!isObjectId(c)) throw new InvalidArgumentError(`bad commit id ${JSON.stringify(c)}`);

@@ -48,6 +48,7 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
     const { follow, latest } = first.start;
     const fromSeq = Number(first.start.fromSeq ?? 0);
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new InvalidArgumentError(`bad from_seq ${first.start.fromSeq}`);
+    if (fromSeq > 0 && latest) throw new InvalidArgumentError('a subscribe starts from a seq or at the latest entry, not both');
     const held = first.start.held || undefined;
     if (held !== undefined && !isObjectId(held)) {
       throw new InvalidArgumentError(`bad held commit id ${JSON.stringify(held)}`);

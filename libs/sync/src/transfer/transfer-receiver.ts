@@ -174,7 +174,7 @@ export class TransferReceiver {
 
   private answer(ids: Buffer | undefined): Buffer {
     const n = (ids?.length ?? 0) / ID_BYTES;
-    if (!ids || !Number.isInteger(n) || n > MAX_HAVE_IDS) {
+    if (!ids || !Number.isInteger(n) || n < 1 || n > MAX_HAVE_IDS) {
       throw new InvalidArgumentError(`a have query holds 1 to ${MAX_HAVE_IDS} ids of ${ID_BYTES} bytes`);
     }
     const bits = Buffer.alloc(Math.ceil(n / 8));

@@ -619,6 +619,14 @@ describe('object transfer', () => {
     expect((await dst.get(sha256(big))).equals(big)).toBe(true);
   });
 
+  it('refuses a have query of no ids, which no sender asks (1 to 4096 ids)', async () => {
+    const dst = await db();
+    const ch = memoryChannels();
+    const receiving = new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit();
+    await ch.sender.send({ haveQuery: { ids: Buffer.alloc(0) } });
+    await expect(receiving).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'a have query holds 1 to 4096 ids of 32 bytes' });
+  });
+
   it('rejects a transfer that ends without its commit', async () => {
     const dst = await db();
     const ch = memoryChannels();
