@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { encodeCommit, ObjectId, sha256 } from '@tributary/core';
@@ -116,6 +116,14 @@ describe('trib CLI: bad input and damage', () => {
     for (const f of readdirSync(path.join(repo, '.trib/store/packs'))) rmSync(path.join(repo, '.trib/store/packs', f), { force: true });
     const r = trib(repo, ['log']);
     expect([r.code, r.stderr.trim()]).toEqual([1, `trib log: ref HEAD points at ${id}, which is not stored (run trib verify)`]);
+  });
+
+  it('a damaged store config is reported as damage in one line, not as an internal error', () => {
+    const config = path.join(repo, '.trib/store/config');
+    chmodSync(config, 0o644);
+    writeFileSync(config, 'garbage\n');
+    const r = trib(repo, ['log']);
+    expect([r.code, r.stderr.trim()]).toEqual([1, `trib log: the config of ${pathToFileURL(path.join(repo, '.trib/store')).href} is damaged: not a JSON object`]);
   });
 
   it('a store without its config is refused in one line naming the store, even with packs in it', () => {

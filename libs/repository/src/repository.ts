@@ -123,7 +123,7 @@ export class Repository implements CommitReader {
 
   private static async openAt(workdir: string): Promise<Repository> {
     const tribDir = path.join(workdir, TRIB_DIR);
-    const local = JSON.parse(await fs.readFile(path.join(tribDir, CONFIG_FILE), 'utf8')) as LocalConfig;
+    const local = parseConfig<LocalConfig>(await fs.readFile(path.join(tribDir, CONFIG_FILE), 'utf8'), path.join(tribDir, CONFIG_FILE));
     if (local.format !== FORMAT) throw new FailedPreconditionError(`unsupported repository format ${local.format}`);
     const storeUrl = local.store ?? pathToFileURL(path.join(tribDir, 'store')).href;
     const store = await openStore(storeUrl);
@@ -134,7 +134,7 @@ export class Repository implements CommitReader {
       throw config.reason;
     }
     if (objects.status === 'rejected') throw objects.reason;
-    const storeConfig = JSON.parse(config.value.toString('utf8')) as StoreConfig;
+    const storeConfig = parseConfig<StoreConfig>(config.value.toString('utf8'), `the config of ${storeUrl}`);
     return new Repository(workdir, store, objects.value, new RefStore(store), storeConfig);
   }
 
@@ -216,6 +216,18 @@ function ignoreConflict(e: unknown): void {
 
 async function exists(p: string): Promise<boolean> {
   return fs.lstat(p).then(() => true, () => false);
+}
+
+/** A config file's JSON object; IntegrityError naming `what` when it is not one (damage, not a bug here). */
+function parseConfig<T>(text: string, what: string): T {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    v = undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new IntegrityError(`${what} is damaged: not a JSON object`);
+  return v as T;
 }
 
 /** Temp file, fsync, rename, fsync of the directory: the file is either old or new after any crash. */

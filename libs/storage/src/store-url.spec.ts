@@ -41,6 +41,7 @@ describe('parseStoreUrl', () => {
     ['file://host/share/x', 'expected file:///absolute/path'],
     // URL parsing would read these as paths from the root (/relative): a store far from where it was meant.
     ['file:relative', 'expected file:///absolute/path'],
+    ['file:///tmp/x%00y', 'a path holds no NUL character'],
     ['file:/abs', 'expected file:///absolute/path'],
     ['file:///x?y=1', 'no query'],
     ['mem://', 'expected mem://name'],

@@ -54,6 +54,7 @@ export function parseStoreUrl(url: string): StoreLocation {
       } catch {
         throw bad(url, 'expected file:///absolute/path');
       }
+      if (abs.includes('\0')) throw bad(url, 'a path holds no NUL character');
       return { scheme, url: pathToFileURL(abs).href, path: abs };
     }
     case 'mem': {
