@@ -158,6 +158,17 @@ describe('ingestLanded, with a writer reusing names', () => {
     expect(await firstParentLength((await repo.head()).commit)).toBe(2);
     expect(await watcher.landed()).toEqual([]);
   });
+
+  it('after a crash between a claim and its commit, the claimed batch goes first, before newer ones', async () => {
+    await fs.mkdir(path.join(inbox, '.claimed'));
+    await fs.writeFile(path.join(inbox, '.claimed', 'b1.csv'), 'x\n1\n');
+    await land('b2.csv', 'x\n2\n');
+    const events: string[] = [];
+    await ingestLanded(repo, new InboxWatcher(inbox), { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`));
+    expect(events).toEqual(['committed b1.csv', 'committed b2.csv']);
+    expect(await fs.readdir(path.join(inbox, '.claimed'))).toEqual([]);
+    expect((await fs.readdir(path.join(inbox, '.done'))).sort()).toEqual(['b1.csv', 'b2.csv']);
+  });
 });
 
 describe('commitBatch, append mode', () => {
