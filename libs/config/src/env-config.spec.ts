@@ -36,7 +36,7 @@ describe('loadConfig', () => {
       ['file:relative', 'expected file:///absolute/path'],
       ['s3://Bucket/../x', 'the prefix'],
       ['s3://', 'expected'],
-      ['mem://x', 'a mem:// store is for tests'],
+      ['mem://x', 'a mem:// store lives only as long as one process'],
     ]) {
       expect(() => store(raw)).toThrow(new RegExp(`TRIB_STORE="${raw.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}": .*${why}`));
     }

@@ -1,5 +1,5 @@
 import { validateRefName } from '@tributary/core';
-import { parseStoreUrl } from '@tributary/storage';
+import { parseDurableStoreUrl } from '@tributary/storage';
 
 /** `HOST:PORT` with a port in 0..65535 (0 picks a free port). */
 export function hostPort(raw: string): { host: string; port: number; address: string } {
@@ -29,14 +29,11 @@ export function redisUrl(raw: string): string {
 }
 
 /**
- * A storage URL, checked as the store will read it (parseStoreUrl): file:///path (or a bare absolute path),
+ * A storage URL, checked as the store will read it (parseDurableStoreUrl): file:///path (or a bare absolute path),
  * s3://bucket/prefix, gs://bucket/prefix, az://container/prefix. Returns its normal form.
  */
 export function storeUrl(raw: string): string {
-  const location = parseStoreUrl(raw);
-  // A mem:// store lives and dies with one process: an app's data would be gone at its next start.
-  if (location.scheme === 'mem') throw new Error('a mem:// store is for tests; use file://, s3://, gs:// or az://');
-  return location.url;
+  return parseDurableStoreUrl(raw).url;
 }
 
 /** A simple name: region, dataset, subscriber. */

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { LocalStore } from './local.store';
 import { MemoryStore } from './memory.store';
-import { openStore, parseStoreUrl } from './store-url';
+import { openStore, parseDurableStoreUrl, parseStoreUrl } from './store-url';
 
 describe('parseStoreUrl', () => {
   it('parses file URLs and bare absolute paths to a normalized location', () => {
@@ -120,6 +120,11 @@ describe('openStore', () => {
       process.env = saved;
     }
   }, 30_000);
+
+  it('takes no mem:// store where one must outlive the process', () => {
+    expect(parseDurableStoreUrl('s3://bucket/p')).toMatchObject({ scheme: 's3', bucket: 'bucket' });
+    expect(() => parseDurableStoreUrl('mem://x')).toThrow(/^a mem:\/\/ store lives only as long as one process/);
+  });
 
   it('rejects a malformed URL', async () => {
     await expect(openStore('nonsense')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

@@ -90,6 +90,18 @@ export function parseStoreUrl(url: string): StoreLocation {
   }
 }
 
+/**
+ * parseStoreUrl for a store that must outlive the process (a repository, an app's store): mem:// is refused, since
+ * its data would be gone when the process ends. Throws InvalidArgumentError.
+ */
+export function parseDurableStoreUrl(url: string): StoreLocation {
+  const location = parseStoreUrl(url);
+  if (location.scheme === 'mem') {
+    throw new InvalidArgumentError('a mem:// store lives only as long as one process; use file://, s3://, gs:// or az://', { url });
+  }
+  return location;
+}
+
 export interface OpenStoreOptions {
   /** Create the store if missing (only `trib init` passes it). */
   readonly create?: boolean;

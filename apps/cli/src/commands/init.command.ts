@@ -1,7 +1,6 @@
 import * as path from 'node:path';
-import { InvalidArgumentError } from '@tributary/core';
 import { Repository } from '@tributary/repository';
-import { parseStoreUrl } from '@tributary/storage';
+import { parseDurableStoreUrl } from '@tributary/storage';
 import { maxPositionals } from '../ui/args';
 import { CliCommand } from './command';
 
@@ -14,10 +13,8 @@ export const initCommand: CliCommand = {
     maxPositionals(args, 1, this.usage);
     const dir = path.resolve(ctx.cwd, args.positionals[0] ?? '.');
     const storeUrl = args.values.get('--store');
-    // Checked before anything is created. A mem:// store would be gone when this command exits.
-    if (storeUrl !== undefined && parseStoreUrl(storeUrl).scheme === 'mem') {
-      throw new InvalidArgumentError(`a mem:// store lives only as long as one process; use file://, s3://, gs:// or az://`);
-    }
+    // Checked before anything is created.
+    if (storeUrl !== undefined) parseDurableStoreUrl(storeUrl);
     const repo = await Repository.init(dir, { storeUrl });
     await repo.close();
     if (args.flags.has('--json')) ctx.json({ path: dir, store: repo.store.url, branch: 'main' });
