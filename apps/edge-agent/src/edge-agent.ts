@@ -1,4 +1,4 @@
-import { CommitId, isTribError, sleep, TribError } from '@tributary/core';
+import { CommitId, hasControlCharacters, isTribError, sleep, TribError } from '@tributary/core';
 import { BacklogPublisher, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
 import { PackMaintenance, Repository } from '@tributary/repository';
 
@@ -133,8 +133,7 @@ export class EdgeAgent {
 
 /** A file name for a log line: quoted when it holds a control character (a newline would fake another line). */
 function shown(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[\x00-\x1f\x7f]/.test(name) ? JSON.stringify(name) : name;
+  return hasControlCharacters(name) ? JSON.stringify(name) : name;
 }
 
 function describe(e: unknown): string {

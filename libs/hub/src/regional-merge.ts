@@ -197,7 +197,7 @@ async function mergeOnto(
   if (opts.layout === 'graft') {
     tree = await graftRegion(hub, mainTree, regional.region, theirs.tree);
   } else {
-    const base = last ? (await hub.readCommit(last.source)).tree : undefined;
+    const base = await hub.treeOf(last?.source);
     const db = hub.objects;
     let layout = layouts.get(hub);
     if (!layout) layouts.set(hub, (layout = new SharedRecordLayout(db, hub)));

@@ -87,7 +87,7 @@ export async function commitBatch(repo: Repository, batchFile: string, opts: Com
     const dup = await history.find(repo, head.commit, sha);
     if (dup) return { commit: dup, duplicate: true };
     const now = opts.now ?? new Date();
-    const baseTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+    const baseTree = await repo.treeOf(head.commit);
     const reread = hashingReader(batchFile);
     const placed = opts.appendTo
       ? await appendBatch(repo, baseTree, opts.appendTo, format!, name, reread.bytes)

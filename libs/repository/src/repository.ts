@@ -17,10 +17,11 @@ import {
   NotFoundError,
   RefName,
   REPOSITORY_DIR,
+  TreeId,
   TribError,
   validateRefName,
 } from '@tributary/core';
-import { ObjectStore, openStore, parseStoreUrl } from '@tributary/storage';
+import { ObjectStore, openStore, parseDurableStoreUrl } from '@tributary/storage';
 import { ObjectDatabase } from './objects/object-database';
 import { RepositoryLock } from './locks/repository-lock';
 import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
@@ -82,8 +83,8 @@ export class Repository implements CommitReader {
   static async init(dir: string, opts: { storeUrl?: string; initialBranch?: string } = {}): Promise<Repository> {
     const workdir = path.resolve(dir);
     const tribDir = path.join(workdir, TRIB_DIR);
-    // A bad URL is refused before anything is created, so a failed init leaves no folder behind.
-    if (opts.storeUrl !== undefined) parseStoreUrl(opts.storeUrl);
+    // A bad URL, or one whose store would not outlive this process, is refused before anything is created.
+    if (opts.storeUrl !== undefined) parseDurableStoreUrl(opts.storeUrl);
     await fs.mkdir(workdir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
       const notDir = e.code === 'EEXIST' || e.code === 'ENOTDIR';
       if (notDir) throw new FailedPreconditionError(`${workdir} is not a directory`);
@@ -145,6 +146,11 @@ export class Repository implements CommitReader {
 
   async readCommit(id: CommitId): Promise<Commit> {
     return decodeCommit(await this.objects.get(id), id);
+  }
+
+  /** The tree of `commit`; undefined for no commit (HEAD on a branch with no commits yet). */
+  async treeOf(commit: CommitId | undefined): Promise<TreeId | undefined> {
+    return commit ? (await this.readCommit(commit)).tree : undefined;
   }
 
   /** Stores a commit and makes it durable (every object written before it is flushed too). */

@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { Repository } from '@tributary/repository';
-import { parseDurableStoreUrl } from '@tributary/storage';
 import { maxPositionals } from '../ui/args';
 import { CliCommand } from './command';
 
@@ -12,10 +11,7 @@ export const initCommand: CliCommand = {
   async run(args, ctx) {
     maxPositionals(args, 1, this.usage);
     const dir = path.resolve(ctx.cwd, args.positionals[0] ?? '.');
-    const storeUrl = args.values.get('--store');
-    // Checked before anything is created.
-    if (storeUrl !== undefined) parseDurableStoreUrl(storeUrl);
-    const repo = await Repository.init(dir, { storeUrl });
+    const repo = await Repository.init(dir, { storeUrl: args.values.get('--store') });
     await repo.close();
     if (args.flags.has('--json')) ctx.json({ path: dir, store: repo.store.url, branch: 'main' });
     else ctx.out(`Initialized empty trib repository in ${path.join(dir, '.trib')}`);

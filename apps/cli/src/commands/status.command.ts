@@ -17,7 +17,7 @@ export const statusCommand: CliCommand = {
     return withRepository(ctx, (repo) =>
       repo.lock.run(async () => {
         const head = await repo.head();
-        const headTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+        const headTree = await repo.treeOf(head.commit);
         const wc = await WorkingCopy.open(repo);
         try {
           const bar = new ProgressBar('hashing');

@@ -17,12 +17,12 @@ function sortedAnnotations(a: Annotations): Record<string, string> {
   return out;
 }
 
-/** Canonical bytes of a commit: fixed key order, annotations sorted by key. */
 /** True when `text` holds a control character (a newline, a tab, NUL...): it would not print as one line. */
 export function hasControlCharacters(text: string): boolean {
   return /[\x00-\x1f\x7f]/.test(text);
 }
 
+/** Canonical bytes of a commit: fixed key order, annotations sorted by key. */
 export function encodeCommit(c: Commit): Buffer {
   if (!isObjectId(c.tree)) throw new InvalidArgumentError(`bad tree id ${c.tree}`);
   for (const p of c.parents) if (!isObjectId(p)) throw new InvalidArgumentError(`bad parent id ${p}`);

@@ -48,7 +48,7 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
     const stored = () => repo.objects.stats.bytesWritten - before;
     try {
       const head = await repo.head();
-      const headTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+      const headTree = await repo.treeOf(head.commit);
       const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress });
       if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
         await repo.objects.flush();

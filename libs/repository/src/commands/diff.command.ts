@@ -37,7 +37,7 @@ export async function diffRevisions(
   let to: string;
   if (a === undefined) {
     const head = await repo.head();
-    fromTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+    fromTree = await repo.treeOf(head.commit);
     toTree = await repo.lock.run(async () => {
       const wc = await WorkingCopy.open(repo);
       try {

@@ -38,7 +38,7 @@ export async function mergeCommitTrees(
   const theirTree = (await repo.readCommit(theirs)).tree;
   const db = repo.objects;
   const mergeFrom = async (base: CommitId | undefined) =>
-    mergeTrees(db, db, base ? (await repo.readCommit(base)).tree : undefined, ourTree, theirTree, {
+    mergeTrees(db, db, await repo.treeOf(base), ourTree, theirTree, {
       strategy,
       mergeFile: async (path: string, b: TreeEntry | undefined, o: TreeEntry, t: TreeEntry) => {
         if (!b || !recordFormatOf(path) || b.kind !== 'file' || o.kind !== 'file' || t.kind !== 'file') return undefined;
@@ -112,7 +112,7 @@ export async function mergeIntoWorktree(
     const head = await repo.head();
     const wc = await WorkingCopy.open(repo);
     try {
-      const headTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+      const headTree = await repo.treeOf(head.commit);
       const { changes } = await wc.changes(headTree);
       const dirty = changes.filter((c) => c.status !== 'added');
       if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}); commit them before merging`);

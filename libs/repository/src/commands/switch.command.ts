@@ -30,7 +30,7 @@ export async function switchBranch(
     const target = await repo.refs.resolve(ref);
     if (!target.commit) throw new InvalidArgumentError(`no branch named ${name}`);
     const head = await repo.head();
-    const fromTree = head.commit ? (await repo.readCommit(head.commit)).tree : undefined;
+    const fromTree = await repo.treeOf(head.commit);
     const toTree = (await repo.readCommit(target.commit)).tree;
     const wc = await WorkingCopy.open(repo);
     try {

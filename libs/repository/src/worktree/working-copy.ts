@@ -154,7 +154,7 @@ export class WorkingCopy {
     const move = await readMove(this.repo.tribDir);
     if (!move) return;
     const head = await this.repo.head();
-    const headTree = head.commit ? (await this.repo.readCommit(head.commit)).tree : undefined;
+    const headTree = await this.repo.treeOf(head.commit);
     if (headTree !== move.to) {
       const plan = await this.planMove(move.to, move.from).catch((e: unknown) => {
         // Only a gc in another working copy of the store could have taken them (gc here keeps them).
