@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '@tributary/core';
 import { commitWorktree } from '@tributary/repository';
 import { maxPositionals, parseMeta } from '../ui/args';
-import { ProgressBar } from '../ui/progress-bar';
+import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { mergeSmallPacksIfMany, withRepository } from './open-repo';
 
@@ -15,10 +15,11 @@ export const commitCommand: CliCommand = {
     const message = args.values.get('-m');
     if (message === undefined) throw new InvalidArgumentError(`a message is required; usage: ${this.usage}`);
     const annotations = parseMeta(args.repeated.get('--meta'));
-    const bar = new ProgressBar('commit');
+    const author = args.values.get('--author');
     const outcome = await withRepository(ctx, async (repo) => {
-      const onProgress = (done: number, total: number) => bar.update(done, total);
-      const made = await commitWorktree(repo, { message, author: args.values.get('--author'), annotations, onProgress }).finally(() => bar.done());
+      const made = await withProgressBar('commit', (onProgress) =>
+        commitWorktree(repo, { message, author, annotations, onProgress }),
+      );
       if (made.commit) await mergeSmallPacksIfMany(repo, ctx);
       return made;
     });

@@ -1,6 +1,6 @@
 import { diffRevisions } from '@tributary/repository';
 import { maxPositionals, parseCount } from '../ui/args';
-import { ProgressBar } from '../ui/progress-bar';
+import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
 
@@ -16,9 +16,10 @@ export const diffCommand: CliCommand = {
     const [a, b] = args.positionals;
     const maxRows = parseCount(args, '--max-rows') ?? 1000;
     return withRepository(ctx, async (repo) => {
-      const bar = new ProgressBar('hashing');
-      const onProgress = (done: number, total: number) => bar.update(done, total);
-      const d = await diffRevisions(repo, a, b, { rows: args.flags.has('--rows'), maxRows, onProgress }).finally(() => bar.done());
+      const rows = args.flags.has('--rows');
+      const d = await withProgressBar('hashing', (onProgress) =>
+        diffRevisions(repo, a, b, { rows, maxRows, onProgress }),
+      );
       if (args.flags.has('--json')) {
         ctx.json({
           from: d.from,

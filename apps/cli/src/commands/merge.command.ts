@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '@tributary/core';
 import { mergeIntoWorktree } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
-import { ProgressBar } from '../ui/progress-bar';
+import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { mergeSmallPacksIfMany, withRepository } from './open-repo';
 
@@ -17,10 +17,9 @@ export const mergeCommand: CliCommand = {
     const strategy = args.values.get('--strategy');
     if (strategy !== undefined && strategy !== 'ours' && strategy !== 'theirs') throw new InvalidArgumentError('--strategy must be ours or theirs');
     return withRepository(ctx, async (repo) => {
-      const bar = new ProgressBar('merge');
-      const onProgress = (done: number, total: number) => bar.update(done, total);
-      const r = await mergeIntoWorktree(repo, ref, { message: args.values.get('-m'), noFf: args.flags.has('--no-ff'), strategy, onProgress }).finally(
-        () => bar.done(),
+      const [message, noFf] = [args.values.get('-m'), args.flags.has('--no-ff')];
+      const r = await withProgressBar('merge', (onProgress) =>
+        mergeIntoWorktree(repo, ref, { message, noFf, strategy, onProgress }),
       );
       if (r.kind === 'merge') await mergeSmallPacksIfMany(repo, ctx);
       if (args.flags.has('--json')) ctx.json({ result: r.kind, commit: r.commit ?? null, conflicts: r.conflicts });

@@ -1,7 +1,7 @@
 import { TreeChange } from '@tributary/core';
 import { WorkingCopy } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
-import { ProgressBar } from '../ui/progress-bar';
+import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
 
@@ -20,8 +20,7 @@ export const statusCommand: CliCommand = {
         const headTree = await repo.treeOf(head.commit);
         const wc = await WorkingCopy.open(repo);
         try {
-          const bar = new ProgressBar('hashing');
-          const { changes } = await wc.changes(headTree, { onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.done());
+          const { changes } = await withProgressBar('hashing', (onProgress) => wc.changes(headTree, { onProgress }));
           await wc.cache.save();
           if (args.flags.has('--json')) {
             ctx.json({

@@ -2,7 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isTribError } from '@tributary/core';
 import { checkoutTo, switchBranch } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
-import { ProgressBar } from '../ui/progress-bar';
+import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
 
@@ -16,11 +16,10 @@ export const switchCommand: CliCommand = {
     const name = args.positionals[0];
     if (!name) throw new InvalidArgumentError(`usage: ${this.usage}`);
     return withRepository(ctx, async (repo) => {
-      const bar = new ProgressBar('switch');
-      const onProgress = (done: number, total: number) => bar.update(done, total);
-      const r = await switchBranch(repo, name, { force: args.flags.has('--force'), onProgress })
-        .catch(suggestForce(', or use --force'))
-        .finally(() => bar.done());
+      const force = args.flags.has('--force');
+      const r = await withProgressBar('switch', (onProgress) => switchBranch(repo, name, { force, onProgress })).catch(
+        suggestForce(', or use --force'),
+      );
       if (args.flags.has('--json')) ctx.json({ branch: name, commit: r.commit, written: r.written, removed: r.removed });
       else ctx.err(`Switched to branch ${name} (${r.written} written, ${r.removed} removed)`);
       return 0;
@@ -38,14 +37,12 @@ export const checkoutCommand: CliCommand = {
     const ref = args.positionals[0];
     const to = args.values.get('--to');
     if (!ref || !to) throw new InvalidArgumentError(`usage: ${this.usage}`);
-    const bar = new ProgressBar('checkout');
     return withRepository(ctx, async (repo) => {
-      const r = await checkoutTo(repo, ref, resolvePath(ctx.cwd, to), {
-        force: args.flags.has('--force'),
-        onProgress: (d, t) => bar.update(d, t),
-      })
-        .catch(suggestForce(' (use --force)'))
-        .finally(() => bar.done());
+      const force = args.flags.has('--force');
+      const dest = resolvePath(ctx.cwd, to);
+      const r = await withProgressBar('checkout', (onProgress) =>
+        checkoutTo(repo, ref, dest, { force, onProgress }),
+      ).catch(suggestForce(' (use --force)'));
       if (args.flags.has('--json')) ctx.json({ commit: r.commit, files: r.files, bytes: r.bytes, to, extra: r.extra });
       else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${to}: ${r.files} files, ${r.bytes} bytes`);
       if (r.extra.length && !args.flags.has('--json')) {

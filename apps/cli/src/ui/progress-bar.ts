@@ -44,6 +44,19 @@ export class ProgressBar {
   }
 }
 
+/** Runs `work` with a bar's `update` as its progress callback (done and total bytes), and clears the bar after. */
+export async function withProgressBar<T>(
+  label: string,
+  work: (onProgress: (done: number, total: number) => void) => Promise<T>,
+): Promise<T> {
+  const bar = new ProgressBar(label);
+  try {
+    return await work((done, total) => bar.update(done, total));
+  } finally {
+    bar.done();
+  }
+}
+
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let u = 0;
