@@ -13,13 +13,8 @@ import {
   readStream,
 } from '../libs/storage/src/testing/store-contract';
 import { FakeGcs, startFakeGcs } from './support/fake-gcs-server';
+import { runAdapterFigure } from './support/bench-adapter-figure';
 import { closedPort, gatedStream, setEnv, withEnv } from './support/cloud-store-helpers';
-
-// The bench's helpers are plain JavaScript (scripts/bench); they load the compiled libraries.
-const { measureAdapterThroughput } = require('../scripts/bench/adapter-throughput') as {
-  measureAdapterThroughput(o: { sdk: unknown; storeUrl: string; bytes: number; rounds: number }): Promise<Record<'sdkUp' | 'sdkDown' | 'up' | 'down', number>>;
-};
-const { openPlainSdk } = require('../scripts/bench/plain-sdk') as { openPlainSdk(name: string, env: NodeJS.ProcessEnv, bucket: string): unknown };
 
 let fake: FakeGcs;
 let restoreEnv: () => void = () => undefined;
@@ -213,12 +208,9 @@ describe('GcsStore', () => {
 
 describe("the cloud bench's adapter figure (scripts/bench/adapter-throughput.js)", () => {
   it('runs the plain SDK and the adapter on the same bytes, reports both, and leaves nothing behind', async () => {
-    const sdk = openPlainSdk('gs', process.env, 'bench');
-    const r = await measureAdapterThroughput({ sdk, storeUrl: 'gs://bench/adapter', bytes: 3 * 1024 * 1024, rounds: 1 });
-    for (const rate of [r.sdkUp, r.sdkDown, r.up, r.down]) expect(rate).toBeGreaterThan(0);
-    const store = await GcsStore.open('gs://bench');
-    expect(await listKeys(store, '')).toEqual([]);
-    await store.close();
+    const { rates, left } = await runAdapterFigure('gs', 'bench');
+    for (const rate of rates) expect(rate).toBeGreaterThan(0);
+    expect(left).toEqual([]);
   });
 });
 
