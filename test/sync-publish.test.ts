@@ -195,6 +195,34 @@ describe('sync: publish', () => {
     expect((await client.listTopics()).map((x) => x.topic)).toEqual([TOPIC]);
   });
 
+  it('rejects a commit that names a chunk the broker holds as a folder (DATA_LOSS), so no subscriber is stuck', async () => {
+    const before = await storeKeys(broker.store);
+    const held = Buffer.from(`id,v\n1,${'x'.repeat(100)}\n`); // batches/b1.csv of the first test, one chunk
+    const tree = encodeCheckedTreePage([{ name: 'd', kind: 'dir', executable: false, chunked: false, id: sha256(held), size: held.length }]);
+    const commit = encodeCommit({ tree: sha256(tree), parents: [], author: 'mallory', time: '2026-11-24T00:00:00.000Z', message: 'odd', annotations: {} });
+    const raw = rawSyncClient(broker.address);
+    const call = raw.Publish();
+    const status = callStatus(call);
+    call.write({ hello: { topic: 'datasets/odd', commit: sha256(commit) } });
+    await once(call, 'data');
+    call.write({ start: { base: '', commits: [sha256(commit)] } });
+    call.write({
+      objects: {
+        objects: [
+          { id: Buffer.from(sha256(tree), 'hex'), kind: 'OBJECT_KIND_TREE', data: tree },
+          { id: Buffer.from(sha256(commit), 'hex'), kind: 'OBJECT_KIND_COMMIT', data: commit },
+        ],
+      },
+    });
+    call.write({ commitEnd: { commit: Buffer.from(sha256(commit), 'hex') } });
+    const s = await status;
+    expect(s.code).toBe(grpc.status.DATA_LOSS);
+    expect(s.details).toMatch(new RegExp(`names ${sha256(held)} as a tree, but it is not one`));
+    raw.close();
+    expect(await storeKeys(broker.store)).toEqual(before);
+    expect((await client.listTopics()).map((x) => x.topic)).toEqual([TOPIC]);
+  });
+
   it('refuses a message over the size limit with RESOURCE_EXHAUSTED while another stream carries on', async () => {
     const sub = await newRepo(path.join(t.dir, 'sub-big'));
     const abort = new AbortController();

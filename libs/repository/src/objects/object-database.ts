@@ -277,6 +277,14 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     return loc && { pack: loc.pack.name, offset: loc.entry.offset };
   }
 
+  /**
+   * The length of a held object's bytes as its index records it (a delta's resolved length), without reading it;
+   * undefined when it is not held. Like the index, it is a claim a read still verifies.
+   */
+  sizeOf(id: ObjectId): number | undefined {
+    return (this.pendingEntry(id) ?? this.findAny(id)?.entry)?.size;
+  }
+
   /** Stores `bytes` under sha256(bytes) and returns the id. A no-op if `has(id)`. Durable after `flush`. */
   async put(bytes: Buffer): Promise<ObjectId> {
     const id = sha256(bytes);

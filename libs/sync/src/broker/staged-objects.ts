@@ -42,8 +42,17 @@ export class StagedObjects implements ObjectTarget {
     return this.shared.has(id) || this.staged.has(id);
   }
 
+  sizeOf(id: ObjectId): number | undefined {
+    return this.shared.sizeOf(id) ?? this.staged.sizeOf(id);
+  }
+
   get(id: ObjectId): Promise<Buffer> {
     return this.staged.has(id) ? this.staged.get(id) : this.shared.get(id);
+  }
+
+  async getMany(ids: readonly ObjectId[]): Promise<Buffer[]> {
+    if (!ids.some((id) => this.staged.has(id))) return this.shared.getMany(ids);
+    return Promise.all(ids.map((id) => this.get(id)));
   }
 
   async put(id: ObjectId, bytes: Buffer): Promise<void> {

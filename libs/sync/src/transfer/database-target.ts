@@ -12,7 +12,9 @@ export function databaseTarget(db: ObjectDatabase, opts: { flushOnReceive?: bool
   const flushOnReceive = opts.flushOnReceive ?? true;
   return {
     has: (id: ObjectId) => db.has(id),
+    sizeOf: (id: ObjectId) => db.sizeOf(id),
     get: (id: ObjectId) => db.get(id),
+    getMany: (ids: readonly ObjectId[]) => db.getMany(ids),
     // The receiver hashed every object it puts, so the small ones (trees, lists, commits) may go straight to the
     // database's cache: what a subscriber does next with the commit (the hub merges it) reads them from memory.
     put: (id: ObjectId, bytes: Buffer, deltaBase?: ObjectId) => db.putWithId(id, bytes, { deltaBase, hashed: true, handedOver: true }),

@@ -16,6 +16,11 @@ export function entryObjectKind(e: TreeEntry): ObjectKindName {
   return e.kind === 'file' && e.chunked ? CHUNK_LIST : CHUNK;
 }
 
+/** A kind as a person says it: `chunk`, `chunk list`, `tree`, `commit`. */
+export function kindWord(kind: ObjectKindName): string {
+  return kind.slice('OBJECT_KIND_'.length).toLowerCase().replace('_', ' ');
+}
+
 /** Checks a kind received on the wire. Throws InvalidArgumentError for an unknown or unspecified kind. */
 export function parseObjectKind(kind: unknown): ObjectKindName {
   if (typeof kind === 'string' && KINDS.includes(kind)) return kind as ObjectKindName;

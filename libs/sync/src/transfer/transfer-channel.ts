@@ -57,8 +57,12 @@ export interface ObjectReader {
  */
 export interface ObjectTarget {
   has(id: ObjectId): boolean;
+  /** The length of a held object's bytes without reading them (undefined when not held). */
+  sizeOf(id: ObjectId): number | undefined;
   /** Bytes of a held object, for applying a delta. */
   get(id: ObjectId): Promise<Buffer>;
+  /** Bytes of held objects, in order: the small ones a new object refers to, read at once to learn their kinds. */
+  getMany(ids: readonly ObjectId[]): Promise<Buffer[]>;
   /**
    * Stores a verified object; `deltaBase` is the object it travelled as a delta against, a hint for storage. The
    * receiver hands `bytes` over: it never changes them afterwards, so the target may keep them without a copy.

@@ -14,7 +14,7 @@ import {
 import { crashPoint } from '@tributary/repository';
 import { HashPool, sharedHashPool } from './hash-pool';
 import type { ObjectFrame__Output } from '../generated/tributary/v1/ObjectFrame';
-import { CHUNK, CHUNK_LIST, COMMIT, entryObjectKind, ObjectKindName, parseObjectKind, TREE } from './object-kinds';
+import { CHUNK, CHUNK_LIST, COMMIT, entryObjectKind, kindWord, ObjectKindName, parseObjectKind, TREE } from './object-kinds';
 import {
   emptyStats,
   idFromWire,
@@ -30,6 +30,8 @@ interface Received {
   readonly kind: ObjectKindName;
   /** Chunk: its length; list or tree node: the total file bytes beneath it. */
   readonly size: number;
+  /** The length of the object's own bytes (what a claim that it is a chunk is checked against). */
+  readonly length: number;
   /** Chunk lists only. */
   readonly level?: number;
 }
@@ -92,7 +94,7 @@ export class TransferReceiver {
   ) {}
 
   async receiveCommit(): Promise<ReceivedCommit> {
-    const received = new Map<ObjectId, Received>();
+    const known: KnownObjects = { received: new Map(), held: new Map() };
     const stats = emptyStats();
     let last: { id: ObjectId; bytes: Buffer } | undefined;
     // Batches are stored in the order sent, each once its hashes are in, while the next ones are received.
@@ -105,7 +107,7 @@ export class TransferReceiver {
       stored = stored.then(async () => {
         for (const obj of await batch) {
           if (failed) return;
-          const got = await this.accept(obj, received, stats);
+          const got = await this.accept(obj, known, stats);
           if (got) last = got;
         }
         this.onProgress?.(stats);
@@ -131,7 +133,7 @@ export class TransferReceiver {
         } else if (msg.commitEnd) {
           await drain();
           const commit = idFromWire(msg.commitEnd.commit as Buffer | undefined, 'commit id') as CommitId;
-          const r = received.get(commit);
+          const r = known.received.get(commit);
           if (r ? r.kind !== COMMIT : !this.target.has(commit)) {
             throw new IntegrityError(`transfer of commit ${commit} ended without the commit`, { id: commit });
           }
@@ -187,7 +189,7 @@ export class TransferReceiver {
   /** Verifies and stores one object; returns it when it was a commit new to the target. */
   private async accept(
     obj: IncomingObject,
-    received: Map<ObjectId, Received>,
+    known: KnownObjects,
     stats: TransferStats,
   ): Promise<{ id: ObjectId; bytes: Buffer } | undefined> {
     const { id, kind } = obj;
@@ -215,71 +217,140 @@ export class TransferReceiver {
     if (this.target.has(id)) return undefined;
     const digest = obj.digest ?? sha256(bytes);
     if (digest !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
-    const info = await this.verify(id, kind, bytes, received);
-    received.set(id, info);
+    const info = await this.verify(id, kind, bytes, known);
+    known.received.set(id, info);
     await this.target.put(id, bytes, base);
     return kind === COMMIT ? { id, bytes } : undefined;
   }
 
   /** Decodes `bytes` as `kind` and checks every reference; returns what parents may check about the object. */
-  private async verify(id: ObjectId, kind: ObjectKindName, bytes: Buffer, received: Map<ObjectId, Received>): Promise<Received> {
-    switch (kind) {
-      case CHUNK:
-        return { kind, size: bytes.length };
-      case CHUNK_LIST: {
-        const node = decodeChunkList(bytes, id);
-        let size = 0;
-        for (const c of node.children) {
-          await this.requireHeld(id, c.id, node.level === 0 ? CHUNK : CHUNK_LIST, c.size, received, node.level - 1);
-          size += c.size;
-        }
-        return { kind, size, level: node.level };
-      }
-      case TREE: {
-        const node = decodeTreeNode(bytes, id);
-        if (node.type === 'index') {
-          for (const c of node.children) await this.requireHeld(id, c.id, TREE, c.size, received);
-        } else {
-          for (const e of node.entries) await this.requireHeld(id, e.id, entryObjectKind(e), e.size, received);
-        }
-        return { kind, size: nodeSize(node, id) };
-      }
-      case COMMIT: {
-        const c = decodeCommit(bytes, id);
-        await this.requireHeld(id, c.tree, TREE, undefined, received);
-        for (const p of c.parents) await this.requireHeld(id, p, COMMIT, undefined, received);
-        return { kind, size: 0 };
-      }
-      default:
-        throw new InvalidArgumentError(`unknown object kind ${String(kind)}`);
-    }
+  private async verify(id: ObjectId, kind: ObjectKindName, bytes: Buffer, known: KnownObjects): Promise<Received> {
+    const { info, refs } = decodeObject(id, kind, bytes);
+    await this.learnHeld(id, refs, known);
+    for (const ref of refs) await this.requireHeld(id, ref, known);
+    return info;
   }
 
-  private async requireHeld(
-    parent: ObjectId,
-    id: ObjectId,
-    kind: ObjectKindName,
-    size: number | undefined,
-    received: Map<ObjectId, Received>,
-    level?: number,
-  ): Promise<void> {
-    let r = received.get(id);
-    if (!r) {
-      if (this.target.has(id)) return;
-      throw new IntegrityError(`object ${parent} references ${id}, which was neither sent before it nor held`, { id: parent, missing: id });
+  /**
+   * Reads, in one `getMany`, the held objects among `refs` that are claimed as anything but a chunk and not yet
+   * known, and records what each decodes as. So a claim about an object the target already holds (a publisher
+   * naming a stored chunk as a folder, or a list with the wrong size) is checked as strictly as one about an object
+   * of this transfer. Only objects a new object names directly are read: O(change), never the held history.
+   */
+  private async learnHeld(parent: ObjectId, refs: readonly Reference[], known: KnownObjects): Promise<void> {
+    const wanted = new Map<ObjectId, ObjectKindName>();
+    for (const r of refs) {
+      if (r.kind === CHUNK || known.received.has(r.id) || known.held.has(r.id) || !this.target.has(r.id)) continue;
+      wanted.set(r.id, r.kind);
     }
-    if (r.kind !== kind && kind !== CHUNK) {
+    if (wanted.size === 0) return;
+    const ids = [...wanted.keys()];
+    const bytes = await this.target.getMany(ids);
+    ids.forEach((id, i) => known.held.set(id, describeHeld(parent, id, wanted.get(id)!, bytes[i], this.target)));
+  }
+
+  /** Checks that `ref`, named by `parent`, arrived earlier in this transfer or is held, as the kind and size claimed. */
+  private async requireHeld(parent: ObjectId, ref: Reference, known: KnownObjects): Promise<void> {
+    const { id, kind, size, level } = ref;
+    const notHeld = () =>
+      new IntegrityError(`object ${parent} references ${id}, which was neither sent before it nor held`, { id: parent, missing: id });
+    const wrongSize = (actual: number) =>
+      new IntegrityError(`object ${parent} says ${id} holds ${size} bytes, but it holds ${actual}`, { id: parent });
+    if (kind === CHUNK) {
+      // Any object's bytes may be a file's chunk: only its length counts, which the index knows for a held one.
+      const length = known.received.get(id)?.length ?? this.target.sizeOf(id);
+      if (length === undefined) throw notHeld();
+      if (size !== undefined && length !== size) throw wrongSize(length);
+      return;
+    }
+    let r = known.received.get(id);
+    if (r && r.kind !== kind) {
       // The same bytes can be two kinds of object (a file holding a tree object's bytes): check it as this kind too.
-      r = await this.verify(id, kind, await this.target.get(id), received);
+      r = await this.verify(id, kind, await this.target.get(id), known);
+    } else if (!r) {
+      if (!this.target.has(id)) throw notHeld();
+      r = known.held.get(id);
+      if (!r || r.kind !== kind) {
+        r = describeHeld(parent, id, kind, await this.target.get(id), this.target);
+        known.held.set(id, r);
+      }
     }
-    const claimed = kind === CHUNK && r.kind !== CHUNK ? undefined : size;
-    if (claimed !== undefined && r.size !== claimed) {
-      throw new IntegrityError(`object ${parent} says ${id} holds ${claimed} bytes, but it holds ${r.size}`, { id: parent });
-    }
+    if (size !== undefined && r.size !== size) throw wrongSize(r.size);
     if (kind === CHUNK_LIST && level !== undefined && r.level !== level) {
       throw new IntegrityError(`chunk list ${parent} has child ${id} at the wrong level`, { id: parent });
     }
   }
+}
+
+/** What this transfer has learnt: the objects it received, and held objects it read to check a claim about them. */
+interface KnownObjects {
+  readonly received: Map<ObjectId, Received>;
+  readonly held: Map<ObjectId, Received>;
+}
+
+/** An object's reference to another, with what it claims about it. */
+interface Reference {
+  readonly id: ObjectId;
+  readonly kind: ObjectKindName;
+  /** Chunk: its length; list or tree node: the total file bytes beneath it; undefined when nothing is claimed. */
+  readonly size?: number;
+  /** For a chunk list's child list, its level. */
+  readonly level?: number;
+}
+
+/**
+ * Decodes `bytes` as `kind`, which rejects unsafe entry names (InvalidArgumentError) and anything malformed
+ * (IntegrityError); returns what parents may check about the object and the references it makes.
+ */
+function decodeObject(id: ObjectId, kind: ObjectKindName, bytes: Buffer): { info: Received; refs: Reference[] } {
+  switch (kind) {
+    case CHUNK:
+      return { info: { kind, size: bytes.length, length: bytes.length }, refs: [] };
+    case CHUNK_LIST: {
+      const node = decodeChunkList(bytes, id);
+      const childKind = node.level === 0 ? CHUNK : CHUNK_LIST;
+      const refs = node.children.map((c) => ({ id: c.id, kind: childKind, size: c.size, level: node.level - 1 }));
+      return { info: { kind, size: refs.reduce((n, c) => n + c.size, 0), length: bytes.length, level: node.level }, refs };
+    }
+    case TREE: {
+      const node = decodeTreeNode(bytes, id);
+      const refs: Reference[] =
+        node.type === 'index'
+          ? node.children.map((c) => ({ id: c.id, kind: TREE, size: c.size }))
+          : node.entries.map((e) => ({ id: e.id, kind: entryObjectKind(e), size: e.size }));
+      return { info: { kind, size: nodeSize(node, id), length: bytes.length }, refs };
+    }
+    case COMMIT: {
+      const c = decodeCommit(bytes, id);
+      const refs = [{ id: c.tree, kind: TREE }, ...c.parents.map((p) => ({ id: p, kind: COMMIT }))];
+      return { info: { kind, size: 0, length: bytes.length }, refs };
+    }
+    default:
+      throw new InvalidArgumentError(`unknown object kind ${String(kind)}`);
+  }
+}
+
+/**
+ * What a held object, named by `parent` as `kind`, decodes as. Its own references must be held too, but are not
+ * walked further: it was verified, as some kind, when it was stored, and walking beneath it would cost the held
+ * history. Bytes that are not such an object make the claim false: IntegrityError.
+ */
+function describeHeld(parent: ObjectId, id: ObjectId, kind: ObjectKindName, bytes: Buffer, target: ObjectTarget): Received {
+  let decoded: { info: Received; refs: Reference[] };
+  try {
+    decoded = decodeObject(id, kind, bytes);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new IntegrityError(`object ${parent} names ${id} as a ${kindWord(kind)}, but it is not one (${why})`, { id: parent });
+  }
+  const missing = decoded.refs.find((r) => !target.has(r.id));
+  if (missing) {
+    throw new IntegrityError(`object ${parent} names ${id} as a ${kindWord(kind)}, which would reference ${missing.id}, not held`, {
+      id: parent,
+      missing: missing.id,
+    });
+  }
+  return decoded.info;
 }
 
 /** `next`, unless `background` fails first (a `next` that settles after that is ignored). */

@@ -6,9 +6,11 @@ import {
   encodeCommit,
   IntegrityError,
   InvalidArgumentError,
+  lookupPath,
   ObjectId,
   readFileBytes,
   sha256,
+  TreeEntry,
   UnavailableError,
   walkFiles,
   writeTreeFromPaths,
@@ -533,6 +535,81 @@ describe('object transfer', () => {
     await expect(receiving).rejects.toThrow(/unsafe path/);
     expect(dst.has(tree)).toBe(false);
     expect(dst.has(commit)).toBe(false);
+  });
+
+  describe('claims about objects the receiver already holds', () => {
+    /** dst holds a commit of `x.txt` (one chunk), `big.bin` (a chunk list) and `sub/` (a tree). */
+    async function held() {
+      const src = await db();
+      const dst = await db();
+      const big = randomBytesSeeded(600 * 1024, 7);
+      const first = await commitFiles(src, { 'x.txt': Buffer.from('hello'), 'big.bin': big, 'sub/y.txt': Buffer.from('y') });
+      await transfer(src, dst, first.commit);
+      const entries = new Map<string, TreeEntry>();
+      for await (const { path: p, entry } of walkFiles(dst, first.tree)) entries.set(p, entry);
+      const sub = (await lookupPath(dst, first.tree, 'sub'))!;
+      expect([entries.get('big.bin')?.chunked, sub.kind]).toEqual([true, 'dir']);
+      return { src, dst, x: entries.get('x.txt')!, big: entries.get('big.bin')!, sub };
+    }
+
+    /** Sends a commit of a one-entry root tree, `entry`, made by hand: the receiver holds what the entry names. */
+    async function sendRoot(src: ObjectDatabase, dst: ObjectDatabase, entry: TreeEntry) {
+      const tree = await src.put(encodeCheckedTreePage([entry]));
+      const c: Commit = { tree, parents: [], author: 'x', time: '2026-11-24T00:00:00.000Z', message: 'm', annotations: {} };
+      const commit = (await src.put(encodeCommit(c))) as CommitId;
+      const ch = memoryChannels();
+      const receiving = new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit();
+      receiving.catch(() => undefined);
+      const frame = async (id: ObjectId, kind: string) => ({ id: Buffer.from(id, 'hex'), kind, data: await src.get(id) });
+      const objects = [await frame(tree, 'OBJECT_KIND_TREE'), await frame(commit, 'OBJECT_KIND_COMMIT')];
+      await ch.sender.send({ objects: { objects } as never });
+      await ch.sender.send({ commitEnd: { commit: Buffer.from(commit, 'hex') } } as never);
+      return { receiving, tree, commit };
+    }
+
+    it('rejects a held chunk named as a folder, and stores nothing of the commit', async () => {
+      const { src, dst, x } = await held();
+      const { receiving, tree, commit } = await sendRoot(src, dst, { name: 'd', kind: 'dir', executable: false, chunked: false, id: x.id, size: 5 });
+      await expect(receiving).rejects.toBeInstanceOf(IntegrityError);
+      await expect(receiving).rejects.toThrow(new RegExp(`names ${x.id} as a tree, but it is not one`));
+      expect(dst.has(tree)).toBe(false);
+      expect(dst.has(commit)).toBe(false);
+    });
+
+    it('rejects a held chunk, list or folder named with the wrong size', async () => {
+      const { src, dst, x, big, sub } = await held();
+      for (const entry of [
+        { ...x, name: 'a', size: 6 },
+        { ...big, name: 'b', size: big.size + 1 },
+        { ...sub, name: 'c', size: sub.size + 1 },
+      ]) {
+        const { receiving, commit } = await sendRoot(src, dst, entry);
+        await expect(receiving).rejects.toThrow(new RegExp(`says ${entry.id} holds ${entry.size} bytes, but it holds ${entry.size - 1}`));
+        expect(dst.has(commit)).toBe(false);
+      }
+    });
+
+    it('rejects a held file\'s chunk list named as a folder, and a folder named as a chunked file', async () => {
+      const { src, dst, big, sub } = await held();
+      const asDir = await sendRoot(src, dst, { ...big, name: 'd', kind: 'dir', chunked: false, executable: false });
+      await expect(asDir.receiving).rejects.toThrow(new RegExp(`names ${big.id} as a tree, but it is not one`));
+      const asList = await sendRoot(src, dst, { ...sub, name: 'f', kind: 'file', chunked: true, executable: false });
+      await expect(asList.receiving).rejects.toThrow(new RegExp(`names ${sub.id} as a chunk list, but it is not one`));
+    });
+
+    it('accepts held objects named as what they are, reading each once, in one read per new object', async () => {
+      const { src, dst, x, big, sub } = await held();
+      const before = dst.stats.gets;
+      const { receiving, commit } = await sendRoot(src, dst, { ...sub, name: 'copy' });
+      await expect(receiving).resolves.toMatchObject({ commit });
+      // The root names one held folder; the chunk claims of other roots cost no read (the index knows lengths).
+      expect(dst.stats.gets - before).toBe(1);
+      const again = await sendRoot(src, dst, { ...x, name: 'x2' });
+      await expect(again.receiving).resolves.toMatchObject({ commit: again.commit });
+      const list = await sendRoot(src, dst, { ...big, name: 'big2' });
+      await expect(list.receiving).resolves.toMatchObject({ commit: list.commit });
+      expect(dst.stats.gets - before).toBe(2);
+    });
   });
 
   it('rejects an object sent before what it references (closure), and a delta against an unknown base', async () => {
