@@ -94,6 +94,25 @@ describe.each([
     expect(await log.topics()).toEqual(['a', 'a/b']);
   });
 
+  it('lists a topic whose first entry was written but not settled (a broker killed between the two)', async () => {
+    const first = await log.appendEntry(T, undefined, c(1));
+    expect(first.entry.seq).toBe(1);
+    expect(await log.topics()).toEqual([T]);
+    // The listing's reader finds the entry by probing, as head() does for any stale hint.
+    expect(await log.head(T)).toMatchObject({ seq: 1, commit: c(1) });
+  });
+
+  it('lists a topic two first appends raced for once, and one whose first entry never came with no head', async () => {
+    await log.append(T, undefined, c(1));
+    await expect(log.append(T, undefined, c(2))).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(await log.topics()).toEqual([T]);
+    const never = 'datasets/never' as TopicName;
+    // What a first append leaves when it dies (or is refused) between its mark and its entry.
+    await store.putIfAbsent(`topic-heads/${never}/CREATED`, Buffer.alloc(0));
+    expect(await log.topics()).toEqual([T, never]);
+    expect(await log.head(never)).toBeUndefined();
+  });
+
   it('reports a corrupt entry as IntegrityError', async () => {
     await store.putIfAbsent(`topic-log/${T}/SEQ/000000000001`, Buffer.from('{"seq": 7}'));
     await expect(log.head(T)).rejects.toMatchObject({ code: 'INTEGRITY' });

@@ -31,12 +31,17 @@ const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
  *   topic-log/<topic>/SEQ/<seq, 12 digits>   the entry, JSON, create-if-absent: the log itself
  *   topic-log/<topic>/COMMIT/<commit id>     the entry's seq, create-if-absent: for idempotent publishes
  *   topic-heads/<topic>/HEAD                 {seq, commit} of a recent entry, compare-and-swap: a hint only
+ *   topic-heads/<topic>/CREATED              empty, written before entry 1: lists a topic whose first append
+ *                                            died before its hint was written
  * The upper-case segments cannot occur in a topic name, so no topic's keys can collide with another's (topics
  * nest: `a` and `a/b` may both exist).
  */
 const entryKey = (t: TopicName, seq: number) => `${LOG_PREFIX}${t}/SEQ/${String(seq).padStart(SEQ_DIGITS, '0')}`;
 const commitKey = (t: TopicName, c: CommitId) => `${LOG_PREFIX}${t}/COMMIT/${c}`;
 const headKey = (t: TopicName) => `${HEADS_PREFIX}${t}/HEAD`;
+const createdKey = (t: TopicName) => `${HEADS_PREFIX}${t}/CREATED`;
+/** The keys under HEADS_PREFIX that name a topic: its hint, or the mark its first append leaves. */
+const TOPIC_KEY_SUFFIXES = ['/HEAD', '/CREATED'];
 
 /**
  * A topic: an ordered log of commits with sequence numbers from 1, kept durably in an ObjectStore. Every entry is
@@ -128,6 +133,7 @@ export class TopicLog {
     const seq = (head?.seq ?? 0) + 1;
     if (seq > MAX_SEQ) throw new IntegrityError(`topic ${topic} is full`, { topic });
     const entry: TopicEntry = { seq, commit, parent: head?.commit ?? null, time: now.toISOString() };
+    if (seq === 1) await this.markCreated(topic);
     try {
       await this.fence.createEntry(topic, seq, entryKey(topic, seq), Buffer.from(JSON.stringify(entry) + '\n'));
     } catch (e) {
@@ -145,19 +151,34 @@ export class TopicLog {
     };
   }
 
-  /** Every topic with at least one entry, sorted. */
+  /**
+   * Every topic that has, or had an append of, an entry, sorted. A topic whose first append failed or is still
+   * under way is listed too: its `head` is then undefined.
+   */
   async topics(): Promise<TopicName[]> {
-    const out: TopicName[] = [];
+    const out = new Set<TopicName>();
     for await (const info of this.store.list(HEADS_PREFIX)) {
-      if (!info.key.endsWith('/HEAD')) continue;
-      const name = info.key.slice(HEADS_PREFIX.length, -'/HEAD'.length);
+      const suffix = TOPIC_KEY_SUFFIXES.find((x) => info.key.endsWith(x));
+      if (!suffix) continue;
       try {
-        out.push(parseTopicName(name));
+        out.add(parseTopicName(info.key.slice(HEADS_PREFIX.length, -suffix.length)));
       } catch {
         // Not a key this class wrote; skip it rather than fail the listing.
       }
     }
-    return out.sort();
+    return [...out].sort();
+  }
+
+  /**
+   * Leaves the topic's name where `topics` lists it before its first entry is written: the head hint comes only
+   * after the entry, and a broker killed between the two would otherwise leave a topic no listing shows.
+   */
+  private async markCreated(topic: TopicName): Promise<void> {
+    try {
+      await this.store.putIfAbsent(createdKey(topic), Buffer.alloc(0));
+    } catch (e) {
+      if (!(e instanceof AlreadyExistsError)) throw e;
+    }
   }
 
   private async recoverEntry(topic: TopicName, seq: number): Promise<TopicEntry | undefined> {
