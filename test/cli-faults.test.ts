@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { encodeCommit, ObjectId, sha256 } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
-import { lastLine, ok, tempDir, trib } from './support/trib';
+import { lastLine, ok, tempDir, trib, tribAsync } from './support/trib';
 
 function packFiles(repo: string): string[] {
   const dir = path.join(repo, '.trib/store/packs');
@@ -109,6 +109,14 @@ describe('trib CLI: bad input and damage', () => {
     expect(log).toContain('Meta:   note="line one\\ncommit 0000"\n');
     expect(log.split('\n').filter((l) => l.startsWith('commit '))).toHaveLength(1);
   });
+
+  // Node's recursive mkdir never returns under /proc; the calls are async so that a hang fails at the test's timeout.
+  (existsSync('/proc/self') ? it : it.skip)('a folder or store under a folder that takes no entries fails in one line', async () => {
+    const where = await tribAsync(t.dir, ['init', '/proc/trib-nope/work']);
+    expect([where.code, where.stderr.trim()]).toEqual([2, 'trib init: cannot create /proc/trib-nope/work: its parent takes no new folders']);
+    const store = await tribAsync(t.dir, ['init', 'procstore', '--store', 'file:///proc/trib-nope']);
+    expect([store.code, store.stderr.trim()]).toEqual([2, expect.stringMatching(/^trib init: cannot create store file:\/\/\/proc\/trib-nope: /)]);
+  }, 30_000);
 
   it('a ref to a commit that is gone is reported as damage, not as a branch with no commits', () => {
     writeFileSync(path.join(repo, 'a.csv'), 'id\n1\n');

@@ -1,5 +1,6 @@
 import { constants as fsConstants, promises as fs, watch as fsWatch, FSWatcher } from 'node:fs';
 import { InvalidArgumentError } from '@tributary/core';
+import { makeDirectory } from '@tributary/storage';
 import * as path from 'node:path';
 
 export const DONE_DIR = '.done';
@@ -38,7 +39,7 @@ export class InboxWatcher {
   /** Creates the inbox (and parents) if absent. Throws InvalidArgumentError, naming it, if it cannot be a folder. */
   async ensure(): Promise<void> {
     try {
-      await fs.mkdir(this.inbox, { recursive: true });
+      await makeDirectory(this.inbox);
       if (!(await fs.stat(this.inbox)).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
       await fs.access(this.inbox, fsConstants.R_OK | fsConstants.W_OK);
     } catch (e) {

@@ -21,7 +21,7 @@ import {
   TribError,
   validateRefName,
 } from '@tributary/core';
-import { ObjectStore, openStore, parseDurableStoreUrl } from '@tributary/storage';
+import { makeDirectory, ObjectStore, openStore, parseDurableStoreUrl } from '@tributary/storage';
 import { ObjectDatabase } from './objects/object-database';
 import { RepositoryLock } from './locks/repository-lock';
 import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
@@ -85,9 +85,12 @@ export class Repository implements CommitReader {
     const tribDir = path.join(workdir, TRIB_DIR);
     // A bad URL, or one whose store would not outlive this process, is refused before anything is created.
     if (opts.storeUrl !== undefined) parseDurableStoreUrl(opts.storeUrl);
-    await fs.mkdir(workdir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    await makeDirectory(workdir).catch((e: NodeJS.ErrnoException) => {
       const notDir = e.code === 'EEXIST' || e.code === 'ENOTDIR';
       if (notDir) throw new FailedPreconditionError(`${workdir} is not a directory`);
+      if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EROFS') {
+        throw new FailedPreconditionError(`cannot create ${workdir}: ${e.code === 'ENOENT' ? 'its parent takes no new folders' : e.code}`);
+      }
       throw e;
     });
     if (await exists(tribDir)) throw new FailedPreconditionError(`${workdir} is already a trib repository`);
@@ -104,7 +107,7 @@ export class Repository implements CommitReader {
     const refs = new RefStore(store);
     if (!(await refs.read(HEAD))) await refs.create(HEAD, { symbolic: branchRef(branch) }).catch(ignoreConflict);
     // The local config is written last, so a crash during init leaves a directory `open` will not mistake for a repository.
-    await fs.mkdir(tribDir, { recursive: true });
+    await makeDirectory(tribDir);
     const local: LocalConfig = opts.storeUrl ? { format: FORMAT, store: opts.storeUrl } : { format: FORMAT };
     await writeFileDurably(path.join(tribDir, CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
     await store.close();

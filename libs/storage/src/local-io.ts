@@ -1,4 +1,6 @@
 import { read, readSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 
 /**
  * Reads and writes of local files up to this many bytes, like metadata calls, are made with synchronous calls:
@@ -38,5 +40,34 @@ export function quietly(step: () => void): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * `mkdir -p`: creates `dir` and any missing parents; resolves to the first folder it created, or undefined when
+ * `dir` already was one, as `fs.mkdir(dir, { recursive: true })` does. That call never returns on Node 20 when a
+ * parent exists but refuses new entries with ENOENT (under /proc it loops forever); this one throws that ENOENT.
+ * A `dir` that exists as something else is EEXIST; a parent that is a file, ENOTDIR.
+ */
+export async function makeDirectory(dir: string): Promise<string | undefined> {
+  const made = await mkdirOnce(dir);
+  if (made !== 'ENOENT') return made;
+  const parent = path.dirname(dir);
+  if (parent === dir) return mkdirOnce(dir, true);
+  const first = await makeDirectory(parent);
+  const last = await mkdirOnce(dir, true);
+  return first ?? last;
+}
+
+/** One `mkdir`: `dir` when made, undefined when it already is a folder, 'ENOENT' (unless `strict`) for a missing parent. */
+async function mkdirOnce(dir: string, strict = false): Promise<string | undefined | 'ENOENT'> {
+  try {
+    await fs.mkdir(dir);
+    return dir;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !strict) return 'ENOENT';
+    if (code === 'EEXIST' && (await fs.stat(dir).then((st) => st.isDirectory(), () => false))) return undefined;
+    throw e;
   }
 }

@@ -34,7 +34,7 @@ import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 import { forEachBatch } from './stream-batches';
-import { quietly, readAt } from './local-io';
+import { makeDirectory, quietly, readAt } from './local-io';
 import { writeFully, writeFullySync } from './write-fully';
 
 /** A lock older than this is taken to belong to a writer that hung or died on another host. */
@@ -590,7 +590,7 @@ function pipeStream(source: Readable, fd: number): Promise<void> {
 }
 
 async function mkdirDurable(dir: string): Promise<void> {
-  const first = await fs.mkdir(dir, { recursive: true });
+  const first = await makeDirectory(dir);
   if (first === undefined) return;
   for (let d = dir; ; d = path.dirname(d)) {
     await fsyncDir(path.dirname(d));
