@@ -1,4 +1,4 @@
-import { FileRef, readFileBytes, writeFileContent } from '@tributary/core';
+import { FileRef, ObjectSource, readFileBytes, writeFileContent } from '@tributary/core';
 import { MemoryObjects } from '../../core/src/testing/memory-objects';
 import { insertRegionalRecords, normaliseRecordFile, recordBlock, TopicBlocks } from './record-append';
 
@@ -94,5 +94,29 @@ describe('shared record files', () => {
     expect(await norm('a.csv', 'h')).toBe('h');
     expect(await norm('a.jsonl', '{}')).toBe('{}\n');
     expect(await norm('a.bin', 'x')).toBe('x');
+  });
+
+  it('an empty version adds nothing, in either order: no spurious header conflict', async () => {
+    expect(await run('a.csv', undefined, 'h\n1\n', '', { before: 0, after: 2 })).toBe('h\n1\n');
+    expect(await run('a.csv', '', 'h\n1\n', '', { before: 2, after: 0 })).toBe('h\n1\n');
+    expect(await run('a.csv', undefined, '', 'h\n1\n')).toBe('h\n1\n');
+    // Emptying a version that had records is still no append.
+    expect(await run('a.csv', 'h\n1\n', 'h\n1\n', '')).toBeUndefined();
+  });
+
+  it('a CSV whose first line opens a quote that never closes is a conflict, read only up to the header bound', async () => {
+    const open = Buffer.concat([Buffer.from('"id,val\n'), Buffer.alloc(3 << 20, 'x'), Buffer.from('\n')]);
+    const theirs = await writeFileContent(objects, [open]);
+    let read = 0;
+    const counting: ObjectSource = {
+      get: async (id) => {
+        const b = await objects.get(id);
+        read += b.length;
+        return b;
+      },
+    };
+    const merged = await insertRegionalRecords(counting, objects, 'a.csv', undefined, await file('h\n1\n'), theirs, { before: 0, after: 0, headerBefore: false });
+    expect(merged).toBeUndefined();
+    expect(read).toBeLessThan(2 << 20);
   });
 });

@@ -47,6 +47,7 @@ export interface RecordBlock {
 export async function recordBlock(src: ObjectSource, path: string, file: FileRef | undefined): Promise<RecordBlock> {
   const format = recordFormatOf(path);
   if (!format || !file || file.size === 0) return { size: 0, header: false };
+  // A header past readCsvHeader's bound counts as records: such a version only ever gets in taken whole.
   const header = format === 'csv' ? await readCsvHeader(src, file) : undefined;
   const body = file.size - (header?.end ?? 0);
   const terminated = header !== undefined && header.end > header.record.length;
@@ -81,8 +82,11 @@ export async function insertRegionalRecords(
 ): Promise<FileRef | undefined> {
   const format = recordFormatOf(path);
   if (!format) return undefined;
+  // An empty version holds no header and no records: nothing of it goes into the layout.
+  if (theirs.size === 0 && (!base || base.size === 0)) return ours;
   const theirsHeader = format === 'csv' ? await readCsvHeader(src, theirs) : undefined;
   const oursHeader = format === 'csv' && ours.size > 0 ? await readCsvHeader(src, ours) : undefined;
+  if (format === 'csv' && (!theirsHeader || (ours.size > 0 && !oursHeader))) return undefined;
   let skip: number | undefined;
   if (!base || base.size === 0) {
     if (!theirsHeader) skip = 0;
@@ -159,7 +163,7 @@ export async function insertRegionalRecords(
 export async function normaliseRecordFile(src: ObjectSource, sink: ObjectSink, path: string, file: FileRef): Promise<FileRef> {
   const format = recordFormatOf(path);
   if (!format || file.size === 0 || (await lastByte(src, file)) === LF) return file;
-  if (format === 'csv' && (await readCsvHeader(src, file)).end === file.size) return file;
+  if (format === 'csv' && (await readCsvHeader(src, file))?.end === file.size) return file;
   return appendToFile(src, sink, file, [Buffer.from('\n')]);
 }
 

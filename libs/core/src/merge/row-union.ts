@@ -48,7 +48,7 @@ export async function rowUnionMerge(
   if (base.size === 0 && format === 'csv') {
     const oursHeader = await readCsvHeader(src, ours);
     const theirsHeader = await readCsvHeader(src, theirs);
-    if (!oursHeader.record.equals(theirsHeader.record)) return undefined;
+    if (!oursHeader || !theirsHeader || !oursHeader.record.equals(theirsHeader.record)) return undefined;
     theirsSkip = theirsHeader.end;
   }
   if (theirsSkip >= theirs.size) return ours;

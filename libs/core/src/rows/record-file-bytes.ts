@@ -7,20 +7,30 @@ export const LF = 0x0a;
 export const CR = 0x0d;
 const QUOTE = 0x22;
 
+/** A CSV header longer than this is no header a merge can line files up by (an unclosed quote, say). */
+export const MAX_CSV_HEADER_BYTES = 1 << 20;
+
 /**
  * The first record of a CSV file (its header), the offset just after its terminator, and the file's bytes up to
- * there. Reads only the chunks the header spans.
+ * there. Reads only the chunks the header spans; undefined when the header runs past MAX_CSV_HEADER_BYTES, so
+ * memory stays bounded whatever the file holds.
  */
-export async function readCsvHeader(src: ObjectSource, file: FileRef): Promise<{ record: Buffer; end: number; bytes: Buffer }> {
+export async function readCsvHeader(src: ObjectSource, file: FileRef): Promise<{ record: Buffer; end: number; bytes: Buffer } | undefined> {
   const splitter = new RecordSplitter('csv');
   const seen: Buffer[] = [];
+  let seenBytes = 0;
   const it = readFileBytes(src, file);
   try {
     for (;;) {
       const r = await it.next();
       const records = r.done ? splitter.finish() : splitter.push(r.value);
-      if (!r.done) seen.push(r.value);
-      if (records.length > 0 || r.done) break;
+      if (records.length > 0 || r.done) {
+        if (!r.done) seen.push(r.value);
+        break;
+      }
+      seen.push(r.value);
+      seenBytes += r.value.length;
+      if (seenBytes > MAX_CSV_HEADER_BYTES) return undefined;
     }
   } finally {
     await it.return(undefined);
