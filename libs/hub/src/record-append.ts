@@ -14,6 +14,7 @@ import {
   readFileBytes,
   recordFormatOf,
   spliceFile,
+  writeFileContent,
 } from '@tributary/core';
 
 /**
@@ -190,4 +191,30 @@ async function newRecordsStart(src: ObjectSource, base: FileRef, theirs: FileRef
   if (head[0] === LF) return base.size + 1;
   if (head[0] === CR && head[1] === LF) return base.size + 2;
   return undefined;
+}
+
+/**
+ * The shared layout of a record file made from scratch out of the topics' versions, given in topic order: the
+ * header (the bytes of the first terminated one), then each version's block. For a file one topic leaves while
+ * others keep it. Reads every version whole; undefined (a conflict) when the CSV headers differ or one is too long.
+ */
+export async function layRecordFile(src: ObjectSource, sink: ObjectSink, path: string, versions: readonly FileRef[]): Promise<FileRef | undefined> {
+  const format = recordFormatOf(path);
+  if (!format) return undefined;
+  const present = versions.filter((v) => v.size > 0);
+  if (present.length <= 1) return normaliseRecordFile(src, sink, path, present[0] ?? versions[0]);
+  const headers = format === 'csv' ? await Promise.all(present.map((v) => readCsvHeader(src, v))) : undefined;
+  if (headers && headers.some((h) => !h || !h.record.equals(headers[0]!.record))) return undefined;
+  const terminated = headers?.find((h) => h!.end > h!.record.length);
+  const header = terminated ?? headers?.[0];
+  const parts = (async function* () {
+    if (header) yield header.bytes;
+    for (const [i, v] of present.entries()) {
+      const from = headers?.[i]!.end ?? 0;
+      if (from >= v.size) continue;
+      yield* readFileBytes(src, v, from);
+      if ((await lastByte(src, v)) !== LF) yield Buffer.from('\n');
+    }
+  })();
+  return writeFileContent(sink, parts);
 }

@@ -377,6 +377,67 @@ describe('mergeRegionalCommit, shared layout, arrival order', () => {
     for (const hub of hubs) expect(await mainTree(hub)).toBe(expected);
   });
 
+  it('keeps a path one region removes while another holds it, whatever the order', async () => {
+    const eu = new Region('eu-azure');
+    const na = new Region('na-aws');
+    const gcp = new Region('na-gcp');
+    const hubs: Repository[] = [];
+    for (let i = 0; i < 7; i++) hubs.push(await newHub(`h${i}`));
+    const euFeed = [
+      await eu.commit(hubs, { 'schema.json': '{"v":1}', 'hr.csv': 'h\n', 'hr2.csv': 'h\r\n5\n', 'docs/a.txt': 'a' }),
+      await eu.commit(hubs, { 'schema.json': '{"v":1}', 'hr.csv': 'h\n' }),
+    ];
+    const naFeed = [
+      await na.commit(hubs, { 'schema.json': '{"v":1}', 'hr.csv': 'h\n1\n', 'notes.csv': 'k\r\n3\r\n', 'hr2.csv': 'h\n1\n' }),
+      await na.commit(hubs, { 'hr.csv': 'h\n1\n2\n', 'notes.csv': 'k\r\n3\r\n', 'hr2.csv': 'h\n1\n', 'docs/a.txt': 'a' }),
+    ];
+    const gcpFeed = [
+      await gcp.commit(hubs, { 'hr.csv': 'h\n9\n', 'notes.csv': 'k\n1\n', 'docs/a.txt': 'a', 'docs/b.txt': 'b' }),
+      await gcp.commit(hubs, { 'hr.csv': 'h\n9\n' }),
+    ];
+    const feeds = [euFeed, naFeed, gcpFeed];
+    const orders = [
+      [...euFeed, ...naFeed, ...gcpFeed],
+      [...gcpFeed, ...naFeed, ...euFeed],
+      [euFeed[0], naFeed[0], gcpFeed[0], euFeed[1], naFeed[1], gcpFeed[1]],
+      [naFeed[0], euFeed[0], gcpFeed[0], naFeed[1], gcpFeed[1], euFeed[1]],
+      ...[1, 2, 3].map((seed) => interleave(feeds, seed)),
+    ];
+    for (const [i, order] of orders.entries()) {
+      for (const c of order) {
+        const lines: string[] = [];
+        expect({ order: i, topic: c.topic, seq: c.seq, kind: (await merge(hubs[i], c, 'shared', (l) => lines.push(l))).kind, lines })
+          .toEqual({ order: i, topic: c.topic, seq: c.seq, kind: 'merged', lines: [] });
+      }
+    }
+    // What the last versions hold: eu's schema.json and empty hr.csv block, na's files, gcp's hr.csv; and docs/a.txt,
+    // which eu removed and gcp left while na added it.
+    const expected = await treeOf(hubs[0], {
+      'schema.json': '{"v":1}',
+      'hr.csv': 'h\n1\n2\n9\n',
+      'hr2.csv': 'h\n1\n',
+      'notes.csv': 'k\r\n3\r\n',
+      'docs/a.txt': 'a',
+    });
+    for (const hub of hubs) expect(await mainTree(hub)).toBe(expected);
+  });
+
+  it('calls a change to a file another region still holds a conflict, in either order', async () => {
+    for (const naFirst of [true, false]) {
+      const eu = new Region('eu-azure');
+      const na = new Region('na-aws');
+      const hub = await newHub(naFirst ? 'na-first' : 'eu-first');
+      const na1 = await na.commit([hub], { 'model.json': '{"v":1}' });
+      const eu1 = await eu.commit([hub], { 'model.json': '{"v":1}' });
+      const na2 = await na.commit([hub], { 'model.json': '{"v":2}' });
+      const lines: string[] = [];
+      const outcomes = [];
+      for (const c of naFirst ? [na1, na2, eu1] : [na1, eu1, na2]) outcomes.push((await merge(hub, c, 'shared', (l) => lines.push(l))).kind);
+      expect(outcomes).toEqual(['merged', 'merged', 'conflict']);
+      expect(lines).toEqual([expect.stringMatching(/model\.json \((add\/add|modify\/modify)\)$/)]);
+    }
+  });
+
   it('keeps the layout across a restart (the merge index and block sizes are read back from main)', async () => {
     const eu = new Region('eu-azure');
     const na = new Region('na-aws');

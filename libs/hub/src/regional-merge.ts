@@ -6,6 +6,7 @@ import {
   EMPTY_TREE_ID,
   encodeCommit,
   InvalidArgumentError,
+  lookupPath,
   mergeTrees,
   NotFoundError,
   RefName,
@@ -17,7 +18,17 @@ import {
 } from '@tributary/core';
 import { branchRef, crashPoint, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
 import { HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HubMergeIndex, LastMerge } from './merge-index';
-import { fileRef, fitTakenRecordFiles, recordInserter, SharedRecordLayout } from './shared-layout';
+import {
+  byTopic,
+  fileRef,
+  fitTakenRecordFiles,
+  keepOtherTopicsPaths,
+  OtherTopicsAt,
+  recordInserter,
+  SharedRecordLayout,
+  sharedRecordRemovals,
+  TopicVersion,
+} from './shared-layout';
 
 /**
  * graft: a region's tree lands under `regions/<region>/`, replacing what was there, so the hub's tree does not
@@ -204,7 +215,8 @@ async function mergeOnto(
     let merges: ReadonlyMap<string, LastMerge> | undefined;
     const insert = recordInserter(db, db, async (path) => layout.blocksAround((merges ??= await index.allMerges(hub, mainCommit)), regional.topic, path));
     const inserted = new Set<string>();
-    const merged = await mergeTrees(db, db, base, mainTree, theirs.tree, {
+    const removals = await sharedRecordRemovals(db, db, { base, ours: mainTree, theirs: theirs.tree });
+    const merged = await mergeTrees(db, db, base, mainTree, removals.theirs, {
       mergeFile: async (path, b, o, t) => {
         if (o.kind !== 'file' || t.kind !== 'file' || (b && b.kind !== 'file')) return undefined;
         inserted.add(path);
@@ -215,7 +227,11 @@ async function mergeOnto(
     if (!merged.tree) return park(hub, regional, merged.conflicts.map((c) => `${c.path} (${c.kind})`), opts);
     const fitted = await fitTakenRecordFiles(db, db, { base, ours: mainTree, theirs: theirs.tree, merged: merged.tree.id }, inserted, insert);
     if (fitted.conflicts.length > 0) return park(hub, regional, fitted.conflicts, opts);
-    tree = fitted.tree;
+    const othersAt = otherTopicsAt(hub, async () => (merges ??= await index.allMerges(hub, mainCommit)), regional.topic);
+    const trees = { base, ours: mainTree, theirs: theirs.tree, merged: fitted.tree };
+    const kept = await keepOtherTopicsPaths(db, db, trees, othersAt, regional.topic, removals.removed);
+    if (kept.conflicts.length > 0) return park(hub, regional, kept.conflicts, opts);
+    tree = kept.tree;
   }
 
   const commit = (await hub.objects.put(
@@ -234,6 +250,23 @@ async function mergeOnto(
     }),
   )) as CommitId;
   return { kind: 'merged', commit };
+}
+
+/** What the other topics' last-merged versions hold at a path, in topic order; their trees are read once, when asked. */
+function otherTopicsAt(hub: Repository, merges: () => Promise<ReadonlyMap<string, LastMerge>>, topic: string): OtherTopicsAt {
+  let trees: Promise<{ topic: string; tree: TreeId }[]> | undefined;
+  const load = async () => {
+    const others = [...(await merges())].filter(([t]) => t !== topic).map(([t, last]) => ({ topic: t, last })).sort(byTopic);
+    return Promise.all(others.map(async (o) => ({ topic: o.topic, tree: (await hub.readCommit(o.last.source)).tree })));
+  };
+  return async (path) => {
+    const out: TopicVersion[] = [];
+    for (const { topic: other, tree } of await (trees ??= load())) {
+      const entry = await lookupPath(hub.objects, tree, path);
+      if (entry) out.push({ topic: other, entry });
+    }
+    return out;
+  };
 }
 
 /** graft: main's tree with `regions/<region>` replaced by the regional tree (removed when that tree is empty). */

@@ -1,7 +1,20 @@
-import { CommitId, diffTrees, editPath, FileRef, lookupPath, ObjectSink, ObjectSource, recordFormatOf, TreeEntry, TreeId } from '@tributary/core';
+import {
+  CommitId,
+  diffTrees,
+  editPath,
+  FileRef,
+  lookupPath,
+  ObjectSink,
+  ObjectSource,
+  recordFormatOf,
+  sameEntry,
+  sha256,
+  TreeEntry,
+  TreeId,
+} from '@tributary/core';
 import { CommitReader } from '@tributary/repository';
 import { LastMerge } from './merge-index';
-import { insertRegionalRecords, normaliseRecordFile, RecordBlock, recordBlock, TopicBlocks } from './record-append';
+import { insertRegionalRecords, layRecordFile, normaliseRecordFile, RecordBlock, recordBlock, TopicBlocks } from './record-append';
 
 const CACHE_LIMIT = 50_000;
 
@@ -95,6 +108,104 @@ export async function fitTakenRecordFiles(
     if (file.id !== merged.id) tree = (await editPath(src, sink, tree, change.path, { ...merged, id: file.id, chunked: file.chunked, size: file.size })).id;
   }
   return { tree, conflicts };
+}
+
+/** A topic's last-merged entry at a path. */
+export interface TopicVersion {
+  readonly topic: string;
+  readonly entry: TreeEntry;
+}
+
+/** What the other topics' last-merged versions hold at a path, in topic order; empty when none holds it. */
+export type OtherTopicsAt = (path: string) => Promise<readonly TopicVersion[]>;
+
+/** Topic order, as TopicBlocks has it: by UTF-16 code unit. */
+export function byTopic(a: { topic: string }, b: { topic: string }): number {
+  return a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0;
+}
+
+/** Hashes what a layout would write, storing nothing: to compare a layout with main's file. */
+const HASH_ONLY: ObjectSink = { put: async (bytes) => sha256(bytes) };
+
+/**
+ * Record files the topic removed whose main version is not the topic's last one (other topics' blocks share it).
+ * The tree merge would call each a modify/delete conflict, so it is given `theirs` with those paths as base has
+ * them, and keepOtherTopicsPaths takes the topic's block out afterwards. Returns that tree and the paths, each with
+ * the topic's last version.
+ */
+export async function sharedRecordRemovals(
+  src: ObjectSource,
+  sink: ObjectSink,
+  trees: { base: TreeId | undefined; ours: TreeId; theirs: TreeId },
+): Promise<{ theirs: TreeId; removed: Map<string, TreeEntry> }> {
+  let theirs = trees.theirs;
+  const removed = new Map<string, TreeEntry>();
+  for await (const change of diffTrees(src, trees.base, trees.theirs)) {
+    const before = change.old;
+    if (change.new || before?.kind !== 'file' || !recordFormatOf(change.path)) continue;
+    const ours = await lookupPath(src, trees.ours, change.path);
+    if (ours?.kind !== 'file' || sameEntry(ours, before)) continue;
+    removed.set(change.path, before);
+    theirs = (await editPath(src, sink, theirs, change.path, before)).id;
+  }
+  return { theirs, removed };
+}
+
+/**
+ * The tree merge takes a topic's change to a path whole when main still had the topic's last version there. Other
+ * topics may hold that path too, and then main must stay what their versions and the topic's new one make of it,
+ * whatever order they came in:
+ * - the topic removed the path: main keeps what the other topics hold there: their file (the same for all of
+ *   them, as two different versions of a path are a conflict), or a record file laid out from their blocks;
+ * - the topic changed a path other topics hold that is not a record file: a conflict, as if the change had come
+ *   after theirs (record files follow fitTakenRecordFiles).
+ * `removed` (sharedRecordRemovals) are record files whose main version holds other topics' blocks: the topic's
+ * block is taken out, if main's file is indeed the layout of the blocks (else a modify/delete conflict).
+ * Costs a lookup per topic for each path the topic changed or removed, nothing for added ones; a removed record
+ * file is laid out afresh, reading the other topics' versions whole.
+ */
+export async function keepOtherTopicsPaths(
+  src: ObjectSource,
+  sink: ObjectSink,
+  trees: { base: TreeId | undefined; ours: TreeId; theirs: TreeId; merged: TreeId },
+  othersAt: OtherTopicsAt,
+  topic: string,
+  removed: ReadonlyMap<string, TreeEntry>,
+): Promise<{ tree: TreeId; conflicts: string[] }> {
+  let tree = trees.merged;
+  const conflicts: string[] = [];
+  for await (const change of diffTrees(src, trees.base, trees.theirs)) {
+    const { old: before, new: after, path } = change;
+    const record = recordFormatOf(path) !== undefined;
+    if (!before || (after && record && after.kind === 'file' && before.kind === 'file')) continue;
+    const ours = await lookupPath(src, trees.ours, path);
+    if (removed.has(path)) {
+      const others = await othersAt(path);
+      const expected = await layRecordFile(src, HASH_ONLY, path, [...others, { topic, entry: before }].sort(byTopic).map((v) => fileRef(v.entry)));
+      const kept = others.length === 0 ? undefined : await keptRecordFile(src, sink, path, others);
+      if (ours?.kind !== 'file' || expected?.id !== ours.id || (others.length > 0 && !kept)) conflicts.push(`${path} (modify/delete)`);
+      else tree = (await editPath(src, sink, tree, path, kept)).id;
+      continue;
+    }
+    if (!sameEntry(ours, before)) continue;
+    const others = await othersAt(path);
+    if (others.length === 0) continue;
+    if (after) {
+      conflicts.push(`${path} (modify/modify)`);
+      continue;
+    }
+    const kept = record ? await keptRecordFile(src, sink, path, others) : others[0].entry;
+    if (!kept) conflicts.push(`${path} (delete/modify)`);
+    else tree = (await editPath(src, sink, tree, path, kept)).id;
+  }
+  return { tree, conflicts };
+}
+
+/** The record file the other topics' versions make, as an entry; undefined when they cannot be laid out together. */
+async function keptRecordFile(src: ObjectSource, sink: ObjectSink, path: string, others: readonly TopicVersion[]): Promise<TreeEntry | undefined> {
+  if (others.some((o) => o.entry.kind !== 'file')) return undefined;
+  const file = await layRecordFile(src, sink, path, others.map((o) => fileRef(o.entry)));
+  return file && { ...others[0].entry, id: file.id, chunked: file.chunked, size: file.size };
 }
 
 export function fileRef(e: TreeEntry): FileRef {
