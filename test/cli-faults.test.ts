@@ -330,6 +330,34 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     expect(existsSync(path.join(repo, 'only-b.txt'))).toBe(false);
   });
 
+  it('a file edited after a switch was killed keeps the edit when the next command undoes the switch', () => {
+    ok(repo, ['commit', '-m', 'first']);
+    const main = new Map(readdirSync(repo).filter((f) => f !== '.trib').map((f) => [f, readFileSync(path.join(repo, f))]));
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    for (let i = 0; i < 4; i++) writeFileSync(path.join(repo, `f${i}.bin`), randomBytes(1000));
+    writeFileSync(path.join(repo, 'only-b.txt'), 'b\n');
+    ok(repo, ['commit', '-m', 'b']);
+    ok(repo, ['switch', 'main']);
+    crash(['switch', 'b'], 'checkout.before-rename:3');
+    // The two paths the move wrote before the kill are edited and removed by hand before the next command runs.
+    const differs = (f: string) => !existsSync(path.join(repo, f)) || !readFileSync(path.join(repo, f)).equals(main.get(f)!);
+    const moved = ['f0.bin', 'f1.bin', 'f2.bin', 'f3.bin'].filter(differs);
+    expect(moved).toHaveLength(existsSync(path.join(repo, 'only-b.txt')) ? 1 : 2);
+    const [edited, removed] = [moved[0], moved[1] ?? 'only-b.txt'];
+    writeFileSync(path.join(repo, edited), 'my edit\n');
+    rmSync(path.join(repo, removed));
+    const status = JSON.parse(ok(repo, ['status', '--json']).stdout);
+    expect(status).toMatchObject({ branch: 'main', clean: false });
+    const expected = [[edited, 'modified'], ...(removed === 'only-b.txt' ? [] : [[removed, 'removed']])];
+    expect(status.changes.map((c: { path: string; status: string }) => [c.path, c.status])).toEqual(expected);
+    expect(readFileSync(path.join(repo, edited), 'utf8')).toBe('my edit\n');
+    for (const f of [...main.keys()].filter((f) => f !== edited && f !== removed)) {
+      expect(readFileSync(path.join(repo, f)).equals(main.get(f)!)).toBe(true);
+    }
+    expect(existsSync(path.join(repo, 'only-b.txt'))).toBe(false);
+  });
+
   /** main and b, each one commit past `first`, main checked out: what the merge tests merge. Returns main's head. */
   const branchesToMerge = (): string => {
     ok(repo, ['commit', '-m', 'first']);

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { diffTrees, FailedPreconditionError, NotFoundError, TreeChange, TreeId } from '@tributary/core';
+import { diffTrees, FailedPreconditionError, NotFoundError, sameEntry, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { FileHasherPool } from './file-hasher-pool';
 import { removeEntry, writeEntries } from './materialize';
@@ -148,7 +148,8 @@ export class WorkingCopy {
    * Settles a move a kill cut short, which left each of its paths at either tree (or a temp file beside it). When
    * HEAD names the tree the move went to, the move was done and is only forgotten. Otherwise its paths are put back
    * as the tree it started from has them: the working files are then as they were before it began (HEAD's, unless
-   * something else moved HEAD meanwhile, which then shows as changes, as it would have without the move).
+   * something else moved HEAD meanwhile, which then shows as changes, as it would have without the move). A path
+   * changed after the kill keeps that change (see stillAsMoved).
    */
   private async settleCutShortMove(): Promise<void> {
     const move = await readMove(this.repo.tribDir);
@@ -165,10 +166,23 @@ export class WorkingCopy {
         );
       });
       removeWriteTemps(this.repo.workdir, plan);
-      await this.applyMove(plan, this.blockersOf(plan, { force: true }));
+      const undo = await this.stillAsMoved(plan, move.from);
+      await this.applyMove(undo, this.blockersOf(undo, { force: true }));
       await this.cache.save();
     }
     await endMove(this.repo.tribDir);
+  }
+
+  /**
+   * The changes of `undo` (a plan from the tree a move went to back to `from`) whose paths still hold what the
+   * move wrote or removed there. A path changed since the kill (a file edited before the next command) is left
+   * alone, so it shows as a local change instead of being overwritten; one already as `from` has it needs nothing,
+   * except that a path `from` lacks is removed again all the same, which takes away the folders the move made for it.
+   */
+  private async stillAsMoved(undo: readonly TreeChange[], from: TreeId | undefined): Promise<TreeChange[]> {
+    const { changes } = await this.changes(from);
+    const now = new Map(changes.map((c) => [c.path, c.new]));
+    return undo.filter((c) => (now.has(c.path) ? sameEntry(now.get(c.path), c.old) : c.new === undefined));
   }
 
   async close(): Promise<void> {
