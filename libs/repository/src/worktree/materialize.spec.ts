@@ -144,4 +144,14 @@ describe('writeEntries (checkout of many entries)', () => {
     expect(lstatSync(path.join(dir, 'd/script.sh')).mode & 0o111).toBe(0o111);
     expect(readFileSync(path.join(dir, 'd/script.sh'), 'utf8')).toBe('#!/bin/sh\necho hi\n');
   });
+
+  it('writes a symlink target that is not UTF-8 byte for byte', async () => {
+    const db = await ObjectDatabase.open(new MemoryStore('materialize-spec'));
+    const target = Buffer.from('tgt\xff', 'latin1');
+    const id = await db.put(target);
+    await writeEntries(db, dir, [
+      { path: 'link', entry: { kind: 'symlink', executable: false, size: target.length, id, chunked: false } },
+    ]);
+    expect(readlinkSync(path.join(dir, 'link'), { encoding: 'buffer' })).toEqual(target);
+  });
 });

@@ -264,8 +264,8 @@ class EntryWriter {
         this.fd = undefined;
         closeSync(fd);
       } else {
-        const target = await this.db.get(this.written.entry.id);
-        symlinkSync(target.toString('utf8'), this.tmp);
+        // The target's bytes as stored: a name that is not UTF-8 would come back changed through a string.
+        symlinkSync(await this.db.get(this.written.entry.id), this.tmp);
       }
       crashPoint('checkout.before-rename');
       renameSync(this.tmp, this.abs);
