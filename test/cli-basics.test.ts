@@ -91,6 +91,34 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(beats.rows.headerChanged).toBeNull();
   });
 
+  it('status and diff (--rows too) C-quote a name or record with a control character, as git; --json as is', () => {
+    const odd = 'a\nM b';
+    writeFileSync(path.join(repo, odd), 'x');
+    writeFileSync(path.join(repo, 'b'), 'z\n');
+    writeFileSync(path.join(repo, 'say "hi".txt'), 'x');
+    writeFileSync(path.join(repo, 'r.csv'), 'id,v\n1,a\n');
+    const c1 = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);
+    writeFileSync(path.join(repo, odd), 'zz');
+    writeFileSync(path.join(repo, 'say "hi".txt'), 'y');
+    writeFileSync(path.join(repo, 'r.csv'), 'id,v\n1,a\n2,"two\nM b"\n3,"x, y"\n');
+
+    const lines = ['M "a\\nM b"', 'M r.csv', 'M "say \\"hi\\".txt"'];
+    expect(ok(repo, ['status']).stdout.split('\n').slice(1, -1)).toEqual(lines);
+    expect(ok(repo, ['diff']).stdout.split('\n').slice(0, -1)).toEqual(lines);
+    const paths = [odd, 'r.csv', 'say "hi".txt'];
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout).changes.map((c: any) => c.path)).toEqual(paths);
+    expect(JSON.parse(ok(repo, ['diff', '--json']).stdout).modified).toEqual(paths);
+
+    const c2 = lastLine(ok(repo, ['commit', '-m', 'two']).stdout);
+    const rows = ok(repo, ['diff', c1, c2, '--rows']).stdout.split('\n');
+    expect(rows).toContain('    + "2,\\"two\\nM b\\""');
+    expect(rows).toContain('    + 3,"x, y"');
+    expect(rows).not.toContain('M b"');
+    const d = JSON.parse(ok(repo, ['diff', c1, c2, '--rows', '--json']).stdout);
+    const added = d.changes.find((c: any) => c.path === 'r.csv').rows.added.map((r: any) => r.record);
+    expect(added).toEqual(['2,"two\nM b"', '3,"x, y"']);
+  });
+
   it('row diff shows a changed CSV header, which is not a row', () => {
     writeFileSync(path.join(repo, 'beats.csv'), 'idx,R\n0,77\n');
     const c1 = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);
@@ -111,6 +139,19 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     ok(repo, ['checkout', id, '--to', out]);
     expect(statSync(path.join(out, 'run.sh')).mode & 0o111).not.toBe(0);
     expect(readlinkSync(path.join(out, 'link'))).toBe('../outside.txt');
+  });
+
+  it('a symlink whose target is not UTF-8 comes back byte for byte after a switch, and is not modified', () => {
+    const target = Buffer.from('tgt\xff', 'latin1');
+    symlinkSync(target, path.join(repo, 'badlink'));
+    writeFileSync(path.join(repo, 'a'), 'a\n');
+    ok(repo, ['commit', '-m', 'with link']);
+    ok(repo, ['branch', 'b']);
+    rmSync(path.join(repo, 'badlink'));
+    ok(repo, ['commit', '-m', 'without link']);
+    ok(repo, ['switch', 'b']);
+    expect(readlinkSync(path.join(repo, 'badlink'), { encoding: 'buffer' })).toEqual(target);
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout).changes).toEqual([]);
   });
 
   it('honours .tribignore', () => {

@@ -196,6 +196,54 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(read('beats.csv')).toBe('idx,R\n0,78\n');
   });
 
+  it('--strategy reports each conflict it settled, in text and in --json, and leaves none', () => {
+    write('a', 'a\n');
+    write('b', 'b\n');
+    ok(repo, ['commit', '-m', 'two more']);
+    ok(repo, ['branch', 'o']);
+    write('a', 'a2\n');
+    rmSync(path.join(repo, 'b'));
+    ok(repo, ['commit', '-m', 'main side']);
+    ok(repo, ['switch', 'o']);
+    ok(repo, ['branch', 'o-text']);
+    rmSync(path.join(repo, 'a'));
+    write('b', 'b2\n');
+    ok(repo, ['commit', '-m', 'o side']);
+
+    const r = JSON.parse(ok(repo, ['merge', 'main', '--strategy', 'ours', '--json']).stdout);
+    expect(r).toMatchObject({ result: 'merge', conflicts: [] });
+    expect(r.settled).toEqual([
+      { path: 'a', kind: 'delete/modify' },
+      { path: 'b', kind: 'modify/delete' },
+    ]);
+    expect(existsSync(path.join(repo, 'a'))).toBe(false);
+    expect(read('b')).toBe('b2\n');
+
+    ok(repo, ['switch', 'o-text']);
+    rmSync(path.join(repo, 'a'));
+    ok(repo, ['commit', '-m', 'o side, a only']);
+    const text = ok(repo, ['merge', 'main', '--strategy', 'theirs']);
+    expect(text.stderr).toContain('settled a (delete/modify): took theirs\n');
+    expect(text.stderr).not.toContain('settled b');
+    expect(text.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+    expect(read('a')).toBe('a2\n');
+  });
+
+  it('lists a conflicting path with a control character C-quoted, on one line', () => {
+    const odd = 'a\nb';
+    ok(repo, ['branch', 'other']);
+    write(odd, 'main\n');
+    ok(repo, ['commit', '-m', 'main']);
+    ok(repo, ['switch', 'other']);
+    write(odd, 'other\n');
+    ok(repo, ['commit', '-m', 'other']);
+    const r = trib(repo, ['merge', 'main']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('"a\\nb"\n');
+    const json = JSON.parse(trib(repo, ['merge', 'main', '--json']).stdout);
+    expect(json.conflicts).toEqual([{ path: odd, kind: 'add/add' }]);
+  });
+
   it('after a criss-cross merge, a path the two sides resolved differently is a conflict, not one side silently', () => {
     ok(repo, ['branch', 'b']);
     write('notes.txt', 'a\n');

@@ -1,5 +1,6 @@
 import { diffRevisions } from '@tributary/repository';
 import { maxPositionals, parseCount } from '../ui/args';
+import { quotePath, quoteRecord } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
@@ -53,15 +54,23 @@ export const diffCommand: CliCommand = {
         return 0;
       }
       for (const c of d.changes) {
-        ctx.out(`${MARK[c.status]} ${c.path}`);
+        ctx.out(`${MARK[c.status]} ${quotePath(c.path)}`);
         if (!c.rows) continue;
         ctx.out(`    rows: +${c.rows.addedCount} -${c.rows.removedCount}`);
         const header = c.rows.headerChanged;
-        if (header) ctx.out(`    header: ${header.old ?? '(none)'} -> ${header.new ?? '(none)'}`);
-        for (const r of c.rows.removed) ctx.out(`    -${r.count > 1 ? ` (x${r.count})` : ''} ${r.record}`);
-        for (const r of c.rows.added) ctx.out(`    +${r.count > 1 ? ` (x${r.count})` : ''} ${r.record}`);
+        if (header) ctx.out(`    header: ${shownHeader(header.old)} -> ${shownHeader(header.new)}`);
+        for (const r of c.rows.removed) ctx.out(recordLine('-', r));
+        for (const r of c.rows.added) ctx.out(recordLine('+', r));
       }
       return 0;
     });
   },
 };
+
+function recordLine(sign: '+' | '-', r: { record: string; count: number }): string {
+  return `    ${sign}${r.count > 1 ? ` (x${r.count})` : ''} ${quoteRecord(r.record)}`;
+}
+
+function shownHeader(header: string | undefined): string {
+  return header === undefined ? '(none)' : quoteRecord(header);
+}

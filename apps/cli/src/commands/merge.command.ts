@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '@tributary/core';
 import { mergeIntoWorktree } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
+import { quotePath } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { mergeSmallPacksIfMany, withRepository } from './open-repo';
@@ -22,13 +23,16 @@ export const mergeCommand: CliCommand = {
         mergeIntoWorktree(repo, ref, { message, noFf, strategy, onProgress }),
       );
       if (r.kind === 'merge') await mergeSmallPacksIfMany(repo, ctx);
-      if (args.flags.has('--json')) ctx.json({ result: r.kind, commit: r.commit ?? null, conflicts: r.conflicts });
+      if (args.flags.has('--json')) {
+        ctx.json({ result: r.kind, commit: r.commit ?? null, conflicts: r.conflicts, settled: r.settled });
+      }
       if (r.kind === 'conflict') {
         ctx.err(`merge of ${ref} stopped: ${r.conflicts.length} conflicting path(s); nothing was changed`);
-        if (!args.flags.has('--json')) for (const c of r.conflicts) ctx.out(c.path);
+        if (!args.flags.has('--json')) for (const c of r.conflicts) ctx.out(quotePath(c.path));
         return 1;
       }
       if (args.flags.has('--json')) return 0;
+      for (const c of r.settled) ctx.err(`settled ${quotePath(c.path)} (${c.kind}): took ${strategy}`);
       if (r.kind === 'up-to-date') ctx.err('Already up to date.');
       else ctx.err(r.kind === 'fast-forward' ? `Fast-forward to ${r.commit!.slice(0, 12)}` : `Merge commit ${r.commit!.slice(0, 12)}`);
       if (r.commit && r.kind !== 'up-to-date') ctx.out(r.commit);

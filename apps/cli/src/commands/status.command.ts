@@ -1,6 +1,7 @@
 import { TreeChange } from '@tributary/core';
 import { WorkingCopy } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
+import { quotePath } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
@@ -34,7 +35,7 @@ export const statusCommand: CliCommand = {
           ctx.out(head.branch ? `On branch ${head.branch}` : `HEAD detached at ${head.commit?.slice(0, 12)}`);
           if (!head.commit) ctx.out('No commits yet');
           if (changes.length === 0) ctx.out('nothing to commit, working tree clean');
-          for (const c of changes) ctx.out(`${MARK[c.status]} ${c.path}`);
+          for (const c of changes) ctx.out(`${MARK[c.status]} ${quotePath(c.path)}`);
           return 0;
         } finally {
           await wc.close();

@@ -2,6 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isTribError } from '@tributary/core';
 import { checkoutTo, switchBranch } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
+import { quotePath } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
@@ -46,7 +47,8 @@ export const checkoutCommand: CliCommand = {
       if (args.flags.has('--json')) ctx.json({ commit: r.commit, files: r.files, bytes: r.bytes, to, extra: r.extra });
       else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${to}: ${r.files} files, ${r.bytes} bytes`);
       if (r.extra.length && !args.flags.has('--json')) {
-        const shown = r.extra.slice(0, 5).join(', ') + (r.extra.length > 5 ? `, and ${r.extra.length - 5} more` : '');
+        const more = r.extra.length > 5 ? `, and ${r.extra.length - 5} more` : '';
+        const shown = r.extra.slice(0, 5).map(quotePath).join(', ') + more;
         const commit = r.commit.slice(0, 12);
         const what = `${r.extra.length} file(s) that ${commit} does not`;
         ctx.err(`warning: ${to} also holds ${what}, left as they were: ${shown}`);

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '@tributary/core';
 import { collectRepositoryGarbage, verifyRepository } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
+import { quotePath } from '../ui/c-quote';
 import { ProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
@@ -19,7 +20,7 @@ export const verifyCommand: CliCommand = {
         onProgress: (n) => bar.count(n, 'objects checked', String),
       }).finally(() => bar.done());
       if (args.flags.has('--json')) ctx.json({ ok: r.damage.length === 0, objects: r.objects, damaged: r.damage });
-      else for (const d of r.damage) ctx.out(`${d.id} ${d.path}`);
+      else for (const d of r.damage) ctx.out(`${d.id} ${quotePath(d.path)}`);
       if (r.damage.length) {
         ctx.err(`verify: ${r.damage.length} damaged object(s) of ${r.objects}`);
         return 1;

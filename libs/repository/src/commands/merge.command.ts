@@ -85,13 +85,16 @@ async function agreeAcrossBases(
 export interface MergeOutcome {
   readonly kind: 'up-to-date' | 'fast-forward' | 'merge' | 'conflict';
   readonly commit?: CommitId;
+  /** The conflicts left, which stopped the merge: empty unless `kind` is 'conflict'. */
   readonly conflicts: MergeResult['conflicts'];
+  /** The conflicts the strategy settled by taking its side, in path order: empty without a strategy. */
+  readonly settled: MergeResult['conflicts'];
 }
 
 /**
  * `trib merge`: merges REF into the current branch and updates the working files. Refuses on a dirty tree. Fast-
  * forwards when possible (unless `noFf`); otherwise writes a two-parent merge commit. On conflict nothing changes:
- * not the working tree, not the refs.
+ * not the working tree, not the refs. With `strategy`, no conflict is left: each is settled and reported as such.
  */
 export async function mergeIntoWorktree(
   repo: Repository,
@@ -117,13 +120,16 @@ export async function mergeIntoWorktree(
       const dirty = changes.filter((c) => c.status !== 'added');
       if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}); commit them before merging`);
 
-      if (head.commit && (await isAncestor(repo, theirs, head.commit))) return { kind: 'up-to-date', commit: head.commit, conflicts: [] };
+      if (head.commit && (await isAncestor(repo, theirs, head.commit))) {
+        return { kind: 'up-to-date', commit: head.commit, conflicts: [], settled: [] };
+      }
 
       const theirTree = (await repo.readCommit(theirs)).tree;
       const ff = !head.commit || (await isAncestor(repo, head.commit, theirs));
       let commit: CommitId;
       let tree: TreeId;
       let kind: MergeOutcome['kind'];
+      let settled: MergeOutcome['settled'] = [];
       if (ff && !(opts.noFf && head.commit)) {
         commit = theirs;
         tree = theirTree;
@@ -132,7 +138,8 @@ export async function mergeIntoWorktree(
         let merged: MergeResult;
         if (ff) merged = { tree: { id: theirTree, size: 0 }, conflicts: [] };
         else merged = await mergeCommitTrees(repo, head.commit!, theirs, opts.strategy);
-        if (!merged.tree) return { kind: 'conflict', conflicts: merged.conflicts };
+        if (!merged.tree) return { kind: 'conflict', conflicts: merged.conflicts, settled: [] };
+        settled = merged.conflicts;
         tree = merged.tree.id;
         commit = await repo.writeCommit({
           tree,
@@ -149,7 +156,7 @@ export async function mergeIntoWorktree(
       await repo.advanceHead(head, commit);
       await wc.cache.save();
       await wc.endMove();
-      return { kind, commit, conflicts: [] };
+      return { kind, commit, conflicts: [], settled };
     } finally {
       await wc.close();
     }

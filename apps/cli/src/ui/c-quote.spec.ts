@@ -1,0 +1,26 @@
+import { cQuote, quotePath, quoteRecord } from './c-quote';
+
+describe('C-quoting for text output', () => {
+  it('escapes as git does: named escapes, quote and backslash, other control characters in octal', () => {
+    expect(cQuote('a\nM b')).toBe('"a\\nM b"');
+    expect(cQuote('\x07\b\t\v\f\r')).toBe('"\\a\\b\\t\\v\\f\\r"');
+    expect(cQuote('say "hi" \\ bye')).toBe('"say \\"hi\\" \\\\ bye"');
+    expect(cQuote('\x00\x1b[31m\x7f')).toBe('"\\000\\033[31m\\177"');
+    expect(cQuote('ünïcödé')).toBe('"ünïcödé"');
+  });
+
+  it('quotes a path only when it holds a control character, a double quote or a backslash', () => {
+    expect(quotePath('data/beats 1.csv')).toBe('data/beats 1.csv');
+    expect(quotePath('ünïcödé')).toBe('ünïcödé');
+    expect(quotePath('a\nM b')).toBe('"a\\nM b"');
+    expect(quotePath('"a\\nM b"')).toBe('"\\"a\\\\nM b\\""');
+    expect(quotePath('a\\b')).toBe('"a\\\\b"');
+  });
+
+  it('quotes a record only when it holds a control character or begins with a double quote', () => {
+    expect(quoteRecord('{"a":1}')).toBe('{"a":1}');
+    expect(quoteRecord('1,"x, y"')).toBe('1,"x, y"');
+    expect(quoteRecord('1,"a\nb"')).toBe('"1,\\"a\\nb\\""');
+    expect(quoteRecord('"x",1')).toBe('"\\"x\\",1"');
+  });
+});

@@ -1,0 +1,36 @@
+import { hasControlCharacters } from '@tributary/core';
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  '\x07': '\\a',
+  '\b': '\\b',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\v': '\\v',
+  '\f': '\\f',
+  '\r': '\\r',
+  '"': '\\"',
+  '\\': '\\\\',
+};
+
+/** `text` in double quotes, with `\"`, `\\`, `\n`, `\t`... and other control characters in octal, as git writes it. */
+export function cQuote(text: string): string {
+  const escape = (ch: string) => ESCAPES[ch] ?? `\\${ch.charCodeAt(0).toString(8).padStart(3, '0')}`;
+  return `"${text.replace(/[\x00-\x1f\x7f"\\]/g, escape)}"`;
+}
+
+/**
+ * A path for text output: as it is, or C-quoted as git shows it when it holds a control character, a double quote
+ * or a backslash, so that it stays on its line and cannot pass for another path or for a quoted one.
+ */
+export function quotePath(path: string): string {
+  return hasControlCharacters(path) || /["\\]/.test(path) ? cQuote(path) : path;
+}
+
+/**
+ * A CSV or JSONL record for text output: C-quoted when it holds a control character or begins with a double quote;
+ * else as it is. Only a record that begins with a quote could pass for a quoted one, and quoting every record with
+ * a quote inside would quote every JSONL record.
+ */
+export function quoteRecord(record: string): string {
+  return hasControlCharacters(record) || record.startsWith('"') ? cQuote(record) : record;
+}
