@@ -34,6 +34,29 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(JSON.parse(ok(repo, ['branch', '--json']).stdout)).toHaveLength(1);
   });
 
+  it('refuses to delete a branch HEAD has not merged, whose commits gc would take, unless -D', () => {
+    ok(repo, ['branch', 'feature']);
+    ok(repo, ['switch', 'feature']);
+    write('work.txt', 'work\n');
+    const work = lastLine(ok(repo, ['commit', '-m', 'work']).stdout);
+    ok(repo, ['switch', 'main']);
+    const refused = trib(repo, ['branch', '-d', 'feature']);
+    expect([refused.code, refused.stderr.trim()]).toEqual([
+      2,
+      'trib branch: branch feature is not fully merged into HEAD: its commits would be lost to gc; delete it anyway with trib branch -D feature',
+    ]);
+    expect(JSON.parse(ok(repo, ['show', 'feature', '--json']).stdout).id).toBe(work);
+    ok(repo, ['merge', 'feature']);
+    expect(JSON.parse(ok(repo, ['branch', '-d', 'feature', '--json']).stdout)).toEqual({ deleted: 'feature' });
+    ok(repo, ['branch', 'spike']);
+    ok(repo, ['switch', 'spike']);
+    write('spike.txt', 'spike\n');
+    ok(repo, ['commit', '-m', 'spike']);
+    ok(repo, ['switch', 'main']);
+    expect(JSON.parse(ok(repo, ['branch', '-D', 'spike', '--json']).stdout)).toEqual({ deleted: 'spike' });
+    expect(JSON.parse(ok(repo, ['branch', '--json']).stdout).map((b: { name: string }) => b.name)).toEqual(['main']);
+  });
+
   it('tags are create-once and may carry a message and annotations', () => {
     ok(repo, ['tag', 'v1', '-m', 'release one', '--meta', 'model=pvc-1']);
     expect(trib(repo, ['tag', 'v1']).code).toBe(2);

@@ -398,7 +398,7 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     writeFileSync(path.join(repo, 'f0.bin'), randomBytes(500_000));
     ok(repo, ['commit', '-m', 'doomed']);
     ok(repo, ['switch', 'main']);
-    ok(repo, ['branch', '-d', 'doomed']);
+    ok(repo, ['branch', '-D', 'doomed']);
     crash(['gc', '--grace', '0'], point);
     ok(repo, ['verify', '--read-data']);
     const r = JSON.parse(ok(repo, ['gc', '--grace', '0', '--json']).stdout);

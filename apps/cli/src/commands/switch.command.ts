@@ -1,8 +1,9 @@
 import { resolve as resolvePath } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isTribError } from '@tributary/core';
+import { InvalidArgumentError } from '@tributary/core';
 import { checkoutTo, switchBranch } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
 import { quotePath } from '../ui/c-quote';
+import { suggestForce } from '../ui/force-hint';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
@@ -57,11 +58,3 @@ export const checkoutCommand: CliCommand = {
     });
   },
 };
-
-/** A refusal that --force would have gone past, with `hint` added to say so; any other error as it was. */
-function suggestForce(hint: string): (e: unknown) => never {
-  return (e) => {
-    if (isTribError(e) && e.details.overridable === true) throw new FailedPreconditionError(`${e.message}${hint}`, e.details);
-    throw e;
-  };
-}

@@ -1,6 +1,7 @@
 import { CommitId, ConflictError, encodeTag, FailedPreconditionError, InvalidArgumentError, NotFoundError, Annotations } from '@tributary/core';
 import { Repository } from '../repository';
 import { branchRef, BRANCH_PREFIX, tagRef, TAG_PREFIX } from '../refs/ref-store';
+import { isAncestor } from '../history/commit-walk';
 import { defaultAuthor } from './commit.command';
 
 export interface RefListing {
@@ -29,12 +30,24 @@ export async function createBranch(repo: Repository, name: string, start = 'HEAD
   return commit;
 }
 
-export async function deleteBranch(repo: Repository, name: string): Promise<void> {
+/**
+ * Deletes a branch. Refuses, as git's `branch -d` does, when its commit is not in HEAD's history: once the ref is
+ * gone nothing else names those commits, and gc deletes them after its grace period. `force` deletes it anyway
+ * (FailedPreconditionError with details.overridable otherwise).
+ */
+export async function deleteBranch(repo: Repository, name: string, opts: { force?: boolean } = {}): Promise<void> {
   const ref = branchRef(name);
   const head = await repo.head();
   if (head.ref === ref) throw new FailedPreconditionError(`cannot delete branch ${name}: it is checked out`);
   const v = await repo.refs.read(ref);
   if (!v) throw new InvalidArgumentError(`no branch named ${name}`);
+  const commit = 'commit' in v.target ? v.target.commit : undefined;
+  if (!opts.force && commit && !(head.commit && (await isAncestor(repo, commit, head.commit)))) {
+    throw new FailedPreconditionError(`branch ${name} is not fully merged into HEAD: its commits would be lost to gc`, {
+      branch: name,
+      overridable: true,
+    });
+  }
   await repo.refs.delete(ref, v.version);
 }
 
