@@ -43,7 +43,11 @@ async function modelMerge(base: FlatTree, ours: FlatTree, theirs: FlatTree, opts
     else if (same(t, b)) r = o;
     else {
       const name = p.split('/').pop()!;
-      const merged = o && t && opts.mergeFile ? await opts.mergeFile(p, b && { ...b, name }, { ...o, name }, { ...t, name }) : undefined;
+      const files = b?.kind === 'file' && o?.kind === 'file' && t?.kind === 'file';
+      const sameBytes = (x: Content, y: Content) => same({ ...x, executable: false }, { ...y, executable: false });
+      const oneSided = files ? (sameBytes(o, b) ? t : sameBytes(t, b) || sameBytes(o, t) ? o : undefined) : undefined;
+      const asked = () => opts.mergeFile!(p, b && { ...b, name }, { ...o!, name }, { ...t!, name });
+      const merged = oneSided ? { ...oneSided, name } : o && t && opts.mergeFile ? await asked() : undefined;
       if (merged) {
         const { name: _n, ...rest } = merged;
         const flipped = b && rest.kind === 'file' ? (o!.executable !== b.executable ? o!.executable : t!.executable) : rest.executable;
@@ -120,12 +124,48 @@ describe('mergeTrees', () => {
     expect((await mergeFlat(execBase, ours, theirsExec, { mergeFile: keepOurs })).files).toEqual(merged({ executable: false }));
   });
 
+  describe('merges a file\'s content and executable bit apart when both sides changed it', () => {
+    const base = flat({ 's.txt': content(1) });
+    const execOnly = flat({ 's.txt': content(1, { executable: true }) });
+    const contentOnly = flat({ 's.txt': content(2) });
+    const both = flat({ 's.txt': content(2, { executable: true }) });
+    const neverAsked: MergeOptions['mergeFile'] = async (path) => {
+      throw new Error(`mergeFile asked about ${path}`);
+    };
+
+    it.each([
+      ['ours the bit, theirs the content', execOnly, contentOnly],
+      ['ours the content, theirs the bit', contentOnly, execOnly],
+      ['both the bit, ours the content too', both, execOnly],
+      ['both the bit, theirs the content too', execOnly, both],
+    ])('%s', async (_, ours, theirs) => {
+      for (const opts of [{}, { mergeFile: neverAsked }]) {
+        const { result, files } = await mergeFlat(base, ours, theirs, opts);
+        expect(result.conflicts).toEqual([]);
+        expect(files).toEqual(both);
+      }
+    });
+
+    it('clears the bit a side cleared while the other changed the content', async () => {
+      const execBase = flat({ 's.txt': content(1, { executable: true }) });
+      const { result, files } = await mergeFlat(execBase, base, both);
+      expect(result.conflicts).toEqual([]);
+      expect(files).toEqual(contentOnly);
+    });
+  });
+
   it.each<[string, FlatTree, FlatTree, FlatTree, MergeConflict['kind']]>([
     ['modify/modify', flat({ f: content(1) }), flat({ f: content(2) }), flat({ f: content(3) }), 'modify/modify'],
     ['modify/delete', flat({ f: content(1) }), flat({ f: content(2) }), flat({}), 'modify/delete'],
     ['delete/modify', flat({ f: content(1) }), flat({}), flat({ f: content(3) }), 'delete/modify'],
     ['add/add', flat({}), flat({ f: content(2) }), flat({ f: content(3) }), 'add/add'],
-    ['mode-only modify/modify', flat({ f: content(1) }), flat({ f: content(1, { executable: true }) }), flat({ f: content(2) }), 'modify/modify'],
+    [
+      'mode and content modify/modify',
+      flat({ f: content(1) }),
+      flat({ f: content(2, { executable: true }) }),
+      flat({ f: content(3) }),
+      'modify/modify',
+    ],
   ])('reports %s and leaves the tree undefined', async (_, base, ours, theirs, kind) => {
     const { result } = await mergeFlat(base, ours, theirs, { mergeFile: async () => undefined });
     expect(result).toEqual({ conflicts: [{ path: 'f', kind }] });

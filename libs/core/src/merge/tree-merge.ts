@@ -21,9 +21,10 @@ export interface MergeOptions {
   strategy?: 'ours' | 'theirs';
   /**
    * Called for a file or symlink that both sides changed to different content (base undefined when both added
-   * it): returns the merged entry (a file or symlink, whose content the callback has already written), or
-   * undefined to leave it a conflict. This is where row union of CSV/JSONL appends plugs in. Where there is a base,
-   * the merge sets a merged file's executable bit itself (see mergedExecutable), whatever the callback returned.
+   * it; a side that only flipped a file's executable bit did not change its content): returns the merged entry (a
+   * file or symlink, whose content the callback has already written), or undefined to leave it a conflict. This is
+   * where row union of CSV/JSONL appends plugs in. Where there is a base, the merge sets a merged file's executable
+   * bit itself (see mergedExecutable), whatever the callback returned.
    */
   mergeFile?: (path: string, base: TreeEntry | undefined, ours: TreeEntry, theirs: TreeEntry) => Promise<TreeEntry | undefined>;
 }
@@ -48,11 +49,28 @@ function mergedExecutable(
   return ours.executable !== base.executable ? ours.executable : theirs.executable;
 }
 
+/** Equal but for the name and the executable bit. */
+function sameContent(a: TreeEntry, b: TreeEntry): boolean {
+  return a.kind === b.kind && a.id === b.id && a.chunked === b.chunked && a.size === b.size;
+}
+
+/**
+ * When base and both sides are files and at most one side changed the content, the side whose content the merge
+ * takes (ours when both made the same change); undefined otherwise. Its executable bit is still to be merged.
+ */
+function oneSidedContent(base: TreeEntry | undefined, ours: TreeEntry, theirs: TreeEntry): TreeEntry | undefined {
+  if (base?.kind !== 'file' || ours.kind !== 'file' || theirs.kind !== 'file') return undefined;
+  if (sameContent(ours, base)) return theirs;
+  if (sameContent(theirs, base) || sameContent(ours, theirs)) return ours;
+  return undefined;
+}
+
 /**
  * Three-way merge of trees (base undefined: no common ancestor, as if empty).
  *
  * Per file or symlink path: a path changed on one side only takes that side; identical changes agree; when both
- * changed it differently, `mergeFile` decides, else it is a conflict (modify/modify, add/add, modify/delete,
+ * changed a file, its content and its executable bit are merged apart (each from the side that changed it); when both
+ * changed the content differently, `mergeFile` decides, else it is a conflict (modify/modify, add/add, modify/delete,
  * delete/modify). A path that one side made a file and the other a directory with files is an add/add conflict on
  * that path (unless the file itself already conflicts); under a strategy the chosen side's kind wins. A directory
  * the merge leaves without entries is dropped. With `strategy`, each conflict takes that side. Without one, a
@@ -165,20 +183,31 @@ class TreeMerge {
     if (sameEntry(ours, theirs)) return { entry: ours, conflict: false };
     if (sameEntry(ours, base)) return { entry: theirs, conflict: false };
     if (sameEntry(theirs, base)) return { entry: ours, conflict: false };
-    if (ours && theirs && this.opts.mergeFile) {
-      const merged = await this.opts.mergeFile(path, base, ours, theirs);
-      if (merged) {
-        const entry: TreeEntry = { ...merged, name, executable: mergedExecutable(merged, base, ours, theirs) };
-        validateTreeEntry(entry);
-        if (entry.kind === 'dir') throw new InvalidArgumentError(`mergeFile for ${JSON.stringify(path)} returned a directory`);
-        return { entry, conflict: false };
-      }
-    }
+    const merged = ours && theirs && (await this.mergedFile(path, name, base, ours, theirs));
+    if (merged) return { entry: merged, conflict: false };
     const kind: MergeConflictKind = !base ? 'add/add' : !ours ? 'delete/modify' : !theirs ? 'modify/delete' : 'modify/modify';
     this.conflicts.push({ path, kind });
     this.conflicted();
     const entry = this.opts.strategy === 'theirs' ? theirs : this.opts.strategy === 'ours' ? ours : (ours ?? theirs);
     return { entry, conflict: true };
+  }
+
+  /** A path both sides changed, not to a directory: the merged entry, or undefined to leave it a conflict. */
+  private async mergedFile(
+    path: string,
+    name: string,
+    base: TreeEntry | undefined,
+    ours: TreeEntry,
+    theirs: TreeEntry,
+  ): Promise<TreeEntry | undefined> {
+    const merged = oneSidedContent(base, ours, theirs) ?? (await this.opts.mergeFile?.(path, base, ours, theirs));
+    if (!merged) return undefined;
+    const entry: TreeEntry = { ...merged, name, executable: mergedExecutable(merged, base, ours, theirs) };
+    validateTreeEntry(entry);
+    if (entry.kind === 'dir') {
+      throw new InvalidArgumentError(`mergeFile for ${JSON.stringify(path)} returned a directory`);
+    }
+    return entry;
   }
 
   private async resolveDir(
