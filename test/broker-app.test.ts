@@ -145,6 +145,18 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('the hub refuses at start-up a topic whose region cannot be a folder, naming TRIB_TOPICS', () => {
+    const store = pathToFileURL(path.join(t.dir, 'store')).href;
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/hub/dist/main.js')], {
+      env: { ...process.env, TRIB_STORE: store, TRIB_BROKER: '127.0.0.1:1', TRIB_TOPICS: 'datasets/x/.trib' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^ {2}TRIB_TOPICS="datasets\/x\/\.trib": topic datasets\/x\/\.trib: .*\.trib$/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('the broker and the hub say in one line, exit 3, when TRIB_LISTEN is taken', async () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
