@@ -15,6 +15,8 @@ export interface TopicSubscriber {
       entryMakesDurable?: boolean;
       /** A `{ conflict }` result travels with the ack, so `trib topics` shows it. */
       onEntry?(e: { seq: number; commit: CommitId }): Promise<void | { conflict?: string }>;
+      /** Called when the broker first answers, once when it stops answering (`down`: why), once when it is back. */
+      onLinkChange?(change: { broker: string; down?: Error }): void;
     },
   ): Promise<unknown>;
 }
@@ -57,6 +59,8 @@ export class HubService {
   private readonly topics = new Map<string, TopicState>();
   /** Each merge leaves a small pack in the hub's store; this merges them in the background. */
   private readonly packs: PackMaintenance;
+  /** Topics whose subscription cannot reach the broker: the log says so when the first goes, and when all are back. */
+  private readonly unreachable = new Set<string>();
 
   constructor(private readonly deps: HubDeps) {
     this.packs = new PackMaintenance(deps.repo.objects, deps.repo.store, { log: (_level, message) => deps.log(message) });
@@ -84,7 +88,7 @@ export class HubService {
     let backoff = MIN_BACKOFF_MS;
     while (!this.abort.signal.aborted) {
       try {
-        state.state = 'following';
+        state.state = this.unreachable.has(topic) ? 'retrying' : 'following';
         await client.subscribe(repo, topic, name, {
           follow: true,
           signal: this.abort.signal,
@@ -96,6 +100,7 @@ export class HubService {
             backoff = MIN_BACKOFF_MS;
             return conflict === undefined ? undefined : { conflict };
           },
+          onLinkChange: (change) => this.linkChanged(topic, state, change),
         });
         // A following subscription ends by itself only when the broker ended the call: start again, but not in a spin.
         await sleep(MIN_BACKOFF_MS, this.abort.signal);
@@ -111,6 +116,16 @@ export class HubService {
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
       }
     }
+  }
+
+  /** The subscription retries an unreachable broker by itself: this is how the log and the state learn of it. */
+  private linkChanged(topic: string, state: TopicState, change: { broker: string; down?: Error }): void {
+    const wasDown = this.unreachable.size > 0;
+    state.state = change.down ? 'retrying' : 'following';
+    if (change.down) this.unreachable.add(topic);
+    else this.unreachable.delete(topic);
+    if (change.down && !wasDown) this.deps.log(`warning: ${change.down.message} (retrying until it answers)`);
+    if (!change.down && wasDown && this.unreachable.size === 0) this.deps.log(`broker ${change.broker} answers again`);
   }
 
   /** Merges one entry; returns the conflict note when it was parked instead. */

@@ -65,6 +65,42 @@ export interface SubscribeOptions {
   entryMakesDurable?: boolean;
   /** Called as objects arrive, with the payload bytes received so far in this call (all entries). */
   onProgress?(wireBytes: number): void;
+  /**
+   * Called when the broker first answers (link up), then once each time it stops answering and the subscription
+   * starts retrying it (with `follow`, for as long as it takes), and once when it answers again: not on every retry.
+   */
+  onLinkChange?(change: LinkChange): void;
+}
+
+/** The link of a subscription to its broker went down (`down`: why) or came back up (no `down`). */
+export interface LinkChange {
+  /** The broker's address. */
+  readonly broker: string;
+  /** The failure that is being retried, naming the broker; absent once the broker answers again. */
+  readonly down?: UnavailableError;
+}
+
+/** Tells `onLinkChange` when a subscription's link is first up, goes down or comes back up, each change once. */
+class LinkWatch {
+  /** Undefined until the first answer or failure. */
+  private isDown: boolean | undefined;
+
+  constructor(
+    private readonly broker: string,
+    private readonly onLinkChange: SubscribeOptions['onLinkChange'],
+  ) {}
+
+  down(error: UnavailableError): void {
+    if (this.isDown) return;
+    this.isDown = true;
+    this.onLinkChange?.({ broker: this.broker, down: error });
+  }
+
+  up(): void {
+    if (this.isDown === false) return;
+    this.isDown = false;
+    this.onLinkChange?.({ broker: this.broker });
+  }
 }
 
 /** How long a subscriber that was told to stop waits for the broker to end the call before cancelling it. */
@@ -155,7 +191,7 @@ export class SyncClient {
     // The first batch is hashed on a worker thread, which takes a while to start: start it while connecting.
     sharedHashPool().warm();
     const acc: Accumulated = { commits: 0, seqFrom: 0, seqTo: 0, wireBytes: 0, head: null };
-    const state = { from: opts.from, started: false };
+    const state = { from: opts.from, started: false, link: new LinkWatch(this.address, opts.onLinkChange) };
     for (let attempt = 0; ; attempt++) {
       try {
         await this.subscribeOnce(repo, t, name, opts, state, acc);
@@ -164,6 +200,7 @@ export class SyncClient {
         const err = fromGrpcError(e);
         if (!(err instanceof UnavailableError) || opts.signal?.aborted) throw err;
         if (!opts.follow && attempt >= this.retries) throw this.unreachable(err);
+        state.link.down(this.unreachable(err));
         await sleep(Math.min(this.retryDelayMs * 2 ** attempt, MAX_FOLLOW_BACKOFF_MS), opts.signal);
         if (opts.signal?.aborted) break;
       }
@@ -248,7 +285,7 @@ export class SyncClient {
     topic: TopicName,
     subscriber: string,
     opts: SubscribeOptions,
-    state: { from: number | 'latest' | undefined; started: boolean },
+    state: { from: number | 'latest' | undefined; started: boolean; link: LinkWatch },
     acc: Accumulated,
   ): Promise<void> {
     if (opts.signal?.aborted) return;
@@ -299,6 +336,7 @@ export class SyncClient {
       }
       if (stopping) return;
       answered = true;
+      state.link.up();
       const st = expect(first, 'state').state!;
       state.started = true;
       if (acc.commits === 0) acc.seqFrom = acc.seqTo = Number(st.cursor);
