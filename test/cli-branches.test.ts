@@ -136,6 +136,29 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(read('keep/b')).toBe('b\n');
   });
 
+  it('switch and merge refuse to overwrite an ignored file where they would write one', () => {
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    write('x.log', 'committed on b\n');
+    ok(repo, ['commit', '-m', 'add x.log']);
+    ok(repo, ['switch', 'main']);
+    write('.tribignore', '*.log\n');
+    ok(repo, ['commit', '-m', 'ignore logs']);
+    write('x.log', 'my precious notes\n');
+    for (const args of [['switch', 'b'], ['merge', 'b']]) {
+      const refused = trib(repo, args);
+      expect([args, refused.code, refused.stderr.trim()]).toEqual([
+        args,
+        2,
+        expect.stringMatching(/would overwrite x\.log, which is not tracked \(an ignored file\?\)/),
+      ]);
+      expect(read('x.log')).toBe('my precious notes\n');
+    }
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'main', clean: true });
+    ok(repo, ['switch', 'b', '--force']);
+    expect(read('x.log')).toBe('committed on b\n');
+  });
+
   it('checkout --to writes any commit, and refuses a non-empty directory without --force', () => {
     const first = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
     write('notes.txt', 'later\n');

@@ -43,9 +43,9 @@ export interface Blocker {
 
 /**
  * What the working tree holds in the way of `plan` that no snapshot shows, because ignore rules hide it: files
- * left in a directory that must become a file (after the planned removals; the directory is what goes), and files
- * where a planned file needs a directory. Checked on disk before anything is touched, so a move either happens or
- * changes nothing. Paths are relative to `root`; each blocker once.
+ * left in a directory that must become a file (after the planned removals; the directory is what goes), files
+ * where a planned file needs a directory, and files at a path the move adds. Checked on disk before anything is
+ * touched, so a move either happens or changes nothing. Paths are relative to `root`; each blocker once.
  */
 export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Blocker[] {
   const removed = new Set(plan.filter(removedBeforeWrites).map((c) => c.path));
@@ -68,6 +68,9 @@ export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Block
     if (st?.isDirectory() && c.new.kind !== 'dir') {
       const left = firstLeftBehind(root, c.path, removed);
       if (left !== undefined) blockers.set(c.path, { path: left, remove: c.path, symlink: false });
+    } else if (st && !st.isDirectory() && !c.old) {
+      // An untracked file where the move writes one: one a snapshot shows is a local change, so it is ignored.
+      blockers.set(c.path, { path: c.path, remove: c.path, symlink: st.isSymbolicLink() });
     }
   }
   return [...blockers.values()];
