@@ -72,6 +72,10 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     const one = JSON.parse(ok(repo, ['diff', c1, '--json']).stdout);
     expect(one.added).toEqual(['new.txt']);
     expect(JSON.parse(ok(repo, ['status', '--json']).stdout).clean).toBe(true);
+    // One revision is compared with the working tree, as git diff does: uncommitted changes show too.
+    writeFileSync(path.join(repo, 'later.txt'), 'not committed\n');
+    expect(JSON.parse(ok(repo, ['diff', c1, '--json']).stdout)).toMatchObject({ to: 'working tree', added: ['later.txt', 'new.txt'] });
+    expect(JSON.parse(ok(repo, ['diff', c1, c2, '--json']).stdout).added).toEqual(['new.txt']);
   });
 
   it('row diff: appended and removed records, header skipped, quoted newlines kept, missing final newline is no change', () => {

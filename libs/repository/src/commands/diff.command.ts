@@ -20,43 +20,22 @@ export interface DiffOutcome {
 }
 
 /**
- * `trib diff`: no revision compares the working tree against HEAD, one compares it (A) against HEAD, two compare A
- * against B. Cost follows the changed paths: equal subtrees are never read, and row diffs of appended files read only
- * the appended part.
+ * `trib diff`, as `git diff`: no revision compares HEAD with the working tree, one compares A with the working tree,
+ * two compare A with B. Cost follows the changed paths: equal subtrees are never read, and row diffs of appended
+ * files read only the appended part.
  */
 export async function diffRevisions(
   repo: Repository,
   a?: string,
   b?: string,
-  /** `onProgress`: for the working tree (no `a`), the bytes hashed so far of those that need it. */
+  /** `onProgress`: for the working tree (no `b`), the bytes hashed so far of those that need it. */
   opts: { rows?: boolean; maxRows?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<DiffOutcome> {
-  let fromTree: TreeId | undefined;
-  let toTree: TreeId;
-  let from: string;
-  let to: string;
-  if (a === undefined) {
-    const head = await repo.head();
-    fromTree = await repo.treeOf(head.commit);
-    toTree = await repo.lock.run(async () => {
-      const wc = await WorkingCopy.open(repo);
-      try {
-        const s = await wc.snapshot({ previousTree: fromTree, onProgress: opts.onProgress });
-        await repo.objects.flush();
-        await wc.cache.save();
-        return s.tree;
-      } finally {
-        await wc.close();
-      }
-    });
-    from = 'HEAD';
-    to = 'working tree';
-  } else {
-    from = a;
-    to = b ?? 'HEAD';
-    fromTree = (await repo.readCommit(await repo.resolve(from))).tree;
-    toTree = (await repo.readCommit(await repo.resolve(to))).tree;
-  }
+  const from = a ?? 'HEAD';
+  const to = b ?? 'working tree';
+  const treeOf = async (rev: string) => (await repo.readCommit(await repo.resolve(rev))).tree;
+  const fromTree = a === undefined ? await repo.treeOf((await repo.head()).commit) : await treeOf(a);
+  const toTree = b === undefined ? await workingTree(repo, opts.onProgress) : await treeOf(b);
   const changes: PathDiff[] = [];
   const readsBefore = repo.objects.stats.gets;
   for await (const c of diffTrees(repo.objects, fromTree, toTree)) {
@@ -69,4 +48,20 @@ export async function diffRevisions(
     changes.push({ path: c.path, status: c.status, oldSize: c.old?.size, newSize: c.new?.size, rows });
   }
   return { from, to, changes, objectsRead: repo.objects.stats.gets - readsBefore };
+}
+
+/** The working tree as a tree (its new objects stored for reuse by the next commit), under the repository lock. */
+async function workingTree(repo: Repository, onProgress?: (done: number, total: number) => void): Promise<TreeId> {
+  const headTree = await repo.treeOf((await repo.head()).commit);
+  return repo.lock.run(async () => {
+    const wc = await WorkingCopy.open(repo);
+    try {
+      const s = await wc.snapshot({ previousTree: headTree, onProgress });
+      await repo.objects.flush();
+      await wc.cache.save();
+      return s.tree;
+    } finally {
+      await wc.close();
+    }
+  });
 }
