@@ -52,7 +52,10 @@ export const gcCommand: CliCommand = {
       if (args.flags.has('--json')) ctx.json({ dryRun: args.flags.has('--dry-run'), ...r });
       else {
         const merged = r.mergedPacks > 0 ? `; merged ${r.mergedPacks} small packs into ${r.writtenPacks}` : '';
-        ctx.err(`${args.flags.has('--dry-run') ? 'would free' : 'freed'} ${r.freedBytes} bytes: ${r.deletedObjects} objects, ${r.deletedPacks} packs (${r.keptPacks} kept)${merged}`);
+        const dry = args.flags.has('--dry-run');
+        // Negative when kept deltas lost their bases and are stored whole: the store then grows.
+        const net = r.freedBytes >= 0 ? `${dry ? 'would free' : 'freed'} ${r.freedBytes} bytes` : `${dry ? 'would grow' : 'grew'} by ${-r.freedBytes} bytes`;
+        ctx.err(`${net}: ${r.deletedObjects} objects, ${r.deletedPacks} packs (${r.keptPacks} kept)${merged}`);
       }
       return 0;
     });
