@@ -159,6 +159,24 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(read('x.log')).toBe('committed on b\n');
   });
 
+  it('switch --force throws local changes to tracked files away, as git switch -f, and keeps untracked files', () => {
+    write('notes.txt', 'edited\n');
+    rmSync(path.join(repo, 'beats.csv'));
+    write('mine.txt', 'untracked\n');
+    ok(repo, ['switch', 'main', '--force']);
+    expect([read('notes.txt'), read('beats.csv'), read('mine.txt')]).toEqual(['base\n', 'idx,R\n0,77\n1,370\n', 'untracked\n']);
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout).changes).toEqual([{ path: 'mine.txt', status: 'added' }]);
+
+    // To another branch: a change to a path both branches hold alike goes too.
+    ok(repo, ['branch', 'other']);
+    write('notes.txt', 'edited again\n');
+    expect(trib(repo, ['switch', 'other']).code).toBe(0);
+    expect(read('notes.txt')).toBe('edited again\n');
+    ok(repo, ['switch', 'main', '--force']);
+    expect(read('notes.txt')).toBe('base\n');
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'main', changes: [{ path: 'mine.txt' }] });
+  });
+
   it('checkout --to writes any commit, and refuses a non-empty directory without --force', () => {
     const first = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
     write('notes.txt', 'later\n');

@@ -57,8 +57,9 @@ export class WorkingCopy {
    * Moves the working files from tree `from` (HEAD's) to tree `to`, touching only paths that differ. Refuses (exit 2
    * in the CLI), before changing anything, when that would overwrite a local change or an untracked file (ignored
    * ones too), unless `force`: a FailedPreconditionError whose details say `overridable`, which `force` would have
-   * gone past. Untracked files elsewhere are left alone. The move is recorded durably before the first change; the
-   * caller points HEAD at `to` and then calls `endMove`. A kill in between is settled by the next `open`.
+   * gone past (and which also throws local changes away, see forceTo). Untracked files elsewhere are left alone.
+   * The move is recorded durably before the first change; the caller points HEAD at `to` and then calls `endMove`.
+   * A kill in between is settled by the next `open`.
    */
   async moveTo(
     from: TreeId | undefined,
@@ -66,22 +67,40 @@ export class WorkingCopy {
     /** `onProgress`: the bytes of files written so far, of all the move writes. */
     opts: { force?: boolean; refuseDirty?: boolean; onProgress?: (done: number, total: number) => void } = {},
   ): Promise<{ written: number; removed: number }> {
+    if (opts.force) return this.forceTo(from, to, opts.onProgress);
     const plan = await this.planMove(from, to);
-    if (!opts.force) {
-      const { changes: local } = await this.changes(from);
-      if (opts.refuseDirty) {
-        const dirty = local.filter((c) => c.status !== 'added');
-        if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}${dirty.length > 1 ? `, and ${dirty.length - 1} more` : ''}); commit them first`);
-      }
-      const clash = firstLocalClash(plan, local.map((c) => c.path));
-      if (clash !== undefined) {
-        const what = local.find((c) => c.path === clash)!.status === 'added' ? 'untracked file' : 'uncommitted change to';
-        throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away`, { path: clash, overridable: true });
-      }
+    const { changes: local } = await this.changes(from);
+    if (opts.refuseDirty) {
+      const dirty = local.filter((c) => c.status !== 'added');
+      if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}${dirty.length > 1 ? `, and ${dirty.length - 1} more` : ''}); commit them first`);
+    }
+    const clash = firstLocalClash(plan, local.map((c) => c.path));
+    if (clash !== undefined) {
+      const what = local.find((c) => c.path === clash)!.status === 'added' ? 'untracked file' : 'uncommitted change to';
+      throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away`, { path: clash, overridable: true });
     }
     const blockers = this.blockersOf(plan, opts);
     await beginMove(this.repo.tribDir, { from, to });
     return this.applyMove(plan, blockers, opts.onProgress);
+  }
+
+  /**
+   * A forced move, as `git switch --force`: local changes to tracked files (those of `from` or `to`) are thrown
+   * away, so every tracked path ends as `to` has it; untracked files are kept unless `to` writes one of their paths.
+   * The move starts from the working tree as it is (its snapshot is what the move journal records, so a kill midway
+   * is undone back to the local changes, not to `from`).
+   */
+  private async forceTo(
+    from: TreeId | undefined,
+    to: TreeId,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<{ written: number; removed: number }> {
+    const { snapshot, changes: local } = await this.changes(from);
+    const untracked = new Set(local.filter((c) => c.status === 'added').map((c) => c.path));
+    const plan = (await this.planMove(snapshot.tree, to)).filter((c) => c.new !== undefined || !untracked.has(c.path));
+    const blockers = this.blockersOf(plan, { force: true });
+    await beginMove(this.repo.tribDir, { from: snapshot.tree, to });
+    return this.applyMove(plan, blockers, onProgress);
   }
 
   /** Forgets the last move; call it once HEAD names the tree moved to, so a kill before this is settled forwards. */
