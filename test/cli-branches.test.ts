@@ -63,6 +63,11 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(trib(repo, ['tag', '-m', 'no name']).code).toBe(2);
     const head = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
     expect(JSON.parse(ok(repo, ['show', 'v1', '--json']).stdout).id).toBe(head);
+    // show prints the annotated tag before its commit, as git show does; a commit reached otherwise has none.
+    const tag = JSON.parse(ok(repo, ['show', 'v1', '--json']).stdout).tag;
+    expect(tag).toMatchObject({ name: 'v1', tagger: 'Test <test@example.org>', message: 'release one', annotations: { model: 'pvc-1' } });
+    expect(ok(repo, ['show', 'v1']).stdout).toMatch(/^tag v1\nTagger: Test <test@example.org>\nDate: .*\nMeta: {3}model=pvc-1\n\n {4}release one\n\ncommit /);
+    expect(JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).tag).toBeUndefined();
     expect(JSON.parse(ok(repo, ['tag', '--json']).stdout)).toEqual([{ name: 'v1', commit: head }]);
     expect(JSON.parse(ok(repo, ['tag', '-d', 'v1', '--json']).stdout)).toEqual({ deleted: 'v1' });
     ok(repo, ['tag', 'v1']);

@@ -17,6 +17,7 @@ import {
   NotFoundError,
   RefName,
   REPOSITORY_DIR,
+  Tag,
   TreeId,
   TribError,
   validateRefName,
@@ -24,7 +25,7 @@ import {
 import { makeDirectory, ObjectStore, openStore, parseDurableStoreUrl } from '@tributary/storage';
 import { ObjectDatabase } from './objects/object-database';
 import { RepositoryLock } from './locks/repository-lock';
-import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
+import { branchRef, HEAD, RefStore, RefTarget, TAG_PREFIX, tagRef } from './refs/ref-store';
 import { resolveRevision } from './revisions/rev-parse';
 import { CommitReader } from './history/commit-walk';
 
@@ -190,6 +191,30 @@ export class Repository implements CommitReader {
       commitsWithPrefix: (prefix) => this.commitsWithPrefix(prefix),
       parents: async (id) => (await this.readCommit(id)).parents,
     });
+  }
+
+  /**
+   * The annotated tag `spec` names: a tag name (when no branch takes it first, as `resolve` reads it) or
+   * `refs/tags/NAME` whose ref points at a tag object. Undefined for anything else (a plain tag, a commit, `HEAD~1`).
+   */
+  async annotatedTag(spec: string): Promise<Tag | undefined> {
+    let ref: RefName;
+    if (spec.startsWith(TAG_PREFIX)) ref = spec as RefName;
+    else {
+      const names = (() => {
+        try {
+          return { branch: branchRef(spec), tag: tagRef(spec) };
+        } catch {
+          return undefined; // not a name a ref can have
+        }
+      })();
+      if (!names || (await this.refs.resolve(names.branch)).commit) return undefined;
+      ref = names.tag;
+    }
+    const id = (await this.refs.resolve(ref)).commit;
+    if (!id) return undefined;
+    const bytes = await this.objects.get(id);
+    return isTagBytes(bytes) ? decodeTag(bytes, id) : undefined;
   }
 
   /** The commit a ref leads to, following symbolic refs and annotated tags. */

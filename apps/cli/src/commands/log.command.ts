@@ -1,8 +1,12 @@
-import { Commit, CommitId, hasControlCharacters } from '@tributary/core';
+import { Annotations, Commit, CommitId, hasControlCharacters, Tag } from '@tributary/core';
 import { lookupTreeSize, walkCommits } from '@tributary/repository';
 import { maxPositionals, parseCount } from '../ui/args';
 import { CliCommand, CliContext } from './command';
 import { withRepository } from './open-repo';
+
+function tagJson(t: Tag) {
+  return { name: t.name, tagger: t.tagger, time: t.time, message: t.message, annotations: t.annotations };
+}
 
 export function commitJson(id: CommitId, c: Commit) {
   return { id, tree: c.tree, parents: c.parents, author: c.author, time: c.time, message: c.message, annotations: c.annotations };
@@ -13,12 +17,24 @@ export function printCommit(ctx: CliContext, id: CommitId, c: Commit): void {
   if (c.parents.length > 1) ctx.out(`Merge: ${c.parents.map((p) => p.slice(0, 12)).join(' ')}`);
   ctx.out(`Author: ${c.author}`);
   ctx.out(`Date:   ${c.time}`);
+  printBody(ctx, c);
+}
+
+/** An annotated tag, as `git show` prints one before its commit. */
+function printTag(ctx: CliContext, t: Tag): void {
+  ctx.out(`tag ${t.name}`);
+  ctx.out(`Tagger: ${t.tagger}`);
+  ctx.out(`Date:   ${t.time}`);
+  printBody(ctx, t);
+}
+
+function printBody(ctx: CliContext, o: { annotations: Annotations; message: string }): void {
   // A value may hold newlines; quoted, it stays on its line and cannot pass for more of the log.
-  for (const [k, v] of Object.entries(c.annotations)) {
+  for (const [k, v] of Object.entries(o.annotations)) {
     ctx.out(`Meta:   ${k}=${hasControlCharacters(v) ? JSON.stringify(v) : v}`);
   }
   ctx.out('');
-  for (const line of c.message.split('\n')) ctx.out(`    ${line}`);
+  for (const line of o.message.split('\n')) ctx.out(`    ${line}`);
   ctx.out('');
 }
 
@@ -53,17 +69,20 @@ export const logCommand: CliCommand = {
 
 export const showCommand: CliCommand = {
   name: 'show',
-  summary: 'show one commit',
+  summary: 'show one commit (and the annotated tag that names it)',
   usage: 'trib show [REF] [--json]',
   options: { flags: ['--json'] },
   async run(args, ctx) {
     maxPositionals(args, 1, this.usage);
     return withRepository(ctx, async (repo) => {
-      const id = await repo.resolve(args.positionals[0] ?? 'HEAD');
+      const spec = args.positionals[0] ?? 'HEAD';
+      const id = await repo.resolve(spec);
       const c = await repo.readCommit(id);
       const size = await lookupTreeSize(repo, c.tree);
-      if (args.flags.has('--json')) ctx.json({ ...commitJson(id, c), size });
+      const tag = await repo.annotatedTag(spec);
+      if (args.flags.has('--json')) ctx.json({ ...commitJson(id, c), size, ...(tag ? { tag: tagJson(tag) } : {}) });
       else {
+        if (tag) printTag(ctx, tag);
         printCommit(ctx, id, c);
         ctx.out(`tree ${c.tree} (${size} bytes)`);
       }
