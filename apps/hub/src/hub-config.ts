@@ -19,7 +19,7 @@ export const HUB_ENV = {
   store: TRIB_ENV.store,
   broker: TRIB_ENV.broker,
   listen: envVar(TRIB_ENV.listen.name, 'address of the status endpoint GET /health (port 0 picks a free port)', TRIB_ENV.listen.parse, '127.0.0.1:0'),
-  home: envVar('TRIB_HOME', 'folder for local repository state (default: derived from TRIB_STORE)', (raw) => raw, ''),
+  home: TRIB_ENV.home,
 };
 
 /** A topic's region: its last segment (`datasets/heart/na-aws` -> `na-aws`). */

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { ConfigError, loadConfig } from './env-config';
 import { TRIB_ENV } from './tributary-env';
 
@@ -59,5 +62,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ listen: TRIB_ENV.listen }, { TRIB_LISTEN: '127.0.0.1:0' }).listen.port).toBe(0);
     expect(() => loadConfig({ broker: TRIB_ENV.broker }, { TRIB_BROKER: 'broker:0' })).toThrow(/TRIB_BROKER="broker:0": port must be 1..65535/);
     expect(loadConfig({ broker: TRIB_ENV.broker }, { TRIB_BROKER: 'broker:7070' }).broker.port).toBe(7070);
+  });
+
+  it('takes a TRIB_HOME that is, or can become, a folder, and names one that cannot', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trib-home-'));
+    try {
+      writeFileSync(path.join(dir, 'file'), 'x');
+      const home = (raw: string) => loadConfig({ home: TRIB_ENV.home }, { TRIB_HOME: raw }).home;
+      expect(loadConfig({ home: TRIB_ENV.home }, {}).home).toBe('');
+      expect([home(dir), home(path.join(dir, 'new', 'deeper'))]).toEqual([dir, path.join(dir, 'new', 'deeper')]);
+      expect(() => home(path.join(dir, 'file'))).toThrow(/TRIB_HOME=".*file": not a folder/);
+      expect(() => home(path.join(dir, 'file', 'x'))).toThrow(new RegExp(`TRIB_HOME=".*": ${dir}/file is not a folder`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

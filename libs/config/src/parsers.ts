@@ -1,3 +1,5 @@
+import { Stats, statSync } from 'node:fs';
+import * as path from 'node:path';
 import { validateRefName } from '@tributary/core';
 import { parseDurableStoreUrl } from '@tributary/storage';
 
@@ -76,4 +78,30 @@ export function oneOf<T extends string>(...values: T[]): (raw: string) => T {
 
 export function text(raw: string): string {
   return raw;
+}
+
+/**
+ * A folder a process keeps its state in, created later if absent: '' for none. What is there already, or the
+ * nearest parent that is, must be a folder.
+ */
+export function folderPath(raw: string): string {
+  if (raw === '') return '';
+  for (let p = path.resolve(raw); ; p = path.dirname(p)) {
+    const st = statOrMissing(p);
+    if (st) {
+      if (!st.isDirectory()) throw new Error(p === path.resolve(raw) ? 'not a folder' : `${p} is not a folder`);
+      return raw;
+    }
+    if (path.dirname(p) === p) return raw;
+  }
+}
+
+/** `stat`, or undefined when nothing is there (a file on the way, ENOTDIR, counts as nothing there). */
+function statOrMissing(p: string): Stats | undefined {
+  try {
+    return statSync(p, { throwIfNoEntry: false });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw e;
+  }
 }

@@ -1,5 +1,5 @@
 import { envVar } from './env-config';
-import { hostPort, list, oneOf, peerHostPort, redisUrl, simpleName, storeUrl, text, topicName } from './parsers';
+import { folderPath, hostPort, list, oneOf, peerHostPort, redisUrl, simpleName, storeUrl, text, topicName } from './parsers';
 
 /**
  * Every environment variable any Tributary app reads, in one place: the apps build their schemas from these, and the
@@ -22,6 +22,7 @@ export const TRIB_ENV = {
     oneOf('auto', 'redis', 'off'),
     'auto',
   ),
+  home: envVar('TRIB_HOME', 'folder for local repository state (default: derived from TRIB_STORE)', folderPath, ''),
   hubLayout: envVar('TRIB_HUB_LAYOUT', 'where regional trees land in the hub: graft (regions/<region>/) or shared', oneOf('graft', 'shared'), 'graft'),
 } as const;
 
@@ -36,6 +37,4 @@ export const KNOWN_ENV_VARS: readonly string[] = [
   'STORAGE_EMULATOR_HOST',
   'AZURE_STORAGE_CONNECTION_STRING',
   'TRIB_AUTHOR',
-  // Where an agent or hub keeps its local repository state; defaults to a folder derived from TRIB_STORE.
-  'TRIB_HOME',
 ];
