@@ -3,6 +3,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { writeFileContent, writeTreeFromPaths } from '@tributary/core';
+import { mergeRegionalCommit } from '@tributary/hub';
+import { Repository } from '@tributary/repository';
 import { AppProcess, startApp } from './support/app-process';
 import { lastLine, ok, repoWithRandomBatches, ROOT, tempDir, trib } from './support/trib';
 
@@ -155,6 +158,28 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^ {2}TRIB_TOPICS="datasets\/x\/\.trib": topic datasets\/x\/\.trib: .*\.trib$/m);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('the hub refuses a TRIB_HUB_LAYOUT other than the one its main was merged with, naming it', async () => {
+    const home = path.join(t.dir, 'hub-home');
+    const store = pathToFileURL(path.join(t.dir, 'hub-store')).href;
+    const repo = await Repository.init(home, { storeUrl: store });
+    try {
+      const file = await writeFileContent(repo.objects, [Buffer.from('h\n1\n')]);
+      const tree = await writeTreeFromPaths(repo.objects, [{ path: 'a.csv', entry: { kind: 'file', executable: false, ...file } }]);
+      const commit = await repo.writeCommit({ tree: tree.id, parents: [], author: 'a', time: new Date().toISOString(), message: 'm', annotations: {} });
+      await mergeRegionalCommit(repo, { commit, region: 'na', topic: 'datasets/x/na', seq: 1 }, { layout: 'graft' });
+    } finally {
+      await repo.close();
+    }
+    const env = { ...process.env, TRIB_STORE: store, TRIB_HOME: home, TRIB_BROKER: '127.0.0.1:1', TRIB_TOPICS: 'datasets/x/na' };
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/hub/dist/main.js')], {
+      env: { ...env, TRIB_HUB_LAYOUT: 'shared' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^ {2}TRIB_HUB_LAYOUT="shared": main in .* was merged with the graft layout; keep graft, or use a new store$/m);
   });
 
   it('the broker and the hub say in one line, exit 3, when TRIB_LISTEN is taken', async () => {

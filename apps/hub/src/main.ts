@@ -1,6 +1,7 @@
 import { isTribError } from '@tributary/core';
 import { ConfigError, configureHeapGrowth, loadConfig, silenceSdkNodeVersionNotice } from '@tributary/config';
 import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
+import { layoutOfBranch } from '@tributary/hub';
 import { SyncClient } from '@tributary/sync';
 import { HUB_ENV } from './hub-config';
 import { HubService } from './hub.service';
@@ -15,6 +16,12 @@ async function main(): Promise<void> {
   const cfg = loadConfig(HUB_ENV);
   const log = (line: string) => console.log(`${new Date().toISOString()} hub ${cfg.name}: ${line}`);
   const repo = await openStoreRepository(cfg.store, { home: cfg.home || undefined });
+  const used = await layoutOfBranch(repo);
+  if (used !== undefined && used !== cfg.layout) {
+    await repo.close();
+    // The other layout would read main's paths as it never laid them out: every entry would be a conflict.
+    throw new ConfigError([`TRIB_HUB_LAYOUT="${cfg.layout}": main in ${cfg.store} was merged with the ${used} layout; keep ${used}, or use a new store`]);
+  }
   const client = new SyncClient(cfg.broker.address);
   const hub = new HubService({ repo, client, topics: cfg.topics, name: cfg.name, layout: cfg.layout, log });
   hub.start();

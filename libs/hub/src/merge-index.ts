@@ -6,6 +6,8 @@ export const HUB_REGION = 'trib.region';
 export const HUB_TOPIC = 'trib.topic';
 export const HUB_SEQ = 'trib.seq';
 export const HUB_SOURCE = 'trib.source';
+/** The layout (graft or shared) the merge was made with: a hub refuses to go on with the other one. */
+export const HUB_LAYOUT = 'trib.layout';
 
 /** The newest merge of one topic on main: the regional commit merged, its sequence number and the merge commit. */
 export interface LastMerge {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CommitId, lookupPath, readFileBytes, TreeEntry, TreeId, writeFileContent, writeTreeFromPaths } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
-import { HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC } from './merge-index';
-import { HubLayout, mergeRegionalCommit, RegionalCommit } from './regional-merge';
+import { HUB_LAYOUT, HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC } from './merge-index';
+import { HubLayout, layoutOfBranch, mergeRegionalCommit, RegionalCommit } from './regional-merge';
 
 const NOW = new Date('2026-03-04T10:00:00.000Z');
 let root: string;
@@ -97,7 +97,14 @@ describe('mergeRegionalCommit, graft layout', () => {
     const m = await hub.readCommit(r.commit!);
     expect(m.parents[1]).toBe(c.commit);
     expect((await hub.readCommit(m.parents[0])).parents).toEqual([]);
-    expect(m.annotations).toEqual({ [HUB_REGION]: 'na-aws', [HUB_TOPIC]: 'datasets/heart/na-aws', [HUB_SEQ]: '1', [HUB_SOURCE]: c.commit });
+    expect(m.annotations).toEqual({
+      [HUB_REGION]: 'na-aws',
+      [HUB_TOPIC]: 'datasets/heart/na-aws',
+      [HUB_SEQ]: '1',
+      [HUB_SOURCE]: c.commit,
+      [HUB_LAYOUT]: 'graft',
+    });
+    expect(await layoutOfBranch(hub)).toBe('graft');
     expect(await read(hub, 'regions/na-aws/batches/2026-03-04/b1.csv')).toBe('x\n1\n');
     expect((await hub.head()).commit).toBe(r.commit);
   });

@@ -17,7 +17,7 @@ import {
   validateEntryName,
 } from '@tributary/core';
 import { branchRef, crashPoint, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
-import { HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HubMergeIndex, LastMerge } from './merge-index';
+import { HUB_LAYOUT, HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HubMergeIndex, LastMerge } from './merge-index';
 import {
   byTopic,
   fileRef,
@@ -246,6 +246,7 @@ async function mergeOnto(
         [HUB_TOPIC]: regional.topic,
         [HUB_SEQ]: String(regional.seq),
         [HUB_SOURCE]: regional.commit,
+        [HUB_LAYOUT]: opts.layout,
       },
     }),
   )) as CommitId;
@@ -267,6 +268,16 @@ function otherTopicsAt(hub: Repository, merges: () => Promise<ReadonlyMap<string
     }
     return out;
   };
+}
+
+/**
+ * The layout the newest merge on `branch` (default main) was made with, as its annotation says; undefined for a
+ * branch without one (none yet, a merge made before merges said so, or a commit made by hand).
+ */
+export async function layoutOfBranch(hub: Repository, branch = 'main'): Promise<HubLayout | undefined> {
+  const head = (await hub.refs.resolve(branchRef(branch))).commit;
+  const layout = head && (await hub.readCommit(head)).annotations[HUB_LAYOUT];
+  return layout === 'graft' || layout === 'shared' ? layout : undefined;
 }
 
 /** graft: main's tree with `regions/<region>` replaced by the regional tree (removed when that tree is empty). */
