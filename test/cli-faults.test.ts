@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { encodeCommit, ObjectId, sha256 } from '@tributary/core';
+import { encodeCheckedTreePage, encodeCommit, ObjectId, sha256 } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
 import { lastLine, ok, tempDir, trib, tribAsync } from './support/trib';
 
@@ -117,6 +117,27 @@ describe('trib CLI: bad input and damage', () => {
     const store = await tribAsync(t.dir, ['init', 'procstore', '--store', 'file:///proc/trib-nope']);
     expect([store.code, store.stderr.trim()]).toEqual([2, expect.stringMatching(/^trib init: cannot create store file:\/\/\/proc\/trib-nope: /)]);
   }, 30_000);
+
+  it('a hub or agent home has no working files: commands on them refuse, the others work', async () => {
+    const home = path.join(t.dir, 'agent-home');
+    const bare = await Repository.init(home, { bare: true });
+    try {
+      const file = await bare.objects.put(Buffer.from('h\n1\n'));
+      const tree = await bare.objects.put(encodeCheckedTreePage([{ name: 'a.csv', kind: 'file', executable: false, chunked: false, id: file, size: 4 }]));
+      const commit = await bare.writeCommit({ tree, parents: [], author: 'agent', time: new Date().toISOString(), message: 'batch', annotations: {} });
+      await bare.refs.update(branchRef('main'), undefined, { commit });
+    } finally {
+      await bare.close();
+    }
+    const message = `has no working files (the home of a hub or an agent); read a version with trib checkout REF --to DIR`;
+    for (const args of [['status'], ['diff'], ['commit', '-m', 'oops'], ['switch', 'main', '--force'], ['merge', 'main']]) {
+      const r = trib(home, args);
+      expect([args, r.code, r.stderr.trim()]).toEqual([args, 2, `trib ${args[0]}: ${home} ${message}`]);
+    }
+    expect(JSON.parse(ok(home, ['log', '--json']).stdout)).toHaveLength(1);
+    ok(home, ['checkout', 'main', '--to', path.join(t.dir, 'agent-files')]);
+    expect(readFileSync(path.join(t.dir, 'agent-files', 'a.csv'), 'utf8')).toBe('h\n1\n');
+  });
 
   it('a ref to a commit that is gone is reported as damage, not as a branch with no commits', () => {
     writeFileSync(path.join(repo, 'a.csv'), 'id\n1\n');

@@ -38,6 +38,8 @@ interface LocalConfig {
   readonly format: number;
   /** Storage URL of the repository's objects and refs; undefined means the default `.trib/store`. */
   readonly store?: string;
+  /** No working files: the home of a hub or an agent, whose commits are made in the store (see Repository.bare). */
+  readonly bare?: boolean;
 }
 
 /** The identity of a store, written once when it is created. */
@@ -72,6 +74,11 @@ export class Repository implements CommitReader {
     readonly objects: ObjectDatabase,
     readonly refs: RefStore,
     readonly storeConfig: StoreConfig,
+    /**
+     * True for a repository without working files (a hub's or an agent's home): its folder holds only `.trib/`, so
+     * commands that read or write the working tree refuse there, instead of taking every file for deleted.
+     */
+    readonly bare = false,
   ) {
     this.tribDir = path.join(workdir, TRIB_DIR);
     this.lock = new RepositoryLock(path.join(this.tribDir, 'lock'));
@@ -81,7 +88,7 @@ export class Repository implements CommitReader {
    * Creates `.trib/` in `dir` (created if absent) and, when the store is new, its identity and HEAD -> `main`.
    * Throws FailedPreconditionError if `dir` already holds a repository.
    */
-  static async init(dir: string, opts: { storeUrl?: string; initialBranch?: string } = {}): Promise<Repository> {
+  static async init(dir: string, opts: { storeUrl?: string; initialBranch?: string; bare?: boolean } = {}): Promise<Repository> {
     const workdir = path.resolve(dir);
     const tribDir = path.join(workdir, TRIB_DIR);
     // A bad URL, or one whose store would not outlive this process, is refused before anything is created.
@@ -109,7 +116,7 @@ export class Repository implements CommitReader {
     if (!(await refs.read(HEAD))) await refs.create(HEAD, { symbolic: branchRef(branch) }).catch(ignoreConflict);
     // The local config is written last, so a crash during init leaves a directory `open` will not mistake for a repository.
     await makeDirectory(tribDir);
-    const local: LocalConfig = opts.storeUrl ? { format: FORMAT, store: opts.storeUrl } : { format: FORMAT };
+    const local: LocalConfig = { format: FORMAT, ...(opts.storeUrl ? { store: opts.storeUrl } : {}), ...(opts.bare ? { bare: true } : {}) };
     await writeFileDurably(path.join(tribDir, CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
     await store.close();
     return Repository.openAt(workdir);
@@ -140,7 +147,7 @@ export class Repository implements CommitReader {
     }
     if (objects.status === 'rejected') throw objects.reason;
     const storeConfig = parseConfig<StoreConfig>(config.value.toString('utf8'), `the config of ${storeUrl}`);
-    return new Repository(workdir, store, objects.value, new RefStore(store), storeConfig);
+    return new Repository(workdir, store, objects.value, new RefStore(store), storeConfig, local.bare === true);
   }
 
   async close(): Promise<void> {

@@ -28,6 +28,8 @@ describe('openStoreRepository', () => {
     const store = pathToFileURL(path.join(root, 'stores', 'na-aws')).href;
     const home = path.join(root, 'home');
     const first = await openStoreRepository(store, { home });
+    // A process commits in the store, never to files: its home has none, and says so to a trib command run there.
+    expect(first.bare).toBe(true);
     const id = first.storeConfig.id;
     await first.close();
     const again = await openStoreRepository(store, { home });

@@ -41,7 +41,7 @@ export async function openStoreRepository(storeUrl: string, opts: { home?: strin
   if (!existing) {
     await requireBucket(storeUrl);
     const defaultStore = parseStoreUrl(path.join(home, TRIB_DIR, 'store')).url;
-    return Repository.init(home, wanted === defaultStore ? {} : { storeUrl });
+    return Repository.init(home, { bare: true, ...(wanted === defaultStore ? {} : { storeUrl }) });
   }
   const have = existing.store ? parseStoreUrl(existing.store).url : parseStoreUrl(path.join(home, TRIB_DIR, 'store')).url;
   if (have !== wanted) {

@@ -24,9 +24,14 @@ export class WorkingCopy {
   /**
    * Opens the working copy; call it under the repository lock. A move of the working files that a kill cut short
    * (see moveTo) is settled first: only forgotten if HEAD names the tree it went to, else undone, as if it had not
-   * begun.
+   * begun. A bare repository has none: FailedPreconditionError.
    */
   static async open(repo: Repository): Promise<WorkingCopy> {
+    if (repo.bare) {
+      throw new FailedPreconditionError(
+        `${repo.workdir} has no working files (the home of a hub or an agent); read a version with trib checkout REF --to DIR`,
+      );
+    }
     const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')));
     await wc.settleCutShortMove();
     return wc;
