@@ -10,7 +10,7 @@ const MARK = { added: 'A', removed: 'D', modified: 'M' } as const;
 export const diffCommand: CliCommand = {
   name: 'diff',
   summary: 'compare the working tree, or two commits',
-  usage: 'trib diff [A [B]] [--rows] [--json]',
+  usage: 'trib diff [A [B]] [--rows [--max-rows N]] [--json]',
   options: { flags: ['--rows', '--json'], values: ['--max-rows'] },
   async run(args, ctx) {
     maxPositionals(args, 2, this.usage);
