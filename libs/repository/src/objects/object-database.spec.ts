@@ -605,6 +605,41 @@ describe('ObjectDatabase', () => {
     same(await reader.get(id), a);
   });
 
+  it('finds an object moved by another process even after a reload that raced with the move saw neither pack', async () => {
+    const store = new MemoryStore();
+    // The reader's reload lists the store before the move and fetches the index after it: the old pack is gone by
+    // then, and the new one was not in the listing.
+    let staleListing: string[] | undefined;
+    const racing = Object.assign(Object.create(store) as MemoryStore, {
+      async *list(prefix: string) {
+        const stale = staleListing;
+        staleListing = undefined;
+        if (!stale) yield* store.list(prefix);
+        else for (const key of stale) if (key.startsWith(prefix)) yield { key, size: 0, modified: new Date() };
+      },
+    });
+    const reader = await ObjectDatabase.open(racing, { cacheBytes: 0 });
+    const first = await ObjectDatabase.open(store);
+    const a = blob(2);
+    const id = await first.put(a);
+    await first.flush();
+    const old = first.packs()[0];
+    const copy = await ObjectDatabase.open(new MemoryStore());
+    await copy.put(a);
+    await copy.flush();
+    const moved = copy.packs()[0];
+    await store.putIfAbsent(moved.packKey, await copy.store.get(moved.packKey));
+    await store.putIfAbsent(moved.idxKey, await copy.store.get(moved.idxKey));
+    await store.delete(old.idxKey);
+    await store.delete(old.packKey);
+    staleListing = [old.packKey, old.idxKey];
+    await reader.reload();
+    expect(reader.packs()).toHaveLength(0);
+
+    same(await reader.get(id), a);
+    same((await reader.getMany([id]))[0], a);
+  });
+
   describe('finding ids among many packs', () => {
     it('answers has() for ids no pack holds without searching the packs one by one', async () => {
       const store = new MemoryStore();

@@ -249,8 +249,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         out[i] = Buffer.from(cached);
         continue;
       }
-      const loc = this.locate(ids[i]);
-      if (!loc) throw notFound(ids[i], this.store);
+      const loc = this.locate(ids[i]) ?? (await this.locateAfterReload(ids[i]));
       addToPackGroup(groups, loc, i);
     }
     for (const [pack, items] of groups) {
@@ -473,8 +472,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     if (cached) return cached;
     if (this.writer?.has(id)) await this.flush();
     else await this.finishedWith(id);
-    const loc = this.locate(id);
-    if (!loc) throw notFound(id, this.store);
+    const loc = this.locate(id) ?? (await this.locateAfterReload(id));
     let payload: Buffer;
     let at = loc;
     try {
@@ -488,6 +486,18 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       payload = await this.readPayload(at);
     }
     return this.materialize(at.pack, at.entry, payload, hops);
+  }
+
+  /**
+   * Where `id` is after listing the store's packs again; NotFoundError if nowhere. An object missing from the loaded
+   * indexes may have moved: another process merged or rewrote its pack into one this database has not loaded (a
+   * reload that raced with that merge skipped the pack it deleted and listed before the new one existed).
+   */
+  private async locateAfterReload(id: ObjectId): Promise<Location> {
+    await this.reload();
+    const loc = this.locate(id);
+    if (!loc) throw notFound(id, this.store);
+    return loc;
   }
 
   private async readForDelta(baseId: ObjectId): Promise<Buffer | undefined> {
