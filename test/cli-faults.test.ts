@@ -139,6 +139,22 @@ describe('trib CLI: bad input and damage', () => {
     expect(readFileSync(path.join(t.dir, 'agent-files', 'a.csv'), 'utf8')).toBe('h\n1\n');
   });
 
+  it("gc refuses a broker's store, whose topic logs name commits no ref does", () => {
+    const ops = path.join(t.dir, 'ops');
+    ok(t.dir, ['init', ops]);
+    writeFileSync(path.join(ops, 'a.txt'), 'a\n');
+    const commit = lastLine(ok(ops, ['commit', '-m', 'published']).stdout);
+    // What a broker's append leaves in its store (libs/sync TopicLog), here beside a working copy's refs.
+    const entry = path.join(ops, '.trib', 'store', 'topic-log', 'datasets', 'x', 'SEQ', '000000000001');
+    mkdirSync(path.dirname(entry), { recursive: true });
+    writeFileSync(entry, JSON.stringify({ seq: 1, commit, parent: null, time: new Date().toISOString() }) + '\n');
+    for (const args of [['gc'], ['gc', '--dry-run'], ['gc', '--grace', '0']]) {
+      const r = trib(ops, args);
+      expect([args, r.code, r.stderr.trim()]).toEqual([args, 2, expect.stringMatching(/^trib gc: file:.* is a broker's store \(it holds topic logs\): gc would delete the commits subscribers replay$/)]);
+    }
+    ok(ops, ['verify', '--read-data']);
+  });
+
   it('a ref to a commit that is gone is reported as damage, not as a branch with no commits', () => {
     writeFileSync(path.join(repo, 'a.csv'), 'id\n1\n');
     const id = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);

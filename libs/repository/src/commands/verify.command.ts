@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { IntegrityError, ObjectId } from '@tributary/core';
+import { FailedPreconditionError, IntegrityError, ObjectId } from '@tributary/core';
 import { collectGarbage } from '../objects/object-gc';
 import { Repository } from '../repository';
 import { readMove } from '../worktree/move-journal';
@@ -24,12 +24,23 @@ export async function verifyRepository(repo: Repository, opts: { readData?: bool
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
 /**
+ * Where a broker keeps its topic logs in its store (libs/sync's TopicLog). The commits they name are what
+ * subscribers replay, and no ref names them: gc, which walks from refs, would delete them all.
+ */
+export const TOPIC_LOG_PREFIX = 'topic-log/';
+
+/**
  * `trib gc`: deletes objects that no ref, no file in the working copy's stat cache, no switch or merge cut short
  * and no object younger than the grace period reaches, once older than the grace period, so a concurrent writer's
  * fresh objects survive with all they refer to, and merges the old small packs (one per commit) so lookups stay
- * cheap. Refuses to run on a damaged repository (it could not tell what is live).
+ * cheap. Refuses to run on a damaged repository (it could not tell what is live), and on a broker's store.
  */
 export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?: boolean; graceMs?: number } = {}) {
+  for await (const _ of repo.store.list(TOPIC_LOG_PREFIX)) {
+    throw new FailedPreconditionError(
+      `${repo.store.url} is a broker's store (it holds topic logs): gc would delete the commits subscribers replay`,
+    );
+  }
   return repo.lock.run(async () => {
     const { live, damage } = await walkReachable(repo, await refRoots(repo));
     if (damage.length) {

@@ -7,6 +7,7 @@ import {
   NotFoundError,
   TopicName,
 } from '@tributary/core';
+import { TOPIC_LOG_PREFIX } from '@tributary/repository';
 import { ObjectStore } from '@tributary/storage';
 import { LogFence, StoreFence } from './log-fence';
 import { parseTopicName } from './topic-name';
@@ -21,7 +22,7 @@ export interface TopicEntry {
   readonly time: string;
 }
 
-const LOG_PREFIX = 'topic-log/';
+const LOG_PREFIX = TOPIC_LOG_PREFIX;
 const HEADS_PREFIX = 'topic-heads/';
 const SEQ_DIGITS = 12;
 const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
