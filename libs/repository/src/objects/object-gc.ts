@@ -65,8 +65,9 @@ interface PackFiles {
  * old small packs. With `isLive` always true it only merges, which needs no lock: no object ever leaves the store.
  *
  * - An old pack holding a dead record is rewritten: its live records go into a new pack (a live delta whose base
- *   is dead becomes a full record; a record another surviving pack already holds as cheaply is not copied), and
- *   then its index and pack are deleted, index first so the pack is invisible before it disappears.
+ *   is dead becomes a full record; a copy of it in a pack left alone does not count, as another process may be
+ *   deleting that one, trusting this copy), and then its index and pack are deleted, index first so the pack is
+ *   invisible before it disappears.
  * - A base of any delta that stays stored is kept alive, so everything `has()` can still see stays readable.
  * - A pack file without an index (a writer killed midway) older than the grace period is deleted.
  * - Packs younger than the grace period are never touched, so a concurrent writer's fresh objects survive, and with
@@ -78,7 +79,7 @@ interface PackFiles {
  *
  * Crash safety: new packs are completely written and indexed before the first deletion. A kill before that leaves
  * the old packs intact plus at most an orphan pack (removed by a later gc) or an indexed duplicate (harmless, and
- * deduplicated by a later gc); a kill during deletion leaves every live object in an indexed pack, and at worst
+ * folded together when both copies are rewritten at once); a kill during deletion leaves every live object in an indexed pack, and at worst
  * an orphan pack file. The database is reloaded at the end.
  */
 export async function collectGarbage(
@@ -151,7 +152,7 @@ export async function collectGarbage(
   }
   for (const o of orphans) removedBytes += o.size;
 
-  const copier = new Copier(db, store, survivors, opts.dryRun);
+  const copier = new Copier(db, store, opts.dryRun);
   for (const p of rewritten) await copier.copyLive(p, keep, bases.get(p));
   const added = await copier.finish();
   let mergedPacks = 0;
@@ -206,15 +207,12 @@ class Copier {
   constructor(
     private readonly db: ObjectDatabase,
     private readonly store: ObjectStore,
-    private readonly survivors: readonly LoadedPack[],
     private readonly dryRun: boolean,
   ) {}
 
   async copyLive(pack: LoadedPack, keep: (id: ObjectId) => boolean, bases: ReadonlyMap<ObjectId, ObjectId> | undefined): Promise<void> {
     const targetDepth = (e: IndexEntry) => (e.type === RECORD_DELTA && keep(bases!.get(e.id)!) ? e.depth : 0);
-    const wanted = [...pack.index.entries()].filter(
-      (e) => keep(e.id) && !this.alreadyHeld(e.id, targetDepth(e)),
-    );
+    const wanted = [...pack.index.entries()].filter((e) => keep(e.id) && !this.alreadyHeld(e.id));
     if (this.dryRun) {
       for (const e of wanted) {
         this.estimated.add(e.id);
@@ -254,14 +252,13 @@ class Copier {
     return this.finished.reduce((n, f) => n + f.packBytes + f.idxBytes, 0);
   }
 
-  /** True if a surviving or newly written pack holds `id` with a chain no longer than `depth`. */
-  private alreadyHeld(id: ObjectId, depth: number): boolean {
+  /**
+   * True if a pack this run wrote already holds `id`. A copy in a pack this run leaves alone does not count: another
+   * process (a gc, a writer's pack merge) may be deleting that pack at the same moment, trusting this run's copy.
+   */
+  private alreadyHeld(id: ObjectId): boolean {
     if (this.estimated.has(id) || this.writer?.entry(id) !== undefined) return true;
     for (const f of this.finished) if (f.index.has(id)) return true;
-    for (const p of this.survivors) {
-      const e = p.index.lookup(id);
-      if (e && e.depth <= depth) return true;
-    }
     return false;
   }
 

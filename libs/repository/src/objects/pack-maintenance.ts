@@ -17,7 +17,8 @@ export interface PackMaintenanceOptions {
  * A merge only moves objects (nothing is dead to it), so it needs no lock: readers that lose a pack mid-read reload
  * and find the merged one, which is complete and indexed before any old pack is deleted. It never touches a pack
  * file without an index, which may be another writer's upload in progress. Two writers merging the same packs at
- * once each write a merged copy; the next merge folds the duplicates together.
+ * once each write a merged copy (a merge never trusts a copy in a pack it leaves alone, which the other may be
+ * deleting); a later merge of both folds the duplicates together.
  */
 export class PackMaintenance {
   private readonly minPacks: number;
