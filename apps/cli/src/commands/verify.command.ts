@@ -50,6 +50,7 @@ export const gcCommand: CliCommand = {
     return withRepository(ctx, async (repo) => {
       const r = await collectRepositoryGarbage(repo, { dryRun: args.flags.has('--dry-run'), graceMs });
       if (args.flags.has('--json')) ctx.json({ dryRun: args.flags.has('--dry-run'), ...r });
+      else if (r.deferred) ctx.err('gc: another process stored objects while gc ran, so it deleted nothing; run it again');
       else {
         const merged = r.mergedPacks > 0 ? `; merged ${r.mergedPacks} small packs into ${r.writtenPacks}` : '';
         const dry = args.flags.has('--dry-run');

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { Annotations, CommitId, InvalidArgumentError, TreeId } from '@tributary/core';
+import { Annotations, CommitId, InvalidArgumentError, TreeId, UnavailableError } from '@tributary/core';
 import { Repository } from '../repository';
 import { Snapshot } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
@@ -22,6 +22,9 @@ export interface CommitOutcome {
   /** Bytes this commit added to the object store (pack records and indexes). */
   readonly storedBytes: number;
 }
+
+/** Snapshots made by one commit when objects it reused vanish meanwhile (see commitWorktree). */
+const MAX_COMMIT_ATTEMPTS = 3;
 
 /** `$TRIB_AUTHOR`, else user@host. */
 export function defaultAuthor(): string {
@@ -49,25 +52,36 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
     try {
       const head = await repo.head();
       const headTree = await repo.treeOf(head.commit);
-      const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress });
-      if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
-        await repo.objects.flush();
+      for (let attempt = 1; ; attempt++) {
+        repo.objects.watchReuse();
+        const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress });
+        if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
+          await repo.objects.flush();
+          await repo.objects.confirmReused();
+          await wc.cache.save();
+          return { tree: snapshot.tree, snapshot, storedBytes: stored() };
+        }
+        const commit = await repo.writeCommit({
+          tree: snapshot.tree,
+          parents: head.commit ? [head.commit] : [],
+          author: req.author?.trim() || defaultAuthor(),
+          time: (req.now ?? new Date()).toISOString(),
+          message: req.message,
+          annotations: req.annotations ?? {},
+        });
+        // Objects found stored and not stored again may have been deleted since by a gc in another working copy of
+        // the store (old and unreachable until now): the snapshot again stores what is gone, before HEAD names it.
+        const gone = await repo.objects.confirmReused();
+        if (gone.length > 0) {
+          if (attempt < MAX_COMMIT_ATTEMPTS) continue;
+          throw new UnavailableError(`objects this commit reuses keep vanishing from the store (a gc running elsewhere?), e.g. ${gone[0]}; run it again`);
+        }
+        crashPoint('commit.before-head');
+        await repo.advanceHead(head, commit);
+        crashPoint('commit.before-index');
         await wc.cache.save();
-        return { tree: snapshot.tree, snapshot, storedBytes: stored() };
+        return { commit, tree: snapshot.tree, snapshot, storedBytes: stored() };
       }
-      const commit = await repo.writeCommit({
-        tree: snapshot.tree,
-        parents: head.commit ? [head.commit] : [],
-        author: req.author?.trim() || defaultAuthor(),
-        time: (req.now ?? new Date()).toISOString(),
-        message: req.message,
-        annotations: req.annotations ?? {},
-      });
-      crashPoint('commit.before-head');
-      await repo.advanceHead(head, commit);
-      crashPoint('commit.before-index');
-      await wc.cache.save();
-      return { commit, tree: snapshot.tree, snapshot, storedBytes: stored() };
     } finally {
       await wc.close();
     }

@@ -115,6 +115,8 @@ const MAX_FINISHING = 2;
  * serialized internally, so concurrent `put` calls are safe; reads run concurrently.
  */
 export class ObjectDatabase implements ObjectSource, ObjectSink {
+  /** Ids writes referred to instead of storing them, while a watch runs (watchReuse). */
+  private reused: Set<ObjectId> | undefined;
   readonly stats: ObjectDatabaseStats = { gets: 0, bytesRead: 0, objectsWritten: 0, bytesWritten: 0, indexSearches: 0 };
   readonly packTargetBytes: number;
   /**
@@ -284,10 +286,42 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     return (this.pendingEntry(id) ?? this.findAny(id)?.entry)?.size;
   }
 
+  /**
+   * Starts noting the objects that writes refer to because a loaded pack holds them, instead of storing them again
+   * (puts skipped, and what the caller notes with noteReused), for confirmReused.
+   */
+  watchReuse(): void {
+    this.reused = new Set();
+  }
+
+  /** Notes that the caller refers to `id` because `has(id)` said it is stored, while a watch runs (watchReuse). */
+  noteReused(id: ObjectId): void {
+    if (this.reused && !this.isPending(id)) this.reused.add(id);
+  }
+
+  /**
+   * Ends the watch. Lists the packs again and returns the noted ids that no pack holds any more: another process's
+   * gc deleted them (old and, until the caller's commit, unreachable) while the caller was writing. Call it after
+   * `flush`, before anything durable (a ref) names what was written; the caller then stores them again. Costs one
+   * listing; ids are looked up only when a loaded pack has vanished.
+   */
+  async confirmReused(): Promise<ObjectId[]> {
+    const reused = this.reused;
+    this.reused = undefined;
+    if (!reused || reused.size === 0) return [];
+    const before = [...this.loaded.keys()];
+    await this.reload();
+    if (before.every((name) => this.loaded.has(name))) return [];
+    return [...reused].filter((id) => !this.has(id));
+  }
+
   /** Stores `bytes` under sha256(bytes) and returns the id. A no-op if `has(id)`. Durable after `flush`. */
   async put(bytes: Buffer): Promise<ObjectId> {
     const id = sha256(bytes);
-    if (this.has(id)) return id;
+    if (this.has(id)) {
+      this.noteReused(id);
+      return id;
+    }
     await this.lock.run(async () => {
       if (this.has(id)) return;
       await this.appendLocked(RECORD_FULL, id, [bytes], bytes.length, 0);
@@ -315,7 +349,10 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     if (!isObjectId(id)) throw new InvalidArgumentError(`bad object id ${JSON.stringify(id)}`);
     const verified = opts.verify === true;
     if (verified && sha256(bytes) !== id) throw new IntegrityError(`bytes do not hash to ${id}`, { id });
-    if (this.has(id)) return;
+    if (this.has(id)) {
+      this.noteReused(id);
+      return;
+    }
     const baseId = opts.deltaBase;
     let delta: Buffer | undefined;
     if (baseId !== undefined && baseId !== id && (this.depthOf(baseId) ?? MAX_DELTA_DEPTH) < MAX_DELTA_DEPTH) {

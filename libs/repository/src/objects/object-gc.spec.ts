@@ -21,7 +21,11 @@ class ClockedStore extends MemoryStore {
     this.times.set(key, this.now);
   }
 
+  /** Runs before each listing: what another process does meanwhile. */
+  beforeList?: () => Promise<void>;
+
   override async *list(prefix: string): AsyncGenerator<ObjectInfo> {
+    await this.beforeList?.();
     for await (const info of super.list(prefix)) yield { ...info, modified: this.times.get(info.key) ?? info.modified };
   }
 
@@ -81,7 +85,7 @@ describe('collectGarbage', () => {
     const after = await store.keys();
     expect(after).toHaveLength(2);
     expect(after.some((k) => before.includes(k))).toBe(false);
-    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 1, freedBytes: RECORD_HEADER_BYTES + dead.length + 50, keptPacks: 0, mergedPacks: 0, writtenPacks: 1 });
+    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 1, freedBytes: RECORD_HEADER_BYTES + dead.length + 50, keptPacks: 0, mergedPacks: 0, writtenPacks: 1, deferred: false });
     expect(db.has(deadId)).toBe(false);
     expect(db.has(liveId)).toBe(true);
     await expectReadable(store, [live]);
@@ -148,7 +152,7 @@ describe('collectGarbage', () => {
     const keys = await store.keys();
     store.now = at(30 * 60_000);
     const result = await collectGarbage(await ObjectDatabase.open(store), store, () => false, gcOpts(store.now));
-    expect(result).toEqual({ deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: 1, mergedPacks: 0, writtenPacks: 0 });
+    expect(result).toEqual({ deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: 1, mergedPacks: 0, writtenPacks: 0, deferred: false });
     expect(await store.keys()).toEqual(keys);
   });
 
@@ -173,7 +177,7 @@ describe('collectGarbage', () => {
     store.now = at(2 * HOUR + 60_000);
 
     const result = await collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(store.now));
-    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 0, freedBytes: 11, keptPacks: 0, mergedPacks: 0, writtenPacks: 0 });
+    expect(result).toEqual({ deletedPacks: 1, deletedObjects: 0, freedBytes: 11, keptPacks: 0, mergedPacks: 0, writtenPacks: 0, deferred: false });
     expect(await store.keys()).toEqual([youngOrphan]);
   });
 
@@ -250,6 +254,31 @@ describe('collectGarbage', () => {
     expect(names('.pack')).toHaveLength(2);
     await expectReadable(store, [objects[0], objects[2]]);
     expect((await ObjectDatabase.open(store)).has(ids[1])).toBe(false);
+  });
+
+  it('deletes nothing when another process stores a pack while it runs, which may refer to what it would delete', async () => {
+    const store = new ClockedStore();
+    const [liveId, deadId] = await writePack(store, [blob('live'), blob('dead')]);
+    store.now = at(2 * HOUR);
+    const db = await ObjectDatabase.open(store);
+    const before = await store.keys();
+    let lists = 0;
+    // The third listing is gc's last look before deleting: a writer's pack has landed by then.
+    store.beforeList = async () => {
+      if (++lists === 3) await writePack(store, [blob('a writer')]);
+    };
+    const r = await collectGarbage(db, store, (id) => id === liveId, gcOpts(store.now));
+    store.beforeList = undefined;
+    expect(r).toMatchObject({ deferred: true, deletedObjects: 0, deletedPacks: 0, writtenPacks: 0 });
+    const after = await store.keys();
+    expect(after.filter((k) => before.includes(k))).toEqual(before);
+    expect(after).toHaveLength(before.length + 2); // the writer's pack and index; gc's own copy is gone again
+    expect((await ObjectDatabase.open(store)).has(deadId)).toBe(true);
+
+    store.now = at(4 * HOUR);
+    const again = await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === liveId, gcOpts(store.now));
+    expect(again).toMatchObject({ deferred: false, deletedObjects: 2 });
+    expect((await ObjectDatabase.open(store)).has(deadId)).toBe(false);
   });
 
   it('copies a live record even when a pack it leaves alone holds it too, which another process may be deleting', async () => {

@@ -53,6 +53,11 @@ export interface GcResult {
   readonly mergedPacks: number;
   /** Packs gc wrote. */
   readonly writtenPacks: number;
+  /**
+   * True when another process stored packs while this run worked: it then deleted nothing (not even its own copies,
+   * which it removed), as those packs may refer to objects it would have deleted. Run it again.
+   */
+  readonly deferred: boolean;
 }
 
 interface PackFiles {
@@ -71,9 +76,11 @@ interface PackFiles {
  * - A base of any delta that stays stored is kept alive, so everything `has()` can still see stays readable.
  * - A pack file without an index (a writer killed midway) older than the grace period is deleted.
  * - Packs younger than the grace period are never touched, so a concurrent writer's fresh objects survive, and with
- *   `reachableFrom` neither is anything they refer to. Run it under the repository's exclusive lock: a writer that
- *   finds an old dead object with `has()` and refers to it, instead of writing it again, before it has stored the
- *   object that refers to it is protected only by that lock, as in git and restic.
+ *   `reachableFrom` neither is anything they refer to. A writer in another process that finds an old dead object
+ *   with `has()` and refers to it instead of writing it again is covered twice: if its pack lands while gc runs,
+ *   gc deletes nothing (`deferred`); if gc deletes first, the writer finds the object gone when it checks what it
+ *   reused (ObjectDatabase.confirmReused) and stores it again. What is left is the moment between gc's last listing
+ *   and its deletions. Within one working copy, run it under the repository's lock.
  * - Every copied record is verified against its id on the way; an IntegrityError stops gc before anything is
  *   deleted.
  *
@@ -158,6 +165,13 @@ export async function collectGarbage(
   let mergedPacks = 0;
   for (const p of rewritten) if (!someEntry(p, (e) => !keep(e.id))) mergedPacks++;
 
+  if (!opts.dryRun && deletedObjects > 0 && (await packsAppeared(store, files, copier.names()))) {
+    // A writer stored packs since the listing: they may refer to dead objects they found with has() instead of
+    // storing them again, which nothing here has walked. Delete nothing of the old; the copies were only copies.
+    await copier.discard();
+    await db.reload();
+    return { deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: packs.length, mergedPacks: 0, writtenPacks: 0, deferred: true };
+  }
   if (!opts.dryRun) {
     crashPoint('gc.before-delete');
     for (const p of rewritten) {
@@ -175,7 +189,17 @@ export async function collectGarbage(
     keptPacks: packs.length - rewritten.size,
     mergedPacks,
     writtenPacks: copier.written,
+    deferred: false,
   };
+}
+
+/** Whether the store lists an indexed pack that was not there when `files` was listed, besides `own`. */
+async function packsAppeared(store: ObjectStore, files: ReadonlyMap<string, PackFiles>, own: ReadonlySet<string>): Promise<boolean> {
+  for await (const info of store.list(PACKS_PREFIX)) {
+    const parsed = parsePackKey(info.key);
+    if (parsed?.kind === 'idx' && !files.get(parsed.name)?.idx && !own.has(parsed.name)) return true;
+  }
+  return false;
 }
 
 /** Base id of every delta record, per pack. */
@@ -234,6 +258,20 @@ class Copier {
       this.writer = undefined;
       throw e;
     }
+  }
+
+  /** Names of the packs written. */
+  names(): Set<string> {
+    return new Set(this.finished.map((f) => f.name));
+  }
+
+  /** Deletes the packs written (index first), for a run that deletes nothing of the old after all. */
+  async discard(): Promise<void> {
+    for (const f of this.finished) {
+      await this.store.delete(f.idxKey);
+      await this.store.delete(f.packKey);
+    }
+    this.finished.length = 0;
   }
 
   /** Packs written (or, in a dry run, that would be: counted as one). */

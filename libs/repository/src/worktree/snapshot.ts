@@ -103,7 +103,7 @@ export async function snapshotWorktree(
           if (!db.has(c.id)) {
             await db.putWithId(c.id, c.bytes, { deltaBase: deltaBases?.get(c.offset) });
             crashPoint('commit.chunk');
-          }
+          } else db.noteReused(c.id);
           refs.push({ id: c.id, size: c.bytes.length });
           progress(c.bytes.length);
         }
@@ -135,6 +135,7 @@ export async function snapshotWorktree(
       const c = cache.lookup(s.path, s.stat);
       // The object may be gone since: gc keeps only what refs and this working copy's cache reach. Then hash again.
       if (c && c.kind === s.kind && c.executable === s.executable && db.has(c.id)) {
+        db.noteReused(c.id);
         slots.push({ path: s.path, entry: { kind: c.kind, executable: c.executable, size: c.size, id: c.id, chunked: c.chunked } });
         continue;
       }
