@@ -39,6 +39,10 @@ const CLOUD_STORES = {
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-demo-'));
 const children = [];
+/** The broker store's id, which prefixes its cursors in Redis (`trib:<id>:`), once the broker said it. */
+let cursorPrefix;
+/** Set by Ctrl-C: the run is stopped, not failed. */
+let interrupted = false;
 const emulators = [];
 /** The variables that point the SDKs at the emulators (empty without --clouds), for every app and `trib` call. */
 let cloudEnv = {};
@@ -126,6 +130,7 @@ async function main() {
   const brokerStore = clouds ? await storeOf('broker', path.join(work, 'broker-home')) : pathToFileURL(path.join(work, 'broker-store')).href;
   const broker = await startApp('broker', 'broker', { TRIB_STORE: brokerStore, TRIB_LISTEN: '127.0.0.1:0' });
   say(`broker listening on ${broker.address}${clouds ? `, store ${brokerStore}` : ''}`);
+  cursorPrefix = (/cursor prefix ([A-Za-z0-9_-]+)/.exec(broker.text) || [])[1];
   const topics = REGIONS.map((r) => `datasets/heart/${r}`);
   const hubHome = path.join(work, 'hub');
   const hub = await startApp('hub', 'hub', {
@@ -207,12 +212,24 @@ async function main() {
     );
   }
   console.log(`  each region's first batch (connects, creates its topic): ${firstLatencies.join(', ')} ms`);
+  console.log(
+    'Every batch is new data, so all of it travels; the wire also carries each commit\'s tree and commit objects and ' +
+      'the framing, which is the part above 1x. Latency is from the commit\'s timestamp to the hub\'s merge' +
+      (clouds ? '; on the emulators every store call is an HTTP round trip, so it is slower than on local disk.' : '.'),
+  );
   if (clouds) console.log(`stores: broker ${CLOUD_STORES.broker}, hub ${CLOUD_STORES.hub}, ${REGIONS.map((r) => `${r} ${CLOUD_STORES[r]}`).join(', ')}`);
   console.log(`hub repository: ${verify.status === 0 ? 'trib verify --read-data passed' : `VERIFY FAILED: ${verify.stderr.trim()}`}`);
   if (verify.status !== 0) process.exitCode = 1;
 }
 
-async function shutdown() {
+let stopped;
+/** Stops every process, once (Ctrl-C and the end of main may both ask). */
+function shutdown() {
+  stopped ??= stopAll();
+  return stopped;
+}
+
+async function stopAll() {
   await Promise.all(
     children.map(
       (c) =>
@@ -229,17 +246,45 @@ async function shutdown() {
   );
   // The emulators go last: the apps flush to them as they stop.
   await Promise.all(emulators.splice(0).map((e) => e.stop().catch((err) => say(`stopping an emulator: ${err.message}`))));
-  if (!keep) fs.rmSync(work, { recursive: true, force: true });
-  else say(`kept ${work}`);
+  // A failed run keeps its folder: the logs it points to are the way to find out why.
+  if (keep || (process.exitCode && !interrupted)) {
+    say(`kept ${work}: logs/ holds each process's log; read the hub's data with trib checkout main --to DIR in ${path.join(work, 'hub')}`);
+  } else {
+    fs.rmSync(work, { recursive: true, force: true });
+    await forgetCursors();
+  }
+}
+
+/** Deletes this run's cursors from Redis: its broker store is gone with the folder, and nothing else reads them. */
+async function forgetCursors() {
+  if (!cursorPrefix) return;
+  const Redis = require('ioredis');
+  const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `trib:${cursorPrefix}:*`, 'COUNT', 500);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } catch (e) {
+    say(`could not remove this run's cursors from Redis (prefix trib:${cursorPrefix}:): ${e.message}`);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 process.on('SIGINT', () => {
+  interrupted = true;
+  say('interrupted: stopping every process');
+  process.exitCode = 130;
   void shutdown().then(() => process.exit(130));
 });
 
 main()
   .catch((e) => {
-    say(`failed: ${e.message}`);
-    process.exitCode = 1;
+    if (!interrupted) say(`failed: ${e.message}`);
+    process.exitCode = process.exitCode || 1;
   })
   .finally(() => shutdown());

@@ -1,11 +1,14 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import Redis from 'ioredis';
+import { PrivateRedis } from '../libs/sync/src/testing/private-redis';
 import { nodeAsync, ROOT, RunResult } from './support/trib';
 
 /** `npm run demo` is the README's first command: these run it as a newcomer would and read what it prints. */
 
 /** `node scripts/demo.js ARGS`, as `npm run demo -- ARGS` runs it. */
-function runDemo(args: string[]): Promise<RunResult> {
-  return nodeAsync([path.join(ROOT, 'scripts/demo.js'), ...args], { env: { CI: 'true' } });
+function runDemo(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return nodeAsync([path.join(ROOT, 'scripts/demo.js'), ...args], { env: { CI: 'true', ...env } });
 }
 
 interface RegionRow {
@@ -44,7 +47,19 @@ function expectWholeFlow(run: RunResult): void {
 
 describe('npm run demo', () => {
   it('runs the broker, the hub and three agents on local disk until the hub has merged every batch', async () => {
-    expectWholeFlow(await runDemo([]));
+    const redis = await PrivateRedis.start();
+    const client = new Redis(redis.url);
+    try {
+      const run = await runDemo([], { REDIS_URL: redis.url });
+      expectWholeFlow(run);
+      // It leaves nothing behind: not its folder, not its cursors in Redis.
+      const work = /working in (\S+)/.exec(run.stderr)![1];
+      expect(existsSync(work)).toBe(false);
+      expect(await client.keys('trib:*')).toEqual([]);
+    } finally {
+      client.disconnect();
+      await redis.dispose();
+    }
   });
 
   it('with --clouds, runs the same flow across S3, GCS and Azure stand-ins it starts itself', async () => {

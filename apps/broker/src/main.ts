@@ -1,11 +1,12 @@
 import 'reflect-metadata';
-import { ConsoleLogger, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, configureHeapGrowth, loadConfig, silenceSdkNodeVersionNotice, TRIB_ENV } from '@tributary/config';
 import { isTribError } from '@tributary/core';
-import { openStore } from '@tributary/storage';
+import { openStore, parseStoreUrl } from '@tributary/storage';
 import { BrokerContext, PROTO_FILES, PROTO_LOADER_OPTIONS } from '@tributary/sync';
 import { BrokerModule } from './broker.module';
+import { LineLogger } from './line-logger';
 import { TributaryGrpcServer } from './tributary-grpc.server';
 
 const BROKER_ENV = { redisUrl: TRIB_ENV.redisUrl, listen: TRIB_ENV.listen, store: TRIB_ENV.store, topicLogFence: TRIB_ENV.topicLogFence };
@@ -15,9 +16,10 @@ async function main(): Promise<void> {
   configureHeapGrowth();
   silenceSdkNodeVersionNotice();
   const cfg = loadConfig(BROKER_ENV);
-  Logger.overrideLogger(new ConsoleLogger({ colors: Boolean(process.stdout.isTTY) }));
+  Logger.overrideLogger(new LineLogger());
   const logger = new Logger('broker');
-  const store = await openStore(cfg.store);
+  // A local folder is made if missing, as the agent and the hub make theirs; a cloud bucket only trib init creates.
+  const store = await openStore(cfg.store, { create: parseStoreUrl(cfg.store).scheme === 'file' });
   const context = await BrokerContext.open({
     store,
     redisUrl: cfg.redisUrl,
@@ -27,8 +29,7 @@ async function main(): Promise<void> {
   const strategy = new TributaryGrpcServer({ package: 'tributary.v1', protoPath: PROTO_FILES, loader: PROTO_LOADER_OPTIONS, url: cfg.listen.address });
   const app = await NestFactory.createMicroservice(BrokerModule.register(context), {
     strategy,
-    // Colour codes only help on a terminal; in a log file they are noise.
-    logger: new ConsoleLogger({ logLevels: ['log', 'warn', 'error'], colors: Boolean(process.stdout.isTTY) }),
+    logger: new LineLogger(),
   });
   await app.listen();
   logger.log(`listening on ${cfg.listen.host}:${strategy.boundPort}; store ${store.url}, redis ${cfg.redisUrl}, cursor prefix ${context.storeId}`);

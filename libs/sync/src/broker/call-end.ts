@@ -4,11 +4,19 @@ import { BrokerLogger } from './broker-context';
 
 type AnyCall = grpc.ServerDuplexStream<unknown, unknown>;
 
-/** Ends a streaming call with the status `e` maps to (see status-mapping), unless the call is already over. */
+/**
+ * Ends a streaming call with the status `e` maps to (see status-mapping), unless the call is already over. A peer
+ * that cancelled its call (a subscriber stopping, a client killed) is how calls normally end: an info line, not a
+ * warning.
+ */
 export function failCall(call: AnyCall, e: unknown, log: BrokerLogger, what: string): void {
   const status = toGrpcStatus(e);
+  if (call.cancelled) {
+    log('info', `${what}: ended by the peer`);
+    return;
+  }
   log(status.code === 13 ? 'error' : 'warn', `${what}: ${status.details}`);
-  if (call.cancelled || call.destroyed || call.writableEnded) return;
+  if (call.destroyed || call.writableEnded) return;
   call.emit('error', { code: status.code, details: status.details });
 }
 
