@@ -157,8 +157,8 @@ export async function sharedRecordRemovals(
  * whatever order they came in:
  * - the topic removed the path: main keeps what the other topics hold there: their file (the same for all of
  *   them, as two different versions of a path are a conflict), or a record file laid out from their blocks;
- * - the topic changed a path other topics hold that is not a record file: a conflict, as if the change had come
- *   after theirs (record files follow fitTakenRecordFiles).
+ * - the topic changed a path that is not a record file while another topic holds another version of it: a
+ *   conflict, as if the change had come after theirs (record files follow fitTakenRecordFiles).
  * `removed` (sharedRecordRemovals) are record files whose main version holds other topics' blocks: the topic's
  * block is taken out, if main's file is indeed the layout of the blocks (else a modify/delete conflict).
  * Costs a lookup per topic for each path the topic changed or removed, nothing for added ones; a removed record
@@ -191,7 +191,8 @@ export async function keepOtherTopicsPaths(
     const others = await othersAt(path);
     if (others.length === 0) continue;
     if (after) {
-      conflicts.push(`${path} (modify/modify)`);
+      // Other topics that already hold the new version agree with it; one holding another version does not.
+      if (others.some((o) => !sameEntry(o.entry, after))) conflicts.push(`${path} (modify/modify)`);
       continue;
     }
     const kept = record ? await keptRecordFile(src, sink, path, others) : others[0].entry;
