@@ -29,7 +29,9 @@ export const commitCommand: CliCommand = {
       if (args.flags.has('--json')) ctx.json({ commit: null, tree: outcome.tree, files: s.files });
       return 0;
     }
-    ctx.err(`${s.files} files, ${s.hashedFiles} hashed (${s.hashedBytes} bytes)`);
+    // A file status or diff hashed already is known by its stat: say so, or '0 hashed' reads as 'nothing taken'.
+    const known = s.files - s.hashedFiles;
+    ctx.err(`${s.files} files, ${s.hashedFiles} read and hashed (${s.hashedBytes} bytes)${known > 0 ? `, ${known} known unchanged since last hashed` : ''}`);
     if (args.flags.has('--json')) ctx.json({ commit: outcome.commit, tree: outcome.tree, files: s.files, hashedFiles: s.hashedFiles, hashedBytes: s.hashedBytes, storedBytes: outcome.storedBytes });
     else ctx.out(outcome.commit);
     return 0;
