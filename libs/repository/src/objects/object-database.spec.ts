@@ -34,6 +34,18 @@ async function keys(store: MemoryStore, suffix = ''): Promise<string[]> {
   return out.sort();
 }
 
+/** What another process's gc does to `old`, which holds only `bytes`: a new pack holding them, then `old` deleted. */
+async function moveToNewPack(store: MemoryStore, old: { packKey: string; idxKey: string }, bytes: Buffer): Promise<void> {
+  const copy = await ObjectDatabase.open(new MemoryStore());
+  await copy.put(bytes);
+  await copy.flush();
+  const moved = copy.packs()[0];
+  await store.putIfAbsent(moved.packKey, await copy.store.get(moved.packKey));
+  await store.putIfAbsent(moved.idxKey, await copy.store.get(moved.idxKey));
+  await store.delete(old.idxKey);
+  await store.delete(old.packKey);
+}
+
 /** Replaces a stored object's bytes (the store itself never allows it). */
 async function rewrite(store: MemoryStore, key: string, edit: (b: Buffer) => Buffer): Promise<void> {
   const bytes = await store.get(key);
@@ -591,16 +603,8 @@ describe('ObjectDatabase', () => {
 
     // Another process copies the object into a new pack and deletes the old one, as gc does.
     const gc = await ObjectDatabase.open(store);
-    const old = gc.packs()[0];
+    await moveToNewPack(store, gc.packs()[0], a);
     await gc.abort();
-    const copy = await ObjectDatabase.open(new MemoryStore());
-    await copy.put(a);
-    await copy.flush();
-    const moved = copy.packs()[0];
-    await store.putIfAbsent(moved.packKey, await copy.store.get(moved.packKey));
-    await store.putIfAbsent(moved.idxKey, await copy.store.get(moved.idxKey));
-    await store.delete(old.idxKey);
-    await store.delete(old.packKey);
 
     same(await reader.get(id), a);
   });
@@ -624,14 +628,7 @@ describe('ObjectDatabase', () => {
     const id = await first.put(a);
     await first.flush();
     const old = first.packs()[0];
-    const copy = await ObjectDatabase.open(new MemoryStore());
-    await copy.put(a);
-    await copy.flush();
-    const moved = copy.packs()[0];
-    await store.putIfAbsent(moved.packKey, await copy.store.get(moved.packKey));
-    await store.putIfAbsent(moved.idxKey, await copy.store.get(moved.idxKey));
-    await store.delete(old.idxKey);
-    await store.delete(old.packKey);
+    await moveToNewPack(store, old, a);
     staleListing = [old.packKey, old.idxKey];
     await reader.reload();
     expect(reader.packs()).toHaveLength(0);
