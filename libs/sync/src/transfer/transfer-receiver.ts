@@ -13,6 +13,7 @@ import {
 } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
 import { HashPool, sharedHashPool } from './hash-pool';
+import { processVerifiedKinds, Received, VerifiedKinds } from './verified-kinds';
 import type { ObjectFrame__Output } from '../generated/tributary/v1/ObjectFrame';
 import { CHUNK, CHUNK_LIST, COMMIT, entryObjectKind, kindWord, ObjectKindName, parseObjectKind, TREE } from './object-kinds';
 import {
@@ -25,16 +26,6 @@ import {
   TransferStats,
 } from './transfer-channel';
 
-/** What a received object turned out to be, for checking its parents' claims about it. */
-interface Received {
-  readonly kind: ObjectKindName;
-  /** Chunk: its length; list or tree node: the total file bytes beneath it. */
-  readonly size: number;
-  /** The length of the object's own bytes (what a claim that it is a chunk is checked against). */
-  readonly length: number;
-  /** Chunk lists only. */
-  readonly level?: number;
-}
 
 /** One object of a batch, parsed off its frame (so no view of the message's buffer is kept but `data`). */
 interface IncomingObject {
@@ -84,13 +75,15 @@ export interface ReceivedCommit {
 export class TransferReceiver {
   /**
    * `onProgress` is told the running totals of the commit being received after each batch of objects. `hashes` is
-   * where batches are hashed when the channel's messages own their buffers (default: the process's pool).
+   * where batches are hashed when the channel's messages own their buffers (default: the process's pool); `kinds`
+   * what objects decoded as before (default: the process's memory of it).
    */
   constructor(
     private readonly target: ObjectTarget,
     private readonly channel: ReceiverChannel,
     private readonly onProgress?: (stats: TransferStats) => void,
     private readonly hashes: HashPool = sharedHashPool(),
+    private readonly kinds: VerifiedKinds = processVerifiedKinds,
   ) {}
 
   async receiveCommit(): Promise<ReceivedCommit> {
@@ -219,6 +212,7 @@ export class TransferReceiver {
     if (digest !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
     const info = await this.verify(id, kind, bytes, known);
     known.received.set(id, info);
+    this.kinds.set(id, info);
     await this.target.put(id, bytes, base);
     return kind === COMMIT ? { id, bytes } : undefined;
   }
@@ -232,21 +226,28 @@ export class TransferReceiver {
   }
 
   /**
-   * Reads, in one `getMany`, the held objects among `refs` that are claimed as anything but a chunk and not yet
-   * known, and records what each decodes as. So a claim about an object the target already holds (a publisher
-   * naming a stored chunk as a folder, or a list with the wrong size) is checked as strictly as one about an object
-   * of this transfer. Only objects a new object names directly are read: O(change), never the held history.
+   * Learns what the held objects among `refs` claimed as anything but a chunk decode as: from what this process
+   * decoded before (VerifiedKinds), else by reading them, in one `getMany`. So a claim about an object the target
+   * already holds (a publisher naming a stored chunk as a folder, or a list with the wrong size) is checked as
+   * strictly as one about an object of this transfer. Reads only objects a new object names directly and this
+   * process has not decoded since it started: a new tree page costs a read of its held entries once, not per publish.
    */
   private async learnHeld(parent: ObjectId, refs: readonly Reference[], known: KnownObjects): Promise<void> {
     const wanted = new Map<ObjectId, ObjectKindName>();
     for (const r of refs) {
-      if (r.kind === CHUNK || known.received.has(r.id) || known.held.has(r.id) || !this.target.has(r.id)) continue;
-      wanted.set(r.id, r.kind);
+      if (r.kind === CHUNK || known.received.has(r.id) || known.held.get(r.id)?.kind === r.kind) continue;
+      const seen = this.kinds.get(r.id, r.kind);
+      if (seen) known.held.set(r.id, seen);
+      else if (this.target.has(r.id)) wanted.set(r.id, r.kind);
     }
     if (wanted.size === 0) return;
     const ids = [...wanted.keys()];
     const bytes = await this.target.getMany(ids);
-    ids.forEach((id, i) => known.held.set(id, describeHeld(parent, id, wanted.get(id)!, bytes[i], this.target)));
+    ids.forEach((id, i) => {
+      const info = describeHeld(parent, id, wanted.get(id)!, bytes[i], this.target);
+      known.held.set(id, info);
+      this.kinds.set(id, info);
+    });
   }
 
   /** Checks that `ref`, named by `parent`, arrived earlier in this transfer or is held, as the kind and size claimed. */
@@ -271,8 +272,9 @@ export class TransferReceiver {
       if (!this.target.has(id)) throw notHeld();
       r = known.held.get(id);
       if (!r || r.kind !== kind) {
-        r = describeHeld(parent, id, kind, await this.target.get(id), this.target);
+        r = this.kinds.get(id, kind) ?? describeHeld(parent, id, kind, await this.target.get(id), this.target);
         known.held.set(id, r);
+        this.kinds.set(id, r);
       }
     }
     if (size !== undefined && r.size !== size) throw wrongSize(r.size);

@@ -26,6 +26,7 @@ import { CHUNK } from './object-kinds';
 import { ObjectReader, ObjectTarget, ReceiverChannel, TransferMessage } from './transfer-channel';
 import type { ObjectFrame } from '../generated/tributary/v1/ObjectFrame';
 import { TransferReceiver } from './transfer-receiver';
+import { VerifiedKinds } from './verified-kinds';
 import { TransferSender, TransferSenderOptions } from './transfer-sender';
 
 async function db(): Promise<ObjectDatabase> {
@@ -552,13 +553,16 @@ describe('object transfer', () => {
       return { src, dst, x: entries.get('x.txt')!, big: entries.get('big.bin')!, sub };
     }
 
-    /** Sends a commit of a one-entry root tree, `entry`, made by hand: the receiver holds what the entry names. */
-    async function sendRoot(src: ObjectDatabase, dst: ObjectDatabase, entry: TreeEntry) {
+    /**
+     * Sends a commit of a one-entry root tree, `entry`, made by hand: the receiver holds what the entry names. The
+     * receiver remembers nothing decoded before (a process just started) unless given `kinds`.
+     */
+    async function sendRoot(src: ObjectDatabase, dst: ObjectDatabase, entry: TreeEntry, kinds = new VerifiedKinds()) {
       const tree = await src.put(encodeCheckedTreePage([entry]));
       const c: Commit = { tree, parents: [], author: 'x', time: '2026-11-24T00:00:00.000Z', message: 'm', annotations: {} };
       const commit = (await src.put(encodeCommit(c))) as CommitId;
       const ch = memoryChannels();
-      const receiving = new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit();
+      const receiving = new TransferReceiver(databaseTarget(dst), ch.receiver, undefined, undefined, kinds).receiveCommit();
       receiving.catch(() => undefined);
       const frame = async (id: ObjectId, kind: string) => ({ id: Buffer.from(id, 'hex'), kind, data: await src.get(id) });
       const objects = [await frame(tree, 'OBJECT_KIND_TREE'), await frame(commit, 'OBJECT_KIND_COMMIT')];
@@ -609,6 +613,36 @@ describe('object transfer', () => {
       const list = await sendRoot(src, dst, { ...big, name: 'big2' });
       await expect(list.receiving).resolves.toMatchObject({ commit: list.commit });
       expect(dst.stats.gets - before).toBe(2);
+    });
+
+    it('reads nothing to check held objects this process decoded before (received them, or checked them once)', async () => {
+      const { src, dst, sub } = await held();
+      const kinds = new VerifiedKinds();
+      const before = dst.stats.gets;
+      await expect((await sendRoot(src, dst, { ...sub, name: 'one' }, kinds)).receiving).resolves.toBeDefined();
+      expect(dst.stats.gets - before).toBe(1);
+      await expect((await sendRoot(src, dst, { ...sub, name: 'two' }, kinds)).receiving).resolves.toBeDefined();
+      expect(dst.stats.gets - before).toBe(1);
+      // Remembered as what it is, not as anything: a claim of another kind is still read and refused.
+      const wrong = await sendRoot(src, dst, { ...sub, name: 'f', kind: 'file', chunked: true, executable: false }, kinds);
+      await expect(wrong.receiving).rejects.toThrow(/as a chunk list, but it is not one/);
+    });
+
+    it('an increment deep in a wide tree reads no held object on a receiver that received the previous commit', async () => {
+      const src = await db();
+      const dst = await db();
+      const files: Record<string, Buffer> = {};
+      for (let i = 0; i < 2000; i++) files[`d${i}/x.txt`] = Buffer.from(`v${i}`);
+      const one = await commitFiles(src, files);
+      await transfer(src, dst, one.commit);
+      files['d7/x.txt'] = Buffer.from('changed');
+      const two = await commitFiles(src, files, [one.commit]);
+      const before = dst.stats.gets;
+      const checks = jest.spyOn(dst, 'getMany');
+      await transfer(src, dst, two.commit, { base: one.commit });
+      expect(checks).not.toHaveBeenCalled();
+      // The one read: the old root page, which the new one travels as a delta of.
+      expect(dst.stats.gets - before).toBe(1);
     });
   });
 

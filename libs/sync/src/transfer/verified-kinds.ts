@@ -1,0 +1,49 @@
+import { ObjectId } from '@tributary/core';
+import { ObjectKindName } from './object-kinds';
+
+/** What an object turned out to be, for checking claims about it. */
+export interface Received {
+  readonly kind: ObjectKindName;
+  /** Chunk: its length; list or tree node: the total file bytes beneath it. */
+  readonly size: number;
+  /** The length of the object's own bytes (what a claim that it is a chunk is checked against). */
+  readonly length: number;
+  /** Chunk lists only. */
+  readonly level?: number;
+}
+
+/** Entries kept: about 15 MiB at most. */
+const DEFAULT_MAX_ENTRIES = 100_000;
+
+/**
+ * What objects decoded as, by id and kind, remembered across transfers. An id names its bytes wherever they are
+ * stored, so what they decode as is a fact about the id, true in any store: a receiver that decoded an object once
+ * (received it, or read it to check a claim) can check later claims about it without reading it again. So a
+ * broker's or a hub's checks of the objects a new tree names cost reads only for objects it has not seen since it
+ * started. Bounded: the least recently used are forgotten.
+ */
+export class VerifiedKinds {
+  private readonly entries = new Map<string, Received>();
+
+  constructor(private readonly maxEntries = DEFAULT_MAX_ENTRIES) {}
+
+  get(id: ObjectId, kind: ObjectKindName): Received | undefined {
+    const key = kind + id;
+    const r = this.entries.get(key);
+    if (r) {
+      this.entries.delete(key);
+      this.entries.set(key, r);
+    }
+    return r;
+  }
+
+  set(id: ObjectId, received: Received): void {
+    const key = received.kind + id;
+    this.entries.delete(key);
+    this.entries.set(key, received);
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
+/** The process's memory of decoded objects, shared by every receiver unless one is given its own. */
+export const processVerifiedKinds = new VerifiedKinds();
