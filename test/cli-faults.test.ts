@@ -395,6 +395,16 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     expect(existsSync(path.join(repo, 'only-b.txt'))).toBe(false);
   });
 
+  it('switch --force onto the current branch killed midway is finished by the next command, leaving no temp file', () => {
+    ok(repo, ['commit', '-m', 'first']);
+    const committed = new Map(readdirSync(repo).filter((f) => f !== '.trib').map((f) => [f, readFileSync(path.join(repo, f))]));
+    for (const f of committed.keys()) writeFileSync(path.join(repo, f), `local ${f}\n`);
+    crash(['switch', 'main', '--force'], 'checkout.before-rename:3');
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'main', clean: true });
+    expect(readdirSync(repo).filter((f) => f !== '.trib').sort()).toEqual([...committed.keys()].sort());
+    for (const [f, bytes] of committed) expect(readFileSync(path.join(repo, f)).equals(bytes)).toBe(true);
+  });
+
   /** main and b, each one commit past `first`, main checked out: what the merge tests merge. Returns main's head. */
   const branchesToMerge = (): string => {
     ok(repo, ['commit', '-m', 'first']);

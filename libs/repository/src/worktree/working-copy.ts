@@ -92,8 +92,8 @@ export class WorkingCopy {
   /**
    * A forced move, as `git switch --force`: local changes to tracked files (those of `from` or `to`) are thrown
    * away, so every tracked path ends as `to` has it; untracked files are kept unless `to` writes one of their paths.
-   * The move starts from the working tree as it is (its snapshot is what the move journal records, so a kill midway
-   * is undone back to the local changes, not to `from`).
+   * The move starts from the working tree as it is (its snapshot is what the move journal records): a kill midway
+   * is undone back to the local changes, or, when HEAD already names `to` (the current branch), finished.
    */
   private async forceTo(
     from: TreeId | undefined,
@@ -170,43 +170,44 @@ export class WorkingCopy {
 
   /**
    * Settles a move a kill cut short, which left each of its paths at either tree (or a temp file beside it). When
-   * HEAD names the tree the move went to, the move was done and is only forgotten. Otherwise its paths are put back
-   * as the tree it started from has them: the working files are then as they were before it began (HEAD's, unless
-   * something else moved HEAD meanwhile, which then shows as changes, as it would have without the move). A path
-   * changed after the kill keeps that change (see stillAsMoved).
+   * HEAD names the tree the move went to, the move is finished: a switch or merge only moves HEAD once every path
+   * is there, so there is nothing left to do, but a forced switch onto HEAD's own tree may have stopped midway.
+   * Otherwise its paths are put back as the tree it started from has them: the working files are then as they
+   * were before it began (HEAD's, unless something else moved HEAD meanwhile, which then shows as changes, as it
+   * would have without the move). Either way a path changed after the kill keeps that change (see stillAtStart).
    */
   private async settleCutShortMove(): Promise<void> {
     const move = await readMove(this.repo.tribDir);
     if (!move) return;
-    const head = await this.repo.head();
-    const headTree = await this.repo.treeOf(head.commit);
-    if (headTree !== move.to) {
-      const plan = await this.planMove(move.to, move.from).catch((e: unknown) => {
-        // Only a gc in another working copy of the store could have taken them (gc here keeps them).
-        if (!(e instanceof NotFoundError)) throw e;
-        throw new FailedPreconditionError(
-          `cannot undo the switch or merge that was cut short, its trees are gone (${e.message}); ` +
-            `remove ${moveJournalPath(this.repo.tribDir)} and run trib switch --force with your branch`,
-        );
-      });
-      removeWriteTemps(this.repo.workdir, plan);
-      const undo = await this.stillAsMoved(plan, move.from);
-      await this.applyMove(undo, this.blockersOf(undo, { force: true }));
+    const headTree = await this.repo.treeOf((await this.repo.head()).commit);
+    const [start, end] = headTree === move.to ? [move.from, move.to] : [move.to, move.from];
+    const plan = await this.planMove(start, end).catch((e: unknown) => {
+      // Only a gc in another working copy of the store could have taken them (gc here keeps them).
+      if (!(e instanceof NotFoundError)) throw e;
+      throw new FailedPreconditionError(
+        `cannot settle the switch or merge that was cut short, its trees are gone (${e.message}); ` +
+          `remove ${moveJournalPath(this.repo.tribDir)} and run trib switch --force with your branch`,
+      );
+    });
+    removeWriteTemps(this.repo.workdir, plan);
+    const rest = await this.stillAtStart(plan, end);
+    if (rest.length > 0) {
+      await this.applyMove(rest, this.blockersOf(rest, { force: true }));
       await this.cache.save();
     }
     await endMove(this.repo.tribDir);
   }
 
   /**
-   * The changes of `undo` (a plan from the tree a move went to back to `from`) whose paths still hold what the
-   * move wrote or removed there. A path changed since the kill (a file edited before the next command) is left
-   * alone, so it shows as a local change instead of being overwritten; one already as `from` has it needs nothing,
-   * except that a path `from` lacks is removed again all the same, which takes away the folders the move made for it.
+   * The changes of `plan` (towards tree `end`) whose paths still hold the version the plan starts from. A path
+   * changed since the kill (a file edited before the next command) is left alone, so it shows as a local change
+   * instead of being overwritten; one already as `end` has it needs nothing, except that a path `end` lacks is
+   * removed again all the same, which takes away the folders the move made for it.
    */
-  private async stillAsMoved(undo: readonly TreeChange[], from: TreeId | undefined): Promise<TreeChange[]> {
-    const { changes } = await this.changes(from);
+  private async stillAtStart(plan: readonly TreeChange[], end: TreeId | undefined): Promise<TreeChange[]> {
+    const { changes } = await this.changes(end);
     const now = new Map(changes.map((c) => [c.path, c.new]));
-    return undo.filter((c) => (now.has(c.path) ? sameEntry(now.get(c.path), c.old) : c.new === undefined));
+    return plan.filter((c) => (now.has(c.path) ? sameEntry(now.get(c.path), c.old) : c.new === undefined));
   }
 
   async close(): Promise<void> {
