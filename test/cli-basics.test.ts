@@ -38,6 +38,17 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(show.size).toBe(9 + 4);
   });
 
+  it('init refuses a folder that is a repository, and finishes one whose init was cut short', () => {
+    const again = trib(t.dir, ['init', repo]);
+    expect([again.code, again.stderr.trim()]).toEqual([2, `trib init: ${repo} is already a trib repository`]);
+    // A kill after .trib/ (and its store) were made, before the config that makes them a repository.
+    const cut = path.join(t.dir, 'cut');
+    mkdirSync(path.join(cut, '.trib', 'store'), { recursive: true });
+    ok(t.dir, ['init', cut]);
+    writeFileSync(path.join(cut, 'a.txt'), 'a\n');
+    ok(cut, ['commit', '-m', 'first']);
+  });
+
   it('uses --author, then $TRIB_AUTHOR', () => {
     writeFileSync(path.join(repo, 'f'), 'x');
     ok(repo, ['commit', '-m', 'one', '--author', 'Dr Who']);

@@ -101,7 +101,8 @@ export class Repository implements CommitReader {
       }
       throw e;
     });
-    if (await exists(tribDir)) throw new FailedPreconditionError(`${workdir} is already a trib repository`);
+    // The local config is what makes a repository (it is written last): a .trib/ without it is an init cut short.
+    if (await exists(path.join(tribDir, CONFIG_FILE))) throw new FailedPreconditionError(`${workdir} is already a trib repository`);
     const branch = opts.initialBranch ?? 'main';
     validateRefName(branch, 'branch name');
     const storeUrl = opts.storeUrl ?? pathToFileURL(path.join(tribDir, 'store')).href;

@@ -14,6 +14,9 @@ describe('makeDirectory', () => {
     expect(statSync(deep).isDirectory()).toBe(true);
     await expect(makeDirectory(deep)).resolves.toBeUndefined();
     await expect(makeDirectory(path.join(dir, 'a', 'd'))).resolves.toBe(path.join(dir, 'a', 'd'));
+    // As the path reads, not as its segments do: `missing/..` is not made on the way.
+    await expect(makeDirectory(`${dir}/missing/../e`)).resolves.toBe(path.join(dir, 'e'));
+    expect(existsSync(path.join(dir, 'missing'))).toBe(false);
   });
 
   it('refuses a file in the way, as the file or as a parent', async () => {

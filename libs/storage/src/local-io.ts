@@ -50,6 +50,8 @@ export function quietly(step: () => void): boolean {
  * A `dir` that exists as something else is EEXIST; a parent that is a file, ENOTDIR.
  */
 export async function makeDirectory(dir: string): Promise<string | undefined> {
+  // Resolved first: `a/missing/../b` must not make `a/missing` on the way.
+  dir = path.resolve(dir);
   const made = await mkdirOnce(dir);
   if (made !== 'ENOENT') return made;
   const parent = path.dirname(dir);

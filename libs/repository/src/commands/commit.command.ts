@@ -83,6 +83,7 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
         return { commit, tree: snapshot.tree, snapshot, storedBytes: stored() };
       }
     } finally {
+      repo.objects.stopWatchingReuse();
       await wc.close();
     }
   });

@@ -294,6 +294,11 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     this.reused = new Set();
   }
 
+  /** Ends a watch without confirming: a write that failed has nothing to confirm. */
+  stopWatchingReuse(): void {
+    this.reused = undefined;
+  }
+
   /** Notes that the caller refers to `id` because `has(id)` said it is stored, while a watch runs (watchReuse). */
   noteReused(id: ObjectId): void {
     if (this.reused && !this.isPending(id)) this.reused.add(id);
