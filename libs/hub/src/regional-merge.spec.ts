@@ -83,6 +83,12 @@ async function read(repo: Repository, p: string): Promise<string | undefined> {
   return Buffer.concat(parts).toString();
 }
 
+/** Every hub's main holds exactly `files`. */
+async function expectMains(hubs: Repository[], files: Record<string, string>): Promise<void> {
+  const expected = await treeOf(hubs[0], files);
+  for (const hub of hubs) expect(await mainTree(hub)).toBe(expected);
+}
+
 function merge(hub: Repository, c: RegionalCommit, layout: HubLayout = 'graft', log?: (l: string) => void) {
   return mergeRegionalCommit(hub, c, { layout, now: NOW, author: 'hub', log });
 }
@@ -374,14 +380,13 @@ describe('mergeRegionalCommit, shared layout, arrival order', () => {
       }
     }
 
-    const expected = await treeOf(hubs[0], {
+    await expectMains(hubs, {
       'hr.csv': 'ts,hr\n5,70\n6,71\n7,72\n1,60\r\n2,61\r\n9,90\n10,91\n11,92\n',
       'dup.csv': 'k\n1\n1\n2\n',
       'events.jsonl': '{"r":"eu","n":1}\n{"r":"na","n":1}\n{"r":"na","n":2}\n',
       'logs/eu.jsonl': '{"e":1}\n{"e":2}\n{"e":3}\n',
       'gcp/model.bin': 'v2',
     });
-    for (const hub of hubs) expect(await mainTree(hub)).toBe(expected);
   });
 
   it('keeps a path one region removes while another holds it, whatever the order', async () => {
@@ -419,14 +424,13 @@ describe('mergeRegionalCommit, shared layout, arrival order', () => {
     }
     // What the last versions hold: eu's schema.json and empty hr.csv block, na's files, gcp's hr.csv; and docs/a.txt,
     // which eu removed and gcp left while na added it.
-    const expected = await treeOf(hubs[0], {
+    await expectMains(hubs, {
       'schema.json': '{"v":1}',
       'hr.csv': 'h\n1\n2\n9\n',
       'hr2.csv': 'h\n1\n',
       'notes.csv': 'k\r\n3\r\n',
       'docs/a.txt': 'a',
     });
-    for (const hub of hubs) expect(await mainTree(hub)).toBe(expected);
   });
 
   it('calls a change to a file another region still holds a conflict, in either order', async () => {
