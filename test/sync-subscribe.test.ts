@@ -184,6 +184,35 @@ describe('sync: subscribe', () => {
     }
   });
 
+  it("a second repository subscribing under a name another one used gets what it lacks, not what the name's cursor says", async () => {
+    const first = await newRepo(path.join(t.dir, 'laptop-1'));
+    const second = await newRepo(path.join(t.dir, 'laptop-2'));
+    try {
+      const r1 = await client.subscribe(first, TOPIC, 'alice');
+      expect(r1).toMatchObject({ seqFrom: 1, seqTo: 4 });
+      // A fresh clone under the same name: as git fetch, it gets every entry.
+      const r2 = await client.subscribe(second, TOPIC, 'alice');
+      expect(r2).toMatchObject({ commits: 4, seqFrom: 1, seqTo: 4, head: commits[3] });
+      expect((await second.refs.resolve(topicRef(TOPIC))).commit).toBe(commits[3]);
+      // The name's cursor stays where the first left it; a repository that holds everything gets nothing again.
+      expect(await cursorOf('alice')).toBe(4);
+      expect(await client.subscribe(first, TOPIC, 'alice')).toMatchObject({ commits: 0, seqTo: 4 });
+      // One that holds only the first entry gets the rest.
+      const third = await newRepo(path.join(t.dir, 'laptop-3'));
+      try {
+        await client.subscribe(third, TOPIC, 'bob', { from: 1 });
+        const ref = await third.refs.readForSwap(topicRef(TOPIC));
+        await third.refs.update(topicRef(TOPIC), ref!.version, { commit: commits[0] });
+        expect(await client.subscribe(third, TOPIC, 'alice')).toMatchObject({ commits: 3, seqFrom: 2, seqTo: 4 });
+      } finally {
+        await third.close();
+      }
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
   it('refuses an ack of an entry not delivered in this call: before its commit_end, or at or below the start', async () => {
     /** Starts a call from `fromSeq` and sends `ack` once the first message of body `when` arrives. */
     const ackAt = async (subscriber: string, fromSeq: number, when: string, ack: { seq: number; conflict?: string }) => {

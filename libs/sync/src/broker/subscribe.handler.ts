@@ -69,7 +69,7 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
       cursor = head?.seq ?? 0;
       await ctx.cursors.reset(topic, subscriber, cursor);
     } else {
-      cursor = await ctx.cursors.get(topic, subscriber);
+      cursor = await startAfterHeld(ctx, topic, await ctx.cursors.get(topic, subscriber), held as CommitId | undefined);
       await ctx.cursors.register(topic, subscriber);
     }
     await io.send({ state: { cursor, headSeq: head?.seq ?? 0 } });
@@ -229,4 +229,18 @@ function senderChannel(io: MessageStream<SubscribeRequest__Output, SubscribeResp
       }
     },
   };
+}
+
+/**
+ * Where a subscription without a start resumes: after the subscriber's cursor, or after what its repository holds
+ * of the topic (`held`, its topic ref) when that is behind. The cursor belongs to the subscriber's name, and a
+ * repository may hold less: a second clone subscribing under the same name, one restored from a backup. Like git
+ * fetch, it then gets what it lacks (acks move the cursor only forwards, so the name's cursor stays). A held commit
+ * the topic does not know leaves the cursor as it is.
+ */
+async function startAfterHeld(ctx: BrokerContext, topic: TopicName, cursor: number, held: CommitId | undefined): Promise<number> {
+  if (cursor === 0) return 0;
+  if (held === undefined) return 0;
+  const seq = await ctx.log.seqOf(topic, held);
+  return seq === undefined ? cursor : Math.min(cursor, seq);
 }
