@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ObjectId } from '@tributary/core';
@@ -36,6 +36,23 @@ describe('StatCache', () => {
     expect(back.lookup('a.csv', { ...stamp(10), ctimeNs: 1n })).toBeUndefined();
     expect(back.lookup('a.csv', { ...stamp(10), ino: 1n })).toBeUndefined();
     expect(back.lookup('missing', stamp(10))).toBeUndefined();
+  });
+
+  it('writes the file only when an entry changed: a status of an unchanged tree writes nothing', async () => {
+    const c = new StatCache(file);
+    c.set('a.csv', stamp(10), entry('a', 10));
+    await c.save();
+    const written = statSync(file, { bigint: true });
+    const back = await StatCache.load(file);
+    back.beginSweep();
+    back.keep('a.csv');
+    back.sweep();
+    await back.save();
+    expect(statSync(file, { bigint: true }).ino).toBe(written.ino); // not replaced by a rename
+    back.delete('a.csv');
+    await back.save();
+    expect(statSync(file, { bigint: true }).ino).not.toBe(written.ino);
+    expect((await StatCache.load(file)).size).toBe(0);
   });
 
   it('never trusts a racily clean entry: mtime not older than the saved cache', async () => {

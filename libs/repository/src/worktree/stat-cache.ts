@@ -53,6 +53,8 @@ export class StatCache {
   private used = 0;
   private generation = 0;
   private writtenAtNs = 0n;
+  /** Whether an entry changed since the file was read or written: `save` writes only then. */
+  private dirty = false;
 
   constructor(private readonly file: string) {}
 
@@ -66,7 +68,10 @@ export class StatCache {
       return cache;
     }
     if (bytes.subarray(0, MAGIC.length).toString('latin1') === MAGIC) cache.decode(bytes);
-    else if (bytes.subarray(0, LEGACY_FORMAT.length + 1).toString('latin1') === `${LEGACY_FORMAT}\n`) cache.decodeLegacy(bytes.toString('utf8'));
+    else if (bytes.subarray(0, LEGACY_FORMAT.length + 1).toString('latin1') === `${LEGACY_FORMAT}\n`) {
+      cache.decodeLegacy(bytes.toString('utf8'));
+      cache.dirty = true; // written again in the current format
+    }
     return cache;
   }
 
@@ -112,15 +117,16 @@ export class StatCache {
     const { buf, at } = this.record(slot);
     writeRecord(buf, at, e.id, e.kind, e.executable, e.chunked, e.size, st.mtimeNs, st.ctimeNs, BigInt.asUintN(64, st.ino));
     this.mark(slot);
+    this.dirty = true;
   }
 
   delete(relPath: string): void {
-    this.slots.delete(relPath);
+    if (this.slots.delete(relPath)) this.dirty = true;
   }
 
   /** Drops every entry not in `keep` (paths that no longer exist). */
   retainOnly(keep: Set<string>): void {
-    for (const p of this.slots.keys()) if (!keep.has(p)) this.slots.delete(p);
+    for (const p of this.slots.keys()) if (!keep.has(p)) this.delete(p);
   }
 
   /**
@@ -137,11 +143,16 @@ export class StatCache {
   }
 
   sweep(): void {
-    for (const [p, slot] of this.slots) if (this.marks[slot >>> BLOCK_SHIFT][slot & BLOCK_MASK] !== this.generation) this.slots.delete(p);
+    for (const [p, slot] of this.slots) if (this.marks[slot >>> BLOCK_SHIFT][slot & BLOCK_MASK] !== this.generation) this.delete(p);
   }
 
-  /** Writes the cache durably (temp file, fsync, rename, fsync of the directory), streaming. */
+  /**
+   * Writes the cache durably (temp file, fsync, rename, fsync of the directory), streaming; only when an entry
+   * changed, so a status of an unchanged tree writes nothing. (An entry too recent to trust is hashed again and
+   * set, which changes the cache: it is then written, and trusted from the next run on.)
+   */
   async save(): Promise<void> {
+    if (!this.dirty) return;
     const dir = path.dirname(this.file);
     await fs.mkdir(dir, { recursive: true });
     const tmp = `${this.file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -187,6 +198,7 @@ export class StatCache {
       await d.close();
     }
     this.writtenAtNs = statSync(this.file, { bigint: true }).mtimeNs;
+    this.dirty = false;
   }
 
   // ---- records

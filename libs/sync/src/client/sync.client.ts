@@ -235,6 +235,26 @@ export class SyncClient {
     this.sync.close();
   }
 
+  /**
+   * A streaming call's first answer, which a broker sends at once (its state): a peer that takes the connection and
+   * says nothing within the deadline is UNAVAILABLE (retried like one that refuses), never a hang.
+   */
+  private async firstAnswer<T>(answer: Promise<T>, cancel: () => void): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        cancel();
+        reject(new UnavailableError(`broker ${this.address} took the call but did not answer within ${this.deadlineMs / 1000} s`));
+      }, this.deadlineMs);
+    });
+    answer.catch(() => undefined);
+    try {
+      return await Promise.race([answer, silent]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   // ---- publish
 
   private async publishOnce(repo: Repository, topic: TopicName, commit: CommitId, acc: Accumulated, opts: PublishOptions): Promise<void> {
@@ -242,7 +262,7 @@ export class SyncClient {
     const io = new MessageStream<PublishResponse__Output, PublishRequest>(call);
     try {
       await io.send({ hello: { topic, commit } });
-      const state = expect(await io.receive(), 'state').state!;
+      const state = expect(await this.firstAnswer(io.receive(), () => call.cancel()), 'state').state!;
       if (state.commitSeq > 0) {
         if (acc.commits === 0) acc.seqFrom = acc.seqTo = Number(state.commitSeq);
         call.end();
@@ -329,7 +349,7 @@ export class SyncClient {
             held,
           },
         });
-        first = await io.receive();
+        first = await this.firstAnswer(io.receive(), () => call.cancel());
       } catch (e) {
         if (stopping) return;
         throw e;
