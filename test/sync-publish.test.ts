@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -268,6 +269,25 @@ describe('sync: publish', () => {
       await expect(nobody.listTopics()).rejects.toBeInstanceOf(UnavailableError);
     } finally {
       nobody.close();
+    }
+  });
+
+  it('gives UnavailableError, not a hang, when the broker takes the call and never answers', async () => {
+    // A peer that accepts connections and says nothing: a frozen broker, or not a broker at all.
+    const held: net.Socket[] = [];
+    const silent = net.createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const client2 = new SyncClient(address, { retryDelayMs: 10, retries: 0, deadlineMs: 300 });
+    const sub = await newRepo(path.join(t.dir, 'sub-silent'));
+    try {
+      await expect(client2.publish(repo, TOPIC)).rejects.toThrow(UnavailableError);
+      await expect(client2.subscribe(sub, TOPIC, 'quiet')).rejects.toThrow(new RegExp(`broker ${address}`));
+    } finally {
+      client2.close();
+      await sub.close();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 
