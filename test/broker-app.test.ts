@@ -137,6 +137,31 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(topics[0].subscribers).toEqual([{ name: 'lab', cursor: 1, lag: 0, conflicts: [] }]);
   });
 
+  it('subscribe --follow says when its broker does not answer, once, and still stops on Ctrl-C', async () => {
+    const lab = path.join(t.dir, 'lab-down');
+    ok(t.dir, ['init', lab]);
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(closed.address() as net.AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/trib'), 'subscribe', 'datasets/x', '--as', 'lab', '--follow', '--broker', address], {
+      cwd: lab,
+      env: process.env,
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes('retrying until it answers')) resolve();
+      }),
+    );
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr.match(/retrying until it answers/g)).toHaveLength(1);
+    expect(stderr).toContain(`broker ${address} is unavailable`);
+  });
+
   it('refuses bad configuration at start-up, naming the variable', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {
       env: { ...process.env, TRIB_STORE: 'ftp://nowhere', TRIB_LISTEN: 'localhost' },

@@ -24,9 +24,10 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     ok(repo, ['branch', 'exp/a']);
     const list = JSON.parse(ok(repo, ['branch', '--json']).stdout);
     expect(list.map((b: any) => [b.name, b.current])).toEqual([['exp/a', false], ['main', true]]);
-    for (const bad of ['-x', '/x', 'x/', 'a..b', 'a b', 'a\\b', '', 'HEAD', 'refs/heads/z']) {
+    for (const bad of ['-x', '/x', 'x/', 'a..b', 'a b', 'a\\b', '', 'HEAD', 'refs/heads/z', 'topics/t/one', 'topics']) {
       expect([bad, trib(repo, ['branch', '--', bad]).code]).toEqual([bad, 2]);
     }
+    expect(trib(repo, ['tag', 'topics/t/one']).code).toBe(2);
     expect(trib(repo, ['branch', 'exp/a']).code).toBe(2);
     expect(trib(repo, ['branch', 'exp']).stderr.trim()).toBe('trib branch: cannot create branch exp: branch exp/a exists');
     expect(trib(repo, ['branch', '-d', 'main']).code).toBe(2);

@@ -89,6 +89,7 @@ describe('trib CLI: bad input and damage', () => {
       [['commit', '-m', 'x', '--author', 'evil\nparent 0000'], /^trib commit: author "evil\\nparent 0000" holds a control character/],
       [['commit', '-m', 'x', '--meta', '__proto__=x'], /^trib commit: --meta key __proto__ is reserved$/],
       [['commit', '-m', 'title', '-m', 'body'], /^trib commit: option -m is given twice$/],
+      [['subscribe', 'datasets/x', '--as', 'a', '--from', '9999999999999999'], /--from wants a sequence number from 1 to 9007199254740991, or "latest"; got 9999999999999999$/],
       [['init', 'in-memory', '--store', 'mem://x'], /^trib init: a mem:\/\/ store lives only as long as one process/],
       [['init', 'rootward', '--store', 'file:relative'], /^trib init: bad store URL "file:relative": expected file:\/\/\/absolute\/path$/],
     ];

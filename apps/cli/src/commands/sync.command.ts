@@ -84,7 +84,10 @@ export const subscribeCommand: CliCommand = {
     let from: number | 'latest' | undefined;
     if (fromRaw === 'latest') from = 'latest';
     else if (fromRaw !== undefined) {
-      if (!/^[1-9]\d{0,15}$/.test(fromRaw)) throw new InvalidArgumentError('--from wants a sequence number >= 1 or "latest"');
+      // Past 2^53 a number is rounded, and the broker would be asked for another seq than the one typed.
+      if (!/^[1-9]\d{0,15}$/.test(fromRaw) || !Number.isSafeInteger(Number(fromRaw))) {
+        throw new InvalidArgumentError(`--from wants a sequence number from 1 to ${Number.MAX_SAFE_INTEGER}, or "latest"; got ${fromRaw}`);
+      }
       from = Number(fromRaw);
     }
     const follow = args.flags.has('--follow');
@@ -114,6 +117,11 @@ export const subscribeCommand: CliCommand = {
               if (follow && !args.flags.has('--json')) ctx.err(`${topic} seq ${e.seq}: ${e.commit}`);
             },
             onProgress: bar && ((bytes) => bar.count(bytes, 'received')),
+            // A following subscription retries a broker that went away by itself: say so, once each way.
+            onLinkChange:
+              follow && !args.flags.has('--json')
+                ? (change) => ctx.err(change.down ? `${change.down.message}; retrying until it answers` : `broker ${change.broker} answers`)
+                : undefined,
           });
           bar?.done();
           report(ctx, 'fetched', r, args.flags.has('--json'));

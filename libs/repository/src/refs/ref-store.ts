@@ -38,6 +38,10 @@ function validateShortRefName(name: string, what: string): void {
   if (name === HEAD || name.startsWith('refs/')) {
     throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: a revision with that name means something else`);
   }
+  // topics/T names refs/topics/T, which subscribe moves: a branch or tag there would hide it.
+  if (name === 'topics' || name.startsWith('topics/')) {
+    throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: topics/ names the refs trib subscribe keeps`);
+  }
 }
 export function topicRef(topic: string): RefName {
   validateRefName(topic, 'topic');
