@@ -12,7 +12,7 @@ import {
   TopicName,
   UnavailableError,
 } from '@tributary/core';
-import { lookupTreeSize, Repository } from '@tributary/repository';
+import { lookupTreeSize, Repository, topicRef } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
 import { freePort } from '../libs/sync/src/testing/private-redis';
@@ -403,6 +403,25 @@ describe('sync: publish', () => {
     const calls = events.filter((e) => e !== 'haveReply');
     expect(calls).toEqual(['state', 'appended', 'appended', 'appended', 'appended', 'end', 'appended']);
   });
+
+  it('says how to publish a merge of the topic into local work, which reaches the head only as a second parent', async () => {
+    const lab = await newRepo(path.join(t.dir, 'lab-merge'));
+    const topic = 'datasets/merge/lab';
+    try {
+      await client.publish(repo, topic);
+      await client.subscribe(lab, topic, 'lab');
+      const head = (await lab.refs.resolve(topicRef(topic))).commit!;
+      const local = await commitFiles(lab, { 'labels.txt': 'mine\n' });
+      const tree = (await lab.readCommit(local)).tree;
+      const merge = await lab.writeCommit({ tree, parents: [local, head], author: 'lab', time: new Date().toISOString(), message: 'merge', annotations: {} });
+      const err = await client.publishCommit(lab, topic, merge).catch((e) => e);
+      expect(err).toBeInstanceOf(FailedPreconditionError);
+      expect(err.message).toMatch(/only through a merge's second parent.*trib branch up refs\/topics\/datasets\/merge\/lab/);
+    } finally {
+      await lab.close();
+    }
+  });
+
 });
 
 function once(emitter: NodeJS.EventEmitter, event: string): Promise<unknown> {

@@ -10,7 +10,7 @@ import {
   TribError,
   UnavailableError,
 } from '@tributary/core';
-import { lookupTreeSize, readAheadFor, Repository, topicRef } from '@tributary/repository';
+import { isAncestor, lookupTreeSize, readAheadFor, Repository, topicRef } from '@tributary/repository';
 import type { AdminServiceClient } from '../generated/tributary/v1/AdminService';
 import type { ListTopicsResponse__Output } from '../generated/tributary/v1/ListTopicsResponse';
 import type { PublishRequest } from '../generated/tributary/v1/PublishRequest';
@@ -459,6 +459,15 @@ export async function firstParentChainAfter(repo: Repository, commit: CommitId, 
     c = (await repo.readCommit(c)).parents[0];
   }
   if (head) {
+    // A merge of the topic into local work has the head as its second parent: say what would publish.
+    if (repo.objects.has(head) && (await isAncestor(repo, head, commit))) {
+      throw new FailedPreconditionError(
+        `not a fast-forward: ${commit} reaches ${head}, the head of topic ${topic}, only through a merge's second ` +
+          `parent, and a topic is a first-parent chain; merge your work into the topic instead: ` +
+          `trib branch up refs/topics/${topic} && trib switch up && trib merge <your branch> --no-ff, then trib publish ${topic} up`,
+        { topic, head },
+      );
+    }
     throw new FailedPreconditionError(`not a fast-forward: ${commit} does not descend from ${head}, the head of topic ${topic}`, { topic, head });
   }
   return chain.reverse();
