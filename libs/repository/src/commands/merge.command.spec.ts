@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Repository } from '../repository';
+import { WorkingCopy } from '../worktree/working-copy';
 import { commitWorktree } from './commit.command';
 import { mergeIntoWorktree } from './merge.command';
 import { createBranch } from './refs.command';
@@ -66,5 +67,19 @@ describe('mergeIntoWorktree', () => {
     await switchBranch(repo, 'other');
     const r = await mergeIntoWorktree(repo, 'main', { strategy: 'ours' });
     expect(r).toMatchObject({ kind: 'fast-forward', conflicts: [], settled: [] });
+  });
+
+  it('scans the working tree once: the dirty check and the move share it', async () => {
+    await write('a', 'a\n');
+    await commit('base');
+    await createBranch(repo, 'other');
+    await switchBranch(repo, 'other');
+    await write('b', 'b\n');
+    await commit('other');
+    await switchBranch(repo, 'main');
+    const scans = jest.spyOn(WorkingCopy.prototype, 'changes');
+    expect((await mergeIntoWorktree(repo, 'other')).kind).toBe('fast-forward');
+    expect(scans).toHaveBeenCalledTimes(1);
+    expect(await fs.readFile(path.join(dir, 'b'), 'utf8')).toBe('b\n');
   });
 });

@@ -152,7 +152,7 @@ export async function mergeIntoWorktree(
         kind = 'merge';
       }
       crashPoint('merge.before-worktree');
-      await wc.moveTo(headTree, tree, { onProgress: opts.onProgress });
+      await wc.moveTo(headTree, tree, { local: changes, onProgress: opts.onProgress });
       await repo.advanceHead(head, commit);
       await wc.cache.save();
       await wc.endMove();

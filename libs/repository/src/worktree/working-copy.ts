@@ -69,12 +69,15 @@ export class WorkingCopy {
   async moveTo(
     from: TreeId | undefined,
     to: TreeId,
-    /** `onProgress`: the bytes of files written so far, of all the move writes. */
-    opts: { force?: boolean; refuseDirty?: boolean; onProgress?: (done: number, total: number) => void } = {},
+    /**
+     * `onProgress`: the bytes of files written so far, of all the move writes. `local`: the changes from `from` to
+     * the working tree, when the caller has just taken them (`changes`) under the same lock: not scanned again.
+     */
+    opts: { force?: boolean; refuseDirty?: boolean; local?: readonly TreeChange[]; onProgress?: (done: number, total: number) => void } = {},
   ): Promise<{ written: number; removed: number }> {
     if (opts.force) return this.forceTo(from, to, opts.onProgress);
     const plan = await this.planMove(from, to);
-    const { changes: local } = await this.changes(from);
+    const local = opts.local ?? (await this.changes(from)).changes;
     if (opts.refuseDirty) {
       const dirty = local.filter((c) => c.status !== 'added');
       if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}${dirty.length > 1 ? `, and ${dirty.length - 1} more` : ''}); commit them first`);
