@@ -39,7 +39,8 @@ const FROM_GRPC: Record<grpc.status, ErrorCode> = {
   [grpc.status.FAILED_PRECONDITION]: 'FAILED_PRECONDITION',
   [grpc.status.ABORTED]: 'CONFLICT',
   [grpc.status.OUT_OF_RANGE]: 'INVALID_ARGUMENT',
-  [grpc.status.UNIMPLEMENTED]: 'INTERNAL',
+  // A peer that does not serve the call (an HTTP/2 server answering 404) is no broker to talk to: unavailable.
+  [grpc.status.UNIMPLEMENTED]: 'UNAVAILABLE',
   [grpc.status.INTERNAL]: 'INTERNAL',
   [grpc.status.UNAVAILABLE]: 'UNAVAILABLE',
   [grpc.status.DATA_LOSS]: 'INTEGRITY',
@@ -79,7 +80,8 @@ export function fromGrpcError(e: unknown): TribError {
     const code = FROM_GRPC[e.code as grpc.status] ?? 'INTERNAL';
     // grpc-js ends a failed connection's text with "Resolution note: " and, for an address, nothing after it.
     const text = e.details || e.message || grpc.status[e.code] || 'gRPC call failed';
-    const message = text.replace(/\s*Resolution note:\s*$/, '');
+    let message = text.replace(/\s*Resolution note:\s*$/, '');
+    if (e.code === grpc.status.UNIMPLEMENTED) message = `it does not serve this call: not a Tributary broker, or another version (${message})`;
     return tribError(code, message, { grpcCode: grpc.status[e.code] ?? e.code }, e);
   }
   return new TribError('INTERNAL', e instanceof Error ? e.message : String(e), {}, { cause: e });

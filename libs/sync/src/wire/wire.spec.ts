@@ -55,6 +55,10 @@ describe('status mapping', () => {
     expect(fromGrpcError({ code: grpc.status.NOT_FOUND, details: 'x', message: '' })).toBeInstanceOf(NotFoundError);
     expect(fromGrpcError({ code: grpc.status.DATA_LOSS, details: 'x', message: '' })).toBeInstanceOf(IntegrityError);
     expect(fromGrpcError({ code: grpc.status.ABORTED, details: 'x', message: '' })).toBeInstanceOf(ConflictError);
+    // A peer that does not serve the call (an HTTP/2 server answering 404): no broker here, as if none answered.
+    const notBroker = fromGrpcError({ code: grpc.status.UNIMPLEMENTED, details: 'Received HTTP status code 404', message: '' });
+    expect(notBroker).toBeInstanceOf(UnavailableError);
+    expect(notBroker.message).toBe('it does not serve this call: not a Tributary broker, or another version (Received HTTP status code 404)');
     expect(fromGrpcError({ code: grpc.status.DEADLINE_EXCEEDED, details: 'x', message: '' })).toBeInstanceOf(UnavailableError);
   });
 
