@@ -25,8 +25,8 @@ import {
 import { makeDirectory, ObjectStore, openStore, parseDurableStoreUrl } from '@tributary/storage';
 import { ObjectDatabase } from './objects/object-database';
 import { RepositoryLock } from './locks/repository-lock';
-import { branchRef, HEAD, RefStore, RefTarget, TAG_PREFIX, tagRef } from './refs/ref-store';
-import { resolveRevision } from './revisions/rev-parse';
+import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
+import { parseRevision, refCandidates, resolveRevision } from './revisions/rev-parse';
 import { CommitReader } from './history/commit-walk';
 
 export const TRIB_DIR = REPOSITORY_DIR;
@@ -202,27 +202,19 @@ export class Repository implements CommitReader {
   }
 
   /**
-   * The annotated tag `spec` names: a tag name (when no branch takes it first, as `resolve` reads it) or
-   * `refs/tags/NAME` whose ref points at a tag object. Undefined for anything else (a plain tag, a commit, `HEAD~1`).
+   * The annotated tag `spec` names: a ref that `resolve` reads it as (the same candidates, in the same order, so a
+   * branch of that name wins) pointing at a tag object. Undefined for anything else (a plain tag, a commit, `v1~1`).
    */
   async annotatedTag(spec: string): Promise<Tag | undefined> {
-    let ref: RefName;
-    if (spec.startsWith(TAG_PREFIX)) ref = spec as RefName;
-    else {
-      const names = (() => {
-        try {
-          return { branch: branchRef(spec), tag: tagRef(spec) };
-        } catch {
-          return undefined; // not a name a ref can have
-        }
-      })();
-      if (!names || (await this.refs.resolve(names.branch)).commit) return undefined;
-      ref = names.tag;
+    const { base, steps } = parseRevision(spec);
+    if (steps.length > 0) return undefined;
+    for (const ref of refCandidates(base)) {
+      const id = (await this.refs.resolve(ref)).commit;
+      if (!id) continue;
+      const bytes = await this.objects.get(id);
+      return isTagBytes(bytes) ? decodeTag(bytes, id) : undefined;
     }
-    const id = (await this.refs.resolve(ref)).commit;
-    if (!id) return undefined;
-    const bytes = await this.objects.get(id);
-    return isTagBytes(bytes) ? decodeTag(bytes, id) : undefined;
+    return undefined;
   }
 
   /** The commit a ref leads to, following symbolic refs and annotated tags. */

@@ -58,15 +58,16 @@ function nth(parents: readonly CommitId[], n: number, spec: string): CommitId {
   return p;
 }
 
+/** The refs a revision's base name may be, in the order they are tried: the first that exists is the one meant. */
+export function refCandidates(base: string): RefName[] {
+  if (base === 'HEAD' || base.startsWith('refs/')) return [base as RefName];
+  const candidates = [`refs/heads/${base}`, `refs/tags/${base}`];
+  if (base.startsWith('topics/')) candidates.push(`refs/${base}`);
+  return candidates as RefName[];
+}
+
 async function resolveBase(base: string, repo: RevisionLookup): Promise<CommitId> {
-  const candidates: string[] = [];
-  if (base === 'HEAD') candidates.push('HEAD');
-  else if (base.startsWith('refs/')) candidates.push(base);
-  else {
-    candidates.push(`refs/heads/${base}`, `refs/tags/${base}`);
-    if (base.startsWith('topics/')) candidates.push(`refs/${base}`);
-  }
-  for (const c of candidates) {
+  for (const c of refCandidates(base)) {
     const id = await repo.refCommit(c as RefName).catch((e) => {
       if (e instanceof NotFoundError) return undefined;
       throw e;
