@@ -57,7 +57,6 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
         const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress });
         if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
           await repo.objects.flush();
-          await repo.objects.confirmReused();
           await wc.cache.save();
           return { tree: snapshot.tree, snapshot, storedBytes: stored() };
         }

@@ -87,7 +87,7 @@ export class TransferReceiver {
   ) {}
 
   async receiveCommit(): Promise<ReceivedCommit> {
-    const known: KnownObjects = { received: new Map(), held: new Map() };
+    const received = new Map<ObjectId, Received>();
     const stats = emptyStats();
     let last: { id: ObjectId; bytes: Buffer } | undefined;
     // Batches are stored in the order sent, each once its hashes are in, while the next ones are received.
@@ -100,7 +100,7 @@ export class TransferReceiver {
       stored = stored.then(async () => {
         for (const obj of await batch) {
           if (failed) return;
-          const got = await this.accept(obj, known, stats);
+          const got = await this.accept(obj, received, stats);
           if (got) last = got;
         }
         this.onProgress?.(stats);
@@ -126,7 +126,7 @@ export class TransferReceiver {
         } else if (msg.commitEnd) {
           await drain();
           const commit = idFromWire(msg.commitEnd.commit as Buffer | undefined, 'commit id') as CommitId;
-          const r = known.received.get(commit);
+          const r = received.get(commit);
           if (r ? r.kind !== COMMIT : !this.target.has(commit)) {
             throw new IntegrityError(`transfer of commit ${commit} ended without the commit`, { id: commit });
           }
@@ -182,7 +182,7 @@ export class TransferReceiver {
   /** Verifies and stores one object; returns it when it was a commit new to the target. */
   private async accept(
     obj: IncomingObject,
-    known: KnownObjects,
+    received: Map<ObjectId, Received>,
     stats: TransferStats,
   ): Promise<{ id: ObjectId; bytes: Buffer } | undefined> {
     const { id, kind } = obj;
@@ -210,18 +210,18 @@ export class TransferReceiver {
     if (this.target.has(id)) return undefined;
     const digest = obj.digest ?? sha256(bytes);
     if (digest !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
-    const info = await this.verify(id, kind, bytes, known);
-    known.received.set(id, info);
+    const info = await this.verify(id, kind, bytes, received);
+    received.set(id, info);
     this.kinds.set(id, info);
     await this.target.put(id, bytes, base);
     return kind === COMMIT ? { id, bytes } : undefined;
   }
 
   /** Decodes `bytes` as `kind` and checks every reference; returns what parents may check about the object. */
-  private async verify(id: ObjectId, kind: ObjectKindName, bytes: Buffer, known: KnownObjects): Promise<Received> {
+  private async verify(id: ObjectId, kind: ObjectKindName, bytes: Buffer, received: Map<ObjectId, Received>): Promise<Received> {
     const { info, refs } = decodeObject(id, kind, bytes);
-    await this.learnHeld(id, refs, known);
-    for (const ref of refs) await this.requireHeld(id, ref, known);
+    await this.learnHeld(id, refs, received);
+    for (const ref of refs) await this.requireHeld(id, ref, received);
     return info;
   }
 
@@ -232,26 +232,20 @@ export class TransferReceiver {
    * strictly as one about an object of this transfer. Reads only objects a new object names directly and this
    * process has not decoded since it started: a new tree page costs a read of its held entries once, not per publish.
    */
-  private async learnHeld(parent: ObjectId, refs: readonly Reference[], known: KnownObjects): Promise<void> {
+  private async learnHeld(parent: ObjectId, refs: readonly Reference[], received: Map<ObjectId, Received>): Promise<void> {
     const wanted = new Map<ObjectId, ObjectKindName>();
     for (const r of refs) {
-      if (r.kind === CHUNK || known.received.has(r.id) || known.held.get(r.id)?.kind === r.kind) continue;
-      const seen = this.kinds.get(r.id, r.kind);
-      if (seen) known.held.set(r.id, seen);
-      else if (this.target.has(r.id)) wanted.set(r.id, r.kind);
+      if (r.kind === CHUNK || received.has(r.id) || this.kinds.get(r.id, r.kind) || !this.target.has(r.id)) continue;
+      wanted.set(r.id, r.kind);
     }
     if (wanted.size === 0) return;
     const ids = [...wanted.keys()];
     const bytes = await this.target.getMany(ids);
-    ids.forEach((id, i) => {
-      const info = describeHeld(parent, id, wanted.get(id)!, bytes[i], this.target);
-      known.held.set(id, info);
-      this.kinds.set(id, info);
-    });
+    ids.forEach((id, i) => this.kinds.set(id, describeHeld(parent, id, wanted.get(id)!, bytes[i], this.target)));
   }
 
   /** Checks that `ref`, named by `parent`, arrived earlier in this transfer or is held, as the kind and size claimed. */
-  private async requireHeld(parent: ObjectId, ref: Reference, known: KnownObjects): Promise<void> {
+  private async requireHeld(parent: ObjectId, ref: Reference, received: Map<ObjectId, Received>): Promise<void> {
     const { id, kind, size, level } = ref;
     const notHeld = () =>
       new IntegrityError(`object ${parent} references ${id}, which was neither sent before it nor held`, { id: parent, missing: id });
@@ -259,21 +253,20 @@ export class TransferReceiver {
       new IntegrityError(`object ${parent} says ${id} holds ${size} bytes, but it holds ${actual}`, { id: parent });
     if (kind === CHUNK) {
       // Any object's bytes may be a file's chunk: only its length counts, which the index knows for a held one.
-      const length = known.received.get(id)?.length ?? this.target.sizeOf(id);
+      const length = received.get(id)?.length ?? this.target.sizeOf(id);
       if (length === undefined) throw notHeld();
       if (size !== undefined && length !== size) throw wrongSize(length);
       return;
     }
-    let r = known.received.get(id);
+    let r = received.get(id);
     if (r && r.kind !== kind) {
       // The same bytes can be two kinds of object (a file holding a tree object's bytes): check it as this kind too.
-      r = await this.verify(id, kind, await this.target.get(id), known);
+      r = await this.verify(id, kind, await this.target.get(id), received);
     } else if (!r) {
       if (!this.target.has(id)) throw notHeld();
-      r = known.held.get(id);
-      if (!r || r.kind !== kind) {
-        r = this.kinds.get(id, kind) ?? describeHeld(parent, id, kind, await this.target.get(id), this.target);
-        known.held.set(id, r);
+      r = this.kinds.get(id, kind);
+      if (!r) {
+        r = describeHeld(parent, id, kind, await this.target.get(id), this.target);
         this.kinds.set(id, r);
       }
     }
@@ -282,12 +275,6 @@ export class TransferReceiver {
       throw new IntegrityError(`chunk list ${parent} has child ${id} at the wrong level`, { id: parent });
     }
   }
-}
-
-/** What this transfer has learnt: the objects it received, and held objects it read to check a claim about them. */
-interface KnownObjects {
-  readonly received: Map<ObjectId, Received>;
-  readonly held: Map<ObjectId, Received>;
 }
 
 /** An object's reference to another, with what it claims about it. */
