@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { sha256 } from '@tributary/core';
 import { Repository } from '../repository';
+import { LoadedPack } from '../objects/object-database';
+import { WorkingCopy } from '../worktree/working-copy';
 import { commitWorktree } from './commit.command';
 import { verifyRepository } from './verify.command';
 
@@ -48,6 +50,41 @@ describe('commitWorktree', () => {
     expect((await verifyRepository(repo, { readData: true })).damage).toEqual([]);
   });
 
+  it('stores again the chunks of a many-chunk file it reused, though the first try stored its chunk list', async () => {
+    // A file of many chunks that `trib status` stored and nothing names: its chunks sit in an old pack.
+    const content = randomBytes(1 << 20);
+    await fs.writeFile(path.join(dir, 'old.bin'), content);
+    const oldPacks = await snapshotLikeStatus();
+    // A longer file made of it: all its chunks but the last are found stored; its chunk list is new.
+    await fs.rm(path.join(dir, 'old.bin'));
+    await fs.writeFile(path.join(dir, 'longer.bin'), Buffer.concat([content, randomBytes(100_000)]));
+    // Written a while ago, so the stat cache may vouch for it (a file changed within the last moments it never does).
+    const anHourAgo = new Date(Date.now() - 3600_000);
+    await fs.utimes(path.join(dir, 'longer.bin'), anHourAgo, anHourAgo);
+    deleteOnFirstCommitWrite(oldPacks);
+
+    await commitWorktree(repo, { message: 'longer', author: 'T <t@example.org>' });
+    expect(repo.writeCommit).toHaveBeenCalledTimes(2);
+    expect((await verifyRepository(repo, { readData: true })).damage).toEqual([]);
+  });
+
+  it('stores a changed file whole again when the base its delta was stored on vanished meanwhile', async () => {
+    // One chunk, which `trib status` stored and nothing names; the changed file is stored as a delta on it.
+    const content = randomBytes(20_000);
+    await fs.writeFile(path.join(dir, 'f.bin'), content);
+    const oldPacks = await snapshotLikeStatus();
+    content[10_000] ^= 0xff;
+    await fs.writeFile(path.join(dir, 'f.bin'), content);
+    deleteOnFirstCommitWrite(oldPacks);
+
+    const before = repo.objects.stats.bytesWritten;
+    await commitWorktree(repo, { message: 'changed', author: 'T <t@example.org>' });
+    expect(repo.writeCommit).toHaveBeenCalledTimes(2);
+    // The second try stored the file whole: it did not trust the delta the first one stored.
+    expect(repo.objects.stats.bytesWritten - before).toBeGreaterThan(content.length);
+    expect((await verifyRepository(repo, { readData: true })).damage).toEqual([]);
+  });
+
   it('notes nothing it stores itself, and finds nothing gone when no pack vanished', async () => {
     await fs.writeFile(path.join(dir, 'a.txt'), 'a\n');
     await commitWorktree(repo, { message: 'one', author: 'T <t@example.org>' });
@@ -58,3 +95,30 @@ describe('commitWorktree', () => {
     await expect(spy.mock.results[0].value).resolves.toEqual([]);
   });
 });
+
+/** Stores the working tree's objects as `trib status` does, naming them nowhere; returns the packs they are in. */
+async function snapshotLikeStatus(): Promise<LoadedPack[]> {
+  const wc = await WorkingCopy.open(repo);
+  try {
+    await wc.changes(undefined);
+    await wc.cache.save();
+  } finally {
+    await wc.close();
+  }
+  return repo.objects.packs();
+}
+
+/** Deletes `packs`, as a gc in another working copy would, while the next commit's first try writes its commit. */
+function deleteOnFirstCommitWrite(packs: readonly LoadedPack[]): void {
+  const write = repo.writeCommit.bind(repo);
+  let calls = 0;
+  jest.spyOn(repo, 'writeCommit').mockImplementation(async (c) => {
+    if (calls++ === 0) {
+      for (const p of packs) {
+        await repo.store.delete(p.idxKey);
+        await repo.store.delete(p.packKey);
+      }
+    }
+    return write(c);
+  });
+}

@@ -54,7 +54,7 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
       const headTree = await repo.treeOf(head.commit);
       for (let attempt = 1; ; attempt++) {
         repo.objects.watchReuse();
-        const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress });
+        const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress, trustStatCache: attempt === 1 });
         if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
           await repo.objects.flush();
           await wc.cache.save();
@@ -69,7 +69,8 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
           annotations: req.annotations ?? {},
         });
         // Objects found stored and not stored again may have been deleted since by a gc in another working copy of
-        // the store (old and unreachable until now): the snapshot again stores what is gone, before HEAD names it.
+        // the store (old and unreachable until now): the snapshot again stores what is gone, before HEAD names it,
+        // reading every file, as what this one wrote (a file's chunk list, say) may refer to what is gone.
         const gone = await repo.objects.confirmReused();
         if (gone.length > 0) {
           if (attempt < MAX_COMMIT_ATTEMPTS) continue;

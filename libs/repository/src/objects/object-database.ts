@@ -14,11 +14,13 @@ import {
 } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
 import {
+  decodeCondemned,
   decodeDeltaPayload,
   decodeRecordHeader,
   encodeDeltaPayload,
   idxKey,
   IndexEntry,
+  isCondemnedKey,
   MAX_DELTA_DEPTH,
   PACK_HEADER_BYTES,
   packKey,
@@ -115,8 +117,15 @@ const MAX_FINISHING = 2;
  * serialized internally, so concurrent `put` calls are safe; reads run concurrently.
  */
 export class ObjectDatabase implements ObjectSource, ObjectSink {
-  /** Ids writes referred to instead of storing them, while a watch runs (watchReuse). */
-  private reused: Set<ObjectId> | undefined;
+  /** While a watch runs (watchReuse): ids writes referred to instead of storing them, and what was delta'd on which. */
+  private watch: { readonly reused: Set<ObjectId>; readonly deltasOn: Map<ObjectId, ObjectId[]> } | undefined;
+  /**
+   * Packs a gc running elsewhere announced it is deleting (CONDEMNED_SUFFIX), as of the last listing. They stay
+   * readable, but `has` does not count them, so nothing new comes to refer to what they hold.
+   */
+  private condemned: ReadonlySet<string> = new Set();
+  /** Ids stored here as deltas on a base that has vanished since: `has` is false for them until stored again. */
+  private readonly restore = new Set<ObjectId>();
   readonly stats: ObjectDatabaseStats = { gets: 0, bytesRead: 0, objectsWritten: 0, bytesWritten: 0, indexSearches: 0 };
   readonly packTargetBytes: number;
   /**
@@ -168,10 +177,13 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   async reload(): Promise<void> {
     const before = new Set(this.loaded.keys());
     const listed = new Set<string>();
+    const notices: string[] = [];
     for await (const info of this.store.list(PACKS_PREFIX)) {
       const parsed = parsePackKey(info.key);
       if (parsed?.kind === 'idx') listed.add(parsed.name);
+      else if (isCondemnedKey(info.key)) notices.push(info.key);
     }
+    this.condemned = await this.readCondemned(notices);
     const missing = [...listed].filter((name) => !this.loaded.has(name));
     const fresh: LoadedPack[] = [];
     await forEachLimited(missing, INDEX_LOAD_CONCURRENCY, async (name) => {
@@ -210,9 +222,18 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     }
   }
 
-  /** True if `id` is in a loaded index or pending in the open pack (or one finishing in the background). */
+  /**
+   * True if `id` is in a loaded index or pending in the open pack (or one finishing in the background), counting
+   * no pack that a gc has announced it is deleting: a writer that finds `id` here may refer to it instead of
+   * storing it again.
+   */
   has(id: ObjectId): boolean {
-    return this.isPending(id) || this.findAny(id) !== undefined;
+    if (this.isPending(id)) return true;
+    if (this.restore.size > 0 && this.restore.has(id)) return false;
+    const loc = this.findAny(id);
+    if (!loc) return false;
+    if (this.condemned.size === 0 || !this.condemned.has(loc.pack.name)) return true;
+    return this.locateAll(id).some((l) => !this.condemned.has(l.pack.name));
   }
 
   /**
@@ -288,36 +309,46 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   /**
    * Starts noting the objects that writes refer to because a loaded pack holds them, instead of storing them again
-   * (puts skipped, and what the caller notes with noteReused), for confirmReused.
+   * (puts skipped, delta bases, and what the caller notes with noteReused), for confirmReused.
    */
   watchReuse(): void {
-    this.reused = new Set();
+    this.watch = { reused: new Set(), deltasOn: new Map() };
   }
 
   /** Ends a watch without confirming: a write that failed has nothing to confirm. */
   stopWatchingReuse(): void {
-    this.reused = undefined;
+    this.watch = undefined;
   }
 
   /** Notes that the caller refers to `id` because `has(id)` said it is stored, while a watch runs (watchReuse). */
   noteReused(id: ObjectId): void {
-    if (this.reused && !this.isPending(id)) this.reused.add(id);
+    if (this.watch && !this.isPending(id)) this.watch.reused.add(id);
   }
 
   /**
-   * Ends the watch. Lists the packs again and returns the noted ids that no pack holds any more: another process's
-   * gc deleted them (old and, until the caller's commit, unreachable) while the caller was writing. Call it after
-   * `flush`, before anything durable (a ref) names what was written; the caller then stores them again. Costs one
-   * listing; ids are looked up only when a loaded pack has vanished.
+   * Ends the watch. Lists the packs again and returns the noted ids that no pack holds any more, or only packs a
+   * gc has announced it is deleting: another process's gc is deleting them (old and, until the caller's commit,
+   * unreachable) while the caller was writing. Objects stored here as deltas on such a base are returned too, and
+   * `has` is false for them until they are stored again (whole, as their base is gone). Call it after `flush`,
+   * before anything durable (a ref) names what was written; the caller then stores them all again, from their
+   * source, not trusting what it wrote. Costs one listing; ids are looked up only when a loaded pack has vanished
+   * or a gc is announced.
    */
   async confirmReused(): Promise<ObjectId[]> {
-    const reused = this.reused;
-    this.reused = undefined;
-    if (!reused || reused.size === 0) return [];
+    const watch = this.watch;
+    this.watch = undefined;
+    if (!watch || watch.reused.size === 0) return [];
     const before = [...this.loaded.keys()];
     await this.reload();
-    if (before.every((name) => this.loaded.has(name))) return [];
-    return [...reused].filter((id) => !this.has(id));
+    if (this.condemned.size === 0 && before.every((name) => this.loaded.has(name))) return [];
+    const gone = [...watch.reused].filter((id) => !this.has(id));
+    for (const base of [...gone]) {
+      for (const id of watch.deltasOn.get(base) ?? []) {
+        this.restore.add(id);
+        gone.push(id);
+      }
+    }
+    return gone;
   }
 
   /** Stores `bytes` under sha256(bytes) and returns the id. A no-op if `has(id)`. Durable after `flush`. */
@@ -360,7 +391,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     }
     const baseId = opts.deltaBase;
     let delta: Buffer | undefined;
-    if (baseId !== undefined && baseId !== id && (this.depthOf(baseId) ?? MAX_DELTA_DEPTH) < MAX_DELTA_DEPTH) {
+    // An object stored again because its base vanished is stored whole, and reads take the shortest chain: this copy.
+    if (baseId !== undefined && baseId !== id && !this.restore.has(id) && (this.depthOf(baseId) ?? MAX_DELTA_DEPTH) < MAX_DELTA_DEPTH) {
       const base = await this.readForDelta(baseId);
       // Any delta smaller than the chunk is kept: storing an appended file's new last chunk whole would store its
       // old tail again, so every append would cost up to a chunk more than it added.
@@ -370,8 +402,9 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     await this.lock.run(async () => {
       if (this.has(id)) return;
       const baseDepth = baseId === undefined ? undefined : this.depthOf(baseId);
-      if (delta && baseId !== undefined && baseDepth !== undefined && baseDepth < MAX_DELTA_DEPTH) {
+      if (delta && baseId !== undefined && baseDepth !== undefined && baseDepth < MAX_DELTA_DEPTH && this.has(baseId)) {
         await this.appendLocked(RECORD_DELTA, id, encodeDeltaPayload(baseId, delta), bytes.length, baseDepth + 1);
+        this.noteDeltaOn(baseId, id);
       } else {
         await this.appendLocked(RECORD_FULL, id, [bytes], bytes.length, 0, opts.handedOver);
       }
@@ -535,6 +568,28 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * indexes may have moved: another process merged or rewrote its pack into one this database has not loaded (a
    * reload that raced with that merge skipped the pack it deleted and listed before the new one existed).
    */
+  /** Notes, while a watch runs, that `id` was stored as a delta on `base`, so its fate follows the base's. */
+  private noteDeltaOn(base: ObjectId, id: ObjectId): void {
+    if (!this.watch || this.isPending(base)) return;
+    this.watch.reused.add(base);
+    const on = this.watch.deltasOn.get(base);
+    if (on) on.push(id);
+    else this.watch.deltasOn.set(base, [id]);
+  }
+
+  /** The pack names that the gc notices at `keys` list (a notice removed since the listing lists none). */
+  private async readCondemned(keys: readonly string[]): Promise<Set<string>> {
+    const names = new Set<string>();
+    for (const key of keys) {
+      try {
+        for (const name of decodeCondemned(await this.store.get(key))) names.add(name);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    }
+    return names;
+  }
+
   private async locateAfterReload(id: ObjectId): Promise<Location> {
     await this.reload();
     const loc = this.locate(id);
@@ -789,6 +844,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         // In one synchronous step, so has() never blinks to false for the flushed objects.
         this.writer = undefined;
         this.addLoaded([{ name: done.name, packKey: done.packKey, idxKey: done.idxKey, index: done.index }]);
+        this.restored(done.index);
         this.stats.bytesWritten += done.idxBytes;
       } catch (e) {
         this.writer = undefined;
@@ -813,6 +869,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         // In one synchronous step, so has() never blinks to false for these objects.
         this.finishing.delete(w);
         this.addLoaded([{ name: p.name, packKey: p.packKey, idxKey: p.idxKey, index: p.index }]);
+        this.restored(p.index);
         this.stats.bytesWritten += p.idxBytes;
       },
       async (e: unknown) => {
@@ -823,6 +880,12 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       },
     );
     this.finishing.set(w, done);
+  }
+
+  /** Ids awaiting a fresh copy (restore) that `index`, a pack just stored here, holds. */
+  private restored(index: PackIndex): void {
+    if (this.restore.size === 0) return;
+    for (const id of [...this.restore]) if (index.has(id)) this.restore.delete(id);
   }
 
   private forgetPending(w: PackWriter): void {

@@ -29,7 +29,11 @@ class ClockedStore extends MemoryStore {
     for await (const info of super.list(prefix)) yield { ...info, modified: this.times.get(info.key) ?? info.modified };
   }
 
+  /** Runs before each deletion: what another process does meanwhile. */
+  beforeDelete?: (key: string) => Promise<void>;
+
   override async delete(key: string): Promise<void> {
+    await this.beforeDelete?.(key);
     if (this.failDeletesAfter-- <= 0) throw new UnavailableError('store down');
     this.times.delete(key);
     return super.delete(key);
@@ -235,7 +239,10 @@ describe('collectGarbage', () => {
     store.now = at(2 * HOUR);
     store.failDeletesAfter = 0;
     await expect(collectGarbage(await ObjectDatabase.open(store), store, live, gcOpts(store.now))).rejects.toThrow(UnavailableError);
-    expect(await store.keys()).toHaveLength(4);
+    // The old pack and gc's copy, each indexed, and gc's notice that it was about to delete the old one.
+    const afterKill = await store.keys();
+    expect(afterKill.filter((k) => !k.endsWith('.condemned'))).toHaveLength(4);
+    expect(afterKill.filter((k) => k.endsWith('.condemned'))).toHaveLength(1);
     await expectReadable(store, [objects[0], objects[2]]);
 
     store.failDeletesAfter = 1; // the old index goes, then the kill: an orphan pack file remains
@@ -252,6 +259,7 @@ describe('collectGarbage', () => {
     const names = (suffix: string) => keys.filter((k) => k.endsWith(suffix)).map((k) => k.slice(0, -suffix.length));
     expect(names('.pack')).toEqual(names('.idx'));
     expect(names('.pack')).toHaveLength(2);
+    expect(names('.condemned')).toEqual([]); // the killed runs' notices name a pack that is gone now
     await expectReadable(store, [objects[0], objects[2]]);
     expect((await ObjectDatabase.open(store)).has(ids[1])).toBe(false);
   });
@@ -279,6 +287,73 @@ describe('collectGarbage', () => {
     const again = await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === liveId, gcOpts(store.now));
     expect(again).toMatchObject({ deferred: false, deletedObjects: 2 });
     expect((await ObjectDatabase.open(store)).has(deadId)).toBe(false);
+  });
+
+  it('announces what it deletes before its last look, so a writer that checks after that stores it again', async () => {
+    const store = new ClockedStore();
+    const dead = blob('dead');
+    const [liveId, deadId] = await writePack(store, [blob('live'), dead]);
+    store.now = at(2 * HOUR);
+    // A writer in another working copy refers to the old dead object instead of storing it again.
+    const writer = await ObjectDatabase.open(store);
+    writer.watchReuse();
+    expect(await writer.put(dead)).toBe(deadId);
+    await writer.put(blob('new'));
+
+    let checked: ObjectId[] | undefined;
+    // After gc's last look for new packs and before its first deletion, the writer stores its pack and checks.
+    store.beforeDelete = async (key) => {
+      if (checked || !key.endsWith('.idx')) return;
+      await writer.flush();
+      checked = await writer.confirmReused();
+    };
+    const r = await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === liveId, gcOpts(store.now));
+    store.beforeDelete = undefined;
+    expect(r).toMatchObject({ deferred: false, deletedObjects: 1 });
+    expect(checked).toEqual([deadId]);
+
+    // The writer stores what it found gone before anything names it; the store holds it after gc.
+    expect(writer.has(deadId)).toBe(false);
+    await writer.put(dead);
+    await writer.flush();
+    await expectReadable(store, [dead]);
+    expect((await store.keys()).filter((k) => k.endsWith('.condemned'))).toEqual([]);
+  });
+
+  it('keeps what it announced readable, and counts it as not held, until it deletes it', async () => {
+    const store = new ClockedStore();
+    const dead = blob('dead');
+    const [liveId, deadId] = await writePack(store, [blob('live'), dead]);
+    store.now = at(2 * HOUR);
+    let seen: { has: boolean; bytes: Buffer } | undefined;
+    store.beforeDelete = async (key) => {
+      if (seen || !key.endsWith('.idx')) return;
+      const reader = await ObjectDatabase.open(store);
+      seen = { has: reader.has(deadId), bytes: await reader.get(deadId) };
+    };
+    await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === liveId, gcOpts(store.now));
+    expect(seen?.has).toBe(false);
+    expect(seen?.bytes.equals(dead)).toBe(true);
+  });
+
+  it("removes another run's notice once the packs it names are gone, or when it is a day old", async () => {
+    const store = new ClockedStore();
+    const [liveId] = await writePack(store, [blob('live'), blob('dead')]);
+    const [kept] = await writePack(store, [blob('kept')]);
+    const keptPack = (await ObjectDatabase.open(store)).packs().find((p) => p.index.has(kept))!.name;
+    // Left by runs that died: one after deleting its pack, one before deleting a pack that is still there.
+    await store.putIfAbsent('packs/gc-done.condemned', Buffer.from(JSON.stringify({ packs: ['pack-' + '0'.repeat(32)] })));
+    await store.putIfAbsent('packs/gc-died.condemned', Buffer.from(JSON.stringify({ packs: [keptPack] })));
+    store.now = at(2 * HOUR);
+    const live = (id: ObjectId) => id === liveId || id === kept;
+    await collectGarbage(await ObjectDatabase.open(store), store, live, gcOpts(store.now));
+    expect((await store.keys()).filter((k) => k.endsWith('.condemned'))).toEqual(['packs/gc-died.condemned']);
+
+    store.now = at(30 * HOUR);
+    await writePack(store, [blob('dead again')]);
+    store.now = at(32 * HOUR);
+    await collectGarbage(await ObjectDatabase.open(store), store, live, gcOpts(store.now));
+    expect((await store.keys()).filter((k) => k.endsWith('.condemned'))).toEqual([]);
   });
 
   it('copies a live record even when a pack it leaves alone holds it too, which another process may be deleting', async () => {

@@ -1,12 +1,17 @@
-import { InvalidArgumentError, ObjectId } from '@tributary/core';
+import { randomBytes } from 'node:crypto';
+import { InvalidArgumentError, NotFoundError, ObjectId } from '@tributary/core';
 import { ObjectInfo, ObjectStore } from '@tributary/storage';
 import { crashPoint } from '../testing/crash-points';
 import {
+  condemnedKey,
+  decodeCondemned,
   decodeDeltaPayload,
+  encodeCondemned,
   IDX_CHECKSUM_BYTES,
   IDX_ENTRY_BYTES,
   IDX_HEADER_BYTES,
   IndexEntry,
+  isCondemnedKey,
   PACK_HEADER_BYTES,
   PACKS_PREFIX,
   parsePackKey,
@@ -60,6 +65,9 @@ export interface GcResult {
   readonly deferred: boolean;
 }
 
+/** A condemned notice older than this is a gc's that died before removing it: the next gc removes it. */
+const STALE_NOTICE_MS = 24 * 60 * 60 * 1000;
+
 interface PackFiles {
   pack?: ObjectInfo;
   idx?: ObjectInfo;
@@ -77,10 +85,12 @@ interface PackFiles {
  * - A pack file without an index (a writer killed midway) older than the grace period is deleted.
  * - Packs younger than the grace period are never touched, so a concurrent writer's fresh objects survive, and with
  *   `reachableFrom` neither is anything they refer to. A writer in another process that finds an old dead object
- *   with `has()` and refers to it instead of writing it again is covered twice: if its pack lands while gc runs,
- *   gc deletes nothing (`deferred`); if gc deletes first, the writer finds the object gone when it checks what it
- *   reused (ObjectDatabase.confirmReused) and stores it again. What is left is the moment between gc's last listing
- *   and its deletions. Within one working copy, run it under the repository's lock.
+ *   with `has()` and refers to it instead of writing it again (or stores a delta on it) checks what it reused
+ *   (ObjectDatabase.confirmReused) after its pack is stored and before a ref names it. Before its last look for new
+ *   packs, gc writes a notice naming the packs it will delete (CONDEMNED_SUFFIX). A writer whose check comes before
+ *   the notice has its pack in that last look, and gc then deletes nothing (`deferred`); one whose check comes after
+ *   finds the notice (or the packs gone) and stores those objects again. Within one working copy, run it under the
+ *   repository's lock.
  * - Every copied record is verified against its id on the way; an IntegrityError stops gc before anything is
  *   deleted.
  *
@@ -103,7 +113,9 @@ export async function collectGarbage(
 
   await db.reload();
   const files = new Map<string, PackFiles>();
+  const notices: ObjectInfo[] = [];
   for await (const info of store.list(PACKS_PREFIX)) {
+    if (isCondemnedKey(info.key)) notices.push(info);
     const parsed = parsePackKey(info.key);
     if (!parsed) continue;
     let f = files.get(parsed.name);
@@ -165,10 +177,15 @@ export async function collectGarbage(
   let mergedPacks = 0;
   for (const p of rewritten) if (!someEntry(p, (e) => !keep(e.id))) mergedPacks++;
 
-  if (!opts.dryRun && deletedObjects > 0 && (await packsAppeared(store, files, copier.names()))) {
+  // Writers that look after this notice no longer refer to what the rewritten packs hold; a writer that looked
+  // before it has its pack listed by the check below. Only a run that deletes objects needs it: a merge copies all.
+  const notice = !opts.dryRun && deletedObjects > 0 ? condemnedKey(`gc-${randomBytes(16).toString('hex')}`) : undefined;
+  if (notice) await store.putIfAbsent(notice, encodeCondemned([...rewritten].map((p) => p.name)));
+  if (notice && (await packsAppeared(store, files, copier.names()))) {
     // A writer stored packs since the listing: they may refer to dead objects they found with has() instead of
     // storing them again, which nothing here has walked. Delete nothing of the old; the copies were only copies.
     await copier.discard();
+    await store.delete(notice);
     await db.reload();
     return { deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: packs.length, mergedPacks: 0, writtenPacks: 0, deferred: true };
   }
@@ -180,6 +197,8 @@ export async function collectGarbage(
       await store.delete(p.packKey);
     }
     for (const o of orphans) await store.delete(o.key);
+    if (notice) await store.delete(notice);
+    await removeFinishedNotices(store, notices, files, now);
     await db.reload();
   }
   return {
@@ -191,6 +210,24 @@ export async function collectGarbage(
     writtenPacks: copier.written,
     deferred: false,
   };
+}
+
+/**
+ * Removes other gc runs' notices that are done with: every pack they list is gone (that run died after deleting),
+ * or they are older than STALE_NOTICE_MS (it died before). A notice of a run still going lists packs that exist.
+ */
+async function removeFinishedNotices(store: ObjectStore, notices: readonly ObjectInfo[], files: ReadonlyMap<string, PackFiles>, now: number): Promise<void> {
+  for (const n of notices) {
+    let packs: string[];
+    try {
+      packs = decodeCondemned(await store.get(n.key));
+    } catch (e) {
+      if (e instanceof NotFoundError) continue;
+      throw e;
+    }
+    const stale = now - n.modified.getTime() > STALE_NOTICE_MS;
+    if (stale || packs.every((name) => !files.get(name)?.idx)) await store.delete(n.key);
+  }
 }
 
 /** Whether the store lists an indexed pack that was not there when `files` was listed, besides `own`. */

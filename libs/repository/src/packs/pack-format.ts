@@ -48,6 +48,35 @@ export function idxKey(name: string): string {
   return `${PACKS_PREFIX}${name}.idx`;
 }
 
+/**
+ * A gc's notice that it is about to delete some packs (`packs/<gc name>.condemned`, a JSON list of pack names): it is
+ * written after gc's copies of their live objects are durable and before gc's last look for new packs, and removed
+ * when gc is done. A writer that sees one stores again what it would otherwise refer to in those packs.
+ */
+export const CONDEMNED_SUFFIX = '.condemned';
+
+export function condemnedKey(gcName: string): string {
+  return `${PACKS_PREFIX}${gcName}${CONDEMNED_SUFFIX}`;
+}
+
+export function isCondemnedKey(key: string): boolean {
+  return key.startsWith(PACKS_PREFIX) && key.endsWith(CONDEMNED_SUFFIX) && !key.slice(PACKS_PREFIX.length).includes('/');
+}
+
+export function encodeCondemned(packNames: readonly string[]): Buffer {
+  return Buffer.from(JSON.stringify({ packs: packNames }));
+}
+
+/** The pack names a condemned notice lists; a notice that is not one (no other writer makes such keys) lists none. */
+export function decodeCondemned(bytes: Buffer): string[] {
+  try {
+    const packs = (JSON.parse(bytes.toString('utf8')) as { packs?: unknown }).packs;
+    return Array.isArray(packs) ? packs.filter((n): n is string => typeof n === 'string' && PACK_NAME.test(n)) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** The pack name and file kind behind a store key, or undefined for any other key. */
 export function parsePackKey(key: string): { name: string; kind: 'pack' | 'idx' } | undefined {
   const m = /^packs\/([^/]+)\.(pack|idx)$/.exec(key);

@@ -6,7 +6,7 @@ import { removeEntry, writeEntries } from './materialize';
 import { Blocker, firstLocalClash, hiddenBlockers, removeBlockers, removedBeforeWrites, removeWriteTemps } from './move-plan';
 import { beginMove, endMove, moveJournalPath, readMove } from './move-journal';
 import { crashPoint } from '../testing/crash-points';
-import { Snapshot, snapshotWorktree } from './snapshot';
+import { Snapshot, SnapshotOptions, snapshotWorktree } from './snapshot';
 import { StatCache } from './stat-cache';
 
 /**
@@ -38,7 +38,7 @@ export class WorkingCopy {
   }
 
   /** Stores the working tree's objects (see snapshotWorktree) and returns its tree. */
-  async snapshot(opts: { previousTree?: TreeId; onProgress?: (done: number, total: number) => void } = {}): Promise<Snapshot> {
+  async snapshot(opts: SnapshotOptions = {}): Promise<Snapshot> {
     this.pool ??= new FileHasherPool();
     return snapshotWorktree(this.repo.objects, this.repo.workdir, this.cache, this.pool, opts);
   }
