@@ -3,7 +3,7 @@ import { IntegrityError, InvalidArgumentError, NotFoundError } from '../errors/t
 import { sha256 } from '../hashing/sha256';
 import { ObjectId } from '../ids/ids';
 import { encodeChunkList } from './chunk-list.codec';
-import { commonPrefix, fileRefFromChunks, readChunkRefs, readFileBytes, writeFileContent } from './file-content';
+import { commonPrefix, commonSuffix, fileRefFromChunks, readChunkRefs, readFileBytes, writeFileContent } from './file-content';
 import { ObjectSink, ObjectSource } from './object-source';
 import { ChunkRef, FileRef } from './object-types';
 import { readAllBytes, seededBytes } from '../testing/file-fixtures';
@@ -212,5 +212,48 @@ describe('commonPrefix', () => {
     const empty = await fileRefFromChunks(store, []);
     const file = await fileRefFromChunks(store, fakeChunks('x', 3));
     expect(await commonPrefix(store, empty, file)).toEqual({ bytes: 0, nextA: undefined, nextB: fakeChunks('x', 1)[0] });
+  });
+});
+
+describe('commonSuffix', () => {
+  it('reads only the nodes on the path to a mid-file edit of a 2000-chunk file', async () => {
+    const store = new MemoryStore();
+    const refs = fakeChunks('data', 2000);
+    const edited = [...refs.slice(0, 1000), ...fakeChunks('edit', 2), ...refs.slice(1001)];
+    const a = await fileRefFromChunks(store, refs);
+    const b = await fileRefFromChunks(store, edited);
+    store.gets = 0;
+    expect(await commonSuffix(store, a, b)).toBe(refs.slice(1001).reduce((s, r) => s + r.size, 0));
+    expect(store.gets).toBeLessThanOrEqual(12);
+    store.gets = 0;
+    expect(await commonSuffix(store, a, a)).toBe(a.size);
+    expect(store.gets).toBe(0);
+  });
+
+  it('property: agrees with a chunk-by-chunk comparison from the end', async () => {
+    const pool = fakeChunks('pool', 4);
+    const head = fc.array(fc.constantFrom(...pool), { maxLength: 300 });
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: 1500 }), head, head, async (shared, headA, headB) => {
+        const end = fakeChunks('end', shared);
+        const refsA = [...headA, ...end];
+        const refsB = [...headB, ...end];
+        const store = new MemoryStore();
+        const a = await fileRefFromChunks(store, refsA);
+        const b = await fileRefFromChunks(store, refsB);
+        let k = 0;
+        while (k < refsA.length && k < refsB.length && refsA[refsA.length - 1 - k].id === refsB[refsB.length - 1 - k].id) k++;
+        const bytes = refsA.slice(refsA.length - k).reduce((s, r) => s + r.size, 0);
+        expect(await commonSuffix(store, a, b)).toBe(bytes);
+        expect(await commonSuffix(store, b, a)).toBe(bytes);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('handles empty files', async () => {
+    const store = new MemoryStore();
+    const empty = await fileRefFromChunks(store, []);
+    expect(await commonSuffix(store, empty, await fileRefFromChunks(store, fakeChunks('x', 3)))).toBe(0);
   });
 });

@@ -32,29 +32,34 @@ async function loadNode(src: ObjectSource, ref: ChunkRef, level: number | undefi
   return node;
 }
 
-/** A depth-first position in a file's tree. Frames hold one node's children; level -1 children are chunks. */
+/**
+ * A depth-first position in a file's tree, walking it from the start or (`fromEnd`) from the end. Frames hold one
+ * node's children; level -1 children are chunks.
+ */
 class TreeCursor {
   private readonly stack: { children: readonly ChunkRef[]; level: number; i: number }[];
+  private readonly step: 1 | -1;
 
-  constructor(private readonly src: ObjectSource, file: FileRef) {
+  constructor(private readonly src: ObjectSource, file: FileRef, fromEnd = false) {
     const root = { id: file.id, size: file.size };
+    this.step = fromEnd ? -1 : 1;
     // A chunked root's level is unknown until read; Infinity sorts it above any known level.
     this.stack = file.size === 0 ? [] : [{ children: [root], level: file.chunked ? Infinity : -1, i: 0 }];
   }
 
-  /** The subtree or chunk at the current position, or undefined at the end of the file. */
+  /** The subtree or chunk at the current position, or undefined at the end (the start, walking back) of the file. */
   peek(): { ref: ChunkRef; level: number } | undefined {
     for (;;) {
       const top = this.stack[this.stack.length - 1];
       if (!top) return undefined;
-      if (top.i < top.children.length) return { ref: top.children[top.i], level: top.level };
+      if (top.i >= 0 && top.i < top.children.length) return { ref: top.children[top.i], level: top.level };
       this.stack.pop();
     }
   }
 
   /** Moves past the current subtree or chunk. */
   skip(): void {
-    this.stack[this.stack.length - 1].i++;
+    this.stack[this.stack.length - 1].i += this.step;
   }
 
   /** Replaces the current subtree by its children (reads one node). */
@@ -63,7 +68,7 @@ class TreeCursor {
     if (!cur || cur.level < 0) throw new TribError('INTERNAL', 'tree cursor is not at a chunk-list node');
     const node = await loadNode(this.src, cur.ref, cur.level === Infinity ? undefined : cur.level);
     this.skip();
-    this.stack.push({ children: node.children, level: node.level - 1, i: 0 });
+    this.stack.push({ children: node.children, level: node.level - 1, i: this.step === 1 ? 0 : node.children.length - 1 });
   }
 
   /** The first chunk at or after the current position, reading only the nodes on its path. */
@@ -139,11 +144,26 @@ export async function* readFileBytes(src: ObjectSource, file: FileRef, fromOffse
 export async function commonPrefix(src: ObjectSource, a: FileRef, b: FileRef): Promise<CommonPrefix> {
   const ca = new TreeCursor(src, a);
   const cb = new TreeCursor(src, b);
+  const bytes = await skipIdentical(ca, cb);
+  return { bytes, nextA: await ca.nextChunk(), nextB: await cb.nextChunk() };
+}
+
+/**
+ * Length in bytes of the longest run of identical trailing chunks of two files, found from their ends as
+ * commonPrefix finds the leading run: an edit mid-file reads the nodes on the path to the edit, not the tail.
+ * The run may overlap the common prefix when one file is the other with bytes inserted or removed.
+ */
+export async function commonSuffix(src: ObjectSource, a: FileRef, b: FileRef): Promise<number> {
+  return skipIdentical(new TreeCursor(src, a, true), new TreeCursor(src, b, true));
+}
+
+/** Moves both cursors past the subtrees and chunks they share, in step; returns the bytes skipped. */
+async function skipIdentical(ca: TreeCursor, cb: TreeCursor): Promise<number> {
   let bytes = 0;
   for (;;) {
     const ea = ca.peek();
     const eb = cb.peek();
-    if (!ea || !eb) break;
+    if (!ea || !eb) return bytes;
     if (ea.ref.id === eb.ref.id && ea.level === eb.level) {
       if (ea.ref.size !== eb.ref.size) {
         throw new IntegrityError(`object ${ea.ref.id} is listed with two sizes`, { id: ea.ref.id });
@@ -152,14 +172,14 @@ export async function commonPrefix(src: ObjectSource, a: FileRef, b: FileRef): P
       ca.skip();
       cb.skip();
     } else if (ea.level < 0 && eb.level < 0) {
-      break;
+      return bytes;
     } else {
-      // Both cursors sit at the same byte offset; open the higher subtree (or both) until levels line up.
+      // Both cursors sit at the same byte offset (from the start, or from the end); open the higher subtree (or
+      // both) until levels line up.
       if (ea.level >= eb.level) await ca.expand();
       if (eb.level >= ea.level) await cb.expand();
     }
   }
-  return { bytes, nextA: await ca.nextChunk(), nextB: await cb.nextChunk() };
 }
 
 /**

@@ -48,6 +48,22 @@ export class RecordSplitter {
     this.skipHeader = this.csv && options.skipHeader === true;
   }
 
+  /**
+   * Whether the next byte would start a record, in the state a splitter is in at the start of the stream after its
+   * header: so `other`, if it says the same of itself, cuts any bytes fed to both from here into the same records.
+   */
+  atSameRecordStartAs(other: RecordSplitter): boolean {
+    return (
+      this.pending.length === 0 && !this.inQuotes && other.pending.length === 0 && !other.inQuotes &&
+      this.format === other.format && (this.seenFirst || !this.skipHeader) === (other.seenFirst || !other.skipHeader)
+    );
+  }
+
+  /** CSV: whether the bytes fed so far end inside a double-quoted field. */
+  get inQuotedField(): boolean {
+    return this.inQuotes;
+  }
+
   /** Feeds the next bytes of the stream and returns the records they complete, in order. */
   push(chunk: Uint8Array): Buffer[] {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);

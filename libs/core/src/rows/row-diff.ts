@@ -1,6 +1,6 @@
 import { InvalidArgumentError, IntegrityError } from '../errors/trib-error';
 import { ObjectId } from '../ids/ids';
-import { commonPrefix, readFileBytes } from '../objects/file-content';
+import { commonPrefix, commonSuffix, readFileBytes } from '../objects/file-content';
 import { ObjectSource } from '../objects/object-source';
 import { FileRef } from '../objects/object-types';
 import {
@@ -39,6 +39,7 @@ export interface RowDiffOptions {
   readonly maxDistinct?: number;
 }
 
+const LF = 0x0a;
 /** Kept from the end of the shorter file while checking for an append, to find its last record without re-reading. */
 const TAIL_KEEP = 256 * 1024;
 
@@ -50,8 +51,10 @@ const TAIL_KEEP = 256 * 1024;
  * Cost: when `newFile` is `oldFile` plus appended bytes (or the reverse: trailing records were removed), only the
  * appended bytes and the last chunk or two of each file are read. Otherwise both files are streamed in step from the
  * record holding the first differing chunk (CSV scans the equal leading chunks once for quote state, without
- * counting their records), and records that appear on both sides cancel as they are met, so memory follows the
- * records that differ (plus how far apart the two sides drift), not the file size.
+ * counting their records) to where the identical chunks they end with begin, and on through those only to the end
+ * of the record in progress there; records that appear on both sides cancel as they are met, so memory follows the
+ * records that differ (plus how far apart the two sides drift), not the file size. (A CSV whose edit leaves the two
+ * sides in different quote states there is read to the end: its records after the edit differ.)
  *
  * Throws InvalidArgumentError when the path is not a `.csv` or `.jsonl` file; object read errors pass through.
  */
@@ -76,11 +79,34 @@ export async function rowDiff(
       return tally.result(path, counting.bytesRead, opts.maxDistinct);
     }
     from = await lastRecordStartBefore(counting, oldFile, shared, format);
+    const suffix = Math.min(await commonSuffix(counting, oldFile, newFile), oldFile.size - shared, newFile.size - shared);
+    if (suffix > 0) {
+      const oldBytes = upTo(readFileBytes(counting, oldFile, from), oldFile.size - suffix - from);
+      const newBytes = upTo(readFileBytes(counting, newFile, from), newFile.size - suffix - from);
+      await tally.run(oldBytes, newBytes, from === 0, () => readFileBytes(counting, newFile, newFile.size - suffix));
+      return tally.result(path, counting.bytesRead, opts.maxDistinct);
+    }
   }
   const oldBytes = oldFile ? readFileBytes(counting, oldFile, from) : empty();
   const newBytes = newFile ? readFileBytes(counting, newFile, from) : empty();
   await tally.run(oldBytes, newBytes, from === 0);
   return tally.result(path, counting.bytesRead, opts.maxDistinct);
+}
+
+/** The first `limit` bytes of `bytes`; stops reading there. */
+async function* upTo(bytes: AsyncGenerator<Buffer>, limit: number): AsyncGenerator<Buffer> {
+  let left = limit;
+  try {
+    while (left > 0) {
+      const r = await bytes.next();
+      if (r.done) return;
+      const b = r.value.length > left ? r.value.subarray(0, left) : r.value;
+      left -= b.length;
+      yield b;
+    }
+  } finally {
+    await bytes.return(undefined);
+  }
 }
 
 /**
@@ -156,10 +182,18 @@ class RecordTally {
 
   constructor(private readonly format: RecordFormat) {}
 
-  /** `withHeader`: both streams start at their file's first byte, so a CSV's first record is its header. */
-  async run(oldBytes: AsyncIterable<Buffer>, newBytes: AsyncIterable<Buffer>, withHeader: boolean): Promise<void> {
-    const oldSide = new Side(oldBytes, new RecordSplitter(this.format, { skipHeader: withHeader }), -1);
-    const newSide = new Side(newBytes, new RecordSplitter(this.format, { skipHeader: withHeader }), +1);
+  /**
+   * `withHeader`: both streams start at their file's first byte, so a CSV's first record is its header.
+   * `sharedEnd`: the bytes both files go on with after these streams, to the end (the identical trailing chunks).
+   */
+  async run(
+    oldBytes: AsyncIterable<Buffer>,
+    newBytes: AsyncIterable<Buffer>,
+    withHeader: boolean,
+    sharedEnd?: () => AsyncGenerator<Buffer>,
+  ): Promise<void> {
+    const oldSide = new Side(oldBytes, new RecordSplitter(this.format, { skipHeader: withHeader }), -1, !sharedEnd);
+    const newSide = new Side(newBytes, new RecordSplitter(this.format, { skipHeader: withHeader }), +1, !sharedEnd);
     try {
       // Reading both sides at the same byte pace keeps records common to both close in time, so they cancel early.
       while (!oldSide.done || !newSide.done) {
@@ -170,9 +204,39 @@ class RecordTally {
       await oldSide.close();
       await newSide.close();
     }
+    if (sharedEnd) await this.runSharedEnd(oldSide.splitter, newSide.splitter, sharedEnd());
     if (withHeader) {
       this.oldHeader = oldSide.splitter.header;
       this.newHeader = newSide.splitter.header;
+    }
+  }
+
+  /**
+   * Feeds the bytes both files end with to both splitters, a line at a time, until both stand at a record start in
+   * the same state: from there every record is the same on both sides and cancels, so nothing more is read. When
+   * their CSV quote states differ, no such point comes (the shared bytes toggle both alike), so all is read.
+   */
+  private async runSharedEnd(oldSplitter: RecordSplitter, newSplitter: RecordSplitter, bytes: AsyncGenerator<Buffer>): Promise<void> {
+    const byLine = oldSplitter.inQuotedField === newSplitter.inQuotedField;
+    try {
+      while (!oldSplitter.atSameRecordStartAs(newSplitter)) {
+        const r = await bytes.next();
+        if (r.done) {
+          this.add(oldSplitter.finish(), -1);
+          this.add(newSplitter.finish(), +1);
+          return;
+        }
+        for (let piece = r.value; piece.length > 0; ) {
+          const lf = byLine ? piece.indexOf(LF) : -1;
+          const line = lf < 0 ? piece : piece.subarray(0, lf + 1);
+          this.add(oldSplitter.push(line), -1);
+          this.add(newSplitter.push(line), +1);
+          piece = piece.subarray(line.length);
+          if (byLine && oldSplitter.atSameRecordStartAs(newSplitter)) return;
+        }
+      }
+    } finally {
+      await bytes.return(undefined);
     }
   }
 
@@ -226,10 +290,12 @@ class Side {
   done = false;
   private readonly it: AsyncIterator<Buffer>;
 
+  /** `endsStream`: the bytes are the rest of the file, so their end finishes the last record. */
   constructor(
     bytes: AsyncIterable<Buffer>,
     readonly splitter: RecordSplitter,
     readonly sign: number,
+    private readonly endsStream = true,
   ) {
     this.it = bytes[Symbol.asyncIterator]();
   }
@@ -238,7 +304,7 @@ class Side {
     const r = await this.it.next();
     if (r.done) {
       this.done = true;
-      return this.splitter.finish();
+      return this.endsStream ? this.splitter.finish() : [];
     }
     this.pos += r.value.length;
     return this.splitter.push(r.value);
