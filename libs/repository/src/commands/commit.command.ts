@@ -54,7 +54,8 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
       const headTree = await repo.treeOf(head.commit);
       for (let attempt = 1; ; attempt++) {
         repo.objects.watchReuse();
-        const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress, trustStatCache: attempt === 1 });
+        const hashed: string[] = [];
+        const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress, onHashed: (p) => hashed.push(p) });
         if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
           await repo.objects.flush();
           await wc.cache.save();
@@ -69,10 +70,13 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
           annotations: req.annotations ?? {},
         });
         // Objects found stored and not stored again may have been deleted since by a gc in another working copy of
-        // the store (old and unreachable until now): the snapshot again stores what is gone, before HEAD names it,
-        // reading every file, as what this one wrote (a file's chunk list, say) may refer to what is gone.
+        // the store (old and unreachable until now): the snapshot again stores what is gone, before HEAD names it.
         const gone = await repo.objects.confirmReused();
         if (gone.length > 0) {
+          // What this try hashed may refer to what is gone (a file's new chunk list to reused chunks), and the stat
+          // cache now vouches for it: read those files again. An entry from before names an object that is gone
+          // too if anything it reaches is (gc keeps all an object reaches), which the next snapshot checks.
+          for (const p of hashed) wc.cache.delete(p);
           if (attempt < MAX_COMMIT_ATTEMPTS) continue;
           throw new UnavailableError(`objects this commit reuses keep vanishing from the store (a gc running elsewhere?), e.g. ${gone[0]}; run it again`);
         }

@@ -115,7 +115,7 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
 
   const chunks = async (batch: readonly Waiting[]): Promise<void> => {
     if (!opts.readData) {
-      for (const w of batch) if (!db.has(w.id)) harm(w.id, 'chunk', w.where, new Error('missing'));
+      for (const w of batch) if (!db.isStored(w.id)) harm(w.id, 'chunk', w.where, new Error('missing'));
       return;
     }
     const errors = await db.verifyStoredMany(batch.map((w) => w.id));

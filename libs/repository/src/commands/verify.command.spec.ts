@@ -82,6 +82,17 @@ describe('verifyRepository', () => {
   });
 });
 
+describe('verifyRepository while a gc elsewhere announces packs', () => {
+  it('counts an announced pack as stored: it is readable until gc deletes it', async () => {
+    await manySmallFiles();
+    const [pack] = (await reopen()).objects.packs();
+    await fs.writeFile(path.join(dir, '.trib/store/packs/gc-00000000000000000000000000000000.condemned'), JSON.stringify({ packs: [pack.name] }));
+    const repo = await reopen();
+    expect(repo.objects.has(repo.objects.packs()[0].index.entries().next().value!.id)).toBe(false);
+    expect((await verifyRepository(repo)).damage).toEqual([]);
+  });
+});
+
 describe('walkReachable from objects of unknown kind', () => {
   it('walks each as what it decodes as; a chunk that looks like an object, or a missing one, is a leaf', async () => {
     const repo = await Repository.init(dir);

@@ -68,6 +68,37 @@ function same(actual: Buffer, expected: Buffer): void {
 const blob = (n: number, size = 100) => Buffer.concat([Buffer.from(`object ${n}:`), randomBytes(size)]);
 
 describe('ObjectDatabase', () => {
+  it('finds a delta on a delta on a vanished base gone too, and has() says so until each is stored again', async () => {
+    const store = new MemoryStore();
+    const base = randomBytes(20_000);
+    const z = Buffer.from(base);
+    z[100] ^= 1;
+    const y = Buffer.from(z);
+    y[200] ^= 1;
+    const [bId, zId, yId] = [sha256(base), sha256(z), sha256(y)];
+    const old = await ObjectDatabase.open(store);
+    await old.putWithId(bId, base);
+    await old.flush();
+    const [oldPack] = old.packs();
+
+    const db = await ObjectDatabase.open(store);
+    db.watchReuse();
+    await db.putWithId(zId, z, { deltaBase: bId });
+    await db.flush();
+    await db.putWithId(yId, y, { deltaBase: zId });
+    await db.flush();
+    await store.delete(oldPack.idxKey);
+    await store.delete(oldPack.packKey);
+
+    expect((await db.confirmReused()).sort()).toEqual([bId, yId, zId].sort());
+    expect([db.has(zId), db.has(yId)]).toEqual([false, false]);
+    await db.putWithId(zId, z);
+    await db.putWithId(yId, y);
+    await db.flush();
+    expect([db.has(zId), db.has(yId)]).toEqual([true, true]);
+    same(await (await ObjectDatabase.open(store)).get(yId), y);
+  });
+
   it('round-trips objects and a fresh open after flush sees every one', async () => {
     const store = new MemoryStore();
     const db = await ObjectDatabase.open(store);

@@ -18,6 +18,7 @@ import {
   decodeDeltaPayload,
   decodeRecordHeader,
   encodeDeltaPayload,
+  CONDEMNED_PREFIX,
   idxKey,
   IndexEntry,
   isCondemnedKey,
@@ -172,18 +173,27 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   /**
    * Picks up packs indexed since the last load (written by other processes) and forgets packs whose index is
-   * gone (removed by gc). Throws IntegrityError naming the key of a corrupt index.
+   * gone (removed by gc), and learns which packs a running gc has announced it is deleting. With `noticesFirst`
+   * the gc notices are listed and read before the packs: then a notice missed (removed meanwhile) belongs to a gc
+   * whose deletions are over, so its packs are not listed either. (One listing of both does not promise that:
+   * a local folder is listed in no order.) Throws IntegrityError naming the key of a corrupt index.
    */
-  async reload(): Promise<void> {
+  async reload(opts: { noticesFirst?: boolean } = {}): Promise<void> {
     const before = new Set(this.loaded.keys());
     const listed = new Set<string>();
     const notices: string[] = [];
+    const condemned = new Set<string>();
+    if (opts.noticesFirst) {
+      for await (const info of this.store.list(CONDEMNED_PREFIX)) if (isCondemnedKey(info.key)) notices.push(info.key);
+      await this.readCondemned(notices.splice(0), condemned);
+    }
     for await (const info of this.store.list(PACKS_PREFIX)) {
       const parsed = parsePackKey(info.key);
       if (parsed?.kind === 'idx') listed.add(parsed.name);
       else if (isCondemnedKey(info.key)) notices.push(info.key);
     }
-    this.condemned = await this.readCondemned(notices);
+    await this.readCondemned(notices, condemned);
+    this.condemned = condemned;
     const missing = [...listed].filter((name) => !this.loaded.has(name));
     const fresh: LoadedPack[] = [];
     await forEachLimited(missing, INDEX_LOAD_CONCURRENCY, async (name) => {
@@ -230,10 +240,15 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   has(id: ObjectId): boolean {
     if (this.isPending(id)) return true;
     if (this.restore.size > 0 && this.restore.has(id)) return false;
-    const loc = this.findAny(id);
-    if (!loc) return false;
-    if (this.condemned.size === 0 || !this.condemned.has(loc.pack.name)) return true;
-    return this.locateAll(id).some((l) => !this.condemned.has(l.pack.name));
+    return this.findAny(id, this.condemned.size > 0 ? this.condemned : undefined) !== undefined;
+  }
+
+  /**
+   * True if some loaded pack holds `id`, a pack a gc is deleting included, or it is pending: whether it can be read
+   * now (`has` says whether new writes may refer to it).
+   */
+  isStored(id: ObjectId): boolean {
+    return this.isPending(id) || this.findAny(id) !== undefined;
   }
 
   /**
@@ -339,16 +354,17 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     this.watch = undefined;
     if (!watch || watch.reused.size === 0) return [];
     const before = [...this.loaded.keys()];
-    await this.reload();
+    await this.reload({ noticesFirst: true });
     if (this.condemned.size === 0 && before.every((name) => this.loaded.has(name))) return [];
-    const gone = [...watch.reused].filter((id) => !this.has(id));
-    for (const base of [...gone]) {
+    const gone = new Set([...watch.reused].filter((id) => !this.has(id)));
+    // A delta on a gone object is as good as gone, and so is a delta on that delta (a Set iterates what is added).
+    for (const base of gone) {
       for (const id of watch.deltasOn.get(base) ?? []) {
         this.restore.add(id);
-        gone.push(id);
+        gone.add(id);
       }
     }
-    return gone;
+    return [...gone];
   }
 
   /** Stores `bytes` under sha256(bytes) and returns the id. A no-op if `has(id)`. Durable after `flush`. */
@@ -563,11 +579,6 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     return this.materialize(at.pack, at.entry, payload, hops);
   }
 
-  /**
-   * Where `id` is after listing the store's packs again; NotFoundError if nowhere. An object missing from the loaded
-   * indexes may have moved: another process merged or rewrote its pack into one this database has not loaded (a
-   * reload that raced with that merge skipped the pack it deleted and listed before the new one existed).
-   */
   /** Notes, while a watch runs, that `id` was stored as a delta on `base`, so its fate follows the base's. */
   private noteDeltaOn(base: ObjectId, id: ObjectId): void {
     if (!this.watch || this.isPending(base)) return;
@@ -577,9 +588,11 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     else this.watch.deltasOn.set(base, [id]);
   }
 
-  /** The pack names that the gc notices at `keys` list (a notice removed since the listing lists none). */
-  private async readCondemned(keys: readonly string[]): Promise<Set<string>> {
-    const names = new Set<string>();
+  /**
+   * Adds to `names` the packs that the gc notices at `keys` list. A notice removed since it was listed adds none: its
+   * gc has deleted its packs (or given up), which a listing of the packs after this read shows.
+   */
+  private async readCondemned(keys: readonly string[], names: Set<string>): Promise<void> {
     for (const key of keys) {
       try {
         for (const name of decodeCondemned(await this.store.get(key))) names.add(name);
@@ -587,9 +600,13 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         if (!(e instanceof NotFoundError)) throw e;
       }
     }
-    return names;
   }
 
+  /**
+   * Where `id` is after listing the store's packs again; NotFoundError if nowhere. An object missing from the loaded
+   * indexes may have moved: another process merged or rewrote its pack into one this database has not loaded (a
+   * reload that raced with that merge skipped the pack it deleted and listed before the new one existed).
+   */
   private async locateAfterReload(id: ObjectId): Promise<Location> {
     await this.reload();
     const loc = this.locate(id);
@@ -725,15 +742,15 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     for (const p of this.loaded.values()) p.index.addIdsTo(this.filter);
   }
 
-  /** Any copy of `id`, trying the pack of the last hit first. */
-  private findAny(id: ObjectId): Location | undefined {
+  /** Any copy of `id` outside the packs named in `skip`, trying the pack of the last hit first. */
+  private findAny(id: ObjectId, skip?: ReadonlySet<string>): Location | undefined {
     const key = idToBytes(id);
     if (!this.filter.mightHave(key)) return undefined;
-    const last = this.lastHit;
+    const last = this.lastHit && !skip?.has(this.lastHit.name) ? this.lastHit : undefined;
     const e = last && this.search(last, key);
     if (last && e) return { pack: last, entry: e };
     for (const p of this.loaded.values()) {
-      if (p === last) continue;
+      if (p === last || skip?.has(p.name)) continue;
       const entry = this.search(p, key);
       if (entry) {
         this.lastHit = p;

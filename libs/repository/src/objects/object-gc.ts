@@ -177,17 +177,29 @@ export async function collectGarbage(
   let mergedPacks = 0;
   for (const p of rewritten) if (!someEntry(p, (e) => !keep(e.id))) mergedPacks++;
 
-  // Writers that look after this notice no longer refer to what the rewritten packs hold; a writer that looked
-  // before it has its pack listed by the check below. Only a run that deletes objects needs it: a merge copies all.
-  const notice = !opts.dryRun && deletedObjects > 0 ? condemnedKey(`gc-${randomBytes(16).toString('hex')}`) : undefined;
-  if (notice) await store.putIfAbsent(notice, encodeCondemned([...rewritten].map((p) => p.name)));
-  if (notice && (await packsAppeared(store, files, copier.names()))) {
-    // A writer stored packs since the listing: they may refer to dead objects they found with has() instead of
-    // storing them again, which nothing here has walked. Delete nothing of the old; the copies were only copies.
-    await copier.discard();
-    await store.delete(notice);
-    await db.reload();
-    return { deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: packs.length, mergedPacks: 0, writtenPacks: 0, deferred: true };
+  // Writers that look after this notice no longer refer to what the packs with dead records hold; a writer that
+  // looked before it has its pack listed by the check below. A pack rewritten only to merge it needs none: every
+  // record of it has a copy.
+  const dying = [...rewritten].filter((p) => someEntry(p, (e) => !keep(e.id)));
+  const notice = !opts.dryRun && dying.length > 0 ? condemnedKey(randomBytes(16).toString('hex')) : undefined;
+  if (notice) {
+    await store.putIfAbsent(notice, encodeCondemned(dying.map((p) => p.name)));
+    let appeared: boolean;
+    try {
+      appeared = await packsAppeared(store, files, copier.names());
+    } catch (e) {
+      await store.delete(notice).catch(() => undefined);
+      throw e;
+    }
+    if (appeared) {
+      // A writer stored packs since the listing: they may refer to dead objects they found with has() instead of
+      // storing them again, which nothing here has walked. Delete nothing of the old; the copies were only copies.
+      // The notice goes first: while it stands, readers take the copies for the only copies of what it names.
+      await store.delete(notice);
+      await copier.discard();
+      await db.reload();
+      return { deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: packs.length, mergedPacks: 0, writtenPacks: 0, deferred: true };
+    }
   }
   if (!opts.dryRun) {
     crashPoint('gc.before-delete');

@@ -49,18 +49,20 @@ export function idxKey(name: string): string {
 }
 
 /**
- * A gc's notice that it is about to delete some packs (`packs/<gc name>.condemned`, a JSON list of pack names): it is
- * written after gc's copies of their live objects are durable and before gc's last look for new packs, and removed
- * when gc is done. A writer that sees one stores again what it would otherwise refer to in those packs.
+ * A gc's notice that it is about to delete some packs (`packs/gc-<id>.condemned`, a JSON list of pack names). It is
+ * written once gc's copies of their live records are durable and before gc's last look for new packs; gc removes it
+ * when it has deleted them or given up (the next gc removes one a killed gc left). A writer that sees it stores
+ * again what it would otherwise refer to in those packs.
  */
+export const CONDEMNED_PREFIX = `${PACKS_PREFIX}gc-`;
 export const CONDEMNED_SUFFIX = '.condemned';
 
-export function condemnedKey(gcName: string): string {
-  return `${PACKS_PREFIX}${gcName}${CONDEMNED_SUFFIX}`;
+export function condemnedKey(gcId: string): string {
+  return `${CONDEMNED_PREFIX}${gcId}${CONDEMNED_SUFFIX}`;
 }
 
 export function isCondemnedKey(key: string): boolean {
-  return key.startsWith(PACKS_PREFIX) && key.endsWith(CONDEMNED_SUFFIX) && !key.slice(PACKS_PREFIX.length).includes('/');
+  return key.startsWith(CONDEMNED_PREFIX) && key.endsWith(CONDEMNED_SUFFIX) && !key.slice(PACKS_PREFIX.length).includes('/');
 }
 
 export function encodeCondemned(packNames: readonly string[]): Buffer {

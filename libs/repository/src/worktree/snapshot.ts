@@ -29,11 +29,8 @@ export interface SnapshotOptions {
    * it grows while the scan is still running (only in very large trees: the scan runs ahead of hashing).
    */
   readonly onProgress?: (hashedBytes: number, totalBytesToHash: number) => void;
-  /**
-   * False: read and hash every file, vouching for none by the stat cache. For a second try after objects the first
-   * one referred to vanished: a file the cache vouches for may be one whose chunks were among them.
-   */
-  readonly trustStatCache?: boolean;
+  /** Called with the path of each file or symlink read and hashed (the stat cache could not vouch for it). */
+  readonly onHashed?: (path: string) => void;
 }
 
 export interface Snapshot {
@@ -92,6 +89,7 @@ export async function snapshotWorktree(
 
   const hashOne = async (s: ScannedPath): Promise<PathEntry> => {
     hashedFiles++;
+    opts.onHashed?.(s.path);
     const abs = path.join(root, s.path);
     if (s.kind === 'symlink') {
       const target = readlinkSync(abs, { encoding: 'buffer' });
@@ -137,7 +135,7 @@ export async function snapshotWorktree(
       const s = r.value;
       files++;
       cache.keep(s.path);
-      const c = opts.trustStatCache === false ? undefined : cache.lookup(s.path, s.stat);
+      const c = cache.lookup(s.path, s.stat);
       // The object may be gone since: gc keeps only what refs and this working copy's cache reach. Then hash again.
       if (c && c.kind === s.kind && c.executable === s.executable && db.has(c.id)) {
         db.noteReused(c.id);
