@@ -18,7 +18,7 @@ export const diffCommand: CliCommand = {
     const maxRows = parseCount(args, '--max-rows') ?? 1000;
     return withRepository(ctx, async (repo) => {
       const rows = args.flags.has('--rows');
-      const d = await withProgressBar('hashing', (onProgress) =>
+      const d = await withProgressBar('diff', (onProgress) =>
         diffRevisions(repo, a, b, { rows, maxRows, onProgress }),
       );
       if (args.flags.has('--json')) {

@@ -21,7 +21,7 @@ export const statusCommand: CliCommand = {
         const headTree = await repo.treeOf(head.commit);
         const wc = await WorkingCopy.open(repo);
         try {
-          const { changes } = await withProgressBar('hashing', (onProgress) => wc.changes(headTree, { onProgress }));
+          const { changes } = await withProgressBar('status', (onProgress) => wc.changes(headTree, { onProgress }));
           await wc.cache.save();
           if (args.flags.has('--json')) {
             ctx.json({

@@ -19,9 +19,20 @@ describe('ProgressBar', () => {
     const t = fakeTerminal(true);
     const bar = new ProgressBar('checkout', t.stream);
     bar.update(512, 1024);
-    expect(t.written).toEqual([`\rcheckout [${'#'.repeat(15)}${'.'.repeat(15)}]  50% 512 B/1.0 KiB`]);
+    expect(t.written).toEqual([`\rcheckout [${'#'.repeat(15)}${'.'.repeat(15)}]  50% 512 B/1.0 KiB\x1b[K`]);
     bar.done();
     expect(t.written[1]).toBe('\r\x1b[K');
+  });
+
+  it('counts the files of a scan that has nothing to hash yet, and adds them after the bar once it has', () => {
+    const t = fakeTerminal(true);
+    const bar = new ProgressBar('status', t.stream);
+    bar.update(0, 0, 4096);
+    expect(t.written).toEqual(['\rstatus: 4096 files scanned\x1b[K']);
+    jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 1000);
+    bar.update(512, 1024, 5120);
+    expect(t.written[1]).toBe(`\rstatus [${'#'.repeat(15)}${'.'.repeat(15)}]  50% 512 B/1.0 KiB, 5120 files\x1b[K`);
+    jest.restoreAllMocks();
   });
 
   it('counts the bytes of work whose total is unknown, such as a transfer', () => {

@@ -13,15 +13,24 @@ export class ProgressBar {
   }
   private readonly stream: NodeJS.WriteStream;
 
-  update(done: number, total: number): void {
+  /**
+   * `done` of `total` bytes as a bar. With `scannedFiles` (a working tree being scanned): the files found so far,
+   * alone while nothing needs hashing, else after the bar.
+   */
+  update(done: number, total: number, scannedFiles?: number): void {
     if (!this.enabled) return;
     const now = Date.now();
-    if (now - this.last < 100 && done < total) return;
+    if (now - this.last < 100 && (done < total || scannedFiles !== undefined)) return;
     this.last = now;
-    const width = 30;
-    const frac = total > 0 ? Math.min(1, done / total) : 1;
-    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-    this.stream.write(`\r${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)}`);
+    const files = scannedFiles === undefined ? '' : `${scannedFiles} files`;
+    if (files && total === 0) {
+      this.stream.write(`\r${this.label}: ${files} scanned\x1b[K`);
+    } else {
+      const width = 30;
+      const frac = total > 0 ? Math.min(1, done / total) : 1;
+      const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+      this.stream.write(`\r${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)}${files && `, ${files}`}\x1b[K`);
+    }
     this.drawn = true;
   }
 
@@ -44,14 +53,17 @@ export class ProgressBar {
   }
 }
 
-/** Runs `work` with a bar's `update` as its progress callback (done and total bytes), and clears the bar after. */
+/**
+ * Runs `work` with a bar's `update` as its progress callback (done and total bytes, and files scanned while a working
+ * tree is), and clears the bar after.
+ */
 export async function withProgressBar<T>(
   label: string,
-  work: (onProgress: (done: number, total: number) => void) => Promise<T>,
+  work: (onProgress: (done: number, total: number, scannedFiles?: number) => void) => Promise<T>,
 ): Promise<T> {
   const bar = new ProgressBar(label);
   try {
-    return await work((done, total) => bar.update(done, total));
+    return await work((done, total, scannedFiles) => bar.update(done, total, scannedFiles));
   } finally {
     bar.done();
   }

@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { Annotations, CommitId, InvalidArgumentError, TreeId, UnavailableError } from '@tributary/core';
 import { Repository } from '../repository';
-import { Snapshot } from '../worktree/snapshot';
+import { ProgressCallback, Snapshot } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
 import { crashPoint } from '../testing/crash-points';
 
@@ -9,7 +9,7 @@ export interface CommitRequest {
   readonly message: string;
   readonly author?: string;
   readonly annotations?: Annotations;
-  readonly onProgress?: (done: number, total: number) => void;
+  readonly onProgress?: ProgressCallback;
   /** Clock override, for reproducible tests. */
   readonly now?: Date;
 }

@@ -1,5 +1,6 @@
 import { diffTrees, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
+import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
 
 export interface PathDiff {
@@ -29,7 +30,7 @@ export async function diffRevisions(
   a?: string,
   b?: string,
   /** `onProgress`: for the working tree (no `b`), the bytes hashed so far of those that need it. */
-  opts: { rows?: boolean; maxRows?: number; onProgress?: (done: number, total: number) => void } = {},
+  opts: { rows?: boolean; maxRows?: number; onProgress?: ProgressCallback } = {},
 ): Promise<DiffOutcome> {
   const from = a ?? 'HEAD';
   const to = b ?? 'working tree';
@@ -51,7 +52,7 @@ export async function diffRevisions(
 }
 
 /** The working tree as a tree (its new objects stored for reuse by the next commit), under the repository lock. */
-async function workingTree(repo: Repository, onProgress?: (done: number, total: number) => void): Promise<TreeId> {
+async function workingTree(repo: Repository, onProgress?: ProgressCallback): Promise<TreeId> {
   const headTree = await repo.treeOf((await repo.head()).commit);
   return repo.lock.run(async () => {
     const wc = await WorkingCopy.open(repo);

@@ -16,6 +16,7 @@ import {
 } from '@tributary/core';
 import { isAncestor, mergeBases } from '../history/commit-walk';
 import { Repository } from '../repository';
+import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
 import { defaultAuthor } from './commit.command';
 import { crashPoint } from '../testing/crash-points';
@@ -106,8 +107,8 @@ export async function mergeIntoWorktree(
     author?: string;
     annotations?: Annotations;
     now?: Date;
-    /** The bytes of working files written so far, of all the merge writes. */
-    onProgress?: (done: number, total: number) => void;
+    /** The scan and hashing of the working tree (see ProgressCallback), then the bytes of the files the merge writes. */
+    onProgress?: ProgressCallback;
   } = {},
 ): Promise<MergeOutcome> {
   return repo.lock.run(async () => {
@@ -116,7 +117,7 @@ export async function mergeIntoWorktree(
     const wc = await WorkingCopy.open(repo);
     try {
       const headTree = await repo.treeOf(head.commit);
-      const { changes } = await wc.changes(headTree);
+      const { changes } = await wc.changes(headTree, { onProgress: opts.onProgress });
       const dirty = changes.filter((c) => c.status !== 'added');
       if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}); commit them before merging`);
 

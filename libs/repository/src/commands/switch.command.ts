@@ -11,6 +11,7 @@ import {
 } from '@tributary/core';
 import { Repository } from '../repository';
 import { branchRef } from '../refs/ref-store';
+import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
 import { materializeTree, MaterializeResult } from '../worktree/materialize';
 import { lookupTreeSize } from './tree-size';
@@ -23,7 +24,7 @@ import { lookupTreeSize } from './tree-size';
 export async function switchBranch(
   repo: Repository,
   name: string,
-  opts: { force?: boolean; onProgress?: (done: number, total: number) => void } = {},
+  opts: { force?: boolean; onProgress?: ProgressCallback } = {},
 ): Promise<{ commit?: CommitId; written: number; removed: number }> {
   const ref = branchRef(name);
   return repo.lock.run(async () => {

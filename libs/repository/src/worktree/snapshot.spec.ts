@@ -5,6 +5,7 @@ import { createCipheriv } from 'node:crypto';
 import { FileRef, lookupPath, ObjectId, readChunkRefs } from '@tributary/core';
 import { commitWorktree } from '../commands/commit.command';
 import { Repository } from '../repository';
+import { WorkingCopy } from './working-copy';
 
 /** `n` incompressible bytes, the same for the same seed. */
 function noise(n: number, seed: number): Buffer {
@@ -45,6 +46,25 @@ describe('snapshotWorktree (through commit)', () => {
         // the sum of all three files', which is what interleaving record by record would give.
         expect(spans.reduce((a, b) => a + b, 0)).toBeLessThan(sizes[i] + places.length * 128);
       }
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('tells its progress while it scans files it need not hash, so a large unchanged tree shows it is moving', async () => {
+    const repo = await Repository.init(dir);
+    try {
+      for (let i = 0; i < 2500; i++) writeFileSync(path.join(dir, `f${i}.txt`), `${i}\n`);
+      await commitWorktree(repo, { message: 'many', author: 'T <t@example.org>' });
+      const calls: [number, number, number | undefined][] = [];
+      const wc = await WorkingCopy.open(repo);
+      try {
+        await wc.changes(undefined, { onProgress: (done, total, files) => calls.push([done, total, files]) });
+      } finally {
+        await wc.close();
+      }
+      const scanned = calls.map(([, , files]) => files);
+      expect(scanned.slice(0, 2)).toEqual([1024, 2048]);
     } finally {
       await repo.close();
     }

@@ -21,6 +21,13 @@ import { Mutex } from '../locks/mutex';
 
 export type PathEntry = Omit<TreeEntry, 'name'>;
 
+/**
+ * Progress of long work on the working tree: `done` of `total` bytes. While the tree is scanned, `scannedFiles` is
+ * the files and links found so far, and `done` and `total` count only the bytes that need hashing (the total grows
+ * as the scan finds more).
+ */
+export type ProgressCallback = (done: number, total: number, scannedFiles?: number) => void;
+
 export interface SnapshotOptions {
   /** The tree the working copy was last synced with; its files give delta bases for changed chunks. */
   readonly previousTree?: TreeId;
@@ -28,7 +35,7 @@ export interface SnapshotOptions {
    * Called as bytes are hashed (for progress bars). The total counts the files found so far that need hashing;
    * it grows while the scan is still running (only in very large trees: the scan runs ahead of hashing).
    */
-  readonly onProgress?: (hashedBytes: number, totalBytesToHash: number) => void;
+  readonly onProgress?: ProgressCallback;
   /** Called with the path of each file or symlink read and hashed (the stat cache could not vouch for it). */
   readonly onHashed?: (path: string) => void;
 }
@@ -80,7 +87,7 @@ export async function snapshotWorktree(
   let hashedFiles = 0;
   const progress = (n: number) => {
     hashedBytes += n;
-    opts.onProgress?.(hashedBytes, totalToHash);
+    opts.onProgress?.(hashedBytes, totalToHash, files);
   };
 
   // Files hashed at once would interleave their chunks record by record in the pack; storing each batch whole
@@ -133,7 +140,8 @@ export async function snapshotWorktree(
         break;
       }
       const s = r.value;
-      files++;
+      // A scan of many unchanged files hashes nothing: count it every so often, so a large tree shows it is moving.
+      if ((++files & 1023) === 0) opts.onProgress?.(hashedBytes, totalToHash, files);
       cache.keep(s.path);
       const c = cache.lookup(s.path, s.stat);
       // The object may be gone since: gc keeps only what refs and this working copy's cache reach. Then hash again.

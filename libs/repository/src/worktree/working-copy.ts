@@ -6,7 +6,7 @@ import { removeEntry, writeEntries } from './materialize';
 import { Blocker, firstLocalClash, hiddenBlockers, removeBlockers, removedBeforeWrites, removeWriteTemps } from './move-plan';
 import { beginMove, endMove, moveJournalPath, readMove } from './move-journal';
 import { crashPoint } from '../testing/crash-points';
-import { Snapshot, SnapshotOptions, snapshotWorktree } from './snapshot';
+import { ProgressCallback, Snapshot, SnapshotOptions, snapshotWorktree } from './snapshot';
 import { StatCache } from './stat-cache';
 
 /**
@@ -49,7 +49,7 @@ export class WorkingCopy {
    */
   async changes(
     headTree: TreeId | undefined,
-    opts: { onProgress?: (done: number, total: number) => void } = {},
+    opts: { onProgress?: ProgressCallback } = {},
   ): Promise<{ snapshot: Snapshot; changes: TreeChange[] }> {
     const snapshot = await this.snapshot({ previousTree: headTree, onProgress: opts.onProgress });
     await this.repo.objects.flush();
@@ -70,14 +70,15 @@ export class WorkingCopy {
     from: TreeId | undefined,
     to: TreeId,
     /**
-     * `onProgress`: the bytes of files written so far, of all the move writes. `local`: the changes from `from` to
-     * the working tree, when the caller has just taken them (`changes`) under the same lock: not scanned again.
+     * `onProgress`: the scan of the working tree (see ProgressCallback), then the bytes of files written so far, of
+     * all the move writes. `local`: the changes from `from` to the working tree, when the caller has just taken them
+     * (`changes`) under the same lock: not scanned again.
      */
-    opts: { force?: boolean; refuseDirty?: boolean; local?: readonly TreeChange[]; onProgress?: (done: number, total: number) => void } = {},
+    opts: { force?: boolean; refuseDirty?: boolean; local?: readonly TreeChange[]; onProgress?: ProgressCallback } = {},
   ): Promise<{ written: number; removed: number }> {
     if (opts.force) return this.forceTo(from, to, opts.onProgress);
     const plan = await this.planMove(from, to);
-    const local = opts.local ?? (await this.changes(from)).changes;
+    const local = opts.local ?? (await this.changes(from, { onProgress: opts.onProgress })).changes;
     if (opts.refuseDirty) {
       const dirty = local.filter((c) => c.status !== 'added');
       if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}${dirty.length > 1 ? `, and ${dirty.length - 1} more` : ''}); commit them first`);
@@ -101,9 +102,9 @@ export class WorkingCopy {
   private async forceTo(
     from: TreeId | undefined,
     to: TreeId,
-    onProgress?: (done: number, total: number) => void,
+    onProgress?: ProgressCallback,
   ): Promise<{ written: number; removed: number }> {
-    const { snapshot, changes: local } = await this.changes(from);
+    const { snapshot, changes: local } = await this.changes(from, { onProgress });
     const untracked = new Set(local.filter((c) => c.status === 'added').map((c) => c.path));
     const plan = (await this.planMove(snapshot.tree, to)).filter((c) => c.new !== undefined || !untracked.has(c.path));
     const blockers = this.blockersOf(plan, { force: true });
@@ -143,7 +144,7 @@ export class WorkingCopy {
   private async applyMove(
     plan: readonly TreeChange[],
     blockers: readonly Blocker[],
-    onProgress?: (done: number, total: number) => void,
+    onProgress?: ProgressCallback,
   ): Promise<{ written: number; removed: number }> {
     const root = this.repo.workdir;
     removeBlockers(root, blockers);
