@@ -130,6 +130,7 @@ export class TransferReceiver {
           if (r ? r.kind !== COMMIT : !this.target.has(commit)) {
             throw new IntegrityError(`transfer of commit ${commit} ended without the commit`, { id: commit });
           }
+          if (!r) await this.requireHeldCommit(commit, received);
           await this.target.flush();
           return { commit, stats, commitBytes: last?.id === commit ? last.bytes : undefined };
         } else {
@@ -215,6 +216,21 @@ export class TransferReceiver {
     this.kinds.set(id, info);
     await this.target.put(id, bytes, base);
     return kind === COMMIT ? { id, bytes } : undefined;
+  }
+
+  /**
+   * A transfer may end with a commit the target held already (a replay), which the caller then takes as the commit
+   * sent: it must be one, with its tree and parents held, as a commit that travels is checked. (Any held object's
+   * bytes could otherwise be named, such as a file's chunk that decodes as a commit naming a tree nobody holds.)
+   */
+  private async requireHeldCommit(commit: ObjectId, received: Map<ObjectId, Received>): Promise<void> {
+    if (this.kinds.get(commit, COMMIT)) return;
+    try {
+      this.kinds.set(commit, await this.verify(commit, COMMIT, await this.target.get(commit), received));
+    } catch (e) {
+      if (!(e instanceof IntegrityError || e instanceof InvalidArgumentError)) throw e;
+      throw new IntegrityError(`transfer of commit ${commit} ended with an object held under that id that is not a commit whose tree and parents are held (${e.message})`, { id: commit }, { cause: e });
+    }
   }
 
   /** Decodes `bytes` as `kind` and checks every reference; returns what parents may check about the object. */

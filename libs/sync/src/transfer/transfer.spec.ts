@@ -11,6 +11,7 @@ import {
   readFileBytes,
   sha256,
   TreeEntry,
+  TreeId,
   UnavailableError,
   walkFiles,
   writeTreeFromPaths,
@@ -736,6 +737,24 @@ describe('object transfer', () => {
     const receiving = new TransferReceiver(databaseTarget(dst), ch.receiver).receiveCommit();
     await ch.sender.send({ haveQuery: { ids: Buffer.alloc(0) } });
     await expect(receiving).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'a have query holds 1 to 4096 ids of 32 bytes' });
+  });
+
+  it('takes a held commit as the end of a transfer only if it is one, with its tree and parents held', async () => {
+    const dst = await db();
+    // A file's chunk whose bytes decode as a commit naming a tree nobody holds, stored as any chunk is.
+    const c: Commit = { tree: 'ab'.repeat(32) as TreeId, parents: [], author: 'x', time: '2026-11-24T00:00:00.000Z', message: 'm', annotations: {} };
+    const fake = await dst.put(encodeCommit(c));
+    const real = await commitFiles(dst, { 'a.txt': Buffer.from('a') });
+    await dst.flush();
+    const end = async (commit: ObjectId) => {
+      const ch = memoryChannels();
+      const receiving = new TransferReceiver(databaseTarget(dst), ch.receiver, undefined, undefined, new VerifiedKinds()).receiveCommit();
+      receiving.catch(() => undefined);
+      await ch.sender.send({ commitEnd: { commit: Buffer.from(commit, 'hex') } });
+      return receiving;
+    };
+    await expect(end(fake)).rejects.toThrow(new RegExp(`ended with an object held under that id that is not a commit whose tree and parents are held`));
+    await expect(end(real.commit)).resolves.toMatchObject({ commit: real.commit });
   });
 
   it('rejects a transfer that ends without its commit', async () => {
