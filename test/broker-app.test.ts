@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -102,6 +102,19 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     const again = JSON.parse(ok(edge, ['publish', 'datasets/x', 'HEAD~1', '--json'], 0, { env }).stdout);
     expect(again).toMatchObject({ commits: 0, seqTo: 1, head: heads[0] });
     expect(JSON.parse(ok(edge, ['publish', 'datasets/x', '--json'], 0, { env }).stdout)).toMatchObject({ commits: 1, seqTo: 2, head: heads[1] });
+  });
+
+  it('removes at start-up the half-written pack a broker killed mid-publish left, once it is an hour old', async () => {
+    const storeDir = path.join(t.dir, 'broker-store');
+    mkdirSync(path.join(storeDir, 'packs'), { recursive: true });
+    const [old, young] = ['.tmp-00112233445566ff~', '.tmp-ffeeddccbbaa9988~'].map((n) => path.join(storeDir, 'packs', n));
+    writeFileSync(old, Buffer.alloc(1000));
+    writeFileSync(young, Buffer.alloc(10));
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(old, twoHoursAgo, twoHoursAgo);
+    broker = await startApp('broker', { TRIB_STORE: pathToFileURL(storeDir).href, TRIB_LISTEN: '127.0.0.1:0' });
+    await broker.waitFor(/removed 1 unfinished pack file\(s\), 1000 bytes/, 5000);
+    expect([existsSync(old), existsSync(young)]).toEqual([false, true]);
   });
 
   it('subscribe --follow stops cleanly on Ctrl-C: what is durable is acknowledged, and it exits 0', async () => {

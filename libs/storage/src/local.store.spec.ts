@@ -221,6 +221,26 @@ describe('LocalStore', () => {
       expect((await store.get('packs/big.pack')).toString()).toBe('complete');
     });
 
+    it('sweeps the temp file a writer killed mid-put left, once it is old enough, and nothing else', async () => {
+      const worker = startWorker(compiled, { op: 'hang-put', root: store.root, key: 'packs/big.pack' });
+      await worker.waitFor('writing');
+      await worker.kill();
+      await store.putIfAbsent('packs/kept.pack', Buffer.from('kept'));
+      await fs.writeFile(path.join(store.root, 'packs', 'kept.pack~lock'), 'x');
+      const [temp] = (await fs.readdir(path.join(store.root, 'packs'))).filter((n) => n.startsWith('.tmp-'));
+      const size = (await fs.stat(path.join(store.root, 'packs', temp))).size;
+      expect(size).toBeGreaterThan(0);
+      // Young: a live writer may be filling it.
+      expect(await store.sweepLeftovers('packs/', 60_000)).toEqual({ files: 0, bytes: 0 });
+      const anHourAgo = new Date(Date.now() - 3600_000);
+      await fs.utimes(path.join(store.root, 'packs', temp), anHourAgo, anHourAgo);
+      expect(await store.sweepLeftovers('packs/', 60_000, { dryRun: true })).toEqual({ files: 1, bytes: size });
+      expect(await store.sweepLeftovers('packs/', 60_000)).toEqual({ files: 1, bytes: size });
+      expect((await fs.readdir(path.join(store.root, 'packs'))).sort()).toEqual(['kept.pack', 'kept.pack~lock']);
+      expect(await store.sweepLeftovers('nothing/', 0)).toEqual({ files: 0, bytes: 0 });
+      await expect(store.sweepLeftovers('packs', 0)).rejects.toThrow(/folder prefix/);
+    });
+
     it('breaks the lock of a writer killed while holding it, keeping the old value', async () => {
       const v1 = await store.compareAndSwap('refs/heads/main', undefined, Buffer.from('c1'));
       const worker = startWorker(compiled, {

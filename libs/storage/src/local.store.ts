@@ -51,6 +51,9 @@ const VALID_SEGMENT = /^[A-Za-z0-9._-]+$/;
  * disk, still off the event loop.
  */
 const SMALL_VALUE_BYTES = 1024 * 1024;
+/** A write's temp file beside its key: `.tmp-<16 hex>~` (the `~` keeps it from ever being a key). */
+const TEMP_RANDOM_BYTES = 8;
+const TEMP_NAME = /^\.tmp-[0-9a-f]{16}~$/;
 
 export interface LocalStoreOptions {
   /** Age after which a per-key lock is broken even if its process seems alive (default 30 s). */
@@ -331,7 +334,7 @@ export class LocalStore implements ObjectStore {
    * An error raised by the caller's stream is rethrown wrapped in SourceStreamError so it is not mistaken for ours.
    */
   private async writeTemp(dir: string, data: Buffer | Readable, mode: number): Promise<string> {
-    const temp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}~`);
+    const temp = path.join(dir, `.tmp-${randomBytes(TEMP_RANDOM_BYTES).toString('hex')}~`);
     const fd = await this.creating(temp, () => openSync(temp, 'wx', mode));
     let open = true;
     try {
@@ -347,6 +350,31 @@ export class LocalStore implements ObjectStore {
       throw e;
     }
     return temp;
+  }
+
+  async sweepLeftovers(prefix: string, olderThanMs: number, opts: { dryRun?: boolean } = {}): Promise<{ files: number; bytes: number }> {
+    if (!prefix.endsWith('/')) throw new InvalidArgumentError(`sweepLeftovers takes a folder prefix ending in /, got ${JSON.stringify(prefix)}`);
+    validateListPrefix(prefix);
+    const dir = this.pathOf(prefix.slice(0, -1));
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch (e) {
+      if (isAbsence(e)) return { files: 0, bytes: 0 };
+      throw this.fail(e, 'list', prefix);
+    }
+    const before = Date.now() - olderThanMs;
+    let files = 0;
+    let bytes = 0;
+    for (const name of names) {
+      if (!TEMP_NAME.test(name)) continue;
+      const stat = statOrAbsent(path.join(dir, name));
+      if (!stat?.isFile() || stat.mtimeMs >= before) continue;
+      if (!opts.dryRun) unlinkQuietly(path.join(dir, name));
+      files++;
+      bytes += stat.size;
+    }
+    return { files, bytes };
   }
 
   /** Runs `create` (an `open(O_CREAT|O_EXCL)` of `file`), creating missing parent directories. */

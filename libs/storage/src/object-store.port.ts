@@ -77,6 +77,14 @@ export interface ObjectStore {
   /** Removes a mutable value only if its version is `expected`. Throws ConflictError otherwise. */
   deleteVersioned(key: string, expected: string): Promise<void>;
 
+  /**
+   * Removes the unfinished writes that writers killed midway left beside the objects directly under `prefix` (a
+   * folder: ends in `/`), last written more than `olderThanMs` ago; with `dryRun` only counts them. Only stores that
+   * write such files have it (local disk's temp files); a cloud store's unfinished uploads are never objects, and
+   * the cloud expires them. Returns the files and bytes removed.
+   */
+  sweepLeftovers?(prefix: string, olderThanMs: number, opts?: { dryRun?: boolean }): Promise<{ files: number; bytes: number }>;
+
   /** Releases connections and handles. */
   close(): Promise<void>;
 }

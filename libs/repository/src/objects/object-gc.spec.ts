@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, InvalidArgumentError, ObjectId, sha256, UnavailableError } from '@tributary/core';
-import { ObjectInfo, MemoryStore } from '@tributary/storage';
+import { LocalStore, ObjectInfo, ObjectStore, MemoryStore } from '@tributary/storage';
 import { PACK_HEADER_BYTES, RECORD_DELTA, RECORD_FULL, RECORD_HEADER_BYTES } from '../packs/pack-format';
 import { ObjectDatabase } from './object-database';
 import { collectGarbage, GcOptions } from './object-gc';
@@ -56,7 +59,7 @@ class ClockedStore extends MemoryStore {
 
 const blob = (label: string, size = 1000) => Buffer.concat([Buffer.from(label), randomBytes(size)]);
 
-async function writePack(store: ClockedStore, objects: Buffer[], deltas: [Buffer, ObjectId][] = []): Promise<ObjectId[]> {
+async function writePack(store: ObjectStore, objects: Buffer[], deltas: [Buffer, ObjectId][] = []): Promise<ObjectId[]> {
   const db = await ObjectDatabase.open(store);
   const ids = [];
   for (const o of objects) ids.push(await db.put(o));
@@ -504,6 +507,28 @@ describe('collectGarbage', () => {
     store.now = at(2 * HOUR);
     const result = await collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(store.now, { mergeSmallPacks: { minPacks: 4 } }));
     expect(result).toMatchObject({ deletedPacks: 0, mergedPacks: 0, writtenPacks: 0, keptPacks: 3 });
+  });
+
+  it('deletes the unfinished pack a writer killed mid-write left on local disk, once older than the grace period', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'trib-gc-temp-'));
+    try {
+      const store = await LocalStore.open(dir, { create: true });
+      await writePack(store, [blob('kept')]);
+      const packs = path.join(dir, 'packs');
+      const [young, old] = ['.tmp-0123456789abcdef~', '.tmp-fedcba9876543210~'];
+      await writeFile(path.join(packs, young), 'half a pack');
+      await writeFile(path.join(packs, old), 'half a pack too');
+      const twoHoursAgo = new Date(Date.now() - 2 * HOUR);
+      await utimes(path.join(packs, old), twoHoursAgo, twoHoursAgo);
+      const opts = { graceMs: HOUR, dryRun: false };
+      const dry = await collectGarbage(await ObjectDatabase.open(store), store, () => true, { ...opts, dryRun: true });
+      expect(dry).toMatchObject({ deletedPacks: 1, freedBytes: 15 });
+      const r = await collectGarbage(await ObjectDatabase.open(store), store, () => true, opts);
+      expect(r).toMatchObject({ deletedPacks: 1, freedBytes: 15, keptPacks: 1 });
+      expect((await readdir(packs)).filter((n) => n.startsWith('.tmp-'))).toEqual([young]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a negative grace period', async () => {

@@ -46,7 +46,7 @@ export interface GcOptions {
 }
 
 export interface GcResult {
-  /** Packs removed: rewritten ones plus orphan pack files without an index. */
+  /** Packs removed: rewritten ones plus orphan pack files (without an index, or never finished). */
   readonly deletedPacks: number;
   /** Dead records dropped from rewritten packs. */
   readonly deletedObjects: number;
@@ -82,7 +82,8 @@ interface PackFiles {
  *   deleting that one, trusting this copy), and then its index and pack are deleted, index first so the pack is
  *   invisible before it disappears.
  * - A base of any delta that stays stored is kept alive, so everything `has()` can still see stays readable.
- * - A pack file without an index (a writer killed midway) older than the grace period is deleted.
+ * - A pack file without an index (a writer killed midway) older than the grace period is deleted, and so is an
+ *   unfinished one that a store keeps beside its key until it is complete (ObjectStore.sweepLeftovers).
  * - Packs younger than the grace period are never touched, so a concurrent writer's fresh objects survive, and with
  *   `reachableFrom` neither is anything they refer to. A writer in another process that finds an old dead object
  *   with `has()` and refers to it instead of writing it again (or stores a delta on it) checks what it reused
@@ -213,10 +214,15 @@ export async function collectGarbage(
     await removeFinishedNotices(store, notices, files, now);
     await db.reload();
   }
+  // A pack a writer was killed while storing, on a store that writes it beside its key first (local disk).
+  const unfinished =
+    opts.deleteOrphans === false || !store.sweepLeftovers
+      ? { files: 0, bytes: 0 }
+      : await store.sweepLeftovers(PACKS_PREFIX, opts.graceMs, { dryRun: opts.dryRun });
   return {
-    deletedPacks: rewritten.size + orphans.length,
+    deletedPacks: rewritten.size + orphans.length + unfinished.files,
     deletedObjects,
-    freedBytes: removedBytes - added,
+    freedBytes: removedBytes + unfinished.bytes - added,
     keptPacks: packs.length - rewritten.size,
     mergedPacks,
     writtenPacks: copier.written,
