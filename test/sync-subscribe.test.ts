@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { CommitId, TopicName } from '@tributary/core';
+import { CommitId, TopicName, UnavailableError } from '@tributary/core';
 import { ObjectDatabase, RefStore, Repository, topicRef } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
@@ -179,6 +179,28 @@ describe('sync: subscribe', () => {
       expect(replay).toMatchObject({ commits: 3, seqFrom: 2, seqTo: 4, head: commits[3], wireBytes: 0 });
       expect((await node.refs.resolve(topicRef(TOPIC))).commit).toBe(before.commit);
       expect(await cursorOf('flaky')).toBe(4);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('counts an entry delivered again after its ack was lost once', async () => {
+    const node = await newRepo(path.join(t.dir, 'node-once'));
+    try {
+      let dropped = false;
+      const r = await client.subscribe(node, TOPIC, 'once', {
+        // Entry 2's ack is lost with the broker's last cursor write, and the link drops during entry 3: entry 2
+        // comes again on the next call.
+        onEntry: async ({ seq }) => {
+          if (seq === 3 && !dropped) {
+            dropped = true;
+            await broker.context.cursors.reset(TOPIC as TopicName, 'once' as never, 1);
+            throw new UnavailableError('link dropped');
+          }
+        },
+      });
+      expect(dropped).toBe(true);
+      expect(r).toMatchObject({ commits: commits.length, seqFrom: 1, seqTo: commits.length });
     } finally {
       await node.close();
     }

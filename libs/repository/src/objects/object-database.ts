@@ -14,11 +14,11 @@ import {
 } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
 import {
+  CONDEMNED_PREFIX,
   decodeCondemned,
   decodeDeltaPayload,
   decodeRecordHeader,
   encodeDeltaPayload,
-  CONDEMNED_PREFIX,
   idxKey,
   IndexEntry,
   isCondemnedKey,

@@ -407,9 +407,12 @@ export class SyncClient {
         }
         await io.send({ ack: outcome?.conflict ? { seq, conflict: outcome.conflict } : { seq } });
         unconfirmedAck = seq;
-        if (acc.commits === 0) acc.seqFrom = seq;
-        acc.seqTo = seq;
-        acc.commits++;
+        // An entry delivered again after the link dropped before its ack is counted once.
+        if (acc.commits === 0 || seq > acc.seqTo) {
+          if (acc.commits === 0) acc.seqFrom = seq;
+          acc.seqTo = seq;
+          acc.commits++;
+        }
         acc.head = commit;
       }
     } catch (e) {
