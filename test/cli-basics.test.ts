@@ -279,6 +279,7 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     ok(t.dir, ['init', b, '--store', pathToFileURL(storeDir).href]);
     writeFileSync(path.join(a, 'a.txt'), 'a\n');
     ok(a, ['commit', '-m', 'base']);
+    ok(b, ['switch', 'main']); // b's files take main's, so its commit builds on them
     const packsDir = path.join(storeDir, 'packs');
     const before = new Set(readdirSync(packsDir));
     const big = randomBytes(2_000_000);

@@ -361,9 +361,11 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     } finally {
       await r.close();
     }
-    // The working files are main's again, so against c only c's own change shows, as without the cut-short switch.
+    // The working files are main's again: no local change, and c (HEAD) has moved on from them, which a commit here
+    // would undo (`trib switch c` takes it).
     const status = JSON.parse(ok(repo, ['status', '--json']).stdout);
-    expect(status).toMatchObject({ branch: 'c', clean: false, changes: [{ path: 'f2.bin', status: 'modified' }] });
+    const mainCommit = JSON.parse(ok(repo, ['show', 'main', '--json']).stdout).id;
+    expect(status).toMatchObject({ branch: 'c', base: mainCommit, behind: true, clean: true, changes: [] });
     expect(readFileSync(path.join(repo, 'f1.bin')).equals(before)).toBe(true);
     expect(existsSync(path.join(repo, 'only-b.txt'))).toBe(false);
   });

@@ -26,6 +26,7 @@ import { makeDirectory, ObjectStore, openStore, parseDurableStoreUrl } from '@tr
 import { ObjectDatabase } from './objects/object-database';
 import { RepositoryLock } from './locks/repository-lock';
 import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
+import { writeWorktreeBase } from './worktree/worktree-base';
 import { parseRevision, refCandidates, resolveRevision } from './revisions/rev-parse';
 import { CommitReader } from './history/commit-walk';
 
@@ -117,6 +118,8 @@ export class Repository implements CommitReader {
     if (!(await refs.read(HEAD))) await refs.create(HEAD, { symbolic: branchRef(branch) }).catch(ignoreConflict);
     // The local config is written last, so a crash during init leaves a directory `open` will not mistake for a repository.
     await makeDirectory(tribDir);
+    // The working files are at no commit yet, whatever the store holds: `trib switch` brings a branch's files.
+    if (!opts.bare) await writeWorktreeBase(tribDir, undefined);
     const local: LocalConfig = { format: FORMAT, ...(opts.storeUrl ? { store: opts.storeUrl } : {}), ...(opts.bare ? { bare: true } : {}) };
     await writeFileDurably(path.join(tribDir, CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
     await store.close();

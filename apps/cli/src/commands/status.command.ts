@@ -1,5 +1,5 @@
 import { TreeChange } from '@tributary/core';
-import { WorkingCopy } from '@tributary/repository';
+import { behindMessage, worktreeStatus } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
 import { quotePath } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
@@ -15,32 +15,25 @@ export const statusCommand: CliCommand = {
   options: { flags: ['--json'] },
   async run(args, ctx) {
     maxPositionals(args, 0, this.usage);
-    return withRepository(ctx, (repo) =>
-      repo.lock.run(async () => {
-        const head = await repo.head();
-        const headTree = await repo.treeOf(head.commit);
-        const wc = await WorkingCopy.open(repo);
-        try {
-          const { changes } = await withProgressBar('status', (onProgress) => wc.changes(headTree, { onProgress }));
-          await wc.cache.save();
-          if (args.flags.has('--json')) {
-            ctx.json({
-              branch: head.branch ?? null,
-              head: head.commit ?? null,
-              clean: changes.length === 0,
-              changes: changes.map((c) => ({ path: c.path, status: c.status })),
-            });
-            return 0;
-          }
-          ctx.out(head.branch ? `On branch ${head.branch}` : `HEAD detached at ${head.commit?.slice(0, 12)}`);
-          if (!head.commit) ctx.out('No commits yet');
-          if (changes.length === 0) ctx.out('nothing to commit, working tree clean');
-          for (const c of changes) ctx.out(`${MARK[c.status]} ${quotePath(c.path)}`);
-          return 0;
-        } finally {
-          await wc.close();
-        }
-      }),
-    );
+    return withRepository(ctx, async (repo) => {
+      const { head, at, behind, changes } = await withProgressBar('status', (onProgress) => worktreeStatus(repo, { onProgress }));
+      if (args.flags.has('--json')) {
+        ctx.json({
+          branch: head.branch ?? null,
+          head: head.commit ?? null,
+          base: at ?? null,
+          behind,
+          clean: changes.length === 0,
+          changes: changes.map((c) => ({ path: c.path, status: c.status })),
+        });
+        return 0;
+      }
+      ctx.out(head.branch ? `On branch ${head.branch}` : `HEAD detached at ${head.commit?.slice(0, 12)}`);
+      if (behind) ctx.out(behindMessage(head, at));
+      else if (!head.commit) ctx.out('No commits yet');
+      if (changes.length === 0) ctx.out('nothing to commit, working tree clean');
+      for (const c of changes) ctx.out(`${MARK[c.status]} ${quotePath(c.path)}`);
+      return 0;
+    });
   },
 };

@@ -1,4 +1,4 @@
-import { diffTrees, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeId } from '@tributary/core';
+import { CommitId, diffTrees, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
@@ -32,11 +32,13 @@ export async function diffRevisions(
   /** `onProgress`: for the working tree (no `b`), the bytes hashed so far of those that need it. */
   opts: { rows?: boolean; maxRows?: number; onProgress?: ProgressCallback } = {},
 ): Promise<DiffOutcome> {
-  const from = a ?? 'HEAD';
   const to = b ?? 'working tree';
   const treeOf = async (rev: string) => (await repo.readCommit(await repo.resolve(rev))).tree;
-  const fromTree = a === undefined ? await repo.treeOf((await repo.head()).commit) : await treeOf(a);
-  const toTree = b === undefined ? await workingTree(repo, opts.onProgress) : await treeOf(b);
+  const work = b === undefined ? await workingTree(repo, opts.onProgress) : undefined;
+  // The working files against what they are at (HEAD's commit, unless another working copy has moved it since).
+  const from = a ?? (work && work.at !== work.head ? work.at?.slice(0, 12) ?? 'no commit' : 'HEAD');
+  const fromTree = a !== undefined ? await treeOf(a) : work ? await repo.treeOf(work.at) : await repo.treeOf((await repo.head()).commit);
+  const toTree = work ? work.tree : await treeOf(b!);
   const changes: PathDiff[] = [];
   const readsBefore = repo.objects.stats.gets;
   for await (const c of diffTrees(repo.objects, fromTree, toTree)) {
@@ -51,16 +53,20 @@ export async function diffRevisions(
   return { from, to, changes, objectsRead: repo.objects.stats.gets - readsBefore };
 }
 
-/** The working tree as a tree (its new objects stored for reuse by the next commit), under the repository lock. */
-async function workingTree(repo: Repository, onProgress?: ProgressCallback): Promise<TreeId> {
-  const headTree = await repo.treeOf((await repo.head()).commit);
+/**
+ * The working tree as a tree (its new objects stored for reuse by the next commit), with HEAD's commit and the one
+ * the working files are at, under the repository lock.
+ */
+async function workingTree(repo: Repository, onProgress?: ProgressCallback): Promise<{ tree: TreeId; head?: CommitId; at?: CommitId }> {
   return repo.lock.run(async () => {
+    const head = (await repo.head()).commit;
     const wc = await WorkingCopy.open(repo);
     try {
-      const s = await wc.snapshot({ previousTree: headTree, onProgress });
+      const at = wc.at(head);
+      const s = await wc.snapshot({ previousTree: await repo.treeOf(at), onProgress });
       await repo.objects.flush();
       await wc.cache.save();
-      return s.tree;
+      return { tree: s.tree, head, at };
     } finally {
       await wc.close();
     }

@@ -18,7 +18,7 @@ import { isAncestor, mergeBases } from '../history/commit-walk';
 import { Repository } from '../repository';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
-import { defaultAuthor } from './commit.command';
+import { defaultAuthor, refuseIfBehind } from './commit.command';
 import { crashPoint } from '../testing/crash-points';
 
 export type MergeStrategy = 'ours' | 'theirs';
@@ -117,7 +117,12 @@ export async function mergeIntoWorktree(
     const wc = await WorkingCopy.open(repo);
     try {
       const headTree = await repo.treeOf(head.commit);
-      const { changes } = await wc.changes(headTree, { onProgress: opts.onProgress });
+      const { snapshot, changes } = await wc.changes(headTree, { onProgress: opts.onProgress });
+      const at = wc.at(head.commit);
+      if (at !== head.commit) {
+        await refuseIfBehind(repo, head, at, snapshot.tree);
+        await wc.recordBase(head.commit);
+      }
       const dirty = changes.filter((c) => c.status !== 'added');
       if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}); commit them before merging`);
 
@@ -155,6 +160,7 @@ export async function mergeIntoWorktree(
       crashPoint('merge.before-worktree');
       await wc.moveTo(headTree, tree, { local: changes, onProgress: opts.onProgress });
       await repo.advanceHead(head, commit);
+      await wc.recordBase(commit);
       await wc.cache.save();
       await wc.endMove();
       return { kind, commit, conflicts: [], settled };

@@ -17,9 +17,10 @@ import { materializeTree, MaterializeResult } from '../worktree/materialize';
 import { lookupTreeSize } from './tree-size';
 
 /**
- * Points HEAD at branch `name` and moves the working files to its tree. Tracked files the branch lacks are
- * removed, untracked files are left alone, and a local change or untracked file in the way is an error unless
- * `force`.
+ * Points HEAD at branch `name` and moves the working files to its tree, from the commit they are at (see
+ * WorktreeBase): so switching to the branch HEAD is on takes what another working copy of the store committed to it
+ * since. Tracked files the branch lacks are removed, untracked files are left alone, and a local change or
+ * untracked file in the way is an error unless `force`.
  */
 export async function switchBranch(
   repo: Repository,
@@ -31,12 +32,13 @@ export async function switchBranch(
     const target = await repo.refs.resolve(ref);
     if (!target.commit) throw new InvalidArgumentError(`no branch named ${name}`);
     const head = await repo.head();
-    const fromTree = await repo.treeOf(head.commit);
     const toTree = (await repo.readCommit(target.commit)).tree;
     const wc = await WorkingCopy.open(repo);
     try {
+      const fromTree = await repo.treeOf(wc.at(head.commit));
       const moved = await wc.moveTo(fromTree, toTree, { force: opts.force, onProgress: opts.onProgress });
       await repo.setHead({ symbolic: ref });
+      await wc.recordBase(target.commit);
       await wc.cache.save();
       await wc.endMove();
       return { commit: target.commit, ...moved };

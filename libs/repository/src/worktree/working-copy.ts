@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { diffTrees, FailedPreconditionError, NotFoundError, sameEntry, TreeChange, TreeId } from '@tributary/core';
+import { CommitId, diffTrees, FailedPreconditionError, NotFoundError, sameEntry, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { FileHasherPool } from './file-hasher-pool';
 import { removeEntry, writeEntries } from './materialize';
@@ -8,6 +8,7 @@ import { beginMove, endMove, moveJournalPath, readMove } from './move-journal';
 import { crashPoint } from '../testing/crash-points';
 import { ProgressCallback, Snapshot, SnapshotOptions, snapshotWorktree } from './snapshot';
 import { StatCache } from './stat-cache';
+import { readWorktreeBase, WorktreeBase, writeWorktreeBase } from './worktree-base';
 
 /**
  * The working files of a repository together with their stat cache. Callers hold the repository lock around any
@@ -19,6 +20,7 @@ export class WorkingCopy {
   private constructor(
     readonly repo: Repository,
     readonly cache: StatCache,
+    private base: WorktreeBase | undefined,
   ) {}
 
   /**
@@ -32,9 +34,24 @@ export class WorkingCopy {
         `${repo.workdir} has no working files (the home of a hub or an agent); read a version with trib checkout REF --to DIR`,
       );
     }
-    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')));
+    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')), await readWorktreeBase(repo.tribDir));
     await wc.settleCutShortMove();
     return wc;
+  }
+
+  /**
+   * The commit the working files are at (see WorktreeBase): the recorded base, or `head` (HEAD's commit) for a
+   * working copy that has none recorded yet.
+   */
+  at(head: CommitId | undefined): CommitId | undefined {
+    return this.base ? this.base.commit : head;
+  }
+
+  /** Records that the working files now match `commit` (undefined: no commit), durably. */
+  async recordBase(commit: CommitId | undefined): Promise<void> {
+    if (this.base && this.base.commit === commit) return;
+    await writeWorktreeBase(this.repo.tribDir, commit);
+    this.base = { commit };
   }
 
   /** Stores the working tree's objects (see snapshotWorktree) and returns its tree. */
@@ -199,6 +216,8 @@ export class WorkingCopy {
       await this.applyMove(rest, this.blockersOf(rest, { force: true }));
       await this.cache.save();
     }
+    // Finished forwards: the files are at HEAD's commit, which the move's caller had moved before the kill.
+    if (headTree === move.to) await this.recordBase((await this.repo.head()).commit);
     await endMove(this.repo.tribDir);
   }
 
