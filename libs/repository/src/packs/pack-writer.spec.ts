@@ -203,4 +203,26 @@ describe('PackWriter', () => {
     await expect(w2.finish()).rejects.toThrow(AlreadyExistsError);
     expect(await keys(other)).toEqual([`packs/${name}.idx`]);
   });
+
+  it('accepts its own pack stored by a retried upload whose first answer was lost, but not a shorter one', async () => {
+    const a = Buffer.from('a');
+    const id = sha256(a);
+    // As an upload retried after its first answer was lost: the first attempt stored the pack, the retry is refused.
+    const lostAnswer = new (class extends MemoryStore {
+      override async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
+        await super.putIfAbsent(key, data);
+        if (key.endsWith('.pack')) throw new AlreadyExistsError(`${key} already exists`);
+      }
+    })();
+    const w1 = PackWriter.open(lostAnswer);
+    await w1.append(RECORD_FULL, id, [a], 1, 0);
+    await expect(w1.finish()).resolves.toMatchObject({ name: w1.name });
+
+    const other = new MemoryStore();
+    const name = newPackName();
+    await other.putIfAbsent(`packs/${name}.pack`, Buffer.from('not ours'));
+    const w2 = PackWriter.open(other, name);
+    await w2.append(RECORD_FULL, id, [a], 1, 0);
+    await expect(w2.finish()).rejects.toThrow(AlreadyExistsError);
+  });
 });

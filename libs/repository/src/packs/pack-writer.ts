@@ -189,7 +189,13 @@ export class PackWriter {
     this.state = 'finishing';
     this.shipSlab();
     this.out.end();
-    await this.stored;
+    try {
+      await this.stored;
+    } catch (e) {
+      // A retried upload (its first answer lost) may find its own earlier attempt: all of it, under our random name.
+      if (!(e instanceof AlreadyExistsError) || (await this.store.head(this.packKey))?.size !== this.written) throw e;
+      this.error = undefined;
+    }
     const idx = this.entries.encode();
     try {
       await this.putIndex(idx);

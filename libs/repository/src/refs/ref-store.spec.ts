@@ -83,6 +83,21 @@ describe.each([
     expect((await other.read(ref))?.target).toEqual({ commit: c2 });
   });
 
+  it('takes a swap whose first answer was lost, and whose retry met its own write, as done; a real conflict not', async () => {
+    await refs.update(branchRef('main'), undefined, { commit: c1 });
+    const v = (await refs.read(branchRef('main')))!.version;
+    // As an SDK that retries a request whose answer the network lost: the first attempt landed.
+    const swap = store.compareAndSwap.bind(store);
+    const spy = jest.spyOn(store, 'compareAndSwap').mockImplementationOnce(async (key, expected, data) => {
+      await swap(key, expected, data);
+      return swap(key, expected, data);
+    });
+    await refs.update(branchRef('main'), v, { commit: c2 });
+    expect((await refs.read(branchRef('main')))?.target).toEqual({ commit: c2 });
+    spy.mockRestore();
+    await expect(refs.update(branchRef('main'), v, { commit: c1 })).rejects.toThrow(/was changed by another writer/);
+  });
+
   it('refuses a topic name with capitals, which the key mapping reserves', () => {
     expect(() => topicRef('Datasets/x')).toThrow(InvalidArgumentError);
   });

@@ -85,8 +85,8 @@ function decode(name: string, data: Buffer): RefTarget {
  */
 export class RefStore {
   /**
-   * Each ref as this object last wrote it or read it for a swap (null: absent), until a swap from it fails: see
-   * readForSwap.
+   * Each ref as this object last wrote it or read it for a swap (null: absent); a swap from it that fails reads it
+   * afresh: see readForSwap.
    */
   private readonly known = new Map<RefName, RefValue | null>();
 
@@ -100,7 +100,7 @@ export class RefStore {
   /**
    * The ref as this object last wrote it or read it here, without a store request, else as `read` finds it. Only
    * for a caller that swaps from the answer and retries from a fresh answer on ConflictError: another writer's move
-   * is not seen until such a swap fails, which forgets the answer (so a long-running writer, a hub moving main or a
+   * is not seen until such a swap fails, which reads it afresh (so a long-running writer, a hub moving main or a
    * subscriber moving a topic ref, pays one read per ref, not one per move or per retry).
    */
   async readForSwap(name: RefName): Promise<RefValue | undefined> {
@@ -148,6 +148,11 @@ export class RefStore {
     } catch (e) {
       this.known.delete(name);
       if (e instanceof ConflictError) {
+        // A retried swap (its first answer lost) conflicts with its own earlier attempt: the ref then holds our target.
+        // The fresh answer is what the caller's retry swaps from.
+        const now = await this.read(name);
+        this.known.set(name, now ?? null);
+        if (now && sameTarget(now.target, target)) return now.version;
         throw new ConflictError(`${describe(name)} was changed by another writer; retry`, { ref: name });
       }
       throw e;
@@ -191,4 +196,8 @@ export function describe(name: string): string {
   if (name.startsWith(TAG_PREFIX)) return `tag ${name.slice(TAG_PREFIX.length)}`;
   if (name.startsWith(TOPIC_PREFIX)) return `topic ref ${name.slice(TOPIC_PREFIX.length)}`;
   return name;
+}
+
+function sameTarget(a: RefTarget, b: RefTarget): boolean {
+  return 'commit' in a ? 'commit' in b && a.commit === b.commit : 'symbolic' in b && a.symbolic === b.symbolic;
 }
