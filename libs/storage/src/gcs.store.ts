@@ -91,6 +91,10 @@ export class GcsStore implements ObjectStore {
     const chunkTimeoutMs = options.chunkTimeoutMs ?? 120_000;
     const maxRetries = options.maxRetries ?? 2;
     const emulator = process.env.STORAGE_EMULATOR_HOST;
+    // The client reads the variable itself: set but empty, it sends every request to `https://storage/`.
+    if (emulator !== undefined && emulator.trim() === '') {
+      throw new InvalidArgumentError('STORAGE_EMULATOR_HOST is set but empty: unset it for Google Cloud Storage, or give the emulator, as in http://127.0.0.1:4443');
+    }
     // Without a scheme the client retries for seconds and then blames the protocol: say so at once.
     if (emulator && !/^https?:\/\//i.test(emulator)) {
       throw new InvalidArgumentError(`STORAGE_EMULATOR_HOST=${emulator} wants a scheme, as in http://${emulator}`);

@@ -121,6 +121,17 @@ describe('openStore', () => {
     }
   }, 30_000);
 
+  it('names STORAGE_EMULATOR_HOST when it is set but empty, which the GCS client would read as host "storage"', async () => {
+    const saved = process.env.STORAGE_EMULATOR_HOST;
+    process.env.STORAGE_EMULATOR_HOST = '';
+    try {
+      await expect(openStore('gs://bucket/prefix')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/STORAGE_EMULATOR_HOST is set but empty/) });
+    } finally {
+      if (saved === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+      else process.env.STORAGE_EMULATOR_HOST = saved;
+    }
+  });
+
   it('takes no mem:// store where one must outlive the process', () => {
     expect(parseDurableStoreUrl('s3://bucket/p')).toMatchObject({ scheme: 's3', bucket: 'bucket' });
     expect(() => parseDurableStoreUrl('mem://x')).toThrow(/^a mem:\/\/ store lives only as long as one process/);
