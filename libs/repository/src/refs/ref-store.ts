@@ -71,10 +71,10 @@ function encode(t: RefTarget): Buffer {
   return Buffer.from('commit' in t ? `${t.commit}\n` : `ref: ${t.symbolic}\n`, 'utf8');
 }
 
-function decode(name: string, data: Buffer): RefTarget {
+function decode(name: string, data: Buffer, storeUrl: string): RefTarget {
   const text = data.toString('utf8').trim();
   if (text.startsWith('ref: ')) return { symbolic: text.slice(5) as RefName };
-  if (!isObjectId(text)) throw new IntegrityError(`ref ${name} is corrupt`, { ref: name });
+  if (!isObjectId(text)) throw new IntegrityError(`ref ${name} in ${storeUrl} is corrupt`, { ref: name });
   return { commit: text };
 }
 
@@ -94,7 +94,7 @@ export class RefStore {
 
   async read(name: RefName): Promise<RefValue | undefined> {
     const v = await this.store.readVersioned(keyOf(name));
-    return v && { target: decode(name, v.data), version: v.version };
+    return v && { target: decode(name, v.data, this.store.url), version: v.version };
   }
 
   /**
