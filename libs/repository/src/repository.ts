@@ -119,7 +119,11 @@ export class Repository implements CommitReader {
     // The local config is written last, so a crash during init leaves a directory `open` will not mistake for a repository.
     await makeDirectory(tribDir);
     // The working files are at no commit yet, whatever the store holds: `trib switch` brings a branch's files.
-    if (!opts.bare) await writeWorktreeBase(tribDir, undefined);
+    if (!opts.bare) {
+      const head = await refs.read(HEAD);
+      const branch = head && 'symbolic' in head.target ? head.target.symbolic.replace(/^refs\/heads\//, '') : undefined;
+      await writeWorktreeBase(tribDir, { commit: undefined, ...(branch !== undefined ? { branch } : {}) });
+    }
     const local: LocalConfig = { format: FORMAT, ...(opts.storeUrl ? { store: opts.storeUrl } : {}), ...(opts.bare ? { bare: true } : {}) };
     await writeFileDurably(path.join(tribDir, CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
     await store.close();

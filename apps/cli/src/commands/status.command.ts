@@ -1,5 +1,5 @@
 import { TreeChange } from '@tributary/core';
-import { behindMessage, worktreeStatus } from '@tributary/repository';
+import { worktreeStatus } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
 import { quotePath } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
@@ -16,20 +16,20 @@ export const statusCommand: CliCommand = {
   async run(args, ctx) {
     maxPositionals(args, 0, this.usage);
     return withRepository(ctx, async (repo) => {
-      const { head, at, behind, changes } = await withProgressBar('status', (onProgress) => worktreeStatus(repo, { onProgress }));
+      const { head, at, stale, changes } = await withProgressBar('status', (onProgress) => worktreeStatus(repo, { onProgress }));
       if (args.flags.has('--json')) {
         ctx.json({
           branch: head.branch ?? null,
           head: head.commit ?? null,
           base: at ?? null,
-          behind,
+          behind: stale !== undefined,
           clean: changes.length === 0,
           changes: changes.map((c) => ({ path: c.path, status: c.status })),
         });
         return 0;
       }
       ctx.out(head.branch ? `On branch ${head.branch}` : `HEAD detached at ${head.commit?.slice(0, 12)}`);
-      if (behind) ctx.out(behindMessage(head, at));
+      if (stale) ctx.out(stale);
       else if (!head.commit) ctx.out('No commits yet');
       if (changes.length === 0) ctx.out('nothing to commit, working tree clean');
       for (const c of changes) ctx.out(`${MARK[c.status]} ${quotePath(c.path)}`);

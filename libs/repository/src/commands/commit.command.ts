@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { Annotations, CommitId, FailedPreconditionError, InvalidArgumentError, TreeId, UnavailableError } from '@tributary/core';
-import { HeadState, Repository } from '../repository';
-import { firstChangeNotHeld } from '../worktree/worktree-base';
+import { Repository } from '../repository';
+import { staleWorktree } from '../worktree/worktree-base';
 import { ProgressCallback, Snapshot } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
 import { crashPoint } from '../testing/crash-points';
@@ -53,7 +53,6 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
     try {
       const head = await repo.head();
       const headTree = await repo.treeOf(head.commit);
-      const at = wc.at(head.commit);
       for (let attempt = 1; ; attempt++) {
         repo.objects.watchReuse();
         const hashed: string[] = [];
@@ -61,10 +60,11 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
         if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
           await repo.objects.flush();
           await wc.cache.save();
-          await wc.recordBase(head.commit);
+          await wc.recordBase(head.commit, head.branch);
           return { tree: snapshot.tree, snapshot, storedBytes: stored() };
         }
-        if (at !== head.commit) await refuseIfBehind(repo, head, at, snapshot.tree);
+        const stale = await staleWorktree(repo, head, wc.at, snapshot.tree);
+        if (stale) throw new FailedPreconditionError(stale);
         const commit = await repo.writeCommit({
           tree: snapshot.tree,
           parents: head.commit ? [head.commit] : [],
@@ -84,10 +84,11 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
           if (attempt < MAX_COMMIT_ATTEMPTS) continue;
           throw new UnavailableError(`objects this commit reuses keep vanishing from the store (a gc running elsewhere?), e.g. ${gone[0]}; run it again`);
         }
+        await wc.recordPendingBase(commit);
         crashPoint('commit.before-head');
         await repo.advanceHead(head, commit);
         crashPoint('commit.before-index');
-        await wc.recordBase(commit);
+        await wc.recordBase(commit, head.branch);
         await wc.cache.save();
         return { commit, tree: snapshot.tree, snapshot, storedBytes: stored() };
       }
@@ -96,27 +97,4 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
       await wc.close();
     }
   });
-}
-
-/**
- * Refuses a commit from working files that are still at `at` while HEAD's branch has moved on (another working copy
- * of the store committed): unless the files already hold every change since (see firstChangeNotHeld), the commit
- * would undo them.
- */
-export async function refuseIfBehind(repo: Repository, head: HeadState, at: CommitId | undefined, worktree: TreeId): Promise<void> {
-  const missing = await firstChangeNotHeld(repo.objects, await repo.treeOf(at), await repo.treeOf(head.commit), worktree);
-  if (missing === undefined) return;
-  throw new FailedPreconditionError(behindMessage(head, at, missing), { path: missing });
-}
-
-/** Says that HEAD's branch moved on past the working files' commit, and how to take what it brought. */
-export function behindMessage(head: HeadState, at: CommitId | undefined, path?: string): string {
-  const name = head.branch ?? 'HEAD';
-  const short = (c: CommitId | undefined) => (c ? c.slice(0, 12) : 'no commit');
-  const branchFromHere = at ? ` (if one clashes, commit on a branch of your own first: trib branch NAME ${short(at)} && trib switch NAME)` : '';
-  return (
-    `${name} has moved on to ${short(head.commit)} since this working copy's files were at ${short(at)} ` +
-    `(another working copy of the store committed${path ? `; ${path} differs` : ''}): take it first with ` +
-    `\`trib switch ${head.branch ?? 'BRANCH'}\`, which keeps your local changes${branchFromHere}`
-  );
 }

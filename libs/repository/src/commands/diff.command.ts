@@ -62,7 +62,7 @@ async function workingTree(repo: Repository, onProgress?: ProgressCallback): Pro
     const head = (await repo.head()).commit;
     const wc = await WorkingCopy.open(repo);
     try {
-      const at = wc.at(head);
+      const at = wc.at.commit;
       const s = await wc.snapshot({ previousTree: await repo.treeOf(at), onProgress });
       await repo.objects.flush();
       await wc.cache.save();

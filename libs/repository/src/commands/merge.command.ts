@@ -18,7 +18,8 @@ import { isAncestor, mergeBases } from '../history/commit-walk';
 import { Repository } from '../repository';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
-import { defaultAuthor, refuseIfBehind } from './commit.command';
+import { defaultAuthor } from './commit.command';
+import { staleWorktree } from '../worktree/worktree-base';
 import { crashPoint } from '../testing/crash-points';
 
 export type MergeStrategy = 'ours' | 'theirs';
@@ -118,11 +119,9 @@ export async function mergeIntoWorktree(
     try {
       const headTree = await repo.treeOf(head.commit);
       const { snapshot, changes } = await wc.changes(headTree, { onProgress: opts.onProgress });
-      const at = wc.at(head.commit);
-      if (at !== head.commit) {
-        await refuseIfBehind(repo, head, at, snapshot.tree);
-        await wc.recordBase(head.commit);
-      }
+      const stale = await staleWorktree(repo, head, wc.at, snapshot.tree);
+      if (stale) throw new FailedPreconditionError(stale);
+      await wc.recordBase(head.commit, head.branch);
       const dirty = changes.filter((c) => c.status !== 'added');
       if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}); commit them before merging`);
 
@@ -160,7 +159,7 @@ export async function mergeIntoWorktree(
       crashPoint('merge.before-worktree');
       await wc.moveTo(headTree, tree, { local: changes, onProgress: opts.onProgress });
       await repo.advanceHead(head, commit);
-      await wc.recordBase(commit);
+      await wc.recordBase(commit, head.branch);
       await wc.cache.save();
       await wc.endMove();
       return { kind, commit, conflicts: [], settled };

@@ -2,14 +2,17 @@ import { CommitId, diffTrees, TreeChange } from '@tributary/core';
 import { HeadState, Repository } from '../repository';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
-import { firstChangeNotHeld } from '../worktree/worktree-base';
+import { staleWorktree } from '../worktree/worktree-base';
 
 export interface WorktreeStatus {
   readonly head: HeadState;
   /** The commit the working files are at (see WorktreeBase); HEAD's commit unless another working copy moved it. */
   readonly at: CommitId | undefined;
-  /** HEAD's branch has moved on past `at`, and the files do not hold what it brought: `trib switch` takes it. */
-  readonly behind: boolean;
+  /**
+   * Why the files cannot be committed on HEAD as they are (another working copy of the store switched HEAD, or
+   * moved its branch on), and how to take it; undefined when they can.
+   */
+  readonly stale?: string;
   /** The working files against `at`: the local changes. */
   readonly changes: TreeChange[];
 }
@@ -23,17 +26,18 @@ export async function worktreeStatus(repo: Repository, opts: { onProgress?: Prog
     const head = await repo.head();
     const wc = await WorkingCopy.open(repo);
     try {
-      const at = wc.at(head.commit);
-      const atTree = await repo.treeOf(at);
+      const base = wc.at;
+      const atTree = await repo.treeOf(base.commit);
       const { snapshot, changes } = await wc.changes(atTree, opts);
       await wc.cache.save();
-      if (at === head.commit) return { head, at, behind: false, changes };
+      if (base.commit === head.commit && (base.branch ?? null) === (head.branch ?? null)) return { head, at: base.commit, changes };
+      const stale = await staleWorktree(repo, head, base, snapshot.tree);
+      if (stale) return { head, at: base.commit, stale, changes };
+      await wc.recordBase(head.commit, head.branch);
       const headTree = await repo.treeOf(head.commit);
-      if ((await firstChangeNotHeld(repo.objects, atTree, headTree, snapshot.tree)) !== undefined) return { head, at, behind: true, changes };
-      await wc.recordBase(head.commit);
       const sinceHead: TreeChange[] = [];
       for await (const c of diffTrees(repo.objects, headTree, snapshot.tree)) sinceHead.push(c);
-      return { head, at: head.commit, behind: false, changes: sinceHead };
+      return { head, at: head.commit, changes: sinceHead };
     } finally {
       await wc.close();
     }

@@ -35,10 +35,10 @@ export async function switchBranch(
     const toTree = (await repo.readCommit(target.commit)).tree;
     const wc = await WorkingCopy.open(repo);
     try {
-      const fromTree = await repo.treeOf(wc.at(head.commit));
+      const fromTree = await repo.treeOf(wc.at.commit);
       const moved = await wc.moveTo(fromTree, toTree, { force: opts.force, onProgress: opts.onProgress });
       await repo.setHead({ symbolic: ref });
-      await wc.recordBase(target.commit);
+      await wc.recordBase(target.commit, name);
       await wc.cache.save();
       await wc.endMove();
       return { commit: target.commit, ...moved };

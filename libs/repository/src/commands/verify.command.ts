@@ -4,6 +4,7 @@ import { collectGarbage } from '../objects/object-gc';
 import { Repository } from '../repository';
 import { readMove } from '../worktree/move-journal';
 import { StatCache } from '../worktree/stat-cache';
+import { readWorktreeBase } from '../worktree/worktree-base';
 import { Damage, refRoots, walkReachable } from './reachability';
 
 export interface VerifyOutcome {
@@ -54,18 +55,20 @@ export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?
       .filter(([, e]) => e.kind !== 'dir' && repo.objects.has(e.id))
       .map(([p, e]) => ({ path: p, id: e.id, chunked: e.chunked }));
     // A switch or merge cut short names the trees it moved between until the next command settles it (see
-    // WorkingCopy.open), which needs both.
+    // WorkingCopy.open), which needs both. The commit the working files are at is what status, diff, commit and
+    // switch read them against, though a branch deleted since may have been its only name.
     const move = await readMove(repo.tribDir);
-    const trees = move ? [move.to, ...(move.from ? [move.from] : [])] : [];
-    const cached = (await walkReachable(repo, [], { files, unknown: trees, known: live })).live;
-    const named = { has: (id: ObjectId) => live.has(id) || cached.has(id) };
-    return collectGarbage(repo.objects, repo.store, named.has, {
+    const base = repo.bare ? undefined : await readWorktreeBase(repo.tribDir);
+    const named = [base?.commit, base?.pending, move?.to, move?.from].filter((id): id is ObjectId => id !== undefined && repo.objects.isStored(id));
+    const cached = (await walkReachable(repo, [], { files, unknown: named, known: live })).live;
+    const keep = { has: (id: ObjectId) => live.has(id) || cached.has(id) };
+    return collectGarbage(repo.objects, repo.store, keep.has, {
       graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
       dryRun: Boolean(opts.dryRun),
       mergeSmallPacks: { minPacks: 2 },
       // Another working copy of the same store has a stat cache this one cannot see; what its fresh objects refer
       // to stays through them.
-      reachableFrom: async (ids) => (await walkReachable(repo, [], { unknown: ids, known: named })).live,
+      reachableFrom: async (ids) => (await walkReachable(repo, [], { unknown: ids, known: keep })).live,
     });
   });
 }

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { CommitId, diffTrees, FailedPreconditionError, NotFoundError, sameEntry, TreeChange, TreeId } from '@tributary/core';
-import { Repository } from '../repository';
+import { HeadState, Repository } from '../repository';
 import { FileHasherPool } from './file-hasher-pool';
 import { removeEntry, writeEntries } from './materialize';
 import { Blocker, firstLocalClash, hiddenBlockers, removeBlockers, removedBeforeWrites, removeWriteTemps } from './move-plan';
@@ -20,7 +20,7 @@ export class WorkingCopy {
   private constructor(
     readonly repo: Repository,
     readonly cache: StatCache,
-    private base: WorktreeBase | undefined,
+    private base: WorktreeBase,
   ) {}
 
   /**
@@ -34,24 +34,30 @@ export class WorkingCopy {
         `${repo.workdir} has no working files (the home of a hub or an agent); read a version with trib checkout REF --to DIR`,
       );
     }
-    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')), await readWorktreeBase(repo.tribDir));
+    const head = await repo.head();
+    const recorded = await readWorktreeBase(repo.tribDir);
+    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')), baseFrom(recorded, head, repo));
+    if (!recorded || recorded.pending || wc.base.commit !== recorded.commit) await writeWorktreeBase(repo.tribDir, wc.base);
     await wc.settleCutShortMove();
     return wc;
   }
 
-  /**
-   * The commit the working files are at (see WorktreeBase): the recorded base, or `head` (HEAD's commit) for a
-   * working copy that has none recorded yet.
-   */
-  at(head: CommitId | undefined): CommitId | undefined {
-    return this.base ? this.base.commit : head;
+  /** The commit the working files are at, and the branch HEAD was on then (see WorktreeBase). */
+  get at(): WorktreeBase {
+    return this.base;
   }
 
-  /** Records that the working files now match `commit` (undefined: no commit), durably. */
-  async recordBase(commit: CommitId | undefined): Promise<void> {
-    if (this.base && this.base.commit === commit) return;
-    await writeWorktreeBase(this.repo.tribDir, commit);
-    this.base = { commit };
+  /** Records durably that the working files now match `commit` (undefined: no commit), with HEAD on `branch`. */
+  async recordBase(commit: CommitId | undefined, branch: string | undefined): Promise<void> {
+    if (this.base.commit === commit && this.base.branch === branch && !this.base.pending) return;
+    this.base = { commit, ...(branch !== undefined ? { branch } : {}) };
+    await writeWorktreeBase(this.repo.tribDir, this.base);
+  }
+
+  /** Records, before HEAD moves from the base to `commit`, that it is about to (see WorktreeBase.pending). */
+  async recordPendingBase(commit: CommitId): Promise<void> {
+    this.base = { ...this.base, pending: commit };
+    await writeWorktreeBase(this.repo.tribDir, this.base);
   }
 
   /** Stores the working tree's objects (see snapshotWorktree) and returns its tree. */
@@ -76,7 +82,8 @@ export class WorkingCopy {
   }
 
   /**
-   * Moves the working files from tree `from` (HEAD's) to tree `to`, touching only paths that differ. Refuses (exit 2
+   * Moves the working files from tree `from` (the one they are at) to tree `to`, touching only paths that differ and
+   * do not already hold `to`'s version. Refuses (exit 2
    * in the CLI), before changing anything, when that would overwrite a local change or an untracked file (ignored
    * ones too), unless `force`: a FailedPreconditionError whose details say `overridable`, which `force` would have
    * gone past (and which also throws local changes away, see forceTo). Untracked files elsewhere are left alone.
@@ -94,8 +101,10 @@ export class WorkingCopy {
     opts: { force?: boolean; refuseDirty?: boolean; local?: readonly TreeChange[]; onProgress?: ProgressCallback } = {},
   ): Promise<{ written: number; removed: number }> {
     if (opts.force) return this.forceTo(from, to, opts.onProgress);
-    const plan = await this.planMove(from, to);
     const local = opts.local ?? (await this.changes(from, { onProgress: opts.onProgress })).changes;
+    // A local file that already holds what the move would write there needs nothing (both sides made the change).
+    const localNew = new Map(local.map((c) => [c.path, c.new]));
+    const plan = (await this.planMove(from, to)).filter((c) => !(localNew.has(c.path) && sameEntry(localNew.get(c.path), c.new)));
     if (opts.refuseDirty) {
       const dirty = local.filter((c) => c.status !== 'added');
       if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}${dirty.length > 1 ? `, and ${dirty.length - 1} more` : ''}); commit them first`);
@@ -217,7 +226,10 @@ export class WorkingCopy {
       await this.cache.save();
     }
     // Finished forwards: the files are at HEAD's commit, which the move's caller had moved before the kill.
-    if (headTree === move.to) await this.recordBase((await this.repo.head()).commit);
+    if (headTree === move.to) {
+      const head = await this.repo.head();
+      await this.recordBase(head.commit, head.branch);
+    }
     await endMove(this.repo.tribDir);
   }
 
@@ -236,4 +248,18 @@ export class WorkingCopy {
   async close(): Promise<void> {
     await this.pool?.close();
   }
+}
+
+/**
+ * The base to work from: the recorded one, with a pending move settled by what HEAD names (it moved: the files are
+ * at the pending commit); HEAD's commit and branch for a working copy that recorded none (made before bases were
+ * kept) or whose base commit is gone from the store (a gc elsewhere that could not see it), as before bases.
+ */
+function baseFrom(recorded: WorktreeBase | undefined, head: HeadState, repo: Repository): WorktreeBase {
+  const fromHead: WorktreeBase = { commit: head.commit, ...(head.branch !== undefined ? { branch: head.branch } : {}) };
+  if (!recorded) return fromHead;
+  const { pending, ...settled } = recorded;
+  const base = pending && head.commit === pending ? { ...settled, commit: pending } : settled;
+  if (base.commit && !repo.objects.isStored(base.commit)) return fromHead;
+  return base;
 }

@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FailedPreconditionError, lookupPath } from '@tributary/core';
 import { commitWorktree } from '../commands/commit.command';
-import { createBranch } from '../commands/refs.command';
+import { createBranch, deleteBranch } from '../commands/refs.command';
+import { collectRepositoryGarbage } from '../commands/verify.command';
+import { WorkingCopy } from './working-copy';
 import { mergeIntoWorktree } from '../commands/merge.command';
 import { worktreeStatus } from '../commands/status.command';
 import { switchBranch } from '../commands/switch.command';
@@ -45,14 +47,14 @@ describe('working copies sharing a store', () => {
     await write(a, 'base.txt', 'base\n');
     await commitWorktree(a, { message: 'base', author });
     // b's files are at no commit yet: switching to the branch it is on brings them, no --force needed.
-    expect((await worktreeStatus(b)).behind).toBe(true);
+    expect((await worktreeStatus(b)).stale).toMatch(/main has moved on/);
     await switchBranch(b, 'main');
     await write(b, 'two.txt', 'two\n');
     await commitWorktree(b, { message: 'two', author });
 
     await write(a, 'one.txt', 'one\n');
     const status = await worktreeStatus(a);
-    expect(status).toMatchObject({ behind: true, changes: [{ path: 'one.txt', status: 'added' }] });
+    expect(status).toMatchObject({ stale: expect.stringMatching(/main has moved on/), changes: [{ path: 'one.txt', status: 'added' }] });
     const refused = commitWorktree(a, { message: 'one', author });
     await expect(refused).rejects.toBeInstanceOf(FailedPreconditionError);
     await expect(refused).rejects.toThrow(/main has moved on to [0-9a-f]{12} since this working copy's files were at [0-9a-f]{12} .*two\.txt differs.*trib switch main/);
@@ -64,7 +66,7 @@ describe('working copies sharing a store', () => {
     expect(await fs.readFile(path.join(a.workdir, 'one.txt'), 'utf8')).toBe('one\n');
     await commitWorktree(a, { message: 'one', author });
     expect(await filesOf(a)).toEqual(['base.txt', 'one.txt', 'two.txt']);
-    expect((await worktreeStatus(a)).behind).toBe(false);
+    expect((await worktreeStatus(a)).stale).toBeUndefined();
   });
 
   it('refuses to commit a new working copy of a store whose branch has files it lacks', async () => {
@@ -82,10 +84,11 @@ describe('working copies sharing a store', () => {
     const first = await commitWorktree(a, { message: 'base', author });
     await write(a, 'one.txt', 'one\n');
     await commitWorktree(a, { message: 'one', author });
-    // Killed after HEAD moved and before the base was recorded: the base still names the first commit.
-    await writeWorktreeBase(a.tribDir, first.commit);
-    expect(await worktreeStatus(a)).toMatchObject({ behind: false, changes: [] });
-    await writeWorktreeBase(a.tribDir, first.commit);
+    // A base left behind (written by hand here): the files hold what the branch moved on to.
+    await writeWorktreeBase(a.tribDir, { commit: first.commit, branch: 'main' });
+    const status = await worktreeStatus(a);
+    expect([status.stale, status.changes]).toEqual([undefined, []]);
+    await writeWorktreeBase(a.tribDir, { commit: first.commit, branch: 'main' });
     await write(a, 'two.txt', 'two\n');
     await commitWorktree(a, { message: 'two', author });
     expect(await filesOf(a)).toEqual(['base.txt', 'one.txt', 'two.txt']);
@@ -109,5 +112,67 @@ describe('working copies sharing a store', () => {
     await switchBranch(a, 'main');
     expect(await fs.readFile(path.join(a.workdir, 'base.txt'), 'utf8')).toBe('theirs\n');
     expect((await mergeIntoWorktree(a, 'mine')).kind).toBe('conflict');
+  });
+
+  it('a commit killed after HEAD moved is found done, though the file is edited again before the next command', async () => {
+    const [a] = await twoWorkingCopies();
+    await write(a, 'base.txt', '1\n');
+    await commitWorktree(a, { message: 'one', author });
+    await write(a, 'base.txt', '2\n');
+    // The kill lands between HEAD moving and the base being recorded: the pending commit is what HEAD names.
+    const record = WorkingCopy.prototype.recordBase;
+    const spy = jest.spyOn(WorkingCopy.prototype, 'recordBase').mockImplementationOnce(async () => {
+      throw new Error('killed');
+    });
+    await expect(commitWorktree(a, { message: 'two', author })).rejects.toThrow('killed');
+    spy.mockRestore();
+    expect(WorkingCopy.prototype.recordBase).toBe(record);
+    await write(a, 'base.txt', '3\n');
+    await commitWorktree(a, { message: 'three', author });
+    const tree = (await a.readCommit((await a.head()).commit!)).tree;
+    expect((await a.objects.get((await lookupPath(a.objects, tree, 'base.txt'))!.id)).toString()).toBe('3\n');
+  });
+
+  it('switch takes a file both working copies added alike without calling it a clash', async () => {
+    const [a, b] = await twoWorkingCopies();
+    await write(a, 'base.txt', 'base\n');
+    await commitWorktree(a, { message: 'base', author });
+    await switchBranch(b, 'main');
+    await write(a, 'one.txt', 'same\n');
+    await write(b, 'one.txt', 'same\n');
+    await commitWorktree(a, { message: 'one', author });
+    await switchBranch(b, 'main');
+    expect((await worktreeStatus(b)).changes).toEqual([]);
+  });
+
+  it('refuses to commit onto a branch another working copy switched HEAD to, and says how to go on', async () => {
+    const [a, b] = await twoWorkingCopies();
+    await write(a, 'base.txt', 'base\n');
+    await commitWorktree(a, { message: 'base', author });
+    await switchBranch(b, 'main');
+    await createBranch(b, 'f');
+    await switchBranch(b, 'f');
+    await write(a, 'one.txt', 'one\n');
+    const message = /HEAD is on branch f, but this working copy's files are branch main's, at [0-9a-f]{12} .*`trib switch main` to go on with them, or `trib switch f`/;
+    expect((await worktreeStatus(a)).stale).toMatch(message);
+    await expect(commitWorktree(a, { message: 'one', author })).rejects.toThrow(message);
+    await switchBranch(a, 'main');
+    await commitWorktree(a, { message: 'one', author });
+    expect(await filesOf(a)).toEqual(['base.txt', 'one.txt']);
+  });
+
+  it('gc keeps the commit the files are at, though no branch names it any more', async () => {
+    const [a, b] = await twoWorkingCopies();
+    await write(a, 'base.txt', 'base\n');
+    await commitWorktree(a, { message: 'base', author });
+    await createBranch(a, 'f');
+    await switchBranch(a, 'f');
+    await write(a, 'one.txt', 'one\n');
+    const onF = await commitWorktree(a, { message: 'on f', author });
+    await switchBranch(b, 'main');
+    await deleteBranch(b, 'f', { force: true });
+    await collectRepositoryGarbage(a, { graceMs: 0 });
+    expect(a.objects.isStored(onF.commit!)).toBe(true);
+    expect((await worktreeStatus(a)).stale).toMatch(/HEAD is on branch main, but this working copy's files are branch f's/);
   });
 });
