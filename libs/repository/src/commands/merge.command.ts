@@ -157,7 +157,7 @@ export async function mergeIntoWorktree(
         kind = 'merge';
       }
       crashPoint('merge.before-worktree');
-      await wc.moveTo(headTree, tree, { local: changes, onProgress: opts.onProgress });
+      await wc.moveTo(headTree, tree, { local: { tree: snapshot.tree, changes }, onProgress: opts.onProgress });
       await repo.advanceHead(head, commit);
       await wc.recordBase(commit, head.branch);
       await wc.cache.save();

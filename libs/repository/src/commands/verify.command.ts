@@ -59,7 +59,7 @@ export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?
     // switch read them against, though a branch deleted since may have been its only name.
     const move = await readMove(repo.tribDir);
     const base = repo.bare ? undefined : await readWorktreeBase(repo.tribDir);
-    const named = [base?.commit, base?.pending, move?.to, move?.from].filter((id): id is ObjectId => id !== undefined && repo.objects.isStored(id));
+    const named = [base?.commit, base?.pending, move?.to, move?.from, move?.local].filter((id): id is ObjectId => id !== undefined && repo.objects.isStored(id));
     const cached = (await walkReachable(repo, [], { files, unknown: named, known: live })).live;
     const keep = { has: (id: ObjectId) => live.has(id) || cached.has(id) };
     return collectGarbage(repo.objects, repo.store, keep.has, {

@@ -12,11 +12,17 @@ export function moveJournalPath(tribDir: string): string {
 export interface MoveJournal {
   readonly from?: TreeId;
   readonly to: TreeId;
+  /**
+   * The working files as the move found them (local changes included), when they differed from `from`: what undoing
+   * it goes back to, so a local file the move had nothing to write to (it already held `to`'s version) stays.
+   */
+  readonly local?: TreeId;
 }
 
 /** Records a move before it starts, so that a kill part way leaves a note of which paths may be half moved. */
 export async function beginMove(tribDir: string, move: MoveJournal): Promise<void> {
-  await writeFileDurably(moveJournalPath(tribDir), JSON.stringify({ from: move.from ?? null, to: move.to }) + '\n');
+  const json = { from: move.from ?? null, to: move.to, ...(move.local !== undefined && move.local !== move.from ? { local: move.local } : {}) };
+  await writeFileDurably(moveJournalPath(tribDir), JSON.stringify(json) + '\n');
 }
 
 /** Drops the record once HEAD names the tree moved to (a kill before this only leaves a note that is settled next time). */
@@ -34,13 +40,15 @@ export async function readMove(tribDir: string): Promise<MoveJournal | undefined
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  let v: { from?: unknown; to?: unknown } | undefined;
+  let v: { from?: unknown; to?: unknown; local?: unknown } | undefined;
   try {
     v = JSON.parse(text) as typeof v;
   } catch {
     v = undefined;
   }
   const isId = (x: unknown): x is TreeId => typeof x === 'string' && isObjectId(x);
-  if (!v || !(v.from === null || isId(v.from)) || !isId(v.to)) throw new FailedPreconditionError(`${file} is not a move journal; remove it`);
-  return { from: v.from ?? undefined, to: v.to };
+  if (!v || !(v.from === null || isId(v.from)) || !isId(v.to) || !(v.local === undefined || isId(v.local))) {
+    throw new FailedPreconditionError(`${file} is not a move journal; remove it`);
+  }
+  return { from: v.from ?? undefined, to: v.to, ...(v.local !== undefined ? { local: v.local } : {}) };
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { CommitId, diffTrees, FailedPreconditionError, NotFoundError, sameEntry, TreeChange, TreeId } from '@tributary/core';
 import { HeadState, Repository } from '../repository';
+import { isAncestor } from '../history/commit-walk';
 import { FileHasherPool } from './file-hasher-pool';
 import { removeEntry, writeEntries } from './materialize';
 import { Blocker, firstLocalClash, hiddenBlockers, removeBlockers, removedBeforeWrites, removeWriteTemps } from './move-plan';
@@ -36,7 +37,7 @@ export class WorkingCopy {
     }
     const head = await repo.head();
     const recorded = await readWorktreeBase(repo.tribDir);
-    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')), baseFrom(recorded, head, repo));
+    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')), await baseFrom(recorded, head, repo));
     if (!recorded || recorded.pending || wc.base.commit !== recorded.commit) await writeWorktreeBase(repo.tribDir, wc.base);
     await wc.settleCutShortMove();
     return wc;
@@ -81,6 +82,12 @@ export class WorkingCopy {
     return { snapshot, changes };
   }
 
+  /** The working tree's snapshot tree and its changes from `from`. */
+  private async localChanges(from: TreeId | undefined, onProgress?: ProgressCallback): Promise<{ tree: TreeId; changes: TreeChange[] }> {
+    const { snapshot, changes } = await this.changes(from, { onProgress });
+    return { tree: snapshot.tree, changes };
+  }
+
   /**
    * Moves the working files from tree `from` (the one they are at) to tree `to`, touching only paths that differ and
    * do not already hold `to`'s version. Refuses (exit 2
@@ -95,13 +102,18 @@ export class WorkingCopy {
     to: TreeId,
     /**
      * `onProgress`: the scan of the working tree (see ProgressCallback), then the bytes of files written so far, of
-     * all the move writes. `local`: the changes from `from` to the working tree, when the caller has just taken them
-     * (`changes`) under the same lock: not scanned again.
+     * all the move writes. `local`: the working tree (its snapshot's tree, and its changes from `from`), when the
+     * caller has just taken it (`changes`) under the same lock: not scanned again.
      */
-    opts: { force?: boolean; refuseDirty?: boolean; local?: readonly TreeChange[]; onProgress?: ProgressCallback } = {},
+    opts: {
+      force?: boolean;
+      refuseDirty?: boolean;
+      local?: { readonly tree: TreeId; readonly changes: readonly TreeChange[] };
+      onProgress?: ProgressCallback;
+    } = {},
   ): Promise<{ written: number; removed: number }> {
     if (opts.force) return this.forceTo(from, to, opts.onProgress);
-    const local = opts.local ?? (await this.changes(from, { onProgress: opts.onProgress })).changes;
+    const { tree: localTree, changes: local } = opts.local ?? (await this.localChanges(from, opts.onProgress));
     // A local file that already holds what the move would write there needs nothing (both sides made the change).
     const localNew = new Map(local.map((c) => [c.path, c.new]));
     const plan = (await this.planMove(from, to)).filter((c) => !(localNew.has(c.path) && sameEntry(localNew.get(c.path), c.new)));
@@ -115,7 +127,7 @@ export class WorkingCopy {
       throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away`, { path: clash, overridable: true });
     }
     const blockers = this.blockersOf(plan, opts);
-    await beginMove(this.repo.tribDir, { from, to });
+    await beginMove(this.repo.tribDir, { from, to, local: localTree });
     return this.applyMove(plan, blockers, opts.onProgress);
   }
 
@@ -210,7 +222,8 @@ export class WorkingCopy {
     const move = await readMove(this.repo.tribDir);
     if (!move) return;
     const headTree = await this.repo.treeOf((await this.repo.head()).commit);
-    const [start, end] = headTree === move.to ? [move.from, move.to] : [move.to, move.from];
+    // Undone, it goes back to the files as it found them, local changes included (see MoveJournal.local).
+    const [start, end] = headTree === move.to ? [move.from, move.to] : [move.to, move.local ?? move.from];
     const plan = await this.planMove(start, end).catch((e: unknown) => {
       // Only a gc in another working copy of the store could have taken them (gc here keeps them).
       if (!(e instanceof NotFoundError)) throw e;
@@ -251,15 +264,17 @@ export class WorkingCopy {
 }
 
 /**
- * The base to work from: the recorded one, with a pending move settled by what HEAD names (it moved: the files are
- * at the pending commit); HEAD's commit and branch for a working copy that recorded none (made before bases were
- * kept) or whose base commit is gone from the store (a gc elsewhere that could not see it), as before bases.
+ * The base to work from: the recorded one, with a pending HEAD move settled by what HEAD names now (HEAD at the
+ * pending commit or past it: the files are at the pending commit); HEAD's commit and branch for a working copy that
+ * recorded none (made before bases were kept). A base commit gone from the store (a gc in another working copy,
+ * which cannot see this one's base, after its branch was deleted) leaves the files at no commit known, so nothing
+ * counts as held that HEAD has.
  */
-function baseFrom(recorded: WorktreeBase | undefined, head: HeadState, repo: Repository): WorktreeBase {
-  const fromHead: WorktreeBase = { commit: head.commit, ...(head.branch !== undefined ? { branch: head.branch } : {}) };
-  if (!recorded) return fromHead;
+async function baseFrom(recorded: WorktreeBase | undefined, head: HeadState, repo: Repository): Promise<WorktreeBase> {
+  if (!recorded) return { commit: head.commit, ...(head.branch !== undefined ? { branch: head.branch } : {}) };
   const { pending, ...settled } = recorded;
-  const base = pending && head.commit === pending ? { ...settled, commit: pending } : settled;
-  if (base.commit && !repo.objects.isStored(base.commit)) return fromHead;
+  const moved = pending !== undefined && head.commit !== undefined && (head.commit === pending || (repo.objects.isStored(pending) && (await isAncestor(repo, pending, head.commit))));
+  const base = moved ? { ...settled, commit: pending } : settled;
+  if (base.commit && !repo.objects.isStored(base.commit)) return { ...base, commit: undefined };
   return base;
 }

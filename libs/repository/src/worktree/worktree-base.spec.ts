@@ -175,4 +175,66 @@ describe('working copies sharing a store', () => {
     expect(a.objects.isStored(onF.commit!)).toBe(true);
     expect((await worktreeStatus(a)).stale).toMatch(/HEAD is on branch main, but this working copy's files are branch f's/);
   });
+
+  it('a switch cut short before HEAD moved is undone to the files as it found them, local changes it skipped too', async () => {
+    const [a] = await twoWorkingCopies();
+    await write(a, 'x.txt', 'v0\n');
+    await write(a, 'a.txt', 'a\n');
+    await commitWorktree(a, { message: 'p', author });
+    await createBranch(a, 'feat');
+    await switchBranch(a, 'feat');
+    await write(a, 'x.txt', 'v1\n');
+    await write(a, 'n.txt', 'n\n');
+    await write(a, 'a.txt', 'a2\n');
+    await commitWorktree(a, { message: 'F', author });
+    await switchBranch(a, 'main');
+    // Local changes that already hold feat's versions: the move has nothing to write for them.
+    await write(a, 'x.txt', 'v1\n');
+    await write(a, 'n.txt', 'n\n');
+    const setHead = jest.spyOn(a, 'setHead').mockRejectedValueOnce(new Error('killed'));
+    await expect(switchBranch(a, 'feat')).rejects.toThrow('killed');
+    setHead.mockRestore();
+    const status = await worktreeStatus(a);
+    expect(status.changes.map((c) => [c.path, c.status])).toEqual([['n.txt', 'added'], ['x.txt', 'modified']]);
+    expect(await fs.readFile(path.join(a.workdir, 'a.txt'), 'utf8')).toBe('a\n');
+  });
+
+  it('refuses, not undoes, when gc elsewhere deleted the commit the files were at along with their branch', async () => {
+    const [a, b] = await twoWorkingCopies();
+    await write(a, 'base.txt', 'base\n');
+    await write(a, 'm.txt', 'm0\n');
+    await commitWorktree(a, { message: 'p', author });
+    await createBranch(a, 'feat');
+    await switchBranch(a, 'feat');
+    await write(a, 'one.txt', 'f\n');
+    await commitWorktree(a, { message: 'F', author });
+    await switchBranch(b, 'main');
+    await write(b, 'm.txt', 'm1\n');
+    await commitWorktree(b, { message: 'M1', author });
+    await deleteBranch(b, 'feat', { force: true });
+    await collectRepositoryGarbage(b, { graceMs: 0 });
+    const a2 = await Repository.open(a.workdir);
+    opened.push(a2);
+    await expect(commitWorktree(a2, { message: 'x', author })).rejects.toThrow(/HEAD is on branch main, but this working copy's files are branch feat's, at no commit/);
+    const tree = (await b.readCommit((await b.head()).commit!)).tree;
+    expect((await b.objects.get((await lookupPath(b.objects, tree, 'm.txt'))!.id)).toString()).toBe('m1\n');
+  });
+
+  it('a commit killed after HEAD moved, then built on by another working copy, leaves the files at that commit', async () => {
+    const [a, b] = await twoWorkingCopies();
+    await write(a, 'x.txt', 'v0\n');
+    await commitWorktree(a, { message: 'p', author });
+    await switchBranch(b, 'main');
+    await write(a, 'x.txt', 'vC\n');
+    jest.spyOn(WorkingCopy.prototype, 'recordBase').mockRejectedValueOnce(new Error('killed'));
+    await expect(commitWorktree(a, { message: 'C', author })).rejects.toThrow('killed');
+    await switchBranch(b, 'main');
+    await write(b, 'y.txt', 'vD\n');
+    await commitWorktree(b, { message: 'D', author });
+    const status = await worktreeStatus(a);
+    expect(status.changes).toEqual([]);
+    expect(status.stale).toMatch(/main has moved on/);
+    await switchBranch(a, 'main');
+    expect(await fs.readFile(path.join(a.workdir, 'y.txt'), 'utf8')).toBe('vD\n');
+  });
 });
