@@ -271,6 +271,25 @@ function parseConfig<T>(text: string, what: string): T {
   return v as T;
 }
 
+/**
+ * A small local file of the working copy as text and parsed JSON (`value` undefined when it does not parse), or
+ * undefined when the file is absent.
+ */
+export async function readJsonIfPresent(file: string): Promise<{ text: string; value: unknown } | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    return { text, value: JSON.parse(text) as unknown };
+  } catch {
+    return { text, value: undefined };
+  }
+}
+
 /** Temp file, fsync, rename, fsync of the directory: the file is either old or new after any crash. */
 export async function writeFileDurably(file: string, data: string | Buffer): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { FailedPreconditionError, isObjectId, TreeId } from '@tributary/core';
-import { writeFileDurably } from '../repository';
+import { readJsonIfPresent, writeFileDurably } from '../repository';
 
 /** `.trib/MOVING`: present, durably, from before a move of the working files changes anything until HEAD names `to`. */
 export function moveJournalPath(tribDir: string): string {
@@ -33,19 +33,9 @@ export async function endMove(tribDir: string): Promise<void> {
 /** The move a kill cut short, if any. Throws FailedPreconditionError, naming the file, for one that is not a journal. */
 export async function readMove(tribDir: string): Promise<MoveJournal | undefined> {
   const file = moveJournalPath(tribDir);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  let v: { from?: unknown; to?: unknown; local?: unknown } | undefined;
-  try {
-    v = JSON.parse(text) as typeof v;
-  } catch {
-    v = undefined;
-  }
+  const read = await readJsonIfPresent(file);
+  if (!read) return undefined;
+  const v = read.value as { from?: unknown; to?: unknown; local?: unknown } | null | undefined;
   const isId = (x: unknown): x is TreeId => typeof x === 'string' && isObjectId(x);
   if (!v || !(v.from === null || isId(v.from)) || !isId(v.to) || !(v.local === undefined || isId(v.local))) {
     throw new FailedPreconditionError(`${file} is not a move journal; remove it`);

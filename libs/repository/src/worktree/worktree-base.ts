@@ -1,7 +1,6 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { CommitId, diffTrees, IntegrityError, isObjectId, ObjectSource, TreeId } from '@tributary/core';
-import { HeadState, Repository, writeFileDurably } from '../repository';
+import { HeadState, readJsonIfPresent, Repository, writeFileDurably } from '../repository';
 
 /**
  * The commit a working copy's files were last made to match (by init, commit, switch or merge), and the branch HEAD
@@ -26,19 +25,10 @@ const BASE_FILE = 'BASE';
 /** The recorded base, or undefined when none is (a working copy made before bases were kept). */
 export async function readWorktreeBase(tribDir: string): Promise<WorktreeBase | undefined> {
   const file = path.join(tribDir, BASE_FILE);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  let v: { commit?: unknown; branch?: unknown; pending?: unknown } | undefined;
-  try {
-    v = JSON.parse(text) as typeof v;
-  } catch {
-    v = undefined;
-  }
+  const read = await readJsonIfPresent(file);
+  if (!read) return undefined;
+  const { text } = read;
+  const v = read.value as { commit?: unknown; branch?: unknown; pending?: unknown } | null | undefined;
   const commitOk = (c: unknown) => typeof c === 'string' && isObjectId(c);
   if (
     !v || typeof v !== 'object' || (v.commit !== null && !commitOk(v.commit)) ||
