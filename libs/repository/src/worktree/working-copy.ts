@@ -90,10 +90,10 @@ export class WorkingCopy {
 
   /**
    * Moves the working files from tree `from` (the one they are at) to tree `to`, touching only paths that differ and
-   * do not already hold `to`'s version. Refuses (exit 2
-   * in the CLI), before changing anything, when that would overwrite a local change or an untracked file (ignored
-   * ones too), unless `force`: a FailedPreconditionError whose details say `overridable`, which `force` would have
-   * gone past (and which also throws local changes away, see forceTo). Untracked files elsewhere are left alone.
+   * do not already hold `to`'s version. Refuses (exit 2 in the CLI), before changing anything, when that would
+   * overwrite a local change or an untracked file (ignored ones too), unless `force`: a FailedPreconditionError
+   * whose details say `overridable`, which `force` would have gone past (and which also throws local changes away,
+   * see forceTo). Untracked files elsewhere are left alone.
    * The move is recorded durably before the first change; the caller points HEAD at `to` and then calls `endMove`.
    * A kill in between is settled by the next `open`.
    */
