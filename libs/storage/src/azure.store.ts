@@ -208,7 +208,9 @@ export class AzureBlobStore implements ObjectStore {
         throw this.fail(e, 'list', prefix || '/');
       }
       if (page.done) return;
-      for (const item of page.value.segment.blobItems) {
+      const items = page.value?.segment?.blobItems;
+      if (!Array.isArray(items)) throw this.fail(new TypeError('a listing without blob items'), 'list', prefix || '/');
+      for (const item of items) {
         const key = item.name.slice(cut);
         if (!isStoreKey(key)) continue;
         yield { key, size: item.properties.contentLength ?? 0, modified: item.properties.lastModified };

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as net from 'node:net';
@@ -120,6 +122,22 @@ describe('openStore', () => {
       process.env = saved;
     }
   }, 30_000);
+
+  it('says an endpoint that answers with a web page is not Azure Blob Storage, not why a parser tripped', async () => {
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>hello</body></html>'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const saved = process.env.AZURE_STORAGE_CONNECTION_STRING;
+    process.env.AZURE_STORAGE_CONNECTION_STRING = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${Buffer.from('k').toString('base64')};BlobEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`;
+    try {
+      const err = await openStore('az://container/prefix').then((s) => s.list('')[Symbol.asyncIterator]().next().then(() => undefined), (e) => e);
+      expect(err).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/answered, but not as Azure Blob Storage does/) });
+    } finally {
+      if (saved === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+      else process.env.AZURE_STORAGE_CONNECTION_STRING = saved;
+      server.close();
+    }
+  });
 
   it('names STORAGE_EMULATOR_HOST when it is set but empty, which the GCS client would read as host "storage"', async () => {
     const saved = process.env.STORAGE_EMULATOR_HOST;

@@ -48,6 +48,10 @@ export function azureError(e: unknown, what: string, endpoint: string, details: 
     if ((e as { name?: unknown } | null)?.name === 'AbortError') {
       return new UnavailableError(`cannot ${what}: no answer from ${endpoint} in time`, { ...all, endpoint }, { cause: e });
     }
+    // The SDK trips over a successful answer it cannot parse (an HTML page from a proxy or another server).
+    if (e instanceof TypeError) {
+      return new UnavailableError(`cannot ${what}: ${endpoint} answered, but not as Azure Blob Storage does`, { ...all, endpoint }, { cause: e });
+    }
     return new UnavailableError(`cannot ${what}: cannot reach ${endpoint}: ${reason}`, { ...all, endpoint }, { cause: e });
   }
   // An answer without an Azure error code and with an empty message did not come from Azure Storage (a proxy, or
