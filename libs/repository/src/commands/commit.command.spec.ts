@@ -85,6 +85,29 @@ describe('commitWorktree', () => {
     expect((await verifyRepository(repo, { readData: true })).damage).toEqual([]);
   });
 
+  it('stores again what it wrote itself if a gc elsewhere took its new pack for dead before HEAD named it', async () => {
+    await fs.writeFile(path.join(dir, 'a.txt'), 'a\n');
+    await commitWorktree(repo, { message: 'one', author: 'T <t@example.org>' });
+    const before = new Set(repo.objects.packs().map((p) => p.name));
+    await fs.writeFile(path.join(dir, 'b.bin'), randomBytes(300_000));
+    const write = repo.writeCommit.bind(repo);
+    let calls = 0;
+    // A gc with no grace period deletes the pack this commit just stored: nothing names its objects yet.
+    jest.spyOn(repo, 'writeCommit').mockImplementation(async (c) => {
+      const id = await write(c);
+      if (calls++ === 0) {
+        for (const p of repo.objects.packs().filter((p) => !before.has(p.name))) {
+          await repo.store.delete(p.idxKey);
+          await repo.store.delete(p.packKey);
+        }
+      }
+      return id;
+    });
+    await commitWorktree(repo, { message: 'two', author: 'T <t@example.org>' });
+    expect(calls).toBe(2);
+    expect((await verifyRepository(repo, { readData: true })).damage).toEqual([]);
+  });
+
   it('notes nothing it stores itself, and finds nothing gone when no pack vanished', async () => {
     await fs.writeFile(path.join(dir, 'a.txt'), 'a\n');
     await commitWorktree(repo, { message: 'one', author: 'T <t@example.org>' });

@@ -5,7 +5,7 @@ import { ChunkId, CHUNK_LIST_HEADER, encodeChunkList, sha256, writeFileContent, 
 import { branchRef } from '../refs/ref-store';
 import { Repository } from '../repository';
 import { walkReachable } from './reachability';
-import { verifyRepository } from './verify.command';
+import { collectRepositoryGarbage, verifyRepository } from './verify.command';
 
 const FILES = 300;
 let dir: string;
@@ -90,6 +90,27 @@ describe('verifyRepository while a gc elsewhere announces packs', () => {
     const repo = await reopen();
     expect(repo.objects.has(repo.objects.packs()[0].index.entries().next().value!.id)).toBe(false);
     expect((await verifyRepository(repo)).damage).toEqual([]);
+  });
+});
+
+describe('collectRepositoryGarbage while another working copy commits', () => {
+  it('deletes nothing when a ref moves while it runs', async () => {
+    await manySmallFiles();
+    const repo = await reopen();
+    // Something dead for gc to delete: a commit only a deleted branch named.
+    const tree = (await writeTreeFromPaths(repo.objects, [])).id;
+    const orphan = await repo.writeCommit({ tree, parents: [], author: 'T <t@example.org>', time: '2026-01-02T00:00:00.000Z', message: 'orphan', annotations: {} });
+    const main = (await repo.refs.read(branchRef('main')))!;
+    const list = repo.refs.list.bind(repo.refs);
+    let calls = 0;
+    // Another working copy's commit moves main between gc's walk and its deletions.
+    jest.spyOn(repo.refs, 'list').mockImplementation(async (prefix) => {
+      if (++calls === 2) await repo.refs.update(branchRef('main'), main.version, { commit: orphan });
+      return list(prefix);
+    });
+    const r = await collectRepositoryGarbage(repo, { graceMs: 0 });
+    expect(r.deferred).toBe(true);
+    expect(repo.objects.isStored(orphan)).toBe(true);
   });
 });
 

@@ -43,7 +43,8 @@ export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?
     );
   }
   return repo.lock.run(async () => {
-    const { live, damage } = await walkReachable(repo, await refRoots(repo));
+    const roots = await refRoots(repo);
+    const { live, damage } = await walkReachable(repo, roots);
     if (damage.length) {
       throw new IntegrityError(`repository is damaged (${damage.length} objects, first ${damage[0].id}); run trib verify`);
     }
@@ -69,6 +70,10 @@ export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?
       // Another working copy of the same store has a stat cache this one cannot see; what its fresh objects refer
       // to stays through them.
       reachableFrom: async (ids) => (await walkReachable(repo, [], { unknown: ids, known: keep })).live,
+      rootsChanged: async () => {
+        const now = await refRoots(repo);
+        return now.length !== roots.length || now.some((id, i) => id !== roots[i]);
+      },
     });
   });
 }

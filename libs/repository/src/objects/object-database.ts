@@ -118,8 +118,13 @@ const MAX_FINISHING = 2;
  * serialized internally, so concurrent `put` calls are safe; reads run concurrently.
  */
 export class ObjectDatabase implements ObjectSource, ObjectSink {
-  /** While a watch runs (watchReuse): ids writes referred to instead of storing them, and what was delta'd on which. */
-  private watch: { readonly reused: Set<ObjectId>; readonly deltasOn: Map<ObjectId, ObjectId[]> } | undefined;
+  /**
+   * While a watch runs (watchReuse): ids writes referred to instead of storing them, what was delta'd on which, and
+   * the packs stored meanwhile.
+   */
+  private watch:
+    | { readonly reused: Set<ObjectId>; readonly deltasOn: Map<ObjectId, ObjectId[]>; readonly written: Map<string, LoadedPack> }
+    | undefined;
   /**
    * Packs a gc running elsewhere announced it is deleting (CONDEMNED_SUFFIX), as of the last listing. They stay
    * readable, but `has` does not count them, so nothing new comes to refer to what they hold.
@@ -327,7 +332,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * (puts skipped, delta bases, and what the caller notes with noteReused), for confirmReused.
    */
   watchReuse(): void {
-    this.watch = { reused: new Set(), deltasOn: new Map() };
+    this.watch = { reused: new Set(), deltasOn: new Map(), written: new Map() };
   }
 
   /** Ends a watch without confirming: a write that failed has nothing to confirm. */
@@ -344,7 +349,9 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * Ends the watch. Lists the packs again and returns the noted ids that no pack holds any more, or only packs a
    * gc has announced it is deleting: another process's gc is deleting them (old and, until the caller's commit,
    * unreachable) while the caller was writing. Objects stored here as deltas on such a base are returned too, and
-   * `has` is false for them until they are stored again (whole, as their base is gone). Call it after `flush`,
+   * `has` is false for them until they are stored again (whole, as their base is gone); so are the objects of packs
+   * stored during the watch that such a gc took for dead (nothing names them until the caller's ref moves: a gc
+   * with a grace period shorter than the write took). Call it after `flush`,
    * before anything durable (a ref) names what was written; the caller then stores them all again, from their
    * source, not trusting what it wrote. Costs one listing; ids are looked up only when a loaded pack has vanished
    * or a gc is announced.
@@ -352,11 +359,16 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   async confirmReused(): Promise<ObjectId[]> {
     const watch = this.watch;
     this.watch = undefined;
-    if (!watch || watch.reused.size === 0) return [];
+    if (!watch || (watch.reused.size === 0 && watch.written.size === 0)) return [];
     const before = [...this.loaded.keys()];
     await this.reload({ noticesFirst: true });
     if (this.condemned.size === 0 && before.every((name) => this.loaded.has(name))) return [];
     const gone = new Set([...watch.reused].filter((id) => !this.has(id)));
+    // A pack stored during the watch, which only the caller's coming ref will name, that a gc has taken for dead.
+    for (const [name, pack] of watch.written) {
+      if (this.loaded.has(name) && !this.condemned.has(name)) continue;
+      for (const e of pack.index.entries()) if (!this.has(e.id)) gone.add(e.id);
+    }
     // A delta on a gone object is as good as gone, and so is a delta on that delta (a Set iterates what is added).
     for (const base of gone) {
       for (const id of watch.deltasOn.get(base) ?? []) {
@@ -860,8 +872,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         const done = await w.finish();
         // In one synchronous step, so has() never blinks to false for the flushed objects.
         this.writer = undefined;
-        this.addLoaded([{ name: done.name, packKey: done.packKey, idxKey: done.idxKey, index: done.index }]);
-        this.restored(done.index);
+        this.addStored({ name: done.name, packKey: done.packKey, idxKey: done.idxKey, index: done.index });
         this.stats.bytesWritten += done.idxBytes;
       } catch (e) {
         this.writer = undefined;
@@ -885,8 +896,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       (p) => {
         // In one synchronous step, so has() never blinks to false for these objects.
         this.finishing.delete(w);
-        this.addLoaded([{ name: p.name, packKey: p.packKey, idxKey: p.idxKey, index: p.index }]);
-        this.restored(p.index);
+        this.addStored({ name: p.name, packKey: p.packKey, idxKey: p.idxKey, index: p.index });
         this.stats.bytesWritten += p.idxBytes;
       },
       async (e: unknown) => {
@@ -899,10 +909,12 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     this.finishing.set(w, done);
   }
 
-  /** Ids awaiting a fresh copy (restore) that `index`, a pack just stored here, holds. */
-  private restored(index: PackIndex): void {
+  /** Loads a pack just stored here; notes it for a watch, and the ids awaiting a fresh copy (restore) it holds. */
+  private addStored(pack: LoadedPack): void {
+    this.addLoaded([pack]);
+    this.watch?.written.set(pack.name, pack);
     if (this.restore.size === 0) return;
-    for (const id of [...this.restore]) if (index.has(id)) this.restore.delete(id);
+    for (const id of [...this.restore]) if (pack.index.has(id)) this.restore.delete(id);
   }
 
   private forgetPending(w: PackWriter): void {

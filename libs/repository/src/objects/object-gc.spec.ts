@@ -300,6 +300,16 @@ describe('collectGarbage', () => {
     expect((await ObjectDatabase.open(store)).has(deadId)).toBe(false);
   });
 
+  it('deletes nothing when a ref moved while it ran, which may name what it took for dead', async () => {
+    const store = new ClockedStore();
+    const [liveId, deadId] = await writePack(store, [blob('live'), blob('dead')]);
+    store.now = at(2 * HOUR);
+    const r = await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === liveId, gcOpts(store.now, { rootsChanged: async () => true }));
+    expect(r).toMatchObject({ deferred: true, deletedObjects: 0 });
+    expect((await ObjectDatabase.open(store)).has(deadId)).toBe(true);
+    expect((await store.keys()).filter((k) => k.endsWith('.condemned'))).toEqual([]);
+  });
+
   it('announces what it deletes before its last look, so a writer that checks after that stores it again', async () => {
     const store = new ClockedStore();
     const dead = blob('dead');

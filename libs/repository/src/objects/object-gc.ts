@@ -43,6 +43,12 @@ export interface GcOptions {
    * under way), and they may refer to old objects instead of storing them again: what they reach is kept too.
    */
   readonly reachableFrom?: (ids: readonly ObjectId[]) => Promise<{ has(id: ObjectId): boolean }>;
+  /**
+   * Whether what `isLive` was computed from (the refs) has changed since: asked after the notice, before anything is
+   * deleted. A writer that moved a ref meanwhile may name objects `isLive` took for dead (its own new pack, when the
+   * grace period is shorter than its commit took); then gc deletes nothing, as when packs appeared.
+   */
+  readonly rootsChanged?: () => Promise<boolean>;
 }
 
 export interface GcResult {
@@ -187,14 +193,15 @@ export async function collectGarbage(
     await store.putIfAbsent(notice, encodeCondemned(dying.map((p) => p.name)));
     let appeared: boolean;
     try {
-      appeared = await packsAppeared(store, files, copier.names());
+      appeared = (await packsAppeared(store, files, copier.names())) || (await opts.rootsChanged?.()) === true;
     } catch (e) {
       await store.delete(notice).catch(() => undefined);
       throw e;
     }
     if (appeared) {
-      // A writer stored packs since the listing: they may refer to dead objects they found with has() instead of
-      // storing them again, which nothing here has walked. Delete nothing of the old; the copies were only copies.
+      // A writer stored packs since the listing (they may refer to dead objects they found with has() instead of
+      // storing them again, which nothing here has walked), or moved a ref. Delete nothing of the old; the copies
+      // were only copies.
       // The notice goes first: while it stands, readers take the copies for the only copies of what it names.
       await store.delete(notice);
       await copier.discard();
