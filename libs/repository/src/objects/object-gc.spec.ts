@@ -300,6 +300,23 @@ describe('collectGarbage', () => {
     expect((await ObjectDatabase.open(store)).has(deadId)).toBe(false);
   });
 
+  it('says to run it again, deleting nothing, when another gc deletes a pack it is reading', async () => {
+    const store = new ClockedStore();
+    const [liveId] = await writePack(store, [blob('live'), blob('dead')]);
+    store.now = at(2 * HOUR);
+    const db = await ObjectDatabase.open(store);
+    const [pack] = db.packs();
+    const getRange = store.getRange.bind(store);
+    // Another gc copied the live record and deleted the pack just before this one reads it.
+    jest.spyOn(store, 'getRange').mockImplementationOnce(async (key, range) => {
+      await store.delete(pack.idxKey);
+      await store.delete(pack.packKey);
+      return getRange(key, range);
+    });
+    await expect(collectGarbage(db, store, (id) => id === liveId, gcOpts(store.now))).rejects.toThrow(/a pack vanished while gc read it .*run it again/);
+    expect((await store.keys()).filter((k) => k.endsWith('.condemned'))).toEqual([]);
+  });
+
   it('deletes nothing when a ref moved while it ran, which may name what it took for dead', async () => {
     const store = new ClockedStore();
     const [liveId, deadId] = await writePack(store, [blob('live'), blob('dead')]);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { InvalidArgumentError, NotFoundError, ObjectId } from '@tributary/core';
+import { InvalidArgumentError, NotFoundError, ObjectId, UnavailableError } from '@tributary/core';
 import { ObjectInfo, ObjectStore } from '@tributary/storage';
 import { crashPoint } from '../testing/crash-points';
 import {
@@ -144,7 +144,7 @@ export async function collectGarbage(
         )
       : [],
   );
-  const bases = await readDeltaBases(db, packs);
+  const bases = await readDeltaBases(db, packs).catch(packGoneMeanwhile);
   const oldPacks = new Set(old);
   const young = packs.filter((p) => !oldPacks.has(p));
   const unnamed = young.flatMap((p) => [...p.index.entries()].filter((e) => !isLive(e.id)).map((e) => e.id));
@@ -179,7 +179,7 @@ export async function collectGarbage(
   for (const o of orphans) removedBytes += o.size;
 
   const copier = new Copier(db, store, opts.dryRun);
-  for (const p of rewritten) await copier.copyLive(p, keep, bases.get(p));
+  for (const p of rewritten) await copier.copyLive(p, keep, bases.get(p)).catch(packGoneMeanwhile);
   const added = await copier.finish();
   let mergedPacks = 0;
   for (const p of rewritten) if (!someEntry(p, (e) => !keep(e.id))) mergedPacks++;
@@ -253,6 +253,17 @@ async function removeFinishedNotices(store: ObjectStore, notices: readonly Objec
     const stale = now - n.modified.getTime() > STALE_NOTICE_MS;
     if (stale || packs.every((name) => !files.get(name)?.idx)) await store.delete(n.key);
   }
+}
+
+/**
+ * A pack read after gc listed it is gone: another gc (or pack merge) deleted it meanwhile, having copied what it keeps.
+ * Nothing here has been deleted yet; this run's own copies stay as harmless duplicates until the next run.
+ */
+function packGoneMeanwhile(e: unknown): never {
+  if (e instanceof NotFoundError) {
+    throw new UnavailableError(`a pack vanished while gc read it (another gc running?); nothing was deleted, run it again: ${e.message}`, {}, { cause: e });
+  }
+  throw e;
 }
 
 /** Whether the store lists an indexed pack that was not there when `files` was listed, besides `own`. */
