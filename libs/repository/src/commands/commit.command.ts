@@ -47,11 +47,11 @@ export function defaultAuthor(): string {
 export async function commitWorktree(repo: Repository, req: CommitRequest): Promise<CommitOutcome> {
   if (!req.message.trim()) throw new InvalidArgumentError('commit message is empty (use -m MSG)');
   return repo.lock.run(async () => {
-    const wc = await WorkingCopy.open(repo);
+    const head = await repo.head();
+    const wc = await WorkingCopy.open(repo, head);
     const before = repo.objects.stats.bytesWritten;
     const stored = () => repo.objects.stats.bytesWritten - before;
     try {
-      const head = await repo.head();
       const headTree = await repo.treeOf(head.commit);
       for (let attempt = 1; ; attempt++) {
         repo.objects.watchReuse();

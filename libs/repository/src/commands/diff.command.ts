@@ -59,8 +59,9 @@ export async function diffRevisions(
  */
 async function workingTree(repo: Repository, onProgress?: ProgressCallback): Promise<{ tree: TreeId; head?: CommitId; at?: CommitId }> {
   return repo.lock.run(async () => {
-    const head = (await repo.head()).commit;
-    const wc = await WorkingCopy.open(repo);
+    const headState = await repo.head();
+    const head = headState.commit;
+    const wc = await WorkingCopy.open(repo, headState);
     try {
       const at = wc.at.commit;
       const s = await wc.snapshot({ previousTree: await repo.treeOf(at), onProgress });

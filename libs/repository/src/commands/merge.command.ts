@@ -115,7 +115,7 @@ export async function mergeIntoWorktree(
   return repo.lock.run(async () => {
     const theirs = await repo.resolve(spec);
     const head = await repo.head();
-    const wc = await WorkingCopy.open(repo);
+    const wc = await WorkingCopy.open(repo, head);
     try {
       const headTree = await repo.treeOf(head.commit);
       const { snapshot, changes } = await wc.changes(headTree, { onProgress: opts.onProgress });

@@ -24,15 +24,15 @@ export interface WorktreeStatus {
 export async function worktreeStatus(repo: Repository, opts: { onProgress?: ProgressCallback } = {}): Promise<WorktreeStatus> {
   return repo.lock.run(async () => {
     const head = await repo.head();
-    const wc = await WorkingCopy.open(repo);
+    const wc = await WorkingCopy.open(repo, head);
     try {
       const base = wc.at;
       const atTree = await repo.treeOf(base.commit);
       const { snapshot, changes } = await wc.changes(atTree, opts);
       await wc.cache.save();
-      if (base.commit === head.commit && (base.branch ?? null) === (head.branch ?? null)) return { head, at: base.commit, changes };
       const stale = await staleWorktree(repo, head, base, snapshot.tree);
       if (stale) return { head, at: base.commit, stale, changes };
+      if (base.commit === head.commit) return { head, at: base.commit, changes };
       await wc.recordBase(head.commit, head.branch);
       const headTree = await repo.treeOf(head.commit);
       const sinceHead: TreeChange[] = [];

@@ -33,7 +33,7 @@ export async function switchBranch(
     if (!target.commit) throw new InvalidArgumentError(`no branch named ${name}`);
     const head = await repo.head();
     const toTree = (await repo.readCommit(target.commit)).tree;
-    const wc = await WorkingCopy.open(repo);
+    const wc = await WorkingCopy.open(repo, head);
     try {
       const fromTree = await repo.treeOf(wc.at.commit);
       const moved = await wc.moveTo(fromTree, toTree, { force: opts.force, onProgress: opts.onProgress });

@@ -186,18 +186,26 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   async reload(opts: { noticesFirst?: boolean } = {}): Promise<void> {
     const before = new Set(this.loaded.keys());
     const listed = new Set<string>();
-    const notices: string[] = [];
+    const notices = new Set<string>();
     const condemned = new Set<string>();
+    const readNotices = async (keys: readonly string[]) => {
+      for (const key of keys) {
+        notices.add(key);
+        for (const name of (await readCondemnedNotice(this.store, key)) ?? []) condemned.add(name);
+      }
+    };
     if (opts.noticesFirst) {
-      for await (const info of this.store.list(CONDEMNED_PREFIX)) if (isCondemnedKey(info.key)) notices.push(info.key);
-      await this.readCondemned(notices.splice(0), condemned);
+      const first: string[] = [];
+      for await (const info of this.store.list(CONDEMNED_PREFIX)) if (isCondemnedKey(info.key)) first.push(info.key);
+      await readNotices(first);
     }
+    const more: string[] = [];
     for await (const info of this.store.list(PACKS_PREFIX)) {
       const parsed = parsePackKey(info.key);
       if (parsed?.kind === 'idx') listed.add(parsed.name);
-      else if (isCondemnedKey(info.key)) notices.push(info.key);
+      else if (isCondemnedKey(info.key) && !notices.has(info.key)) more.push(info.key);
     }
-    await this.readCondemned(notices, condemned);
+    await readNotices(more);
     this.condemned = condemned;
     const missing = [...listed].filter((name) => !this.loaded.has(name));
     const fresh: LoadedPack[] = [];
@@ -598,20 +606,6 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     const on = this.watch.deltasOn.get(base);
     if (on) on.push(id);
     else this.watch.deltasOn.set(base, [id]);
-  }
-
-  /**
-   * Adds to `names` the packs that the gc notices at `keys` list. A notice removed since it was listed adds none: its
-   * gc has deleted its packs (or given up), which a listing of the packs after this read shows.
-   */
-  private async readCondemned(keys: readonly string[], names: Set<string>): Promise<void> {
-    for (const key of keys) {
-      try {
-        for (const name of decodeCondemned(await this.store.get(key))) names.add(name);
-      } catch (e) {
-        if (!(e instanceof NotFoundError)) throw e;
-      }
-    }
   }
 
   /**
@@ -1046,4 +1040,17 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
     while (next < items.length) await fn(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * The packs the gc notice at `key` names, or undefined when it is gone since it was listed: its gc has deleted its
+ * packs (or given up), which a listing of the packs after this read shows.
+ */
+export async function readCondemnedNotice(store: ObjectStore, key: string): Promise<string[] | undefined> {
+  try {
+    return decodeCondemned(await store.get(key));
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  }
 }

@@ -4,7 +4,6 @@ import { ObjectInfo, ObjectStore } from '@tributary/storage';
 import { crashPoint } from '../testing/crash-points';
 import {
   condemnedKey,
-  decodeCondemned,
   decodeDeltaPayload,
   encodeCondemned,
   IDX_CHECKSUM_BYTES,
@@ -20,7 +19,7 @@ import {
   RECORD_HEADER_BYTES,
 } from '../packs/pack-format';
 import { FinishedPack, PackWriter } from '../packs/pack-writer';
-import { LoadedPack, ObjectDatabase } from './object-database';
+import { LoadedPack, ObjectDatabase, readCondemnedNotice } from './object-database';
 import { packsToMerge } from './pack-merge-plan';
 
 export interface GcOptions {
@@ -243,13 +242,8 @@ export async function collectGarbage(
  */
 async function removeFinishedNotices(store: ObjectStore, notices: readonly ObjectInfo[], files: ReadonlyMap<string, PackFiles>, now: number): Promise<void> {
   for (const n of notices) {
-    let packs: string[];
-    try {
-      packs = decodeCondemned(await store.get(n.key));
-    } catch (e) {
-      if (e instanceof NotFoundError) continue;
-      throw e;
-    }
+    const packs = await readCondemnedNotice(store, n.key);
+    if (!packs) continue;
     const stale = now - n.modified.getTime() > STALE_NOTICE_MS;
     if (stale || packs.every((name) => !files.get(name)?.idx)) await store.delete(n.key);
   }

@@ -28,16 +28,17 @@ export class WorkingCopy {
    * Opens the working copy; call it under the repository lock. A move of the working files that a kill cut short
    * (see moveTo) is settled first: only forgotten if HEAD names the tree it went to, else undone, as if it had not
    * begun. A bare repository has none: FailedPreconditionError.
+   * `head`: HEAD as the caller has just read it under the lock, so it is not read again.
    */
-  static async open(repo: Repository): Promise<WorkingCopy> {
+  static async open(repo: Repository, head?: HeadState): Promise<WorkingCopy> {
     if (repo.bare) {
       throw new FailedPreconditionError(
         `${repo.workdir} has no working files (the home of a hub or an agent); read a version with trib checkout REF --to DIR`,
       );
     }
-    const head = await repo.head();
     const recorded = await readWorktreeBase(repo.tribDir);
-    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')), await baseFrom(recorded, head, repo));
+    const base = await baseFrom(recorded, head ?? (await repo.head()), repo);
+    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')), base);
     if (!recorded || recorded.pending || wc.base.commit !== recorded.commit) await writeWorktreeBase(repo.tribDir, wc.base);
     await wc.settleCutShortMove();
     return wc;
