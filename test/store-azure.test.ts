@@ -18,6 +18,7 @@ import {
 import { Azurite, AZURITE_ACCOUNT, startAzurite } from './support/azurite-harness';
 import { runAdapterFigure } from './support/bench-adapter-figure';
 import { closedPort, gatedStream, setEnv, withEnv } from './support/cloud-store-helpers';
+import { FaultAnswer, HttpFaultProxy } from './support/http-fault-proxy';
 
 let azurite: Azurite;
 let restoreEnv: () => void = () => undefined;
@@ -124,12 +125,57 @@ describe('AzureBlobStore', () => {
     const endpoint = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${silent.port}/${AZURITE_ACCOUNT}`);
     try {
       await withEnv({ AZURE_STORAGE_CONNECTION_STRING: endpoint }, async () => {
-        const error = await AzureBlobStore.open('az://any/p', { requestTimeoutMs: 300 }).catch((e: unknown) => e);
+        const error = await AzureBlobStore.open('az://any/p', { requestTimeoutMs: 300, retryDelayMs: 10 }).catch((e: unknown) => e);
         expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('az://any/p') });
       });
       expect(silent.connections()).toBe(3); // maxTries
     } finally {
       await silent.close();
+    }
+  });
+
+  it('retries throttling and server errors with backoff, then succeeds', async () => {
+    // A gateway's page for the second: it reaches the adapter as an error the SDK could not parse.
+    const answers = [azureFailure(429, 'TooManyRequests'), { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>Bad Gateway</html>' }, azureFailure(503, 'ServerBusy')];
+    let puts = 0;
+    const proxy = await faultProxy((req) => (req.method === 'PUT' && req.url?.includes('/objects/') ? answers[puts++] : undefined));
+    try {
+      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
+        const store = await AzureBlobStore.open(`az://${uniqueContainer()}/p`, { create: true, maxTries: 4, retryDelayMs: 10 });
+        try {
+          await store.putIfAbsent('objects/a', Buffer.from('kept'));
+          expect((await store.get('objects/a')).toString()).toBe('kept');
+        } finally {
+          await store.close();
+        }
+      });
+      expect(proxy.proxy.requests.filter((r) => r.method === 'PUT' && r.url.includes('/objects/')).map((r) => r.faulted)).toEqual([true, true, true, false]);
+    } finally {
+      await proxy.proxy.close();
+    }
+  });
+
+  it('gives up after maxTries on a service that keeps failing, with Unavailable naming the URL', async () => {
+    const url = `az://${uniqueContainer()}/p`;
+    let failing = false;
+    const proxy = await faultProxy(() => (failing ? azureFailure(500, 'InternalError') : undefined));
+    try {
+      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
+        const store = await AzureBlobStore.open(url, { create: true, retryDelayMs: 10 });
+        try {
+          failing = true;
+          const seen = proxy.proxy.requests.length;
+          // A download: its failed answers arrive as streams, which must be let go for the next try to connect.
+          const error = await store.getRange('objects/b', { offset: 0, length: 10 }).catch((e: unknown) => e);
+          expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
+          expect((error as Error).message).toContain('InternalError');
+          expect(proxy.proxy.requests.length - seen).toBe(3); // maxTries
+        } finally {
+          await store.close();
+        }
+      });
+    } finally {
+      await proxy.proxy.close();
     }
   });
 
@@ -279,6 +325,26 @@ describe("the cloud bench's adapter figure (scripts/bench/adapter-throughput.js)
 });
 
 /** A TCP server that accepts connections and reads requests but never answers. */
+/** A failure as Azure Storage answers it: the status, `x-ms-error-code` and an XML error body. */
+function azureFailure(status: number, code: string): FaultAnswer {
+  return {
+    status,
+    headers: { 'content-type': 'application/xml', 'x-ms-error-code': code },
+    body: `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${code} (from the test's proxy)</Message></Error>`,
+  };
+}
+
+/** A fault proxy in front of this suite's Azurite and a connection string that points at it. */
+async function faultProxy(fault: Parameters<typeof HttpFaultProxy.start>[1]): Promise<{ proxy: HttpFaultProxy; connectionString: string }> {
+  const { hostname, port } = new URL(azurite.blobEndpoint);
+  const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, fault);
+  const connectionString = azurite.connectionString.replace(
+    /BlobEndpoint=[^;]+/,
+    `BlobEndpoint=http://127.0.0.1:${proxy.port}/${AZURITE_ACCOUNT}`,
+  );
+  return { proxy, connectionString };
+}
+
 async function silentServer(): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   let count = 0;

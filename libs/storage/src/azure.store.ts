@@ -43,6 +43,8 @@ export interface AzureBlobStoreOptions {
   readonly requestTimeoutMs?: number;
   /** Attempts per request, the first included (default 3). */
   readonly maxTries?: number;
+  /** The first retry waits a random time up to this, each later one up to twice as long, at most 8x (default 1 s). */
+  readonly retryDelayMs?: number;
   /** Blobs per list request (default 1000, Azure's maximum 5000). */
   readonly listPageSize?: number;
 }
@@ -56,7 +58,7 @@ export interface AzureBlobStoreOptions {
  * ETag, which is the version. Large bodies are staged as uncommitted blocks and become visible only when the
  * block list is committed, and the condition is on that commit, so a writer that dies midway leaves nothing a
  * reader or a listing can see (Azure discards uncommitted blocks after a week). Requests time out on the client
- * and are retried a bounded number of times.
+ * and are retried a bounded number of times, with jittered backoff.
  */
 export class AzureBlobStore implements ObjectStore {
   readonly url: string;
@@ -91,6 +93,7 @@ export class AzureBlobStore implements ObjectStore {
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
       maxTries: options.maxTries ?? 3,
+      retryDelayMs: options.retryDelayMs ?? 1_000,
     });
     this.endpoint = this.client.endpoint;
     this.container = this.client.service.getContainerClient(container);

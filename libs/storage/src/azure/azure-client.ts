@@ -12,6 +12,7 @@ import {
   newPipeline,
 } from '@azure/storage-blob';
 import { FailedPreconditionError, InvalidArgumentError } from '@tributary/core';
+import { jitteredRetryPolicy } from './azure-retry';
 
 export interface AzureTransportOptions {
   /** TCP connect timeout in ms (default 5 s). */
@@ -20,6 +21,8 @@ export interface AzureTransportOptions {
   readonly requestTimeoutMs: number;
   /** Attempts per request, the first included (default 3). */
   readonly maxTries: number;
+  /** The first retry waits up to this long, each later one up to twice as long as the one before (default 1 s). */
+  readonly retryDelayMs: number;
 }
 
 export interface AzureServiceClient {
@@ -40,6 +43,7 @@ export interface AzureServiceClient {
  * timeout after, say, a refused connection). So every request gets an agent whose sockets give up connecting
  * after `connectTimeoutMs` and are dropped after `requestTimeoutMs` without traffic, which covers waiting for an
  * answer and a stalled transfer alike (the SDK's retrying download stream then resumes where it stopped).
+ * Retries are this adapter's own, with jitter (azure-retry.ts); the SDK's policy is left one try.
  * Throws FailedPreconditionError when no credentials are configured.
  */
 export function createAzureServiceClient(options: AzureTransportOptions): AzureServiceClient {
@@ -49,16 +53,14 @@ export function createAzureServiceClient(options: AzureTransportOptions): AzureS
     https: new TimeoutHttpsAgent(options),
   };
   const pipeline = newPipeline(parsed.credential, {
-    retryOptions: {
-      maxTries: options.maxTries,
-      // The SDK waits (2^(n-1) - 1) x 1 s before try n+1, capped: 0 s, 1 s, 3 s ...; no jitter in 12.32.
-      retryDelayInMs: 1000,
-      maxRetryDelayInMs: 8000,
-      tryTimeoutInMs: options.requestTimeoutMs,
-    },
+    retryOptions: { maxTries: 1, tryTimeoutInMs: options.requestTimeoutMs },
     keepAliveOptions: { enable: true },
   });
-  pipeline.factories.push(agentPolicy(agents));
+  // Outermost first: each retry goes through the SDK's policies again, so it is signed afresh.
+  pipeline.factories.push(
+    jitteredRetryPolicy({ maxTries: options.maxTries, baseDelayMs: options.retryDelayMs, maxDelayMs: 8 * options.retryDelayMs }),
+    agentPolicy(agents),
+  );
   const service = new BlobServiceClient(parsed.url, pipeline);
   return {
     service,

@@ -1,0 +1,52 @@
+import { isRetriable, retryDelayMs } from './azure-retry';
+
+const options = { maxTries: 5, baseDelayMs: 1000, maxDelayMs: 8000 };
+
+describe('retryDelayMs', () => {
+  it('draws each wait uniformly from zero up to a doubling step', () => {
+    expect([1, 2, 3, 4].map((attempt) => retryDelayMs(attempt, options, 0, () => 0))).toEqual([0, 0, 0, 0]);
+    expect([1, 2, 3, 4].map((attempt) => retryDelayMs(attempt, options, 0, () => 0.5))).toEqual([500, 1000, 2000, 4000]);
+    expect([1, 2, 3, 4].map((attempt) => retryDelayMs(attempt, options, 0, () => 0.999))).toEqual([999, 1998, 3996, 7992]);
+  });
+
+  it('never waits longer than maxDelayMs', () => {
+    expect(retryDelayMs(10, options, 0, () => 0.999)).toBe(7992);
+    expect(retryDelayMs(60, options, 0, () => 0.999)).toBeLessThan(8000);
+  });
+
+  it('spreads clients that failed together', () => {
+    const waits = new Set(Array.from({ length: 50 }, () => retryDelayMs(3, options)));
+    expect(waits.size).toBeGreaterThan(10);
+    for (const w of waits) expect(w >= 0 && w < 4000).toBe(true);
+  });
+
+  it("honours a longer Retry-After, up to maxDelayMs", () => {
+    expect(retryDelayMs(1, options, 3000, () => 0.5)).toBe(3000);
+    expect(retryDelayMs(4, options, 3000, () => 0.9)).toBe(7200);
+    expect(retryDelayMs(1, options, 60_000, () => 0)).toBe(8000);
+  });
+});
+
+describe('isRetriable', () => {
+  it('retries throttling, server errors and gateways, not answers about the request', () => {
+    for (const status of [408, 429, 500, 502, 503, 504]) expect(isRetriable({ status })).toBe(true);
+    for (const status of [200, 201, 304, 400, 403, 404, 409, 412, 416]) expect(isRetriable({ status })).toBe(false);
+  });
+
+  it('retries failures to reach the service, not an abort or an unknown error', () => {
+    const errno = (code: string) => Object.assign(new Error(code), { code });
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'REQUEST_SEND_ERROR']) {
+      expect(isRetriable(undefined, errno(code))).toBe(true);
+    }
+    expect(isRetriable(undefined, Object.assign(errno('ETIMEDOUT'), { name: 'AbortError' }))).toBe(false);
+    expect(isRetriable(undefined, new TypeError('cannot read properties of undefined'))).toBe(false);
+    expect(isRetriable(undefined, undefined)).toBe(false);
+  });
+
+  it('judges an answer the SDK could not parse (a gateway page) by its status', () => {
+    const unparsed = (statusCode: number) => Object.assign(new Error('PARSE_ERROR'), { code: 'PARSE_ERROR', statusCode });
+    expect(isRetriable(undefined, unparsed(503))).toBe(true);
+    expect(isRetriable(undefined, unparsed(502))).toBe(true);
+    expect(isRetriable(undefined, unparsed(404))).toBe(false);
+  });
+});

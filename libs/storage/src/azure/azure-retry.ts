@@ -1,0 +1,101 @@
+import type { HttpOperationResponse, RequestPolicy, RequestPolicyFactory, WebResource } from '@azure/storage-blob';
+
+/**
+ * How the Azure adapter retries, in place of the SDK's own retry policy.
+ *
+ * Why not the SDK's: in @azure/storage-blob 12.32 (the newest that runs on Node 20) its exponential delays carry no
+ * jitter, so every client throttled at the same moment comes back at the same moments (0 s, 1 s, 3 s), and it does
+ * not retry 429 at all.
+ */
+export interface AzureRetryOptions {
+  /** Attempts per request, the first included. */
+  readonly maxTries: number;
+  /** The wait before try n+1 is drawn uniformly from [0, min(maxDelayMs, baseDelayMs x 2^(n-1))]. */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/** Throttling (429, and 503 ServerBusy, Azure's usual answer), the service's own failures and gateways'. */
+const RETRIED_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Failures to reach the service or to hear its answer, by errno or the SDK's own code. */
+const RETRIED_CODES = new Set([
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'REQUEST_SEND_ERROR',
+]);
+
+/**
+ * The wait before try `attempt + 1`, after `attempt` tries failed: "full jitter" (uniform between zero and the
+ * capped exponential step), which spreads clients that failed together the most for the least total wait.
+ * A `Retry-After` the service sent, when longer, is honoured up to `maxDelayMs`.
+ */
+export function retryDelayMs(attempt: number, options: AzureRetryOptions, retryAfterMs = 0, random: () => number = Math.random): number {
+  const step = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempt - 1));
+  return Math.max(Math.floor(random() * step), Math.min(retryAfterMs, options.maxDelayMs));
+}
+
+/** Whether a try that ended with `response` or threw `error` is worth another. */
+export function isRetriable(response: { status: number } | undefined, error?: unknown): boolean {
+  if (response) return RETRIED_STATUSES.has(response.status);
+  const e = error as { name?: unknown; code?: unknown; statusCode?: unknown } | null;
+  if (e?.name === 'AbortError') return false;
+  // An answer whose body the SDK could not parse (a gateway's HTML 503) arrives as an error with its status.
+  if (typeof e?.statusCode === 'number' && e.statusCode > 0) return RETRIED_STATUSES.has(e.statusCode);
+  return typeof e?.code === 'string' && RETRIED_CODES.has(e.code);
+}
+
+/** A pipeline policy that tries each request up to `maxTries` times, waiting `retryDelayMs` in between. */
+export function jitteredRetryPolicy(options: AzureRetryOptions): RequestPolicyFactory {
+  return {
+    create(next: RequestPolicy): RequestPolicy {
+      return {
+        async sendRequest(request: WebResource): Promise<HttpOperationResponse> {
+          for (let attempt = 1; ; attempt++) {
+            let response: HttpOperationResponse | undefined;
+            try {
+              response = await next.sendRequest(request);
+            } catch (e) {
+              if (attempt >= options.maxTries || !isRetriable(undefined, e)) throw e;
+            }
+            if (response && (attempt >= options.maxTries || !isRetriable(response))) return response;
+            // A streamed answer (a download) that will not be used must let its connection go.
+            response?.readableStreamBody?.resume();
+            await sleep(retryDelayMs(attempt, options, retryAfterMs(response)), request.abortSignal);
+          }
+        },
+      };
+    },
+  };
+}
+
+/** `Retry-After` in seconds (the form Azure sends), in ms; 0 when absent or not a number of seconds. */
+function retryAfterMs(response: HttpOperationResponse | undefined): number {
+  const value = response?.headers.get('retry-after');
+  const seconds = value === undefined ? NaN : Number(value);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+}
+
+function sleep(ms: number, signal: WebResource['abortSignal']): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortError());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function abortError(): Error {
+  return Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
+}

@@ -1,0 +1,56 @@
+import { createServer, IncomingMessage, request as httpRequest, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What the proxy answers itself instead of forwarding: a status, headers and a body. */
+export interface FaultAnswer {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}
+
+/**
+ * An HTTP proxy in front of a storage emulator that answers some requests itself, as an overloaded or failing
+ * service would: `fault(req, n)` is asked for the n-th request (from 1) and returns the answer to give, or
+ * undefined to forward the request. `requests` lists every request seen, faulted or not.
+ */
+export class HttpFaultProxy {
+  readonly requests: { method: string; url: string; faulted: boolean }[] = [];
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(
+    target: { host: string; port: number },
+    fault: (req: IncomingMessage, n: number) => FaultAnswer | undefined,
+  ): Promise<HttpFaultProxy> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxy = new HttpFaultProxy(server, (server.address() as AddressInfo).port);
+    server.on('request', (req, res) => {
+      const answer = fault(req, proxy.requests.length + 1);
+      proxy.requests.push({ method: req.method ?? '', url: req.url ?? '', faulted: answer !== undefined });
+      if (answer) {
+        req.resume();
+        req.on('end', () => res.writeHead(answer.status, answer.headers).end(answer.body ?? ''));
+        return;
+      }
+      const upstream = httpRequest(
+        { host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    return proxy;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
