@@ -6,6 +6,7 @@ export const AGENT_ENV = {
   region: TRIB_ENV.region,
   dataset: TRIB_ENV.dataset,
   inbox: TRIB_ENV.inbox,
+  inboxSettleMs: TRIB_ENV.inboxSettleMs,
   appendTo: envVar(TRIB_ENV.appendTo.name, TRIB_ENV.appendTo.description, (raw) => (raw === '' ? '' : (appendTargetFormat(raw), raw)), ''),
   store: TRIB_ENV.store,
   broker: TRIB_ENV.broker,

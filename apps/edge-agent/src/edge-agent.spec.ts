@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CommitId } from '@tributary/core';
+import { CommitId, lookupPath, readFileBytes } from '@tributary/core';
 import { Repository } from '@tributary/repository';
 import { InMemoryTopicLog } from '../../../libs/ingest/src/testing/in-memory-topic-log';
 import { EdgeAgent } from './edge-agent';
@@ -54,12 +54,48 @@ describe('EdgeAgent', () => {
     expect(lines.filter((l) => l.startsWith('committed '))).toHaveLength(3);
   });
 
+  it('takes a batch written in place only once its writer has finished, so the commit holds all of it', async () => {
+    const inbox = path.join(root, 'inbox');
+    await fs.mkdir(inbox);
+    const broker = new InMemoryTopicLog();
+    const lines: string[] = [];
+    // The default settle time: a writer pausing 20 ms between writes stays well inside it.
+    const agent = new EdgeAgent({ repo, client: broker, region: 'na-aws', dataset: 'heart', inbox, appendTo: '', log: (l) => lines.push(l) });
+    await agent.start();
+    let mostSettling = 0;
+    try {
+      // As `cp` or `scp` write: the file appears under its final name at once and grows, and every write is an
+      // inbox change the agent looks at.
+      const writer = await fs.open(path.join(inbox, 'hr.csv'), 'w');
+      await writer.write('time,hr\n');
+      for (let i = 0; i < 50; i++) {
+        await writer.write(`${i},${60 + (i % 40)}\n`);
+        await new Promise((r) => setTimeout(r, 20));
+        mostSettling = Math.max(mostSettling, Number(agent.status().settling));
+      }
+      await writer.close();
+      await until(() => agent.status().committed === 1);
+    } finally {
+      await agent.stop();
+    }
+    expect(mostSettling).toBe(1);
+    // "committed hr.csv -> <commit> (<path in the dataset>)"
+    const [, commit, at] = /^committed hr\.csv -> (\w+) \((.+)\)$/.exec(lines.find((l) => l.startsWith('committed ')) ?? '')!;
+    const entry = await lookupPath(repo.objects, (await repo.readCommit(commit as CommitId)).tree, at);
+    const parts: Buffer[] = [];
+    for await (const b of readFileBytes(repo.objects, { id: entry!.id, chunked: entry!.chunked, size: entry!.size })) parts.push(b);
+    const committed = Buffer.concat(parts).toString();
+    expect(committed).toBe(await fs.readFile(path.join(inbox, '.done', 'hr.csv'), 'utf8'));
+    expect(committed.split('\n')).toHaveLength(52);
+  });
+
   it('merges the small packs its commits leave, so a long-running agent keeps few packs', async () => {
     const inbox = path.join(root, 'inbox');
     await fs.mkdir(inbox);
     const broker = new InMemoryTopicLog();
     const lines: string[] = [];
-    const agent = new EdgeAgent({ repo, client: broker, region: 'eu-azure', dataset: 'heart', inbox, appendTo: '', log: (l) => lines.push(l) });
+    // Batches land by rename, so they need no time to settle.
+    const agent = new EdgeAgent({ repo, client: broker, region: 'eu-azure', dataset: 'heart', inbox, settleMs: 0, appendTo: '', log: (l) => lines.push(l) });
     await agent.start();
     const batches = 40;
     for (let i = 0; i < batches; i++) {

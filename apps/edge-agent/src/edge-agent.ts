@@ -8,6 +8,8 @@ export interface EdgeAgentDeps {
   readonly region: string;
   readonly dataset: string;
   readonly inbox: string;
+  /** How long a batch file must go unmodified before it is taken (default INBOX_SETTLE_MS; see InboxWatcher). */
+  readonly settleMs?: number;
   /** Empty: a new file per batch under batches/<date>/. */
   readonly appendTo: string;
   readonly log: (line: string) => void;
@@ -17,7 +19,7 @@ const RETRY_INGEST_MS = 1000;
 
 /**
  * One region's agent: on start, on every inbox change and at least once a second, commits landed batches one at a
- * time (each durable before its file moves to .done), then publishes HEAD's backlog to `datasets/<dataset>/<region>`,
+ * time (files unmodified for `settleMs`; each durable before its file moves to .done), then publishes HEAD's backlog to `datasets/<dataset>/<region>`,
  * retrying with backoff while the broker is away. Committing never waits for publishing. Each commit leaves a
  * small pack, so the agent merges them in the background as a broker and a hub do (PackMaintenance).
  */
@@ -36,7 +38,10 @@ export class EdgeAgent {
 
   constructor(private readonly deps: EdgeAgentDeps) {
     this.topic = `datasets/${deps.dataset}/${deps.region}`;
-    this.watcher = new InboxWatcher(deps.inbox, (name, why) => deps.log(`skipped ${shown(name)} in the inbox: ${why}`));
+    this.watcher = new InboxWatcher(deps.inbox, {
+      settleMs: deps.settleMs,
+      onSkip: (name, why) => deps.log(`skipped ${shown(name)} in the inbox: ${why}`),
+    });
     this.publisher = new BacklogPublisher(deps.repo, deps.client, this.topic, {
       onPublished: (r) => this.onPublished(r),
       onError: (e, ms) => deps.log(`publish to ${this.topic} failed: ${describe(e)}; retrying in ${ms} ms (committing goes on)`),
@@ -71,6 +76,7 @@ export class EdgeAgent {
       topic: this.topic,
       inbox: this.deps.inbox,
       appendTo: this.deps.appendTo || undefined,
+      settling: this.watcher.settling,
       head: this.lastCommit ?? null,
       lastPublished: this.publisher.lastPublished ?? null,
       ...this.counts,

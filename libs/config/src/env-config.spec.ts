@@ -58,6 +58,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig(schema, { TRIB_TOPIC_LOG_FENCE: 'maybe' })).toThrow(/TRIB_TOPIC_LOG_FENCE="maybe": expected one of auto, redis, off/);
   });
 
+  it("reads how long the agent lets an inbox file settle: 2 s by default, 0 allowed, a bad value named", () => {
+    const schema = { settle: TRIB_ENV.inboxSettleMs };
+    expect(loadConfig(schema, {}).settle).toBe(2000);
+    expect(loadConfig(schema, { TRIB_INBOX_SETTLE_MS: '0' }).settle).toBe(0);
+    for (const bad of ['-1', '1.5', '2s', '3600001']) {
+      expect(() => loadConfig(schema, { TRIB_INBOX_SETTLE_MS: bad })).toThrow(
+        /TRIB_INBOX_SETTLE_MS=.*expected a whole number of milliseconds from 0 to 3600000/,
+      );
+    }
+  });
+
   it('takes port 0 for the address to listen on, not for the broker to connect to', () => {
     expect(loadConfig({ listen: TRIB_ENV.listen }, { TRIB_LISTEN: '127.0.0.1:0' }).listen.port).toBe(0);
     expect(() => loadConfig({ broker: TRIB_ENV.broker }, { TRIB_BROKER: 'broker:0' })).toThrow(/TRIB_BROKER="broker:0": port must be 1..65535/);

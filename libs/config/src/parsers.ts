@@ -76,6 +76,14 @@ export function oneOf<T extends string>(...values: T[]): (raw: string) => T {
   };
 }
 
+/** A whole number of milliseconds from 0 to `max`. */
+export function milliseconds(max: number): (raw: string) => number {
+  return (raw) => {
+    if (!/^\d{1,10}$/.test(raw) || Number(raw) > max) throw new Error(`expected a whole number of milliseconds from 0 to ${max}`);
+    return Number(raw);
+  };
+}
+
 export function text(raw: string): string {
   return raw;
 }

@@ -1,5 +1,5 @@
 import { envVar } from './env-config';
-import { folderPath, hostPort, list, oneOf, peerHostPort, redisUrl, simpleName, storeUrl, text, topicName } from './parsers';
+import { folderPath, hostPort, list, milliseconds, oneOf, peerHostPort, redisUrl, simpleName, storeUrl, text, topicName } from './parsers';
 
 /**
  * Every environment variable any Tributary app reads, in one place: the apps build their schemas from these, and the
@@ -13,6 +13,12 @@ export const TRIB_ENV = {
   region: envVar('TRIB_REGION', "the agent's region, e.g. na-aws", simpleName),
   dataset: envVar('TRIB_DATASET', 'dataset name, e.g. heart', simpleName),
   inbox: envVar('TRIB_INBOX', 'folder the agent watches for landed batch files', text),
+  inboxSettleMs: envVar(
+    'TRIB_INBOX_SETTLE_MS',
+    'how long a batch file must go unmodified before the agent takes it, so a file written in place is taken whole (0: at once, for writers that write elsewhere and rename)',
+    milliseconds(3_600_000),
+    '2000',
+  ),
   appendTo: envVar('TRIB_APPEND_TO', 'CSV/JSONL path in the dataset that batches are appended to (empty: new file per batch)', text, ''),
   topics: envVar('TRIB_TOPICS', 'comma-separated topics the hub subscribes to', list(topicName)),
   name: envVar('TRIB_NAME', 'subscriber name', simpleName, 'hub'),

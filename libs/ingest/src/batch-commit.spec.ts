@@ -123,7 +123,7 @@ describe('commitBatch, default layout', () => {
     // The crash: committed, never moved.
     const committed = await commitBatch(repo, path.join(inbox, 'b1.csv'), { region: 'r', now: NOW });
     await land('b2.csv', 'x\n2\n');
-    const watcher = new InboxWatcher(inbox);
+    const watcher = new InboxWatcher(inbox, { settleMs: 0 });
     const events: string[] = [];
     await ingestLanded(repo, watcher, { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`));
     expect(events).toEqual(['duplicate b1.csv', 'committed b2.csv']);
@@ -138,7 +138,7 @@ describe('commitBatch, default layout', () => {
 describe('ingestLanded, with a writer reusing names', () => {
   it('a file landing under the name of the batch being committed is a batch of its own, not moved away unread', async () => {
     await land('batch.csv', 'k,v\nbatch,1\n');
-    const watcher = new InboxWatcher(inbox);
+    const watcher = new InboxWatcher(inbox, { settleMs: 0 });
     const events: string[] = [];
     let landedAgain = false;
     // Once the first batch is committed (before its file moves), the writer lands the next under the same name.
@@ -164,7 +164,7 @@ describe('ingestLanded, with a writer reusing names', () => {
     await fs.writeFile(path.join(inbox, '.claimed', 'b1.csv'), 'x\n1\n');
     await land('b2.csv', 'x\n2\n');
     const events: string[] = [];
-    await ingestLanded(repo, new InboxWatcher(inbox), { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`));
+    await ingestLanded(repo, new InboxWatcher(inbox, { settleMs: 0 }), { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`));
     expect(events).toEqual(['committed b1.csv', 'committed b2.csv']);
     expect(await fs.readdir(path.join(inbox, '.claimed'))).toEqual([]);
     expect((await fs.readdir(path.join(inbox, '.done'))).sort()).toEqual(['b1.csv', 'b2.csv']);
@@ -216,7 +216,7 @@ describe('commitBatch, append mode', () => {
     const good = await land('b3.csv', 'time,hr\n2,61\n');
     await fs.utimes(good, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
     const events: string[] = [];
-    await ingestLanded(repo, new InboxWatcher(inbox), { region: 'r', appendTo: 'hr.csv' }, (e) => events.push(`${e.kind} ${e.file.name}`));
+    await ingestLanded(repo, new InboxWatcher(inbox, { settleMs: 0 }), { region: 'r', appendTo: 'hr.csv' }, (e) => events.push(`${e.kind} ${e.file.name}`));
     expect(events).toEqual(['failed b2.csv', 'committed b3.csv']);
     expect(await fs.readdir(path.join(inbox, '.failed'))).toEqual(['b2.csv']);
   });

@@ -33,7 +33,7 @@ describe('InboxWatcher', () => {
     await fs.symlink(path.join(inbox, 'ok.csv'), path.join(inbox, 'link.csv'));
     await fs.writeFile(Buffer.concat([Buffer.from(inbox + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.csv')]), 'x');
     const told: string[] = [];
-    const w = new InboxWatcher(inbox, (name, why) => told.push(`${name}: ${why}`));
+    const w = new InboxWatcher(inbox, { onSkip: (name, why) => told.push(`${name}: ${why}`) });
     expect((await w.landed()).map((f) => f.name)).toEqual(['ok.csv']);
     await w.landed();
     expect(told.sort()).toEqual([
@@ -70,6 +70,42 @@ describe('InboxWatcher', () => {
     expect(await w.landed()).toEqual([]);
     expect(await fs.readdir(path.join(inbox, '.failed'))).toEqual(['b.csv']);
     expect((await fs.readdir(path.join(inbox, '.done'))).sort()).toEqual(['a.csv', 'a.csv.1']);
+  });
+
+  it('waits for a file written in place until it has gone unmodified for settleMs, and keeps later ones behind it', async () => {
+    const w = new InboxWatcher(inbox, { settleMs: 60_000 });
+    await put('old.csv', 1000);
+    const growing = path.join(inbox, 'growing.csv');
+    await fs.writeFile(growing, 'x\n1\n'); // mtime now: a writer may still be at it
+    await put('newer.csv', Date.now() / 1000 + 1); // sorts after it
+    expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv']);
+    expect(w.settling).toBe(2);
+    await fs.appendFile(growing, '2\n');
+    expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv']);
+    // An hour later by its mtime, it has settled.
+    const past = Date.now() / 1000 - 3600;
+    await fs.utimes(growing, past, past);
+    expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv', 'growing.csv']);
+    expect(w.settling).toBe(1);
+    expect((await new InboxWatcher(inbox, { settleMs: 0 }).landed()).map((f) => f.name)).toEqual([
+      'old.csv',
+      'growing.csv',
+      'newer.csv',
+    ]);
+  });
+
+  it('takes a file with an mtime in the future once its size and mtime stayed the same for settleMs of looking', async () => {
+    const w = new InboxWatcher(inbox, { settleMs: 100 });
+    const future = Date.now() / 1000 + 86_400;
+    await put('ahead.csv', future);
+    expect(await w.landed()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 150));
+    await fs.appendFile(path.join(inbox, 'ahead.csv'), 'more');
+    await fs.utimes(path.join(inbox, 'ahead.csv'), future, future);
+    expect(await w.landed()).toEqual([]); // it grew: the wait starts again
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await w.landed()).map((f) => f.name)).toEqual(['ahead.csv']);
+    expect(w.settling).toBe(0);
   });
 
   it('calls back when a file lands', async () => {

@@ -8,6 +8,21 @@ export const FAILED_DIR = '.failed';
 /** Where a batch goes while it is committed, so that a new file landing under the same name is a file of its own. */
 export const CLAIMED_DIR = '.claimed';
 const RESCAN_MS = 1000;
+/** How long a file must go unmodified before the agent takes it, unless told otherwise (TRIB_INBOX_SETTLE_MS). */
+export const INBOX_SETTLE_MS = 2000;
+
+export interface InboxWatcherOptions {
+  /**
+   * How long a file must go unmodified before it counts as landed (default INBOX_SETTLE_MS; 0: at once). A writer
+   * that writes in place (`cp`, `scp`) rather than writing elsewhere and renaming may still be at it.
+   */
+  readonly settleMs?: number;
+  /**
+   * Hears, once each, of entries in the inbox that look like batches but that the agent will never take: folders,
+   * symlinks, names that are not valid UTF-8. Without it they would sit there unnoticed.
+   */
+  readonly onSkip?: (name: string, why: string) => void;
+}
 
 /** A file that has landed in the inbox: its full path, name and modification time. */
 export interface LandedFile {
@@ -19,22 +34,35 @@ export interface LandedFile {
 }
 
 /**
- * An agent's inbox folder. A file has landed once it appears under its final name: names starting with `.` or
- * ending in `.tmp` are writers' work in progress (write, then rename) and are ignored, as are directories
- * (`.done/`, `.failed/` and `.claimed/` live here too).
+ * An agent's inbox folder. A file has landed once it appears under its final name and has gone unmodified for
+ * `settleMs`: names starting with `.` or ending in `.tmp` are writers' work in progress (write, then rename) and are
+ * ignored, as are directories (`.done/`, `.failed/` and `.claimed/` live here too).
+ *
+ * Why the wait: a file written in place is visible while it grows, and claiming it moves the very file its writer
+ * is still appending to, so the commit would hold part of the batch and the rest would go to `.done/` uncommitted.
+ * Unmodified means its mtime is `settleMs` old or, for an mtime in the future (another clock, `cp -p`), that its
+ * size and mtime have stayed the same over `settleMs` of looking.
  */
 export class InboxWatcher {
   /** Entries already reported to `onSkip`, so each is told once. */
   private readonly skipped = new Set<string>();
+  private readonly settleMs: number;
+  private readonly onSkip: (name: string, why: string) => void;
+  /** Files not yet settled, by name: what they looked like when first seen so, and when (this process's clock). */
+  private readonly unsettled = new Map<string, { size: number; mtimeMs: number; since: number }>();
 
-  /**
-   * `onSkip` hears, once each, of entries in the inbox that look like batches but that the agent will never take:
-   * folders, symlinks, names that are not valid UTF-8. Without it they would sit there unnoticed.
-   */
   constructor(
     readonly inbox: string,
-    private readonly onSkip: (name: string, why: string) => void = () => undefined,
-  ) {}
+    options: InboxWatcherOptions = {},
+  ) {
+    this.settleMs = options.settleMs ?? INBOX_SETTLE_MS;
+    this.onSkip = options.onSkip ?? (() => undefined);
+  }
+
+  /** Files in the inbox the last look left waiting until they have gone unmodified for `settleMs`. */
+  get settling(): number {
+    return this.unsettled.size;
+  }
 
   /** Creates the inbox (and parents) if absent. Throws InvalidArgumentError, naming it, if it cannot be a folder. */
   async ensure(): Promise<void> {
@@ -51,11 +79,18 @@ export class InboxWatcher {
 
   /**
    * The landed files, oldest first (by modification time, then by name), after any that an earlier run claimed and
-   * did not finish. A file removed meanwhile is skipped.
+   * did not finish. A file removed meanwhile is skipped, and so is one modified within `settleMs`, with every file
+   * after it, so that a batch never overtakes an earlier one still being written.
    */
   async landed(): Promise<LandedFile[]> {
     const claimed = await this.filesIn(path.join(this.inbox, CLAIMED_DIR), true);
-    return [...claimed, ...(await this.filesIn(this.inbox, false))];
+    const files = await this.filesIn(this.inbox, false);
+    const now = Date.now();
+    const seen = new Set(files.map((f) => f.name));
+    for (const name of this.unsettled.keys()) if (!seen.has(name)) this.unsettled.delete(name);
+    const settled = files.map((f) => this.settled(f, now));
+    const firstUnsettled = settled.indexOf(false);
+    return [...claimed, ...(firstUnsettled < 0 ? files : files.slice(0, firstUnsettled))];
   }
 
   /**
@@ -81,8 +116,24 @@ export class InboxWatcher {
     return { ...file, path: dest, claimed: true };
   }
 
-  private async filesIn(dir: string, claimed: boolean): Promise<LandedFile[]> {
-    const out: LandedFile[] = [];
+  /** Whether `file` has gone unmodified for settleMs (see the class comment); notes it as waiting if not. */
+  private settled(file: LandedFile & { size: number }, now: number): boolean {
+    if (this.settleMs === 0 || now - file.mtimeMs >= this.settleMs) {
+      this.unsettled.delete(file.name);
+      return true;
+    }
+    const before = this.unsettled.get(file.name);
+    if (before && before.size === file.size && before.mtimeMs === file.mtimeMs) {
+      if (file.mtimeMs <= now || now - before.since < this.settleMs) return false;
+      this.unsettled.delete(file.name);
+      return true;
+    }
+    this.unsettled.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, since: now });
+    return false;
+  }
+
+  private async filesIn(dir: string, claimed: boolean): Promise<(LandedFile & { size: number })[]> {
+    const out: (LandedFile & { size: number })[] = [];
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
       if (claimed && e.code === 'ENOENT') return [];
       throw e;
@@ -96,7 +147,7 @@ export class InboxWatcher {
         continue;
       }
       const st = await fs.stat(p).catch(() => undefined);
-      if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs, ...(claimed && { claimed }) });
+      if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs, size: st.size, ...(claimed && { claimed }) });
       // Node reads a name that is not UTF-8 with U+FFFD in it, under which no file can be found.
       else if (!st && d.name.includes('\ufffd')) this.skip(d.name, 'its name is not valid UTF-8; rename it');
     }

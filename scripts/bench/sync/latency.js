@@ -257,6 +257,8 @@ module.exports = async function latency(ctx) {
             TRIB_REGION: region,
             TRIB_DATASET: 'bench',
             TRIB_INBOX: path.join(base, 'inbox', region),
+            // land() writes each batch elsewhere and renames it in, so no settle time is needed (README).
+            TRIB_INBOX_SETTLE_MS: '0',
             TRIB_TRACE_FILE: traceFile(`agent-${region}`),
           },
           logDir,
