@@ -179,6 +179,38 @@ describe('AzureBlobStore', () => {
     }
   });
 
+  it('fails small requests within quickRequestMs when the service stops answering after the store opened', async () => {
+    const url = `az://${uniqueContainer()}/p`;
+    let silent = false;
+    const proxy = await faultProxy(() => (silent ? 'silence' : undefined));
+    try {
+      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
+        // Idle connections would be given up only after 60 s, three times over.
+        const store = await AzureBlobStore.open(url, { create: true, requestTimeoutMs: 60_000, quickRequestMs: 300, retryDelayMs: 10 });
+        try {
+          const version = await store.compareAndSwap('refs/heads/main', undefined, Buffer.from('a'));
+          silent = true;
+          const attempts: [string, () => Promise<unknown>][] = [
+            ['stat', () => store.head('refs/heads/main')],
+            ['list', () => listKeys(store, 'refs/')],
+            ['read', () => store.readVersioned('refs/heads/main')],
+            ['update', () => store.compareAndSwap('refs/heads/main', version, Buffer.from('b'))],
+            ['create', () => store.compareAndSwap('refs/heads/other', undefined, Buffer.from('b'))],
+            ['delete', () => store.delete('refs/heads/main')],
+          ];
+          for (const [action, attempt] of attempts) {
+            const error = await attempt().catch((e: unknown) => e);
+            expect({ action, error }).toMatchObject({ action, error: { code: 'UNAVAILABLE', message: expect.stringMatching(/no answer from .* in time/) } });
+          }
+        } finally {
+          await store.close();
+        }
+      });
+    } finally {
+      await proxy.proxy.close();
+    }
+  });
+
   it('stages blocks from the stream\'s own buffers, at least blockSize each, at most `concurrency` at once', async () => {
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(uniqueContainer());
     await container.create();

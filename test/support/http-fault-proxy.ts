@@ -10,8 +10,9 @@ export interface FaultAnswer {
 
 /**
  * An HTTP proxy in front of a storage emulator that answers some requests itself, as an overloaded or failing
- * service would: `fault(req, n)` is asked for the n-th request (from 1) and returns the answer to give, or
- * undefined to forward the request. `requests` lists every request seen, faulted or not.
+ * service would: `fault(req, n)` is asked for the n-th request (from 1) and returns the answer to give, `'silence'`
+ * to never answer (a service that stopped answering but keeps connections open), or undefined to forward the
+ * request. `requests` lists every request seen, faulted or not.
  */
 export class HttpFaultProxy {
   readonly requests: { method: string; url: string; faulted: boolean }[] = [];
@@ -23,7 +24,7 @@ export class HttpFaultProxy {
 
   static async start(
     target: { host: string; port: number },
-    fault: (req: IncomingMessage, n: number) => FaultAnswer | undefined,
+    fault: (req: IncomingMessage, n: number) => FaultAnswer | 'silence' | undefined,
   ): Promise<HttpFaultProxy> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -31,6 +32,7 @@ export class HttpFaultProxy {
     server.on('request', (req, res) => {
       const answer = fault(req, proxy.requests.length + 1);
       proxy.requests.push({ method: req.method ?? '', url: req.url ?? '', faulted: answer !== undefined });
+      if (answer === 'silence') return void req.resume();
       if (answer) {
         req.resume();
         req.on('end', () => res.writeHead(answer.status, answer.headers).end(answer.body ?? ''));

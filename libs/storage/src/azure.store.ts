@@ -39,8 +39,14 @@ export interface AzureBlobStoreOptions {
   readonly concurrency?: number;
   /** TCP connect timeout in ms (default 5 s). */
   readonly connectTimeoutMs?: number;
-  /** Longest a connection may go without traffic, waiting for an answer or mid-transfer, in ms (default 60 s). */
+  /** Longest a connection may go without traffic, waiting for an answer or mid-transfer, in ms (default 30 s). */
   readonly requestTimeoutMs?: number;
+  /**
+   * Longest a small request may take, its retries included, in ms (default 30 s): a stat, a page of a listing, a
+   * delete, a ref's read or swap. Without it a service that stopped answering would hold each for every try's
+   * requestTimeoutMs.
+   */
+  readonly quickRequestMs?: number;
   /** Attempts per request, the first included (default 3). */
   readonly maxTries?: number;
   /** The first retry waits a random time up to this, each later one up to twice as long, at most 8x (default 1 s). */
@@ -74,6 +80,7 @@ export class AzureBlobStore implements ObjectStore {
   private readonly blockSize: number;
   private readonly concurrency: number;
   private readonly listPageSize: number;
+  private readonly quickRequestMs: number;
 
   private constructor(url: string, container: string, prefix: string, options: AzureBlobStoreOptions) {
     if (!CONTAINER_NAME.test(container)) {
@@ -89,9 +96,10 @@ export class AzureBlobStore implements ObjectStore {
     this.blockSize = options.blockSize ?? 8 * MiB;
     this.concurrency = options.concurrency ?? 5;
     this.listPageSize = options.listPageSize ?? 1000;
+    this.quickRequestMs = options.quickRequestMs ?? 30_000;
     this.client = createAzureServiceClient({
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
-      requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxTries: options.maxTries ?? 3,
       retryDelayMs: options.retryDelayMs ?? 1_000,
     });
@@ -189,7 +197,7 @@ export class AzureBlobStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     validateStoreKey(key);
     try {
-      const props = await this.blob(key).getProperties();
+      const props = await this.blob(key).getProperties({ abortSignal: this.quick() });
       return { key, size: props.contentLength ?? 0, modified: props.lastModified ?? new Date(0) };
     } catch (e) {
       if (azureStatus(e) === 404 && !isMissingContainer(e)) return undefined;
@@ -200,13 +208,15 @@ export class AzureBlobStore implements ObjectStore {
   async *list(prefix: string): AsyncGenerator<ObjectInfo> {
     validateListPrefix(prefix);
     const cut = this.namePrefix.length;
-    const pages = this.container
-      .listBlobsFlat({ prefix: this.namePrefix + prefix })
-      .byPage({ maxPageSize: this.listPageSize });
-    for (;;) {
+    let continuationToken: string | undefined;
+    do {
       let page;
       try {
-        page = await pages.next();
+        // A page at a time, each with its own deadline: a long listing may take longer than any one request may.
+        page = await this.container
+          .listBlobsFlat({ prefix: this.namePrefix + prefix, abortSignal: this.quick() })
+          .byPage({ maxPageSize: this.listPageSize, continuationToken })
+          .next();
       } catch (e) {
         throw this.fail(e, 'list', prefix || '/');
       }
@@ -218,13 +228,14 @@ export class AzureBlobStore implements ObjectStore {
         if (!isStoreKey(key)) continue;
         yield { key, size: item.properties.contentLength ?? 0, modified: item.properties.lastModified };
       }
-    }
+      continuationToken = page.value.continuationToken || undefined;
+    } while (continuationToken);
   }
 
   async delete(key: string): Promise<void> {
     validateStoreKey(key);
     try {
-      await this.blob(key).delete();
+      await this.blob(key).delete({ abortSignal: this.quick() });
     } catch (e) {
       if (azureStatus(e) === 404 && !isMissingContainer(e)) return;
       throw this.fail(e, 'delete', key);
@@ -235,7 +246,7 @@ export class AzureBlobStore implements ObjectStore {
   async readVersioned(key: string): Promise<Versioned | undefined> {
     validateStoreKey(key);
     try {
-      const res = await this.blob(key).download(0, undefined, { maxRetryRequests: DOWNLOAD_RETRIES });
+      const res = await this.blob(key).download(0, undefined, { maxRetryRequests: DOWNLOAD_RETRIES, abortSignal: this.quick() });
       const data = await readAll(res.readableStreamBody as Readable);
       return { data, version: res.etag! };
     } catch (e) {
@@ -249,10 +260,11 @@ export class AzureBlobStore implements ObjectStore {
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
     const blob = this.blob(key);
     try {
-      if (expected === undefined) return await this.create(blob, Buffer.from(data));
+      if (expected === undefined) return await this.create(blob, Buffer.from(data), this.quick());
       const res = await blob.upload(Buffer.from(data), data.length, {
         conditions: { ifMatch: expected },
         blobHTTPHeaders: { blobContentType: CONTENT_TYPE },
+        abortSignal: this.quick(),
       });
       return res.etag!;
     } catch (e) {
@@ -266,7 +278,7 @@ export class AzureBlobStore implements ObjectStore {
   async deleteVersioned(key: string, expected: string): Promise<void> {
     validateStoreKey(key);
     try {
-      await this.blob(key).delete({ conditions: { ifMatch: expected } });
+      await this.blob(key).delete({ conditions: { ifMatch: expected }, abortSignal: this.quick() });
     } catch (e) {
       if (isConditionFailure(e) || (azureStatus(e) === 404 && !isMissingContainer(e))) {
         throw this.conflict(key, expected);
@@ -285,18 +297,23 @@ export class AzureBlobStore implements ObjectStore {
    * and that writer may never commit. So a 409 is confirmed with a HEAD, and if no blob is there the bytes go
    * up as one block whose commit carries the condition (a commit does not count uncommitted blocks).
    */
-  private async create(blob: BlockBlobClient, data: Buffer): Promise<string> {
+  private async create(blob: BlockBlobClient, data: Buffer, abortSignal?: AbortSignal): Promise<string> {
     const conditions = { ifNoneMatch: '*' };
     const blobHTTPHeaders = { blobContentType: CONTENT_TYPE };
     try {
-      return (await blob.upload(data, data.length, { conditions, blobHTTPHeaders })).etag!;
+      return (await blob.upload(data, data.length, { conditions, blobHTTPHeaders, abortSignal })).etag!;
     } catch (e) {
       if (!(azureStatus(e) === 409 && azureCode(e) === 'BlobAlreadyExists')) throw e;
-      if (await blob.exists()) throw e;
+      if (await blob.exists({ abortSignal })) throw e;
     }
     const id = blockId(randomUUID(), 0);
-    await blob.stageBlock(id, data, data.length);
-    return (await blob.commitBlockList([id], { conditions, blobHTTPHeaders })).etag!;
+    await blob.stageBlock(id, data, data.length, { abortSignal });
+    return (await blob.commitBlockList([id], { conditions, blobHTTPHeaders, abortSignal })).etag!;
+  }
+
+  /** The deadline of one small request, retries included (quickRequestMs). */
+  private quick(): AbortSignal {
+    return AbortSignal.timeout(this.quickRequestMs);
   }
 
   private blob(key: string): BlockBlobClient {

@@ -17,7 +17,7 @@ import { jitteredRetryPolicy } from './azure-retry';
 export interface AzureTransportOptions {
   /** TCP connect timeout in ms (default 5 s). */
   readonly connectTimeoutMs: number;
-  /** Longest a connection may go without traffic, waiting for an answer or mid-transfer, in ms (default 60 s). */
+  /** Longest a connection may go without traffic, waiting for an answer or mid-transfer, in ms (default 30 s). */
   readonly requestTimeoutMs: number;
   /** Attempts per request, the first included (default 3). */
   readonly maxTries: number;
