@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import {
   AlreadyExistsError,
@@ -22,7 +23,7 @@ import {
   TribError,
   validateRefName,
 } from '@tributary/core';
-import { makeDirectory, ObjectStore, openStore, parseDurableStoreUrl } from '@tributary/storage';
+import { LocalStore, makeDirectory, ObjectStore, openStore, parseDurableStoreUrl, ScratchOverlayStore } from '@tributary/storage';
 import { ObjectDatabase } from './objects/object-database';
 import { RepositoryLock } from './locks/repository-lock';
 import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
@@ -80,6 +81,11 @@ export class Repository implements CommitReader {
      * commands that read or write the working tree refuse there, instead of taking every file for deleted.
      */
     readonly bare = false,
+    /**
+     * Set when the repository was opened with `scratchWrites`: the local folder new objects go to instead of the
+     * store, removed at close. Nothing written then outlives the command, so no ref may come to name it.
+     */
+    private readonly scratchDir?: string,
   ) {
     this.tribDir = path.join(workdir, TRIB_DIR);
     this.lock = new RepositoryLock(path.join(this.tribDir, 'lock'));
@@ -127,26 +133,36 @@ export class Repository implements CommitReader {
     const local: LocalConfig = { format: FORMAT, ...(opts.storeUrl ? { store: opts.storeUrl } : {}), ...(opts.bare ? { bare: true } : {}) };
     await writeFileDurably(path.join(tribDir, CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
     await store.close();
-    return Repository.openAt(workdir);
+    return Repository.openAt(workdir, false);
   }
 
-  /** Opens the repository whose working copy contains `start` (searching upwards, as git does). */
-  static async open(start: string): Promise<Repository> {
+  /**
+   * Opens the repository whose working copy contains `start` (searching upwards, as git does). With
+   * `scratchWrites`, new objects go to a scratch folder under the OS temp folder, layered over the store
+   * (ScratchOverlayStore) and removed at close: for a command that stores objects only to compute its answer
+   * (status, diff) on a store it may only read.
+   */
+  static async open(start: string, opts: { scratchWrites?: boolean } = {}): Promise<Repository> {
     let dir = path.resolve(start);
     for (;;) {
-      if (await exists(path.join(dir, TRIB_DIR, CONFIG_FILE))) return Repository.openAt(dir);
+      if (await exists(path.join(dir, TRIB_DIR, CONFIG_FILE))) return Repository.openAt(dir, opts.scratchWrites ?? false);
       const parent = path.dirname(dir);
       if (parent === dir) throw new InvalidArgumentError(`not a trib repository (or any parent): ${path.resolve(start)}`);
       dir = parent;
     }
   }
 
-  private static async openAt(workdir: string): Promise<Repository> {
+  private static async openAt(workdir: string, scratchWrites: boolean): Promise<Repository> {
     const tribDir = path.join(workdir, TRIB_DIR);
     const local = parseConfig<LocalConfig>(await fs.readFile(path.join(tribDir, CONFIG_FILE), 'utf8'), path.join(tribDir, CONFIG_FILE));
     if (local.format !== FORMAT) throw new FailedPreconditionError(`unsupported repository format ${local.format}`);
     const storeUrl = local.store ?? pathToFileURL(path.join(tribDir, 'store')).href;
-    const store = await openStore(storeUrl);
+    let store = await openStore(storeUrl);
+    let scratchDir: string | undefined;
+    if (scratchWrites) {
+      scratchDir = await fs.mkdtemp(path.join(tmpdir(), 'trib-scratch-'));
+      store = new ScratchOverlayStore(store, await LocalStore.open(scratchDir, { create: true }));
+    }
     // The config and the pack indexes are fetched at once: on a cloud store that is a round trip less per command.
     const [config, objects] = await Promise.allSettled([store.get(STORE_CONFIG_KEY), ObjectDatabase.open(store)]);
     if (config.status === 'rejected') {
@@ -155,12 +171,21 @@ export class Repository implements CommitReader {
     }
     if (objects.status === 'rejected') throw objects.reason;
     const storeConfig = parseConfig<StoreConfig>(config.value.toString('utf8'), `the config of ${storeUrl}`);
-    return new Repository(workdir, store, objects.value, new RefStore(store), storeConfig, local.bare === true);
+    return new Repository(workdir, store, objects.value, new RefStore(store), storeConfig, local.bare === true, scratchDir);
+  }
+
+  /** Whether new objects go to a scratch folder that close removes (see `open`), not to the store. */
+  get scratchWrites(): boolean {
+    return this.scratchDir !== undefined;
   }
 
   async close(): Promise<void> {
-    await this.objects.flush();
-    await this.store.close();
+    try {
+      await this.objects.flush();
+      await this.store.close();
+    } finally {
+      if (this.scratchDir) await fs.rm(this.scratchDir, { recursive: true, force: true });
+    }
   }
 
   async readCommit(id: CommitId): Promise<Commit> {

@@ -1,3 +1,4 @@
+import { PermissionDeniedError } from '@tributary/core';
 import { PackMaintenance, Repository } from '@tributary/repository';
 import { CliContext } from './command';
 
@@ -8,12 +9,30 @@ import { CliContext } from './command';
 export const AUTO_MERGE_PACKS = 50;
 
 /** Opens the repository around the current directory, runs `fn`, and always closes it. */
-export async function withRepository<T>(ctx: CliContext, fn: (repo: Repository) => Promise<T>): Promise<T> {
-  const repo = await Repository.open(ctx.cwd);
+export async function withRepository<T>(
+  ctx: CliContext,
+  fn: (repo: Repository) => Promise<T>,
+  opts: { scratchWrites?: boolean } = {},
+): Promise<T> {
+  const repo = await Repository.open(ctx.cwd, opts);
   try {
     return await fn(repo);
   } finally {
     await repo.close();
+  }
+}
+
+/**
+ * withRepository for a command that changes nothing but stores the working files' new objects to compute its
+ * answer (status, and diff against the working tree). When the store refuses those writes (credentials that only
+ * read), runs `fn` again with new objects in a local scratch folder instead (Repository.open's `scratchWrites`).
+ */
+export async function withReadingRepository<T>(ctx: CliContext, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  try {
+    return await withRepository(ctx, fn);
+  } catch (e) {
+    if (!(e instanceof PermissionDeniedError)) throw e;
+    return withRepository(ctx, fn, { scratchWrites: true });
   }
 }
 

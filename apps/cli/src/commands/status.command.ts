@@ -4,7 +4,7 @@ import { maxPositionals } from '../ui/args';
 import { quotePath } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
-import { withRepository } from './open-repo';
+import { withReadingRepository } from './open-repo';
 
 const MARK: Record<TreeChange['status'], string> = { added: 'A', removed: 'D', modified: 'M' };
 
@@ -15,7 +15,7 @@ export const statusCommand: CliCommand = {
   options: { flags: ['--json'] },
   async run(args, ctx) {
     maxPositionals(args, 0, this.usage);
-    return withRepository(ctx, async (repo) => {
+    return withReadingRepository(ctx, async (repo) => {
       const { head, at, stale, changes } = await withProgressBar('status', (onProgress) => worktreeStatus(repo, { onProgress }));
       if (args.flags.has('--json')) {
         ctx.json({

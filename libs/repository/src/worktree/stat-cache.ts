@@ -56,10 +56,15 @@ export class StatCache {
   /** Whether an entry changed since the file was read or written: `save` writes only then. */
   private dirty = false;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    /** False for a cache whose entries may name objects the store will not keep (see Repository.scratchWrites). */
+    private readonly persist = true,
+  ) {}
 
-  static async load(file: string): Promise<StatCache> {
-    const cache = new StatCache(file);
+  /** Reads the cache in `file`; with `persist: false`, `save` never writes it back. */
+  static async load(file: string, opts: { persist?: boolean } = {}): Promise<StatCache> {
+    const cache = new StatCache(file, opts.persist ?? true);
     let bytes: Buffer;
     try {
       bytes = await fs.readFile(file);
@@ -152,7 +157,7 @@ export class StatCache {
    * set, which changes the cache: it is then written, and trusted from the next run on.)
    */
   async save(): Promise<void> {
-    if (!this.dirty) return;
+    if (!this.dirty || !this.persist) return;
     const dir = path.dirname(this.file);
     await fs.mkdir(dir, { recursive: true });
     const tmp = `${this.file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;

@@ -38,7 +38,9 @@ export class WorkingCopy {
     }
     const recorded = await readWorktreeBase(repo.tribDir);
     const base = await baseFrom(recorded, head ?? (await repo.head()), repo);
-    const wc = new WorkingCopy(repo, await StatCache.load(path.join(repo.tribDir, 'index')), base);
+    // Hashes of files whose objects went to a scratch space must not vouch for those files at the next commit.
+    const cache = await StatCache.load(path.join(repo.tribDir, 'index'), { persist: !repo.scratchWrites });
+    const wc = new WorkingCopy(repo, cache, base);
     if (!recorded || recorded.pending || wc.base.commit !== recorded.commit) await writeWorktreeBase(repo.tribDir, wc.base);
     await wc.settleCutShortMove();
     return wc;
