@@ -122,6 +122,11 @@ export class EdgeAgent {
     } else if (e.kind === 'duplicate') {
       this.counts.duplicates++;
       this.deps.log(`${shown(e.file.name)} was already committed as ${e.commit}; moved to .done`);
+    } else if (e.kind === 'changed') {
+      this.deps.log(
+        `${shown(e.file.name)} changed while it was committed (${e.sizeThen} bytes when taken, ${e.sizeNow} after): ` +
+          `${e.commit} may hold only part of it; the whole file is ${shown(e.movedTo)}, land what it lacks as a new batch`,
+      );
     } else {
       this.counts.failed++;
       this.deps.log(`refused ${shown(e.file.name)}: ${e.error.message}; moved to ${shown(e.movedTo)}`);

@@ -171,6 +171,47 @@ describe('ingestLanded, with a writer reusing names', () => {
   });
 });
 
+describe('ingestLanded, with a writer writing in place', () => {
+  it('claims nothing written to since it was listed, and commits it whole once it settles', async () => {
+    await land('a.csv', 'x\n1\n');
+    await fs.utimes(path.join(inbox, 'a.csv'), 1000, 1000);
+    const watcher = new InboxWatcher(inbox, { settleMs: 50 });
+    await watcher.landed(); // a first look: settled files are taken from the second on
+    // The writer starts again between the listing and the claim.
+    const list = watcher.landed.bind(watcher);
+    watcher.landed = async () => {
+      const listed = await list();
+      await fs.appendFile(path.join(inbox, 'a.csv'), '2\n');
+      return listed;
+    };
+    const events: string[] = [];
+    expect(await ingestLanded(repo, watcher, { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`))).toBe(0);
+    expect((await repo.head()).commit).toBeUndefined();
+    watcher.landed = list;
+    await new Promise((r) => setTimeout(r, 80));
+    await watcher.landed();
+    let at = '';
+    await ingestLanded(repo, watcher, { region: 'r' }, (e) => {
+      events.push(`${e.kind} ${e.file.name}`);
+      if (e.kind === 'committed') at = e.path!;
+    });
+    expect(events).toEqual(['committed a.csv']);
+    expect((await readPath((await repo.head()).commit!, at))?.toString()).toBe('x\n1\n2\n');
+  });
+
+  it('says so when the file changed while it was committed', async () => {
+    await land('a.csv', 'x\n1\n');
+    const watcher = new InboxWatcher(inbox, { settleMs: 0 });
+    const events: string[] = [];
+    // The writer still at it: more bytes arrive once the commit is durable, before the file moves.
+    const onCommitted = () => writeFileSync(path.join(inbox, '.claimed', 'a.csv'), 'x\n1\n2\n');
+    await ingestLanded(repo, watcher, { region: 'r', onCommitted }, (e) =>
+      events.push(e.kind === 'changed' ? `changed ${e.file.name} ${e.sizeThen} -> ${e.sizeNow} ${path.relative(inbox, e.movedTo)}` : `${e.kind} ${e.file.name}`),
+    );
+    expect(events).toEqual(['committed a.csv', `changed a.csv 4 -> 6 ${path.join('.done', 'a.csv')}`]);
+  });
+});
+
 describe('commitBatch, append mode', () => {
   it('creates the CSV from the first batch, then appends records without the header', async () => {
     const a = await commitBatch(repo, await land('b1.csv', 'time,hr\n1,60\n2,61\n'), { region: 'r', appendTo: 'data/hr.csv', now: NOW });

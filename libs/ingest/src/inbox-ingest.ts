@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import { CommitId, TribError } from '@tributary/core';
 import { crashPoint, Repository } from '@tributary/repository';
 import { commitBatch, CommitBatchOptions } from './batch-commit';
@@ -6,7 +7,9 @@ import { InboxWatcher, LandedFile } from './inbox-watcher';
 export type IngestEvent =
   | { readonly kind: 'committed'; readonly file: LandedFile; readonly commit: CommitId; readonly path?: string }
   | { readonly kind: 'duplicate'; readonly file: LandedFile; readonly commit: CommitId }
-  | { readonly kind: 'failed'; readonly file: LandedFile; readonly error: TribError; readonly movedTo: string };
+  | { readonly kind: 'failed'; readonly file: LandedFile; readonly error: TribError; readonly movedTo: string }
+  /** The file changed while it was committed (a writer still at it): the commit may hold only part of it. */
+  | { readonly kind: 'changed'; readonly file: LandedFile; readonly commit: CommitId; readonly sizeThen: number; readonly sizeNow: number; readonly movedTo: string };
 
 /**
  * Commits every landed batch, one at a time, oldest first: each is first claimed (moved to `<inbox>/.claimed/`, so a
@@ -28,6 +31,8 @@ export async function ingestLanded(
 ): Promise<number> {
   let handled = 0;
   for (const landed of await watcher.landed()) {
+    // Written to again since it was listed: the round ends here, so nothing overtakes it, and the next look waits.
+    if (!(await watcher.unchanged(landed))) break;
     const file = await watcher.claim(landed);
     if (!file) continue;
     let result;
@@ -43,9 +48,13 @@ export async function ingestLanded(
       throw e;
     }
     if (!result.duplicate) opts.onCommitted?.(result.commit);
+    const after = await fs.stat(file.path).catch(() => undefined);
     crashPoint('ingest.before-move');
-    await watcher.markDone(file);
+    const movedTo = await watcher.markDone(file);
     onEvent(result.duplicate ? { kind: 'duplicate', file, commit: result.commit } : { kind: 'committed', file, commit: result.commit, path: result.path });
+    if (after && !landed.claimed && (after.size !== landed.size || after.mtimeMs !== landed.mtimeMs)) {
+      onEvent({ kind: 'changed', file, commit: result.commit, sizeThen: landed.size, sizeNow: after.size, movedTo });
+    }
     handled++;
   }
   return handled;

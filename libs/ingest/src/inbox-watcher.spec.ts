@@ -23,7 +23,7 @@ describe('InboxWatcher', () => {
     await put('.writing.csv', 500);
     await put('d.csv.tmp', 500);
     await fs.mkdir(path.join(inbox, 'sub'));
-    const w = new InboxWatcher(inbox);
+    const w = new InboxWatcher(inbox, { settleMs: 0 });
     expect((await w.landed()).map((f) => f.name)).toEqual(['c.csv', 'a.csv', 'b.csv']);
   });
 
@@ -33,7 +33,7 @@ describe('InboxWatcher', () => {
     await fs.symlink(path.join(inbox, 'ok.csv'), path.join(inbox, 'link.csv'));
     await fs.writeFile(Buffer.concat([Buffer.from(inbox + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.csv')]), 'x');
     const told: string[] = [];
-    const w = new InboxWatcher(inbox, { onSkip: (name, why) => told.push(`${name}: ${why}`) });
+    const w = new InboxWatcher(inbox, { settleMs: 0, onSkip: (name, why) => told.push(`${name}: ${why}`) });
     expect((await w.landed()).map((f) => f.name)).toEqual(['ok.csv']);
     await w.landed();
     expect(told.sort()).toEqual([
@@ -57,7 +57,7 @@ describe('InboxWatcher', () => {
   });
 
   it('moves a batch to .done, never over an earlier one, and to .failed', async () => {
-    const w = new InboxWatcher(inbox);
+    const w = new InboxWatcher(inbox, { settleMs: 0 });
     await put('a.csv', 1000);
     let [a] = await w.landed();
     expect(await w.markDone(a)).toBe(path.join(inbox, '.done', 'a.csv'));
@@ -72,29 +72,29 @@ describe('InboxWatcher', () => {
     expect((await fs.readdir(path.join(inbox, '.done'))).sort()).toEqual(['a.csv', 'a.csv.1']);
   });
 
-  it('waits for a file written in place until it has gone unmodified for settleMs, and keeps later ones behind it', async () => {
+  it('takes a file once a later look finds it unmodified and its mtime settleMs old, holding later ones behind it', async () => {
     const w = new InboxWatcher(inbox, { settleMs: 60_000 });
     await put('old.csv', 1000);
     const growing = path.join(inbox, 'growing.csv');
     await fs.writeFile(growing, 'x\n1\n'); // mtime now: a writer may still be at it
     await put('newer.csv', Date.now() / 1000 + 1); // sorts after it
+    // The first look takes nothing on its mtime alone: a file server's clock may lag this one's.
+    expect(await w.landed()).toEqual([]);
+    expect(w.settling).toBe(3);
     expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv']);
     expect(w.settling).toBe(2);
     await fs.appendFile(growing, '2\n');
     expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv']);
-    // An hour later by its mtime, it has settled.
+    // An hour old by its mtime and unchanged since the look before, it has settled; newer.csv has not.
     const past = Date.now() / 1000 - 3600;
     await fs.utimes(growing, past, past);
+    expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv']);
     expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv', 'growing.csv']);
     expect(w.settling).toBe(1);
-    expect((await new InboxWatcher(inbox, { settleMs: 0 }).landed()).map((f) => f.name)).toEqual([
-      'old.csv',
-      'growing.csv',
-      'newer.csv',
-    ]);
+    expect((await new InboxWatcher(inbox, { settleMs: 0 }).landed()).map((f) => f.name)).toEqual(['old.csv', 'growing.csv', 'newer.csv']);
   });
 
-  it('takes a file with an mtime in the future once its size and mtime stayed the same for settleMs of looking', async () => {
+  it('judges an mtime from a clock ahead or behind by looking: unchanged over settleMs of looks', async () => {
     const w = new InboxWatcher(inbox, { settleMs: 100 });
     const future = Date.now() / 1000 + 86_400;
     await put('ahead.csv', future);
@@ -105,7 +105,39 @@ describe('InboxWatcher', () => {
     expect(await w.landed()).toEqual([]); // it grew: the wait starts again
     await new Promise((r) => setTimeout(r, 150));
     expect((await w.landed()).map((f) => f.name)).toEqual(['ahead.csv']);
+    // Settled, it stays so while unchanged, even after a look that could not take it.
+    expect((await w.landed()).map((f) => f.name)).toEqual(['ahead.csv']);
     expect(w.settling).toBe(0);
+    // A file whose mtime lags (a file server behind this clock) but that grows between looks is not taken.
+    const lagging = path.join(inbox, 'lagging.csv');
+    for (let i = 0; i < 3; i++) {
+      await fs.appendFile(lagging, `${i}\n`);
+      await fs.utimes(lagging, 1000 + i, 1000 + i);
+      expect((await w.landed()).map((f) => f.name)).toEqual([]);
+    }
+  });
+
+  it('leaves an empty file until it holds data, telling once', async () => {
+    const told: string[] = [];
+    const w = new InboxWatcher(inbox, { settleMs: 0, onSkip: (name, why) => told.push(`${name}: ${why}`) });
+    await fs.writeFile(path.join(inbox, 'soon.csv'), '');
+    expect(await w.landed()).toEqual([]);
+    expect(await w.landed()).toEqual([]);
+    expect(told).toEqual(['soon.csv: empty: it is taken once it holds data']);
+    await fs.writeFile(path.join(inbox, 'soon.csv'), 'x\n');
+    expect((await w.landed()).map((f) => f.name)).toEqual(['soon.csv']);
+  });
+
+  it('tells whether a listed file is still as listed, for the check just before it is claimed', async () => {
+    const w = new InboxWatcher(inbox, { settleMs: 60_000 });
+    await put('a.csv', 1000);
+    await w.landed();
+    const [a] = await w.landed();
+    expect(await w.unchanged(a)).toBe(true);
+    await fs.appendFile(a.path, 'more');
+    expect(await w.unchanged(a)).toBe(false);
+    await fs.rm(a.path);
+    expect(await w.unchanged(a)).toBe(false);
   });
 
   it('calls back when a file lands', async () => {

@@ -24,11 +24,12 @@ export interface InboxWatcherOptions {
   readonly onSkip?: (name: string, why: string) => void;
 }
 
-/** A file that has landed in the inbox: its full path, name and modification time. */
+/** A file that has landed in the inbox: its full path, name, modification time and size when it was listed. */
 export interface LandedFile {
   readonly path: string;
   readonly name: string;
   readonly mtimeMs: number;
+  readonly size: number;
   /** True once it is in `<inbox>/.claimed/` (see claim). */
   readonly claimed?: boolean;
 }
@@ -36,20 +37,22 @@ export interface LandedFile {
 /**
  * An agent's inbox folder. A file has landed once it appears under its final name and has gone unmodified for
  * `settleMs`: names starting with `.` or ending in `.tmp` are writers' work in progress (write, then rename) and are
- * ignored, as are directories (`.done/`, `.failed/` and `.claimed/` live here too).
+ * ignored, as are directories (`.done/`, `.failed/` and `.claimed/` live here too), and so are empty files.
  *
  * Why the wait: a file written in place is visible while it grows, and claiming it moves the very file its writer
  * is still appending to, so the commit would hold part of the batch and the rest would go to `.done/` uncommitted.
- * Unmodified means its mtime is `settleMs` old or, for an mtime in the future (another clock, `cp -p`), that its
- * size and mtime have stayed the same over `settleMs` of looking.
+ * Unmodified means its size and mtime are the same as at an earlier look of this watcher, and either its mtime is
+ * `settleMs` old by this machine's clock or it has stayed the same over `settleMs` of looking. The first keeps a
+ * renamed-in batch from waiting long; the second covers mtimes from another clock, ahead (`cp -p`) or behind (a
+ * file server), so no file is taken on its mtime alone.
  */
 export class InboxWatcher {
   /** Entries already reported to `onSkip`, so each is told once. */
   private readonly skipped = new Set<string>();
   private readonly settleMs: number;
   private readonly onSkip: (name: string, why: string) => void;
-  /** Files not yet settled, by name: what they looked like when first seen so, and when (this process's clock). */
-  private readonly unsettled = new Map<string, { size: number; mtimeMs: number; since: number }>();
+  /** What each file in the inbox looked like when first seen so, when (this process's clock), and if it has settled. */
+  private readonly looks = new Map<string, { size: number; mtimeMs: number; since: number; settled: boolean }>();
 
   constructor(
     readonly inbox: string,
@@ -61,7 +64,9 @@ export class InboxWatcher {
 
   /** Files in the inbox the last look left waiting until they have gone unmodified for `settleMs`. */
   get settling(): number {
-    return this.unsettled.size;
+    let n = 0;
+    for (const look of this.looks.values()) if (!look.settled) n++;
+    return n;
   }
 
   /** Creates the inbox (and parents) if absent. Throws InvalidArgumentError, naming it, if it cannot be a folder. */
@@ -79,18 +84,28 @@ export class InboxWatcher {
 
   /**
    * The landed files, oldest first (by modification time, then by name), after any that an earlier run claimed and
-   * did not finish. A file removed meanwhile is skipped, and so is one modified within `settleMs`, with every file
-   * after it, so that a batch never overtakes an earlier one still being written.
+   * did not finish. A file removed meanwhile is skipped, and so is one not yet settled (see the class comment), with
+   * every file after it, so that none overtakes it. A file written in place sorts by when its writer last wrote.
    */
   async landed(): Promise<LandedFile[]> {
     const claimed = await this.filesIn(path.join(this.inbox, CLAIMED_DIR), true);
     const files = await this.filesIn(this.inbox, false);
     const now = Date.now();
     const seen = new Set(files.map((f) => f.name));
-    for (const name of this.unsettled.keys()) if (!seen.has(name)) this.unsettled.delete(name);
+    for (const name of this.looks.keys()) if (!seen.has(name)) this.looks.delete(name);
     const settled = files.map((f) => this.settled(f, now));
     const firstUnsettled = settled.indexOf(false);
     return [...claimed, ...(firstUnsettled < 0 ? files : files.slice(0, firstUnsettled))];
+  }
+
+  /**
+   * Whether `file` is still as `landed` listed it (same size and mtime), checked just before it is claimed: a writer
+   * may have started writing it in place again since. A claimed file is not checked: nothing writes there.
+   */
+  async unchanged(file: LandedFile): Promise<boolean> {
+    if (file.claimed || this.settleMs === 0) return true;
+    const st = await fs.stat(file.path).catch(() => undefined);
+    return st !== undefined && st.size === file.size && st.mtimeMs === file.mtimeMs;
   }
 
   /**
@@ -116,24 +131,20 @@ export class InboxWatcher {
     return { ...file, path: dest, claimed: true };
   }
 
-  /** Whether `file` has gone unmodified for settleMs (see the class comment); notes it as waiting if not. */
-  private settled(file: LandedFile & { size: number }, now: number): boolean {
-    if (this.settleMs === 0 || now - file.mtimeMs >= this.settleMs) {
-      this.unsettled.delete(file.name);
-      return true;
+  /** Whether `file` has gone unmodified for settleMs (see the class comment), noting how it looks now. */
+  private settled(file: LandedFile, now: number): boolean {
+    if (this.settleMs === 0) return true;
+    const before = this.looks.get(file.name);
+    if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
+      this.looks.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, since: now, settled: false });
+      return false;
     }
-    const before = this.unsettled.get(file.name);
-    if (before && before.size === file.size && before.mtimeMs === file.mtimeMs) {
-      if (file.mtimeMs <= now || now - before.since < this.settleMs) return false;
-      this.unsettled.delete(file.name);
-      return true;
-    }
-    this.unsettled.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, since: now });
-    return false;
+    before.settled ||= now - file.mtimeMs >= this.settleMs || now - before.since >= this.settleMs;
+    return before.settled;
   }
 
-  private async filesIn(dir: string, claimed: boolean): Promise<(LandedFile & { size: number })[]> {
-    const out: (LandedFile & { size: number })[] = [];
+  private async filesIn(dir: string, claimed: boolean): Promise<LandedFile[]> {
+    const out: LandedFile[] = [];
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
       if (claimed && e.code === 'ENOENT') return [];
       throw e;
@@ -147,7 +158,9 @@ export class InboxWatcher {
         continue;
       }
       const st = await fs.stat(p).catch(() => undefined);
-      if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs, size: st.size, ...(claimed && { claimed }) });
+      // An empty file is a writer that has not written yet (or a batch of nothing): it is taken once it has bytes.
+      if (st?.isFile() && st.size === 0 && !claimed) this.skip(d.name, 'empty: it is taken once it holds data');
+      else if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs, size: st.size, ...(claimed && { claimed }) });
       // Node reads a name that is not UTF-8 with U+FFFD in it, under which no file can be found.
       else if (!st && d.name.includes('\ufffd')) this.skip(d.name, 'its name is not valid UTF-8; rename it');
     }
