@@ -121,6 +121,34 @@ describe('EdgeAgent', () => {
       await reopened.close();
     }
   });
+  it('stops between batches when stopped in a backlog, and the next start takes the rest, each once', async () => {
+    const inbox = path.join(root, 'inbox');
+    await fs.mkdir(inbox);
+    const batches = 100;
+    for (let i = 0; i < batches; i++) {
+      const name = path.join(inbox, `b${String(i).padStart(3, '0')}.csv`);
+      await fs.writeFile(name, `id\n${i}\n`);
+      await fs.utimes(name, 1000 + i, 1000 + i);
+    }
+    const broker = new InMemoryTopicLog();
+    const options = { repo, client: broker, region: 'na-aws', dataset: 'heart', inbox, settleMs: 0, appendTo: '', log: () => undefined };
+    const first = new EdgeAgent(options);
+    await first.start();
+    await until(() => Number(first.status().committed) >= 1);
+    await first.stop();
+    const stoppedAt = Number(first.status().committed);
+    expect(stoppedAt).toBeLessThan(batches);
+    const second = new EdgeAgent(options);
+    await second.start();
+    await until(async () => (await fs.readdir(inbox)).filter((n) => !n.startsWith('.')).length === 0);
+    await until(() => Number(second.status().committed) + stoppedAt === batches);
+    await second.stop();
+    let n = 0;
+    for (let id: CommitId | undefined = (await repo.head()).commit; id; id = (await repo.readCommit(id)).parents[0]) n++;
+    expect(n).toBe(batches);
+    expect(await fs.readdir(path.join(inbox, '.done'))).toHaveLength(batches);
+  });
+
   it('stops at once during the pause after a failed ingest', async () => {
     const inbox = path.join(root, 'inbox');
     await fs.mkdir(inbox);

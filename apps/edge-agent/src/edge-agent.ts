@@ -101,6 +101,7 @@ export class EdgeAgent {
             appendTo: this.deps.appendTo || undefined,
             author: `edge-agent/${this.deps.region}`,
             onCommitted: () => this.publisher.kick(),
+            signal: this.stopping.signal,
           },
           (e) => this.onIngest(e),
         );

@@ -26,11 +26,14 @@ export async function ingestLanded(
   opts: Omit<CommitBatchOptions, 'now'> & {
     /** Called as soon as a new commit is durable, before its file moves: publishing need not wait for the move. */
     onCommitted?: (commit: CommitId) => void;
+    /** Once aborted, the round ends after the batch in hand (a stopping agent need not work through a backlog). */
+    signal?: AbortSignal;
   },
   onEvent: (e: IngestEvent) => void = () => undefined,
 ): Promise<number> {
   let handled = 0;
   for (const landed of await watcher.landed()) {
+    if (opts.signal?.aborted) break;
     // Written to again since it was listed: the round ends here, so nothing overtakes it, and the next look waits.
     if (!(await watcher.unchanged(landed))) break;
     const file = await watcher.claim(landed);
