@@ -192,7 +192,6 @@ describe('AzureBlobStore', () => {
           silent = true;
           const attempts: [string, () => Promise<unknown>][] = [
             ['stat', () => store.head('refs/heads/main')],
-            ['list', () => listKeys(store, 'refs/')],
             ['read', () => store.readVersioned('refs/heads/main')],
             ['update', () => store.compareAndSwap('refs/heads/main', version, Buffer.from('b'))],
             ['create', () => store.compareAndSwap('refs/heads/other', undefined, Buffer.from('b'))],
@@ -202,6 +201,29 @@ describe('AzureBlobStore', () => {
             const error = await attempt().catch((e: unknown) => e);
             expect({ action, error }).toMatchObject({ action, error: { code: 'UNAVAILABLE', message: expect.stringMatching(/no answer from .* in time/) } });
           }
+        } finally {
+          await store.close();
+        }
+      });
+    } finally {
+      await proxy.proxy.close();
+    }
+  });
+
+  it('gives up on a transfer that stalls on a connection reused from the pool, after requestTimeoutMs idle', async () => {
+    const url = `az://${uniqueContainer()}/p`;
+    let stall = false;
+    // The answer's head and its first bytes, then nothing: the connection stays open.
+    const proxy = await faultProxy((req) => (stall && req.method === 'GET' && req.url?.includes('/objects/') ? { stallAfterBytes: 3000 } : undefined));
+    try {
+      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
+        const store = await AzureBlobStore.open(url, { create: true, requestTimeoutMs: 300, retryDelayMs: 10 });
+        try {
+          // A pooled connection to the proxy, as any command has by the time it reads packs.
+          await store.putIfAbsent('objects/a', pattern(0, 1 << 20));
+          stall = true;
+          const error = await store.get('objects/a').catch((e: unknown) => e);
+          expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
         } finally {
           await store.close();
         }

@@ -8,11 +8,16 @@ export interface FaultAnswer {
   readonly body?: string;
 }
 
+/** Forwards the request, and of the answer only the head and the first `bytes` of its body; then stalls, open. */
+export interface Stall {
+  readonly stallAfterBytes: number;
+}
+
 /**
  * An HTTP proxy in front of a storage emulator that answers some requests itself, as an overloaded or failing
  * service would: `fault(req, n)` is asked for the n-th request (from 1) and returns the answer to give, `'silence'`
- * to never answer (a service that stopped answering but keeps connections open), or undefined to forward the
- * request. `requests` lists every request seen, faulted or not.
+ * to never answer (a service that stopped answering but keeps connections open), a Stall, or undefined to forward
+ * the request. `requests` lists every request seen, faulted or not.
  */
 export class HttpFaultProxy {
   readonly requests: { method: string; url: string; faulted: boolean }[] = [];
@@ -24,7 +29,7 @@ export class HttpFaultProxy {
 
   static async start(
     target: { host: string; port: number },
-    fault: (req: IncomingMessage, n: number) => FaultAnswer | 'silence' | undefined,
+    fault: (req: IncomingMessage, n: number) => FaultAnswer | Stall | 'silence' | undefined,
   ): Promise<HttpFaultProxy> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -33,16 +38,21 @@ export class HttpFaultProxy {
       const answer = fault(req, proxy.requests.length + 1);
       proxy.requests.push({ method: req.method ?? '', url: req.url ?? '', faulted: answer !== undefined });
       if (answer === 'silence') return void req.resume();
-      if (answer) {
+      if (answer && 'status' in answer) {
         req.resume();
         req.on('end', () => res.writeHead(answer.status, answer.headers).end(answer.body ?? ''));
         return;
       }
       const upstream = httpRequest(
         { host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+        (reply) => {
+          res.writeHead(reply.statusCode ?? 502, reply.headers);
+          if (!answer) return void reply.pipe(res);
+          let left = answer.stallAfterBytes;
+          reply.on('data', (part: Buffer) => {
+            if (left > 0) res.write(part.subarray(0, left));
+            left -= part.length;
+          });
         },
       );
       upstream.on('error', () => res.destroy());

@@ -42,9 +42,8 @@ export interface AzureBlobStoreOptions {
   /** Longest a connection may go without traffic, waiting for an answer or mid-transfer, in ms (default 30 s). */
   readonly requestTimeoutMs?: number;
   /**
-   * Longest a small request may take, its retries included, in ms (default 30 s): a stat, a page of a listing, a
-   * delete, a ref's read or swap. Without it a service that stopped answering would hold each for every try's
-   * requestTimeoutMs.
+   * Longest a small request may take, its retries included, in ms (default 30 s): a stat, a delete, a ref's read or
+   * swap. Without it a service that stopped answering would hold each for every try's requestTimeoutMs.
    */
   readonly quickRequestMs?: number;
   /** Attempts per request, the first included (default 3). */
@@ -208,15 +207,14 @@ export class AzureBlobStore implements ObjectStore {
   async *list(prefix: string): AsyncGenerator<ObjectInfo> {
     validateListPrefix(prefix);
     const cut = this.namePrefix.length;
-    let continuationToken: string | undefined;
-    do {
+    // No deadline here: a page of a thousand blobs may take long on a slow link; the idle limit catches a stall.
+    const pages = this.container
+      .listBlobsFlat({ prefix: this.namePrefix + prefix })
+      .byPage({ maxPageSize: this.listPageSize });
+    for (;;) {
       let page;
       try {
-        // A page at a time, each with its own deadline: a long listing may take longer than any one request may.
-        page = await this.container
-          .listBlobsFlat({ prefix: this.namePrefix + prefix, abortSignal: this.quick() })
-          .byPage({ maxPageSize: this.listPageSize, continuationToken })
-          .next();
+        page = await pages.next();
       } catch (e) {
         throw this.fail(e, 'list', prefix || '/');
       }
@@ -228,8 +226,7 @@ export class AzureBlobStore implements ObjectStore {
         if (!isStoreKey(key)) continue;
         yield { key, size: item.properties.contentLength ?? 0, modified: item.properties.lastModified };
       }
-      continuationToken = page.value.continuationToken || undefined;
-    } while (continuationToken);
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -134,6 +134,12 @@ class TimeoutHttpAgent extends http.Agent {
     guard(socket, this.timeouts, `${options.host ?? options.hostname}:${options.port}`);
     return socket;
   }
+
+  /** A pooled connection had its idle limit cleared when it went back to the pool; it gets it again here. */
+  override reuseSocket(socket: Socket, request: http.ClientRequest): void {
+    super.reuseSocket(socket, request);
+    socket.setTimeout(this.timeouts.requestTimeoutMs);
+  }
 }
 
 class TimeoutHttpsAgent extends https.Agent {
@@ -145,6 +151,12 @@ class TimeoutHttpsAgent extends https.Agent {
     const socket = (https.Agent.prototype as unknown as AgentInternals).createConnection.call(this, options, cb);
     guard(socket, this.timeouts, `${options.host ?? options.hostname}:${options.port}`);
     return socket;
+  }
+
+  /** A pooled connection had its idle limit cleared when it went back to the pool; it gets it again here. */
+  override reuseSocket(socket: Socket, request: http.ClientRequest): void {
+    super.reuseSocket(socket, request);
+    socket.setTimeout(this.timeouts.requestTimeoutMs);
   }
 }
 

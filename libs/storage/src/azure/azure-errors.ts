@@ -46,7 +46,8 @@ export function azureError(e: unknown, what: string, endpoint: string, details: 
   const all = { ...details, ...(status !== undefined ? { status } : {}), ...(code ? { azureCode: code } : {}) };
   if (status === undefined || status === 0) {
     if ((e as { name?: unknown } | null)?.name === 'AbortError') {
-      return new UnavailableError(`cannot ${what}: no answer from ${endpoint} in time`, { ...all, endpoint }, { cause: e });
+      // The SDK aborts both a request past its deadline and a download whose connection broke off mid-way.
+      return new UnavailableError(`cannot ${what}: no answer from ${endpoint} in time, or the connection dropped`, { ...all, endpoint }, { cause: e });
     }
     // The SDK trips over a successful answer it cannot parse (an HTML page from a proxy or another server).
     if (e instanceof TypeError) {

@@ -1,4 +1,4 @@
-import { isRetriable, retryDelayMs } from './azure-retry';
+import { isRetriable, retryAfterMs, retryDelayMs } from './azure-retry';
 
 const options = { maxTries: 5, baseDelayMs: 1000, maxDelayMs: 8000 };
 
@@ -27,6 +27,22 @@ describe('retryDelayMs', () => {
   });
 });
 
+describe('retryAfterMs', () => {
+  const headers = (value?: string) => ({ get: (name: string) => (name === 'retry-after' ? value : undefined) });
+
+  it("reads the seconds of an answer's Retry-After, or of the one a thrown RestError carries", () => {
+    expect(retryAfterMs({ headers: headers('5') })).toBe(5000);
+    expect(retryAfterMs(undefined, Object.assign(new Error('ServerBusy'), { statusCode: 503, response: { headers: headers('6') } }))).toBe(6000);
+  });
+
+  it('is 0 without one, or for a form other than seconds', () => {
+    expect(retryAfterMs({ headers: headers() })).toBe(0);
+    expect(retryAfterMs({ headers: headers('Wed, 21 Oct 2015 07:28:00 GMT') })).toBe(0);
+    expect(retryAfterMs(undefined, new Error('ECONNRESET'))).toBe(0);
+    expect(retryAfterMs(undefined, undefined)).toBe(0);
+  });
+});
+
 describe('isRetriable', () => {
   it('retries throttling, server errors and gateways, not answers about the request', () => {
     for (const status of [408, 429, 500, 502, 503, 504]) expect(isRetriable({ status })).toBe(true);
@@ -48,5 +64,7 @@ describe('isRetriable', () => {
     expect(isRetriable(undefined, unparsed(503))).toBe(true);
     expect(isRetriable(undefined, unparsed(502))).toBe(true);
     expect(isRetriable(undefined, unparsed(404))).toBe(false);
+    // No status: the body broke off mid-way.
+    expect(isRetriable(undefined, Object.assign(new Error('Error reading response as text: aborted'), { code: 'PARSE_ERROR' }))).toBe(true);
   });
 });

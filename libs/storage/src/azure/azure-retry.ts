@@ -18,8 +18,12 @@ export interface AzureRetryOptions {
 /** Throttling (429, and 503 ServerBusy, Azure's usual answer), the service's own failures and gateways'. */
 const RETRIED_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
-/** Failures to reach the service or to hear its answer, by errno or the SDK's own code. */
+/**
+ * Failures to reach the service or to hear its answer, by errno or the SDK's own code. PARSE_ERROR without a status
+ * is an answer whose body broke off mid-way (a dropped connection).
+ */
 const RETRIED_CODES = new Set([
+  'PARSE_ERROR',
   'ETIMEDOUT',
   'ESOCKETTIMEDOUT',
   'ECONNREFUSED',
@@ -58,15 +62,17 @@ export function jitteredRetryPolicy(options: AzureRetryOptions): RequestPolicyFa
         async sendRequest(request: WebResource): Promise<HttpOperationResponse> {
           for (let attempt = 1; ; attempt++) {
             let response: HttpOperationResponse | undefined;
+            let failure: unknown;
             try {
               response = await next.sendRequest(request);
             } catch (e) {
               if (attempt >= options.maxTries || !isRetriable(undefined, e)) throw e;
+              failure = e;
             }
             if (response && (attempt >= options.maxTries || !isRetriable(response))) return response;
             // A streamed answer (a download) that will not be used must let its connection go.
             response?.readableStreamBody?.resume();
-            await sleep(retryDelayMs(attempt, options, retryAfterMs(response)), request.abortSignal);
+            await sleep(retryDelayMs(attempt, options, retryAfterMs(response, failure)), request.abortSignal);
           }
         },
       };
@@ -74,9 +80,13 @@ export function jitteredRetryPolicy(options: AzureRetryOptions): RequestPolicyFa
   };
 }
 
-/** `Retry-After` in seconds (the form Azure sends), in ms; 0 when absent or not a number of seconds. */
-function retryAfterMs(response: HttpOperationResponse | undefined): number {
-  const value = response?.headers.get('retry-after');
+/**
+ * `Retry-After` in seconds (the form Azure sends), in ms; 0 when absent or not a number of seconds. The SDK's
+ * policies inside this one turn a failed answer into a thrown RestError carrying it as `response`.
+ */
+export function retryAfterMs(response: { headers: { get(name: string): string | undefined } } | undefined, failure?: unknown): number {
+  const answer = response ?? (failure as { response?: { headers?: { get?: (name: string) => string | undefined } } } | undefined)?.response;
+  const value = typeof answer?.headers?.get === 'function' ? answer.headers.get('retry-after') : undefined;
   const seconds = value === undefined ? NaN : Number(value);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
 }
