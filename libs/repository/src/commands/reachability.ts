@@ -7,6 +7,7 @@ import {
   decodeTag,
   decodeTreeNode,
   isTagBytes,
+  isTribError,
   ObjectId,
   RefName,
   TAG_HEADER,
@@ -80,8 +81,12 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
   const live = new Set<ObjectId>();
   const damage: Damage[] = [];
   const queues: Record<'commit' | 'tree' | 'list' | 'chunk', Waiting[]> = { commit: [], tree: [], list: [], chunk: [] };
-  /** Reports a damaged object; the root tree's empty path reads as `/`. */
+  /**
+   * Reports a damaged object; the root tree's empty path reads as `/`. A store that could not be asked (unavailable,
+   * refused) says nothing about the object: that error ends the walk instead of counting as damage.
+   */
   const harm = (id: ObjectId, role: ObjectRole, path: string, e: unknown) => {
+    if (isTribError(e) && (e.code === 'UNAVAILABLE' || e.code === 'PERMISSION_DENIED' || e.code === 'RESOURCE_EXHAUSTED')) throw e;
     const problem = e instanceof Error ? e.message : String(e);
     damage.push({ id, role, path: role === 'tree' && !path ? '/' : path, problem });
   };

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ChunkId, CHUNK_LIST_HEADER, encodeChunkList, sha256, writeFileContent, writeTreeFromPaths } from '@tributary/core';
+import { ChunkId, CHUNK_LIST_HEADER, encodeChunkList, sha256, UnavailableError, writeFileContent, writeTreeFromPaths } from '@tributary/core';
 import { branchRef } from '../refs/ref-store';
 import { Repository } from '../repository';
 import { walkReachable } from './reachability';
@@ -79,6 +79,16 @@ describe('verifyRepository', () => {
     expect(r.damage).toEqual([expect.objectContaining({ id: chunks[victim], role: 'chunk', path: where })]);
     // Without --read-data chunks are only looked up, so the flipped byte goes unseen.
     expect((await verifyRepository(repo)).damage).toEqual([]);
+  });
+});
+
+describe('verifyRepository when the store fails to answer', () => {
+  it('fails with that error, not a report of damaged objects', async () => {
+    await manySmallFiles();
+    const repo = await reopen();
+    // As a connection dropped mid-read, on every ranged read of pack data.
+    jest.spyOn(repo.store, 'getRange').mockRejectedValue(new UnavailableError('cannot read packs/x: connection dropped'));
+    await expect(verifyRepository(repo, { readData: true })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });
 
