@@ -210,11 +210,42 @@ describe('AzureBlobStore', () => {
     }
   });
 
+  it('resumes a download whose connection breaks off, from where it stopped', async () => {
+    const url = `az://${uniqueContainer()}/p`;
+    let cuts = 0;
+    let cutAt = 300_000;
+    const proxy = await faultProxy((req) =>
+      cuts > 0 && req.method === 'GET' && req.url?.includes('/objects/') ? (cuts--, { afterBytes: cutAt, then: 'cut' as const }) : undefined,
+    );
+    try {
+      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
+        const store = await AzureBlobStore.open(url, { create: true, retryDelayMs: 10 });
+        try {
+          await store.putIfAbsent('objects/a', pattern(0, 1 << 20));
+          const seen = proxy.proxy.requests.length;
+          cuts = 2;
+          expectBytes(await store.get('objects/a'), pattern(0, 1 << 20));
+          expectBytes(await store.getRange('objects/a', { offset: 1000, length: 500_000 }), pattern(1000, 500_000));
+          // Two cut, each resumed once, and one whole.
+          expect(proxy.proxy.requests.slice(seen).filter((r) => r.method === 'GET').length).toBe(4);
+          // Cut every time, early: the resumes run out.
+          [cuts, cutAt] = [100, 1000];
+          const error = await store.get('objects/a').catch((e: unknown) => e);
+          expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
+        } finally {
+          await store.close();
+        }
+      });
+    } finally {
+      await proxy.proxy.close();
+    }
+  });
+
   it('gives up on a transfer that stalls on a connection reused from the pool, after requestTimeoutMs idle', async () => {
     const url = `az://${uniqueContainer()}/p`;
     let stall = false;
     // The answer's head and its first bytes, then nothing: the connection stays open.
-    const proxy = await faultProxy((req) => (stall && req.method === 'GET' && req.url?.includes('/objects/') ? { stallAfterBytes: 3000 } : undefined));
+    const proxy = await faultProxy((req) => (stall && req.method === 'GET' && req.url?.includes('/objects/') ? { afterBytes: 3000, then: 'stall' as const } : undefined));
     try {
       await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
         const store = await AzureBlobStore.open(url, { create: true, requestTimeoutMs: 300, retryDelayMs: 10 });

@@ -8,9 +8,13 @@ export interface FaultAnswer {
   readonly body?: string;
 }
 
-/** Forwards the request, and of the answer only the head and the first `bytes` of its body; then stalls, open. */
+/**
+ * Forwards the request, and of the answer only the head and the first `afterBytes` of its body; then `stall`s (the
+ * connection stays open, silent) or `cut`s the connection.
+ */
 export interface Stall {
-  readonly stallAfterBytes: number;
+  readonly afterBytes: number;
+  readonly then: 'stall' | 'cut';
 }
 
 /**
@@ -48,10 +52,14 @@ export class HttpFaultProxy {
         (reply) => {
           res.writeHead(reply.statusCode ?? 502, reply.headers);
           if (!answer) return void reply.pipe(res);
-          let left = answer.stallAfterBytes;
+          let left = answer.afterBytes;
           reply.on('data', (part: Buffer) => {
             if (left > 0) res.write(part.subarray(0, left));
             left -= part.length;
+            if (left <= 0 && answer.then === 'cut') {
+              reply.destroy();
+              res.destroy();
+            }
           });
         },
       );

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import { BlobDownloadResponseParsed, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import {
   AlreadyExistsError,
   ConflictError,
   InvalidArgumentError,
   NotFoundError,
   TribError,
+  UnavailableError,
   isTribError,
+  sleep,
 } from '@tributary/core';
 import { blockId, uploadBlocks } from './azure/azure-block-upload';
 import { AzureServiceClient, createAzureServiceClient } from './azure/azure-client';
@@ -22,11 +24,13 @@ import {
 import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
+import { chunksOf } from './stream-batches';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
 const MiB = 1024 * 1024;
 const CONTENT_TYPE = 'application/octet-stream';
-const DOWNLOAD_RETRIES = 3;
+/** Times a download whose connection broke off is resumed from where it stopped. */
+const DOWNLOAD_RESUMES = 3;
 // 3 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit, no '--'.
 const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 
@@ -172,7 +176,7 @@ export class AzureBlobStore implements ObjectStore {
     return readAll(await this.getStream(key, range));
   }
 
-  /** A dropped connection mid-stream is resumed from where it stopped, pinned to the same ETag. */
+  /** A connection that breaks off or stalls mid-stream is resumed from where it stopped (see `resumed`). */
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateStoreKey(key);
     if (range) validateByteRange(range);
@@ -180,16 +184,51 @@ export class AzureBlobStore implements ObjectStore {
       if (!(await this.head(key))) throw this.notFound(key);
       return emptyStream();
     }
+    const start = range?.offset ?? 0;
     try {
-      const res = await this.blob(key).download(range?.offset ?? 0, range?.length, {
-        maxRetryRequests: DOWNLOAD_RETRIES,
-      });
-      return relayStream(res.readableStreamBody as Readable, (e) => this.fail(e, 'read', key));
+      const res = await this.blob(key).download(start, range?.length, { maxRetryRequests: 0 });
+      // Until the reader starts, an error would have no listener and crash the process; `resumed` still sees it.
+      res.readableStreamBody?.on('error', () => undefined);
+      return relayStream(this.resumed(key, res, start), (e) => this.fail(e, 'read', key));
     } catch (e) {
       // 416: the range starts at or past the end, so the blob exists and the clipped range is empty.
       if (azureStatus(e) === 416) return emptyStream();
       if (azureStatus(e) === 404 && !isMissingContainer(e)) throw this.notFound(key);
       throw this.fail(e, 'read', key);
+    }
+  }
+
+  /**
+   * The body of `first` (a download from `start`) and, each time its connection breaks off before the answer's
+   * length, the rest asked for again, pinned to the same ETag; at most DOWNLOAD_RESUMES times.
+   *
+   * Why here and not the SDK's own resume (`maxRetryRequests`): in 12.32 on Node 20 it gives up at the first
+   * broken connection, which the response reports as aborted, so one reset failed a whole checkout or verify.
+   */
+  private async *resumed(key: string, first: BlobDownloadResponseParsed, start: number): AsyncGenerator<Buffer> {
+    const total = first.contentLength ?? 0;
+    let body = first.readableStreamBody as Readable;
+    let got = 0;
+    for (let resumes = 0; ; resumes++) {
+      let broke: unknown;
+      try {
+        for await (const part of chunksOf(body)) {
+          got += part.length;
+          yield part;
+        }
+      } catch (e) {
+        broke = e;
+      } finally {
+        body.destroy();
+      }
+      if (got >= total) return;
+      if (resumes >= DOWNLOAD_RESUMES) {
+        throw broke ?? new UnavailableError(`cannot read ${key} in ${this.url}: the answer ended after ${got} of ${total} bytes`);
+      }
+      await sleep(Math.floor(Math.random() * 250 * 2 ** resumes));
+      const rest = await this.blob(key).download(start + got, total - got, { maxRetryRequests: 0, conditions: { ifMatch: first.etag } });
+      body = rest.readableStreamBody as Readable;
+      body.on('error', () => undefined);
     }
   }
 
@@ -243,7 +282,7 @@ export class AzureBlobStore implements ObjectStore {
   async readVersioned(key: string): Promise<Versioned | undefined> {
     validateStoreKey(key);
     try {
-      const res = await this.blob(key).download(0, undefined, { maxRetryRequests: DOWNLOAD_RETRIES, abortSignal: this.quick() });
+      const res = await this.blob(key).download(0, undefined, { maxRetryRequests: DOWNLOAD_RESUMES, abortSignal: this.quick() });
       const data = await readAll(res.readableStreamBody as Readable);
       return { data, version: res.etag! };
     } catch (e) {

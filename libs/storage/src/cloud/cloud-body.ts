@@ -86,16 +86,16 @@ export async function openUploadBody(data: Buffer | Readable, limit: number): Pr
 }
 
 /**
- * Re-emits `source` with every error replaced by `mapError(error)`, so SDK errors never reach a reader.
- * Destroying the result destroys the source.
+ * Re-emits `source` (a stream, or the chunks of one) with every error replaced by `mapError(error)`, so SDK errors
+ * never reach a reader. Destroying the result destroys the source.
  */
-export function relayStream(source: Readable, mapError: (e: unknown) => unknown): Readable {
+export function relayStream(source: Readable | AsyncGenerator<Buffer>, mapError: (e: unknown) => unknown): Readable {
   // Until the reader starts, an error would have no listener and crash the process; the iterator below still
   // sees it, because it reads the stream's errored state.
-  source.on('error', () => undefined);
+  if (source instanceof Readable) source.on('error', () => undefined);
   async function* relay(): AsyncGenerator<Buffer> {
     try {
-      yield* chunksOf(source);
+      yield* source instanceof Readable ? chunksOf(source) : source;
     } catch (e) {
       throw mapError(e);
     }
