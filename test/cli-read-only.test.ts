@@ -51,7 +51,6 @@ describe('trib with credentials that only read the store', () => {
     const before = await blobNames('read-only');
     const index = path.join(repo, '.trib', 'index');
     const indexBefore = existsSync(index) ? statSync(index).mtimeMs : undefined;
-    const scratchBefore = readdirSync(tmpdir()).filter((n) => n.startsWith('trib-scratch-')).length;
 
     const ro = readOnlyEnv();
     const status = JSON.parse((await ok(repo, ['status', '--json'], 0, { env: ro })).stdout);
@@ -69,7 +68,9 @@ describe('trib with credentials that only read the store', () => {
 
     expect(await blobNames('read-only')).toEqual(before);
     expect(existsSync(index) ? statSync(index).mtimeMs : undefined).toBe(indexBefore);
-    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('trib-scratch-')).length).toBe(scratchBefore);
+    // The scratch folder the objects went to is gone with the command.
+    expect(readdirSync(path.join(repo, '.trib')).filter((n) => n.startsWith('scratch-'))).toEqual([]);
+    expect(JSON.parse((await ok(repo, ['diff', 'HEAD', 'HEAD', '--json'], 0, { env: ro })).stdout).changes).toEqual([]);
 
     // With credentials that write, the commit stores every new object: none is taken as stored already.
     await ok(repo, ['commit', '-m', 'two'], 0, { env: full });
@@ -77,5 +78,22 @@ describe('trib with credentials that only read the store', () => {
     const out = path.join(t.dir, 'co');
     await ok(repo, ['checkout', 'main', '--to', out], 0, { env: ro });
     expect(readFileSync(path.join(out, 'big.bin')).equals(big)).toBe(true);
+    // A clean working copy takes its branch's new commits without writing: switch to the branch HEAD is on.
+    await ok(repo, ['switch', 'main'], 0, { env: ro });
+  });
+  it('with credentials that cannot even read, status fails once, with one line, and leaves no scratch folder', async () => {
+    const repo = path.join(t.dir, 'ds');
+    await ok(t.dir, ['init', repo, '--store', 'az://list-only/heart'], 0, { env: azurite.env });
+    writeFileSync(path.join(repo, 'a.csv'), 'idx\n0\n');
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const [endpoint, sas] = service.generateAccountSasUrl(new Date(Date.now() + 3_600_000), AccountSASPermissions.parse('l'), 'sco').split('?');
+    const listOnly = { AZURE_STORAGE_CONNECTION_STRING: `BlobEndpoint=${endpoint.replace(/\/$/, '')};SharedAccessSignature=${sas}` };
+    const inTmp = () => readdirSync(tmpdir()).filter((n) => n.startsWith('trib-scratch-')).length;
+    const tmpBefore = inTmp();
+    const r = await trib(repo, ['status'], { env: listOnly });
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^trib status: cannot read .*AuthorizationPermissionMismatch \(HTTP 403\)$/)]);
+    expect(readdirSync(path.join(repo, '.trib')).filter((n) => n.startsWith('scratch-'))).toEqual([]);
+    expect(inTmp()).toBe(tmpBefore);
   });
 });

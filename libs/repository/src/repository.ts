@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import {
   AlreadyExistsError,
@@ -23,7 +22,7 @@ import {
   TribError,
   validateRefName,
 } from '@tributary/core';
-import { LocalStore, makeDirectory, ObjectStore, openStore, parseDurableStoreUrl, ScratchOverlayStore } from '@tributary/storage';
+import { isProcessAlive, LocalStore, makeDirectory, ObjectStore, openStore, parseDurableStoreUrl, ScratchOverlayStore } from '@tributary/storage';
 import { ObjectDatabase } from './objects/object-database';
 import { RepositoryLock } from './locks/repository-lock';
 import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
@@ -138,9 +137,9 @@ export class Repository implements CommitReader {
 
   /**
    * Opens the repository whose working copy contains `start` (searching upwards, as git does). With
-   * `scratchWrites`, new objects go to a scratch folder under the OS temp folder, layered over the store
-   * (ScratchOverlayStore) and removed at close: for a command that stores objects only to compute its answer
-   * (status, diff) on a store it may only read.
+   * `scratchWrites`, new objects go to a scratch folder in `.trib/`, layered over the store (ScratchOverlayStore)
+   * and removed at close: for a command that stores objects only to compute its answer (status, diff) on a store it
+   * may only read.
    */
   static async open(start: string, opts: { scratchWrites?: boolean } = {}): Promise<Repository> {
     let dir = path.resolve(start);
@@ -159,19 +158,25 @@ export class Repository implements CommitReader {
     const storeUrl = local.store ?? pathToFileURL(path.join(tribDir, 'store')).href;
     let store = await openStore(storeUrl);
     let scratchDir: string | undefined;
-    if (scratchWrites) {
-      scratchDir = await fs.mkdtemp(path.join(tmpdir(), 'trib-scratch-'));
-      store = new ScratchOverlayStore(store, await LocalStore.open(scratchDir, { create: true }));
+    try {
+      if (scratchWrites) {
+        scratchDir = await makeScratchDir(tribDir);
+        store = new ScratchOverlayStore(store, await LocalStore.open(scratchDir, { create: true }));
+      }
+      // The config and the pack indexes are fetched at once: on a cloud store that is a round trip less per command.
+      const [config, objects] = await Promise.allSettled([store.get(STORE_CONFIG_KEY), ObjectDatabase.open(store)]);
+      if (config.status === 'rejected') {
+        if (config.reason instanceof NotFoundError) throw new FailedPreconditionError(`${storeUrl} is not a trib store (no config)`);
+        throw config.reason;
+      }
+      if (objects.status === 'rejected') throw objects.reason;
+      const storeConfig = parseConfig<StoreConfig>(config.value.toString('utf8'), `the config of ${storeUrl}`);
+      return new Repository(workdir, store, objects.value, new RefStore(store), storeConfig, local.bare === true, scratchDir);
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      if (scratchDir) await fs.rm(scratchDir, { recursive: true, force: true });
+      throw e;
     }
-    // The config and the pack indexes are fetched at once: on a cloud store that is a round trip less per command.
-    const [config, objects] = await Promise.allSettled([store.get(STORE_CONFIG_KEY), ObjectDatabase.open(store)]);
-    if (config.status === 'rejected') {
-      if (config.reason instanceof NotFoundError) throw new FailedPreconditionError(`${storeUrl} is not a trib store (no config)`);
-      throw config.reason;
-    }
-    if (objects.status === 'rejected') throw objects.reason;
-    const storeConfig = parseConfig<StoreConfig>(config.value.toString('utf8'), `the config of ${storeUrl}`);
-    return new Repository(workdir, store, objects.value, new RefStore(store), storeConfig, local.bare === true, scratchDir);
   }
 
   /** Whether new objects go to a scratch folder that close removes (see `open`), not to the store. */
@@ -332,4 +337,21 @@ export async function writeFileDurably(file: string, data: string | Buffer): Pro
   } finally {
     await dir.close();
   }
+}
+
+/**
+ * A fresh `.trib/scratch-<pid>` folder, after removing those of processes that are gone (a command killed or
+ * interrupted before its close). Kept beside the working files, not in the OS temp folder: it holds their data.
+ */
+async function makeScratchDir(tribDir: string): Promise<string> {
+  for (const name of await fs.readdir(tribDir)) {
+    const pid = /^scratch-(\d+)$/.exec(name)?.[1];
+    if (pid && Number(pid) !== process.pid && !isProcessAlive(Number(pid))) {
+      await fs.rm(path.join(tribDir, name), { recursive: true, force: true });
+    }
+  }
+  const dir = path.join(tribDir, `scratch-${process.pid}`);
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(dir);
+  return dir;
 }

@@ -34,6 +34,16 @@ export async function readAt(fd: number, position: number, length: number): Prom
  * Runs a clean-up step whose failure changes nothing for the caller (removing a temp file or a stale lock, closing
  * a descriptor after another error, which is the one the caller sees); true when it succeeded.
  */
+/** Whether a process with this pid runs on this machine (one we may not signal counts: it exists). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function quietly(step: () => void): boolean {
   try {
     step();

@@ -34,7 +34,7 @@ import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 import { forEachBatch } from './stream-batches';
-import { makeDirectory, quietly, readAt } from './local-io';
+import { isProcessAlive, makeDirectory, quietly, readAt } from './local-io';
 import { writeFully, writeFullySync } from './write-fully';
 
 /** A lock older than this is taken to belong to a writer that hung or died on another host. */
@@ -596,15 +596,6 @@ function readLock(lockPath: string): LockInfo | undefined {
     };
   } catch {
     return { raw, time: mtime };
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errno(e) === 'EPERM';
   }
 }
 

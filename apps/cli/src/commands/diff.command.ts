@@ -3,7 +3,7 @@ import { maxPositionals, parseCount } from '../ui/args';
 import { quotePath, quoteRecord } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
-import { withReadingRepository } from './open-repo';
+import { withReadingRepository, withRepository } from './open-repo';
 
 const MARK = { added: 'A', removed: 'D', modified: 'M' } as const;
 
@@ -16,7 +16,8 @@ export const diffCommand: CliCommand = {
     maxPositionals(args, 2, this.usage);
     const [a, b] = args.positionals;
     const maxRows = parseCount(args, '--max-rows') ?? 1000;
-    return withReadingRepository(ctx, async (repo) => {
+    // Two commits need no writes; against the working files, the files' new objects are stored (see withReadingRepository).
+    return (b === undefined ? withReadingRepository : withRepository)(ctx, async (repo) => {
       const rows = args.flags.has('--rows');
       const d = await withProgressBar('diff', (onProgress) =>
         diffRevisions(repo, a, b, { rows, maxRows, onProgress }),

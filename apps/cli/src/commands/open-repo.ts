@@ -31,9 +31,17 @@ export async function withReadingRepository<T>(ctx: CliContext, fn: (repo: Repos
   try {
     return await withRepository(ctx, fn);
   } catch (e) {
-    if (!(e instanceof PermissionDeniedError)) throw e;
+    if (!refusedWrite(e)) throw e;
     return withRepository(ctx, fn, { scratchWrites: true });
   }
+}
+
+/**
+ * A store's refusal to write an object: every adapter words a failed put as "cannot write KEY in URL". A refused
+ * read (credentials that cannot even read) is not one: running again could not help.
+ */
+function refusedWrite(e: unknown): boolean {
+  return e instanceof PermissionDeniedError && e.message.startsWith('cannot write ');
 }
 
 /**

@@ -37,7 +37,8 @@ export async function switchBranch(
     try {
       const fromTree = await repo.treeOf(wc.at.commit);
       const moved = await wc.moveTo(fromTree, toTree, { force: opts.force, onProgress: opts.onProgress });
-      await repo.setHead({ symbolic: ref });
+      // HEAD on that branch already: nothing to write (and credentials that only read can take its new commits).
+      if (head.ref !== ref) await repo.setHead({ symbolic: ref });
       await wc.recordBase(target.commit, name);
       await wc.cache.save();
       await wc.endMove();

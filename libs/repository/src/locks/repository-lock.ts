@@ -1,18 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { FailedPreconditionError } from '@tributary/core';
-import { quietly } from '@tributary/storage';
+import { isProcessAlive, quietly } from '@tributary/storage';
 
 const POLL_MS = 25;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * An exclusive lock on a working copy, held by one `trib` process at a time (a file created with O_EXCL holding
@@ -50,14 +41,14 @@ export class RepositoryLock {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const owner = pidIn(this.path);
-      if (Number.isFinite(owner) && owner > 0 && !alive(owner)) {
+      if (Number.isFinite(owner) && owner > 0 && !isProcessAlive(owner)) {
         // Renaming first means only one waiter removes the stale lock; the others see ENOENT and retry.
         const stale = `${this.path}.stale-${process.pid}`;
         if (quietly(() => renameSync(this.path, stale))) {
           const moved = pidIn(stale);
           // Another waiter may have broken the stale lock and taken a fresh one between our read and our rename:
           // put a live owner's lock back rather than steal it.
-          if (moved !== owner && alive(moved)) quietly(() => linkSync(stale, this.path));
+          if (moved !== owner && isProcessAlive(moved)) quietly(() => linkSync(stale, this.path));
           quietly(() => unlinkSync(stale));
         }
         continue;
