@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { uploadBlocks } from '../libs/storage/src/azure/azure-block-upload';
-import { AzureBlobStore } from '../libs/storage/src/azure.store';
+import { AzureBlobStore, AzureBlobStoreOptions } from '../libs/storage/src/azure.store';
 import {
   describeObjectStoreContract,
   expectBytes,
@@ -138,130 +138,78 @@ describe('AzureBlobStore', () => {
     // A gateway's page for the second: it reaches the adapter as an error the SDK could not parse.
     const answers = [azureFailure(429, 'TooManyRequests'), { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>Bad Gateway</html>' }, azureFailure(503, 'ServerBusy')];
     let puts = 0;
-    const proxy = await faultProxy((req) => (req.method === 'PUT' && req.url?.includes('/objects/') ? answers[puts++] : undefined));
-    try {
-      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
-        const store = await AzureBlobStore.open(`az://${uniqueContainer()}/p`, { create: true, maxTries: 4, retryDelayMs: 10 });
-        try {
-          await store.putIfAbsent('objects/a', Buffer.from('kept'));
-          expect((await store.get('objects/a')).toString()).toBe('kept');
-        } finally {
-          await store.close();
-        }
-      });
-      expect(proxy.proxy.requests.filter((r) => r.method === 'PUT' && r.url.includes('/objects/')).map((r) => r.faulted)).toEqual([true, true, true, false]);
-    } finally {
-      await proxy.proxy.close();
-    }
+    const fault = (req: http.IncomingMessage) => (req.method === 'PUT' && req.url?.includes('/objects/') ? answers[puts++] : undefined);
+    await behindProxy(fault, { maxTries: 4 }, async (store, proxy) => {
+      await store.putIfAbsent('objects/a', Buffer.from('kept'));
+      expect((await store.get('objects/a')).toString()).toBe('kept');
+      expect(proxy.requests.filter((r) => r.method === 'PUT' && r.url.includes('/objects/')).map((r) => r.faulted)).toEqual([true, true, true, false]);
+    });
   });
 
   it('gives up after maxTries on a service that keeps failing, with Unavailable naming the URL', async () => {
-    const url = `az://${uniqueContainer()}/p`;
     let failing = false;
-    const proxy = await faultProxy(() => (failing ? azureFailure(500, 'InternalError') : undefined));
-    try {
-      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
-        const store = await AzureBlobStore.open(url, { create: true, retryDelayMs: 10 });
-        try {
-          failing = true;
-          const seen = proxy.proxy.requests.length;
-          // A download: its failed answers arrive as streams, which must be let go for the next try to connect.
-          const error = await store.getRange('objects/b', { offset: 0, length: 10 }).catch((e: unknown) => e);
-          expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
-          expect((error as Error).message).toContain('InternalError');
-          expect(proxy.proxy.requests.length - seen).toBe(3); // maxTries
-        } finally {
-          await store.close();
-        }
-      });
-    } finally {
-      await proxy.proxy.close();
-    }
+    await behindProxy(() => (failing ? azureFailure(500, 'InternalError') : undefined), {}, async (store, proxy, url) => {
+      failing = true;
+      const seen = proxy.requests.length;
+      // A download: its failed answers arrive as streams, which must be let go for the next try to connect.
+      const error = await store.getRange('objects/b', { offset: 0, length: 10 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
+      expect((error as Error).message).toContain('InternalError');
+      expect(proxy.requests.length - seen).toBe(3); // maxTries
+    });
   });
 
   it('fails small requests within quickRequestMs when the service stops answering after the store opened', async () => {
-    const url = `az://${uniqueContainer()}/p`;
     let silent = false;
-    const proxy = await faultProxy(() => (silent ? 'silence' : undefined));
-    try {
-      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
-        // Idle connections would be given up only after 60 s, three times over.
-        const store = await AzureBlobStore.open(url, { create: true, requestTimeoutMs: 60_000, quickRequestMs: 300, retryDelayMs: 10 });
-        try {
-          const version = await store.compareAndSwap('refs/heads/main', undefined, Buffer.from('a'));
-          silent = true;
-          const attempts: [string, () => Promise<unknown>][] = [
-            ['stat', () => store.head('refs/heads/main')],
-            ['read', () => store.readVersioned('refs/heads/main')],
-            ['update', () => store.compareAndSwap('refs/heads/main', version, Buffer.from('b'))],
-            ['create', () => store.compareAndSwap('refs/heads/other', undefined, Buffer.from('b'))],
-            ['delete', () => store.delete('refs/heads/main')],
-          ];
-          for (const [action, attempt] of attempts) {
-            const error = await attempt().catch((e: unknown) => e);
-            expect({ action, error }).toMatchObject({ action, error: { code: 'UNAVAILABLE', message: expect.stringMatching(/no answer from .* in time/) } });
-          }
-        } finally {
-          await store.close();
-        }
-      });
-    } finally {
-      await proxy.proxy.close();
-    }
+    // Idle connections would be given up only after 60 s, three times over.
+    await behindProxy(() => (silent ? 'silence' : undefined), { requestTimeoutMs: 60_000, quickRequestMs: 300 }, async (store) => {
+      const version = await store.compareAndSwap('refs/heads/main', undefined, Buffer.from('a'));
+      silent = true;
+      const attempts: [string, () => Promise<unknown>][] = [
+        ['stat', () => store.head('refs/heads/main')],
+        ['read', () => store.readVersioned('refs/heads/main')],
+        ['update', () => store.compareAndSwap('refs/heads/main', version, Buffer.from('b'))],
+        ['create', () => store.compareAndSwap('refs/heads/other', undefined, Buffer.from('b'))],
+        ['delete', () => store.delete('refs/heads/main')],
+      ];
+      for (const [action, attempt] of attempts) {
+        const error = await attempt().catch((e: unknown) => e);
+        expect({ action, error }).toMatchObject({ action, error: { code: 'UNAVAILABLE', message: expect.stringMatching(/no answer from .* in time/) } });
+      }
+    });
   });
 
   it('resumes a download whose connection breaks off, from where it stopped', async () => {
-    const url = `az://${uniqueContainer()}/p`;
     let cuts = 0;
     let cutAt = 300_000;
-    const proxy = await faultProxy((req) =>
-      cuts > 0 && req.method === 'GET' && req.url?.includes('/objects/') ? (cuts--, { afterBytes: cutAt, then: 'cut' as const }) : undefined,
-    );
-    try {
-      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
-        const store = await AzureBlobStore.open(url, { create: true, retryDelayMs: 10 });
-        try {
-          await store.putIfAbsent('objects/a', pattern(0, 1 << 20));
-          const seen = proxy.proxy.requests.length;
-          cuts = 2;
-          expectBytes(await store.get('objects/a'), pattern(0, 1 << 20));
-          expectBytes(await store.getRange('objects/a', { offset: 1000, length: 500_000 }), pattern(1000, 500_000));
-          // Two cut, each resumed once, and one whole.
-          expect(proxy.proxy.requests.slice(seen).filter((r) => r.method === 'GET').length).toBe(4);
-          // Cut every time, early: the resumes run out.
-          [cuts, cutAt] = [100, 1000];
-          const error = await store.get('objects/a').catch((e: unknown) => e);
-          expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
-        } finally {
-          await store.close();
-        }
-      });
-    } finally {
-      await proxy.proxy.close();
-    }
+    const fault = (req: http.IncomingMessage) =>
+      cuts > 0 && req.method === 'GET' && req.url?.includes('/objects/') ? (cuts--, { afterBytes: cutAt, then: 'cut' as const }) : undefined;
+    await behindProxy(fault, {}, async (store, proxy, url) => {
+      await store.putIfAbsent('objects/a', pattern(0, 1 << 20));
+      const seen = proxy.requests.length;
+      cuts = 2;
+      expectBytes(await store.get('objects/a'), pattern(0, 1 << 20));
+      expectBytes(await store.getRange('objects/a', { offset: 1000, length: 500_000 }), pattern(1000, 500_000));
+      // Two cut, each resumed once, and one whole.
+      expect(proxy.requests.slice(seen).filter((r) => r.method === 'GET').length).toBe(4);
+      // Cut every time, early: the resumes run out.
+      [cuts, cutAt] = [100, 1000];
+      const error = await store.get('objects/a').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
+    });
   });
 
   it('gives up on a transfer that stalls on a connection reused from the pool, after requestTimeoutMs idle', async () => {
-    const url = `az://${uniqueContainer()}/p`;
     let stall = false;
     // The answer's head and its first bytes, then nothing: the connection stays open.
-    const proxy = await faultProxy((req) => (stall && req.method === 'GET' && req.url?.includes('/objects/') ? { afterBytes: 3000, then: 'stall' as const } : undefined));
-    try {
-      await withEnv({ AZURE_STORAGE_CONNECTION_STRING: proxy.connectionString }, async () => {
-        const store = await AzureBlobStore.open(url, { create: true, requestTimeoutMs: 300, retryDelayMs: 10 });
-        try {
-          // A pooled connection to the proxy, as any command has by the time it reads packs.
-          await store.putIfAbsent('objects/a', pattern(0, 1 << 20));
-          stall = true;
-          const error = await store.get('objects/a').catch((e: unknown) => e);
-          expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
-        } finally {
-          await store.close();
-        }
-      });
-    } finally {
-      await proxy.proxy.close();
-    }
+    const fault = (req: http.IncomingMessage) => (stall && req.method === 'GET' && req.url?.includes('/objects/') ? { afterBytes: 3000, then: 'stall' as const } : undefined);
+    await behindProxy(fault, { requestTimeoutMs: 300 }, async (store, _proxy, url) => {
+      // A pooled connection to the proxy, as any command has by the time it reads packs.
+      await store.putIfAbsent('objects/a', pattern(0, 1 << 20));
+      stall = true;
+      const error = await store.get('objects/a').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
+    });
   });
 
   it('stages blocks from the stream\'s own buffers, at least blockSize each, at most `concurrency` at once', async () => {
@@ -419,15 +367,31 @@ function azureFailure(status: number, code: string): FaultAnswer {
   };
 }
 
-/** A fault proxy in front of this suite's Azurite and a connection string that points at it. */
-async function faultProxy(fault: Parameters<typeof HttpFaultProxy.start>[1]): Promise<{ proxy: HttpFaultProxy; connectionString: string }> {
+/**
+ * Runs `fn` with a store in a new container, reached through a fault proxy in front of this suite's Azurite (see
+ * HttpFaultProxy), retrying after 10 ms rather than seconds; closes both after.
+ */
+async function behindProxy(
+  fault: Parameters<typeof HttpFaultProxy.start>[1],
+  options: AzureBlobStoreOptions,
+  fn: (store: AzureBlobStore, proxy: HttpFaultProxy, url: string) => Promise<void>,
+): Promise<void> {
   const { hostname, port } = new URL(azurite.blobEndpoint);
   const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, fault);
-  const connectionString = azurite.connectionString.replace(
-    /BlobEndpoint=[^;]+/,
-    `BlobEndpoint=http://127.0.0.1:${proxy.port}/${AZURITE_ACCOUNT}`,
-  );
-  return { proxy, connectionString };
+  const connectionString = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${proxy.port}/${AZURITE_ACCOUNT}`);
+  const url = `az://${uniqueContainer()}/p`;
+  try {
+    await withEnv({ AZURE_STORAGE_CONNECTION_STRING: connectionString }, async () => {
+      const store = await AzureBlobStore.open(url, { create: true, retryDelayMs: 10, ...options });
+      try {
+        await fn(store, proxy, url);
+      } finally {
+        await store.close();
+      }
+    });
+  } finally {
+    await proxy.close();
+  }
 }
 
 async function silentServer(): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
