@@ -55,9 +55,11 @@ export function azureError(e: unknown, what: string, endpoint: string, details: 
     }
     return new UnavailableError(`cannot ${what}: cannot reach ${endpoint}: ${reason}`, { ...all, endpoint }, { cause: e });
   }
-  // An answer without an Azure error code and with an empty message did not come from Azure Storage (a proxy, or
-  // a BlobEndpoint that names some other server): say so rather than print an empty reason.
-  const message = `cannot ${what}: ${code ?? (reason || 'the answer carries no Azure error code')} (HTTP ${status})`;
+  // An answer without an Azure error code did not come from Azure Storage (a gateway's page, or a BlobEndpoint that
+  // names some other server): say who answered rather than print an empty reason or a page's first line.
+  const message = code
+    ? `cannot ${what}: ${code} (HTTP ${status})`
+    : `cannot ${what}: ${endpoint} answered HTTP ${status} without an Azure error code (a proxy or another server?)`;
   if (status === 404) return new NotFoundError(message, all, { cause: e });
   if (status === 401 || status === 403) return new PermissionDeniedError(message, all, { cause: e });
   if (code === 'Md5Mismatch' || code === 'Crc64Mismatch') return new IntegrityError(message, all, { cause: e });

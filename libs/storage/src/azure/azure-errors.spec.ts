@@ -1,0 +1,22 @@
+import { azureError } from './azure-errors';
+
+describe('azureError', () => {
+  const endpoint = 'http://127.0.0.1:10000/devstoreaccount1';
+  const failure = (statusCode: number, message: string, errorCode?: string) =>
+    Object.assign(new Error(message), { statusCode, ...(errorCode ? { details: { errorCode } } : {}) });
+
+  it("names Azure's error code and the status", () => {
+    const e = azureError(failure(503, 'The server is busy.', 'ServerBusy'), 'read k in az://c/p', endpoint, {});
+    expect(e).toMatchObject({ code: 'UNAVAILABLE', message: 'cannot read k in az://c/p: ServerBusy (HTTP 503)' });
+  });
+
+  it('says who answered when the answer is not Azure Storage\'s: a gateway page, an empty 404', () => {
+    const page = azureError(failure(502, '<html><body>Bad Gateway</body></html>'), 'read k in az://c/p', endpoint, {});
+    expect(page).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: `cannot read k in az://c/p: ${endpoint} answered HTTP 502 without an Azure error code (a proxy or another server?)`,
+    });
+    const empty = azureError(failure(404, ''), 'open store az://c/p', endpoint, {});
+    expect(empty).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`${endpoint} answered HTTP 404`) });
+  });
+});
