@@ -42,7 +42,8 @@ export interface AzureServiceClient {
  * HTTP client would, but it leaves its timer running when a request fails (keeping a process alive for the whole
  * timeout after, say, a refused connection). So every request gets an agent whose sockets give up connecting
  * after `connectTimeoutMs` and are dropped after `requestTimeoutMs` without traffic, which covers waiting for an
- * answer and a stalled transfer alike (the SDK's retrying download stream then resumes where it stopped).
+ * answer and a stalled transfer alike (AzureBlobStore.getStream then resumes a download where it stopped); a
+ * pooled connection gets the limit again each time it is reused.
  * Retries are this adapter's own, with jitter (azure-retry.ts); the SDK's policy is left one try.
  * Throws FailedPreconditionError when no credentials are configured.
  */
