@@ -19,9 +19,10 @@ const RETRY_INGEST_MS = 1000;
 
 /**
  * One region's agent: on start, on every inbox change and at least once a second, commits landed batches one at a
- * time (files unmodified for `settleMs`; each durable before its file moves to .done), then publishes HEAD's backlog to `datasets/<dataset>/<region>`,
- * retrying with backoff while the broker is away. Committing never waits for publishing. Each commit leaves a
- * small pack, so the agent merges them in the background as a broker and a hub do (PackMaintenance).
+ * time (files unmodified for `settleMs`; each durable before its file moves to .done), then publishes HEAD's
+ * backlog to `datasets/<dataset>/<region>`, retrying with backoff while the broker is away. Committing never waits
+ * for publishing. Each commit leaves a small pack, so the agent merges them in the background as a broker and a hub
+ * do (PackMaintenance).
  */
 export class EdgeAgent {
   readonly topic: string;

@@ -16,7 +16,8 @@ export const diffCommand: CliCommand = {
     maxPositionals(args, 2, this.usage);
     const [a, b] = args.positionals;
     const maxRows = parseCount(args, '--max-rows') ?? 1000;
-    // Two commits need no writes; against the working files, the files' new objects are stored (see withReadingRepository).
+    // Two commits need no writes; against the working files, the files' new objects are stored
+    // (see withReadingRepository).
     return (b === undefined ? withReadingRepository : withRepository)(ctx, async (repo) => {
       const rows = args.flags.has('--rows');
       const d = await withProgressBar('diff', (onProgress) =>
