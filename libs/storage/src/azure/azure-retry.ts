@@ -1,4 +1,5 @@
 import type { HttpOperationResponse, RequestPolicy, RequestPolicyFactory, WebResource } from '@azure/storage-blob';
+import { sleep } from '@tributary/core';
 
 /**
  * How the Azure adapter retries, in place of the SDK's own retry policy.
@@ -44,12 +45,14 @@ export function retryDelayMs(attempt: number, options: AzureRetryOptions, retryA
   return Math.max(Math.floor(random() * step), Math.min(retryAfterMs, options.maxDelayMs));
 }
 
-/** Whether a try that ended with `response` or threw `error` is worth another. */
-export function isRetriable(response: { status: number } | undefined, error?: unknown): boolean {
-  if (response) return RETRIED_STATUSES.has(response.status);
+/**
+ * Whether a try that failed with `error` is worth another. In 12.32 the SDK's own policies, inside this one, turn
+ * every failed answer into a thrown RestError carrying its status, so no answer needs judging here.
+ */
+export function isRetriable(error: unknown): boolean {
   const e = error as { name?: unknown; code?: unknown; statusCode?: unknown } | null;
   if (e?.name === 'AbortError') return false;
-  // An answer whose body the SDK could not parse (a gateway's HTML 503) arrives as an error with its status.
+  // Unparsable answers (a gateway's HTML 503) carry their status too.
   if (typeof e?.statusCode === 'number' && e.statusCode > 0) return RETRIED_STATUSES.has(e.statusCode);
   return typeof e?.code === 'string' && RETRIED_CODES.has(e.code);
 }
@@ -61,18 +64,14 @@ export function jitteredRetryPolicy(options: AzureRetryOptions): RequestPolicyFa
       return {
         async sendRequest(request: WebResource): Promise<HttpOperationResponse> {
           for (let attempt = 1; ; attempt++) {
-            let response: HttpOperationResponse | undefined;
-            let failure: unknown;
             try {
-              response = await next.sendRequest(request);
+              return await next.sendRequest(request);
             } catch (e) {
-              if (attempt >= options.maxTries || !isRetriable(undefined, e)) throw e;
-              failure = e;
+              if (attempt >= options.maxTries || !isRetriable(e)) throw e;
+              const signal = request.abortSignal as AbortSignal | undefined;
+              await sleep(retryDelayMs(attempt, options, retryAfterMs(e)), signal);
+              if (signal?.aborted) throw Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
             }
-            if (response && (attempt >= options.maxTries || !isRetriable(response))) return response;
-            // A streamed answer (a download) that will not be used must let its connection go.
-            response?.readableStreamBody?.resume();
-            await sleep(retryDelayMs(attempt, options, retryAfterMs(response, failure)), request.abortSignal);
           }
         },
       };
@@ -80,32 +79,10 @@ export function jitteredRetryPolicy(options: AzureRetryOptions): RequestPolicyFa
   };
 }
 
-/**
- * `Retry-After` in seconds (the form Azure sends), in ms; 0 when absent or not a number of seconds. The SDK's
- * policies inside this one turn a failed answer into a thrown RestError carrying it as `response`.
- */
-export function retryAfterMs(response: { headers: { get(name: string): string | undefined } } | undefined, failure?: unknown): number {
-  const answer = response ?? (failure as { response?: { headers?: { get?: (name: string) => string | undefined } } } | undefined)?.response;
-  const value = typeof answer?.headers?.get === 'function' ? answer.headers.get('retry-after') : undefined;
+/** `Retry-After` in seconds (the form Azure sends) of the answer a failure carries, in ms; 0 without one. */
+export function retryAfterMs(failure: unknown): number {
+  const headers = (failure as { response?: { headers?: { get?: (name: string) => string | undefined } } } | undefined)?.response?.headers;
+  const value = typeof headers?.get === 'function' ? headers.get('retry-after') : undefined;
   const seconds = value === undefined ? NaN : Number(value);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
-}
-
-function sleep(ms: number, signal: WebResource['abortSignal']): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError());
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function abortError(): Error {
-  return Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
 }
