@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { CommitId, TribError } from '@tributary/core';
 import { crashPoint, Repository } from '@tributary/repository';
 import { commitBatch, CommitBatchOptions } from './batch-commit';
-import { InboxWatcher, LandedFile } from './inbox-watcher';
+import { InboxWatcher, LandedFile, sameLook } from './inbox-watcher';
 
 export type IngestEvent =
   | { readonly kind: 'committed'; readonly file: LandedFile; readonly commit: CommitId; readonly path?: string }
@@ -55,7 +55,7 @@ export async function ingestLanded(
     crashPoint('ingest.before-move');
     const movedTo = await watcher.markDone(file);
     onEvent(result.duplicate ? { kind: 'duplicate', file, commit: result.commit } : { kind: 'committed', file, commit: result.commit, path: result.path });
-    if (after && !landed.claimed && (after.size !== landed.size || after.mtimeMs !== landed.mtimeMs)) {
+    if (after && !landed.claimed && !sameLook(after, landed)) {
       onEvent({ kind: 'changed', file, commit: result.commit, sizeThen: landed.size, sizeNow: after.size, movedTo });
     }
     handled++;

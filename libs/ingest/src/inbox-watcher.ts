@@ -105,7 +105,7 @@ export class InboxWatcher {
   async unchanged(file: LandedFile): Promise<boolean> {
     if (file.claimed || this.settleMs === 0) return true;
     const st = await fs.stat(file.path).catch(() => undefined);
-    return st !== undefined && st.size === file.size && st.mtimeMs === file.mtimeMs;
+    return st !== undefined && sameLook(st, file);
   }
 
   /**
@@ -135,7 +135,7 @@ export class InboxWatcher {
   private settled(file: LandedFile, now: number): boolean {
     if (this.settleMs === 0) return true;
     const before = this.looks.get(file.name);
-    if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
+    if (!before || !sameLook(before, file)) {
       this.looks.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, since: now, settled: false });
       return false;
     }
@@ -218,6 +218,11 @@ export class InboxWatcher {
     await syncDir(path.dirname(file.path));
     return dest;
   }
+}
+
+/** Whether two looks at a file found it the same: a writer at it changes its size or mtime, or both. */
+export function sameLook(a: { size: number; mtimeMs: number }, b: { size: number; mtimeMs: number }): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
 async function exists(p: string): Promise<boolean> {

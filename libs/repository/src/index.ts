@@ -8,7 +8,6 @@ export * from './objects/object-gc';
 export * from './objects/pack-maintenance';
 export * from './objects/pack-merge-plan';
 export { readAheadFor } from './objects/read-ahead';
-export { PACKS_PREFIX } from './packs/pack-format';
 export type { ReadAheadLimits } from './objects/read-ahead';
 export * from './worktree/stat-cache';
 export * from './worktree/ignore-rules';

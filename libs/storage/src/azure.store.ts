@@ -13,6 +13,7 @@ import {
 } from '@tributary/core';
 import { blockId, uploadBlocks } from './azure/azure-block-upload';
 import { AzureServiceClient, createAzureServiceClient } from './azure/azure-client';
+import { retryDelayMs } from './azure/azure-retry';
 import { azureCode, azureError, azureStatus, isMissingContainer } from './azure/azure-errors';
 import {
   emptyStream,
@@ -29,8 +30,9 @@ import { validateByteRange, validateListPrefix, validateStoreKey } from './store
 
 const MiB = 1024 * 1024;
 const CONTENT_TYPE = 'application/octet-stream';
-/** Times a download whose connection broke off is resumed from where it stopped. */
+/** Times a download whose connection broke off is resumed from where it stopped, and the waits in between. */
 const DOWNLOAD_RESUMES = 3;
+const RESUME_BACKOFF = { maxTries: DOWNLOAD_RESUMES + 1, baseDelayMs: 250, maxDelayMs: 2000 };
 // 3 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit, no '--'.
 const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 
@@ -225,7 +227,7 @@ export class AzureBlobStore implements ObjectStore {
       if (resumes >= DOWNLOAD_RESUMES) {
         throw broke ?? new UnavailableError(`cannot read ${key} in ${this.url}: the answer ended after ${got} of ${total} bytes`);
       }
-      await sleep(Math.floor(Math.random() * 250 * 2 ** resumes));
+      await sleep(retryDelayMs(resumes + 1, RESUME_BACKOFF));
       const rest = await this.blob(key).download(start + got, total - got, { maxRetryRequests: 0, conditions: { ifMatch: first.etag } });
       body = rest.readableStreamBody as Readable;
       body.on('error', () => undefined);
@@ -378,7 +380,7 @@ export class AzureBlobStore implements ObjectStore {
   private fail(e: unknown, action: string, key: string): TribError {
     if (isTribError(e)) return e;
     if (isMissingContainer(e)) return this.missingContainer(key);
-    return azureError(e, `${action} ${key} in ${this.url}`, this.endpoint, { url: this.url, key });
+    return azureError(e, `${action} ${key} in ${this.url}`, this.endpoint, { url: this.url, key, action });
   }
 
   private missingContainer(key?: string): NotFoundError {

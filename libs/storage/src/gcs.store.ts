@@ -364,7 +364,7 @@ export class GcsStore implements ObjectStore {
   private fail(e: unknown, action: string, key: string): TribError {
     if (isTribError(e)) return e;
     if (isMissingBucket(e)) return this.missingBucket({ key });
-    return gcsError(e, `${action} ${key} in ${this.url}`, this.endpoint, { url: this.url, key });
+    return gcsError(e, `${action} ${key} in ${this.url}`, this.endpoint, { url: this.url, key, action });
   }
 
   private missingBucket(details: Record<string, unknown>): NotFoundError {

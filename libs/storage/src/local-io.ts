@@ -30,10 +30,6 @@ export async function readAt(fd: number, position: number, length: number): Prom
   return buf.subarray(0, done);
 }
 
-/**
- * Runs a clean-up step whose failure changes nothing for the caller (removing a temp file or a stale lock, closing
- * a descriptor after another error, which is the one the caller sees); true when it succeeded.
- */
 /** Whether a process with this pid runs on this machine (one we may not signal counts: it exists). */
 export function isProcessAlive(pid: number): boolean {
   try {
@@ -44,6 +40,10 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Runs a clean-up step whose failure changes nothing for the caller (removing a temp file or a stale lock, closing
+ * a descriptor after another error, which is the one the caller sees); true when it succeeded.
+ */
 export function quietly(step: () => void): boolean {
   try {
     step();

@@ -520,7 +520,7 @@ export class LocalStore implements ObjectStore {
   private fail(e: unknown, action: string, key: string): unknown {
     if (e instanceof SourceStreamError) return e.cause;
     if (isTribError(e)) return e;
-    return fsError(e, `${action} ${key} in ${this.url}`, { url: this.url, key });
+    return fsError(e, `${action} ${key} in ${this.url}`, { url: this.url, key, action });
   }
 }
 

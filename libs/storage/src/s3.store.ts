@@ -478,7 +478,7 @@ export class S3Store implements ObjectStore {
   }
 
   private fail(e: unknown, action: string, key: string): TribError {
-    return s3Error(e, `${action} ${key} in ${this.url}`, this.where, { url: this.url, key });
+    return s3Error(e, `${action} ${key} in ${this.url}`, this.where, { url: this.url, key, action });
   }
 }
 

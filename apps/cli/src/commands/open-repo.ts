@@ -37,11 +37,11 @@ export async function withReadingRepository<T>(ctx: CliContext, fn: (repo: Repos
 }
 
 /**
- * A store's refusal to write an object: every adapter words a failed put as "cannot write KEY in URL". A refused
+ * A store's refusal to write an object (every adapter names the failed action in the error's details). A refused
  * read (credentials that cannot even read) is not one: running again could not help.
  */
 function refusedWrite(e: unknown): boolean {
-  return e instanceof PermissionDeniedError && e.message.startsWith('cannot write ');
+  return e instanceof PermissionDeniedError && e.details.action === 'write';
 }
 
 /**

@@ -2,6 +2,7 @@ import { CommitId, diffTrees, recordFormatOf, rowDiff, RowDiff, TreeChange, Tree
 import { Repository } from '../repository';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
+import { shortCommit } from '../worktree/worktree-base';
 
 export interface PathDiff {
   readonly path: string;
@@ -36,8 +37,8 @@ export async function diffRevisions(
   const treeOf = async (rev: string) => (await repo.readCommit(await repo.resolve(rev))).tree;
   const work = b === undefined ? await workingTree(repo, opts.onProgress) : undefined;
   // The working files against what they are at (HEAD's commit, unless another working copy has moved it since).
-  const from = a ?? (work && work.at !== work.head ? work.at?.slice(0, 12) ?? 'no commit' : 'HEAD');
-  const fromTree = a !== undefined ? await treeOf(a) : work ? await repo.treeOf(work.at) : await repo.treeOf((await repo.head()).commit);
+  const from = a ?? (work && work.at !== work.head ? shortCommit(work.at) : 'HEAD');
+  const fromTree = a !== undefined ? await treeOf(a) : work ? work.atTree : await repo.treeOf((await repo.head()).commit);
   const toTree = work ? work.tree : await treeOf(b!);
   const changes: PathDiff[] = [];
   const readsBefore = repo.objects.stats.gets;
@@ -57,17 +58,21 @@ export async function diffRevisions(
  * The working tree as a tree (its new objects stored for reuse by the next commit), with HEAD's commit and the one
  * the working files are at, under the repository lock.
  */
-async function workingTree(repo: Repository, onProgress?: ProgressCallback): Promise<{ tree: TreeId; head?: CommitId; at?: CommitId }> {
+async function workingTree(
+  repo: Repository,
+  onProgress?: ProgressCallback,
+): Promise<{ tree: TreeId; head?: CommitId; at?: CommitId; atTree?: TreeId }> {
   return repo.lock.run(async () => {
     const headState = await repo.head();
     const head = headState.commit;
     const wc = await WorkingCopy.open(repo, headState);
     try {
       const at = wc.at.commit;
-      const s = await wc.snapshot({ previousTree: await repo.treeOf(at), onProgress });
+      const atTree = await repo.treeOf(at);
+      const s = await wc.snapshot({ previousTree: atTree, onProgress });
       await repo.objects.flush();
       await wc.cache.save();
-      return { tree: s.tree, head, at };
+      return { tree: s.tree, head, at, atTree };
     } finally {
       await wc.close();
     }

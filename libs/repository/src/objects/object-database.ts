@@ -428,7 +428,9 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     const baseId = opts.deltaBase;
     let delta: Buffer | undefined;
     // An object stored again because its base vanished is stored whole, and reads take the shortest chain: this copy.
-    if (baseId !== undefined && baseId !== id && !this.restore.has(id) && (this.depthOf(baseId) ?? MAX_DELTA_DEPTH) < MAX_DELTA_DEPTH) {
+    // A base new writes may not refer to (in a pack a gc is deleting) is not read: the delta would be dropped below.
+    const usableBase = baseId !== undefined && baseId !== id && !this.restore.has(id) && this.has(baseId);
+    if (usableBase && (this.depthOf(baseId) ?? MAX_DELTA_DEPTH) < MAX_DELTA_DEPTH) {
       const base = await this.readForDelta(baseId);
       // Any delta smaller than the chunk is kept: storing an appended file's new last chunk whole would store its
       // old tail again, so every append would cost up to a chunk more than it added.
@@ -602,7 +604,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   /** Notes, while a watch runs, that `id` was stored as a delta on `base`, so its fate follows the base's. */
   private noteDeltaOn(base: ObjectId, id: ObjectId): void {
     if (!this.watch || this.isPending(base)) return;
-    this.watch.reused.add(base);
+    this.noteReused(base);
     const on = this.watch.deltasOn.get(base);
     if (on) on.push(id);
     else this.watch.deltasOn.set(base, [id]);
@@ -908,7 +910,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     this.addLoaded([pack]);
     this.watch?.written.set(pack.name, pack);
     if (this.restore.size === 0) return;
-    for (const id of [...this.restore]) if (pack.index.has(id)) this.restore.delete(id);
+    for (const id of this.restore) if (pack.index.has(id)) this.restore.delete(id);
   }
 
   private forgetPending(w: PackWriter): void {

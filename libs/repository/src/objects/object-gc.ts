@@ -170,23 +170,25 @@ export async function collectGarbage(
   const survivors = packs.filter((p) => !rewritten.has(p));
   let deletedObjects = 0;
   let removedBytes = 0;
+  /** Rewritten packs with dead records; the others are rewritten only to merge them. */
+  const dying: LoadedPack[] = [];
   for (const p of rewritten) {
     const f = files.get(p.name)!;
     removedBytes += (f.pack?.size ?? 0) + (f.idx?.size ?? 0);
-    for (const e of p.index.entries()) if (!keep(e.id)) deletedObjects++;
+    const dead = countEntries(p, (e) => !keep(e.id));
+    deletedObjects += dead;
+    if (dead > 0) dying.push(p);
   }
   for (const o of orphans) removedBytes += o.size;
 
   const copier = new Copier(db, store, opts.dryRun);
   for (const p of rewritten) await copier.copyLive(p, keep, bases.get(p)).catch(packGoneMeanwhile);
   const added = await copier.finish();
-  let mergedPacks = 0;
-  for (const p of rewritten) if (!someEntry(p, (e) => !keep(e.id))) mergedPacks++;
+  const mergedPacks = rewritten.size - dying.length;
 
   // Writers that look after this notice no longer refer to what the packs with dead records hold; a writer that
   // looked before it has its pack listed by the check below. A pack rewritten only to merge it needs none: every
   // record of it has a copy.
-  const dying = [...rewritten].filter((p) => someEntry(p, (e) => !keep(e.id)));
   const notice = !opts.dryRun && dying.length > 0 ? condemnedKey(randomBytes(16).toString('hex')) : undefined;
   if (notice) {
     await store.putIfAbsent(notice, encodeCondemned(dying.map((p) => p.name)));
@@ -222,9 +224,7 @@ export async function collectGarbage(
   }
   // A pack a writer was killed while storing, on a store that writes it beside its key first (local disk).
   const unfinished =
-    opts.deleteOrphans === false || !store.sweepLeftovers
-      ? { files: 0, bytes: 0 }
-      : await store.sweepLeftovers(PACKS_PREFIX, opts.graceMs, { dryRun: opts.dryRun });
+    opts.deleteOrphans === false ? { files: 0, bytes: 0 } : await sweepUnfinishedPacks(store, opts.graceMs, { dryRun: opts.dryRun });
   return {
     deletedPacks: rewritten.size + orphans.length + unfinished.files,
     deletedObjects,
@@ -282,9 +282,27 @@ async function readDeltaBases(db: ObjectDatabase, packs: readonly LoadedPack[]):
   return out;
 }
 
+/**
+ * Removes the pack files writers killed while storing them left beside their keys, last written over `olderThanMs`
+ * ago, on a store that writes such files (ObjectStore.sweepLeftovers: local disk); counts them with `dryRun`.
+ */
+export async function sweepUnfinishedPacks(
+  store: ObjectStore,
+  olderThanMs: number,
+  opts: { dryRun?: boolean } = {},
+): Promise<{ files: number; bytes: number }> {
+  return (await store.sweepLeftovers?.(PACKS_PREFIX, olderThanMs, opts)) ?? { files: 0, bytes: 0 };
+}
+
 function someEntry(p: LoadedPack, pred: (e: IndexEntry) => boolean): boolean {
   for (const e of p.index.entries()) if (pred(e)) return true;
   return false;
+}
+
+function countEntries(p: LoadedPack, pred: (e: IndexEntry) => boolean): number {
+  let n = 0;
+  for (const e of p.index.entries()) if (pred(e)) n++;
+  return n;
 }
 
 /** Writes the live records of rewritten packs into new packs (or, in a dry run, only sizes them). */

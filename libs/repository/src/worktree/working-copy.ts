@@ -37,12 +37,13 @@ export class WorkingCopy {
       );
     }
     const recorded = await readWorktreeBase(repo.tribDir);
-    const base = await baseFrom(recorded, head ?? (await repo.head()), repo);
+    const current = head ?? (await repo.head());
+    const base = await baseFrom(recorded, current, repo);
     // Hashes of files whose objects went to a scratch space must not vouch for those files at the next commit.
     const cache = await StatCache.load(path.join(repo.tribDir, 'index'), { persist: !repo.scratchWrites });
     const wc = new WorkingCopy(repo, cache, base);
     if (!recorded || recorded.pending || wc.base.commit !== recorded.commit) await writeWorktreeBase(repo.tribDir, wc.base);
-    await wc.settleCutShortMove();
+    await wc.settleCutShortMove(current);
     return wc;
   }
 
@@ -221,10 +222,10 @@ export class WorkingCopy {
    * were before it began (HEAD's, unless something else moved HEAD meanwhile, which then shows as changes, as it
    * would have without the move). Either way a path changed after the kill keeps that change (see stillAtStart).
    */
-  private async settleCutShortMove(): Promise<void> {
+  private async settleCutShortMove(head: HeadState): Promise<void> {
     const move = await readMove(this.repo.tribDir);
     if (!move) return;
-    const headTree = await this.repo.treeOf((await this.repo.head()).commit);
+    const headTree = await this.repo.treeOf(head.commit);
     // Undone, it goes back to the files as it found them, local changes included (see MoveJournal.local).
     const [start, end] = headTree === move.to ? [move.from, move.to] : [move.to, move.local ?? move.from];
     const plan = await this.planMove(start, end).catch((e: unknown) => {
@@ -242,10 +243,7 @@ export class WorkingCopy {
       await this.cache.save();
     }
     // Finished forwards: the files are at HEAD's commit, which the move's caller had moved before the kill.
-    if (headTree === move.to) {
-      const head = await this.repo.head();
-      await this.recordBase(head.commit, head.branch);
-    }
+    if (headTree === move.to) await this.recordBase(head.commit, head.branch);
     await endMove(this.repo.tribDir);
   }
 

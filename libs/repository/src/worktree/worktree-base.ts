@@ -79,11 +79,12 @@ export async function staleWorktree(repo: Repository, head: HeadState, base: Wor
   return missing === undefined ? undefined : behindMessage(head, base.commit, missing);
 }
 
-const short = (c: CommitId | undefined) => (c ? c.slice(0, 12) : 'no commit');
+/** A commit as messages name it: its first 12 characters, or "no commit". */
+export const shortCommit = (c: CommitId | undefined): string => (c ? c.slice(0, 12) : 'no commit');
 
 function switchedMessage(head: HeadState, base: WorktreeBase): string {
-  const now = head.branch ? `branch ${head.branch}` : `commit ${short(head.commit)}`;
-  const files = base.branch ? `branch ${base.branch}'s, at ${short(base.commit)}` : `those of commit ${short(base.commit)}`;
+  const now = head.branch ? `branch ${head.branch}` : `commit ${shortCommit(head.commit)}`;
+  const files = base.branch ? `branch ${base.branch}'s, at ${shortCommit(base.commit)}` : `those of commit ${shortCommit(base.commit)}`;
   const stay = base.branch ? `\`trib switch ${base.branch}\` to go on with them, or ` : '';
   return (
     `HEAD is on ${now}, but this working copy's files are ${files} (another working copy of the store switched HEAD): ` +
@@ -93,9 +94,9 @@ function switchedMessage(head: HeadState, base: WorktreeBase): string {
 
 function behindMessage(head: HeadState, at: CommitId | undefined, path: string): string {
   const name = head.branch ?? 'HEAD';
-  const branchFromHere = at ? ` (if one clashes, commit on a branch of your own first: trib branch NAME ${short(at)} && trib switch NAME)` : '';
+  const branchFromHere = at ? ` (if one clashes, commit on a branch of your own first: trib branch NAME ${shortCommit(at)} && trib switch NAME)` : '';
   return (
-    `${name} has moved on to ${short(head.commit)} since this working copy's files were at ${short(at)} ` +
+    `${name} has moved on to ${shortCommit(head.commit)} since this working copy's files were at ${shortCommit(at)} ` +
     `(another working copy of the store moved it; ${path} differs): take it first with ` +
     `\`trib switch ${head.branch ?? 'BRANCH'}\`, which keeps your local changes${branchFromHere}`
   );

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { UnavailableError } from '@tributary/core';
-import { ObjectDatabase, PACKS_PREFIX, PackMaintenance } from '@tributary/repository';
+import { ObjectDatabase, PackMaintenance, sweepUnfinishedPacks } from '@tributary/repository';
 import { ConditionalWrites, enforcesConditionalWrites, ObjectStore, probeConditionalWrites } from '@tributary/storage';
 import { CursorRepository, redisPrefixFor } from '../cursors/cursor.repository';
 import { AppendNotifier } from '../topics/append-notifier';
@@ -114,7 +114,7 @@ export class BrokerContext {
       logger('info', describeFence(fence.mode, opts.store.url, conditionalWrites, prefix));
       const notifier = new AppendNotifier(redis, sub, prefix);
       await notifier.start();
-      await sweepUnfinishedPacks(opts.store, logger);
+      await sweepLeftoverPacks(opts.store, logger);
       // Subscribers following the same topic read the same ranges at about the same time: keep recent ones.
       const db = await ObjectDatabase.open(opts.store, { sharedReadBytes: SHARED_READ_BYTES });
       return new BrokerContext(
@@ -194,7 +194,7 @@ const UNFINISHED_PACK_AGE_MS = 60 * 60 * 1000;
  * Removes the packs brokers killed mid-publish left half-written (on a store that writes them beside their key
  * first: local disk). Nothing else does: `trib gc` refuses a broker's store.
  */
-async function sweepUnfinishedPacks(store: ObjectStore, log: BrokerLogger): Promise<void> {
-  const swept = await store.sweepLeftovers?.(PACKS_PREFIX, UNFINISHED_PACK_AGE_MS);
-  if (swept?.files) log('info', `removed ${swept.files} unfinished pack file(s), ${swept.bytes} bytes, that a broker killed mid-publish left`);
+async function sweepLeftoverPacks(store: ObjectStore, log: BrokerLogger): Promise<void> {
+  const swept = await sweepUnfinishedPacks(store, UNFINISHED_PACK_AGE_MS);
+  if (swept.files) log('info', `removed ${swept.files} unfinished pack file(s), ${swept.bytes} bytes, that a broker killed mid-publish left`);
 }
