@@ -300,6 +300,25 @@ describe('collectGarbage', () => {
     expect((await ObjectDatabase.open(store)).has(deadId)).toBe(false);
   });
 
+  it('deletes nothing when a pack lands between loading the packs and listing them, which may build on what it would delete', async () => {
+    const store = new ClockedStore();
+    const [liveId, deadId] = await writePack(store, [blob('live'), blob('dead')]);
+    store.now = at(2 * HOUR);
+    const db = await ObjectDatabase.open(store);
+    const dead = await db.get(deadId);
+    const onDead = Buffer.concat([dead, Buffer.from('an appended row')]);
+    let lists = 0;
+    // gc reloads the database (the first listing), then lists the packs itself: the writer's pack lands in between,
+    // a delta on the dead object, which it found held.
+    store.beforeList = async () => {
+      if (++lists === 2) await writePack(store, [], [[onDead, deadId]]);
+    };
+    const r = await collectGarbage(db, store, (id) => id === liveId, gcOpts(store.now));
+    store.beforeList = undefined;
+    expect(r).toMatchObject({ deferred: true, deletedObjects: 0 });
+    await expectReadable(store, [dead, onDead]);
+  });
+
   it('says to run it again, deleting nothing, when another gc deletes a pack it is reading', async () => {
     const store = new ClockedStore();
     const [liveId] = await writePack(store, [blob('live'), blob('dead')]);

@@ -194,7 +194,7 @@ export async function collectGarbage(
     await store.putIfAbsent(notice, encodeCondemned(dying.map((p) => p.name)));
     let appeared: boolean;
     try {
-      appeared = (await packsAppeared(store, files, copier.names())) || (await opts.rootsChanged?.()) === true;
+      appeared = (await packsAppeared(store, packs, copier.names())) || (await opts.rootsChanged?.()) === true;
     } catch (e) {
       await store.delete(notice).catch(() => undefined);
       throw e;
@@ -260,11 +260,15 @@ function packGoneMeanwhile(e: unknown): never {
   throw e;
 }
 
-/** Whether the store lists an indexed pack that was not there when `files` was listed, besides `own`. */
-async function packsAppeared(store: ObjectStore, files: ReadonlyMap<string, PackFiles>, own: ReadonlySet<string>): Promise<boolean> {
+/**
+ * Whether the store lists an indexed pack besides `own` that is not among `walked`, the packs the database had loaded.
+ * Not gc's own listing: that comes after the database's, so a pack indexed between the two would be in it unwalked.
+ */
+async function packsAppeared(store: ObjectStore, walked: readonly LoadedPack[], own: ReadonlySet<string>): Promise<boolean> {
+  const known = new Set(walked.map((p) => p.name));
   for await (const info of store.list(PACKS_PREFIX)) {
     const parsed = parsePackKey(info.key);
-    if (parsed?.kind === 'idx' && !files.get(parsed.name)?.idx && !own.has(parsed.name)) return true;
+    if (parsed?.kind === 'idx' && !known.has(parsed.name) && !own.has(parsed.name)) return true;
   }
   return false;
 }
