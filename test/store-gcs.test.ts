@@ -14,7 +14,7 @@ import {
 } from '../libs/storage/src/testing/store-contract';
 import { FakeGcs, startFakeGcs } from './support/fake-gcs-server';
 import { runAdapterFigure } from './support/bench-adapter-figure';
-import { closedPort, gatedStream, setEnv, withEnv } from './support/cloud-store-helpers';
+import { closedPort, gatedStream, setEnv, withEnv, withWebServer } from './support/cloud-store-helpers';
 
 let fake: FakeGcs;
 let restoreEnv: () => void = () => undefined;
@@ -90,6 +90,23 @@ describe('GcsStore', () => {
       expect((error as Error).message).toContain('gs://any-bucket/p');
       expect((error as Error).message).toContain(`127.0.0.1:${port}`);
     });
+  });
+
+  it('says the endpoint answered, but not as the GCS JSON API does, when a web server answers there', async () => {
+    for (const status of [200, 404, 502]) {
+      await withWebServer(status, (endpoint) =>
+        withEnv({ STORAGE_EMULATOR_HOST: endpoint }, async () => {
+          for (const create of [false, true]) {
+            const error = await GcsStore.open('gs://any-bucket/p', { create, maxRetries: 0 }).catch((e: unknown) => e);
+            const answered = status === 200 ? 'answered' : `answered HTTP ${status}`;
+            expect(error).toMatchObject({
+              code: 'UNAVAILABLE',
+              message: `cannot open store gs://any-bucket/p at ${endpoint}: ${endpoint} ${answered}, but not as the GCS JSON API does (a proxy or another server?)`,
+            });
+          }
+        }),
+      );
+    }
   });
 
   it('gives up on a server that accepts connections but never answers', async () => {

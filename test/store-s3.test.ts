@@ -25,7 +25,7 @@ import {
 } from '../libs/storage/src/testing/store-contract';
 import { ConditionalProxy, startConditionalProxy } from './support/s3-conditional-proxy';
 import { S3Emulator, s3Env, startS3Emulator } from './support/s3rver-harness';
-import { closedPort } from './support/cloud-store-helpers';
+import { closedPort, withWebServer } from './support/cloud-store-helpers';
 
 const MiB = 1024 * 1024;
 
@@ -136,6 +136,20 @@ describe('S3Store', () => {
       const failure = S3Store.open('s3://anything/repo', { env: s3Env(endpoint) });
       await expect(failure).rejects.toMatchObject({ code: 'UNAVAILABLE' });
       await expect(failure).rejects.toThrow(/s3:\/\/anything\/repo.*127\.0\.0\.1/);
+    });
+
+    it('says the endpoint answered, but not as S3 does, when a web server answers there', async () => {
+      for (const status of [200, 404, 502]) {
+        await withWebServer(status, async (endpoint) => {
+          for (const create of [false, true]) {
+            const failure = S3Store.open('s3://anything/repo', { env: s3Env(endpoint), create });
+            await expect(failure).rejects.toMatchObject({
+              code: 'UNAVAILABLE',
+              message: `cannot open store s3://anything/repo at ${endpoint}: ${endpoint} answered HTTP ${status}, but not as S3 does (a proxy or another server?)`,
+            });
+          }
+        });
+      }
     });
 
     it('gives up on an endpoint that accepts connections but never answers, with UNAVAILABLE', async () => {

@@ -14,6 +14,24 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
+/**
+ * Runs `fn` with the URL of a web server that answers every request with `status` and an HTML page, as a gateway
+ * or a web server named by mistake does.
+ */
+export async function withWebServer<T>(status: number, fn: (url: string) => Promise<T>): Promise<T> {
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body><h1>Welcome to nginx!</h1></body></html>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    return await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
 /** Sets environment variables (undefined: unset); returns a function that puts the previous values back. */
 export function setEnv(vars: Record<string, string | undefined>): () => void {
   const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));

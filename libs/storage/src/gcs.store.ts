@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   TribError,
+  UnavailableError,
   isTribError,
 } from '@tributary/core';
 import {
@@ -19,7 +20,8 @@ import {
   relayStream,
 } from './cloud/cloud-body';
 import { Crc32c } from './gcs/crc32c';
-import { gcsError, gcsStatus, isMissingBucket } from './gcs/gcs-errors';
+import { foreignAnswer } from './cloud/foreign-answer';
+import { GCS_SERVICE, gcsError, gcsStatus, isGcsWebPage, isMissingBucket } from './gcs/gcs-errors';
 import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
@@ -302,15 +304,22 @@ export class GcsStore implements ObjectStore {
   }
 
   private async checkBucket(create: boolean): Promise<void> {
-    try {
-      await this.bucket.getFiles({ autoPaginate: false, maxResults: 1, prefix: this.namePrefix, fields: 'nextPageToken' });
-      return;
-    } catch (e) {
-      if (!(gcsStatus(e) === 404 && create)) {
+    const listed = await this.bucket
+      .getFiles({ autoPaginate: false, maxResults: 1, prefix: this.namePrefix, fields: 'nextPageToken' })
+      .then(([, , answer]) => ({ answer }))
+      .catch((e: unknown) => {
         // Only GCS's own answer means the bucket is missing; any other 404 names the endpoint that gave it.
+        if (gcsStatus(e) === 404 && create && !isGcsWebPage(e)) return undefined;
         if (isMissingBucket(e)) throw this.missingBucket({ endpoint: this.endpoint });
         throw gcsError(e, `open store ${this.url} at ${this.endpoint}`, this.endpoint, { url: this.url });
-      }
+      });
+    if (listed) {
+      // The client hands back a body that is not JSON as a string (a web server at the endpoint), without failing.
+      if (typeof listed.answer !== 'string') return;
+      throw new UnavailableError(`cannot open store ${this.url} at ${this.endpoint}: ${foreignAnswer(this.endpoint, undefined, GCS_SERVICE)}`, {
+        url: this.url,
+        endpoint: this.endpoint,
+      });
     }
     try {
       await this.storage.createBucket(this.bucketName);

@@ -28,11 +28,13 @@ import {
   isS3ConditionalConflict,
   isS3NotFound,
   isS3PreconditionFailed,
+  isS3WebPage,
   s3Error,
 } from './s3/s3-errors';
 import { S3Location, parseS3Url } from './s3/s3-location';
 import { isBytes } from './bytes';
 import { isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
+import { foreignAnswer, isWebPage } from './cloud/foreign-answer';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
 /** Default multipart part size; S3's minimum is 5 MiB. Memory per upload is about (queueSize + 1) parts. */
@@ -304,10 +306,26 @@ export class S3Store implements ObjectStore {
 
   private async checkBucket(create: boolean): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), this.quick);
-      return;
+      const head = new HeadBucketCommand({ Bucket: this.bucket });
+      let webPage = false;
+      // The SDK takes any 2xx answer to HeadBucket for a bucket; a web server at the endpoint gives one too.
+      head.middlewareStack.add(
+        (next) => async (args) => {
+          const out = await next(args);
+          webPage = isWebPage((out.response as { headers?: unknown }).headers);
+          return out;
+        },
+        { step: 'deserialize', name: 'tribWebPageCheck' },
+      );
+      const out = await this.client.send(head, this.quick);
+      if (!webPage) return;
+      throw new UnavailableError(`cannot open store ${this.url} at ${this.where}: ${foreignAnswer(this.where, out.$metadata.httpStatusCode, 'S3')}`, {
+        url: this.url,
+        endpoint: this.endpoint,
+      });
     } catch (e) {
-      if (!isS3NotFound(e)) throw this.openError(e);
+      // A web server's 404 page says nothing about the bucket.
+      if (!isS3NotFound(e) || isS3WebPage(e)) throw this.openError(e);
     }
     if (!create) {
       throw new NotFoundError(`no store at ${this.url}: bucket ${this.bucket} does not exist at ${this.where}`, {

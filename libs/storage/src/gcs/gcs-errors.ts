@@ -7,6 +7,7 @@ import {
   UnavailableError,
   isTribError,
 } from '@tributary/core';
+import { foreignAnswer, isWebPage } from '../cloud/foreign-answer';
 
 /*
  * The Node client fails in several shapes: ApiError (JSON API, `code` = HTTP status), GaxiosError (resumable
@@ -27,6 +28,9 @@ const NETWORK_CODES = new Set([
   'UND_ERR_SOCKET',
 ]);
 
+/** The service as messages name it. */
+export const GCS_SERVICE = 'the GCS JSON API';
+
 /** The HTTP status of a failed GCS call, or undefined for a network or client-side failure. */
 export function gcsStatus(e: unknown): number | undefined {
   const err = e as { code?: unknown; status?: unknown; response?: { status?: unknown; statusCode?: unknown } } | null;
@@ -35,6 +39,11 @@ export function gcsStatus(e: unknown): number | undefined {
     if (typeof v === 'string' && /^[1-5]\d\d$/.test(v)) return Number(v);
   }
   return undefined;
+}
+
+/** Whether a failed answer was a web page, which the JSON API never sends: something at the endpoint is not GCS. */
+export function isGcsWebPage(e: unknown): boolean {
+  return isWebPage((e as { response?: { headers?: unknown } } | null)?.response?.headers);
 }
 
 /** True when GCS said the bucket itself is missing (as opposed to an object in it). */
@@ -71,6 +80,9 @@ export function gcsError(e: unknown, what: string, endpoint: string, details: Re
   const reason = gcsReason(e);
   const code = (e as { code?: unknown } | null)?.code;
   const all = { ...details, ...(status !== undefined ? { status } : {}) };
+  if (isGcsWebPage(e)) {
+    return new UnavailableError(`cannot ${what}: ${foreignAnswer(endpoint, status, GCS_SERVICE)}`, { ...all, endpoint }, { cause: e });
+  }
   if (status === undefined) {
     if (code === 'FILE_NO_UPLOAD' || code === 'CONTENT_DOWNLOAD_MISMATCH' || code === 'FILE_NO_UPLOAD_DELETE') {
       return new IntegrityError(`cannot ${what}: checksum mismatch (${reason})`, all, { cause: e });

@@ -8,6 +8,7 @@ import {
   UnavailableError,
   isTribError,
 } from '@tributary/core';
+import { foreignAnswer, isWebPage } from '../cloud/foreign-answer';
 
 /** What an S3 SDK error says, read defensively: service errors, network errors and our own all pass here. */
 export interface S3Failure {
@@ -16,6 +17,11 @@ export interface S3Failure {
   /** HTTP status, when the service answered. */
   readonly status: number | undefined;
   readonly message: string;
+}
+
+/** Whether a failed answer was a web page, which S3 never sends: something at the endpoint is not S3. */
+export function isS3WebPage(e: unknown): boolean {
+  return isWebPage((e as { $response?: { headers?: unknown } } | null)?.$response?.headers);
 }
 
 export function describeS3Failure(e: unknown): S3Failure {
@@ -105,6 +111,9 @@ export function s3Error(e: unknown, what: string, endpoint: string, details: Rec
   const { code, status } = failure;
   const all = { ...details, s3Code: code, httpStatus: status };
   const message = `cannot ${what}: ${failure.message}`;
+  if (isS3WebPage(e)) {
+    return new UnavailableError(`cannot ${what}: ${foreignAnswer(endpoint, status, 'S3')}`, { ...all, endpoint }, { cause: e });
+  }
   if (code === 'NoSuchBucket') {
     return new NotFoundError(`cannot ${what}: the bucket does not exist at ${endpoint}`, all, { cause: e });
   }
