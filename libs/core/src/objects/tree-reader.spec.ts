@@ -3,7 +3,7 @@ import { TreeId } from '../ids/ids';
 import { boundaryNames, fakeId, MemoryObjects, plainNames } from '../testing/memory-objects';
 import { TreeEntry } from './object-types';
 import { buildTree, writeTreeFromPaths } from './tree-builder';
-import { lookupEntry, lookupPath, readTree, TreeCursor, treeSize, walkFiles } from './tree-reader';
+import { DirectoryLookup, lookupEntry, lookupPath, readTree, TreeCursor, treeSize, walkFiles } from './tree-reader';
 import { compareNames, encodeTreeIndex, encodeTreePage } from './tree.codec';
 
 const file = (name: string, size = 10): TreeEntry => ({ name, kind: 'file', executable: false, chunked: false, size, id: fakeId(name) });
@@ -114,6 +114,26 @@ describe('lookupEntry', () => {
     expect(await lookupEntry(store, id, 'é')).toEqual(file('é'));
     expect(await lookupEntry(store, id, 'c')).toBeUndefined();
     await expect(lookupEntry(store, id, '..')).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe('DirectoryLookup', () => {
+  it('reads each node once for names looked up in order, and finds what lookupEntry finds', async () => {
+    const store = new MemoryObjects();
+    // Pages of about 300 entries under one index, as a day's batches/ folder grows to.
+    const names = sorted([...boundaryNames(6), ...plainNames(1500)]);
+    const { id } = await buildTree(store, names.map((n) => file(n)));
+    const nodes = store.objects.size;
+    expect(nodes).toBeGreaterThan(2);
+    const lookup = new DirectoryLookup(store, id);
+    store.resetCounts();
+    for (const name of names) expect(await lookup.entry(name)).toEqual(file(name));
+    expect(await lookup.entry(`${names[names.length - 1]}x`)).toBeUndefined();
+    expect(store.gets).toBe(nodes);
+    // Out of order it reads again, and still finds every entry.
+    for (const name of [names[1400], names[3], names[900]]) expect(await lookup.entry(name)).toEqual(file(name));
+    expect(await lookup.entry('a')).toBeUndefined();
+    await expect(lookup.entry('..')).rejects.toThrow(InvalidArgumentError);
   });
 });
 

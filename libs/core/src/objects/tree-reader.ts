@@ -99,17 +99,46 @@ async function* readIndex(
  * a name that could never be an entry (see validateEntryName).
  */
 export async function lookupEntry(src: ObjectSource, treeId: TreeId, name: string): Promise<TreeEntry | undefined> {
-  validateEntryName(name);
-  let node = await loadTreeNode(src, treeId);
-  for (let level = 0; ; level++) {
-    if (node.type === 'page') {
-      const i = searchLast(node.entries, (e) => compareNames(e.name, name) <= 0);
-      return i >= 0 && node.entries[i].name === name ? node.entries[i] : undefined;
+  return new DirectoryLookup(src, treeId).entry(name);
+}
+
+/**
+ * Finds entries of one directory by name, many of them: keeps the nodes on the way to the last page it read, so
+ * names looked up in order (as a walk of another version of the directory makes them) read and decode each node of
+ * this one once, not once per name. Memory is one node per index level.
+ */
+export class DirectoryLookup {
+  /** path[k]: the node read at depth k (path[0] the root) on the way to the last page. */
+  private readonly path: { readonly id: TreeId; readonly node: TreeNode }[] = [];
+
+  constructor(
+    private readonly src: ObjectSource,
+    readonly treeId: TreeId,
+  ) {}
+
+  /** The entry named `name`, or undefined. Throws InvalidArgumentError for a name that could never be an entry. */
+  async entry(name: string): Promise<TreeEntry | undefined> {
+    validateEntryName(name);
+    let node = await this.nodeAt(0, this.treeId);
+    for (let depth = 0; ; depth++) {
+      if (node.type === 'page') {
+        const i = searchLast(node.entries, (e) => compareNames(e.name, name) <= 0);
+        return i >= 0 && node.entries[i].name === name ? node.entries[i] : undefined;
+      }
+      if (depth > MAX_INDEX_LEVELS) throw new IntegrityError(`tree ${this.treeId} index deeper than ${MAX_INDEX_LEVELS} levels`, { id: this.treeId });
+      const i = searchLast(node.children, (c) => compareNames(c.firstName, name) <= 0);
+      if (i < 0) return undefined;
+      node = await this.nodeAt(depth + 1, node.children[i].id, node.children[i]);
     }
-    if (level > MAX_INDEX_LEVELS) throw new IntegrityError(`tree ${treeId} index deeper than ${MAX_INDEX_LEVELS} levels`, { id: treeId });
-    const i = searchLast(node.children, (c) => compareNames(c.firstName, name) <= 0);
-    if (i < 0) return undefined;
-    node = await loadTreeNode(src, node.children[i].id, node.children[i]);
+  }
+
+  private async nodeAt(depth: number, id: TreeId, expect?: NodeExpectation): Promise<TreeNode> {
+    const held = this.path[depth];
+    if (held?.id === id) return held.node;
+    const node = await loadTreeNode(this.src, id, expect);
+    this.path.length = depth;
+    this.path.push({ id, node });
+    return node;
   }
 }
 

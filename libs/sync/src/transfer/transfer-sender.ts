@@ -9,7 +9,7 @@ import {
   FileRef,
   ID_BYTES,
   InvalidArgumentError,
-  lookupEntry,
+  DirectoryLookup,
   ObjectId,
   PositionedChunkRef,
   readChunkRefs,
@@ -446,7 +446,8 @@ class CommitTransfer {
         const byName = new Map(node.entries.map((e) => [e.name, e]));
         dir = { entries: async (name) => byName.get(name), pages: new Set() };
       } else {
-        dir = { entries: (name) => lookupEntry(this.src, id, name), pages: new Set(node.children.map((c) => c.id)) };
+        const lookup = new DirectoryLookup(this.src, id);
+        dir = { entries: (name) => lookup.entry(name), pages: new Set(node.children.map((c) => c.id)) };
       }
       this.heldDirs.set(id, dir);
     }
@@ -502,10 +503,10 @@ class CommitTransfer {
   }
 
   private async sendDir(id: TreeId, baseDir: TreeId | undefined): Promise<void> {
-    await this.sendTreeNode(id, baseDir, baseDir);
+    await this.sendTreeNode(id, baseDir && new DirectoryLookup(this.src, baseDir), baseDir);
   }
 
-  private async sendTreeNode(id: TreeId, baseDir: TreeId | undefined, nodeBase: TreeId | undefined): Promise<void> {
+  private async sendTreeNode(id: TreeId, baseDir: DirectoryLookup | undefined, nodeBase: TreeId | undefined): Promise<void> {
     if (!this.needs(id)) return;
     const bytes = await this.src.get(id);
     const node = decodeTreeNode(bytes, id);
@@ -514,7 +515,7 @@ class CommitTransfer {
     } else {
       for (const e of node.entries) {
         if (!this.needs(e.id)) continue;
-        const base = baseDir ? await lookupEntry(this.src, baseDir, e.name) : undefined;
+        const base = await baseDir?.entry(e.name);
         if (e.kind === 'dir') await this.sendDir(e.id, base?.kind === 'dir' ? base.id : undefined);
         else await this.sendFile(e, base && base.kind === e.kind ? base : undefined);
       }

@@ -215,6 +215,28 @@ describe('object transfer', () => {
     expect(again.sent.wireBytes).toBeLessThan(2048);
   });
 
+  it('a new file in a held folder of many pages reads each held page once, not once per entry beside it', async () => {
+    const src = await db();
+    const dst = await db();
+    // A day's batches/ folder some thousands of batches in: several pages under an index.
+    const day: Record<string, Buffer> = {};
+    for (let i = 0; i < 3000; i++) day[`batches/2026-11-24/b${String(i).padStart(5, '0')}.csv`] = Buffer.from(`batch ${i}\n`);
+    const one = await commitFiles(src, day);
+    await transfer(src, dst, one.commit);
+    const two = await commitFiles(src, { ...day, 'batches/2026-11-24/b03000.csv': Buffer.from('batch 3000\n') }, [one.commit]);
+    let reads = 0;
+    const counting = {
+      get: (id: ObjectId) => (reads++, src.get(id)),
+      getMany: (ids: readonly ObjectId[], opts?: { verify?: boolean }) => ((reads += ids.length), src.getMany(ids, opts)),
+    };
+    const { sent } = await transfer(counting, dst, two.commit, { base: one.commit, baseHeld: true });
+    expect(sent.haveQueries).toBe(1);
+    expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
+    // Both commits, their root and batches/ trees, the day's index and changed page in each, and the new file: each
+    // read a few times over (negotiating, then sending), where one read per entry of the changed page is hundreds.
+    expect(reads).toBeLessThan(40);
+  });
+
   it('asks about a commit on the base it just sent with its changes in one round trip; none on a replay', async () => {
     const { src, dst, one, two } = await newFileDeepInHeldTree();
     const asked: number[] = [];
