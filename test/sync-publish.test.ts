@@ -10,9 +10,10 @@ import {
   ObjectId,
   sha256,
   TopicName,
+  treeSize,
   UnavailableError,
 } from '@tributary/core';
-import { lookupTreeSize, Repository, topicRef } from '@tributary/repository';
+import { Repository, topicRef } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
 import { freePort } from '../libs/sync/src/testing/private-redis';
@@ -430,7 +431,7 @@ function once(emitter: NodeJS.EventEmitter, event: string): Promise<unknown> {
 
 async function sizeOfHead(repo: Repository): Promise<number> {
   const head = await repo.head();
-  return lookupTreeSize(repo, (await repo.readCommit(head.commit!)).tree);
+  return treeSize(repo.objects, (await repo.readCommit(head.commit!)).tree);
 }
 
 /** Every object beneath a tree, children first, with its wire kind. */

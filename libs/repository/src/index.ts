@@ -25,6 +25,5 @@ export * from './commands/merge.command';
 export * from './commands/diff.command';
 export * from './commands/reachability';
 export * from './commands/verify.command';
-export * from './commands/tree-size';
 export * from './testing/crash-points';
 export * from './testing/memory-commits';

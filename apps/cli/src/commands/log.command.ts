@@ -1,5 +1,5 @@
-import { Annotations, Commit, CommitId, hasControlCharacters, Tag } from '@tributary/core';
-import { lookupTreeSize, walkCommits } from '@tributary/repository';
+import { Annotations, Commit, CommitId, hasControlCharacters, Tag, treeSize } from '@tributary/core';
+import { walkCommits } from '@tributary/repository';
 import { maxPositionals, parseCount } from '../ui/args';
 import { CliCommand, CliContext } from './command';
 import { withRepository } from './open-repo';
@@ -78,7 +78,7 @@ export const showCommand: CliCommand = {
       const spec = args.positionals[0] ?? 'HEAD';
       const id = await repo.resolve(spec);
       const c = await repo.readCommit(id);
-      const size = await lookupTreeSize(repo, c.tree);
+      const size = await treeSize(repo.objects, c.tree);
       const tag = await repo.annotatedTag(spec);
       if (args.flags.has('--json')) ctx.json({ ...commitJson(id, c), size, ...(tag ? { tag: tagJson(tag) } : {}) });
       else {

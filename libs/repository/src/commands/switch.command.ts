@@ -8,13 +8,13 @@ import {
   REPOSITORY_DIR,
   TreeEntry,
   TreeId,
+  treeSize,
 } from '@tributary/core';
 import { Repository } from '../repository';
 import { branchRef } from '../refs/ref-store';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
 import { materializeTree, MaterializeResult } from '../worktree/materialize';
-import { lookupTreeSize } from './tree-size';
 
 /**
  * Points HEAD at branch `name` and moves the working files to its tree, from the commit they are at (see
@@ -67,7 +67,7 @@ export async function checkoutTo(
   const existing = await fs.readdir(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
   if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${dest} is not empty`, { path: dest, overridable: true });
   await fs.mkdir(abs, { recursive: true });
-  const total = await lookupTreeSize(repo, tree);
+  const total = await treeSize(repo.objects, tree);
   const written = await materializeTree(repo.objects, tree, abs, { onProgress: (b) => opts.onProgress?.(b, total) });
   return { commit, ...written, extra: existing?.length ? await filesNotIn(repo, tree, abs) : [] };
 }

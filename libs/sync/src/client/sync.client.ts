@@ -7,10 +7,11 @@ import {
   isObjectId,
   sleep,
   TopicName,
+  treeSize,
   TribError,
   UnavailableError,
 } from '@tributary/core';
-import { isAncestor, lookupTreeSize, readAheadFor, Repository, topicRef } from '@tributary/repository';
+import { isAncestor, readAheadFor, Repository, topicRef } from '@tributary/repository';
 import type { AdminServiceClient } from '../generated/tributary/v1/AdminService';
 import type { ListTopicsResponse__Output } from '../generated/tributary/v1/ListTopicsResponse';
 import type { PublishRequest } from '../generated/tributary/v1/PublishRequest';
@@ -446,7 +447,7 @@ export class SyncClient {
   }
 
   private async datasetBytes(repo: Repository, commit: CommitId): Promise<number> {
-    return lookupTreeSize(repo, (await repo.readCommit(commit)).tree);
+    return treeSize(repo.objects, (await repo.readCommit(commit)).tree);
   }
 }
 
