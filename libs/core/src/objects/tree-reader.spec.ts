@@ -4,7 +4,7 @@ import { boundaryNames, fakeId, MemoryObjects, plainNames } from '../testing/mem
 import { TreeEntry } from './object-types';
 import { buildTree, writeTreeFromPaths } from './tree-builder';
 import { DirectoryLookup, lookupEntry, lookupPath, readTree, TreeCursor, treeSize, walkFiles } from './tree-reader';
-import { compareNames, encodeTreeIndex, encodeTreePage } from './tree.codec';
+import { compareNames, decodeTreeNode, encodeTreeIndex, encodeTreePage } from './tree.codec';
 
 const file = (name: string, size = 10): TreeEntry => ({ name, kind: 'file', executable: false, chunked: false, size, id: fakeId(name) });
 const sorted = (names: string[]) => [...names].sort(compareNames);
@@ -134,6 +134,23 @@ describe('DirectoryLookup', () => {
     for (const name of [names[1400], names[3], names[900]]) expect(await lookup.entry(name)).toEqual(file(name));
     expect(await lookup.entry('a')).toBeUndefined();
     await expect(lookup.entry('..')).rejects.toThrow(InvalidArgumentError);
+  });
+
+  it('names the page that holds a name or would hold it', async () => {
+    const store = new MemoryObjects();
+    const names = sorted([...boundaryNames(6), ...plainNames(1500)]);
+    const { id } = await buildTree(store, names.map((n) => file(n)));
+    const lookup = new DirectoryLookup(store, id);
+    const pageNames = async (page: TreeId) => {
+      const node = decodeTreeNode(await store.get(page), page);
+      return node.type === 'page' ? node.entries.map((e) => e.name) : [];
+    };
+    const middle = await pageNames(await lookup.pageFor(names[700]));
+    expect(middle).toContain(names[700]);
+    expect(middle.length).toBeLessThan(names.length);
+    expect(await pageNames(await lookup.pageFor(`${names[700]}x`))).toEqual(middle);
+    expect((await pageNames(await lookup.pageFor('a')))[0]).toBe(names[0]);
+    expect((await pageNames(await lookup.pageFor('zz'))).at(-1)).toBe(names[names.length - 1]);
   });
 });
 

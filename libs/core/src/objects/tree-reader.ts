@@ -119,17 +119,29 @@ export class DirectoryLookup {
   /** The entry named `name`, or undefined. Throws InvalidArgumentError for a name that could never be an entry. */
   async entry(name: string): Promise<TreeEntry | undefined> {
     validateEntryName(name);
-    let node = await this.nodeAt(0, this.treeId);
-    for (let depth = 0; ; depth++) {
-      if (node.type === 'page') {
-        const i = searchLast(node.entries, (e) => compareNames(e.name, name) <= 0);
-        return i >= 0 && node.entries[i].name === name ? node.entries[i] : undefined;
-      }
+    const page = (await this.pageNear(name, false))?.node;
+    const i = page ? searchLast(page.entries, (e) => compareNames(e.name, name) <= 0) : -1;
+    return i >= 0 && page!.entries[i].name === name ? page!.entries[i] : undefined;
+  }
+
+  /** The id of the page that holds `name` or would hold it (the first page for a name before them all). */
+  async pageFor(name: string): Promise<TreeId> {
+    return (await this.pageNear(name, true))!.id;
+  }
+
+  /** The page whose range takes `name`; before the first page, that page with `orFirst`, else undefined. */
+  private async pageNear(name: string, orFirst: boolean): Promise<{ id: TreeId; node: Extract<TreeNode, { type: 'page' }> } | undefined> {
+    let id = this.treeId;
+    let node = await this.nodeAt(0, id);
+    for (let depth = 0; node.type !== 'page'; depth++) {
       if (depth > MAX_INDEX_LEVELS) throw new IntegrityError(`tree ${this.treeId} index deeper than ${MAX_INDEX_LEVELS} levels`, { id: this.treeId });
       const i = searchLast(node.children, (c) => compareNames(c.firstName, name) <= 0);
-      if (i < 0) return undefined;
-      node = await this.nodeAt(depth + 1, node.children[i].id, node.children[i]);
+      if (i < 0 && !orFirst) return undefined;
+      const child = node.children[Math.max(0, i)];
+      id = child.id;
+      node = await this.nodeAt(depth + 1, id, child);
     }
+    return { id, node };
   }
 
   private async nodeAt(depth: number, id: TreeId, expect?: NodeExpectation): Promise<TreeNode> {

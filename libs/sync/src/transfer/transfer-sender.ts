@@ -506,6 +506,11 @@ class CommitTransfer {
     await this.sendTreeNode(id, baseDir && new DirectoryLookup(this.src, baseDir), baseDir);
   }
 
+  /**
+   * Sends a directory node and what it holds that the receiver lacks. `nodeBase` is the node's delta base: for the
+   * directory's top node, the held directory's top node; for a page beneath an index, the held page where its first
+   * entry is or would be (a page that gained an entry then travels as little more than that entry).
+   */
   private async sendTreeNode(id: TreeId, baseDir: DirectoryLookup | undefined, nodeBase: TreeId | undefined): Promise<void> {
     if (!this.needs(id)) return;
     const bytes = await this.src.get(id);
@@ -513,6 +518,7 @@ class CommitTransfer {
     if (node.type === 'index') {
       for (const c of node.children) await this.sendTreeNode(c.id, baseDir, undefined);
     } else {
+      if (nodeBase === undefined && baseDir && this.useDeltas && node.entries.length > 0) nodeBase = await baseDir.pageFor(node.entries[0].name);
       for (const e of node.entries) {
         if (!this.needs(e.id)) continue;
         const base = await baseDir?.entry(e.name);
