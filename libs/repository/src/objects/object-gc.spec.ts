@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, InvalidArgumentError, ObjectId, sha256, UnavailableError } from '@tributary/core';
-import { LocalStore, ObjectInfo, ObjectStore, MemoryStore } from '@tributary/storage';
+import { ByteRange, LocalStore, ObjectInfo, ObjectStore, MemoryStore } from '@tributary/storage';
 import { PACK_HEADER_BYTES, RECORD_DELTA, RECORD_FULL, RECORD_HEADER_BYTES } from '../packs/pack-format';
 import { ObjectDatabase } from './object-database';
-import { collectGarbage, GcOptions } from './object-gc';
+import { collectGarbage, EVERY_OBJECT_LIVE, GcOptions } from './object-gc';
 
 const HOUR = 3600_000;
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -38,6 +38,14 @@ class ClockedStore extends MemoryStore {
   override async get(key: string): Promise<Buffer> {
     await this.beforeGet?.(key);
     return super.get(key);
+  }
+
+  /** Keys of the ranged reads so far (records read from packs). */
+  readonly rangeReads: string[] = [];
+
+  override async getRange(key: string, range: ByteRange): Promise<Buffer> {
+    this.rangeReads.push(key);
+    return super.getRange(key, range);
   }
 
   /** Runs before each deletion: what another process does meanwhile. */
@@ -544,6 +552,29 @@ describe('collectGarbage', () => {
     expect(result).toMatchObject({ deletedObjects: 0, deletedPacks: 7, mergedPacks: 7, writtenPacks: 1, keptPacks: 1 });
     expect((await store.keys()).filter((k) => k.endsWith('.pack'))).toHaveLength(2);
     await expectReadable(store, objects);
+    expect((await recordOf(store, sha256(edited)))?.type).toBe(RECORD_DELTA);
+  });
+
+  it('merging only, reads no record of the packs it leaves alone, and keeps deltas as deltas', async () => {
+    const store = new ClockedStore();
+    const base = blob('base', 5000);
+    const edited = Buffer.concat([base, Buffer.from('appended')]);
+    await writePack(store, [base], [[edited, sha256(base)]]);
+    for (let i = 0; i < 4; i++) await writePack(store, [blob(`small-${i}`)]);
+    // A larger pack with a delta, left alone: a merge must not read what it does not copy.
+    const bigBase = blob('big', 20_000);
+    const grown = Buffer.concat([bigBase, Buffer.from('grown')]);
+    await writePack(store, [bigBase], [[grown, sha256(bigBase)]]);
+    store.now = at(2 * HOUR);
+    const db = await ObjectDatabase.open(store);
+    const big = db.packs().find((p) => p.index.lookup(sha256(bigBase)))!;
+    store.rangeReads.length = 0;
+
+    const result = await collectGarbage(db, store, EVERY_OBJECT_LIVE, gcOpts(store.now, { mergeSmallPacks: { minPacks: 4, maxPackBytes: 15_000 } }));
+
+    expect(result).toMatchObject({ deletedObjects: 0, mergedPacks: 5, writtenPacks: 1, keptPacks: 1, deferred: false });
+    expect(store.rangeReads).not.toContain(big.packKey);
+    await expectReadable(store, [base, edited, bigBase, grown]);
     expect((await recordOf(store, sha256(edited)))?.type).toBe(RECORD_DELTA);
   });
 

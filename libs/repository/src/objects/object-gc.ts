@@ -70,6 +70,9 @@ export interface GcResult {
   readonly deferred: boolean;
 }
 
+/** collectGarbage's `isLive` for a run that only merges packs. */
+export const EVERY_OBJECT_LIVE = 'every object live';
+
 /** A condemned notice older than this is a gc's that died before removing it: the next gc removes it. */
 const STALE_NOTICE_MS = 24 * 60 * 60 * 1000;
 
@@ -80,7 +83,8 @@ interface PackFiles {
 
 /**
  * Removes objects for which `isLive` is false from packs older than `graceMs`, and with `mergeSmallPacks` merges
- * old small packs. With `isLive` always true it only merges, which needs no lock: no object ever leaves the store.
+ * old small packs. With EVERY_OBJECT_LIVE it only merges, which needs no lock: no object ever leaves the store (and
+ * no delta's base needs reading, so a merge costs what it copies, not what the store holds).
  *
  * - An old pack holding a dead record is rewritten: its live records go into a new pack (a live delta whose base
  *   is dead becomes a full record; a copy of it in a pack left alone does not count, as another process may be
@@ -108,7 +112,7 @@ interface PackFiles {
 export async function collectGarbage(
   db: ObjectDatabase,
   store: ObjectStore,
-  isLive: (id: ObjectId) => boolean,
+  isLive: ((id: ObjectId) => boolean) | typeof EVERY_OBJECT_LIVE,
   opts: GcOptions,
 ): Promise<GcResult> {
   if (!Number.isFinite(opts.graceMs) || opts.graceMs < 0) {
@@ -143,17 +147,20 @@ export async function collectGarbage(
         )
       : [],
   );
-  const bases = await readDeltaBases(db, packs).catch(packGoneMeanwhile);
+  const liveTest = isLive === EVERY_OBJECT_LIVE ? undefined : isLive;
+  const bases = liveTest ? await readDeltaBases(db, packs).catch(packGoneMeanwhile) : new Map<LoadedPack, Map<ObjectId, ObjectId>>();
   const oldPacks = new Set(old);
   const young = packs.filter((p) => !oldPacks.has(p));
-  const unnamed = young.flatMap((p) => [...p.index.entries()].filter((e) => !isLive(e.id)).map((e) => e.id));
+  const unnamed = liveTest ? young.flatMap((p) => [...p.index.entries()].filter((e) => !liveTest(e.id)).map((e) => e.id)) : [];
   const fromYoung = opts.reachableFrom && unnamed.length > 0 ? await opts.reachableFrom(unnamed) : undefined;
   const needed = new Set<ObjectId>();
-  const keep = (id: ObjectId) => needed.has(id) || isLive(id) || fromYoung?.has(id) === true;
+  const keep = (id: ObjectId) => !liveTest || needed.has(id) || liveTest(id) || fromYoung?.has(id) === true;
+  /** Whether a delta record of `p` keeps its base, and so can stay a delta. */
+  const baseKept = (p: LoadedPack) => (e: IndexEntry) => !liveTest || keep(bases.get(p)!.get(e.id)!);
   let rewritten: Set<LoadedPack>;
   // Keeping a base can leave a pack with nothing dead, which then keeps its own deltas' bases: iterate to a fixpoint.
   for (;;) {
-    rewritten = new Set(old.filter((p) => merging.has(p) || someEntry(p, (e) => !keep(e.id))));
+    rewritten = new Set(old.filter((p) => merging.has(p) || (liveTest && someEntry(p, (e) => !keep(e.id)))));
     let grew = false;
     for (const p of packs) {
       if (rewritten.has(p)) continue;
@@ -182,7 +189,7 @@ export async function collectGarbage(
   for (const o of orphans) removedBytes += o.size;
 
   const copier = new Copier(db, store, opts.dryRun);
-  for (const p of rewritten) await copier.copyLive(p, keep, bases.get(p)).catch(packGoneMeanwhile);
+  for (const p of rewritten) await copier.copyLive(p, keep, baseKept(p)).catch(packGoneMeanwhile);
   const added = await copier.finish();
   const mergedPacks = rewritten.size - dying.length;
 
@@ -323,8 +330,8 @@ class Copier {
     private readonly dryRun: boolean,
   ) {}
 
-  async copyLive(pack: LoadedPack, keep: (id: ObjectId) => boolean, bases: ReadonlyMap<ObjectId, ObjectId> | undefined): Promise<void> {
-    const targetDepth = (e: IndexEntry) => (e.type === RECORD_DELTA && keep(bases!.get(e.id)!) ? e.depth : 0);
+  async copyLive(pack: LoadedPack, keep: (id: ObjectId) => boolean, baseKept: (delta: IndexEntry) => boolean): Promise<void> {
+    const targetDepth = (e: IndexEntry) => (e.type === RECORD_DELTA && baseKept(e) ? e.depth : 0);
     const wanted = [...pack.index.entries()].filter((e) => keep(e.id) && !this.alreadyHeld(e.id));
     if (this.dryRun) {
       for (const e of wanted) {

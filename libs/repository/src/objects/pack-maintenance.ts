@@ -1,6 +1,6 @@
 import { ObjectStore } from '@tributary/storage';
 import { ObjectDatabase } from './object-database';
-import { collectGarbage, GcResult } from './object-gc';
+import { collectGarbage, EVERY_OBJECT_LIVE, GcResult } from './object-gc';
 
 export interface PackMaintenanceOptions {
   /** Merge once this many small packs can be merged (see packsToMerge). Default 16. */
@@ -61,7 +61,7 @@ export class PackMaintenance {
   private async merge(): Promise<GcResult | undefined> {
     let r: GcResult;
     try {
-      r = await collectGarbage(this.db, this.store, () => true, {
+      r = await collectGarbage(this.db, this.store, EVERY_OBJECT_LIVE, {
         graceMs: 0,
         dryRun: false,
         mergeSmallPacks: { minPacks: this.minPacks },
