@@ -3,9 +3,9 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { IntegrityError, InvalidArgumentError, ObjectId, sha256, UnavailableError } from '@tributary/core';
+import { AlreadyExistsError, IntegrityError, InvalidArgumentError, ObjectId, sha256, UnavailableError } from '@tributary/core';
 import { ByteRange, LocalStore, ObjectInfo, ObjectStore, MemoryStore } from '@tributary/storage';
-import { PACK_HEADER_BYTES, RECORD_DELTA, RECORD_FULL, RECORD_HEADER_BYTES } from '../packs/pack-format';
+import { CONDEMNED_PREFIX, isCondemnedKey, PACK_HEADER_BYTES, RECORD_DELTA, RECORD_FULL, RECORD_HEADER_BYTES } from '../packs/pack-format';
 import { ObjectDatabase } from './object-database';
 import { collectGarbage, EVERY_OBJECT_LIVE, GcOptions } from './object-gc';
 
@@ -19,9 +19,13 @@ class ClockedStore extends MemoryStore {
   failDeletesAfter = Infinity;
   private readonly times = new Map<string, Date>();
 
+  /** Key prefixes whose writes are stored but answered as a retry that found its first attempt is: AlreadyExists. */
+  readonly answerLost = new Set<string>();
+
   override async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
     await super.putIfAbsent(key, data);
     this.times.set(key, this.now);
+    if ([...this.answerLost].some((prefix) => key.startsWith(prefix))) throw new AlreadyExistsError(`${key} exists`, { key });
   }
 
   /** Runs before each listing: what another process does meanwhile. */
@@ -352,6 +356,20 @@ describe('collectGarbage', () => {
     expect(r).toMatchObject({ deferred: true, deletedObjects: 0 });
     expect((await ObjectDatabase.open(store)).has(deadId)).toBe(true);
     expect((await store.keys()).filter((k) => k.endsWith('.condemned'))).toEqual([]);
+  });
+
+  it('goes on when the write of its notice is answered as already done (a retry after a lost answer)', async () => {
+    const store = new ClockedStore();
+    const live = blob('live');
+    const dead = blob('dead');
+    const [liveId, deadId] = await writePack(store, [live, dead]);
+    store.now = at(2 * HOUR);
+    store.answerLost.add(CONDEMNED_PREFIX);
+    const r = await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === liveId, gcOpts(store.now));
+    expect(r).toMatchObject({ deferred: false, deletedObjects: 1 });
+    expect((await ObjectDatabase.open(store)).has(deadId)).toBe(false);
+    await expectReadable(store, [live]);
+    expect((await store.keys()).filter((k) => isCondemnedKey(k))).toEqual([]);
   });
 
   it('announces what it deletes before its last look, so a writer that checks after that stores it again', async () => {

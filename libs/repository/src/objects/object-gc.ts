@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { InvalidArgumentError, NotFoundError, ObjectId, UnavailableError } from '@tributary/core';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError, ObjectId, UnavailableError } from '@tributary/core';
 import { ObjectInfo, ObjectStore } from '@tributary/storage';
 import { crashPoint } from '../testing/crash-points';
 import {
@@ -198,7 +198,10 @@ export async function collectGarbage(
   // record of it has a copy.
   const notice = !opts.dryRun && dying.length > 0 ? condemnedKey(randomBytes(16).toString('hex')) : undefined;
   if (notice) {
-    await store.putIfAbsent(notice, encodeCondemned(dying.map((p) => p.name)));
+    await store.putIfAbsent(notice, encodeCondemned(dying.map((p) => p.name))).catch((e: unknown) => {
+      // A retried write whose first answer was lost finds its own notice: no one else writes under this random name.
+      if (!(e instanceof AlreadyExistsError)) throw e;
+    });
     let appeared: boolean;
     try {
       appeared = (await packsAppeared(store, packs, copier.names())) || (await opts.rootsChanged?.()) === true;
