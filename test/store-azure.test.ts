@@ -17,7 +17,7 @@ import {
 } from '../libs/storage/src/testing/store-contract';
 import { Azurite, AZURITE_ACCOUNT, startAzurite } from './support/azurite-harness';
 import { runAdapterFigure } from './support/bench-adapter-figure';
-import { closedPort, gatedStream, setEnv, withEnv } from './support/cloud-store-helpers';
+import { closedPort, expectLostAnswersTakenAsDone, gatedStream, setEnv, withEnv } from './support/cloud-store-helpers';
 import { FaultAnswer, HttpFaultProxy } from './support/http-fault-proxy';
 
 let azurite: Azurite;
@@ -176,6 +176,15 @@ describe('AzureBlobStore', () => {
         const error = await attempt().catch((e: unknown) => e);
         expect({ action, error }).toMatchObject({ action, error: { code: 'UNAVAILABLE', message: expect.stringMatching(/no answer from .* in time/) } });
       }
+    });
+  });
+
+  it('takes a compare-and-swap that took effect though its answer was lost as done, not as a conflict', async () => {
+    let lose = 0;
+    const fault = (req: http.IncomingMessage) => (lose > 0 && req.method === 'PUT' && req.url?.includes('/refs/') ? (lose--, 'lose-answer' as const) : undefined);
+    await behindProxy(fault, {}, async (store, proxy) => {
+      await expectLostAnswersTakenAsDone(store, (n) => (lose = n));
+      expect(proxy.requests.filter((r) => r.faulted)).toHaveLength(2);
     });
   });
 

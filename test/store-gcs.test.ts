@@ -14,7 +14,8 @@ import {
 } from '../libs/storage/src/testing/store-contract';
 import { FakeGcs, startFakeGcs } from './support/fake-gcs-server';
 import { runAdapterFigure } from './support/bench-adapter-figure';
-import { closedPort, gatedStream, setEnv, withEnv, withWebServer } from './support/cloud-store-helpers';
+import { closedPort, expectLostAnswersTakenAsDone, gatedStream, setEnv, withEnv, withWebServer } from './support/cloud-store-helpers';
+import { HttpFaultProxy } from './support/http-fault-proxy';
 
 let fake: FakeGcs;
 let restoreEnv: () => void = () => undefined;
@@ -106,6 +107,25 @@ describe('GcsStore', () => {
           }
         }),
       );
+    }
+  });
+
+  it('takes a compare-and-swap that took effect though its answer was lost as done, not as a conflict', async () => {
+    let lose = 0;
+    const { hostname, port } = new URL(fake.env.STORAGE_EMULATOR_HOST);
+    const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, (req) =>
+      lose > 0 && req.method === 'POST' && req.url?.includes('refs%2F') ? (lose--, 'lose-answer' as const) : undefined,
+    );
+    try {
+      const url = `gs://${uniqueBucket()}/p`;
+      await (await GcsStore.open(url, { create: true })).close();
+      await withEnv({ STORAGE_EMULATOR_HOST: `http://127.0.0.1:${proxy.port}` }, async () => {
+        const store = await GcsStore.open(url);
+        await expectLostAnswersTakenAsDone(store, (n) => (lose = n));
+      });
+      expect(proxy.requests.filter((r) => r.faulted)).toHaveLength(2);
+    } finally {
+      await proxy.close();
     }
   });
 
@@ -261,6 +281,31 @@ describe('fake GCS server', () => {
     expect((await put('absent', 'x', '&ifGenerationNotMatch=0')).status).toBe(412);
     expect((await put('pre', 'v2', `&ifGenerationMatch=${gen}`)).status).toBe(200);
     expect((await request('DELETE', `/b/${bucket}/o/pre?ifGenerationMatch=${gen}`)).status).toBe(412);
+  });
+
+  it('keeps the metadata of a multipart or resumable upload and returns it in the object resource', async () => {
+    const multipart = [
+      '--b',
+      'Content-Type: application/json; charset=UTF-8',
+      '',
+      JSON.stringify({ name: 'with-meta', metadata: { tribwrite: 'w1' } }),
+      '--b',
+      'Content-Type: application/octet-stream',
+      '',
+      'data',
+      '--b--',
+      '',
+    ].join('\r\n');
+    const up = await request('POST', `/upload/storage/v1/b/${bucket}/o?uploadType=multipart`, multipart, { 'content-type': 'multipart/related; boundary=b' });
+    expect(up.status).toBe(200);
+    expect(JSON.parse(up.body)).toMatchObject({ name: 'with-meta', metadata: { tribwrite: 'w1' } });
+    expect(JSON.parse((await request('GET', `/storage/v1/b/${bucket}/o/with-meta`)).body)).toMatchObject({ metadata: { tribwrite: 'w1' } });
+    const session = await request('POST', `/upload/storage/v1/b/${bucket}/o?uploadType=resumable&name=resumed`, JSON.stringify({ metadata: { a: 'b' } }));
+    const done = await fetch(session.headers.get('location')!, { method: 'PUT', body: 'xyz', headers: { 'content-range': 'bytes 0-2/3' } });
+    expect(await done.json()).toMatchObject({ name: 'resumed', metadata: { a: 'b' } });
+    expect(JSON.parse((await put('without-meta', 'x')).body).metadata).toBeUndefined();
+    const bad = multipart.replace('{"tribwrite":"w1"}', '{"n":1}');
+    expect((await request('POST', `/upload/storage/v1/b/${bucket}/o?uploadType=multipart`, bad, { 'content-type': 'multipart/related; boundary=b' })).status).toBe(400);
   });
 
   it('lists with prefix, delimiter and page tokens', async () => {

@@ -25,7 +25,8 @@ import {
 } from '../libs/storage/src/testing/store-contract';
 import { ConditionalProxy, startConditionalProxy } from './support/s3-conditional-proxy';
 import { S3Emulator, s3Env, startS3Emulator } from './support/s3rver-harness';
-import { closedPort, withWebServer } from './support/cloud-store-helpers';
+import { closedPort, expectLostAnswersTakenAsDone, withWebServer } from './support/cloud-store-helpers';
+import { HttpFaultProxy } from './support/http-fault-proxy';
 
 const MiB = 1024 * 1024;
 
@@ -170,6 +171,22 @@ describe('S3Store', () => {
       } finally {
         for (const socket of sockets) socket.destroy();
         await new Promise<void>((resolve) => silent.close(() => resolve()));
+      }
+    });
+
+    it('takes a compare-and-swap that took effect though its answer was lost as done, not as a conflict', async () => {
+      let lose = 0;
+      const { hostname, port } = new URL(emulator.endpoint);
+      const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, (req) =>
+        lose > 0 && req.method === 'PUT' && req.url?.includes('/refs/') ? (lose--, 'lose-answer' as const) : undefined,
+      );
+      try {
+        await open('s3://lost-answers/p', { create: true });
+        const store = await open('s3://lost-answers/p', { env: s3Env(`http://127.0.0.1:${proxy.port}`) });
+        await expectLostAnswersTakenAsDone(store, (n) => (lose = n));
+        expect(proxy.requests.filter((r) => r.faulted)).toHaveLength(2);
+      } finally {
+        await proxy.close();
       }
     });
 

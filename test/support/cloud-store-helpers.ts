@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { ObjectStore } from '../../libs/storage/src/object-store.port';
 import { pattern } from '../../libs/storage/src/testing/store-contract';
 
 /** Helpers the cloud adapters' test suites (S3, GCS, Azure) share. */
@@ -74,4 +75,21 @@ export function gatedStream(size: number, chunk: number): { stream: Readable; op
     }
   }
   return { stream: Readable.from(body(), { objectMode: false }), open, started };
+}
+
+/**
+ * Checks a store's compare-and-swap against lost answers: `loseNext(n)` makes the next n writes of a ref take
+ * effect with their answers lost, so the store retries and finds its own value. A create and a move are then done,
+ * returning the version they wrote, while another writer's value still conflicts.
+ */
+export async function expectLostAnswersTakenAsDone(store: ObjectStore, loseNext: (n: number) => void): Promise<void> {
+  loseNext(1);
+  const created = await store.compareAndSwap('refs/heads/main', undefined, Buffer.from('a'));
+  expect(await store.readVersioned('refs/heads/main')).toEqual({ version: created, data: Buffer.from('a') });
+  loseNext(1);
+  const moved = await store.compareAndSwap('refs/heads/main', created, Buffer.from('b'));
+  expect(await store.readVersioned('refs/heads/main')).toEqual({ version: moved, data: Buffer.from('b') });
+  await expect(store.compareAndSwap('refs/heads/main', created, Buffer.from('c'))).rejects.toMatchObject({ code: 'CONFLICT' });
+  await expect(store.compareAndSwap('refs/heads/main', undefined, Buffer.from('c'))).rejects.toMatchObject({ code: 'CONFLICT' });
+  expect((await store.readVersioned('refs/heads/main'))?.data.toString()).toBe('b');
 }

@@ -20,8 +20,9 @@ export interface Stall {
 /**
  * An HTTP proxy in front of a storage emulator that answers some requests itself, as an overloaded or failing
  * service would: `fault(req, n)` is asked for the n-th request (from 1) and returns the answer to give, `'silence'`
- * to never answer (a service that stopped answering but keeps connections open), a Stall, or undefined to forward
- * the request. `requests` lists every request seen, faulted or not.
+ * to never answer (a service that stopped answering but keeps connections open), `'lose-answer'` to forward the
+ * request and cut the connection once the emulator has answered (the request took effect; its answer was lost),
+ * a Stall, or undefined to forward the request. `requests` lists every request seen, faulted or not.
  */
 export class HttpFaultProxy {
   readonly requests: { method: string; url: string; faulted: boolean }[] = [];
@@ -33,7 +34,7 @@ export class HttpFaultProxy {
 
   static async start(
     target: { host: string; port: number },
-    fault: (req: IncomingMessage, n: number) => FaultAnswer | Stall | 'silence' | undefined,
+    fault: (req: IncomingMessage, n: number) => FaultAnswer | Stall | 'silence' | 'lose-answer' | undefined,
   ): Promise<HttpFaultProxy> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -42,7 +43,7 @@ export class HttpFaultProxy {
       const answer = fault(req, proxy.requests.length + 1);
       proxy.requests.push({ method: req.method ?? '', url: req.url ?? '', faulted: answer !== undefined });
       if (answer === 'silence') return void req.resume();
-      if (answer && 'status' in answer) {
+      if (typeof answer === 'object' && 'status' in answer) {
         req.resume();
         req.on('end', () => res.writeHead(answer.status, answer.headers).end(answer.body ?? ''));
         return;
@@ -50,6 +51,11 @@ export class HttpFaultProxy {
       const upstream = httpRequest(
         { host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (reply) => {
+          if (answer === 'lose-answer') {
+            reply.resume();
+            reply.on('end', () => res.destroy());
+            return;
+          }
           res.writeHead(reply.statusCode ?? 502, reply.headers);
           if (!answer) return void reply.pipe(res);
           let left = answer.afterBytes;

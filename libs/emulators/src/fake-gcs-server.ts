@@ -175,6 +175,8 @@ interface StoredObject {
   readonly md5: string;
   readonly crc32c: string;
   readonly contentType: string;
+  /** The object resource's `metadata`: user-provided key/value pairs, as given at upload. */
+  readonly metadata?: Readonly<Record<string, string>>;
   readonly created: Date;
   readonly file: string;
 }
@@ -195,6 +197,7 @@ interface UploadSession {
   readonly bucket: string;
   readonly name: string;
   readonly contentType: string;
+  readonly metadata?: Readonly<Record<string, string>>;
   readonly preconditions: Preconditions;
   readonly file: string;
   readonly hash: RunningHash;
@@ -273,6 +276,7 @@ export function createFakeGcsServer(dataDir: string): http.Server {
     size: number,
     hashes: { md5: string; crc32c: string },
     contentType: string,
+    metadata?: Readonly<Record<string, string>>,
   ): StoredObject => {
     const bucket = bucketOf(bucketName);
     checkPreconditions(bucket.objects.get(name), pre);
@@ -281,6 +285,7 @@ export function createFakeGcsServer(dataDir: string): http.Server {
       generation: nextGeneration(),
       size,
       contentType,
+      ...(metadata ? { metadata } : {}),
       created: new Date(),
       file,
       ...hashes,
@@ -390,7 +395,8 @@ export function createFakeGcsServer(dataDir: string): http.Server {
       await fs.writeFile(file, '');
       const contentType = String(req.headers['x-upload-content-type'] ?? meta.contentType ?? 'application/octet-stream');
       const hash = newRunningHash();
-      sessions.set(id, { id, bucket: bucketName, name, contentType, preconditions: pre, file, hash, received: 0, busy: false });
+      const metadata = userMetadata(meta);
+      sessions.set(id, { id, bucket: bucketName, name, contentType, metadata, preconditions: pre, file, hash, received: 0, busy: false });
       const location = `${base}/upload/storage/v1/b/${bucketName}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`;
       res.writeHead(200, { Location: location, 'Content-Length': '0' });
       res.end();
@@ -417,7 +423,7 @@ export function createFakeGcsServer(dataDir: string): http.Server {
       const hashes = digests(hash);
       const expected = { md5: meta.md5Hash, crc32c: meta.crc32c };
       const contentType = String(meta.contentType ?? mediaType ?? 'application/octet-stream');
-      return commitAndReply(res, bucketName, name, pre, file, { size: media.length, ...hashes }, contentType, expected, base);
+      return commitAndReply(res, bucketName, name, pre, file, { size: media.length, ...hashes }, contentType, expected, base, userMetadata(meta));
     }
     throw badRequest(`unsupported uploadType ${JSON.stringify(uploadType)}`);
   }
@@ -432,10 +438,11 @@ export function createFakeGcsServer(dataDir: string): http.Server {
     contentType: string,
     expected: { md5?: unknown; crc32c?: unknown } | undefined,
     base: string,
+    metadata?: Readonly<Record<string, string>>,
   ): Promise<void> {
     try {
       checkExpectedHashes(received, expected);
-      const object = commit(bucketName, name, pre, file, received.size, received, contentType);
+      const object = commit(bucketName, name, pre, file, received.size, received, contentType, metadata);
       sendJson(res, 200, objectResource(bucketName, object, base));
     } catch (e) {
       await fs.rm(file, { force: true });
@@ -482,7 +489,7 @@ export function createFakeGcsServer(dataDir: string): http.Server {
     const hashes = digests(session.hash);
     try {
       checkExpectedHashes(hashes, parseGoogHash(hashHeader));
-      const object = commit(session.bucket, session.name, session.preconditions, session.file, session.received, hashes, session.contentType);
+      const object = commit(session.bucket, session.name, session.preconditions, session.file, session.received, hashes, session.contentType, session.metadata);
       session.result = { status: 200, body: objectResource(session.bucket, object, base) };
     } catch (e) {
       if (!(e instanceof HttpError)) throw e;
@@ -576,6 +583,19 @@ function listObjects(bucket: Bucket, q: URLSearchParams, base: string) {
   return out;
 }
 
+/**
+ * The `metadata` of an object resource an upload names: user-provided key/value pairs, values strings
+ * (https://cloud.google.com/storage/docs/json_api/v1/objects#resource); undefined when there is none.
+ */
+function userMetadata(meta: Record<string, unknown>): Readonly<Record<string, string>> | undefined {
+  const given = meta.metadata;
+  if (given === undefined || given === null) return undefined;
+  if (typeof given !== 'object' || Array.isArray(given) || !Object.values(given).every((v) => typeof v === 'string')) {
+    throw badRequest('metadata must be an object of string values');
+  }
+  return { ...(given as Record<string, string>) };
+}
+
 /** The object resource of https://cloud.google.com/storage/docs/json_api/v1/objects#resource (the fields we keep). */
 function objectResource(bucket: string, o: StoredObject, base: string) {
   const enc = encodeURIComponent(o.name);
@@ -590,6 +610,7 @@ function objectResource(bucket: string, o: StoredObject, base: string) {
     generation: String(o.generation),
     metageneration: '1',
     contentType: o.contentType,
+    ...(o.metadata ? { metadata: o.metadata } : {}),
     storageClass: 'STANDARD',
     size: String(o.size),
     md5Hash: o.md5,

@@ -22,6 +22,7 @@ import {
   readAll,
   relayStream,
 } from './cloud/cloud-body';
+import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
@@ -297,19 +298,35 @@ export class AzureBlobStore implements ObjectStore {
     validateStoreKey(key);
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
     const blob = this.blob(key);
+    const writeId = newWriteId();
+    const metadata = { [WRITE_ID_METADATA]: writeId };
     try {
-      if (expected === undefined) return await this.create(blob, Buffer.from(data), this.quick());
+      if (expected === undefined) return await this.create(blob, Buffer.from(data), this.quick(), metadata);
       const res = await blob.upload(Buffer.from(data), data.length, {
         conditions: { ifMatch: expected },
         blobHTTPHeaders: { blobContentType: CONTENT_TYPE },
+        metadata,
         abortSignal: this.quick(),
       });
       return res.etag!;
     } catch (e) {
       if (isConditionFailure(e) || (azureStatus(e) === 404 && !isMissingContainer(e))) {
+        const own = await this.versionWrittenBy(key, writeId);
+        if (own) return own;
         throw this.conflict(key, expected);
       }
       throw this.fail(e, 'update', key);
+    }
+  }
+
+  /** The blob's ETag if the compare-and-swap with `writeId` wrote its current value (see write-id.ts). */
+  private async versionWrittenBy(key: string, writeId: string): Promise<string | undefined> {
+    try {
+      const props = await this.blob(key).getProperties({ abortSignal: this.quick() });
+      return props.metadata?.[WRITE_ID_METADATA] === writeId ? props.etag : undefined;
+    } catch (e) {
+      if (azureStatus(e) === 404 && !isMissingContainer(e)) return undefined;
+      throw this.fail(e, 'stat', key);
     }
   }
 
@@ -335,18 +352,18 @@ export class AzureBlobStore implements ObjectStore {
    * and that writer may never commit. So a 409 is confirmed with a HEAD, and if no blob is there the bytes go
    * up as one block whose commit carries the condition (a commit does not count uncommitted blocks).
    */
-  private async create(blob: BlockBlobClient, data: Buffer, abortSignal?: AbortSignal): Promise<string> {
+  private async create(blob: BlockBlobClient, data: Buffer, abortSignal?: AbortSignal, metadata?: Record<string, string>): Promise<string> {
     const conditions = { ifNoneMatch: '*' };
     const blobHTTPHeaders = { blobContentType: CONTENT_TYPE };
     try {
-      return (await blob.upload(data, data.length, { conditions, blobHTTPHeaders, abortSignal })).etag!;
+      return (await blob.upload(data, data.length, { conditions, blobHTTPHeaders, metadata, abortSignal })).etag!;
     } catch (e) {
       if (!(azureStatus(e) === 409 && azureCode(e) === 'BlobAlreadyExists')) throw e;
       if (await blob.exists({ abortSignal })) throw e;
     }
     const id = blockId(randomUUID(), 0);
     await blob.stageBlock(id, data, data.length, { abortSignal });
-    return (await blob.commitBlockList([id], { conditions, blobHTTPHeaders, abortSignal })).etag!;
+    return (await blob.commitBlockList([id], { conditions, blobHTTPHeaders, metadata, abortSignal })).etag!;
   }
 
   /** The deadline of one small request, retries included (quickRequestMs). */

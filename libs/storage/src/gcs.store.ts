@@ -21,6 +21,7 @@ import {
 } from './cloud/cloud-body';
 import { Crc32c } from './gcs/crc32c';
 import { foreignAnswer } from './cloud/foreign-answer';
+import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { GCS_SERVICE, gcsError, gcsStatus, isGcsWebPage, isMissingBucket } from './gcs/gcs-errors';
 import { keyChanged, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
@@ -277,11 +278,27 @@ export class GcsStore implements ObjectStore {
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
     // No object has a generation that is not a positive integer, so such a version can only mismatch.
     if (expected !== undefined && !/^[1-9]\d*$/.test(expected)) throw this.conflict(key, expected);
+    const writeId = newWriteId();
     try {
-      return await this.saveSmall(this.file(key), Buffer.from(data), expected ?? '0');
+      return await this.saveSmall(this.file(key), Buffer.from(data), expected ?? '0', { [WRITE_ID_METADATA]: writeId });
     } catch (e) {
-      if (gcsStatus(e) === 412) throw this.conflict(key, expected);
+      if (gcsStatus(e) === 412) {
+        const own = await this.versionWrittenBy(key, writeId);
+        if (own) return own;
+        throw this.conflict(key, expected);
+      }
       throw this.fail(e, 'update', key);
+    }
+  }
+
+  /** The object's generation if the compare-and-swap with `writeId` wrote its current value (see write-id.ts). */
+  private async versionWrittenBy(key: string, writeId: string): Promise<string | undefined> {
+    try {
+      const [meta] = await this.file(key).getMetadata();
+      return meta.metadata?.[WRITE_ID_METADATA] === writeId ? String(meta.generation) : undefined;
+    } catch (e) {
+      if (gcsStatus(e) === 404 && !isMissingBucket(e)) return undefined;
+      throw this.fail(e, 'stat', key);
     }
   }
 
@@ -336,13 +353,13 @@ export class GcsStore implements ObjectStore {
    * transit before storing it; the client's own after-the-fact check is off because its remedy is an
    * unconditional delete, which could remove a value another writer has stored since. Returns the generation.
    */
-  private async saveSmall(file: File, data: Buffer, ifGenerationMatch: string): Promise<string> {
+  private async saveSmall(file: File, data: Buffer, ifGenerationMatch: string, metadata?: Record<string, string>): Promise<string> {
     await file.save(data, {
       resumable: false,
       validation: false,
       timeout: this.requestTimeoutMs,
       preconditionOpts: { ifGenerationMatch },
-      metadata: { contentType: CONTENT_TYPE, md5Hash: createHash('md5').update(data).digest('base64') },
+      metadata: { contentType: CONTENT_TYPE, md5Hash: createHash('md5').update(data).digest('base64'), ...(metadata ? { metadata } : {}) },
     });
     return String(file.metadata.generation);
   }

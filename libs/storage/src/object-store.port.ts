@@ -71,6 +71,8 @@ export interface ObjectStore {
   /**
    * Replaces a mutable value only if its current version is `expected` (undefined: only if absent). Returns the
    * new version. Throws ConflictError when the current version differs, so of two racing writers exactly one wins.
+   * A store that retries a request whose answer was lost knows its own earlier attempt when the retry finds it, and
+   * returns its version rather than a conflict (the cloud adapters: cloud/write-id.ts).
    */
   compareAndSwap(key: string, expected: string | undefined, data: Buffer): Promise<string>;
 

@@ -35,6 +35,7 @@ import { S3Location, parseS3Url } from './s3/s3-location';
 import { isBytes } from './bytes';
 import { isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
 import { foreignAnswer, isWebPage } from './cloud/foreign-answer';
+import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
 /** Default multipart part size; S3's minimum is 5 MiB. Memory per upload is about (queueSize + 1) parts. */
@@ -248,6 +249,7 @@ export class S3Store implements ObjectStore {
   async compareAndSwap(key: string, expected: string | undefined, data: Buffer): Promise<string> {
     validateStoreKey(key);
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
+    const writeId = newWriteId();
     try {
       const out = await this.client.send(
         new PutObjectCommand({
@@ -255,6 +257,7 @@ export class S3Store implements ObjectStore {
           Key: this.root + key,
           Body: data,
           ContentLength: data.length,
+          Metadata: { [WRITE_ID_METADATA]: writeId },
           ...(expected === undefined ? { IfNoneMatch: '*' } : { IfMatch: expected }),
         }),
         this.quick,
@@ -263,9 +266,22 @@ export class S3Store implements ObjectStore {
     } catch (e) {
       // 404: If-Match on a key that has no object.
       if (isS3PreconditionFailed(e) || isS3ConditionalConflict(e) || isKeyAbsent(e)) {
+        const own = await this.versionWrittenBy(key, writeId);
+        if (own) return own;
         throw keyChanged(this.url, key, expected, { cause: e });
       }
       throw this.fail(e, 'update', key);
+    }
+  }
+
+  /** The key's ETag if the compare-and-swap with `writeId` wrote its current value (see write-id.ts). */
+  private async versionWrittenBy(key: string, writeId: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key }), this.quick);
+      return out.Metadata?.[WRITE_ID_METADATA] === writeId ? out.ETag : undefined;
+    } catch (e) {
+      if (isKeyAbsent(e)) return undefined;
+      throw this.fail(e, 'stat', key);
     }
   }
 
