@@ -129,6 +129,39 @@ describe('GcsStore', () => {
     }
   });
 
+  it('fails small requests within quickRequestMs when the service stops answering after the store opened', async () => {
+    let silent = false;
+    const { hostname, port } = new URL(fake.env.STORAGE_EMULATOR_HOST);
+    const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, () => (silent ? 'silence' : undefined));
+    try {
+      const url = `gs://${uniqueBucket()}/p`;
+      await (await GcsStore.open(url, { create: true })).close();
+      await withEnv({ STORAGE_EMULATOR_HOST: `http://127.0.0.1:${proxy.port}` }, async () => {
+        // Each try would be given up only after 60 s, three times over.
+        const store = await GcsStore.open(url, { requestTimeoutMs: 60_000, quickRequestMs: 300 });
+        const version = await store.compareAndSwap('refs/heads/main', undefined, Buffer.from('a'));
+        silent = true;
+        const attempts: [string, () => Promise<unknown>][] = [
+          ['stat', () => store.head('refs/heads/main')],
+          ['read', () => store.readVersioned('refs/heads/main')],
+          ['update', () => store.compareAndSwap('refs/heads/main', version, Buffer.from('b'))],
+          ['create', () => store.compareAndSwap('refs/heads/other', undefined, Buffer.from('b'))],
+          ['delete', () => store.delete('refs/heads/main')],
+          ['delete', () => store.deleteVersioned('refs/heads/main', version)],
+        ];
+        for (const [action, attempt] of attempts) {
+          const error = await attempt().catch((e: unknown) => e);
+          expect({ action, error }).toMatchObject({
+            action,
+            error: { code: 'UNAVAILABLE', message: expect.stringMatching(new RegExp(`^cannot ${action === 'create' ? 'update' : action} .* no answer from .* in time`)) },
+          });
+        }
+      });
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('gives up on a server that accepts connections but never answers', async () => {
     const silent = net.createServer((socket) => socket.resume());
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));

@@ -20,6 +20,7 @@ import {
   relayStream,
 } from './cloud/cloud-body';
 import { Crc32c } from './gcs/crc32c';
+import { beforeDeadline } from './cloud/deadline';
 import { foreignAnswer } from './cloud/foreign-answer';
 import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { GCS_SERVICE, gcsError, gcsStatus, isGcsWebPage, isMissingBucket } from './gcs/gcs-errors';
@@ -42,6 +43,11 @@ export interface GcsStoreOptions {
   readonly chunkSize?: number;
   /** Per-request timeout in ms: connect until response headers (default 30 s). */
   readonly requestTimeoutMs?: number;
+  /**
+   * Deadline of one small request, retries included: a stat, a delete, a ref's read or swap (default 30 s). The
+   * client's own limits apply per try, so a service that stopped answering would hold them about three times that.
+   */
+  readonly quickRequestMs?: number;
   /** Timeout of one resumable chunk request, which carries up to `chunkSize` bytes (default 120 s). */
   readonly chunkTimeoutMs?: number;
   /** Retries after a failed attempt, for throttling, 5xx and dropped connections (default 2). */
@@ -74,6 +80,7 @@ export class GcsStore implements ObjectStore {
   private readonly singleRequestMax: number;
   private readonly chunkSize: number;
   private readonly requestTimeoutMs: number;
+  private readonly quickRequestMs: number;
   private readonly listPageSize: number;
 
   private constructor(url: string, bucket: string, prefix: string, options: GcsStoreOptions) {
@@ -90,6 +97,7 @@ export class GcsStore implements ObjectStore {
     this.chunkSize = options.chunkSize ?? 16 * MiB;
     if (this.chunkSize % (256 * 1024) !== 0) throw new InvalidArgumentError('GCS chunkSize must be a multiple of 256 KiB');
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.quickRequestMs = options.quickRequestMs ?? 30_000;
     this.listPageSize = options.listPageSize ?? LIST_PAGE;
     const chunkTimeoutMs = options.chunkTimeoutMs ?? 120_000;
     const maxRetries = options.maxRetries ?? 2;
@@ -205,7 +213,7 @@ export class GcsStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     validateStoreKey(key);
     try {
-      const [meta] = await this.file(key).getMetadata();
+      const [meta] = await this.quick('stat', key, this.file(key).getMetadata());
       return { key, size: Number(meta.size), modified: new Date(String(meta.updated)) };
     } catch (e) {
       if (gcsStatus(e) === 404 && !isMissingBucket(e)) return undefined;
@@ -246,7 +254,7 @@ export class GcsStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     validateStoreKey(key);
     try {
-      await this.file(key).delete();
+      await this.quick('delete', key, this.file(key).delete());
     } catch (e) {
       if (gcsStatus(e) === 404 && !isMissingBucket(e)) return;
       throw this.fail(e, 'delete', key);
@@ -256,21 +264,25 @@ export class GcsStore implements ObjectStore {
   /** The version is the object's generation, read from the same response as the bytes. */
   async readVersioned(key: string): Promise<Versioned | undefined> {
     validateStoreKey(key);
-    const file = this.file(key);
     try {
-      const { stream, headers } = await openRead(file, {});
-      const generation = headers['x-goog-generation'];
-      const data = await readAll(stream);
-      if (typeof generation === 'string' && /^\d+$/.test(generation)) return { data, version: generation };
-      // A server that does not send the header: take the generation, then read exactly that generation.
-      const [meta] = await file.getMetadata();
-      const version = String(meta.generation);
-      const pinned = this.bucket.file(file.name, { generation: version });
-      return { data: await readAll((await openRead(pinned, {})).stream), version };
+      return await this.quick('read', key, this.readCurrent(key));
     } catch (e) {
       if (gcsStatus(e) === 404 && !isMissingBucket(e)) return undefined;
       throw this.fail(e, 'read', key);
     }
+  }
+
+  private async readCurrent(key: string): Promise<Versioned> {
+    const file = this.file(key);
+    const { stream, headers } = await openRead(file, {});
+    const generation = headers['x-goog-generation'];
+    const data = await readAll(stream);
+    if (typeof generation === 'string' && /^\d+$/.test(generation)) return { data, version: generation };
+    // A server that does not send the header: take the generation, then read exactly that generation.
+    const [meta] = await file.getMetadata();
+    const version = String(meta.generation);
+    const pinned = this.bucket.file(file.name, { generation: version });
+    return { data: await readAll((await openRead(pinned, {})).stream), version };
   }
 
   async compareAndSwap(key: string, expected: string | undefined, data: Buffer): Promise<string> {
@@ -280,7 +292,7 @@ export class GcsStore implements ObjectStore {
     if (expected !== undefined && !/^[1-9]\d*$/.test(expected)) throw this.conflict(key, expected);
     const writeId = newWriteId();
     try {
-      return await this.saveSmall(this.file(key), Buffer.from(data), expected ?? '0', { [WRITE_ID_METADATA]: writeId });
+      return await this.quick('update', key, this.saveSmall(this.file(key), Buffer.from(data), expected ?? '0', { [WRITE_ID_METADATA]: writeId }));
     } catch (e) {
       if (gcsStatus(e) === 412) {
         const own = await this.versionWrittenBy(key, writeId);
@@ -294,7 +306,7 @@ export class GcsStore implements ObjectStore {
   /** The object's generation if the compare-and-swap with `writeId` wrote its current value (see write-id.ts). */
   private async versionWrittenBy(key: string, writeId: string): Promise<string | undefined> {
     try {
-      const [meta] = await this.file(key).getMetadata();
+      const [meta] = await this.quick('stat', key, this.file(key).getMetadata());
       return meta.metadata?.[WRITE_ID_METADATA] === writeId ? String(meta.generation) : undefined;
     } catch (e) {
       if (gcsStatus(e) === 404 && !isMissingBucket(e)) return undefined;
@@ -306,7 +318,7 @@ export class GcsStore implements ObjectStore {
     validateStoreKey(key);
     if (!/^[1-9]\d*$/.test(expected)) throw this.conflict(key, expected);
     try {
-      await this.file(key).delete({ ifGenerationMatch: expected });
+      await this.quick('delete', key, this.file(key).delete({ ifGenerationMatch: expected }));
     } catch (e) {
       const status = gcsStatus(e);
       if (status === 412 || (status === 404 && !isMissingBucket(e))) throw this.conflict(key, expected);
@@ -315,6 +327,18 @@ export class GcsStore implements ObjectStore {
   }
 
   async close(): Promise<void> {}
+
+  /** `work`, or UnavailableError if it takes longer than quickRequestMs (see GcsStoreOptions). */
+  private quick<T>(action: string, key: string, work: Promise<T>): Promise<T> {
+    const late = () =>
+      new UnavailableError(`cannot ${action} ${key} in ${this.url}: no answer from ${this.endpoint} in time`, {
+        url: this.url,
+        key,
+        action,
+        endpoint: this.endpoint,
+      });
+    return beforeDeadline(work, this.quickRequestMs, late);
+  }
 
   private file(key: string): File {
     return this.bucket.file(this.namePrefix + key);

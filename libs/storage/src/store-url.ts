@@ -5,6 +5,7 @@ import { LocalStore } from './local.store';
 import { MemoryStore } from './memory.store';
 import { ObjectStore } from './object-store.port';
 import { validateStoreKey } from './store-keys';
+import { beforeDeadline } from './cloud/deadline';
 
 /** Where a store lives, parsed from its URL. `url` is the normalized form. */
 export type StoreLocation =
@@ -156,20 +157,8 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
 /** `opening`, unless it takes longer than the deadline: then UnavailableError naming the URL (a late store is closed). */
 function withinDeadline(url: string, opts: OpenStoreOptions, opening: Promise<ObjectStore>): Promise<ObjectStore> {
   const ms = opts.openTimeoutMs ?? OPEN_DEADLINE_MS;
-  let timer: NodeJS.Timeout | undefined;
-  let late = false;
-  opening.then(
-    (store) => (late ? store.close() : undefined),
-    () => undefined,
-  );
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      late = true;
-      reject(new UnavailableError(`cannot open store ${url}: no answer from its endpoint within ${ms / 1000} s`, { url }));
-    }, ms);
-    timer.unref();
-  });
-  return Promise.race([opening, deadline]).finally(() => clearTimeout(timer));
+  const late = () => new UnavailableError(`cannot open store ${url}: no answer from its endpoint within ${ms / 1000} s`, { url });
+  return beforeDeadline(opening, ms, late, (store) => void store.close());
 }
 
 function bad(url: string, why: string): InvalidArgumentError {
