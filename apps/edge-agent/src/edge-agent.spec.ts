@@ -32,7 +32,7 @@ describe('EdgeAgent', () => {
     }
     const broker = new InMemoryTopicLog(false);
     const lines: string[] = [];
-    const agent = new EdgeAgent({ repo, client: broker, region: 'na-aws', dataset: 'heart', inbox, appendTo: 'hr.csv', log: (l) => lines.push(l) });
+    const agent = new EdgeAgent({ repo, client: broker, region: 'na-aws', dataset: 'heart', inbox, settleMs: 2000, appendTo: 'hr.csv', log: (l) => lines.push(l) });
     await agent.start();
     await until(async () => (await fs.readdir(inbox)).filter((n) => !n.startsWith('.')).length === 0);
     await fs.writeFile(path.join(inbox, '.c.csv.tmp'), 'x\nc\n');
@@ -59,8 +59,8 @@ describe('EdgeAgent', () => {
     await fs.mkdir(inbox);
     const broker = new InMemoryTopicLog();
     const lines: string[] = [];
-    // The default settle time: a writer pausing 20 ms between writes stays well inside it.
-    const agent = new EdgeAgent({ repo, client: broker, region: 'na-aws', dataset: 'heart', inbox, appendTo: '', log: (l) => lines.push(l) });
+    // TRIB_INBOX_SETTLE_MS's default: a writer pausing 20 ms between writes stays well inside it.
+    const agent = new EdgeAgent({ repo, client: broker, region: 'na-aws', dataset: 'heart', inbox, settleMs: 2000, appendTo: '', log: (l) => lines.push(l) });
     await agent.start();
     let mostSettling = 0;
     try {
@@ -154,7 +154,7 @@ describe('EdgeAgent', () => {
     await fs.mkdir(inbox);
     const lines: string[] = [];
     const log = (l: string) => lines.push(l);
-    const agent = new EdgeAgent({ repo, client: new InMemoryTopicLog(), region: 'na-aws', dataset: 'heart', inbox, appendTo: '', log });
+    const agent = new EdgeAgent({ repo, client: new InMemoryTopicLog(), region: 'na-aws', dataset: 'heart', inbox, settleMs: 2000, appendTo: '', log });
     await agent.start();
     // Timers that are never advanced: a stop that waits out the pause never returns.
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });

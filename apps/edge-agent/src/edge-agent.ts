@@ -8,8 +8,8 @@ export interface EdgeAgentDeps {
   readonly region: string;
   readonly dataset: string;
   readonly inbox: string;
-  /** How long a batch file must go unmodified before it is taken (default INBOX_SETTLE_MS; see InboxWatcher). */
-  readonly settleMs?: number;
+  /** How long a batch file must go unmodified before it is taken (TRIB_INBOX_SETTLE_MS; see InboxWatcher). */
+  readonly settleMs: number;
   /** Empty: a new file per batch under batches/<date>/. */
   readonly appendTo: string;
   readonly log: (line: string) => void;

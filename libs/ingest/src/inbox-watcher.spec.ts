@@ -47,12 +47,12 @@ describe('InboxWatcher', () => {
     const file = path.join(inbox, 'a-file');
     await fs.writeFile(file, 'x');
     for (const where of [file, path.join(file, 'below')]) {
-      await expect(new InboxWatcher(where).ensure()).rejects.toMatchObject({
+      await expect(new InboxWatcher(where, { settleMs: 0 }).ensure()).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
         message: `inbox ${where} cannot be used: not a folder`,
       });
     }
-    await new InboxWatcher(path.join(inbox, 'new', 'deep')).ensure();
+    await new InboxWatcher(path.join(inbox, 'new', 'deep'), { settleMs: 0 }).ensure();
     expect((await fs.stat(path.join(inbox, 'new', 'deep'))).isDirectory()).toBe(true);
   });
 
@@ -141,7 +141,7 @@ describe('InboxWatcher', () => {
   });
 
   it('calls back when a file lands', async () => {
-    const w = new InboxWatcher(inbox);
+    const w = new InboxWatcher(inbox, { settleMs: 0 });
     let handle: { close(): void } | undefined;
     await new Promise<void>((resolve) => {
       handle = w.watch(resolve);

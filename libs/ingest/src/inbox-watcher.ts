@@ -8,15 +8,12 @@ export const FAILED_DIR = '.failed';
 /** Where a batch goes while it is committed, so that a new file landing under the same name is a file of its own. */
 export const CLAIMED_DIR = '.claimed';
 const RESCAN_MS = 1000;
-/** How long a file must go unmodified before the agent takes it, unless told otherwise (TRIB_INBOX_SETTLE_MS). */
-export const INBOX_SETTLE_MS = 2000;
-
 export interface InboxWatcherOptions {
   /**
-   * How long a file must go unmodified before it counts as landed (default INBOX_SETTLE_MS; 0: at once). A writer
-   * that writes in place (`cp`, `scp`) rather than writing elsewhere and renaming may still be at it.
+   * How long a file must go unmodified before it counts as landed (0: at once; the agent's TRIB_INBOX_SETTLE_MS). A
+   * writer that writes in place (`cp`, `scp`) rather than writing elsewhere and renaming may still be at it.
    */
-  readonly settleMs?: number;
+  readonly settleMs: number;
   /**
    * Hears, once each, of entries in the inbox that look like batches but that the agent will never take: folders,
    * symlinks, names that are not valid UTF-8. Without it they would sit there unnoticed.
@@ -56,9 +53,9 @@ export class InboxWatcher {
 
   constructor(
     readonly inbox: string,
-    options: InboxWatcherOptions = {},
+    options: InboxWatcherOptions,
   ) {
-    this.settleMs = options.settleMs ?? INBOX_SETTLE_MS;
+    this.settleMs = options.settleMs;
     this.onSkip = options.onSkip ?? (() => undefined);
   }
 

@@ -25,6 +25,7 @@ import {
   NotFoundError,
   PermissionDeniedError,
   ResourceExhaustedError,
+  sleep,
   TribError,
   UnavailableError,
   isTribError,
@@ -53,7 +54,7 @@ const VALID_SEGMENT = /^[A-Za-z0-9._-]+$/;
 const SMALL_VALUE_BYTES = 1024 * 1024;
 /** A write's temp file beside its key: `.tmp-<16 hex>~` (the `~` keeps it from ever being a key). */
 const TEMP_RANDOM_BYTES = 8;
-const TEMP_NAME = /^\.tmp-[0-9a-f]{16}~$/;
+const TEMP_NAME = new RegExp(`^\\.tmp-[0-9a-f]{${TEMP_RANDOM_BYTES * 2}}~$`);
 
 export interface LocalStoreOptions {
   /** Age after which a per-key lock is broken even if its process seems alive (default 30 s). */
@@ -687,10 +688,6 @@ function isAbsence(e: unknown): boolean {
 function errno(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function ignore(): undefined {

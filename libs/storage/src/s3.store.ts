@@ -17,6 +17,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
+  sleep,
   TribError,
   UnavailableError,
 } from '@tributary/core';
@@ -528,8 +529,4 @@ function isKeyAbsent(e: unknown): boolean {
 
 function stripQuotes(etag: string): string {
   return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

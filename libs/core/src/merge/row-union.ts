@@ -3,7 +3,8 @@ import { appendToFile } from '../objects/file-append';
 import { readFileBytes } from '../objects/file-content';
 import { ObjectSink, ObjectSource } from '../objects/object-source';
 import { FileRef } from '../objects/object-types';
-import { byteAt, countQuotes, CR, LF, readCsvHeader } from '../rows/record-file-bytes';
+import { byteAt, countQuotes, readCsvHeader } from '../rows/record-file-bytes';
+import { CR, LF } from '../rows/record-splitter';
 import { RecordFormat, recordFormatOf } from '../rows/record-splitter';
 import { matchAppend } from '../rows/row-diff';
 

@@ -122,6 +122,21 @@ describe('writeFileContent and readFileBytes', () => {
     expect(store.gets).toBeLessThanOrEqual(4); // root, level 1, level 0, one chunk
   });
 
+  it('reads a range up to an end offset, and no chunk past it', async () => {
+    const store = new MemoryStore();
+    const refs = await smallChunks(store, 3, 30);
+    const file = await fileRefFromChunks(store, refs);
+    const all = Buffer.concat(await collect(readFileBytes(store, file)));
+    for (const [from, to] of [[0, 300], [50, 250], [100, 200], [150, 151], [120, 120], [0, 3000]]) {
+      store.gets = 0;
+      expect(Buffer.concat(await collect(readFileBytes(store, file, from, to)))).toEqual(all.subarray(from, to));
+      const chunks = to === from ? 0 : Math.ceil(to / 100) - Math.floor(from / 100);
+      expect(store.gets).toBeLessThanOrEqual(chunks + 2); // the chunks in range, and the list nodes on the way
+    }
+    await expect(collect(readFileBytes(store, file, 200, 100))).rejects.toThrow(InvalidArgumentError);
+    await expect(collect(readFileBytes(store, file, 0, 3001))).rejects.toThrow(InvalidArgumentError);
+  });
+
   it('rejects offsets outside the file', async () => {
     const store = new MemoryStore();
     const file = await fileRefFromChunks(store, await smallChunks(store, 2, 3));

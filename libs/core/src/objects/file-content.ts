@@ -117,22 +117,30 @@ export function readChunkRefs(src: ObjectSource, file: FileRef, fromOffset = 0):
 }
 
 /**
- * A file's bytes from `fromOffset` to the end, one chunk per buffer (the first sliced to start at `fromOffset`).
- * Seeks with the sizes in the nodes, reading only the nodes on the path to `fromOffset`. Reads one object at a
- * time, so read counts stay exact for a consumer that stops early.
- * Throws InvalidArgumentError for an offset outside [0, size]; IntegrityError when a chunk's length or a node
- * disagrees with its parent.
+ * A file's bytes from `fromOffset` up to `toOffset` (default: the end), one chunk per buffer (the first and last
+ * sliced to the range). Seeks with the sizes in the nodes, reading only the nodes on the path to `fromOffset`, and
+ * no chunk past `toOffset`. Reads one object at a time, so read counts stay exact for a consumer that stops early.
+ * Throws InvalidArgumentError for an offset outside [0, size] or a range that ends before it starts; IntegrityError
+ * when a chunk's length or a node disagrees with its parent, or the chunks end before `toOffset`.
  */
-export async function* readFileBytes(src: ObjectSource, file: FileRef, fromOffset = 0): AsyncGenerator<Buffer> {
+export async function* readFileBytes(src: ObjectSource, file: FileRef, fromOffset = 0, toOffset = file.size): AsyncGenerator<Buffer> {
   checkOffset(file, fromOffset);
-  if (fromOffset === file.size) return;
+  checkOffset(file, toOffset);
+  if (toOffset < fromOffset) throw new InvalidArgumentError(`byte range ${fromOffset}-${toOffset} ends before it starts`);
+  let at = fromOffset;
+  if (at === toOffset) return;
   for await (const ref of chunksFrom(src, file, fromOffset)) {
     const bytes = await src.get(ref.id);
     if (bytes.length !== ref.size) {
       throw new IntegrityError(`chunk ${ref.id} has ${bytes.length} bytes, its file says ${ref.size}`, { id: ref.id });
     }
-    yield ref.offset < fromOffset ? bytes.subarray(fromOffset - ref.offset) : bytes;
+    const start = Math.max(0, fromOffset - ref.offset);
+    const end = Math.min(bytes.length, toOffset - ref.offset);
+    yield start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
+    at = ref.offset + end;
+    if (at === toOffset) return;
   }
+  throw new IntegrityError(`file ${file.id} is shorter than its size ${file.size}`, { id: file.id });
 }
 
 /**

@@ -1,11 +1,7 @@
 import { readFileBytes } from '../objects/file-content';
 import { ObjectSource } from '../objects/object-source';
 import { FileRef } from '../objects/object-types';
-import { RecordSplitter } from './record-splitter';
-
-export const LF = 0x0a;
-export const CR = 0x0d;
-const QUOTE = 0x22;
+import { CR, LF, QUOTE, RecordSplitter } from './record-splitter';
 
 /** A CSV header longer than this is no header a merge can line files up by (an unclosed quote, say). */
 export const MAX_CSV_HEADER_BYTES = 1 << 20;

@@ -1,9 +1,10 @@
 /** The record-structured file formats whose rows Tributary diffs and merges. */
 export type RecordFormat = 'csv' | 'jsonl';
 
-const LF = 0x0a;
-const CR = 0x0d;
-const QUOTE = 0x22;
+/** The bytes that split records: line feed, carriage return and the CSV quote. */
+export const LF = 0x0a;
+export const CR = 0x0d;
+export const QUOTE = 0x22;
 
 /** The record format a path's extension names (`.csv`, `.jsonl`, any letter case), or undefined for other files. */
 export function recordFormatOf(path: string): RecordFormat | undefined {

@@ -5,6 +5,7 @@ import { ObjectSource } from '../objects/object-source';
 import { FileRef } from '../objects/object-types';
 import {
   lastRecordStart,
+  LF,
   RecordBoundaryScanner,
   RecordFormat,
   recordFormatOf,
@@ -39,7 +40,6 @@ export interface RowDiffOptions {
   readonly maxDistinct?: number;
 }
 
-const LF = 0x0a;
 /** Kept from the end of the shorter file while checking for an append, to find its last record without re-reading. */
 const TAIL_KEEP = 256 * 1024;
 
@@ -81,8 +81,8 @@ export async function rowDiff(
     from = await lastRecordStartBefore(counting, oldFile, shared, format);
     const suffix = Math.min(await commonSuffix(counting, oldFile, newFile), oldFile.size - shared, newFile.size - shared);
     if (suffix > 0) {
-      const oldBytes = upTo(readFileBytes(counting, oldFile, from), oldFile.size - suffix - from);
-      const newBytes = upTo(readFileBytes(counting, newFile, from), newFile.size - suffix - from);
+      const oldBytes = readFileBytes(counting, oldFile, from, oldFile.size - suffix);
+      const newBytes = readFileBytes(counting, newFile, from, newFile.size - suffix);
       await tally.run(oldBytes, newBytes, from === 0, () => readFileBytes(counting, newFile, newFile.size - suffix));
       return tally.result(path, counting.bytesRead, opts.maxDistinct);
     }
@@ -91,22 +91,6 @@ export async function rowDiff(
   const newBytes = newFile ? readFileBytes(counting, newFile, from) : empty();
   await tally.run(oldBytes, newBytes, from === 0);
   return tally.result(path, counting.bytesRead, opts.maxDistinct);
-}
-
-/** The first `limit` bytes of `bytes`; stops reading there. */
-async function* upTo(bytes: AsyncGenerator<Buffer>, limit: number): AsyncGenerator<Buffer> {
-  let left = limit;
-  try {
-    while (left > 0) {
-      const r = await bytes.next();
-      if (r.done) return;
-      const b = r.value.length > left ? r.value.subarray(0, left) : r.value;
-      left -= b.length;
-      yield b;
-    }
-  } finally {
-    await bytes.return(undefined);
-  }
 }
 
 /**
@@ -132,18 +116,7 @@ async function lastRecordStartBefore(
     }
   }
   const scanner = new RecordBoundaryScanner(format);
-  let offset = 0;
-  const it = readFileBytes(src, file);
-  try {
-    while (offset < end) {
-      const b = await nextOrThrow(it, file);
-      const take = b.subarray(0, end - offset);
-      scanner.push(take);
-      offset += take.length;
-    }
-  } finally {
-    await it.return(undefined);
-  }
+  for await (const b of readFileBytes(src, file, 0, end)) scanner.push(b);
   return scanner.recordStart;
 }
 
@@ -429,19 +402,8 @@ export async function lastRecordOf(
 /** `file`'s bytes in [from, to). */
 async function readRange(src: ObjectSource, file: FileRef, from: number, to: number): Promise<Buffer> {
   const parts: Buffer[] = [];
-  let got = 0;
-  const it = readFileBytes(src, file, from);
-  try {
-    while (got < to - from) {
-      const b = await nextOrThrow(it, file);
-      const take = b.subarray(0, to - from - got);
-      parts.push(take);
-      got += take.length;
-    }
-  } finally {
-    await it.return(undefined);
-  }
-  return Buffer.concat(parts, got);
+  for await (const b of readFileBytes(src, file, from, to)) parts.push(b);
+  return Buffer.concat(parts, to - from);
 }
 
 /** `head`, then `rest`; closing the result early also closes `rest`. */

@@ -126,7 +126,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     | { readonly reused: Set<ObjectId>; readonly deltasOn: Map<ObjectId, ObjectId[]>; readonly written: Map<string, LoadedPack> }
     | undefined;
   /**
-   * Packs a gc running elsewhere announced it is deleting (CONDEMNED_SUFFIX), as of the last listing. They stay
+   * Packs a gc running elsewhere announced it is deleting (condemnedKey), as of the last listing. They stay
    * readable, but `has` does not count them, so nothing new comes to refer to what they hold.
    */
   private condemned: ReadonlySet<string> = new Set();

@@ -97,7 +97,7 @@ interface PackFiles {
  *   `reachableFrom` neither is anything they refer to. A writer in another process that finds an old dead object
  *   with `has()` and refers to it instead of writing it again (or stores a delta on it) checks what it reused
  *   (ObjectDatabase.confirmReused) after its pack is stored and before a ref names it. Before its last look for new
- *   packs, gc writes a notice naming the packs it will delete (CONDEMNED_SUFFIX). A writer whose check comes before
+ *   packs, gc writes a notice naming the packs it will delete (condemnedKey). A writer whose check comes before
  *   the notice has its pack in that last look, and gc then deletes nothing (`deferred`); one whose check comes after
  *   finds the notice (or the packs gone) and stores those objects again. Within one working copy, run it under the
  *   repository's lock.

@@ -55,7 +55,7 @@ export function idxKey(name: string): string {
  * again what it would otherwise refer to in those packs.
  */
 export const CONDEMNED_PREFIX = `${PACKS_PREFIX}gc-`;
-export const CONDEMNED_SUFFIX = '.condemned';
+const CONDEMNED_SUFFIX = '.condemned';
 
 export function condemnedKey(gcId: string): string {
   return `${CONDEMNED_PREFIX}${gcId}${CONDEMNED_SUFFIX}`;

@@ -50,8 +50,8 @@ export interface AzureServiceClient {
 export function createAzureServiceClient(options: AzureTransportOptions): AzureServiceClient {
   const parsed = clientFromEnvironment();
   const agents = {
-    http: new TimeoutHttpAgent(options),
-    https: new TimeoutHttpsAgent(options),
+    http: timeoutAgent(http.Agent, options),
+    https: timeoutAgent(https.Agent, options),
   };
   const pipeline = newPipeline(parsed.credential, {
     retryOptions: { maxTries: 1, tryTimeoutInMs: options.requestTimeoutMs },
@@ -125,40 +125,22 @@ function guard(socket: Socket, options: AzureTransportOptions, host: string): vo
   });
 }
 
-class TimeoutHttpAgent extends http.Agent {
-  constructor(private readonly timeouts: AzureTransportOptions) {
-    super({ keepAlive: true });
-  }
+/** A keep-alive agent of class `Base` (http's or https's) whose connections carry the timeouts, pooled ones too. */
+function timeoutAgent<A extends http.Agent>(Base: new (options: http.AgentOptions) => A, timeouts: AzureTransportOptions): A {
+  const TimeoutAgent = class extends (Base as new (options: http.AgentOptions) => http.Agent) {
+    override createConnection(options: http.ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): Duplex {
+      const socket = (Base.prototype as unknown as AgentInternals).createConnection.call(this, options, cb);
+      guard(socket, timeouts, `${options.host ?? options.hostname}:${options.port}`);
+      return socket;
+    }
 
-  override createConnection(options: http.ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): Duplex {
-    const socket = (http.Agent.prototype as unknown as AgentInternals).createConnection.call(this, options, cb);
-    guard(socket, this.timeouts, `${options.host ?? options.hostname}:${options.port}`);
-    return socket;
-  }
-
-  /** A pooled connection had its idle limit cleared when it went back to the pool; it gets it again here. */
-  override reuseSocket(socket: Socket, request: http.ClientRequest): void {
-    super.reuseSocket(socket, request);
-    socket.setTimeout(this.timeouts.requestTimeoutMs);
-  }
-}
-
-class TimeoutHttpsAgent extends https.Agent {
-  constructor(private readonly timeouts: AzureTransportOptions) {
-    super({ keepAlive: true });
-  }
-
-  override createConnection(options: http.ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): Duplex {
-    const socket = (https.Agent.prototype as unknown as AgentInternals).createConnection.call(this, options, cb);
-    guard(socket, this.timeouts, `${options.host ?? options.hostname}:${options.port}`);
-    return socket;
-  }
-
-  /** A pooled connection had its idle limit cleared when it went back to the pool; it gets it again here. */
-  override reuseSocket(socket: Socket, request: http.ClientRequest): void {
-    super.reuseSocket(socket, request);
-    socket.setTimeout(this.timeouts.requestTimeoutMs);
-  }
+    /** A pooled connection had its idle limit cleared when it went back to the pool; it gets it again here. */
+    override reuseSocket(socket: Socket, request: http.ClientRequest): void {
+      super.reuseSocket(socket, request);
+      socket.setTimeout(timeouts.requestTimeoutMs);
+    }
+  };
+  return new TimeoutAgent({ keepAlive: true }) as A;
 }
 
 interface AgentInternals {
