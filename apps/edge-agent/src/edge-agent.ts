@@ -42,6 +42,11 @@ export class EdgeAgent {
     this.watcher = new InboxWatcher(deps.inbox, {
       settleMs: deps.settleMs,
       onSkip: (name, why) => deps.log(`skipped ${shown(name)} in the inbox: ${why}`),
+      onStillChanging: (name, forMs) =>
+        deps.log(
+          `${shown(name)} in the inbox has kept changing for ${Math.round(forMs / 1000)} s; the batches after it wait until ` +
+            `it has gone unmodified for ${deps.settleMs} ms (a writer still at it, or a file that is no batch?)`,
+        ),
     });
     this.publisher = new BacklogPublisher(deps.repo, deps.client, this.topic, {
       onPublished: (r) => this.onPublished(r),
@@ -71,13 +76,15 @@ export class EdgeAgent {
   }
 
   status(): Record<string, unknown> {
+    const settling = this.watcher.settling;
     return {
       app: 'edge-agent',
       region: this.deps.region,
       topic: this.topic,
       inbox: this.deps.inbox,
       appendTo: this.deps.appendTo || undefined,
-      settling: this.watcher.settling,
+      settling: settling.length,
+      settlingFiles: settling.slice(0, SETTLING_FILES_SHOWN),
       head: this.lastCommit ?? null,
       lastPublished: this.publisher.lastPublished ?? null,
       ...this.counts,
@@ -145,6 +152,9 @@ export class EdgeAgent {
 }
 
 /** A file name for a log line: quoted when it holds a control character (a newline would fake another line). */
+/** How many of the files waiting to settle /health names. */
+const SETTLING_FILES_SHOWN = 20;
+
 function shown(name: string): string {
   return hasControlCharacters(name) ? JSON.stringify(name) : name;
 }

@@ -80,9 +80,9 @@ describe('InboxWatcher', () => {
     await put('newer.csv', Date.now() / 1000 + 1); // sorts after it
     // The first look takes nothing on its mtime alone: a file server's clock may lag this one's.
     expect(await w.landed()).toEqual([]);
-    expect(w.settling).toBe(3);
+    expect(w.settling.sort()).toEqual(['growing.csv', 'newer.csv', 'old.csv']);
     expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv']);
-    expect(w.settling).toBe(2);
+    expect(w.settling.sort()).toEqual(['growing.csv', 'newer.csv']);
     await fs.appendFile(growing, '2\n');
     expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv']);
     // An hour old by its mtime and unchanged since the look before, it has settled; newer.csv has not.
@@ -90,7 +90,7 @@ describe('InboxWatcher', () => {
     await fs.utimes(growing, past, past);
     expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv']);
     expect((await w.landed()).map((f) => f.name)).toEqual(['old.csv', 'growing.csv']);
-    expect(w.settling).toBe(1);
+    expect(w.settling).toEqual(['newer.csv']);
     expect((await new InboxWatcher(inbox, { settleMs: 0 }).landed()).map((f) => f.name)).toEqual(['old.csv', 'growing.csv', 'newer.csv']);
   });
 
@@ -107,7 +107,7 @@ describe('InboxWatcher', () => {
     expect((await w.landed()).map((f) => f.name)).toEqual(['ahead.csv']);
     // Settled, it stays so while unchanged, even after a look that could not take it.
     expect((await w.landed()).map((f) => f.name)).toEqual(['ahead.csv']);
-    expect(w.settling).toBe(0);
+    expect(w.settling).toEqual([]);
     // A file whose mtime lags (a file server behind this clock) but that grows between looks is not taken.
     const lagging = path.join(inbox, 'lagging.csv');
     for (let i = 0; i < 3; i++) {
@@ -115,6 +115,27 @@ describe('InboxWatcher', () => {
       await fs.utimes(lagging, 1000 + i, 1000 + i);
       expect((await w.landed()).map((f) => f.name)).toEqual([]);
     }
+  });
+
+  it('tells of a file that keeps changing, once per stretch of stillChangingMs, while the files after it wait', async () => {
+    const told: string[] = [];
+    const w = new InboxWatcher(inbox, { settleMs: 60_000, stillChangingMs: 200, onStillChanging: (name) => told.push(name) });
+    const endless = path.join(inbox, 'endless.log');
+    await fs.writeFile(endless, 'line\n');
+    await fs.utimes(endless, 1000, 1000);
+    await put('after.csv', 2000);
+    // Changed at every look, it never settles, however long the looking goes on.
+    const start = Date.now();
+    for (let i = 0; Date.now() - start < 500 || (told.length === 0 && Date.now() - start < 10_000); i++) {
+      await fs.appendFile(endless, `line ${i}\n`);
+      await fs.utimes(endless, 1000, 1000 + (i % 2));
+      expect(await w.landed()).toEqual([]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(told.length).toBeGreaterThanOrEqual(1);
+    expect(told.length).toBeLessThanOrEqual(Math.ceil((Date.now() - start) / 200));
+    expect(new Set(told)).toEqual(new Set(['endless.log']));
+    expect(w.settling).toEqual(['endless.log']); // after.csv has settled, and waits behind it
   });
 
   it('leaves an empty file until it holds data, telling once', async () => {

@@ -8,6 +8,9 @@ export const FAILED_DIR = '.failed';
 /** Where a batch goes while it is committed, so that a new file landing under the same name is a file of its own. */
 export const CLAIMED_DIR = '.claimed';
 const RESCAN_MS = 1000;
+/** How long a file may keep changing before onStillChanging hears of it, and then again after as long each time. */
+export const STILL_CHANGING_MS = 60_000;
+
 export interface InboxWatcherOptions {
   /**
    * How long a file must go unmodified before it counts as landed (0: at once; the agent's TRIB_INBOX_SETTLE_MS). A
@@ -19,6 +22,13 @@ export interface InboxWatcherOptions {
    * symlinks, names that are not valid UTF-8. Without it they would sit there unnoticed.
    */
   readonly onSkip?: (name: string, why: string) => void;
+  /**
+   * Hears of a file that has kept changing for `stillChangingMs` (default STILL_CHANGING_MS) since it was first
+   * seen, and again after each further such stretch: every batch after it waits, so a writer that never stops (a
+   * log file dropped into the inbox, say) would hold the agent up without a word.
+   */
+  readonly onStillChanging?: (name: string, forMs: number) => void;
+  readonly stillChangingMs?: number;
 }
 
 /** A file that has landed in the inbox: its full path, name, modification time and size when it was listed. */
@@ -48,8 +58,13 @@ export class InboxWatcher {
   private readonly skipped = new Set<string>();
   private readonly settleMs: number;
   private readonly onSkip: (name: string, why: string) => void;
-  /** What each file in the inbox looked like when first seen so, when (this process's clock), and if it has settled. */
-  private readonly looks = new Map<string, { size: number; mtimeMs: number; since: number; settled: boolean }>();
+  private readonly onStillChanging: (name: string, forMs: number) => void;
+  private readonly stillChangingMs: number;
+  /**
+   * What each file in the inbox looked like when first seen so, when (this process's clock), and if it has settled;
+   * when it was first seen at all, and when onStillChanging last heard of it.
+   */
+  private readonly looks = new Map<string, { size: number; mtimeMs: number; since: number; settled: boolean; firstSeen: number; told: number }>();
 
   constructor(
     readonly inbox: string,
@@ -57,13 +72,15 @@ export class InboxWatcher {
   ) {
     this.settleMs = options.settleMs;
     this.onSkip = options.onSkip ?? (() => undefined);
+    this.onStillChanging = options.onStillChanging ?? (() => undefined);
+    this.stillChangingMs = options.stillChangingMs ?? STILL_CHANGING_MS;
   }
 
-  /** Files in the inbox the last look left waiting until they have gone unmodified for `settleMs`. */
-  get settling(): number {
-    let n = 0;
-    for (const look of this.looks.values()) if (!look.settled) n++;
-    return n;
+  /** Names of the files in the inbox the last look left waiting until they have gone unmodified for `settleMs`. */
+  get settling(): string[] {
+    const names: string[] = [];
+    for (const [name, look] of this.looks) if (!look.settled) names.push(name);
+    return names;
   }
 
   /** Creates the inbox (and parents) if absent. Throws InvalidArgumentError, naming it, if it cannot be a folder. */
@@ -133,7 +150,14 @@ export class InboxWatcher {
     if (this.settleMs === 0) return true;
     const before = this.looks.get(file.name);
     if (!before || !sameLook(before, file)) {
-      this.looks.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, since: now, settled: false });
+      const firstSeen = before?.firstSeen ?? now;
+      const told = before?.told ?? firstSeen;
+      const look = { size: file.size, mtimeMs: file.mtimeMs, since: now, settled: false, firstSeen, told };
+      this.looks.set(file.name, look);
+      if (now - look.told >= this.stillChangingMs) {
+        look.told = now;
+        this.onStillChanging(file.name, now - firstSeen);
+      }
       return false;
     }
     before.settled ||= now - file.mtimeMs >= this.settleMs || now - before.since >= this.settleMs;
