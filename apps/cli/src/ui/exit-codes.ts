@@ -3,7 +3,7 @@ import { ErrorCode } from '@tributary/core';
 /** The CLI's exit codes, a contract other tools depend on. */
 export const EXIT = {
   OK: 0,
-  /** The command ran and found a problem: a conflict, or damage. */
+  /** The command ran and found a problem: a merge conflict, or damage. (A refusal, CONFLICT included, is USAGE.) */
   PROBLEM: 1,
   /** Usage error or bad input. */
   USAGE: 2,
