@@ -76,15 +76,14 @@ export async function checkoutTo(
  * Files and symlinks under `dir` (not followed) that `tree` does not hold at the same path, in no set order. Each
  * folder is read beside its tree, whose entries are read once: not a lookup from the root for every file.
  */
-async function filesNotIn(repo: Repository, tree: TreeId | undefined, dir: string, rel = ''): Promise<string[]> {
+async function filesNotIn(repo: Repository, tree: TreeId | undefined, dir: string, rel = '', out: string[] = []): Promise<string[]> {
   const held = new Map<string, TreeEntry>();
   if (tree) for await (const entry of readTree(repo.objects, tree)) held.set(entry.name, entry);
-  const out: string[] = [];
   for (const e of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
     if (!rel && e.name === REPOSITORY_DIR) continue;
     const p = rel ? `${rel}/${e.name}` : e.name;
     const entry = held.get(e.name);
-    if (e.isDirectory()) out.push(...(await filesNotIn(repo, entry?.kind === 'dir' ? entry.id : undefined, dir, p)));
+    if (e.isDirectory()) await filesNotIn(repo, entry?.kind === 'dir' ? entry.id : undefined, dir, p, out);
     else if (!entry) out.push(p);
   }
   return out;

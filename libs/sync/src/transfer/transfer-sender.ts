@@ -335,7 +335,7 @@ class CommitTransfer {
         const next: Wanted[] = [];
         for (const f of read) {
           this.presume(f.children);
-          asking.push(...f.children);
+          append(asking, f.children);
           for (const c of f.children) {
             const levels = this.known.get(c.id) === false ? 0 : unsure.get(f.parent)! + 1;
             if (this.known.get(c.id) === true || levels > SPECULATIVE_LEVELS) continue;
@@ -343,8 +343,8 @@ class CommitTransfer {
             next.push(c);
           }
         }
-        families.push(...read);
-        asking.push(...wave);
+        append(families, read);
+        append(asking, wave);
         wave = next;
       }
       await this.ask([...alsoAsk, ...this.unanswered(asking)]);
@@ -727,4 +727,12 @@ class ChunkAligner {
     }
     return this.current && this.current.offset === offset ? this.current.id : undefined;
   }
+}
+
+/**
+ * Appends `items` to `to` one by one: `to.push(...items)` passes each as an argument and overflows the stack past
+ * about 120,000 (a level of a wide tree offered to a new receiver).
+ */
+function append<T>(to: T[], items: readonly T[]): void {
+  for (const item of items) to.push(item);
 }

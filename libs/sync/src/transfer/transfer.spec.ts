@@ -755,6 +755,25 @@ describe('object transfer', () => {
     expect((await dst.get(sha256(big))).equals(big)).toBe(true);
   });
 
+  it('offers a new receiver a folder of 130,000 files, more than one call can take as arguments', async () => {
+    const src = await db();
+    const dst = await db();
+    const bytes = Buffer.from('one row\n');
+    const id = await src.put(bytes);
+    const entries = [];
+    for (let i = 0; i < 130_000; i++) {
+      entries.push({ path: `wide/f${String(i).padStart(6, '0')}`, entry: { kind: 'file' as const, executable: false, chunked: false, id, size: bytes.length } });
+    }
+    const tree = await writeTreeFromPaths(src, entries);
+    const c: Commit = { tree: tree.id, parents: [], author: 'test', time: '2026-11-24T00:00:00.000Z', message: 'wide', annotations: {} };
+    const commit = (await src.put(encodeCommit(c))) as CommitId;
+    await src.flush();
+
+    const { got } = await transfer(src, dst, commit);
+    expect(got.commit).toBe(commit);
+    expect((await dst.get(id)).equals(bytes)).toBe(true);
+  });
+
   it('refuses a have query of no ids, which no sender asks (1 to 4096 ids)', async () => {
     const dst = await db();
     const ch = memoryChannels();
