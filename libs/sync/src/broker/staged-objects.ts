@@ -42,6 +42,10 @@ export class StagedObjects implements ObjectTarget {
     return this.shared.has(id) || this.staged.has(id);
   }
 
+  readable(id: ObjectId): boolean {
+    return this.shared.isStored(id) || this.staged.has(id);
+  }
+
   sizeOf(id: ObjectId): number | undefined {
     return this.shared.sizeOf(id) ?? this.staged.sizeOf(id);
   }

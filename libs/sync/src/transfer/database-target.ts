@@ -12,6 +12,7 @@ export function databaseTarget(db: ObjectDatabase, opts: { flushOnReceive?: bool
   const flushOnReceive = opts.flushOnReceive ?? true;
   return {
     has: (id: ObjectId) => db.has(id),
+    readable: (id: ObjectId) => db.isStored(id),
     sizeOf: (id: ObjectId) => db.sizeOf(id),
     get: (id: ObjectId) => db.get(id),
     getMany: (ids: readonly ObjectId[]) => db.getMany(ids),

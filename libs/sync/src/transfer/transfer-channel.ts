@@ -56,7 +56,10 @@ export interface ObjectReader {
  * invariant), which holds for an ObjectDatabase that only ever stores an object after its references.
  */
 export interface ObjectTarget {
+  /** Whether the target holds `id` for new objects to refer to (one in a pack a gc is deleting does not count). */
   has(id: ObjectId): boolean;
+  /** Whether a held object's bytes can be read now, one in a pack a gc is deleting included: a delta base needs no more. */
+  readable(id: ObjectId): boolean;
   /** The length of a held object's bytes without reading them (undefined when not held). */
   sizeOf(id: ObjectId): number | undefined;
   /** Bytes of a held object, for applying a delta. */

@@ -2,6 +2,7 @@ import {
   Commit,
   CommitId,
   decodeChunkList,
+  diffTrees,
   encodeCheckedTreePage,
   encodeCommit,
   IntegrityError,
@@ -237,6 +238,24 @@ describe('object transfer', () => {
     expect(reads).toBeLessThan(40);
     // The new file, and each changed node as a delta of the held one: the day's page alone is some 20 KB whole.
     expect(sent.wireBytes).toBeLessThan(2048);
+  });
+
+  it('applies a delta against a base a gc on its store is deleting (readable, no longer held for new writes)', async () => {
+    const { src, dst, one, two } = await newFileDeepInHeldTree();
+    // What a gc's notice does to the old commit's trees: still in their pack and readable, but not `has` any more.
+    const condemned = new Set<ObjectId>();
+    for await (const c of diffTrees(src, one.tree, two.tree)) if (c.old?.kind === 'dir') condemned.add(c.old.id);
+    condemned.add(one.tree);
+    const inner = databaseTarget(dst);
+    const target: ObjectTarget = { ...inner, has: (id) => !condemned.has(id) && inner.has(id) };
+    const ch = memoryChannels();
+    const [sent, got] = await Promise.all([
+      new TransferSender(src, ch.sender).sendCommit(two.commit, { base: one.commit, baseHeld: true }),
+      new TransferReceiver(target, ch.receiver).receiveCommit(),
+    ]);
+    expect(sent.deltas).toBeGreaterThan(0);
+    expect(got.commit).toBe(two.commit);
+    expect(await readAllFiles(dst, two.tree)).toEqual(await readAllFiles(src, two.tree));
   });
 
   it('asks about a commit on the base it just sent with its changes in one round trip; none on a replay', async () => {
