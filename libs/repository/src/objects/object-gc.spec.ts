@@ -208,6 +208,18 @@ describe('collectGarbage', () => {
     expect(await store.keys()).toEqual([youngOrphan]);
   });
 
+  it('leaves a pack file without an index for 15 minutes even with no grace period: its index may be on its way', async () => {
+    const store = new ClockedStore();
+    const orphan = `packs/pack-${'3'.repeat(32)}.pack`;
+    await store.putIfAbsent(orphan, Buffer.from('a pack whose index is being written'));
+    store.now = at(60_000);
+    expect(await collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(store.now, { graceMs: 0 }))).toMatchObject({ deletedPacks: 0 });
+    expect(await store.keys()).toEqual([orphan]);
+    store.now = at(16 * 60_000);
+    expect(await collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(store.now, { graceMs: 0 }))).toMatchObject({ deletedPacks: 1 });
+    expect(await store.keys()).toEqual([]);
+  });
+
   it('rewrites a live delta whose base is dead as a full object', async () => {
     const store = new ClockedStore();
     const base = randomBytes(20_000);

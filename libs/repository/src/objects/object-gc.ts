@@ -23,7 +23,10 @@ import { LoadedPack, ObjectDatabase, readCondemnedNotice } from './object-databa
 import { packsToMerge } from './pack-merge-plan';
 
 export interface GcOptions {
-  /** Packs (and orphan pack files) modified less than this long ago are never touched. */
+  /**
+   * Packs (and orphan pack files, which also wait at least ORPHAN_MIN_AGE_MS) modified less than this long ago are
+   * never touched.
+   */
   readonly graceMs: number;
   /** Compute the result without writing or deleting anything. */
   readonly dryRun: boolean;
@@ -72,6 +75,12 @@ export interface GcResult {
 
 /** collectGarbage's `isLive` for a run that only merges packs. */
 export const EVERY_OBJECT_LIVE = 'every object live';
+
+/**
+ * A pack file without an index, or an unfinished one, younger than this is never deleted, whatever the grace period:
+ * its writer may be between storing the pack and its index, which nothing else tells gc.
+ */
+const ORPHAN_MIN_AGE_MS = 15 * 60 * 1000;
 
 /** A condemned notice older than this is a gc's that died before removing it: the next gc removes it. */
 const STALE_NOTICE_MS = 24 * 60 * 60 * 1000;
@@ -132,7 +141,9 @@ export async function collectGarbage(
     if (!f) files.set(parsed.name, (f = {}));
     f[parsed.kind] = info;
   }
-  const orphans = opts.deleteOrphans === false ? [] : [...files.values()].filter((f) => f.pack && !f.idx && isOld(f.pack)).map((f) => f.pack!);
+  const orphanAgeMs = Math.max(opts.graceMs, ORPHAN_MIN_AGE_MS);
+  const isOrphaned = (f: PackFiles) => f.pack !== undefined && !f.idx && now - f.pack.modified.getTime() > orphanAgeMs;
+  const orphans = opts.deleteOrphans === false ? [] : [...files.values()].filter(isOrphaned).map((f) => f.pack!);
   const packs = db.packs();
   const old = packs.filter((p) => {
     const f = files.get(p.name);
@@ -234,7 +245,7 @@ export async function collectGarbage(
   }
   // A pack a writer was killed while storing, on a store that writes it beside its key first (local disk).
   const unfinished =
-    opts.deleteOrphans === false ? { files: 0, bytes: 0 } : await sweepUnfinishedPacks(store, opts.graceMs, { dryRun: opts.dryRun });
+    opts.deleteOrphans === false ? { files: 0, bytes: 0 } : await sweepUnfinishedPacks(store, orphanAgeMs, { dryRun: opts.dryRun });
   return {
     deletedPacks: rewritten.size + orphans.length + unfinished.files,
     deletedObjects,
