@@ -37,6 +37,7 @@ import { PackIndex } from '../packs/pack-index';
 import { PackWriter } from '../packs/pack-writer';
 import { Mutex } from '../locks/mutex';
 import { SharedRangeReads } from './shared-range-reads';
+import { RecentlyUsed } from './recently-used';
 
 export interface ObjectDatabaseOptions {
   /** A pack is finished before it would grow past this many bytes. Default 64 MiB. */
@@ -946,43 +947,15 @@ function payloadAt(buf: Buffer, at: number, pack: LoadedPack, entry: IndexEntry)
   return buf.subarray(start, start + entry.storedLength);
 }
 
-/** LRU of small verified objects under a byte budget. Holds its own copies. */
-class SmallObjectCache {
-  private readonly map = new Map<string, Buffer>();
-  private bytes = 0;
-
-  constructor(private readonly budget: number) {}
-
-  has(id: string): boolean {
-    return this.map.has(id);
+/** The most recently used small verified objects under a byte budget. Holds its own copies. */
+class SmallObjectCache extends RecentlyUsed {
+  constructor(private readonly budgetBytes: number) {
+    super(budgetBytes);
   }
 
-  get(id: string): Buffer | undefined {
-    const b = this.map.get(id);
-    if (b) {
-      this.map.delete(id);
-      this.map.set(id, b);
-    }
-    return b;
-  }
-
-  set(id: string, bytes: Buffer): void {
-    if (bytes.length > CACHE_MAX_OBJECT || bytes.length > this.budget || this.map.has(id)) return;
-    this.map.set(id, Buffer.from(bytes));
-    this.bytes += bytes.length;
-    for (const [k, v] of this.map) {
-      if (this.bytes <= this.budget) break;
-      this.map.delete(k);
-      this.bytes -= v.length;
-    }
-  }
-
-  delete(id: string): void {
-    const b = this.map.get(id);
-    if (b) {
-      this.map.delete(id);
-      this.bytes -= b.length;
-    }
+  override set(id: string, bytes: Buffer): void {
+    if (bytes.length > CACHE_MAX_OBJECT || bytes.length > this.budgetBytes || this.has(id)) return;
+    super.set(id, Buffer.from(bytes));
   }
 }
 

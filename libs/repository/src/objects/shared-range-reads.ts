@@ -1,3 +1,5 @@
+import { RecentlyUsed } from './recently-used';
+
 /**
  * Ranged reads of pack files shared by concurrent readers of one database. A broker sending the same commit to
  * many subscribers at once asks for the same ranges in the same order, one subscriber a little behind another:
@@ -9,22 +11,19 @@
  */
 export class SharedRangeReads {
   private readonly inFlight = new Map<string, Promise<Buffer>>();
-  /** Recently completed reads, oldest first (a Map keeps insertion order). */
-  private readonly recent = new Map<string, Buffer>();
-  private recentBytes = 0;
+  /** Recently completed reads. */
+  private readonly recent: RecentlyUsed;
 
   /** `keepBytes`: how many bytes of completed reads to keep for readers that come later; 0 keeps none. */
-  constructor(private readonly keepBytes: number) {}
+  constructor(private readonly keepBytes: number) {
+    this.recent = new RecentlyUsed(keepBytes);
+  }
 
   /** The bytes of `length` bytes at `offset` of `packKey`: kept, joined, or fetched by `fetch`. */
   read(packKey: string, offset: number, length: number, fetch: () => Promise<Buffer>): Promise<Buffer> {
     const key = `${packKey}:${offset}:${length}`;
     const kept = this.recent.get(key);
-    if (kept) {
-      this.recent.delete(key);
-      this.recent.set(key, kept);
-      return Promise.resolve(kept);
-    }
+    if (kept) return Promise.resolve(kept);
     const pending = this.inFlight.get(key);
     if (pending) return pending;
     const read = fetch().then(
@@ -46,11 +45,5 @@ export class SharedRangeReads {
     // A read larger than a quarter of the budget would push out everything else for one reader's sake.
     if (this.keepBytes === 0 || bytes.length > this.keepBytes / 4) return;
     this.recent.set(key, bytes);
-    this.recentBytes += bytes.length;
-    for (const [oldKey, old] of this.recent) {
-      if (this.recentBytes <= this.keepBytes) break;
-      this.recent.delete(oldKey);
-      this.recentBytes -= old.length;
-    }
   }
 }
