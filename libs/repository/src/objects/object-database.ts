@@ -150,6 +150,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   private lastHit: LoadedPack | undefined;
   private writer: PackWriter | undefined;
   private readonly lock = new Mutex();
+  /** The gc notices read so far that were still listed at the last reload, and the packs each names. */
+  private readonly notices = new Map<string, readonly string[]>();
   private readonly cache: SmallObjectCache;
   private readonly rangeReads: SharedRangeReads;
 
@@ -192,7 +194,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     const readNotices = async (keys: readonly string[]) => {
       for (const key of keys) {
         notices.add(key);
-        for (const name of (await readCondemnedNotice(this.store, key)) ?? []) condemned.add(name);
+        for (const name of (await this.condemnedBy(key)) ?? []) condemned.add(name);
       }
     };
     if (opts.noticesFirst) {
@@ -208,6 +210,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     }
     await readNotices(more);
     this.condemned = condemned;
+    for (const key of this.notices.keys()) if (!notices.has(key)) this.notices.delete(key);
     const missing = [...listed].filter((name) => !this.loaded.has(name));
     const fresh: LoadedPack[] = [];
     await forEachLimited(missing, INDEX_LOAD_CONCURRENCY, async (name) => {
@@ -557,6 +560,18 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       }
     }
     return out;
+  }
+
+  /**
+   * The packs the gc notice at `key` names, or undefined once it is gone. A notice never changes under its key (its
+   * name is its writer's random id), so each is read once while it stands.
+   */
+  async condemnedBy(key: string): Promise<readonly string[] | undefined> {
+    const known = this.notices.get(key);
+    if (known) return known;
+    const packs = await readCondemnedNotice(this.store, key);
+    if (packs) this.notices.set(key, packs);
+    return packs;
   }
 
   /** Loaded packs, for maintenance (gc, verify). */
@@ -1021,7 +1036,7 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
  * The packs the gc notice at `key` names, or undefined when it is gone since it was listed: its gc has deleted its
  * packs (or given up), which a listing of the packs after this read shows.
  */
-export async function readCondemnedNotice(store: ObjectStore, key: string): Promise<string[] | undefined> {
+async function readCondemnedNotice(store: ObjectStore, key: string): Promise<string[] | undefined> {
   try {
     return decodeCondemned(await store.get(key));
   } catch (e) {

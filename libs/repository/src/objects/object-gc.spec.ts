@@ -475,6 +475,21 @@ describe('collectGarbage', () => {
     expect((await store.keys()).filter((k) => k.endsWith('.condemned'))).toEqual([]);
   });
 
+  it("reads another run's notice once, however often it reloads", async () => {
+    const store = new ClockedStore();
+    const [liveId] = await writePack(store, [blob('live'), blob('dead')]);
+    const [announced] = (await ObjectDatabase.open(store)).packs();
+    const notice = 'packs/gc-11111111111111111111111111111111.condemned';
+    await store.putIfAbsent(notice, Buffer.from(JSON.stringify({ packs: [announced.name] })));
+    store.now = at(2 * HOUR);
+    const reads: string[] = [];
+    store.beforeGet = async (key) => void reads.push(key);
+    const r = await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === liveId, gcOpts(store.now));
+    store.beforeGet = undefined;
+    expect(r.deletedObjects).toBe(1);
+    expect(reads.filter((k) => k === notice)).toHaveLength(1);
+  });
+
   it('looks past an announced pack without searching every pack for each id', async () => {
     const store = new ClockedStore();
     const shared = blob('shared');

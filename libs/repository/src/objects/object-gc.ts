@@ -19,7 +19,7 @@ import {
   RECORD_HEADER_BYTES,
 } from '../packs/pack-format';
 import { FinishedPack, PackWriter } from '../packs/pack-writer';
-import { LoadedPack, ObjectDatabase, readCondemnedNotice } from './object-database';
+import { LoadedPack, ObjectDatabase } from './object-database';
 import { packsToMerge } from './pack-merge-plan';
 
 export interface GcOptions {
@@ -240,7 +240,7 @@ export async function collectGarbage(
     }
     for (const o of orphans) await store.delete(o.key);
     if (notice) await store.delete(notice);
-    await removeFinishedNotices(store, notices, files, now);
+    await removeFinishedNotices(db, store, notices, files, now);
     await db.reload();
   }
   // A pack a writer was killed while storing, on a store that writes it beside its key first (local disk).
@@ -261,9 +261,15 @@ export async function collectGarbage(
  * Removes other gc runs' notices that are done with: every pack they list is gone (that run died after deleting),
  * or they are older than STALE_NOTICE_MS (it died before). A notice of a run still going lists packs that exist.
  */
-async function removeFinishedNotices(store: ObjectStore, notices: readonly ObjectInfo[], files: ReadonlyMap<string, PackFiles>, now: number): Promise<void> {
+async function removeFinishedNotices(
+  db: ObjectDatabase,
+  store: ObjectStore,
+  notices: readonly ObjectInfo[],
+  files: ReadonlyMap<string, PackFiles>,
+  now: number,
+): Promise<void> {
   for (const n of notices) {
-    const packs = await readCondemnedNotice(store, n.key);
+    const packs = await db.condemnedBy(n.key);
     if (!packs) continue;
     const stale = now - n.modified.getTime() > STALE_NOTICE_MS;
     if (stale || packs.every((name) => !files.get(name)?.idx)) await store.delete(n.key);
