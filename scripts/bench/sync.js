@@ -8,6 +8,7 @@
  *   long      publish and subscribe through a 25 ms-each-way TCP proxy     >= half a plain TCP stream through it
  *   fanout    1 publisher, 10 subscribers verifying into memory            >= half raw grpc-js to 10 clients; NATS beside
  *   latency   agent commit -> hub merge, small batches, fsynced, loopback  p99 < 50 ms; where the time goes
+ *   backlog   3000 waiting batches into one folder, agent -> hub            last quarter's rate >= 80% of the first; git beside
  *
  *   node scripts/bench/sync.js                         # everything at full size (a few minutes)
  *   BENCH_SCALE=0.05 node scripts/bench/sync.js        # a smoke run: every size times 0.05
@@ -33,6 +34,7 @@ const FIGURES = [
   ['long', () => require('./sync/long-links')],
   ['fanout', () => require('./sync/fan-out')],
   ['latency', () => require('./sync/latency')],
+  ['backlog', () => require('./sync/backlog')],
 ];
 
 /**
