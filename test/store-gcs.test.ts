@@ -14,7 +14,7 @@ import {
 } from '../libs/storage/src/testing/store-contract';
 import { FakeGcs, startFakeGcs } from './support/fake-gcs-server';
 import { runAdapterFigure } from './support/bench-adapter-figure';
-import { closedPort, expectLostAnswersTakenAsDone, gatedStream, setEnv, withEnv, withWebServer } from './support/cloud-store-helpers';
+import { closedPort, collect, expectLostAnswersTakenAsDone, expectWebPagesRefused, gatedStream, setEnv, withEnv, withWebServer } from './support/cloud-store-helpers';
 import { HttpFaultProxy } from './support/http-fault-proxy';
 
 let fake: FakeGcs;
@@ -102,7 +102,7 @@ describe('GcsStore', () => {
             const answered = status === 200 ? 'answered' : `answered HTTP ${status}`;
             expect(error).toMatchObject({
               code: 'UNAVAILABLE',
-              message: `cannot open store gs://any-bucket/p at ${endpoint}: ${endpoint} ${answered}, but not as the GCS JSON API does (a proxy or another server?)`,
+              message: `cannot open store gs://any-bucket/p at ${endpoint}: it ${answered}, but not as the GCS JSON API does (a proxy or another server?)`,
             });
           }
         }),
@@ -148,6 +148,9 @@ describe('GcsStore', () => {
           ['create', () => store.compareAndSwap('refs/heads/other', undefined, Buffer.from('b'))],
           ['delete', () => store.delete('refs/heads/main')],
           ['delete', () => store.deleteVersioned('refs/heads/main', version)],
+          ['read', () => store.get('refs/heads/main')],
+          ['read', () => store.getRange('refs/heads/main', { offset: 0, length: 1 })],
+          ['list', () => collect(store.list('refs/'))],
         ];
         for (const [action, attempt] of attempts) {
           const error = await attempt().catch((e: unknown) => e);
@@ -159,6 +162,28 @@ describe('GcsStore', () => {
       });
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('never takes a web page answering in place of GCS after the store opened for data, an absent key or a conflict', async () => {
+    for (const status of [200, 404]) {
+      let page = false;
+      const { hostname, port } = new URL(fake.env.STORAGE_EMULATOR_HOST);
+      const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, () =>
+        page ? { status, headers: { 'content-type': 'text/html' }, body: '<html>Sign in to the gateway</html>' } : undefined,
+      );
+      try {
+        const url = `gs://${uniqueBucket()}/p`;
+        await (await GcsStore.open(url, { create: true })).close();
+        await withEnv({ STORAGE_EMULATOR_HOST: `http://127.0.0.1:${proxy.port}` }, async () => {
+          const store = await GcsStore.open(url, { maxRetries: 0 });
+          page = true;
+          await expectWebPagesRefused(store, 'the GCS JSON API');
+          await expect(collect(store.list('refs/'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        });
+      } finally {
+        await proxy.close();
+      }
     }
   });
 

@@ -15,6 +15,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { S3Store } from '../libs/storage/src/s3.store';
+import { S3Timeouts } from '../libs/storage/src/s3/s3-client.factory';
 import {
   describeObjectStoreContract,
   expectBytes,
@@ -25,7 +26,7 @@ import {
 } from '../libs/storage/src/testing/store-contract';
 import { ConditionalProxy, startConditionalProxy } from './support/s3-conditional-proxy';
 import { S3Emulator, s3Env, startS3Emulator } from './support/s3rver-harness';
-import { closedPort, expectLostAnswersTakenAsDone, withWebServer } from './support/cloud-store-helpers';
+import { closedPort, expectLostAnswersTakenAsDone, expectWebPagesRefused, withWebServer } from './support/cloud-store-helpers';
 import { HttpFaultProxy } from './support/http-fault-proxy';
 
 const MiB = 1024 * 1024;
@@ -64,7 +65,7 @@ describe('S3Store', () => {
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((s) => s.close()));
   });
-  async function open(url: string, opts: { create?: boolean; env?: Record<string, string> } = {}): Promise<S3Store> {
+  async function open(url: string, opts: { create?: boolean; env?: Record<string, string>; timeouts?: Partial<S3Timeouts> } = {}): Promise<S3Store> {
     const store = await S3Store.open(url, { env: emulator.env, ...opts });
     opened.push(store);
     return store;
@@ -146,7 +147,7 @@ describe('S3Store', () => {
             const failure = S3Store.open('s3://anything/repo', { env: s3Env(endpoint), create });
             await expect(failure).rejects.toMatchObject({
               code: 'UNAVAILABLE',
-              message: `cannot open store s3://anything/repo at ${endpoint}: ${endpoint} answered HTTP ${status}, but not as S3 does (a proxy or another server?)`,
+              message: `cannot open store s3://anything/repo at ${endpoint}: it answered HTTP ${status}, but not as S3 does (a proxy or another server?)`,
             });
           }
         });
@@ -187,6 +188,45 @@ describe('S3Store', () => {
         expect(proxy.requests.filter((r) => r.faulted)).toHaveLength(2);
       } finally {
         await proxy.close();
+      }
+    });
+
+    it('never takes a web page answering in place of S3 after the store opened for data, an absent key or a conflict', async () => {
+      for (const status of [200, 404]) {
+        let page = false;
+        const { hostname, port } = new URL(emulator.endpoint);
+        const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, () =>
+          page ? { status, headers: { 'content-type': 'text/html' }, body: '<html>Sign in to the gateway</html>' } : undefined,
+        );
+        try {
+          const store = await open(`s3://web-page-${status}/p`, { create: true, env: s3Env(`http://127.0.0.1:${proxy.port}`) });
+          page = true;
+          await expectWebPagesRefused(store, 'S3');
+        } finally {
+          await proxy.close();
+        }
+      }
+    });
+
+    it('waits out a conditional write still under way (409) before judging a swap, so its own slow first try counts', async () => {
+      // The first try of the swap is held at the store past the client's time limit; the client tries again and is
+      // answered 409 while the first is still under way, which then takes effect.
+      let held = 0;
+      conflicting.beforeForward = async (write) => {
+        if (write.key.includes('refs/') && held++ === 0) await new Promise((resolve) => setTimeout(resolve, 1200));
+      };
+      // As S3 does, the fault proxy carries out a request it has received in full, though its client has gone.
+      const { hostname, port } = new URL(conflicting.endpoint);
+      const front = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, () => undefined);
+      try {
+        const env = s3Env(`http://127.0.0.1:${front.port}`);
+        const store = await open('s3://slow-first-try/p', { create: true, env, timeouts: { quickRequestMs: 1000 } });
+        const version = await store.compareAndSwap('refs/heads/main', undefined, Buffer.from('mine'));
+        expect(await store.readVersioned('refs/heads/main')).toEqual({ version, data: Buffer.from('mine') });
+        expect(conflicting.writes.filter((w) => w.key.includes('refs/heads/main')).map((w) => w.refused)).toContain(409);
+      } finally {
+        conflicting.beforeForward = undefined;
+        await front.close();
       }
     });
 

@@ -93,3 +93,35 @@ export async function expectLostAnswersTakenAsDone(store: ObjectStore, loseNext:
   await expect(store.compareAndSwap('refs/heads/main', undefined, Buffer.from('c'))).rejects.toMatchObject({ code: 'CONFLICT' });
   expect((await store.readVersioned('refs/heads/main'))?.data.toString()).toBe('b');
 }
+
+/**
+ * Checks a store opened through a gateway that now answers every object request with a web page of `status`: no
+ * read, stat or swap takes the page for an answer (data, a version, an absent key, a conflict); each fails
+ * UNAVAILABLE saying the endpoint answered, but not as `service` does.
+ */
+export async function expectWebPagesRefused(store: ObjectStore, service: string): Promise<void> {
+  const attempts: [string, () => Promise<unknown>][] = [
+    ['read', () => store.readVersioned('refs/heads/main')],
+    ['read', () => store.get('config')],
+    ['stat', () => store.head('config')],
+    ['update', () => store.compareAndSwap('refs/heads/main', undefined, Buffer.from('c'))],
+    ['update', () => store.compareAndSwap('refs/heads/main', '12', Buffer.from('c'))],
+  ];
+  for (const [action, attempt] of attempts) {
+    const outcome = await attempt().then(
+      (value) => ({ value }),
+      (e: unknown) => ({ code: (e as { code?: unknown }).code, message: (e as Error).message }),
+    );
+    expect({ action, outcome }).toMatchObject({
+      action,
+      outcome: { code: 'UNAVAILABLE', message: expect.stringMatching(new RegExp(`^cannot ${action} .* but not as ${service} does`)) },
+    });
+  }
+}
+
+/** Everything an async iterable yields, in order. */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}

@@ -21,7 +21,7 @@ import {
 } from './cloud/cloud-body';
 import { Crc32c } from './gcs/crc32c';
 import { beforeDeadline } from './cloud/deadline';
-import { foreignAnswer } from './cloud/foreign-answer';
+import { foreignAnswer, isWebPage } from './cloud/foreign-answer';
 import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { GCS_SERVICE, gcsError, gcsStatus, isGcsWebPage, isMissingBucket } from './gcs/gcs-errors';
 import { keyChanged, keyExists, keyNotFound } from './key-errors';
@@ -201,7 +201,8 @@ export class GcsStore implements ObjectStore {
     }
     const options = range ? { start: range.offset, end: range.offset + range.length - 1 } : {};
     try {
-      const { stream } = await openRead(this.file(key), options);
+      // The answer must start within the deadline; the bytes then flow under the client's own limits.
+      const { stream } = await this.quick('read', key, openRead(this.file(key), options), (late) => late.stream.destroy());
       return relayStream(stream, (e) => this.fail(e, 'read', key));
     } catch (e) {
       // 416: the range starts at or past the end, so the object exists and the clipped range is empty.
@@ -214,9 +215,10 @@ export class GcsStore implements ObjectStore {
     validateStoreKey(key);
     try {
       const [meta] = await this.quick('stat', key, this.file(key).getMetadata());
+      this.generationOf(meta, 'stat', key);
       return { key, size: Number(meta.size), modified: new Date(String(meta.updated)) };
     } catch (e) {
-      if (gcsStatus(e) === 404 && !isMissingBucket(e)) return undefined;
+      if (isObjectAbsent(e)) return undefined;
       throw this.fail(e, 'stat', key);
     }
   }
@@ -230,13 +232,16 @@ export class GcsStore implements ObjectStore {
       let next: { pageToken?: string } | null;
       try {
         let files: unknown[];
-        [files, next] = await this.bucket.getFiles({
+        let answer: unknown;
+        const page = this.bucket.getFiles({
           prefix: this.namePrefix + prefix,
           autoPaginate: false,
           maxResults: this.listPageSize,
           pageToken,
           fields: 'items(name,size,updated),nextPageToken',
         });
+        [files, next, answer] = await this.quick('list', prefix || '/', page);
+        if (typeof answer === 'string') throw this.foreign('list', prefix || '/');
         // With `fields`, the client hands back the raw items instead of File objects.
         items = files as ListedObject[];
       } catch (e) {
@@ -256,7 +261,7 @@ export class GcsStore implements ObjectStore {
     try {
       await this.quick('delete', key, this.file(key).delete());
     } catch (e) {
-      if (gcsStatus(e) === 404 && !isMissingBucket(e)) return;
+      if (isObjectAbsent(e)) return;
       throw this.fail(e, 'delete', key);
     }
   }
@@ -267,7 +272,7 @@ export class GcsStore implements ObjectStore {
     try {
       return await this.quick('read', key, this.readCurrent(key));
     } catch (e) {
-      if (gcsStatus(e) === 404 && !isMissingBucket(e)) return undefined;
+      if (isObjectAbsent(e)) return undefined;
       throw this.fail(e, 'read', key);
     }
   }
@@ -280,7 +285,7 @@ export class GcsStore implements ObjectStore {
     if (typeof generation === 'string' && /^\d+$/.test(generation)) return { data, version: generation };
     // A server that does not send the header: take the generation, then read exactly that generation.
     const [meta] = await file.getMetadata();
-    const version = String(meta.generation);
+    const version = this.generationOf(meta, 'read', key);
     const pinned = this.bucket.file(file.name, { generation: version });
     return { data: await readAll((await openRead(pinned, {})).stream), version };
   }
@@ -307,9 +312,9 @@ export class GcsStore implements ObjectStore {
   private async versionWrittenBy(key: string, writeId: string): Promise<string | undefined> {
     try {
       const [meta] = await this.quick('stat', key, this.file(key).getMetadata());
-      return meta.metadata?.[WRITE_ID_METADATA] === writeId ? String(meta.generation) : undefined;
+      return meta.metadata?.[WRITE_ID_METADATA] === writeId ? this.generationOf(meta, 'stat', key) : undefined;
     } catch (e) {
-      if (gcsStatus(e) === 404 && !isMissingBucket(e)) return undefined;
+      if (isObjectAbsent(e)) return undefined;
       throw this.fail(e, 'stat', key);
     }
   }
@@ -321,15 +326,18 @@ export class GcsStore implements ObjectStore {
       await this.quick('delete', key, this.file(key).delete({ ifGenerationMatch: expected }));
     } catch (e) {
       const status = gcsStatus(e);
-      if (status === 412 || (status === 404 && !isMissingBucket(e))) throw this.conflict(key, expected);
+      if (status === 412 || isObjectAbsent(e)) throw this.conflict(key, expected);
       throw this.fail(e, 'delete', key);
     }
   }
 
   async close(): Promise<void> {}
 
-  /** `work`, or UnavailableError if it takes longer than quickRequestMs (see GcsStoreOptions). */
-  private quick<T>(action: string, key: string, work: Promise<T>): Promise<T> {
+  /**
+   * `work`, or UnavailableError if it takes longer than quickRequestMs (see GcsStoreOptions); what it yields too late
+   * goes to `onLate`.
+   */
+  private quick<T>(action: string, key: string, work: Promise<T>, onLate?: (value: T) => void): Promise<T> {
     const late = () =>
       new UnavailableError(`cannot ${action} ${key} in ${this.url}: no answer from ${this.endpoint} in time`, {
         url: this.url,
@@ -337,7 +345,28 @@ export class GcsStore implements ObjectStore {
         action,
         endpoint: this.endpoint,
       });
-    return beforeDeadline(work, this.quickRequestMs, late);
+    return beforeDeadline(work, this.quickRequestMs, late, onLate);
+  }
+
+  /**
+   * An object resource's generation, the version. GCS always gives one (a positive integer); an answer without is a
+   * page from something else at the endpoint, which must never pass for a write that took effect.
+   */
+  private generationOf(meta: unknown, action: string, key: string): string {
+    const generation = typeof meta === 'object' && meta !== null ? (meta as { generation?: unknown }).generation : undefined;
+    const text = typeof generation === 'number' || typeof generation === 'string' ? String(generation) : '';
+    if (/^[1-9]\d*$/.test(text)) return text;
+    throw this.foreign(action, key);
+  }
+
+  private foreign(action: string, key: string): UnavailableError {
+    const what = `${action} ${key} in ${this.url}`;
+    return new UnavailableError(`cannot ${what}: ${foreignAnswer(what, this.endpoint, undefined, GCS_SERVICE)}`, {
+      url: this.url,
+      key,
+      action,
+      endpoint: this.endpoint,
+    });
   }
 
   private file(key: string): File {
@@ -357,7 +386,8 @@ export class GcsStore implements ObjectStore {
     if (listed) {
       // The client hands back a body that is not JSON as a string (a web server at the endpoint), without failing.
       if (typeof listed.answer !== 'string') return;
-      throw new UnavailableError(`cannot open store ${this.url} at ${this.endpoint}: ${foreignAnswer(this.endpoint, undefined, GCS_SERVICE)}`, {
+      const what = `open store ${this.url} at ${this.endpoint}`;
+      throw new UnavailableError(`cannot ${what}: ${foreignAnswer(what, this.endpoint, undefined, GCS_SERVICE)}`, {
         url: this.url,
         endpoint: this.endpoint,
       });
@@ -385,7 +415,7 @@ export class GcsStore implements ObjectStore {
       preconditionOpts: { ifGenerationMatch },
       metadata: { contentType: CONTENT_TYPE, md5Hash: createHash('md5').update(data).digest('base64'), ...(metadata ? { metadata } : {}) },
     });
-    return String(file.metadata.generation);
+    return this.generationOf(file.metadata, 'update', file.name.slice(this.namePrefix.length));
   }
 
   /**
@@ -407,7 +437,7 @@ export class GcsStore implements ObjectStore {
   }
 
   private readError(e: unknown, key: string): unknown {
-    if (gcsStatus(e) === 404 && !isMissingBucket(e)) return this.notFound(key);
+    if (isObjectAbsent(e)) return this.notFound(key);
     return this.fail(e, 'read', key);
   }
 
@@ -453,6 +483,12 @@ function openRead(
       // An error status is followed by an 'error' carrying the parsed body.
       if ((res.statusCode ?? 0) >= 300) return;
       stream.removeListener('error', onError);
+      // A page from something in front of GCS is no object's bytes (gcsError says so).
+      if (isWebPage(res.headers)) {
+        // Read to its end, not cut, so its connection goes back to the pool whole: a page is short.
+        stream.on('error', () => undefined).resume();
+        return reject(Object.assign(new Error('a web page'), { response: res }));
+      }
       resolve({ stream, headers: res.headers ?? {} });
     };
     stream.once('error', onError);
@@ -465,4 +501,9 @@ interface ListedObject {
   readonly name: string;
   readonly size: string;
   readonly updated: string;
+}
+
+/** 404 for an object: not the bucket's (reported as a missing bucket) and not a web page's (someone else's). */
+function isObjectAbsent(e: unknown): boolean {
+  return gcsStatus(e) === 404 && !isMissingBucket(e) && !isGcsWebPage(e);
 }

@@ -35,7 +35,7 @@ import {
 import { S3Location, parseS3Url } from './s3/s3-location';
 import { isBytes } from './bytes';
 import { isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
-import { foreignAnswer, isWebPage } from './cloud/foreign-answer';
+import { foreignAnswer } from './cloud/foreign-answer';
 import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
@@ -243,7 +243,7 @@ export class S3Store implements ObjectStore {
       throw this.fail(e, 'read', key);
     }
     const data = await readAll(this.wrapBody(out.Body as Readable | undefined, out.ContentLength, key));
-    return { data, version: this.versionOf(out.ETag, key) };
+    return { data, version: this.versionOf(out.ETag, 'read', key) };
   }
 
   /** The version is the ETag (an MD5 of the value for single-part objects): writing back a value restores it. */
@@ -251,27 +251,38 @@ export class S3Store implements ObjectStore {
     validateStoreKey(key);
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
     const writeId = newWriteId();
-    try {
-      const out = await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.root + key,
-          Body: data,
-          ContentLength: data.length,
-          Metadata: { [WRITE_ID_METADATA]: writeId },
-          ...(expected === undefined ? { IfNoneMatch: '*' } : { IfMatch: expected }),
-        }),
-        this.quick,
-      );
-      return this.versionOf(out.ETag, key);
-    } catch (e) {
-      // 404: If-Match on a key that has no object.
-      if (isS3PreconditionFailed(e) || isS3ConditionalConflict(e) || isKeyAbsent(e)) {
-        const own = await this.versionWrittenBy(key, writeId);
-        if (own) return own;
-        throw keyChanged(this.url, key, expected, { cause: e });
+    const since = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.root + key,
+            Body: data,
+            ContentLength: data.length,
+            Metadata: { [WRITE_ID_METADATA]: writeId },
+            ...(expected === undefined ? { IfNoneMatch: '*' } : { IfMatch: expected }),
+          }),
+          this.quick,
+        );
+        return this.versionOf(out.ETag, 'update', key);
+      } catch (e) {
+        // 409: a conditional write of this key is still under way, perhaps this call's own first try (timed out
+        // here, not yet done there). Once it is over, a try again either succeeds or fails its condition, and
+        // the write id then tells whose write it was; until then, wait: up to a second try's time limit past
+        // the first try's.
+        if (isS3ConditionalConflict(e) && Date.now() - since < 2 * this.quick.requestTimeout) {
+          await sleep(Math.random() * Math.min(1000, 25 * 2 ** attempt));
+          continue;
+        }
+        // 404: If-Match on a key that has no object.
+        if (isS3PreconditionFailed(e) || isS3ConditionalConflict(e) || isKeyAbsent(e)) {
+          const own = await this.versionWrittenBy(key, writeId);
+          if (own) return own;
+          throw keyChanged(this.url, key, expected, { cause: e });
+        }
+        throw this.fail(e, 'update', key);
       }
-      throw this.fail(e, 'update', key);
     }
   }
 
@@ -323,23 +334,9 @@ export class S3Store implements ObjectStore {
 
   private async checkBucket(create: boolean): Promise<void> {
     try {
-      const head = new HeadBucketCommand({ Bucket: this.bucket });
-      let webPage = false;
-      // The SDK takes any 2xx answer to HeadBucket for a bucket; a web server at the endpoint gives one too.
-      head.middlewareStack.add(
-        (next) => async (args) => {
-          const out = await next(args);
-          webPage = isWebPage((out.response as { headers?: unknown }).headers);
-          return out;
-        },
-        { step: 'deserialize', name: 'tribWebPageCheck' },
-      );
-      const out = await this.client.send(head, this.quick);
-      if (!webPage) return;
-      throw new UnavailableError(`cannot open store ${this.url} at ${this.where}: ${foreignAnswer(this.where, out.$metadata.httpStatusCode, 'S3')}`, {
-        url: this.url,
-        endpoint: this.endpoint,
-      });
+      // A web page answering in S3's place fails here too (s3-client.factory's refuseWebPages), whatever its status.
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), this.quick);
+      return;
     } catch (e) {
       // A web server's 404 page says nothing about the bucket.
       if (!isS3NotFound(e) || isS3WebPage(e)) throw this.openError(e);
@@ -496,11 +493,15 @@ export class S3Store implements ObjectStore {
     return out;
   }
 
-  private versionOf(etag: string | undefined, key: string): string {
+  private versionOf(etag: string | undefined, action: string, key: string): string {
     if (etag) return etag;
-    throw new UnavailableError(`${this.url} returned no ETag for ${key}, so it cannot version values`, {
+    // S3 always sends one: whatever answered is something else, or something in front of it.
+    const what = `${action} ${key} in ${this.url}`;
+    throw new UnavailableError(`cannot ${what}: ${foreignAnswer(what, this.where, undefined, 'S3')} (no ETag)`, {
       url: this.url,
       key,
+      action,
+      endpoint: this.endpoint,
     });
   }
 
@@ -522,9 +523,9 @@ class SourceFailure {
   constructor(readonly cause: unknown) {}
 }
 
-/** 404 for a key; a missing bucket is a different failure and is reported as such. */
+/** 404 for a key; a missing bucket is a different failure and is reported as such, and so is a web page's 404. */
 function isKeyAbsent(e: unknown): boolean {
-  return isS3NotFound(e) && describeS3Failure(e).code !== 'NoSuchBucket';
+  return isS3NotFound(e) && describeS3Failure(e).code !== 'NoSuchBucket' && !isS3WebPage(e);
 }
 
 function stripQuotes(etag: string): string {

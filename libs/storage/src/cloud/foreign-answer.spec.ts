@@ -16,8 +16,9 @@ describe('isWebPage', () => {
 });
 
 describe('foreignAnswer', () => {
-  it('names the endpoint, the status when there is one, and the service it did not answer as', () => {
-    expect(foreignAnswer('http://h:1', 502, 'S3')).toBe('http://h:1 answered HTTP 502, but not as S3 does (a proxy or another server?)');
-    expect(foreignAnswer('http://h:1', undefined, 'S3')).toBe('http://h:1 answered, but not as S3 does (a proxy or another server?)');
+  it('names the endpoint (unless what failed names it), the status when there is one, and the service', () => {
+    expect(foreignAnswer('read k in s3://b', 'http://h:1', 502, 'S3')).toBe('http://h:1 answered HTTP 502, but not as S3 does (a proxy or another server?)');
+    expect(foreignAnswer('read k in s3://b', 'http://h:1', undefined, 'S3')).toBe('http://h:1 answered, but not as S3 does (a proxy or another server?)');
+    expect(foreignAnswer('open store s3://b at http://h:1', 'http://h:1', 404, 'S3')).toBe('it answered HTTP 404, but not as S3 does (a proxy or another server?)');
   });
 });

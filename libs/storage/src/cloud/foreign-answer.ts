@@ -11,8 +11,12 @@ export function isWebPage(headers: unknown): boolean {
   return typeof type === 'string' && /^\s*text\/html\b/i.test(type);
 }
 
-/** "ENDPOINT answered HTTP 502, but not as S3 does (a proxy or another server?)" */
-export function foreignAnswer(endpoint: string, status: number | undefined, service: string): string {
+/**
+ * "ENDPOINT answered HTTP 502, but not as S3 does (a proxy or another server?)", to follow "cannot WHAT: ". When
+ * `what` names the endpoint already ("open store s3://b at ENDPOINT"), "it answered ...".
+ */
+export function foreignAnswer(what: string, endpoint: string, status: number | undefined, service: string): string {
+  const who = what.includes(endpoint) ? 'it' : endpoint;
   const answered = status === undefined ? 'answered' : `answered HTTP ${status}`;
-  return `${endpoint} ${answered}, but not as ${service} does (a proxy or another server?)`;
+  return `${who} ${answered}, but not as ${service} does (a proxy or another server?)`;
 }

@@ -81,7 +81,7 @@ export function gcsError(e: unknown, what: string, endpoint: string, details: Re
   const code = (e as { code?: unknown } | null)?.code;
   const all = { ...details, ...(status !== undefined ? { status } : {}) };
   if (isGcsWebPage(e)) {
-    return new UnavailableError(`cannot ${what}: ${foreignAnswer(endpoint, status, GCS_SERVICE)}`, { ...all, endpoint }, { cause: e });
+    return new UnavailableError(`cannot ${what}: ${foreignAnswer(what, endpoint, status, GCS_SERVICE)}`, { ...all, endpoint }, { cause: e });
   }
   if (status === undefined) {
     if (code === 'FILE_NO_UPLOAD' || code === 'CONTENT_DOWNLOAD_MISMATCH' || code === 'FILE_NO_UPLOAD_DELETE') {

@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { InvalidArgumentError } from '@tributary/core';
+import { isWebPage } from '../cloud/foreign-answer';
 
 /** Attempts per request, the first included; the SDK's standard mode backs off with full jitter between them. */
 export const S3_MAX_ATTEMPTS = 3;
@@ -80,8 +81,24 @@ export function connectS3(
       throwOnRequestTimeout: true,
     },
   });
+  client.middlewareStack.add(refuseWebPages, { step: 'deserialize', name: 'tribRefuseWebPages' });
   return { client, endpoint };
 }
+
+/**
+ * A 2xx answer that is a web page came from something in front of S3 or in its place (S3 never sends one; this
+ * store writes no HTML): the SDK would take it for a bucket that exists or an object's bytes. It fails as an error
+ * carrying the answer, which s3Error names as such.
+ */
+const refuseWebPages = ((next: (args: unknown) => Promise<{ response: unknown; output: unknown }>) => async (args: unknown) => {
+  const out = await next(args);
+  const response = out.response as { statusCode?: number; headers?: Record<string, string> } | undefined;
+  if (response && isWebPage(response.headers)) {
+    (out.output as { Body?: { destroy?: () => void } } | undefined)?.Body?.destroy?.();
+    throw Object.assign(new Error('a web page'), { $response: response, $metadata: { httpStatusCode: response.statusCode } });
+  }
+  return out;
+}) as unknown as Parameters<S3Client['middlewareStack']['add']>[0];
 
 function endpointFrom(env: NodeJS.ProcessEnv): string | undefined {
   for (const name of ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL']) {

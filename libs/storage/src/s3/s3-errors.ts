@@ -112,7 +112,7 @@ export function s3Error(e: unknown, what: string, endpoint: string, details: Rec
   const all = { ...details, s3Code: code, httpStatus: status };
   const message = `cannot ${what}: ${failure.message}`;
   if (isS3WebPage(e)) {
-    return new UnavailableError(`cannot ${what}: ${foreignAnswer(endpoint, status, 'S3')}`, { ...all, endpoint }, { cause: e });
+    return new UnavailableError(`cannot ${what}: ${foreignAnswer(what, endpoint, status, 'S3')}`, { ...all, endpoint }, { cause: e });
   }
   if (code === 'NoSuchBucket') {
     return new NotFoundError(`cannot ${what}: the bucket does not exist at ${endpoint}`, all, { cause: e });
