@@ -14,7 +14,7 @@ import {
 import { blockId, uploadBlocks } from './azure/azure-block-upload';
 import { AzureServiceClient, createAzureServiceClient } from './azure/azure-client';
 import { retryDelayMs } from './azure/azure-retry';
-import { azureCode, azureError, azureStatus, isMissingContainer } from './azure/azure-errors';
+import { azureCode, azureError, azureStatus, isBlobAbsent, isMissingContainer } from './azure/azure-errors';
 import {
   emptyStream,
   isStoreKey,
@@ -196,7 +196,7 @@ export class AzureBlobStore implements ObjectStore {
     } catch (e) {
       // 416: the range starts at or past the end, so the blob exists and the clipped range is empty.
       if (azureStatus(e) === 416) return emptyStream();
-      if (azureStatus(e) === 404 && !isMissingContainer(e)) throw this.notFound(key);
+      if (isBlobAbsent(e)) throw this.notFound(key);
       throw this.fail(e, 'read', key);
     }
   }
@@ -241,7 +241,7 @@ export class AzureBlobStore implements ObjectStore {
       const props = await this.blob(key).getProperties({ abortSignal: this.quick() });
       return { key, size: props.contentLength ?? 0, modified: props.lastModified ?? new Date(0) };
     } catch (e) {
-      if (azureStatus(e) === 404 && !isMissingContainer(e)) return undefined;
+      if (isBlobAbsent(e)) return undefined;
       throw this.fail(e, 'stat', key);
     }
   }
@@ -276,7 +276,7 @@ export class AzureBlobStore implements ObjectStore {
     try {
       await this.blob(key).delete({ abortSignal: this.quick() });
     } catch (e) {
-      if (azureStatus(e) === 404 && !isMissingContainer(e)) return;
+      if (isBlobAbsent(e)) return;
       throw this.fail(e, 'delete', key);
     }
   }
@@ -289,7 +289,7 @@ export class AzureBlobStore implements ObjectStore {
       const data = await readAll(res.readableStreamBody as Readable);
       return { data, version: res.etag! };
     } catch (e) {
-      if (azureStatus(e) === 404 && !isMissingContainer(e)) return undefined;
+      if (isBlobAbsent(e)) return undefined;
       throw this.fail(e, 'read', key);
     }
   }
@@ -310,7 +310,7 @@ export class AzureBlobStore implements ObjectStore {
       });
       return res.etag!;
     } catch (e) {
-      if (isConditionFailure(e) || (azureStatus(e) === 404 && !isMissingContainer(e))) {
+      if (isConditionFailure(e) || (isBlobAbsent(e))) {
         const own = await this.versionWrittenBy(key, writeId);
         if (own) return own;
         throw this.conflict(key, expected);
@@ -325,7 +325,7 @@ export class AzureBlobStore implements ObjectStore {
       const props = await this.blob(key).getProperties({ abortSignal: this.quick() });
       return props.metadata?.[WRITE_ID_METADATA] === writeId ? props.etag : undefined;
     } catch (e) {
-      if (azureStatus(e) === 404 && !isMissingContainer(e)) return undefined;
+      if (isBlobAbsent(e)) return undefined;
       throw this.fail(e, 'stat', key);
     }
   }
@@ -335,7 +335,7 @@ export class AzureBlobStore implements ObjectStore {
     try {
       await this.blob(key).delete({ conditions: { ifMatch: expected }, abortSignal: this.quick() });
     } catch (e) {
-      if (isConditionFailure(e) || (azureStatus(e) === 404 && !isMissingContainer(e))) {
+      if (isConditionFailure(e) || (isBlobAbsent(e))) {
         throw this.conflict(key, expected);
       }
       throw this.fail(e, 'delete', key);

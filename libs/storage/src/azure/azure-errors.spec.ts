@@ -1,4 +1,4 @@
-import { azureError } from './azure-errors';
+import { azureError, isBlobAbsent } from './azure-errors';
 
 describe('azureError', () => {
   const endpoint = 'http://127.0.0.1:10000/devstoreaccount1';
@@ -16,7 +16,15 @@ describe('azureError', () => {
       code: 'UNAVAILABLE',
       message: `cannot read k in az://c/p: ${endpoint} answered HTTP 502 without an Azure error code (a proxy or another server?)`,
     });
+    // Not Azure saying the blob is absent: the endpoint, or something before it, is wrong (exit 3, as for S3 and GCS).
     const empty = azureError(failure(404, ''), 'open store az://c/p', endpoint, {});
-    expect(empty).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`${endpoint} answered HTTP 404`) });
+    expect(empty).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(`${endpoint} answered HTTP 404`) });
+  });
+
+  it('tells a blob absent only by an Azure 404 with a code that is not the container\'s', () => {
+    expect(isBlobAbsent(failure(404, 'The specified blob does not exist.', 'BlobNotFound'))).toBe(true);
+    expect(isBlobAbsent(failure(404, 'The specified container does not exist.', 'ContainerNotFound'))).toBe(false);
+    expect(isBlobAbsent(failure(404, '<html>Not Found</html>'))).toBe(false);
+    expect(isBlobAbsent(failure(500, 'busy', 'ServerBusy'))).toBe(false);
   });
 });

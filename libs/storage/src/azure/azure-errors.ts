@@ -8,6 +8,7 @@ import {
   UnavailableError,
   isTribError,
 } from '@tributary/core';
+import { foreignAnswer } from '../cloud/foreign-answer';
 
 /** HTTP status of a failed Azure call (RestError.statusCode), or undefined for network and client failures. */
 export function azureStatus(e: unknown): number | undefined {
@@ -24,6 +25,15 @@ export function azureCode(e: unknown): string | undefined {
 
 export function isMissingContainer(e: unknown): boolean {
   return azureStatus(e) === 404 && azureCode(e) === 'ContainerNotFound';
+}
+
+/**
+ * Azure's 404 for a blob (BlobNotFound, or another code that is not the container's). Every answer of Azure Storage
+ * carries an error code, HEAD's too (`x-ms-error-code`); a 404 without one is a page from something else.
+ */
+export function isBlobAbsent(e: unknown): boolean {
+  const code = azureCode(e);
+  return azureStatus(e) === 404 && code !== undefined && code !== 'ContainerNotFound';
 }
 
 /** A one-line reason without the SDK's multi-line request dump. */
@@ -51,7 +61,7 @@ export function azureError(e: unknown, what: string, endpoint: string, details: 
     }
     // The SDK trips over a successful answer it cannot parse (an HTML page from a proxy or another server).
     if (e instanceof TypeError) {
-      return new UnavailableError(`cannot ${what}: ${endpoint} answered, but not as Azure Blob Storage does`, { ...all, endpoint }, { cause: e });
+      return new UnavailableError(`cannot ${what}: ${foreignAnswer(what, endpoint, undefined, 'Azure Blob Storage')}`, { ...all, endpoint }, { cause: e });
     }
     return new UnavailableError(`cannot ${what}: cannot reach ${endpoint}: ${reason}`, { ...all, endpoint }, { cause: e });
   }
@@ -59,7 +69,8 @@ export function azureError(e: unknown, what: string, endpoint: string, details: 
   // names some other server): say who answered rather than print an empty reason or a page's first line.
   const message = code
     ? `cannot ${what}: ${code} (HTTP ${status})`
-    : `cannot ${what}: ${endpoint} answered HTTP ${status} without an Azure error code (a proxy or another server?)`;
+    : `cannot ${what}: ${what.includes(endpoint) ? 'it' : endpoint} answered HTTP ${status} without an Azure error code (a proxy or another server?)`;
+  if (!code) return new UnavailableError(message, { ...all, endpoint }, { cause: e });
   if (status === 404) return new NotFoundError(message, all, { cause: e });
   if (status === 401 || status === 403) return new PermissionDeniedError(message, all, { cause: e });
   if (code === 'Md5Mismatch' || code === 'Crc64Mismatch') return new IntegrityError(message, all, { cause: e });
