@@ -125,3 +125,26 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   for await (const item of items) out.push(item);
   return out;
 }
+
+/**
+ * Checks a store whose service has just stopped answering (connections stay open, nothing comes back): each small
+ * request fails UNAVAILABLE within the store's quickRequestMs, saying no answer came in time. `version` is the
+ * current version of `refs/heads/main`; `more` adds requests the backend also bounds.
+ */
+export async function expectSmallRequestsGiveUp(store: ObjectStore, version: string, more: [string, () => Promise<unknown>][] = []): Promise<void> {
+  const attempts: [string, () => Promise<unknown>][] = [
+    ['stat', () => store.head('refs/heads/main')],
+    ['read', () => store.readVersioned('refs/heads/main')],
+    ['update', () => store.compareAndSwap('refs/heads/main', version, Buffer.from('b'))],
+    ['update', () => store.compareAndSwap('refs/heads/other', undefined, Buffer.from('b'))],
+    ['delete', () => store.delete('refs/heads/main')],
+    ...more,
+  ];
+  for (const [action, attempt] of attempts) {
+    const error = await attempt().catch((e: unknown) => ({ code: (e as { code?: unknown }).code, message: (e as Error).message }));
+    expect({ action, error }).toMatchObject({
+      action,
+      error: { code: 'UNAVAILABLE', message: expect.stringMatching(new RegExp(`^cannot ${action} .* no answer from .* in time`)) },
+    });
+  }
+}
