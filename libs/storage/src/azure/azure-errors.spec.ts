@@ -16,9 +16,9 @@ describe('azureError', () => {
       code: 'UNAVAILABLE',
       message: `cannot read k in az://c/p: ${endpoint} answered HTTP 502 without an Azure error code (a proxy or another server?)`,
     });
-    // Not Azure saying the blob is absent: the endpoint, or something before it, is wrong (exit 3, as for S3 and GCS).
+    // Not found, as an empty 404 is on S3 and GCS (exit 2), but saying who answered: not Azure (isBlobAbsent is false).
     const empty = azureError(failure(404, ''), 'open store az://c/p', endpoint, {});
-    expect(empty).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(`${endpoint} answered HTTP 404`) });
+    expect(empty).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`${endpoint} answered HTTP 404`) });
   });
 
   it('tells a blob absent only by an Azure 404 with a code that is not the container\'s', () => {

@@ -70,7 +70,6 @@ export function azureError(e: unknown, what: string, endpoint: string, details: 
   const message = code
     ? `cannot ${what}: ${code} (HTTP ${status})`
     : `cannot ${what}: ${what.includes(endpoint) ? 'it' : endpoint} answered HTTP ${status} without an Azure error code (a proxy or another server?)`;
-  if (!code) return new UnavailableError(message, { ...all, endpoint }, { cause: e });
   if (status === 404) return new NotFoundError(message, all, { cause: e });
   if (status === 401 || status === 403) return new PermissionDeniedError(message, all, { cause: e });
   if (code === 'Md5Mismatch' || code === 'Crc64Mismatch') return new IntegrityError(message, all, { cause: e });
