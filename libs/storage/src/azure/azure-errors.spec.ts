@@ -21,6 +21,16 @@ describe('azureError', () => {
     expect(empty).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`${endpoint} answered HTTP 404`) });
   });
 
+  it('takes a web page for no answer of Azure Storage\'s, whatever its status (exit 3, as on S3 and GCS)', () => {
+    const page = Object.assign(failure(404, '<html>Not here</html>'), {
+      response: { headers: { get: (name: string) => (name === 'content-type' ? 'text/html; charset=utf-8' : undefined) } },
+    });
+    expect(azureError(page, 'read k in az://c/p', endpoint, {})).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: `cannot read k in az://c/p: ${endpoint} answered HTTP 404 without an Azure error code (a proxy or another server?)`,
+    });
+  });
+
   it('tells a blob absent only by an Azure 404 with a code that is not the container\'s', () => {
     expect(isBlobAbsent(failure(404, 'The specified blob does not exist.', 'BlobNotFound'))).toBe(true);
     expect(isBlobAbsent(failure(404, 'The specified container does not exist.', 'ContainerNotFound'))).toBe(false);

@@ -8,7 +8,7 @@ import {
   UnavailableError,
   isTribError,
 } from '@tributary/core';
-import { foreignAnswer } from '../cloud/foreign-answer';
+import { foreignAnswer, isWebPage } from '../cloud/foreign-answer';
 
 /** HTTP status of a failed Azure call (RestError.statusCode), or undefined for network and client failures. */
 export function azureStatus(e: unknown): number | undefined {
@@ -70,10 +70,18 @@ export function azureError(e: unknown, what: string, endpoint: string, details: 
   const message = code
     ? `cannot ${what}: ${code} (HTTP ${status})`
     : `cannot ${what}: ${what.includes(endpoint) ? 'it' : endpoint} answered HTTP ${status} without an Azure error code (a proxy or another server?)`;
+  // A web page, whatever its status, is no answer of Azure Storage's: UNAVAILABLE, as on S3 and GCS.
+  if (!code && isWebPage(headersOf(e))) return new UnavailableError(message, { ...all, endpoint }, { cause: e });
   if (status === 404) return new NotFoundError(message, all, { cause: e });
   if (status === 401 || status === 403) return new PermissionDeniedError(message, all, { cause: e });
   if (code === 'Md5Mismatch' || code === 'Crc64Mismatch') return new IntegrityError(message, all, { cause: e });
   if (status === 409 || status === 412) return new FailedPreconditionError(message, all, { cause: e });
   if (status === 400 || status === 413 || status === 416) return new InvalidArgumentError(message, all, { cause: e });
   return new UnavailableError(message, { ...all, endpoint }, { cause: e });
+}
+
+/** The answer's headers as a plain map of the one isWebPage reads (the SDK keeps them behind a `get`). */
+function headersOf(e: unknown): Record<string, unknown> | undefined {
+  const headers = (e as { response?: { headers?: { get?: (name: string) => string | undefined } } } | null)?.response?.headers;
+  return typeof headers?.get === 'function' ? { 'content-type': headers.get('content-type') } : undefined;
 }
