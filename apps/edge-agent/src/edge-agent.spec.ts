@@ -61,6 +61,9 @@ describe('EdgeAgent', () => {
     const lines: string[] = [];
     // TRIB_INBOX_SETTLE_MS's default: a writer pausing 20 ms between writes stays well inside it.
     const agent = new EdgeAgent({ repo, client: broker, region: 'na-aws', dataset: 'heart', inbox, settleMs: 2000, appendTo: '', log: (l) => lines.push(l) });
+    // Each look at the inbox lists it.
+    const listings = jest.spyOn(fs, 'readdir');
+    const since = Date.now();
     await agent.start();
     let mostSettling = 0;
     try {
@@ -78,7 +81,12 @@ describe('EdgeAgent', () => {
     } finally {
       await agent.stop();
     }
+    const looks = listings.mock.calls.filter(([dir]) => dir === inbox).length;
+    const elapsed = Date.now() - since;
+    listings.mockRestore();
     expect(mostSettling).toBe(1);
+    // 51 writes, each an inbox change: the agent looks at most once per tenth of the settle time, not once per write.
+    expect(looks).toBeLessThanOrEqual(2 + elapsed / 200);
     // "committed hr.csv -> <commit> (<path in the dataset>)"
     const [, commit, at] = /^committed hr\.csv -> (\w+) \((.+)\)$/.exec(lines.find((l) => l.startsWith('committed ')) ?? '')!;
     const entry = await lookupPath(repo.objects, (await repo.readCommit(commit as CommitId)).tree, at);
@@ -159,10 +167,14 @@ describe('EdgeAgent', () => {
     // Timers that are never advanced: a stop that waits out the pause never returns.
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
     try {
-      // The watcher sees the inbox go; the ingest it starts then fails on a file where the folder was.
+      // The watcher sees the inbox go; the ingest it starts then fails on a file where the folder was. Time moves on
+      // only until then (the agent paces its looks at the inbox), never into the pause after the failure.
       await fs.rm(inbox, { recursive: true });
       await fs.writeFile(inbox, 'a file where the inbox was');
-      while (!lines.some((l) => l.startsWith('ingest failed'))) await new Promise((r) => setImmediate(r));
+      while (!lines.some((l) => l.startsWith('ingest failed'))) {
+        jest.advanceTimersByTime(50);
+        await new Promise((r) => setImmediate(r));
+      }
       await agent.stop();
     } finally {
       jest.useRealTimers();

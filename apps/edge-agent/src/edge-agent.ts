@@ -16,6 +16,12 @@ export interface EdgeAgentDeps {
 }
 
 const RETRY_INGEST_MS = 1000;
+/**
+ * With a settle time, the inbox is looked at no more often than this many times per settle time: a writer writing a
+ * batch in place makes an inbox change of every write (hundreds a second), and each look lists and stats the inbox.
+ * Without one (writers that rename into place), every change is looked at at once.
+ */
+const LOOKS_PER_SETTLE = 10;
 
 /**
  * One region's agent: on start, on every inbox change and at least once a second, commits landed batches one at a
@@ -119,6 +125,8 @@ export class EdgeAgent {
         await sleep(RETRY_INGEST_MS, this.stopping.signal);
         this.pending = true;
       }
+      // Changes meanwhile set `pending` again, and the loop (still running, so no new one starts) looks once for all.
+      if (this.deps.settleMs > 0) await sleep(this.deps.settleMs / LOOKS_PER_SETTLE, this.stopping.signal);
     }
   }
 
