@@ -119,13 +119,6 @@ export async function expectWebPagesRefused(store: ObjectStore, service: string)
   }
 }
 
-/** Everything an async iterable yields, in order. */
-export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
-
 /**
  * Checks a store whose service has just stopped answering (connections stay open, nothing comes back): each small
  * request fails UNAVAILABLE within the store's quickRequestMs, saying no answer came in time. `version` is the

@@ -310,7 +310,7 @@ export class AzureBlobStore implements ObjectStore {
       });
       return res.etag!;
     } catch (e) {
-      if (isConditionFailure(e) || (isBlobAbsent(e))) {
+      if (isConditionFailure(e) || isBlobAbsent(e)) {
         const own = await this.versionWrittenBy(key, writeId);
         if (own) return own;
         throw this.conflict(key, expected);
@@ -335,7 +335,7 @@ export class AzureBlobStore implements ObjectStore {
     try {
       await this.blob(key).delete({ conditions: { ifMatch: expected }, abortSignal: this.quick() });
     } catch (e) {
-      if (isConditionFailure(e) || (isBlobAbsent(e))) {
+      if (isConditionFailure(e) || isBlobAbsent(e)) {
         throw this.conflict(key, expected);
       }
       throw this.fail(e, 'delete', key);

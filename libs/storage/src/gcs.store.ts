@@ -359,12 +359,12 @@ export class GcsStore implements ObjectStore {
     throw this.foreign(action, key);
   }
 
-  private foreign(action: string, key: string): UnavailableError {
-    const what = `${action} ${key} in ${this.url}`;
+  /** A 2xx answer that is not the JSON API's, to `action` on `key` (no key: opening the store). */
+  private foreign(action: string, key?: string): UnavailableError {
+    const what = key === undefined ? `${action} ${this.url} at ${this.endpoint}` : `${action} ${key} in ${this.url}`;
     return new UnavailableError(`cannot ${what}: ${foreignAnswer(what, this.endpoint, undefined, GCS_SERVICE)}`, {
       url: this.url,
-      key,
-      action,
+      ...(key === undefined ? {} : { key, action }),
       endpoint: this.endpoint,
     });
   }
@@ -386,11 +386,7 @@ export class GcsStore implements ObjectStore {
     if (listed) {
       // The client hands back a body that is not JSON as a string (a web server at the endpoint), without failing.
       if (typeof listed.answer !== 'string') return;
-      const what = `open store ${this.url} at ${this.endpoint}`;
-      throw new UnavailableError(`cannot ${what}: ${foreignAnswer(what, this.endpoint, undefined, GCS_SERVICE)}`, {
-        url: this.url,
-        endpoint: this.endpoint,
-      });
+      throw this.foreign('open store');
     }
     try {
       await this.storage.createBucket(this.bucketName);

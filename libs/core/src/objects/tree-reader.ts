@@ -111,10 +111,14 @@ export class DirectoryLookup {
   /** path[k]: the node read at depth k (path[0] the root) on the way to the last page. */
   private readonly path: { readonly id: TreeId; readonly node: TreeNode }[] = [];
 
+  /** `root`: the directory's top node, when the caller has decoded it already. */
   constructor(
     private readonly src: ObjectSource,
     readonly treeId: TreeId,
-  ) {}
+    root?: TreeNode,
+  ) {
+    if (root) this.path.push({ id: treeId, node: root });
+  }
 
   /** The entry named `name`, or undefined. Throws InvalidArgumentError for a name that could never be an entry. */
   async entry(name: string): Promise<TreeEntry | undefined> {

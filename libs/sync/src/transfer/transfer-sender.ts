@@ -446,7 +446,7 @@ class CommitTransfer {
         const byName = new Map(node.entries.map((e) => [e.name, e]));
         dir = { entries: async (name) => byName.get(name), pages: new Set() };
       } else {
-        const lookup = new DirectoryLookup(this.src, id);
+        const lookup = new DirectoryLookup(this.src, id, node);
         dir = { entries: (name) => lookup.entry(name), pages: new Set(node.children.map((c) => c.id)) };
       }
       this.heldDirs.set(id, dir);
