@@ -27,3 +27,4 @@ export * from './commands/reachability';
 export * from './commands/verify.command';
 export * from './testing/crash-points';
 export * from './testing/memory-commits';
+export * from './objects/recently-used';

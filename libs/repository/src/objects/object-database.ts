@@ -963,9 +963,9 @@ function payloadAt(buf: Buffer, at: number, pack: LoadedPack, entry: IndexEntry)
 }
 
 /** The most recently used small verified objects under a byte budget. Holds its own copies. */
-class SmallObjectCache extends RecentlyUsed {
+class SmallObjectCache extends RecentlyUsed<Buffer> {
   constructor(private readonly budgetBytes: number) {
-    super(budgetBytes);
+    super(budgetBytes, (bytes) => bytes.length);
   }
 
   override set(id: string, bytes: Buffer): void {

@@ -12,11 +12,11 @@ import { RecentlyUsed } from './recently-used';
 export class SharedRangeReads {
   private readonly inFlight = new Map<string, Promise<Buffer>>();
   /** Recently completed reads. */
-  private readonly recent: RecentlyUsed;
+  private readonly recent: RecentlyUsed<Buffer>;
 
   /** `keepBytes`: how many bytes of completed reads to keep for readers that come later; 0 keeps none. */
   constructor(private readonly keepBytes: number) {
-    this.recent = new RecentlyUsed(keepBytes);
+    this.recent = new RecentlyUsed<Buffer>(keepBytes, (bytes) => bytes.length);
   }
 
   /** The bytes of `length` bytes at `offset` of `packKey`: kept, joined, or fetched by `fetch`. */

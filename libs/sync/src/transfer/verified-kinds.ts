@@ -1,4 +1,5 @@
 import { ObjectId } from '@tributary/core';
+import { RecentlyUsed } from '@tributary/repository';
 import { ObjectKindName } from './object-kinds';
 
 /** What an object turned out to be, for checking claims about it. */
@@ -23,25 +24,18 @@ const DEFAULT_MAX_ENTRIES = 100_000;
  * started. Bounded: the least recently used are forgotten.
  */
 export class VerifiedKinds {
-  private readonly entries = new Map<string, Received>();
+  private readonly entries: RecentlyUsed<Received>;
 
-  constructor(private readonly maxEntries = DEFAULT_MAX_ENTRIES) {}
+  constructor(maxEntries = DEFAULT_MAX_ENTRIES) {
+    this.entries = new RecentlyUsed<Received>(maxEntries, () => 1);
+  }
 
   get(id: ObjectId, kind: ObjectKindName): Received | undefined {
-    const key = kind + id;
-    const r = this.entries.get(key);
-    if (r) {
-      this.entries.delete(key);
-      this.entries.set(key, r);
-    }
-    return r;
+    return this.entries.get(kind + id);
   }
 
   set(id: ObjectId, received: Received): void {
-    const key = received.kind + id;
-    this.entries.delete(key);
-    this.entries.set(key, received);
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(received.kind + id, received);
   }
 }
 
