@@ -148,8 +148,9 @@ export class RefStore {
     } catch (e) {
       this.known.delete(name);
       if (e instanceof ConflictError) {
-        // A retried swap (its first answer lost) conflicts with its own earlier attempt: the ref then holds our target.
-        // The fresh answer is what the caller's retry swaps from.
+        // The ref already holds our target (another writer moved it there; a store's own retry after a lost answer
+        // is recognised by the store, see ObjectStore.compareAndSwap): done. The fresh answer is what the caller's
+        // retry swaps from.
         const now = await this.read(name);
         this.known.set(name, now ?? null);
         if (now && sameTarget(now.target, target)) return now.version;
