@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { AlreadyExistsError, NotFoundError, PermissionDeniedError } from '@tributary/core';
+import { NotFoundError, PermissionDeniedError } from '@tributary/core';
+import { keyExists } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 
 /**
@@ -24,7 +25,7 @@ export class ScratchOverlayStore implements ObjectStore {
   async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
     if (await this.base.head(key)) {
       if (data instanceof Readable) data.destroy();
-      throw new AlreadyExistsError(`${key} already exists in ${this.base.url}`, { key });
+      throw keyExists(this.base.url, key);
     }
     await this.scratch.putIfAbsent(key, data);
   }
