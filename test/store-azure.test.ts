@@ -198,6 +198,25 @@ describe('AzureBlobStore', () => {
     });
   });
 
+  it('resumes a ref read whose connection breaks off, pinned to the version it started on', async () => {
+    let cuts = 0;
+    const fault = (req: http.IncomingMessage) =>
+      cuts > 0 && req.method === 'GET' && req.url?.includes('/refs/') ? (cuts--, { afterBytes: 1000, then: 'cut' as const }) : undefined;
+    await behindProxy(fault, {}, async (store, proxy, url) => {
+      const value = pattern(0, 20_000);
+      const version = await store.compareAndSwap('refs/heads/main', undefined, value);
+      const seen = proxy.requests.length;
+      cuts = 1;
+      const read = await store.readVersioned('refs/heads/main');
+      expectBytes(read!.data, value);
+      expect(read!.version).toBe(version);
+      expect(proxy.requests.slice(seen).filter((r) => r.method === 'GET').length).toBe(2);
+      cuts = 100;
+      const error = await store.readVersioned('refs/heads/main').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(url) });
+    });
+  });
+
   it('gives up on a transfer that stalls on a connection reused from the pool, after requestTimeoutMs idle', async () => {
     let stall = false;
     // The answer's head and its first bytes, then nothing: the connection stays open.
