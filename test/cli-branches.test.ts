@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastLine, ok, tempDir, trib } from './support/trib';
 
@@ -202,6 +202,35 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(forced.stderr).toMatch(/warning: .* also holds 1 file\(s\) that [0-9a-f]{12} does not, left as they were: extra\/stale\.csv$/m);
     expect(JSON.parse(ok(repo, ['checkout', first, '--to', out, '--force', '--json']).stdout).extra).toEqual(['extra/stale.csv']);
     expect(JSON.parse(ok(repo, ['checkout', first, '--to', path.join(t.dir, 'fresh'), '--json']).stdout).extra).toEqual([]);
+  });
+
+  it('checkout --to refuses a folder inside a .trib folder or the store, even with --force, and leaves the repository whole', () => {
+    // A commit whose files would pass for a repository's own, were they written over it.
+    write('config.json', '{"garbage":1}\n');
+    write('store/HEAD', 'ref: refs/heads/zzz\n');
+    ok(repo, ['commit', '-m', 'looks like .trib']);
+    const other = path.join(t.dir, 'other');
+    ok(t.dir, ['init', other, '--store', `file://${path.join(t.dir, 'elsewhere')}`]);
+    writeFileSync(path.join(other, 'config'), 'not the store config\n');
+    ok(other, ['commit', '-m', 'one file']);
+    mkdirSync(path.join(t.dir, 'links'));
+    symlinkSync(path.join(repo, '.trib'), path.join(t.dir, 'links', 'to-trib'));
+    for (const [cwd, to] of [
+      [repo, '.trib'],
+      [repo, '.trib/new/folder'],
+      [repo, path.join(other, '.trib')],
+      [repo, path.join(t.dir, 'links', 'to-trib')],
+      [other, path.join(t.dir, 'elsewhere')],
+      [other, path.join(t.dir, 'elsewhere', 'x')],
+    ]) {
+      const r = trib(cwd, ['checkout', 'main', '--to', to, '--force']);
+      expect([to, r.code, r.stderr.trim()]).toEqual([to, 2, expect.stringMatching(/^trib checkout: cannot check out into .*: it is inside a repository's own folder/)]);
+    }
+    expect(readFileSync(path.join(repo, '.trib', 'config.json'), 'utf8')).not.toContain('garbage');
+    expect(existsSync(path.join(repo, '.trib', 'new'))).toBe(false);
+    ok(repo, ['status']);
+    ok(other, ['status']);
+    ok(repo, ['verify', '--read-data']);
   });
 
   it('fast-forwards, or makes a two-parent merge; one-sided changes win; appends on both sides are row-unioned', () => {

@@ -10,6 +10,7 @@ import {
   TreeId,
   treeSize,
 } from '@tributary/core';
+import { LocalStore } from '@tributary/storage';
 import { Repository } from '../repository';
 import { branchRef } from '../refs/ref-store';
 import { ProgressCallback } from '../worktree/snapshot';
@@ -64,12 +65,37 @@ export async function checkoutTo(
   const commit = await repo.resolve(spec);
   const { tree } = await repo.readCommit(commit);
   const abs = path.resolve(dest);
+  await refuseRepositoryFolder(repo, abs, dest);
   const existing = await fs.readdir(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
   if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${dest} is not empty`, { path: dest, overridable: true });
   await fs.mkdir(abs, { recursive: true });
   const total = await treeSize(repo.objects, tree);
   const written = await materializeTree(repo.objects, tree, abs, { onProgress: (b) => opts.onProgress?.(b, total) });
   return { commit, ...written, extra: existing?.length ? await filesNotIn(repo, tree, abs) : [] };
+}
+
+/**
+ * Refuses a checkout target in a `.trib` folder (this repository's or another's) or in this repository's store on
+ * local disk: with --force its files would be written over the repository's own, and it would open no more.
+ */
+async function refuseRepositoryFolder(repo: Repository, abs: string, dest: string): Promise<void> {
+  const target = await realPathOf(abs);
+  const storeRoot = repo.store instanceof LocalStore ? await realPathOf(repo.store.root) : undefined;
+  const inStore = storeRoot !== undefined && (target === storeRoot || target.startsWith(storeRoot + path.sep));
+  if (inStore || target.split(path.sep).includes(REPOSITORY_DIR)) {
+    throw new InvalidArgumentError(`cannot check out into ${dest}: it is inside a repository's own folder (${REPOSITORY_DIR} or its store)`);
+  }
+}
+
+/** `p` with symlinks resolved as far as it exists (a checkout target may not exist yet). */
+async function realPathOf(p: string): Promise<string> {
+  try {
+    return await fs.realpath(p);
+  } catch (e) {
+    const parent = path.dirname(p);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === p) throw e;
+    return path.join(await realPathOf(parent), path.basename(p));
+  }
 }
 
 /**
