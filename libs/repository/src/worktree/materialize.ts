@@ -21,8 +21,17 @@ import { ChunkListPrefetcher } from './chunk-list-prefetch';
 import { StatCache } from './stat-cache';
 import { crashPoint } from '../testing/crash-points';
 
-/** Names of the temp files a file is written to before its rename into place; a scan of the working tree skips them. */
-export const WORKTREE_TEMP_PREFIX = '.trib-tmp-';
+/** Names of the temp files a file is written to before its rename into place: the prefix and 12 hex digits. */
+const WORKTREE_TEMP_PREFIX = '.trib-tmp-';
+const WORKTREE_TEMP_NAME = /^\.trib-tmp-[0-9a-f]{12}$/;
+
+/**
+ * Whether `name` is one of those temp files, which a scan of the working tree skips and an interrupted move's
+ * clean-up deletes. Exactly the names written: a user's own `.trib-tmp-notes.txt` is a file like any other.
+ */
+export function isWorktreeTempName(name: string): boolean {
+  return WORKTREE_TEMP_NAME.test(name);
+}
 
 /**
  * Makes sure every directory on the way to `relPath` under `root` is a real directory, creating missing ones.

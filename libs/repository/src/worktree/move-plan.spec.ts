@@ -1,5 +1,8 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { TreeChange } from '@tributary/core';
-import { firstLocalClash } from './move-plan';
+import { firstLocalClash, removeWriteTemps } from './move-plan';
 
 const change = (path: string): TreeChange => ({ path, status: 'modified' }) as TreeChange;
 
@@ -24,6 +27,19 @@ describe('firstLocalClash', () => {
       expect(compare.mock.calls.length).toBeLessThanOrEqual(plan.length);
     } finally {
       compare.mockRestore();
+    }
+  });
+});
+
+describe('removeWriteTemps', () => {
+  it("deletes the temp files a killed move left beside its paths, and nothing else, not even a user's .trib-tmp-notes", () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'trib-temps-'));
+    try {
+      for (const name of ['.trib-tmp-0123456789ab', '.trib-tmp-notes.txt', 'a.csv']) writeFileSync(path.join(root, name), 'x');
+      removeWriteTemps(root, [change('a.csv')]);
+      expect(readdirSync(root).sort()).toEqual(['.trib-tmp-notes.txt', 'a.csv']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

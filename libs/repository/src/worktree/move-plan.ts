@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { splitRelativePath, TreeChange } from '@tributary/core';
-import { WORKTREE_TEMP_PREFIX } from './materialize';
+import { isWorktreeTempName } from './materialize';
 
 /**
  * The first local change (a path from a working-tree snapshot: modified, removed or untracked) that moving the
@@ -95,7 +95,7 @@ export function removeWriteTemps(root: string, plan: readonly TreeChange[]): voi
       continue;
     }
     for (const name of names) {
-      if (!name.startsWith(WORKTREE_TEMP_PREFIX)) continue;
+      if (!isWorktreeTempName(name)) continue;
       const file = path.join(dir, name);
       if (!lstatOrUndefined(file)?.isDirectory()) unlinkSync(file);
     }

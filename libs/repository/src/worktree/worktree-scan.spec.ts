@@ -35,4 +35,9 @@ describe('scanWorktree', () => {
     writeFileSync(path.join(root, 'd', 'b.csv'), 'b\n');
     expect(paths()).toEqual(['a.csv', 'd/b.csv']);
   });
+
+  it("keeps a user's file that only begins like a temp file's name", () => {
+    for (const name of ['.trib-tmp-notes.txt', '.trib-tmp-0123456789abc', '.trib-tmp-0123456789AB']) writeFileSync(path.join(root, name), 'mine');
+    expect(paths()).toEqual(['.trib-tmp-0123456789AB', '.trib-tmp-0123456789abc', '.trib-tmp-notes.txt']);
+  });
 });

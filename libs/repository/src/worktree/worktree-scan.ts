@@ -2,7 +2,7 @@ import { BigIntStats, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { compareNames, EntryKind, InvalidArgumentError, REPOSITORY_DIR, validateEntryName } from '@tributary/core';
 import { IgnoreRules } from './ignore-rules';
-import { WORKTREE_TEMP_PREFIX } from './materialize';
+import { isWorktreeTempName } from './materialize';
 
 export const IGNORE_FILE = '.tribignore';
 
@@ -40,7 +40,7 @@ function* scanDir(root: string, rel: string, rules: IgnoreRules): Generator<Scan
   const names = readdirSync(abs).sort(compareNames);
   if (rel && names.includes(REPOSITORY_DIR) && lstatSync(path.join(abs, REPOSITORY_DIR)).isDirectory()) return;
   for (const name of names) {
-    if (name.startsWith(WORKTREE_TEMP_PREFIX) || (!rel && name === REPOSITORY_DIR)) continue;
+    if (isWorktreeTempName(name) || (!rel && name === REPOSITORY_DIR)) continue;
     const childRel = rel ? `${rel}/${name}` : name;
     let st: BigIntStats;
     try {
