@@ -5,6 +5,7 @@ import { Repository } from '../repository';
 import { commitWorktree } from './commit.command';
 import { mergeIntoWorktree } from './merge.command';
 import { createBranch } from './refs.command';
+import { worktreeStatus } from './status.command';
 import { switchBranch } from './switch.command';
 
 let dir: string;
@@ -54,5 +55,25 @@ describe('progress of moving the working files', () => {
     const r = await mergeIntoWorktree(repo, 'main', { onProgress });
     expect(r.kind).toBe('fast-forward');
     expect(EITHER_ORDER).toContainEqual(told);
+  });
+});
+
+describe('a switch opened before a commit it waited for', () => {
+  it('finds the files at that commit, though its packs were listed before the commit stored it', async () => {
+    await write('a.txt', 10);
+    await commit('base');
+    await createBranch(repo, 'other');
+    // Opened (packs listed) now; then another command commits, as while this one waited for the lock.
+    const waiting = await Repository.open(dir);
+    try {
+      await write('big.bin', 5000);
+      await commit('big');
+      const r = await switchBranch(waiting, 'other');
+      expect(r).toMatchObject({ written: 0, removed: 1 });
+      await expect(fs.stat(path.join(dir, 'big.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+      expect((await worktreeStatus(waiting)).changes).toEqual([]);
+    } finally {
+      await waiting.close();
+    }
   });
 });

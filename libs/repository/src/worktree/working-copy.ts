@@ -274,8 +274,18 @@ export class WorkingCopy {
 async function baseFrom(recorded: WorktreeBase | undefined, head: HeadState, repo: Repository): Promise<WorktreeBase> {
   if (!recorded) return { commit: head.commit, ...(head.branch !== undefined ? { branch: head.branch } : {}) };
   const { pending, ...settled } = recorded;
-  const moved = pending !== undefined && head.commit !== undefined && (head.commit === pending || (repo.objects.isStored(pending) && (await isAncestor(repo, pending, head.commit))));
+  const moved = pending !== undefined && head.commit !== undefined && (head.commit === pending || ((await isStoredNow(repo, pending)) && (await isAncestor(repo, pending, head.commit))));
   const base = moved ? { ...settled, commit: pending } : settled;
-  if (base.commit && !repo.objects.isStored(base.commit)) return { ...base, commit: undefined };
+  if (base.commit && !(await isStoredNow(repo, base.commit))) return { ...base, commit: undefined };
   return base;
+}
+
+/**
+ * Whether the store holds `id`, listing its packs again before saying no: they were loaded when the repository was
+ * opened, before this command took the lock, and the command it waited for (a commit) may have stored `id` since.
+ */
+async function isStoredNow(repo: Repository, id: CommitId): Promise<boolean> {
+  if (repo.objects.isStored(id)) return true;
+  await repo.objects.reload();
+  return repo.objects.isStored(id);
 }
