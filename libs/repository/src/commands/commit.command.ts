@@ -56,7 +56,7 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
       for (let attempt = 1; ; attempt++) {
         repo.objects.watchReuse();
         const hashed: string[] = [];
-        const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress, onHashed: (p) => hashed.push(p) });
+        const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress, onHashed: (p) => hashed.push(p), refuseChangingFiles: true });
         if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
           await repo.objects.flush();
           await wc.cache.save();

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createCipheriv } from 'node:crypto';
@@ -69,4 +69,47 @@ describe('snapshotWorktree (through commit)', () => {
       await repo.close();
     }
   });
+
+  it('refuses to commit a file that changed while it was read, and commits it once it is still', async () => {
+    const repo = await Repository.init(dir);
+    const big = path.join(dir, 'big.bin');
+    try {
+      writeFileSync(path.join(dir, 'a.txt'), 'a\n');
+      const base = await commitWorktree(repo, { message: 'base', author: 'T <t@example.org>' });
+      writeFileSync(big, noise(20 << 20, 7));
+      let cut = false;
+      // Cut short as the first hashed bytes are told: the rest of the read meets the shorter file.
+      const onProgress = () => {
+        if (!cut) truncateSync(big, 1 << 20);
+        cut = true;
+      };
+      await expect(commitWorktree(repo, { message: 'torn', author: 'T <t@example.org>', onProgress })).rejects.toMatchObject({
+        code: 'FAILED_PRECONDITION',
+        message: 'big.bin changed while it was being read: commit again once nothing writes to it',
+      });
+      expect(cut).toBe(true);
+      expect((await repo.head()).commit).toBe(base.commit);
+      const out = await commitWorktree(repo, { message: 'still', author: 'T <t@example.org>' });
+      const entry = await lookupPath(repo.objects, (await repo.readCommit(out.commit!)).tree, 'big.bin');
+      expect(entry?.size).toBe(1 << 20);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('takes what it read of a file changing under a snapshot for status, which shows it changed either way', async () => {
+    const repo = await Repository.init(dir);
+    const wc = await WorkingCopy.open(repo);
+    try {
+      writeFileSync(path.join(dir, 'log.txt'), 'one\n');
+      // Written to after the scan, before the read.
+      const onHashed = () => appendFileSync(path.join(dir, 'log.txt'), 'two\n');
+      const snapshot = await wc.snapshot({ onHashed });
+      expect((await lookupPath(repo.objects, snapshot.tree, 'log.txt'))?.size).toBe(8);
+    } finally {
+      await wc.close();
+      await repo.close();
+    }
+  });
+
 });

@@ -1,7 +1,8 @@
-import { readlinkSync } from 'node:fs';
+import { promises as fs, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   ChunkRef,
+  FailedPreconditionError,
   fileRefFromChunks,
   FileRef,
   lookupPath,
@@ -14,7 +15,7 @@ import {
 import { ObjectDatabase } from '../objects/object-database';
 import { FileHasherPool } from './file-hasher-pool';
 import { chunkFile, HashedChunk } from './file-chunking';
-import { StatCache } from './stat-cache';
+import { sameStamp, StatCache } from './stat-cache';
 import { crashPoint } from '../testing/crash-points';
 import { loadIgnoreRules, ScannedPath, scanWorktree } from './worktree-scan';
 import { Mutex } from '../locks/mutex';
@@ -38,6 +39,12 @@ export interface SnapshotOptions {
   readonly onProgress?: ProgressCallback;
   /** Called with the path of each file or symlink read and hashed (the stat cache could not vouch for it). */
   readonly onHashed?: (path: string) => void;
+  /**
+   * Throw FailedPreconditionError for a file that changed while it was read, for a commit, which must record a
+   * version the file had. Otherwise what was read is taken: the file differs from any commit either way (status).
+   * Such a file's entry is never cached.
+   */
+  readonly refuseChangingFiles?: boolean;
 }
 
 export interface Snapshot {
@@ -119,10 +126,23 @@ export async function snapshotWorktree(
         }
       });
     const size = Number(s.stat.size);
-    if (size >= WORKER_THRESHOLD) await pool.hash(abs, onBatch);
-    else await chunkFile(abs, onBatch, { sizeHint: size });
+    try {
+      if (size >= WORKER_THRESHOLD) await pool.hash(abs, onBatch);
+      else await chunkFile(abs, onBatch, { sizeHint: size });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new FailedPreconditionError(`${s.path} was removed while it was being read: run the command again`, { path: s.path });
+    }
     const ref: FileRef = await fileRefFromChunks(db, refs);
     const entry: PathEntry = { kind: 'file', executable: s.executable, size: ref.size, id: ref.id, chunked: ref.chunked };
+    // The bytes read are one version of the file only if it is still as the scan found it, and that long.
+    const now = await fs.lstat(abs, { bigint: true }).catch(() => undefined);
+    if (!now || !sameStamp(now, s.stat) || Number(now.size) !== ref.size) {
+      if (opts.refuseChangingFiles) {
+        throw new FailedPreconditionError(`${s.path} changed while it was being read: commit again once nothing writes to it`, { path: s.path });
+      }
+      return entry;
+    }
     cache.set(s.path, s.stat, entry);
     return entry;
   };
