@@ -32,10 +32,10 @@ const file = (text: string | Buffer): Promise<FileRef> =>
 
 type Text = string | Buffer | undefined;
 
-async function diff(path: string, oldText: Text, newText: Text, maxDistinct?: number) {
+async function diff(path: string, oldText: Text, newText: Text, maxDistinct?: number, maxPendingRecords?: number) {
   const oldFile = oldText === undefined ? undefined : await file(oldText);
   const newFile = newText === undefined ? undefined : await file(newText);
-  return rowDiff(store, path, oldFile, newFile, { maxDistinct });
+  return rowDiff(store, path, oldFile, newFile, { maxDistinct, maxPendingRecords });
 }
 
 const rows = (d: RowDiff) => ({
@@ -233,6 +233,33 @@ function modelDiff(oldRecords: string[], newRecords: string[]) {
 const text = (records: string[], finalNewline: boolean) =>
   records.join('\n') + (records.length > 0 && (finalNewline || records[records.length - 1] === '') ? '\n' : '');
 
+describe('rowDiff memory', () => {
+  // 60,000 records in 7 blocks of the test store (100 KB), 52,000 of them different.
+  const records = Array.from({ length: 60_000 }, (_, i) => `r${(i * 7) % 52_000},${i % 3}`);
+  const csv = (rs: string[]) => ['id,n', ...rs].join('\n') + '\n';
+
+  it('lists a file added, removed or appended to whole holding only what it may list, with exact counts', async () => {
+    const expected = modelDiff([], records);
+    const firstThree = expected.added.slice(0, 3);
+    // Room for 20,000 at once: enough for the records of the block read before the other side ends (an append's
+    // other side is its last record), not for all that differ; only the three listed are held after that.
+    const added = await diff('a.csv', undefined, csv(records), 3, 20_000);
+    expect([rows(added), added.addedCount, added.removedCount]).toEqual([{ added: firstThree, removed: [] }, 60_000, 0]);
+    const removed = await diff('a.csv', csv(records), undefined, 3, 20_000);
+    expect([rows(removed), removed.addedCount, removed.removedCount]).toEqual([{ added: [], removed: firstThree }, 0, 60_000]);
+    const appended = await diff('a.csv', csv(['x,1']), csv(['x,1', ...records]), 3, 20_000);
+    expect([rows(appended), appended.addedCount]).toEqual([{ added: firstThree, removed: [] }, 60_000]);
+  });
+
+  it('stops with RESOURCE_EXHAUSTED when more records differ at once than it may hold', async () => {
+    const edited = records.map((r) => `${r}!`);
+    await expect(diff('a.csv', csv(records), csv(edited), 3, 20_000)).rejects.toMatchObject({
+      code: 'RESOURCE_EXHAUSTED',
+      message: 'a.csv: more than 20,000 different records differ, too many to diff by rows; diff without --rows',
+    });
+  });
+});
+
 describe('rowDiff properties', () => {
   it('an edit mid-file, the two files ending alike, equals what a splitter reading both whole finds', async () => {
     const base = ['h', ...filler(6_000)].join('\n') + '\n';
@@ -272,8 +299,10 @@ describe('rowDiff properties', () => {
           appendedNewline: fc.boolean(),
           // Diff the longer file against the shorter: trailing records removed.
           reverse: fc.boolean(),
+          // How many distinct records each list may show (counts stay exact).
+          cap: fc.option(fc.nat(4), { nil: undefined }),
         }),
-        async ({ format, big, base, baseNewline, fuse, appended, appendedNewline, reverse }) => {
+        async ({ format, big, base, baseNewline, fuse, appended, appendedNewline, reverse, cap }) => {
           const clean = (rs: string[]) => (format === 'jsonl' ? rs.map((r) => r.replace(/[\r\n]/g, '')) : rs);
           const baseRecords = clean([...base, ...(big ? filler(15_000) : [])]);
           const more = clean(appended);
@@ -288,11 +317,12 @@ describe('rowDiff properties', () => {
             newRecords = [...baseRecords, ...more];
             newText = oldText + (oldEndsOpen && more.length > 0 ? '\n' : '') + text(more, appendedNewline);
           }
-          const d = reverse ? await diff(`p.${format}`, newText, oldText) : await diff(`p.${format}`, oldText, newText);
+          const d = reverse ? await diff(`p.${format}`, newText, oldText, cap) : await diff(`p.${format}`, oldText, newText, cap);
           const header = format === 'csv' ? 1 : 0;
           const [from, to] = reverse ? [newRecords, baseRecords] : [baseRecords, newRecords];
           const expected = modelDiff(from.slice(header), to.slice(header));
-          expect(rows(d)).toEqual(expected);
+          expect(rows(d)).toEqual({ added: expected.added.slice(0, cap), removed: expected.removed.slice(0, cap) });
+          expect(d.removedCount).toBe(expected.removed.reduce((s, [, n]) => s + n, 0));
           expect(d.addedCount).toBe(expected.added.reduce((s, [, n]) => s + n, 0));
           if (big) {
             const appendedBytes = Buffer.byteLength(newText) - Buffer.byteLength(oldText);

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, IntegrityError } from '../errors/trib-error';
+import { InvalidArgumentError, IntegrityError, ResourceExhaustedError } from '../errors/trib-error';
 import { ObjectId } from '../ids/ids';
 import { commonPrefix, commonSuffix, readFileBytes } from '../objects/file-content';
 import { ObjectSource } from '../objects/object-source';
@@ -38,6 +38,12 @@ export interface RowDiff {
 export interface RowDiffOptions {
   /** Caps the length of `added` and `removed`; counts stay exact. Default: no cap. */
   readonly maxDistinct?: number;
+  /**
+   * Different records the diff may hold at once while both versions are still being read (default 2,000,000);
+   * past it, ResourceExhaustedError. Records met after one version ends cost nothing here, so a file added whole or
+   * appended to holds only what `maxDistinct` lets it list.
+   */
+  readonly maxPendingRecords?: number;
 }
 
 /** Kept from the end of the shorter file while checking for an append, to find its last record without re-reading. */
@@ -68,15 +74,15 @@ export async function rowDiff(
   const format = recordFormatOf(path);
   if (format === undefined) throw new InvalidArgumentError(`row diff needs a .csv or .jsonl file: ${path}`);
   const counting = new CountingSource(src);
-  const tally = new RecordTally(format);
+  const tally = new RecordTally(format, path, opts.maxDistinct, opts.maxPendingRecords);
   if (oldFile && newFile && oldFile.id === newFile.id) {
-    return tally.result(path, 0, opts.maxDistinct);
+    return tally.result(0);
   }
   let from = 0;
   if (oldFile && newFile) {
     const shared = (await commonPrefix(counting, oldFile, newFile)).bytes;
     if (await diffAppend(counting, tally, format, oldFile, newFile, shared)) {
-      return tally.result(path, counting.bytesRead, opts.maxDistinct);
+      return tally.result(counting.bytesRead);
     }
     from = await lastRecordStartBefore(counting, oldFile, shared, format);
     const suffix = Math.min(await commonSuffix(counting, oldFile, newFile), oldFile.size - shared, newFile.size - shared);
@@ -84,13 +90,13 @@ export async function rowDiff(
       const oldBytes = readFileBytes(counting, oldFile, from, oldFile.size - suffix);
       const newBytes = readFileBytes(counting, newFile, from, newFile.size - suffix);
       await tally.run(oldBytes, newBytes, from === 0, () => readFileBytes(counting, newFile, newFile.size - suffix));
-      return tally.result(path, counting.bytesRead, opts.maxDistinct);
+      return tally.result(counting.bytesRead);
     }
   }
   const oldBytes = oldFile ? readFileBytes(counting, oldFile, from) : empty();
   const newBytes = newFile ? readFileBytes(counting, newFile, from) : empty();
   await tally.run(oldBytes, newBytes, from === 0);
-  return tally.result(path, counting.bytesRead, opts.maxDistinct);
+  return tally.result(counting.bytesRead);
 }
 
 /**
@@ -149,11 +155,26 @@ async function diffAppend(
 
 /** Counts records of two streams into one map (+1 new, -1 old), dropping keys whose count returns to zero. */
 class RecordTally {
+  /** Records met on both sides' way that have not cancelled yet: +n more new copies, -n more old ones. */
   private readonly counts = new Map<string, number>();
+  /**
+   * Records of one side met once the other side was read to its end, and not in `counts`: nothing can cancel them
+   * any more, so only their total and the ones that may be listed are kept. This makes a file added whole, or a
+   * large append, cost memory by `maxDistinct`, not by its records.
+   */
+  private readonly final: Record<1 | -1, SmallestDistinct>;
   private oldHeader: Buffer | undefined;
   private newHeader: Buffer | undefined;
 
-  constructor(private readonly format: RecordFormat) {}
+  constructor(
+    private readonly format: RecordFormat,
+    private readonly path: string,
+    private readonly maxDistinct = Infinity,
+    private readonly maxPending = MAX_PENDING_RECORDS,
+  ) {
+    const tooMany = () => tooManyRecords(path, maxPending);
+    this.final = { [+1]: new SmallestDistinct(maxDistinct, tooMany, maxPending), [-1]: new SmallestDistinct(maxDistinct, tooMany, maxPending) };
+  }
 
   /**
    * `withHeader`: both streams start at their file's first byte, so a CSV's first record is its header.
@@ -171,7 +192,8 @@ class RecordTally {
       // Reading both sides at the same byte pace keeps records common to both close in time, so they cancel early.
       while (!oldSide.done || !newSide.done) {
         const side = oldSide.done ? newSide : newSide.done ? oldSide : oldSide.pos <= newSide.pos ? oldSide : newSide;
-        this.add(await side.step(), side.sign);
+        const records = await side.step();
+        this.add(records, side.sign, (side === oldSide ? newSide : oldSide).done && !sharedEnd);
       }
     } finally {
       await oldSide.close();
@@ -213,11 +235,11 @@ class RecordTally {
     }
   }
 
-  result(path: string, bytesRead: number, maxDistinct = Infinity): RowDiff {
-    const added: [string, number][] = [];
-    const removed: [string, number][] = [];
-    let addedCount = 0;
-    let removedCount = 0;
+  result(bytesRead: number): RowDiff {
+    const added: [string, number][] = [...this.final[+1].entries()];
+    const removed: [string, number][] = [...this.final[-1].entries()];
+    let addedCount = this.final[+1].total;
+    let removedCount = this.final[-1].total;
     for (const [key, n] of this.counts) {
       if (n > 0) {
         added.push([key, n]);
@@ -235,10 +257,10 @@ class RecordTally {
       ? undefined
       : { old: this.oldHeader?.toString('utf8'), new: this.newHeader?.toString('utf8') };
     return {
-      path,
+      path: this.path,
       format: this.format,
-      added: present(added, maxDistinct),
-      removed: present(removed, maxDistinct),
+      added: present(added, this.maxDistinct),
+      removed: present(removed, this.maxDistinct),
       addedCount,
       removedCount,
       ...(headerChanged ? { headerChanged } : {}),
@@ -246,15 +268,67 @@ class RecordTally {
     };
   }
 
-  private add(records: Buffer[], sign: number): void {
+  /** `otherSideDone`: the other side has no records left to meet, so a record that does not cancel now never will. */
+  private add(records: Buffer[], sign: number, otherSideDone = false): void {
     for (const r of records) {
       if (r.length === 0) continue;
       // latin1 maps each byte to one code unit: a lossless key, and string order is byte order.
       const key = r.toString('latin1');
-      const n = (this.counts.get(key) ?? 0) + sign;
+      const had = this.counts.get(key);
+      if (had === undefined && otherSideDone) {
+        this.final[sign as 1 | -1].add(key);
+        continue;
+      }
+      const n = (had ?? 0) + sign;
       if (n === 0) this.counts.delete(key);
       else this.counts.set(key, n);
+      if (this.counts.size > this.maxPending) throw tooManyRecords(this.path, this.maxPending);
     }
+  }
+
+}
+
+/**
+ * Records that cannot cancel on both sides of a diff at once before one side ends; past this many, a row diff
+ * stops with ResourceExhaustedError rather than hold them all (hundreds of MiB) or overflow a Map (2^24 keys).
+ */
+const MAX_PENDING_RECORDS = 2_000_000;
+
+function tooManyRecords(path: string, limit: number): ResourceExhaustedError {
+  return new ResourceExhaustedError(`${path}: more than ${limit.toLocaleString('en-US')} different records differ, too many to diff by rows; diff without --rows`, { path });
+}
+
+/**
+ * The count of records added, and of each distinct record among the `keep` smallest (in byte order, as `present`
+ * lists them), in memory bounded by `keep`: a record larger than `keep` others already met can never be listed.
+ */
+class SmallestDistinct {
+  total = 0;
+  private readonly counts = new Map<string, number>();
+  /** Records above this are not kept; it only ever falls. */
+  private bound: string | undefined;
+
+  constructor(
+    private readonly keep: number,
+    private readonly tooMany: () => Error,
+    private readonly limit: number,
+  ) {}
+
+  add(key: string): void {
+    this.total++;
+    if (this.keep <= 0 || (this.bound !== undefined && key > this.bound)) return;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    if (this.counts.size > Math.max(2 * this.keep, 1024)) {
+      const kept = [...this.counts.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, this.keep);
+      this.bound = kept[kept.length - 1];
+      for (const k of this.counts.keys()) if (k > this.bound) this.counts.delete(k);
+    }
+    // Pruned, it holds at most 2 * keep (or 1024): only a list asked for longer than the limit reaches it.
+    if (this.counts.size > this.limit) throw this.tooMany();
+  }
+
+  entries(): IterableIterator<[string, number]> {
+    return this.counts.entries();
   }
 }
 
