@@ -51,6 +51,15 @@ describe('loadConfig', () => {
     }
     expect(loadConfig({ t: TRIB_ENV.topics }, { TRIB_TOPICS: 'a/b/c/d/e/f/g/h' }).t).toEqual(['a/b/c/d/e/f/g/h']);
   });
+  it('refuses a region, dataset or subscriber name that could not be a segment of a topic, naming the variable', () => {
+    const schema = { region: TRIB_ENV.region, dataset: TRIB_ENV.dataset, name: TRIB_ENV.name };
+    for (const [variable, bad] of [['TRIB_REGION', 'a..b'], ['TRIB_REGION', 'na.lock'], ['TRIB_DATASET', 'x.lock'], ['TRIB_NAME', 'hub..1']]) {
+      const env = { TRIB_REGION: 'na-aws', TRIB_DATASET: 'heart', [variable]: bad };
+      expect(() => loadConfig(schema, env)).toThrow(`${variable}="${bad}": a name may not contain ".." nor end in ".lock"`);
+    }
+    expect(loadConfig(schema, { TRIB_REGION: 'na.aws-1', TRIB_DATASET: 'heart_v2' })).toEqual({ region: 'na.aws-1', dataset: 'heart_v2', name: 'hub' });
+  });
+
   it("reads the broker's topic-log fence setting: auto by default, a bad value named", () => {
     const schema = { fence: TRIB_ENV.topicLogFence };
     expect(loadConfig(schema, {}).fence).toBe('auto');

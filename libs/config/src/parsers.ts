@@ -39,8 +39,11 @@ export function storeUrl(raw: string): string {
 }
 
 /** A simple name: region, dataset, subscriber. */
+/** A name that is also one segment of a topic or ref (a region, a dataset, a subscriber). */
 export function simpleName(raw: string): string {
   if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(raw)) throw new Error('expected lowercase letters, digits, ".", "_" or "-" (at most 63)');
+  // As in a ref name (validateRefName), which a topic built from it must be.
+  if (raw.includes('..') || raw.endsWith('.lock')) throw new Error('a name may not contain ".." nor end in ".lock"');
   return raw;
 }
 
