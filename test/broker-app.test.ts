@@ -186,6 +186,33 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('the broker, the hub and the agent say TRIB_STORE, exit 2, when it names a file, not a folder', () => {
+    const file = path.join(t.dir, 'a-file');
+    writeFileSync(file, 'not a store\n');
+    const env = { TRIB_STORE: file, TRIB_LISTEN: '127.0.0.1:0', TRIB_BROKER: '127.0.0.1:1', TRIB_TOPICS: 'datasets/x/na', TRIB_REGION: 'na', TRIB_DATASET: 'x', TRIB_INBOX: t.dir };
+    for (const app of ['broker', 'hub', 'edge-agent']) {
+      const r = spawnSync(process.execPath, [path.join(ROOT, `apps/${app}/dist/main.js`)], {
+        env: { ...process.env, ...env, TRIB_HOME: path.join(t.dir, `${app}-home`) },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect([app, r.status, r.stderr.trim()]).toEqual([app, 2, `${app}: TRIB_STORE: store ${pathToFileURL(file).href} is not a directory`]);
+    }
+  });
+
+  it('the broker refuses at start-up a Redis database that Redis does not have, exit 2, naming the URL', () => {
+    const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    url.pathname = '/99';
+    const redisUrl = url.href;
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {
+      env: { ...process.env, TRIB_STORE: pathToFileURL(path.join(t.dir, 'store')).href, TRIB_LISTEN: '127.0.0.1:0', REDIS_URL: redisUrl },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`broker: cannot use database 99 of Redis at ${redisUrl}: ERR DB index is out of range`);
+  });
+
   it('the hub refuses at start-up a topic whose region cannot be a folder, naming TRIB_TOPICS', () => {
     const store = pathToFileURL(path.join(t.dir, 'store')).href;
     const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/hub/dist/main.js')], {

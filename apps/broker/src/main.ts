@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, configureHeapGrowth, loadConfig, silenceSdkNodeVersionNotice, TRIB_ENV } from '@tributary/config';
+import { ConfigError, configureHeapGrowth, exitCodeOf, loadConfig, namingVariable, silenceSdkNodeVersionNotice, TRIB_ENV } from '@tributary/config';
 import { isTribError } from '@tributary/core';
 import { openStore, parseStoreUrl } from '@tributary/storage';
 import { BrokerContext, PROTO_FILES, PROTO_LOADER_OPTIONS } from '@tributary/sync';
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   Logger.overrideLogger(new LineLogger());
   const logger = new Logger('broker');
   // A local folder is made if missing, as the agent and the hub make theirs; a cloud bucket only trib init creates.
-  const store = await openStore(cfg.store, { create: parseStoreUrl(cfg.store).scheme === 'file' });
+  const store = await namingVariable('TRIB_STORE', () => openStore(cfg.store, { create: parseStoreUrl(cfg.store).scheme === 'file' }));
   const context = await BrokerContext.open({
     store,
     redisUrl: cfg.redisUrl,
@@ -51,5 +51,5 @@ async function main(): Promise<void> {
 main().catch((e) => {
   const known = e instanceof ConfigError || isTribError(e);
   console.error(`broker: ${known ? e.message : (e as Error).stack ?? e}`);
-  process.exit(e instanceof ConfigError ? 2 : isTribError(e) && e.code === 'UNAVAILABLE' ? 3 : 1);
+  process.exit(exitCodeOf(e));
 });

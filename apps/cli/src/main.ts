@@ -1,7 +1,6 @@
 import { configureHeapGrowth, silenceSdkNodeVersionNotice } from '@tributary/config';
-import { ErrorCode, isTribError } from '@tributary/core';
+import { ErrorCode, EXIT, exitCodeFor, isTribError } from '@tributary/core';
 import { parseArgs } from './ui/args';
-import { EXIT, exitCodeFor } from './ui/exit-codes';
 import { stopGracefully } from './ui/interrupt';
 import { CliCommand, CliContext } from './commands/command';
 import { initCommand } from './commands/init.command';

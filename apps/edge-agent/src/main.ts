@@ -1,5 +1,5 @@
 import { isTribError } from '@tributary/core';
-import { ConfigError, configureHeapGrowth, loadConfig, silenceSdkNodeVersionNotice } from '@tributary/config';
+import { ConfigError, configureHeapGrowth, exitCodeOf, loadConfig, namingVariable, silenceSdkNodeVersionNotice } from '@tributary/config';
 import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { SyncClient } from '@tributary/sync';
 import { AGENT_ENV } from './agent-config';
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const cfg = loadConfig(AGENT_ENV);
   const prefix = `edge-agent ${cfg.region}:`;
   const log = (line: string) => console.log(`${new Date().toISOString()} ${prefix} ${line}`);
-  const repo = await openStoreRepository(cfg.store, { home: cfg.home || undefined });
+  const repo = await namingVariable('TRIB_STORE', () => openStoreRepository(cfg.store, { home: cfg.home || undefined }));
   const client = new SyncClient(cfg.broker.address);
   const agent = new EdgeAgent({ repo, client, region: cfg.region, dataset: cfg.dataset, inbox: cfg.inbox, settleMs: cfg.inboxSettleMs, appendTo: cfg.appendTo, log });
   await agent.start();
@@ -33,6 +33,5 @@ async function main(): Promise<void> {
 main().catch((e) => {
   // Configuration and known failures are one readable line; only a bug shows its stack.
   console.error(e instanceof ConfigError || isTribError(e) ? `edge-agent: ${e.message}` : e);
-  const code = isTribError(e) ? e.code : undefined;
-  process.exit(e instanceof ConfigError || code === 'INVALID_ARGUMENT' ? 2 : code === 'UNAVAILABLE' ? 3 : 1);
+  process.exit(exitCodeOf(e));
 });

@@ -1,5 +1,5 @@
 import { isTribError } from '@tributary/core';
-import { ConfigError, configureHeapGrowth, loadConfig, silenceSdkNodeVersionNotice } from '@tributary/config';
+import { ConfigError, configureHeapGrowth, exitCodeOf, loadConfig, namingVariable, silenceSdkNodeVersionNotice } from '@tributary/config';
 import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { layoutOfBranch } from '@tributary/hub';
 import { SyncClient } from '@tributary/sync';
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   silenceSdkNodeVersionNotice();
   const cfg = loadConfig(HUB_ENV);
   const log = (line: string) => console.log(`${new Date().toISOString()} hub ${cfg.name}: ${line}`);
-  const repo = await openStoreRepository(cfg.store, { home: cfg.home || undefined });
+  const repo = await namingVariable('TRIB_STORE', () => openStoreRepository(cfg.store, { home: cfg.home || undefined }));
   const used = await layoutOfBranch(repo);
   if (used !== undefined && used !== cfg.layout) {
     await repo.close();
@@ -39,5 +39,5 @@ async function main(): Promise<void> {
 main().catch((e) => {
   // Configuration and known failures are one readable line; only a bug shows its stack.
   console.error(e instanceof ConfigError || isTribError(e) ? `hub: ${e.message}` : e);
-  process.exit(e instanceof ConfigError ? 2 : isTribError(e) && e.code === 'UNAVAILABLE' ? 3 : 1);
+  process.exit(exitCodeOf(e));
 });

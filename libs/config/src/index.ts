@@ -3,3 +3,4 @@ export * from './parsers';
 export * from './tributary-env';
 export * from './heap-growth';
 export * from './sdk-notices';
+export * from './exit-code';

@@ -2,6 +2,7 @@
 // reaches the core only through ObjectSource / ObjectSink.
 export * from './ids/ids';
 export * from './errors/trib-error';
+export * from './errors/exit-codes';
 export * from './hashing/sha256';
 export * from './objects/object-types';
 export * from './objects/object-source';

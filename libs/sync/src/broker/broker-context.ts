@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
-import { UnavailableError } from '@tributary/core';
+import { InvalidArgumentError, UnavailableError } from '@tributary/core';
 import { ObjectDatabase, PackMaintenance, sweepUnfinishedPacks } from '@tributary/repository';
 import { ConditionalWrites, enforcesConditionalWrites, ObjectStore, probeConditionalWrites } from '@tributary/storage';
 import { CursorRepository, redisPrefixFor } from '../cursors/cursor.repository';
@@ -95,6 +95,15 @@ export class BrokerContext {
       redis.disconnect();
       sub.disconnect();
       throw new UnavailableError(`cannot reach Redis at ${opts.redisUrl}: ${(e as Error).message}`, { url: opts.redisUrl }, { cause: e });
+    }
+    // ioredis only logs a refused SELECT and goes on in database 0, where cursors would land unseen by the others.
+    const db = redis.options.db ?? 0;
+    if (db !== 0) {
+      await redis.select(db).catch((e: Error) => {
+        redis.disconnect();
+        sub.disconnect();
+        throw new InvalidArgumentError(`cannot use database ${db} of Redis at ${opts.redisUrl}: ${e.message}`, { url: opts.redisUrl }, { cause: e });
+      });
     }
     let lease: BrokerLease | undefined;
     try {

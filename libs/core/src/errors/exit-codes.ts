@@ -1,6 +1,6 @@
-import { ErrorCode } from '@tributary/core';
+import { ErrorCode } from './trib-error';
 
-/** The CLI's exit codes, a contract other tools depend on. */
+/** The exit codes of the CLI and of the apps when they stop on an error: a contract other tools depend on. */
 export const EXIT = {
   OK: 0,
   /** The command ran and found a problem: a merge conflict, or damage. (A refusal, CONFLICT included, is USAGE.) */
