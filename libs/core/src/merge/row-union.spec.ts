@@ -56,6 +56,18 @@ describe('rowUnionMerge', () => {
     expect(await union('t.csv', 'h\n1\n', 'h\n1\n2', 'h\n1\n3')).toBe('h\n1\n2\n3');
   });
 
+  it("ends our open last record with the line ending of our file's first line (a CSV's header)", async () => {
+    expect(await union('t.csv', 'h\r\n1\r\n', 'h\r\n1\r\n2', 'h\r\n1\r\n3\r\n')).toBe('h\r\n1\r\n2\r\n3\r\n');
+    expect(await union('t.csv', 'h\r\n1', 'h\r\n1\r\n2\n4', 'h\r\n1\r\n3\r\n')).toBe('h\r\n1\r\n2\n4\r\n3\r\n');
+    expect(await union('t.jsonl', '{}\r\n', '{}\r\n{"a":1}', '{}\r\n{"b":2}\r\n')).toBe('{}\r\n{"a":1}\r\n{"b":2}\r\n');
+    // A quoted newline in the header is not its end; a file of \n lines keeps \n.
+    expect(await union('t.csv', '"a\nb"\r\n', '"a\nb"\r\n1', '"a\nb"\r\n2\r\n')).toBe('"a\nb"\r\n1\r\n2\r\n');
+    expect(await union('t.csv', 'h\n1\r\n', 'h\n1\r\n2', 'h\n1\r\n3\r\n')).toBe('h\n1\r\n2\n3\r\n');
+    // A first line longer than one of the store's blocks (100,000 bytes here), its CR ending one block.
+    const long = 'x'.repeat(99_999);
+    expect(await union('t.jsonl', `${long}\r\n`, `${long}\r\n1`, `${long}\r\n2\r\n`)).toBe(`${long}\r\n1\r\n2\r\n`);
+  });
+
   it('keeps quoted fields with newlines intact', async () => {
     expect(await union('t.csv', 'h\n', 'h\n"a\nb"\n', 'h\n"c\r\n""d"""\n')).toBe('h\n"a\nb"\n"c\r\n""d"""\n');
   });
@@ -125,9 +137,10 @@ describe('rowUnionMerge properties', () => {
           const merged = await union(`p.${format}`, baseText, baseText + oursAppended, baseText + theirsAppended);
           // Both sides made the same change: like any three-way merge, it is taken once, not twice.
           const agree = oursAppended === theirsAppended;
-          // Their leading newline is dropped when ours already ended base's last record; one `\n` joins an open end.
+          // Their leading newline is dropped when ours already ended base's last record; one line ending, the file's
+          // own, joins an open end.
           const theirsRecords = baseNewline ? theirsAppended : theirsAppended.slice(nl.length);
-          const expected = baseText + oursAppended + (agree ? '' : (oursNewline ? '' : '\n') + theirsRecords);
+          const expected = baseText + oursAppended + (agree ? '' : (oursNewline ? '' : nl) + theirsRecords);
           expect(merged).toBe(expected);
           // The records, as a reader sees them: base's, then ours', then theirs', nothing fused or lost.
           const splitter = new RecordSplitter(format);

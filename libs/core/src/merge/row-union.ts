@@ -22,7 +22,8 @@ import { matchAppend } from '../rows/row-diff';
  * When a side equals the base the other side is returned, and when both sides are identical `ours` is returned, with
  * nothing written. Otherwise theirs' new records are appended to ours with `appendToFile` (same ids as writing the
  * merged bytes afresh): never a whole file in memory.
- * Exactly one `\n` is inserted where records would otherwise fuse (ours' appended part lacking a final newline).
+ * Exactly one line ending is inserted where records would otherwise fuse (ours' appended part lacking a final newline):
+ * the one ours' first line (a CSV's header) ends with, `\r\n` or `\n`.
  *
  * Cost: the check reads each side's appended bytes and base's last chunk or two; writing reads theirs' appended
  * bytes and ours' last chunk (appendToFile re-chunks only from there), so it follows the change, not the file.
@@ -53,7 +54,7 @@ export async function rowUnionMerge(
     theirsSkip = theirsHeader.end;
   }
   if (theirsSkip >= theirs.size) return ours;
-  const separator = oursAppend.lastByte === LF ? undefined : Buffer.from('\n');
+  const separator = oursAppend.lastByte === LF ? undefined : Buffer.from((await firstLineEndsCrlf(src, ours, format)) ? '\r\n' : '\n');
   return appendToFile(src, sink, ours, theirsRecords(src, separator, theirs, theirsSkip));
 }
 
@@ -102,6 +103,21 @@ async function appendedRecords(
 async function* theirsRecords(src: ObjectSource, separator: Buffer | undefined, theirs: FileRef, theirsFrom: number): AsyncGenerator<Buffer> {
   if (separator) yield separator;
   yield* readFileBytes(src, theirs, theirsFrom);
+}
+
+/** Whether `file`'s first line (a CSV's first record, its header) ends with `\r\n`. Reads only that far. */
+async function firstLineEndsCrlf(src: ObjectSource, file: FileRef, format: RecordFormat): Promise<boolean> {
+  if (format === 'csv') {
+    const header = await readCsvHeader(src, file);
+    return header !== undefined && header.end - header.record.length === 2;
+  }
+  let previous = -1;
+  for await (const b of readFileBytes(src, file)) {
+    const lf = b.indexOf(LF);
+    if (lf >= 0) return (lf > 0 ? b[lf - 1] : previous) === CR;
+    if (b.length > 0) previous = b[b.length - 1];
+  }
+  return false;
 }
 
 /** The byte at `offset`, which the file's size says exists. */
