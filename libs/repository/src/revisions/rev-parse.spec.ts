@@ -43,8 +43,10 @@ describe('rev-parse', () => {
   it('rejects unknown, too short, out-of-range and ambiguous refs', async () => {
     await expect(resolveRevision('nope', repo)).rejects.toThrow(/unknown ref/);
     await expect(resolveRevision('ccc', repo)).rejects.toThrow(/unknown ref/);
-    await expect(resolveRevision('HEAD~3', repo)).rejects.toThrow(/past the start/);
-    await expect(resolveRevision('HEAD^3', repo)).rejects.toThrow(/past the start/);
+    await expect(resolveRevision('HEAD~3', repo)).rejects.toThrow('revision HEAD~3 goes past the start of history (commit aaaaaaaaaaaa has no parent)');
+    // A commit with fewer parents is not the start of history.
+    await expect(resolveRevision('HEAD^3', repo)).rejects.toThrow('revision HEAD^3: commit dddddddddddd has 2 parents, not 3');
+    await expect(resolveRevision('main~1^2', repo)).rejects.toThrow('revision main~1^2: commit bbbbbbbbbbbb has 1 parent, not 2');
     const amb: RevisionLookup = { ...repo, commitsWithPrefix: async () => [id('a'), id('b')] };
     await expect(resolveRevision('abcd', amb)).rejects.toThrow(/ambiguous/);
   });

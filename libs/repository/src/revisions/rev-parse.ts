@@ -44,18 +44,20 @@ export async function resolveRevision(spec: string, repo: RevisionLookup): Promi
   let id = await resolveBase(base, repo);
   for (const step of steps) {
     if (step.op === '~') {
-      for (let i = 0; i < step.n; i++) id = nth(await repo.parents(id), 1, spec);
+      for (let i = 0; i < step.n; i++) id = nth(id, await repo.parents(id), 1, spec);
     } else if (step.n > 0) {
-      id = nth(await repo.parents(id), step.n, spec);
+      id = nth(id, await repo.parents(id), step.n, spec);
     }
   }
   return id;
 }
 
-function nth(parents: readonly CommitId[], n: number, spec: string): CommitId {
+/** The n-th parent of commit `id`; the error says whether history starts there or the commit has fewer parents. */
+function nth(id: CommitId, parents: readonly CommitId[], n: number, spec: string): CommitId {
   const p = parents[n - 1];
-  if (!p) throw new InvalidArgumentError(`revision ${spec} goes past the start of history`);
-  return p;
+  if (p) return p;
+  if (parents.length === 0) throw new InvalidArgumentError(`revision ${spec} goes past the start of history (commit ${id.slice(0, 12)} has no parent)`);
+  throw new InvalidArgumentError(`revision ${spec}: commit ${id.slice(0, 12)} has ${parents.length} parent${parents.length === 1 ? '' : 's'}, not ${n}`);
 }
 
 /** The refs a revision's base name may be, in the order they are tried: the first that exists is the one meant. */
