@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastLine, ok, tempDir, trib } from './support/trib';
 
@@ -231,6 +231,18 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     ok(repo, ['status']);
     ok(other, ['status']);
     ok(repo, ['verify', '--read-data']);
+  });
+
+  it('checkout --to says in one line when the target is a file, or a folder stands where a file goes', () => {
+    const file = path.join(t.dir, 'a-file');
+    writeFileSync(file, 'x');
+    const onFile = trib(repo, ['checkout', 'HEAD', '--to', file]);
+    expect([onFile.code, onFile.stderr.trim()]).toEqual([2, `trib checkout: ${file} is a file, not a folder`]);
+    const out = path.join(t.dir, 'co');
+    mkdirSync(path.join(out, 'notes.txt'), { recursive: true });
+    const blocked = trib(repo, ['checkout', 'HEAD', '--to', out, '--force']);
+    expect([blocked.code, blocked.stderr.trim()]).toEqual([2, `trib checkout: cannot write ${path.join(out, 'notes.txt')}: a folder is in its place`]);
+    expect(readdirSync(out).filter((f) => f.startsWith('.trib-tmp'))).toEqual([]);
   });
 
   it('fast-forwards, or makes a two-parent merge; one-sided changes win; appends on both sides are row-unioned', () => {

@@ -66,7 +66,10 @@ export async function checkoutTo(
   const { tree } = await repo.readCommit(commit);
   const abs = path.resolve(dest);
   await refuseRepositoryFolder(repo, abs, dest);
-  const existing = await fs.readdir(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+  const existing = await fs.readdir(abs).catch((e) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e.code === 'ENOTDIR' ? new FailedPreconditionError(`${dest} is a file, not a folder`, { path: dest }) : e;
+  });
   if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${dest} is not empty`, { path: dest, overridable: true });
   await fs.mkdir(abs, { recursive: true });
   const total = await treeSize(repo.objects, tree);

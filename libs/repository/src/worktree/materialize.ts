@@ -13,7 +13,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { ChunkRef, InvalidArgumentError, PositionedChunkRef, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
+import { ChunkRef, FailedPreconditionError, InvalidArgumentError, PositionedChunkRef, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
 import { quietly, SYNC_IO_MAX_BYTES, writeFully, writeFullySync } from '@tributary/storage';
 import { ObjectDatabase } from '../objects/object-database';
 import { readAhead, ReadAheadLimits } from '../objects/read-ahead';
@@ -280,6 +280,7 @@ class EntryWriter {
       renameSync(this.tmp, this.abs);
     } catch (e) {
       await this.abort();
+      if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new FailedPreconditionError(`cannot write ${this.abs}: a folder is in its place`, { path: this.abs });
       throw e;
     }
     return lstatSync(this.abs, { bigint: true });
