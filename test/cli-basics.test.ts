@@ -103,7 +103,12 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(ev.rows).toMatchObject({ addedCount: 1, removedCount: 1, added: [{ record: '{"a":3}', count: 1 }], removed: [{ record: '{"a":1}', count: 1 }] });
     const text = ok(repo, ['diff', c1, c2, '--rows']).stdout;
     expect(text).toContain('+ (x2) 3,946');
+    expect(text).not.toContain('not listed');
     expect(beats.rows.headerChanged).toBeNull();
+    // Capped, the text says how many records it does not list (the JSON has the counts).
+    const capped = ok(repo, ['diff', c1, c2, '--rows', '--max-rows', '0']).stdout;
+    expect(capped).toContain('M beats.csv\n    rows: +2 -0\n    ... 2 more not listed (--max-rows 0)\n');
+    expect(capped).toContain('M events.jsonl\n    rows: +1 -1\n    ... 2 more not listed (--max-rows 0)\n');
   });
 
   it('status and diff (--rows too) C-quote a name or record with a control character, as git; --json as is', () => {

@@ -63,11 +63,18 @@ export const diffCommand: CliCommand = {
         if (header) ctx.out(`    header: ${shownHeader(header.old)} -> ${shownHeader(header.new)}`);
         for (const r of c.rows.removed) ctx.out(recordLine('-', r));
         for (const r of c.rows.added) ctx.out(recordLine('+', r));
+        const unlisted = c.rows.addedCount + c.rows.removedCount - listed(c.rows.added) - listed(c.rows.removed);
+        if (unlisted > 0) ctx.out(`    ... ${unlisted} more not listed (--max-rows ${maxRows})`);
       }
       return 0;
     });
   },
 };
+
+/** The records a capped list shows, copies counted. */
+function listed(records: readonly { count: number }[]): number {
+  return records.reduce((n, r) => n + r.count, 0);
+}
 
 function recordLine(sign: '+' | '-', r: { record: string; count: number }): string {
   return `    ${sign}${r.count > 1 ? ` (x${r.count})` : ''} ${quoteRecord(r.record)}`;
