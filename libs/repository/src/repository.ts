@@ -16,6 +16,7 @@ import {
   IntegrityError,
   NotFoundError,
   RefName,
+  REPOSITORY_CONFIG_FILE,
   REPOSITORY_DIR,
   Tag,
   TreeId,
@@ -31,7 +32,6 @@ import { parseRevision, refCandidates, resolveRevision } from './revisions/rev-p
 import { CommitReader } from './history/commit-walk';
 
 export const TRIB_DIR = REPOSITORY_DIR;
-const CONFIG_FILE = 'config.json';
 const STORE_CONFIG_KEY = 'config';
 const FORMAT = 1;
 
@@ -108,7 +108,7 @@ export class Repository implements CommitReader {
       throw e;
     });
     // The local config is what makes a repository (it is written last): a .trib/ without it is an init cut short.
-    if (await exists(path.join(tribDir, CONFIG_FILE))) throw new FailedPreconditionError(`${workdir} is already a trib repository`);
+    if (await exists(path.join(tribDir, REPOSITORY_CONFIG_FILE))) throw new FailedPreconditionError(`${workdir} is already a trib repository`);
     const branch = opts.initialBranch ?? 'main';
     validateRefName(branch, 'branch name');
     const storeUrl = opts.storeUrl ?? pathToFileURL(path.join(tribDir, 'store')).href;
@@ -130,7 +130,7 @@ export class Repository implements CommitReader {
       await writeWorktreeBase(tribDir, { commit: undefined, ...(branch !== undefined ? { branch } : {}) });
     }
     const local: LocalConfig = { format: FORMAT, ...(opts.storeUrl ? { store: opts.storeUrl } : {}), ...(opts.bare ? { bare: true } : {}) };
-    await writeFileDurably(path.join(tribDir, CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
+    await writeFileDurably(path.join(tribDir, REPOSITORY_CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
     await store.close();
     return Repository.openAt(workdir, false);
   }
@@ -144,7 +144,7 @@ export class Repository implements CommitReader {
   static async open(start: string, opts: { scratchWrites?: boolean } = {}): Promise<Repository> {
     let dir = path.resolve(start);
     for (;;) {
-      if (await exists(path.join(dir, TRIB_DIR, CONFIG_FILE))) return Repository.openAt(dir, opts.scratchWrites ?? false);
+      if (await exists(path.join(dir, TRIB_DIR, REPOSITORY_CONFIG_FILE))) return Repository.openAt(dir, opts.scratchWrites ?? false);
       const parent = path.dirname(dir);
       if (parent === dir) throw new InvalidArgumentError(`not a trib repository (or any parent): ${path.resolve(start)}`);
       dir = parent;
@@ -153,7 +153,7 @@ export class Repository implements CommitReader {
 
   private static async openAt(workdir: string, scratchWrites: boolean): Promise<Repository> {
     const tribDir = path.join(workdir, TRIB_DIR);
-    const local = parseConfig<LocalConfig>(await fs.readFile(path.join(tribDir, CONFIG_FILE), 'utf8'), path.join(tribDir, CONFIG_FILE));
+    const local = parseConfig<LocalConfig>(await fs.readFile(path.join(tribDir, REPOSITORY_CONFIG_FILE), 'utf8'), path.join(tribDir, REPOSITORY_CONFIG_FILE));
     if (local.format !== FORMAT) throw new FailedPreconditionError(`unsupported repository format ${local.format}`);
     const storeUrl = local.store ?? pathToFileURL(path.join(tribDir, 'store')).href;
     let store = await openStore(storeUrl);

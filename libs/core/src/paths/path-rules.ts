@@ -2,6 +2,8 @@ import { InvalidArgumentError } from '../errors/trib-error';
 
 /** The folder beside the working files that holds a repository: never a tracked name. */
 export const REPOSITORY_DIR = '.trib';
+/** The local config in REPOSITORY_DIR, written last by init: a `.trib/` without it is no repository (yet). */
+export const REPOSITORY_CONFIG_FILE = 'config.json';
 
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_SEGMENTS = 256;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { FailedPreconditionError, NotFoundError } from '@tributary/core';
+import { FailedPreconditionError, NotFoundError, REPOSITORY_CONFIG_FILE } from '@tributary/core';
 import { Repository, TRIB_DIR } from '@tributary/repository';
 import { openStore, parseStoreUrl } from '@tributary/storage';
 
@@ -32,7 +32,7 @@ export function processHome(storeUrl: string, home?: string): string {
  */
 export async function openStoreRepository(storeUrl: string, opts: { home?: string } = {}): Promise<Repository> {
   const home = processHome(storeUrl, opts.home);
-  const configFile = path.join(home, TRIB_DIR, 'config.json');
+  const configFile = path.join(home, TRIB_DIR, REPOSITORY_CONFIG_FILE);
   const wanted = parseStoreUrl(storeUrl).url;
   const existing = await fs.readFile(configFile, 'utf8').then(
     (t) => JSON.parse(t) as { store?: string },

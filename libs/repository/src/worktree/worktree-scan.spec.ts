@@ -28,12 +28,20 @@ describe('scanWorktree', () => {
   it('skips a folder holding a repository of its own, and the temp files of an interrupted write', () => {
     writeFileSync(path.join(root, 'a.csv'), 'a\n');
     mkdirSync(path.join(root, 'inner', '.trib'), { recursive: true });
+    writeFileSync(path.join(root, 'inner', '.trib', 'config.json'), '{}\n');
     writeFileSync(path.join(root, 'inner', 'f.csv'), 'f\n');
     writeFileSync(path.join(root, '.trib-tmp-0123456789ab'), 'half a file');
     mkdirSync(path.join(root, 'd'));
     writeFileSync(path.join(root, 'd', '.trib-tmp-ba9876543210'), 'half a file');
     writeFileSync(path.join(root, 'd', 'b.csv'), 'b\n');
     expect(paths()).toEqual(['a.csv', 'd/b.csv']);
+  });
+
+  it('tracks the files beside a .trib/ that holds no repository (an init cut short), but never the .trib/', () => {
+    mkdirSync(path.join(root, 'sub', '.trib'), { recursive: true });
+    writeFileSync(path.join(root, 'sub', '.trib', 'HEAD'), 'x');
+    writeFileSync(path.join(root, 'sub', 'data.csv'), 'd\n');
+    expect(paths()).toEqual(['sub/data.csv']);
   });
 
   it("keeps a user's file that only begins like a temp file's name", () => {

@@ -1,6 +1,6 @@
-import { BigIntStats, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { BigIntStats, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { compareNames, EntryKind, InvalidArgumentError, REPOSITORY_DIR, validateEntryName } from '@tributary/core';
+import { compareNames, EntryKind, InvalidArgumentError, REPOSITORY_CONFIG_FILE, REPOSITORY_DIR, validateEntryName } from '@tributary/core';
 import { IgnoreRules } from './ignore-rules';
 import { isWorktreeTempName } from './materialize';
 
@@ -38,9 +38,11 @@ function* scanDir(root: string, rel: string, rules: IgnoreRules): Generator<Scan
   // compareNames is UTF-8 byte order without encoding every name per comparison (a million-file folder sorts in
   // a second, not a minute).
   const names = readdirSync(abs).sort(compareNames);
-  if (rel && names.includes(REPOSITORY_DIR) && lstatSync(path.join(abs, REPOSITORY_DIR)).isDirectory()) return;
+  // A repository of its own (what Repository.open takes for one: its local config written), not a .trib/ alone.
+  if (rel && names.includes(REPOSITORY_DIR) && existsSync(path.join(abs, REPOSITORY_DIR, REPOSITORY_CONFIG_FILE))) return;
   for (const name of names) {
-    if (isWorktreeTempName(name) || (!rel && name === REPOSITORY_DIR)) continue;
+    // No tree holds a .trib entry (validateEntryName), wherever it is: an init cut short leaves one without config.
+    if (isWorktreeTempName(name) || name === REPOSITORY_DIR) continue;
     const childRel = rel ? `${rel}/${name}` : name;
     let st: BigIntStats;
     try {
