@@ -280,6 +280,15 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     expect(r.code).toBe(128); // killed by the signal, not a normal exit
   };
 
+  it('a commit stopped by Ctrl-C midway leaves neither its half-written pack nor its lock', () => {
+    const r = trib(repo, ['commit', '-m', 'first'], { env: { TRIB_CRASH_AT: 'commit.chunk:9', TRIB_CRASH_SIGNAL: 'SIGINT' } });
+    expect([r.code, r.stderr.trim()]).toEqual([130, 'trib: interrupted']);
+    expect(readdirSync(path.join(repo, '.trib', 'store', 'packs')).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
+    expect(existsSync(path.join(repo, '.trib', 'lock'))).toBe(false);
+    expect(lastLine(ok(repo, ['commit', '-m', 'first again']).stdout)).toMatch(/^[0-9a-f]{64}$/);
+    ok(repo, ['verify', '--read-data']);
+  });
+
   it.each(['commit.chunk:1', 'commit.chunk:9', 'commit.before-head:1', 'commit.before-index:1'])('commit killed at %s', (point) => {
     const first = lastLine(ok(repo, ['commit', '-m', 'first']).stdout);
     writeFileSync(path.join(repo, 'f1.bin'), randomBytes(700_000));

@@ -8,3 +8,4 @@ export * from './conditional-writes.probe';
 export * from './local-io';
 export * from './testing/pool-requests';
 export * from './write-fully';
+export * from './exit-cleanup';

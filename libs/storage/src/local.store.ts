@@ -37,6 +37,7 @@ import { validateByteRange, validateListPrefix, validateStoreKey } from './store
 import { forEachBatch } from './stream-batches';
 import { isProcessAlive, makeDirectory, quietly, readAt } from './local-io';
 import { writeFully, writeFullySync } from './write-fully';
+import { removeOnExit } from './exit-cleanup';
 
 /** A lock older than this is taken to belong to a writer that hung or died on another host. */
 const STALE_LOCK_MS = 30_000;
@@ -120,15 +121,14 @@ export class LocalStore implements ObjectStore {
     try {
       // Fails fast before consuming a large body; the link below is what actually decides.
       if (isPresent(file)) throw this.existsError(key, file);
-      const temp = await this.writeTemp(dir, data, 0o444);
-      try {
-        linkSync(temp, file);
-      } catch (e) {
-        if (errno(e) === 'EEXIST') throw this.existsError(key, file);
-        throw e;
-      } finally {
-        unlinkQuietly(temp);
-      }
+      await this.withTemp(dir, data, 0o444, (temp) => {
+        try {
+          linkSync(temp, file);
+        } catch (e) {
+          if (errno(e) === 'EEXIST') throw this.existsError(key, file);
+          throw e;
+        }
+      });
       await fsyncDir(dir);
     } catch (e) {
       if (!Buffer.isBuffer(data) && !(data instanceof Uint8Array)) data.destroy();
@@ -237,14 +237,10 @@ export class LocalStore implements ObjectStore {
     try {
       return await this.withLock(file, async (assertHeld) => {
         await this.expectVersion(key, file, expected);
-        const temp = await this.writeTemp(dir, data, 0o644);
-        try {
+        await this.withTemp(dir, data, 0o644, (temp) => {
           assertHeld();
           renameSync(temp, file);
-        } catch (e) {
-          unlinkQuietly(temp);
-          throw e;
-        }
+        });
         await fsyncDir(dir);
         return versionOf(data);
       });
@@ -331,12 +327,15 @@ export class LocalStore implements ObjectStore {
   }
 
   /**
-   * Writes `data` to a new temp file in `dir` (created if missing) and fsyncs it. Returns the temp path.
-   * An error raised by the caller's stream is rethrown wrapped in SourceStreamError so it is not mistaken for ours.
+   * Writes `data` to a new temp file in `dir` (created if missing), fsyncs it and hands its path to `place` (which
+   * links or renames it into place), then removes whatever is left of it. An exit meanwhile removes it too
+   * (removeOnExit). An error raised by the caller's stream is rethrown wrapped in SourceStreamError so it is not
+   * mistaken for ours.
    */
-  private async writeTemp(dir: string, data: Buffer | Readable, mode: number): Promise<string> {
+  private async withTemp(dir: string, data: Buffer | Readable, mode: number, place: (temp: string) => void): Promise<void> {
     const temp = path.join(dir, `.tmp-${randomBytes(TEMP_RANDOM_BYTES).toString('hex')}~`);
     const fd = await this.creating(temp, () => openSync(temp, 'wx', mode));
+    const forget = removeOnExit(temp);
     let open = true;
     try {
       if (!isBytes(data)) await pipeStream(data, fd);
@@ -345,12 +344,12 @@ export class LocalStore implements ObjectStore {
       await fsyncFd(fd);
       open = false;
       closeSync(fd);
-    } catch (e) {
+      place(temp);
+    } finally {
       if (open) closeQuietly(fd);
       unlinkQuietly(temp);
-      throw e;
+      forget();
     }
-    return temp;
   }
 
   async sweepLeftovers(prefix: string, olderThanMs: number, opts: { dryRun?: boolean } = {}): Promise<{ files: number; bytes: number }> {

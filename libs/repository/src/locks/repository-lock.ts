@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { FailedPreconditionError } from '@tributary/core';
-import { isProcessAlive, quietly } from '@tributary/storage';
+import { isProcessAlive, quietly, removeOnExit } from '@tributary/storage';
 
 const POLL_MS = 25;
 
@@ -15,6 +15,8 @@ const POLL_MS = 25;
  */
 export class RepositoryLock {
   private held = false;
+  /** Unregisters the lock from removal at exit (an interrupted command leaves no lock behind). */
+  private forget: () => void = () => undefined;
 
   constructor(private readonly path: string) {}
 
@@ -36,6 +38,7 @@ export class RepositoryLock {
       try {
         linkSync(draft, this.path);
         this.held = true;
+        this.forget = removeOnExit(this.path);
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -63,6 +66,7 @@ export class RepositoryLock {
   async release(): Promise<void> {
     if (!this.held) return;
     this.held = false;
+    this.forget();
     quietly(() => unlinkSync(this.path));
   }
 
