@@ -95,11 +95,11 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
 }
 
 /**
- * Appends `commit` to the topic unless it is there already (idempotent publish). Refuses a commit whose first
- * parent is not the head (FAILED_PRECONDITION); when another broker takes the seq first, re-reads and decides
- * again, so the loser of a race either finds its commit appended or is refused. Resolves once the objects and the
- * entry are durable and the shared database sees the objects; the entry's commit index and the head hint are
- * written afterwards (see `settled`), off the publisher's round trip.
+ * Appends `commit` to the topic unless it is there already (idempotent publish; see `foundAppended`). Refuses a
+ * commit whose first parent is not the head (FAILED_PRECONDITION); when another broker takes the seq first, re-reads
+ * and decides again, so the loser of a race either finds its commit appended or is refused. Resolves once the
+ * objects and the entry are durable and the shared database sees the objects; the entry's commit index and the head
+ * hint are written afterwards (see `settled`), off the publisher's round trip.
  *
  * `presumed` is the head as this call last saw it. When the commit builds on it, the first attempt appends after it
  * without reading the log again: if the head moved, that seq is taken, the append conflicts and the full check
@@ -119,11 +119,15 @@ async function appendCommit(
   let checked = presumed !== undefined && parents[0] === presumed.head?.commit;
   for (;;) {
     if (!checked) {
-      const existing = await ctx.log.seqOf(topic, commit);
-      if (existing !== undefined) return { seq: existing };
       head = await ctx.log.head(topic);
-      if (head && head.commit === commit) return head;
-      if (head && parents[0] !== head.commit) throw notFastForward(topic, head, commit, true);
+      if (head && head.commit === commit) return foundAppended(ctx, topic, commit, staged, head);
+      if (head && parents[0] !== head.commit) {
+        // Read after head(), which indexed every entry up to the head it returns: read before it, the index could
+        // miss a commit another broker appended meanwhile (it writes the index after the entry, in its settle).
+        const existing = await ctx.log.seqOf(topic, commit);
+        if (existing !== undefined) return foundAppended(ctx, topic, commit, staged, { seq: existing });
+        throw notFastForward(topic, head, commit, true);
+      }
     }
     checked = false;
     await staged.persist();
@@ -145,6 +149,27 @@ async function appendCommit(
     ctx.logger('info', `appended ${commit} to ${topic} at seq ${entry.seq}`);
     return entry;
   }
+}
+
+/**
+ * `commit` is on the log already: another publish appended it, through this broker or another, after making its
+ * objects durable. The staged copies are dropped. The publisher sends its next commit against this one
+ * (SendOptions.baseHeld), so the shared database must see the commit's objects before the ack: when they are in
+ * another broker's packs, by reloading. So whatever this broker acknowledges, it can read.
+ */
+async function foundAppended<E extends { seq: number }>(
+  ctx: BrokerContext,
+  topic: TopicName,
+  commit: CommitId,
+  staged: StagedObjects,
+  entry: E,
+): Promise<E> {
+  await staged.abort();
+  if (!ctx.db.has(commit)) {
+    await ctx.db.reload();
+    if (!ctx.db.has(commit)) throw new UnavailableError(`the objects of ${commit}, entry ${entry.seq} of topic ${topic}, are not visible here yet`);
+  }
+  return entry;
 }
 
 /** The topic head as a publish call last saw it (`head` undefined: no topic yet); undefined when not known. */
