@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ChunkId, CHUNK_LIST_HEADER, encodeChunkList, sha256, UnavailableError, writeFileContent, writeTreeFromPaths } from '@tributary/core';
+import { ChunkId, CHUNK_LIST_HEADER, CommitId, encodeChunkList, sha256, UnavailableError, writeFileContent, writeTreeFromPaths } from '@tributary/core';
 import { branchRef } from '../refs/ref-store';
 import { Repository } from '../repository';
 import { walkReachable } from './reachability';
-import { collectRepositoryGarbage, verifyRepository } from './verify.command';
+import { collectRepositoryGarbage, topicLogHeads, verifyRepository } from './verify.command';
 
 const FILES = 300;
 let dir: string;
@@ -142,5 +142,45 @@ describe('walkReachable from objects of unknown kind', () => {
     expect([...live].sort()).toEqual([list, ...children, lookalike].sort());
     const known = await walkReachable(repo, [], { unknown: [list], known: new Set([list]) });
     expect(known.live.size).toBe(0);
+  });
+});
+
+describe('verifyRepository on a broker store (topic logs, no refs)', () => {
+  /** A root commit of one file, or a commit on `parent`; no ref names it. */
+  async function commitOf(repo: Repository, name: string, parents: CommitId[]): Promise<CommitId> {
+    const content = await writeFileContent(repo.objects, [Buffer.from(`${name}\n`.repeat(20))]);
+    const tree = (await writeTreeFromPaths(repo.objects, [{ path: `${name}.csv`, entry: { kind: 'file' as const, executable: false, ...content } }])).id;
+    return repo.writeCommit({ tree, parents, author: 'T <t@example.org>', time: '2026-01-01T00:00:00.000Z', message: name, annotations: {} });
+  }
+  /** Entry `seq` of `topic` and its commit index, as libs/sync's TopicLog writes them. */
+  async function entry(repo: Repository, topic: string, seq: number, commit: string, parent: string | null): Promise<void> {
+    const json = JSON.stringify({ seq, commit, parent, time: '2026-01-01T00:00:00.000Z' }) + '\n';
+    await repo.store.putIfAbsent(`topic-log/${topic}/SEQ/${String(seq).padStart(12, '0')}`, Buffer.from(json));
+    await repo.store.putIfAbsent(`topic-log/${topic}/COMMIT/${commit}`, Buffer.from(`${seq}\n`));
+  }
+
+  it('walks from the last entry of each topic, nested topics too', async () => {
+    const repo = await Repository.init(dir, { bare: true });
+    opened.push(repo);
+    const c1 = await commitOf(repo, 'one', []);
+    const c2 = await commitOf(repo, 'two', [c1]);
+    const other = await commitOf(repo, 'other', []);
+    await repo.objects.flush();
+    // Written out of order, as a listing need not return them in order either.
+    await entry(repo, 'datasets/a', 2, c2, c1);
+    await entry(repo, 'datasets/a', 1, c1, null);
+    await entry(repo, 'datasets/a/b', 1, other, null);
+
+    expect((await topicLogHeads(repo.store)).sort()).toEqual([c2, other].sort());
+    const r = await verifyRepository(repo, { readData: true });
+    expect(r.damage).toEqual([]);
+    expect(r.objects).toBe(9); // three commits, each with a root tree and one chunk
+  });
+
+  it('refuses a topic whose last entry does not name a commit', async () => {
+    const repo = await Repository.init(dir, { bare: true });
+    opened.push(repo);
+    await repo.store.putIfAbsent('topic-log/datasets/a/SEQ/000000000001', Buffer.from('null\n'));
+    await expect(verifyRepository(repo)).rejects.toMatchObject({ code: 'INTEGRITY', message: expect.stringContaining('topic-log/datasets/a/SEQ/000000000001') });
   });
 });

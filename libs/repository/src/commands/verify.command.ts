@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { FailedPreconditionError, IntegrityError, ObjectId } from '@tributary/core';
+import { FailedPreconditionError, IntegrityError, isObjectId, ObjectId } from '@tributary/core';
+import { ObjectStore } from '@tributary/storage';
 import { collectGarbage } from '../objects/object-gc';
 import { Repository } from '../repository';
 import { readMove } from '../worktree/move-journal';
@@ -12,10 +13,14 @@ export interface VerifyOutcome {
   readonly damage: Damage[];
 }
 
-/** `trib verify`: every object reachable from a ref exists (and with `readData`, hashes to its id). */
+/**
+ * `trib verify`: every object reachable from a ref, or from a topic log on a broker's store, exists (and with
+ * `readData`, hashes to its id).
+ */
 export async function verifyRepository(repo: Repository, opts: { readData?: boolean; onProgress?: (objects: number) => void } = {}): Promise<VerifyOutcome> {
   let n = 0;
-  const { live, damage } = await walkReachable(repo, await refRoots(repo), {
+  const roots = [...new Set([...(await refRoots(repo)), ...(await topicLogHeads(repo.store))])];
+  const { live, damage } = await walkReachable(repo, roots, {
     readData: opts.readData,
     onObject: () => opts.onProgress?.(++n),
   });
@@ -29,6 +34,42 @@ export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
  * subscribers replay, and no ref names them: gc, which walks from refs, would delete them all.
  */
 export const TOPIC_LOG_PREFIX = 'topic-log/';
+
+/**
+ * Entry n of topic t, as TopicLog writes it: `topic-log/<t>/SEQ/<n, 12 digits>`, JSON naming its commit. No topic
+ * name has an upper-case segment, so the last `/SEQ/` ends the topic.
+ */
+const TOPIC_ENTRY_KEY = /^topic-log\/(.+)\/SEQ\/(\d{12})$/;
+
+/**
+ * The commit of each topic log's last entry in `store` (none on a repository's own store). Each entry's commit is the
+ * next one's first parent, so a walk from these reaches every entry's commit, and each object once. Streams the
+ * listing, holding one key per topic; an entry claimed but not written yet names nothing and is not listed.
+ */
+export async function topicLogHeads(store: ObjectStore): Promise<ObjectId[]> {
+  const last = new Map<string, string>();
+  for await (const info of store.list(TOPIC_LOG_PREFIX)) {
+    const m = TOPIC_ENTRY_KEY.exec(info.key);
+    if (!m) continue;
+    const seen = last.get(m[1]);
+    // Seqs have a fixed width: the greater key is the later entry.
+    if (seen === undefined || info.key > seen) last.set(m[1], info.key);
+  }
+  const heads: ObjectId[] = [];
+  for (const key of last.values()) {
+    const data = await store.get(key);
+    let entry: { commit?: unknown } | null = null;
+    try {
+      entry = JSON.parse(data.toString('utf8'));
+    } catch {
+      // Reported below.
+    }
+    const commit = entry?.commit;
+    if (typeof commit !== 'string' || !isObjectId(commit)) throw new IntegrityError(`topic log entry ${key} is corrupt`, { key });
+    heads.push(commit);
+  }
+  return heads;
+}
 
 /**
  * `trib gc`: deletes objects that no ref, no file in the working copy's stat cache, no switch or merge cut short
