@@ -100,6 +100,9 @@ describe('shared record files', () => {
     expect(await run('a.csv', undefined, 'h\n1\n', '', { before: 0, after: 2 })).toBe('h\n1\n');
     expect(await run('a.csv', '', 'h\n1\n', '', { before: 2, after: 0 })).toBe('h\n1\n');
     expect(await run('a.csv', undefined, '', 'h\n1\n')).toBe('h\n1\n');
+    // A version that is one unterminated header has no records to end with a newline, as normaliseRecordFile has it.
+    expect(await run('a.csv', undefined, '', 'h')).toBe('h');
+    expect(await run('a.csv', undefined, '', 'h\r\n')).toBe('h\r\n');
     // Emptying a version that had records is still no append.
     expect(await run('a.csv', 'h\n1\n', 'h\n1\n', '')).toBeUndefined();
   });

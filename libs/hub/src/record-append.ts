@@ -124,7 +124,9 @@ export async function insertRegionalRecords(
   } else {
     at = laidOut ? blockEnd : ours.size;
     from = skip;
-    newline &&= to > from;
+    // Bytes from 0 start with theirs' header: a version that is only an unterminated header has no records, so no
+    // newline either (normaliseRecordFile leaves it so too), or the result would depend on who came first.
+    newline &&= to > (from === 0 && theirsHeader ? theirsHeader.end : from);
   }
   // This topic's header bytes take over when no topic before it has a terminated header, or the hub's has none.
   const replaceHeader =

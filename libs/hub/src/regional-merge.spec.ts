@@ -449,6 +449,21 @@ describe('mergeRegionalCommit, shared layout, arrival order', () => {
     }
   });
 
+  it('lays a version that is one unterminated header as it is, in either order, and lets it go cleanly', async () => {
+    for (const naFirst of [true, false]) {
+      const eu = new Region('eu-azure');
+      const na = new Region('na-aws');
+      const hub = await newHub(naFirst ? 'na-first' : 'eu-first');
+      const na1 = await na.commit([hub], { 'x.csv': '' });
+      const eu1 = await eu.commit([hub], { 'x.csv': 'id,val' });
+      for (const c of naFirst ? [na1, eu1] : [eu1, na1]) expect((await merge(hub, c, 'shared')).kind).toBe('merged');
+      expect({ naFirst, x: await read(hub, 'x.csv') }).toEqual({ naFirst, x: 'id,val' });
+      const lines: string[] = [];
+      const r = await merge(hub, await eu.commit([hub], {}), 'shared', (l) => lines.push(l));
+      expect({ naFirst, kind: r.kind, lines, x: await read(hub, 'x.csv') }).toEqual({ naFirst, kind: 'merged', lines: [], x: '' });
+    }
+  });
+
   it('keeps the layout across a restart (the merge index and block sizes are read back from main)', async () => {
     const eu = new Region('eu-azure');
     const na = new Region('na-aws');
