@@ -74,13 +74,13 @@ describe('shared record files', () => {
 
   it('recordBlock: the version without its header, plus the newline it lacks', async () => {
     const block = async (p: string, s: string | undefined) => recordBlock(objects, p, s === undefined ? undefined : await file(s));
-    expect(await block('a.csv', undefined)).toEqual({ size: 0, header: false });
-    expect(await block('a.csv', '')).toEqual({ size: 0, header: false });
-    expect(await block('a.csv', 'h')).toEqual({ size: 0, header: false });
-    expect(await block('a.csv', 'h\r\n')).toEqual({ size: 0, header: true });
-    expect(await block('a.csv', 'h\r\n1\r\n')).toEqual({ size: 3, header: true });
-    expect(await block('a.csv', 'h\n1')).toEqual({ size: 2, header: true });
-    expect(await block('a.jsonl', '{}\n{}')).toEqual({ size: 6, header: false });
+    expect(await block('a.csv', undefined)).toEqual({ size: 0, header: false, held: false });
+    expect(await block('a.csv', '')).toEqual({ size: 0, header: false, held: false });
+    expect(await block('a.csv', 'h')).toEqual({ size: 0, header: false, held: true });
+    expect(await block('a.csv', 'h\r\n')).toEqual({ size: 0, header: true, held: true });
+    expect(await block('a.csv', 'h\r\n1\r\n')).toEqual({ size: 3, header: true, held: true });
+    expect(await block('a.csv', 'h\n1')).toEqual({ size: 2, header: true, held: true });
+    expect(await block('a.jsonl', '{}\n{}')).toEqual({ size: 6, header: false, held: true });
   });
 
   it('normaliseRecordFile adds the final newline a file with records lacks, and nothing else', async () => {

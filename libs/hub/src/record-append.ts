@@ -42,18 +42,20 @@ export interface RecordBlock {
   readonly size: number;
   /** CSV: whether the version has a terminated header. */
   readonly header: boolean;
+  /** Whether the version holds anything (a header or records): only an absent or empty one holds nothing. */
+  readonly held: boolean;
 }
 
 /** A topic's block for its version of a record file. Reads the file's first chunk (CSV) and its last chunk. */
 export async function recordBlock(src: ObjectSource, path: string, file: FileRef | undefined): Promise<RecordBlock> {
   const format = recordFormatOf(path);
-  if (!format || !file || file.size === 0) return { size: 0, header: false };
+  if (!format || !file || file.size === 0) return { size: 0, header: false, held: false };
   // A header past readCsvHeader's bound counts as records: such a version only ever gets in taken whole.
   const header = format === 'csv' ? await readCsvHeader(src, file) : undefined;
   const body = file.size - (header?.end ?? 0);
   const terminated = header !== undefined && header.end > header.record.length;
-  if (body === 0) return { size: 0, header: terminated };
-  return { size: (await lastByte(src, file)) === LF ? body : body + 1, header: terminated };
+  if (body === 0) return { size: 0, header: terminated, held: true };
+  return { size: (await lastByte(src, file)) === LF ? body : body + 1, header: terminated, held: true };
 }
 
 /**

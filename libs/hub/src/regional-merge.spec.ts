@@ -464,6 +464,42 @@ describe('mergeRegionalCommit, shared layout, arrival order', () => {
     }
   });
 
+  it("parks a header change or a truncation while another region holds the header, though that region adds nothing visible", async () => {
+    // na's header-only version adds nothing to main, so main still equals eu's last version: eu's change must
+    // still be whole records appended, as it would be had na's come after it.
+    const cases = [
+      { name: 'truncation (A)', eu: ['id,val\n1,eu\n', ''], na: ['id,val\n', 'id,val\n7,na\n'], naFirst: false },
+      { name: 'header change, na first (B)', eu: ['id,val\n1,eu\n', 'temp_c,city\n1,eu\n'], na: ['id,val\n', 'id,val\n7,na\n'], naFirst: true },
+      { name: 'header change, eu first', eu: ['id,val\n1,eu\n', 'temp_c,city\n1,eu\n'], na: ['id,val\n', 'id,val\n7,na\n'], naFirst: false },
+      { name: 'terminator change', eu: ['id,val\r\n1,eu\r\n', 'id,val\n1,eu\r\n'], na: ['id,val\n', 'id,val\n7,na\n'], naFirst: false },
+      { name: 'truncation to the header', eu: ['id,val\n1,eu\n', 'id,val\n'], na: ['id,val', 'id,val\n7,na\n'], naFirst: true },
+    ];
+    const got = [];
+    for (const { name, eu: euFiles, na: naFiles, naFirst } of cases) {
+      const eu = new Region('eu-azure');
+      const na = new Region('na-aws');
+      const hub = await newHub(name.replace(/\W/g, '-'));
+      const [eu1, eu2] = [await eu.commit([hub], { 'a.csv': euFiles[0] }), await eu.commit([hub], { 'a.csv': euFiles[1] })];
+      const [na1, na2] = [await na.commit([hub], { 'a.csv': naFiles[0] }), await na.commit([hub], { 'a.csv': naFiles[1] })];
+      const outcomes = [];
+      for (const c of naFirst ? [na1, eu1, eu2, na2] : [eu1, na1, eu2, na2]) outcomes.push((await merge(hub, c, 'shared')).conflicts ?? []);
+      got.push({ name, outcomes, a: await read(hub, 'a.csv') });
+    }
+    // eu's change is parked; main holds eu's first version and na's last, in topic order.
+    expect(got).toEqual(cases.map(({ name, eu: euFiles }) => ({ name, outcomes: [[], [], ['a.csv (modify/modify)'], []], a: `${euFiles[0]}7,na\n` })));
+  });
+
+  it('lets a region rewrite a record file that no other region holds a header or records in', async () => {
+    const eu = new Region('eu-azure');
+    const na = new Region('na-aws');
+    const hub = await newHub();
+    await merge(hub, await na.commit([hub], { 'a.csv': '', 'b.csv': 'k\n1\n' }), 'shared');
+    await merge(hub, await eu.commit([hub], { 'a.csv': 'id,val\n1,eu\n' }), 'shared');
+    const r = await merge(hub, await eu.commit([hub], { 'a.csv': 'temp_c,city\n1,eu' }), 'shared');
+    expect(r.kind).toBe('merged');
+    expect(await read(hub, 'a.csv')).toBe('temp_c,city\n1,eu\n');
+  });
+
   it('keeps the layout across a restart (the merge index and block sizes are read back from main)', async () => {
     const eu = new Region('eu-azure');
     const na = new Region('na-aws');

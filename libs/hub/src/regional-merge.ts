@@ -213,7 +213,9 @@ async function mergeOnto(
     let layout = layouts.get(hub);
     if (!layout) layouts.set(hub, (layout = new SharedRecordLayout(db, hub)));
     let merges: ReadonlyMap<string, LastMerge> | undefined;
-    const insert = recordInserter(db, db, async (path) => layout.blocksAround((merges ??= await index.allMerges(hub, mainCommit)), regional.topic, path));
+    const allMerges = async () => (merges ??= await index.allMerges(hub, mainCommit));
+    const insert = recordInserter(db, db, async (path) => layout.blocksAround(await allMerges(), regional.topic, path));
+    const othersHold = async (path: string) => layout.othersHold(await allMerges(), regional.topic, path);
     const inserted = new Set<string>();
     const removals = await sharedRecordRemovals(db, db, { base, ours: mainTree, theirs: theirs.tree });
     const merged = await mergeTrees(db, db, base, mainTree, removals.theirs, {
@@ -225,9 +227,9 @@ async function mergeOnto(
       },
     });
     if (!merged.tree) return park(hub, regional, merged.conflicts.map((c) => `${c.path} (${c.kind})`), opts);
-    const fitted = await fitTakenRecordFiles(db, db, { base, ours: mainTree, theirs: theirs.tree, merged: merged.tree.id }, inserted, insert);
+    const fitted = await fitTakenRecordFiles(db, db, { base, ours: mainTree, theirs: theirs.tree, merged: merged.tree.id }, inserted, insert, othersHold);
     if (fitted.conflicts.length > 0) return park(hub, regional, fitted.conflicts, opts);
-    const othersAt = otherTopicsAt(hub, async () => (merges ??= await index.allMerges(hub, mainCommit)), regional.topic);
+    const othersAt = otherTopicsAt(hub, allMerges, regional.topic);
     const trees = { base, ours: mainTree, theirs: theirs.tree, merged: fitted.tree };
     const kept = await keepOtherTopicsPaths(db, db, trees, othersAt, regional.topic, removals.removed);
     if (kept.conflicts.length > 0) return park(hub, regional, kept.conflicts, opts);

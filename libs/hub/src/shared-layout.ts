@@ -50,6 +50,12 @@ export class SharedRecordLayout {
     return { before, after, headerBefore };
   }
 
+  /** Whether a topic other than `topic` has a version of the file that holds a header or records. */
+  async othersHold(merges: ReadonlyMap<string, LastMerge>, topic: string, path: string): Promise<boolean> {
+    for (const [other, last] of merges) if (other !== topic && (await this.block(last.source, path)).held) return true;
+    return false;
+  }
+
   private async block(source: CommitId, path: string): Promise<RecordBlock> {
     const key = `${source}\0${path}`;
     let block = this.blocks.get(key);
@@ -73,8 +79,12 @@ export function recordInserter(src: ObjectSource, sink: ObjectSink, blocks: (pat
 /**
  * The tree merge takes a side whole, without asking mergeFile, when only one side changed a path or both made the
  * same change. For record files the topic changed that still has to fit the shared layout:
- * - main had no such file, or exactly the topic's last version (so no other topic has records or a header of its
- *   own in it): the topic's version, with a final `\n` added when it has records but lacks one;
+ * - main had no such file, or exactly the topic's last version while no other topic's version holds anything (a
+ *   header or records): the topic's version, with a final `\n` added when it has records but lacks one;
+ * - main had exactly the topic's last version, and another topic's version holds a header but adds nothing visible
+ *   to main (it is only the same header): the topic's new records go in as if that version had come first, so a
+ *   change that is not the last version plus whole records (a new header, a truncation) is a conflict, whatever
+ *   order the topics arrived in;
  * - main already had the topic's new version (another topic wrote the same bytes): the topic's new records still go
  *   into its own block, so the file does not depend on which of them came first; a version that is not the last
  *   one plus whole records is then a conflict.
@@ -86,6 +96,7 @@ export async function fitTakenRecordFiles(
   trees: { base: TreeId | undefined; ours: TreeId; theirs: TreeId; merged: TreeId },
   inserted: ReadonlySet<string>,
   insert: RecordInserter,
+  othersHold: (path: string) => Promise<boolean>,
 ): Promise<{ tree: TreeId; conflicts: string[] }> {
   let tree = trees.merged;
   const conflicts: string[] = [];
@@ -96,7 +107,8 @@ export async function fitTakenRecordFiles(
     if (merged?.kind !== 'file' || merged.id !== t.id) continue;
     const ours = await lookupPath(src, trees.ours, change.path);
     let file: FileRef | undefined;
-    if (ours?.kind === 'file' && ours.id === t.id) {
+    // Main holds a file here, so it was the topic's new version or its last one (else mergeFile would have merged it).
+    if (ours?.kind === 'file' && (ours.id === t.id || (await othersHold(change.path)))) {
       file = await insert(change.path, change.old?.kind === 'file' ? fileRef(change.old) : undefined, fileRef(ours), fileRef(t));
       if (!file) {
         conflicts.push(`${change.path} (modify/modify)`);
