@@ -173,6 +173,25 @@ export async function normaliseRecordFile(src: ObjectSource, sink: ObjectSink, p
 }
 
 /**
+ * Whether a CSV version the tree merge takes whole leaves a quoted field open at its end, so that whatever follows
+ * it on main (another topic's block) would be read as part of its last field. Reads only what theirs appended to
+ * base when it extends base (base was checked when it was merged), the whole version otherwise, or when the
+ * appended bytes alone leave a quote open (a base merged before this check).
+ */
+export async function leavesQuoteOpen(src: ObjectSource, path: string, base: FileRef | undefined, theirs: FileRef): Promise<boolean> {
+  if (recordFormatOf(path) !== 'csv' || theirs.size === 0) return false;
+  const match = base && base.size > 0 ? await matchAppend(src, base, theirs, 0) : undefined;
+  if (match && (await oddQuotes(match.appended)) === false) return false;
+  return oddQuotes(readFileBytes(src, theirs));
+}
+
+async function oddQuotes(bytes: AsyncIterable<Buffer>): Promise<boolean> {
+  let quotes = 0;
+  for await (const b of bytes) quotes += countQuotes(b);
+  return quotes % 2 !== 0;
+}
+
+/**
  * Where theirs' new records start, given that it must extend base: base's size, plus the newline that ends base's
  * last record when base lacks one. Undefined when theirs does not extend base that way.
  */

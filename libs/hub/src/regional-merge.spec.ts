@@ -500,6 +500,35 @@ describe('mergeRegionalCommit, shared layout, arrival order', () => {
     expect(await read(hub, 'a.csv')).toBe('temp_c,city\n1,eu\n');
   });
 
+  it('parks a CSV version that leaves a quoted field open, whether it is new or appended to, in either order', async () => {
+    const got = [];
+    for (const euFirst of [true, false]) {
+      const eu = new Region('eu-azure');
+      const na = new Region('na-aws');
+      const hub = await newHub(euFirst ? 'eu-first' : 'na-first');
+      const eu1 = await eu.commit([hub], { 'c.csv': 'id,val\n1,"open\n' });
+      const na1 = await na.commit([hub], { 'c.csv': 'id,val\n2,na\n3,na\n' });
+      const outcomes: Record<string, string[]> = {};
+      for (const c of euFirst ? [eu1, na1] : [na1, eu1]) outcomes[c.region] = (await merge(hub, c, 'shared')).conflicts ?? [];
+      got.push({ euFirst, outcomes, c: await read(hub, 'c.csv') });
+    }
+    // Whichever came first, eu's version is parked and na's records stay records of their own.
+    expect(got).toEqual(
+      [true, false].map((euFirst) => ({ euFirst, outcomes: { 'eu-azure': [expect.stringMatching(/^c\.csv /)], 'na-aws': [] }, c: 'id,val\n2,na\n3,na\n' })),
+    );
+
+    // A region alone in a file: its append, or its rewrite, that opens a quote is parked; closing it later merges.
+    const hub = await newHub();
+    const eu = new Region('eu-azure');
+    await merge(hub, await eu.commit([hub], { 'd.csv': 'id,val\n1,eu\n' }), 'shared');
+    const appended = await merge(hub, await eu.commit([hub], { 'd.csv': 'id,val\n1,eu\n2,"open\n' }), 'shared');
+    const rewritten = await merge(hub, await eu.commit([hub], { 'd.csv': 'id,val\n1,"eu\n' }), 'shared');
+    expect({ appended: appended.conflicts, rewritten: rewritten.conflicts, d: await read(hub, 'd.csv') })
+      .toEqual({ appended: ['d.csv (unclosed quote)'], rewritten: ['d.csv (unclosed quote)'], d: 'id,val\n1,eu\n' });
+    expect((await merge(hub, await eu.commit([hub], { 'd.csv': 'id,val\n1,eu\n2,"open\nclosed"\n3,"a ""q"""' }), 'shared')).kind).toBe('merged');
+    expect(await read(hub, 'd.csv')).toBe('id,val\n1,eu\n2,"open\nclosed"\n3,"a ""q"""\n');
+  });
+
   it('keeps the layout across a restart (the merge index and block sizes are read back from main)', async () => {
     const eu = new Region('eu-azure');
     const na = new Region('na-aws');

@@ -14,7 +14,7 @@ import {
 } from '@tributary/core';
 import { CommitReader } from '@tributary/repository';
 import { LastMerge } from './merge-index';
-import { insertRegionalRecords, layRecordFile, normaliseRecordFile, RecordBlock, recordBlock, TopicBlocks } from './record-append';
+import { insertRegionalRecords, layRecordFile, leavesQuoteOpen, normaliseRecordFile, RecordBlock, recordBlock, TopicBlocks } from './record-append';
 
 const CACHE_LIMIT = 50_000;
 
@@ -80,7 +80,9 @@ export function recordInserter(src: ObjectSource, sink: ObjectSink, blocks: (pat
  * The tree merge takes a side whole, without asking mergeFile, when only one side changed a path or both made the
  * same change. For record files the topic changed that still has to fit the shared layout:
  * - main had no such file, or exactly the topic's last version while no other topic's version holds anything (a
- *   header or records): the topic's version, with a final `\n` added when it has records but lacks one;
+ *   header or records): the topic's version, with a final `\n` added when it has records but lacks one; a CSV
+ *   version that leaves a quoted field open is a conflict, as insertRegionalRecords has it, or other topics' records
+ *   laid after it later would be read into that field;
  * - main had exactly the topic's last version, and another topic's version holds a header but adds nothing visible
  *   to main (it is only the same header): the topic's new records go in as if that version had come first, so a
  *   change that is not the last version plus whole records (a new header, a truncation) is a conflict, whatever
@@ -115,6 +117,10 @@ export async function fitTakenRecordFiles(
         continue;
       }
     } else {
+      if (await leavesQuoteOpen(src, change.path, change.old?.kind === 'file' ? fileRef(change.old) : undefined, fileRef(t))) {
+        conflicts.push(`${change.path} (unclosed quote)`);
+        continue;
+      }
       file = await normaliseRecordFile(src, sink, change.path, fileRef(t));
     }
     if (file.id !== merged.id) tree = (await editPath(src, sink, tree, change.path, { ...merged, id: file.id, chunked: file.chunked, size: file.size })).id;
