@@ -542,3 +542,153 @@ describe('mergeRegionalCommit, shared layout, arrival order', () => {
     expect(await read(again, 'hr.csv')).toBe('h\n5\n6\n1\n2\n');
   });
 });
+
+describe('mergeRegionalCommit, shared layout, replayed in several arrival orders', () => {
+  /** A seeded xorshift: the same feeds on every run. */
+  function random(seed: number): (n: number) => number {
+    let x = seed >>> 0 || 1;
+    return (n) => {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      return x % n;
+    };
+  }
+
+  /** A CSV file's header record and where it ends (after its terminator), quotes taken into account. */
+  function headerOf(b: Buffer): { record: Buffer; end: number; terminated: boolean } {
+    let quoted = false;
+    for (let i = 0; i < b.length; i++) {
+      if (b[i] === 0x22) quoted = !quoted;
+      else if (b[i] === 0x0a && !quoted) return { record: b.subarray(0, i > 0 && b[i - 1] === 0x0d ? i - 1 : i), end: i + 1, terminated: true };
+    }
+    return { record: b, end: b.length, terminated: false };
+  }
+
+  const quotes = (b: Buffer) => b.toString('latin1').split('"').length - 1;
+
+  /** TopicBlocks' layout of the topics' last-merged versions, given in topic order. */
+  function layout(p: string, versions: Buffer[]): Buffer {
+    const present = versions.filter((v) => v.length > 0);
+    const csv = p.endsWith('.csv');
+    const headers = present.map((v) => (csv ? headerOf(v) : { record: Buffer.alloc(0), end: 0, terminated: false }));
+    const parts: Buffer[] = [];
+    if (csv && present.length > 0) {
+      const i = Math.max(0, headers.findIndex((h) => h.terminated));
+      parts.push(present[i].subarray(0, headers[i].end));
+    }
+    present.forEach((v, i) => {
+      const body = v.subarray(headers[i].end);
+      if (body.length > 0) parts.push(body, Buffer.from(body[body.length - 1] === 0x0a ? '' : '\n'));
+    });
+    return Buffer.concat(parts);
+  }
+
+  /** Whether the topic's change from `base` to `theirs` is one the merge must take: whole records appended, a new version with everyone's header, or a removal. */
+  function mustMerge(p: string, base: Buffer | undefined, theirs: Buffer | undefined, others: Buffer[]): boolean {
+    if (!theirs || (base && base.equals(theirs))) return true;
+    const csv = p.endsWith('.csv');
+    if (csv && quotes(theirs) % 2 !== 0) return false;
+    if (!base || base.length === 0) {
+      if (!csv || theirs.length === 0) return true;
+      const h = headerOf(theirs).record;
+      return others.every((o) => o.length === 0 || headerOf(o).record.equals(h));
+    }
+    if (!theirs.subarray(0, base.length).equals(base)) return false;
+    const added = theirs.subarray(base.length);
+    return base[base.length - 1] === 0x0a || added[0] === 0x0a || (added[0] === 0x0d && added[1] === 0x0a);
+  }
+
+  /** A region's feed of commits: its own files changed a step at a time, whatever the hub makes of them. */
+  function feed(rnd: (n: number) => number, steps: number): Record<string, Buffer>[] {
+    const files: Record<string, Buffer> = {};
+    const out: Record<string, Buffer>[] = [];
+    const field = () => ['x1', '', '"a,b"', '"multi\nline"', '"q""uote"', 'é€'][rnd(6)];
+    const records = (t: string) => {
+      let s = '';
+      for (let n = 1 + rnd(2); n > 0; n--) s += `${field()},${field()}${t}`;
+      return rnd(4) === 0 ? s.slice(0, s.length - t.length) : s;
+    };
+    for (let step = 0; step < steps; step++) {
+      const p = ['a.csv', 'a.csv', 'b.csv', 'c.jsonl'][rnd(4)];
+      const csv = p.endsWith('.csv');
+      const t = rnd(4) === 0 ? '\r\n' : '\n';
+      const cur = files[p];
+      const header = rnd(8) === 0 ? 'temp_c,city' : 'id,val';
+      const op = rnd(20);
+      if (cur === undefined) {
+        const body = csv ? [``, header, header + t, header + t + records(t), header + t + '9,"open' + t][rnd(5)] : ['', `{"n":${step}}${t}`][rnd(2)];
+        files[p] = Buffer.from(body);
+      } else if (op < 12) {
+        const close = cur.length > 0 && cur[cur.length - 1] !== 0x0a ? t : '';
+        files[p] = Buffer.concat([cur, Buffer.from(close + (csv ? records(t) : `{"n":${step}}${t}`))]);
+      } else if (op < 13 && csv) files[p] = Buffer.concat([cur, Buffer.from((cur.length > 0 && cur[cur.length - 1] !== 0x0a ? t : '') + '8,"open' + t)]);
+      else if (op < 14 && csv) files[p] = Buffer.concat([cur, Buffer.from('closed"' + t)]);
+      else if (op < 15) files[p] = Buffer.alloc(0);
+      else if (op < 16 && csv) files[p] = cur.subarray(0, headerOf(cur).end);
+      else if (op < 17 && csv) files[p] = Buffer.concat([Buffer.from(cur.length === 0 ? '' : header + t), cur.subarray(headerOf(cur).end)]);
+      else if (op < 18) files[p] = Buffer.concat([Buffer.from('ins' + t), cur]);
+      else delete files[p];
+      out.push({ ...files });
+    }
+    return out;
+  }
+
+  it('keeps main the layout of the last-merged versions, and takes every append, whatever the order', async () => {
+    const names = ['na-aws', 'eu-azure', 'na-gcp'];
+    for (let seed = 1; seed <= 12; seed++) {
+      const rnd = random(seed * 7919);
+      const orders = 3;
+      const hubs: Repository[] = [];
+      for (let i = 0; i < orders; i++) hubs.push(await newHub(`s${seed}-o${i}`));
+      const regions = names.map((n) => new Region(n));
+      const feeds: { c: RegionalCommit; files: Record<string, Buffer> }[][] = [];
+      for (const r of regions) {
+        const commits = [];
+        for (const files of feed(rnd, 7)) {
+          const text: Record<string, string> = {};
+          for (const [p, b] of Object.entries(files)) text[p] = b.toString();
+          commits.push({ c: await r.commit(hubs, text), files });
+        }
+        feeds.push(commits);
+      }
+      const topicOrder = regions.map((r, i) => ({ topic: r.topic, i })).sort((a, b) => (a.topic < b.topic ? -1 : 1)).map((x) => x.i);
+      for (let o = 0; o < orders; o++) {
+        // Each region's commits in its own order; regions interleaved differently per order.
+        const next = feeds.map(() => 0);
+        const last: (Record<string, Buffer> | undefined)[] = feeds.map(() => undefined);
+        while (next.some((n, i) => n < feeds[i].length)) {
+          const open = feeds.map((_, i) => i).filter((i) => next[i] < feeds[i].length);
+          const i = o === 0 ? open[0] : o === 1 ? open[open.length - 1] : open[rnd(open.length)];
+          const { c, files } = feeds[i][next[i]++];
+          const lines: string[] = [];
+          const outcome = await merge(hubs[o], c, 'shared', (l) => lines.push(l));
+          const where = `seed ${seed} order ${o}: ${c.region} seq ${c.seq}`;
+          const paths = new Set([...Object.keys(files), ...Object.keys(last[i] ?? {})]);
+          const required = [...paths].every((p) =>
+            mustMerge(p, last[i]?.[p], files[p], last.flatMap((v, j) => (j !== i && v?.[p] ? [v[p]] : []))),
+          );
+          if (required) expect({ where, kind: outcome.kind, lines }).toEqual({ where, kind: 'merged', lines: [] });
+          if (outcome.kind === 'merged') last[i] = files;
+          const expected: Record<string, string> = {};
+          for (const p of new Set(last.flatMap((v) => Object.keys(v ?? {})))) {
+            const versions = topicOrder.flatMap((j) => (last[j]?.[p] ? [last[j]![p]] : []));
+            const csvHeaders = p.endsWith('.csv') ? versions.filter((v) => v.length > 0).map((v) => headerOf(v).record.toString()) : [];
+            // Every topic's version has the same header, and none leaves a quoted field open.
+            expect({ where, p, headers: new Set(csvHeaders).size <= 1, open: versions.some((v) => p.endsWith('.csv') && quotes(v) % 2 !== 0) })
+              .toEqual({ where, p, headers: true, open: false });
+            expected[p] = layout(p, versions).toString();
+          }
+          const got: Record<string, string> = {};
+          for (const p of ['a.csv', 'b.csv', 'c.jsonl']) {
+            const text = await read(hubs[o], p);
+            if (text !== undefined) got[p] = text;
+          }
+          expect({ where, main: got }).toEqual({ where, main: expected });
+        }
+      }
+    }
+  });
+});
