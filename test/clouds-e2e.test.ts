@@ -169,8 +169,9 @@ it('an app refuses a store whose bucket is missing, naming the URL, and creates 
     (app) => (apps.push(app), 'started'),
     (e: Error) => e.message,
   );
-  expect(r).toContain('exited with 1');
-  expect(r).toContain(missing);
+  // Exit 2, as `trib` for a missing bucket; the message names the variable once.
+  expect(r).toContain('exited with 2');
+  expect(r).toContain(`edge-agent: TRIB_STORE=${missing}: no store at ${missing}`);
   const list = await s3Client().send(new ListObjectsV2Command({ Bucket: 'e2e-never-created' })).then(
     () => 'exists',
     (e: { name?: string }) => e.name,

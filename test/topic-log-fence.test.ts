@@ -362,7 +362,8 @@ describe('the broker app on a store that ignores conditions', () => {
       p.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
       p.on('close', (status) => resolve({ status, stderr }));
     });
-    expect(second.status).toBe(1);
+    // A refusal, exit 2, as the CLI's exit codes have it.
+    expect(second.status).toBe(2);
     // The AWS SDK may print its own Node-version warning first; the broker's refusal is one line, no stack.
     const lines = second.stderr.split('\n').filter((l) => l.startsWith('broker:'));
     expect(lines).toHaveLength(1);

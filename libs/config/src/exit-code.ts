@@ -9,13 +9,14 @@ export function exitCodeOf(e: unknown): number {
 
 /**
  * Runs `use`, which works with the value of the environment variable `name`, and puts the variable's name before
- * the message of any failure, keeping its category: "TRIB_STORE: store file:///x is not a directory".
+ * the message of any failure that does not name it yet, keeping its category: "TRIB_STORE: store file:///x is not
+ * a directory".
  */
 export async function namingVariable<T>(name: string, use: () => Promise<T>): Promise<T> {
   try {
     return await use();
   } catch (e) {
-    if (!isTribError(e)) throw e;
+    if (!isTribError(e) || e.message.includes(name)) throw e;
     throw new TribError(e.code, `${name}: ${e.message}`, e.details, { cause: e });
   }
 }
