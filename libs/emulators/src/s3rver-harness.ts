@@ -31,8 +31,29 @@ export interface S3Emulator {
 }
 
 // Runs in the child. It exits when the parent goes away (the IPC channel closes), even if the parent was killed.
+// s3rver 3.7.1 answers a PutObject once it has handed the bytes to a file stream, before they are written, so a GET
+// right after could read an empty or partial object (a topic-log entry read back as corrupt, about one run in
+// twenty). Amazon S3 reads back every write it has acknowledged; the child's putObject waits for the file first.
 const CHILD = `
 const S3rver = require(process.env.S3RVER_MODULE);
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { Readable, Transform } = require('node:stream');
+const { pipeline } = require('node:stream/promises');
+const FilesystemStore = require(path.join(path.dirname(process.env.S3RVER_MODULE), 'stores', 'filesystem.js'));
+FilesystemStore.prototype.putObject = async function (object) {
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+  const md5 = createHash('md5');
+  let size = 0;
+  const count = new Transform({ transform(chunk, encoding, callback) { md5.update(chunk); size += chunk.length; callback(null, chunk); } });
+  const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
+  await pipeline(source, count, fs.createWriteStream(objectPath));
+  const digest = md5.digest('hex');
+  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+  return { size, md5: digest };
+};
 const buckets = JSON.parse(process.env.S3RVER_BUCKETS).map((name) => ({ name, configs: [] }));
 const directory = process.env.S3RVER_DIR;
 new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: buckets })
