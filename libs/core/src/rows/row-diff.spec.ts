@@ -249,12 +249,15 @@ describe('rowDiff memory', () => {
     expect([rows(removed), removed.addedCount, removed.removedCount]).toEqual([{ added: [], removed: firstThree }, 0, 60_000]);
     const appended = await diff('a.csv', csv(['x,1']), csv(['x,1', ...records]), 3, 20_000);
     expect([rows(appended), appended.addedCount]).toEqual([{ added: firstThree, removed: [] }, 60_000]);
+    // A list asked for longer than that room is listed, as asked: the room bounds what waits on both sides.
+    const long = await diff('a.csv', undefined, csv(records), 30_000, 20_000);
+    expect([long.added.length, long.added.slice(0, 3).map((r) => [r.record, r.count]), long.addedCount]).toEqual([30_000, firstThree, 60_000]);
   });
 
-  it('stops with RESOURCE_EXHAUSTED when more records differ at once than it may hold', async () => {
+  it('refuses, FAILED_PRECONDITION, when more records differ at once than it may hold', async () => {
     const edited = records.map((r) => `${r}!`);
     await expect(diff('a.csv', csv(records), csv(edited), 3, 20_000)).rejects.toMatchObject({
-      code: 'RESOURCE_EXHAUSTED',
+      code: 'FAILED_PRECONDITION',
       message: 'a.csv: more than 20,000 different records differ, too many to diff by rows; diff without --rows',
     });
   });

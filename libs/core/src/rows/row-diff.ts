@@ -1,4 +1,4 @@
-import { InvalidArgumentError, IntegrityError, ResourceExhaustedError } from '../errors/trib-error';
+import { FailedPreconditionError, InvalidArgumentError, IntegrityError } from '../errors/trib-error';
 import { ObjectId } from '../ids/ids';
 import { commonPrefix, commonSuffix, readFileBytes } from '../objects/file-content';
 import { ObjectSource } from '../objects/object-source';
@@ -40,7 +40,7 @@ export interface RowDiffOptions {
   readonly maxDistinct?: number;
   /**
    * Different records the diff may hold at once while both versions are still being read (default 2,000,000);
-   * past it, ResourceExhaustedError. Records met after one version ends cost nothing here, so a file added whole or
+   * past it, FailedPreconditionError. Records met after one version ends are not held here, so a file added whole or
    * appended to holds only what `maxDistinct` lets it list.
    */
   readonly maxPendingRecords?: number;
@@ -290,12 +290,13 @@ class RecordTally {
 
 /**
  * Records that cannot cancel on both sides of a diff at once before one side ends; past this many, a row diff
- * stops with ResourceExhaustedError rather than hold them all (hundreds of MiB) or overflow a Map (2^24 keys).
+ * stops with FailedPreconditionError rather than hold them all (hundreds of MiB) or overflow a Map (2^24 keys).
  */
 const MAX_PENDING_RECORDS = 2_000_000;
 
-function tooManyRecords(path: string, limit: number): ResourceExhaustedError {
-  return new ResourceExhaustedError(`${path}: more than ${limit.toLocaleString('en-US')} different records differ, too many to diff by rows; diff without --rows`, { path });
+/** A refusal (exit 2), not an unavailable service: the same diff would be refused again. */
+function tooManyRecords(path: string, limit: number): FailedPreconditionError {
+  return new FailedPreconditionError(`${path}: more than ${limit.toLocaleString('en-US')} different records differ, too many to diff by rows; diff without --rows`, { path });
 }
 
 /**
@@ -323,8 +324,9 @@ class SmallestDistinct {
       this.bound = kept[kept.length - 1];
       for (const k of this.counts.keys()) if (k > this.bound) this.counts.delete(k);
     }
-    // Pruned, it holds at most 2 * keep (or 1024): only a list asked for longer than the limit reaches it.
-    if (this.counts.size > this.limit) throw this.tooMany();
+    // Trimmed, it holds at most 2 * keep (or 1024); past that and the limit, the trimming has failed (a list asked
+    // for without end holds what it asked for).
+    if (this.counts.size > Math.max(2 * this.keep, 1024, this.limit)) throw this.tooMany();
   }
 
   entries(): IterableIterator<[string, number]> {
