@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, linkSync, mkdtempSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createCipheriv } from 'node:crypto';
@@ -97,15 +97,41 @@ describe('snapshotWorktree (through commit)', () => {
     }
   });
 
-  it('takes what it read of a file changing under a snapshot for status, which shows it changed either way', async () => {
+  it('commits a file whose mode or links change while it is read, its bytes unchanged', async () => {
+    const repo = await Repository.init(dir);
+    const big = path.join(dir, 'big.bin');
+    try {
+      writeFileSync(big, noise(20 << 20, 9));
+      let touched = false;
+      // As a chmod, or a backup's hard link (cp -al), would meanwhile: the change time moves, not the bytes.
+      const onProgress = () => {
+        if (!touched) {
+          chmodSync(big, 0o600);
+          linkSync(big, path.join(tmpdir(), `trib-snapshot-link-${process.pid}`));
+          unlinkSync(path.join(tmpdir(), `trib-snapshot-link-${process.pid}`));
+        }
+        touched = true;
+      };
+      const out = await commitWorktree(repo, { message: 'big', author: 'T <t@example.org>', onProgress });
+      expect(touched).toBe(true);
+      expect((await lookupPath(repo.objects, (await repo.readCommit(out.commit!)).tree, 'big.bin'))?.size).toBe(20 << 20);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('takes what it read of a file changing under a snapshot for status, and keeps no cache entry for it', async () => {
     const repo = await Repository.init(dir);
     const wc = await WorkingCopy.open(repo);
     try {
       writeFileSync(path.join(dir, 'log.txt'), 'one\n');
+      writeFileSync(path.join(dir, 'still.txt'), 'still\n');
       // Written to after the scan, before the read.
-      const onHashed = () => appendFileSync(path.join(dir, 'log.txt'), 'two\n');
+      const onHashed = (p: string) => p === 'log.txt' && appendFileSync(path.join(dir, 'log.txt'), 'two\n');
       const snapshot = await wc.snapshot({ onHashed });
       expect((await lookupPath(repo.objects, snapshot.tree, 'log.txt'))?.size).toBe(8);
+      // The scan's stat no longer tells that version apart from the next: no entry, so the file is read again.
+      expect([wc.cache.get('log.txt'), wc.cache.get('still.txt')?.size]).toEqual([undefined, 6]);
     } finally {
       await wc.close();
       await repo.close();

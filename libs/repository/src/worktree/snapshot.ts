@@ -15,7 +15,7 @@ import {
 import { ObjectDatabase } from '../objects/object-database';
 import { FileHasherPool } from './file-hasher-pool';
 import { chunkFile, HashedChunk } from './file-chunking';
-import { sameStamp, StatCache } from './stat-cache';
+import { StatCache, StatStamp } from './stat-cache';
 import { crashPoint } from '../testing/crash-points';
 import { loadIgnoreRules, ScannedPath, scanWorktree } from './worktree-scan';
 import { Mutex } from '../locks/mutex';
@@ -137,7 +137,7 @@ export async function snapshotWorktree(
     const entry: PathEntry = { kind: 'file', executable: s.executable, size: ref.size, id: ref.id, chunked: ref.chunked };
     // The bytes read are one version of the file only if it is still as the scan found it, and that long.
     const now = await fs.lstat(abs, { bigint: true }).catch(() => undefined);
-    if (!now || !sameStamp(now, s.stat) || Number(now.size) !== ref.size) {
+    if (!now || !sameContentStamp(now, s.stat) || Number(now.size) !== ref.size) {
       if (opts.refuseChangingFiles) {
         throw new FailedPreconditionError(`${s.path} changed while it was being read: commit again once nothing writes to it`, { path: s.path });
       }
@@ -208,6 +208,14 @@ export async function snapshotWorktree(
   } finally {
     db.finishPacksInBackground = background;
   }
+}
+
+/**
+ * Whether two stats are of one version of a file's bytes: size, modification time and inode. Not the change time,
+ * which a chmod or a new hard link (a backup's `cp -al`) moves without touching the bytes.
+ */
+function sameContentStamp(a: StatStamp, b: StatStamp): boolean {
+  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino;
 }
 
 /** Chunk ids of the path's previous version by offset: the natural delta base for a chunk that grew or changed. */

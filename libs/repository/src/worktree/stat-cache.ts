@@ -18,11 +18,6 @@ export interface CachedEntry {
 /** The stat fields the cache compares; a BigIntStats is one. */
 export type StatStamp = Pick<BigIntStats, 'size' | 'mtimeNs' | 'ctimeNs' | 'ino'>;
 
-/** Whether two stamps are of one version of a file, as the cache judges it (size, times and inode all equal). */
-export function sameStamp(a: StatStamp, b: StatStamp): boolean {
-  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino;
-}
-
 /**
  * On disk (`.trib/index`), version 2: `TRIBSTC2` | u32 count | count x (u32 path length | UTF-8 path | record) |
  * sha256 of every preceding byte. A file that fails its checksum, or any other version, loads as an empty cache:
