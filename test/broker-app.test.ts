@@ -200,6 +200,16 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     }
   });
 
+  it('an agent whose TRIB_HOME holds a repository of another format says so, and does not blame TRIB_STORE', () => {
+    const home = path.join(t.dir, 'home');
+    mkdirSync(path.join(home, '.trib'), { recursive: true });
+    const store = pathToFileURL(path.join(t.dir, 'store')).href;
+    writeFileSync(path.join(home, '.trib', 'config.json'), JSON.stringify({ format: 2, store }));
+    const env = { TRIB_STORE: store, TRIB_HOME: home, TRIB_BROKER: '127.0.0.1:1', TRIB_REGION: 'na', TRIB_DATASET: 'x', TRIB_INBOX: t.dir };
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/edge-agent/dist/main.js')], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+    expect([r.status, r.stderr.trim()]).toEqual([2, 'edge-agent: unsupported repository format 2']);
+  });
+
   it('the broker refuses at start-up a Redis database that Redis does not have, exit 2, naming the URL', () => {
     const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     url.pathname = '/99';

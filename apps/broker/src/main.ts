@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   Logger.overrideLogger(new LineLogger());
   const logger = new Logger('broker');
   // A local folder is made if missing, as the agent and the hub make theirs; a cloud bucket only trib init creates.
-  const store = await namingVariable('TRIB_STORE', () => openStore(cfg.store, { create: parseStoreUrl(cfg.store).scheme === 'file' }));
+  const store = await namingVariable('TRIB_STORE', cfg.store, () => openStore(cfg.store, { create: parseStoreUrl(cfg.store).scheme === 'file' }));
   const context = await BrokerContext.open({
     store,
     redisUrl: cfg.redisUrl,

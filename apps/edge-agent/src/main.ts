@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const cfg = loadConfig(AGENT_ENV);
   const prefix = `edge-agent ${cfg.region}:`;
   const log = (line: string) => console.log(`${new Date().toISOString()} ${prefix} ${line}`);
-  const repo = await namingVariable('TRIB_STORE', () => openStoreRepository(cfg.store, { home: cfg.home || undefined }));
+  const repo = await namingVariable('TRIB_STORE', cfg.store, () => openStoreRepository(cfg.store, { home: cfg.home || undefined }));
   const client = new SyncClient(cfg.broker.address);
   const agent = new EdgeAgent({ repo, client, region: cfg.region, dataset: cfg.dataset, inbox: cfg.inbox, settleMs: cfg.inboxSettleMs, appendTo: cfg.appendTo, log });
   await agent.start();

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   silenceSdkNodeVersionNotice();
   const cfg = loadConfig(HUB_ENV);
   const log = (line: string) => console.log(`${new Date().toISOString()} hub ${cfg.name}: ${line}`);
-  const repo = await namingVariable('TRIB_STORE', () => openStoreRepository(cfg.store, { home: cfg.home || undefined }));
+  const repo = await namingVariable('TRIB_STORE', cfg.store, () => openStoreRepository(cfg.store, { home: cfg.home || undefined }));
   const used = await layoutOfBranch(repo);
   if (used !== undefined && used !== cfg.layout) {
     await repo.close();

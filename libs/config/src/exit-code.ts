@@ -8,15 +8,15 @@ export function exitCodeOf(e: unknown): number {
 }
 
 /**
- * Runs `use`, which works with the value of the environment variable `name`, and puts the variable's name before
- * the message of any failure that does not name it yet, keeping its category: "TRIB_STORE: store file:///x is not
- * a directory".
+ * Runs `use`, which works with `value`, the value of the environment variable `name`, and puts the variable's name
+ * before the message of a failure about that value (one whose message quotes it) that does not name the variable
+ * yet, keeping its category: "TRIB_STORE: store file:///x is not a directory". Other failures pass as they are.
  */
-export async function namingVariable<T>(name: string, use: () => Promise<T>): Promise<T> {
+export async function namingVariable<T>(name: string, value: string, use: () => Promise<T>): Promise<T> {
   try {
     return await use();
   } catch (e) {
-    if (!isTribError(e) || e.message.includes(name)) throw e;
+    if (!isTribError(e) || !e.message.includes(value) || e.message.includes(name)) throw e;
     throw new TribError(e.code, `${name}: ${e.message}`, e.details, { cause: e });
   }
 }
