@@ -238,6 +238,8 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     writeFileSync(file, 'x');
     const onFile = trib(repo, ['checkout', 'HEAD', '--to', file]);
     expect([onFile.code, onFile.stderr.trim()]).toEqual([2, `trib checkout: ${file} is a file, not a folder`]);
+    const underFile = trib(repo, ['checkout', 'HEAD', '--to', path.join(file, 'sub')]);
+    expect([underFile.code, underFile.stderr.trim()]).toEqual([2, `trib checkout: cannot check out into ${path.join(file, 'sub')}: a file is in its way`]);
     const out = path.join(t.dir, 'co');
     mkdirSync(path.join(out, 'notes.txt'), { recursive: true });
     const blocked = trib(repo, ['checkout', 'HEAD', '--to', out, '--force']);

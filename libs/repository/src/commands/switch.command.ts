@@ -82,7 +82,9 @@ export async function checkoutTo(
  * local disk: with --force its files would be written over the repository's own, and it would open no more.
  */
 async function refuseRepositoryFolder(repo: Repository, abs: string, dest: string): Promise<void> {
-  const target = await realPathOf(abs);
+  const target = await realPathOf(abs).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'ENOTDIR' ? new FailedPreconditionError(`cannot check out into ${dest}: a file is in its way`, { path: dest }) : e;
+  });
   const storeRoot = repo.store instanceof LocalStore ? await realPathOf(repo.store.root) : undefined;
   const inStore = storeRoot !== undefined && (target === storeRoot || target.startsWith(storeRoot + path.sep));
   if (inStore || target.split(path.sep).includes(REPOSITORY_DIR)) {
