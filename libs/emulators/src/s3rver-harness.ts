@@ -32,8 +32,8 @@ export interface S3Emulator {
 
 // Runs in the child. It exits when the parent goes away (the IPC channel closes), even if the parent was killed.
 // s3rver 3.7.1 answers a PutObject once it has handed the bytes to a file stream, before they are written, so a GET
-// right after could read an empty or partial object (a topic-log entry read back as corrupt, about one run in
-// twenty). Amazon S3 reads back every write it has acknowledged; the child's putObject waits for the file first.
+// right after could read an empty or partial object (a preflight once read a topic-log entry back as corrupt).
+// Amazon S3 reads back every write it has acknowledged; the child's putObject waits for the file first.
 const CHILD = `
 const S3rver = require(process.env.S3RVER_MODULE);
 const { createHash } = require('node:crypto');

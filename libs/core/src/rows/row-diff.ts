@@ -285,7 +285,6 @@ class RecordTally {
       if (this.counts.size > this.maxPending) throw tooManyRecords(this.path, this.maxPending);
     }
   }
-
 }
 
 /**
