@@ -25,6 +25,7 @@ export * from './commands/merge.command';
 export * from './commands/diff.command';
 export * from './commands/reachability';
 export * from './commands/verify.command';
+export * from './topic-log-keys';
 export * from './testing/crash-points';
 export * from './testing/memory-commits';
 export * from './objects/recently-used';

@@ -7,6 +7,7 @@ import { readMove } from '../worktree/move-journal';
 import { StatCache } from '../worktree/stat-cache';
 import { readWorktreeBase } from '../worktree/worktree-base';
 import { Damage, refRoots, walkReachable } from './reachability';
+import { parseTopicEntryKey, TOPIC_LOG_PREFIX } from '../topic-log-keys';
 
 export interface VerifyOutcome {
   readonly objects: number;
@@ -30,33 +31,20 @@ export async function verifyRepository(repo: Repository, opts: { readData?: bool
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
 /**
- * Where a broker keeps its topic logs in its store (libs/sync's TopicLog). The commits they name are what
- * subscribers replay, and no ref names them: gc, which walks from refs, would delete them all.
- */
-export const TOPIC_LOG_PREFIX = 'topic-log/';
-
-/**
- * Entry n of topic t, as TopicLog writes it: `topic-log/<t>/SEQ/<n, 12 digits>`, JSON naming its commit. No topic
- * name has an upper-case segment, so the last `/SEQ/` ends the topic.
- */
-const TOPIC_ENTRY_KEY = /^topic-log\/(.+)\/SEQ\/(\d{12})$/;
-
-/**
  * The commit of each topic log's last entry in `store` (none on a repository's own store). Each entry's commit is the
  * next one's first parent, so a walk from these reaches every entry's commit, and each object once. Streams the
  * listing, holding one key per topic; an entry claimed but not written yet names nothing and is not listed.
  */
 export async function topicLogHeads(store: ObjectStore): Promise<ObjectId[]> {
-  const last = new Map<string, string>();
+  const last = new Map<string, { seq: number; key: string }>();
   for await (const info of store.list(TOPIC_LOG_PREFIX)) {
-    const m = TOPIC_ENTRY_KEY.exec(info.key);
-    if (!m) continue;
-    const seen = last.get(m[1]);
-    // Seqs have a fixed width: the greater key is the later entry.
-    if (seen === undefined || info.key > seen) last.set(m[1], info.key);
+    const entry = parseTopicEntryKey(info.key);
+    if (!entry) continue;
+    const seen = last.get(entry.topic);
+    if (seen === undefined || entry.seq > seen.seq) last.set(entry.topic, { seq: entry.seq, key: info.key });
   }
   const heads: ObjectId[] = [];
-  for (const key of last.values()) {
+  for (const { key } of last.values()) {
     const data = await store.get(key);
     let entry: { commit?: unknown } | null = null;
     try {

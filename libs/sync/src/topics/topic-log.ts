@@ -7,7 +7,7 @@ import {
   NotFoundError,
   TopicName,
 } from '@tributary/core';
-import { TOPIC_LOG_PREFIX } from '@tributary/repository';
+import { MAX_TOPIC_SEQ, TOPIC_LOG_PREFIX, topicEntryKey } from '@tributary/repository';
 import { ObjectStore } from '@tributary/storage';
 import { LogFence, StoreFence } from './log-fence';
 import { parseTopicName } from './topic-name';
@@ -24,12 +24,10 @@ export interface TopicEntry {
 
 const LOG_PREFIX = TOPIC_LOG_PREFIX;
 const HEADS_PREFIX = 'topic-heads/';
-const SEQ_DIGITS = 12;
-const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
 
 /*
  * Keys, in the broker's object store next to its packs:
- *   topic-log/<topic>/SEQ/<seq, 12 digits>   the entry, JSON, create-if-absent: the log itself
+ *   topic-log/<topic>/SEQ/<seq, 12 digits>   the entry, JSON, create-if-absent: the log itself (topicEntryKey)
  *   topic-log/<topic>/COMMIT/<commit id>     the entry's seq, create-if-absent: for idempotent publishes
  *   topic-heads/<topic>/HEAD                 {seq, commit} of a recent entry, compare-and-swap: a hint only
  *   topic-heads/<topic>/CREATED              empty, written before entry 1: lists a topic whose first append
@@ -37,7 +35,6 @@ const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
  * The upper-case segments cannot occur in a topic name, so no topic's keys can collide with another's (topics
  * nest: `a` and `a/b` may both exist).
  */
-const entryKey = (t: TopicName, seq: number) => `${LOG_PREFIX}${t}/SEQ/${String(seq).padStart(SEQ_DIGITS, '0')}`;
 const commitKey = (t: TopicName, c: CommitId) => `${LOG_PREFIX}${t}/COMMIT/${c}`;
 const headKey = (t: TopicName) => `${HEADS_PREFIX}${t}/HEAD`;
 const createdKey = (t: TopicName) => `${HEADS_PREFIX}${t}/CREATED`;
@@ -59,7 +56,7 @@ export class TopicLog {
 
   /** The entry at `seq`, or undefined if there is none (yet). Throws IntegrityError for a corrupt entry. */
   async entry(topic: TopicName, seq: number): Promise<TopicEntry | undefined> {
-    const key = entryKey(topic, seq);
+    const key = topicEntryKey(topic, seq);
     let data: Buffer;
     try {
       data = await this.store.get(key);
@@ -132,11 +129,11 @@ export class TopicLog {
     now = new Date(),
   ): Promise<{ entry: TopicEntry; settle(): Promise<void> }> {
     const seq = (head?.seq ?? 0) + 1;
-    if (seq > MAX_SEQ) throw new IntegrityError(`topic ${topic} is full`, { topic });
+    if (seq > MAX_TOPIC_SEQ) throw new IntegrityError(`topic ${topic} is full`, { topic });
     const entry: TopicEntry = { seq, commit, parent: head?.commit ?? null, time: now.toISOString() };
     if (seq === 1) await this.markCreated(topic);
     try {
-      await this.fence.createEntry(topic, seq, entryKey(topic, seq), Buffer.from(JSON.stringify(entry) + '\n'));
+      await this.fence.createEntry(topic, seq, topicEntryKey(topic, seq), Buffer.from(JSON.stringify(entry) + '\n'));
     } catch (e) {
       if (e instanceof AlreadyExistsError) {
         throw new ConflictError(`topic ${topic}: seq ${seq} was taken by another writer`, { topic, seq });
@@ -183,7 +180,7 @@ export class TopicLog {
   }
 
   private async recoverEntry(topic: TopicName, seq: number): Promise<TopicEntry | undefined> {
-    const key = entryKey(topic, seq);
+    const key = topicEntryKey(topic, seq);
     const data = await this.fence.recoverEntry(topic, seq, key);
     return data && parseEntry(data, key, seq);
   }
