@@ -14,13 +14,22 @@ export interface AppProcess {
 }
 
 /**
- * Starts `apps/<name>/dist/main.js` as its own process, as `npm run start:<name>` would, and waits for its
- * `listening on HOST:PORT` line. Tests must call kill() in a finally/afterEach.
+ * Starts `apps/<name>/dist/main.js` as its own process, as `npm run start:<name>` would (or through that script
+ * itself with `viaNpm`, `proc` then being npm, leading a process group of its own), and waits for its `listening on HOST:PORT` line. Tests must call
+ * kill() in a finally/afterEach.
  */
-export async function startApp(name: 'broker' | 'hub' | 'edge-agent', env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<AppProcess> {
-  const proc = spawn(process.execPath, [path.join(ROOT, `apps/${name}/dist/main.js`)], {
+export async function startApp(
+  name: 'broker' | 'hub' | 'edge-agent',
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 20_000,
+  opts: { viaNpm?: boolean } = {},
+): Promise<AppProcess> {
+  const [command, args] = opts.viaNpm ? ['npm', ['run', '--silent', `start:${name}`]] : [process.execPath, [path.join(ROOT, `apps/${name}/dist/main.js`)]];
+  const proc = spawn(command, args, {
+    cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.viaNpm === true,
   });
   let out = '';
   const waiters: { re: RegExp; resolve(line: string): void }[] = [];
