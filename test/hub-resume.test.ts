@@ -107,16 +107,18 @@ async function caughtUp(name: string): Promise<void> {
 }
 
 /** main's tree, and every (topic, seq) merged along main's first-parent history. */
-async function mainOf(name: string): Promise<{ tree: TreeId; merged: string[] }> {
+async function mainOf(name: string): Promise<{ tree: TreeId; merged: string[]; authors: Set<string> }> {
   const repo = await Repository.open(path.join(tmp.dir, `${name}-home`));
   try {
     const head = (await repo.refs.resolve(branchRef('main'))).commit!;
     const merged: string[] = [];
+    const authors = new Set<string>();
     for (let id: CommitId | undefined = head; id; id = (await repo.readCommit(id)).parents[0]) {
-      const a = (await repo.readCommit(id)).annotations;
+      const { annotations: a, author } = await repo.readCommit(id);
       if (a['trib.topic']) merged.push(`${a['trib.topic']}#${a['trib.seq']}`);
+      if (a['trib.topic']) authors.add(author);
     }
-    return { tree: (await repo.readCommit(head)).tree, merged: merged.sort() };
+    return { tree: (await repo.readCommit(head)).tree, merged: merged.sort(), authors };
   } finally {
     await repo.close();
   }
@@ -135,6 +137,7 @@ describe('hub process', () => {
     await h.stop();
     const main = await mainOf('ref');
     expect(main.merged).toEqual(EVERY_ENTRY);
+    expect([...main.authors]).toEqual(['hub@test']);
     expect(h.lines.some((l) => /hub ref: listening on 127\.0\.0\.1:\d+/.test(l))).toBe(true);
     expect(h.lines.filter((l) => /merged datasets\/heart\/(na-aws|eu-azure) seq \d -> [0-9a-f]{64}/.test(l))).toHaveLength(6);
     reference = main.tree;

@@ -134,6 +134,13 @@ describe('edge agent process', () => {
       expect(await doneFiles()).toEqual(['b1.csv', 'b2.csv', 'b3.csv']);
       await a.waitFor(/published datasets\/heart\/na-aws seq (\d+\.\.)?3 /);
       expect(a.lines.filter((l) => / committed b\d\.csv -> [0-9a-f]{64} \(batches\/\d{4}-\d\d-\d\d\/b\d\.csv\)$/.test(l))).toHaveLength(3);
+      await a.stop();
+      const reader = await Repository.open(path.join(tmp.dir, 'agent-home'));
+      try {
+        expect((await reader.readCommit((await reader.head()).commit!)).author).toBe('agent@test');
+      } finally {
+        await reader.close();
+      }
     } finally {
       client.close();
       await broker.close();

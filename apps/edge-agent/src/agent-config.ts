@@ -12,4 +12,5 @@ export const AGENT_ENV = {
   broker: TRIB_ENV.broker,
   listen: envVar(TRIB_ENV.listen.name, 'address of the status endpoint GET /health (port 0 picks a free port)', TRIB_ENV.listen.parse, '127.0.0.1:0'),
   home: TRIB_ENV.home,
+  author: TRIB_ENV.author,
 };

@@ -12,6 +12,8 @@ export interface EdgeAgentDeps {
   readonly settleMs: number;
   /** Empty: a new file per batch under batches/<date>/. */
   readonly appendTo: string;
+  /** Author of the agent's commits (TRIB_AUTHOR); empty: `edge-agent/<region>`. */
+  readonly author?: string;
   readonly log: (line: string) => void;
 }
 
@@ -113,7 +115,7 @@ export class EdgeAgent {
           {
             region: this.deps.region,
             appendTo: this.deps.appendTo || undefined,
-            author: `edge-agent/${this.deps.region}`,
+            author: this.deps.author || `edge-agent/${this.deps.region}`,
             onCommitted: () => this.publisher.kick(),
             signal: this.stopping.signal,
           },

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const log = (line: string) => console.log(`${new Date().toISOString()} ${prefix} ${line}`);
   const repo = await namingVariable('TRIB_STORE', cfg.store, () => openStoreRepository(cfg.store, { home: cfg.home || undefined }));
   const client = new SyncClient(cfg.broker.address);
-  const agent = new EdgeAgent({ repo, client, region: cfg.region, dataset: cfg.dataset, inbox: cfg.inbox, settleMs: cfg.inboxSettleMs, appendTo: cfg.appendTo, log });
+  const agent = new EdgeAgent({ repo, client, region: cfg.region, dataset: cfg.dataset, inbox: cfg.inbox, settleMs: cfg.inboxSettleMs, appendTo: cfg.appendTo, author: cfg.author, log });
   await agent.start();
   const server = await startStatusServer(cfg.listen.host, cfg.listen.port, () => agent.status());
   log(`listening on ${server.address}; watching ${cfg.inbox}, publishing ${agent.topic} to ${cfg.broker.address}, store ${cfg.store}`);

@@ -20,6 +20,7 @@ export const HUB_ENV = {
   broker: TRIB_ENV.broker,
   listen: envVar(TRIB_ENV.listen.name, 'address of the status endpoint GET /health (port 0 picks a free port)', TRIB_ENV.listen.parse, '127.0.0.1:0'),
   home: TRIB_ENV.home,
+  author: TRIB_ENV.author,
 };
 
 /** A topic's region: its last segment (`datasets/heart/na-aws` -> `na-aws`). */

@@ -27,6 +27,8 @@ export interface HubDeps {
   readonly topics: readonly string[];
   readonly name: string;
   readonly layout: HubLayout;
+  /** Author of the hub's merge commits (TRIB_AUTHOR); empty: `hub/<name>`. */
+  readonly author?: string;
   readonly log: (line: string) => void;
 }
 
@@ -131,7 +133,7 @@ export class HubService {
   /** Merges one entry; returns the conflict note when it was parked instead. */
   private async mergeEntry(topic: string, region: string, state: TopicState, e: { seq: number; commit: CommitId }): Promise<string | undefined> {
     const { repo, layout, log } = this.deps;
-    const r = await mergeRegionalCommit(repo, { commit: e.commit, region, topic, seq: e.seq }, { layout, log, author: `hub/${this.deps.name}` });
+    const r = await mergeRegionalCommit(repo, { commit: e.commit, region, topic, seq: e.seq }, { layout, log, author: this.deps.author || `hub/${this.deps.name}` });
     state.lastSeq = Math.max(state.lastSeq, e.seq);
     if (r.kind === 'merged') {
       state.merged++;

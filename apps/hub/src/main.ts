@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     throw new ConfigError([`TRIB_HUB_LAYOUT="${cfg.layout}": main in ${cfg.store} was merged with the ${used} layout; keep ${used}, or use a new store`]);
   }
   const client = new SyncClient(cfg.broker.address);
-  const hub = new HubService({ repo, client, topics: cfg.topics, name: cfg.name, layout: cfg.layout, log });
+  const hub = new HubService({ repo, client, topics: cfg.topics, name: cfg.name, layout: cfg.layout, author: cfg.author, log });
   hub.start();
   const server = await startStatusServer(cfg.listen.host, cfg.listen.port, () => hub.status());
   log(`listening on ${server.address}; following ${cfg.topics.join(', ')} from ${cfg.broker.address}, layout ${cfg.layout}, store ${cfg.store}`);

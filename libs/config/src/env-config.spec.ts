@@ -60,6 +60,13 @@ describe('loadConfig', () => {
     expect(loadConfig(schema, { TRIB_REGION: 'na.aws-1', TRIB_DATASET: 'heart_v2' })).toEqual({ region: 'na.aws-1', dataset: 'heart_v2', name: 'hub' });
   });
 
+  it('takes the author of an app\'s commits as one line, empty for the app\'s own default', () => {
+    const schema = { author: TRIB_ENV.author };
+    expect(loadConfig(schema, {}).author).toBe('');
+    expect(loadConfig(schema, { TRIB_AUTHOR: ' Ingest NA <ingest@example.org> ' }).author).toBe('Ingest NA <ingest@example.org>');
+    expect(() => loadConfig(schema, { TRIB_AUTHOR: 'a\nb' })).toThrow(/TRIB_AUTHOR=.*expected one line, without control characters/);
+  });
+
   it("reads the broker's topic-log fence setting: auto by default, a bad value named", () => {
     const schema = { fence: TRIB_ENV.topicLogFence };
     expect(loadConfig(schema, {}).fence).toBe('auto');

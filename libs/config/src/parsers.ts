@@ -1,6 +1,6 @@
 import { Stats, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { validateRefName } from '@tributary/core';
+import { hasControlCharacters, validateRefName } from '@tributary/core';
 import { parseDurableStoreUrl } from '@tributary/storage';
 
 /** `HOST:PORT` with a port in 0..65535 (0 picks a free port). */
@@ -85,6 +85,13 @@ export function milliseconds(max: number): (raw: string) => number {
     if (!/^\d{1,10}$/.test(raw) || Number(raw) > max) throw new Error(`expected a whole number of milliseconds from 0 to ${max}`);
     return Number(raw);
   };
+}
+
+/** A commit author, as one line: '' for the process's own default. */
+export function author(raw: string): string {
+  const name = raw.trim();
+  if (hasControlCharacters(name)) throw new Error('expected one line, without control characters');
+  return name;
 }
 
 export function text(raw: string): string {

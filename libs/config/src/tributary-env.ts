@@ -1,5 +1,5 @@
 import { envVar } from './env-config';
-import { folderPath, hostPort, list, milliseconds, oneOf, peerHostPort, redisUrl, simpleName, storeUrl, text, topicName } from './parsers';
+import { author, folderPath, hostPort, list, milliseconds, oneOf, peerHostPort, redisUrl, simpleName, storeUrl, text, topicName } from './parsers';
 
 /**
  * Every environment variable any Tributary app reads, in one place: the apps build their schemas from these, and the
@@ -29,6 +29,7 @@ export const TRIB_ENV = {
     'auto',
   ),
   home: envVar('TRIB_HOME', 'folder for local repository state (default: derived from TRIB_STORE)', folderPath, ''),
+  author: envVar('TRIB_AUTHOR', 'author of the commits this process writes (default: edge-agent/<region>, hub/<name>)', author, ''),
   hubLayout: envVar('TRIB_HUB_LAYOUT', 'where regional trees land in the hub: graft (regions/<region>/) or shared', oneOf('graft', 'shared'), 'graft'),
 } as const;
 
@@ -42,5 +43,4 @@ export const KNOWN_ENV_VARS: readonly string[] = [
   'AWS_REGION',
   'STORAGE_EMULATOR_HOST',
   'AZURE_STORAGE_CONNECTION_STRING',
-  'TRIB_AUTHOR',
 ];
