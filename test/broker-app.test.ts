@@ -220,7 +220,19 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
       timeout: 30_000,
     });
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain(`broker: cannot use database 99 of Redis at ${redisUrl}: ERR DB index is out of range`);
+    expect(r.stderr.trim()).toBe(`broker: REDIS_URL: cannot use database 99 of Redis at ${redisUrl}: ERR DB index is out of range`);
+    expect(r.stdout).not.toMatch(/ERR DB index/);
+  });
+
+  it('the broker stops at start-up on a Redis it cannot reach, exit 3, one line naming REDIS_URL and the reason', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {
+      env: { ...process.env, TRIB_STORE: pathToFileURL(path.join(t.dir, 'store')).href, TRIB_LISTEN: '127.0.0.1:0', REDIS_URL: 'redis://127.0.0.1:1' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(3);
+    expect(r.stderr.trim()).toBe('broker: REDIS_URL: cannot reach Redis at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1');
+    expect(r.stdout).not.toMatch(/ECONNREFUSED/);
   });
 
   it('the hub refuses at start-up a topic whose region cannot be a folder, naming TRIB_TOPICS', () => {

@@ -83,9 +83,11 @@ export class BrokerContext {
     const sub = redis.duplicate({ autoResubscribe: false });
     const logger = opts.log ?? (() => undefined);
     let lastRedisError = '';
+    // Until Redis is in use, a failure is the one the open throws: logging it as well would say it twice.
+    let inUse = false;
     for (const c of [redis, sub]) {
       c.on('error', (e: Error) => {
-        if (e.message !== lastRedisError) logger('warn', `redis: ${e.message}`);
+        if (inUse && e.message !== lastRedisError) logger('warn', `redis: ${e.message}`);
         lastRedisError = e.message;
       });
     }
@@ -94,7 +96,9 @@ export class BrokerContext {
     } catch (e) {
       redis.disconnect();
       sub.disconnect();
-      throw new UnavailableError(`cannot reach Redis at ${opts.redisUrl}: ${(e as Error).message}`, { url: opts.redisUrl }, { cause: e });
+      // ioredis rejects with "Connection is closed."; the reason came in its error event.
+      const reason = lastRedisError || (e as Error).message;
+      throw new UnavailableError(`cannot reach Redis at ${opts.redisUrl}: ${reason}`, { url: opts.redisUrl }, { cause: e });
     }
     // ioredis only logs a refused SELECT and goes on in database 0, where cursors would land unseen by the others.
     const db = redis.options.db ?? 0;
@@ -105,6 +109,7 @@ export class BrokerContext {
         throw new InvalidArgumentError(`cannot use database ${db} of Redis at ${opts.redisUrl}: ${e.message}`, { url: opts.redisUrl }, { cause: e });
       });
     }
+    inUse = true;
     let lease: BrokerLease | undefined;
     try {
       const conditionalWrites = await probeConditionalWrites(opts.store);
