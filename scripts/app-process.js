@@ -18,7 +18,7 @@ function startAppProcess({ name, label, env, logFile, preload = [], onStart }) {
     const out = fs.createWriteStream(logFile);
     const args = [...preload.flatMap((m) => ['-r', m]), path.join(ROOT, `apps/${name}/dist/main.js`)];
     const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const app = { label, proc, text: '', logFile, listeners: [], address: undefined };
+    const app = { name, label, proc, text: '', logFile, listeners: [], address: undefined };
     onStart?.(app);
     const onData = (d) => {
       const s = d.toString('utf8');

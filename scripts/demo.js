@@ -222,16 +222,10 @@ async function main() {
   if (verify.status !== 0) process.exitCode = 1;
 }
 
-let stopped;
-/** Stops every process, once (Ctrl-C and the end of main may both ask). */
-function shutdown() {
-  stopped ??= stopAll();
-  return stopped;
-}
-
-async function stopAll() {
-  await Promise.all(
-    children.map(
+/** SIGTERM to each of `apps` at once; resolves when all have exited (SIGKILL after 5 s). */
+function stopProcesses(apps) {
+  return Promise.all(
+    apps.map(
       (c) =>
         new Promise((resolve) => {
           if (c.proc.exitCode !== null || c.proc.signalCode !== null) return resolve();
@@ -244,6 +238,20 @@ async function stopAll() {
         }),
     ),
   );
+}
+
+let stopped;
+/** Stops every process, once (Ctrl-C and the end of main may both ask). */
+function shutdown() {
+  stopped ??= stopAll();
+  return stopped;
+}
+
+async function stopAll() {
+  // The broker goes after the agents and the hub: as the hub stops it acknowledges what it merged, to the broker.
+  const isBroker = (c) => c.name === 'broker';
+  await stopProcesses(children.filter((c) => !isBroker(c)));
+  await stopProcesses(children.filter(isBroker));
   // The emulators go last: the apps flush to them as they stop.
   await Promise.all(emulators.splice(0).map((e) => e.stop().catch((err) => say(`stopping an emulator: ${err.message}`))));
   // A failed run keeps its folder: the logs it points to are the way to find out why.
