@@ -153,6 +153,10 @@ describe('openStore', () => {
   it('takes no mem:// store where one must outlive the process', () => {
     expect(parseDurableStoreUrl('s3://bucket/p')).toMatchObject({ scheme: 's3', bucket: 'bucket' });
     expect(() => parseDurableStoreUrl('mem://x')).toThrow(/^a mem:\/\/ store lives only as long as one process/);
+    // Nor does it offer one: a user told to use mem:// would only be refused next.
+    for (const url of ['relative/path', 'ftp://host/x']) {
+      expect(() => parseDurableStoreUrl(url)).toThrow(/expected file:\/\/\/absolute\/path, s3:\/\/bucket\/prefix, gs:\/\/bucket\/prefix or az:\/\/container\/prefix$/);
+    }
   });
 
   it('rejects a malformed URL', async () => {

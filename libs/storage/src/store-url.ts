@@ -23,6 +23,8 @@ export type StoreLocation =
     };
 
 const FORMS = 'file:///absolute/path, mem://name, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix';
+/** The forms a user may give (mem:// is for tests within one process). */
+const DURABLE_FORMS = 'file:///absolute/path, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix';
 const NAME = /^[A-Za-z0-9._-]+$/;
 const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -32,6 +34,11 @@ const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  * and the accepted forms.
  */
 export function parseStoreUrl(url: string): StoreLocation {
+  return parseLocation(url, FORMS);
+}
+
+/** parseStoreUrl, its messages listing `forms` as the accepted ones. */
+function parseLocation(url: string, forms: string): StoreLocation {
   if (path.isAbsolute(url) && !url.includes('://')) {
     const abs = path.resolve(url);
     return { scheme: 'file', url: pathToFileURL(abs).href, path: abs };
@@ -40,7 +47,7 @@ export function parseStoreUrl(url: string): StoreLocation {
   try {
     parsed = new URL(url);
   } catch {
-    throw bad(url, `expected ${FORMS}`);
+    throw bad(url, `expected ${forms}`);
   }
   if (parsed.username || parsed.password) throw bad(url, 'credentials do not belong in a store URL');
   const scheme = parsed.protocol.slice(0, -1);
@@ -87,7 +94,7 @@ export function parseStoreUrl(url: string): StoreLocation {
       return { scheme, url: normalized, bucket, prefix, params };
     }
     default:
-      throw bad(url, `unknown scheme ${JSON.stringify(scheme)}, expected ${FORMS}`);
+      throw bad(url, `unknown scheme ${JSON.stringify(scheme)}, expected ${forms}`);
   }
 }
 
@@ -96,7 +103,7 @@ export function parseStoreUrl(url: string): StoreLocation {
  * its data would be gone when the process ends. Throws InvalidArgumentError.
  */
 export function parseDurableStoreUrl(url: string): StoreLocation {
-  const location = parseStoreUrl(url);
+  const location = parseLocation(url, DURABLE_FORMS);
   if (location.scheme === 'mem') {
     throw new InvalidArgumentError('a mem:// store lives only as long as one process; use file://, s3://, gs:// or az://', { url });
   }
