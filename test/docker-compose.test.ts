@@ -27,15 +27,16 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  const hostOf = (v: string): string | undefined => {
+    const blob = /BlobEndpoint=https?:\/\/([^:/;]+)/.exec(v);
+    if (blob) return blob[1];
+    const url = /^[a-z]+:\/\/([^:/]+)/.exec(v);
+    if (url && !/^(s3|gs|az|file):/.test(v)) return url[1];
+    const hp = /^([a-z][a-z0-9-]*):\d+$/.exec(v);
+    return hp ? hp[1] : undefined;
+  };
+
   it('every URL and address names a service that exists', () => {
-    const hostOf = (v: string): string | undefined => {
-      const blob = /BlobEndpoint=https?:\/\/([^:/;]+)/.exec(v);
-      if (blob) return blob[1];
-      const url = /^[a-z]+:\/\/([^:/]+)/.exec(v);
-      if (url && !/^(s3|gs|az|file):/.test(v)) return url[1];
-      const hp = /^([a-z][a-z0-9-]*):\d+$/.exec(v);
-      return hp ? hp[1] : undefined;
-    };
     let checked = 0;
     for (const [, s] of appServices) {
       for (const [key, value] of Object.entries<string>(s.environment)) {
@@ -46,6 +47,26 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(checked).toBeGreaterThanOrEqual(10);
+  });
+
+  // The apps stop at once on a store or a Redis they cannot reach (only the broker they retry), so those start first.
+  it('starts every store and Redis an app names before the app', () => {
+    const dependsOn = (name: string): string[] => {
+      const d = services[name].depends_on ?? [];
+      return Array.isArray(d) ? d : Object.keys(d);
+    };
+    const before = (name: string, seen = new Set<string>()): Set<string> => {
+      for (const d of dependsOn(name)) if (!seen.has(d)) before(d, seen.add(d));
+      return seen;
+    };
+    for (const [name, s] of appServices) {
+      const started = before(name);
+      for (const [key, value] of Object.entries<string>(s.environment)) {
+        const host = hostOf(String(value));
+        if (!host || host === '0.0.0.0' || key === 'TRIB_BROKER') continue;
+        expect({ service: name, key, host, startsFirst: started.has(host) }).toEqual({ service: name, key, host, startsFirst: true });
+      }
+    }
   });
 
   it('each agent keeps its dataset in its own cloud, joined to the emulator it names', () => {
