@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '@tributary/core';
 import { commitWorktree } from '@tributary/repository';
 import { maxPositionals, parseMeta } from '../ui/args';
+import { count } from '../ui/count';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { mergeSmallPacksIfMany, withRepository } from './open-repo';
@@ -31,7 +32,7 @@ export const commitCommand: CliCommand = {
     }
     // A file status or diff hashed already is known by its stat: say so, or '0 hashed' reads as 'nothing taken'.
     const known = s.files - s.hashedFiles;
-    ctx.err(`${s.files} files, ${s.hashedFiles} read and hashed (${s.hashedBytes} bytes)${known > 0 ? `, ${known} known unchanged since last hashed` : ''}`);
+    ctx.err(`${count(s.files, 'file')}, ${s.hashedFiles} read and hashed (${count(s.hashedBytes, 'byte')})${known > 0 ? `, ${known} known unchanged since last hashed` : ''}`);
     if (args.flags.has('--json')) ctx.json({ commit: outcome.commit, tree: outcome.tree, files: s.files, hashedFiles: s.hashedFiles, hashedBytes: s.hashedBytes, storedBytes: outcome.storedBytes });
     else ctx.out(outcome.commit);
     return 0;

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '@tributary/core';
 import { checkoutTo, switchBranch } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
 import { quotePath } from '../ui/c-quote';
+import { count } from '../ui/count';
 import { suggestForce } from '../ui/force-hint';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
@@ -46,7 +47,7 @@ export const checkoutCommand: CliCommand = {
         checkoutTo(repo, ref, dest, { force, onProgress }),
       ).catch(suggestForce(' (use --force)'));
       if (args.flags.has('--json')) ctx.json({ commit: r.commit, files: r.files, bytes: r.bytes, to, extra: r.extra });
-      else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${to}: ${r.files} files, ${r.bytes} bytes`);
+      else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${to}: ${count(r.files, 'file')}, ${count(r.bytes, 'byte')}`);
       if (r.extra.length && !args.flags.has('--json')) {
         const more = r.extra.length > 5 ? `, and ${r.extra.length - 5} more` : '';
         const shown = r.extra.slice(0, 5).map(quotePath).join(', ') + more;

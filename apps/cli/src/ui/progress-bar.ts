@@ -1,3 +1,5 @@
+import { count } from './count';
+
 /**
  * A one-line progress bar on stderr, drawn only when stderr is a terminal (scripts and CI see nothing), at most
  * ten times a second.
@@ -22,7 +24,7 @@ export class ProgressBar {
     const now = Date.now();
     if (now - this.last < 100 && (done < total || scannedFiles !== undefined)) return;
     this.last = now;
-    const files = scannedFiles === undefined ? '' : `${scannedFiles} files`;
+    const files = scannedFiles === undefined ? '' : count(scannedFiles, 'file');
     if (files && total === 0) {
       this.stream.write(`\r${this.label}: ${files} scanned\x1b[K`);
     } else {
