@@ -16,13 +16,13 @@ step trib init heart
 cd heart
 cp "$SAMPLE"/10[0-6]_all.csv .
 head -n 2001 "$SAMPLE"/100_all.csv > 100_all.csv
-step trib commit -m "Five MIT-BIH records" --meta source=physionet/mitdb --meta records=100-106
+step trib commit -m "Five MIT-BIH records" --meta source=physionet/mitdb
 
 # 2. A scientist labels arrhythmias on a branch.
 step trib branch pvc-labels
 step trib switch pvc-labels
 cp "$SAMPLE"/10[0-6]_pvc.csv .
-step trib commit -m "Cardiologists' PVC labels" --meta labeller=cardiology
+step trib commit -m "Cardiologists' PVC labels"
 
 # 3. Meanwhile, main receives the next 200 beats of record 100 (an append).
 step trib switch main
@@ -34,12 +34,11 @@ step trib commit -m "More beats for record 100"
 # 4. Merge the labels in, and look at the history.
 step trib merge pvc-labels -m "Merge PVC labels"
 step trib log
-step trib diff HEAD~1 HEAD --rows --max-rows 3
 
 # 5. Pin the training set, reproduce it anywhere, and check every byte.
 step trib tag train-v1 -m "PVC detector training set" --meta model=pvc-detector-1
-step trib checkout train-v1 --to ../train-v1
-step trib verify --read-data
-cmp 105_pvc.csv ../train-v1/105_pvc.csv && echo "checkout is byte-identical" >&2
 step trib show train-v1
+step trib checkout train-v1 --to ../train-v1
+cmp 105_pvc.csv ../train-v1/105_pvc.csv && echo "checkout is byte-identical" >&2
+step trib verify --read-data
 echo "The repositories are in $WORK (remove it when you are done)." >&2

@@ -1,8 +1,23 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir, trib } from './support/trib';
 
 describe('README walk-through', () => {
+  it('runs the trib commands the README shows, in the same order, and no others', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const block = /### The CLI walk-through[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)![1];
+    const shown = block
+      .split('\n')
+      .flatMap((line) => line.replace(/\s+#.*$/, '').split('&&'))
+      .map((c) => c.trim())
+      .filter((c) => c.startsWith('trib '));
+    const script = readFileSync(path.join(ROOT, 'scripts/walkthrough.sh'), 'utf8');
+    const run = [...script.matchAll(/^step (trib .*)$/gm)].map((m) => m[1].trim());
+    expect(shown.length).toBeGreaterThan(10);
+    expect(run).toEqual(shown);
+  });
+
   it('runs start to finish on the MIT-BIH sample and leaves a verified, tagged merge', () => {
     const t = tempDir();
     try {
