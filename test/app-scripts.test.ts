@@ -14,6 +14,14 @@ function accepts(address: string): Promise<boolean> {
   });
 }
 
+/** Resolves true once nothing accepts connections at `address`, false if something still does after `ms`. */
+async function stopsAccepting(address: string, ms: number): Promise<boolean> {
+  for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+    if (!(await accepts(address))) return true;
+  }
+  return false;
+}
+
 // A supervisor (systemd, a container runtime, a terminal's kill) signals the process it started: `npm run
 // start:<app>`. The app must stop with it, not live on orphaned and still listening.
 describe('npm run start:<app>: a SIGTERM to npm stops the app', () => {
@@ -53,7 +61,9 @@ describe('npm run start:<app>: a SIGTERM to npm stops the app', () => {
     const app = await startApp(name, env, 20_000, { viaNpm: true });
     started.push(app);
     expect(await accepts(app.address)).toBe(true);
-    expect(await app.kill('SIGTERM')).toBe(0);
-    expect(await accepts(app.address)).toBe(false);
+    // npm forwards the signal to its script, and sometimes exits by it before the app has stopped: so the app is
+    // given time to stop. An app orphaned by its shell never does.
+    await app.kill('SIGTERM', 60_000);
+    expect(await stopsAccepting(app.address, 20_000)).toBe(true);
   });
 });

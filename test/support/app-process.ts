@@ -10,7 +10,8 @@ export interface AppProcess {
   output(): string;
   /** Resolves when a line matching `re` has been printed. */
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
-  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Signals the process and resolves its exit code; SIGKILL follows after `graceMs` (default 5 s). */
+  kill(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
 
 /**
@@ -66,10 +67,10 @@ export async function startApp(
     address: /listening on (\S+:\d+)/.exec(line)![1].replace(/[;,]$/, ''),
     output: () => out,
     waitFor,
-    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+    async kill(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill(signal);
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
       const code = await exited;
       clearTimeout(timer);
       return code;
