@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastLine, ok, tempDir, trib } from './support/trib';
 
@@ -163,6 +163,52 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'main', clean: true });
     ok(repo, ['switch', 'b', '--force']);
     expect(read('x.log')).toBe('committed on b\n');
+  });
+
+  it('switch and merge replace a committed symlink by the folder another branch has there, never touching where it points', () => {
+    // main links data/ to storage outside the repository; branch b has a real folder data/ holding a copy.
+    const shared = path.join(t.dir, 'shared');
+    mkdirSync(shared);
+    writeFileSync(path.join(shared, 'x.csv'), 'PRECIOUS\n');
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    write('data/x.csv', 'copy\n');
+    ok(repo, ['commit', '-m', 'b: real folder']);
+    ok(repo, ['switch', 'main']);
+    symlinkSync('../shared', path.join(repo, 'data'));
+    ok(repo, ['commit', '-m', 'main: data -> shared storage']);
+    const linked = () => lstatSync(path.join(repo, 'data')).isSymbolicLink();
+    for (const args of [['switch', 'b'], ['switch', 'b', '--force']]) {
+      ok(repo, args);
+      expect([args, linked(), read('data/x.csv')]).toEqual([args, false, 'copy\n']);
+      ok(repo, ['switch', 'main']);
+      expect(linked()).toBe(true);
+    }
+    ok(repo, ['branch', 'unlinked']);
+    ok(repo, ['switch', 'unlinked']);
+    rmSync(path.join(repo, 'data'));
+    write('data/x.csv', 'copy\n');
+    ok(repo, ['commit', '-m', 'data is a folder again']);
+    ok(repo, ['switch', 'main']);
+    expect(JSON.parse(ok(repo, ['merge', 'unlinked', '--json']).stdout).result).toBe('fast-forward');
+    expect([linked(), read('data/x.csv')]).toEqual([false, 'copy\n']);
+    expect(readdirSync(shared)).toEqual(['x.csv']);
+    expect(readFileSync(path.join(shared, 'x.csv'), 'utf8')).toBe('PRECIOUS\n');
+  });
+
+  it('switch --force replaces a committed symlink to a folder of the repository without deleting the files it points at', () => {
+    write('v2/train.csv', 'v2 rows\n');
+    symlinkSync('v2', path.join(repo, 'latest'));
+    ok(repo, ['commit', '-m', 'latest -> v2']);
+    ok(repo, ['branch', 'pinned']);
+    ok(repo, ['switch', 'pinned']);
+    rmSync(path.join(repo, 'latest'));
+    write('latest/train.csv', 'pinned rows\n');
+    ok(repo, ['commit', '-m', 'latest is a folder']);
+    ok(repo, ['switch', 'main']);
+    ok(repo, ['switch', 'pinned', '--force']);
+    expect([read('v2/train.csv'), read('latest/train.csv')]).toEqual(['v2 rows\n', 'pinned rows\n']);
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'pinned', clean: true });
   });
 
   it('switch --force throws local changes to tracked files away, as git switch -f, and keeps untracked files', () => {

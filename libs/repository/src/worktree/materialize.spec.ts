@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ByteRange, MemoryStore, poolRequestsDuring } from '@tributary/storage';
 import { FileRef, readChunkRefs, writeFileContent } from '@tributary/core';
 import { ObjectDatabase } from '../objects/object-database';
-import { EntryToWrite, writeEntries, writeEntry } from './materialize';
+import { EntryToWrite, removeEntry, writeEntries, writeEntry } from './materialize';
 
 /** Counts the ranged reads a cloud store would see as separate requests. */
 class CountingStore extends MemoryStore {
@@ -153,5 +153,23 @@ describe('writeEntries (checkout of many entries)', () => {
       { path: 'link', entry: { kind: 'symlink', executable: false, size: target.length, id, chunked: false } },
     ]);
     expect(readlinkSync(path.join(dir, 'link'), { encoding: 'buffer' })).toEqual(target);
+  });
+});
+
+describe('removeEntry', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'materialize-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('removes nothing beneath a symlink, which may point out of the working tree', async () => {
+    const root = path.join(dir, 'root');
+    const shared = path.join(dir, 'shared');
+    mkdirSync(root);
+    mkdirSync(shared);
+    writeFileSync(path.join(shared, 'x.csv'), 'PRECIOUS');
+    symlinkSync(shared, path.join(root, 'data'));
+    await removeEntry(root, 'data/x.csv');
+    expect(readFileSync(path.join(shared, 'x.csv'), 'utf8')).toBe('PRECIOUS');
+    expect(lstatSync(path.join(root, 'data')).isSymbolicLink()).toBe(true);
   });
 });

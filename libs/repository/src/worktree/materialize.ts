@@ -60,6 +60,19 @@ export async function prepareParents(root: string, relPath: string): Promise<voi
   }
 }
 
+/**
+ * Whether every folder on the way to `relPath` under `root` is a real folder: none is missing, a file or a symlink.
+ * Nothing beneath a symlink is the working tree's, and a link may lead out of it: look at nothing there.
+ */
+export function parentsAreFolders(root: string, relPath: string): boolean {
+  let dir = root;
+  for (const part of splitRelativePath(relPath).slice(0, -1)) {
+    dir = path.join(dir, part);
+    if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return false;
+  }
+  return true;
+}
+
 /** One file or symlink to write, where it goes, and its place in the tree. */
 export interface EntryToWrite {
   readonly path: string;
@@ -325,9 +338,10 @@ export async function materializeTree(
 
 /** Removes a file or link and then any directories it leaves empty, up to (not including) `root`. */
 export async function removeEntry(root: string, relPath: string): Promise<void> {
+  // Nothing is there when a folder on the way is missing, a file (a move cut short before it made the folder) or a link.
+  if (!parentsAreFolders(root, relPath)) return;
   const abs = path.join(root, ...splitRelativePath(relPath));
-  // ENOTDIR: a folder on the way is a file (a move cut short before it made the folder), so nothing is there.
-  await fs.unlink(abs).catch((e) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? undefined : Promise.reject(e)));
+  await fs.unlink(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
   let dir = path.dirname(abs);
   while (dir.length > root.length && dir.startsWith(root)) {
     try {

@@ -1,10 +1,24 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { TreeChange } from '@tributary/core';
-import { firstLocalClash, removeWriteTemps } from './move-plan';
+import { TreeChange, TreeEntry } from '@tributary/core';
+import { firstLocalClash, hiddenBlockers, removeWriteTemps } from './move-plan';
 
 const change = (path: string): TreeChange => ({ path, status: 'modified' }) as TreeChange;
+const file = { kind: 'file' } as TreeEntry;
+const link = { kind: 'symlink' } as TreeEntry;
+
+/** A working tree `root` whose `data` links to `outside/shared`, a folder beside it holding x.csv. */
+function linkedTree(): { dir: string; root: string; shared: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trib-move-plan-'));
+  const root = path.join(dir, 'root');
+  const shared = path.join(dir, 'outside', 'shared');
+  mkdirSync(root);
+  mkdirSync(shared, { recursive: true });
+  writeFileSync(path.join(shared, 'x.csv'), 'PRECIOUS');
+  symlinkSync(shared, path.join(root, 'data'));
+  return { dir, root, shared };
+}
 
 describe('firstLocalClash', () => {
   it('finds a local change at, beneath or above a planned path, and nothing that only shares a prefix', () => {
@@ -31,6 +45,22 @@ describe('firstLocalClash', () => {
   });
 });
 
+describe('hiddenBlockers', () => {
+  it('looks at nothing beneath a symlink: one the move removes first is in no way, one it keeps is the blocker', () => {
+    const { dir, root } = linkedTree();
+    try {
+      const intoFolder: TreeChange[] = [
+        { path: 'data', status: 'removed', old: link },
+        { path: 'data/x.csv', status: 'added', new: file },
+      ];
+      expect(hiddenBlockers(root, intoFolder)).toEqual([]);
+      expect(hiddenBlockers(root, intoFolder.slice(1))).toEqual([{ path: 'data', remove: 'data', symlink: true }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('removeWriteTemps', () => {
   it("deletes the temp files a killed move left beside its paths, and nothing else, not even a user's .trib-tmp-notes", () => {
     const root = mkdtempSync(path.join(tmpdir(), 'trib-temps-'));
@@ -40,6 +70,17 @@ describe('removeWriteTemps', () => {
       expect(readdirSync(root).sort()).toEqual(['.trib-tmp-notes.txt', 'a.csv']);
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('looks into no folder through a symlink', () => {
+    const { dir, root, shared } = linkedTree();
+    try {
+      writeFileSync(path.join(shared, '.trib-tmp-0123456789ab'), 'not ours');
+      removeWriteTemps(root, [change('data/x.csv')]);
+      expect(readdirSync(shared).sort()).toEqual(['.trib-tmp-0123456789ab', 'x.csv']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

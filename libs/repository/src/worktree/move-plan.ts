@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { splitRelativePath, TreeChange } from '@tributary/core';
-import { isWorktreeTempName } from './materialize';
+import { isWorktreeTempName, parentsAreFolders } from './materialize';
 
 /**
  * The first local change (a path from a working-tree snapshot: modified, removed or untracked) that moving the
@@ -50,20 +50,25 @@ export interface Blocker {
 export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Blocker[] {
   const removed = new Set(plan.filter(removedBeforeWrites).map((c) => c.path));
   const blockers = new Map<string, Blocker>();
-  const seenDirs = new Set<string>();
+  const isFolder = new Map<string, boolean>();
   for (const c of plan) {
     if (!c.new) continue;
     const parts = splitRelativePath(c.path);
-    // Every folder on the way must be a folder, or a tracked file the move removes first.
-    for (let i = 1; i < parts.length; i++) {
+    // Every folder on the way must be a folder, or a tracked file or symlink the move removes first.
+    let throughFolders = true;
+    for (let i = 1; i < parts.length && throughFolders; i++) {
       const dir = parts.slice(0, i).join('/');
-      if (seenDirs.has(dir)) continue;
-      seenDirs.add(dir);
-      const st = lstatOrUndefined(path.join(root, ...parts.slice(0, i)));
-      if (st && !st.isDirectory() && !removed.has(dir)) {
-        blockers.set(dir, { path: dir, remove: dir, symlink: st.isSymbolicLink() });
+      let folder = isFolder.get(dir);
+      if (folder === undefined) {
+        const st = lstatOrUndefined(path.join(root, ...parts.slice(0, i)));
+        folder = st?.isDirectory() ?? false;
+        isFolder.set(dir, folder);
+        if (st && !folder && !removed.has(dir)) blockers.set(dir, { path: dir, remove: dir, symlink: st.isSymbolicLink() });
       }
+      throughFolders = folder;
     }
+    // Beneath a file or a symlink nothing is the working tree's (a link may lead out of it): nothing to look at.
+    if (!throughFolders) continue;
     const st = lstatOrUndefined(path.join(root, ...parts));
     if (st?.isDirectory() && c.new.kind !== 'dir') {
       const left = firstLeftBehind(root, c.path, removed);
@@ -86,7 +91,8 @@ export function removeBlockers(root: string, blockers: readonly Blocker[]): void
  * so that the folders the move created can be removed again, and no stray file is left for the user to wonder at.
  */
 export function removeWriteTemps(root: string, plan: readonly TreeChange[]): void {
-  const dirs = new Set(plan.map((c) => path.dirname(path.join(root, ...splitRelativePath(c.path)))));
+  const reachable = plan.filter((c) => parentsAreFolders(root, c.path));
+  const dirs = new Set(reachable.map((c) => path.dirname(path.join(root, ...splitRelativePath(c.path)))));
   for (const dir of dirs) {
     let names: string[];
     try {
