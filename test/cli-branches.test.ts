@@ -211,6 +211,37 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'pinned', clean: true });
   });
 
+  it('switch and merge clear an empty folder where they write a file, and refuse one holding a file before changing anything', () => {
+    ok(repo, ['branch', 'without']);
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    write('model', 'v1\n');
+    ok(repo, ['commit', '-m', 'b: model']);
+    ok(repo, ['switch', 'main']);
+    // trib tracks no folders, so one holding only empty folders is nothing to lose, as for git.
+    mkdirSync(path.join(repo, 'model', 'empty', 'too'), { recursive: true });
+    ok(repo, ['switch', 'b']);
+    expect(read('model')).toBe('v1\n');
+    ok(repo, ['switch', 'main']);
+    mkdirSync(path.join(repo, 'model'));
+    expect(JSON.parse(ok(repo, ['merge', 'b', '--json']).stdout).result).toBe('fast-forward');
+    expect(read('model')).toBe('v1\n');
+    ok(repo, ['status']);
+
+    ok(repo, ['switch', 'without']);
+    write('model/sub/notes.txt', 'mine\n');
+    write('model/x.log', 'scratch\n');
+    const untracked = trib(repo, ['switch', 'main']);
+    expect([untracked.code, untracked.stderr]).toEqual([2, expect.stringMatching(/would overwrite untracked file model\/sub\/notes\.txt/)]);
+    rmSync(path.join(repo, 'model', 'sub'), { recursive: true });
+    write('.tribignore', '*.log\n');
+    const ignored = trib(repo, ['switch', 'main']);
+    expect([ignored.code, ignored.stderr]).toEqual([2, expect.stringMatching(/would overwrite model\/x\.log, which is not tracked/)]);
+    expect(existsSync(path.join(repo, '.trib', 'MOVING'))).toBe(false);
+    expect(readdirSync(path.join(repo, 'model'))).toEqual(['x.log']);
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'without', changes: [{ path: '.tribignore' }] });
+  });
+
   it('switch --force throws local changes to tracked files away, as git switch -f, and keeps untracked files', () => {
     write('notes.txt', 'edited\n');
     rmSync(path.join(repo, 'beats.csv'));

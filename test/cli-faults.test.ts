@@ -407,6 +407,23 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     expect(existsSync(path.join(repo, 'only-b.txt'))).toBe(false);
   });
 
+  it('a switch killed midway, after which a folder stands where it was writing a file, is undone and the folder kept', () => {
+    ok(repo, ['commit', '-m', 'first']);
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    writeFileSync(path.join(repo, 'model'), 'v1\n');
+    ok(repo, ['commit', '-m', 'b']);
+    ok(repo, ['switch', 'main']);
+    crash(['switch', 'b'], 'checkout.before-rename:1');
+    mkdirSync(path.join(repo, 'model'));
+    writeFileSync(path.join(repo, 'model', 'mine.txt'), 'mine\n');
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'main', changes: [{ path: 'model/mine.txt', status: 'added' }] });
+    expect(existsSync(path.join(repo, '.trib', 'MOVING'))).toBe(false);
+    rmSync(path.join(repo, 'model', 'mine.txt'));
+    ok(repo, ['switch', 'b']);
+    expect(readFileSync(path.join(repo, 'model'), 'utf8')).toBe('v1\n');
+  });
+
   it('switch --force onto the current branch killed midway is finished by the next command, leaving no temp file', () => {
     ok(repo, ['commit', '-m', 'first']);
     const committed = new Map(readdirSync(repo).filter((f) => f !== '.trib').map((f) => [f, readFileSync(path.join(repo, f))]));

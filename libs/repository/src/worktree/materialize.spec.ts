@@ -172,4 +172,10 @@ describe('removeEntry', () => {
     expect(readFileSync(path.join(shared, 'x.csv'), 'utf8')).toBe('PRECIOUS');
     expect(lstatSync(path.join(root, 'data')).isSymbolicLink()).toBe(true);
   });
+
+  it('leaves a folder that stands where the file was', async () => {
+    mkdirSync(path.join(dir, 'model', 'empty'), { recursive: true });
+    await removeEntry(dir, 'model');
+    expect(readdirSync(path.join(dir, 'model'))).toEqual(['empty']);
+  });
 });

@@ -341,7 +341,10 @@ export async function removeEntry(root: string, relPath: string): Promise<void> 
   // Nothing is there when a folder on the way is missing, a file (a move cut short before it made the folder) or a link.
   if (!parentsAreFolders(root, relPath)) return;
   const abs = path.join(root, ...splitRelativePath(relPath));
-  await fs.unlink(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+  // A folder in the entry's place is not the entry (the undo of a move that never replaced it): it stays.
+  if (!lstatSync(abs, { throwIfNoEntry: false })?.isDirectory()) {
+    await fs.unlink(abs).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+  }
   let dir = path.dirname(abs);
   while (dir.length > root.length && dir.startsWith(root)) {
     try {

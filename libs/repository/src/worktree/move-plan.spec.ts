@@ -54,9 +54,22 @@ describe('hiddenBlockers', () => {
         { path: 'data/x.csv', status: 'added', new: file },
       ];
       expect(hiddenBlockers(root, intoFolder)).toEqual([]);
-      expect(hiddenBlockers(root, intoFolder.slice(1))).toEqual([{ path: 'data', remove: 'data', symlink: true }]);
+      expect(hiddenBlockers(root, intoFolder.slice(1))).toEqual([{ path: 'data', remove: 'data', symlink: true, empty: false }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('finds a folder where a file goes in the way when it holds a file, and only empty otherwise', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'trib-move-plan-'));
+    try {
+      mkdirSync(path.join(root, 'model', 'empty', 'too'), { recursive: true });
+      const model: TreeChange[] = [{ path: 'model', status: 'added', new: file }];
+      expect(hiddenBlockers(root, model)).toEqual([{ path: 'model', remove: 'model', symlink: false, empty: true }]);
+      writeFileSync(path.join(root, 'model', 'empty', 'x.log'), 'x');
+      expect(hiddenBlockers(root, model)).toEqual([{ path: 'model/empty/x.log', remove: 'model', symlink: false, empty: false }]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -32,20 +32,23 @@ export function removedBeforeWrites(c: TreeChange): boolean {
 }
 
 /**
- * Something on disk in the way of a move: `path` to name to the user, `remove` what a forced move deletes, and
- * whether that is a symlink (which not even a forced move replaces).
+ * Something on disk in the way of a move: `path` to name to the user, `remove` what a forced move deletes, whether
+ * that is a symlink (which not even a forced move replaces), and whether it is a folder that, once the planned
+ * removals are done, holds only empty folders: trib tracks none, so even an unforced move clears it, as git does.
  */
 export interface Blocker {
   readonly path: string;
   readonly remove: string;
   readonly symlink: boolean;
+  readonly empty: boolean;
 }
 
 /**
  * What the working tree holds in the way of `plan` that no snapshot shows, because ignore rules hide it: files
- * left in a directory that must become a file (after the planned removals; the directory is what goes), files
- * where a planned file needs a directory, and files at a path the move adds. Checked on disk before anything is
- * touched, so a move either happens or changes nothing. Paths are relative to `root`; each blocker once.
+ * left in a directory that must become a file (after the planned removals; the directory is what goes, and is
+ * empty when nothing but empty folders is left in it), files where a planned file needs a directory, and files at
+ * a path the move adds. Checked on disk before anything is touched, so a move either happens or changes nothing.
+ * Paths are relative to `root`; each blocker once.
  */
 export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Blocker[] {
   const removed = new Set(plan.filter(removedBeforeWrites).map((c) => c.path));
@@ -63,7 +66,7 @@ export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Block
         const st = lstatOrUndefined(path.join(root, ...parts.slice(0, i)));
         folder = st?.isDirectory() ?? false;
         isFolder.set(dir, folder);
-        if (st && !folder && !removed.has(dir)) blockers.set(dir, { path: dir, remove: dir, symlink: st.isSymbolicLink() });
+        if (st && !folder && !removed.has(dir)) blockers.set(dir, { path: dir, remove: dir, symlink: st.isSymbolicLink(), empty: false });
       }
       throughFolders = folder;
     }
@@ -72,16 +75,16 @@ export function hiddenBlockers(root: string, plan: readonly TreeChange[]): Block
     const st = lstatOrUndefined(path.join(root, ...parts));
     if (st?.isDirectory() && c.new.kind !== 'dir') {
       const left = firstLeftBehind(root, c.path, removed);
-      if (left !== undefined) blockers.set(c.path, { path: left, remove: c.path, symlink: false });
+      blockers.set(c.path, { path: left ?? c.path, remove: c.path, symlink: false, empty: left === undefined });
     } else if (st && !st.isDirectory() && !c.old) {
       // An untracked file where the move writes one: one a snapshot shows is a local change, so it is ignored.
-      blockers.set(c.path, { path: c.path, remove: c.path, symlink: st.isSymbolicLink() });
+      blockers.set(c.path, { path: c.path, remove: c.path, symlink: st.isSymbolicLink(), empty: false });
     }
   }
   return [...blockers.values()];
 }
 
-/** Removes what `hiddenBlockers` found, for a forced move. */
+/** Removes what `hiddenBlockers` found: a forced move's blockers, or the empty folders in the way of an unforced one. */
 export function removeBlockers(root: string, blockers: readonly Blocker[]): void {
   for (const b of blockers) rmSync(path.join(root, ...splitRelativePath(b.remove)), { recursive: true, force: true });
 }

@@ -176,9 +176,10 @@ export class WorkingCopy {
     if (link !== undefined) {
       throw new FailedPreconditionError(`will not write through symlink ${link.path}; remove it first`);
     }
-    if (blockers.length && !opts.force) {
-      const what = `${blockers[0].path}, which is not tracked (an ignored file?)`;
-      throw new FailedPreconditionError(`would overwrite ${what}; move it away`, { path: blockers[0].path, overridable: true });
+    const inTheWay = blockers.find((b) => !b.empty);
+    if (inTheWay !== undefined && !opts.force) {
+      const what = `${inTheWay.path}, which is not tracked (an ignored file?)`;
+      throw new FailedPreconditionError(`would overwrite ${what}; move it away`, { path: inTheWay.path, overridable: true });
     }
     return blockers;
   }
