@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import * as path from 'node:path';
@@ -25,6 +26,16 @@ async function plantTree(repoDir: string, branch: string, objects: Buffer[], tre
   } finally {
     await repo.close();
   }
+}
+
+/**
+ * Runs `script` (Node, with `fs` at hand) in `root`'s folder `folders` (made as needed), reached one step at a
+ * time: past 4,096 characters a full path names nothing, and only a relative one from a folder nearer still does.
+ */
+function inDeepFolder(root: string, folders: readonly string[], script: string): void {
+  const code = `const fs = require('fs'); for (const f of ${JSON.stringify(folders)}) { fs.mkdirSync(f, { recursive: true }); process.chdir(f); } ${script}`;
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
 }
 
 describe('trib CLI: bad input and damage', () => {
@@ -260,6 +271,58 @@ describe('trib CLI: bad input and damage', () => {
     require('node:fs').chmodSync(pack, 0o644);
     writeFileSync(pack, bytes.subarray(0, bytes.length - 1000));
     expect(trib(repo, ['verify']).code).toBe(1);
+  });
+
+  it('a path too long to read fails status and commit in one line naming it, and nothing is committed', () => {
+    writeFileSync(path.join(repo, 'keep'), 'k\n');
+    const base = lastLine(ok(repo, ['commit', '-m', 'base']).stdout);
+    // Folders of 100 characters down to between 3,950 and 4,050 characters of full path: a short name there can
+    // be read, a name of 200 characters cannot, as `git add -A` cannot stat it either.
+    const folders = Array.from({ length: Math.floor((4050 - repo.length) / 101) }, (_, i) => `${i}`.padEnd(100, 'n'));
+    const deep = folders.join('/');
+    const long = 'y'.repeat(200);
+    try {
+      inDeepFolder(repo, folders, `fs.writeFileSync('data.csv', 'h\\n1\\n'); fs.writeFileSync('${long}', 'long');`);
+      for (const args of [['status'], ['commit', '-m', 'long']]) {
+        const r = trib(repo, args);
+        expect([args, r.code, r.stderr.trim()]).toEqual([args, 2, `trib ${args[0]}: cannot read "${deep}/${long}": ENAMETOOLONG: name too long`]);
+      }
+      // A folder whose own path is too long: not its subtree silently dropped either.
+      inDeepFolder(repo, folders, `fs.unlinkSync('${long}'); fs.mkdirSync('${long}'); fs.writeFileSync('${long}/x.csv', 'x');`);
+      const r = trib(repo, ['commit', '-m', 'long folder']);
+      expect([r.code, r.stderr.trim()]).toEqual([2, `trib commit: cannot read "${deep}/${long}": ENAMETOOLONG: name too long`]);
+      expect(JSON.parse(ok(repo, ['log', '--json']).stdout).map((c: { id: string }) => c.id)).toEqual([base]);
+
+      inDeepFolder(repo, folders, `fs.rmSync('${long}', { recursive: true });`);
+      const committed = JSON.parse(ok(repo, ['commit', '-m', 'deep', '--json']).stdout);
+      expect(committed).toMatchObject({ files: 2 });
+    } finally {
+      // Node's own rmSync cannot reach that deep either.
+      spawnSync('rm', ['-rf', path.join(repo, folders[0])]);
+    }
+  });
+
+  (process.getuid?.() === 0 ? it.skip : it)('an unreadable file or folder fails status and commit in one line naming it (skipped as root, whom chmod 000 does not stop)', () => {
+    writeFileSync(path.join(repo, 'keep'), 'k\n');
+    const base = lastLine(ok(repo, ['commit', '-m', 'base']).stdout);
+    writeFileSync(path.join(repo, 'secret.csv'), 's\n');
+    mkdirSync(path.join(repo, 'locked'));
+    writeFileSync(path.join(repo, 'locked', 'x.csv'), 'x\n');
+    try {
+      chmodSync(path.join(repo, 'secret.csv'), 0);
+      chmodSync(path.join(repo, 'locked'), 0);
+      for (const args of [['status'], ['commit', '-m', 'unreadable']]) {
+        const r = trib(repo, args);
+        expect([args, r.code, r.stderr.trim()]).toEqual([args, 2, `trib ${args[0]}: cannot read "locked": EACCES: permission denied`]);
+      }
+      chmodSync(path.join(repo, 'locked'), 0o755);
+      const r = trib(repo, ['commit', '-m', 'unreadable']);
+      expect([r.code, r.stderr.trim()]).toEqual([2, 'trib commit: cannot read "secret.csv": EACCES: permission denied']);
+      expect(JSON.parse(ok(repo, ['log', '--json']).stdout).map((c: { id: string }) => c.id)).toEqual([base]);
+    } finally {
+      chmodSync(path.join(repo, 'secret.csv'), 0o644);
+      chmodSync(path.join(repo, 'locked'), 0o755);
+    }
   });
 });
 

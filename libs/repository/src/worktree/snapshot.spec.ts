@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, linkSync, mkdtempSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import fs, { appendFileSync, chmodSync, linkSync, mkdtempSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createCipheriv } from 'node:crypto';
@@ -18,7 +18,10 @@ describe('snapshotWorktree (through commit)', () => {
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'trib-snapshot-'));
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    jest.restoreAllMocks();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('stores each file\'s chunks side by side in the pack though several files are hashed at once', async () => {
     const sizes = [3 << 20, 3 << 20, 2 << 20];
@@ -138,4 +141,35 @@ describe('snapshotWorktree (through commit)', () => {
     }
   });
 
+  it('refuses, naming it, a file or link it cannot read, and commits nothing', async () => {
+    const repo = await Repository.init(dir);
+    try {
+      writeFileSync(path.join(dir, 'a.txt'), 'a\n');
+      const base = await commitWorktree(repo, { message: 'base', author: 'T <t@example.org>' });
+      writeFileSync(path.join(dir, 'secret.csv'), 's\n');
+      symlinkSync('a.txt', path.join(dir, 'link'));
+      // As root, chmod 000 stops no read: the failures are planted.
+      const failFor = <K extends 'openSync' | 'readlinkSync'>(name: K, file: string, code: string, what: string) => {
+        const real = fs[name] as (...args: unknown[]) => unknown;
+        return jest.spyOn(fs, name).mockImplementation(((p: fs.PathLike, ...rest: unknown[]) => {
+          if (String(p) !== path.join(dir, file)) return real(p, ...rest);
+          throw Object.assign(new Error(`${code}: ${what}, ${name.replace('Sync', '')} '${p}'`), { code });
+        }) as never);
+      };
+      const open = failFor('openSync', 'secret.csv', 'EACCES', 'permission denied');
+      await expect(commitWorktree(repo, { message: 'x', author: 'T <t@example.org>' })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: 'cannot read "secret.csv": EACCES: permission denied',
+      });
+      open.mockRestore();
+      failFor('readlinkSync', 'link', 'EIO', 'i/o error');
+      await expect(commitWorktree(repo, { message: 'x', author: 'T <t@example.org>' })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: 'cannot read "link": EIO: i/o error',
+      });
+      expect((await repo.head()).commit).toBe(base.commit);
+    } finally {
+      await repo.close();
+    }
+  });
 });

@@ -5,6 +5,7 @@ import {
   FailedPreconditionError,
   fileRefFromChunks,
   FileRef,
+  isTribError,
   lookupPath,
   ObjectId,
   readChunkRefs,
@@ -17,7 +18,7 @@ import { FileHasherPool } from './file-hasher-pool';
 import { chunkFile, HashedChunk } from './file-chunking';
 import { StatCache, StatStamp } from './stat-cache';
 import { crashPoint } from '../testing/crash-points';
-import { loadIgnoreRules, ScannedPath, scanWorktree } from './worktree-scan';
+import { loadIgnoreRules, ScannedPath, scanWorktree, unreadablePath, wasRemoved } from './worktree-scan';
 import { Mutex } from '../locks/mutex';
 
 export type PathEntry = Omit<TreeEntry, 'name'>;
@@ -106,7 +107,12 @@ export async function snapshotWorktree(
     opts.onHashed?.(s.path);
     const abs = path.join(root, s.path);
     if (s.kind === 'symlink') {
-      const target = readlinkSync(abs, { encoding: 'buffer' });
+      let target: Buffer;
+      try {
+        target = readlinkSync(abs, { encoding: 'buffer' });
+      } catch (e) {
+        throw readFailure(s.path, e);
+      }
       const id = await db.put(target);
       const entry: PathEntry = { kind: 'symlink', executable: false, size: target.length, id, chunked: false };
       cache.set(s.path, s.stat, entry);
@@ -130,8 +136,7 @@ export async function snapshotWorktree(
       if (size >= WORKER_THRESHOLD) await pool.hash(abs, onBatch);
       else await chunkFile(abs, onBatch, { sizeHint: size });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      throw new FailedPreconditionError(`${s.path} was removed while it was being read: run the command again`, { path: s.path });
+      throw readFailure(s.path, e);
     }
     const ref: FileRef = await fileRefFromChunks(db, refs);
     const entry: PathEntry = { kind: 'file', executable: s.executable, size: ref.size, id: ref.id, chunked: ref.chunked };
@@ -208,6 +213,16 @@ export async function snapshotWorktree(
   } finally {
     db.finishPacksInBackground = background;
   }
+}
+
+/**
+ * What a failure while a scanned file or link was read and stored becomes: the store's own errors as they are, a
+ * path removed meanwhile a request to run again, and any other failure to read it a refusal naming it.
+ */
+function readFailure(relPath: string, e: unknown): unknown {
+  if (isTribError(e) || !(e as NodeJS.ErrnoException).code) return e;
+  if (wasRemoved(e)) return new FailedPreconditionError(`${relPath} was removed while it was being read: run the command again`, { path: relPath });
+  return unreadablePath(relPath, e);
 }
 
 /**

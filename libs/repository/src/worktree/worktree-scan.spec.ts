@@ -1,7 +1,24 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { scanWorktree } from './worktree-scan';
+import { loadIgnoreRules, scanWorktree } from './worktree-scan';
+
+/** A failure as Node reports one of `syscall` on `p`. */
+function systemError(code: string, what: string, syscall: string, p: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${what}, ${syscall} '${p}'`), { code, syscall, path: p });
+}
+
+/**
+ * Makes `name` of fs throw `error` for the paths ending in `suffix`. As root, chmod 000 stops no read, and EIO or
+ * ELOOP have no trigger at all: such failures are planted.
+ */
+function failFor<K extends 'lstatSync' | 'readdirSync' | 'readFileSync'>(name: K, suffix: string, error: NodeJS.ErrnoException): void {
+  const real = fs[name] as (...args: unknown[]) => unknown;
+  jest.spyOn(fs, name).mockImplementation(((p: fs.PathLike, ...rest: unknown[]) => {
+    if (String(p).endsWith(suffix)) throw error;
+    return real(p, ...rest);
+  }) as never);
+}
 
 describe('scanWorktree', () => {
   let root: string;
@@ -9,7 +26,10 @@ describe('scanWorktree', () => {
     root = mkdtempSync(path.join(tmpdir(), 'trib-scan-'));
     mkdirSync(path.join(root, '.trib'));
   });
-  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  afterEach(() => {
+    jest.restoreAllMocks();
+    rmSync(root, { recursive: true, force: true });
+  });
 
   const paths = () => [...scanWorktree(root)].map((s) => s.path);
 
@@ -47,5 +67,36 @@ describe('scanWorktree', () => {
   it("keeps a user's file that only begins like a temp file's name", () => {
     for (const name of ['.trib-tmp-notes.txt', '.trib-tmp-0123456789abc', '.trib-tmp-0123456789AB']) writeFileSync(path.join(root, name), 'mine');
     expect(paths()).toEqual(['.trib-tmp-0123456789AB', '.trib-tmp-0123456789abc', '.trib-tmp-notes.txt']);
+  });
+
+  it('refuses a path it cannot stat or a folder it cannot list, naming it, instead of leaving it out', () => {
+    writeFileSync(path.join(root, 'a.csv'), 'a\n');
+    mkdirSync(path.join(root, 'sub'));
+    writeFileSync(path.join(root, 'sub', 'b.csv'), 'b\n');
+    failFor('lstatSync', '/sub/b.csv', systemError('EIO', 'i/o error', 'lstat', path.join(root, 'sub/b.csv')));
+    expect(() => paths()).toThrow(/^cannot read "sub\/b.csv": EIO: i\/o error$/);
+    jest.restoreAllMocks();
+    failFor('readdirSync', '/sub', systemError('EACCES', 'permission denied', 'scandir', path.join(root, 'sub')));
+    expect(() => paths()).toThrow(/^cannot read "sub": EACCES: permission denied$/);
+  });
+
+  it('takes a path removed while it scanned (gone, or its folder now a file) as not there', () => {
+    writeFileSync(path.join(root, 'a.csv'), 'a\n');
+    mkdirSync(path.join(root, 'sub'));
+    writeFileSync(path.join(root, 'sub', 'b.csv'), 'b\n');
+    mkdirSync(path.join(root, 'gone'));
+    writeFileSync(path.join(root, 'gone', 'c.csv'), 'c\n');
+    failFor('lstatSync', '/sub/b.csv', systemError('ENOTDIR', 'not a directory', 'lstat', path.join(root, 'sub/b.csv')));
+    failFor('readdirSync', '/gone', systemError('ENOENT', 'no such file or directory', 'scandir', path.join(root, 'gone')));
+    expect(paths()).toEqual(['a.csv']);
+  });
+
+  it('refuses a .tribignore it cannot read rather than ignoring nothing', () => {
+    writeFileSync(path.join(root, '.tribignore'), 'secret/\n');
+    failFor('readFileSync', '/.tribignore', systemError('EACCES', 'permission denied', 'open', path.join(root, '.tribignore')));
+    expect(() => loadIgnoreRules(root)).toThrow(/^cannot read ".tribignore": EACCES: permission denied$/);
+    jest.restoreAllMocks();
+    rmSync(path.join(root, '.tribignore'));
+    expect(loadIgnoreRules(root).empty).toBe(true);
   });
 });

@@ -14,20 +14,39 @@ export interface ScannedPath {
   readonly stat: BigIntStats;
 }
 
+/** The rules of `root`'s `.tribignore`; none without one. One that cannot be read is refused, not taken as empty. */
 export function loadIgnoreRules(root: string): IgnoreRules {
   try {
     return new IgnoreRules(readFileSync(path.join(root, IGNORE_FILE), 'utf8'));
-  } catch {
-    return new IgnoreRules();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new IgnoreRules();
+    throw unreadablePath(IGNORE_FILE, e);
   }
+}
+
+/** Whether a failed read of a path listed a moment ago says it was removed since (or its folder replaced by a file). */
+export function wasRemoved(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/**
+ * A path in the working tree that cannot be read (a full path too long for the system, no permission, a symlink
+ * loop, an I/O error), refused by name: left out, the snapshot would drop it, and the next commit delete it.
+ */
+export function unreadablePath(relPath: string, e: unknown): InvalidArgumentError {
+  // Node's message ends with the syscall and the absolute path (4 KiB of it, for a name too long): the relative one says it.
+  const why = (e as Error).message.split(', ')[0];
+  return new InvalidArgumentError(`cannot read ${JSON.stringify(relPath)}: ${why}`, { path: relPath }, { cause: e });
 }
 
 /**
  * Every file and symlink under `root` in depth-first order with each directory's names sorted by UTF-8 bytes --
  * the order trees are built in -- minus `.trib/`, `.tribignore` matches, the temp files of a write into the working
  * tree that was cut short, and folders holding a repository of their own (as git skips a nested repository).
- * Symlinks are reported, never followed. Sockets, FIFOs and devices are skipped. A name a tree could not hold (e.g.
- * containing `\`, or bytes that are not UTF-8) is an InvalidArgumentError naming the path, rather than a silent skip.
+ * Symlinks are reported, never followed. Sockets, FIFOs and devices are skipped, and so is a path removed while the
+ * scan runs. A name a tree could not hold (e.g. containing `\`, or bytes that are not UTF-8), or a path that cannot
+ * be read, is an InvalidArgumentError naming the path, rather than a silent skip.
  */
 export function* scanWorktree(root: string, rules: IgnoreRules = loadIgnoreRules(root)): Generator<ScannedPath> {
   yield* scanDir(root, '', rules);
@@ -37,7 +56,8 @@ function* scanDir(root: string, rel: string, rules: IgnoreRules): Generator<Scan
   const abs = rel ? path.join(root, rel) : root;
   // compareNames is UTF-8 byte order without encoding every name per comparison (a million-file folder sorts in
   // a second, not a minute).
-  const names = readdirSync(abs).sort(compareNames);
+  const names = listFolder(abs, rel)?.sort(compareNames);
+  if (!names) return;
   // A repository of its own (what Repository.open takes for one: its local config written), not a .trib/ alone.
   if (rel && names.includes(REPOSITORY_DIR) && existsSync(path.join(abs, REPOSITORY_DIR, REPOSITORY_CONFIG_FILE))) return;
   for (const name of names) {
@@ -47,9 +67,10 @@ function* scanDir(root: string, rel: string, rules: IgnoreRules): Generator<Scan
     let st: BigIntStats;
     try {
       st = lstatSync(path.join(abs, name), { bigint: true });
-    } catch {
+    } catch (e) {
       if (name.includes('\uFFFD')) notUtf8(abs, rel);
-      continue; // Deleted while we scanned: it is simply not part of this snapshot.
+      if (wasRemoved(e)) continue; // Deleted while we scanned: it is simply not part of this snapshot.
+      throw unreadablePath(childRel, e);
     }
     const isDir = st.isDirectory();
     if (!rules.empty && rules.ignores(childRel, isDir)) continue;
@@ -61,6 +82,16 @@ function* scanDir(root: string, rel: string, rules: IgnoreRules): Generator<Scan
     if (isDir) yield* scanDir(root, childRel, rules);
     else if (st.isFile()) yield { path: childRel, kind: 'file', executable: (Number(st.mode) & 0o111) !== 0, stat: st };
     else if (st.isSymbolicLink()) yield { path: childRel, kind: 'symlink', executable: false, stat: st };
+  }
+}
+
+/** The names in folder `abs`; undefined when it was removed since its parent was listed (never the root). */
+function listFolder(abs: string, rel: string): string[] | undefined {
+  try {
+    return readdirSync(abs);
+  } catch (e) {
+    if (rel && wasRemoved(e)) return undefined;
+    throw unreadablePath(rel || '.', e);
   }
 }
 
