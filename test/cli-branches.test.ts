@@ -460,4 +460,48 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(trib(repo, ['merge', 'o']).code).toBe(2);
     expect(read('notes.txt')).toBe('dirty\n');
   });
+
+  it('a path a commit tracks stays tracked though .tribignore matches it, as in git: after a merge, a switch, an edit', () => {
+    const status = () => JSON.parse(ok(repo, ['status', '--json']).stdout).changes;
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    write('labels.tmp.csv', 'labels\n');
+    write('scratch/keep.csv', 'kept\n');
+    ok(repo, ['commit', '-m', 'b: labels']);
+    ok(repo, ['switch', 'main']);
+    write('.tribignore', '*.tmp.csv\nscratch/\n');
+    ok(repo, ['commit', '-m', 'ignore scratch']);
+    ok(repo, ['merge', 'b', '-m', 'merge']);
+    expect([read('labels.tmp.csv'), read('scratch/keep.csv')]).toEqual(['labels\n', 'kept\n']);
+    // Untracked paths the rules match stay ignored, beside tracked ones and inside an ignored folder.
+    write('other.tmp.csv', 'scratch\n');
+    write('scratch/new.csv', 'scratch\n');
+    write('scratch/deeper/new.csv', 'scratch\n');
+    expect(status()).toEqual([]);
+    expect(JSON.parse(ok(repo, ['diff', '--json']).stdout)).toMatchObject({ added: [], removed: [], modified: [] });
+
+    write('labels.tmp.csv', 'labels v2\n');
+    rmSync(path.join(repo, 'scratch/keep.csv'));
+    expect(status()).toEqual([
+      { path: 'labels.tmp.csv', status: 'modified' },
+      { path: 'scratch/keep.csv', status: 'removed' },
+    ]);
+    write('scratch/keep.csv', 'kept\n');
+    const next = lastLine(ok(repo, ['commit', '-m', 'next']).stdout);
+    const out = path.join(t.dir, 'out');
+    ok(repo, ['checkout', next, '--to', out]);
+    expect(readdirSync(out).sort()).toEqual(['.tribignore', 'beats.csv', 'labels.tmp.csv', 'notes.txt', 'scratch']);
+    expect([readFileSync(path.join(out, 'labels.tmp.csv'), 'utf8'), readdirSync(path.join(out, 'scratch'))]).toEqual(['labels v2\n', ['keep.csv']]);
+
+    // A branch without them takes them away, and back on main they are written and tracked again.
+    ok(repo, ['switch', 'b']);
+    expect(read('labels.tmp.csv')).toBe('labels\n');
+    ok(repo, ['branch', 'bare', 'HEAD~1']);
+    ok(repo, ['switch', 'main']);
+    ok(repo, ['switch', 'bare']);
+    expect([existsSync(path.join(repo, 'labels.tmp.csv')), existsSync(path.join(repo, 'scratch/keep.csv')), existsSync(path.join(repo, 'other.tmp.csv'))]).toEqual([false, false, true]);
+    ok(repo, ['switch', 'main']);
+    expect([read('labels.tmp.csv'), read('scratch/keep.csv')]).toEqual(['labels v2\n', 'kept\n']);
+    expect(status()).toEqual([]);
+  });
 });

@@ -1,4 +1,4 @@
-import fs, { appendFileSync, chmodSync, linkSync, mkdtempSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import fs, { appendFileSync, chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createCipheriv } from 'node:crypto';
@@ -169,6 +169,41 @@ describe('snapshotWorktree (through commit)', () => {
       });
       expect((await repo.head()).commit).toBe(base.commit);
     } finally {
+      await repo.close();
+    }
+  });
+
+  it('keeps the paths the previous tree tracks though .tribignore matches them, reading only the folders asked about', async () => {
+    const repo = await Repository.init(dir);
+    const wc = await WorkingCopy.open(repo);
+    const write = (p: string, text: string) => {
+      mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
+      writeFileSync(path.join(dir, p), text);
+    };
+    try {
+      for (let i = 0; i < 50; i++) write(`d${i}/f.csv`, `${i}\n`);
+      write('labels.tmp', 'labels\n');
+      write('cache/kept.bin', 'kept\n');
+      const before = await wc.snapshot();
+      write('.tribignore', '*.tmp\ncache/\n');
+      write('d7/scratch.tmp', 'scratch\n');
+      write('cache/new.bin', 'new\n');
+      const changes = async () => (await wc.changes(before.tree)).changes.map((c) => [c.path, c.status]);
+      expect(await changes()).toEqual([['.tribignore', 'added']]);
+      write('labels.tmp', 'labels v2\n');
+      rmSync(path.join(dir, 'cache/kept.bin'));
+      expect(await changes()).toEqual([
+        ['.tribignore', 'added'],
+        ['cache/kept.bin', 'removed'],
+        ['labels.tmp', 'modified'],
+      ]);
+      // The questions read the folders holding ignored paths (the root, d7 and cache, each reached from the root):
+      // six reads, where walking the previous tree would read all 52 folders.
+      const reads = repo.objects.stats.gets;
+      await wc.snapshot({ previousTree: before.tree });
+      expect(repo.objects.stats.gets - reads).toBeLessThanOrEqual(6);
+    } finally {
+      await wc.close();
       await repo.close();
     }
   });

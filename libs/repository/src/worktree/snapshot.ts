@@ -2,6 +2,8 @@ import { promises as fs, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   ChunkRef,
+  DirectoryLookup,
+  EntryKind,
   FailedPreconditionError,
   fileRefFromChunks,
   FileRef,
@@ -31,7 +33,10 @@ export type PathEntry = Omit<TreeEntry, 'name'>;
 export type ProgressCallback = (done: number, total: number, scannedFiles?: number) => void;
 
 export interface SnapshotOptions {
-  /** The tree the working copy was last synced with; its files give delta bases for changed chunks. */
+  /**
+   * The tree the working copy was last synced with; its files give delta bases for changed chunks. Its paths are
+   * the tracked ones, which `.tribignore` does not hide (see IgnoredPath).
+   */
   readonly previousTree?: TreeId;
   /**
    * Called as bytes are hashed (for progress bars). The total counts the files found so far that need hashing;
@@ -86,7 +91,11 @@ export async function snapshotWorktree(
   pool: FileHasherPool,
   opts: SnapshotOptions = {},
 ): Promise<Snapshot> {
-  const scan = scanWorktree(root, loadIgnoreRules(root));
+  const scan = scanWorktree(root, loadIgnoreRules(root), { askTracked: opts.previousTree !== undefined });
+  const trackedKind = trackedKinds(db, opts.previousTree);
+  // The scan's question about an ignored path while it is looked up, then the answer, for the scan's next step.
+  let asking: Promise<void> | undefined;
+  let answer: EntryKind | undefined;
   // Marks the paths still there, to drop the cache entries of deleted files afterwards.
   cache.beginSweep();
   let files = 0;
@@ -158,13 +167,22 @@ export async function snapshotWorktree(
   let inFlight = 0;
   let scanDone = false;
   const fill = () => {
-    while (!scanDone && inFlight < CONCURRENT_FILES && slots.length - head < SCAN_AHEAD) {
-      const r = scan.next();
+    while (!scanDone && !asking && inFlight < CONCURRENT_FILES && slots.length - head < SCAN_AHEAD) {
+      const r = scan.next(answer);
+      answer = undefined;
       if (r.done) {
         scanDone = true;
         break;
       }
       const s = r.value;
+      if (s.kind === 'ignored') {
+        asking = trackedKind(s.path).then((kind) => {
+          answer = kind;
+          asking = undefined;
+        });
+        asking.catch(() => undefined); // Surfaces when awaited below.
+        break;
+      }
       // A scan of many unchanged files hashes nothing: count it every so often, so a large tree shows it is moving.
       if ((++files & 1023) === 0) opts.onProgress?.(hashedBytes, totalToHash, files);
       cache.keep(s.path);
@@ -191,6 +209,7 @@ export async function snapshotWorktree(
       fill();
       if (head === slots.length) {
         if (scanDone) return;
+        if (asking) await asking;
         continue;
       }
       const slot = slots[head];
@@ -213,6 +232,27 @@ export async function snapshotWorktree(
   } finally {
     db.finishPacksInBackground = background;
   }
+}
+
+/**
+ * The kind of entry `tree` holds at a path, undefined for none (or no tree). The scan asks in its order, so the
+ * names of one folder come together and share its DirectoryLookup: each node of the folder is read once.
+ */
+function trackedKinds(db: ObjectDatabase, tree: TreeId | undefined): (relPath: string) => Promise<EntryKind | undefined> {
+  let folder: { path: string; lookup: Promise<DirectoryLookup | undefined> } | undefined;
+  return async (relPath) => {
+    if (!tree) return undefined;
+    const slash = relPath.lastIndexOf('/');
+    const dir = slash < 0 ? '' : relPath.slice(0, slash);
+    if (folder?.path !== dir) folder = { path: dir, lookup: folderLookup(db, tree, dir) };
+    return (await (await folder.lookup)?.entry(relPath.slice(slash + 1)))?.kind;
+  };
+}
+
+async function folderLookup(db: ObjectDatabase, tree: TreeId, dir: string): Promise<DirectoryLookup | undefined> {
+  if (!dir) return new DirectoryLookup(db, tree);
+  const e = await lookupPath(db, tree, dir);
+  return e?.kind === 'dir' ? new DirectoryLookup(db, e.id) : undefined;
 }
 
 /**

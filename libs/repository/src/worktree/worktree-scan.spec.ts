@@ -1,6 +1,7 @@
 import fs, { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { EntryKind } from '@tributary/core';
 import { loadIgnoreRules, scanWorktree } from './worktree-scan';
 
 /** A failure as Node reports one of `syscall` on `p`. */
@@ -98,5 +99,40 @@ describe('scanWorktree', () => {
     jest.restoreAllMocks();
     rmSync(path.join(root, '.tribignore'));
     expect(loadIgnoreRules(root).empty).toBe(true);
+  });
+
+  it('asks about each path .tribignore matches and keeps it when tracked, and the tracked paths of an ignored folder', () => {
+    const files = ['a.csv', 'x.tmp', 'y.tmp', 'z.tmp/f', 'scratch/keep.csv', 'scratch/new.csv', 'scratch/sub/deep.csv', 'scratch/other/n.csv'];
+    for (const f of files) {
+      mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
+      writeFileSync(path.join(root, f), f);
+    }
+    writeFileSync(path.join(root, '.tribignore'), '*.tmp\nscratch/\n');
+    // y.tmp was a folder and z.tmp a file: a path is kept only as the kind it is tracked as.
+    const tracked = new Map<string, EntryKind>([
+      ['x.tmp', 'file'],
+      ['y.tmp', 'dir'],
+      ['z.tmp', 'file'],
+      ['scratch', 'dir'],
+      ['scratch/keep.csv', 'file'],
+      ['scratch/sub', 'dir'],
+      ['scratch/sub/deep.csv', 'symlink'],
+    ]);
+    const asked: string[] = [];
+    const kept: string[] = [];
+    const scan = scanWorktree(root, undefined, { askTracked: true });
+    for (let r = scan.next(); !r.done; ) {
+      if (r.value.kind === 'ignored') {
+        asked.push(r.value.path);
+        r = scan.next(tracked.get(r.value.path));
+      } else {
+        kept.push(r.value.path);
+        r = scan.next();
+      }
+    }
+    expect(kept).toEqual(['.tribignore', 'a.csv', 'scratch/keep.csv', 'scratch/sub/deep.csv', 'x.tmp']);
+    expect(asked).toEqual(['scratch', 'scratch/keep.csv', 'scratch/new.csv', 'scratch/other', 'scratch/sub', 'scratch/sub/deep.csv', 'x.tmp', 'y.tmp', 'z.tmp']);
+    // Not asked, ignored paths are left out as ever.
+    expect(paths()).toEqual(['.tribignore', 'a.csv']);
   });
 });

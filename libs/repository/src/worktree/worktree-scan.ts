@@ -14,6 +14,16 @@ export interface ScannedPath {
   readonly stat: BigIntStats;
 }
 
+/**
+ * A path `.tribignore` matches, yielded (with `askTracked`) for the caller to answer with `next(kind)`: the kind of
+ * entry the tree the working files are at holds there, undefined for none. Ignore rules hold for untracked paths
+ * only, as git's do: a tracked path is scanned as any other, and so are the tracked paths in an ignored folder.
+ */
+export interface IgnoredPath {
+  readonly kind: 'ignored';
+  readonly path: string;
+}
+
 /** The rules of `root`'s `.tribignore`; none without one. One that cannot be read is refused, not taken as empty. */
 export function loadIgnoreRules(root: string): IgnoreRules {
   try {
@@ -46,13 +56,25 @@ export function unreadablePath(relPath: string, e: unknown): InvalidArgumentErro
  * tree that was cut short, and folders holding a repository of their own (as git skips a nested repository).
  * Symlinks are reported, never followed. Sockets, FIFOs and devices are skipped, and so is a path removed while the
  * scan runs. A name a tree could not hold (e.g. containing `\`, or bytes that are not UTF-8), or a path that cannot
- * be read, is an InvalidArgumentError naming the path, rather than a silent skip.
+ * be read, is an InvalidArgumentError naming the path, rather than a silent skip. With `askTracked`, each path the
+ * rules match is an IgnoredPath question first, and kept if tracked.
  */
-export function* scanWorktree(root: string, rules: IgnoreRules = loadIgnoreRules(root)): Generator<ScannedPath> {
-  yield* scanDir(root, '', rules);
+export function* scanWorktree(
+  root: string,
+  rules: IgnoreRules = loadIgnoreRules(root),
+  opts: { askTracked?: boolean } = {},
+): Generator<ScannedPath | IgnoredPath, void, EntryKind | undefined> {
+  yield* scanDir(root, '', rules, opts.askTracked ?? false, false);
 }
 
-function* scanDir(root: string, rel: string, rules: IgnoreRules): Generator<ScannedPath> {
+/** `inIgnored`: the folder is ignored, and so is all it holds but what is tracked. */
+function* scanDir(
+  root: string,
+  rel: string,
+  rules: IgnoreRules,
+  askTracked: boolean,
+  inIgnored: boolean,
+): Generator<ScannedPath | IgnoredPath, void, EntryKind | undefined> {
   const abs = rel ? path.join(root, rel) : root;
   // compareNames is UTF-8 byte order without encoding every name per comparison (a million-file folder sorts in
   // a second, not a minute).
@@ -73,15 +95,30 @@ function* scanDir(root: string, rel: string, rules: IgnoreRules): Generator<Scan
       throw unreadablePath(childRel, e);
     }
     const isDir = st.isDirectory();
-    if (!rules.empty && rules.ignores(childRel, isDir)) continue;
+    const ignored = inIgnored || (!rules.empty && rules.ignores(childRel, isDir));
+    if (ignored) {
+      // A name no tree could hold is tracked by none.
+      if (!askTracked || !canBeEntryName(name)) continue;
+      const tracked = yield { kind: 'ignored', path: childRel };
+      if (tracked === undefined || (tracked === 'dir') !== isDir) continue;
+    }
     try {
       validateEntryName(name);
     } catch (e) {
       throw new InvalidArgumentError(`cannot track ${JSON.stringify(childRel)}: ${(e as Error).message}`);
     }
-    if (isDir) yield* scanDir(root, childRel, rules);
+    if (isDir) yield* scanDir(root, childRel, rules, askTracked, ignored);
     else if (st.isFile()) yield { path: childRel, kind: 'file', executable: (Number(st.mode) & 0o111) !== 0, stat: st };
     else if (st.isSymbolicLink()) yield { path: childRel, kind: 'symlink', executable: false, stat: st };
+  }
+}
+
+function canBeEntryName(name: string): boolean {
+  try {
+    validateEntryName(name);
+    return true;
+  } catch {
+    return false;
   }
 }
 
