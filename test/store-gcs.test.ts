@@ -119,6 +119,35 @@ describe('GcsStore', () => {
     }
   });
 
+  // The GCS client's read stream neither ends nor fails when its connection closes mid-body: a reader waited on it
+  // forever, and a CLI with nothing else pending exited 0 as if its checkout or verify had passed.
+  it('fails a download whose connection closes mid-body with Unavailable naming the URL, not a hang', async () => {
+    let cuts = 0;
+    const { hostname, port } = new URL(fake.env.STORAGE_EMULATOR_HOST);
+    const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, (req) =>
+      cuts > 0 && req.method === 'GET' && req.url?.includes('alt=media') ? (cuts--, { afterBytes: 300_000, then: 'cut' as const }) : undefined,
+    );
+    try {
+      const url = `gs://${uniqueBucket()}/p`;
+      await (await GcsStore.open(url, { create: true })).close();
+      await withEnv({ STORAGE_EMULATOR_HOST: `http://127.0.0.1:${proxy.port}` }, async () => {
+        const store = await GcsStore.open(url, { requestTimeoutMs: 2000 });
+        await store.putIfAbsent('packs/a.pack', pattern(0, 1 << 20));
+        cuts = 2;
+        for (const read of [() => store.get('packs/a.pack'), () => store.getRange('packs/a.pack', { offset: 1000, length: 800_000 })]) {
+          const error = await read().catch((e: unknown) => e);
+          expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(`cannot read packs/a.pack in ${url}`) });
+        }
+        expect(proxy.requests.filter((r) => r.faulted)).toHaveLength(2);
+        // Whole again once the connection holds.
+        expectBytes(await store.get('packs/a.pack'), pattern(0, 1 << 20));
+        await store.close();
+      });
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('takes a compare-and-swap that took effect though its answer was lost as done, not as a conflict', async () => {
     let lose = 0;
     const { hostname, port } = new URL(fake.env.STORAGE_EMULATOR_HOST);

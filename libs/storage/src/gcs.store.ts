@@ -202,8 +202,12 @@ export class GcsStore implements ObjectStore {
     const options = range ? { start: range.offset, end: range.offset + range.length - 1 } : {};
     try {
       // The answer must start within the deadline; the bytes then flow under the client's own limits.
-      const { stream } = await this.quick('read', key, openRead(this.file(key), options), (late) => late.stream.destroy());
-      return relayStream(stream, (e) => this.fail(e, 'read', key));
+      const { stream, headers } = await this.quick('read', key, openRead(this.file(key), options), (late) => late.stream.destroy());
+      return relayStream(stream, (e) => this.fail(e, 'read', key), {
+        idleMs: this.requestTimeoutMs,
+        bytes: announcedBytes(headers),
+        broken: (why) => new UnavailableError(`cannot read ${key} in ${this.url}: ${why}`, { url: this.url, key }),
+      });
     } catch (e) {
       // 416: the range starts at or past the end, so the object exists and the clipped range is empty.
       if (gcsStatus(e) === 416) return emptyStream();
@@ -459,6 +463,13 @@ export class GcsStore implements ObjectStore {
   private conflict(key: string, expected: string | undefined): ConflictError {
     return keyChanged(this.url, key, expected, { versionName: 'generation' });
   }
+}
+
+/** The Content-Length of an answer whose bytes are the object's as stored (not transcoded); else undefined. */
+function announcedBytes(headers: IncomingHttpHeaders): number | undefined {
+  const length = headers['content-length'];
+  if (length === undefined || headers['content-encoding'] || !/^\d+$/.test(length)) return undefined;
+  return Number(length);
 }
 
 /**
