@@ -273,6 +273,36 @@ describe('trib CLI: bad input and damage', () => {
     expect(trib(repo, ['verify']).code).toBe(1);
   });
 
+  it('a pack gone while its index stays is damage (exit 1, naming the pack and the store), not a missing key', () => {
+    writeFileSync(path.join(repo, 'a.csv'), 'a\n1\n');
+    ok(repo, ['commit', '-m', 'one']);
+    const [firstPack] = packFiles(repo);
+    writeFileSync(path.join(repo, 'b.bin'), randomBytes(300_000));
+    ok(repo, ['commit', '-m', 'two']);
+    const secondPack = packFiles(repo).find((p) => p !== firstPack)!;
+    const store = pathToFileURL(path.join(repo, '.trib/store')).href;
+    const damaged = (args: string[], pack: string) => {
+      const r = trib(repo, args);
+      const name = path.basename(pack);
+      expect([args, r.code]).toEqual([args, 1]);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(`pack packs/${name} is missing from ${store}`);
+      expect(r.stderr).toContain(`packs/${name.replace(/\.pack$/, '.idx')}`);
+    };
+    rmSync(firstPack);
+    expect(existsSync(firstPack.replace(/\.pack$/, '.idx'))).toBe(true);
+    for (const args of [['log'], ['show', 'main~1'], ['diff', 'main~1', 'main'], ['checkout', 'main', '--to', path.join(t.dir, 'x')]]) {
+      damaged(args, firstPack);
+    }
+    expect(trib(repo, ['verify']).code).toBe(1);
+    // What is truly not there stays a missing name (exit 2).
+    expect(trib(repo, ['show', 'nope']).code).toBe(2);
+    expect(trib(repo, ['show', '0'.repeat(64)]).code).toBe(2);
+    // HEAD's own commit in the missing pack: the pack is named, not "not stored".
+    rmSync(secondPack);
+    damaged(['log'], secondPack);
+  });
+
   it('a path too long to read fails status and commit in one line naming it, and nothing is committed', () => {
     writeFileSync(path.join(repo, 'keep'), 'k\n');
     const base = lastLine(ok(repo, ['commit', '-m', 'base']).stdout);

@@ -411,6 +411,33 @@ describe('ObjectDatabase', () => {
       await expect(ObjectDatabase.open(store)).rejects.toThrow(idxKey);
     });
 
+    it('a pack gone while its index stays gives IntegrityError naming the pack and the store, not NotFoundError', async () => {
+      const { store, ids, packKey, idxKey } = await stored([blob(1), blob(2)]);
+      await store.delete(packKey);
+      const db = await ObjectDatabase.open(store, { cacheBytes: 0 });
+      const missing = { code: 'INTEGRITY', details: { key: packKey, idx: idxKey } };
+      await expect(db.get(ids[0])).rejects.toMatchObject(missing);
+      await expect(db.get(ids[0])).rejects.toThrow(`pack ${packKey} is missing from ${store.url}`);
+      await expect(db.getMany(ids)).rejects.toMatchObject(missing);
+      await expect(db.verifyStored(ids[1])).rejects.toMatchObject(missing);
+      const results = await db.verifyStoredMany(ids);
+      for (const r of results) expect(r).toBeInstanceOf(IntegrityError);
+      // An id no index lists is still simply not found.
+      await expect(db.get(sha256(Buffer.from('absent')))).rejects.toThrow(NotFoundError);
+    });
+
+    it('getMany and verifyStored survive another process rewriting the pack they were about to read', async () => {
+      const a = blob(1);
+      const { store, ids, packKey, idxKey } = await stored([a]);
+      const reader = await ObjectDatabase.open(store, { cacheBytes: 0 });
+      await moveToNewPack(store, { packKey, idxKey }, a);
+      const [got] = await reader.getMany(ids);
+      same(got, a);
+      const other = await ObjectDatabase.open(store, { cacheBytes: 0 });
+      await moveToNewPack(store, other.packs()[0], a);
+      await expect(other.verifyStored(ids[0])).resolves.toBeUndefined();
+    });
+
     it('a pack without its index is invisible', async () => {
       const { store, ids, idxKey } = await stored([blob(1)]);
       await store.delete(idxKey);

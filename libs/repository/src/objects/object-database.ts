@@ -107,6 +107,8 @@ const MAX_RANGES_IN_FLIGHT = 8;
  */
 const MAX_RESOLVE_HOPS = 4 * MAX_DELTA_DEPTH;
 const INDEX_LOAD_CONCURRENCY = 8;
+/** Times a read whose pack another process's gc removed meanwhile lists the packs again and retries elsewhere. */
+const PACK_GONE_RETRIES = 3;
 /** Packs that may be finishing in the background at once; the next rollover waits for the oldest. */
 const MAX_FINISHING = 2;
 
@@ -273,7 +275,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * Throws NotFoundError if no loaded pack holds `id`, IntegrityError (details.id) if the stored bytes are damaged
    * or truncated. A pending object (put but not yet flushed) is served from the small-object cache when it is
    * there; otherwise this flushes the open pack first and reads it back, which is simple and always correct.
-   * A pack removed by another process's gc triggers one reload and retry. The returned buffer is the caller's.
+   * A pack removed by another process's gc triggers a reload and retry; a pack missing while its index is still
+   * listed is damage: IntegrityError naming both (details.key, details.idx). The returned buffer is the caller's.
    */
   async get(id: ObjectId): Promise<Buffer> {
     this.stats.gets++;
@@ -511,13 +514,29 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   /**
    * Re-reads every stored copy of `id` from the store, bypassing the cache, and checks it hashes to `id`
    * (for `trib verify --read-data`). Throws NotFoundError if no loaded pack holds it, IntegrityError if a copy
-   * is damaged.
+   * is damaged or its pack is missing while its index is there. A pack another process's gc removed meanwhile
+   * triggers a reload and a check of the copies there are then.
    */
   async verifyStored(id: ObjectId): Promise<void> {
     if (this.isPending(id)) await this.flush();
+    return this.verifyCopies(id, PACK_GONE_RETRIES);
+  }
+
+  private async verifyCopies(id: ObjectId, retries: number): Promise<void> {
     const copies = this.locateAll(id);
     if (copies.length === 0) throw notFound(id, this.store);
-    for (const loc of copies) await this.materialize(loc.pack, loc.entry, await this.readPayload(loc), 0);
+    for (const loc of copies) {
+      let payload: Buffer;
+      try {
+        payload = await this.readPayload(loc);
+      } catch (e) {
+        if (!(e instanceof NotFoundError) || retries === 0) throw e;
+        await this.checkPackGone(loc.pack, id, e);
+        // Merged or removed by another process's gc since it was loaded: verify the copies there are now.
+        return this.verifyCopies(id, retries - 1);
+      }
+      await this.materialize(loc.pack, loc.entry, payload, 0);
+    }
   }
 
   /**
@@ -601,20 +620,37 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     if (cached) return cached;
     if (this.writer?.has(id)) await this.flush();
     else await this.finishedWith(id);
-    const loc = this.locate(id) ?? (await this.locateAfterReload(id));
+    let at = this.locate(id) ?? (await this.locateAfterReload(id));
     let payload: Buffer;
-    let at = loc;
-    try {
-      payload = await this.readPayload(at);
-    } catch (e) {
-      if (!(e instanceof NotFoundError)) throw e;
-      await this.reload();
-      const again = this.locate(id);
-      if (!again) throw notFound(id, this.store);
-      at = again;
-      payload = await this.readPayload(at);
+    for (let retries = PACK_GONE_RETRIES; ; retries--) {
+      try {
+        payload = await this.readPayload(at);
+        break;
+      } catch (e) {
+        if (!(e instanceof NotFoundError) || retries === 0) throw e;
+        await this.checkPackGone(at.pack, id, e);
+        const again = this.locate(id);
+        if (!again) throw notFound(id, this.store);
+        at = again;
+      }
     }
     return this.materialize(at.pack, at.entry, payload, hops);
+  }
+
+  /**
+   * After a read of `pack` failed with NotFoundError: lists the packs again, and throws IntegrityError naming the pack
+   * and the store if its index is still listed. gc deletes a pack's index before the pack, so a pack missing while
+   * its index stands is damage, not a gc at work. Returns when the index is gone too (another process's gc merged or
+   * removed the pack): the caller then locates the object again.
+   */
+  private async checkPackGone(pack: LoadedPack, id: ObjectId, e: NotFoundError): Promise<void> {
+    await this.reload();
+    if (!this.loaded.has(pack.name)) return;
+    throw new IntegrityError(
+      `pack ${pack.packKey} is missing from ${this.store.url}, though its index ${pack.idxKey} lists object ${id}`,
+      { id, key: pack.packKey, idx: pack.idxKey },
+      { cause: e },
+    );
   }
 
   /** Notes, while a watch runs, that `id` was stored as a delta on `base`, so its fate follows the base's. */
