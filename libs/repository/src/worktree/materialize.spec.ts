@@ -145,6 +145,23 @@ describe('writeEntries (checkout of many entries)', () => {
     expect(readFileSync(path.join(dir, 'd/script.sh'), 'utf8')).toBe('#!/bin/sh\necho hi\n');
   });
 
+  // As git: the umask decides who else may read or run them; only the owner's run bit is the entry's own.
+  it('writes files under the umask, executables with the run bits it allows and the owner\'s always', async () => {
+    const db = await ObjectDatabase.open(new MemoryStore('materialize-spec'));
+    const data = await writeFileContent(db, [Buffer.from('a,b\n')]);
+    const previous = process.umask(0o077);
+    try {
+      await writeEntries(db, dir, [fileEntry('plain.csv', data), fileEntry('run.sh', data, true)]);
+      process.umask(0o177);
+      await writeEntries(db, dir, [fileEntry('run2.sh', data, true)]);
+    } finally {
+      process.umask(previous);
+    }
+    expect(lstatSync(path.join(dir, 'plain.csv')).mode & 0o777).toBe(0o600);
+    expect(lstatSync(path.join(dir, 'run.sh')).mode & 0o777).toBe(0o700);
+    expect(lstatSync(path.join(dir, 'run2.sh')).mode & 0o777).toBe(0o700);
+  });
+
   it('writes a symlink target that is not UTF-8 byte for byte', async () => {
     const db = await ObjectDatabase.open(new MemoryStore('materialize-spec'));
     const target = Buffer.from('tgt\xff', 'latin1');

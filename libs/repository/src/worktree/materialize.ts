@@ -3,6 +3,7 @@ import {
   BigIntStats,
   closeSync,
   fchmodSync,
+  fstatSync,
   promises as fs,
   lstatSync,
   mkdirSync,
@@ -71,6 +72,12 @@ export function parentsAreFolders(root: string, relPath: string): boolean {
     if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return false;
   }
   return true;
+}
+
+/** An executable entry stays one whatever the umask: the owner may always run it (the bit trib tracks). */
+function keepOwnerRunBit(fd: number): void {
+  const mode = fstatSync(fd).mode & 0o777;
+  if ((mode & 0o100) === 0) fchmodSync(fd, mode | 0o100);
 }
 
 /** One file or symlink to write, where it goes, and its place in the tree. */
@@ -267,7 +274,8 @@ class EntryWriter {
     this.abs = path.join(root, ...this.written.path.split('/'));
     this.tmp = path.join(path.dirname(this.abs), `${WORKTREE_TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
     const { entry } = this.written;
-    if (entry.kind !== 'symlink') this.fd = openSync(this.tmp, 'wx', entry.executable ? 0o755 : 0o644);
+    // As git creates them: the umask decides what others may do (open applies it).
+    if (entry.kind !== 'symlink') this.fd = openSync(this.tmp, 'wx', entry.executable ? 0o777 : 0o666);
   }
 
   /** Writes all of `bufs` at `position`: a small file's bytes synchronously, see SYNC_IO_MAX_BYTES. */
@@ -281,7 +289,7 @@ class EntryWriter {
   async finish(): Promise<BigIntStats> {
     try {
       if (this.fd !== undefined) {
-        if (this.written.entry.executable) fchmodSync(this.fd, 0o755);
+        if (this.written.entry.executable) keepOwnerRunBit(this.fd);
         const fd = this.fd;
         this.fd = undefined;
         closeSync(fd);
