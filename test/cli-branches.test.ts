@@ -58,6 +58,18 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(JSON.parse(ok(repo, ['branch', '--json']).stdout).map((b: { name: string }) => b.name)).toEqual(['main']);
   });
 
+  it('a branch whose ref is damaged is deleted by -D, and -d says so, so the repository is usable again', () => {
+    writeFileSync(path.join(repo, '.trib', 'store', 'refs', 'heads', 'garbage'), 'hello\n');
+    expect(trib(repo, ['branch']).code).toBe(1);
+    const refused = trib(repo, ['branch', '-d', 'garbage']);
+    expect([refused.code, refused.stderr.trim()]).toEqual([1, expect.stringMatching(/ref refs\/heads\/garbage in .* is corrupt: trib branch -D garbage deletes it$/)]);
+    expect(JSON.parse(ok(repo, ['branch', '-D', 'garbage', '--json']).stdout)).toEqual({ deleted: 'garbage' });
+    expect(JSON.parse(ok(repo, ['branch', '--json']).stdout).map((b: { name: string }) => b.name)).toEqual(['main']);
+    ok(repo, ['verify']);
+    // A sound branch is still checked as before.
+    expect(trib(repo, ['branch', '-D', 'nothing']).code).toBe(2);
+  });
+
   it('tags are create-once and may carry a message and annotations', () => {
     ok(repo, ['tag', 'v1', '-m', 'release one', '--meta', 'model=pvc-1']);
     expect(trib(repo, ['tag', 'v1']).code).toBe(2);

@@ -1,4 +1,4 @@
-import { CommitId, ConflictError, encodeTag, FailedPreconditionError, InvalidArgumentError, NotFoundError, Annotations } from '@tributary/core';
+import { CommitId, ConflictError, encodeTag, FailedPreconditionError, IntegrityError, InvalidArgumentError, NotFoundError, Annotations } from '@tributary/core';
 import { Repository } from '../repository';
 import { branchRef, BRANCH_PREFIX, tagRef, TAG_PREFIX } from '../refs/ref-store';
 import { isAncestor } from '../history/commit-walk';
@@ -39,7 +39,16 @@ export async function deleteBranch(repo: Repository, name: string, opts: { force
   const ref = branchRef(name);
   const head = await repo.head();
   if (head.ref === ref) throw new FailedPreconditionError(`cannot delete branch ${name}: it is checked out`);
-  const v = await repo.refs.read(ref);
+  let v;
+  try {
+    v = await repo.refs.read(ref);
+  } catch (e) {
+    // A branch whose ref is damaged names no commit to keep: -D drops it, and -d says how.
+    if (!(e instanceof IntegrityError && e.details.ref === ref)) throw e;
+    if (!opts.force) throw new IntegrityError(`${e.message}: trib branch -D ${name} deletes it`, e.details, { cause: e });
+    await repo.refs.deleteAsStored(ref);
+    return;
+  }
   if (!v) throw new InvalidArgumentError(`no branch named ${name}`);
   const commit = 'commit' in v.target ? v.target.commit : undefined;
   if (!opts.force && commit && !(head.commit && (await isAncestor(repo, commit, head.commit)))) {

@@ -166,6 +166,17 @@ export class RefStore {
     this.known.set(name, null);
   }
 
+  /**
+   * Deletes `name` whatever it holds, a value no ref could hold included (`trib branch -D` of a damaged branch):
+   * the version read is the one deleted. False when there is none.
+   */
+  async deleteAsStored(name: RefName): Promise<boolean> {
+    const v = await this.store.readVersioned(keyOf(name));
+    if (!v) return false;
+    await this.delete(name, v.version);
+    return true;
+  }
+
   /** Every ref under `prefix` (e.g. `refs/heads/`) with its target, sorted by name. */
   async list(prefix: string): Promise<{ name: RefName; target: RefTarget }[]> {
     const out: { name: RefName; target: RefTarget }[] = [];
