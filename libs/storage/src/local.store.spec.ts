@@ -438,7 +438,9 @@ Module._resolveFilename = function (request, ...rest) {
 };
 const { LocalStore } = require(path.join(args.compiled, 'libs/storage/src/local.store.js'));
 const store = new LocalStore(args.root);
-const never = new Promise(() => {});
+// A hang that keeps the process alive until it is killed: with nothing pending Node would exit by itself, and its
+// exit clean-up (removeOnExit) remove the temp file a killed writer leaves.
+const never = new Promise(() => setInterval(() => {}, 1 << 30));
 const report = (p) => p.then(
   (version) => console.log(JSON.stringify({ ok: true, version })),
   (e) => console.log(JSON.stringify({ ok: false, code: e.code, message: e.message })),
