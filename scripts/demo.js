@@ -17,7 +17,7 @@ const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { startAppProcess } = require('./app-process');
 const { fmtBytes } = require('./bench/report');
-const { percentile } = require('./bench/sync/common');
+const { percentile, stopProcess } = require('./bench/sync/common');
 
 const ROOT = path.resolve(__dirname, '..');
 const SAMPLE = path.join(ROOT, 'examples/mitbih');
@@ -224,20 +224,7 @@ async function main() {
 
 /** SIGTERM to each of `apps` at once; resolves when all have exited (SIGKILL after 5 s). */
 function stopProcesses(apps) {
-  return Promise.all(
-    apps.map(
-      (c) =>
-        new Promise((resolve) => {
-          if (c.proc.exitCode !== null || c.proc.signalCode !== null) return resolve();
-          const timer = setTimeout(() => c.proc.kill('SIGKILL'), 5000);
-          c.proc.once('exit', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          c.proc.kill('SIGTERM');
-        }),
-    ),
-  );
+  return Promise.all(apps.map((c) => stopProcess(c.proc)));
 }
 
 let stopped;

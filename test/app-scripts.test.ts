@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { AppProcess, startApp } from './support/app-process';
 import { tempDir } from './support/trib';
+import { waitUntil } from './support/wait';
 
 /** Whether something accepts connections at `address` (host:port) right now. */
 function accepts(address: string): Promise<boolean> {
@@ -12,14 +13,6 @@ function accepts(address: string): Promise<boolean> {
     socket.once('connect', () => (socket.destroy(), resolve(true)));
     socket.once('error', () => resolve(false));
   });
-}
-
-/** Resolves true once nothing accepts connections at `address`, false if something still does after `ms`. */
-async function stopsAccepting(address: string, ms: number): Promise<boolean> {
-  for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
-    if (!(await accepts(address))) return true;
-  }
-  return false;
 }
 
 // A supervisor (systemd, a container runtime, a terminal's kill) signals the process it started: `npm run
@@ -64,6 +57,6 @@ describe('npm run start:<app>: a SIGTERM to npm stops the app', () => {
     // npm forwards the signal to its script, and sometimes exits by it before the app has stopped: so the app is
     // given time to stop. An app orphaned by its shell never does.
     await app.kill('SIGTERM', 60_000);
-    expect(await stopsAccepting(app.address, 20_000)).toBe(true);
+    await waitUntil(async () => !(await accepts(app.address)), `${name} to stop listening on ${app.address}`, 20_000, 100);
   });
 });

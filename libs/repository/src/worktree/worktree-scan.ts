@@ -95,30 +95,28 @@ function* scanDir(
       throw unreadablePath(childRel, e);
     }
     const isDir = st.isDirectory();
+    const badName = entryNameProblem(name);
     const ignored = inIgnored || (!rules.empty && rules.ignores(childRel, isDir));
     if (ignored) {
       // A name no tree could hold is tracked by none.
-      if (!askTracked || !canBeEntryName(name)) continue;
+      if (!askTracked || badName !== undefined) continue;
       const tracked = yield { kind: 'ignored', path: childRel };
       if (tracked === undefined || (tracked === 'dir') !== isDir) continue;
     }
-    try {
-      validateEntryName(name);
-    } catch (e) {
-      throw new InvalidArgumentError(`cannot track ${JSON.stringify(childRel)}: ${(e as Error).message}`);
-    }
+    if (badName !== undefined) throw new InvalidArgumentError(`cannot track ${JSON.stringify(childRel)}: ${badName}`);
     if (isDir) yield* scanDir(root, childRel, rules, askTracked, ignored);
     else if (st.isFile()) yield { path: childRel, kind: 'file', executable: (Number(st.mode) & 0o111) !== 0, stat: st };
     else if (st.isSymbolicLink()) yield { path: childRel, kind: 'symlink', executable: false, stat: st };
   }
 }
 
-function canBeEntryName(name: string): boolean {
+/** Why no tree could hold an entry called `name`; undefined when one could. */
+function entryNameProblem(name: string): string | undefined {
   try {
     validateEntryName(name);
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
   }
 }
 
