@@ -285,6 +285,8 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
         expect({ app, status: r.status }).toEqual({ app, status: 3 });
         expect(r.stderr).toContain(`${app}: cannot listen on ${listen} (TRIB_LISTEN): `);
         expect(r.stderr).not.toMatch(/\n\s+at /);
+        // Only the app's own line: no log line of grpc-js's before it.
+        expect(r.stderr).toMatch(new RegExp(`^${app}: cannot listen on ${listen.replace(/\./g, '\\.')} \\(TRIB_LISTEN\\): .*EADDRINUSE.*\n$`));
       }
     } finally {
       taken.close();
