@@ -51,13 +51,22 @@ describe('loadConfig', () => {
     }
     expect(loadConfig({ t: TRIB_ENV.topics }, { TRIB_TOPICS: 'a/b/c/d/e/f/g/h' }).t).toEqual(['a/b/c/d/e/f/g/h']);
   });
-  it('refuses a region, dataset or subscriber name that could not be a segment of a topic, naming the variable', () => {
+  it('refuses a region or dataset name that could not be a segment of a topic, naming the variable', () => {
     const schema = { region: TRIB_ENV.region, dataset: TRIB_ENV.dataset, name: TRIB_ENV.name };
-    for (const [variable, bad] of [['TRIB_REGION', 'a..b'], ['TRIB_REGION', 'na.lock'], ['TRIB_DATASET', 'x.lock'], ['TRIB_NAME', 'hub..1']]) {
+    for (const [variable, bad] of [['TRIB_REGION', 'a..b'], ['TRIB_REGION', 'na.lock'], ['TRIB_DATASET', 'x.lock']]) {
       const env = { TRIB_REGION: 'na-aws', TRIB_DATASET: 'heart', [variable]: bad };
       expect(() => loadConfig(schema, env)).toThrow(`${variable}="${bad}": a name may not contain ".." nor end in ".lock"`);
     }
     expect(loadConfig(schema, { TRIB_REGION: 'na.aws-1', TRIB_DATASET: 'heart_v2' })).toEqual({ region: 'na.aws-1', dataset: 'heart_v2', name: 'hub' });
+  });
+
+  it("takes TRIB_NAME by the broker's rule for subscriber names, capitals included, naming it when bad", () => {
+    const schema = { name: TRIB_ENV.name };
+    // A subscriber name is never a topic segment, only part of a Redis key: the broker has always taken these.
+    for (const name of ['Alice', 'hub..1', 'x.lock', '_edge', 'x'.repeat(64)]) expect(loadConfig(schema, { TRIB_NAME: name }).name).toBe(name);
+    for (const bad of ['a:b', 'hub 1', 'x'.repeat(65), 'hüb']) {
+      expect(() => loadConfig(schema, { TRIB_NAME: bad })).toThrow(`TRIB_NAME="${bad}": expected 1 to 64 of A-Z a-z 0-9 . _ -`);
+    }
   });
 
   it('takes the author of an app\'s commits as one line, empty for the app\'s own default', () => {

@@ -1,6 +1,6 @@
 import { Stats, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { hasControlCharacters, validateRefName } from '@tributary/core';
+import { hasControlCharacters, isSubscriberName, SUBSCRIBER_NAME_RULE, validateRefName } from '@tributary/core';
 import { parseDurableStoreUrl } from '@tributary/storage';
 
 /** `HOST:PORT` with a port in 0..65535 (0 picks a free port). */
@@ -38,12 +38,17 @@ export function storeUrl(raw: string): string {
   return parseDurableStoreUrl(raw).url;
 }
 
-/** A simple name: region, dataset, subscriber. */
-/** A name that is also one segment of a topic or ref (a region, a dataset, a subscriber). */
+/** A name that is also one segment of a topic or ref (a region, a dataset). */
 export function simpleName(raw: string): string {
   if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(raw)) throw new Error('expected lowercase letters, digits, ".", "_" or "-" (at most 63)');
   // As in a ref name (validateRefName), which a topic built from it must be.
   if (raw.includes('..') || raw.endsWith('.lock')) throw new Error('a name may not contain ".." nor end in ".lock"');
+  return raw;
+}
+
+/** A subscriber name (TRIB_NAME): the one rule the CLI and the broker apply too. */
+export function subscriberName(raw: string): string {
+  if (!isSubscriberName(raw)) throw new Error(`expected ${SUBSCRIBER_NAME_RULE}`);
   return raw;
 }
 

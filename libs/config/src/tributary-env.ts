@@ -1,5 +1,5 @@
 import { envVar } from './env-config';
-import { author, folderPath, hostPort, list, milliseconds, oneOf, peerHostPort, redisUrl, simpleName, storeUrl, text, topicName } from './parsers';
+import { author, folderPath, hostPort, list, milliseconds, oneOf, peerHostPort, redisUrl, simpleName, storeUrl, subscriberName, text, topicName } from './parsers';
 
 /**
  * Every environment variable any Tributary app reads, in one place: the apps build their schemas from these, and the
@@ -21,7 +21,7 @@ export const TRIB_ENV = {
   ),
   appendTo: envVar('TRIB_APPEND_TO', 'CSV/JSONL path in the dataset that batches are appended to (empty: new file per batch)', text, ''),
   topics: envVar('TRIB_TOPICS', 'comma-separated topics the hub subscribes to', list(topicName)),
-  name: envVar('TRIB_NAME', 'subscriber name', simpleName, 'hub'),
+  name: envVar('TRIB_NAME', 'subscriber name', subscriberName, 'hub'),
   topicLogFence: envVar(
     'TRIB_TOPIC_LOG_FENCE',
     "how the broker arbitrates topic-log appends on a store that ignores conditional writes: auto (the Redis fence, brokers may share the store), redis (the fence even on a store that enforces them), off (this broker must be the store's only one)",

@@ -1,6 +1,7 @@
 // The core: pure logic with no I/O of its own. Everything that touches disk or network lives in other libs and
 // reaches the core only through ObjectSource / ObjectSink.
 export * from './ids/ids';
+export * from './ids/subscriber-name';
 export * from './errors/trib-error';
 export * from './errors/exit-codes';
 export * from './hashing/sha256';

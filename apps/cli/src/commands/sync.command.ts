@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@tributary/core';
+import { InvalidArgumentError, isSubscriberName, SUBSCRIBER_NAME_RULE } from '@tributary/core';
 import { peerHostPort, topicName } from '@tributary/config';
 import { PackMaintenance } from '@tributary/repository';
 import type { SyncClient as SyncClientType, SyncResult } from '@tributary/sync';
@@ -79,7 +79,8 @@ export const subscribeCommand: CliCommand = {
     maxPositionals(args, 1, this.usage);
     const topic = topicArg(args.positionals[0], this.usage);
     const name = args.values.get('--as');
-    if (!name || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InvalidArgumentError(`--as NAME is required (letters, digits, ".", "_", "-"); usage: ${this.usage}`);
+    if (!name) throw new InvalidArgumentError(`--as NAME is required (${SUBSCRIBER_NAME_RULE}); usage: ${this.usage}`);
+    if (!isSubscriberName(name)) throw new InvalidArgumentError(`--as ${JSON.stringify(name)}: expected ${SUBSCRIBER_NAME_RULE}`);
     const fromRaw = args.values.get('--from');
     let from: number | 'latest' | undefined;
     if (fromRaw === 'latest') from = 'latest';

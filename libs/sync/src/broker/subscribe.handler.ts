@@ -4,6 +4,7 @@ import {
   InvalidArgumentError,
   isObjectId,
   NotFoundError,
+  parseSubscriberId,
   SubscriberId,
   TopicName,
   TribError,
@@ -13,7 +14,7 @@ import { readAheadFor } from '@tributary/repository';
 import { conflictNote } from '../cursors/cursor.repository';
 import type { SubscribeRequest__Output } from '../generated/tributary/v1/SubscribeRequest';
 import type { SubscribeResponse } from '../generated/tributary/v1/SubscribeResponse';
-import { parseSubscriberId, parseTopicName } from '../topics/topic-name';
+import { parseTopicName } from '../topics/topic-name';
 import { SenderChannel, TransferMessage } from '../transfer/transfer-channel';
 import { TransferSender } from '../transfer/transfer-sender';
 import { MessageStream } from '../wire/message-stream';

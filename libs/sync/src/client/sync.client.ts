@@ -5,6 +5,7 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   isObjectId,
+  parseSubscriberId,
   sleep,
   TopicName,
   treeSize,
@@ -19,7 +20,7 @@ import type { PublishResponse__Output } from '../generated/tributary/v1/PublishR
 import type { SubscribeRequest } from '../generated/tributary/v1/SubscribeRequest';
 import type { SubscribeResponse__Output } from '../generated/tributary/v1/SubscribeResponse';
 import type { SyncServiceClient } from '../generated/tributary/v1/SyncService';
-import { parseSubscriberId, parseTopicName } from '../topics/topic-name';
+import { parseTopicName } from '../topics/topic-name';
 import { databaseTarget } from '../transfer/database-target';
 import { sharedHashPool } from '../transfer/hash-pool';
 import { ReceiverChannel, SenderChannel, TransferMessage, TransferStats } from '../transfer/transfer-channel';

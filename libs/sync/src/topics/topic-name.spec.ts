@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { parseSubscriberId, parseTopicName } from './topic-name';
+import { parseSubscriberId } from '@tributary/core';
+import { parseTopicName } from './topic-name';
 
 describe('topic names', () => {
   it.each(['datasets/heart/na-aws', 'models/ecg', 'a', 'a.b_c-d/0', '1/2/3/4/5/6/7/8'])('accepts %s', (t) => {

@@ -1,8 +1,7 @@
-import { InvalidArgumentError, SubscriberId, TopicName, validateRefName } from '@tributary/core';
+import { InvalidArgumentError, TopicName, validateRefName } from '@tributary/core';
 
 const SEGMENT = /^[a-z0-9._-]+$/;
 const MAX_SEGMENTS = 8;
-const SUBSCRIBER = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * Checks a topic name: 1 to 8 segments of `[a-z0-9._-]+` joined by `/`, such as `datasets/heart/na-aws`. Also
@@ -26,12 +25,4 @@ export function parseTopicName(name: string): TopicName {
     throw bad((e as Error).message.replace(/^invalid topic "[^"]*": /, ''));
   }
   return name as TopicName;
-}
-
-/** Checks a subscriber name: 1 to 64 of `[A-Za-z0-9._-]`. Throws InvalidArgumentError. */
-export function parseSubscriberId(name: string): SubscriberId {
-  if (typeof name !== 'string' || !SUBSCRIBER.test(name)) {
-    throw new InvalidArgumentError(`invalid subscriber name ${JSON.stringify(name)}: use 1 to 64 of A-Z a-z 0-9 . _ -`);
-  }
-  return name as SubscriberId;
 }
