@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -198,6 +198,43 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
       });
       expect([app, r.status, r.stderr.trim()]).toEqual([app, 2, `${app}: TRIB_STORE: store ${pathToFileURL(file).href} is not a directory`]);
     }
+  });
+
+  it('the broker, the agent and the hub take relative folders, resolved against their working folder and logged absolute', async () => {
+    const work = path.join(t.dir, 'work');
+    mkdirSync(work);
+    const at = (...p: string[]) => path.join(work, ...p);
+    broker = await startApp('broker', { TRIB_STORE: './broker-store', TRIB_LISTEN: '127.0.0.1:0' }, undefined, { cwd: work });
+    expect(broker.output()).toContain(`store ${pathToFileURL(at('broker-store')).href},`);
+    const env = { TRIB_BROKER: broker.address, TRIB_STORE: './agent-store', TRIB_HOME: 'agent-home', TRIB_INBOX: 'inbox', TRIB_INBOX_SETTLE_MS: '0' };
+    const agent = await startApp('edge-agent', { ...env, TRIB_REGION: 'na', TRIB_DATASET: 'x' }, undefined, { cwd: work });
+    const hub = await startApp('hub', { ...env, TRIB_TOPICS: 'datasets/x/na', TRIB_STORE: '../work/hub-store', TRIB_HOME: './hub-home' }, undefined, { cwd: work });
+    try {
+      expect(agent.output()).toContain(`watching ${at('inbox')}, publishing datasets/x/na to ${broker.address}, store ${pathToFileURL(at('agent-store')).href}, home ${at('agent-home')}\n`);
+      expect(hub.output()).toContain(`store ${pathToFileURL(at('hub-store')).href}, home ${at('hub-home')}\n`);
+      writeFileSync(at('inbox', '.b1.tmp'), 'idx,R\n0,77\n');
+      renameSync(at('inbox', '.b1.tmp'), at('inbox', 'b1.csv'));
+      await hub.waitFor(/merged datasets\/x\/na seq 1 -> [0-9a-f]{64}/, 30_000);
+      expect([existsSync(at('inbox', '.done', 'b1.csv')), existsSync(at('agent-home', '.trib')), existsSync(at('hub-home', '.trib'))]).toEqual([true, true, true]);
+    } finally {
+      await agent.kill();
+      await hub.kill();
+    }
+
+    for (const app of ['broker', 'hub', 'edge-agent']) {
+      const r = spawnSync(process.execPath, [path.join(ROOT, `apps/${app}/dist/main.js`)], {
+        cwd: work,
+        env: { ...process.env, TRIB_STORE: 'store', TRIB_LISTEN: '127.0.0.1:0', TRIB_BROKER: '127.0.0.1:1', TRIB_TOPICS: 'datasets/x/na', TRIB_REGION: 'na', TRIB_DATASET: 'x', TRIB_INBOX: 'inbox' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect([app, r.status, r.stderr]).toEqual([
+        app,
+        2,
+        `${app}: invalid configuration:\n  TRIB_STORE="store": expected ./store for a folder (a relative path starts with ./ or ../), or a URL with its scheme, such as s3://store\n`,
+      ]);
+    }
+    expect(existsSync(at('store'))).toBe(false);
   });
 
   it('an agent whose TRIB_HOME holds a repository of another format says so, and does not blame TRIB_STORE', () => {

@@ -23,11 +23,11 @@ export async function startApp(
   name: 'broker' | 'hub' | 'edge-agent',
   env: NodeJS.ProcessEnv,
   timeoutMs = 20_000,
-  opts: { viaNpm?: boolean } = {},
+  opts: { viaNpm?: boolean; cwd?: string } = {},
 ): Promise<AppProcess> {
   const [command, args] = opts.viaNpm ? ['npm', ['run', '--silent', `start:${name}`]] : [process.execPath, [path.join(ROOT, `apps/${name}/dist/main.js`)]];
   const proc = spawn(command, args, {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.viaNpm === true,

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const agent = new EdgeAgent({ repo, client, region: cfg.region, dataset: cfg.dataset, inbox: cfg.inbox, settleMs: cfg.inboxSettleMs, appendTo: cfg.appendTo, author: cfg.author, log });
   await agent.start();
   const server = await startStatusServer(cfg.listen.host, cfg.listen.port, () => agent.status());
-  log(`listening on ${server.address}; watching ${cfg.inbox}, publishing ${agent.topic} to ${cfg.broker.address}, store ${cfg.store}`);
+  log(`listening on ${server.address}; watching ${cfg.inbox}, publishing ${agent.topic} to ${cfg.broker.address}, store ${cfg.store}, home ${repo.workdir}`);
 
   exitOnSignals(log, async () => {
     await agent.stop();

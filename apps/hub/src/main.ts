@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const hub = new HubService({ repo, client, topics: cfg.topics, name: cfg.name, layout: cfg.layout, author: cfg.author, log });
   hub.start();
   const server = await startStatusServer(cfg.listen.host, cfg.listen.port, () => hub.status());
-  log(`listening on ${server.address}; following ${cfg.topics.join(', ')} from ${cfg.broker.address}, layout ${cfg.layout}, store ${cfg.store}`);
+  log(`listening on ${server.address}; following ${cfg.topics.join(', ')} from ${cfg.broker.address}, layout ${cfg.layout}, store ${cfg.store}, home ${repo.workdir}`);
 
   exitOnSignals(log, async () => {
     await hub.stop();

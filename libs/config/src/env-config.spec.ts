@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './env-config';
 import { TRIB_ENV } from './tributary-env';
 
@@ -98,6 +99,32 @@ describe('loadConfig', () => {
     expect(loadConfig({ listen: TRIB_ENV.listen }, { TRIB_LISTEN: '127.0.0.1:0' }).listen.port).toBe(0);
     expect(() => loadConfig({ broker: TRIB_ENV.broker }, { TRIB_BROKER: 'broker:0' })).toThrow(/TRIB_BROKER="broker:0": port must be 1..65535/);
     expect(loadConfig({ broker: TRIB_ENV.broker }, { TRIB_BROKER: 'broker:7070' }).broker.port).toBe(7070);
+  });
+
+  it('resolves a relative TRIB_INBOX, TRIB_HOME and ./ or ../ TRIB_STORE once, against the working folder', () => {
+    const schema = { inbox: TRIB_ENV.inbox, home: TRIB_ENV.home, store: TRIB_ENV.store };
+    const cwd = process.cwd();
+    const c = loadConfig(schema, { TRIB_INBOX: 'in/box', TRIB_HOME: '../home', TRIB_STORE: './st/ore' });
+    expect(c).toEqual({ inbox: path.join(cwd, 'in', 'box'), home: path.join(path.dirname(cwd), 'home'), store: pathToFileURL(path.join(cwd, 'st', 'ore')).href });
+    expect(loadConfig(schema, { TRIB_INBOX: '.', TRIB_STORE: '..' })).toMatchObject({ inbox: cwd, store: pathToFileURL(path.dirname(cwd)).href });
+  });
+
+  it('refuses a relative TRIB_STORE without ./ or ../, which may be a URL missing its scheme, naming it', () => {
+    const store = (raw: string) => loadConfig({ store: TRIB_ENV.store }, { TRIB_STORE: raw }).store;
+    expect(() => store('tributary/na-aws')).toThrow(
+      'TRIB_STORE="tributary/na-aws": expected ./tributary/na-aws for a folder (a relative path starts with ./ or ../), or a URL with its scheme, such as s3://tributary/na-aws',
+    );
+    expect(() => store('store')).toThrow(/^invalid configuration:\n {2}TRIB_STORE="store": expected \.\/store for a folder/);
+  });
+
+  it('names a TRIB_INBOX that cannot be a folder', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trib-inbox-'));
+    try {
+      writeFileSync(path.join(dir, 'file'), 'x');
+      expect(() => loadConfig({ inbox: TRIB_ENV.inbox }, { TRIB_INBOX: path.join(dir, 'file') })).toThrow(/TRIB_INBOX=".*file": not a folder/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('takes a TRIB_HOME that is, or can become, a folder, and names one that cannot', () => {

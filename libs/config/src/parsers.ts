@@ -31,10 +31,14 @@ export function redisUrl(raw: string): string {
 }
 
 /**
- * A storage URL, checked as the store will read it (parseDurableStoreUrl): file:///path (or a bare absolute path),
- * s3://bucket/prefix, gs://bucket/prefix, az://container/prefix. Returns its normal form.
+ * A storage URL, checked as the store will read it (parseDurableStoreUrl): file:///path (or a bare path),
+ * s3://bucket/prefix, gs://bucket/prefix, az://container/prefix. Returns its normal form, a local path made absolute
+ * against the working folder, as every folder variable is.
  */
 export function storeUrl(raw: string): string {
+  if (/^\.\.?(\/|$)/.test(raw)) return parseDurableStoreUrl(path.resolve(raw)).url;
+  // The apps create a missing local store: `tributary/na-aws` meant as s3://tributary/na-aws must not become one.
+  if (!path.isAbsolute(raw) && !raw.includes(':')) throw new Error(`expected ./${raw} for a folder (a relative path starts with ./ or ../), or a URL with its scheme, such as s3://${raw}`);
   return parseDurableStoreUrl(raw).url;
 }
 
@@ -104,18 +108,19 @@ export function text(raw: string): string {
 }
 
 /**
- * A folder a process keeps its state in, created later if absent: '' for none. What is there already, or the
- * nearest parent that is, must be a folder.
+ * A folder a process uses, created later if absent: '' for none. What is there already, or the nearest parent that
+ * is, must be a folder. Returns it absolute: a relative path is resolved once, here, against the working folder.
  */
 export function folderPath(raw: string): string {
   if (raw === '') return '';
-  for (let p = path.resolve(raw); ; p = path.dirname(p)) {
+  const abs = path.resolve(raw);
+  for (let p = abs; ; p = path.dirname(p)) {
     const st = statOrMissing(p);
     if (st) {
-      if (!st.isDirectory()) throw new Error(p === path.resolve(raw) ? 'not a folder' : `${p} is not a folder`);
-      return raw;
+      if (!st.isDirectory()) throw new Error(p === abs ? 'not a folder' : `${p} is not a folder`);
+      return abs;
     }
-    if (path.dirname(p) === p) return raw;
+    if (path.dirname(p) === p) return abs;
   }
 }
 

@@ -12,7 +12,7 @@ export const TRIB_ENV = {
   broker: envVar('TRIB_BROKER', 'broker address HOST:PORT', peerHostPort, '127.0.0.1:7070'),
   region: envVar('TRIB_REGION', "the agent's region, e.g. na-aws", simpleName),
   dataset: envVar('TRIB_DATASET', 'dataset name, e.g. heart', simpleName),
-  inbox: envVar('TRIB_INBOX', 'folder the agent watches for landed batch files', text),
+  inbox: envVar('TRIB_INBOX', 'folder the agent watches for landed batch files', folderPath),
   inboxSettleMs: envVar(
     'TRIB_INBOX_SETTLE_MS',
     'how long a batch file must go unmodified before the agent takes it, so a file written in place is taken whole (0: at once, for writers that write elsewhere and rename)',
