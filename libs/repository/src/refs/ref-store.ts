@@ -1,10 +1,13 @@
 import {
   CommitId,
   ConflictError,
+  FailedPreconditionError,
   IntegrityError,
   InvalidArgumentError,
   isObjectId,
   RefName,
+  sleep,
+  UnavailableError,
   validateRefName,
 } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
@@ -56,6 +59,9 @@ export function topicRef(topic: string): RefName {
  * under their names, and may not nest (as in git): creating one where the other would need its name refuses.
  */
 const TOPIC_TIP = 'TIP';
+
+/** How long a create that met another ref's folder or file on local disk waits for that ref to be readable. */
+const NESTED_WRITE_WAIT_MS = 2000;
 
 function keyOf(name: RefName): string {
   return name.startsWith(TOPIC_PREFIX) ? `${name}/${TOPIC_TIP}` : name;
@@ -126,13 +132,16 @@ export class RefStore {
   /** Creates a ref that must not exist yet. Throws AlreadyExists-like ConflictError when it does. */
   async create(name: RefName, target: RefTarget): Promise<void> {
     await this.refuseNesting(name);
+    let version: string;
     try {
-      this.known.set(name, { target, version: await this.store.compareAndSwap(keyOf(name), undefined, encode(target)) });
+      version = await this.store.compareAndSwap(keyOf(name), undefined, encode(target));
     } catch (e) {
       this.known.delete(name);
       if (e instanceof ConflictError) throw new ConflictError(`${describe(name)} already exists`, { ref: name });
-      throw e;
+      throw await this.asNestingConflict(name, e);
     }
+    await this.undoIfNested(name, version);
+    this.known.set(name, { target, version });
   }
 
   /**
@@ -141,23 +150,23 @@ export class RefStore {
    */
   async update(name: RefName, expectedVersion: string | undefined, target: RefTarget): Promise<string> {
     if (expectedVersion === undefined) await this.refuseNesting(name);
+    let version: string;
     try {
-      const version = await this.store.compareAndSwap(keyOf(name), expectedVersion, encode(target));
-      this.known.set(name, { target, version });
-      return version;
+      version = await this.store.compareAndSwap(keyOf(name), expectedVersion, encode(target));
     } catch (e) {
       this.known.delete(name);
-      if (e instanceof ConflictError) {
-        // The ref already holds our target (another writer moved it there; a store's own retry after a lost answer
-        // is recognised by the store, see ObjectStore.compareAndSwap): done. The fresh answer is what the caller's
-        // retry swaps from.
-        const now = await this.read(name);
-        this.known.set(name, now ?? null);
-        if (now && sameTarget(now.target, target)) return now.version;
-        throw new ConflictError(`${describe(name)} was changed by another writer; retry`, { ref: name });
-      }
-      throw e;
+      if (!(e instanceof ConflictError)) throw expectedVersion === undefined ? await this.asNestingConflict(name, e) : e;
+      // The ref already holds our target (another writer moved it there; a store's own retry after a lost answer
+      // is recognised by the store, see ObjectStore.compareAndSwap): done. The fresh answer is what the caller's
+      // retry swaps from.
+      const now = await this.read(name);
+      this.known.set(name, now ?? null);
+      if (now && sameTarget(now.target, target)) return now.version;
+      throw new ConflictError(`${describe(name)} was changed by another writer; retry`, { ref: name });
     }
+    if (expectedVersion === undefined) await this.undoIfNested(name, version);
+    this.known.set(name, { target, version });
+    return version;
   }
 
   async delete(name: RefName, expectedVersion: string): Promise<void> {
@@ -190,16 +199,63 @@ export class RefStore {
 
   /** Refuses a new branch or tag `a/b` while `a` exists, or `a` while `a/b` does: every backend alike. */
   private async refuseNesting(name: RefName): Promise<void> {
+    const conflict = await this.nestingConflict(name);
+    if (conflict) throw conflict;
+  }
+
+  /**
+   * The check after the write that makes the nesting rule hold under races. On an object store `a` and `a/b` are
+   * unrelated keys, so two writers creating them at once both pass the check before their write. Each checks
+   * again after its write and takes its ref back if the other's is there. Of two such writers, each writes before
+   * it checks (and every backend reads and lists what was written before); if both kept their refs, each check
+   * came before the other's write, so each write came before the other's check, which came before its own write:
+   * impossible. So at most one keeps its ref, and at worst neither does (each saw the other before either took its
+   * ref back), which the users retry. Taking back is a swap from the version written, so it never deletes a ref
+   * someone else wrote there since.
+   */
+  private async undoIfNested(name: RefName, version: string): Promise<void> {
+    const conflict = await this.nestingConflict(name);
+    if (!conflict) return;
+    this.known.delete(name);
+    try {
+      await this.store.deleteVersioned(keyOf(name), version);
+    } catch (e) {
+      if (!(e instanceof ConflictError)) {
+        throw new UnavailableError(`${conflict.message}, and taking back ${describe(name)} failed: ${(e as Error).message}`, { ref: name }, { cause: e });
+      }
+    }
+    throw conflict;
+  }
+
+  /**
+   * A failed create as the nesting rule's conflict when it is one: on local disk a ref racing one it nests in (or
+   * that nests in it) finds a file where it needs a folder, or the reverse. The other's folder comes before its
+   * ref, so the ref may not be there yet: it is waited for, briefly.
+   */
+  private async asNestingConflict(name: RefName, e: unknown): Promise<unknown> {
+    if (!(e instanceof FailedPreconditionError)) return e;
+    const deadline = Date.now() + NESTED_WRITE_WAIT_MS;
+    for (let pause = 5; ; pause *= 2) {
+      const conflict = await this.nestingConflict(name);
+      if (conflict) return conflict;
+      if (Date.now() + pause > deadline) return e;
+      await sleep(pause);
+    }
+  }
+
+  /** The conflict a branch or tag `name` would make with one it nests in or that nests in it, if there is one. */
+  private async nestingConflict(name: RefName): Promise<ConflictError | undefined> {
     const prefix = [BRANCH_PREFIX, TAG_PREFIX].find((p) => name.startsWith(p));
-    if (!prefix) return;
+    if (!prefix) return undefined;
     const segments = name.slice(prefix.length).split('/');
     for (let i = 1; i < segments.length; i++) {
       const outer = (prefix + segments.slice(0, i).join('/')) as RefName;
-      if (await this.read(outer)) throw new ConflictError(`cannot create ${describe(name)}: ${describe(outer)} exists`, { ref: name });
+      if (await this.read(outer)) return new ConflictError(`cannot create ${describe(name)}: ${describe(outer)} exists`, { ref: name });
     }
     for await (const info of this.store.list(`${name}/`)) {
-      throw new ConflictError(`cannot create ${describe(name)}: ${describe(info.key)} exists`, { ref: name });
+      return new ConflictError(`cannot create ${describe(name)}: ${describe(info.key)} exists`, { ref: name });
     }
+    return undefined;
   }
 }
 
