@@ -7,7 +7,7 @@ import { AlreadyExistsError, IntegrityError, InvalidArgumentError, ObjectId, sha
 import { ByteRange, LocalStore, ObjectInfo, ObjectStore, MemoryStore } from '@tributary/storage';
 import { CONDEMNED_PREFIX, isCondemnedKey, PACK_HEADER_BYTES, RECORD_DELTA, RECORD_FULL, RECORD_HEADER_BYTES } from '../packs/pack-format';
 import { ObjectDatabase } from './object-database';
-import { collectGarbage, EVERY_OBJECT_LIVE, GcOptions } from './object-gc';
+import { collectGarbage, EVERY_OBJECT_LIVE, GcOptions, reclaimOrphanPacks } from './object-gc';
 
 const HOUR = 3600_000;
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -206,6 +206,27 @@ describe('collectGarbage', () => {
     const result = await collectGarbage(await ObjectDatabase.open(store), store, () => true, gcOpts(store.now));
     expect(result).toEqual({ deletedPacks: 1, deletedObjects: 0, freedBytes: 11, keptPacks: 0, mergedPacks: 0, writtenPacks: 0, deferred: false });
     expect(await store.keys()).toEqual([youngOrphan]);
+  });
+
+  it('reclaimOrphanPacks deletes what gc deletes as orphans, by the same ages, and never an indexed pack however old', async () => {
+    const store = new ClockedStore();
+    const indexed = blob('indexed');
+    await writePack(store, [indexed]);
+    const oldOrphan = `packs/pack-${'4'.repeat(32)}.pack`;
+    await store.putIfAbsent(oldOrphan, Buffer.from('a pack a killed broker left'));
+    store.now = at(2 * HOUR);
+    const youngOrphan = `packs/pack-${'5'.repeat(32)}.pack`;
+    await store.putIfAbsent(youngOrphan, Buffer.from('a pack whose index is on its way'));
+    store.now = at(2 * HOUR + 10 * 60_000);
+    const before = await store.keys();
+
+    expect(await reclaimOrphanPacks(store, { graceMs: HOUR, now: store.now, dryRun: true })).toEqual({ files: 1, bytes: 27 });
+    expect(await store.keys()).toEqual(before);
+    // No grace at all still waits the 15 minutes gc waits for an index.
+    expect(await reclaimOrphanPacks(store, { graceMs: 0, now: store.now })).toEqual({ files: 1, bytes: 27 });
+    expect(await store.keys()).toEqual(before.filter((k) => k !== oldOrphan));
+    expect(await store.keys()).toContain(youngOrphan);
+    await expectReadable(store, [indexed]);
   });
 
   it('leaves a pack file without an index for 15 minutes even with no grace period: its index may be on its way', async () => {

@@ -131,19 +131,11 @@ export async function collectGarbage(
   const isOld = (info: ObjectInfo | undefined) => info !== undefined && now - info.modified.getTime() > opts.graceMs;
 
   await db.reload();
-  const files = new Map<string, PackFiles>();
   const notices: ObjectInfo[] = [];
-  for await (const info of store.list(PACKS_PREFIX)) {
+  const files = await listPackFiles(store, (info) => {
     if (isCondemnedKey(info.key)) notices.push(info);
-    const parsed = parsePackKey(info.key);
-    if (!parsed) continue;
-    let f = files.get(parsed.name);
-    if (!f) files.set(parsed.name, (f = {}));
-    f[parsed.kind] = info;
-  }
-  const orphanAgeMs = Math.max(opts.graceMs, ORPHAN_MIN_AGE_MS);
-  const isOrphaned = (f: PackFiles) => f.pack !== undefined && !f.idx && now - f.pack.modified.getTime() > orphanAgeMs;
-  const orphans = opts.deleteOrphans === false ? [] : [...files.values()].filter(isOrphaned).map((f) => f.pack!);
+  });
+  const orphans = opts.deleteOrphans === false ? [] : orphanPacks(files, now, opts.graceMs);
   const packs = db.packs();
   const old = packs.filter((p) => {
     const f = files.get(p.name);
@@ -245,7 +237,7 @@ export async function collectGarbage(
   }
   // A pack a writer was killed while storing, on a store that writes it beside its key first (local disk).
   const unfinished =
-    opts.deleteOrphans === false ? { files: 0, bytes: 0 } : await sweepUnfinishedPacks(store, orphanAgeMs, { dryRun: opts.dryRun });
+    opts.deleteOrphans === false ? { files: 0, bytes: 0 } : await sweepUnfinishedPacks(store, orphanAge(opts.graceMs), { dryRun: opts.dryRun });
   return {
     deletedPacks: rewritten.size + orphans.length + unfinished.files,
     deletedObjects,
@@ -314,10 +306,53 @@ async function readDeltaBases(db: ObjectDatabase, packs: readonly LoadedPack[]):
 }
 
 /**
+ * Deletes what writers killed midway left in the store's packs/, as collectGarbage deletes it: pack files without
+ * an index and unfinished pack files (ObjectStore.sweepLeftovers), last written over orphanAge(`graceMs`) before
+ * `now`. Nothing reads such a file, and no live writer is that long between storing a pack and its index, so it
+ * needs no walk, no lock and no notice: for a store gc does not run on (a broker's), on every backend.
+ */
+export async function reclaimOrphanPacks(
+  store: ObjectStore,
+  opts: { graceMs: number; now?: Date; dryRun?: boolean },
+): Promise<{ files: number; bytes: number }> {
+  const orphans = orphanPacks(await listPackFiles(store), (opts.now ?? new Date()).getTime(), opts.graceMs);
+  if (!opts.dryRun) for (const o of orphans) await store.delete(o.key);
+  const unfinished = await sweepUnfinishedPacks(store, orphanAge(opts.graceMs), { dryRun: opts.dryRun });
+  return { files: orphans.length + unfinished.files, bytes: orphans.reduce((n, o) => n + o.size, 0) + unfinished.bytes };
+}
+
+/** The pack and index file of each pack name in packs/; `other` sees every key that is neither. */
+async function listPackFiles(store: ObjectStore, other?: (info: ObjectInfo) => void): Promise<Map<string, PackFiles>> {
+  const files = new Map<string, PackFiles>();
+  for await (const info of store.list(PACKS_PREFIX)) {
+    const parsed = parsePackKey(info.key);
+    if (!parsed) {
+      other?.(info);
+      continue;
+    }
+    let f = files.get(parsed.name);
+    if (!f) files.set(parsed.name, (f = {}));
+    f[parsed.kind] = info;
+  }
+  return files;
+}
+
+/** How old a pack file without an index, or an unfinished one, must be to be deleted: the grace, and ORPHAN_MIN_AGE_MS at least. */
+function orphanAge(graceMs: number): number {
+  return Math.max(graceMs, ORPHAN_MIN_AGE_MS);
+}
+
+/** The pack files without an index last written over orphanAge(`graceMs`) before `now`. */
+function orphanPacks(files: ReadonlyMap<string, PackFiles>, now: number, graceMs: number): ObjectInfo[] {
+  const age = orphanAge(graceMs);
+  return [...files.values()].filter((f) => f.pack !== undefined && !f.idx && now - f.pack.modified.getTime() > age).map((f) => f.pack!);
+}
+
+/**
  * Removes the pack files writers killed while storing them left beside their keys, last written over `olderThanMs`
  * ago, on a store that writes such files (ObjectStore.sweepLeftovers: local disk); counts them with `dryRun`.
  */
-export async function sweepUnfinishedPacks(
+async function sweepUnfinishedPacks(
   store: ObjectStore,
   olderThanMs: number,
   opts: { dryRun?: boolean } = {},

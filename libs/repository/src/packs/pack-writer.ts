@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, ObjectId } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
+import { crashPoint } from '../testing/crash-points';
 import {
   encodePackHeader,
   encodeRecordHeader,
@@ -197,6 +198,7 @@ export class PackWriter {
       this.error = undefined;
     }
     const idx = this.entries.encode();
+    crashPoint('pack.before-index');
     try {
       await this.putIndex(idx);
     } catch (e) {

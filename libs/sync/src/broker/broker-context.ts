@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { InvalidArgumentError, UnavailableError } from '@tributary/core';
-import { ObjectDatabase, PackMaintenance, sweepUnfinishedPacks } from '@tributary/repository';
+import { ObjectDatabase, PackMaintenance, reclaimOrphanPacks } from '@tributary/repository';
 import { ConditionalWrites, enforcesConditionalWrites, ObjectStore, probeConditionalWrites } from '@tributary/storage';
 import { CursorRepository, redisPrefixFor } from '../cursors/cursor.repository';
 import { AppendNotifier } from '../topics/append-notifier';
@@ -128,7 +128,7 @@ export class BrokerContext {
       logger('info', describeFence(fence.mode, opts.store.url, conditionalWrites, prefix));
       const notifier = new AppendNotifier(redis, sub, prefix);
       await notifier.start();
-      await sweepLeftoverPacks(opts.store, logger);
+      await reclaimLeftoverPacks(opts.store, logger);
       // Subscribers following the same topic read the same ranges at about the same time: keep recent ones.
       const db = await ObjectDatabase.open(opts.store, { sharedReadBytes: SHARED_READ_BYTES });
       return new BrokerContext(
@@ -201,14 +201,22 @@ function describeFence(mode: LogFenceMode, url: string, probe: ConditionalWrites
   }
 }
 
-/** Unfinished packs older than this are a killed broker's: a live one writes its pack as the bytes come. */
-const UNFINISHED_PACK_AGE_MS = 60 * 60 * 1000;
+/**
+ * Pack files without an index, or unfinished, older than this are a killed broker's: a live one writes its pack as
+ * the bytes come and its index right after the pack is stored.
+ */
+const ORPHAN_PACK_GRACE_MS = 60 * 60 * 1000;
 
 /**
- * Removes the packs brokers killed mid-publish left half-written (on a store that writes them beside their key
- * first: local disk). Nothing else does: `trib gc` refuses a broker's store.
+ * Removes the packs brokers killed mid-publish left: stored without their index (any store), or half-written
+ * beside their key (local disk), as `trib gc` removes them from a repository's store. Nothing else does: gc
+ * refuses a broker's store. A failure only postpones this to the next start.
  */
-async function sweepLeftoverPacks(store: ObjectStore, log: BrokerLogger): Promise<void> {
-  const swept = await sweepUnfinishedPacks(store, UNFINISHED_PACK_AGE_MS);
-  if (swept.files) log('info', `removed ${swept.files} unfinished pack file(s), ${swept.bytes} bytes, that a broker killed mid-publish left`);
+async function reclaimLeftoverPacks(store: ObjectStore, log: BrokerLogger): Promise<void> {
+  try {
+    const r = await reclaimOrphanPacks(store, { graceMs: ORPHAN_PACK_GRACE_MS });
+    if (r.files) log('info', `removed ${r.files} unfinished pack file(s), ${r.bytes} bytes, that a broker killed mid-publish left`);
+  } catch (e) {
+    log('warn', `could not remove the unfinished packs killed brokers left (tried again at the next start): ${(e as Error).message}`);
+  }
 }
