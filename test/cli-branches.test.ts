@@ -35,6 +35,16 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(JSON.parse(ok(repo, ['branch', '--json']).stdout)).toHaveLength(1);
   });
 
+  it('takes a name again once the branch or tag nested in it is deleted, as git does', () => {
+    ok(repo, ['branch', 'exp/a']);
+    ok(repo, ['branch', '-d', 'exp/a']);
+    ok(repo, ['branch', 'exp']);
+    ok(repo, ['tag', 'v1/rc']);
+    ok(repo, ['tag', '-d', 'v1/rc']);
+    ok(repo, ['tag', 'v1']);
+    expect(JSON.parse(ok(repo, ['branch', '--json']).stdout).map((b: { name: string }) => b.name)).toEqual(['exp', 'main']);
+  });
+
   it('refuses to delete a branch HEAD has not merged, whose commits gc would take, unless -D', () => {
     ok(repo, ['branch', 'feature']);
     ok(repo, ['switch', 'feature']);

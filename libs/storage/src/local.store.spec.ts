@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { promises as fs } from 'node:fs';
+import { promises as fs, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -118,6 +118,15 @@ describe('LocalStore', () => {
     await expect(store.compareAndSwap('d', undefined, Buffer.from('x'))).rejects.toMatchObject({
       code: 'FAILED_PRECONDITION',
     });
+    expect(await store.readVersioned('d/x')).toBeDefined();
+  });
+
+  it('swaps a key in where a deleted nested key left its empty folder, as a ref `a` after `a/b` is deleted', async () => {
+    const nested = await store.compareAndSwap('refs/a/b', undefined, Buffer.from('x'));
+    await store.deleteVersioned('refs/a/b', nested);
+    expect(statSync(path.join(store.root, 'refs', 'a')).isDirectory()).toBe(true);
+    const version = await store.compareAndSwap('refs/a', undefined, Buffer.from('y'));
+    expect(await store.readVersioned('refs/a')).toEqual({ data: Buffer.from('y'), version });
   });
 
   it('lists neither foreign names, temporary files, locks nor symlinks', async () => {

@@ -9,6 +9,7 @@ import {
   promises as fs,
   readFileSync,
   renameSync,
+  rmdirSync,
   statSync,
   Stats,
   unlinkSync,
@@ -239,7 +240,7 @@ export class LocalStore implements ObjectStore {
         await this.expectVersion(key, file, expected);
         await this.withTemp(dir, data, 0o644, (temp) => {
           assertHeld();
-          renameSync(temp, file);
+          renameOntoKey(temp, file);
         });
         await fsyncDir(dir);
         return versionOf(data);
@@ -679,6 +680,26 @@ function statOrAbsent(file: string, stat: (file: string) => Stats = statSync): S
 }
 
 /** The path does not name an object: missing, or a parent is a file. */
+/**
+ * Renames `temp` to `file`, where an empty directory may stand: the folder a deleted nested key (`a/b`) left, which
+ * holds no key and so must not keep `a` from being written. A directory holding anything still fails the rename. A
+ * writer creating a key inside the folder meanwhile cannot lose its work to the rmdir: its files make the folder
+ * non-empty, and one that finds the folder gone makes it again (see creating).
+ */
+function renameOntoKey(temp: string, file: string): void {
+  try {
+    renameSync(temp, file);
+  } catch (e) {
+    if (errno(e) !== 'EISDIR') throw e;
+    try {
+      rmdirSync(file);
+    } catch {
+      throw e;
+    }
+    renameSync(temp, file);
+  }
+}
+
 function isAbsence(e: unknown): boolean {
   const code = errno(e);
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
