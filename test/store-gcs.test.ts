@@ -119,31 +119,75 @@ describe('GcsStore', () => {
     }
   });
 
-  // The GCS client's read stream neither ends nor fails when its connection closes mid-body: a reader waited on it
-  // forever, and a CLI with nothing else pending exited 0 as if its checkout or verify had passed.
-  it('fails a download whose connection closes mid-body with Unavailable naming the URL, not a hang', async () => {
-    let cuts = 0;
+  /** A store behind a fault proxy that cuts the next `cuts` downloads after `cutAt` bytes of their body. */
+  async function cutting(url: string, change?: () => Promise<void>) {
+    const faults = { cuts: 0, cutAt: 300_000, change, downloads: [] as string[] };
     const { hostname, port } = new URL(fake.env.STORAGE_EMULATOR_HOST);
-    const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, (req) =>
-      cuts > 0 && req.method === 'GET' && req.url?.includes('alt=media') ? (cuts--, { afterBytes: 300_000, then: 'cut' as const }) : undefined,
-    );
+    const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, async (req) => {
+      if (req.method !== 'GET' || !req.url?.includes('alt=media')) return undefined;
+      faults.downloads.push(req.url);
+      // Another writer replaces the object between the cut and the resumed download.
+      if (req.url.includes('generation=') && faults.change) await faults.change();
+      return faults.cuts > 0 ? (faults.cuts--, { afterBytes: faults.cutAt, then: 'cut' as const }) : undefined;
+    });
+    await (await GcsStore.open(url, { create: true })).close();
+    const restore = setEnv({ STORAGE_EMULATOR_HOST: `http://127.0.0.1:${proxy.port}` });
     try {
-      const url = `gs://${uniqueBucket()}/p`;
-      await (await GcsStore.open(url, { create: true })).close();
-      await withEnv({ STORAGE_EMULATOR_HOST: `http://127.0.0.1:${proxy.port}` }, async () => {
-        const store = await GcsStore.open(url, { requestTimeoutMs: 2000 });
-        await store.putIfAbsent('packs/a.pack', pattern(0, 1 << 20));
-        cuts = 2;
-        for (const read of [() => store.get('packs/a.pack'), () => store.getRange('packs/a.pack', { offset: 1000, length: 800_000 })]) {
-          const error = await read().catch((e: unknown) => e);
-          expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(`cannot read packs/a.pack in ${url}`) });
-        }
-        expect(proxy.requests.filter((r) => r.faulted)).toHaveLength(2);
-        // Whole again once the connection holds.
-        expectBytes(await store.get('packs/a.pack'), pattern(0, 1 << 20));
-        await store.close();
-      });
+      return { store: await GcsStore.open(url, { requestTimeoutMs: 2000 }), proxy, faults };
     } finally {
+      restore();
+    }
+  }
+
+  // The GCS client's read stream neither ends nor fails when its connection closes mid-body: a reader waited on it
+  // forever, and a CLI with nothing else pending exited 0 as if its checkout or verify had passed. Only the idle
+  // limit shows it; the read is then resumed, and fails once the resumes run out.
+  it('resumes a download whose connection closes mid-body, pinned to its generation, and fails with Unavailable naming the URL, not a hang, when it keeps closing', async () => {
+    const url = `gs://${uniqueBucket()}/p`;
+    const { store, proxy, faults } = await cutting(url);
+    try {
+      await store.putIfAbsent('packs/a.pack', pattern(0, 1 << 20));
+      const { version } = (await store.readVersioned('packs/a.pack'))!;
+      faults.downloads.length = 0;
+      faults.cuts = 1;
+      expectBytes(await store.get('packs/a.pack'), pattern(0, 1 << 20));
+      faults.cuts = 1;
+      expectBytes(await store.getRange('packs/a.pack', { offset: 1000, length: 800_000 }), pattern(1000, 800_000));
+      // Each cut download was asked for once, then its rest once, of the same generation.
+      expect(faults.downloads).toHaveLength(4);
+      for (const resumed of [faults.downloads[1], faults.downloads[3]]) expect(resumed).toContain(`generation=${version}`);
+      [faults.cuts, faults.cutAt] = [100, 100_000];
+      const error = await store.get('packs/a.pack').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(`cannot read packs/a.pack in ${url}`) });
+      expect(faults.downloads).toHaveLength(8);
+      expect(proxy.requests.filter((r) => r.faulted)).toHaveLength(6);
+      // Whole again once the connection holds.
+      faults.cuts = 0;
+      expectBytes(await store.get('packs/a.pack'), pattern(0, 1 << 20));
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+
+  it('fails a resumed download whose object was replaced meanwhile, never splicing two generations', async () => {
+    const url = `gs://${uniqueBucket()}/p`;
+    const direct = await GcsStore.open(url, { create: true });
+    const replace = async () => {
+      const { version } = (await direct.readVersioned('packs/a.pack'))!;
+      await direct.compareAndSwap('packs/a.pack', version, pattern(7, 1 << 20));
+    };
+    const { store, proxy, faults } = await cutting(url, replace);
+    try {
+      await store.putIfAbsent('packs/a.pack', pattern(0, 1 << 20));
+      faults.cuts = 1;
+      await expect(store.get('packs/a.pack')).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: expect.stringMatching(new RegExp(`^cannot read packs/a.pack in ${url}: it changed while it was read`)),
+      });
+      expect(faults.downloads).toHaveLength(2);
+    } finally {
+      await store.close();
       await proxy.close();
     }
   });

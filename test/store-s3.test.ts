@@ -422,6 +422,93 @@ describe('S3Store', () => {
   });
 
   describe('reads', () => {
+    /** A store behind a fault proxy that cuts the next `cuts` GETs of packs and refs after `cutAt` bytes of their body. */
+    async function cutting(bucket: string, change?: () => Promise<void>) {
+      const faults = { cuts: 0, cutAt: 300_000, change, gets: [] as { range?: string; ifMatch?: string }[] };
+      const { hostname, port } = new URL(emulator.endpoint);
+      const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, async (req) => {
+        if (req.method !== 'GET' || !/\/(packs|refs)\//.test(req.url ?? '')) return undefined;
+        const ifMatch = req.headers['if-match'];
+        faults.gets.push({ range: req.headers.range, ifMatch });
+        // Another writer replaces the object between the cut and the resumed GET.
+        if (ifMatch && faults.change) await faults.change();
+        return faults.cuts > 0 ? (faults.cuts--, { afterBytes: faults.cutAt, then: 'cut' as const }) : undefined;
+      });
+      const store = await open(`s3://${bucket}/p`, { create: true, env: s3Env(`http://127.0.0.1:${proxy.port}`) });
+      return { store, proxy, faults, url: `s3://${bucket}/p` };
+    }
+
+    it('resumes a download whose connection is cut mid-body from where it stopped, pinned to its ETag', async () => {
+      const { store, proxy, faults } = await cutting('resumed-reads');
+      try {
+        const whole = pattern(0, MiB);
+        await store.putIfAbsent('packs/a.pack', whole);
+        const etag = (await store.readVersioned('packs/a.pack'))!.version;
+        faults.gets.length = 0;
+        faults.cuts = 1;
+        expectBytes(await store.get('packs/a.pack'), whole);
+        faults.cuts = 1;
+        expectBytes(await store.getRange('packs/a.pack', { offset: 1000, length: 800_000 }), pattern(1000, 800_000));
+        faults.cuts = 1;
+        expectBytes(await readStream(await store.getStream('packs/a.pack', { offset: 5, length: MiB })), whole.subarray(5));
+        // Each cut read was asked for once, then its rest once, from the byte reached and only of the same version.
+        const [full, rest, ranged, rangedRest, streamed, streamedRest] = faults.gets;
+        expect(faults.gets).toHaveLength(6);
+        expect([full.ifMatch, ranged.ifMatch, streamed.ifMatch]).toEqual([undefined, undefined, undefined]);
+        for (const resumed of [rest, rangedRest, streamedRest]) expect(resumed.ifMatch).toBe(etag);
+        expect(rest.range).toMatch(/^bytes=(\d+)-1048575$/);
+        expect(rangedRest.range).toMatch(/^bytes=(\d+)-800999$/);
+        expect(streamedRest.range).toMatch(/^bytes=(\d+)-1048575$/);
+        for (const resumed of [rest, rangedRest, streamedRest]) expect(Number(/=(\d+)-/.exec(resumed.range!)![1])).toBeGreaterThan(1000);
+        // A ref's read too, which keeps the version it started on.
+        const value = pattern(0, 600_000);
+        const version = await store.compareAndSwap('refs/heads/main', undefined, value);
+        faults.cuts = 1;
+        expect(await store.readVersioned('refs/heads/main')).toEqual({ data: value, version });
+        expect(faults.gets.slice(6).map((g) => g.ifMatch)).toEqual([undefined, version]);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('gives up on a download cut every time after three resumes, with UNAVAILABLE naming the URL', async () => {
+      const { store, proxy, faults, url } = await cutting('cut-reads');
+      try {
+        await store.putIfAbsent('packs/a.pack', pattern(0, MiB));
+        [faults.cuts, faults.cutAt] = [100, 200_000];
+        for (const read of [() => store.get('packs/a.pack'), () => store.getRange('packs/a.pack', { offset: 10, length: 900_000 })]) {
+          const before = faults.gets.length;
+          await expect(read()).rejects.toMatchObject({
+            code: 'UNAVAILABLE',
+            message: expect.stringContaining(`cannot read packs/a.pack in ${url}`),
+          });
+          expect(faults.gets.length - before).toBe(4);
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('fails a resumed download whose object was replaced meanwhile, never splicing two versions', async () => {
+      const client = sdk();
+      const replace = async () => {
+        await client.send(new PutObjectCommand({ Bucket: 'replaced-reads', Key: 'p/packs/a.pack', Body: pattern(7, MiB) }));
+      };
+      const { store, proxy, faults, url } = await cutting('replaced-reads', replace);
+      try {
+        await store.putIfAbsent('packs/a.pack', pattern(0, MiB));
+        faults.cuts = 1;
+        await expect(store.get('packs/a.pack')).rejects.toMatchObject({
+          code: 'CONFLICT',
+          message: expect.stringMatching(new RegExp(`^cannot read packs/a.pack in ${url}: it changed while it was read`)),
+        });
+        expect(faults.gets).toHaveLength(2);
+      } finally {
+        client.destroy();
+        await proxy.close();
+      }
+    });
+
     it('streams a large object in bounded chunks and can be stopped early', async () => {
       const store = await open('s3://stream-reads/r', { create: true });
       await store.putIfAbsent('big', patternStream(20 * MiB, MiB));

@@ -17,9 +17,13 @@ export interface Stall {
   readonly then: 'stall' | 'cut';
 }
 
+/** What `fault` decides for a request. */
+export type Fault = FaultAnswer | Stall | 'silence' | 'lose-answer' | undefined;
+
 /**
  * An HTTP proxy in front of a storage emulator that answers some requests itself, as an overloaded or failing
- * service would: `fault(req, n)` is asked for the n-th request (from 1) and returns the answer to give, `'silence'`
+ * service would: `fault(req, n)` is asked for the n-th request (from 1) and returns (or resolves to, after doing
+ * something to the store first) the answer to give, `'silence'`
  * to never answer (a service that stopped answering but keeps connections open), `'lose-answer'` to forward the
  * request and cut the connection once the emulator has answered (the request took effect; its answer was lost),
  * a Stall, or undefined to forward the request. `requests` lists every request seen, faulted or not.
@@ -34,14 +38,16 @@ export class HttpFaultProxy {
 
   static async start(
     target: { host: string; port: number },
-    fault: (req: IncomingMessage, n: number) => FaultAnswer | Stall | 'silence' | 'lose-answer' | undefined,
+    fault: (req: IncomingMessage, n: number) => Fault | Promise<Fault>,
   ): Promise<HttpFaultProxy> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const proxy = new HttpFaultProxy(server, (server.address() as AddressInfo).port);
-    server.on('request', (req, res) => {
-      const answer = fault(req, proxy.requests.length + 1);
-      proxy.requests.push({ method: req.method ?? '', url: req.url ?? '', faulted: answer !== undefined });
+    server.on('request', async (req, res) => {
+      const seen = { method: req.method ?? '', url: req.url ?? '', faulted: false };
+      proxy.requests.push(seen);
+      const answer = await fault(req, proxy.requests.length);
+      seen.faulted = answer !== undefined;
       if (answer === 'silence') return void req.resume();
       if (typeof answer === 'object' && 'status' in answer) {
         req.resume();

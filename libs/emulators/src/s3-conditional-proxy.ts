@@ -11,6 +11,8 @@ import { AddressInfo } from 'node:net';
  * - PutObject and CompleteMultipartUpload with `If-Match: <etag>`: 404 NoSuchKey when the key has no object,
  *   412 PreconditionFailed when its ETag differs.
  * - DeleteObject with `If-Match: <etag>`: 404 NoSuchKey when absent, 412 when the ETag differs.
+ * - GetObject with `If-Match: <etag>` (a download resumed from the byte it reached): 404 NoSuchKey when absent, 412
+ *   when the ETag differs (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
  * - Concurrent writes of one key. Mode 'serialize' (the default) evaluates each write's condition only once the
  *   previous write of that key has finished, so the first to finish wins and the others get 412, as S3 does for
  *   writes that do not overlap. Mode 'conflict' answers a conditional write that arrives while another write of
@@ -176,6 +178,19 @@ export async function startConditionalProxy(options: ConditionalProxyOptions): P
     });
   }
 
+  /** A GET with `If-Match`, judged against the object's current ETag before it is forwarded. */
+  async function readIfMatch(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
+    let etag: string | undefined;
+    try {
+      etag = await currentEtag(path);
+    } catch (e) {
+      return refuse(req, res, 503, 'ServiceUnavailable', (e as Error).message);
+    }
+    const failure = precondition('GetObject', etag, undefined, header(req, 'if-match'));
+    if (failure) return refuse(req, res, failure.status, failure.code, failure.message);
+    await forward(req, res);
+  }
+
   let endpoint = '';
   const handle: ConditionalProxy = {
     get endpoint() {
@@ -207,11 +222,14 @@ export async function startConditionalProxy(options: ConditionalProxyOptions): P
     else if (isObject && req.method === 'POST' && params.has('uploadId')) op = 'CompleteMultipartUpload';
     else if (isObject && req.method === 'DELETE' && plain) op = 'DeleteObject';
     const atomicRead = mode === 'ignore' && isObject && plain && (req.method === 'GET' || req.method === 'HEAD');
+    const pinnedRead = mode !== 'ignore' && isObject && plain && req.method === 'GET' && header(req, 'if-match') !== undefined;
     const done = op
       ? judge(req, res, op, path)
       : atomicRead
         ? withKey(decodeURIComponent(path), () => forward(req, res))
-        : forward(req, res);
+        : pinnedRead
+          ? readIfMatch(req, res, path)
+          : forward(req, res);
     done.catch((e: unknown) => {
       if (!res.headersSent) sendError(res, 500, 'InternalError', String(e));
       else res.destroy();
@@ -231,7 +249,7 @@ interface Refusal {
 }
 
 function precondition(
-  op: Operation,
+  op: Operation | 'GetObject',
   etag: string | undefined,
   ifNoneMatch: string | undefined,
   ifMatch: string | undefined,

@@ -12,19 +12,14 @@ import {
   UnavailableError,
   isTribError,
 } from '@tributary/core';
-import {
-  emptyStream,
-  isStoreKey,
-  openUploadBody,
-  readAll,
-  relayStream,
-} from './cloud/cloud-body';
+import { emptyStream, isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
+import { BrokenBody, DownloadAnswer, resumableBody, resumedNote } from './cloud/resumable-body';
 import { Crc32c } from './gcs/crc32c';
 import { beforeDeadline } from './cloud/deadline';
 import { foreignAnswer, isWebPage } from './cloud/foreign-answer';
 import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { GCS_SERVICE, gcsError, gcsStatus, isGcsWebPage, isMissingBucket } from './gcs/gcs-errors';
-import { keyChanged, keyExists, keyNotFound } from './key-errors';
+import { keyChanged, keyChangedWhileRead, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
@@ -191,7 +186,12 @@ export class GcsStore implements ObjectStore {
     return readAll(await this.getStream(key, range));
   }
 
-  /** Full reads are checked against the object's CRC32C as they stream; a mismatch fails the stream (IntegrityError). */
+  /**
+   * Full reads are checked against the object's CRC32C as they stream; a mismatch fails the stream (IntegrityError).
+   * A download that breaks off is resumed from the byte reached, pinned to the object's generation, up to three times
+   * (cloud/resumable-body.ts); the rest of a full read is then a ranged read, which the client does not check, and
+   * the object ids the reader verifies are what still covers those bytes.
+   */
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateStoreKey(key);
     if (range) validateByteRange(range);
@@ -199,20 +199,48 @@ export class GcsStore implements ObjectStore {
       if (!(await this.head(key))) throw this.notFound(key);
       return emptyStream();
     }
-    const options = range ? { start: range.offset, end: range.offset + range.length - 1 } : {};
+    const start = range?.offset ?? 0;
+    let first: DownloadAnswer & { generation: string | undefined };
     try {
-      // The answer must start within the deadline; the bytes then flow under the client's own limits.
-      const { stream, headers } = await this.quick('read', key, openRead(this.file(key), options), (late) => late.stream.destroy());
-      return relayStream(stream, (e) => this.fail(e, 'read', key), {
-        idleMs: this.requestTimeoutMs,
-        bytes: announcedBytes(headers),
-        broken: (why) => new UnavailableError(`cannot read ${key} in ${this.url}: ${why}`, { url: this.url, key }),
-      });
+      first = await this.openDownload(this.file(key), key, start, range?.length);
     } catch (e) {
       // 416: the range starts at or past the end, so the object exists and the clipped range is empty.
       if (gcsStatus(e) === 416) return emptyStream();
       throw this.readError(e, key);
     }
+    const { generation } = first;
+    const rest = async (done: number, length: number) => {
+      try {
+        return await this.openDownload(this.bucket.file(this.namePrefix + key, { generation }), key, start + done, length);
+      } catch (e) {
+        // 404 for the generation: the object is no longer that version.
+        if (isObjectAbsent(e)) throw keyChangedWhileRead(this.url, key, generation!, 'generation', e);
+        throw this.readError(e, key);
+      }
+    };
+    return resumableBody(first, {
+      rest: generation ? rest : undefined,
+      // The client's read stream neither ends nor fails when its connection closes mid-body: only silence shows it.
+      idleMs: this.requestTimeoutMs,
+      fail: (e, resumed) => {
+        const what = `read ${key} in ${this.url}${resumedNote(resumed)}`;
+        const details = { url: this.url, key, action: 'read' };
+        if (e instanceof BrokenBody) return new UnavailableError(`cannot ${what}: ${e.message}`, details);
+        return isTribError(e) ? e : gcsError(e, what, this.endpoint, details);
+      },
+    });
+  }
+
+  /** Starts a download of `length` bytes (undefined: to the end) from `start`; the answer must begin within the deadline. */
+  private async openDownload(file: File, key: string, start: number, length: number | undefined) {
+    const options = length === undefined ? {} : { start, end: start + length - 1 };
+    const { stream, headers } = await this.quick('read', key, openRead(file, options), (late) => late.stream.destroy());
+    const generation = headers['x-goog-generation'];
+    return {
+      body: stream,
+      bytes: announcedBytes(headers),
+      generation: typeof generation === 'string' && /^[1-9]\d*$/.test(generation) ? generation : undefined,
+    };
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -36,3 +36,15 @@ export function keyChanged(
     change.cause === undefined ? undefined : { cause: change.cause },
   );
 }
+
+/**
+ * A download of `key` broke off, and the object is no longer the `version` it started on, so the rest cannot be
+ * read: the bytes read so far and any read now are of two different values, never to be joined.
+ */
+export function keyChangedWhileRead(url: string, key: string, version: string, versionName: string, cause?: unknown): ConflictError {
+  return new ConflictError(
+    `cannot read ${key} in ${url}: it changed while it was read (it is no longer ${versionName} ${version}); read it again`,
+    { url, key, expected: version },
+    cause === undefined ? undefined : { cause },
+  );
+}

@@ -4,6 +4,7 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -21,7 +22,7 @@ import {
   TribError,
   UnavailableError,
 } from '@tributary/core';
-import { keyChanged, keyExists, keyNotFound } from './key-errors';
+import { keyChanged, keyChangedWhileRead, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { S3Connection, S3Timeouts, S3_DEFAULT_TIMEOUTS, connectS3 } from './s3/s3-client.factory';
 import {
@@ -34,15 +35,15 @@ import {
 } from './s3/s3-errors';
 import { S3Location, parseS3Url } from './s3/s3-location';
 import { isBytes } from './bytes';
-import { isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
+import { emptyStream, isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
 import { foreignAnswer } from './cloud/foreign-answer';
+import { BrokenBody, resumableBody, resumedNote } from './cloud/resumable-body';
 import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
 /** Default multipart part size; S3's minimum is 5 MiB. Memory per upload is about (queueSize + 1) parts. */
 export const S3_PART_SIZE = 8 * 1024 * 1024;
 export const S3_UPLOAD_QUEUE_SIZE = 4;
-const READ_HIGH_WATER_MARK = 1024 * 1024;
 /** Attempts at a replayable create-if-absent that meets a concurrent conditional write (409). */
 const CONFLICT_ATTEMPTS = 5;
 
@@ -71,7 +72,8 @@ export interface S3StoreOptions {
  * - Stores that ignore conditional headers (s3rver, some S3-compatible servers) silently lose these guarantees.
  *
  * Every request has connect, idle and total timeouts, and at most 3 attempts with jittered backoff; SDK errors
- * become the project's categories, naming the store URL.
+ * become the project's categories, naming the store URL. A download whose connection breaks off mid-body is resumed
+ * from the byte reached, pinned to the object's ETag (`If-Match`), up to three times (cloud/resumable-body.ts).
  */
 export class S3Store implements ObjectStore {
   readonly url: string;
@@ -242,7 +244,7 @@ export class S3Store implements ObjectStore {
       if (isKeyAbsent(e)) return undefined;
       throw this.fail(e, 'read', key);
     }
-    const data = await readAll(this.wrapBody(out.Body as Readable | undefined, out.ContentLength, key));
+    const data = await readAll(this.resumable(out, key, 0));
     return { data, version: this.versionOf(out.ETag, 'read', key) };
   }
 
@@ -430,67 +432,64 @@ export class S3Store implements ObjectStore {
   private async fetch(key: string, range: ByteRange | undefined): Promise<Readable> {
     if (range?.length === 0) {
       if (!(await this.head(key))) throw this.notFound(key);
-      return Readable.from([]);
+      return emptyStream();
     }
     let out;
     try {
-      out = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: this.root + key,
-          Range: range && `bytes=${range.offset}-${range.offset + range.length - 1}`,
-        }),
-        this.quick,
-      );
+      out = await this.getObject(key, range);
     } catch (e) {
       if (isKeyAbsent(e)) throw this.notFound(key);
       // 416: the range starts at or past the end (or the object is empty); the object exists.
       const { code, status } = describeS3Failure(e);
-      if (range && (status === 416 || code === 'InvalidRange')) return Readable.from([]);
+      if (range && (status === 416 || code === 'InvalidRange')) return emptyStream();
       throw this.fail(e, 'read', key);
     }
-    return this.wrapBody(out.Body as Readable | undefined, out.ContentLength, key);
+    return this.resumable(out, key, range?.offset ?? 0);
+  }
+
+  private getObject(key: string, range: ByteRange | undefined, ifMatch?: string): Promise<GetObjectCommandOutput> {
+    return this.client.send(
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.root + key,
+        Range: range && `bytes=${range.offset}-${range.offset + range.length - 1}`,
+        IfMatch: ifMatch,
+      }),
+      this.quick,
+    );
   }
 
   /**
-   * The response body as a plain byte stream whose failures are the project's errors. A body that ends short of
-   * its Content-Length (a connection cut cleanly) is an error too, never a silently truncated object.
+   * The body of `first` (an answer for the bytes from `offset`) as a plain byte stream whose failures are the
+   * project's errors. A body that breaks off (a connection cut, or an end short of its Content-Length) is resumed
+   * with a ranged GET of the rest pinned to the first answer's ETag; after three resumes, or when the object has
+   * changed, the read fails: never a silently truncated object, never one made of two versions.
    */
-  private wrapBody(body: Readable | undefined, expected: number | undefined, key: string): Readable {
-    if (!body) return Readable.from([]);
-    let seen = 0;
-    // Plain events rather than an async generator: this sits on every byte read and costs about 10% less.
-    const out = new Readable({
-      highWaterMark: READ_HIGH_WATER_MARK,
-      read: () => void body.resume(),
-      destroy: (error, callback) => {
-        if (!body.readableEnded) body.destroy();
-        callback(error);
-      },
-    });
-    body.on('data', (chunk: Buffer) => {
-      seen += chunk.length;
-      if (!out.push(chunk)) body.pause();
-    });
-    body.once('end', () => {
-      if (expected === undefined || seen === expected) {
-        out.push(null);
-        return;
+  private resumable(first: GetObjectCommandOutput, key: string, offset: number): Readable {
+    if (!first.Body) return emptyStream();
+    const etag = first.ETag;
+    const rest = async (done: number, length: number) => {
+      try {
+        const out = await this.getObject(key, { offset: offset + done, length }, etag);
+        return { body: (out.Body as Readable | undefined) ?? emptyStream(), bytes: out.ContentLength };
+      } catch (e) {
+        // 412: the object is no longer that version; 404: it is gone.
+        if (isS3PreconditionFailed(e) || isKeyAbsent(e)) throw keyChangedWhileRead(this.url, key, etag!, 'ETag', e);
+        throw this.fail(e, 'read', key);
       }
-      out.destroy(
-        new UnavailableError(`cannot read ${key} in ${this.url}: the body ended after ${seen} of ${expected} bytes`, {
-          url: this.url,
-          key,
-        }),
-      );
-    });
-    body.once('error', (e) => out.destroy(this.fail(e, 'read', key)));
-    // IncomingMessage reports a connection cut mid-body as 'aborted' (and, depending on timing, not as 'error').
-    body.once('aborted', () => {
-      const cut = Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' });
-      out.destroy(this.fail(cut, 'read', key));
-    });
-    return out;
+    };
+    return resumableBody(
+      { body: first.Body as Readable, bytes: first.ContentLength },
+      {
+        rest: etag ? rest : undefined,
+        fail: (e, resumed) => {
+          const what = `read ${key} in ${this.url}${resumedNote(resumed)}`;
+          const details = { url: this.url, key, action: 'read' };
+          if (e instanceof BrokenBody) return new UnavailableError(`cannot ${what}: ${e.message}`, details);
+          return s3Error(e, what, this.where, details);
+        },
+      },
+    );
   }
 
   private versionOf(etag: string | undefined, action: string, key: string): string {

@@ -5,7 +5,8 @@ import { chunksOf, collectChunks } from '../stream-batches';
 
 /*
  * Request-body and response-stream plumbing shared by the cloud adapters (Azure Blob and GCS; S3 takes isStoreKey,
- * openUploadBody and readAll). Nothing here knows an SDK: errors from the SDKs are mapped by each adapter.
+ * openUploadBody and readAll; S3's and GCS's downloads go through resumable-body.ts). Nothing here knows an SDK:
+ * errors from the SDKs are mapped by each adapter.
  */
 
 /** True when a listed name (with the store prefix cut off) is a key; other names are not this store's objects. */
@@ -86,66 +87,34 @@ export async function openUploadBody(data: Buffer | Readable, limit: number): Pr
 }
 
 /**
- * Limits on a relayed download, for an SDK that may never say its connection closed mid-body (the GCS client's
- * read stream then neither ends nor fails, and a process waiting on it exits as if done).
- */
-export interface RelayLimits {
-  /** Longest wait for the source's next bytes while the reader asks for them. */
-  readonly idleMs: number;
-  /** The bytes the answer announced (its Content-Length); undefined when it announced none. */
-  readonly bytes: number | undefined;
-  /** The error for a source that stalls or ends short: `why` says which. */
-  readonly broken: (why: string) => unknown;
-}
-
-/**
  * Re-emits `source` (a stream, or the chunks of one) with every error replaced by `mapError(error)`, so SDK errors
- * never reach a reader. Destroying the result destroys the source. With `limits`, a source that yields nothing for
- * `idleMs` while being read, or ends at another length than announced, fails the result with `limits.broken`.
+ * never reach a reader. Destroying the result destroys the source.
  */
-export function relayStream(source: Readable | AsyncGenerator<Buffer>, mapError: (e: unknown) => unknown, limits?: RelayLimits): Readable {
+export function relayStream(source: Readable | AsyncGenerator<Buffer>, mapError: (e: unknown) => unknown): Readable {
   // Until the reader starts, an error would have no listener and crash the process; the iterator below still
   // sees it, because it reads the stream's errored state.
   if (source instanceof Readable) source.on('error', () => undefined);
   async function* relay(): AsyncGenerator<Buffer> {
     const chunks: AsyncIterator<Buffer | string> = source instanceof Readable ? chunksOf(source) : source;
-    let seen = 0;
     let ended = false;
     try {
       for (;;) {
         let next: IteratorResult<Buffer | string>;
         try {
-          next = limits ? await withinIdleLimit(chunks.next(), limits) : await chunks.next();
+          next = await chunks.next();
         } catch (e) {
-          if (e instanceof IdleLimitExceeded) {
-            if (source instanceof Readable) source.destroy();
-            throw limits!.broken(`no bytes came for ${limits!.idleMs} ms`);
-          }
           throw mapError(e);
         }
         if (next.done) break;
-        const chunk = asBuffer(next.value);
-        seen += chunk.length;
-        yield chunk;
+        yield asBuffer(next.value);
       }
       ended = true;
     } finally {
       // A reader that stops early ends the source too (chunksOf's clean-up destroys the stream).
       if (!ended) await chunks.return?.(undefined);
     }
-    if (limits?.bytes !== undefined && seen !== limits.bytes) throw limits.broken(`the body ended after ${seen} of ${limits.bytes} bytes`);
   }
   return Readable.from(relay(), { objectMode: false });
-}
-
-class IdleLimitExceeded extends Error {}
-
-function withinIdleLimit<T>(next: Promise<T>, limits: RelayLimits): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new IdleLimitExceeded()), limits.idleMs);
-  });
-  return Promise.race([next, idle]).finally(() => clearTimeout(timer));
 }
 
 export function emptyStream(): Readable {
