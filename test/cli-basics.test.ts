@@ -49,6 +49,19 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     ok(cut, ['commit', '-m', 'first']);
   });
 
+  it('init --store records a file store in its normal form: a FILE:// URL or a path with a trailing / names the same store', () => {
+    const storeDir = path.join(t.dir, 'shared-store');
+    const url = pathToFileURL(storeDir).href;
+    const a = path.join(t.dir, 'a');
+    const b = path.join(t.dir, 'b');
+    ok(t.dir, ['init', a, '--store', `FILE${url.slice(4)}/`]);
+    ok(t.dir, ['init', b, '--store', `${storeDir}/`]);
+    for (const copy of [a, b]) expect(JSON.parse(readFileSync(path.join(copy, '.trib/config.json'), 'utf8')).store).toBe(url);
+    writeFileSync(path.join(a, 'a.txt'), 'a\n');
+    const id = lastLine(ok(a, ['commit', '-m', 'first']).stdout);
+    expect(JSON.parse(ok(b, ['log', '--json']).stdout).map((c: { id: string }) => c.id)).toEqual([id]);
+  });
+
   it('uses --author, then $TRIB_AUTHOR', () => {
     writeFileSync(path.join(repo, 'f'), 'x');
     ok(repo, ['commit', '-m', 'one', '--author', 'Dr Who']);

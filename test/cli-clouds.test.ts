@@ -90,6 +90,28 @@ describe.each(['s3', 'gs', 'az'])('trib on %s:// stores', (scheme) => {
     }
   });
 
+  it('a store URL names the same store whatever the case of its scheme and with a trailing /, and is recorded in its normal form', async () => {
+    const env = cloud.env;
+    const url = `${cloud.url}/named`;
+    const a = path.join(t.dir, 'a');
+    const shouted = `${scheme.toUpperCase()}${url.slice(scheme.length)}/`;
+    expect(JSON.parse((await ok(t.dir, ['init', a, '--store', shouted, '--json'], 0, { env })).stdout).store).toBe(url);
+    expect(JSON.parse(readFileSync(path.join(a, '.trib/config.json'), 'utf8')).store).toBe(url);
+    writeFileSync(path.join(a, 'beats.csv'), 'idx,R\n0,77\n');
+    const commit = lastLine((await ok(a, ['commit', '-m', 'one'], 0, { env })).stdout);
+    // Another working copy, given the plain form, works on the same store.
+    const b = path.join(t.dir, 'b');
+    await ok(t.dir, ['init', b, '--store', url], 0, { env });
+    expect(JSON.parse((await ok(b, ['log', '--json'], 0, { env })).stdout).map((c: { id: string }) => c.id)).toEqual([commit]);
+    // An empty segment names no store.
+    for (const bad of [`${url}//x`, `${cloud.url.split('/').slice(0, 3).join('/')}//`]) {
+      const r = await trib(t.dir, ['init', path.join(t.dir, 'c'), '--store', bad], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(`bad store URL ${JSON.stringify(bad)}: the prefix must be /-separated segments`);
+    }
+  });
+
   it('a missing bucket is a clear error naming the URL (only init creates one)', async () => {
     const env = cloud.env;
     const repo = path.join(t.dir, 'ds');

@@ -97,8 +97,9 @@ export class Repository implements CommitReader {
   static async init(dir: string, opts: { storeUrl?: string; initialBranch?: string; bare?: boolean } = {}): Promise<Repository> {
     const workdir = path.resolve(dir);
     const tribDir = path.join(workdir, TRIB_DIR);
-    // A bad URL, or one whose store would not outlive this process, is refused before anything is created.
-    if (opts.storeUrl !== undefined) parseDurableStoreUrl(opts.storeUrl);
+    // A bad URL, or one whose store would not outlive this process, is refused before anything is created. The
+    // normal form is what is recorded, so `S3://b/p/` and `s3://b/p` name one store in every working copy's config.
+    const givenStore = opts.storeUrl === undefined ? undefined : parseDurableStoreUrl(opts.storeUrl).url;
     await makeDirectory(workdir).catch((e: NodeJS.ErrnoException) => {
       const notDir = e.code === 'EEXIST' || e.code === 'ENOTDIR';
       if (notDir) throw new FailedPreconditionError(`${workdir} is not a directory`);
@@ -111,7 +112,7 @@ export class Repository implements CommitReader {
     if (await exists(path.join(tribDir, REPOSITORY_CONFIG_FILE))) throw new FailedPreconditionError(`${workdir} is already a trib repository`);
     const branch = opts.initialBranch ?? 'main';
     validateRefName(branch, 'branch name');
-    const storeUrl = opts.storeUrl ?? pathToFileURL(path.join(tribDir, 'store')).href;
+    const storeUrl = givenStore ?? pathToFileURL(path.join(tribDir, 'store')).href;
     const store = await openStore(storeUrl, { create: true });
     const config: StoreConfig = { format: FORMAT, id: randomBytes(16).toString('hex') };
     try {
@@ -129,7 +130,7 @@ export class Repository implements CommitReader {
       const branch = head && 'symbolic' in head.target ? head.target.symbolic.replace(/^refs\/heads\//, '') : undefined;
       await writeWorktreeBase(tribDir, { commit: undefined, ...(branch !== undefined ? { branch } : {}) });
     }
-    const local: LocalConfig = { format: FORMAT, ...(opts.storeUrl ? { store: opts.storeUrl } : {}), ...(opts.bare ? { bare: true } : {}) };
+    const local: LocalConfig = { format: FORMAT, ...(givenStore ? { store: givenStore } : {}), ...(opts.bare ? { bare: true } : {}) };
     await writeFileDurably(path.join(tribDir, REPOSITORY_CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
     await store.close();
     return Repository.openAt(workdir, false);

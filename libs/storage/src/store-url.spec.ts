@@ -38,6 +38,19 @@ describe('parseStoreUrl', () => {
     expect(parseStoreUrl('az://container/p')).toMatchObject({ scheme: 'az', bucket: 'container', prefix: 'p' });
   });
 
+  it('takes a scheme in any case and a trailing / as naming the same store, in lower case without it', () => {
+    for (const [url, normal] of [
+      ['FILE:///data/repo/', 'file:///data/repo'],
+      ['S3://bucket/p/', 's3://bucket/p'],
+      ['Gs://bucket/p/', 'gs://bucket/p'],
+      ['AZ://container/p/', 'az://container/p'],
+      ['MEM://x', 'mem://x'],
+    ]) {
+      expect(parseStoreUrl(url).url).toBe(normal);
+      expect(parseStoreUrl(normal).url).toBe(normal);
+    }
+  });
+
   it.each([
     ['relative/path', 'expected file:///absolute/path'],
     ['file://host/share/x', 'expected file:///absolute/path'],
@@ -52,6 +65,9 @@ describe('parseStoreUrl', () => {
     ['s3://bucket/a/../b', 'the prefix'],
     ['s3://bucket/a//b', 'the prefix'],
     ['s3://bucket//a', 'the prefix'],
+    ['s3://bucket//', 'the prefix'],
+    ['gs://bucket/a//', 'the prefix'],
+    ['AZ://container//', 'the prefix'],
     ['gs://bucket/a/%2e%2e/b', 'the prefix'],
     ['s3://user:secret@bucket/p', 'credentials'],
     ['ftp://host/x', 'unknown scheme "ftp"'],

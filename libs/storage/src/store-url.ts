@@ -30,8 +30,9 @@ const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * Parses a storage URL: `file:///absolute/path` (a bare absolute path is taken as one), `mem://name`,
- * `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`. Throws InvalidArgumentError naming the URL
- * and the accepted forms.
+ * `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`. The scheme may be in any case (RFC 3986), and
+ * a trailing `/` is no part of a path or prefix: `url` is the normal form, lower-case scheme and no trailing `/`, so
+ * two spellings of one store compare equal. Throws InvalidArgumentError naming the URL and the accepted forms.
  */
 export function parseStoreUrl(url: string): StoreLocation {
   return parseLocation(url, FORMS);
@@ -81,8 +82,10 @@ function parseLocation(url: string, forms: string): StoreLocation {
       if (parsed.hash) throw bad(url, 'a store URL takes no fragment');
       // The raw path, because URL parsing would quietly resolve `.` and `..` segments.
       const rawPath = url.slice(url.indexOf('://') + 3).split(/[?#]/)[0];
-      const prefix = rawPath.slice(rawPath.indexOf('/') + 1 || rawPath.length).replace(/\/$/, '');
-      if (prefix !== '') {
+      const tail = rawPath.slice(rawPath.indexOf('/') + 1 || rawPath.length);
+      const prefix = tail.replace(/\/$/, '');
+      // `s3://bucket//`: the one segment there is empty.
+      if (prefix !== '' || tail === '/') {
         try {
           validateStoreKey(prefix);
         } catch {

@@ -6,6 +6,7 @@ describe('parseS3Url', () => {
     ['s3://bucket/', 'bucket', '', 's3://bucket'],
     ['s3://my.bucket-1/team/repo', 'my.bucket-1', 'team/repo', 's3://my.bucket-1/team/repo'],
     ['s3://bkt/team/repo/', 'bkt', 'team/repo', 's3://bkt/team/repo'],
+    ['S3://bkt/team/repo/', 'bkt', 'team/repo', 's3://bkt/team/repo'],
   ])('parses %s', (url, bucket, prefix, normalized) => {
     expect(parseS3Url(url)).toEqual({ url: normalized, bucket, prefix });
   });
@@ -18,6 +19,8 @@ describe('parseS3Url', () => {
     [`s3://${'b'.repeat(64)}`, 'bucket name'],
     ['s3://bkt/../x', 'prefix'],
     ['s3://bkt/a//b', 'prefix'],
+    ['s3://bkt//', 'prefix'],
+    ['S3://bkt/x?endpoint=http://h', 'query'],
     ['s3://bkt/a b', 'prefix'],
     ['s3://bkt/x?endpoint=http://h', 'query'],
     ['s3://bkt/x#frag', 'query'],
