@@ -112,6 +112,19 @@ describe.each(['s3', 'gs', 'az'])('trib on %s:// stores', (scheme) => {
     }
   });
 
+  // A setting the user must fix, as a missing variable is (credentials the service refuses are exit 3).
+  it('missing credentials are exit 2 in one line naming what to set', async () => {
+    const repo = path.join(t.dir, 'ds');
+    await ok(t.dir, ['init', repo, '--store', cloud.url], 0, { env: cloud.env });
+    const { env, name } = withoutCredentials(scheme, cloud.env, t.dir);
+    for (const [cwd, args] of [[repo, ['log']], [t.dir, ['init', path.join(t.dir, 'fresh'), '--store', cloud.url]]] as const) {
+      const r = await trib(cwd, [...args], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(name);
+    }
+  });
+
   it('a missing bucket is a clear error naming the URL (only init creates one)', async () => {
     const env = cloud.env;
     const repo = path.join(t.dir, 'ds');
@@ -170,4 +183,16 @@ describe.each(['s3', 'gs', 'az'])('trib on %s:// stores', (scheme) => {
 function rangeLength(req: IncomingMessage): number {
   const range = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? req.headers['x-ms-range'] ?? ''));
   return range ? Number(range[2]) - Number(range[1]) + 1 : 0;
+}
+
+/** `env` without any credentials for `scheme`'s cloud (nor the emulator, whose client needs none), and the variable to set. */
+function withoutCredentials(scheme: string, env: Record<string, string>, home: string): { env: NodeJS.ProcessEnv; name: string } {
+  if (scheme === 's3') return { env: { ...env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined }, name: 'AWS_ACCESS_KEY_ID' };
+  if (scheme === 'az') {
+    const none = { AZURE_STORAGE_CONNECTION_STRING: undefined, AZURE_STORAGE_ACCOUNT: undefined, AZURE_STORAGE_KEY: undefined };
+    return { env: { ...env, ...none }, name: 'AZURE_STORAGE_CONNECTION_STRING' };
+  }
+  // Application Default Credentials: the variable, gcloud's file under HOME, and (not on this machine) GCE's metadata server.
+  const none = { STORAGE_EMULATOR_HOST: undefined, GOOGLE_APPLICATION_CREDENTIALS: undefined, CLOUDSDK_CONFIG: undefined };
+  return { env: { ...env, ...none, HOME: home, METADATA_SERVER_DETECTION: 'none' }, name: 'GOOGLE_APPLICATION_CREDENTIALS' };
 }

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { GcsStore } from '../libs/storage/src/gcs.store';
 import {
@@ -67,6 +70,30 @@ describe('GcsStore', () => {
         message: `STORAGE_EMULATOR_HOST=${host} wants a scheme, as in http://${host}`,
       });
     });
+  });
+
+  // Missing credentials are a setting to fix (FAILED_PRECONDITION, exit 2), as on S3 and Azure; without this the
+  // client sent its requests without any, and GCS's refusal read as credentials rejected.
+  it('says which variable to set when it finds no credentials, or none in GOOGLE_APPLICATION_CREDENTIALS', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'trib-no-gcloud-'));
+    // Application Default Credentials: the variable, gcloud's file under HOME, and (not on this machine) GCE's metadata server.
+    const none = { STORAGE_EMULATOR_HOST: undefined, GOOGLE_APPLICATION_CREDENTIALS: undefined, CLOUDSDK_CONFIG: undefined, HOME: home, METADATA_SERVER_DETECTION: 'none' };
+    try {
+      await withEnv(none, async () => {
+        await expect(GcsStore.open('gs://any-bucket/p')).rejects.toMatchObject({
+          code: 'FAILED_PRECONDITION',
+          message: expect.stringMatching(/^cannot open store gs:\/\/any-bucket\/p: no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS/),
+        });
+      });
+      await withEnv({ ...none, GOOGLE_APPLICATION_CREDENTIALS: path.join(home, 'missing.json') }, async () => {
+        await expect(GcsStore.open('gs://any-bucket/p')).rejects.toMatchObject({
+          code: 'FAILED_PRECONDITION',
+          message: expect.stringContaining(`GOOGLE_APPLICATION_CREDENTIALS=${path.join(home, 'missing.json')} gives no credentials`),
+        });
+      });
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('refuses a missing bucket with NotFound naming the URL, and creates it only when asked', async () => {

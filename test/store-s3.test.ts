@@ -26,7 +26,7 @@ import {
 } from '../libs/storage/src/testing/store-contract';
 import { ConditionalProxy, startConditionalProxy } from './support/s3-conditional-proxy';
 import { S3Emulator, s3Env, startS3Emulator } from './support/s3rver-harness';
-import { closedPort, expectLostAnswersTakenAsDone, expectWebPagesRefused, withWebServer } from './support/cloud-store-helpers';
+import { closedPort, expectLostAnswersTakenAsDone, expectWebPagesRefused, withEnv, withWebServer } from './support/cloud-store-helpers';
 import { HttpFaultProxy } from './support/http-fault-proxy';
 
 const MiB = 1024 * 1024;
@@ -105,11 +105,24 @@ describe('S3Store', () => {
       });
     });
 
+    // Missing credentials are a setting to fix (FAILED_PRECONDITION, exit 2), as on Azure and GCS.
     it('asks for keys instead of probing instance metadata when an endpoint is set without them', async () => {
       const env = { AWS_ENDPOINT_URL_S3: emulator.endpoint };
       await expect(S3Store.open('s3://guarded/x', { env })).rejects.toMatchObject({
-        code: 'PERMISSION_DENIED',
+        code: 'FAILED_PRECONDITION',
         message: expect.stringMatching(/s3:\/\/guarded\/x.*AWS_ACCESS_KEY_ID/),
+      });
+    });
+
+    it('asks for keys when the SDK finds none for AWS itself', async () => {
+      const none = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined };
+      const noFiles = { AWS_CONFIG_FILE: '/nonexistent/config', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials' };
+      const noMetadata = { AWS_EC2_METADATA_DISABLED: 'true', AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined };
+      await withEnv({ ...none, ...noFiles, ...noMetadata }, async () => {
+        await expect(S3Store.open('s3://guarded/x', { env: { AWS_REGION: 'us-east-1' } })).rejects.toMatchObject({
+          code: 'FAILED_PRECONDITION',
+          message: expect.stringMatching(/^cannot open store s3:\/\/guarded\/x at AWS S3: .*; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/),
+        });
       });
     });
 

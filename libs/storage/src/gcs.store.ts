@@ -6,6 +6,7 @@ import { Bucket, File, IdempotencyStrategy, Storage } from '@google-cloud/storag
 import {
   AlreadyExistsError,
   ConflictError,
+  FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
   TribError,
@@ -18,7 +19,7 @@ import { Crc32c } from './gcs/crc32c';
 import { beforeDeadline } from './cloud/deadline';
 import { foreignAnswer, isWebPage } from './cloud/foreign-answer';
 import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
-import { GCS_SERVICE, gcsError, gcsStatus, isGcsWebPage, isMissingBucket } from './gcs/gcs-errors';
+import { GCS_SERVICE, gcsError, gcsReason, gcsStatus, isGcsWebPage, isMissingBucket } from './gcs/gcs-errors';
 import { keyChanged, keyChangedWhileRead, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
@@ -77,6 +78,8 @@ export class GcsStore implements ObjectStore {
   private readonly requestTimeoutMs: number;
   private readonly quickRequestMs: number;
   private readonly listPageSize: number;
+  /** STORAGE_EMULATOR_HOST is set: the client then sends no credentials at all. */
+  private readonly emulated: boolean;
 
   private constructor(url: string, bucket: string, prefix: string, options: GcsStoreOptions) {
     if (!BUCKET_NAME.test(bucket)) {
@@ -105,6 +108,7 @@ export class GcsStore implements ObjectStore {
     if (emulator && !/^https?:\/\//i.test(emulator)) {
       throw new InvalidArgumentError(`STORAGE_EMULATOR_HOST=${emulator} wants a scheme, as in http://${emulator}`);
     }
+    this.emulated = Boolean(emulator);
     this.endpoint = emulator || 'https://storage.googleapis.com';
     this.storage = new Storage({
       // With an emulator the client skips authentication; a project id keeps it from asking the metadata server.
@@ -151,8 +155,35 @@ export class GcsStore implements ObjectStore {
       );
     }
     const store = new GcsStore(location.url, location.bucket, location.prefix, opts);
+    await store.checkCredentials();
     await store.checkBucket(opts.create ?? false);
     return store;
+  }
+
+  /**
+   * Finds the Application Default Credentials before the first request (the client keeps them for the later ones).
+   * When it finds none, the client sends its requests without, and GCS's refusal would read as credentials
+   * rejected; no credentials, or a GOOGLE_APPLICATION_CREDENTIALS it cannot use, is a setting to fix (exit 2), as
+   * missing S3 keys or Azure connection strings are.
+   */
+  private async checkCredentials(): Promise<void> {
+    if (this.emulated) return;
+    try {
+      await this.storage.authClient.getClient();
+    } catch (e) {
+      const reason = gcsReason(e);
+      const file = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      if (file) {
+        const message = `cannot open store ${this.url}: GOOGLE_APPLICATION_CREDENTIALS=${file} gives no credentials: ${reason}`;
+        throw new FailedPreconditionError(message, { url: this.url, variable: 'GOOGLE_APPLICATION_CREDENTIALS' }, { cause: e });
+      }
+      // google-auth-library's own words for "none found", which the storage client checks for too.
+      if (/Could not load the default credentials/.test(reason)) {
+        const message = `cannot open store ${this.url}: no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a key file or run \`gcloud auth application-default login\` (STORAGE_EMULATOR_HOST for an emulator)`;
+        throw new FailedPreconditionError(message, { url: this.url }, { cause: e });
+      }
+      throw gcsError(e, `open store ${this.url} at ${this.endpoint}`, this.endpoint, { url: this.url });
+    }
   }
 
   async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {

@@ -19,7 +19,7 @@ describe('s3Error', () => {
     [service('AccessDenied', 403, 'Access Denied'), 'PERMISSION_DENIED'],
     [service('Unknown', 403), 'PERMISSION_DENIED'],
     [service('InvalidAccessKeyId', 403), 'PERMISSION_DENIED'],
-    [Object.assign(new Error('no keys'), { name: 'CredentialsProviderError' }), 'PERMISSION_DENIED'],
+    [Object.assign(new Error('no keys'), { name: 'CredentialsProviderError' }), 'FAILED_PRECONDITION'],
     [service('PreconditionFailed', 412), 'CONFLICT'],
     [service('ConditionalRequestConflict', 409), 'CONFLICT'],
     [service('PermanentRedirect', 301), 'FAILED_PRECONDITION'],

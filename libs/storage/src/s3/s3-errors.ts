@@ -120,7 +120,11 @@ export function s3Error(e: unknown, what: string, endpoint: string, details: Rec
   if (status === 404 || code === 'NoSuchKey' || code === 'NotFound') {
     return new NotFoundError(message, all, { cause: e });
   }
-  if (code === 'CredentialsProviderError') return new PermissionDeniedError(message, all, { cause: e });
+  // No credentials found is a setting to fix, as Azure's and GCS's are: not a refusal by the service.
+  if (code === 'CredentialsProviderError') {
+    const hint = /AWS_ACCESS_KEY_ID/.test(message) ? '' : '; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)';
+    return new FailedPreconditionError(`${message}${hint}`, all, { cause: e });
+  }
   if (DENIED.has(code) || status === 401 || status === 403) {
     return new PermissionDeniedError(`${message}; check the credentials for ${endpoint}`, all, { cause: e });
   }
