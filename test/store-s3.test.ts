@@ -24,6 +24,7 @@ import {
   patternStream,
   readStream,
 } from '../libs/storage/src/testing/store-contract';
+import { startFakeGcs } from './support/fake-gcs-server';
 import { ConditionalProxy, startConditionalProxy } from './support/s3-conditional-proxy';
 import { S3Emulator, s3Env, startS3Emulator } from './support/s3rver-harness';
 import { closedPort, expectLostAnswersTakenAsDone, expectWebPagesRefused, withEnv, withWebServer } from './support/cloud-store-helpers';
@@ -164,6 +165,22 @@ describe('S3Store', () => {
             });
           }
         });
+      }
+    });
+
+    it('says a server that answers the bucket 404 without an S3 error is not S3, naming the endpoint, rather than that the bucket is missing', async () => {
+      // The GCS stand-in: a storage server, but not S3's API, whose 404 carries a JSON error.
+      const gcs = await startFakeGcs();
+      try {
+        for (const create of [false, true]) {
+          const error = await S3Store.open('s3://some-bucket/p', { env: s3Env(gcs.endpoint), create }).catch((e: unknown) => e);
+          expect(error).toMatchObject({
+            code: 'NOT_FOUND',
+            message: `cannot open store s3://some-bucket/p at ${gcs.endpoint}: it answered HTTP 404 without an S3 error code (a proxy or another server?)`,
+          });
+        }
+      } finally {
+        await gcs.stop();
       }
     });
 

@@ -343,6 +343,7 @@ export class S3Store implements ObjectStore {
       // A web server's 404 page says nothing about the bucket.
       if (!isS3NotFound(e) || isS3WebPage(e)) throw this.openError(e);
     }
+    if (await this.bucketAnswersList()) return;
     if (!create) {
       throw new NotFoundError(`no store at ${this.url}: bucket ${this.bucket} does not exist at ${this.where}`, {
         url: this.url,
@@ -371,6 +372,28 @@ export class S3Store implements ObjectStore {
         );
       }
       throw this.openError(e, 'create store');
+    }
+  }
+
+  /**
+   * After a 404 to HeadBucket, which has no body to say whose 404 it is: asks for one key, whose 404 S3 sends with
+   * an XML body naming NoSuchBucket. False then; true when the listing works after all. Any other 404 came from a
+   * server that does not speak S3 (another storage API, a proxy), which is said, naming the endpoint, rather than
+   * that the bucket is missing.
+   */
+  private async bucketAnswersList(): Promise<boolean> {
+    try {
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }), this.quick);
+      return true;
+    } catch (e) {
+      const { code, status } = describeS3Failure(e);
+      if (code === 'NoSuchBucket') return false;
+      if (status !== 404 || isS3WebPage(e)) throw this.openError(e);
+      const what = `open store ${this.url} at ${this.where}`;
+      throw new NotFoundError(`cannot ${what}: it answered HTTP 404 without an S3 error code (a proxy or another server?)`, {
+        url: this.url,
+        endpoint: this.endpoint,
+      }, { cause: e });
     }
   }
 
