@@ -527,6 +527,51 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     for (const [f, bytes] of committed) expect(readFileSync(path.join(repo, f)).equals(bytes)).toBe(true);
   });
 
+  it('a folder of the user where a move finished forwards would write a file is refused, never deleted', () => {
+    ok(repo, ['commit', '-m', 'first']);
+    const committed = readFileSync(path.join(repo, 'f3.bin'));
+    // The forced switch onto HEAD's own tree has f3.bin alone to write, and is killed before it is in place.
+    rmSync(path.join(repo, 'f3.bin'));
+    crash(['switch', 'main', '--force'], 'checkout.before-rename:1');
+    mkdirSync(path.join(repo, 'f3.bin'));
+    writeFileSync(path.join(repo, 'f3.bin', 'mine.txt'), 'mine\n');
+    const r = trib(repo, ['status']);
+    expect([r.code, r.stderr.trim()]).toEqual([
+      2,
+      'trib status: cannot settle the switch or merge that was cut short: it would overwrite f3.bin/mine.txt, which is not tracked; move it away and run the command again',
+    ]);
+    expect(readFileSync(path.join(repo, 'f3.bin', 'mine.txt'), 'utf8')).toBe('mine\n');
+    rmSync(path.join(repo, 'f3.bin'), { recursive: true });
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'main', clean: true });
+    expect(readFileSync(path.join(repo, 'f3.bin')).equals(committed)).toBe(true);
+  });
+
+  it('a file of the user where an undone move would make a folder is refused, never deleted', () => {
+    mkdirSync(path.join(repo, 'sub'));
+    writeFileSync(path.join(repo, 'sub', 's.bin'), randomBytes(1000));
+    ok(repo, ['commit', '-m', 'first']);
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    rmSync(path.join(repo, 'sub'), { recursive: true });
+    writeFileSync(path.join(repo, 'f1.bin'), randomBytes(1000));
+    ok(repo, ['commit', '-m', 'b']);
+    ok(repo, ['switch', 'main']);
+    // Killed with sub/ removed and f1.bin not yet written: the next command puts sub/s.bin back.
+    crash(['switch', 'b'], 'checkout.before-rename:1');
+    expect(existsSync(path.join(repo, 'sub'))).toBe(false);
+    writeFileSync(path.join(repo, 'sub'), 'my notes\n');
+    const r = trib(repo, ['switch', 'b']);
+    expect([r.code, r.stderr.trim()]).toEqual([
+      2,
+      'trib switch: cannot settle the switch or merge that was cut short: it would overwrite sub, which is not tracked; move it away and run the command again',
+    ]);
+    expect(readFileSync(path.join(repo, 'sub'), 'utf8')).toBe('my notes\n');
+    expect(existsSync(path.join(repo, '.trib', 'MOVING'))).toBe(true);
+    rmSync(path.join(repo, 'sub'));
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'main', clean: true });
+    expect(existsSync(path.join(repo, 'sub', 's.bin'))).toBe(true);
+  });
+
   /** main and b, each one commit past `first`, main checked out: what the merge tests merge. Returns main's head. */
   const branchesToMerge = (): string => {
     ok(repo, ['commit', '-m', 'first']);

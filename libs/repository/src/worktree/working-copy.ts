@@ -166,8 +166,11 @@ export class WorkingCopy {
     return plan;
   }
 
-  /** What is in the way of `plan` on disk, refused unless `force` (and a symlink even then); see hiddenBlockers. */
-  private blockersOf(plan: readonly TreeChange[], opts: { force?: boolean }): Blocker[] {
+  /**
+   * What is in the way of `plan` on disk, refused unless `force` (and a symlink even then); see hiddenBlockers.
+   * `settling`: the plan settles a move cut short (see settleCutShortMove), which no option forces.
+   */
+  private blockersOf(plan: readonly TreeChange[], opts: { force?: boolean; settling?: boolean }): Blocker[] {
     // Ignored files are in no snapshot, so a check of local changes cannot see them in the way: look on disk,
     // before anything changes, so that a move that cannot finish does not start.
     const blockers = hiddenBlockers(this.repo.workdir, plan);
@@ -177,6 +180,13 @@ export class WorkingCopy {
       throw new FailedPreconditionError(`will not write through symlink ${link.path}; remove it first`);
     }
     const inTheWay = blockers.find((b) => !b.empty);
+    if (inTheWay !== undefined && opts.settling) {
+      throw new FailedPreconditionError(
+        `cannot settle the switch or merge that was cut short: it would overwrite ${inTheWay.path}, which is not tracked; ` +
+          'move it away and run the command again',
+        { path: inTheWay.path },
+      );
+    }
     if (inTheWay !== undefined && !opts.force) {
       const what = `${inTheWay.path}, which is not tracked (an ignored file?)`;
       throw new FailedPreconditionError(`would overwrite ${what}; move it away`, { path: inTheWay.path, overridable: true });
@@ -221,7 +231,9 @@ export class WorkingCopy {
    * is there, so there is nothing left to do, but a forced switch onto HEAD's own tree may have stopped midway.
    * Otherwise its paths are put back as the tree it started from has them: the working files are then as they
    * were before it began (HEAD's, unless something else moved HEAD meanwhile, which then shows as changes, as it
-   * would have without the move). Either way a path changed after the kill keeps that change (see stillAtStart).
+   * would have without the move). Either way a path changed after the kill keeps that change (see stillAtStart),
+   * and a file or folder put in the way of a path still to move is refused, never removed: the move stays recorded
+   * until it is moved away.
    */
   private async settleCutShortMove(head: HeadState): Promise<void> {
     const move = await readMove(this.repo.tribDir);
@@ -240,7 +252,8 @@ export class WorkingCopy {
     removeWriteTemps(this.repo.workdir, plan);
     const rest = await this.stillAtStart(plan, end);
     if (rest.length > 0) {
-      await this.applyMove(rest, this.blockersOf(rest, { force: true }));
+      // Not forced: what is in the way now was put there after the kill, and is the user's.
+      await this.applyMove(rest, this.blockersOf(rest, { settling: true }));
       await this.cache.save();
     }
     // Finished forwards: the files are at HEAD's commit, which the move's caller had moved before the kill.
