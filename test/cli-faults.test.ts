@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { encodeCheckedTreePage, encodeCommit, ObjectId, sha256 } from '@tributary/core';
+import { encodeCheckedTreePage, encodeCommit, ObjectId, readChunkRefs, sha256, walkFiles } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
 import { lastLine, ok, tempDir, trib, tribAsync } from './support/trib';
 
@@ -36,6 +36,48 @@ function inDeepFolder(root: string, folders: readonly string[], script: string):
   const code = `const fs = require('fs'); for (const f of ${JSON.stringify(folders)}) { fs.mkdirSync(f, { recursive: true }); process.chdir(f); } ${script}`;
   const r = spawnSync(process.execPath, ['-e', code], { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
+}
+
+/** Inverts (never overwrites with a value it may hold already) the byte at `at` of `file`. */
+function invertByte(file: string, at: number): void {
+  chmodSync(file, 0o644);
+  const fd = openSync(file, 'r+');
+  const byte = Buffer.alloc(1);
+  readSync(fd, byte, 0, 1, at);
+  byte[0] ^= 0xff;
+  writeSync(fd, byte, 0, 1, at);
+  closeSync(fd);
+}
+
+/** Damages the chunk stored last of those of `paths` at `rev` (one commit's, so one pack's); returns its id. */
+async function damageLastChunk(repoDir: string, rev: string, paths: readonly string[]): Promise<string> {
+  const repo = await Repository.open(repoDir);
+  try {
+    const { tree } = await repo.readCommit(await repo.resolve(rev));
+    let last: { id: string; pack: string; offset: number } | undefined;
+    for await (const f of walkFiles(repo.objects, tree)) {
+      if (!paths.includes(f.path)) continue;
+      for await (const ref of readChunkRefs(repo.objects, f.entry)) {
+        const place = repo.objects.placeOf(ref.id)!;
+        if (last) expect(place.pack).toBe(last.pack);
+        if (!last || place.offset > last.offset) last = { id: ref.id, ...place };
+      }
+    }
+    const pack = repo.objects.packs().find((p) => p.name === last!.pack)!;
+    invertByte(path.join(repoDir, '.trib', 'store', pack.packKey), last!.offset + 10);
+    return last!.id;
+  } finally {
+    await repo.close();
+  }
+}
+
+/** Every file under `dir` but .trib/, temp files included, with the hash of its bytes. */
+function filesOf(dir: string, rel = ''): [string, string][] {
+  return readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e): [string, string][] => {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (p === '.trib') return [];
+    return e.isDirectory() ? filesOf(dir, p) : [[p, sha256(readFileSync(path.join(dir, p)))]];
+  });
 }
 
 describe('trib CLI: bad input and damage', () => {
@@ -261,6 +303,49 @@ describe('trib CLI: bad input and damage', () => {
     expect(co.code).toBe(1);
     expect(existsSync(path.join(out, 'good.bin'))).toBe(false);
     expect(readdirSync(out).filter((f) => f.startsWith('.trib-tmp'))).toEqual([]);
+  });
+
+  /** main with f1..f3.bin, and b changing f1 and f2, removing f3 and adding new/n.bin; main checked out. */
+  const mainAndB = () => {
+    for (let i = 1; i <= 3; i++) writeFileSync(path.join(repo, `f${i}.bin`), randomBytes(700_000));
+    writeFileSync(path.join(repo, 'keep.csv'), 'a\n1\n');
+    ok(repo, ['commit', '-m', 'main']);
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    for (const f of ['f1.bin', 'f2.bin']) writeFileSync(path.join(repo, f), randomBytes(700_000));
+    rmSync(path.join(repo, 'f3.bin'));
+    mkdirSync(path.join(repo, 'new'));
+    writeFileSync(path.join(repo, 'new', 'n.bin'), randomBytes(200_000));
+    ok(repo, ['commit', '-m', 'b']);
+    ok(repo, ['switch', 'main']);
+  };
+
+  it('a switch or merge that fails on a damaged chunk undoes what it moved before it reports the error', async () => {
+    mainAndB();
+    const main = filesOf(repo);
+    const mainHead = JSON.parse(ok(repo, ['show', 'main', '--json']).stdout).id;
+    await damageLastChunk(repo, 'b', ['f1.bin', 'f2.bin', 'new/n.bin']);
+    for (const args of [['switch', 'b'], ['merge', 'b']]) {
+      const r = trib(repo, args);
+      expect([args, r.code, r.stderr.trim().split('\n').length]).toEqual([args, 1, 1]);
+      expect(r.stderr).toMatch(/does not match its id|do not hash to/);
+      // Looked at before any other command, which would settle a move left recorded.
+      expect(existsSync(path.join(repo, '.trib', 'MOVING'))).toBe(false);
+      expect(filesOf(repo)).toEqual(main);
+      expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'main', head: mainHead, clean: true });
+    }
+  });
+
+  it('a switch whose undo fails as well reports the first error and leaves the move recorded for the next command', async () => {
+    mainAndB();
+    const failed = await damageLastChunk(repo, 'b', ['f1.bin', 'f2.bin', 'new/n.bin']);
+    // f3.bin is removed before anything is written: putting it back reads a damaged chunk too.
+    const undone = await damageLastChunk(repo, 'main', ['f3.bin']);
+    const r = trib(repo, ['switch', 'b']);
+    expect([r.code, r.stderr.trim().split('\n').length]).toEqual([1, 1]);
+    expect(r.stderr).toContain(failed);
+    expect(r.stderr).not.toContain(undone);
+    expect(existsSync(path.join(repo, '.trib', 'MOVING'))).toBe(true);
   });
 
   it('a truncated pack is reported by verify', () => {

@@ -5,7 +5,7 @@ import { isAncestor } from '../history/commit-walk';
 import { FileHasherPool } from './file-hasher-pool';
 import { removeEntry, writeEntries } from './materialize';
 import { Blocker, firstLocalClash, hiddenBlockers, removeBlockers, removedBeforeWrites, removeWriteTemps } from './move-plan';
-import { beginMove, endMove, moveJournalPath, readMove } from './move-journal';
+import { beginMove, endMove, MoveJournal, moveJournalPath, readMove } from './move-journal';
 import { crashPoint } from '../testing/crash-points';
 import { ProgressCallback, Snapshot, SnapshotOptions, snapshotWorktree } from './snapshot';
 import { StatCache } from './stat-cache';
@@ -131,8 +131,7 @@ export class WorkingCopy {
       throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away`, { path: clash, overridable: true });
     }
     const blockers = this.blockersOf(plan, opts);
-    await beginMove(this.repo.tribDir, { from, to, local: localTree });
-    return this.applyMove(plan, blockers, opts.onProgress);
+    return this.applyRecorded({ from, to, local: localTree }, plan, blockers, opts.onProgress);
   }
 
   /**
@@ -150,8 +149,7 @@ export class WorkingCopy {
     const untracked = new Set(local.filter((c) => c.status === 'added').map((c) => c.path));
     const plan = (await this.planMove(snapshot.tree, to)).filter((c) => c.new !== undefined || !untracked.has(c.path));
     const blockers = this.blockersOf(plan, { force: true });
-    await beginMove(this.repo.tribDir, { from: snapshot.tree, to });
-    return this.applyMove(plan, blockers, onProgress);
+    return this.applyRecorded({ from: snapshot.tree, to }, plan, blockers, onProgress);
   }
 
   /** Forgets the last move; call it once HEAD names the tree moved to, so a kill before this is settled forwards. */
@@ -192,6 +190,28 @@ export class WorkingCopy {
       throw new FailedPreconditionError(`would overwrite ${what}; move it away`, { path: inTheWay.path, overridable: true });
     }
     return blockers;
+  }
+
+  /**
+   * Records `move`, then applies its `plan`. A move that fails part way (a damaged chunk, a full disk) is undone
+   * before the error goes up, so the command fails with the files as they were; when the undo fails too, the record
+   * stays and the next command settles the move.
+   */
+  private async applyRecorded(
+    move: MoveJournal,
+    plan: readonly TreeChange[],
+    blockers: readonly Blocker[],
+    onProgress?: ProgressCallback,
+  ): Promise<{ written: number; removed: number }> {
+    await beginMove(this.repo.tribDir, move);
+    try {
+      return await this.applyMove(plan, blockers, onProgress);
+    } catch (e) {
+      await this.settle(move, 'back')
+        .then(() => endMove(this.repo.tribDir))
+        .catch(() => undefined);
+      throw e;
+    }
   }
 
   private async applyMove(
@@ -239,8 +259,16 @@ export class WorkingCopy {
     const move = await readMove(this.repo.tribDir);
     if (!move) return;
     const headTree = await this.repo.treeOf(head.commit);
+    await this.settle(move, headTree === move.to ? 'forwards' : 'back');
+    // Finished forwards: the files are at HEAD's commit, which the move's caller had moved before the kill.
+    if (headTree === move.to) await this.recordBase(head.commit, head.branch);
+    await endMove(this.repo.tribDir);
+  }
+
+  /** Puts the paths of `move` that still need it at its end, or back at its start (see settleCutShortMove). */
+  private async settle(move: MoveJournal, way: 'forwards' | 'back'): Promise<void> {
     // Undone, it goes back to the files as it found them, local changes included (see MoveJournal.local).
-    const [start, end] = headTree === move.to ? [move.from, move.to] : [move.to, move.local ?? move.from];
+    const [start, end] = way === 'forwards' ? [move.from, move.to] : [move.to, move.local ?? move.from];
     const plan = await this.planMove(start, end).catch((e: unknown) => {
       // Only a gc in another working copy of the store could have taken them (gc here keeps them).
       if (!(e instanceof NotFoundError)) throw e;
@@ -256,9 +284,6 @@ export class WorkingCopy {
       await this.applyMove(rest, this.blockersOf(rest, { settling: true }));
       await this.cache.save();
     }
-    // Finished forwards: the files are at HEAD's commit, which the move's caller had moved before the kill.
-    if (headTree === move.to) await this.recordBase(head.commit, head.branch);
-    await endMove(this.repo.tribDir);
   }
 
   /**
