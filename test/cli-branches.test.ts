@@ -456,6 +456,34 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(json.conflicts).toEqual([{ path: odd, kind: 'add/add' }]);
   });
 
+  it('refusals name a path with a control character C-quoted, as status lists it, on one line', () => {
+    const odd = 'new\nline.txt';
+    ok(repo, ['branch', 'other']);
+    ok(repo, ['switch', 'other']);
+    write(odd, 'tracked\n');
+    ok(repo, ['commit', '-m', 'odd name']);
+    ok(repo, ['switch', 'main']);
+    write(odd, 'untracked\n');
+    const refused = trib(repo, ['switch', 'other']);
+    expect([refused.code, refused.stderr]).toEqual([
+      2,
+      'trib switch: would overwrite untracked file "new\\nline.txt"; commit it or move it away, or use --force\n',
+    ]);
+    rmSync(path.join(repo, odd));
+    ok(repo, ['switch', 'other']);
+    write(odd, 'edited\n');
+    const dirty = trib(repo, ['merge', 'main']);
+    expect([dirty.code, dirty.stderr]).toEqual([2, 'trib merge: working tree has uncommitted changes ("new\\nline.txt"); commit them before merging\n']);
+    // A name no tree can hold: quoted as git quotes, not as JSON (\u0007).
+    ok(repo, ['switch', 'main', '--force']);
+    write('bell\x07\\x', 'b\n');
+    const untrackable = trib(repo, ['status']);
+    expect([untrackable.code, untrackable.stderr]).toEqual([
+      2,
+      'trib status: cannot track "bell\\a\\\\x": unsafe path: "bell\\a\\\\x" contains / or \\ or NUL\n',
+    ]);
+  });
+
   it('after a criss-cross merge, a path the two sides resolved differently is a conflict, not one side silently', () => {
     ok(repo, ['branch', 'b']);
     write('notes.txt', 'a\n');

@@ -1,4 +1,4 @@
-import { CommitId, hasControlCharacters, isTribError, sleep, TribError } from '@tributary/core';
+import { CommitId, isTribError, quotePath, sleep, TribError } from '@tributary/core';
 import { BacklogPublisher, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
 import { PackMaintenance, Repository } from '@tributary/repository';
 
@@ -161,13 +161,11 @@ export class EdgeAgent {
   }
 }
 
-/** A file name for a log line: quoted when it holds a control character (a newline would fake another line). */
 /** How many of the files waiting to settle /health names. */
 const SETTLING_FILES_SHOWN = 20;
 
-function shown(name: string): string {
-  return hasControlCharacters(name) ? JSON.stringify(name) : name;
-}
+/** A file name for a log line, quoted as the CLI quotes a path (a newline would fake another line). */
+const shown = quotePath;
 
 function describe(e: unknown): string {
   if (isTribError(e)) return `${e.code}: ${e.message}`;

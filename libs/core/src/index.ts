@@ -9,6 +9,7 @@ export * from './objects/object-types';
 export * from './objects/object-source';
 export * from './objects/commit.codec';
 export * from './paths/path-rules';
+export * from './paths/c-quote';
 export * from './chunking/fastcdc';
 export * from './objects/chunk-list.codec';
 export * from './objects/file-content';

@@ -4,11 +4,13 @@ import * as path from 'node:path';
 import {
   appendToFile,
   CommitId,
+  cQuote,
   editPath,
   FailedPreconditionError,
   FileRef,
   InvalidArgumentError,
   lookupPath,
+  quotePath,
   recordFormatOf,
   RecordFormat,
   splitRelativePath,
@@ -47,7 +49,7 @@ const recentByRepo = new WeakMap<Repository, RecentBatches>();
 export function appendTargetFormat(appendTo: string): RecordFormat {
   splitRelativePath(appendTo);
   const format = recordFormatOf(appendTo);
-  if (!format) throw new InvalidArgumentError(`cannot append batches to ${JSON.stringify(appendTo)}: only .csv and .jsonl files can be appended to`);
+  if (!format) throw new InvalidArgumentError(`cannot append batches to ${cQuote(appendTo)}: only .csv and .jsonl files can be appended to`);
   return format;
 }
 
@@ -75,7 +77,7 @@ export async function commitBatch(repo: Repository, batchFile: string, opts: Com
   const format = opts.appendTo ? appendTargetFormat(opts.appendTo) : undefined;
   if (format) {
     const own = recordFormatOf(name);
-    if (own && own !== format) throw new InvalidArgumentError(`batch ${name} is ${own}, but ${opts.appendTo} is ${format}`);
+    if (own && own !== format) throw new InvalidArgumentError(`batch ${quotePath(name)} is ${own}, but ${quotePath(opts.appendTo!)} is ${format}`);
   }
   const sha = await hashFile(batchFile);
   let recent = recentByRepo.get(repo);
@@ -92,7 +94,7 @@ export async function commitBatch(repo: Repository, batchFile: string, opts: Com
     const placed = opts.appendTo
       ? await appendBatch(repo, baseTree, opts.appendTo, format!, name, reread.bytes)
       : await addBatchFile(repo, baseTree, name, sha, now, reread.bytes);
-    if (reread.digest() !== sha) throw new FailedPreconditionError(`batch ${name} changed while it was being committed; it will be retried`);
+    if (reread.digest() !== sha) throw new FailedPreconditionError(`batch ${quotePath(name)} changed while it was being committed; it will be retried`);
     const commit = await repo.writeCommit({
       tree: placed.tree,
       parents: head.commit ? [head.commit] : [],
@@ -140,7 +142,7 @@ async function appendBatch(
   const db = repo.objects;
   const existing = baseTree && (await lookupPath(db, baseTree, target));
   if (existing && existing.kind !== 'file') {
-    throw new InvalidArgumentError(`cannot append batches to ${target}: it is a ${existing.kind === 'dir' ? 'directory' : existing.kind}`);
+    throw new InvalidArgumentError(`cannot append batches to ${quotePath(target)}: it is a ${existing.kind === 'dir' ? 'directory' : existing.kind}`);
   }
   let file: FileRef;
   if (!existing || existing.size === 0) {
@@ -178,7 +180,7 @@ function hashingReader(file: string): { bytes: AsyncIterable<Uint8Array>; digest
       complete = true;
     })(),
     digest: () => {
-      if (!complete) throw new FailedPreconditionError(`batch ${path.basename(file)} was not read to its end`);
+      if (!complete) throw new FailedPreconditionError(`batch ${quotePath(path.basename(file))} was not read to its end`);
       return hash.digest('hex');
     },
   };

@@ -15,6 +15,7 @@ import {
   isTagBytes,
   IntegrityError,
   NotFoundError,
+  quotePath,
   RefName,
   REPOSITORY_CONFIG_FILE,
   REPOSITORY_DIR,
@@ -102,14 +103,14 @@ export class Repository implements CommitReader {
     const givenStore = opts.storeUrl === undefined ? undefined : parseDurableStoreUrl(opts.storeUrl).url;
     await makeDirectory(workdir).catch((e: NodeJS.ErrnoException) => {
       const notDir = e.code === 'EEXIST' || e.code === 'ENOTDIR';
-      if (notDir) throw new FailedPreconditionError(`${workdir} is not a directory`);
+      if (notDir) throw new FailedPreconditionError(`${quotePath(workdir)} is not a directory`);
       if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EROFS') {
-        throw new FailedPreconditionError(`cannot create ${workdir}: ${e.code === 'ENOENT' ? 'its parent takes no new folders' : e.code}`);
+        throw new FailedPreconditionError(`cannot create ${quotePath(workdir)}: ${e.code === 'ENOENT' ? 'its parent takes no new folders' : e.code}`);
       }
       throw e;
     });
     // The local config is what makes a repository (it is written last): a .trib/ without it is an init cut short.
-    if (await exists(path.join(tribDir, REPOSITORY_CONFIG_FILE))) throw new FailedPreconditionError(`${workdir} is already a trib repository`);
+    if (await exists(path.join(tribDir, REPOSITORY_CONFIG_FILE))) throw new FailedPreconditionError(`${quotePath(workdir)} is already a trib repository`);
     const branch = opts.initialBranch ?? 'main';
     validateRefName(branch, 'branch name');
     const storeUrl = givenStore ?? pathToFileURL(path.join(tribDir, 'store')).href;
@@ -147,7 +148,7 @@ export class Repository implements CommitReader {
     for (;;) {
       if (await exists(path.join(dir, TRIB_DIR, REPOSITORY_CONFIG_FILE))) return Repository.openAt(dir, opts.scratchWrites ?? false);
       const parent = path.dirname(dir);
-      if (parent === dir) throw new InvalidArgumentError(`not a trib repository (or any parent): ${path.resolve(start)}`);
+      if (parent === dir) throw new InvalidArgumentError(`not a trib repository (or any parent): ${quotePath(path.resolve(start))}`);
       dir = parent;
     }
   }

@@ -1,6 +1,6 @@
+import { quotePath, quoteRecord } from '@tributary/core';
 import { diffRevisions } from '@tributary/repository';
 import { maxPositionals, parseCount } from '../ui/args';
-import { quotePath, quoteRecord } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withReadingRepository, withRepository } from './open-repo';

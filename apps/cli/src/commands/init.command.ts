@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { quotePath } from '@tributary/core';
 import { Repository } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
 import { CliCommand } from './command';
@@ -14,7 +15,7 @@ export const initCommand: CliCommand = {
     const repo = await Repository.init(dir, { storeUrl: args.values.get('--store') });
     await repo.close();
     if (args.flags.has('--json')) ctx.json({ path: dir, store: repo.store.url, branch: 'main' });
-    else ctx.out(`Initialized empty trib repository in ${path.join(dir, '.trib')}`);
+    else ctx.out(`Initialized empty trib repository in ${quotePath(path.join(dir, '.trib'))}`);
     return 0;
   },
 };

@@ -1,7 +1,6 @@
-import { TreeChange } from '@tributary/core';
+import { TreeChange, quotePath } from '@tributary/core';
 import { worktreeStatus } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
-import { quotePath } from '../ui/c-quote';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withReadingRepository } from './open-repo';

@@ -1,8 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
-import { InvalidArgumentError } from '@tributary/core';
+import { InvalidArgumentError, quotePath } from '@tributary/core';
 import { checkoutTo, switchBranch } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
-import { quotePath } from '../ui/c-quote';
 import { count } from '../ui/count';
 import { suggestForce } from '../ui/force-hint';
 import { withProgressBar } from '../ui/progress-bar';
@@ -47,13 +46,13 @@ export const checkoutCommand: CliCommand = {
         checkoutTo(repo, ref, dest, { force, onProgress }),
       ).catch(suggestForce(' (use --force)'));
       if (args.flags.has('--json')) ctx.json({ commit: r.commit, files: r.files, bytes: r.bytes, to, extra: r.extra });
-      else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${to}: ${count(r.files, 'file')}, ${count(r.bytes, 'byte')}`);
+      else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${quotePath(to)}: ${count(r.files, 'file')}, ${count(r.bytes, 'byte')}`);
       if (r.extra.length && !args.flags.has('--json')) {
         const more = r.extra.length > 5 ? `, and ${r.extra.length - 5} more` : '';
         const shown = r.extra.slice(0, 5).map(quotePath).join(', ') + more;
         const commit = r.commit.slice(0, 12);
         const what = `${r.extra.length} file(s) that ${commit} does not`;
-        ctx.err(`warning: ${to} also holds ${what}, left as they were: ${shown}`);
+        ctx.err(`warning: ${quotePath(to)} also holds ${what}, left as they were: ${shown}`);
       }
       return 0;
     });

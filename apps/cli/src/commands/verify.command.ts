@@ -1,7 +1,6 @@
-import { InvalidArgumentError } from '@tributary/core';
+import { InvalidArgumentError, quotePath } from '@tributary/core';
 import { collectRepositoryGarbage, verifyRepository } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
-import { quotePath } from '../ui/c-quote';
 import { ProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';

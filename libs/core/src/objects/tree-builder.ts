@@ -1,6 +1,7 @@
 import { FailedPreconditionError, IntegrityError, InvalidArgumentError, TribError } from '../errors/trib-error';
 import { TreeId } from '../ids/ids';
 import { splitRelativePath, validateEntryName } from '../paths/path-rules';
+import { cQuote } from '../paths/c-quote';
 import { TreeEntry } from './object-types';
 import { ObjectSink, ObjectSource } from './object-source';
 import { itemFirstName, TreeCursor } from './tree-reader';
@@ -65,7 +66,7 @@ class PagedTreeWriter {
   /** Callers pass sorted input, so this only trips on a tree being edited whose index ranges overlap. */
   private checkOrder(name: string): void {
     if (this.last !== undefined && compareNames(this.last, name) >= 0) {
-      throw new IntegrityError(`tree entries out of order at ${JSON.stringify(name)}: the tree being edited is malformed`);
+      throw new IntegrityError(`tree entries out of order at ${cQuote(name)}: the tree being edited is malformed`);
     }
     this.last = name;
   }
@@ -132,8 +133,8 @@ export class TreeBuilder {
       if (this.last !== undefined && compareNames(this.last, entry.name) >= 0) {
         throw new InvalidArgumentError(
           compareNames(this.last, entry.name) === 0
-            ? `duplicate tree entry ${JSON.stringify(entry.name)}`
-            : `tree entry ${JSON.stringify(entry.name)} added after ${JSON.stringify(this.last)}: entries must be sorted`,
+            ? `duplicate tree entry ${cQuote(entry.name)}`
+            : `tree entry ${cQuote(entry.name)} added after ${cQuote(this.last)}: entries must be sorted`,
         );
       }
       this.last = entry.name;
@@ -199,9 +200,9 @@ export async function writeTreeFromPaths(
     const parts = splitRelativePath(path);
     if (prev) {
       const c = comparePaths(prev, parts);
-      if (c >= 0) throw new InvalidArgumentError(`paths must be unique and sorted: ${JSON.stringify(path)} after ${JSON.stringify(prev.join('/'))}`);
+      if (c >= 0) throw new InvalidArgumentError(`paths must be unique and sorted: ${cQuote(path)} after ${cQuote(prev.join('/'))}`);
       if (prev.length < parts.length && prev.every((p, i) => p === parts[i])) {
-        throw new InvalidArgumentError(`path ${JSON.stringify(path)} lies beneath ${JSON.stringify(prev.join('/'))}, which is not a directory`);
+        throw new InvalidArgumentError(`path ${cQuote(path)} lies beneath ${cQuote(prev.join('/'))}, which is not a directory`);
       }
     }
     const dirs = parts.length - 1;
@@ -247,10 +248,10 @@ export async function editTree(
     validateEntryName(edit.name);
     if (edit.entry) {
       validateTreeEntry(edit.entry);
-      if (edit.entry.name !== edit.name) throw new InvalidArgumentError(`tree edit for ${JSON.stringify(edit.name)} carries an entry named ${JSON.stringify(edit.entry.name)}`);
+      if (edit.entry.name !== edit.name) throw new InvalidArgumentError(`tree edit for ${cQuote(edit.name)} carries an entry named ${cQuote(edit.entry.name)}`);
     }
     if (last !== undefined && compareNames(last, edit.name) >= 0) {
-      throw new InvalidArgumentError(`tree edits must be unique and sorted: ${JSON.stringify(edit.name)} after ${JSON.stringify(last)}`);
+      throw new InvalidArgumentError(`tree edits must be unique and sorted: ${cQuote(edit.name)} after ${cQuote(last)}`);
     }
     last = edit.name;
     return edit;

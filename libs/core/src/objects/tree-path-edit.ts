@@ -1,5 +1,6 @@
 import { FailedPreconditionError } from '../errors/trib-error';
 import { TreeId } from '../ids/ids';
+import { quotePath } from '../paths/c-quote';
 import { splitRelativePath } from '../paths/path-rules';
 import { TreeEntry } from './object-types';
 import { ObjectSink, ObjectSource } from './object-source';
@@ -28,7 +29,7 @@ export async function editPath(
     if (depth === parts.length - 1) return editTree(src, sink, tree, [{ name, entry: entry && { ...entry, name } }]);
     const existing = tree === undefined ? undefined : await lookupEntry(src, tree, name);
     if (existing && existing.kind !== 'dir') {
-      throw new FailedPreconditionError(`cannot write ${path}: ${parts.slice(0, depth + 1).join('/')} is a ${existing.kind}`);
+      throw new FailedPreconditionError(`cannot write ${quotePath(path)}: ${quotePath(parts.slice(0, depth + 1).join('/'))} is a ${existing.kind}`);
     }
     if (!existing && !entry) return editTree(src, sink, tree, []);
     const child = await edit(existing?.id, depth + 1);

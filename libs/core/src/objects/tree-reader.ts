@@ -1,6 +1,7 @@
 import { IntegrityError, InvalidArgumentError, TribError } from '../errors/trib-error';
 import { TreeId } from '../ids/ids';
 import { splitRelativePath, validateEntryName } from '../paths/path-rules';
+import { cQuote } from '../paths/c-quote';
 import { TreeEntry } from './object-types';
 import { ObjectSource } from './object-source';
 import { closesNode, compareNames, decodeTreeNode, EMPTY_TREE_ID, nodeFirstName, nodeSize, TreeIndexChild, TreeNode } from './tree.codec';
@@ -30,7 +31,7 @@ export async function loadTreeNode(src: ObjectSource, id: TreeId, expect?: NodeE
 
 function checkExpectation(node: TreeNode, id: TreeId, expect: NodeExpectation): void {
   const bad = (why: string) => new IntegrityError(`tree ${id} does not match its index: ${why}`, { id });
-  if (nodeFirstName(node) !== expect.firstName) throw bad(`first name ${JSON.stringify(nodeFirstName(node))}, index says ${JSON.stringify(expect.firstName)}`);
+  if (nodeFirstName(node) !== expect.firstName) throw bad(`first name ${cQuote(nodeFirstName(node) ?? '')}, index says ${cQuote(expect.firstName)}`);
   const size = nodeSize(node, id);
   if (size !== expect.size) throw bad(`size ${size}, index says ${expect.size}`);
   if (expect.level !== undefined && (expect.level === 0) !== (node.type === 'page')) throw bad(`expected ${expect.level === 0 ? 'a page' : 'an index'}`);
@@ -87,7 +88,7 @@ async function* readIndex(
     if (state.leafDepth < 0) state.leafDepth = depth;
     if (state.leafDepth !== depth) throw new IntegrityError(`tree ${ref.id} is malformed: pages at different depths`, { id: ref.id });
     if (state.last !== undefined && compareNames(state.last, node.entries[0].name) >= 0) {
-      throw new IntegrityError(`tree ${ref.id} is malformed: ${JSON.stringify(node.entries[0].name)} after ${JSON.stringify(state.last)}`, { id: ref.id });
+      throw new IntegrityError(`tree ${ref.id} is malformed: ${cQuote(node.entries[0].name)} after ${cQuote(state.last)}`, { id: ref.id });
     }
     state.last = node.entries[node.entries.length - 1].name;
     yield* node.entries;
@@ -194,7 +195,7 @@ export async function* walkFiles(src: ObjectSource, treeId: TreeId, prefix = '')
 }
 
 async function* walk(src: ObjectSource, treeId: TreeId, prefix: string, depth: number): AsyncGenerator<{ path: string; entry: TreeEntry }> {
-  if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${JSON.stringify(prefix)} is nested too deep`);
+  if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${cQuote(prefix)} is nested too deep`);
   for await (const entry of readTree(src, treeId)) {
     const path = prefix ? `${prefix}/${entry.name}` : entry.name;
     if (entry.kind === 'dir') yield* walk(src, entry.id, path, depth + 1);
@@ -276,7 +277,7 @@ export class TreeCursor {
     const next = this.peek();
     const lastName = node.type === 'page' ? node.entries[node.entries.length - 1]?.name : node.children[node.children.length - 1].firstName;
     if (next && lastName !== undefined && compareNames(lastName, itemFirstName(next)) >= 0) {
-      throw new IntegrityError(`tree ${item.id} is malformed: it overlaps the next node at ${JSON.stringify(itemFirstName(next))}`, { id: item.id });
+      throw new IntegrityError(`tree ${item.id} is malformed: it overlaps the next node at ${cQuote(itemFirstName(next))}`, { id: item.id });
     }
     if (node.type === 'page') {
       for (let i = node.entries.length - 1; i >= 0; i--) this.items.push({ type: 'entry', entry: node.entries[i] });

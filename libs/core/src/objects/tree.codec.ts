@@ -2,6 +2,7 @@ import { IntegrityError, InvalidArgumentError, TribError } from '../errors/trib-
 import { sha256 } from '../hashing/sha256';
 import { ObjectId, TreeId } from '../ids/ids';
 import { validateEntryName } from '../paths/path-rules';
+import { cQuote } from '../paths/c-quote';
 import { TreeEntry } from './object-types';
 
 /**
@@ -136,10 +137,10 @@ export function entryMode(e: TreeEntry): string {
       return e.executable ? (e.chunked ? 'X' : 'x') : e.chunked ? 'F' : 'f';
     case 'symlink':
     case 'dir':
-      if (e.executable || e.chunked) throw new InvalidArgumentError(`entry ${JSON.stringify(e.name)}: a ${e.kind} cannot be executable or chunked`);
+      if (e.executable || e.chunked) throw new InvalidArgumentError(`entry ${cQuote(e.name)}: a ${e.kind} cannot be executable or chunked`);
       return e.kind === 'dir' ? 'd' : 'l';
     default:
-      throw new InvalidArgumentError(`entry ${JSON.stringify((e as TreeEntry).name)}: unknown kind ${String((e as TreeEntry).kind)}`);
+      throw new InvalidArgumentError(`entry ${cQuote((e as TreeEntry).name)}: unknown kind ${String((e as TreeEntry).kind)}`);
   }
 }
 
@@ -147,8 +148,8 @@ export function entryMode(e: TreeEntry): string {
 export function validateTreeEntry(e: TreeEntry): void {
   checkName(e.name);
   entryMode(e);
-  checkSize(e.size, `entry ${JSON.stringify(e.name)}`);
-  if (typeof e.id !== 'string' || !isHexId(e.id)) throw new InvalidArgumentError(`entry ${JSON.stringify(e.name)}: bad id ${String(e.id)}`);
+  checkSize(e.size, `entry ${cQuote(e.name)}`);
+  if (typeof e.id !== 'string' || !isHexId(e.id)) throw new InvalidArgumentError(`entry ${cQuote(e.name)}: bad id ${String(e.id)}`);
 }
 
 /** Bytes of a page whose entries are already validated and sorted; for builders that checked them on the way in. */
@@ -174,7 +175,7 @@ export function encodeTreePage(entries: readonly TreeEntry[]): Buffer {
   entries.forEach((e, i) => {
     validateTreeEntry(e);
     if (i > 0 && compareNames(entries[i - 1].name, e.name) >= 0) {
-      throw new InvalidArgumentError(`tree entries must be unique and sorted: ${JSON.stringify(e.name)} after ${JSON.stringify(entries[i - 1].name)}`);
+      throw new InvalidArgumentError(`tree entries must be unique and sorted: ${cQuote(e.name)} after ${cQuote(entries[i - 1].name)}`);
     }
   });
   return encodeCheckedTreePage(entries);
@@ -185,10 +186,10 @@ export function encodeTreeIndex(children: readonly TreeIndexChild[]): Buffer {
   if (children.length === 0 || children.length > MAX_NODE_ITEMS) throw new InvalidArgumentError(`a tree index holds 1 to ${MAX_NODE_ITEMS} children`);
   children.forEach((c, i) => {
     checkName(c.firstName);
-    checkSize(c.size, `index child ${JSON.stringify(c.firstName)}`);
-    if (!isHexId(c.id)) throw new InvalidArgumentError(`index child ${JSON.stringify(c.firstName)}: bad id ${String(c.id)}`);
+    checkSize(c.size, `index child ${cQuote(c.firstName)}`);
+    if (!isHexId(c.id)) throw new InvalidArgumentError(`index child ${cQuote(c.firstName)}: bad id ${String(c.id)}`);
     if (i > 0 && compareNames(children[i - 1].firstName, c.firstName) >= 0) {
-      throw new InvalidArgumentError(`index children must be sorted: ${JSON.stringify(c.firstName)} after ${JSON.stringify(children[i - 1].firstName)}`);
+      throw new InvalidArgumentError(`index children must be sorted: ${cQuote(c.firstName)} after ${cQuote(children[i - 1].firstName)}`);
     }
   });
   return encodeCheckedTreeIndex(children);
@@ -265,8 +266,8 @@ export function decodeTreeNode(bytes: Buffer, id?: ObjectId): TreeNode {
     }
     if (names.length > 0) {
       const prev = names[names.length - 1];
-      if (compareNames(prev, name) >= 0) throw bad(`${JSON.stringify(name)} after ${JSON.stringify(prev)} (must be unique and sorted)`);
-      if (closesNode(names.length, prev)) throw bad(`node continues past its boundary after ${JSON.stringify(prev)}`);
+      if (compareNames(prev, name) >= 0) throw bad(`${cQuote(name)} after ${cQuote(prev)} (must be unique and sorted)`);
+      if (closesNode(names.length, prev)) throw bad(`node continues past its boundary after ${cQuote(prev)}`);
     }
     names.push(name);
     if (isPage) entries.push({ name, ...MODES[mode], size: Number(sizeText), id: childId });

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/trib-error';
+import { cQuote } from './c-quote';
 
 /** The folder beside the working files that holds a repository: never a tracked name. */
 export const REPOSITORY_DIR = '.trib';
@@ -15,9 +16,9 @@ const MAX_PATH_SEGMENTS = 256;
  */
 export function validateEntryName(name: string): void {
   if (name.length === 0) throw new InvalidArgumentError('unsafe path: empty name');
-  if (name === '.' || name === '..') throw new InvalidArgumentError(`unsafe path: entry named ${JSON.stringify(name)}`);
+  if (name === '.' || name === '..') throw new InvalidArgumentError(`unsafe path: entry named ${cQuote(name)}`);
   if (name === REPOSITORY_DIR) throw new InvalidArgumentError(`unsafe path: entry named ${REPOSITORY_DIR}`);
-  if (/[/\\\0]/.test(name)) throw new InvalidArgumentError(`unsafe path: ${JSON.stringify(name)} contains / or \\ or NUL`);
+  if (/[/\\\0]/.test(name)) throw new InvalidArgumentError(`unsafe path: ${cQuote(name)} contains / or \\ or NUL`);
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) throw new InvalidArgumentError(`unsafe path: name longer than ${MAX_NAME_BYTES} bytes`);
 }
 
@@ -26,7 +27,7 @@ export function validateEntryName(name: string): void {
  * segments and any segment `validateEntryName` rejects, so the result can never escape the root.
  */
 export function splitRelativePath(path: string): string[] {
-  if (path.startsWith('/')) throw new InvalidArgumentError(`unsafe path: ${JSON.stringify(path)} is absolute`);
+  if (path.startsWith('/')) throw new InvalidArgumentError(`unsafe path: ${cQuote(path)} is absolute`);
   const parts = path.split('/');
   if (parts.length > MAX_PATH_SEGMENTS) throw new InvalidArgumentError('unsafe path: too deep');
   for (const p of parts) validateEntryName(p);

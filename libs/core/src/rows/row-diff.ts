@@ -1,5 +1,6 @@
 import { FailedPreconditionError, InvalidArgumentError, IntegrityError } from '../errors/trib-error';
 import { ObjectId } from '../ids/ids';
+import { quotePath } from '../paths/c-quote';
 import { commonPrefix, commonSuffix, readFileBytes } from '../objects/file-content';
 import { ObjectSource } from '../objects/object-source';
 import { FileRef } from '../objects/object-types';
@@ -72,7 +73,7 @@ export async function rowDiff(
   opts: RowDiffOptions = {},
 ): Promise<RowDiff> {
   const format = recordFormatOf(path);
-  if (format === undefined) throw new InvalidArgumentError(`row diff needs a .csv or .jsonl file: ${path}`);
+  if (format === undefined) throw new InvalidArgumentError(`row diff needs a .csv or .jsonl file: ${quotePath(path)}`);
   const counting = new CountingSource(src);
   const tally = new RecordTally(format, path, opts.maxDistinct, opts.maxPendingRecords);
   if (oldFile && newFile && oldFile.id === newFile.id) {
@@ -295,7 +296,7 @@ const MAX_PENDING_RECORDS = 2_000_000;
 
 /** A refusal (exit 2), not an unavailable service: the same diff would be refused again. */
 function tooManyRecords(path: string, limit: number): FailedPreconditionError {
-  return new FailedPreconditionError(`${path}: more than ${limit.toLocaleString('en-US')} different records differ, too many to diff by rows; diff without --rows`, { path });
+  return new FailedPreconditionError(`${quotePath(path)}: more than ${limit.toLocaleString('en-US')} different records differ, too many to diff by rows; diff without --rows`, { path });
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   MergeConflict,
   mergeTrees,
   MergeResult,
+  quotePath,
   recordFormatOf,
   rowUnionMerge,
   TreeEntry,
@@ -123,7 +124,7 @@ export async function mergeIntoWorktree(
       if (stale) throw new FailedPreconditionError(stale);
       await wc.recordBase(head.commit, head.branch);
       const dirty = changes.filter((c) => c.status !== 'added');
-      if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}); commit them before merging`);
+      if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${quotePath(dirty[0].path)}); commit them before merging`);
 
       if (head.commit && (await isAncestor(repo, theirs, head.commit))) {
         return { kind: 'up-to-date', commit: head.commit, conflicts: [], settled: [] };

@@ -4,6 +4,7 @@ import {
   CommitId,
   FailedPreconditionError,
   InvalidArgumentError,
+  quotePath,
   readTree,
   REPOSITORY_DIR,
   TreeEntry,
@@ -68,9 +69,9 @@ export async function checkoutTo(
   await refuseRepositoryFolder(repo, abs, dest);
   const existing = await fs.readdir(abs).catch((e) => {
     if (e.code === 'ENOENT') return undefined;
-    throw e.code === 'ENOTDIR' ? new FailedPreconditionError(`${dest} is a file, not a folder`, { path: dest }) : e;
+    throw e.code === 'ENOTDIR' ? new FailedPreconditionError(`${quotePath(dest)} is a file, not a folder`, { path: dest }) : e;
   });
-  if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${dest} is not empty`, { path: dest, overridable: true });
+  if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${quotePath(dest)} is not empty`, { path: dest, overridable: true });
   await fs.mkdir(abs, { recursive: true });
   const total = await treeSize(repo.objects, tree);
   const written = await materializeTree(repo.objects, tree, abs, { onProgress: (b) => opts.onProgress?.(b, total) });
@@ -83,12 +84,12 @@ export async function checkoutTo(
  */
 async function refuseRepositoryFolder(repo: Repository, abs: string, dest: string): Promise<void> {
   const target = await realPathOf(abs).catch((e: NodeJS.ErrnoException) => {
-    throw e.code === 'ENOTDIR' ? new FailedPreconditionError(`cannot check out into ${dest}: a file is in its way`, { path: dest }) : e;
+    throw e.code === 'ENOTDIR' ? new FailedPreconditionError(`cannot check out into ${quotePath(dest)}: a file is in its way`, { path: dest }) : e;
   });
   const storeRoot = repo.store instanceof LocalStore ? await realPathOf(repo.store.root) : undefined;
   const inStore = storeRoot !== undefined && (target === storeRoot || target.startsWith(storeRoot + path.sep));
   if (inStore || target.split(path.sep).includes(REPOSITORY_DIR)) {
-    throw new InvalidArgumentError(`cannot check out into ${dest}: it is inside a repository's own folder (${REPOSITORY_DIR} or its store)`);
+    throw new InvalidArgumentError(`cannot check out into ${quotePath(dest)}: it is inside a repository's own folder (${REPOSITORY_DIR} or its store)`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { FailedPreconditionError } from '@tributary/core';
+import { FailedPreconditionError, quotePath } from '@tributary/core';
 import { isProcessAlive, quietly, removeOnExit } from '@tributary/storage';
 
 const POLL_MS = 25;
@@ -57,7 +57,7 @@ export class RepositoryLock {
         continue;
       }
       if (Date.now() > deadline) {
-        throw new FailedPreconditionError(`repository is locked by process ${owner || '?'} (${this.path})`);
+        throw new FailedPreconditionError(`repository is locked by process ${owner || '?'} (${quotePath(this.path)})`);
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }

@@ -14,7 +14,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { ChunkRef, FailedPreconditionError, InvalidArgumentError, PositionedChunkRef, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
+import { ChunkRef, FailedPreconditionError, InvalidArgumentError, PositionedChunkRef, quotePath, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
 import { quietly, SYNC_IO_MAX_BYTES, writeFully, writeFullySync } from '@tributary/storage';
 import { ObjectDatabase } from '../objects/object-database';
 import { readAhead, ReadAheadLimits } from '../objects/read-ahead';
@@ -56,8 +56,8 @@ export async function prepareParents(root: string, relPath: string): Promise<voi
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
     }
-    else if (st.isSymbolicLink()) throw new InvalidArgumentError(`unsafe path: ${parts.slice(0, i + 1).join('/')} is a symlink, will not write beneath it`);
-    else if (!st.isDirectory()) throw new InvalidArgumentError(`cannot write ${relPath}: ${parts.slice(0, i + 1).join('/')} is a file`);
+    else if (st.isSymbolicLink()) throw new InvalidArgumentError(`unsafe path: ${quotePath(parts.slice(0, i + 1).join('/'))} is a symlink, will not write beneath it`);
+    else if (!st.isDirectory()) throw new InvalidArgumentError(`cannot write ${quotePath(relPath)}: ${quotePath(parts.slice(0, i + 1).join('/'))} is a file`);
   }
 }
 
@@ -145,7 +145,7 @@ export async function writeEntries(
       }
       for (const w of [...open]) await finishIfDone(w);
     }
-    if (open.size) throw new TribError('INTERNAL', `${[...open].map((w) => w.written.path).join(', ')} not complete after the last chunk`);
+    if (open.size) throw new TribError('INTERNAL', `${[...open].map((w) => quotePath(w.written.path)).join(', ')} not complete after the last chunk`);
   } catch (e) {
     for (const w of open) await w.abort();
     throw e;
@@ -301,7 +301,7 @@ class EntryWriter {
       renameSync(this.tmp, this.abs);
     } catch (e) {
       await this.abort();
-      if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new FailedPreconditionError(`cannot write ${this.abs}: a folder is in its place`, { path: this.abs });
+      if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new FailedPreconditionError(`cannot write ${quotePath(this.abs)}: a folder is in its place`, { path: this.abs });
       throw e;
     }
     return lstatSync(this.abs, { bigint: true });

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { FailedPreconditionError, isObjectId, TreeId } from '@tributary/core';
+import { FailedPreconditionError, isObjectId, quotePath, TreeId } from '@tributary/core';
 import { readJsonIfPresent, writeFileDurably } from '../repository';
 
 /** `.trib/MOVING`: present, durably, from before a move of the working files changes anything until HEAD names `to`. */
@@ -38,7 +38,7 @@ export async function readMove(tribDir: string): Promise<MoveJournal | undefined
   const v = read.value as { from?: unknown; to?: unknown; local?: unknown } | null | undefined;
   const isId = (x: unknown): x is TreeId => typeof x === 'string' && isObjectId(x);
   if (!v || !(v.from === null || isId(v.from)) || !isId(v.to) || !(v.local === undefined || isId(v.local))) {
-    throw new FailedPreconditionError(`${file} is not a move journal; remove it`);
+    throw new FailedPreconditionError(`${quotePath(file)} is not a move journal; remove it`);
   }
   return { from: v.from ?? undefined, to: v.to, ...(v.local !== undefined ? { local: v.local } : {}) };
 }

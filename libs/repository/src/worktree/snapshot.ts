@@ -10,6 +10,7 @@ import {
   isTribError,
   lookupPath,
   ObjectId,
+  quotePath,
   readChunkRefs,
   TreeEntry,
   TreeId,
@@ -153,7 +154,7 @@ export async function snapshotWorktree(
     const now = await fs.lstat(abs, { bigint: true }).catch(() => undefined);
     if (!now || !sameContentStamp(now, s.stat) || Number(now.size) !== ref.size) {
       if (opts.refuseChangingFiles) {
-        throw new FailedPreconditionError(`${s.path} changed while it was being read: commit again once nothing writes to it`, { path: s.path });
+        throw new FailedPreconditionError(`${quotePath(s.path)} changed while it was being read: commit again once nothing writes to it`, { path: s.path });
       }
       return entry;
     }
@@ -261,7 +262,7 @@ async function folderLookup(db: ObjectDatabase, tree: TreeId, dir: string): Prom
  */
 function readFailure(relPath: string, e: unknown): unknown {
   if (isTribError(e) || !(e as NodeJS.ErrnoException).code) return e;
-  if (wasRemoved(e)) return new FailedPreconditionError(`${relPath} was removed while it was being read: run the command again`, { path: relPath });
+  if (wasRemoved(e)) return new FailedPreconditionError(`${quotePath(relPath)} was removed while it was being read: run the command again`, { path: relPath });
   return unreadablePath(relPath, e);
 }
 

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CommitId, diffTrees, FailedPreconditionError, NotFoundError, sameEntry, TreeChange, TreeId } from '@tributary/core';
+import { CommitId, diffTrees, FailedPreconditionError, NotFoundError, quotePath, sameEntry, TreeChange, TreeId } from '@tributary/core';
 import { HeadState, Repository } from '../repository';
 import { isAncestor } from '../history/commit-walk';
 import { FileHasherPool } from './file-hasher-pool';
@@ -123,12 +123,12 @@ export class WorkingCopy {
     const plan = (await this.planMove(from, to)).filter((c) => !(localNew.has(c.path) && sameEntry(localNew.get(c.path), c.new)));
     if (opts.refuseDirty) {
       const dirty = local.filter((c) => c.status !== 'added');
-      if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${dirty[0].path}${dirty.length > 1 ? `, and ${dirty.length - 1} more` : ''}); commit them first`);
+      if (dirty.length) throw new FailedPreconditionError(`working tree has uncommitted changes (${quotePath(dirty[0].path)}${dirty.length > 1 ? `, and ${dirty.length - 1} more` : ''}); commit them first`);
     }
     const clash = firstLocalClash(plan, local.map((c) => c.path));
     if (clash !== undefined) {
       const what = local.find((c) => c.path === clash)!.status === 'added' ? 'untracked file' : 'uncommitted change to';
-      throw new FailedPreconditionError(`would overwrite ${what} ${clash}; commit it or move it away`, { path: clash, overridable: true });
+      throw new FailedPreconditionError(`would overwrite ${what} ${quotePath(clash)}; commit it or move it away`, { path: clash, overridable: true });
     }
     const blockers = this.blockersOf(plan, opts);
     return this.applyRecorded({ from, to, local: localTree }, plan, blockers, opts.onProgress);
@@ -175,18 +175,18 @@ export class WorkingCopy {
     // Not even --force removes a symlink in the way: the link, not where it points, is the user's to settle.
     const link = blockers.find((b) => b.symlink);
     if (link !== undefined) {
-      throw new FailedPreconditionError(`will not write through symlink ${link.path}; remove it first`);
+      throw new FailedPreconditionError(`will not write through symlink ${quotePath(link.path)}; remove it first`);
     }
     const inTheWay = blockers.find((b) => !b.empty);
     if (inTheWay !== undefined && opts.settling) {
       throw new FailedPreconditionError(
-        `cannot settle the switch or merge that was cut short: it would overwrite ${inTheWay.path}, which is not tracked; ` +
+        `cannot settle the switch or merge that was cut short: it would overwrite ${quotePath(inTheWay.path)}, which is not tracked; ` +
           'move it away and run the command again',
         { path: inTheWay.path },
       );
     }
     if (inTheWay !== undefined && !opts.force) {
-      const what = `${inTheWay.path}, which is not tracked (an ignored file?)`;
+      const what = `${quotePath(inTheWay.path)}, which is not tracked (an ignored file?)`;
       throw new FailedPreconditionError(`would overwrite ${what}; move it away`, { path: inTheWay.path, overridable: true });
     }
     return blockers;
@@ -274,7 +274,7 @@ export class WorkingCopy {
       if (!(e instanceof NotFoundError)) throw e;
       throw new FailedPreconditionError(
         `cannot settle the switch or merge that was cut short, its trees are gone (${e.message}); ` +
-          `remove ${moveJournalPath(this.repo.tribDir)} and run trib switch --force with your branch`,
+          `remove ${quotePath(moveJournalPath(this.repo.tribDir))} and run trib switch --force with your branch`,
       );
     });
     removeWriteTemps(this.repo.workdir, plan);

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CommitId, diffTrees, IntegrityError, isObjectId, ObjectSource, TreeId } from '@tributary/core';
+import { CommitId, diffTrees, IntegrityError, isObjectId, ObjectSource, quotePath, TreeId } from '@tributary/core';
 import { HeadState, readJsonIfPresent, Repository, writeFileDurably } from '../repository';
 
 /**
@@ -34,7 +34,7 @@ export async function readWorktreeBase(tribDir: string): Promise<WorktreeBase | 
     !v || typeof v !== 'object' || (v.commit !== null && !commitOk(v.commit)) ||
     (v.branch !== undefined && typeof v.branch !== 'string') || (v.pending !== undefined && !commitOk(v.pending))
   ) {
-    throw new IntegrityError(`${file} is damaged (${text.trim().slice(0, 80)}); remove it, and the files count as at HEAD's commit again`);
+    throw new IntegrityError(`${quotePath(file)} is damaged (${text.trim().slice(0, 80)}); remove it, and the files count as at HEAD's commit again`);
   }
   return {
     commit: v.commit === null ? undefined : (v.commit as CommitId),

@@ -1,6 +1,6 @@
 import { BigIntStats, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { compareNames, EntryKind, InvalidArgumentError, REPOSITORY_CONFIG_FILE, REPOSITORY_DIR, validateEntryName } from '@tributary/core';
+import { compareNames, cQuote, EntryKind, InvalidArgumentError, REPOSITORY_CONFIG_FILE, REPOSITORY_DIR, validateEntryName } from '@tributary/core';
 import { IgnoreRules } from './ignore-rules';
 import { isWorktreeTempName } from './materialize';
 
@@ -47,7 +47,7 @@ export function wasRemoved(e: unknown): boolean {
 export function unreadablePath(relPath: string, e: unknown): InvalidArgumentError {
   // Node's message ends with the syscall and the absolute path (4 KiB of it, for a name too long): the relative one says it.
   const why = (e as Error).message.split(', ')[0];
-  return new InvalidArgumentError(`cannot read ${JSON.stringify(relPath)}: ${why}`, { path: relPath }, { cause: e });
+  return new InvalidArgumentError(`cannot read ${cQuote(relPath)}: ${why}`, { path: relPath }, { cause: e });
 }
 
 /**
@@ -103,7 +103,7 @@ function* scanDir(
       const tracked = yield { kind: 'ignored', path: childRel };
       if (tracked === undefined || (tracked === 'dir') !== isDir) continue;
     }
-    if (badName !== undefined) throw new InvalidArgumentError(`cannot track ${JSON.stringify(childRel)}: ${badName}`);
+    if (badName !== undefined) throw new InvalidArgumentError(`cannot track ${cQuote(childRel)}: ${badName}`);
     if (isDir) yield* scanDir(root, childRel, rules, askTracked, ignored);
     else if (st.isFile()) yield { path: childRel, kind: 'file', executable: (Number(st.mode) & 0o111) !== 0, stat: st };
     else if (st.isSymbolicLink()) yield { path: childRel, kind: 'symlink', executable: false, stat: st };
@@ -140,6 +140,6 @@ function notUtf8(abs: string, rel: string): void {
     const printable = (b: number) => b >= 0x20 && b < 0x7f && b !== 0x5c;
     const escape = (b: number) => (printable(b) ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`);
     const shown = [...raw].map(escape).join('');
-    throw new InvalidArgumentError(`cannot track "${rel ? `${rel}/${shown}` : shown}": the name is not valid UTF-8; rename it`);
+    throw new InvalidArgumentError(`cannot track "${rel ? `${cQuote(rel).slice(1, -1)}/${shown}` : shown}": the name is not valid UTF-8; rename it`);
   }
 }

@@ -1,4 +1,4 @@
-import { hasControlCharacters } from '@tributary/core';
+import { hasControlCharacters } from '../objects/commit.codec';
 
 const ESCAPES: Readonly<Record<string, string>> = {
   '\x07': '\\a',
@@ -19,8 +19,9 @@ export function cQuote(text: string): string {
 }
 
 /**
- * A path for text output: as it is, or C-quoted as git shows it when it holds a control character, a double quote
- * or a backslash, so that it stays on its line and cannot pass for another path or for a quoted one.
+ * A path for text output and messages: as it is, or C-quoted as git shows it when it holds a control character, a
+ * double quote or a backslash, so that it stays on its line and cannot pass for another path or for a quoted one.
+ * A message that always quotes its path uses cQuote, the same quoting.
  */
 export function quotePath(path: string): string {
   return hasControlCharacters(path) || /["\\]/.test(path) ? cQuote(path) : path;
