@@ -417,6 +417,18 @@ describe('trib CLI: bad input and damage', () => {
     }
   });
 
+  it('a path nested deeper than a tree may hold fails status and commit in one line naming it, shortened', () => {
+    writeFileSync(path.join(repo, 'keep'), 'k\n');
+    ok(repo, ['commit', '-m', 'base']);
+    inDeepFolder(repo, Array(300).fill('d'), `fs.writeFileSync('x.txt', 'x\\n');`);
+    // 'd/' 300 times then x.txt: 605 characters, shown as its first and last 98 around "...".
+    const shown = `${'d/'.repeat(49)}...${'/d'.repeat(46)}/x.txt`;
+    for (const args of [['status'], ['commit', '-m', 'deep']]) {
+      const r = trib(repo, args);
+      expect([args, r.code, r.stderr]).toEqual([args, 2, `trib ${args[0]}: unsafe path: "${shown}" has 301 parts, more than the 256 a path may have\n`]);
+    }
+  });
+
   (process.getuid?.() === 0 ? it.skip : it)('an unreadable file or folder fails status and commit in one line naming it (skipped as root, whom chmod 000 does not stop)', () => {
     writeFileSync(path.join(repo, 'keep'), 'k\n');
     const base = lastLine(ok(repo, ['commit', '-m', 'base']).stdout);

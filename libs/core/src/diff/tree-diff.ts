@@ -4,7 +4,7 @@ import { TreeEntry } from '../objects/object-types';
 import { ObjectSource } from '../objects/object-source';
 import { CursorItem, itemFirstName, TreeCursor, walkFiles } from '../objects/tree-reader';
 import { compareNames, EMPTY_TREE_ID } from '../objects/tree.codec';
-import { cQuote } from '../paths/c-quote';
+import { cQuote, shortenPath } from '../paths/c-quote';
 
 /** One changed file or symlink between two trees. */
 export interface TreeChange {
@@ -90,7 +90,7 @@ export async function* diffTrees(src: ObjectSource, a: TreeId | undefined, b: Tr
 }
 
 async function* diffDir(src: ObjectSource, a: TreeId | undefined, b: TreeId | undefined, prefix: string, depth: number): AsyncGenerator<TreeChange> {
-  if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${cQuote(prefix)} is nested too deep`);
+  if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${cQuote(shortenPath(prefix))} is nested too deep`);
   for await (const { name, old, new: neu } of diffTreeEntries(src, a, b)) {
     const path = prefix ? `${prefix}/${name}` : name;
     const oldDir = old?.kind === 'dir' ? old : undefined;

@@ -1,7 +1,7 @@
 import { IntegrityError, InvalidArgumentError, TribError } from '../errors/trib-error';
 import { TreeId } from '../ids/ids';
 import { splitRelativePath, validateEntryName } from '../paths/path-rules';
-import { cQuote } from '../paths/c-quote';
+import { cQuote, shortenPath } from '../paths/c-quote';
 import { TreeEntry } from './object-types';
 import { ObjectSource } from './object-source';
 import { closesNode, compareNames, decodeTreeNode, EMPTY_TREE_ID, nodeFirstName, nodeSize, TreeIndexChild, TreeNode } from './tree.codec';
@@ -195,7 +195,7 @@ export async function* walkFiles(src: ObjectSource, treeId: TreeId, prefix = '')
 }
 
 async function* walk(src: ObjectSource, treeId: TreeId, prefix: string, depth: number): AsyncGenerator<{ path: string; entry: TreeEntry }> {
-  if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${cQuote(prefix)} is nested too deep`);
+  if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${cQuote(shortenPath(prefix))} is nested too deep`);
   for await (const entry of readTree(src, treeId)) {
     const path = prefix ? `${prefix}/${entry.name}` : entry.name;
     if (entry.kind === 'dir') yield* walk(src, entry.id, path, depth + 1);

@@ -1,4 +1,4 @@
-import { cQuote, quotePath, quoteRecord } from './c-quote';
+import { cQuote, quotePath, quoteRecord, shortenPath } from './c-quote';
 
 describe('C-quoting for text output', () => {
   it('escapes as git does: named escapes, quote and backslash, other control characters in octal', () => {
@@ -15,6 +15,14 @@ describe('C-quoting for text output', () => {
     expect(quotePath('a\nM b')).toBe('"a\\nM b"');
     expect(quotePath('"a\\nM b"')).toBe('"\\"a\\\\nM b\\""');
     expect(quotePath('a\\b')).toBe('"a\\\\b"');
+  });
+
+  it('shortens a long path for a message to its start and end, never splitting a character', () => {
+    expect(shortenPath('a/b.csv')).toBe('a/b.csv');
+    const long = `${'x/'.repeat(150)}end.csv`;
+    expect(shortenPath(long, 23)).toBe('x/x/x/x/x/.../x/end.csv');
+    expect(shortenPath(long).length).toBe(199);
+    expect(shortenPath('😀'.repeat(10), 9)).toBe('😀😀😀...😀😀😀');
   });
 
   it('quotes a record only when it holds a control character or begins with a double quote', () => {

@@ -27,6 +27,18 @@ export function quotePath(path: string): string {
   return hasControlCharacters(path) || /["\\]/.test(path) ? cQuote(path) : path;
 }
 
+/** Most characters of a path a message shows: 256 levels of long names would make a line of 64 KiB. */
+const SHOWN_PATH_CHARS = 200;
+
+/** `path` for a message: as it is, or when longer than `max` characters, its start and its end around `...`. */
+export function shortenPath(path: string, max = SHOWN_PATH_CHARS): string {
+  // By code point, so that a cut never splits a surrogate pair.
+  const chars = Array.from(path);
+  if (chars.length <= max) return path;
+  const kept = Math.floor((max - 3) / 2);
+  return `${chars.slice(0, kept).join('')}...${chars.slice(-kept).join('')}`;
+}
+
 /**
  * A CSV or JSONL record for text output: C-quoted when it holds a control character or begins with a double quote;
  * else as it is. Only a record that begins with a quote could pass for a quoted one, and quoting every record with

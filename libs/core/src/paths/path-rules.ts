@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors/trib-error';
-import { cQuote } from './c-quote';
+import { cQuote, shortenPath } from './c-quote';
 
 /** The folder beside the working files that holds a repository: never a tracked name. */
 export const REPOSITORY_DIR = '.trib';
@@ -29,7 +29,9 @@ export function validateEntryName(name: string): void {
 export function splitRelativePath(path: string): string[] {
   if (path.startsWith('/')) throw new InvalidArgumentError(`unsafe path: ${cQuote(path)} is absolute`);
   const parts = path.split('/');
-  if (parts.length > MAX_PATH_SEGMENTS) throw new InvalidArgumentError('unsafe path: too deep');
+  if (parts.length > MAX_PATH_SEGMENTS) {
+    throw new InvalidArgumentError(`unsafe path: ${cQuote(shortenPath(path))} has ${parts.length} parts, more than the ${MAX_PATH_SEGMENTS} a path may have`);
+  }
   for (const p of parts) validateEntryName(p);
   return parts;
 }
