@@ -80,6 +80,23 @@ function filesOf(dir: string, rel = ''): [string, string][] {
   });
 }
 
+/**
+ * Commits the files in `repo` (with f1..f3.bin of `size` random bytes) as main, then a branch b changing f1 and f2,
+ * removing f3 and adding new/n.bin; leaves main checked out.
+ */
+function mainAndB(repo: string, size = 700_000): void {
+  for (let i = 1; i <= 3; i++) writeFileSync(path.join(repo, `f${i}.bin`), randomBytes(size));
+  ok(repo, ['commit', '-m', 'main']);
+  ok(repo, ['branch', 'b']);
+  ok(repo, ['switch', 'b']);
+  for (const f of ['f1.bin', 'f2.bin']) writeFileSync(path.join(repo, f), randomBytes(size));
+  rmSync(path.join(repo, 'f3.bin'));
+  mkdirSync(path.join(repo, 'new'));
+  writeFileSync(path.join(repo, 'new', 'n.bin'), randomBytes(200_000));
+  ok(repo, ['commit', '-m', 'b']);
+  ok(repo, ['switch', 'main']);
+}
+
 describe('trib CLI: bad input and damage', () => {
   let t: ReturnType<typeof tempDir>;
   let repo: string;
@@ -305,23 +322,9 @@ describe('trib CLI: bad input and damage', () => {
     expect(readdirSync(out).filter((f) => f.startsWith('.trib-tmp'))).toEqual([]);
   });
 
-  /** main with f1..f3.bin, and b changing f1 and f2, removing f3 and adding new/n.bin; main checked out. */
-  const mainAndB = () => {
-    for (let i = 1; i <= 3; i++) writeFileSync(path.join(repo, `f${i}.bin`), randomBytes(700_000));
-    writeFileSync(path.join(repo, 'keep.csv'), 'a\n1\n');
-    ok(repo, ['commit', '-m', 'main']);
-    ok(repo, ['branch', 'b']);
-    ok(repo, ['switch', 'b']);
-    for (const f of ['f1.bin', 'f2.bin']) writeFileSync(path.join(repo, f), randomBytes(700_000));
-    rmSync(path.join(repo, 'f3.bin'));
-    mkdirSync(path.join(repo, 'new'));
-    writeFileSync(path.join(repo, 'new', 'n.bin'), randomBytes(200_000));
-    ok(repo, ['commit', '-m', 'b']);
-    ok(repo, ['switch', 'main']);
-  };
-
   it('a switch or merge that fails on a damaged chunk undoes what it moved before it reports the error', async () => {
-    mainAndB();
+    writeFileSync(path.join(repo, 'keep.csv'), 'a\n1\n');
+    mainAndB(repo);
     const main = filesOf(repo);
     const mainHead = JSON.parse(ok(repo, ['show', 'main', '--json']).stdout).id;
     await damageLastChunk(repo, 'b', ['f1.bin', 'f2.bin', 'new/n.bin']);
@@ -337,7 +340,8 @@ describe('trib CLI: bad input and damage', () => {
   });
 
   it('a switch whose undo fails as well reports the first error and leaves the move recorded for the next command', async () => {
-    mainAndB();
+    writeFileSync(path.join(repo, 'keep.csv'), 'a\n1\n');
+    mainAndB(repo);
     const failed = await damageLastChunk(repo, 'b', ['f1.bin', 'f2.bin', 'new/n.bin']);
     // f3.bin is removed before anything is written: putting it back reads a damaged chunk too.
     const undone = await damageLastChunk(repo, 'main', ['f3.bin']);
@@ -510,16 +514,8 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
   it.each(['checkout.before-rename:1', 'checkout.before-rename:3', 'move.before-end:1'])(
     'switch killed at %s: the next command finds the working tree whole, at HEAD',
     (point) => {
-      ok(repo, ['commit', '-m', 'first']);
+      mainAndB(repo, 300_000);
       const main = new Map(readdirSync(repo).filter((f) => f !== '.trib').map((f) => [f, readFileSync(path.join(repo, f))]));
-      ok(repo, ['branch', 'b']);
-      ok(repo, ['switch', 'b']);
-      for (const f of ['f1.bin', 'f2.bin']) writeFileSync(path.join(repo, f), randomBytes(300_000));
-      rmSync(path.join(repo, 'f3.bin'));
-      mkdirSync(path.join(repo, 'new'));
-      writeFileSync(path.join(repo, 'new', 'n.bin'), randomBytes(200_000));
-      ok(repo, ['commit', '-m', 'b']);
-      ok(repo, ['switch', 'main']);
 
       crash(['switch', 'b'], point);
 
