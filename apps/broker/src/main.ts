@@ -9,7 +9,13 @@ import { BrokerModule } from './broker.module';
 import { LineLogger } from './line-logger';
 import { TributaryGrpcServer } from './tributary-grpc.server';
 
-const BROKER_ENV = { redisUrl: TRIB_ENV.redisUrl, listen: TRIB_ENV.listen, store: TRIB_ENV.store, topicLogFence: TRIB_ENV.topicLogFence };
+const BROKER_ENV = {
+  redisUrl: TRIB_ENV.redisUrl,
+  listen: TRIB_ENV.listen,
+  store: TRIB_ENV.store,
+  topicLogFence: TRIB_ENV.topicLogFence,
+  orphanRecheckMs: TRIB_ENV.orphanRecheckMs,
+};
 
 /** The broker process: a NestJS gRPC microservice over the broker's object store and Redis. */
 async function main(): Promise<void> {
@@ -25,6 +31,7 @@ async function main(): Promise<void> {
       store,
       redisUrl: cfg.redisUrl,
       topicLogFence: cfg.topicLogFence,
+      orphanRecheckMs: cfg.orphanRecheckMs,
       log: (level, message) => (level === 'info' ? logger.log(message) : level === 'warn' ? logger.warn(message) : logger.error(message)),
     }),
   );

@@ -28,6 +28,12 @@ export const TRIB_ENV = {
     oneOf('auto', 'redis', 'off'),
     'auto',
   ),
+  orphanRecheckMs: envVar(
+    'TRIB_ORPHAN_RECHECK_MS',
+    'how long the broker, on a store that dates an object by the start of its upload (S3), waits before it looks again for the index of an old pack it found without one and deletes the pack',
+    milliseconds(3_600_000),
+    '120000',
+  ),
   home: envVar('TRIB_HOME', 'folder for local repository state (default: derived from TRIB_STORE)', folderPath, ''),
   author: envVar('TRIB_AUTHOR', 'author of the commits this process writes (default: edge-agent/<region>, hub/<name>)', author, ''),
   hubLayout: envVar('TRIB_HUB_LAYOUT', 'where regional trees land in the hub: graft (regions/<region>/) or shared', oneOf('graft', 'shared'), 'graft'),

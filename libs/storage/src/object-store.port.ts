@@ -41,6 +41,13 @@ export interface ObjectStore {
   readonly remote?: boolean;
 
   /**
+   * True when an object's `modified` may be the time its upload began rather than when it appeared (S3 dates a
+   * multipart upload by its CreateMultipartUpload), so an object listed as long unmodified may be a moment old.
+   * Whoever judges by age that something was abandoned must look again later on such a store.
+   */
+  readonly datesFromUploadStart?: boolean;
+
+  /**
    * Stores `data` under `key` if no object has that key. Atomic: a reader sees the whole object or nothing,
    * including when the writer dies midway. Throws AlreadyExistsError when the key exists (for content-addressed
    * keys the caller treats that as success). Streams are consumed without buffering the whole body.

@@ -78,6 +78,7 @@ export interface S3StoreOptions {
 export class S3Store implements ObjectStore {
   readonly url: string;
   readonly remote = true;
+  readonly datesFromUploadStart = true;
   readonly bucket: string;
   /** Key prefix inside the bucket, without leading or trailing `/`; may be empty. */
   readonly prefix: string;

@@ -13,6 +13,7 @@ import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.po
 export class ScratchOverlayStore implements ObjectStore {
   readonly url: string;
   readonly remote?: boolean;
+  readonly datesFromUploadStart?: boolean;
 
   constructor(
     private readonly base: ObjectStore,
@@ -20,6 +21,7 @@ export class ScratchOverlayStore implements ObjectStore {
   ) {
     this.url = base.url;
     this.remote = base.remote;
+    this.datesFromUploadStart = base.datesFromUploadStart;
   }
 
   async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { AlreadyExistsError, IntegrityError, InvalidArgumentError, ObjectId, sha256, UnavailableError } from '@tributary/core';
+import { AlreadyExistsError, IntegrityError, InvalidArgumentError, ObjectId, sha256, sleep, UnavailableError } from '@tributary/core';
 import { ByteRange, LocalStore, ObjectInfo, ObjectStore, MemoryStore } from '@tributary/storage';
 import { CONDEMNED_PREFIX, isCondemnedKey, PACK_HEADER_BYTES, RECORD_DELTA, RECORD_FULL, RECORD_HEADER_BYTES } from '../packs/pack-format';
 import { ObjectDatabase } from './object-database';
@@ -66,6 +66,17 @@ class ClockedStore extends MemoryStore {
     const out: string[] = [];
     for await (const info of super.list('packs/')) out.push(info.key);
     return out.sort();
+  }
+}
+
+/** A store whose listed dates may be an upload's start, as S3's are for multipart uploads; counts finished listings. */
+class UploadDatedStore extends ClockedStore {
+  readonly datesFromUploadStart = true;
+  listings = 0;
+
+  override async *list(prefix: string): AsyncGenerator<ObjectInfo> {
+    yield* super.list(prefix);
+    this.listings++;
   }
 }
 
@@ -227,6 +238,21 @@ describe('collectGarbage', () => {
     expect(await store.keys()).toEqual(before.filter((k) => k !== oldOrphan));
     expect(await store.keys()).toContain(youngOrphan);
     await expectReadable(store, [indexed]);
+  });
+
+  it('on a store that may date a pack by its upload start, looks again for its index after a wait: one that came meanwhile stays', async () => {
+    const store = new UploadDatedStore();
+    const finished = `packs/pack-${'6'.repeat(32)}`;
+    const abandoned = `packs/pack-${'7'.repeat(32)}.pack`;
+    await store.putIfAbsent(`${finished}.pack`, Buffer.from('uploaded for hours, and its index is on its way'));
+    await store.putIfAbsent(abandoned, Buffer.from('a pack a killed writer left'));
+    store.now = at(2 * HOUR);
+
+    const reclaiming = reclaimOrphanPacks(store, { graceMs: 0, now: store.now, recheckMs: 300 });
+    while (store.listings === 0) await sleep(5);
+    await store.putIfAbsent(`${finished}.idx`, Buffer.from('its index, stored after the listing saw none'));
+    expect(await reclaiming).toEqual({ files: 1, bytes: 27 });
+    expect(await store.keys()).toEqual([`${finished}.idx`, `${finished}.pack`]);
   });
 
   it('leaves a pack file without an index for 15 minutes even with no grace period: its index may be on its way', async () => {

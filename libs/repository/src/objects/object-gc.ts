@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError, ObjectId, UnavailableError } from '@tributary/core';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError, ObjectId, sleep, UnavailableError } from '@tributary/core';
 import { ObjectInfo, ObjectStore } from '@tributary/storage';
 import { crashPoint } from '../testing/crash-points';
 import {
@@ -9,6 +9,7 @@ import {
   IDX_CHECKSUM_BYTES,
   IDX_ENTRY_BYTES,
   IDX_HEADER_BYTES,
+  idxKey,
   IndexEntry,
   isCondemnedKey,
   PACK_HEADER_BYTES,
@@ -39,6 +40,8 @@ export interface GcOptions {
   readonly mergeSmallPacks?: { readonly minPacks: number; readonly maxPackBytes?: number };
   /** Delete old pack files without an index (writers killed midway). Default true. */
   readonly deleteOrphans?: boolean;
+  /** How long to wait before looking again for an orphan's index, where the store needs it (ORPHAN_RECHECK_MS). */
+  readonly orphanRecheckMs?: number;
   /**
    * Everything reachable from `ids`: the records of packs younger than the grace period that `isLive` does not
    * reach. Those are a writer's objects that nothing names yet (a file another working copy hashed, a transfer
@@ -132,6 +135,7 @@ export async function collectGarbage(
 
   await db.reload();
   const notices: ObjectInfo[] = [];
+  const listedAt = Date.now();
   const files = await listPackFiles(store, (info) => {
     if (isCondemnedKey(info.key)) notices.push(info);
   });
@@ -189,7 +193,6 @@ export async function collectGarbage(
     deletedObjects += dead;
     if (dead > 0) dying.push(p);
   }
-  for (const o of orphans) removedBytes += o.size;
 
   const copier = new Copier(db, store, opts.dryRun);
   for (const p of rewritten) await copier.copyLive(p, keep, baseKept(p)).catch(packGoneMeanwhile);
@@ -223,6 +226,7 @@ export async function collectGarbage(
       return { deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: packs.length, mergedPacks: 0, writtenPacks: 0, deferred: true };
     }
   }
+  let deletedOrphans = orphans;
   if (!opts.dryRun) {
     crashPoint('gc.before-delete');
     for (const p of rewritten) {
@@ -230,7 +234,7 @@ export async function collectGarbage(
       crashPoint('gc.between-idx-and-pack');
       await store.delete(p.packKey);
     }
-    for (const o of orphans) await store.delete(o.key);
+    deletedOrphans = await deleteOrphans(store, orphans, listedAt, opts.orphanRecheckMs);
     if (notice) await store.delete(notice);
     await removeFinishedNotices(db, store, notices, files, now);
     await db.reload();
@@ -239,9 +243,9 @@ export async function collectGarbage(
   const unfinished =
     opts.deleteOrphans === false ? { files: 0, bytes: 0 } : await sweepUnfinishedPacks(store, orphanAge(opts.graceMs), { dryRun: opts.dryRun });
   return {
-    deletedPacks: rewritten.size + orphans.length + unfinished.files,
+    deletedPacks: rewritten.size + deletedOrphans.length + unfinished.files,
     deletedObjects,
-    freedBytes: removedBytes + unfinished.bytes - added,
+    freedBytes: removedBytes + sizeOf(deletedOrphans) + unfinished.bytes - added,
     keptPacks: packs.length - rewritten.size,
     mergedPacks,
     writtenPacks: copier.written,
@@ -313,12 +317,50 @@ async function readDeltaBases(db: ObjectDatabase, packs: readonly LoadedPack[]):
  */
 export async function reclaimOrphanPacks(
   store: ObjectStore,
-  opts: { graceMs: number; now?: Date; dryRun?: boolean },
+  opts: { graceMs: number; now?: Date; dryRun?: boolean; recheckMs?: number; signal?: AbortSignal },
 ): Promise<{ files: number; bytes: number }> {
-  const orphans = orphanPacks(await listPackFiles(store), (opts.now ?? new Date()).getTime(), opts.graceMs);
-  if (!opts.dryRun) for (const o of orphans) await store.delete(o.key);
+  const listedAt = Date.now();
+  const candidates = orphanPacks(await listPackFiles(store), (opts.now ?? new Date()).getTime(), opts.graceMs);
+  const orphans = opts.dryRun ? candidates : await deleteOrphans(store, candidates, listedAt, opts.recheckMs, opts.signal);
+  if (opts.signal?.aborted) return { files: orphans.length, bytes: sizeOf(orphans) };
   const unfinished = await sweepUnfinishedPacks(store, orphanAge(opts.graceMs), { dryRun: opts.dryRun });
-  return { files: orphans.length + unfinished.files, bytes: orphans.reduce((n, o) => n + o.size, 0) + unfinished.bytes };
+  return { files: orphans.length + unfinished.files, bytes: sizeOf(orphans) + unfinished.bytes };
+}
+
+/**
+ * How long after listing a pack without its index a reclaimer looks for the index again before it deletes the pack,
+ * on a store that may date an object by the start of its upload (ObjectStore.datesFromUploadStart: S3 dates a
+ * multipart upload by its CreateMultipartUpload). There a pack whose upload took longer than the orphan age looks
+ * that old the moment it appears, while its writer is about to store the index. A writer gives up storing an index
+ * well within this (its requests give up within about 95 s), so an index still missing then is a killed writer's.
+ */
+export const ORPHAN_RECHECK_MS = 2 * 60 * 1000;
+
+/**
+ * Deletes the pack files `orphans` (listed at `listedAt`, by Date.now()) and returns those deleted: all of them, or
+ * on a store whose dates may be an upload's start, those whose index is still missing ORPHAN_RECHECK_MS (or
+ * `recheckMs`) after the listing. An aborted `signal` stops the wait and deletes nothing more.
+ */
+async function deleteOrphans(
+  store: ObjectStore,
+  orphans: readonly ObjectInfo[],
+  listedAt: number,
+  recheckMs = ORPHAN_RECHECK_MS,
+  signal?: AbortSignal,
+): Promise<ObjectInfo[]> {
+  if (orphans.length > 0 && store.datesFromUploadStart) await sleep(Math.max(0, listedAt + recheckMs - Date.now()), signal);
+  const deleted: ObjectInfo[] = [];
+  for (const o of orphans) {
+    if (signal?.aborted) break;
+    if (store.datesFromUploadStart && (await store.head(idxKey(parsePackKey(o.key)!.name)))) continue;
+    await store.delete(o.key);
+    deleted.push(o);
+  }
+  return deleted;
+}
+
+function sizeOf(files: readonly ObjectInfo[]): number {
+  return files.reduce((n, f) => n + f.size, 0);
 }
 
 /** The pack and index file of each pack name in packs/; `other` sees every key that is neither. */

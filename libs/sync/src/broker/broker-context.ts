@@ -33,6 +33,8 @@ export interface BrokerContextOptions {
   readonly topicLogFence?: TopicLogFenceSetting;
   /** How long this broker's lease on a store that ignores conditions lasts without a refresh. Default 15 s. */
   readonly leaseTtlMs?: number;
+  /** Before deleting a pack killed brokers left, how long to wait for its index where the store needs it (ORPHAN_RECHECK_MS). */
+  readonly orphanRecheckMs?: number;
 }
 
 export type TopicLogFenceSetting = 'auto' | 'redis' | 'off';
@@ -63,6 +65,8 @@ export class BrokerContext {
     readonly packs: PackMaintenance,
     private readonly connections: Redis[],
     private readonly lease: BrokerLease | undefined,
+    /** The removal of what killed brokers left, which goes on in the background after start-up (see reclaimLeftoverPacks). */
+    private readonly reclaim: { readonly stop: AbortController; readonly done: Promise<void> },
   ) {}
 
   /** How this broker's topic-log appends are arbitrated. */
@@ -128,9 +132,10 @@ export class BrokerContext {
       logger('info', describeFence(fence.mode, opts.store.url, conditionalWrites, prefix));
       const notifier = new AppendNotifier(redis, sub, prefix);
       await notifier.start();
-      await reclaimLeftoverPacks(opts.store, logger);
       // Subscribers following the same topic read the same ranges at about the same time: keep recent ones.
       const db = await ObjectDatabase.open(opts.store, { sharedReadBytes: SHARED_READ_BYTES });
+      const stop = new AbortController();
+      const reclaim = { stop, done: reclaimLeftoverPacks(opts.store, logger, { recheckMs: opts.orphanRecheckMs, signal: stop.signal }) };
       return new BrokerContext(
         opts.store,
         db,
@@ -145,6 +150,7 @@ export class BrokerContext {
         new PackMaintenance(db, opts.store, { log: logger }),
         [redis, sub],
         lease,
+        reclaim,
       );
     } catch (e) {
       await lease?.release();
@@ -156,6 +162,8 @@ export class BrokerContext {
 
   /** Waits for a pack merge in progress, releases the store's lease (if held) and closes the Redis connections. The store belongs to the caller. */
   async close(): Promise<void> {
+    this.reclaim.stop.abort();
+    await this.reclaim.done;
     await this.packs.close();
     await this.lease?.release();
     await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
@@ -210,11 +218,12 @@ const ORPHAN_PACK_GRACE_MS = 60 * 60 * 1000;
 /**
  * Removes the packs brokers killed mid-publish left: stored without their index (any store), or half-written
  * beside their key (local disk), as `trib gc` removes them from a repository's store. Nothing else does: gc
- * refuses a broker's store. A failure only postpones this to the next start.
+ * refuses a broker's store. It runs beside the broker's work, as on S3 it waits before it deletes (see
+ * ORPHAN_RECHECK_MS); `signal` stops it. A failure only postpones this to the next start.
  */
-async function reclaimLeftoverPacks(store: ObjectStore, log: BrokerLogger): Promise<void> {
+async function reclaimLeftoverPacks(store: ObjectStore, log: BrokerLogger, opts: { recheckMs?: number; signal: AbortSignal }): Promise<void> {
   try {
-    const r = await reclaimOrphanPacks(store, { graceMs: ORPHAN_PACK_GRACE_MS });
+    const r = await reclaimOrphanPacks(store, { graceMs: ORPHAN_PACK_GRACE_MS, ...opts });
     if (r.files) log('info', `removed ${r.files} unfinished pack file(s), ${r.bytes} bytes, that a broker killed mid-publish left`);
   } catch (e) {
     log('warn', `could not remove the unfinished packs killed brokers left (tried again at the next start): ${(e as Error).message}`);
