@@ -39,8 +39,8 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     ok(repo, ['branch', 'exp/a']);
     ok(repo, ['branch', '-d', 'exp/a']);
     ok(repo, ['branch', 'exp']);
-    ok(repo, ['tag', 'v1/rc']);
-    ok(repo, ['tag', '-d', 'v1/rc']);
+    ok(repo, ['tag', 'v1/rc/2']);
+    ok(repo, ['tag', '-d', 'v1/rc/2']);
     ok(repo, ['tag', 'v1']);
     expect(JSON.parse(ok(repo, ['branch', '--json']).stdout).map((b: { name: string }) => b.name)).toEqual(['exp', 'main']);
   });

@@ -127,6 +127,15 @@ describe('LocalStore', () => {
     expect(statSync(path.join(store.root, 'refs', 'a')).isDirectory()).toBe(true);
     const version = await store.compareAndSwap('refs/a', undefined, Buffer.from('y'));
     expect(await store.readVersioned('refs/a')).toEqual({ data: Buffer.from('y'), version });
+
+    // Deeper: `x/y/z` deleted leaves x/ holding an empty y/; a file anywhere below still refuses.
+    await store.deleteVersioned('refs/x/y/z', await store.compareAndSwap('refs/x/y/z', undefined, Buffer.from('x')));
+    await store.compareAndSwap('refs/x', undefined, Buffer.from('y'));
+    const deep = await store.compareAndSwap('refs/p/q/r', undefined, Buffer.from('x'));
+    await store.compareAndSwap('refs/p/s', undefined, Buffer.from('x'));
+    await store.deleteVersioned('refs/p/q/r', deep);
+    await expect(store.compareAndSwap('refs/p', undefined, Buffer.from('y'))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    expect(await store.readVersioned('refs/p/s')).toBeDefined();
   });
 
   it('lists neither foreign names, temporary files, locks nor symlinks', async () => {

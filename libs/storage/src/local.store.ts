@@ -7,6 +7,7 @@ import {
   lstatSync,
   openSync,
   promises as fs,
+  readdirSync,
   readFileSync,
   renameSync,
   rmdirSync,
@@ -681,22 +682,30 @@ function statOrAbsent(file: string, stat: (file: string) => Stats = statSync): S
 
 /** The path does not name an object: missing, or a parent is a file. */
 /**
- * Renames `temp` to `file`, where an empty directory may stand: the folder a deleted nested key (`a/b`) left, which
- * holds no key and so must not keep `a` from being written. A directory holding anything still fails the rename. A
- * writer creating a key inside the folder meanwhile cannot lose its work to the rmdir: its files make the folder
- * non-empty, and one that finds the folder gone makes it again (see creating).
+ * Renames `temp` to `file`, where folders holding only empty folders may stand: what deleted nested keys (`a/b`,
+ * `a/b/c`) left, which holds no key and so must not keep `a` from being written. A folder holding any file still
+ * fails the rename. A writer creating a key inside such a folder meanwhile cannot lose its work to the rmdir: its
+ * files make the folder non-empty, and one that finds the folder gone makes it again (see creating).
  */
 function renameOntoKey(temp: string, file: string): void {
   try {
     renameSync(temp, file);
   } catch (e) {
-    if (errno(e) !== 'EISDIR') throw e;
-    try {
-      rmdirSync(file);
-    } catch {
-      throw e;
-    }
+    if (errno(e) !== 'EISDIR' || !removeEmptyFolders(file)) throw e;
     renameSync(temp, file);
+  }
+}
+
+/** Removes `dir` if it holds nothing but folders that hold nothing, bottom up; false (leaving the rest) otherwise. */
+function removeEmptyFolders(dir: string): boolean {
+  try {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || !removeEmptyFolders(path.join(dir, entry.name))) return false;
+    }
+    rmdirSync(dir);
+    return true;
+  } catch {
+    return false;
   }
 }
 
