@@ -187,6 +187,12 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(JSON.parse(ok(repo, ['status', '--json']).stdout).changes).toEqual([]);
   });
 
+  it('status refuses a name that is not UTF-8, its path C-quoted as git quotes it', () => {
+    writeFileSync(Buffer.concat([Buffer.from(`${repo}/`), Buffer.from('a"b\xff', 'latin1')]), 'x');
+    const res = trib(repo, ['status']);
+    expect([res.code, res.stderr]).toEqual([2, 'trib status: cannot track "a\\"b\\377": the name is not valid UTF-8; rename it\n']);
+  });
+
   it('honours .tribignore', () => {
     writeFileSync(path.join(repo, '.tribignore'), '*.tmp\ncache/\n');
     writeFileSync(path.join(repo, 'a.csv'), 'x\n');

@@ -12,10 +12,52 @@ const ESCAPES: Readonly<Record<string, string>> = {
   '\\': '\\\\',
 };
 
+/** A byte as git writes one it must escape without a name for it: `\` and 3 octal digits. */
+const octal = (byte: number) => `\\${byte.toString(8).padStart(3, '0')}`;
+
+/** `text` with `"`, `\` and control characters escaped as git does, without the surrounding quotes. */
+function escapeText(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f"\\]/g, (ch) => ESCAPES[ch] ?? octal(ch.charCodeAt(0)));
+}
+
 /** `text` in double quotes, with `\"`, `\\`, `\n`, `\t`... and other control characters in octal, as git writes it. */
 export function cQuote(text: string): string {
-  const escape = (ch: string) => ESCAPES[ch] ?? `\\${ch.charCodeAt(0).toString(8).padStart(3, '0')}`;
-  return `"${text.replace(/[\x00-\x1f\x7f"\\]/g, escape)}"`;
+  return `"${escapeText(text)}"`;
+}
+
+// ignoreBOM: else a name's U+FEFF would be dropped from the message.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Raw name bytes (a file name need not be UTF-8) C-quoted as cQuote quotes text, each byte that is not part of a
+ * valid UTF-8 character in octal as git writes it (0xff is `\377`), so that the message says which bytes they are.
+ * Valid characters are kept as they are, as cQuote keeps them.
+ */
+export function cQuoteBytes(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i];
+    // How many bytes a character starting with `lead` takes; 0 for a byte no character starts with.
+    const len = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    let ch: string | undefined;
+    if (len > 0 && i + len <= bytes.length) {
+      try {
+        // The decoder refuses bad continuation bytes, overlong forms, surrogates and code points past U+10FFFF.
+        ch = strictUtf8.decode(bytes.subarray(i, i + len));
+      } catch {
+        ch = undefined;
+      }
+    }
+    if (ch === undefined) {
+      out += octal(lead);
+      i += 1;
+    } else {
+      out += escapeText(ch);
+      i += len;
+    }
+  }
+  return `"${out}"`;
 }
 
 /**

@@ -38,7 +38,13 @@ describe('scanWorktree', () => {
     writeFileSync(path.join(root, 'good.csv'), 'ok\n');
     mkdirSync(path.join(root, 'sub'));
     writeFileSync(Buffer.concat([Buffer.from(path.join(root, 'sub') + '/'), Buffer.from([0x64, 0xe9, 0x6a, 0xe0])]), 'x');
-    expect(() => paths()).toThrow(/^cannot track "sub\/d\\xe9j\\xe0": the name is not valid UTF-8; rename it$/);
+    expect(() => paths()).toThrow(/^cannot track "sub\/d\\351j\\340": the name is not valid UTF-8; rename it$/);
+  });
+
+  it('quotes the whole path of a name that is not UTF-8 as git does, folder and name', () => {
+    mkdirSync(path.join(root, 'd\tq'));
+    writeFileSync(Buffer.concat([Buffer.from(path.join(root, 'd\tq') + '/'), Buffer.from('\xfe\\z"', 'latin1')]), 'x');
+    expect(() => paths()).toThrow('cannot track "d\\tq/\\376\\\\z\\"": the name is not valid UTF-8; rename it');
   });
 
   it('keeps a name holding U+FFFD itself, which is valid UTF-8', () => {

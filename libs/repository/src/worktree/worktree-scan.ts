@@ -1,6 +1,6 @@
 import { BigIntStats, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { compareNames, cQuote, EntryKind, InvalidArgumentError, REPOSITORY_CONFIG_FILE, REPOSITORY_DIR, validateEntryName } from '@tributary/core';
+import { compareNames, cQuote, cQuoteBytes, EntryKind, InvalidArgumentError, REPOSITORY_CONFIG_FILE, REPOSITORY_DIR, validateEntryName } from '@tributary/core';
 import { IgnoreRules } from './ignore-rules';
 import { isWorktreeTempName } from './materialize';
 
@@ -132,14 +132,13 @@ function listFolder(abs: string, rel: string): string[] | undefined {
 
 /**
  * Throws for the first name in `abs` that is not valid UTF-8: Node reads such a name with U+FFFD in place of the
- * bad bytes, a name that then names nothing, and a tree could not hold it anyway. Shown with those bytes as \xNN.
+ * bad bytes, a name that then names nothing, and a tree could not hold it anyway. Shown C-quoted as every path in a
+ * message is, the bad bytes in octal as git shows them.
  */
 function notUtf8(abs: string, rel: string): void {
   for (const raw of readdirSync(abs, { encoding: 'buffer' })) {
     if (Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) continue;
-    const printable = (b: number) => b >= 0x20 && b < 0x7f && b !== 0x5c;
-    const escape = (b: number) => (printable(b) ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`);
-    const shown = [...raw].map(escape).join('');
-    throw new InvalidArgumentError(`cannot track "${rel ? `${cQuote(rel).slice(1, -1)}/${shown}` : shown}": the name is not valid UTF-8; rename it`);
+    const shown = cQuoteBytes(rel ? Buffer.concat([Buffer.from(`${rel}/`, 'utf8'), raw]) : raw);
+    throw new InvalidArgumentError(`cannot track ${shown}: the name is not valid UTF-8; rename it`);
   }
 }
