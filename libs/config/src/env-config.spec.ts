@@ -117,6 +117,17 @@ describe('loadConfig', () => {
     expect(() => store('store')).toThrow(/^invalid configuration:\n {2}TRIB_STORE="store": expected \.\/store for a folder/);
   });
 
+  it('suggests ./ and s3:// for a relative TRIB_STORE only where each suggestion is one the store takes as shown', () => {
+    const store = (raw: string) => loadConfig({ store: TRIB_ENV.store }, { TRIB_STORE: raw }).store;
+    const general = 'a relative folder starts with ./ or ../; a cloud store needs its scheme (s3://, gs://, az://)';
+    // A Windows-style path: neither ./.\x nor s3://.\x is what was meant, and s3://.\x is no store URL at all.
+    expect(() => store('.\\x')).toThrow(`TRIB_STORE=".\\\\x": ${general}`);
+    expect(() => store('a\tb')).toThrow(`TRIB_STORE="a\\tb": ${general}`);
+    // s3://st3/ would be read as s3://st3, and s3://x#y is refused: the folder alone is suggested.
+    const folderOnly = (raw: string) => `expected ./${raw} for a folder (a relative path starts with ./ or ../), or a URL with its scheme (s3://, gs://, az://)`;
+    for (const raw of ['st3/', 'x#y', 'a//b']) expect(() => store(raw)).toThrow(`TRIB_STORE=${JSON.stringify(raw)}: ${folderOnly(raw)}`);
+  });
+
   it('names a TRIB_INBOX that cannot be a folder', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'trib-inbox-'));
     try {

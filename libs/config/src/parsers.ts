@@ -38,8 +38,27 @@ export function redisUrl(raw: string): string {
 export function storeUrl(raw: string): string {
   if (/^\.\.?(\/|$)/.test(raw)) return parseDurableStoreUrl(path.resolve(raw)).url;
   // The apps create a missing local store: `tributary/na-aws` meant as s3://tributary/na-aws must not become one.
-  if (!path.isAbsolute(raw) && !raw.includes(':')) throw new Error(`expected ./${raw} for a folder (a relative path starts with ./ or ../), or a URL with its scheme, such as s3://${raw}`);
+  if (!path.isAbsolute(raw) && !raw.includes(':')) throw new Error(bareRelativeStore(raw));
   return parseDurableStoreUrl(raw).url;
+}
+
+/**
+ * Why a relative TRIB_STORE without ./ or ../ is refused. It suggests ./RAW and s3://RAW only where each is a fix:
+ * ./RAW only for a plausible folder name (`.\x` is a Windows path, and with a control character or a backslash
+ * s3://RAW is no store URL either), s3://RAW only when the store reads it as just that URL (not `st3/` as
+ * s3://st3, `x#y` refused, nor a tab that URL parsing drops).
+ */
+function bareRelativeStore(raw: string): string {
+  const folder = raw !== '' && !hasControlCharacters(raw) && !raw.includes('\\');
+  if (!folder) return 'a relative folder starts with ./ or ../; a cloud store needs its scheme (s3://, gs://, az://)';
+  const url = `s3://${raw}`;
+  let cloud: boolean;
+  try {
+    cloud = parseDurableStoreUrl(url).url === url;
+  } catch {
+    cloud = false;
+  }
+  return `expected ./${raw} for a folder (a relative path starts with ./ or ../), or a URL with its scheme${cloud ? `, such as ${url}` : ' (s3://, gs://, az://)'}`;
 }
 
 /** A name that is also one segment of a topic or ref (a region, a dataset). */
