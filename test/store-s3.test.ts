@@ -539,6 +539,28 @@ describe('S3Store', () => {
       }
     });
 
+    it('reads a versioned value again, whole, when it changed between a cut and the resume: a ref that moved', async () => {
+      const client = sdk();
+      let moved: string | undefined;
+      const move = async () => {
+        moved ??= (await client.send(new PutObjectCommand({ Bucket: 'moved-refs', Key: 'p/refs/big', Body: pattern(7, MiB) }))).ETag;
+      };
+      const { store, proxy, faults } = await cutting('moved-refs', move);
+      try {
+        await store.compareAndSwap('refs/big', undefined, pattern(0, MiB));
+        faults.gets.length = 0;
+        faults.cuts = 1;
+        const read = await store.readVersioned('refs/big');
+        expectBytes(read!.data, pattern(7, MiB));
+        expect(read!.version).toBe(moved);
+        // The first answer, cut; its rest, refused (412) as the ref had moved; the whole new value.
+        expect(faults.gets.map((g) => Boolean(g.ifMatch))).toEqual([false, true, false]);
+      } finally {
+        client.destroy();
+        await proxy.close();
+      }
+    });
+
     it('streams a large object in bounded chunks and can be stopped early', async () => {
       const store = await open('s3://stream-reads/r', { create: true });
       await store.putIfAbsent('big', patternStream(20 * MiB, MiB));

@@ -46,6 +46,8 @@ export const S3_PART_SIZE = 8 * 1024 * 1024;
 export const S3_UPLOAD_QUEUE_SIZE = 4;
 /** Attempts at a replayable create-if-absent that meets a concurrent conditional write (409). */
 const CONFLICT_ATTEMPTS = 5;
+/** Whole reads of a versioned value that changed while a cut read of it was resumed. */
+const CHANGED_WHILE_READ_ATTEMPTS = 3;
 
 export interface S3StoreOptions {
   /** Create the bucket if it is missing (only `trib init` passes it). */
@@ -238,15 +240,22 @@ export class S3Store implements ObjectStore {
 
   async readVersioned(key: string): Promise<Versioned | undefined> {
     validateStoreKey(key);
-    let out;
-    try {
-      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.root + key }), this.quick);
-    } catch (e) {
-      if (isKeyAbsent(e)) return undefined;
-      throw this.fail(e, 'read', key);
+    for (let attempt = 1; ; attempt++) {
+      let out;
+      try {
+        out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.root + key }), this.quick);
+      } catch (e) {
+        if (isKeyAbsent(e)) return undefined;
+        throw this.fail(e, 'read', key);
+      }
+      try {
+        const data = await readAll(this.resumable(out, key, 0));
+        return { data, version: this.versionOf(out.ETag, 'read', key) };
+      } catch (e) {
+        // Changed between a cut and its resume (a ref moved): its new value, read whole, is as good an answer.
+        if (!(e instanceof ConflictError) || attempt === CHANGED_WHILE_READ_ATTEMPTS) throw e;
+      }
     }
-    const data = await readAll(this.resumable(out, key, 0));
-    return { data, version: this.versionOf(out.ETag, 'read', key) };
   }
 
   /** The version is the ETag (an MD5 of the value for single-part objects): writing back a value restores it. */
