@@ -62,6 +62,21 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(JSON.parse(ok(b, ['log', '--json']).stdout).map((c: { id: string }) => c.id)).toEqual([id]);
   });
 
+  it('init --store takes a folder relative to where it runs as ./DIR or ../DIR, and records it absolute', () => {
+    const work = path.join(t.dir, 'work');
+    mkdirSync(work);
+    ok(work, ['init', 'a', '--store', '../stores/one']);
+    ok(path.join(work, 'a'), ['init', '../b', '--store', './../../stores/one']);
+    const url = pathToFileURL(path.join(t.dir, 'stores', 'one')).href;
+    for (const copy of ['a', 'b']) expect(JSON.parse(readFileSync(path.join(work, copy, '.trib/config.json'), 'utf8')).store).toBe(url);
+    const bare = trib(work, ['init', 'c', '--store', 'stores/two']);
+    expect([bare.code, bare.stderr]).toEqual([
+      2,
+      'trib init: --store "stores/two": expected ./stores/two for a folder (a relative path starts with ./ or ../), or a URL with its scheme, such as s3://stores/two\n',
+    ]);
+    expect(existsSync(path.join(work, 'c'))).toBe(false);
+  });
+
   it('uses --author, then $TRIB_AUTHOR', () => {
     writeFileSync(path.join(repo, 'f'), 'x');
     ok(repo, ['commit', '-m', 'one', '--author', 'Dr Who']);

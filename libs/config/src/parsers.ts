@@ -36,14 +36,22 @@ export function redisUrl(raw: string): string {
  * against the working folder, as every folder variable is.
  */
 export function storeUrl(raw: string): string {
-  if (/^\.\.?(\/|$)/.test(raw)) return parseDurableStoreUrl(path.resolve(raw)).url;
-  // The apps create a missing local store: `tributary/na-aws` meant as s3://tributary/na-aws must not become one.
-  if (!path.isAbsolute(raw) && !raw.includes(':')) throw new Error(bareRelativeStore(raw));
-  return parseDurableStoreUrl(raw).url;
+  return parseDurableStoreUrl(relativeStoreResolved(raw)).url;
 }
 
 /**
- * Why a relative TRIB_STORE without ./ or ../ is refused. It suggests ./RAW and s3://RAW only where each is a fix:
+ * A store given as a folder relative to `cwd` (`./x`, `../x`, `.`) made absolute; any other form as it is. A bare
+ * relative path (`tributary/na-aws`) is refused (Error): it may be a cloud URL missing its scheme, and a local store
+ * would be made there (by the apps, or `trib init`).
+ */
+export function relativeStoreResolved(raw: string, cwd = process.cwd()): string {
+  if (/^\.\.?(\/|$)/.test(raw)) return path.resolve(cwd, raw);
+  if (!path.isAbsolute(raw) && !raw.includes(':')) throw new Error(bareRelativeStore(raw));
+  return raw;
+}
+
+/**
+ * Why a relative store path without ./ or ../ is refused. It suggests ./RAW and s3://RAW only where each is a fix:
  * ./RAW only for a plausible folder name (`.\x` is a Windows path, and with a control character or a backslash
  * s3://RAW is no store URL either), s3://RAW only when the store reads it as just that URL (not `st3/` as
  * s3://st3, `x#y` refused, nor a tab that URL parsing drops).
