@@ -28,6 +28,11 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
       expect([bad, trib(repo, ['branch', '--', bad]).code]).toEqual([bad, 2]);
     }
     expect(trib(repo, ['tag', 'topics/t/one']).code).toBe(2);
+    // As git: no segment of a new name starts with "." (a hidden name).
+    for (const [kind, bad] of [['branch', '.hidden'], ['branch', 'exp/.x'], ['tag', '.v1']]) {
+      const r = trib(repo, [kind, '--', bad]);
+      expect([bad, r.code, r.stderr]).toEqual([bad, 2, expect.stringMatching(/starts with "\."\n$/)]);
+    }
     expect(trib(repo, ['branch', 'exp/a']).code).toBe(2);
     expect(trib(repo, ['branch', 'exp']).stderr.trim()).toBe('trib branch: cannot create branch exp: branch exp/a exists');
     expect(trib(repo, ['branch', '-d', 'main']).code).toBe(2);

@@ -1,6 +1,6 @@
 import { CommitId, ConflictError, encodeTag, FailedPreconditionError, IntegrityError, InvalidArgumentError, NotFoundError, Annotations } from '@tributary/core';
 import { Repository } from '../repository';
-import { branchRef, BRANCH_PREFIX, tagRef, TAG_PREFIX } from '../refs/ref-store';
+import { branchRef, BRANCH_PREFIX, tagRef, TAG_PREFIX, validateNewRefName } from '../refs/ref-store';
 import { isAncestor } from '../history/commit-walk';
 import { defaultAuthor } from './commit.command';
 
@@ -19,6 +19,7 @@ export async function listBranches(repo: Repository): Promise<RefListing[]> {
 
 export async function createBranch(repo: Repository, name: string, start = 'HEAD'): Promise<CommitId> {
   const ref = branchRef(name);
+  validateNewRefName(name, 'branch name');
   const commit = await repo.resolve(start);
   try {
     await repo.refs.create(ref, { commit });
@@ -80,6 +81,7 @@ export async function createTag(
   opts: { message?: string; annotations?: Annotations; now?: Date } = {},
 ): Promise<CommitId> {
   const ref = tagRef(name);
+  validateNewRefName(name, 'tag name');
   const commit = await repo.resolve(target);
   let pointTo = commit;
   if (opts.message !== undefined || (opts.annotations && Object.keys(opts.annotations).length)) {
