@@ -1,6 +1,7 @@
 import { InvalidArgumentError, quotePath } from '@tributary/core';
 import { collectRepositoryGarbage, verifyRepository } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
+import { count } from '../ui/count';
 import { ProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withRepository } from './open-repo';
@@ -47,7 +48,10 @@ export const gcCommand: CliCommand = {
       graceMs = Number(graceArg) * 1000;
     }
     return withRepository(ctx, async (repo) => {
-      const r = await collectRepositoryGarbage(repo, { dryRun: args.flags.has('--dry-run'), graceMs });
+      // A pause of minutes with no word would look like a hang.
+      const onOrphanWait = (packs: number, ms: number) =>
+        ctx.err(`gc: waiting ${Math.ceil(ms / 1000)} s for the index of ${count(packs, 'pack')} found without one (this store dates an upload by its start)`);
+      const r = await collectRepositoryGarbage(repo, { dryRun: args.flags.has('--dry-run'), graceMs, onOrphanWait });
       if (args.flags.has('--json')) ctx.json({ dryRun: args.flags.has('--dry-run'), ...r });
       else if (r.deferred) ctx.err('gc: another process stored objects while gc ran, so it deleted nothing; run it again');
       else {

@@ -65,7 +65,10 @@ export async function topicLogHeads(store: ObjectStore): Promise<ObjectId[]> {
  * fresh objects survive with all they refer to, and merges the old small packs (one per commit) so lookups stay
  * cheap. Refuses to run on a damaged repository (it could not tell what is live), and on a broker's store.
  */
-export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?: boolean; graceMs?: number } = {}) {
+export async function collectRepositoryGarbage(
+  repo: Repository,
+  opts: { dryRun?: boolean; graceMs?: number; onOrphanWait?: (packs: number, ms: number) => void } = {},
+) {
   for await (const _ of repo.store.list(TOPIC_LOG_PREFIX)) {
     throw new FailedPreconditionError(
       `${repo.store.url} is a broker's store (it holds topic logs): gc would delete the commits subscribers replay`,
@@ -96,6 +99,7 @@ export async function collectRepositoryGarbage(repo: Repository, opts: { dryRun?
       graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
       dryRun: Boolean(opts.dryRun),
       mergeSmallPacks: { minPacks: 2 },
+      onOrphanWait: opts.onOrphanWait,
       // Another working copy of the same store has a stat cache this one cannot see; what its fresh objects refer
       // to stays through them.
       reachableFrom: async (ids) => (await walkReachable(repo, [], { unknown: ids, known: keep })).live,

@@ -253,6 +253,24 @@ describe('collectGarbage', () => {
     await store.putIfAbsent(`${finished}.idx`, Buffer.from('its index, stored after the listing saw none'));
     expect(await reclaiming).toEqual({ files: 1, bytes: 27 });
     expect(await store.keys()).toEqual([`${finished}.idx`, `${finished}.pack`]);
+
+  });
+
+  it('gc on a store that may date a pack by its upload start waits for an orphan\'s index the same way, saying so first', async () => {
+    const store = new UploadDatedStore();
+    const indexed = blob('indexed');
+    await writePack(store, [indexed]);
+    const orphan = `packs/pack-${'8'.repeat(32)}.pack`;
+    await store.putIfAbsent(orphan, Buffer.from('a pack a killed writer left'));
+    store.now = at(2 * HOUR);
+    const waits: [number, number][] = [];
+    const onOrphanWait = (packs: number, ms: number) => void waits.push([packs, ms]);
+    const result = await collectGarbage(await ObjectDatabase.open(store), store, EVERY_OBJECT_LIVE, gcOpts(store.now, { orphanRecheckMs: 200, onOrphanWait }));
+    expect(waits).toEqual([[1, expect.any(Number)]]);
+    expect(waits[0][1]).toBeLessThanOrEqual(200);
+    expect(result.deletedPacks).toBe(1);
+    expect(await store.keys()).not.toContain(orphan);
+    await expectReadable(store, [indexed]);
   });
 
   it('leaves a pack file without an index for 15 minutes even with no grace period: its index may be on its way', async () => {

@@ -42,6 +42,8 @@ export interface GcOptions {
   readonly deleteOrphans?: boolean;
   /** How long to wait before looking again for an orphan's index, where the store needs it (ORPHAN_RECHECK_MS). */
   readonly orphanRecheckMs?: number;
+  /** Told before that wait: how many pack files wait for their index, and for how long. */
+  readonly onOrphanWait?: (packs: number, ms: number) => void;
   /**
    * Everything reachable from `ids`: the records of packs younger than the grace period that `isLive` does not
    * reach. Those are a writer's objects that nothing names yet (a file another working copy hashed, a transfer
@@ -234,7 +236,7 @@ export async function collectGarbage(
       crashPoint('gc.between-idx-and-pack');
       await store.delete(p.packKey);
     }
-    deletedOrphans = await deleteOrphans(store, orphans, listedAt, opts.orphanRecheckMs);
+    deletedOrphans = await deleteOrphans(store, orphans, listedAt, { recheckMs: opts.orphanRecheckMs, onWait: opts.onOrphanWait });
     if (notice) await store.delete(notice);
     await removeFinishedNotices(db, store, notices, files, now);
     await db.reload();
@@ -321,7 +323,7 @@ export async function reclaimOrphanPacks(
 ): Promise<{ files: number; bytes: number }> {
   const listedAt = Date.now();
   const candidates = orphanPacks(await listPackFiles(store), (opts.now ?? new Date()).getTime(), opts.graceMs);
-  const orphans = opts.dryRun ? candidates : await deleteOrphans(store, candidates, listedAt, opts.recheckMs, opts.signal);
+  const orphans = opts.dryRun ? candidates : await deleteOrphans(store, candidates, listedAt, opts);
   if (opts.signal?.aborted) return { files: orphans.length, bytes: sizeOf(orphans) };
   const unfinished = await sweepUnfinishedPacks(store, orphanAge(opts.graceMs), { dryRun: opts.dryRun });
   return { files: orphans.length + unfinished.files, bytes: sizeOf(orphans) + unfinished.bytes };
@@ -339,16 +341,21 @@ export const ORPHAN_RECHECK_MS = 2 * 60 * 1000;
 /**
  * Deletes the pack files `orphans` (listed at `listedAt`, by Date.now()) and returns those deleted: all of them, or
  * on a store whose dates may be an upload's start, those whose index is still missing ORPHAN_RECHECK_MS (or
- * `recheckMs`) after the listing. An aborted `signal` stops the wait and deletes nothing more.
+ * `recheckMs`) after the listing; `onWait` hears of that wait first. An aborted `signal` stops the wait and deletes
+ * nothing more.
  */
 async function deleteOrphans(
   store: ObjectStore,
   orphans: readonly ObjectInfo[],
   listedAt: number,
-  recheckMs = ORPHAN_RECHECK_MS,
-  signal?: AbortSignal,
+  opts: { recheckMs?: number; signal?: AbortSignal; onWait?: (packs: number, ms: number) => void } = {},
 ): Promise<ObjectInfo[]> {
-  if (orphans.length > 0 && store.datesFromUploadStart) await sleep(Math.max(0, listedAt + recheckMs - Date.now()), signal);
+  const { signal } = opts;
+  if (orphans.length > 0 && store.datesFromUploadStart) {
+    const wait = Math.max(0, listedAt + (opts.recheckMs ?? ORPHAN_RECHECK_MS) - Date.now());
+    opts.onWait?.(orphans.length, wait);
+    await sleep(wait, signal);
+  }
   const deleted: ObjectInfo[] = [];
   for (const o of orphans) {
     if (signal?.aborted) break;
