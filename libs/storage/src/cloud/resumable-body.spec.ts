@@ -62,6 +62,14 @@ describe('resumableBody', () => {
     await expect(readAll(resumableBody(answer(0, 100, 30, 'error'), { rest: refused, fail }))).rejects.toBe(changed);
   });
 
+  it('maps an error the body raises before anyone reads, instead of crashing the process', async () => {
+    const body = new PassThrough();
+    const relayed = resumableBody({ body, bytes: 100 }, { rest: undefined, fail });
+    body.destroy(new Error('boom'));
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(readAll(relayed)).rejects.toThrow('failed after 0 resumes: boom');
+  });
+
   it('destroys the body when the reader stops early', async () => {
     const first = answer(0, 100, 50, 'stall');
     const body = resumableBody(first, { rest: undefined, fail, idleMs: 60_000 });

@@ -75,6 +75,9 @@ export function resumableBody(first: DownloadAnswer, how: Resumption): Readable 
       callback(error);
     },
   });
+  // A body that fails before the reader starts would emit 'error' with no listener and crash the process; readers
+  // still see the failure, as they look at the stream's errored state (stream.finished, chunksOf).
+  out.on('error', () => undefined);
   follow(first.body);
   return out;
 
