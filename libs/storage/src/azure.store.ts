@@ -9,31 +9,20 @@ import {
   TribError,
   UnavailableError,
   isTribError,
-  sleep,
 } from '@tributary/core';
 import { blockId, uploadBlocks } from './azure/azure-block-upload';
 import { AzureServiceClient, createAzureServiceClient } from './azure/azure-client';
-import { retryDelayMs } from './azure/azure-retry';
 import { azureCode, azureError, azureStatus, isBlobAbsent, isMissingContainer } from './azure/azure-errors';
-import {
-  emptyStream,
-  isStoreKey,
-  openUploadBody,
-  readAll,
-  relayStream,
-} from './cloud/cloud-body';
+import { emptyStream, isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
+import { BrokenBody, DOWNLOAD_RESUMES, DownloadAnswer, resumableBody, resumedNote } from './cloud/resumable-body';
 import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
-import { keyChanged, keyExists, keyNotFound } from './key-errors';
+import { keyChanged, keyChangedWhileRead, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
 import { parseStoreUrl } from './store-url';
-import { chunksOf } from './stream-batches';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
 const MiB = 1024 * 1024;
 const CONTENT_TYPE = 'application/octet-stream';
-/** Times a download whose connection broke off is resumed from where it stopped, and the waits in between. */
-const DOWNLOAD_RESUMES = 3;
-const RESUME_BACKOFF = { maxTries: DOWNLOAD_RESUMES + 1, baseDelayMs: 250, maxDelayMs: 2000 };
 // 3 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit, no '--'.
 const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 
@@ -179,7 +168,11 @@ export class AzureBlobStore implements ObjectStore {
     return readAll(await this.getStream(key, range));
   }
 
-  /** A connection that breaks off or stalls mid-stream is resumed from where it stopped (see `resumed`). */
+  /**
+   * A download that breaks off mid-body is resumed from the byte reached, pinned to the blob's ETag, up to three times
+   * (cloud/resumable-body.ts, shared with S3 and GCS). Not the SDK's own resume (`maxRetryRequests`): in 12.32 on
+   * Node 20 it gives up at the first broken connection, which the response reports as aborted.
+   */
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateStoreKey(key);
     if (range) validateByteRange(range);
@@ -188,51 +181,38 @@ export class AzureBlobStore implements ObjectStore {
       return emptyStream();
     }
     const start = range?.offset ?? 0;
+    let first: BlobDownloadResponseParsed;
     try {
-      const res = await this.blob(key).download(start, range?.length, { maxRetryRequests: 0 });
-      // Until the reader starts, an error would have no listener and crash the process; `resumed` still sees it.
-      res.readableStreamBody?.on('error', () => undefined);
-      return relayStream(this.resumed(key, res, start), (e) => this.fail(e, 'read', key));
+      first = await this.blob(key).download(start, range?.length, { maxRetryRequests: 0 });
     } catch (e) {
       // 416: the range starts at or past the end, so the blob exists and the clipped range is empty.
       if (azureStatus(e) === 416) return emptyStream();
       if (isBlobAbsent(e)) throw this.notFound(key);
       throw this.fail(e, 'read', key);
     }
-  }
-
-  /**
-   * The body of `first` (a download from `start`) and, each time its connection breaks off before the answer's
-   * length, the rest asked for again, pinned to the same ETag; at most DOWNLOAD_RESUMES times.
-   *
-   * Why here and not the SDK's own resume (`maxRetryRequests`): in 12.32 on Node 20 it gives up at the first
-   * broken connection, which the response reports as aborted, so one reset failed a whole checkout or verify.
-   */
-  private async *resumed(key: string, first: BlobDownloadResponseParsed, start: number): AsyncGenerator<Buffer> {
-    const total = first.contentLength ?? 0;
-    let body = first.readableStreamBody as Readable;
-    let got = 0;
-    for (let resumes = 0; ; resumes++) {
-      let broke: unknown;
+    if (!first.readableStreamBody) return emptyStream();
+    const etag = first.etag;
+    const rest = async (done: number, length: number): Promise<DownloadAnswer> => {
       try {
-        for await (const part of chunksOf(body)) {
-          got += part.length;
-          yield part;
-        }
+        const res = await this.blob(key).download(start + done, length, { maxRetryRequests: 0, conditions: { ifMatch: etag } });
+        return { body: (res.readableStreamBody as Readable | undefined) ?? emptyStream(), bytes: res.contentLength };
       } catch (e) {
-        broke = e;
-      } finally {
-        body.destroy();
+        // 412: the blob is no longer that version; 404: it is gone.
+        if (azureStatus(e) === 412 || isBlobAbsent(e)) throw keyChangedWhileRead(this.url, key, etag!, 'ETag', e);
+        throw this.fail(e, 'read', key);
       }
-      if (got >= total) return;
-      if (resumes >= DOWNLOAD_RESUMES) {
-        throw broke ?? new UnavailableError(`cannot read ${key} in ${this.url}: the answer ended after ${got} of ${total} bytes`);
-      }
-      await sleep(retryDelayMs(resumes + 1, RESUME_BACKOFF));
-      const rest = await this.blob(key).download(start + got, total - got, { maxRetryRequests: 0, conditions: { ifMatch: first.etag } });
-      body = rest.readableStreamBody as Readable;
-      body.on('error', () => undefined);
-    }
+    };
+    return resumableBody(
+      { body: first.readableStreamBody as Readable, bytes: first.contentLength },
+      {
+        rest: etag ? rest : undefined,
+        fail: (e, resumed) => {
+          const what = `read ${key} in ${this.url}${resumedNote(resumed)}`;
+          if (e instanceof BrokenBody) return new UnavailableError(`cannot ${what}: ${e.message}`, { url: this.url, key, action: 'read' });
+          return this.fail(e, 'read', key);
+        },
+      },
+    );
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -1,5 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
-import { openUploadBody, readAll, relayStream } from './cloud-body';
+import { openUploadBody, readAll } from './cloud-body';
 
 function chunks(sizes: number[], failAfter?: Error): Readable {
   return Readable.from(
@@ -50,27 +50,5 @@ describe('openUploadBody', () => {
     const body = await openUploadBody(chunks([6, 6], late), 10);
     await expect(readAll(body.stream!)).rejects.toBe(late);
     expect(body.sourceError()).toEqual({ error: late });
-  });
-});
-
-describe('relayStream', () => {
-  it('passes bytes through and maps errors, even one raised before anyone reads', async () => {
-    expect((await readAll(relayStream(chunks([5]), () => new Error('mapped')))).length).toBe(5);
-    const source = new PassThrough();
-    const relayed = relayStream(source, (e) => new Error(`mapped: ${(e as Error).message}`));
-    source.destroy(new Error('boom'));
-    await new Promise((resolve) => setImmediate(resolve));
-    await expect(readAll(relayed)).rejects.toThrow('mapped: boom');
-  });
-
-  it('destroys the source when the reader stops early', async () => {
-    const source = chunks([4, 4, 4]);
-    const relayed = relayStream(source, (e) => e);
-    for await (const chunk of relayed) {
-      expect(chunk.length).toBe(4);
-      break;
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(source.destroyed).toBe(true);
   });
 });

@@ -86,37 +86,6 @@ export async function openUploadBody(data: Buffer | Readable, limit: number): Pr
   };
 }
 
-/**
- * Re-emits `source` (a stream, or the chunks of one) with every error replaced by `mapError(error)`, so SDK errors
- * never reach a reader. Destroying the result destroys the source.
- */
-export function relayStream(source: Readable | AsyncGenerator<Buffer>, mapError: (e: unknown) => unknown): Readable {
-  // Until the reader starts, an error would have no listener and crash the process; the iterator below still
-  // sees it, because it reads the stream's errored state.
-  if (source instanceof Readable) source.on('error', () => undefined);
-  async function* relay(): AsyncGenerator<Buffer> {
-    const chunks: AsyncIterator<Buffer | string> = source instanceof Readable ? chunksOf(source) : source;
-    let ended = false;
-    try {
-      for (;;) {
-        let next: IteratorResult<Buffer | string>;
-        try {
-          next = await chunks.next();
-        } catch (e) {
-          throw mapError(e);
-        }
-        if (next.done) break;
-        yield asBuffer(next.value);
-      }
-      ended = true;
-    } finally {
-      // A reader that stops early ends the source too (chunksOf's clean-up destroys the stream).
-      if (!ended) await chunks.return?.(undefined);
-    }
-  }
-  return Readable.from(relay(), { objectMode: false });
-}
-
 export function emptyStream(): Readable {
   return Readable.from([], { objectMode: false });
 }
