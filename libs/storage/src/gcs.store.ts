@@ -266,12 +266,7 @@ export class GcsStore implements ObjectStore {
   private async openDownload(file: File, key: string, start: number, length: number | undefined) {
     const options = length === undefined ? {} : { start, end: start + length - 1 };
     const { stream, headers } = await this.quick('read', key, openRead(file, options), (late) => late.stream.destroy());
-    const generation = headers['x-goog-generation'];
-    return {
-      body: stream,
-      bytes: announcedBytes(headers),
-      generation: typeof generation === 'string' && /^[1-9]\d*$/.test(generation) ? generation : undefined,
-    };
+    return { body: stream, bytes: announcedBytes(headers), generation: headerGeneration(headers) };
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -343,9 +338,9 @@ export class GcsStore implements ObjectStore {
   private async readCurrent(key: string): Promise<Versioned> {
     const file = this.file(key);
     const { stream, headers } = await openRead(file, {});
-    const generation = headers['x-goog-generation'];
+    const generation = headerGeneration(headers);
     const data = await readAll(stream);
-    if (typeof generation === 'string' && /^\d+$/.test(generation)) return { data, version: generation };
+    if (generation) return { data, version: generation };
     // A server that does not send the header: take the generation, then read exactly that generation.
     const [meta] = await file.getMetadata();
     const version = this.generationOf(meta, 'read', key);
@@ -357,7 +352,7 @@ export class GcsStore implements ObjectStore {
     validateStoreKey(key);
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`compare-and-swap of ${key} needs a Buffer`);
     // No object has a generation that is not a positive integer, so such a version can only mismatch.
-    if (expected !== undefined && !/^[1-9]\d*$/.test(expected)) throw this.conflict(key, expected);
+    if (expected !== undefined && !GENERATION.test(expected)) throw this.conflict(key, expected);
     const writeId = newWriteId();
     try {
       return await this.quick('update', key, this.saveSmall(this.file(key), Buffer.from(data), expected ?? '0', { [WRITE_ID_METADATA]: writeId }));
@@ -384,7 +379,7 @@ export class GcsStore implements ObjectStore {
 
   async deleteVersioned(key: string, expected: string): Promise<void> {
     validateStoreKey(key);
-    if (!/^[1-9]\d*$/.test(expected)) throw this.conflict(key, expected);
+    if (!GENERATION.test(expected)) throw this.conflict(key, expected);
     try {
       await this.quick('delete', key, this.file(key).delete({ ifGenerationMatch: expected }));
     } catch (e) {
@@ -418,7 +413,7 @@ export class GcsStore implements ObjectStore {
   private generationOf(meta: unknown, action: string, key: string): string {
     const generation = typeof meta === 'object' && meta !== null ? (meta as { generation?: unknown }).generation : undefined;
     const text = typeof generation === 'number' || typeof generation === 'string' ? String(generation) : '';
-    if (/^[1-9]\d*$/.test(text)) return text;
+    if (GENERATION.test(text)) return text;
     throw this.foreign(action, key);
   }
 
@@ -522,6 +517,15 @@ export class GcsStore implements ObjectStore {
   private conflict(key: string, expected: string | undefined): ConflictError {
     return keyChanged(this.url, key, expected, { versionName: 'generation' });
   }
+}
+
+/** Every GCS object's generation is a positive integer: anything else is no version of one. */
+const GENERATION = /^[1-9]\d*$/;
+
+/** The generation an answer's `x-goog-generation` header names, if it names one. */
+function headerGeneration(headers: IncomingHttpHeaders): string | undefined {
+  const generation = headers['x-goog-generation'];
+  return typeof generation === 'string' && GENERATION.test(generation) ? generation : undefined;
 }
 
 /** The Content-Length of an answer whose bytes are the object's as stored (not transcoded); else undefined. */
