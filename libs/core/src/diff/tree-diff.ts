@@ -1,10 +1,10 @@
-import { InvalidArgumentError, TribError } from '../errors/trib-error';
+import { TribError } from '../errors/trib-error';
 import { TreeId } from '../ids/ids';
 import { TreeEntry } from '../objects/object-types';
 import { ObjectSource } from '../objects/object-source';
 import { CursorItem, itemFirstName, TreeCursor, walkFiles } from '../objects/tree-reader';
 import { compareNames, EMPTY_TREE_ID } from '../objects/tree.codec';
-import { cQuote, shortenPath } from '../paths/c-quote';
+import { checkNestingDepth } from '../paths/path-rules';
 
 /** One changed file or symlink between two trees. */
 export interface TreeChange {
@@ -21,7 +21,6 @@ export interface EntryChange {
   readonly new?: TreeEntry;
 }
 
-const MAX_DIR_DEPTH = 256;
 
 /** Same content and metadata (kind, executable bit, chunking, size, id); names are not compared. */
 export function sameEntry(a: TreeEntry | undefined, b: TreeEntry | undefined): boolean {
@@ -90,7 +89,7 @@ export async function* diffTrees(src: ObjectSource, a: TreeId | undefined, b: Tr
 }
 
 async function* diffDir(src: ObjectSource, a: TreeId | undefined, b: TreeId | undefined, prefix: string, depth: number): AsyncGenerator<TreeChange> {
-  if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${cQuote(shortenPath(prefix))} is nested too deep`);
+  checkNestingDepth(prefix, depth);
   for await (const { name, old, new: neu } of diffTreeEntries(src, a, b)) {
     const path = prefix ? `${prefix}/${name}` : name;
     const oldDir = old?.kind === 'dir' ? old : undefined;

@@ -7,7 +7,8 @@ import { ObjectSink, ObjectSource } from '../objects/object-source';
 import { BuiltTree, editTree, TreeEdit } from '../objects/tree-builder';
 import { treeSize } from '../objects/tree-reader';
 import { compareNames, EMPTY_TREE_ID, validateTreeEntry } from '../objects/tree.codec';
-import { cQuote, shortenPath } from '../paths/c-quote';
+import { cQuote } from '../paths/c-quote';
+import { checkNestingDepth } from '../paths/path-rules';
 
 export type MergeConflictKind = 'modify/modify' | 'modify/delete' | 'delete/modify' | 'add/add';
 
@@ -37,7 +38,6 @@ export interface MergeResult {
   conflicts: MergeConflict[];
 }
 
-const MAX_DIR_DEPTH = 256;
 
 /** A merged file's executable bit, three-way: a side that flipped it from base wins (both flipping it agree). */
 function mergedExecutable(
@@ -117,7 +117,7 @@ class TreeMerge {
 
   /** Merges three versions of one directory (the empty tree for a missing side); the result may be the empty tree. */
   mergeDir(path: string, base: TreeId, ours: TreeId, theirs: TreeId, depth: number): Promise<BuiltTree> {
-    if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${cQuote(shortenPath(path))} is nested too deep`);
+    checkNestingDepth(path, depth);
     return editTree(this.src, this.out, ours, this.edits(path, base, ours, theirs, depth));
   }
 

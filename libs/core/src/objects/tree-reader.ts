@@ -1,15 +1,13 @@
-import { IntegrityError, InvalidArgumentError, TribError } from '../errors/trib-error';
+import { IntegrityError, TribError } from '../errors/trib-error';
 import { TreeId } from '../ids/ids';
-import { splitRelativePath, validateEntryName } from '../paths/path-rules';
-import { cQuote, shortenPath } from '../paths/c-quote';
+import { checkNestingDepth, splitRelativePath, validateEntryName } from '../paths/path-rules';
+import { cQuote } from '../paths/c-quote';
 import { TreeEntry } from './object-types';
 import { ObjectSource } from './object-source';
 import { closesNode, compareNames, decodeTreeNode, EMPTY_TREE_ID, nodeFirstName, nodeSize, TreeIndexChild, TreeNode } from './tree.codec';
 
 /** Index levels above the pages. Each level at least halves the node count, so 48 levels is beyond any real tree. */
 const MAX_INDEX_LEVELS = 48;
-/** Nested directories a walk follows; the same bound splitRelativePath puts on a path. */
-const MAX_DIR_DEPTH = 256;
 
 /** What a parent index says about a child: checked against the child once it is read. */
 export interface NodeExpectation {
@@ -195,7 +193,7 @@ export async function* walkFiles(src: ObjectSource, treeId: TreeId, prefix = '')
 }
 
 async function* walk(src: ObjectSource, treeId: TreeId, prefix: string, depth: number): AsyncGenerator<{ path: string; entry: TreeEntry }> {
-  if (depth >= MAX_DIR_DEPTH) throw new InvalidArgumentError(`unsafe path: ${cQuote(shortenPath(prefix))} is nested too deep`);
+  checkNestingDepth(prefix, depth);
   for await (const entry of readTree(src, treeId)) {
     const path = prefix ? `${prefix}/${entry.name}` : entry.name;
     if (entry.kind === 'dir') yield* walk(src, entry.id, path, depth + 1);

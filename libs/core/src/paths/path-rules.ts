@@ -23,6 +23,14 @@ export function validateEntryName(name: string): void {
 }
 
 /**
+ * Refuses a walk into a directory `depth` levels down, at `path`, past the bound splitRelativePath puts on a path:
+ * tree walks, diffs and merges check it so a hostile tree cannot nest them without end.
+ */
+export function checkNestingDepth(path: string, depth: number): void {
+  if (depth >= MAX_PATH_SEGMENTS) throw new InvalidArgumentError(`unsafe path: ${cQuote(shortenPath(path))} is nested too deep`);
+}
+
+/**
  * Splits and checks a slash-separated path relative to a tree root (`a/b/c.csv`). Rejects absolute paths, empty
  * segments and any segment `validateEntryName` rejects, so the result can never escape the root.
  */
