@@ -1,6 +1,6 @@
-import { CommitId, ConflictError, encodeTag, FailedPreconditionError, IntegrityError, InvalidArgumentError, NotFoundError, Annotations } from '@tributary/core';
+import { CommitId, ConflictError, encodeTag, FailedPreconditionError, IntegrityError, InvalidArgumentError, NotFoundError, Annotations, validateNewRefName } from '@tributary/core';
 import { Repository } from '../repository';
-import { branchRef, BRANCH_PREFIX, tagRef, TAG_PREFIX, validateNewRefName } from '../refs/ref-store';
+import { branchRef, BRANCH_PREFIX, tagRef, TAG_PREFIX } from '../refs/ref-store';
 import { isAncestor } from '../history/commit-walk';
 import { defaultAuthor } from './commit.command';
 

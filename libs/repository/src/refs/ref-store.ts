@@ -46,17 +46,6 @@ function validateShortRefName(name: string, what: string): void {
     throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: topics/ names the refs trib subscribe keeps`);
   }
 }
-/**
- * Checks a name for a new branch or tag against git's further rule: no segment starts with `.` (`.hidden`,
- * `exp/.x`). Only new names: a ref an older version made under such a name stays readable and deletable.
- */
-export function validateNewRefName(name: string, what: string): void {
-  const hidden = name.split('/').find((seg) => seg.startsWith('.'));
-  if (hidden !== undefined) {
-    throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: segment ${JSON.stringify(hidden)} starts with "."`);
-  }
-}
-
 export function topicRef(topic: string): RefName {
   validateRefName(topic, 'topic');
   // Topic names are lower case (see TopicName), which keeps TOPIC_TIP out of them: the key mapping stays one-to-one.
