@@ -192,6 +192,16 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(read('x.log')).toBe('committed on b\n');
   });
 
+  /** Commits, on a new branch `name`, a real folder where HEAD has the symlink `link`, holding `file`; back on main. */
+  const branchWithFolderAt = (name: string, link: string, file: string, text: string) => {
+    ok(repo, ['branch', name]);
+    ok(repo, ['switch', name]);
+    rmSync(path.join(repo, link));
+    write(`${link}/${file}`, text);
+    ok(repo, ['commit', '-m', `${link} is a folder`]);
+    ok(repo, ['switch', 'main']);
+  };
+
   it('switch and merge replace a committed symlink by the folder another branch has there, never touching where it points', () => {
     // main links data/ to storage outside the repository; branch b has a real folder data/ holding a copy.
     const shared = path.join(t.dir, 'shared');
@@ -211,12 +221,7 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
       ok(repo, ['switch', 'main']);
       expect(linked()).toBe(true);
     }
-    ok(repo, ['branch', 'unlinked']);
-    ok(repo, ['switch', 'unlinked']);
-    rmSync(path.join(repo, 'data'));
-    write('data/x.csv', 'copy\n');
-    ok(repo, ['commit', '-m', 'data is a folder again']);
-    ok(repo, ['switch', 'main']);
+    branchWithFolderAt('unlinked', 'data', 'x.csv', 'copy\n');
     expect(JSON.parse(ok(repo, ['merge', 'unlinked', '--json']).stdout).result).toBe('fast-forward');
     expect([linked(), read('data/x.csv')]).toEqual([false, 'copy\n']);
     expect(readdirSync(shared)).toEqual(['x.csv']);
@@ -227,12 +232,7 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     write('v2/train.csv', 'v2 rows\n');
     symlinkSync('v2', path.join(repo, 'latest'));
     ok(repo, ['commit', '-m', 'latest -> v2']);
-    ok(repo, ['branch', 'pinned']);
-    ok(repo, ['switch', 'pinned']);
-    rmSync(path.join(repo, 'latest'));
-    write('latest/train.csv', 'pinned rows\n');
-    ok(repo, ['commit', '-m', 'latest is a folder']);
-    ok(repo, ['switch', 'main']);
+    branchWithFolderAt('pinned', 'latest', 'train.csv', 'pinned rows\n');
     ok(repo, ['switch', 'pinned', '--force']);
     expect([read('v2/train.csv'), read('latest/train.csv')]).toEqual(['v2 rows\n', 'pinned rows\n']);
     expect(JSON.parse(ok(repo, ['status', '--json']).stdout)).toMatchObject({ branch: 'pinned', clean: true });
