@@ -8,11 +8,12 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CommitId, TreeId } from '@tributary/core';
+import Redis from 'ioredis';
+import { CommitId, SubscriberId, TopicName, TreeId } from '@tributary/core';
 import { commitBatch } from '@tributary/ingest';
 import { branchRef, Repository } from '@tributary/repository';
 import { RunningBroker, SyncClient } from '@tributary/sync';
-import { rows, startTestBroker, tempDir } from '../libs/sync/src/testing/sync-harness';
+import { REDIS_URL, rows, startTestBroker, tempDir } from '../libs/sync/src/testing/sync-harness';
 import { ok, ROOT } from './support/trib';
 
 const HUB = path.join(ROOT, 'apps/hub/dist/main.js');
@@ -164,6 +165,42 @@ describe('hub process', () => {
     expect(main.tree).toBe(reference);
     ok(path.join(tmp.dir, `${name}-home`), ['verify', '--read-data']);
     if (expectLog.revivedSays) expect(revived.lines.some((l) => expectLog.revivedSays!.test(l))).toBe(true);
+  });
+
+  it('heals a cursor that is not a number or is past the head: gets the topics again, merges nothing twice, no retry loop', async () => {
+    const name = 'healer';
+    const first = hub(name);
+    await caughtUp(name);
+    await first.stop();
+    const redis = new Redis(REDIS_URL);
+    try {
+      const key = (t: string) => broker.context.cursors.cursorKey(t as TopicName, name as SubscriberId);
+      await redis.set(key('datasets/heart/na-aws'), 'junk');
+      await redis.set(key('datasets/heart/eu-azure'), '500');
+      const listed = await client.listTopics();
+      for (const t of Object.keys(TOPICS)) {
+        expect(listed.find((x) => x.topic === t)?.subscribers.find((s) => s.name === name)).toMatchObject({ cursor: 0, lag: 3 });
+      }
+      const revived = hub(name);
+      // Caught up means every ack was recorded; a failing one would show as a failed subscription first.
+      const failed = (l: string) => /subscription to .* failed/.test(l);
+      for (;;) {
+        if (revived.lines.some(failed)) break;
+        const topics = await client.listTopics();
+        if (Object.entries(TOPICS).every(([t, seq]) => topics.find((x) => x.topic === t)?.subscribers.find((s) => s.name === name)?.cursor === seq)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await revived.stop();
+      expect(revived.lines.filter(failed)).toEqual([]);
+      expect(revived.lines.filter((l) => / is already in main; nothing to do$/.test(l))).toHaveLength(6);
+      expect(await redis.get(key('datasets/heart/na-aws'))).toBe('3');
+      expect(await redis.get(key('datasets/heart/eu-azure'))).toBe('3');
+    } finally {
+      await redis.quit();
+    }
+    const main = await mainOf(name);
+    expect(main.merged).toEqual(EVERY_ENTRY);
+    expect(main.tree).toBe(reference);
   });
 
   it('waits for a topic that does not exist yet and merges it when it appears, while following the others', async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import Redis from 'ioredis';
 import { CommitId, TopicName, UnavailableError } from '@tributary/core';
 import { ObjectDatabase, RefStore, Repository, topicRef } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
@@ -272,6 +273,39 @@ describe('sync: subscribe', () => {
     await cursors.advance(topic, 'late' as never, 4);
     expect(await cursors.advance(topic, 'late' as never, 2)).toBe(4);
     expect(await cursorOf('late')).toBe(4);
+  });
+
+  it.each([
+    ['is not a number', 'junk', () => 'is not a sequence number'],
+    ['is past the head', '500', (head: number) => `is past the head of ${TOPIC} (seq ${head})`],
+  ])('reads a stored cursor that %s as 0 everywhere: the topics listing, the subscribe (logged once), then the acks overwrite it', async (_what, stored, problem) => {
+    const name = `healer-${stored}`;
+    const key = broker.context.cursors.cursorKey(TOPIC as TopicName, name as never);
+    const redis = new Redis(REDIS_URL);
+    const node = await newRepo(path.join(t.dir, name));
+    const logged = jest.spyOn(broker.context, 'logger');
+    try {
+      await client.subscribe(node, TOPIC, name);
+      await redis.set(key, stored);
+      const listed = (await client.listTopics()).find((x) => x.topic === TOPIC)!;
+      const head = listed.seq;
+      expect(listed.subscribers.find((s) => s.name === name)).toMatchObject({ cursor: 0, lag: head });
+      // Nothing acknowledged: the subscriber gets the topic again (it holds it all, so nothing travels).
+      expect(await client.subscribe(node, TOPIC, name)).toMatchObject({ commits: head, seqFrom: 1, seqTo: head, wireBytes: 0 });
+      expect(await redis.get(key)).toBe(String(head));
+      expect(await cursorOf(name)).toBe(head);
+      expect(logged.mock.calls.filter(([, m]) => m.includes(key))).toEqual([
+        [
+          'warn',
+          `cursor ${key} held "${stored}", which ${problem(head)}: read as 0 (nothing acknowledged), so ${name} gets ${TOPIC} again from seq 1 and its acks overwrite it`,
+        ],
+      ]);
+      expect(await client.subscribe(node, TOPIC, name)).toMatchObject({ commits: 0, seqTo: head });
+    } finally {
+      logged.mockRestore();
+      await node.close();
+      await redis.quit();
+    }
   });
 
   it('refuses --from past the next entry, which would skip entries yet to come, and leaves the cursor', async () => {

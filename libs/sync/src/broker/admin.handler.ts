@@ -9,19 +9,26 @@ export type ListTopicsCall = grpc.ServerUnaryCall<ListTopicsRequest__Output, Lis
 
 /**
  * Every topic, sorted, with its head, last seq, and each subscriber's cursor, lag (head seq - cursor) and the
- * conflicts it acknowledged (seq and note, oldest first).
+ * conflicts it acknowledged (seq and note, oldest first). A cursor is shown as a subscribe reads it: a stored value
+ * that is not a seq (CursorRepository.list) or is past the head is 0, nothing acknowledged, with the whole topic as lag.
  */
 export async function listTopicInfos(ctx: BrokerContext): Promise<WireTopicInfo[]> {
   const out: WireTopicInfo[] = [];
   for (const topic of await ctx.log.topics()) {
-    const head = await ctx.log.head(topic);
+    let head = await ctx.log.head(topic);
     if (!head) continue;
     const subs = await ctx.cursors.list(topic);
+    // An ack of an entry appended after the head was read may have landed meanwhile: look again before judging.
+    if (subs.some((s) => s.cursor > head!.seq)) head = (await ctx.log.head(topic)) ?? head;
+    const seq = head.seq;
     out.push({
       topic,
       head: head.commit,
-      seq: head.seq,
-      subscribers: subs.map((s) => ({ name: s.name, cursor: s.cursor, lag: Math.max(0, head.seq - s.cursor), conflicts: s.conflicts })),
+      seq,
+      subscribers: subs.map((s) => {
+        const cursor = s.cursor > seq ? 0 : s.cursor;
+        return { name: s.name, cursor, lag: seq - cursor, conflicts: s.conflicts };
+      }),
     });
   }
   return out;

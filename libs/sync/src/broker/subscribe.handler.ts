@@ -16,6 +16,7 @@ import type { SubscribeRequest__Output } from '../generated/tributary/v1/Subscri
 import type { SubscribeResponse } from '../generated/tributary/v1/SubscribeResponse';
 import { parseTopicName } from '../topics/topic-name';
 import { SenderChannel, TransferMessage } from '../transfer/transfer-channel';
+import { TopicEntry } from '../topics/topic-log';
 import { TransferSender } from '../transfer/transfer-sender';
 import { MessageStream } from '../wire/message-stream';
 import { BrokerContext } from './broker-context';
@@ -70,7 +71,9 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
       cursor = head?.seq ?? 0;
       await ctx.cursors.reset(topic, subscriber, cursor);
     } else {
-      cursor = await startAfterHeld(ctx, topic, await ctx.cursors.get(topic, subscriber), held as CommitId | undefined);
+      const stored = await storedCursor(ctx, topic, subscriber, head);
+      head = stored.head;
+      cursor = await startAfterHeld(ctx, topic, stored.cursor, held as CommitId | undefined);
       await ctx.cursors.register(topic, subscriber);
     }
     await io.send({ state: { cursor, headSeq: head?.seq ?? 0 } });
@@ -230,6 +233,46 @@ function senderChannel(io: MessageStream<SubscribeRequest__Output, SubscribeResp
       }
     },
   };
+}
+
+/** How often storedCursor reads a cursor that an ack keeps changing while it repairs it, before it stops repairing. */
+const REPAIR_ATTEMPTS = 3;
+
+/**
+ * The subscriber's cursor, under the one rule for a stored cursor (readCursor) and the rule that it cannot be past
+ * the topic's head (acks are of delivered entries: a store put back from a backup, or a hand edit, puts it there).
+ * A value that breaks either reads as 0, nothing acknowledged: it is replaced by 0 in Redis, logged once naming its
+ * key, and the subscriber gets the topic again from seq 1 (a harmless redelivery: a repository keeps what it holds,
+ * a hub skips what it merged), acking as it goes. Never refuses, so no subscriber retries in a loop over it. Also
+ * returns the head, read again when the cursor was past it (an ack of a newer entry may have landed meanwhile).
+ */
+async function storedCursor(
+  ctx: BrokerContext,
+  topic: TopicName,
+  subscriber: SubscriberId,
+  head: TopicEntry | undefined,
+): Promise<{ cursor: number; head: TopicEntry | undefined }> {
+  let reread = false;
+  for (let attempt = 1; ; attempt++) {
+    const stored = await ctx.cursors.read(topic, subscriber);
+    if (stored.readable && stored.seq > (head?.seq ?? 0) && !reread) {
+      head = (await ctx.log.head(topic)) ?? head;
+      reread = true;
+    }
+    const headSeq = head?.seq ?? 0;
+    const problem = !stored.readable ? 'is not a sequence number' : stored.seq > headSeq ? `is past the head of ${topic} (seq ${headSeq})` : undefined;
+    if (problem === undefined || stored.stored === null) return { cursor: stored.seq, head };
+    if (await ctx.cursors.repair(topic, subscriber, stored.stored, 0)) {
+      ctx.logger(
+        'warn',
+        `cursor ${ctx.cursors.cursorKey(topic, subscriber)} held ${JSON.stringify(stored.stored)}, which ${problem}: ` +
+          `read as 0 (nothing acknowledged), so ${subscriber} gets ${topic} again from seq 1 and its acks overwrite it`,
+      );
+      return { cursor: 0, head };
+    }
+    // An ack changed the value meanwhile: judge the new one.
+    if (attempt >= REPAIR_ATTEMPTS) return { cursor: 0, head };
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { SubscriberId, TopicName } from '@tributary/core';
 import { PrivateRedis } from '../testing/private-redis';
-import { conflictNote, CursorRepository, MAX_CONFLICT_NOTE, MAX_CONFLICTS, redisPrefixFor } from './cursor.repository';
+import { conflictNote, CursorRepository, MAX_CONFLICT_NOTE, MAX_CONFLICTS, readCursor, redisPrefixFor } from './cursor.repository';
 
 const T = 'datasets/heart/na-aws' as TopicName;
 const hub = 'hub' as SubscriberId;
@@ -99,6 +99,39 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
     const long = conflictNote('x'.repeat(5000));
     expect(long).toHaveLength(MAX_CONFLICT_NOTE);
     expect(long.endsWith('…')).toBe(true);
+  });
+
+  it('reads a stored value that is not a seq as 0 in get, list and the ack alike, and the ack overwrites it', async () => {
+    const key = cursors.cursorKey(T, hub);
+    for (const junk of ['junk', '', '-3', '1.5', '1e3', ' 7', '0x10', '9'.repeat(16)]) {
+      await redis.set(key, junk);
+      expect(await cursors.get(T, hub)).toBe(0);
+      expect(await cursors.read(T, hub)).toEqual({ seq: 0, stored: junk, readable: false });
+      await cursors.register(T, hub);
+      expect((await cursors.list(T))[0]).toMatchObject({ name: 'hub', cursor: 0 });
+      // Read as 0 by the Lua script too: the ack moves the cursor from there rather than fail or keep the junk.
+      expect(await cursors.advance(T, hub, 2)).toBe(2);
+      expect(await redis.get(key)).toBe('2');
+    }
+    await redis.set(key, '007');
+    expect(await cursors.read(T, hub)).toEqual({ seq: 7, stored: '007', readable: true });
+    expect(await cursors.advance(T, hub, 3)).toBe(7);
+  });
+
+  it('repairs a cursor only while it still holds the value it read', async () => {
+    const key = cursors.cursorKey(T, hub);
+    await redis.set(key, 'junk');
+    expect(await cursors.repair(T, hub, 'other', 0)).toBe(false);
+    expect(await redis.get(key)).toBe('junk');
+    expect(await cursors.repair(T, hub, 'junk', 0)).toBe(true);
+    expect(await redis.get(key)).toBe('0');
+  });
+
+  it('has one rule for a stored cursor', () => {
+    expect(readCursor(null)).toEqual({ seq: 0, stored: null, readable: true });
+    expect(readCursor('12')).toEqual({ seq: 12, stored: '12', readable: true });
+    expect(readCursor('9'.repeat(15))).toEqual({ seq: 999_999_999_999_999, stored: '9'.repeat(15), readable: true });
+    for (const junk of ['junk', '', '+1', '-1', '1.0', '1e3', '0x1', ' 1', '1\n', '9'.repeat(16)]) expect(readCursor(junk)).toEqual({ seq: 0, stored: junk, readable: false });
   });
 
   it('refuses bad seqs and store ids', async () => {

@@ -2,6 +2,13 @@ import Redis from 'ioredis';
 import { InvalidArgumentError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
 
 /**
+ * The one rule for reading a stored cursor, here and in ADVANCE_SCRIPT: 1 to CURSOR_DIGITS decimal digits and nothing
+ * else. A value that breaks it (written by hand, by another program, cut short) is unreadable and reads as 0, "nothing
+ * acknowledged": the subscriber gets the topic again (a harmless redelivery) and its next ack overwrites the value.
+ */
+const CURSOR_DIGITS = 15;
+
+/**
  * Records the ack's conflict note (ARGV[3]; empty: the entry applied cleanly, so an earlier note of that seq goes),
  * keeping the highest MAX_CONFLICTS seqs; then registers the subscriber and sets the cursor to max(current, acked).
  * Returns the cursor after the call. One script, so the note is never missing once the cursor has moved past it.
@@ -21,7 +28,9 @@ if ARGV[3] ~= '' then
 else
   redis.call('HDEL', KEYS[3], ARGV[1])
 end
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local stored = redis.call('GET', KEYS[1])
+local current = 0
+if stored and #stored <= ${CURSOR_DIGITS} and string.find(stored, '^%d+$') then current = tonumber(stored) end
 redis.call('SADD', KEYS[2], ARGV[2])
 if acked > current then
   redis.call('SET', KEYS[1], ARGV[1])
@@ -30,7 +39,17 @@ end
 return current
 `;
 
+/** Sets the cursor to ARGV[2] only if it still holds ARGV[1] (the unreadable value `repair` read); 1 if it did. */
+const REPAIR_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
 type RedisWithAdvance = Redis & {
+  tribCursorRepair(cursorKey: string, unreadable: string, seq: string): Promise<number>;
   tribCursorAdvance(
     cursorKey: string,
     setKey: string,
@@ -77,6 +96,9 @@ export class CursorRepository {
     if (!(redis as unknown as Partial<RedisWithAdvance>).tribCursorAdvance) {
       redis.defineCommand('tribCursorAdvance', { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
     }
+    if (!(redis as unknown as Partial<RedisWithAdvance>).tribCursorRepair) {
+      redis.defineCommand('tribCursorRepair', { numberOfKeys: 1, lua: REPAIR_SCRIPT });
+    }
     this.redis = redis as RedisWithAdvance;
   }
 
@@ -92,10 +114,24 @@ export class CursorRepository {
     return `${this.prefix}conflicts:${topic}:${subscriber}`;
   }
 
-  /** The subscriber's cursor, 0 if it never acknowledged anything. */
+  /** The subscriber's cursor, 0 if it never acknowledged anything or the stored value is unreadable (readCursor). */
   async get(topic: TopicName, subscriber: SubscriberId): Promise<number> {
-    const v = await this.call(() => this.redis.get(this.cursorKey(topic, subscriber)));
-    return v === null ? 0 : toSeq(v);
+    return (await this.read(topic, subscriber)).seq;
+  }
+
+  /** The subscriber's cursor as `readCursor` reads it, with the stored value when that is unreadable. */
+  async read(topic: TopicName, subscriber: SubscriberId): Promise<StoredCursor> {
+    return readCursor(await this.call(() => this.redis.get(this.cursorKey(topic, subscriber))));
+  }
+
+  /**
+   * Replaces a stored value that cannot stand as the cursor (`stored`, as `read` returned it: not a number, or past
+   * the topic's head) by `seq`, unless the cursor changed meanwhile (an ack overwrote it). True if it replaced.
+   */
+  async repair(topic: TopicName, subscriber: SubscriberId, stored: string, seq: number): Promise<boolean> {
+    checkSeq(seq);
+    const v = await this.call(() => this.redis.tribCursorRepair(this.cursorKey(topic, subscriber), stored, String(seq)));
+    return Number(v) === 1;
   }
 
   /** Registers the subscriber on the topic (shown by `list` even before its first ack). */
@@ -145,7 +181,7 @@ export class CursorRepository {
     }) as [(string | null)[], ...Record<string, string>[]];
     return names.map((name, i) => ({
       name,
-      cursor: cursors[i] === null ? 0 : toSeq(cursors[i] as string),
+      cursor: readCursor(cursors[i]).seq,
       conflicts: Object.entries(conflicts[i] ?? {})
         .map(([seq, note]) => ({ seq: toSeq(seq), note }))
         .sort((a, b) => a.seq - b.seq),
@@ -181,6 +217,24 @@ export function conflictNote(conflict: string | undefined): string {
 
 function checkSeq(seq: number): void {
   if (!Number.isSafeInteger(seq) || seq < 0) throw new InvalidArgumentError(`bad sequence number ${seq}`);
+}
+
+/** A cursor as read from Redis: the value stored (null: none) and the seq it stands for (`readable` false: 0). */
+export interface StoredCursor {
+  readonly seq: number;
+  readonly stored: string | null;
+  readonly readable: boolean;
+}
+
+/**
+ * The one rule for a stored cursor (ADVANCE_SCRIPT applies the same): none is 0; 1 to CURSOR_DIGITS decimal digits
+ * are that seq; anything else is unreadable and reads as 0, nothing acknowledged, so the next ack overwrites it.
+ * (A readable cursor past the topic's head is the caller's to judge, who knows the head: see the subscribe handler.)
+ */
+export function readCursor(stored: string | null | undefined): StoredCursor {
+  if (stored === null || stored === undefined) return { seq: 0, stored: null, readable: true };
+  if (stored.length <= CURSOR_DIGITS && /^[0-9]+$/.test(stored)) return { seq: Number(stored), stored, readable: true };
+  return { seq: 0, stored, readable: false };
 }
 
 function toSeq(v: string): number {
