@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CommitId, NotFoundError, UnavailableError, writeTreeFromPaths, writeFileContent } from '@tributary/core';
+import { CommitId, NotFoundError, TribError, UnavailableError, writeTreeFromPaths, writeFileContent } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
 import { conflictNote, HubService, TopicSubscriber } from './hub.service';
 
@@ -107,6 +107,24 @@ describe('HubService', () => {
       'subscription to datasets/heart/na-aws ended while stopping: UNAVAILABLE: the broker did not confirm that it ' +
         'recorded the acknowledgement of entries up to seq 4',
     ]);
+  });
+
+  it('backs off while the same entry comes again and fails, and only an entry past it resets the backoff', async () => {
+    const feeds = new FakeFeeds();
+    const a1 = await regional(undefined, 'h\n1\n');
+    // The broker delivers seq 1, then the call fails (its ack could not be recorded): seq 1 comes again each time.
+    const failing = jest.spyOn(feeds, 'subscribe').mockImplementation(async (_r, _t, _n, opts) => {
+      await opts.onEntry?.({ seq: 1, commit: a1 });
+      throw new TribError('INTERNAL', 'redis: ERR the ack failed');
+    });
+    const lines: string[] = [];
+    const hub = new HubService({ repo, client: feeds, topics: ['datasets/heart/na-aws'], name: 'hub', layout: 'graft', log: (l) => lines.push(l) });
+    hub.start();
+    await until(() => failing.mock.calls.length === 4);
+    await hub.stop();
+    const retries = lines.filter((l) => l.startsWith('subscription to datasets/heart/na-aws failed')).map((l) => l.replace(/.*retrying in /, ''));
+    expect(retries).toEqual(['200 ms', '400 ms', '800 ms', '1600 ms'].slice(0, retries.length));
+    expect(retries.length).toBeGreaterThanOrEqual(3);
   });
 
   it('notes a conflict for the ack as its branch and at most ten paths', () => {

@@ -88,6 +88,10 @@ export class HubService {
     const state = this.topics.get(topic)!;
     const region = regionOf(topic);
     let backoff = MIN_BACKOFF_MS;
+    // The highest seq merged or found merged in this run: only an entry past it is progress that ends the backoff.
+    // An entry delivered again after a failed subscription (its ack failed, say) is not, or the hub would retry it
+    // every MIN_BACKOFF_MS for good.
+    let progress = 0;
     while (!this.abort.signal.aborted) {
       try {
         state.state = this.unreachable.has(topic) ? 'retrying' : 'following';
@@ -99,7 +103,10 @@ export class HubService {
           onEntry: async (e) => {
             const conflict = await this.mergeEntry(topic, region, state, e);
             crashPoint('hub.before-ack');
-            backoff = MIN_BACKOFF_MS;
+            if (e.seq > progress) {
+              progress = e.seq;
+              backoff = MIN_BACKOFF_MS;
+            }
             return conflict === undefined ? undefined : { conflict };
           },
           onLinkChange: (change) => this.linkChanged(topic, state, change),
