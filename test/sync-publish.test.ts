@@ -336,7 +336,7 @@ describe('sync: publish', () => {
       const raw = rawSyncClient(broker.address);
       const call = raw.Publish();
       const status = callStatus(call);
-      const replies: { appended?: { seq: string | number } }[] = [];
+      const replies: { appended?: { seq: string | number; already: boolean } }[] = [];
       call.on('data', (m) => replies.push(m));
       call.write({ hello: { topic: race, commit } });
       await waitUntil(() => replies.length === 1);
@@ -361,6 +361,8 @@ describe('sync: publish', () => {
     const same = await rawPublish(commits[3], commits[2], () => client.publish(repo, race, commits[3]));
     expect(same.status.code).toBe(grpc.status.OK);
     expect(Number(same.appended?.seq)).toBe(4);
+    // In the log, but not by this call: the publisher must not count it.
+    expect(same.appended?.already).toBe(true);
 
     // Another commit took the next seq meanwhile: refused, and the log is the winner's.
     const tree = (await repo.readCommit(commits[4])).tree;
@@ -373,6 +375,41 @@ describe('sync: publish', () => {
     expect(await log.entry(race as TopicName, 4)).toMatchObject({ commit: commits[3] });
     expect(await log.entry(race as TopicName, 5)).toMatchObject({ commit: winner });
     expect(await log.entry(race as TopicName, 6)).toBeUndefined();
+  });
+
+  it('counts a commit two publishes race to the same seq as published by the one that appended it only', async () => {
+    const topic = 'datasets/heart/same-commit';
+    await client.publish(repo, topic, commits[0]);
+    const log = broker.context.log;
+    const append = log.appendEntry.bind(log);
+    // The first publish to reach the append waits there until the second has appended: both were told the topic
+    // lacks the commit (hello) and both transferred it, so the first finds its seq taken, by the same commit.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const held = jest.spyOn(log, 'appendEntry').mockImplementation(async (...args) => {
+      if (++calls === 1) {
+        await released;
+        return append(...args);
+      }
+      try {
+        return await append(...args);
+      } finally {
+        release();
+      }
+    });
+    const other = new SyncClient(broker.address);
+    try {
+      const results = await Promise.all([client.publish(repo, topic, commits[1]), other.publish(repo, topic, commits[1])]);
+      expect(calls).toBe(2);
+      expect(results.map((r) => r.commits).sort()).toEqual([0, 1]);
+      for (const r of results) expect(r).toMatchObject({ seqFrom: 2, seqTo: 2, head: commits[1] });
+      expect(await log.entry(topic as TopicName, 2)).toMatchObject({ commit: commits[1] });
+      expect(await log.entry(topic as TopicName, 3)).toBeUndefined();
+    } finally {
+      held.mockRestore();
+      other.close();
+    }
   });
 
   it('half-closes the call after the last commit is sent, before reading its appended', async () => {

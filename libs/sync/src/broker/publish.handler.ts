@@ -77,9 +77,10 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
         if (got.commit !== commit) throw new InvalidArgumentError(`expected the objects of ${commit}, got ${got.commit}`);
         // The previous commit's index and hint (written after its ack, while this one travelled) come first.
         await settled(ctx, t);
-        const entry = await appendCommit(ctx, t, commit, got.commitBytes ?? (await staged.get(commit)), staged, presumed);
+        const { entry, already } = await appendCommit(ctx, t, commit, got.commitBytes ?? (await staged.get(commit)), staged, presumed);
         presumed = 'commit' in entry ? { head: entry } : undefined;
-        await io.send({ appended: { commit, seq: entry.seq } });
+        // `already`: another publish appended it (this one lost the race at the append), so this one did not.
+        await io.send({ appended: { commit, seq: entry.seq, already } });
         ctx.packs.afterWrite();
       } catch (e) {
         await staged.abort().catch(() => undefined);
@@ -95,7 +96,8 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
 }
 
 /**
- * Appends `commit` to the topic unless it is there already (idempotent publish; see `foundAppended`). Refuses a
+ * Appends `commit` to the topic unless it is there already (idempotent publish; see `foundAppended`: then `already`
+ * is true, for this call appended nothing, and the publisher must not count it as published). Refuses a
  * commit whose first parent is not the head (FAILED_PRECONDITION); when another broker takes the seq first, re-reads
  * and decides again, so the loser of a race either finds its commit appended or is refused. Resolves once the
  * objects and the entry are durable and the shared database sees the objects; the entry's commit index and the head
@@ -112,7 +114,7 @@ async function appendCommit(
   bytes: Buffer,
   staged: StagedObjects,
   presumed: Presumed,
-): Promise<TopicEntry | { seq: number }> {
+): Promise<{ entry: TopicEntry | { seq: number }; already: boolean }> {
   // The bytes come from the transfer: reading a pending object back from the staging database would flush it.
   const parents = decodeCommit(bytes, commit).parents;
   let head = presumed?.head;
@@ -120,12 +122,12 @@ async function appendCommit(
   for (;;) {
     if (!checked) {
       head = await ctx.log.head(topic);
-      if (head && head.commit === commit) return foundAppended(ctx, topic, commit, staged, head);
+      if (head && head.commit === commit) return { entry: await foundAppended(ctx, topic, commit, staged, head), already: true };
       if (head && parents[0] !== head.commit) {
         // Read after head(), which indexed every entry up to the head it returns: read before it, the index could
         // miss a commit another broker appended meanwhile (it writes the index after the entry, in its settle).
         const existing = await ctx.log.seqOf(topic, commit);
-        if (existing !== undefined) return foundAppended(ctx, topic, commit, staged, { seq: existing });
+        if (existing !== undefined) return { entry: await foundAppended(ctx, topic, commit, staged, { seq: existing }), already: true };
         throw notFastForward(topic, head, commit, true);
       }
     }
@@ -147,7 +149,7 @@ async function appendCommit(
     rememberAppended(ctx, topic, entry);
     ctx.notifier.notify(topic, entry.seq);
     ctx.logger('info', `appended ${commit} to ${topic} at seq ${entry.seq}`);
-    return entry;
+    return { entry, already: false };
   }
 }
 

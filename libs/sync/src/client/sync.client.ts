@@ -286,9 +286,15 @@ export class SyncClient {
         acc.wireBytes += stats.wireBytes;
         const appended = expect(await io.receive(), 'appended').appended!;
         if (appended.commit !== c) throw new TribError('INTERNAL', `broker appended ${appended.commit}, expected ${c}`);
-        if (acc.commits === 0) acc.seqFrom = Number(appended.seq);
-        acc.seqTo = Number(appended.seq);
-        acc.commits++;
+        if (appended.already) {
+          // Another publish appended it first (it lost the race at the append): in the log, but not by this call, so
+          // not counted; like a commit the broker's state names (commitSeq), it gives the seqs only if none was ours.
+          if (acc.commits === 0) acc.seqFrom = acc.seqTo = Number(appended.seq);
+        } else {
+          if (acc.commits === 0) acc.seqFrom = Number(appended.seq);
+          acc.seqTo = Number(appended.seq);
+          acc.commits++;
+        }
         base = c;
       }
       await expectEnd(io);
