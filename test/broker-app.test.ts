@@ -200,6 +200,21 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     }
   });
 
+  it('the broker, the hub and the agent say TRIB_STORE and AWS_REGION, exit 2, for an s3:// store on AWS without a region', () => {
+    const noRegion = { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: undefined, AWS_PROFILE: undefined };
+    const nowhere = { AWS_CONFIG_FILE: path.join(t.dir, 'no-config'), AWS_SHARED_CREDENTIALS_FILE: path.join(t.dir, 'no-credentials'), AWS_EC2_METADATA_DISABLED: 'true' };
+    const keys = { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' };
+    const env = { TRIB_STORE: 's3://tributary-test/x', TRIB_LISTEN: '127.0.0.1:0', TRIB_BROKER: '127.0.0.1:1', TRIB_TOPICS: 'datasets/x/na', TRIB_REGION: 'na', TRIB_DATASET: 'x', TRIB_INBOX: t.dir };
+    for (const app of ['broker', 'hub', 'edge-agent']) {
+      const r = spawnSync(process.execPath, [path.join(ROOT, `apps/${app}/dist/main.js`)], {
+        env: { ...process.env, ...noRegion, ...nowhere, ...keys, ...env, TRIB_HOME: path.join(t.dir, `${app}-home`) },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect([app, r.status, r.stderr.trim()]).toEqual([app, 2, `${app}: TRIB_STORE: cannot open store s3://tributary-test/x at AWS S3: no AWS region: set AWS_REGION`]);
+    }
+  });
+
   it('the broker, the agent and the hub take relative folders, resolved against their working folder and logged absolute', async () => {
     const work = path.join(t.dir, 'work');
     mkdirSync(work);

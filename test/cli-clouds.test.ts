@@ -125,6 +125,28 @@ describe.each(['s3', 'gs', 'az'])('trib on %s:// stores', (scheme) => {
     }
   });
 
+  // On AWS itself the SDK looks for a region in AWS_REGION, the shared config file and instance metadata; with an
+  // endpoint override (an S3-compatible store, which ignores it) it is us-east-1 unless set.
+  (scheme === 's3' ? it : it.skip)('a missing AWS region is exit 2 in one line naming AWS_REGION, and the keys when they are missing too', async () => {
+    const aws = { ...cloud.env, AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: undefined, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined };
+    const nowhere = { AWS_PROFILE: undefined, AWS_CONFIG_FILE: path.join(t.dir, 'no-config'), AWS_SHARED_CREDENTIALS_FILE: path.join(t.dir, 'no-credentials'), AWS_EC2_METADATA_DISABLED: 'true' };
+    const noKeys = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined };
+    const url = 's3://tributary-test/no-region';
+    const runs = [
+      { env: { ...aws, ...nowhere }, says: /: set AWS_REGION$/ },
+      { env: { ...aws, ...nowhere, ...noKeys }, says: /: set AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/ },
+    ];
+    for (const { env, says } of runs) {
+      const r = await trib(t.dir, ['init', path.join(t.dir, 'fresh'), '--store', url, '--json'], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(url);
+      expect(r.stderr.trim()).toMatch(says);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'FAILED_PRECONDITION', exitCode: 2 });
+    }
+    await ok(t.dir, ['init', path.join(t.dir, 'emulated'), '--store', url], 0, { env: { ...cloud.env, ...nowhere, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined } });
+  });
+
   it('a missing bucket is a clear error naming the URL (only init creates one)', async () => {
     const env = cloud.env;
     const repo = path.join(t.dir, 'ds');

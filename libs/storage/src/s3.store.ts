@@ -15,6 +15,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import {
   AlreadyExistsError,
   ConflictError,
+  FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
@@ -125,6 +126,7 @@ export class S3Store implements ObjectStore {
     let store: S3Store;
     try {
       store = new S3Store(location, connection, opts);
+      await store.checkRegion();
       await store.checkBucket(opts.create ?? false);
     } catch (e) {
       connection.client.destroy();
@@ -342,6 +344,23 @@ export class S3Store implements ObjectStore {
 
   async close(): Promise<void> {
     this.client.destroy();
+  }
+
+  /**
+   * On AWS itself the SDK finds the region (AWS_REGION, the shared config file, instance metadata) at the first
+   * request, and none found is a plain error that would read as a store unavailable. It is a setting to fix (exit 2),
+   * as missing keys are; when the keys are missing too, one line names both.
+   */
+  private async checkRegion(): Promise<void> {
+    try {
+      await this.client.config.region();
+      return;
+    } catch (e) {
+      if (!/Region is missing/.test(describeS3Failure(e).message)) throw this.openError(e);
+      const keys = await this.client.config.credentials().then(() => '', () => ', AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)');
+      const message = `cannot open store ${this.url} at ${this.where}: no AWS region${keys ? ' or credentials' : ''}: set AWS_REGION${keys}`;
+      throw new FailedPreconditionError(message, { url: this.url, variable: 'AWS_REGION' }, { cause: e });
+    }
   }
 
   private async checkBucket(create: boolean): Promise<void> {
