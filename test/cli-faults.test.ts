@@ -140,6 +140,10 @@ describe('trib CLI: bad input and damage', () => {
       [repo, ['branch', '-d', 'gone', '--json'], 'INVALID_ARGUMENT', 2, /^no branch named gone$/],
       [gone, ['log', '--json'], 'NOT_FOUND', 2, /^no store at file:\S+: the directory does not exist$/],
       [repo, ['topics', '--broker', '127.0.0.1:1', '--json'], 'UNAVAILABLE', 3, /^broker 127\.0\.0\.1:1 is unavailable/],
+      // Refused before any command runs: no command, or one that does not exist.
+      [repo, ['bogus', '--json'], 'INVALID_ARGUMENT', 2, /^unknown command "bogus"; see trib --help$/],
+      [repo, ['--json'], 'INVALID_ARGUMENT', 2, /^no command before "--json"; see trib --help$/],
+      [repo, ['--json', 'log'], 'INVALID_ARGUMENT', 2, /^no command before "--json"; see trib --help$/],
     ];
     for (const [cwd, args, code, exitCode, message] of cases) {
       const r = trib(cwd, args);

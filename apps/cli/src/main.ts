@@ -1,5 +1,5 @@
 import { configureHeapGrowth, silenceSdkNodeVersionNotice } from '@tributary/config';
-import { ErrorCode, EXIT, exitCodeFor, isTribError } from '@tributary/core';
+import { ErrorCode, EXIT, exitCodeFor, InvalidArgumentError, isTribError } from '@tributary/core';
 import { parseArgs } from './ui/args';
 import { stopGracefully } from './ui/interrupt';
 import { CliCommand, CliContext } from './commands/command';
@@ -55,9 +55,9 @@ const context = (): CliContext => ({
 /** Runs one CLI invocation and returns its exit code. Failures become one line on stderr, never a stack trace. */
 export async function runCli(argv: readonly string[], ctx: CliContext = context()): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     ctx.out(help());
-    return name ? EXIT.OK : EXIT.USAGE;
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   if (name === '--version') {
     ctx.out('trib 0.1.0');
@@ -65,8 +65,8 @@ export async function runCli(argv: readonly string[], ctx: CliContext = context(
   }
   const cmd = COMMANDS.find((c) => c.name === name);
   if (!cmd) {
-    ctx.err(`trib: unknown command ${JSON.stringify(name)}; see trib --help`);
-    return EXIT.USAGE;
+    const what = name.startsWith('-') ? `no command before ${JSON.stringify(name)}` : `unknown command ${JSON.stringify(name)}`;
+    return report(ctx, 'trib', new InvalidArgumentError(`${what}; see trib --help`), argv.includes('--json'));
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     ctx.out(`usage: ${cmd.usage}`);
@@ -75,12 +75,17 @@ export async function runCli(argv: readonly string[], ctx: CliContext = context(
   try {
     return await cmd.run(parseArgs(rest, cmd.options), ctx);
   } catch (e) {
-    const failure = describeFailure(e);
-    ctx.err(`trib ${name}: ${failure.message}${failure.code === 'INTERNAL' && process.env.TRIB_DEBUG ? `\n${(e as Error)?.stack}` : ''}`);
-    // A script that asked for JSON gets the failure as JSON too, on stdout where it reads the result.
-    if (rest.includes('--json')) ctx.json({ error: { code: failure.code, message: failure.message, exitCode: failure.exit } });
-    return failure.exit;
+    return report(ctx, `trib ${name}`, e, rest.includes('--json'));
   }
+}
+
+/** Says why a run failed in one line on stderr, `who: message`, and returns its exit code. */
+function report(ctx: CliContext, who: string, e: unknown, json: boolean): number {
+  const failure = describeFailure(e);
+  ctx.err(`${who}: ${failure.message}${failure.code === 'INTERNAL' && process.env.TRIB_DEBUG ? `\n${(e as Error)?.stack}` : ''}`);
+  // A script that asked for JSON gets the failure as JSON too, on stdout where it reads the result.
+  if (json) ctx.json({ error: { code: failure.code, message: failure.message, exitCode: failure.exit } });
+  return failure.exit;
 }
 
 /** A failed command's error category (the TribError code, or what an OS error amounts to), message and exit code. */
