@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startAzurite } from './support/azurite-harness';
 import { startFakeGcs } from './support/fake-gcs-server';
@@ -123,6 +123,13 @@ describe.each(['s3', 'gs', 'az'])('trib on %s:// stores', (scheme) => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toContain(name);
     }
+    // The failed init leaves no folder behind, nor anything in one that was there.
+    expect(existsSync(path.join(t.dir, 'fresh'))).toBe(false);
+    const kept = path.join(t.dir, 'kept');
+    mkdirSync(kept);
+    writeFileSync(path.join(kept, 'beats.csv'), 'idx,R\n');
+    expect((await trib(t.dir, ['init', kept, '--store', cloud.url], { env })).code).toBe(2);
+    expect(readdirSync(kept)).toEqual(['beats.csv']);
   });
 
   // On AWS itself the SDK looks for a region in AWS_REGION, the shared config file and instance metadata; with an
@@ -144,6 +151,7 @@ describe.each(['s3', 'gs', 'az'])('trib on %s:// stores', (scheme) => {
       expect(r.stderr.trim()).toMatch(says);
       expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'FAILED_PRECONDITION', exitCode: 2 });
     }
+    expect(existsSync(path.join(t.dir, 'fresh'))).toBe(false);
     await ok(t.dir, ['init', path.join(t.dir, 'emulated'), '--store', url], 0, { env: { ...cloud.env, ...nowhere, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined } });
   });
 

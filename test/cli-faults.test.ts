@@ -166,14 +166,19 @@ describe('trib CLI: bad input and damage', () => {
       [['subscribe', 'datasets/x', '--as', 'a', '--from', '9999999999999999'], /--from wants a sequence number from 1 to 9007199254740991, or "latest"; got 9999999999999999$/],
       [['init', 'in-memory', '--store', 'mem://x'], /^trib init: a mem:\/\/ store lives only as long as one process/],
       [['init', 'rootward', '--store', 'file:relative'], /^trib init: bad store URL "file:relative": expected file:\/\/\/absolute\/path$/],
+      [['init', 'made/on/the/way', '--store', 'gs://c/p'], /^trib init: bad store URL "gs:\/\/c\/p": GCS bucket names are 3 to 63 characters/],
+      [['init', 'there', '--store', 'gs://c/p'], /^trib init: bad store URL "gs:\/\/c\/p"/],
     ];
+    mkdirSync(path.join(repo, 'there'));
     writeFileSync(path.join(repo, 'more.txt'), 'more\n');
     for (const [args, message] of refused) {
       const r = trib(repo, args);
       expect({ args, code: r.code, stderr: r.stderr.trim() }).toEqual({ args, code: 2, stderr: expect.stringMatching(message) });
     }
-    // The URL is checked before anything is made: no folder is left behind.
+    // No folder is left behind, not even for a URL only the store refuses; one that was there stays.
     expect(existsSync(path.join(repo, 'rootward'))).toBe(false);
+    expect(existsSync(path.join(repo, 'made'))).toBe(false);
+    expect(readdirSync(path.join(repo, 'there'))).toEqual([]);
     writeFileSync(path.join(t.dir, 'afile'), 'x');
     const init = trib(t.dir, ['init', 'afile']);
     expect([init.code, init.stderr.trim()]).toEqual([2, `trib init: ${path.join(t.dir, 'afile')} is not a directory`]);

@@ -93,7 +93,7 @@ export class Repository implements CommitReader {
 
   /**
    * Creates `.trib/` in `dir` (created if absent) and, when the store is new, its identity and HEAD -> `main`.
-   * Throws FailedPreconditionError if `dir` already holds a repository.
+   * Throws FailedPreconditionError if `dir` already holds a repository. A failed init leaves none of the folders it made.
    */
   static async init(dir: string, opts: { storeUrl?: string; initialBranch?: string; bare?: boolean } = {}): Promise<Repository> {
     const workdir = path.resolve(dir);
@@ -101,7 +101,7 @@ export class Repository implements CommitReader {
     // A bad URL, or one whose store would not outlive this process, is refused before anything is created. The
     // normal form is what is recorded, so `S3://b/p/` and `s3://b/p` name one store in every working copy's config.
     const givenStore = opts.storeUrl === undefined ? undefined : parseDurableStoreUrl(opts.storeUrl).url;
-    await makeDirectory(workdir).catch((e: NodeJS.ErrnoException) => {
+    const madeWorkdir = await makeDirectory(workdir).catch((e: NodeJS.ErrnoException) => {
       const notDir = e.code === 'EEXIST' || e.code === 'ENOTDIR';
       if (notDir) throw new FailedPreconditionError(`${quotePath(workdir)} is not a directory`);
       if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EROFS') {
@@ -109,31 +109,47 @@ export class Repository implements CommitReader {
       }
       throw e;
     });
-    // The local config is what makes a repository (it is written last): a .trib/ without it is an init cut short.
-    if (await exists(path.join(tribDir, REPOSITORY_CONFIG_FILE))) throw new FailedPreconditionError(`${quotePath(workdir)} is already a trib repository`);
-    const branch = opts.initialBranch ?? 'main';
-    validateRefName(branch, 'branch name');
-    const storeUrl = givenStore ?? pathToFileURL(path.join(tribDir, 'store')).href;
-    const store = await openStore(storeUrl, { create: true });
-    const config: StoreConfig = { format: FORMAT, id: randomBytes(16).toString('hex') };
+    // A store that refuses (a bucket name, credentials) is only known once opened: what this init made goes again.
+    let madeTrib = madeWorkdir !== undefined;
     try {
-      await store.putIfAbsent(STORE_CONFIG_KEY, Buffer.from(JSON.stringify(config) + '\n'));
+      // The local config is what makes a repository (it is written last): a .trib/ without it is an init cut short.
+      if (await exists(path.join(tribDir, REPOSITORY_CONFIG_FILE))) throw new FailedPreconditionError(`${quotePath(workdir)} is already a trib repository`);
+      const branch = opts.initialBranch ?? 'main';
+      validateRefName(branch, 'branch name');
+      // Made here, not by the store, to know whether it was; a .trib/ that cannot be a folder is the store's to report.
+      if (givenStore === undefined) {
+        const made = await makeDirectory(tribDir).catch(() => undefined);
+        madeTrib ||= made !== undefined;
+      }
+      const storeUrl = givenStore ?? pathToFileURL(path.join(tribDir, 'store')).href;
+      const store = await openStore(storeUrl, { create: true });
+      try {
+        const config: StoreConfig = { format: FORMAT, id: randomBytes(16).toString('hex') };
+        try {
+          await store.putIfAbsent(STORE_CONFIG_KEY, Buffer.from(JSON.stringify(config) + '\n'));
+        } catch (e) {
+          if (!(e instanceof AlreadyExistsError)) throw e;
+        }
+        const refs = new RefStore(store);
+        if (!(await refs.read(HEAD))) await refs.create(HEAD, { symbolic: branchRef(branch) }).catch(ignoreConflict);
+        // The local config is written last, so a crash during init leaves a directory `open` will not mistake for a repository.
+        const made = await makeDirectory(tribDir);
+        madeTrib ||= made !== undefined;
+        // The working files are at no commit yet, whatever the store holds: `trib switch` brings a branch's files.
+        if (!opts.bare) {
+          const head = await refs.read(HEAD);
+          const branch = head && 'symbolic' in head.target ? head.target.symbolic.replace(/^refs\/heads\//, '') : undefined;
+          await writeWorktreeBase(tribDir, { commit: undefined, ...(branch !== undefined ? { branch } : {}) });
+        }
+        const local: LocalConfig = { format: FORMAT, ...(givenStore ? { store: givenStore } : {}), ...(opts.bare ? { bare: true } : {}) };
+        await writeFileDurably(path.join(tribDir, REPOSITORY_CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
+      } finally {
+        await store.close();
+      }
     } catch (e) {
-      if (!(e instanceof AlreadyExistsError)) throw e;
+      await removeMade(workdir, madeWorkdir, madeTrib ? tribDir : undefined).catch(() => undefined);
+      throw e;
     }
-    const refs = new RefStore(store);
-    if (!(await refs.read(HEAD))) await refs.create(HEAD, { symbolic: branchRef(branch) }).catch(ignoreConflict);
-    // The local config is written last, so a crash during init leaves a directory `open` will not mistake for a repository.
-    await makeDirectory(tribDir);
-    // The working files are at no commit yet, whatever the store holds: `trib switch` brings a branch's files.
-    if (!opts.bare) {
-      const head = await refs.read(HEAD);
-      const branch = head && 'symbolic' in head.target ? head.target.symbolic.replace(/^refs\/heads\//, '') : undefined;
-      await writeWorktreeBase(tribDir, { commit: undefined, ...(branch !== undefined ? { branch } : {}) });
-    }
-    const local: LocalConfig = { format: FORMAT, ...(givenStore ? { store: givenStore } : {}), ...(opts.bare ? { bare: true } : {}) };
-    await writeFileDurably(path.join(tribDir, REPOSITORY_CONFIG_FILE), JSON.stringify(local, null, 2) + '\n');
-    await store.close();
     return Repository.openAt(workdir, false);
   }
 
@@ -285,6 +301,19 @@ export class Repository implements CommitReader {
 
 function ignoreConflict(e: unknown): void {
   if (!(e instanceof TribError && e.code === 'CONFLICT')) throw e;
+}
+
+/**
+ * Undoes a failed init: `.trib/` when it made it, then the folders it made for the working copy, from `workdir` up to
+ * `made`, each only while empty, so nothing put there meanwhile by anything else goes with them.
+ */
+async function removeMade(workdir: string, made: string | undefined, tribDir: string | undefined): Promise<void> {
+  if (tribDir !== undefined) await fs.rm(tribDir, { recursive: true, force: true });
+  if (made === undefined) return;
+  for (let dir = workdir; ; dir = path.dirname(dir)) {
+    await fs.rmdir(dir);
+    if (dir === made || dir === path.dirname(dir)) return;
+  }
 }
 
 async function exists(p: string): Promise<boolean> {
