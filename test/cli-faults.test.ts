@@ -191,11 +191,15 @@ describe('trib CLI: bad input and damage', () => {
   });
 
   // Node's recursive mkdir never returns under /proc; the calls are async so that a hang fails at the test's timeout.
-  (existsSync('/proc/self') ? it : it.skip)('a folder or store under a folder that takes no entries fails in one line', async () => {
+  (existsSync('/proc/self') ? it : it.skip)('a folder, store or checkout target under a folder that takes no entries fails in one line', async () => {
     const where = await tribAsync(t.dir, ['init', '/proc/trib-nope/work']);
     expect([where.code, where.stderr.trim()]).toEqual([2, 'trib init: cannot create /proc/trib-nope/work: its parent takes no new folders']);
     const store = await tribAsync(t.dir, ['init', 'procstore', '--store', 'file:///proc/trib-nope']);
     expect([store.code, store.stderr.trim()]).toEqual([2, expect.stringMatching(/^trib init: cannot create store file:\/\/\/proc\/trib-nope: /)]);
+    writeFileSync(path.join(repo, 'a.csv'), 'a\n');
+    ok(repo, ['commit', '-m', 'one']);
+    const to = await tribAsync(repo, ['checkout', 'HEAD', '--to', '/proc/trib-nope/files']);
+    expect([to.code, to.stderr.trim()]).toEqual([2, 'trib checkout: cannot create /proc/trib-nope/files: its parent takes no new folders']);
   }, 30_000);
 
   it('a hub or agent home has no working files: commands on them refuse, the others work', async () => {

@@ -11,7 +11,7 @@ import {
   TreeId,
   treeSize,
 } from '@tributary/core';
-import { LocalStore } from '@tributary/storage';
+import { LocalStore, makeDirectory } from '@tributary/storage';
 import { Repository } from '../repository';
 import { branchRef } from '../refs/ref-store';
 import { ProgressCallback } from '../worktree/snapshot';
@@ -72,7 +72,9 @@ export async function checkoutTo(
     throw e.code === 'ENOTDIR' ? new FailedPreconditionError(`${quotePath(dest)} is a file, not a folder`, { path: dest }) : e;
   });
   if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${quotePath(dest)} is not empty`, { path: dest, overridable: true });
-  await fs.mkdir(abs, { recursive: true });
+  await makeDirectory(abs).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'ENOENT' ? new FailedPreconditionError(`cannot create ${quotePath(dest)}: its parent takes no new folders`, { path: dest }) : e;
+  });
   const total = await treeSize(repo.objects, tree);
   const written = await materializeTree(repo.objects, tree, abs, { onProgress: (b) => opts.onProgress?.(b, total) });
   return { commit, ...written, extra: existing?.length ? await filesNotIn(repo, tree, abs) : [] };
