@@ -524,6 +524,39 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     ok(repo, ['verify', '--read-data']);
   });
 
+  it('a checkout stopped by Ctrl-C midway removes its temp files before it exits', () => {
+    ok(repo, ['commit', '-m', 'first']);
+    const out = path.join(t.dir, 'co');
+    const r = trib(repo, ['checkout', 'HEAD', '--to', out], { env: { TRIB_CRASH_AT: 'checkout.before-rename:1', TRIB_CRASH_SIGNAL: 'SIGINT' } });
+    expect([r.code, r.stderr.trim()]).toEqual([130, 'trib: interrupted']);
+    const left = readdirSync(out);
+    expect(left.filter((f) => f.startsWith('.trib-tmp'))).toEqual([]);
+    for (const f of left) expect(readFileSync(path.join(out, f)).equals(readFileSync(path.join(repo, f)))).toBe(true);
+  });
+
+  it("a checkout into a folder a killed one left neither counts nor keeps trib's temp files, and keeps the user's", () => {
+    ok(repo, ['commit', '-m', 'first']);
+    const out = path.join(t.dir, 'co');
+    crash(['checkout', 'HEAD', '--to', out], 'checkout.before-rename:1');
+    const debris = readdirSync(out);
+    expect(debris.length).toBeGreaterThan(0);
+    for (const f of debris) expect(f).toMatch(/^\.trib-tmp-[0-9a-f]{12}$/);
+    const again = JSON.parse(ok(repo, ['checkout', 'HEAD', '--to', out, '--json']).stdout);
+    expect(again.extra).toEqual([]);
+    const tracked = readdirSync(repo).filter((f) => f !== '.trib').sort();
+    expect(readdirSync(out).sort()).toEqual(tracked);
+
+    const used = path.join(t.dir, 'used');
+    mkdirSync(path.join(used, 'sub'), { recursive: true });
+    for (const f of ['.trib-tmp-0123456789ab', 'sub/.trib-tmp-ba9876543210', '.trib-tmp-notes.txt']) writeFileSync(path.join(used, f), 'x');
+    const refused = trib(repo, ['checkout', 'HEAD', '--to', used]);
+    expect([refused.code, refused.stderr.trim()]).toEqual([2, `trib checkout: ${used} is not empty (use --force)`]);
+    const forced = JSON.parse(ok(repo, ['checkout', 'HEAD', '--to', used, '--force', '--json']).stdout);
+    expect(forced.extra).toEqual(['.trib-tmp-notes.txt']);
+    expect(readdirSync(used).sort()).toEqual(['.trib-tmp-notes.txt', ...tracked, 'sub'].sort());
+    expect(readdirSync(path.join(used, 'sub'))).toEqual([]);
+  });
+
   it.each(['checkout.before-rename:1', 'checkout.before-rename:3', 'move.before-end:1'])(
     'switch killed at %s: the next command finds the working tree whole, at HEAD',
     (point) => {

@@ -1,7 +1,7 @@
 import { configureHeapGrowth, silenceSdkNodeVersionNotice } from '@tributary/config';
 import { ErrorCode, EXIT, exitCodeFor, InvalidArgumentError, isTribError } from '@tributary/core';
 import { parseArgs } from './ui/args';
-import { stopGracefully } from './ui/interrupt';
+import { cleanUpBeforeExit, stopGracefully } from './ui/interrupt';
 import { CliCommand, CliContext } from './commands/command';
 import { initCommand } from './commands/init.command';
 import { commitCommand } from './commands/commit.command';
@@ -110,15 +110,19 @@ export function main(): void {
     throw e;
   });
   let interrupted = false;
+  const exitInterrupted = () => {
+    cleanUpBeforeExit();
+    process.exit(EXIT.INTERRUPTED);
+  };
   process.on('SIGINT', () => {
-    if (interrupted) process.exit(EXIT.INTERRUPTED);
+    if (interrupted) exitInterrupted();
     interrupted = true;
     if (stopGracefully()) {
       process.stderr.write('\ntrib: stopping after what is durable (Ctrl-C again to quit at once)\n');
       return;
     }
     process.stderr.write('\ntrib: interrupted\n');
-    process.exit(EXIT.INTERRUPTED);
+    exitInterrupted();
   });
   runCli(process.argv.slice(2))
     .then(

@@ -1,7 +1,8 @@
 import { resolve as resolvePath } from 'node:path';
 import { InvalidArgumentError, quotePath } from '@tributary/core';
-import { checkoutTo, switchBranch } from '@tributary/repository';
+import { checkoutTo, removeUnfinishedTempFiles, switchBranch } from '@tributary/repository';
 import { maxPositionals } from '../ui/args';
+import { cleanUpOnInterrupt } from '../ui/interrupt';
 import { count } from '../ui/count';
 import { suggestForce } from '../ui/force-hint';
 import { withProgressBar } from '../ui/progress-bar';
@@ -42,9 +43,11 @@ export const checkoutCommand: CliCommand = {
     return withRepository(ctx, async (repo) => {
       const force = args.flags.has('--force');
       const dest = resolvePath(ctx.cwd, to);
-      const r = await withProgressBar('checkout', (onProgress) =>
-        checkoutTo(repo, ref, dest, { force, onProgress }),
-      ).catch(suggestForce(' (use --force)'));
+      // Nothing records a checkout to undo it later, as a switch's move is: Ctrl-C takes its temp files along.
+      const stopCleaning = cleanUpOnInterrupt(removeUnfinishedTempFiles);
+      const r = await withProgressBar('checkout', (onProgress) => checkoutTo(repo, ref, dest, { force, onProgress }))
+        .catch(suggestForce(' (use --force)'))
+        .finally(stopCleaning);
       if (args.flags.has('--json')) ctx.json({ commit: r.commit, files: r.files, bytes: r.bytes, to, extra: r.extra });
       else ctx.err(`Checked out ${r.commit.slice(0, 12)} into ${quotePath(to)}: ${count(r.files, 'file')}, ${count(r.bytes, 'byte')}`);
       if (r.extra.length && !args.flags.has('--json')) {

@@ -18,3 +18,25 @@ export function stopGracefully(): boolean {
   for (const stop of all) stop();
   return true;
 }
+
+/** Synchronous steps a Ctrl-C that ends the process runs first (removing the temp files a checkout is writing). */
+const cleanups = new Set<() => void>();
+
+/** Registers `step` to run if Ctrl-C ends the process; returns the function that unregisters it. */
+export function cleanUpOnInterrupt(step: () => void): () => void {
+  cleanups.add(step);
+  return () => cleanups.delete(step);
+}
+
+/** For the CLI's SIGINT handler, just before it exits: runs every registered step, a failing one not stopping the rest. */
+export function cleanUpBeforeExit(): void {
+  const all = [...cleanups];
+  cleanups.clear();
+  for (const step of all) {
+    try {
+      step();
+    } catch {
+      // Exiting is what the user asked for: a step that fails must not keep the process alive.
+    }
+  }
+}

@@ -16,7 +16,7 @@ import { Repository } from '../repository';
 import { branchRef } from '../refs/ref-store';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
-import { materializeTree, MaterializeResult } from '../worktree/materialize';
+import { isWorktreeTempName, materializeTree, MaterializeResult } from '../worktree/materialize';
 
 /**
  * Points HEAD at branch `name` and moves the working files to its tree, from the commit they are at (see
@@ -55,7 +55,7 @@ export async function switchBranch(
  * Writes the tree of commit `spec` into `dest`, which must be empty or absent unless `force` (else a
  * FailedPreconditionError whose details say `overridable`). Files already in `dest` that the commit does not have
  * are left as they were and listed in `extra`, so that whoever reads `dest` as that version hears that it holds
- * more.
+ * more. Temp files a checkout killed there left are trib's, not the user's: removed, never counted or listed.
  */
 export async function checkoutTo(
   repo: Repository,
@@ -67,11 +67,15 @@ export async function checkoutTo(
   const { tree } = await repo.readCommit(commit);
   const abs = path.resolve(dest);
   await refuseRepositoryFolder(repo, abs, dest);
-  const existing = await fs.readdir(abs).catch((e) => {
+  const found = await fs.readdir(abs, { withFileTypes: true }).catch((e) => {
     if (e.code === 'ENOENT') return undefined;
     throw e.code === 'ENOTDIR' ? new FailedPreconditionError(`${quotePath(dest)} is a file, not a folder`, { path: dest }) : e;
   });
+  // A checkout killed mid-way leaves its temp files: trib's own, so they neither count nor stay.
+  const leftovers = found?.filter((e) => !e.isDirectory() && isWorktreeTempName(e.name)) ?? [];
+  const existing = found?.filter((e) => !leftovers.includes(e));
   if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${quotePath(dest)} is not empty`, { path: dest, overridable: true });
+  for (const e of leftovers) await fs.rm(path.join(abs, e.name), { force: true });
   await makeDirectory(abs).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'ENOENT' ? new FailedPreconditionError(`cannot create ${quotePath(dest)}: its parent takes no new folders`, { path: dest }) : e;
   });
@@ -107,8 +111,9 @@ async function realPathOf(p: string): Promise<string> {
 }
 
 /**
- * Files and symlinks under `dir` (not followed) that `tree` does not hold at the same path, in no set order. Each
- * folder is read beside its tree, whose entries are read once: not a lookup from the root for every file.
+ * Files and symlinks under `dir` (not followed) that `tree` does not hold at the same path, in no set order; those
+ * named as trib's temp files, left by a checkout killed mid-way, are removed instead. Each folder is read beside its
+ * tree, whose entries are read once: not a lookup from the root for every file.
  */
 async function filesNotIn(repo: Repository, tree: TreeId | undefined, dir: string, rel = '', out: string[] = []): Promise<string[]> {
   const held = new Map<string, TreeEntry>();
@@ -118,6 +123,7 @@ async function filesNotIn(repo: Repository, tree: TreeId | undefined, dir: strin
     const p = rel ? `${rel}/${e.name}` : e.name;
     const entry = held.get(e.name);
     if (e.isDirectory()) await filesNotIn(repo, entry?.kind === 'dir' ? entry.id : undefined, dir, p, out);
+    else if (!entry && isWorktreeTempName(e.name)) await fs.rm(path.join(dir, p), { force: true });
     else if (!entry) out.push(p);
   }
   return out;

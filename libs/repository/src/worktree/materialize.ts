@@ -34,6 +34,18 @@ export function isWorktreeTempName(name: string): boolean {
   return WORKTREE_TEMP_NAME.test(name);
 }
 
+/** The temp files of this process's entry writers, from when they are made until renamed into place or removed. */
+const unfinishedTempFiles = new Set<string>();
+
+/**
+ * Removes every temp file this process is still writing, synchronously: for a process about to exit on Ctrl-C,
+ * whose writers will never finish or abort, so that what it leaves is files in place and nothing half-written.
+ */
+export function removeUnfinishedTempFiles(): void {
+  for (const tmp of unfinishedTempFiles) quietly(() => unlinkSync(tmp));
+  unfinishedTempFiles.clear();
+}
+
 /**
  * Makes sure every directory on the way to `relPath` under `root` is a real directory, creating missing ones.
  * Throws InvalidArgumentError if one is a symlink or a file: a write must never follow a link out of the tree.
@@ -276,6 +288,7 @@ class EntryWriter {
     const { entry } = this.written;
     // As git creates them: the umask decides what others may do (open applies it).
     if (entry.kind !== 'symlink') this.fd = openSync(this.tmp, 'wx', entry.executable ? 0o777 : 0o666);
+    unfinishedTempFiles.add(this.tmp);
   }
 
   /** Writes all of `bufs` at `position`: a small file's bytes synchronously, see SYNC_IO_MAX_BYTES. */
@@ -299,6 +312,7 @@ class EntryWriter {
       }
       crashPoint('checkout.before-rename');
       renameSync(this.tmp, this.abs);
+      unfinishedTempFiles.delete(this.tmp);
     } catch (e) {
       await this.abort();
       if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new FailedPreconditionError(`cannot write ${quotePath(this.abs)}: a folder is in its place`, { path: this.abs });
@@ -313,6 +327,7 @@ class EntryWriter {
     this.fd = undefined;
     if (fd !== undefined) quietly(() => closeSync(fd));
     if (this.tmp) quietly(() => unlinkSync(this.tmp));
+    unfinishedTempFiles.delete(this.tmp);
   }
 }
 
