@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { encodeCheckedTreePage, encodeCommit, ObjectId, readChunkRefs, sha256, walkFiles } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
-import { lastLine, ok, tempDir, trib, tribAsync } from './support/trib';
+import { lastLine, ok, tempDir, TRIB, trib, tribAsync } from './support/trib';
 
 function packFiles(repo: string): string[] {
   const dir = path.join(repo, '.trib/store/packs');
@@ -37,6 +37,17 @@ function inDeepFolder(root: string, folders: readonly string[], script: string):
   const r = spawnSync(process.execPath, ['-e', code], { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
 }
+
+/**
+ * A runner for `trib` under which permissions apply: none for a user who is not root, `setpriv` to user nobody for
+ * root (whom chmod does not stop); undefined when root cannot drop to nobody or nobody cannot run trib from here.
+ */
+const UNPRIVILEGED: readonly string[] | undefined = (() => {
+  if (process.getuid?.() !== 0) return [];
+  const runner = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+  const r = spawnSync(runner[0], [...runner.slice(1), process.execPath, TRIB, '--version'], { encoding: 'utf8' });
+  return r.status === 0 ? runner : undefined;
+})();
 
 /** Inverts (never overwrites with a value it may hold already) the byte at `at` of `file`. */
 function invertByte(file: string, at: number): void {
@@ -467,6 +478,49 @@ describe('trib CLI: bad input and damage', () => {
       chmodSync(path.join(repo, 'secret.csv'), 0o644);
       chmodSync(path.join(repo, 'locked'), 0o755);
     }
+  });
+  (UNPRIVILEGED ? it : it.skip)('a checkout target the user may not write fails in one line naming it, exit 2 (skipped without a non-root user)', () => {
+    mkdirSync(path.join(repo, 'sub'));
+    writeFileSync(path.join(repo, 'sub', 'b.csv'), 'b\n');
+    ok(repo, ['commit', '-m', 'one']);
+    const locked = path.join(t.dir, 'locked');
+    const ro = path.join(t.dir, 'ro');
+    const deep = path.join(t.dir, 'deep');
+    for (const d of [locked, ro, path.join(deep, 'sub')]) mkdirSync(d, { recursive: true });
+    writeFileSync(path.join(ro, 'old.txt'), 'x');
+    try {
+      // As root, t.dir is 0700 and nobody's; the repository in it is readable by all.
+      chmodSync(t.dir, 0o755);
+      chmodSync(deep, 0o777);
+      chmodSync(locked, 0);
+      for (const d of [ro, path.join(deep, 'sub')]) chmodSync(d, 0o555);
+      const refused: [string[], string][] = [
+        [['--to', path.join(locked, 'x')], `cannot check out into ${path.join(locked, 'x')}: permission denied`],
+        [['--to', path.join(ro, 'x')], `cannot check out into ${path.join(ro, 'x')}: permission denied`],
+        [['--to', ro, '--force'], `cannot check out into ${ro}: permission denied`],
+        [['--to', deep, '--force'], `cannot check out into ${deep}: permission denied on ${path.join(deep, 'sub')}`],
+      ];
+      for (const [args, message] of refused) {
+        const r = trib(repo, ['checkout', 'HEAD', ...args], { runner: UNPRIVILEGED });
+        expect({ args, code: r.code, stderr: r.stderr.trim() }).toEqual({ args, code: 2, stderr: `trib checkout: ${message}` });
+      }
+    } finally {
+      for (const d of [locked, ro, path.join(deep, 'sub')]) chmodSync(d, 0o755);
+    }
+  });
+
+  it('a checkout target that is a symlink to nothing, or beneath one, fails in one line naming the link', () => {
+    writeFileSync(path.join(repo, 'a.csv'), 'a\n');
+    ok(repo, ['commit', '-m', 'one']);
+    const nowhere = path.join(t.dir, 'nowhere', 'x');
+    const link = path.join(t.dir, 'dangling');
+    symlinkSync(nowhere, link);
+    for (const to of [link, path.join(link, 'deeper')]) {
+      const r = trib(repo, ['checkout', 'HEAD', '--to', to]);
+      const what = to === link ? 'it' : link;
+      expect([r.code, r.stderr.trim()]).toEqual([2, `trib checkout: cannot check out into ${to}: ${what} is a symlink to ${nowhere}, which does not exist`]);
+    }
+    expect(existsSync(path.join(t.dir, 'nowhere'))).toBe(false);
   });
 });
 

@@ -13,8 +13,11 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs the real `bin/trib` in a child process, as a user would. */
-export function trib(cwd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): RunResult {
+/**
+ * Runs the real `bin/trib` in a child process, as a user would; `opts.runner` is a command that runs it in turn, such
+ * as `setpriv` to run it as another user.
+ */
+export function trib(cwd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; runner?: readonly string[] } = {}): RunResult {
   const o: SpawnSyncOptions = {
     cwd,
     env: { ...process.env, TRIB_AUTHOR: 'Test <test@example.org>', CI: 'true', ...opts.env },
@@ -22,7 +25,8 @@ export function trib(cwd: string, args: string[], opts: { env?: NodeJS.ProcessEn
     input: opts.input,
     maxBuffer: 256 * 1024 * 1024,
   };
-  const r = spawnSync(process.execPath, [TRIB, ...args], o);
+  const [command, ...rest] = [...(opts.runner ?? []), process.execPath, TRIB, ...args];
+  const r = spawnSync(command, rest, o);
   return { code: r.status ?? (r.signal ? 128 : -1), stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

@@ -66,6 +66,19 @@ export async function checkoutTo(
   const commit = await repo.resolve(spec);
   const { tree } = await repo.readCommit(commit);
   const abs = path.resolve(dest);
+  const written = await writeCheckout(repo, tree, abs, dest, opts).catch((e) => {
+    throw refusedByTarget(repo, e, abs, dest) ?? e;
+  });
+  return { commit, ...written };
+}
+
+async function writeCheckout(
+  repo: Repository,
+  tree: TreeId,
+  abs: string,
+  dest: string,
+  opts: { force?: boolean; onProgress?: (bytes: number, total: number) => void },
+): Promise<MaterializeResult & { extra: string[] }> {
   await refuseRepositoryFolder(repo, abs, dest);
   const found = await fs.readdir(abs, { withFileTypes: true }).catch((e) => {
     if (e.code === 'ENOENT') return undefined;
@@ -76,12 +89,50 @@ export async function checkoutTo(
   const existing = found?.filter((e) => !leftovers.includes(e));
   if (existing && existing.length && !opts.force) throw new FailedPreconditionError(`${quotePath(dest)} is not empty`, { path: dest, overridable: true });
   for (const e of leftovers) await fs.rm(path.join(abs, e.name), { force: true });
-  await makeDirectory(abs).catch((e: NodeJS.ErrnoException) => {
-    throw e.code === 'ENOENT' ? new FailedPreconditionError(`cannot create ${quotePath(dest)}: its parent takes no new folders`, { path: dest }) : e;
+  await makeDirectory(abs).catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') throw new FailedPreconditionError(`cannot create ${quotePath(dest)}: its parent takes no new folders`, { path: dest });
+    // The one thing in the way that mkdir reports as there and stat as missing: a symlink to nothing.
+    const target = e.code === 'EEXIST' && e.path ? await fs.readlink(e.path).catch(() => undefined) : undefined;
+    if (target === undefined) throw e;
+    const link = e.path === abs ? 'it' : quotePath(e.path!);
+    throw new FailedPreconditionError(`cannot check out into ${quotePath(dest)}: ${link} is a symlink to ${quotePath(target)}, which does not exist`, { path: dest });
   });
   const total = await treeSize(repo.objects, tree);
   const written = await materializeTree(repo.objects, tree, abs, { onProgress: (b) => opts.onProgress?.(b, total) });
-  return { commit, ...written, extra: existing?.length ? await filesNotIn(repo, tree, abs) : [] };
+  return { ...written, extra: existing?.length ? await filesNotIn(repo, tree, abs) : [] };
+}
+
+const TARGET_REFUSALS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+};
+
+const ENTRY_CALLS: ReadonlySet<string> = new Set(['mkdir', 'open', 'rename', 'symlink', 'unlink', 'rmdir']);
+
+/**
+ * A failure because the target (`abs`, a folder on the way to it or in it) refuses to be read or written, as one
+ * line naming it, never a temp file: the user's to fix (exit 2), not a store that is unavailable (exit 3, which the
+ * same errno from the store's own files still is). Undefined for any other failure.
+ */
+function refusedByTarget(repo: Repository, e: unknown, abs: string, dest: string): FailedPreconditionError | undefined {
+  const { code, syscall, path: failed } = e as NodeJS.ErrnoException;
+  const why = code !== undefined ? TARGET_REFUSALS[code] : undefined;
+  if (!why || typeof failed !== 'string') return undefined;
+  // A call that makes or removes an entry is refused by its folder, which is what the user has to change.
+  const at = ENTRY_CALLS.has(syscall ?? '') || isWorktreeTempName(path.basename(failed)) ? path.dirname(failed) : failed;
+  if (isWithin(at, abs)) return new FailedPreconditionError(`cannot check out into ${quotePath(dest)}: ${why}`, { path: dest });
+  if (!isWithin(abs, at)) return undefined;
+  const inside = path.relative(abs, at);
+  const store = repo.store instanceof LocalStore ? repo.store.root : undefined;
+  if (inside.split(path.sep).includes(REPOSITORY_DIR) || (store !== undefined && isWithin(store, at))) return undefined;
+  return new FailedPreconditionError(`cannot check out into ${quotePath(dest)}: ${why} on ${quotePath(path.join(dest, inside))}`, { path: dest });
+}
+
+/** Whether `p` is `folder` or lies beneath it (paths as given: symlinks not resolved). */
+function isWithin(folder: string, p: string): boolean {
+  const rel = path.relative(folder, p);
+  return rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel);
 }
 
 /**
