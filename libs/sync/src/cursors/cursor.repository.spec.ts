@@ -180,4 +180,18 @@ describe('CursorRepository on a private redis-server (appendonly)', () => {
       await server.start();
     }
   });
+
+  it('says the connection was lost, not which ioredis option gave up, when retries run out', async () => {
+    await server.stop();
+    const c = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 20 });
+    c.on('error', () => undefined);
+    try {
+      const failure = await new CursorRepository(c, 'trib:x:').get(T, hub).catch((e: unknown) => e as Error);
+      expect(failure).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/^redis unavailable: the connection was lost/) });
+      expect((failure as Error).message).not.toMatch(/maxRetriesPerRequest/);
+    } finally {
+      c.disconnect();
+      await server.start();
+    }
+  });
 });

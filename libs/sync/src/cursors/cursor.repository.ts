@@ -202,6 +202,10 @@ export function redisError(e: unknown): TribError {
   if (e instanceof TribError) return e;
   const message = e instanceof Error ? e.message : String(e);
   if (e instanceof Error && e.name === 'ReplyError') return new TribError('INTERNAL', `redis: ${message}`, {}, { cause: e });
+  // ioredis words this one after its own option ("Reached the max retries per request limit..."), not what happened.
+  if (e instanceof Error && e.name === 'MaxRetriesPerRequestError') {
+    return new UnavailableError('redis unavailable: the connection was lost and did not come back while the request was retried', {}, { cause: e });
+  }
   return new UnavailableError(`redis unavailable: ${message}`, {}, { cause: e });
 }
 
