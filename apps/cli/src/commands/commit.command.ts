@@ -17,6 +17,8 @@ export const commitCommand: CliCommand = {
     if (message === undefined) throw new InvalidArgumentError(`a message is required; usage: ${this.usage}`);
     const annotations = parseMeta(args.repeated.get('--meta'));
     const author = args.values.get('--author');
+    // Blank would quietly become the default author: whoever typed it meant someone else.
+    if (author !== undefined && author.trim() === '') throw new InvalidArgumentError('--author is empty');
     const outcome = await withRepository(ctx, async (repo) => {
       const made = await withProgressBar('commit', (onProgress) =>
         commitWorktree(repo, { message, author, annotations, onProgress }),

@@ -1,4 +1,4 @@
-import { quotePath, quoteRecord } from '@tributary/core';
+import { InvalidArgumentError, quotePath, quoteRecord } from '@tributary/core';
 import { diffRevisions } from '@tributary/repository';
 import { maxPositionals, parseCount } from '../ui/args';
 import { withProgressBar } from '../ui/progress-bar';
@@ -16,6 +16,7 @@ export const diffCommand: CliCommand = {
     maxPositionals(args, 2, this.usage);
     const [a, b] = args.positionals;
     const maxRows = parseCount(args, '--max-rows') ?? 1000;
+    if (args.values.has('--max-rows') && !args.flags.has('--rows')) throw new InvalidArgumentError('--max-rows needs --rows');
     // Two commits need no writes; against the working files, the files' new objects are stored
     // (see withReadingRepository).
     return (b === undefined ? withReadingRepository : withRepository)(ctx, async (repo) => {

@@ -64,6 +64,8 @@ export function parseMeta(items: readonly string[] | undefined): Record<string, 
     if (!/^[A-Za-z0-9._:/-]+$/.test(key)) throw new InvalidArgumentError(`--meta key ${JSON.stringify(key)} may only use letters, digits and . _ : / -`);
     // As a key of a plain object it would set the prototype and be lost.
     if (key === '__proto__') throw new InvalidArgumentError('--meta key __proto__ is reserved');
+    // The last would win silently, as for an option given twice.
+    if (Object.prototype.hasOwnProperty.call(out, key)) throw new InvalidArgumentError(`--meta key ${key} is given twice`);
     out[key] = item.slice(eq + 1);
   }
   return out;
