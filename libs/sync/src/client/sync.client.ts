@@ -211,6 +211,21 @@ export class SyncClient {
     return { topic: t, ...acc, datasetBytes: acc.head ? await this.datasetBytes(repo, acc.head) : 0 };
   }
 
+  /**
+   * Brings the topic's head entry, with everything beneath it (its whole history), into `repo` and returns its
+   * commit (undefined when the topic has no entries yet); `refs/topics/<topic>` moves to it. The protocol has no
+   * cursorless fetch, so this subscribes as `subscriber` from the head's seq: only the head entry travels (and any
+   * appended meanwhile), and that subscriber's cursor, and no other's, ends at it. Give a name of the caller's own
+   * (the edge agent uses `edge-agent`): `trib topics` lists it beside the real subscribers.
+   */
+  async fetchTopicHead(repo: Repository, topic: string, subscriber: string): Promise<CommitId | undefined> {
+    const t = parseTopicName(topic);
+    const info = (await this.listTopics()).find((x) => x.topic === t);
+    if (!info || !info.seq) return undefined;
+    const r = await this.subscribe(repo, t, subscriber, { from: info.seq });
+    return r.head ?? undefined;
+  }
+
   /** Every topic on the broker with its head, last seq and subscribers (cursor, lag and conflicts). */
   async listTopics(): Promise<TopicInfo[]> {
     const res = await this.withRetries(
