@@ -4,6 +4,7 @@ export * from './batch-commit';
 export * from './inbox-watcher';
 export * from './inbox-ingest';
 export * from './backlog-publisher';
+export * from './topic-merge';
 export * from './process/store-repository';
 export * from './process/status-server';
 export * from './process/exit-on-signals';
