@@ -1,5 +1,5 @@
 import { CommitId, isTribError, quotePath, sleep, TribError } from '@tributary/core';
-import { BacklogPublisher, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
+import { BacklogPublisher, DivergedEvent, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
 import { PackMaintenance, Repository } from '@tributary/repository';
 
 export interface EdgeAgentDeps {
@@ -59,8 +59,17 @@ export class EdgeAgent {
     this.publisher = new BacklogPublisher(deps.repo, deps.client, this.topic, {
       onPublished: (r) => this.onPublished(r),
       onError: (e, ms) => deps.log(`publish to ${this.topic} failed: ${describe(e)}; retrying in ${ms} ms (committing goes on)`),
+      onRefused: (p) => deps.log(`${p.message}; waiting cannot cure this: looking again every ${RECHECK_MS / 1000} s (committing goes on)`),
+      onDiverged: (e) => this.onDiverged(e),
+      merge: { region: deps.region, author: this.author, subscriber: FETCH_SUBSCRIBER },
+      recheckMs: RECHECK_MS,
     });
     this.packs = new PackMaintenance(deps.repo.objects, deps.repo.store, { log: (_level, message) => deps.log(message) });
+  }
+
+  /** The author of the agent's commits (TRIB_AUTHOR, else `edge-agent/<region>`). */
+  private get author(): string {
+    return this.deps.author || `edge-agent/${this.deps.region}`;
   }
 
   async start(): Promise<void> {
@@ -96,6 +105,7 @@ export class EdgeAgent {
       head: this.lastCommit ?? null,
       lastPublished: this.publisher.lastPublished ?? null,
       ...this.counts,
+      error: this.publisher.problem ?? null,
     };
   }
 
@@ -115,7 +125,7 @@ export class EdgeAgent {
           {
             region: this.deps.region,
             appendTo: this.deps.appendTo || undefined,
-            author: this.deps.author || `edge-agent/${this.deps.region}`,
+            author: this.author,
             onCommitted: () => this.publisher.kick(),
             signal: this.stopping.signal,
           },
@@ -152,6 +162,35 @@ export class EdgeAgent {
     }
   }
 
+  private onDiverged(e: DivergedEvent): void {
+    const log = this.deps.log;
+    if (e.kind === 'fetching') {
+      log(
+        `${this.topic} has a head ${e.topicHead ? `${e.topicHead} ` : ''}that this agent's history does not descend from ` +
+          `(a store lost and started afresh, or another agent publishing ${this.topic}): fetching it from the broker ` +
+          `(as subscriber ${FETCH_SUBSCRIBER}) to merge it`,
+      );
+    } else if (e.kind === 'fast-forward') {
+      this.lastCommit = e.commit;
+      log(`moved ${e.previous ? `from ${e.previous} ` : ''}to ${e.topicHead}, the head of ${this.topic}, which holds all of this history; publishing`);
+    } else if (e.kind === 'merge') {
+      this.lastCommit = e.commit;
+      this.packs.afterWrite();
+      log(`merged ${e.topicHead}, the head of ${this.topic}, with this agent's history ${e.previous} -> ${e.commit}; publishing`);
+    } else {
+      const paths = e.conflicts.map((c) => `${shown(c.path)} (${c.kind})`).join(', ');
+      const head = e.head;
+      log(
+        `cannot publish to ${this.topic}: its head ${e.topicHead} and this agent's history ${head} conflict at ${paths}; ` +
+          `batches are still committed here and wait. To fix it, publish to ${this.topic} a commit on top of ` +
+          `${e.topicHead} that settles those paths, e.g. with the agent stopped, in a working copy of its store ` +
+          `(trib init DIR --store TRIB_STORE): trib branch fix ${e.topicHead} && trib switch fix && ` +
+          `trib merge ${head} --no-ff --strategy ours|theirs && trib publish ${this.topic} fix && trib switch main; ` +
+          `the agent merges the new head by itself (it looks every ${RECHECK_MS / 1000} s)`,
+      );
+    }
+  }
+
   private onPublished(r: PublishSummary): void {
     this.counts.published += r.commits;
     if (r.commits === 0) return;
@@ -160,6 +199,15 @@ export class EdgeAgent {
     this.deps.log(`published ${this.topic} ${range} (${r.commits} commit${r.commits === 1 ? '' : 's'}${wire}) head ${r.head}`);
   }
 }
+
+/**
+ * The subscriber name the agent fetches its own topic's head as, after a refused publish (SyncClient.fetchTopicHead):
+ * its cursor on the agent's topic is the agent's own, and `trib topics` lists it.
+ */
+export const FETCH_SUBSCRIBER = 'edge-agent';
+
+/** How often a publish that waiting cannot cure (a conflict with the topic's head, a refusal) is looked at again. */
+const RECHECK_MS = 30_000;
 
 /** How many of the files waiting to settle /health names. */
 const SETTLING_FILES_SHOWN = 20;
