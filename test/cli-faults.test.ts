@@ -39,12 +39,14 @@ function inDeepFolder(root: string, folders: readonly string[], script: string):
 }
 
 /**
- * A runner for `trib` under which permissions apply: none for a user who is not root, `setpriv` to user nobody for
- * root (whom chmod does not stop); undefined when root cannot drop to nobody or nobody cannot run trib from here.
+ * A runner for `trib` under which permissions apply: none for a user who is not root; for root (whom chmod does not
+ * stop), `setpriv` dropping the two capabilities that let root past file modes, so root is held to them as the
+ * owner of the test's folders. (Not a switch to user nobody: a clone in a 0700 folder, as CI's is, is closed to
+ * nobody.) Undefined when that cannot run trib here.
  */
 const UNPRIVILEGED: readonly string[] | undefined = (() => {
   if (process.getuid?.() !== 0) return [];
-  const runner = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+  const runner = ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'];
   const r = spawnSync(runner[0], [...runner.slice(1), process.execPath, TRIB, '--version'], { encoding: 'utf8' });
   return r.status === 0 ? runner : undefined;
 })();
@@ -493,8 +495,6 @@ describe('trib CLI: bad input and damage', () => {
     for (const d of [locked, ro, path.join(deep, 'sub')]) mkdirSync(d, { recursive: true });
     writeFileSync(path.join(ro, 'old.txt'), 'x');
     try {
-      // As root, t.dir is 0700 and nobody's; the repository in it is readable by all.
-      chmodSync(t.dir, 0o755);
       chmodSync(deep, 0o777);
       chmodSync(locked, 0);
       for (const d of [ro, path.join(deep, 'sub')]) chmodSync(d, 0o555);
