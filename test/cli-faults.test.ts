@@ -463,7 +463,7 @@ describe('trib CLI: bad input and damage', () => {
     }
   });
 
-  (process.getuid?.() === 0 ? it.skip : it)('an unreadable file or folder fails status and commit in one line naming it (skipped as root, whom chmod 000 does not stop)', () => {
+  (UNPRIVILEGED ? it : it.skip)('an unreadable file or folder fails status and commit in one line naming it (skipped without a runner held to file modes)', () => {
     writeFileSync(path.join(repo, 'keep'), 'k\n');
     const base = lastLine(ok(repo, ['commit', '-m', 'base']).stdout);
     writeFileSync(path.join(repo, 'secret.csv'), 's\n');
@@ -473,11 +473,11 @@ describe('trib CLI: bad input and damage', () => {
       chmodSync(path.join(repo, 'secret.csv'), 0);
       chmodSync(path.join(repo, 'locked'), 0);
       for (const args of [['status'], ['commit', '-m', 'unreadable']]) {
-        const r = trib(repo, args);
+        const r = trib(repo, args, { runner: UNPRIVILEGED });
         expect([args, r.code, r.stderr.trim()]).toEqual([args, 2, `trib ${args[0]}: cannot read "locked": EACCES: permission denied`]);
       }
       chmodSync(path.join(repo, 'locked'), 0o755);
-      const r = trib(repo, ['commit', '-m', 'unreadable']);
+      const r = trib(repo, ['commit', '-m', 'unreadable'], { runner: UNPRIVILEGED });
       expect([r.code, r.stderr.trim()]).toEqual([2, 'trib commit: cannot read "secret.csv": EACCES: permission denied']);
       expect(JSON.parse(ok(repo, ['log', '--json']).stdout).map((c: { id: string }) => c.id)).toEqual([base]);
     } finally {
@@ -485,7 +485,7 @@ describe('trib CLI: bad input and damage', () => {
       chmodSync(path.join(repo, 'locked'), 0o755);
     }
   });
-  (UNPRIVILEGED ? it : it.skip)('a checkout target the user may not write fails in one line naming it, exit 2 (skipped without a non-root user)', () => {
+  (UNPRIVILEGED ? it : it.skip)('a checkout target the user may not write fails in one line naming it, exit 2 (skipped without a runner held to file modes)', () => {
     mkdirSync(path.join(repo, 'sub'));
     writeFileSync(path.join(repo, 'sub', 'b.csv'), 'b\n');
     ok(repo, ['commit', '-m', 'one']);
