@@ -14,7 +14,7 @@ import { blockId, uploadBlocks } from './azure/azure-block-upload';
 import { AzureServiceClient, createAzureServiceClient } from './azure/azure-client';
 import { azureCode, azureError, azureStatus, isBlobAbsent, isMissingContainer } from './azure/azure-errors';
 import { emptyStream, isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
-import { BrokenBody, DOWNLOAD_RESUMES, DownloadAnswer, resumableBody, resumedNote } from './cloud/resumable-body';
+import { DOWNLOAD_RESUMES, DownloadAnswer, resumableBody } from './cloud/resumable-body';
 import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { keyChanged, keyChangedWhileRead, keyExists, keyNotFound } from './key-errors';
 import { ByteRange, ObjectInfo, ObjectStore, Versioned } from './object-store.port';
@@ -206,11 +206,9 @@ export class AzureBlobStore implements ObjectStore {
       { body: first.readableStreamBody as Readable, bytes: first.contentLength },
       {
         rest: etag ? rest : undefined,
-        fail: (e, resumed) => {
-          const what = `read ${key} in ${this.url}${resumedNote(resumed)}`;
-          if (e instanceof BrokenBody) return new UnavailableError(`cannot ${what}: ${e.message}`, { url: this.url, key, action: 'read' });
-          return this.fail(e, 'read', key);
-        },
+        url: this.url,
+        key,
+        fail: (e) => this.fail(e, 'read', key),
       },
     );
   }

@@ -14,7 +14,7 @@ import {
   isTribError,
 } from '@tributary/core';
 import { emptyStream, isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
-import { BrokenBody, DownloadAnswer, resumableBody, resumedNote } from './cloud/resumable-body';
+import { DownloadAnswer, resumableBody } from './cloud/resumable-body';
 import { Crc32c } from './gcs/crc32c';
 import { beforeDeadline } from './cloud/deadline';
 import { foreignAnswer, isWebPage } from './cloud/foreign-answer';
@@ -253,12 +253,9 @@ export class GcsStore implements ObjectStore {
       rest: generation ? rest : undefined,
       // The client's read stream neither ends nor fails when its connection closes mid-body: only silence shows it.
       idleMs: this.requestTimeoutMs,
-      fail: (e, resumed) => {
-        const what = `read ${key} in ${this.url}${resumedNote(resumed)}`;
-        const details = { url: this.url, key, action: 'read' };
-        if (e instanceof BrokenBody) return new UnavailableError(`cannot ${what}: ${e.message}`, details);
-        return isTribError(e) ? e : gcsError(e, what, this.endpoint, details);
-      },
+      url: this.url,
+      key,
+      fail: (e, what) => (isTribError(e) ? e : gcsError(e, what, this.endpoint, { url: this.url, key, action: 'read' })),
     });
   }
 

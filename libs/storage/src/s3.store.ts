@@ -38,7 +38,7 @@ import { S3Location, parseS3Url } from './s3/s3-location';
 import { isBytes } from './bytes';
 import { emptyStream, isStoreKey, openUploadBody, readAll } from './cloud/cloud-body';
 import { foreignAnswer } from './cloud/foreign-answer';
-import { BrokenBody, resumableBody, resumedNote } from './cloud/resumable-body';
+import { resumableBody } from './cloud/resumable-body';
 import { newWriteId, WRITE_ID_METADATA } from './cloud/write-id';
 import { validateByteRange, validateListPrefix, validateStoreKey } from './store-keys';
 
@@ -534,12 +534,9 @@ export class S3Store implements ObjectStore {
       { body: first.Body as Readable, bytes: first.ContentLength },
       {
         rest: etag ? rest : undefined,
-        fail: (e, resumed) => {
-          const what = `read ${key} in ${this.url}${resumedNote(resumed)}`;
-          const details = { url: this.url, key, action: 'read' };
-          if (e instanceof BrokenBody) return new UnavailableError(`cannot ${what}: ${e.message}`, details);
-          return s3Error(e, what, this.where, details);
-        },
+        url: this.url,
+        key,
+        fail: (e, what) => s3Error(e, what, this.where, { url: this.url, key, action: 'read' }),
       },
     );
   }

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
-import { sleep } from '@tributary/core';
+import { sleep, UnavailableError } from '@tributary/core';
 
 /*
  * A download's body that survives a few broken connections: when it breaks off before the length its answer
- * announced, the rest is asked for again, from the byte reached, of the same version of the object (S3 and GCS; Azure
- * has its own in azure.store.ts). Nothing here knows an SDK: each adapter opens the answers and maps the errors.
+ * announced, the rest is asked for again, from the byte reached, of the same version of the object (S3, GCS and
+ * Azure). Nothing here knows an SDK: each adapter opens the answers and maps its transport's errors.
  */
 
 /** Times a body is resumed after breaking off, before its read fails. */
@@ -34,17 +34,23 @@ export interface Resumption {
    * transport's own idle limit applies.
    */
   readonly idleMs?: number;
-  /** The error for a body that broke off for good: `cause` is the transport's error or a BrokenBody. */
-  readonly fail: (cause: unknown, resumed: number) => unknown;
+  /** The store's URL and the key read, for the error of a body that broke off for good. */
+  readonly url: string;
+  readonly key: string;
+  /**
+   * The error for a body whose transport failed for good: `what` is `read KEY in URL`, with how often it was resumed.
+   * (A body that broke off without a transport error, ending short or stalling, is UNAVAILABLE, named the same way.)
+   */
+  readonly fail: (cause: unknown, what: string) => unknown;
   /** Times to resume (default DOWNLOAD_RESUMES). */
   readonly resumes?: number;
 }
 
 /** How a body broke off when its transport raised no error: it ended short, stalled, or the rest did not fit. */
-export class BrokenBody extends Error {}
+class BrokenBody extends Error {}
 
 /** What a failed read's message adds after the URL: how often it was resumed before it gave up. */
-export function resumedNote(resumed: number): string {
+function resumedNote(resumed: number): string {
   return resumed === 0 ? '' : resumed === 1 ? ' (resumed once)' : ` (resumed ${resumed} times)`;
 }
 
@@ -75,6 +81,11 @@ export function resumableBody(first: DownloadAnswer, how: Resumption): Readable 
       callback(error);
     },
   });
+  const failure = (cause: unknown): Error => {
+    const what = `read ${how.key} in ${how.url}${resumedNote(resumed)}`;
+    if (!(cause instanceof BrokenBody)) return how.fail(cause, what) as Error;
+    return new UnavailableError(`cannot ${what}: ${cause.message}`, { url: how.url, key: how.key, action: 'read' });
+  };
   // A body that fails before the reader starts would emit 'error' with no listener and crash the process; readers
   // still see the failure, as they look at the stream's errored state (stream.finished, chunksOf).
   out.on('error', () => undefined);
@@ -115,7 +126,7 @@ export function resumableBody(first: DownloadAnswer, how: Resumption): Readable 
     body = undefined;
     if (out.destroyed) return;
     if (total === undefined || got >= total || resumed >= resumes) {
-      out.destroy(how.fail(cause, resumed) as Error);
+      out.destroy(failure(cause));
       return;
     }
     resumed++;
@@ -128,7 +139,7 @@ export function resumableBody(first: DownloadAnswer, how: Resumption): Readable 
           // A server that ignored the range would send other bytes than the rest: never splice them in.
           if (rest.bytes !== left) {
             rest.body.destroy();
-            out.destroy(how.fail(new BrokenBody(`asked again for the last ${left} bytes, it answered ${rest.bytes ?? 'an unknown number of'} bytes`), resumed) as Error);
+            out.destroy(failure(new BrokenBody(`asked again for the last ${left} bytes, it answered ${rest.bytes ?? 'an unknown number of'} bytes`)));
             return;
           }
           follow(rest.body);
