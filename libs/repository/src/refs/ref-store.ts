@@ -131,17 +131,9 @@ export class RefStore {
 
   /** Creates a ref that must not exist yet. Throws AlreadyExists-like ConflictError when it does. */
   async create(name: RefName, target: RefTarget): Promise<void> {
-    await this.refuseNesting(name);
-    let version: string;
-    try {
-      version = await this.store.compareAndSwap(keyOf(name), undefined, encode(target));
-    } catch (e) {
-      this.known.delete(name);
-      if (e instanceof ConflictError) throw new ConflictError(`${describe(name)} already exists`, { ref: name });
-      throw await this.asNestingConflict(name, e);
-    }
-    await this.undoIfNested(name, version);
-    this.known.set(name, { target, version });
+    await this.swap(name, undefined, target, async () => {
+      throw new ConflictError(`${describe(name)} already exists`, { ref: name });
+    });
   }
 
   /**
@@ -149,13 +141,7 @@ export class RefStore {
    * ConflictError if it moved.
    */
   async update(name: RefName, expectedVersion: string | undefined, target: RefTarget): Promise<string> {
-    if (expectedVersion === undefined) await this.refuseNesting(name);
-    let version: string;
-    try {
-      version = await this.store.compareAndSwap(keyOf(name), expectedVersion, encode(target));
-    } catch (e) {
-      this.known.delete(name);
-      if (!(e instanceof ConflictError)) throw expectedVersion === undefined ? await this.asNestingConflict(name, e) : e;
+    return this.swap(name, expectedVersion, target, async () => {
       // The ref already holds our target (another writer moved it there; a store's own retry after a lost answer
       // is recognised by the store, see ObjectStore.compareAndSwap): done. The fresh answer is what the caller's
       // retry swaps from.
@@ -163,8 +149,25 @@ export class RefStore {
       this.known.set(name, now ?? null);
       if (now && sameTarget(now.target, target)) return now.version;
       throw new ConflictError(`${describe(name)} was changed by another writer; retry`, { ref: name });
+    });
+  }
+
+  /**
+   * Swaps `name` from `expected` (undefined: a new ref, held to the nesting rule before and after its write) to
+   * `target` and returns the new version; a swap the store refuses as a conflict is `onConflict`'s to answer.
+   */
+  private async swap(name: RefName, expected: string | undefined, target: RefTarget, onConflict: () => Promise<string>): Promise<string> {
+    const fresh = expected === undefined;
+    if (fresh) await this.refuseNesting(name);
+    let version: string;
+    try {
+      version = await this.store.compareAndSwap(keyOf(name), expected, encode(target));
+    } catch (e) {
+      this.known.delete(name);
+      if (e instanceof ConflictError) return onConflict();
+      throw fresh ? await this.asNestingConflict(name, e) : e;
     }
-    if (expectedVersion === undefined) await this.undoIfNested(name, version);
+    if (fresh) await this.undoIfNested(name, version);
     this.known.set(name, { target, version });
     return version;
   }
