@@ -242,7 +242,7 @@ export class GcsStore implements ObjectStore {
     const { generation } = first;
     const rest = async (done: number, length: number) => {
       try {
-        return await this.openDownload(this.bucket.file(this.namePrefix + key, { generation }), key, start + done, length);
+        return await this.openDownload(this.file(key, generation), key, start + done, length);
       } catch (e) {
         // 404 for the generation: the object is no longer that version.
         if (isObjectAbsent(e)) throw keyChangedWhileRead(this.url, key, generation!, 'generation', e);
@@ -424,8 +424,9 @@ export class GcsStore implements ObjectStore {
     });
   }
 
-  private file(key: string): File {
-    return this.bucket.file(this.namePrefix + key);
+  /** The object at `key`, or that generation of it. */
+  private file(key: string, generation?: string): File {
+    return this.bucket.file(this.namePrefix + key, generation === undefined ? undefined : { generation });
   }
 
   private async checkBucket(create: boolean): Promise<void> {

@@ -680,7 +680,6 @@ function statOrAbsent(file: string, stat: (file: string) => Stats = statSync): S
   }
 }
 
-/** The path does not name an object: missing, or a parent is a file. */
 /**
  * Renames `temp` to `file`, where folders holding only empty folders may stand: what deleted nested keys (`a/b`,
  * `a/b/c`) left, which holds no key and so must not keep `a` from being written. A folder holding any file still
@@ -709,6 +708,7 @@ function removeEmptyFolders(dir: string): boolean {
   }
 }
 
+/** The path does not name an object: missing, or a parent is a file. */
 function isAbsence(e: unknown): boolean {
   const code = errno(e);
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';

@@ -245,7 +245,7 @@ export class S3Store implements ObjectStore {
     for (let attempt = 1; ; attempt++) {
       let out;
       try {
-        out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.root + key }), this.quick);
+        out = await this.getObject(key, undefined);
       } catch (e) {
         if (isKeyAbsent(e)) return undefined;
         throw this.fail(e, 'read', key);

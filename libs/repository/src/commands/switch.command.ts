@@ -144,7 +144,7 @@ async function refuseRepositoryFolder(repo: Repository, abs: string, dest: strin
     throw e.code === 'ENOTDIR' ? new FailedPreconditionError(`cannot check out into ${quotePath(dest)}: a file is in its way`, { path: dest }) : e;
   });
   const storeRoot = repo.store instanceof LocalStore ? await realPathOf(repo.store.root) : undefined;
-  const inStore = storeRoot !== undefined && (target === storeRoot || target.startsWith(storeRoot + path.sep));
+  const inStore = storeRoot !== undefined && isWithin(storeRoot, target);
   if (inStore || target.split(path.sep).includes(REPOSITORY_DIR)) {
     throw new InvalidArgumentError(`cannot check out into ${quotePath(dest)}: it is inside a repository's own folder (${REPOSITORY_DIR} or its store)`);
   }
