@@ -1,4 +1,4 @@
-import { CommitId, isTribError, quotePath, sleep, TribError } from '@tributary/core';
+import { CommitId, describeError, isTribError, quotePath, sleep, TribError } from '@tributary/core';
 import { BacklogPublisher, DivergedEvent, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
 import { PackMaintenance, Repository } from '@tributary/repository';
 
@@ -58,7 +58,7 @@ export class EdgeAgent {
     });
     this.publisher = new BacklogPublisher(deps.repo, deps.client, this.topic, {
       onPublished: (r) => this.onPublished(r),
-      onError: (e, ms) => deps.log(`publish to ${this.topic} failed: ${describe(e)}; retrying in ${ms} ms (committing goes on)`),
+      onError: (e, ms) => deps.log(`publish to ${this.topic} failed: ${describeError(e)}; retrying in ${ms} ms (committing goes on)`),
       onRefused: (p) => deps.log(`${p.message}; waiting cannot cure this: looking again every ${RECHECK_MS / 1000} s (committing goes on)`),
       onDiverged: (e) => this.onDiverged(e),
       merge: { region: deps.region, author: this.author, subscriber: FETCH_SUBSCRIBER },
@@ -133,7 +133,7 @@ export class EdgeAgent {
         );
         if (n > 0) this.publisher.kick();
       } catch (e) {
-        this.deps.log(`ingest failed: ${describe(e)}; retrying in ${RETRY_INGEST_MS} ms`);
+        this.deps.log(`ingest failed: ${describeError(e)}; retrying in ${RETRY_INGEST_MS} ms`);
         await sleep(RETRY_INGEST_MS, this.stopping.signal);
         this.pending = true;
       }
@@ -215,7 +215,3 @@ const SETTLING_FILES_SHOWN = 20;
 /** A file name for a log line, quoted as the CLI quotes a path (a newline would fake another line). */
 const shown = quotePath;
 
-function describe(e: unknown): string {
-  if (isTribError(e)) return `${e.code}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
-}

@@ -1,4 +1,4 @@
-import { CommitId, isTribError, sleep } from '@tributary/core';
+import { CommitId, describeError, sleep } from '@tributary/core';
 import { HubLayout, mergeRegionalCommit } from '@tributary/hub';
 import { crashPoint, PackMaintenance, Repository } from '@tributary/repository';
 import { regionOf } from './hub-config';
@@ -116,11 +116,11 @@ export class HubService {
       } catch (e) {
         if (this.abort.signal.aborted) {
           // Say so even when stopping: e.g. the broker did not confirm the last acks, so those entries come again.
-          log(`subscription to ${topic} ended while stopping: ${describe(e)}`);
+          log(`subscription to ${topic} ended while stopping: ${describeError(e)}`);
           break;
         }
         state.state = 'retrying';
-        log(`subscription to ${topic} failed: ${describe(e)}; retrying in ${backoff} ms`);
+        log(`subscription to ${topic} failed: ${describeError(e)}; retrying in ${backoff} ms`);
         await sleep(backoff, this.abort.signal);
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
       }
@@ -171,7 +171,3 @@ export function conflictNote(branch: string, paths: readonly string[]): string {
   return `${branch}: ${paths.slice(0, NOTE_PATHS).join(', ')}${more}`;
 }
 
-function describe(e: unknown): string {
-  if (isTribError(e)) return `${e.code}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
-}

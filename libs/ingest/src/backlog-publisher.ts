@@ -1,4 +1,4 @@
-import { CommitId, FailedPreconditionError, isTribError, MergeConflict, quotePath, sleep } from '@tributary/core';
+import { CommitId, describeError, FailedPreconditionError, isTribError, MergeConflict, quotePath, sleep } from '@tributary/core';
 import { crashPoint, Repository } from '@tributary/repository';
 import { mergeTopicHead, TopicMergeOutcome } from './topic-merge';
 
@@ -84,10 +84,6 @@ function isNotFastForward(e: unknown): e is FailedPreconditionError {
   return isTribError(e) && e.code === 'FAILED_PRECONDITION' && /not a fast-forward/.test(e.message);
 }
 
-function describe(e: unknown): string {
-  if (isTribError(e)) return `${e.code}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
-}
 
 /**
  * Publishes a repository's HEAD to a topic whenever asked (`kick`), one publish at a time. Each publish sends every
@@ -194,7 +190,7 @@ export class BacklogPublisher {
   /** What to do after a failed publish: how long to wait before the next try (negative: the backoff). */
   private async afterFailure(e: unknown): Promise<number> {
     if (isTransient(e)) {
-      this.setProblem(`publish to ${this.topic} failed: ${describe(e)}`, false);
+      this.setProblem(`publish to ${this.topic} failed: ${describeError(e)}`, false);
       return -1;
     }
     if (!isNotFastForward(e) || !this.opts.merge || !this.client.fetchTopicHead) return this.refused(e);
@@ -225,7 +221,7 @@ export class BacklogPublisher {
 
   /** A refusal no waiting cures: told once per message, looked at again after `recheckMs`. */
   private refused(e: unknown): number {
-    const fresh = this.setProblem(`publish to ${this.topic} refused: ${describe(e)}`, true);
+    const fresh = this.setProblem(`publish to ${this.topic} refused: ${describeError(e)}`, true);
     if (fresh) this.opts.onRefused?.(this.current!);
     return this.recheck;
   }

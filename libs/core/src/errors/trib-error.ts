@@ -82,3 +82,9 @@ export class UnavailableError extends TribError {
 export function isTribError(e: unknown): e is TribError {
   return e instanceof TribError;
 }
+
+/** An error in one line for a log: `CODE: message` for a TribError, else its message. */
+export function describeError(e: unknown): string {
+  if (isTribError(e)) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
