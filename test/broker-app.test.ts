@@ -117,7 +117,7 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect([existsSync(old), existsSync(young)]).toEqual([false, true]);
   });
 
-  it('subscribe --follow stops cleanly on Ctrl-C: what is durable is acknowledged, and it exits 0', async () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('subscribe --follow stops cleanly on %s: what is durable is acknowledged, and it exits 0', async (signal) => {
     const storeDir = path.join(t.dir, 'broker-store');
     mkdirSync(storeDir);
     broker = await startApp('broker', { TRIB_STORE: pathToFileURL(storeDir).href, TRIB_LISTEN: '127.0.0.1:0' });
@@ -142,7 +142,7 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
         if (stderr.includes(`seq 1: ${head}`)) resolve();
       }),
     );
-    child.kill('SIGINT');
+    child.kill(signal);
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/stopping after what is durable/);
     expect(stderr).toMatch(/fetched 1 commit/);

@@ -545,9 +545,15 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     expect(r.code).toBe(128); // killed by the signal, not a normal exit
   };
 
-  it('a commit stopped by Ctrl-C midway leaves neither its half-written pack nor its lock', () => {
-    const r = trib(repo, ['commit', '-m', 'first'], { env: { TRIB_CRASH_AT: 'commit.chunk:9', TRIB_CRASH_SIGNAL: 'SIGINT' } });
-    expect([r.code, r.stderr.trim()]).toEqual([130, 'trib: interrupted']);
+  // Ctrl-C, or SIGTERM from a supervisor or `kill`: each exits with its own code, after the same clean-ups.
+  const stopSignals = [
+    ['SIGINT', 130, 'trib: interrupted'],
+    ['SIGTERM', 143, 'trib: terminated'],
+  ] as const;
+
+  it.each(stopSignals)('a commit stopped by %s midway leaves neither its half-written pack nor its lock', (signal, code, said) => {
+    const r = trib(repo, ['commit', '-m', 'first'], { env: { TRIB_CRASH_AT: 'commit.chunk:9', TRIB_CRASH_SIGNAL: signal } });
+    expect([r.code, r.stderr.trim()]).toEqual([code, said]);
     expect(readdirSync(path.join(repo, '.trib', 'store', 'packs')).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
     expect(existsSync(path.join(repo, '.trib', 'lock'))).toBe(false);
     expect(lastLine(ok(repo, ['commit', '-m', 'first again']).stdout)).toMatch(/^[0-9a-f]{64}$/);
@@ -582,11 +588,11 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     ok(repo, ['verify', '--read-data']);
   });
 
-  it('a checkout stopped by Ctrl-C midway removes its temp files before it exits', () => {
+  it.each(stopSignals)('a checkout stopped by %s midway removes its temp files before it exits', (signal, code, said) => {
     ok(repo, ['commit', '-m', 'first']);
     const out = path.join(t.dir, 'co');
-    const r = trib(repo, ['checkout', 'HEAD', '--to', out], { env: { TRIB_CRASH_AT: 'checkout.before-rename:1', TRIB_CRASH_SIGNAL: 'SIGINT' } });
-    expect([r.code, r.stderr.trim()]).toEqual([130, 'trib: interrupted']);
+    const r = trib(repo, ['checkout', 'HEAD', '--to', out], { env: { TRIB_CRASH_AT: 'checkout.before-rename:1', TRIB_CRASH_SIGNAL: signal } });
+    expect([r.code, r.stderr.trim()]).toEqual([code, said]);
     const left = readdirSync(out);
     expect(left.filter((f) => f.startsWith('.trib-tmp'))).toEqual([]);
     for (const f of left) expect(readFileSync(path.join(out, f)).equals(readFileSync(path.join(repo, f)))).toBe(true);

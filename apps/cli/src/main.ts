@@ -109,21 +109,25 @@ export function main(): void {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
-  let interrupted = false;
-  const exitInterrupted = () => {
-    cleanUpBeforeExit();
-    process.exit(EXIT.INTERRUPTED);
-  };
-  process.on('SIGINT', () => {
-    if (interrupted) exitInterrupted();
-    interrupted = true;
+  // Ctrl-C and a supervisor's SIGTERM both mean "stop": a command that can stop cleanly is asked to, and otherwise
+  // (or on the second signal) the process exits at once, after the registered clean-ups.
+  let stopping = false;
+  const onStopSignal = (exitCode: number, word: string) => () => {
+    const exitNow = () => {
+      cleanUpBeforeExit();
+      process.exit(exitCode);
+    };
+    if (stopping) exitNow();
+    stopping = true;
     if (stopGracefully()) {
-      process.stderr.write('\ntrib: stopping after what is durable (Ctrl-C again to quit at once)\n');
+      process.stderr.write(`\ntrib: stopping after what is durable (${exitCode === EXIT.INTERRUPTED ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`);
       return;
     }
-    process.stderr.write('\ntrib: interrupted\n');
-    exitInterrupted();
-  });
+    process.stderr.write(`\ntrib: ${word}\n`);
+    exitNow();
+  };
+  process.on('SIGINT', onStopSignal(EXIT.INTERRUPTED, 'interrupted'));
+  process.on('SIGTERM', onStopSignal(EXIT.TERMINATED, 'terminated'));
   runCli(process.argv.slice(2))
     .then(
       (code) => {

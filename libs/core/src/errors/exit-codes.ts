@@ -9,7 +9,10 @@ export const EXIT = {
   USAGE: 2,
   /** A needed service or store is unreachable or failing, after retries. */
   UNAVAILABLE: 3,
+  /** Stopped by Ctrl-C (SIGINT). */
   INTERRUPTED: 130,
+  /** Stopped by SIGTERM (a supervisor, `kill`). */
+  TERMINATED: 143,
 } as const;
 
 /** One mapping from error categories to exit codes; the switch is exhaustive so a new category cannot be missed. */
