@@ -148,9 +148,10 @@ describe('trib CLI: bad input and damage', () => {
     rmSync(path.join(t.dir, 'gone-store'), { recursive: true });
     const cases: [string, string[], string, number, RegExp][] = [
       [t.dir, ['log', '--json'], 'INVALID_ARGUMENT', 2, /^not a trib repository/],
-      [repo, ['show', 'nope', '--json'], 'INVALID_ARGUMENT', 2, /^unknown ref "nope"$/],
+      [repo, ['show', 'nope', '--json'], 'NOT_FOUND', 2, /^unknown ref "nope"$/],
+      [repo, ['switch', 'nope', '--json'], 'NOT_FOUND', 2, /^no branch named nope$/],
       [repo, ['log', '-n', 'x', '--json'], 'INVALID_ARGUMENT', 2, /^-n wants a whole number/],
-      [repo, ['branch', '-d', 'gone', '--json'], 'INVALID_ARGUMENT', 2, /^no branch named gone$/],
+      [repo, ['branch', '-d', 'gone', '--json'], 'NOT_FOUND', 2, /^no branch named gone$/],
       [gone, ['log', '--json'], 'NOT_FOUND', 2, /^no store at file:\S+: the directory does not exist$/],
       [repo, ['topics', '--broker', '127.0.0.1:1', '--json'], 'UNAVAILABLE', 3, /^broker 127\.0\.0\.1:1 is unavailable/],
       // Refused before any command runs: no command, or one that does not exist.

@@ -50,7 +50,7 @@ export async function deleteBranch(repo: Repository, name: string, opts: { force
     await repo.refs.deleteAsStored(ref);
     return;
   }
-  if (!v) throw new InvalidArgumentError(`no branch named ${name}`);
+  if (!v) throw new NotFoundError(`no branch named ${name}`);
   const commit = 'commit' in v.target ? v.target.commit : undefined;
   if (!opts.force && commit && !(head.commit && (await isAncestor(repo, commit, head.commit)))) {
     throw new FailedPreconditionError(`branch ${name} is not fully merged into HEAD: its commits would be lost to gc`, {

@@ -4,6 +4,7 @@ import {
   CommitId,
   FailedPreconditionError,
   InvalidArgumentError,
+  NotFoundError,
   quotePath,
   readTree,
   REPOSITORY_DIR,
@@ -32,7 +33,7 @@ export async function switchBranch(
   const ref = branchRef(name);
   return repo.lock.run(async () => {
     const target = await repo.refs.resolve(ref);
-    if (!target.commit) throw new InvalidArgumentError(`no branch named ${name}`);
+    if (!target.commit) throw new NotFoundError(`no branch named ${name}`);
     const head = await repo.head();
     const toTree = (await repo.readCommit(target.commit)).tree;
     const wc = await WorkingCopy.open(repo, head);

@@ -1,4 +1,4 @@
-import { CommitId, RefName } from '@tributary/core';
+import { CommitId, NotFoundError, RefName } from '@tributary/core';
 import { parseRevision, resolveRevision, RevisionLookup } from './rev-parse';
 
 const id = (c: string) => c.repeat(64) as CommitId;
@@ -41,6 +41,7 @@ describe('rev-parse', () => {
   });
 
   it('rejects unknown, too short, out-of-range and ambiguous refs', async () => {
+    await expect(resolveRevision('nope', repo)).rejects.toThrow(NotFoundError);
     await expect(resolveRevision('nope', repo)).rejects.toThrow(/unknown ref/);
     await expect(resolveRevision('ccc', repo)).rejects.toThrow(/unknown ref/);
     await expect(resolveRevision('HEAD~3', repo)).rejects.toThrow('revision HEAD~3 goes past the start of history (commit aaaaaaaaaaaa has no parent)');

@@ -90,5 +90,5 @@ async function resolveBase(base: string, repo: RevisionLookup): Promise<CommitId
       }
     }
   }
-  throw new InvalidArgumentError(`unknown ref ${JSON.stringify(base)}`);
+  throw new NotFoundError(`unknown ref ${JSON.stringify(base)}`);
 }
