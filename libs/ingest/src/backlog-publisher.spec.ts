@@ -147,8 +147,11 @@ describe('BacklogPublisher', () => {
       readonly log: CommitId[] = [];
       calls = 0;
       fetches = 0;
-      async publishCommit(repo: Repository, topic: string, commit: CommitId): Promise<PublishSummary> {
+      /** The `diverged` hint each publish came with. */
+      readonly hints: unknown[] = [];
+      async publishCommit(repo: Repository, topic: string, commit: CommitId, opts?: { diverged?: unknown }): Promise<PublishSummary> {
         this.calls++;
+        this.hints.push(opts?.diverged);
         const head = this.log[this.log.length - 1];
         const chain: CommitId[] = [];
         for (let id: CommitId | undefined = commit; id !== head; id = (await repo.readCommit(id)).parents[0]) {
@@ -304,6 +307,10 @@ describe('BacklogPublisher', () => {
       expect(problem.message).toContain('batches/2026-03-01/b1.csv (add/add)');
       expect((await repo.head()).commit).toBe(mine);
       expect(broker.log).toEqual([a]);
+      // Every recheck says what is known, so that the client walks only the commits since `mine`, not the history.
+      const firstRecheck = broker.hints.findIndex((h) => h !== undefined);
+      expect(firstRecheck).toBeGreaterThan(0);
+      expect(broker.hints.slice(firstRecheck)).toEqual(broker.hints.slice(firstRecheck).map(() => ({ topicHead: a, at: mine })));
 
       // An operator settles it on the topic: b1.csv takes this agent's version. The head moves; the agent merges.
       await copy(repo, old, mine);

@@ -4,8 +4,17 @@ import { mergeTopicHead, TopicMergeOutcome } from './topic-merge';
 
 /** What the publisher needs from a sync client (SyncClient from @tributary/sync fits). */
 export interface TopicPublisher {
-  /** Publishes `commit` (already resolved: the publisher has just read HEAD) and its backlog to `topic`. */
-  publishCommit(repo: Repository, topic: string, commit: CommitId): Promise<PublishSummary>;
+  /**
+   * Publishes `commit` (already resolved: the publisher has just read HEAD) and its backlog to `topic`. `diverged`
+   * says that `at`'s history is known not to hold `topicHead`: while that is the topic's head, the publish may be
+   * refused as soon as the walk down `commit`'s first parents reaches `at` (PublishOptions in @tributary/sync).
+   */
+  publishCommit(
+    repo: Repository,
+    topic: string,
+    commit: CommitId,
+    opts?: { diverged?: { readonly topicHead: CommitId; readonly at: CommitId } },
+  ): Promise<PublishSummary>;
   /**
    * Brings the topic's head, with everything beneath it, into `repo` and returns it (undefined: the topic has no
    * entries), subscribing as `subscriber` if that is the only way. Without it, a publish the broker refuses as not a
@@ -103,8 +112,11 @@ export class BacklogPublisher {
   private running: Promise<void> | undefined;
   private published: CommitId | undefined;
   private current: PublishProblem | undefined;
-  /** The topic head a merge last conflicted with: no new merge (nor message) until the head moves. */
-  private conflictHead: CommitId | undefined;
+  /**
+   * The topic head a merge last conflicted with, and the HEAD it conflicted with: no new merge (nor message) until
+   * the topic head moves, and each recheck walks only the commits made since (TopicPublisher's `diverged`).
+   */
+  private conflict: { readonly topicHead: CommitId; readonly at: CommitId } | undefined;
   /** Aborted by stop: ends a backoff in progress, and any started after. */
   private readonly stopping = new AbortController();
   private readonly minBackoff: number;
@@ -156,11 +168,11 @@ export class BacklogPublisher {
         const head = (await this.repo.head()).commit;
         if (!head || head === this.published) continue;
         crashPoint('agent.before-publish');
-        const r = await this.client.publishCommit(this.repo, this.topic, head);
+        const r = await this.client.publishCommit(this.repo, this.topic, head, { diverged: this.conflict });
         this.published = r.head ?? head;
         backoff = this.minBackoff;
         this.current = undefined;
-        this.conflictHead = undefined;
+        this.conflict = undefined;
         this.opts.onPublished?.(r);
         // HEAD may have moved during the publish: look again (a cheap ref read when it did not).
         this.dirty = true;
@@ -196,19 +208,20 @@ export class BacklogPublisher {
     if (!isNotFastForward(e) || !this.opts.merge || !this.client.fetchTopicHead) return this.refused(e);
     // Not a fast-forward: the topic has a head this history does not descend from. Known to conflict: wait for it to move.
     const known = (e.details as { head?: unknown }).head;
-    if (this.conflictHead && known === this.conflictHead) return this.recheck;
+    if (this.conflict && known === this.conflict.topicHead) return this.recheck;
     this.opts.onDiverged?.({ kind: 'fetching', topicHead: typeof known === 'string' ? (known as CommitId) : undefined });
     const topicHead = await this.client.fetchTopicHead(this.repo, this.topic, this.opts.merge.subscriber);
     // The topic has no entries (any more): publishing again is a plain append.
     if (!topicHead) return this.minBackoff;
-    if (topicHead === this.conflictHead) return this.recheck;
+    if (topicHead === this.conflict?.topicHead) return this.recheck;
     const outcome = await mergeTopicHead(this.repo, topicHead, { topic: this.topic, region: this.opts.merge.region, author: this.opts.merge.author });
     this.opts.onDiverged?.({ ...outcome, topicHead });
     if (outcome.kind !== 'conflict') {
-      this.conflictHead = undefined;
+      this.conflict = undefined;
       return 0;
     }
-    this.conflictHead = topicHead;
+    // A conflicting merge means topicHead is not in outcome.head's history (else the merge would take HEAD's tree).
+    this.conflict = { topicHead, at: outcome.head };
     const paths = outcome.conflicts.map((c) => `${quotePath(c.path)} (${c.kind})`).join(', ');
     this.setProblem(
       `cannot publish to ${this.topic}: this agent's history (${outcome.head}) and the topic's head ${topicHead}, which it ` +

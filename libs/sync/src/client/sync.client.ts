@@ -44,6 +44,12 @@ export interface SyncClientOptions {
 export interface PublishOptions {
   /** Called as objects are queued, with the payload bytes so far. */
   onProgress?(wireBytes: number): void;
+  /**
+   * What the caller already knows: `at`'s history does not hold `topicHead` (a merge of the two conflicted). While
+   * the broker's head is still `topicHead`, a first-parent walk that reaches `at` refuses the publish as not a
+   * fast-forward there, having read only the commits since `at`, instead of walking on to the root to find that out.
+   */
+  diverged?: { readonly topicHead: CommitId; readonly at: CommitId };
 }
 
 export interface SubscribeOptions {
@@ -287,7 +293,7 @@ export class SyncClient {
         return;
       }
       const head = state.head ? (state.head as CommitId) : undefined;
-      const chain = await firstParentChainAfter(repo, commit, head, topic);
+      const chain = await firstParentChainAfter(repo, commit, head, topic, opts.diverged);
       await io.send({ start: { base: head ?? '', commits: chain } });
       const sender = new TransferSender(repo.objects, publishChannel(io), { readAhead: readAheadFor(repo.objects.store) });
       let base = head;
@@ -475,12 +481,21 @@ export class SyncClient {
 
 /**
  * The commits of `commit`'s first-parent chain after `head`, oldest first (the whole chain when there is no head).
- * Throws FailedPreconditionError when `head` is not on the chain: the publish would not be a fast-forward.
+ * Throws FailedPreconditionError when `head` is not on the chain: the publish would not be a fast-forward. With
+ * `diverged` (PublishOptions) naming this head, the walk stops at `diverged.at` with that error.
  */
-export async function firstParentChainAfter(repo: Repository, commit: CommitId, head: CommitId | undefined, topic: string): Promise<CommitId[]> {
+export async function firstParentChainAfter(
+  repo: Repository,
+  commit: CommitId,
+  head: CommitId | undefined,
+  topic: string,
+  diverged?: PublishOptions['diverged'],
+): Promise<CommitId[]> {
   const chain: CommitId[] = [];
+  const stopAt = head !== undefined && diverged?.topicHead === head ? diverged.at : undefined;
   for (let c: CommitId | undefined = commit; c !== undefined; ) {
     if (c === head) return chain.reverse();
+    if (c === stopAt) throw notFastForward(commit, head!, topic);
     chain.push(c);
     c = (await repo.readCommit(c)).parents[0];
   }
@@ -494,9 +509,13 @@ export async function firstParentChainAfter(repo: Repository, commit: CommitId, 
         { topic, head },
       );
     }
-    throw new FailedPreconditionError(`not a fast-forward: ${commit} does not descend from ${head}, the head of topic ${topic}`, { topic, head });
+    throw notFastForward(commit, head, topic);
   }
   return chain.reverse();
+}
+
+function notFastForward(commit: CommitId, head: CommitId, topic: string): FailedPreconditionError {
+  return new FailedPreconditionError(`not a fast-forward: ${commit} does not descend from ${head}, the head of topic ${topic}`, { topic, head });
 }
 
 /**
