@@ -380,6 +380,23 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(JSON.parse(ok(repo, ['merge', 'ward', '--json']).stdout).result).toBe('up-to-date');
   });
 
+  it('knows an ancestor whatever the clocks said: commits stamped days behind still fast-forward and are up to date', () => {
+    // An edge device whose clock runs three days behind, as a preload that shifts Date in the trib process.
+    const behind = path.join(t.dir, 'clock-behind.js');
+    writeFileSync(behind, 'const D = Date; const off = -3 * 864e5;\nglobal.Date = class extends D { constructor(...a) { super(...(a.length ? a : [D.now() + off])); } static now() { return D.now() + off; } };\n');
+    const skewed = { env: { NODE_OPTIONS: `--require ${behind}` } };
+    ok(repo, ['branch', 'old']);
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    write('notes.txt', 'on a clock behind\n');
+    const b1 = lastLine(ok(repo, ['commit', '-m', 'b1'], 0, skewed).stdout);
+    expect(Date.parse(JSON.parse(ok(repo, ['show', b1, '--json']).stdout).time)).toBeLessThan(Date.now() - 2 * 864e5);
+    expect(JSON.parse(ok(repo, ['merge', 'old', '--json']).stdout).result).toBe('up-to-date');
+    ok(repo, ['switch', 'old']);
+    expect(JSON.parse(ok(repo, ['merge', 'b', '--json']).stdout)).toMatchObject({ result: 'fast-forward', commit: b1 });
+    expect(read('notes.txt')).toBe('on a clock behind\n');
+  });
+
   it('--no-ff makes a merge commit even when a fast-forward is possible', () => {
     ok(repo, ['branch', 'b']);
     ok(repo, ['switch', 'b']);

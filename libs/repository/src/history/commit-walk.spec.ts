@@ -1,6 +1,6 @@
 import { CommitId } from '@tributary/core';
 import { MemoryCommits } from '../testing/memory-commits';
-import { CLOCK_SKEW_MS, CommitReader, isAncestor, mergeBases } from './commit-walk';
+import { CommitReader, isAncestor, mergeBases } from './commit-walk';
 
 /** Commits by the ids a test names, each stamped with the time it gives. */
 class MemoryHistory extends MemoryCommits {
@@ -19,16 +19,37 @@ describe('isAncestor', () => {
     expect(await isAncestor(h, c, a)).toBe(false);
   });
 
-  it('stops once the walk is older than the ancestor by more than the skew allowed', async () => {
+  it('finds an ancestor behind a child whose clock ran days behind, however far', async () => {
+    const h = new MemoryHistory();
+    const a = h.at('a', '2026-03-10T12:00:00.000Z');
+    const b = h.at('b', '2026-03-01T12:00:00.000Z', [a]); // an edge device nine days behind
+    const c = h.at('c', '2026-03-01T13:00:00.000Z', [b]);
+    const d = h.at('d', '1970-01-01T00:00:00.000Z', [c]); // one that lost its clock altogether
+    expect(await isAncestor(h, a, c)).toBe(true);
+    expect(await isAncestor(h, a, d)).toBe(true);
+    expect(await isAncestor(h, b, d)).toBe(true);
+    expect(await isAncestor(h, d, a)).toBe(false);
+  });
+
+  it('reads the commits since the fork, not the shared history, for branches that diverged', async () => {
     const h = new MemoryHistory();
     const day = 24 * 3600_000;
-    let parent = h.at('root', new Date(Date.UTC(2026, 0, 1)).toISOString());
-    for (let i = 1; i <= 100; i++) parent = h.at(`c${i}`, new Date(Date.UTC(2026, 0, 1) + i * day).toISOString(), [parent]);
-    const other = h.at('other', new Date(Date.UTC(2026, 0, 1) + 95 * day).toISOString());
+    const t0 = Date.UTC(2026, 0, 1);
+    let shared = h.at('root', new Date(t0).toISOString());
+    for (let i = 1; i <= 100; i++) shared = h.at(`c${i}`, new Date(t0 + i * day).toISOString(), [shared]);
+    let x = shared;
+    let y = shared;
+    for (let i = 1; i <= 3; i++) {
+      x = h.at(`x${i}`, new Date(t0 + (100 + i) * day).toISOString(), [x]);
+      y = h.at(`y${i}`, new Date(t0 + (100 + i) * day + 3600_000).toISOString(), [y]);
+    }
     h.reads = 0;
-    expect(await isAncestor(h, other, parent)).toBe(false);
-    // The five newer commits, and those within the skew allowance: not the hundred.
-    expect(h.reads).toBeLessThanOrEqual(2 + 5 + Math.ceil(CLOCK_SKEW_MS / day) + 1);
+    expect(await isAncestor(h, x, y)).toBe(false);
+    // Three commits a side, the fork and its parent: not the hundred beneath.
+    expect(h.reads).toBeLessThanOrEqual(10);
+    h.reads = 0;
+    expect(await isAncestor(h, shared, y)).toBe(true);
+    expect(h.reads).toBeLessThanOrEqual(6);
   });
 });
 

@@ -50,37 +50,42 @@ export async function* walkCommits(repo: CommitReader, starts: readonly CommitId
 }
 
 /**
- * How far a commit's clock may run behind its parent's and still be walked past: commits are ordered by their
- * authors' clocks, which disagree between machines.
- */
-export const CLOCK_SKEW_MS = 24 * 60 * 60 * 1000;
-
-/**
- * True when `ancestor` is reachable from `descendant` (or equal). Walks the commits newer than `ancestor`, and those
- * up to CLOCK_SKEW_MS older: a child stamped before its parent by a clock running behind is still seen.
+ * True when `ancestor` is reachable from `descendant` (or equal). Walks both histories together (paintDown), so
+ * the cost follows the commits since the two met or forked, and clocks that disagree, however far (an edge device
+ * whose clock runs days behind), only change the order of the walk, never the answer.
  */
 export async function isAncestor(repo: CommitReader, ancestor: CommitId, descendant: CommitId): Promise<boolean> {
   if (ancestor === descendant) return true;
-  const oldest = Date.parse((await repo.readCommit(ancestor)).time) - CLOCK_SKEW_MS;
-  for await (const { id, commit } of walkCommits(repo, [descendant])) {
-    if (id === ancestor) return true;
-    if (Date.parse(commit.time) < oldest) return false;
-  }
-  return false;
+  return (await paintDown(repo, ancestor, descendant, { untilAReached: true })) === 'reached';
 }
 
 /**
  * The best common ancestors of `a` and `b`: the common ancestors that are not ancestors of another one, newest
  * first; empty for unrelated histories. Usually one; two or more after criss-cross merges (each side merged the
  * other), where a merge from any single one of them could silently drop what the other side resolved.
- *
- * Both sides are walked together, newest first (as git's paint-down-to-common): a commit reached from both is a
- * candidate and its ancestors are marked stale, and the walk ends once only stale commits are queued, so the cost
- * follows the commits since the fork, not the whole history. A candidate that is an ancestor of another (possible
- * when a clock ran behind) is dropped at the end.
  */
 export async function mergeBases(repo: CommitReader, a: CommitId, b: CommitId): Promise<CommitId[]> {
   if (a === b) return [a];
+  const candidates = (await paintDown(repo, a, b, { untilAReached: false })) as CommitId[];
+  if (candidates.length < 2) return candidates;
+  // A candidate that is an ancestor of another (possible when a clock ran behind) is dropped.
+  const best: CommitId[] = [];
+  for (const c of candidates) {
+    const others = candidates.filter((o) => o !== c);
+    if (!(await anyAsync(others, (o) => isAncestor(repo, c, o)))) best.push(c);
+  }
+  return best;
+}
+
+/**
+ * Git's paint-down-to-common. Walks `a`'s and `b`'s histories together, newest first, flagging each commit with
+ * the side it is reached from. A commit reached from both is a common ancestor (a candidate) and everything beneath
+ * it is marked stale; the walk ends once only stale commits are queued, so its cost follows the commits since the
+ * fork, not the whole history (unrelated histories are walked whole). A commit of `b`'s side can never be stale
+ * while `a` is beneath it unreached, so with `untilAReached` the answer 'reached' (a is an ancestor of b) is never
+ * missed. Commit times only order the walk: a parent stamped after its child is walked again once its flags grow.
+ */
+async function paintDown(repo: CommitReader, a: CommitId, b: CommitId, opts: { untilAReached: boolean }): Promise<CommitId[] | 'reached'> {
   const A = 1;
   const B = 2;
   const STALE = 4;
@@ -103,6 +108,7 @@ export async function mergeBases(repo: CommitReader, a: CommitId, b: CommitId): 
     popped.add(next.id);
     for (const p of next.commit.parents) {
       const pf = flags.get(p);
+      if (opts.untilAReached && p === a && f & B) return 'reached';
       if (pf === undefined) {
         flags.set(p, f);
         queue.push(p, await repo.readCommit(p));
@@ -113,13 +119,7 @@ export async function mergeBases(repo: CommitReader, a: CommitId, b: CommitId): 
       }
     }
   }
-  if (candidates.length < 2) return candidates;
-  const best: CommitId[] = [];
-  for (const c of candidates) {
-    const others = candidates.filter((o) => o !== c);
-    if (!(await anyAsync(others, (o) => isAncestor(repo, c, o)))) best.push(c);
-  }
-  return best;
+  return candidates;
 }
 
 async function anyAsync<T>(items: readonly T[], test: (item: T) => Promise<boolean>): Promise<boolean> {
