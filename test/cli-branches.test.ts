@@ -397,6 +397,18 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(read('notes.txt')).toBe('on a clock behind\n');
   });
 
+  it('takes rows both branches appended alike once: a batch both took is not doubled', () => {
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    write('beats.csv', 'idx,R\n0,77\n1,370\n2,662\n3,946\n');
+    ok(repo, ['commit', '-m', 'b: beats 2 and 3']);
+    ok(repo, ['switch', 'main']);
+    write('beats.csv', 'idx,R\n0,77\n1,370\n2,662\n3,946\n4,1230\n');
+    ok(repo, ['commit', '-m', 'main: the same beats, then 4']);
+    expect(JSON.parse(ok(repo, ['merge', 'b', '--json']).stdout)).toMatchObject({ result: 'merge', conflicts: [] });
+    expect(read('beats.csv')).toBe('idx,R\n0,77\n1,370\n2,662\n3,946\n4,1230\n');
+  });
+
   it('--no-ff makes a merge commit even when a fast-forward is possible', () => {
     ok(repo, ['branch', 'b']);
     ok(repo, ['switch', 'b']);

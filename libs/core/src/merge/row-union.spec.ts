@@ -88,6 +88,28 @@ describe('rowUnionMerge', () => {
     expect(await union('t.jsonl', '', '1\n', '2\n')).toBe('1\n2\n');
   });
 
+  it('takes records both sides appended alike once: a batch both took, then more on one side or both', async () => {
+    // One side holds the other's appended records and more: that side, as it is.
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2\n3\n4\n', 'h\n1\n2\n3\n')).toBe('h\n1\n2\n3\n4\n');
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2\n3\n', 'h\n1\n2\n3\n4\n')).toBe('h\n1\n2\n3\n4\n');
+    // Alike, then apart: the shared records once, then ours', then theirs'.
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2\n3\n', 'h\n1\n2\n4\n')).toBe('h\n1\n2\n3\n4\n');
+    expect(await union('t.jsonl', '{}\n', '{}\n{"a":1}\n{"b":2}\n', '{}\n{"a":1}\n{"c":3}\n')).toBe('{}\n{"a":1}\n{"b":2}\n{"c":3}\n');
+    // Records that only start alike are not alike.
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n25\n', 'h\n1\n26\n')).toBe('h\n1\n25\n26\n');
+    // A side whose last record has no newline shares it only if the other side ends that record there too.
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2', 'h\n1\n2\n3\n')).toBe('h\n1\n2\n3\n');
+    expect(await union('t.csv', 'h\r\n1\r\n', 'h\r\n1\r\n2\r\n3\r\n', 'h\r\n1\r\n2')).toBe('h\r\n1\r\n2\r\n3\r\n');
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2', 'h\n1\n20\n')).toBe('h\n1\n2\n20\n');
+    // A newline inside quotes ends no record: records that differ after it are not shared.
+    expect(await union('t.csv', 'h\n', 'h\n"a\nb"\n2\n', 'h\n"a\nb"\n3\n')).toBe('h\n"a\nb"\n2\n3\n');
+    expect(await union('t.csv', 'h\n', 'h\n"a\nX"\n', 'h\n"a\nY"\n')).toBe('h\n"a\nX"\n"a\nY"\n');
+    // Grown from an empty base with the same header, and a shared record longer than a block (100,000 bytes here).
+    expect(await union('t.csv', '', 'h\n1\n2\n', 'h\n1\n3\n')).toBe('h\n1\n2\n3\n');
+    const long = 'x'.repeat(150_000);
+    expect(await union('t.jsonl', '{}\n', `{}\n${long}\n1\n`, `{}\n${long}\n2\n`)).toBe(`{}\n${long}\n1\n2\n`);
+  });
+
   it('returns a side unchanged, writing nothing, when the other side did not change or both agree', async () => {
     const base = await file('h\n1\n');
     const ours = await file('h\n1\n2\n');
@@ -96,16 +118,39 @@ describe('rowUnionMerge', () => {
     expect(await rowUnionMerge(store, noWrites, 'x.csv', base, ours, base)).toBe(ours);
     expect(await rowUnionMerge(store, noWrites, 'x.csv', base, base, theirs)).toBe(theirs);
     expect(await rowUnionMerge(store, noWrites, 'x.csv', base, ours, ours)).toBe(ours);
+    const more = await file('h\n1\n2\n5\n');
+    expect(await rowUnionMerge(store, noWrites, 'x.csv', base, ours, more)).toBe(more);
+    expect(await rowUnionMerge(store, noWrites, 'x.csv', base, more, ours)).toBe(more);
   });
 });
 
-// Model: each file is a list of records; a side appends records; the union is base ++ ours' ++ theirs'.
+// Model: each file is a list of records; a side appends records; the union is base ++ ours' ++ theirs', where the
+// records both sides appended alike at the start of their appended parts count once (sharedModel).
 const field = fc.oneof(
   fc.stringMatching(/^[a-z0-9 ]{0,5}$/),
   fc.array(fc.constantFrom('a', ',', '""', '\n', '\r\n'), { maxLength: 5 }).map((p) => `"${p.join('')}"`),
 );
 const record = fc.array(field, { minLength: 1, maxLength: 3 }).map((f) => f.join(','));
 const appendedRecords = fc.array(record.filter((r) => r !== ''), { minLength: 1, maxLength: 5 });
+
+/**
+ * The model of how many bytes of whole records two appended parts (each from its first record) share: as far as
+ * they agree, back to the last newline outside quotes, or all of a side that ended where the other ends a record.
+ */
+function sharedModel(a: string, b: string, format: RecordFormat): number {
+  let quotes = 0;
+  let end = 0;
+  let i = 0;
+  for (; i < a.length && i < b.length && a[i] === b[i]; i++) {
+    if (format === 'csv' && a[i] === '"') quotes++;
+    else if (a[i] === '\n' && quotes % 2 === 0) end = i + 1;
+  }
+  if (i === a.length || i === b.length) {
+    const rest = i === a.length ? b.slice(i) : a.slice(i);
+    if (quotes % 2 === 0 && (rest === '' || rest.startsWith('\n') || rest.startsWith('\r\n'))) return i;
+  }
+  return end;
+}
 
 const filler = Array.from({ length: 20_000 }, (_, i) => `r${i},${(i * 7919) % 1000003},${'y'.repeat(10 + (i % 31))}`);
 
@@ -118,13 +163,17 @@ describe('rowUnionMerge properties', () => {
           big: fc.boolean(),
           base: fc.array(record.filter((r) => r !== ''), { minLength: 1, maxLength: 6 }),
           baseNewline: fc.boolean(),
+          alike: fc.array(record.filter((r) => r !== ''), { maxLength: 3 }),
           ours: appendedRecords,
           oursNewline: fc.boolean(),
           theirs: appendedRecords,
           theirsNewline: fc.boolean(),
           crlf: fc.boolean(),
         }),
-        async ({ format, big, base, baseNewline, ours, oursNewline, theirs, theirsNewline, crlf }) => {
+        async ({ format, big, base, baseNewline, alike, ours: oursOwn, oursNewline, theirs: theirsOwn, theirsNewline, crlf }) => {
+          // Both sides may start with the same records (a batch both took), then go on with their own.
+          const ours = [...alike, ...oursOwn];
+          const theirs = [...alike, ...theirsOwn];
           const clean = (rs: string[]) => (format === 'jsonl' ? rs.map((r) => r.replace(/[\r\n]/g, '') || '{}') : rs);
           const nl = crlf ? '\r\n' : '\n';
           const baseRecords = [...clean(base), ...(big ? filler : [])];
@@ -135,17 +184,27 @@ describe('rowUnionMerge properties', () => {
           const oursAppended = appended(ours, oursNewline);
           const theirsAppended = appended(theirs, theirsNewline);
           const merged = await union(`p.${format}`, baseText, baseText + oursAppended, baseText + theirsAppended);
-          // Both sides made the same change: like any three-way merge, it is taken once, not twice.
-          const agree = oursAppended === theirsAppended;
-          // Their leading newline is dropped when ours already ended base's last record; one line ending, the file's
-          // own, joins an open end.
-          const theirsRecords = baseNewline ? theirsAppended : theirsAppended.slice(nl.length);
-          const expected = baseText + oursAppended + (agree ? '' : (oursNewline ? '' : nl) + theirsRecords);
+          // Their leading newline is dropped when ours already ended base's last record; so are the records both
+          // appended alike, taken once as any three-way merge takes a change made on both sides; one line ending,
+          // the file's own, joins an open end.
+          const lead = baseNewline ? 0 : nl.length;
+          const oursRecords = oursAppended.slice(lead);
+          const theirsRecords = theirsAppended.slice(lead);
+          const shared = sharedModel(oursRecords, theirsRecords, format);
+          const expected =
+            shared >= theirsRecords.length ? baseText + oursAppended
+            : shared >= oursRecords.length ? baseText + theirsAppended
+            : baseText + oursAppended + (oursNewline ? '' : nl) + theirsRecords.slice(shared);
           expect(merged).toBe(expected);
-          // The records, as a reader sees them: base's, then ours', then theirs', nothing fused or lost.
-          const splitter = new RecordSplitter(format);
-          const got = [...splitter.push(Buffer.from(merged!)), ...splitter.finish()].map((b) => b.toString());
-          expect(got).toEqual([...baseRecords, ...clean(ours), ...(agree ? [] : clean(theirs))]);
+          // The records, as a reader sees them: base's, then ours', then theirs' but those shared, nothing fused or lost.
+          const records = (text: string) => {
+            const splitter = new RecordSplitter(format);
+            return [...splitter.push(Buffer.from(text)), ...splitter.finish()].map((b) => b.toString());
+          };
+          const sharedCount = records(theirsRecords.slice(0, shared)).length;
+          const kept = shared >= oursRecords.length ? clean(theirs) : [...clean(ours), ...clean(theirs).slice(sharedCount)];
+          expect(records(merged!)).toEqual([...baseRecords, ...kept]);
+          expect(sharedCount).toBeGreaterThanOrEqual(clean(alike).length);
         },
       ),
       { numRuns: 120 },
