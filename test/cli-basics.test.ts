@@ -236,7 +236,7 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(st.changes).toEqual([{ path: 'r.csv', status: 'modified' }]);
   });
 
-  it('refs: ~N, ^, ^N, prefixes, branch over tag', () => {
+  it('refs: ~N, ^, ^N, prefixes, and a tag and a branch never share a name', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       writeFileSync(path.join(repo, 'f'), String(i));
@@ -249,8 +249,8 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(show('main^1~1')).toBe(ids[0]);
     expect(show(ids[1].slice(0, 6))).toBe(ids[1]);
     ok(repo, ['tag', 'same', ids[0]]);
-    ok(repo, ['branch', 'same', ids[1]]);
-    expect(show('same')).toBe(ids[1]);
+    expect(trib(repo, ['branch', 'same', ids[1]]).code).toBe(2);
+    expect(show('same')).toBe(ids[0]);
     expect(trib(repo, ['show', 'HEAD~5']).code).toBe(2);
     expect(trib(repo, ['show', 'nope']).code).toBe(2);
     expect(trib(repo, ['show', 'abc']).code).toBe(2);

@@ -40,6 +40,23 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(JSON.parse(ok(repo, ['branch', '--json']).stdout)).toHaveLength(1);
   });
 
+  it('keeps a tag from being hidden by a branch of its name: refused, and the tag wins where both exist', () => {
+    const pinned = JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id;
+    ok(repo, ['tag', 'v1', '-m', 'training set']);
+    write('notes.txt', 'later\n');
+    const later = lastLine(ok(repo, ['commit', '-m', 'later']).stdout);
+    const branch = trib(repo, ['branch', 'v1', 'HEAD~1']);
+    expect([branch.code, branch.stderr.trim()]).toEqual([2, 'trib branch: cannot create branch v1: tag v1 exists; a name may be one or the other']);
+    ok(repo, ['branch', 'exp']);
+    const tag = trib(repo, ['tag', 'exp']);
+    expect([tag.code, tag.stderr.trim()]).toEqual([2, 'trib tag: cannot create tag exp: branch exp exists; a name may be one or the other']);
+    // A repository made before the refusal may hold both: the name means the tag, as in git.
+    const refs = path.join(repo, '.trib', 'store', 'refs');
+    writeFileSync(path.join(refs, 'heads', 'v1'), readFileSync(path.join(refs, 'heads', 'exp')));
+    expect(JSON.parse(ok(repo, ['show', 'v1', '--json']).stdout).id).toBe(pinned);
+    expect(JSON.parse(ok(repo, ['show', 'exp', '--json']).stdout).id).toBe(later);
+  });
+
   it('takes a name again once the branch or tag nested in it is deleted, as git does', () => {
     ok(repo, ['branch', 'exp/a']);
     ok(repo, ['branch', '-d', 'exp/a']);

@@ -257,8 +257,8 @@ export class Repository implements CommitReader {
   }
 
   /**
-   * The annotated tag `spec` names: a ref that `resolve` reads it as (the same candidates, in the same order, so a
-   * branch of that name wins) pointing at a tag object. Undefined for anything else (a plain tag, a commit, `v1~1`).
+   * The annotated tag `spec` names: a ref that `resolve` reads it as (the same candidates, in the same order)
+   * pointing at a tag object. Undefined for anything else (a plain tag, a commit, `v1~1`).
    */
   async annotatedTag(spec: string): Promise<Tag | undefined> {
     const { base, steps } = parseRevision(spec);

@@ -1,4 +1,4 @@
-import { CommitId, ConflictError, encodeTag, FailedPreconditionError, IntegrityError, InvalidArgumentError, NotFoundError, Annotations, validateNewRefName } from '@tributary/core';
+import { CommitId, ConflictError, encodeTag, FailedPreconditionError, IntegrityError, InvalidArgumentError, NotFoundError, Annotations, RefName, validateNewRefName } from '@tributary/core';
 import { Repository } from '../repository';
 import { branchRef, BRANCH_PREFIX, tagRef, TAG_PREFIX } from '../refs/ref-store';
 import { isAncestor } from '../history/commit-walk';
@@ -20,6 +20,7 @@ export async function listBranches(repo: Repository): Promise<RefListing[]> {
 export async function createBranch(repo: Repository, name: string, start = 'HEAD'): Promise<CommitId> {
   const ref = branchRef(name);
   validateNewRefName(name, 'branch name');
+  await refuseSharedName(repo, tagRef(name), `cannot create branch ${name}: tag ${name} exists`);
   const commit = await repo.resolve(start);
   try {
     await repo.refs.create(ref, { commit });
@@ -82,6 +83,7 @@ export async function createTag(
 ): Promise<CommitId> {
   const ref = tagRef(name);
   validateNewRefName(name, 'tag name');
+  await refuseSharedName(repo, branchRef(name), `cannot create tag ${name}: branch ${name} exists`);
   const commit = await repo.resolve(target);
   let pointTo = commit;
   if (opts.message !== undefined || (opts.annotations && Object.keys(opts.annotations).length)) {
@@ -97,6 +99,15 @@ export async function createTag(
     throw e;
   }
   return commit;
+}
+
+/**
+ * A branch and a tag of one name would make that name mean one of them silently (a tag pinning a training set,
+ * hidden by a branch made later, or the reverse), so a new one may not take the other's name. git allows it and
+ * warns that the name is ambiguous.
+ */
+async function refuseSharedName(repo: Repository, other: RefName, message: string): Promise<void> {
+  if (await repo.refs.read(other)) throw new InvalidArgumentError(`${message}; a name may be one or the other`);
 }
 
 export async function deleteTag(repo: Repository, name: string): Promise<void> {

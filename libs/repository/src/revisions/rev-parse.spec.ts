@@ -29,14 +29,14 @@ describe('rev-parse', () => {
     expect(lookups).toEqual([]);
   });
 
-  it('resolves names, steps and prefixes with branch > tag > id precedence', async () => {
+  it('resolves names, steps and prefixes with tag > branch > id precedence, as git', async () => {
     expect(await resolveRevision('HEAD', repo)).toBe(id('d'));
     expect(await resolveRevision('HEAD^2', repo)).toBe(id('c'));
     expect(await resolveRevision('main~1', repo)).toBe(id('b'));
     expect(await resolveRevision('main^^', repo)).toBe(id('a'));
     expect(await resolveRevision('HEAD^0', repo)).toBe(id('d'));
     expect(await resolveRevision('v1', repo)).toBe(id('b'));
-    expect(await resolveRevision('both', repo)).toBe(id('c'));
+    expect(await resolveRevision('both', repo)).toBe(id('b'));
     expect(await resolveRevision('cccc', repo)).toBe(id('c'));
   });
 

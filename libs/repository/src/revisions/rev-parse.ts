@@ -63,7 +63,8 @@ function nth(id: CommitId, parents: readonly CommitId[], n: number, spec: string
 /** The refs a revision's base name may be, in the order they are tried: the first that exists is the one meant. */
 export function refCandidates(base: string): RefName[] {
   if (base === 'HEAD' || base.startsWith('refs/')) return [base as RefName];
-  const candidates = [`refs/heads/${base}`, `refs/tags/${base}`];
+  // Tags first, as git: a name that is both (made before trib refused that) means the tag, which pins a version.
+  const candidates = [`refs/tags/${base}`, `refs/heads/${base}`];
   if (base.startsWith('topics/')) candidates.push(`refs/${base}`);
   return candidates as RefName[];
 }
