@@ -28,10 +28,14 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
       expect([bad, trib(repo, ['branch', '--', bad]).code]).toEqual([bad, 2]);
     }
     expect(trib(repo, ['tag', 'topics/t/one']).code).toBe(2);
-    // As git: no segment of a new name starts with "." (a hidden name).
+    // As git: no segment of a new name starts with "." (a hidden name), and no name ends with one.
     for (const [kind, bad] of [['branch', '.hidden'], ['branch', 'exp/.x'], ['tag', '.v1']]) {
       const r = trib(repo, [kind, '--', bad]);
       expect([bad, r.code, r.stderr]).toEqual([bad, 2, expect.stringMatching(/starts with "\."\n$/)]);
+    }
+    for (const [kind, bad] of [['branch', 'foo.'], ['branch', 'a/b.'], ['tag', 'rel.']]) {
+      const r = trib(repo, [kind, '--', bad]);
+      expect([bad, r.code, r.stderr]).toEqual([bad, 2, expect.stringMatching(/ends with "\."\n$/)]);
     }
     expect(trib(repo, ['branch', 'exp/a']).code).toBe(2);
     expect(trib(repo, ['branch', 'exp']).stderr.trim()).toBe('trib branch: cannot create branch exp: branch exp/a exists');

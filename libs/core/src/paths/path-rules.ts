@@ -64,12 +64,14 @@ export function validateRefName(name: string, what = 'name'): void {
 }
 
 /**
- * Checks a name for a new branch or tag against git's further rule: no segment starts with `.` (`.hidden`,
- * `exp/.x`). Only new names: a ref an older version made under such a name stays readable and deletable.
+ * Checks a name for a new branch or tag against git's further rules: no segment starts with `.` (`.hidden`,
+ * `exp/.x`), and the name does not end with `.` (`v1.`). Only new names: a ref an older version made under such a
+ * name stays readable and deletable.
  */
 export function validateNewRefName(name: string, what: string): void {
   const hidden = name.split('/').find((seg) => seg.startsWith('.'));
   if (hidden !== undefined) {
     throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: segment ${JSON.stringify(hidden)} starts with "."`);
   }
+  if (name.endsWith('.')) throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: ends with "."`);
 }
