@@ -535,7 +535,7 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     const untrackable = trib(repo, ['status']);
     expect([untrackable.code, untrackable.stderr]).toEqual([
       2,
-      'trib status: cannot track "bell\\a\\\\x": unsafe path: "bell\\a\\\\x" contains / or \\ or NUL\n',
+      'trib status: cannot track "bell\\a\\\\x": unsafe path: "bell\\a\\\\x" contains / or \\ or NUL; rename it, or add it to .tribignore\n',
     ]);
   });
 

@@ -47,6 +47,14 @@ describe('scanWorktree', () => {
     expect(() => paths()).toThrow('cannot track "d\\tq/\\376\\\\z\\"": the name is not valid UTF-8; rename it');
   });
 
+  it('refuses a name no tree may hold (a backslash), saying how to go on, and skips it once it is ignored', () => {
+    writeFileSync(path.join(root, 'good.csv'), 'ok\n');
+    writeFileSync(path.join(root, 'back\\slash'), 'x');
+    expect(() => paths()).toThrow('cannot track "back\\\\slash": unsafe path: "back\\\\slash" contains / or \\ or NUL; rename it, or add it to .tribignore');
+    writeFileSync(path.join(root, '.tribignore'), 'back*\n');
+    expect(paths()).toEqual(['.tribignore', 'good.csv']);
+  });
+
   it('keeps a name holding U+FFFD itself, which is valid UTF-8', () => {
     writeFileSync(path.join(root, 'a\uFFFDb.csv'), 'ok\n');
     expect(paths()).toEqual(['a\uFFFDb.csv']);

@@ -103,7 +103,10 @@ function* scanDir(
       const tracked = yield { kind: 'ignored', path: childRel };
       if (tracked === undefined || (tracked === 'dir') !== isDir) continue;
     }
-    if (badName !== undefined) throw new InvalidArgumentError(`cannot track ${cQuote(childRel)}: ${badName}`);
+    if (badName !== undefined) {
+      // A commit never leaves a file out silently (it would read as deleted): the user renames or ignores it.
+      throw new InvalidArgumentError(`cannot track ${cQuote(childRel)}: ${badName}; rename it, or add it to .tribignore`);
+    }
     if (isDir) yield* scanDir(root, childRel, rules, askTracked, ignored);
     else if (st.isFile()) yield { path: childRel, kind: 'file', executable: (Number(st.mode) & 0o111) !== 0, stat: st };
     else if (st.isSymbolicLink()) yield { path: childRel, kind: 'symlink', executable: false, stat: st };
