@@ -117,6 +117,26 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(JSON.parse(ok(repo, ['diff', c1, c2, '--json']).stdout).added).toEqual(['new.txt']);
   });
 
+  it('diff shows a mode change: an executable bit set, a file that became a symlink', () => {
+    writeFileSync(path.join(repo, 'run.sh'), 'echo hi\n');
+    writeFileSync(path.join(repo, 'f'), 'abc');
+    const c1 = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);
+    chmodSync(path.join(repo, 'run.sh'), 0o755);
+    rmSync(path.join(repo, 'f'));
+    symlinkSync('abc', path.join(repo, 'f'));
+    const d = JSON.parse(ok(repo, ['diff', '--json']).stdout);
+    expect(d.changes).toEqual([
+      { path: 'f', status: 'modified', oldSize: 3, newSize: 3, oldMode: 'file', newMode: 'symlink' },
+      { path: 'run.sh', status: 'modified', oldSize: 8, newSize: 8, oldMode: 'file', newMode: 'executable' },
+    ]);
+    const c2 = lastLine(ok(repo, ['commit', '-m', 'two']).stdout);
+    expect(ok(repo, ['diff', c1, c2]).stdout).toBe('M f\n    mode: file -> symlink\nM run.sh\n    mode: file -> executable\n');
+    writeFileSync(path.join(repo, 'new.txt'), 'n\n');
+    expect(JSON.parse(ok(repo, ['diff', '--json']).stdout).changes).toEqual([
+      { path: 'new.txt', status: 'added', oldSize: null, newSize: 2, oldMode: null, newMode: 'file' },
+    ]);
+  });
+
   it('row diff: appended and removed records, header skipped, quoted newlines kept, missing final newline is no change', () => {
     writeFileSync(path.join(repo, 'beats.csv'), 'idx,R\n0,77\n1,"a\nb"\n2,662');
     writeFileSync(path.join(repo, 'events.jsonl'), '{"a":1}\n{"a":2}\n');

@@ -37,6 +37,8 @@ export const diffCommand: CliCommand = {
             status: c.status,
             oldSize: c.oldSize ?? null,
             newSize: c.newSize ?? null,
+            oldMode: c.oldMode ?? null,
+            newMode: c.newMode ?? null,
             ...(c.rows
               ? {
                   rows: {
@@ -58,6 +60,8 @@ export const diffCommand: CliCommand = {
       }
       for (const c of d.changes) {
         ctx.out(`${MARK[c.status]} ${quotePath(c.path)}`);
+        // As git's "old mode / new mode": an executable bit set or cleared, or a file that became a symlink.
+        if (c.oldMode && c.newMode && c.oldMode !== c.newMode) ctx.out(`    mode: ${c.oldMode} -> ${c.newMode}`);
         if (!c.rows) continue;
         ctx.out(`    rows: +${c.rows.addedCount} -${c.rows.removedCount}`);
         const header = c.rows.headerChanged;

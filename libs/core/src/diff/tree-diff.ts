@@ -6,6 +6,15 @@ import { CursorItem, itemFirstName, TreeCursor, walkFiles } from '../objects/tre
 import { compareNames, EMPTY_TREE_ID } from '../objects/tree.codec';
 import { checkNestingDepth } from '../paths/path-rules';
 
+/** What git's mode says of a file or symlink entry: `file` (100644), `executable` (100755) or `symlink` (120000). */
+export type FileMode = 'file' | 'executable' | 'symlink';
+
+/** The mode of a file or symlink entry; undefined for none, or a directory. */
+export function fileMode(entry: TreeEntry | undefined): FileMode | undefined {
+  if (!entry || entry.kind === 'dir') return undefined;
+  return entry.kind === 'symlink' ? 'symlink' : entry.executable ? 'executable' : 'file';
+}
+
 /** One changed file or symlink between two trees. */
 export interface TreeChange {
   readonly path: string;

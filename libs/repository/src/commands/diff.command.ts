@@ -1,4 +1,4 @@
-import { CommitId, diffTrees, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeId } from '@tributary/core';
+import { CommitId, diffTrees, FileMode, fileMode, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
@@ -9,6 +9,9 @@ export interface PathDiff {
   readonly status: TreeChange['status'];
   readonly oldSize?: number;
   readonly newSize?: number;
+  /** A file, an executable file or a symlink on each side (undefined where the path is absent). */
+  readonly oldMode?: FileMode;
+  readonly newMode?: FileMode;
   /** Row-level changes, for `.csv` and `.jsonl` files when asked for. */
   readonly rows?: RowDiff;
 }
@@ -49,7 +52,15 @@ export async function diffRevisions(
     if (opts.rows && recordFormatOf(c.path) && (oldFile || newFile)) {
       rows = await rowDiff(repo.objects, c.path, oldFile, newFile, { maxDistinct: opts.maxRows });
     }
-    changes.push({ path: c.path, status: c.status, oldSize: c.old?.size, newSize: c.new?.size, rows });
+    changes.push({
+      path: c.path,
+      status: c.status,
+      oldSize: c.old?.size,
+      newSize: c.new?.size,
+      oldMode: fileMode(c.old),
+      newMode: fileMode(c.new),
+      rows,
+    });
   }
   return { from, to, changes, objectsRead: repo.objects.stats.gets - readsBefore };
 }
