@@ -137,6 +137,28 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     ]);
   });
 
+  it('diff shows a file moved as it is as one rename, not as its rows removed and added again', () => {
+    const beats = 'idx,R\n' + Array.from({ length: 500 }, (_, i) => `${i},${(i * 7919) % 1000}`).join('\n') + '\n';
+    writeFileSync(path.join(repo, '100.csv'), beats);
+    writeFileSync(path.join(repo, 'notes.txt'), 'notes\n');
+    writeFileSync(path.join(repo, 'empty-a'), '');
+    const c1 = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);
+    mkdirSync(path.join(repo, 'raw'));
+    writeFileSync(path.join(repo, 'raw', '100.csv'), beats);
+    rmSync(path.join(repo, '100.csv'));
+    writeFileSync(path.join(repo, 'notes.md'), 'notes, edited\n');
+    rmSync(path.join(repo, 'notes.txt'));
+    writeFileSync(path.join(repo, 'empty-b'), '');
+    rmSync(path.join(repo, 'empty-a'));
+    const c2 = lastLine(ok(repo, ['commit', '-m', 'two']).stdout);
+    const d = JSON.parse(ok(repo, ['diff', c1, c2, '--rows', '--json']).stdout);
+    expect(d).toMatchObject({ added: ['empty-b', 'notes.md'], removed: ['empty-a', 'notes.txt'], modified: [], renamed: [{ from: '100.csv', to: 'raw/100.csv' }] });
+    expect(d.changes.find((c: any) => c.path === 'raw/100.csv')).toEqual({
+      path: 'raw/100.csv', status: 'renamed', oldPath: '100.csv', oldSize: beats.length, newSize: beats.length, oldMode: 'file', newMode: 'file',
+    });
+    expect(ok(repo, ['diff', c1, c2]).stdout).toBe('D empty-a\nA empty-b\nA notes.md\nD notes.txt\nR 100.csv -> raw/100.csv\n');
+  });
+
   it('row diff: appended and removed records, header skipped, quoted newlines kept, missing final newline is no change', () => {
     writeFileSync(path.join(repo, 'beats.csv'), 'idx,R\n0,77\n1,"a\nb"\n2,662');
     writeFileSync(path.join(repo, 'events.jsonl'), '{"a":1}\n{"a":2}\n');

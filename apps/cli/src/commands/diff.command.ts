@@ -5,7 +5,7 @@ import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
 import { withReadingRepository, withRepository } from './open-repo';
 
-const MARK = { added: 'A', removed: 'D', modified: 'M' } as const;
+const MARK = { added: 'A', removed: 'D', modified: 'M', renamed: 'R' } as const;
 
 export const diffCommand: CliCommand = {
   name: 'diff',
@@ -32,9 +32,11 @@ export const diffCommand: CliCommand = {
           added: d.changes.filter((c) => c.status === 'added').map((c) => c.path),
           removed: d.changes.filter((c) => c.status === 'removed').map((c) => c.path),
           modified: d.changes.filter((c) => c.status === 'modified').map((c) => c.path),
+          renamed: d.changes.filter((c) => c.status === 'renamed').map((c) => ({ from: c.oldPath, to: c.path })),
           changes: d.changes.map((c) => ({
             path: c.path,
             status: c.status,
+            ...(c.oldPath !== undefined ? { oldPath: c.oldPath } : {}),
             oldSize: c.oldSize ?? null,
             newSize: c.newSize ?? null,
             oldMode: c.oldMode ?? null,
@@ -59,7 +61,7 @@ export const diffCommand: CliCommand = {
         return 0;
       }
       for (const c of d.changes) {
-        ctx.out(`${MARK[c.status]} ${quotePath(c.path)}`);
+        ctx.out(c.oldPath !== undefined ? `R ${quotePath(c.oldPath)} -> ${quotePath(c.path)}` : `${MARK[c.status]} ${quotePath(c.path)}`);
         // As git's "old mode / new mode": an executable bit set or cleared, or a file that became a symlink.
         if (c.oldMode && c.newMode && c.oldMode !== c.newMode) ctx.out(`    mode: ${c.oldMode} -> ${c.newMode}`);
         if (!c.rows) continue;

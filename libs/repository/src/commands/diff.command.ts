@@ -1,12 +1,15 @@
-import { CommitId, diffTrees, FileMode, fileMode, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeId } from '@tributary/core';
+import { CommitId, diffTrees, FileMode, fileMode, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeEntry, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
 import { shortCommit } from '../worktree/worktree-base';
 
 export interface PathDiff {
+  /** The path (for a rename, the new one). */
   readonly path: string;
-  readonly status: TreeChange['status'];
+  /** `renamed`: a file or symlink removed at `oldPath` and added at `path` with the same content (git's R100). */
+  readonly status: TreeChange['status'] | 'renamed';
+  readonly oldPath?: string;
   readonly oldSize?: number;
   readonly newSize?: number;
   /** A file, an executable file or a symlink on each side (undefined where the path is absent). */
@@ -45,16 +48,19 @@ export async function diffRevisions(
   const toTree = work ? work.tree : await treeOf(b!);
   const changes: PathDiff[] = [];
   const readsBefore = repo.objects.stats.gets;
-  for await (const c of diffTrees(repo.objects, fromTree, toTree)) {
+  const treeChanges: TreeChange[] = [];
+  for await (const c of diffTrees(repo.objects, fromTree, toTree)) treeChanges.push(c);
+  for (const c of pairRenames(treeChanges)) {
     let rows: RowDiff | undefined;
     const oldFile = c.old?.kind === 'file' ? c.old : undefined;
     const newFile = c.new?.kind === 'file' ? c.new : undefined;
-    if (opts.rows && recordFormatOf(c.path) && (oldFile || newFile)) {
+    if (opts.rows && c.status !== 'renamed' && recordFormatOf(c.path) && (oldFile || newFile)) {
       rows = await rowDiff(repo.objects, c.path, oldFile, newFile, { maxDistinct: opts.maxRows });
     }
     changes.push({
       path: c.path,
       status: c.status,
+      ...(c.oldPath !== undefined ? { oldPath: c.oldPath } : {}),
       oldSize: c.old?.size,
       newSize: c.new?.size,
       oldMode: fileMode(c.old),
@@ -63,6 +69,38 @@ export async function diffRevisions(
     });
   }
   return { from, to, changes, objectsRead: repo.objects.stats.gets - readsBefore };
+}
+
+type PairedChange = Omit<TreeChange, 'status'> & { readonly status: PathDiff['status']; readonly oldPath?: string };
+
+/**
+ * Pairs a removed path with an added one of the same content (kind and id) as a rename, as git's rename detection
+ * does for an exact match, so a moved file shows as one move rather than as every row removed and added again.
+ * Several alike pair in path order; empty files, all alike, are never paired. The result stays in path order (a
+ * rename at its new path). Costs a map of the removed paths, nothing read.
+ */
+function pairRenames(changes: readonly TreeChange[]): PairedChange[] {
+  const key = (e: TreeEntry) => `${e.kind}:${e.id}`;
+  const removed = new Map<string, TreeChange[]>();
+  for (const c of changes) {
+    if (c.status !== 'removed' || !c.old || c.old.size === 0) continue;
+    const list = removed.get(key(c.old));
+    if (list) list.push(c);
+    else removed.set(key(c.old), [c]);
+  }
+  if (removed.size === 0) return [...changes];
+  const movedFrom = new Set<TreeChange>();
+  const out: PairedChange[] = [];
+  for (const c of changes) {
+    const source = c.status === 'added' && c.new && c.new.size > 0 ? removed.get(key(c.new))?.shift() : undefined;
+    if (!source) {
+      out.push(c);
+      continue;
+    }
+    movedFrom.add(source);
+    out.push({ path: c.path, status: 'renamed', oldPath: source.path, old: source.old, new: c.new });
+  }
+  return out.filter((c) => !movedFrom.has(c as TreeChange));
 }
 
 /**
