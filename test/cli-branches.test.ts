@@ -430,6 +430,39 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(read('beats.csv')).toBe('idx,R\n0,77\n1,370\n2,662\n3,946\n4,1230\n');
   });
 
+  it("follows a file one branch moved: the other branch's new rows land at its new path", () => {
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    mkdirSync(path.join(repo, 'raw'));
+    writeFileSync(path.join(repo, 'raw', 'beats.csv'), read('beats.csv'));
+    rmSync(path.join(repo, 'beats.csv'));
+    ok(repo, ['commit', '-m', 'move into raw/']);
+    ok(repo, ['switch', 'main']);
+    write('beats.csv', 'idx,R\n0,77\n1,370\n2,662\n');
+    ok(repo, ['commit', '-m', 'one more beat']);
+    expect(JSON.parse(ok(repo, ['merge', 'b', '--json']).stdout)).toMatchObject({ result: 'merge', conflicts: [], settled: [] });
+    expect(existsSync(path.join(repo, 'beats.csv'))).toBe(false);
+    expect(read('raw/beats.csv')).toBe('idx,R\n0,77\n1,370\n2,662\n');
+  });
+
+  it('stops on a file both branches moved to different paths, and a strategy keeps one copy', () => {
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    write('rec/beats.csv', read('beats.csv'));
+    rmSync(path.join(repo, 'beats.csv'));
+    ok(repo, ['commit', '-m', 'b: to rec/']);
+    ok(repo, ['switch', 'main']);
+    write('raw/beats.csv', read('beats.csv'));
+    rmSync(path.join(repo, 'beats.csv'));
+    ok(repo, ['commit', '-m', 'main: to raw/']);
+    const stopped = trib(repo, ['merge', 'b', '--json']);
+    expect(stopped.code).toBe(1);
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ result: 'conflict', conflicts: [{ path: 'beats.csv', kind: 'rename/rename' }] });
+    const r = JSON.parse(ok(repo, ['merge', 'b', '--strategy', 'theirs', '--json']).stdout);
+    expect(r).toMatchObject({ result: 'merge', settled: [{ path: 'beats.csv', kind: 'rename/rename' }] });
+    expect([existsSync(path.join(repo, 'raw', 'beats.csv')), read('rec/beats.csv')]).toEqual([false, 'idx,R\n0,77\n1,370\n']);
+  });
+
   it('--no-ff makes a merge commit even when a fast-forward is possible', () => {
     ok(repo, ['branch', 'b']);
     ok(repo, ['switch', 'b']);

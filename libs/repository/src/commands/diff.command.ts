@@ -1,4 +1,4 @@
-import { CommitId, diffTrees, FileMode, fileMode, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeEntry, TreeId } from '@tributary/core';
+import { CommitId, diffTrees, FileMode, fileMode, pairExactRenames, recordFormatOf, rowDiff, RowDiff, TreeChange, TreeId } from '@tributary/core';
 import { Repository } from '../repository';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
@@ -73,34 +73,17 @@ export async function diffRevisions(
 
 type PairedChange = Omit<TreeChange, 'status'> & { readonly status: PathDiff['status']; readonly oldPath?: string };
 
-/**
- * Pairs a removed path with an added one of the same content (kind and id) as a rename, as git's rename detection
- * does for an exact match, so a moved file shows as one move rather than as every row removed and added again.
- * Several alike pair in path order; empty files, all alike, are never paired. The result stays in path order (a
- * rename at its new path). Costs a map of the removed paths, nothing read.
- */
+/** The changes with each exact rename (pairExactRenames) as one `renamed` change at its new path, in path order. */
 function pairRenames(changes: readonly TreeChange[]): PairedChange[] {
-  const key = (e: TreeEntry) => `${e.kind}:${e.id}`;
-  const removed = new Map<string, TreeChange[]>();
-  for (const c of changes) {
-    if (c.status !== 'removed' || !c.old || c.old.size === 0) continue;
-    const list = removed.get(key(c.old));
-    if (list) list.push(c);
-    else removed.set(key(c.old), [c]);
-  }
-  if (removed.size === 0) return [...changes];
-  const movedFrom = new Set<TreeChange>();
+  const pairs = pairExactRenames(changes);
+  const moved = new Set(pairs.values());
   const out: PairedChange[] = [];
   for (const c of changes) {
-    const source = c.status === 'added' && c.new && c.new.size > 0 ? removed.get(key(c.new))?.shift() : undefined;
-    if (!source) {
-      out.push(c);
-      continue;
-    }
-    movedFrom.add(source);
-    out.push({ path: c.path, status: 'renamed', oldPath: source.path, old: source.old, new: c.new });
+    const source = pairs.get(c);
+    if (source) out.push({ path: c.path, status: 'renamed', oldPath: source.path, old: source.old, new: c.new });
+    else if (!moved.has(c)) out.push(c);
   }
-  return out.filter((c) => !movedFrom.has(c as TreeChange));
+  return out;
 }
 
 /**

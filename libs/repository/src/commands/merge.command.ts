@@ -7,6 +7,8 @@ import {
   FailedPreconditionError,
   lookupPath,
   MergeConflict,
+  mergeFollowingRenames,
+  MergeOptions,
   mergeTrees,
   MergeResult,
   quotePath,
@@ -27,7 +29,8 @@ export type MergeStrategy = 'ours' | 'theirs';
 
 /**
  * Three-way merge of two commits' trees from their merge base, without touching refs or working files. CSV and JSONL
- * files that both sides only appended to are row-unioned (base, ours' records, theirs' records); other two-sided
+ * files that both sides only appended to are row-unioned (base, ours' records, theirs' records); a file one side
+ * moved without changing it takes the other side's change at its new path (mergeFollowingRenames); other two-sided
  * changes are conflicts unless `strategy` picks a side.
  */
 export async function mergeCommitTrees(
@@ -40,15 +43,19 @@ export async function mergeCommitTrees(
   const ourTree = (await repo.readCommit(ours)).tree;
   const theirTree = (await repo.readCommit(theirs)).tree;
   const db = repo.objects;
-  const mergeFrom = async (base: CommitId | undefined) =>
-    mergeTrees(db, db, await repo.treeOf(base), ourTree, theirTree, {
-      strategy,
-      mergeFile: async (path: string, b: TreeEntry | undefined, o: TreeEntry, t: TreeEntry) => {
-        if (!b || !recordFormatOf(path) || b.kind !== 'file' || o.kind !== 'file' || t.kind !== 'file') return undefined;
-        const merged = await rowUnionMerge(db, db, path, b, o, t);
-        return merged && { ...o, id: merged.id, size: merged.size, chunked: merged.chunked };
-      },
-    });
+  const opts: MergeOptions = {
+    strategy,
+    mergeFile: async (path: string, b: TreeEntry | undefined, o: TreeEntry, t: TreeEntry) => {
+      if (!b || !recordFormatOf(path) || b.kind !== 'file' || o.kind !== 'file' || t.kind !== 'file') return undefined;
+      const merged = await rowUnionMerge(db, db, path, b, o, t);
+      return merged && { ...o, id: merged.id, size: merged.size, chunked: merged.chunked };
+    },
+  };
+  // Files one side moved without changing them are followed: a change to the old path lands at the new one.
+  const mergeFrom = async (base: CommitId | undefined) => {
+    const baseTree = await repo.treeOf(base);
+    return baseTree ? mergeFollowingRenames(db, db, baseTree, ourTree, theirTree, opts) : mergeTrees(db, db, undefined, ourTree, theirTree, opts);
+  };
   const results: MergeResult[] = [];
   for (const base of bases.length ? bases : [undefined]) results.push(await mergeFrom(base));
   return { ...(await agreeAcrossBases(repo, results, { ours: ourTree, theirs: theirTree }, strategy)), bases };
