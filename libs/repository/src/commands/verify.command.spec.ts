@@ -52,6 +52,25 @@ async function reopen(): Promise<Repository> {
 }
 
 describe('verifyRepository', () => {
+  it("lists the packs again before it counts a chunk missing: a writer's commit pack may land before its chunks' pack", async () => {
+    const writer = await Repository.init(dir);
+    opened.push(writer);
+    const readers = [await reopen(), await reopen()];
+    const content = await writeFileContent(writer.objects, [Buffer.alloc(100_000, 7)]);
+    await writer.objects.flush();
+    const chunkPacks = new Set(writer.objects.packs().map((p) => p.name));
+    const tree = (await writeTreeFromPaths(writer.objects, [{ path: 'big.bin', entry: { kind: 'file' as const, executable: false, ...content } }])).id;
+    const commit = await writer.writeCommit({ tree, parents: [], author: 'Test <t@example.org>', time: '2026-01-01T00:00:00.000Z', message: 'big', annotations: {} });
+    await writer.refs.update(branchRef('main'), undefined, { commit });
+    // Each reader listed the packs when only the commit's had landed: it knows that pack, not the chunk's.
+    for (const reader of readers) {
+      reader.objects.adopt(writer.objects.packs().filter((p) => !chunkPacks.has(p.name)));
+      expect(reader.objects.isStored(content.id)).toBe(false);
+    }
+    expect((await verifyRepository(readers[0])).damage).toEqual([]);
+    expect((await verifyRepository(readers[1], { readData: true })).damage).toEqual([]);
+  });
+
   it('hashes every reachable object with a few ranged reads per pack, not one read per object', async () => {
     await manySmallFiles();
     const repo = await reopen();
