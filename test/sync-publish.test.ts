@@ -273,6 +273,23 @@ describe('sync: publish', () => {
     }
   });
 
+  it("reports its own store failing as that store's failure, not the broker's, and does not retry it", async () => {
+    const edge = await newRepo(path.join(t.dir, 'edge-store-down'));
+    const client2 = new SyncClient(broker.address, { retryDelayMs: 10 });
+    try {
+      await commitFiles(edge, { 'b.csv': 'id\n1\n' });
+      const down = new UnavailableError(`cannot read packs/p.pack in ${edge.store.url}: cannot reach the endpoint`, { url: edge.store.url, key: 'packs/p.pack' });
+      jest.spyOn(edge.objects, 'getMany').mockRejectedValue(down);
+      const attempts = jest.spyOn(client2 as unknown as { publishOnce: () => Promise<void> }, 'publishOnce');
+      await expect(client2.publish(edge, 'datasets/heart/store-down')).rejects.toThrow(down);
+      expect(attempts).toHaveBeenCalledTimes(1);
+    } finally {
+      jest.restoreAllMocks();
+      client2.close();
+      await edge.close();
+    }
+  });
+
   it('gives UnavailableError, not a hang, when the broker takes the call and never answers', async () => {
     // A peer that accepts connections and says nothing: a frozen broker, or not a broker at all.
     const held: net.Socket[] = [];

@@ -179,7 +179,7 @@ export class SyncClient {
     opts: PublishOptions,
   ): Promise<SyncResult> {
     const acc: Accumulated = { commits: 0, seqFrom: 0, seqTo: 0, wireBytes: 0, head: commit };
-    await this.withRetries(() => this.publishOnce(repo, topic, commit, acc, opts));
+    await this.withRetries(() => this.publishOnce(repo, topic, commit, acc, opts), repo);
     return { topic, ...acc, datasetBytes: await this.datasetBytes(repo, commit) };
   }
 
@@ -206,7 +206,7 @@ export class SyncClient {
         break;
       } catch (e) {
         const err = fromGrpcError(e);
-        if (!(err instanceof UnavailableError) || opts.signal?.aborted) throw err;
+        if (!(err instanceof UnavailableError) || opts.signal?.aborted || ownStoreFailed(err, repo)) throw err;
         if (!opts.follow && attempt >= this.retries) throw this.unreachable(err);
         state.link.down(this.unreachable(err));
         await sleep(Math.min(this.retryDelayMs * 2 ** attempt, MAX_FOLLOW_BACKOFF_MS), opts.signal);
@@ -455,13 +455,14 @@ export class SyncClient {
 
   // ---- helpers
 
-  private async withRetries<T>(fn: () => Promise<T>): Promise<T> {
+  /** `fn`, tried again while the broker is unavailable; a failure of `repo`'s own store is the store's to report. */
+  private async withRetries<T>(fn: () => Promise<T>, repo?: Repository): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
       } catch (e) {
         const err = fromGrpcError(e);
-        if (!(err instanceof UnavailableError)) throw err;
+        if (!(err instanceof UnavailableError) || (repo && ownStoreFailed(err, repo))) throw err;
         if (attempt >= this.retries) throw this.unreachable(err);
         await sleep(this.retryDelayMs * 2 ** attempt);
       }
@@ -477,6 +478,14 @@ export class SyncClient {
   private async datasetBytes(repo: Repository, commit: CommitId): Promise<number> {
     return treeSize(repo.objects, (await repo.readCommit(commit)).tree);
   }
+}
+
+/**
+ * Whether `err` is the repository's own store failing (its adapters name their URL in `details.url`), not the
+ * broker: it is reported as it is, naming that store, and not retried as a broker that went away.
+ */
+function ownStoreFailed(err: TribError, repo: Repository): boolean {
+  return err.details.url === repo.store.url;
 }
 
 /**
