@@ -389,6 +389,31 @@ describe('S3Store', () => {
       expect((await store.get('packs/half.pack')).toString()).toBe('complete');
     });
 
+    it("reports a part the service refused as the service's failure, not as the pack's source aborting", async () => {
+      const { hostname, port } = new URL(emulator.endpoint);
+      let parts = 0;
+      // The second part is refused; lib-storage then stops reading the pack, which Node reports to the pack's
+      // stream as an AbortError: that must not pass for the caller's stream failing (an internal error, exit 1).
+      const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, async (req) => {
+        if (req.method !== 'PUT' || !/[?&]partNumber=/.test(req.url ?? '')) return undefined;
+        if (++parts === 2) return { status: 400, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>InvalidPart</Code><Message>refused</Message></Error>' };
+        // The parts in flight beside it are slow, as on a service that is failing.
+        if (parts > 2) await new Promise((resolve) => setTimeout(resolve, 300));
+        return undefined;
+      });
+      try {
+        const store = await open('s3://part-refused/p', { create: true, env: s3Env(`http://127.0.0.1:${proxy.port}`) });
+        const body = Readable.from((function* () { for (let i = 0; i < 24; i++) yield pattern(i * MiB, MiB); })(), { objectMode: false });
+        await expect(store.putIfAbsent('packs/refused.pack', body)).rejects.toMatchObject({
+          code: 'FAILED_PRECONDITION',
+          message: expect.stringContaining('s3://part-refused/p'),
+        });
+        expect(await store.head('packs/refused.pack')).toBeUndefined();
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it('shows nothing of a multipart upload whose writer died before completing it', async () => {
       const store = await open('s3://multipart-dead/r', { create: true });
       const client = sdk();

@@ -452,7 +452,9 @@ export class S3Store implements ObjectStore {
   private async upload(key: string, body: Uint8Array | Readable): Promise<void> {
     let sourceError: unknown;
     const onSourceError = (e: unknown) => {
-      sourceError ??= e;
+      // Node destroys a stream that a for-await loop leaves early with an AbortError: lib-storage stopping its
+      // reading after a part failed, which is the upload's failure to report, not the caller's stream failing.
+      if ((e as Error)?.name !== 'AbortError') sourceError ??= e;
     };
     if (!isBytes(body)) body.on('error', onSourceError);
     const upload = new Upload({

@@ -43,6 +43,18 @@ describe('openUploadBody', () => {
     expect(Buffer.concat(out)).toEqual(Buffer.concat(pushed));
   });
 
+  it('does not record the source ending because the body was discarded as its failure', async () => {
+    const source = new PassThrough();
+    source.write(Buffer.alloc(12, 1));
+    const body = await openUploadBody(source, 10);
+    // The upload reads on, waiting for more, when it is given up for a failure of its own.
+    const reading = readAll(body.stream!).catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    body.discard();
+    await reading;
+    expect(body.sourceError()).toBeUndefined();
+  });
+
   it('throws the caller’s own error while peeking, and records it after', async () => {
     const early = new Error('early');
     await expect(openUploadBody(chunks([2], early), 10)).rejects.toBe(early);

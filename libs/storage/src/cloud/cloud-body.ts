@@ -47,6 +47,7 @@ export async function openUploadBody(data: Buffer | Readable, limit: number): Pr
     return { whole, sourceError: () => undefined, discard: () => undefined };
   }
   let failure: { error: unknown } | undefined;
+  let discarded = false;
   // chunksOf, not the stream's own iterator, whose read() would join buffered chunks into new buffers.
   const iterator: AsyncIterator<Buffer | string> = chunksOf(data);
   const head: Buffer[] = [];
@@ -68,7 +69,8 @@ export async function openUploadBody(data: Buffer | Readable, limit: number): Pr
       try {
         next = await iterator.next();
       } catch (error) {
-        failure = { error };
+        // Once the upload is given up (discard), the source ends because this body destroyed it: not its failure.
+        if (!discarded) failure = { error };
         throw error;
       }
       if (next.done) return;
@@ -80,6 +82,7 @@ export async function openUploadBody(data: Buffer | Readable, limit: number): Pr
     stream,
     sourceError: () => failure,
     discard: () => {
+      discarded = true;
       stream.destroy();
       data.destroy();
     },
