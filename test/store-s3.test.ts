@@ -29,6 +29,7 @@ import { ConditionalProxy, startConditionalProxy } from './support/s3-conditiona
 import { S3Emulator, s3Env, startS3Emulator } from './support/s3rver-harness';
 import { closedPort, expectLostAnswersTakenAsDone, expectWebPagesRefused, withEnv, withWebServer } from './support/cloud-store-helpers';
 import { HttpFaultProxy } from './support/http-fault-proxy';
+import { waitUntil } from './support/wait';
 
 const MiB = 1024 * 1024;
 
@@ -389,25 +390,27 @@ describe('S3Store', () => {
       expect((await store.get('packs/half.pack')).toString()).toBe('complete');
     });
 
-    it("reports a part the service refused as the service's failure, not as the pack's source aborting", async () => {
+    it('gives up on a pack once one part fails, cancelling the parts in flight, and reports that failure', async () => {
       const { hostname, port } = new URL(emulator.endpoint);
       let parts = 0;
-      // The second part is refused; lib-storage then stops reading the pack, which Node reports to the pack's
-      // stream as an AbortError: that must not pass for the caller's stream failing (an internal error, exit 1).
-      const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, async (req) => {
+      const silent: Socket[] = [];
+      // Of the parts sent side by side, one is refused and the others meet an endpoint that stopped answering:
+      // lib-storage alone would wait out each of their timeouts (and send further parts) before giving up.
+      const proxy = await HttpFaultProxy.start({ host: hostname, port: Number(port) }, (req) => {
         if (req.method !== 'PUT' || !/[?&]partNumber=/.test(req.url ?? '')) return undefined;
-        if (++parts === 2) return { status: 400, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>InvalidPart</Code><Message>refused</Message></Error>' };
-        // The parts in flight beside it are slow, as on a service that is failing.
-        if (parts > 2) await new Promise((resolve) => setTimeout(resolve, 300));
-        return undefined;
+        if (++parts === 1) return { status: 400, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>InvalidPart</Code><Message>refused</Message></Error>' };
+        silent.push(req.socket);
+        return 'silence';
       });
       try {
         const store = await open('s3://part-refused/p', { create: true, env: s3Env(`http://127.0.0.1:${proxy.port}`) });
-        const body = Readable.from((function* () { for (let i = 0; i < 24; i++) yield pattern(i * MiB, MiB); })(), { objectMode: false });
+        const body = Readable.from((function* () { for (let i = 0; i < 48; i++) yield pattern(i * MiB, MiB); })(), { objectMode: false });
         await expect(store.putIfAbsent('packs/refused.pack', body)).rejects.toMatchObject({
           code: 'FAILED_PRECONDITION',
           message: expect.stringContaining('s3://part-refused/p'),
         });
+        await waitUntil(() => silent.every((s) => s.destroyed), 'the parts in flight cancelled');
+        expect(parts).toBeLessThanOrEqual(4); // no part started after the failure
         expect(await store.head('packs/refused.pack')).toBeUndefined();
       } finally {
         await proxy.close();

@@ -10,6 +10,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
@@ -457,8 +458,13 @@ export class S3Store implements ObjectStore {
       if ((e as Error)?.name !== 'AbortError') sourceError ??= e;
     };
     if (!isBytes(body)) body.on('error', onSourceError);
+    let partFailure: { error: unknown } | undefined;
+    const client = failingFast(this.client, (error) => {
+      partFailure ??= { error };
+      void upload.abort();
+    });
     const upload = new Upload({
-      client: this.client,
+      client,
       params: { Bucket: this.bucket, Key: this.root + key, Body: body, IfNoneMatch: '*' },
       partSize: this.partSize,
       queueSize: this.queueSize,
@@ -468,7 +474,7 @@ export class S3Store implements ObjectStore {
       await upload.done();
     } catch (e) {
       if (sourceError !== undefined) throw new SourceFailure(sourceError);
-      throw e;
+      throw partFailure ? partFailure.error : e;
     } finally {
       if (!isBytes(body)) body.off('error', onSourceError);
     }
@@ -566,6 +572,30 @@ export class S3Store implements ObjectStore {
   private fail(e: unknown, action: string, key: string): TribError {
     return s3Error(e, `${action} ${key} in ${this.url}`, this.where, { url: this.url, key, action });
   }
+}
+
+/**
+ * `client` for one lib-storage Upload, which gives up only once every part it started has ended: after a part
+ * failed (the SDK's own retries spent), the others would go on, each waiting out its timeouts on an endpoint that
+ * stopped answering, and more parts after them. So the first failed UploadPart calls `onPartFailed` (which aborts
+ * the Upload) and cancels the parts still in flight. Cleaning up (AbortMultipartUpload) is left to run on its own.
+ */
+function failingFast(client: S3Client, onPartFailed: (error: unknown) => void): S3Client {
+  const parts = new AbortController();
+  const wrapped = Object.create(client) as S3Client;
+  wrapped.send = (async (command: unknown, options?: { abortSignal?: AbortSignal }) => {
+    if (!(command instanceof UploadPartCommand)) return client.send(command as never, options as never);
+    try {
+      return await client.send(command, { ...options, abortSignal: parts.signal });
+    } catch (e) {
+      if (!parts.signal.aborted) {
+        onPartFailed(e);
+        parts.abort();
+      }
+      throw e;
+    }
+  }) as S3Client['send'];
+  return wrapped;
 }
 
 /** A failure of the caller's input stream, to be rethrown as is rather than mistaken for a store error. */
