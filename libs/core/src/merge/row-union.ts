@@ -21,8 +21,8 @@ import { matchAppend } from '../rows/row-diff';
  *
  * Records both sides appended alike, at the start of their appended records, are taken once (sharedRecordBytes):
  * when one side's appended records all are such, the other side is returned, with nothing written (so when both
- * sides are identical, `ours`), as it is when a side equals the base. Otherwise theirs' new records are appended to ours with `appendToFile` (same ids as writing the
- * merged bytes afresh): never a whole file in memory.
+ * sides are identical, `ours`), as it is when a side equals the base. Otherwise theirs' other new records are
+ * appended to ours with `appendToFile` (same ids as writing the merged bytes afresh): never a whole file in memory.
  * Exactly one line ending is inserted where records would otherwise fuse (ours' appended part lacking a final newline):
  * the one ours' first line (a CSV's header) ends with, `\r\n` or `\n`.
  *
