@@ -23,6 +23,10 @@ import { AddressInfo } from 'node:net';
  *   write of that key in progress. s3rver alone truncates an object in place before writing it, so a read racing a
  *   write can see a partial object, which no real store shows.
  *
+ * - Listings see only finished objects, as S3's do. s3rver reads each listed object's metadata file, which it
+ *   rewrites in place on every write of the object, so a listing that meets a write in progress fails with 500
+ *   InternalError (a half-written file parsed as JSON). The proxy asks again, a few times, before it passes a 500 on.
+ *
  * Requests are expected in path style (`/bucket/key`). Everything else passes through unchanged, byte for byte,
  * headers included, so the client's signature still matches.
  */
@@ -67,6 +71,9 @@ export interface ConditionalProxy {
 }
 
 type Operation = ProxiedWrite['operation'];
+
+/** Times a listing is sent to s3rver while it answers 500 (about 1.3 s of waits in all). */
+const LISTING_ATTEMPTS = 8;
 
 export async function startConditionalProxy(options: ConditionalProxyOptions): Promise<ConditionalProxy> {
   const upstream = new URL(options.upstream);
@@ -123,6 +130,34 @@ export async function startConditionalProxy(options: ConditionalProxyOptions): P
       });
       req.pipe(up);
     });
+  }
+
+  /**
+   * A bucket listing, asked again while s3rver answers 500 (see the header: a write in progress it tripped on).
+   * Listings are small: the answer is held whole, so a retry is invisible to the client.
+   */
+  async function forwardListing(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const headers = { ...req.headers };
+    delete headers.expect;
+    delete headers.connection;
+    for (let attempt = 0; ; attempt++) {
+      const answer = await new Promise<{ status: number; message?: string; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent }, (upRes) => {
+          const parts: Buffer[] = [];
+          upRes.on('data', (b: Buffer) => parts.push(b));
+          upRes.on('end', () => resolve({ status: upRes.statusCode ?? 502, message: upRes.statusMessage, headers: upRes.headers, body: Buffer.concat(parts) }));
+          upRes.on('error', reject);
+        });
+        up.on('error', reject);
+        up.end();
+      });
+      if (answer.status !== 500 || attempt >= LISTING_ATTEMPTS - 1) {
+        res.writeHead(answer.status, answer.message, answer.headers);
+        res.end(answer.body);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
+    }
   }
 
   /** The current ETag of the object at `path` (`/bucket/key`), or undefined when there is none. */
@@ -223,13 +258,16 @@ export async function startConditionalProxy(options: ConditionalProxyOptions): P
     else if (isObject && req.method === 'DELETE' && plain) op = 'DeleteObject';
     const atomicRead = mode === 'ignore' && isObject && plain && (req.method === 'GET' || req.method === 'HEAD');
     const pinnedRead = mode !== 'ignore' && isObject && plain && req.method === 'GET' && header(req, 'if-match') !== undefined;
+    const listing = !isObject && req.method === 'GET' && /^\/[^/]+\/?$/.test(path);
     const done = op
       ? judge(req, res, op, path)
       : atomicRead
         ? withKey(decodeURIComponent(path), () => forward(req, res))
         : pinnedRead
           ? readIfMatch(req, res, path)
-          : forward(req, res);
+          : listing
+            ? forwardListing(req, res)
+            : forward(req, res);
     done.catch((e: unknown) => {
       if (!res.headersSent) sendError(res, 500, 'InternalError', String(e));
       else res.destroy();
