@@ -6,8 +6,10 @@ import { pathToFileURL } from 'node:url';
 import { writeFileContent, writeTreeFromPaths } from '@tributary/core';
 import { mergeRegionalCommit } from '@tributary/hub';
 import { Repository } from '@tributary/repository';
+import { freePort } from '../libs/sync/src/testing/private-redis';
 import { AppProcess, startApp } from './support/app-process';
 import { lastLine, ok, repoWithRandomBatches, ROOT, tempDir, trib } from './support/trib';
+import { waitUntil } from './support/wait';
 
 describe('broker app (npm run start:broker): the Nest gRPC microservice end to end with the CLI', () => {
   let t: ReturnType<typeof tempDir>;
@@ -285,6 +287,36 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(r.status).toBe(3);
     expect(r.stderr.trim()).toBe('broker: REDIS_URL: cannot reach Redis at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1');
     expect(r.stdout).not.toMatch(/ECONNREFUSED/);
+  });
+
+  it("never prints Redis's password: not when it listens, not when Redis cannot be reached, not in a bad REDIS_URL", async () => {
+    const port = await freePort();
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 's3cr3t'], { stdio: 'ignore' });
+    try {
+      const answers = () => new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false)));
+      await waitUntil(answers, 'redis-server listening');
+      broker = await startApp('broker', {
+        TRIB_STORE: pathToFileURL(path.join(t.dir, 'store')).href,
+        TRIB_LISTEN: '127.0.0.1:0',
+        REDIS_URL: `redis://:s3cr3t@127.0.0.1:${port}`,
+      });
+      expect(broker.output()).toContain(`redis redis://:***@127.0.0.1:${port},`);
+      expect(broker.output()).not.toContain('s3cr3t');
+    } finally {
+      redis.kill('SIGKILL');
+    }
+    const run = (redisUrl: string) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {
+        env: { ...process.env, TRIB_STORE: pathToFileURL(path.join(t.dir, 'store')).href, TRIB_LISTEN: '127.0.0.1:0', REDIS_URL: redisUrl },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const unreachable = run('redis://u:s3cr3t@127.0.0.1:1');
+    expect([unreachable.status, unreachable.stderr.trim()]).toEqual([3, 'broker: REDIS_URL: cannot reach Redis at redis://u:***@127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1']);
+    const malformed = run('http://u:s3cr3t@127.0.0.1:1');
+    expect(malformed.status).toBe(2);
+    expect(malformed.stderr).toContain('REDIS_URL="http://u:***@127.0.0.1:1": expected a redis:// or rediss:// URL');
+    expect(`${unreachable.stdout}${malformed.stdout}${malformed.stderr}`).not.toContain('s3cr3t');
   });
 
   it('the hub refuses at start-up a topic whose region cannot be a folder, naming TRIB_TOPICS', () => {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, configureHeapGrowth, exitCodeOf, loadConfig, namingVariable, silenceSdkNodeVersionNotice, TRIB_ENV } from '@tributary/config';
-import { isTribError } from '@tributary/core';
+import { isTribError, redactUrl } from '@tributary/core';
 import { openStore, parseStoreUrl } from '@tributary/storage';
 import { BrokerContext, PROTO_FILES, PROTO_LOADER_OPTIONS } from '@tributary/sync';
 import { BrokerModule } from './broker.module';
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const logger = new Logger('broker');
   // A local folder is made if missing, as the agent and the hub make theirs; a cloud bucket only trib init creates.
   const store = await namingVariable('TRIB_STORE', cfg.store, () => openStore(cfg.store, { create: parseStoreUrl(cfg.store).scheme === 'file' }));
-  const context = await namingVariable('REDIS_URL', cfg.redisUrl, () =>
+  const context = await namingVariable('REDIS_URL', redactUrl(cfg.redisUrl), () =>
     BrokerContext.open({
       store,
       redisUrl: cfg.redisUrl,
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     logger: new LineLogger(),
   });
   await app.listen();
-  logger.log(`listening on ${cfg.listen.host}:${strategy.boundPort}; store ${store.url}, redis ${cfg.redisUrl}, cursor prefix ${context.storeId}`);
+  logger.log(`listening on ${cfg.listen.host}:${strategy.boundPort}; store ${store.url}, redis ${redactUrl(cfg.redisUrl)}, cursor prefix ${context.storeId}`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@tributary/core';
+import { InvalidArgumentError, redactUrl } from '@tributary/core';
 
 /** One environment variable: its name, what it is for, its default, and how to parse it. */
 export interface EnvVar<T> {
@@ -36,7 +36,7 @@ export function loadConfig<S extends Record<string, EnvVar<unknown>>>(schema: S,
     try {
       out[key] = v.parse(value);
     } catch (e) {
-      problems.push(`${v.name}=${JSON.stringify(value)}: ${(e as Error).message}`);
+      problems.push(`${v.name}=${JSON.stringify(redactUrl(value))}: ${(e as Error).message}`);
     }
   }
   if (problems.length) throw new ConfigError(problems);

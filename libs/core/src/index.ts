@@ -4,6 +4,7 @@ export * from './ids/ids';
 export * from './ids/subscriber-name';
 export * from './errors/trib-error';
 export * from './errors/exit-codes';
+export * from './errors/redact-url';
 export * from './hashing/sha256';
 export * from './objects/object-types';
 export * from './objects/object-source';

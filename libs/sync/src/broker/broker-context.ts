@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
-import { InvalidArgumentError, UnavailableError } from '@tributary/core';
+import { InvalidArgumentError, redactUrl, UnavailableError } from '@tributary/core';
 import { ObjectDatabase, PackMaintenance, reclaimOrphanPacks } from '@tributary/repository';
 import { ConditionalWrites, enforcesConditionalWrites, ObjectStore, probeConditionalWrites } from '@tributary/storage';
 import { CursorRepository, redisPrefixFor } from '../cursors/cursor.repository';
@@ -82,6 +82,8 @@ export class BrokerContext {
    */
   static async open(opts: BrokerContextOptions): Promise<BrokerContext> {
     const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: CONNECT_TIMEOUT_MS });
+    // How messages name this Redis: never with its password.
+    const shown = redactUrl(opts.redisUrl);
     // The notifier subscribes again itself after a reconnect (see AppendNotifier.start): ioredis's own resubscribe
     // leaves its command's rejection unhandled, which ends the process when the connection drops before Redis answers.
     const sub = redis.duplicate({ autoResubscribe: false });
@@ -102,7 +104,7 @@ export class BrokerContext {
       sub.disconnect();
       // ioredis rejects with "Connection is closed."; the reason came in its error event.
       const reason = lastRedisError || (e as Error).message;
-      throw new UnavailableError(`cannot reach Redis at ${opts.redisUrl}: ${reason}`, { url: opts.redisUrl }, { cause: e });
+      throw new UnavailableError(`cannot reach Redis at ${shown}: ${reason}`, { url: shown }, { cause: e });
     }
     // ioredis only logs a refused SELECT and goes on in database 0, where cursors would land unseen by the others.
     const db = redis.options.db ?? 0;
@@ -110,7 +112,7 @@ export class BrokerContext {
       await redis.select(db).catch((e: Error) => {
         redis.disconnect();
         sub.disconnect();
-        throw new InvalidArgumentError(`cannot use database ${db} of Redis at ${opts.redisUrl}: ${e.message}`, { url: opts.redisUrl }, { cause: e });
+        throw new InvalidArgumentError(`cannot use database ${db} of Redis at ${shown}: ${e.message}`, { url: shown }, { cause: e });
       });
     }
     inUse = true;
