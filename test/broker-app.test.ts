@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -317,6 +317,33 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(malformed.status).toBe(2);
     expect(malformed.stderr).toContain('REDIS_URL="http://u:***@127.0.0.1:1": expected a redis:// or rediss:// URL');
     expect(`${unreachable.stdout}${malformed.stdout}${malformed.stderr}`).not.toContain('s3cr3t');
+  });
+
+  it('the agent refuses an inbox that is its store or its home, or inside them, before it touches either', () => {
+    const store = path.join(t.dir, 'store');
+    const home = path.join(t.dir, 'home');
+    mkdirSync(path.join(store, 'packs'), { recursive: true });
+    mkdirSync(home);
+    writeFileSync(path.join(store, 'config'), 'the store');
+    const agent = (inbox: string) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'apps/edge-agent/dist/main.js')], {
+        env: { ...process.env, TRIB_REGION: 'na', TRIB_DATASET: 'x', TRIB_BROKER: '127.0.0.1:1', TRIB_STORE: store, TRIB_HOME: home, TRIB_INBOX: inbox },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const own = "the agent would take its own repository's files for batches; give the inbox a folder of its own";
+    const cases: [string, string][] = [
+      [store, `is inside the store's folder (TRIB_STORE, ${store})`],
+      [path.join(store, 'packs'), `is inside the store's folder (TRIB_STORE, ${store})`],
+      [home, `is the agent's home (TRIB_HOME, ${home})`],
+      [path.join(home, '.trib'), `is inside the agent's repository folder ${path.join(home, '.trib')}`],
+    ];
+    for (const [inbox, why] of cases) {
+      const r = agent(inbox);
+      expect([inbox, r.status, r.stderr.trim()]).toEqual([inbox, 2, `edge-agent: TRIB_INBOX=${JSON.stringify(inbox)} ${why}: ${own}`]);
+    }
+    expect(readdirSync(store).sort()).toEqual(['config', 'packs']);
+    expect(readdirSync(home)).toEqual([]);
   });
 
   it('the hub refuses at start-up a topic whose region cannot be a folder, naming TRIB_TOPICS', () => {

@@ -1,6 +1,6 @@
 import { isTribError } from '@tributary/core';
 import { ConfigError, configureHeapGrowth, exitCodeOf, loadConfig, namingVariable, silenceSdkNodeVersionNotice } from '@tributary/config';
-import { exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
+import { checkInboxApart, exitOnSignals, openStoreRepository, startStatusServer } from '@tributary/ingest';
 import { SyncClient } from '@tributary/sync';
 import { AGENT_ENV } from './agent-config';
 import { EdgeAgent } from './edge-agent';
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   const cfg = loadConfig(AGENT_ENV);
   const prefix = `edge-agent ${cfg.region}:`;
   const log = (line: string) => console.log(`${new Date().toISOString()} ${prefix} ${line}`);
+  checkInboxApart(cfg.inbox, cfg.store, cfg.home || undefined);
   const repo = await namingVariable('TRIB_STORE', cfg.store, () => openStoreRepository(cfg.store, { home: cfg.home || undefined }));
   const client = new SyncClient(cfg.broker.address);
   const agent = new EdgeAgent({ repo, client, region: cfg.region, dataset: cfg.dataset, inbox: cfg.inbox, settleMs: cfg.inboxSettleMs, appendTo: cfg.appendTo, author: cfg.author, log });

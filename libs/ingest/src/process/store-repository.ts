@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { FailedPreconditionError, NotFoundError, REPOSITORY_CONFIG_FILE } from '@tributary/core';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, REPOSITORY_CONFIG_FILE } from '@tributary/core';
 import { Repository, TRIB_DIR } from '@tributary/repository';
 import { openStore, parseStoreUrl } from '@tributary/storage';
 
@@ -22,6 +22,26 @@ export function processHome(storeUrl: string, home?: string): string {
     return path.dirname(path.dirname(loc.path));
   }
   return path.join(tmpdir(), 'tributary', createHash('sha256').update(loc.url).digest('hex').slice(0, 16));
+}
+
+/**
+ * Refuses an inbox that is the store's folder (file://) or its home, or lies inside the store or the home's `.trib`:
+ * the agent claims and moves every file that lands in its inbox, and would take its own repository's files (its
+ * config, HEAD, packs) for batches. InvalidArgumentError naming TRIB_INBOX.
+ */
+export function checkInboxApart(inbox: string, storeUrl: string, home?: string): void {
+  const at = path.resolve(inbox);
+  const own = processHome(storeUrl, home);
+  const loc = parseStoreUrl(storeUrl);
+  const within = (dir: string) => at === dir || at.startsWith(dir + path.sep);
+  const clash =
+    at === own ? `is the agent's home (TRIB_HOME, ${own})`
+    : within(path.join(own, TRIB_DIR)) ? `is inside the agent's repository folder ${path.join(own, TRIB_DIR)}`
+    : loc.scheme === 'file' && within(loc.path) ? `is inside the store's folder (TRIB_STORE, ${loc.path})`
+    : undefined;
+  if (clash) {
+    throw new InvalidArgumentError(`TRIB_INBOX=${JSON.stringify(inbox)} ${clash}: the agent would take its own repository's files for batches; give the inbox a folder of its own`);
+  }
 }
 
 /**
