@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,7 +8,7 @@ import { mergeRegionalCommit } from '@tributary/hub';
 import { Repository } from '@tributary/repository';
 import { freePort } from '../libs/sync/src/testing/private-redis';
 import { AppProcess, startApp } from './support/app-process';
-import { lastLine, ok, repoWithRandomBatches, ROOT, tempDir, trib } from './support/trib';
+import { lastLine, ok, repoWithRandomBatches, ROOT, tempDir, trib, UNPRIVILEGED } from './support/trib';
 import { waitUntil } from './support/wait';
 
 describe('broker app (npm run start:broker): the Nest gRPC microservice end to end with the CLI', () => {
@@ -344,6 +344,36 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     }
     expect(readdirSync(store).sort()).toEqual(['config', 'packs']);
     expect(readdirSync(home)).toEqual([]);
+  });
+
+  (UNPRIVILEGED ? it : it.skip)('the agent and the hub say TRIB_HOME, the broker TRIB_STORE, in one line, for a folder they may not write (skipped without a runner held to file modes)', () => {
+    const closed = path.join(t.dir, 'closed');
+    mkdirSync(closed);
+    chmodSync(closed, 0o555);
+    const env = { TRIB_STORE: path.join(t.dir, 'store'), TRIB_BROKER: '127.0.0.1:1', TRIB_TOPICS: 'datasets/x/na', TRIB_REGION: 'na', TRIB_DATASET: 'x', TRIB_INBOX: path.join(t.dir, 'inbox') };
+    const run = (app: string, home: string) => {
+      const [command, ...args] = [...UNPRIVILEGED!, process.execPath, path.join(ROOT, `apps/${app}/dist/main.js`)];
+      return spawnSync(command, args, { env: { ...process.env, ...env, TRIB_HOME: home }, encoding: 'utf8', timeout: 30_000 });
+    };
+    try {
+      for (const app of ['edge-agent', 'hub']) {
+        const inside = run(app, closed);
+        expect([app, inside.status, inside.stderr.trim()]).toEqual([
+          app,
+          2,
+          `${app}: TRIB_HOME: cannot keep the local repository state in ${closed}: permission denied (${path.join(closed, '.trib')}); set TRIB_HOME to a folder this process may write`,
+        ]);
+        const below = run(app, path.join(closed, 'home'));
+        expect([app, below.status, below.stderr.trim()]).toEqual([app, 2, `${app}: TRIB_HOME: cannot create ${path.join(closed, 'home')}: EACCES`]);
+      }
+      // The broker's store is its one folder: one it may not write is named as TRIB_STORE.
+      const [command, ...args] = [...UNPRIVILEGED!, process.execPath, path.join(ROOT, 'apps/broker/dist/main.js')];
+      const broker = spawnSync(command, args, { env: { ...process.env, TRIB_STORE: closed, TRIB_LISTEN: '127.0.0.1:0' }, encoding: 'utf8', timeout: 30_000 });
+      expect(broker.stderr.trim()).toMatch(new RegExp(`^broker: TRIB_STORE: cannot write \\S+ in ${pathToFileURL(closed).href.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: permission denied`));
+      expect(broker.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      chmodSync(closed, 0o755);
+    }
   });
 
   it('the hub refuses at start-up a topic whose region cannot be a folder, naming TRIB_TOPICS', () => {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { encodeCheckedTreePage, encodeCommit, ObjectId, readChunkRefs, sha256, walkFiles } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
-import { lastLine, ok, tempDir, TRIB, trib, tribAsync } from './support/trib';
+import { lastLine, ok, tempDir, TRIB, trib, tribAsync, UNPRIVILEGED } from './support/trib';
 
 function packFiles(repo: string): string[] {
   const dir = path.join(repo, '.trib/store/packs');
@@ -38,18 +38,6 @@ function inDeepFolder(root: string, folders: readonly string[], script: string):
   if (r.status !== 0) throw new Error(r.stderr);
 }
 
-/**
- * A runner for `trib` under which permissions apply: none for a user who is not root; for root (whom chmod does not
- * stop), `setpriv` dropping the two capabilities that let root past file modes, so root is held to them as the
- * owner of the test's folders. (Not a switch to user nobody: a clone in a 0700 folder, as CI's is, is closed to
- * nobody.) Undefined when that cannot run trib here.
- */
-const UNPRIVILEGED: readonly string[] | undefined = (() => {
-  if (process.getuid?.() !== 0) return [];
-  const runner = ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'];
-  const r = spawnSync(runner[0], [...runner.slice(1), process.execPath, TRIB, '--version'], { encoding: 'utf8' });
-  return r.status === 0 ? runner : undefined;
-})();
 
 /** Inverts (never overwrites with a value it may hold already) the byte at `at` of `file`. */
 function invertByte(file: string, at: number): void {

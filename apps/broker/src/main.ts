@@ -26,14 +26,17 @@ async function main(): Promise<void> {
   const logger = new Logger('broker');
   // A local folder is made if missing, as the agent and the hub make theirs; a cloud bucket only trib init creates.
   const store = await namingVariable('TRIB_STORE', cfg.store, () => openStore(cfg.store, { create: parseStoreUrl(cfg.store).scheme === 'file' }));
-  const context = await namingVariable('REDIS_URL', redactUrl(cfg.redisUrl), () =>
-    BrokerContext.open({
-      store,
-      redisUrl: cfg.redisUrl,
-      topicLogFence: cfg.topicLogFence,
-      orphanRecheckMs: cfg.orphanRecheckMs,
-      log: (level, message) => (level === 'info' ? logger.log(message) : level === 'warn' ? logger.warn(message) : logger.error(message)),
-    }),
+  // The context probes the store (conditional writes, its identity) as well as Redis: a failure names its variable.
+  const context = await namingVariable('TRIB_STORE', store.url, () =>
+    namingVariable('REDIS_URL', redactUrl(cfg.redisUrl), () =>
+      BrokerContext.open({
+        store,
+        redisUrl: cfg.redisUrl,
+        topicLogFence: cfg.topicLogFence,
+        orphanRecheckMs: cfg.orphanRecheckMs,
+        log: (level, message) => (level === 'info' ? logger.log(message) : level === 'warn' ? logger.warn(message) : logger.error(message)),
+      }),
+    ),
   );
   const strategy = new TributaryGrpcServer({ package: 'tributary.v1', protoPath: PROTO_FILES, loader: PROTO_LOADER_OPTIONS, url: cfg.listen.address });
   const app = await NestFactory.createMicroservice(BrokerModule.register(context), {

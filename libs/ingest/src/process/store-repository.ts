@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, REPOSITORY_CONFIG_FILE } from '@tributary/core';
+import { FailedPreconditionError, InvalidArgumentError, isTribError, NotFoundError, quotePath, REPOSITORY_CONFIG_FILE, TribError } from '@tributary/core';
 import { Repository, TRIB_DIR } from '@tributary/repository';
 import { openStore, parseStoreUrl } from '@tributary/storage';
 
@@ -52,6 +52,30 @@ export function checkInboxApart(inbox: string, storeUrl: string, home?: string):
  */
 export async function openStoreRepository(storeUrl: string, opts: { home?: string } = {}): Promise<Repository> {
   const home = processHome(storeUrl, opts.home);
+  try {
+    return await openAtHome(storeUrl, home);
+  } catch (e) {
+    throw namingHome(e, home);
+  }
+}
+
+/**
+ * A failure to use the home folder (no permission to make or write it, a read-only disk) as a one-line error
+ * naming TRIB_HOME, which is the setting to change; anything else as it is.
+ */
+function namingHome(e: unknown, home: string): unknown {
+  if (isTribError(e)) {
+    // Repository.init's own refusal to make the folder; a store under the home names its URL, not this.
+    return e.message.startsWith(`cannot create ${quotePath(home)}:`) ? new TribError(e.code, `TRIB_HOME: ${e.message}`, e.details, { cause: e }) : e;
+  }
+  const err = e as NodeJS.ErrnoException;
+  const where = typeof err?.path === 'string' ? path.resolve(err.path) : '';
+  if (!err?.code || !(where === home || where.startsWith(home + path.sep))) return e;
+  const why = err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code === 'EROFS' ? 'read-only file system' : err.code;
+  return new FailedPreconditionError(`TRIB_HOME: cannot keep the local repository state in ${home}: ${why} (${where}); set TRIB_HOME to a folder this process may write`, { home }, { cause: e });
+}
+
+async function openAtHome(storeUrl: string, home: string): Promise<Repository> {
   const configFile = path.join(home, TRIB_DIR, REPOSITORY_CONFIG_FILE);
   const wanted = parseStoreUrl(storeUrl).url;
   const existing = await fs.readFile(configFile, 'utf8').then(
