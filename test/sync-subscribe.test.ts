@@ -109,6 +109,28 @@ describe('sync: subscribe', () => {
     }
   });
 
+  it("reports its own store failing while it applies an entry as that store's failure, not as the broker going away", async () => {
+    const hub = await newRepo(path.join(t.dir, 'hub-store-down'));
+    const links: { down?: Error }[] = [];
+    const attempts = jest.spyOn(client as unknown as { subscribeOnce: () => Promise<void> }, 'subscribeOnce');
+    try {
+      const down = new UnavailableError(`cannot read refs/heads/main in ${hub.store.url}: no answer from the endpoint`, { url: hub.store.url });
+      const following = client.subscribe(hub, TOPIC, 'store-down', {
+        follow: true,
+        onEntry: async () => {
+          throw down;
+        },
+        onLinkChange: (change) => links.push(change),
+      });
+      await expect(following).rejects.toThrow(down);
+      expect(links.filter((change) => change.down)).toEqual([]); // never "the broker is unavailable"
+      expect(attempts).toHaveBeenCalledTimes(1);
+    } finally {
+      attempts.mockRestore();
+      await hub.close();
+    }
+  });
+
   it('moves refs/topics/<topic> with one swap per entry, reading it again only after another writer', async () => {
     const node = await newRepo(path.join(t.dir, 'ref-writes'));
     try {
