@@ -3,12 +3,13 @@
  * Redis at REDIS_URL: na-aws and eu-azure both add records to beats.csv, then na-aws rewrites one of its rows. In
  * the shared layout that rewrite conflicts with eu-azure's records in main, so the hub parks the commit on
  * conflicts/na-aws/2, logs it, and acknowledges it with a note: the hub's cursor advances, main is unchanged, other
- * regions keep merging, and `trib topics` (text and --json) shows the conflict under the hub.
+ * regions keep merging, and `trib topics` (text and --json) shows the conflict under the hub. Then: a conflict holds
+ * back only its path, the region's later batches still reaching main, across a hub restart.
  */
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CommitId } from '@tributary/core';
+import { CommitId, lookupPath, readFileBytes } from '@tributary/core';
 import { branchRef, Repository } from '@tributary/repository';
 import { SyncClient } from '@tributary/sync';
 import { appendAndCommit, commitFiles, newRepo, rows, tempDir } from '../libs/sync/src/testing/sync-harness';
@@ -127,5 +128,94 @@ describe('hub process: a conflict in the shared layout', () => {
     const merged = mergedLines();
     expect(merged).toHaveLength(3);
     expect(merged.filter((l) => l.includes(`${NA} seq 2`))).toEqual([]);
+  });
+  it("holds back only the conflicting path: the region's later batches reach main, across a hub restart", async () => {
+    const GCP = 'datasets/heart/na-gcp';
+    const storeDir = path.join(tmp.dir, 'broker-store-2');
+    mkdirSync(storeDir);
+    const broker = await startApp('broker', { TRIB_STORE: pathToFileURL(storeDir).href, TRIB_LISTEN: '127.0.0.1:0' });
+    apps.push(broker);
+    client?.close();
+    client = new SyncClient(broker.address);
+    const aws = await newRepo(path.join(tmp.dir, 'agent-na-aws-2'));
+    const gcp = await newRepo(path.join(tmp.dir, 'agent-na-gcp-2'));
+    repos.push(aws, gcp);
+    const day = 'batches/2026-03-04';
+    await commitFiles(aws, { [`${day}/hdr.csv`]: `${HEADER}${records(1_000, 4)}` });
+    await client.publish(aws, NA);
+
+    const hubEnv = {
+      TRIB_TOPICS: `${NA},${GCP}`,
+      TRIB_NAME: 'hub',
+      TRIB_HUB_LAYOUT: 'shared',
+      TRIB_STORE: pathToFileURL(path.join(tmp.dir, 'hub-store-2')).href,
+      TRIB_HOME: path.join(tmp.dir, 'hub-home-2'),
+      TRIB_BROKER: broker.address,
+      TRIB_LISTEN: '127.0.0.1:0',
+      TRIB_AUTHOR: 'hub@test',
+    };
+    let hub = await startApp('hub', hubEnv);
+    apps.push(hub);
+    const hubLog = (what: string) => () => `${what}\nhub:\n${hub.output()}`;
+    const cursor = async (topic: string) => (await subscriberOf(topic, 'hub'))?.cursor;
+    await waitUntil(async () => (await cursor(NA)) === 1, hubLog('na-aws seq 1 merged'));
+    // Then gcp, the same day: the same file name with another header, add/add (a topic the hub waited for).
+    await commitFiles(gcp, { [`${day}/hdr.csv`]: `ts,hr\n${records(1_000, 5)}`, [`${day}/b1.csv`]: HEADER + records(500, 6) });
+    await client.publish(gcp, GCP);
+    await waitUntil(async () => (await cursor(GCP)) === 1, hubLog('na-gcp seq 1 dealt with'));
+    const first = await hub.waitFor(/conflict datasets\/heart\/na-gcp seq 1: [^\n]*/, 5000);
+    expect(first).toContain(`kept on branch conflicts/na-gcp/1; main unchanged; conflicting paths: ${day}/hdr.csv (add/add)`);
+
+    // Three unrelated batches of gcp, the first published while the hub is down: all reach main.
+    await hub.kill();
+    await commitFiles(gcp, { [`${day}/b2.csv`]: HEADER + records(500, 7) });
+    await client.publish(gcp, GCP);
+    hub = await startApp('hub', hubEnv);
+    apps.push(hub);
+    for (const n of [3, 4]) {
+      await commitFiles(gcp, { [`${day}/b${n}.csv`]: HEADER + records(500, n + 5) });
+      await client.publish(gcp, GCP);
+    }
+    await waitUntil(async () => (await cursor(GCP)) === 4, hubLog('na-gcp seq 4 dealt with'));
+    await hub.waitFor(/merged datasets\/heart\/na-gcp seq 4 -> /, 5000);
+    expect(hub.output()).not.toMatch(/conflict datasets\/heart\/na-gcp seq [234]/);
+    const topics = () =>
+      JSON.parse(ok(tmp.dir, ['topics', '--json', '--broker', broker.address]).stdout) as {
+        topic: string;
+        subscribers: { name: string; cursor: number; conflicts: { seq: number; note: string }[] }[];
+      }[];
+    const note1 = `conflicts/na-gcp/1: ${day}/hdr.csv (add/add)`;
+    expect(topics().find((t) => t.topic === GCP)?.subscribers).toEqual([expect.objectContaining({ name: 'hub', cursor: 4, conflicts: [{ seq: 1, note: note1 }] })]);
+
+    // gcp changes hdr.csv again: parked, a conflict on that path only.
+    await appendAndCommit(gcp, { [`${day}/hdr.csv`]: records(300, 11) });
+    await commitFiles(gcp, { [`${day}/b5.csv`]: HEADER + records(500, 10) });
+    await client.publish(gcp, GCP);
+    await waitUntil(async () => (await cursor(GCP)) === 6, hubLog('na-gcp seq 6 dealt with'));
+    const line = await hub.waitFor(/conflict datasets\/heart\/na-gcp seq 5: [^\n]*/, 5000);
+    expect(line).toContain(`kept on branch conflicts/na-gcp/5; main unchanged; conflicting paths: ${day}/hdr.csv (add/add)`);
+    await hub.waitFor(/merged datasets\/heart\/na-gcp seq 6 -> /, 5000);
+    expect(topics().find((t) => t.topic === GCP)?.subscribers[0].conflicts).toEqual([
+      { seq: 1, note: note1 },
+      { seq: 5, note: `conflicts/na-gcp/5: ${day}/hdr.csv (add/add)` },
+    ]);
+    await hub.kill();
+
+    const repo = await Repository.open(hubEnv.TRIB_HOME);
+    try {
+      expect((await repo.refs.list('refs/heads/conflicts/')).map((r) => r.name)).toEqual(['refs/heads/conflicts/na-gcp/1', 'refs/heads/conflicts/na-gcp/5']);
+      const tree = (await repo.readCommit((await repo.refs.resolve(branchRef('main'))).commit!)).tree;
+      const read = async (p: string) => {
+        const e = await lookupPath(repo.objects, tree, p);
+        if (!e) return undefined;
+        const parts: Buffer[] = [];
+        for await (const b of readFileBytes(repo.objects, { id: e.id, chunked: e.chunked, size: e.size })) parts.push(b);
+        return Buffer.concat(parts).toString();
+      };
+      expect(await read(`${day}/hdr.csv`)).toBe(`${HEADER}${records(1_000, 4)}`);
+      for (const n of [1, 2, 3, 4, 5]) expect(await read(`${day}/b${n}.csv`)).toBe(HEADER + records(500, n + 5));
+    } finally {
+      await repo.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { CommitId } from '@tributary/core';
+import { CommitId, TreeId } from '@tributary/core';
 import { CommitReader } from '@tributary/repository';
 
 /** Annotations of a hub merge commit. */
@@ -8,12 +8,25 @@ export const HUB_SEQ = 'trib.seq';
 export const HUB_SOURCE = 'trib.source';
 /** The layout (graft or shared) the merge was made with: a hub refuses to go on with the other one. */
 export const HUB_LAYOUT = 'trib.layout';
+/**
+ * The tree of the topic's version main holds, when it is not the regional commit's tree: paths of it held back
+ * (kept as the topic's previous version had them) because they conflict and the region has not changed them since
+ * its commit parked on a conflict branch. Absent on most merges.
+ */
+export const HUB_VIEW = 'trib.view';
 
 /** The newest merge of one topic on main: the regional commit merged, its sequence number and the merge commit. */
 export interface LastMerge {
   readonly seq: number;
   readonly source: CommitId;
   readonly merge: CommitId;
+  /** The tree of the topic's version main holds, when not the source's (HUB_VIEW). */
+  readonly view?: TreeId;
+}
+
+/** The tree of the topic's version main holds: its view when the merge held paths back, else the source's tree. */
+export async function topicTree(repo: CommitReader, last: LastMerge): Promise<TreeId> {
+  return last.view ?? (await repo.readCommit(last.source)).tree;
 }
 
 /**
@@ -61,12 +74,12 @@ export class HubMergeIndex {
   }
 
   /** Notes a merge the caller just made on top of `parent` (the main head it read). */
-  record(parent: CommitId | undefined, merge: CommitId, topic: string, seq: number, source: CommitId): void {
+  record(parent: CommitId | undefined, merge: CommitId, topic: string, seq: number, source: CommitId, view?: TreeId): void {
     if (!this.started || parent !== this.head) {
       this.started = false;
       return;
     }
-    this.latest.set(topic, { seq, source, merge });
+    this.latest.set(topic, view ? { seq, source, merge, view } : { seq, source, merge });
     this.head = merge;
   }
 
@@ -105,5 +118,6 @@ function mergeOf(id: CommitId, a: Readonly<Record<string, string>>): { topic: st
   const source = a[HUB_SOURCE];
   const seq = Number(a[HUB_SEQ]);
   if (!topic || !source || !Number.isSafeInteger(seq)) return undefined;
-  return { topic, last: { seq, source: source as CommitId, merge: id } };
+  const view = a[HUB_VIEW] as TreeId | undefined;
+  return { topic, last: view ? { seq, source: source as CommitId, merge: id, view } : { seq, source: source as CommitId, merge: id } };
 }

@@ -534,6 +534,91 @@ describe('mergeRegionalCommit, shared layout, arrival order', () => {
     expect(await read(hub, 'd.csv')).toBe('id,val\n1,eu\n2,"open\nclosed"\n3,"a ""q"""\n');
   });
 
+  it("holds back only a parked conflict's path: the region's later commits merge, across a restart, until it changes that path", async () => {
+    const day = 'batches/2026-03-04';
+    const aws = new Region('na-aws');
+    const gcp = new Region('na-gcp');
+    const hub = await newHub();
+    const awsHdr = 'id,val\n1,aws\n';
+    const gcpHdr = 'ts,hr\n9,gcp\n';
+    expect((await merge(hub, await aws.commit([hub], { [`${day}/hdr.csv`]: awsHdr, [`${day}/aws.json`]: '{}' }), 'shared')).kind).toBe('merged');
+    // Same day, same file name, other bytes (another header): add/add, parked with the rest of that commit.
+    const files: Record<string, string> = { [`${day}/hdr.csv`]: gcpHdr, [`${day}/b1.jsonl`]: '{"n":1}\n' };
+    const gcp1 = await gcp.commit([hub], files);
+    const lines: string[] = [];
+    const parked = await merge(hub, gcp1, 'shared', (l) => lines.push(l));
+    expect(parked).toEqual({ kind: 'conflict', conflictBranch: 'conflicts/na-gcp/1', conflicts: [`${day}/hdr.csv (add/add)`] });
+
+    // Three more batches, the first after a restart (the parked seq is read back from the conflict branch): each
+    // merges, bringing its own files and those of the parked commit that did not conflict; hdr.csv stays aws's.
+    let h = hub;
+    for (let n = 2; n <= 4; n++) {
+      if (n === 2) {
+        await hub.close();
+        h = await reopen();
+      }
+      files[`${day}/b${n}.jsonl`] = `{"n":${n}}\n`;
+      const r = await merge(h, await gcp.commit([h], files), 'shared', (l) => lines.push(l));
+      expect({ n, kind: r.kind }).toEqual({ n, kind: 'merged' });
+    }
+    expect(lines).toHaveLength(1);
+    expect(await read(h, `${day}/hdr.csv`)).toBe(awsHdr);
+    for (let n = 1; n <= 4; n++) expect(await read(h, `${day}/b${n}.jsonl`)).toBe(`{"n":${n}}\n`);
+    expect((await h.refs.list('refs/heads/conflicts/')).map((r) => r.name)).toEqual(['refs/heads/conflicts/na-gcp/1']);
+
+    // Redelivered, the parked commit is still a conflict, and a merged one a duplicate; main does not move.
+    const head = await main(h);
+    expect((await merge(h, gcp1, 'shared')).kind).toBe('conflict');
+    expect((await merge(h, { ...gcp1, commit: (await h.readCommit(head)).parents[1] as CommitId, seq: 4 }, 'shared')).kind).toBe('duplicate');
+    expect(await main(h)).toBe(head);
+
+    // aws keeps appending to its hdr.csv: gcp's held-back version is no part of its layout.
+    expect((await merge(h, await aws.commit([h], { [`${day}/hdr.csv`]: `${awsHdr}2,aws\n`, [`${day}/aws.json`]: '{}' }), 'shared')).kind).toBe('merged');
+    expect(await read(h, `${day}/hdr.csv`)).toBe(`${awsHdr}2,aws\n`);
+
+    // gcp changes hdr.csv again (appends to its version): a conflict on that path only, parked; main unchanged.
+    files[`${day}/hdr.csv`] = `${gcpHdr}10,gcp\n`;
+    files[`${day}/b5.jsonl`] = '{"n":5}\n';
+    const gcp5 = await gcp.commit([h], files);
+    const before = await main(h);
+    expect(await merge(h, gcp5, 'shared')).toEqual({ kind: 'conflict', conflictBranch: 'conflicts/na-gcp/5', conflicts: [`${day}/hdr.csv (add/add)`] });
+    expect(await main(h)).toBe(before);
+    // Its next batch leaves hdr.csv as seq 5 had it: held back again; b5 and b6 come in.
+    files[`${day}/b6.jsonl`] = '{"n":6}\n';
+    expect((await merge(h, await gcp.commit([h], files), 'shared')).kind).toBe('merged');
+    expect(await read(h, `${day}/b5.jsonl`)).toBe('{"n":5}\n');
+    expect(await read(h, `${day}/hdr.csv`)).toBe(`${awsHdr}2,aws\n`);
+    // gcp settles it by taking aws's header for its records: they go into its own block, after aws's.
+    files[`${day}/hdr.csv`] = 'id,val\n9,gcp\n';
+    expect((await merge(h, await gcp.commit([h], files), 'shared')).kind).toBe('merged');
+    expect(await read(h, `${day}/hdr.csv`)).toBe(`${awsHdr}2,aws\n9,gcp\n`);
+    expect((await h.refs.list('refs/heads/conflicts/')).map((r) => r.name)).toEqual(['refs/heads/conflicts/na-gcp/1', 'refs/heads/conflicts/na-gcp/5']);
+  });
+
+  it('after a held-back conflict, main is still the layout of what each topic holds, whatever the order', async () => {
+    // gcp's seq 1 conflicts with eu's model.json whichever comes first; its later batches merge either way, and
+    // two hubs that took the same commits hold the same tree.
+    const eu = new Region('eu-azure');
+    const gcp = new Region('na-gcp');
+    const na = new Region('na-aws');
+    const hubs = [await newHub('h0'), await newHub('h1')];
+    const eu1 = await eu.commit(hubs, { 'model.json': '{"v":1}', 'hr.csv': 'h\n1\n' });
+    const gcp1 = await gcp.commit(hubs, { 'model.json': '{"v":2}', 'hr.csv': 'h\n5\n' });
+    const gcp2 = await gcp.commit(hubs, { 'model.json': '{"v":2}', 'hr.csv': 'h\n5\n6\n', 'b.jsonl': '{}\n' });
+    const na1 = await na.commit(hubs, { 'hr.csv': 'h\n7\n' });
+    const eu2 = await eu.commit(hubs, { 'model.json': '{"v":1}', 'hr.csv': 'h\n1\n2\n' });
+    const orders = [
+      [eu1, gcp1, gcp2, na1, eu2],
+      [eu1, na1, eu2, gcp1, gcp2],
+    ];
+    for (const [i, order] of orders.entries()) {
+      const kinds = [];
+      for (const c of order) kinds.push(`${c.region} ${c.seq} ${(await merge(hubs[i], c, 'shared')).kind}`);
+      expect(kinds.sort()).toEqual(['eu-azure 1 merged', 'eu-azure 2 merged', 'na-aws 1 merged', 'na-gcp 1 conflict', 'na-gcp 2 merged']);
+    }
+    await expectMains(hubs, { 'model.json': '{"v":1}', 'hr.csv': 'h\n1\n2\n7\n5\n6\n', 'b.jsonl': '{}\n' });
+  });
+
   it('keeps the layout across a restart (the merge index and block sizes are read back from main)', async () => {
     const eu = new Region('eu-azure');
     const na = new Region('na-aws');
@@ -641,6 +726,21 @@ describe('mergeRegionalCommit, shared layout, replayed in several arrival orders
     return out;
   }
 
+  /** The files of the topic's version a merge put on main: `files`, or the view it recorded (trib.view). */
+  async function topicFiles(hub: Repository, mergeCommit: CommitId, files: Record<string, Buffer>): Promise<Record<string, Buffer>> {
+    const view = (await hub.readCommit(mergeCommit)).annotations['trib.view'] as TreeId | undefined;
+    if (!view) return files;
+    const out: Record<string, Buffer> = {};
+    for (const p of ['a.csv', 'b.csv', 'c.jsonl']) {
+      const e = await lookupPath(hub.objects, view, p);
+      if (!e) continue;
+      const parts: Buffer[] = [];
+      for await (const b of readFileBytes(hub.objects, { id: e.id, chunked: e.chunked, size: e.size })) parts.push(b);
+      out[p] = Buffer.concat(parts);
+    }
+    return out;
+  }
+
   it('keeps main the layout of the last-merged versions, and takes every append, whatever the order', async () => {
     const names = ['na-aws', 'eu-azure', 'na-gcp'];
     for (let seed = 1; seed <= 12; seed++) {
@@ -664,6 +764,7 @@ describe('mergeRegionalCommit, shared layout, replayed in several arrival orders
         // Each region's commits in its own order; regions interleaved differently per order.
         const next = feeds.map(() => 0);
         const last: (Record<string, Buffer> | undefined)[] = feeds.map(() => undefined);
+        const dealt: (Record<string, Buffer> | undefined)[] = feeds.map(() => undefined);
         while (next.some((n, i) => n < feeds[i].length)) {
           const open = feeds.map((_, i) => i).filter((i) => next[i] < feeds[i].length);
           const i = o === 0 ? open[0] : o === 1 ? open[open.length - 1] : open[rnd(open.length)];
@@ -672,11 +773,16 @@ describe('mergeRegionalCommit, shared layout, replayed in several arrival orders
           const outcome = await merge(hubs[o], c, 'shared', (l) => lines.push(l));
           const where = `seed ${seed} order ${o}: ${c.region} seq ${c.seq}`;
           const paths = new Set([...Object.keys(files), ...Object.keys(last[i] ?? {})]);
-          const required = [...paths].every((p) =>
-            mustMerge(p, last[i]?.[p], files[p], last.flatMap((v, j) => (j !== i && v?.[p] ? [v[p]] : []))),
+          // A path the region left as its last commit the hub dealt with (merged or parked) never parks it: it is
+          // held back when it conflicts.
+          const unchanged = (p: string) => (dealt[i]?.[p] === undefined ? files[p] === undefined : files[p]?.equals(dealt[i]![p]) === true);
+          const required = [...paths].every(
+            (p) => unchanged(p) || mustMerge(p, last[i]?.[p], files[p], last.flatMap((v, j) => (j !== i && v?.[p] ? [v[p]] : []))),
           );
           if (required) expect({ where, kind: outcome.kind, lines }).toEqual({ where, kind: 'merged', lines: [] });
-          if (outcome.kind === 'merged') last[i] = files;
+          dealt[i] = files;
+          // What main holds of the topic: the regional tree, or its view when the merge held paths back.
+          if (outcome.kind === 'merged') last[i] = await topicFiles(hubs[o], outcome.commit!, files);
           const expected: Record<string, string> = {};
           for (const p of new Set(last.flatMap((v) => Object.keys(v ?? {})))) {
             const versions = topicOrder.flatMap((j) => (last[j]?.[p] ? [last[j]![p]] : []));

@@ -9,6 +9,7 @@ import {
   lookupPath,
   mergeTrees,
   NotFoundError,
+  sameEntry,
   RefName,
   TREE_PAGE_HEADER,
   TreeEntry,
@@ -17,7 +18,7 @@ import {
   validateEntryName,
 } from '@tributary/core';
 import { branchRef, crashPoint, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
-import { HUB_LAYOUT, HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HubMergeIndex, LastMerge } from './merge-index';
+import { HUB_LAYOUT, HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HUB_VIEW, HubMergeIndex, LastMerge, topicTree } from './merge-index';
 import {
   byTopic,
   fileRef,
@@ -63,6 +64,8 @@ export interface RegionalMergeOutcome {
   readonly conflictBranch?: string;
   /** conflict: the conflicted paths. */
   readonly conflicts?: string[];
+  /** merged (shared): the topic's version main holds, when paths were held back (see HUB_VIEW). */
+  readonly view?: TreeId;
 }
 
 const CAS_ATTEMPTS = 8;
@@ -86,8 +89,9 @@ const draining = new WeakSet<Repository>();
  * `trib.source` (the regional commit). No working copy: trees are edited in the object store.
  *
  * - graft: main's tree with `regions/<region>` set to the regional commit's tree (a few objects, whatever the size).
- * - shared: a three-way merge of trees from base = the topic's commit last merged into main (found from main's
- *   merge annotations, see HubMergeIndex), ours = main, theirs = the regional commit. A `.csv` / `.jsonl` file is
+ * - shared: a three-way merge of trees from base = the topic's version last merged into main (found from main's
+ *   merge annotations, see HubMergeIndex: the regional tree, or its view when paths were held back), ours = main,
+ *   theirs = the regional commit. A `.csv` / `.jsonl` file is
  *   laid out as the header, then one block per topic in topic order, each block the topic's last-merged version
  *   without the header (TopicBlocks): records the topic only appended go at the end of its block
  *   (insertRegionalRecords, placed from the other topics' last-merged versions, SharedRecordLayout), and a file
@@ -95,9 +99,11 @@ const draining = new WeakSet<Repository>();
  *   entries, main's tree is the same whatever order topics arrived in. Other two-sided changes are conflicts.
  * - Idempotent: a commit main already merged (same topic and an equal or lower seq on the same chain, or otherwise
  *   already an ancestor of main) returns `duplicate` and changes nothing; a commit already parked on its conflict
- *   branch returns `conflict` again and changes nothing.
+ *   branch returns `conflict` again and changes nothing, even once later commits of the topic merged.
  * - Conflict: the regional commit is kept on branch `conflicts/<region>/<seq>`, `log` gets a readable line, main is
- *   unchanged; the caller still acknowledges it.
+ *   unchanged; the caller still acknowledges it. shared: the topic's later commits are merged from there on, their
+ *   conflicting paths the region has not changed since held back as main has them (see sharedMerge), so a conflict
+ *   holds back only what conflicts, and a later change to such a path is merged, or parked, anew.
  * - Durable before it returns: the merge commit and its objects (the regional commit's too, which a subscriber may
  *   leave pending for this flush) are flushed, then main moves by compare-and-swap; a conflict branch likewise
  *   (retried from the new main if another writer moved it). Calls on one Repository object run one at a time, in
@@ -173,7 +179,7 @@ async function attemptGroup(hub: Repository, index: HubMergeIndex, mainRef: RefN
   for (const { regional, opts } of group) {
     const r = await mergeOnto(hub, index, tip, regional, opts);
     if (r.kind === 'merged') {
-      index.record(tip, r.commit!, regional.topic, regional.seq, regional.commit);
+      index.record(tip, r.commit!, regional.topic, regional.seq, regional.commit, r.view);
       tip = r.commit!;
     }
     outcomes.push(r);
@@ -198,42 +204,32 @@ async function mergeOnto(
   opts: RegionalMergeOptions,
 ): Promise<RegionalMergeOutcome> {
   const last = await index.lastMerge(hub, mainCommit, regional.topic);
-  if (await alreadyMerged(hub, mainCommit, last, regional)) return { kind: 'duplicate', commit: last?.source === regional.commit ? last.merge : undefined };
-  const parked = await parkedConflict(hub, regional);
-  if (parked) return { kind: 'conflict', conflictBranch: parked, conflicts: [] };
+  const parked = async () => {
+    const branch = await parkedConflict(hub, regional);
+    return branch && { kind: 'conflict' as const, conflictBranch: branch, conflicts: [] };
+  };
+  if (await alreadyMerged(hub, mainCommit, last, regional)) {
+    // A parked commit is on the chain of the topic's later merges (it held back what conflicts): still a conflict.
+    if (last?.source !== regional.commit) {
+      const conflict = await parked();
+      if (conflict) return conflict;
+    }
+    return { kind: 'duplicate', commit: last?.source === regional.commit ? last.merge : undefined };
+  }
+  const conflict = await parked();
+  if (conflict) return conflict;
 
   const mainTree = (await hub.readCommit(mainCommit)).tree;
   const theirs: Commit = await hub.readCommit(regional.commit);
   let tree: TreeId;
+  let view: TreeId | undefined;
   if (opts.layout === 'graft') {
     tree = await graftRegion(hub, mainTree, regional.region, theirs.tree);
   } else {
-    const base = await hub.treeOf(last?.source);
-    const db = hub.objects;
-    let layout = layouts.get(hub);
-    if (!layout) layouts.set(hub, (layout = new SharedRecordLayout(db, hub)));
-    let merges: ReadonlyMap<string, LastMerge> | undefined;
-    const allMerges = async () => (merges ??= await index.allMerges(hub, mainCommit));
-    const insert = recordInserter(db, db, async (path) => layout.blocksAround(await allMerges(), regional.topic, path));
-    const othersHold = async (path: string) => layout.othersHold(await allMerges(), regional.topic, path);
-    const inserted = new Set<string>();
-    const removals = await sharedRecordRemovals(db, db, { base, ours: mainTree, theirs: theirs.tree });
-    const merged = await mergeTrees(db, db, base, mainTree, removals.theirs, {
-      mergeFile: async (path, b, o, t) => {
-        if (o.kind !== 'file' || t.kind !== 'file' || (b && b.kind !== 'file')) return undefined;
-        inserted.add(path);
-        const file = await insert(path, b && fileRef(b), fileRef(o), fileRef(t));
-        return file && { ...o, id: file.id, chunked: file.chunked, size: file.size };
-      },
-    });
-    if (!merged.tree) return park(hub, regional, merged.conflicts.map((c) => `${c.path} (${c.kind})`), opts);
-    const fitted = await fitTakenRecordFiles(db, db, { base, ours: mainTree, theirs: theirs.tree, merged: merged.tree.id }, inserted, insert, othersHold);
-    if (fitted.conflicts.length > 0) return park(hub, regional, fitted.conflicts, opts);
-    const othersAt = otherTopicsAt(hub, allMerges, regional.topic);
-    const trees = { base, ours: mainTree, theirs: theirs.tree, merged: fitted.tree };
-    const kept = await keepOtherTopicsPaths(db, db, trees, othersAt, regional.topic, removals.removed);
-    if (kept.conflicts.length > 0) return park(hub, regional, kept.conflicts, opts);
-    tree = kept.tree;
+    const shared = await sharedMerge(hub, index, mainCommit, mainTree, last, regional, theirs.tree);
+    if ('conflicts' in shared) return park(hub, regional, shared.conflicts, opts);
+    tree = shared.tree;
+    view = shared.view;
   }
 
   const commit = (await hub.objects.put(
@@ -249,10 +245,115 @@ async function mergeOnto(
         [HUB_SEQ]: String(regional.seq),
         [HUB_SOURCE]: regional.commit,
         [HUB_LAYOUT]: opts.layout,
+        ...(view ? { [HUB_VIEW]: view } : {}),
       },
     }),
   )) as CommitId;
-  return { kind: 'merged', commit };
+  return view ? { kind: 'merged', commit, view } : { kind: 'merged', commit };
+}
+
+/**
+ * shared: main's tree with the topic's change from the version main holds of it (its last merge's view) to the
+ * regional tree, or the conflicts that park it. A conflicting path the region has not changed since its last commit
+ * the hub dealt with (merged or parked: see lastDealtWith) is held back, not a conflict: it stays as the topic's
+ * last-merged version has it, so a commit parked on a conflict holds back only what conflicts, and the region's
+ * later commits still bring their own changes. Main then holds a view of the regional tree, with those paths as
+ * before, and the merge records it (HUB_VIEW). A held path the region changes again is merged (or conflicts) anew.
+ */
+async function sharedMerge(
+  hub: Repository,
+  index: HubMergeIndex,
+  mainCommit: CommitId,
+  mainTree: TreeId,
+  last: LastMerge | undefined,
+  regional: RegionalCommit,
+  regionalTree: TreeId,
+): Promise<{ tree: TreeId; view: TreeId | undefined } | { conflicts: string[] }> {
+  const db = hub.objects;
+  const base = last && (await topicTree(hub, last));
+  let layout = layouts.get(hub);
+  if (!layout) layouts.set(hub, (layout = new SharedRecordLayout(db, hub)));
+  let merges: ReadonlyMap<string, LastMerge> | undefined;
+  const allMerges = async () => (merges ??= await index.allMerges(hub, mainCommit));
+  const insert = recordInserter(db, db, async (path) => layout.blocksAround(await allMerges(), regional.topic, path));
+  const othersHold = async (path: string) => layout.othersHold(await allMerges(), regional.topic, path);
+  const othersAt = otherTopicsAt(hub, allMerges, regional.topic);
+  let dealt: Promise<TreeId | undefined> | undefined;
+  let theirs = regionalTree;
+  for (;;) {
+    const conflicts = await sharedMergeAttempt(db, { base, ours: mainTree, theirs }, insert, othersHold, othersAt, regional.topic);
+    if (!Array.isArray(conflicts)) return { tree: conflicts.tree, view: theirs === regionalTree ? undefined : theirs };
+    // Conflicts on paths the region left as its last dealt-with commit had them are held back; any other parks it.
+    const dealtTree = await (dealt ??= lastDealtWith(hub, last, regional).then((c) => (c ? hub.treeOf(c) : base)));
+    const held: string[] = [];
+    const other: string[] = [];
+    for (const c of conflicts) {
+      const unchanged = sameEntry(await lookupPath(db, regionalTree, c.path), dealtTree && (await lookupPath(db, dealtTree, c.path)));
+      const heldAlready = sameEntry(await lookupPath(db, theirs, c.path), base && (await lookupPath(db, base, c.path)));
+      if (unchanged && !heldAlready) held.push(c.path);
+      else other.push(`${c.path} (${c.kind})`);
+    }
+    if (other.length > 0 || held.length === 0) return { conflicts: other.length > 0 ? other : conflicts.map((c) => `${c.path} (${c.kind})`) };
+    for (const path of held) {
+      const before = base && (await lookupPath(db, base, path));
+      theirs = (await editPath(db, db, theirs, path, before)).id;
+    }
+  }
+}
+
+/** A conflict: the path and its kind (`add/add`, `modify/modify`, `unclosed quote`, ...). */
+interface SharedConflict {
+  readonly path: string;
+  readonly kind: string;
+}
+
+/** One three-way merge of the shared layout: the merged tree, or the conflicts. */
+async function sharedMergeAttempt(
+  db: Repository['objects'],
+  trees: { base: TreeId | undefined; ours: TreeId; theirs: TreeId },
+  insert: ReturnType<typeof recordInserter>,
+  othersHold: (path: string) => Promise<boolean>,
+  othersAt: OtherTopicsAt,
+  topic: string,
+): Promise<{ tree: TreeId } | SharedConflict[]> {
+  const { base, ours, theirs } = trees;
+  const inserted = new Set<string>();
+  const removals = await sharedRecordRemovals(db, db, { base, ours, theirs });
+  const merged = await mergeTrees(db, db, base, ours, removals.theirs, {
+    mergeFile: async (path, b, o, t) => {
+      if (o.kind !== 'file' || t.kind !== 'file' || (b && b.kind !== 'file')) return undefined;
+      inserted.add(path);
+      const file = await insert(path, b && fileRef(b), fileRef(o), fileRef(t));
+      return file && { ...o, id: file.id, chunked: file.chunked, size: file.size };
+    },
+  });
+  if (!merged.tree) return merged.conflicts.map((c) => ({ path: c.path, kind: c.kind }));
+  const fitted = await fitTakenRecordFiles(db, db, { base, ours, theirs, merged: merged.tree.id }, inserted, insert, othersHold);
+  if (fitted.conflicts.length > 0) return fitted.conflicts.map(splitConflict);
+  const kept = await keepOtherTopicsPaths(db, db, { base, ours, theirs, merged: fitted.tree }, othersAt, topic, removals.removed);
+  if (kept.conflicts.length > 0) return kept.conflicts.map(splitConflict);
+  return { tree: kept.tree };
+}
+
+/** `path (kind)`, as fitTakenRecordFiles and keepOtherTopicsPaths report a conflict, split. */
+function splitConflict(line: string): SharedConflict {
+  const at = line.lastIndexOf(' (');
+  return at < 0 || !line.endsWith(')') ? { path: line, kind: 'conflict' } : { path: line.slice(0, at), kind: line.slice(at + 2, -1) };
+}
+
+/**
+ * The topic's newest commit the hub dealt with before `regional`: a commit after the last merged one that was
+ * parked on its conflict branch (found walking back from the regional commit's parent, the topic log being a
+ * first-parent chain: normally no step at all, as the next seq follows the last merged one), else the last merged
+ * one. Read from the conflict branches, so it holds across restarts.
+ */
+async function lastDealtWith(hub: Repository, last: LastMerge | undefined, regional: RegionalCommit): Promise<CommitId | undefined> {
+  let id = (await hub.readCommit(regional.commit)).parents[0];
+  for (let seq = regional.seq - 1; id && seq > (last?.seq ?? 0) && id !== last?.source; seq--) {
+    if (await parkedConflict(hub, { ...regional, commit: id, seq })) return id;
+    id = (await hub.readCommit(id)).parents[0];
+  }
+  return last?.source;
 }
 
 /** What the other topics' last-merged versions hold at a path, in topic order; their trees are read once, when asked. */
@@ -260,7 +361,7 @@ function otherTopicsAt(hub: Repository, merges: () => Promise<ReadonlyMap<string
   let trees: Promise<{ topic: string; tree: TreeId }[]> | undefined;
   const load = async () => {
     const others = [...(await merges())].filter(([t]) => t !== topic).map(([t, last]) => ({ topic: t, last })).sort(byTopic);
-    return Promise.all(others.map(async (o) => ({ topic: o.topic, tree: (await hub.readCommit(o.last.source)).tree })));
+    return Promise.all(others.map(async (o) => ({ topic: o.topic, tree: await topicTree(hub, o.last) })));
   };
   return async (path) => {
     const out: TopicVersion[] = [];

@@ -1,5 +1,4 @@
 import {
-  CommitId,
   diffTrees,
   editPath,
   FileRef,
@@ -13,14 +12,14 @@ import {
   TreeId,
 } from '@tributary/core';
 import { CommitReader } from '@tributary/repository';
-import { LastMerge } from './merge-index';
+import { LastMerge, topicTree } from './merge-index';
 import { insertRegionalRecords, layRecordFile, leavesQuoteOpen, normaliseRecordFile, RecordBlock, recordBlock, TopicBlocks } from './record-append';
 
 const CACHE_LIMIT = 50_000;
 
 /**
  * The other topics' blocks of a shared record file on main (see TopicBlocks), measured on each topic's last-merged
- * version of the file. Blocks are cached by (regional commit, path), as a topic's block only changes when it is
+ * version of the file (its view, when the merge held paths back). Blocks are cached by (regional commit or view, path), as a topic's block only changes when it is
  * merged again: once a path's blocks are known, a merge reads only those of topics merged since (a path lookup and
  * the first and last chunk of their file each), plus an in-memory pass over every topic.
  */
@@ -39,7 +38,7 @@ export class SharedRecordLayout {
     let headerBefore = false;
     for (const [other, last] of merges) {
       if (other === topic) continue;
-      const block = await this.block(last.source, path);
+      const block = await this.block(last, path);
       if (other < topic) {
         before += block.size;
         headerBefore ||= block.header;
@@ -52,15 +51,15 @@ export class SharedRecordLayout {
 
   /** Whether a topic other than `topic` has a version of the file that holds a header or records. */
   async othersHold(merges: ReadonlyMap<string, LastMerge>, topic: string, path: string): Promise<boolean> {
-    for (const [other, last] of merges) if (other !== topic && (await this.block(last.source, path)).held) return true;
+    for (const [other, last] of merges) if (other !== topic && (await this.block(last, path)).held) return true;
     return false;
   }
 
-  private async block(source: CommitId, path: string): Promise<RecordBlock> {
-    const key = `${source}\0${path}`;
+  private async block(last: LastMerge, path: string): Promise<RecordBlock> {
+    const key = `${last.view ?? last.source}\0${path}`;
     let block = this.blocks.get(key);
     if (block === undefined) {
-      const entry = await lookupPath(this.src, (await this.commits.readCommit(source)).tree, path);
+      const entry = await lookupPath(this.src, await topicTree(this.commits, last), path);
       block = await recordBlock(this.src, path, entry?.kind === 'file' ? fileRef(entry) : undefined);
       if (this.blocks.size >= CACHE_LIMIT) this.blocks.clear();
       this.blocks.set(key, block);
