@@ -1,4 +1,4 @@
-import { CommitId, TreeId } from '@tributary/core';
+import { CommitId, TreeId, VIEW_TREE_ANNOTATION } from '@tributary/core';
 import { CommitReader } from '@tributary/repository';
 
 /** Annotations of a hub merge commit. */
@@ -13,7 +13,7 @@ export const HUB_LAYOUT = 'trib.layout';
  * (kept as the topic's previous version had them) because they conflict and the region has not changed them since
  * its commit parked on a conflict branch. Absent on most merges.
  */
-export const HUB_VIEW = 'trib.view';
+export const HUB_VIEW = VIEW_TREE_ANNOTATION;
 
 /** The newest merge of one topic on main: the regional commit merged, its sequence number and the merge commit. */
 export interface LastMerge {

@@ -46,6 +46,13 @@ export interface Commit {
   readonly annotations: Annotations;
 }
 
+/**
+ * The annotation whose value names a tree a commit depends on besides its own: a hub merge's view of a region
+ * (the region's tree with paths held back from a parked conflict). Reachability follows it as it follows `tree`, so
+ * gc keeps that tree and verify checks it.
+ */
+export const VIEW_TREE_ANNOTATION = 'trib.view';
+
 export interface Tag {
   readonly object: CommitId;
   readonly name: string;

@@ -6,6 +6,7 @@ import {
   decodeCommit,
   decodeTag,
   decodeTreeNode,
+  isObjectId,
   isTagBytes,
   isTribError,
   ObjectId,
@@ -14,6 +15,7 @@ import {
   TREE_INDEX_HEADER,
   TREE_PAGE_HEADER,
   TreeId,
+  VIEW_TREE_ANNOTATION,
 } from '@tributary/core';
 import { Repository } from '../repository';
 import { HEAD } from '../refs/ref-store';
@@ -192,6 +194,8 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
       }
       for (const p of c.parents) reach('commit', p as CommitId, '');
       reach('tree', c.tree, '');
+      const view = c.annotations[VIEW_TREE_ANNOTATION];
+      if (view !== undefined && isObjectId(view)) reach('tree', view as TreeId, '');
     });
   };
 

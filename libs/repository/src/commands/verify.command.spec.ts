@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ChunkId, CHUNK_LIST_HEADER, CommitId, encodeChunkList, sha256, UnavailableError, writeFileContent, writeTreeFromPaths } from '@tributary/core';
+import { ChunkId, CHUNK_LIST_HEADER, CommitId, encodeChunkList, sha256, UnavailableError, VIEW_TREE_ANNOTATION, writeFileContent, writeTreeFromPaths } from '@tributary/core';
 import { branchRef } from '../refs/ref-store';
 import { Repository } from '../repository';
 import { walkReachable } from './reachability';
@@ -140,6 +140,29 @@ describe('collectRepositoryGarbage while another working copy commits', () => {
     const r = await collectRepositoryGarbage(repo, { graceMs: 0 });
     expect(r.deferred).toBe(true);
     expect(repo.objects.isStored(orphan)).toBe(true);
+  });
+});
+
+describe('a view tree a commit names (a hub merge that held paths back)', () => {
+  it('is kept by gc and checked by verify, as the commit\'s own tree is', async () => {
+    const repo = await Repository.init(dir);
+    opened.push(repo);
+    const file = async (text: string) => ({ kind: 'file' as const, executable: false, ...(await writeFileContent(repo.objects, [Buffer.from(text)])) });
+    const tree = (await writeTreeFromPaths(repo.objects, [{ path: 'main.csv', entry: await file('a\n1\n') }])).id;
+    const held = await file('held back\n');
+    const view = (await writeTreeFromPaths(repo.objects, [{ path: 'hdr.csv', entry: held }])).id;
+    const commit = await repo.writeCommit({ tree, parents: [], author: 'Hub <h@example.org>', time: '2026-01-01T00:00:00.000Z', message: 'merge', annotations: { [VIEW_TREE_ANNOTATION]: view } });
+    await repo.refs.update(branchRef('main'), undefined, { commit });
+    const r = await collectRepositoryGarbage(repo, { graceMs: 0 });
+    expect(r.deferred).toBeFalsy();
+    await repo.objects.reload();
+    expect([repo.objects.isStored(view), repo.objects.isStored(held.id)]).toEqual([true, true]);
+    expect(await verifyRepository(repo)).toEqual({ objects: 5, damage: [] });
+
+    const gone = sha256(Buffer.from('a view never stored'));
+    const broken = await repo.writeCommit({ tree, parents: [commit], author: 'Hub <h@example.org>', time: '2026-01-01T00:00:01.000Z', message: 'merge', annotations: { [VIEW_TREE_ANNOTATION]: gone } });
+    await repo.refs.update(branchRef('main'), (await repo.refs.read(branchRef('main')))!.version, { commit: broken });
+    expect((await verifyRepository(repo)).damage.map((d) => d.id)).toEqual([gone]);
   });
 });
 
