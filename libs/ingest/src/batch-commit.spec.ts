@@ -87,6 +87,30 @@ describe('commitBatch, default layout', () => {
     expect(names).toHaveLength(2);
   });
 
+  it('keeps both batches of a long name that comes back the same day with other bytes, under a name that fits', async () => {
+    const name = `${'L'.repeat(246)}.csv`; // 250 bytes: the longest names, with the suffix, would pass 255
+    const first = await commitBatch(repo, await land(name, 'v\n1\n'), { region: 'r', now: NOW });
+    expect(first.path).toBe(`batches/2026-03-04/${name}`);
+    const second = await commitBatch(repo, await land(name, 'v\n2\n'), { region: 'r', now: NOW });
+    expect(second.duplicate).toBe(false);
+    const unique = path.posix.basename(second.path!);
+    expect(unique).toMatch(/^L+-[0-9a-f]{12}\.csv$/);
+    expect(Buffer.byteLength(unique)).toBe(255);
+    expect((await readPath(second.commit, second.path!))?.toString()).toBe('v\n2\n');
+    expect((await readPath(second.commit, first.path!))?.toString()).toBe('v\n1\n');
+    // Multi-byte characters are kept whole, and an extension too long to keep counts as stem.
+    const wide = `${'é'.repeat(124)}.jsonl`; // 254 bytes
+    await commitBatch(repo, await land(wide, '{"a":1}\n'), { region: 'r', now: NOW });
+    const third = await commitBatch(repo, await land(wide, '{"a":2}\n'), { region: 'r', now: NOW });
+    const wideUnique = path.posix.basename(third.path!);
+    expect(wideUnique).toMatch(/^é+-[0-9a-f]{12}\.jsonl$/);
+    expect(Buffer.byteLength(wideUnique)).toBeLessThanOrEqual(255);
+    const longExt = `a.${'x'.repeat(250)}`;
+    await commitBatch(repo, await land(longExt, '1\n'), { region: 'r', now: NOW });
+    const fourth = await commitBatch(repo, await land(longExt, '2\n'), { region: 'r', now: NOW });
+    expect(path.posix.basename(fourth.path!)).toMatch(new RegExp(`^a\\.x{240}-[0-9a-f]{12}$`));
+  });
+
   it('commits a batch once: the same bytes again return the first commit and change nothing', async () => {
     const first = await commitBatch(repo, await land('b1.csv', 'x\n1\n'), { region: 'r', now: NOW });
     await fs.rm(path.join(inbox, 'b1.csv'));

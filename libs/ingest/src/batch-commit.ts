@@ -58,7 +58,8 @@ export function appendTargetFormat(appendTo: string): RecordFormat {
  * head's tree with one path changed (editPath), so the cost follows the batch, not the dataset.
  *
  * - Default layout: the file's bytes become `batches/<UTC date>/<name>` (if that path already holds other bytes,
- *   `<stem>-<sha256 prefix><ext>` instead, so no batch ever replaces another).
+ *   `<stem>-<sha256 prefix><ext>` instead, so no batch ever replaces another; the stem shortened to keep the name
+ *   within 255 bytes: uniqueBatchName).
  * - `appendTo`: the batch's records are appended to that file with appendToFile (O(batch + one chunk)); a CSV
  *   batch's header is dropped after checking it equals the file's, and the file is created from the whole batch
  *   when absent or empty. One `\n` is inserted when the file lacks a final newline.
@@ -123,12 +124,31 @@ async function addBatchFile(
   const dir = `batches/${now.toISOString().slice(0, 10)}`;
   let target = `${dir}/${name}`;
   const existing = baseTree && (await lookupPath(db, baseTree, target));
-  if (existing && existing.id !== file.id) {
-    const ext = path.extname(name);
-    target = `${dir}/${name.slice(0, name.length - ext.length)}-${sha.slice(0, 12)}${ext}`;
-  }
+  if (existing && existing.id !== file.id) target = `${dir}/${uniqueBatchName(name, sha)}`;
   const tree = await editPath(db, db, baseTree, target, fileEntry(file));
   return { tree: tree.id, path: target };
+}
+
+/** The longest tree entry name, in UTF-8 bytes (validateEntryName's bound, a filesystem's usual one). */
+const MAX_NAME_BYTES = 255;
+
+/**
+ * `<stem>-<sha256 prefix><ext>`, for a batch whose name is taken that day by other bytes. The stem is shortened (at a
+ * character boundary) when the whole would pass MAX_NAME_BYTES, so a long name that fits as landed still fits with
+ * its suffix; the extension and the suffix are kept (an extension so long it leaves no stem counts as stem).
+ */
+export function uniqueBatchName(name: string, sha: string): string {
+  const suffix = `-${sha.slice(0, 12)}`;
+  let ext = path.extname(name);
+  if (Buffer.byteLength(ext, 'utf8') + suffix.length >= MAX_NAME_BYTES) ext = '';
+  let room = MAX_NAME_BYTES - suffix.length - Buffer.byteLength(ext, 'utf8');
+  let stem = '';
+  for (const ch of name.slice(0, name.length - ext.length)) {
+    room -= Buffer.byteLength(ch, 'utf8');
+    if (room < 0) break;
+    stem += ch;
+  }
+  return `${stem}${suffix}${ext}`;
 }
 
 async function appendBatch(
