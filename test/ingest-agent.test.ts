@@ -3,7 +3,7 @@
  * Redis at REDIS_URL: every batch is published exactly once, across kill -9 at the crash points between its commit
  * and its publish, its commit and its inbox move, and its commit and the HEAD move, and across a broker outage.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -26,8 +26,9 @@ class AppProcess {
   private readonly proc: ChildProcess;
   private waiters: { re: RegExp; resolve(l: string): void }[] = [];
 
-  constructor(script: string, env: Record<string, string>) {
-    this.proc = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(script: string, env: Record<string, string>, runner: readonly string[] = []) {
+    const [command, ...args] = [...runner, process.execPath, script];
+    this.proc = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d.toString();
@@ -70,7 +71,7 @@ afterEach(async () => {
   tmp.cleanup();
 });
 
-function agent(broker: string, env: Record<string, string> = {}): AppProcess {
+function agent(broker: string, env: Record<string, string> = {}, runner?: readonly string[]): AppProcess {
   const p = new AppProcess(AGENT, {
     TRIB_REGION: 'na-aws',
     TRIB_DATASET: 'heart',
@@ -80,7 +81,7 @@ function agent(broker: string, env: Record<string, string> = {}): AppProcess {
     TRIB_BROKER: broker,
     TRIB_AUTHOR: 'agent@test',
     ...env,
-  });
+  }, runner);
   running.push(p);
   return p;
 }
@@ -117,6 +118,23 @@ async function publishedBatches(client: SyncClient): Promise<string[]> {
 
 async function doneFiles(): Promise<string[]> {
   return (await fs.readdir(path.join(tmp.dir, 'inbox', '.done')).catch(() => [] as string[])).sort();
+}
+
+/**
+ * A runner for the agent under which file modes apply (as cli-faults' UNPRIVILEGED): none for a user who is not root;
+ * for root, `setpriv` dropping the two capabilities that let root past file modes. Undefined when it cannot run here.
+ */
+const UNPRIVILEGED: readonly string[] | undefined = (() => {
+  if (process.getuid?.() !== 0) return [];
+  const runner = ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'];
+  const r = spawnSync(runner[0], [...runner.slice(1), process.execPath, '--version'], { encoding: 'utf8' });
+  return r.status === 0 ? runner : undefined;
+})();
+
+/** The agent's /health, at the address its `listening on` line names. */
+async function health(a: AppProcess): Promise<Record<string, unknown>> {
+  const address = /listening on (\S+);/.exec(await a.waitFor(/listening on/))![1];
+  return (await (await fetch(`http://${address}/health`)).json()) as Record<string, unknown>;
 }
 
 describe('edge agent process', () => {
@@ -204,6 +222,33 @@ describe('edge agent process', () => {
       await waitUntil(async () => (await topicSeq(client)) === 3);
       expect(await publishedBatches(client)).toEqual(['b1.csv', 'b2.csv', 'b3.csv']);
     } finally {
+      client.close();
+      await broker.close();
+    }
+  });
+
+  (UNPRIVILEGED ? it : it.skip)('sends a batch it may not read to .failed in one log line and commits the rest (skipped without a runner held to file modes)', async () => {
+    const broker = await startTestBroker(path.join(tmp.dir, 'broker'));
+    const client = new SyncClient(broker.address);
+    try {
+      await land('secret.csv', 't,hr\n0,0\n', 1000);
+      await fs.chmod(path.join(tmp.dir, 'inbox', 'secret.csv'), 0o000);
+      await land('ok1.csv', 't,hr\n1,60\n', 1001);
+      const a = agent(broker.address, { TRIB_INBOX_SETTLE_MS: '0' }, UNPRIVILEGED);
+      await a.waitFor(/committed ok1\.csv/);
+      await waitUntil(async () => (await topicSeq(client)) === 1);
+      expect(await publishedBatches(client)).toEqual(['ok1.csv']);
+      expect(await fs.readdir(path.join(tmp.dir, 'inbox', '.failed'))).toEqual(['secret.csv']);
+      expect(await doneFiles()).toEqual(['ok1.csv']);
+      await land('ok2.csv', 't,hr\n2,61\n');
+      await a.waitFor(/committed ok2\.csv/);
+      const about = a.lines.filter((l) => l.includes('secret.csv'));
+      expect(about).toHaveLength(1);
+      expect(about[0]).toMatch(/ refused secret\.csv: cannot read batch secret\.csv: EACCES: permission denied .*; moved to .*\.failed\/secret\.csv$/);
+      expect(a.lines.filter((l) => / na-aws: ingest failed: /.test(l))).toEqual([]);
+      expect(await health(a)).toMatchObject({ committed: 2, failed: 1 });
+    } finally {
+      await fs.chmod(path.join(tmp.dir, 'inbox', '.failed', 'secret.csv'), 0o644).catch(() => undefined);
       client.close();
       await broker.close();
     }

@@ -1,5 +1,5 @@
 import { CommitId, describeError, isTribError, quotePath, sleep, TribError } from '@tributary/core';
-import { BacklogPublisher, DivergedEvent, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
+import { BacklogPublisher, CLAIMED_DIR, DivergedEvent, IngestEvent, InboxWatcher, ingestLanded, PublishSummary, TopicPublisher } from '@tributary/ingest';
 import { PackMaintenance, Repository } from '@tributary/repository';
 
 export interface EdgeAgentDeps {
@@ -156,6 +156,8 @@ export class EdgeAgent {
         `${shown(e.file.name)} changed while it was committed (${e.sizeThen} bytes when taken, ${e.sizeNow} after): ` +
           `${e.commit} may hold only part of it; the whole file is ${shown(e.movedTo)}, land what it lacks as a new batch`,
       );
+    } else if (e.kind === 'vanished') {
+      this.deps.log(`${shown(e.file.name)} was removed from ${shown(CLAIMED_DIR)} before it could be read; nothing was committed of it`);
     } else {
       this.counts.failed++;
       this.deps.log(`refused ${shown(e.file.name)}: ${e.error.message}; moved to ${shown(e.movedTo)}`);

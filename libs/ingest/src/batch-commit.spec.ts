@@ -195,6 +195,92 @@ describe('ingestLanded, with a writer reusing names', () => {
   });
 });
 
+describe('ingestLanded, with a batch it cannot read', () => {
+  /** The fs module itself (not an import's namespace copy), whose openSync batch-commit calls. */
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeFs = require('node:fs') as typeof import('node:fs');
+  /** Makes opening the batch files named in `codes` fail with that fs error, as the OS would. */
+  function failOpening(codes: Record<string, string>): jest.SpyInstance {
+    const real = nodeFs.openSync;
+    return jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: string, ...rest: unknown[]) => {
+      const code = codes[path.basename(String(file))];
+      if (code) throw Object.assign(new Error(`${code}: injected, open '${String(file)}'`), { code, syscall: 'open', path: String(file) });
+      return (real as (...a: unknown[]) => number)(file, ...rest);
+    }) as typeof nodeFs.openSync);
+  }
+
+  it('sends a batch unreadable for a reason of its own to .failed, naming it and why, and commits the others', async () => {
+    const spy = failOpening({ 'secret.csv': 'EACCES', 'folder.csv': 'EISDIR' });
+    try {
+      await land('secret.csv', 'k\n1\n');
+      await fs.utimes(path.join(inbox, 'secret.csv'), 1000, 1000);
+      await land('folder.csv', 'k\n2\n');
+      await fs.utimes(path.join(inbox, 'folder.csv'), 1001, 1001);
+      await land('ok1.csv', 'k\n3\n');
+      await fs.utimes(path.join(inbox, 'ok1.csv'), 1002, 1002);
+      const events: string[] = [];
+      const n = await ingestLanded(repo, new InboxWatcher(inbox, { settleMs: 0 }), { region: 'r' }, (e) =>
+        events.push(e.kind === 'failed' ? `failed ${e.file.name}: ${e.error.message} -> ${path.relative(inbox, e.movedTo)}` : `${e.kind} ${e.file.name}`),
+      );
+      expect(events).toEqual([
+        `failed secret.csv: cannot read batch secret.csv: EACCES: injected (give the agent's user read access, then land it again) -> ${path.join('.failed', 'secret.csv')}`,
+        `failed folder.csv: cannot read batch folder.csv: EISDIR: injected -> ${path.join('.failed', 'folder.csv')}`,
+        'committed ok1.csv',
+      ]);
+      expect(n).toBe(3);
+      expect((await fs.readdir(path.join(inbox, '.failed'))).sort()).toEqual(['folder.csv', 'secret.csv']);
+      expect(await fs.readdir(path.join(inbox, '.claimed'))).toEqual([]);
+      expect(await fs.readdir(path.join(inbox, '.done'))).toEqual(['ok1.csv']);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('passes over a claimed batch removed before it was read, telling the caller', async () => {
+    await land('gone.csv', 'k\n1\n');
+    await fs.utimes(path.join(inbox, 'gone.csv'), 1000, 1000);
+    await land('ok1.csv', 'k\n2\n');
+    await fs.utimes(path.join(inbox, 'ok1.csv'), 1001, 1001);
+    const watcher = new InboxWatcher(inbox, { settleMs: 0 });
+    const claim = watcher.claim.bind(watcher);
+    watcher.claim = async (f) => {
+      const claimed = await claim(f);
+      if (claimed?.name === 'gone.csv') await fs.rm(claimed.path);
+      return claimed;
+    };
+    const events: string[] = [];
+    await ingestLanded(repo, watcher, { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`));
+    expect(events).toEqual(['vanished gone.csv', 'committed ok1.csv']);
+  });
+
+  it('retries what is not the batch\'s fault (an I/O error reading it, the store refusing a write): the batch waits in .claimed', async () => {
+    await land('b1.csv', 'k\n1\n');
+    await fs.utimes(path.join(inbox, 'b1.csv'), 1000, 1000);
+    await land('b2.csv', 'k\n2\n');
+    await fs.utimes(path.join(inbox, 'b2.csv'), 1001, 1001);
+    const watcher = new InboxWatcher(inbox, { settleMs: 0 });
+    const events: string[] = [];
+    const spy = failOpening({ 'b1.csv': 'EIO' });
+    try {
+      await expect(ingestLanded(repo, watcher, { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`))).rejects.toThrow(/cannot read batch b1\.csv: EIO/);
+    } finally {
+      spy.mockRestore();
+    }
+    // The store's own permission problem is every batch's, not this one's.
+    const head = jest.spyOn(repo, 'advanceHead').mockRejectedValue(Object.assign(new Error("EACCES: permission denied, open '/store/refs/HEAD'"), { code: 'EACCES' }));
+    try {
+      await expect(ingestLanded(repo, watcher, { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`))).rejects.toThrow(/EACCES/);
+    } finally {
+      head.mockRestore();
+    }
+    expect(events).toEqual([]);
+    expect(await fs.readdir(path.join(inbox, '.claimed'))).toEqual(['b1.csv']);
+    expect(await fs.readdir(inbox)).not.toContain('.failed');
+    await ingestLanded(repo, watcher, { region: 'r' }, (e) => events.push(`${e.kind} ${e.file.name}`));
+    expect(events).toEqual(['committed b1.csv', 'committed b2.csv']);
+  });
+});
+
 describe('ingestLanded, with a writer writing in place', () => {
   it('claims nothing written to since it was listed, and commits it whole once it settles', async () => {
     await land('a.csv', 'x\n1\n');

@@ -70,7 +70,8 @@ export function appendTargetFormat(appendTo: string): RecordFormat {
  *   under the repository lock. A crash before the HEAD move leaves only unreferenced objects.
  *
  * Throws InvalidArgumentError for a name that cannot be a tree entry, a bad `appendTo`, or a CSV header that
- * differs from the file's; FailedPreconditionError if the file changed while it was read; fs errors as they come.
+ * differs from the file's; FailedPreconditionError if the file changed while it was read; BatchReadError if the batch
+ * file itself cannot be opened or read; the store's errors as they come.
  */
 export async function commitBatch(repo: Repository, batchFile: string, opts: CommitBatchOptions): Promise<BatchCommit> {
   const name = path.basename(batchFile);
@@ -211,16 +212,43 @@ function hashingReader(file: string): { bytes: AsyncIterable<Uint8Array>; digest
  * SYNC_IO_MAX_BYTES), a larger one a block at a time through the thread pool.
  */
 async function* readBlocks(file: string): AsyncGenerator<Buffer> {
-  const fd = openSync(file, 'r');
+  const fd = readingBatch(file, () => openSync(file, 'r'));
   try {
-    const blockBytes = fstatSync(fd).size <= SYNC_IO_MAX_BYTES ? SYNC_IO_MAX_BYTES : READ_BLOCK;
+    const blockBytes = readingBatch(file, () => fstatSync(fd).size) <= SYNC_IO_MAX_BYTES ? SYNC_IO_MAX_BYTES : READ_BLOCK;
     for (let position = 0; ; ) {
-      const block = await readAt(fd, position, blockBytes);
+      const block = await readAt(fd, position, blockBytes).catch((e: unknown) => {
+        throw new BatchReadError(file, e);
+      });
       if (block.length === 0) return;
       position += block.length;
       yield block;
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+function readingBatch<T>(file: string, op: () => T): T {
+  try {
+    return op();
+  } catch (e) {
+    throw new BatchReadError(file, e);
+  }
+}
+
+/**
+ * Opening, or reading, the batch file itself failed (as opposed to the store the commit goes to): `code` is the fs
+ * error's (EACCES, EISDIR, ENOENT for a file removed meanwhile, EIO...), and the message names the batch by its name,
+ * without the absolute path Node puts in. The caller decides which of these are the batch's own fault.
+ */
+export class BatchReadError extends Error {
+  readonly code: string | undefined;
+  readonly batch: string;
+  constructor(file: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message.split(', ')[0] : String(cause);
+    super(`cannot read batch ${quotePath(path.basename(file))}: ${why}`, { cause });
+    this.name = 'BatchReadError';
+    this.code = (cause as NodeJS.ErrnoException).code;
+    this.batch = file;
   }
 }
