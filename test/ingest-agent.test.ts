@@ -246,11 +246,35 @@ describe('edge agent process', () => {
       expect(about).toHaveLength(1);
       expect(about[0]).toMatch(/ refused secret\.csv: cannot read batch secret\.csv: EACCES: permission denied .*; moved to .*\.failed\/secret\.csv$/);
       expect(a.lines.filter((l) => / na-aws: ingest failed: /.test(l))).toEqual([]);
-      expect(await health(a)).toMatchObject({ committed: 2, failed: 1 });
+      expect(await health(a)).toMatchObject({ committed: 2, failed: 1, ingestError: null });
     } finally {
       await fs.chmod(path.join(tmp.dir, 'inbox', '.failed', 'secret.csv'), 0o644).catch(() => undefined);
       client.close();
       await broker.close();
     }
   });
+
+  it('shows in /health why nothing can be committed (its inbox gone), logs it once, and clears it when ingesting goes again', async () => {
+    const port = await freePort();
+    const a = agent(`127.0.0.1:${port}`, { TRIB_INBOX_SETTLE_MS: '0' });
+    await a.waitFor(/listening on/);
+    await land('b1.csv', 't,hr\n1,60\n');
+    await a.waitFor(/committed b1\.csv/);
+    expect((await health(a)).ingestError).toBeNull();
+    await fs.rm(path.join(tmp.dir, 'inbox'), { recursive: true });
+    await a.waitFor(/ingest failed: ENOENT/);
+    // Tried again and again (after 1 s, then 2 s...) meanwhile, without a log line each time.
+    await new Promise((r) => setTimeout(r, 3500));
+    const stuck = (await health(a)).ingestError as { message: string; permanent: boolean; since: string; failures: number };
+    expect(stuck).toMatchObject({ message: expect.stringMatching(/^ingest failed: ENOENT: no such file or directory, scandir '.*inbox'$/), permanent: false });
+    expect(stuck.failures).toBeGreaterThanOrEqual(3);
+    expect(a.lines.filter((l) => / na-aws: ingest failed: /.test(l))).toHaveLength(1);
+
+    await land('b2.csv', 't,hr\n2,61\n');
+    await a.waitFor(/committed b2\.csv/);
+    await a.waitFor(/ingesting again after \d+ failed tries since /);
+    const after = await health(a);
+    expect(after).toMatchObject({ committed: 2, ingestError: null });
+    expect(a.lines.filter((l) => / na-aws: ingest failed: /.test(l))).toHaveLength(1);
+  }, 30_000);
 });

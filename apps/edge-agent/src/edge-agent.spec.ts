@@ -157,6 +157,37 @@ describe('EdgeAgent', () => {
     expect(await fs.readdir(path.join(inbox, '.done'))).toHaveLength(batches);
   });
 
+  it('shows a failing ingest in status().ingestError, logs it once (not every try), backs off, and clears it once a round goes through', async () => {
+    const inbox = path.join(root, 'inbox');
+    await fs.mkdir(inbox);
+    const lines: string[] = [];
+    // A short backoff, so the test sees many tries.
+    const options = { repo, client: new InMemoryTopicLog(), region: 'na-aws', dataset: 'heart', inbox, settleMs: 0, appendTo: '', log: (l: string) => lines.push(l), ingestRetryMs: { min: 10, max: 40 } };
+    const agent = new EdgeAgent(options);
+    await agent.start();
+    try {
+      expect(agent.status().ingestError).toBeNull();
+      await fs.rm(inbox, { recursive: true });
+      await until(() => lines.some((l) => l.startsWith('ingest failed')));
+      await new Promise((r) => setTimeout(r, 1500));
+      // (Jest's fs errors come from another realm, so describeError shows them as `Error: ...`; a process does not.)
+      const failing = agent.status().ingestError as { message: string; permanent: boolean; since: string; failures: number } | undefined;
+      expect(failing).toMatchObject({ message: expect.stringMatching(/^ingest failed: (Error: )?ENOENT: no such file or directory, scandir '.*inbox'$/), permanent: false });
+      expect(Date.parse(failing!.since)).not.toBeNaN();
+      expect(failing!.failures).toBeGreaterThanOrEqual(10);
+      expect(lines.filter((l) => l.startsWith('ingest failed'))).toHaveLength(1);
+
+      await fs.mkdir(inbox);
+      await fs.writeFile(path.join(inbox, 'b1.csv'), 'k\n1\n');
+      await until(() => agent.status().committed === 1);
+      expect(agent.status().ingestError).toBeNull();
+      expect(lines.filter((l) => l.startsWith('ingesting again after '))).toHaveLength(1);
+      expect(lines.filter((l) => l.startsWith('ingest failed'))).toHaveLength(1);
+    } finally {
+      await agent.stop();
+    }
+  }, 15_000);
+
   it('stops at once during the pause after a failed ingest', async () => {
     const inbox = path.join(root, 'inbox');
     await fs.mkdir(inbox);

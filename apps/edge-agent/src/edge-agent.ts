@@ -15,9 +15,26 @@ export interface EdgeAgentDeps {
   /** Author of the agent's commits (TRIB_AUTHOR); empty: `edge-agent/<region>`. */
   readonly author?: string;
   readonly log: (line: string) => void;
+  /** The backoff between failed ingest rounds, doubling from `min` up to `max` (default 1 s to 30 s). */
+  readonly ingestRetryMs?: { readonly min: number; readonly max: number };
 }
 
-const RETRY_INGEST_MS = 1000;
+/** Why no batch can be committed: what /health shows as `ingestError`, until an ingest round goes through. */
+export interface IngestProblem {
+  /** One line: `ingest failed: <why>`. */
+  readonly message: string;
+  /** Always false: every such failure (a store away, the inbox gone, a full disk) is retried with backoff. */
+  readonly permanent: false;
+  /** When this problem (this message) was first seen, ISO 8601. */
+  readonly since: string;
+  /** Failed rounds in a row with this message. */
+  failures: number;
+  /** How long until the next try, in ms. */
+  retryInMs: number;
+}
+
+const RETRY_INGEST_MIN_MS = 1000;
+const RETRY_INGEST_MAX_MS = 30_000;
 /**
  * With a settle time, the inbox is looked at no more often than this many times per settle time: a writer writing a
  * batch in place makes an inbox change of every write (hundreds a second), and each look lists and stats the inbox.
@@ -44,6 +61,10 @@ export class EdgeAgent {
   private readonly stopping = new AbortController();
   private readonly counts = { committed: 0, duplicates: 0, failed: 0, published: 0 };
   private lastCommit: CommitId | undefined;
+  /** Why the last ingest round failed, until one goes through. */
+  private ingestProblem: IngestProblem | undefined;
+  /** Failed rounds in a row, whatever their messages (they set the backoff). */
+  private ingestFailures = 0;
 
   constructor(private readonly deps: EdgeAgentDeps) {
     this.topic = `datasets/${deps.dataset}/${deps.region}`;
@@ -106,6 +127,7 @@ export class EdgeAgent {
       lastPublished: this.publisher.lastPublished ?? null,
       ...this.counts,
       error: this.publisher.problem ?? null,
+      ingestError: this.ingestProblem ? { ...this.ingestProblem } : null,
     };
   }
 
@@ -132,14 +154,48 @@ export class EdgeAgent {
           (e) => this.onIngest(e),
         );
         if (n > 0) this.publisher.kick();
+        this.ingestRecovered();
       } catch (e) {
-        this.deps.log(`ingest failed: ${describeError(e)}; retrying in ${RETRY_INGEST_MS} ms`);
-        await sleep(RETRY_INGEST_MS, this.stopping.signal);
+        const wait = this.ingestFailed(e);
+        await sleep(wait, this.stopping.signal);
         this.pending = true;
       }
       // Changes meanwhile set `pending` again, and the loop (still running, so no new one starts) looks once for all.
       if (this.deps.settleMs > 0) await sleep(this.deps.settleMs / LOOKS_PER_SETTLE, this.stopping.signal);
     }
+  }
+
+  /**
+   * Notes a failed ingest round (a store unreachable, the inbox gone, a disk full: what fails every batch, so the
+   * round is tried again whole) and returns how long to wait before the next: doubling from the minimum to the
+   * maximum. Logged once per distinct message, not once per try; /health shows it as `ingestError` meanwhile.
+   */
+  private ingestFailed(e: unknown): number {
+    const min = this.deps.ingestRetryMs?.min ?? RETRY_INGEST_MIN_MS;
+    const max = this.deps.ingestRetryMs?.max ?? RETRY_INGEST_MAX_MS;
+    const wait = Math.min(max, min * 2 ** Math.min(this.ingestFailures, 30));
+    this.ingestFailures++;
+    const message = `ingest failed: ${describeError(e)}`;
+    if (this.ingestProblem?.message === message) {
+      this.ingestProblem.failures++;
+      this.ingestProblem.retryInMs = wait;
+    } else {
+      this.ingestProblem = { message, permanent: false, since: new Date().toISOString(), failures: 1, retryInMs: wait };
+      this.deps.log(
+        `${message}; no batch is committed until it clears: retrying with backoff (${wait} ms now, at most ${max} ms), ` +
+          `logged again only if the failure changes or clears (/health: ingestError)`,
+      );
+    }
+    return wait;
+  }
+
+  /** An ingest round went through: a failure logged before is over, and says so once. */
+  private ingestRecovered(): void {
+    const problem = this.ingestProblem;
+    this.ingestFailures = 0;
+    if (!problem) return;
+    this.ingestProblem = undefined;
+    this.deps.log(`ingesting again after ${problem.failures} failed tr${problem.failures === 1 ? 'y' : 'ies'} since ${problem.since} (${problem.message})`);
   }
 
   private onIngest(e: IngestEvent): void {
