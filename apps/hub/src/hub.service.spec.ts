@@ -77,6 +77,36 @@ describe('HubService', () => {
     expect(hub.status()).toMatchObject({ topics: { 'datasets/heart/na-aws': { lastSeq: 2, merged: 2 } } });
   });
 
+  it('shows after a restart what main and the conflict branches hold of each topic, before any entry comes', async () => {
+    const feeds = new FakeFeeds();
+    const a1 = await regional(undefined, 'h\n1\n');
+    const a2 = await regional(a1, 'h\n1\n2\n');
+    const b1 = await regional(undefined, 'h\n9\n');
+    feeds.entries.set('datasets/heart/na-aws', [{ seq: 1, commit: a1 }, { seq: 2, commit: a2 }]);
+    feeds.entries.set('datasets/heart/eu-azure', [{ seq: 1, commit: b1 }]);
+    const topics = [...feeds.entries.keys()];
+    const first = new HubService({ repo, client: feeds, topics, name: 'hub', layout: 'graft', log: () => undefined });
+    first.start();
+    await until(() => feeds.cursors.get('datasets/heart/na-aws') === 2 && feeds.cursors.get('datasets/heart/eu-azure') === 1);
+    await first.stop();
+    // Two entries parked since (the graft layout never parks one: the branches are made here as the shared one would).
+    for (const seq of [10, 4]) await repo.refs.update(branchRef(`conflicts/na-aws/${seq}`), undefined, { commit: a2 });
+
+    const lines: string[] = [];
+    const again = new HubService({ repo, client: new FakeFeeds(), topics, name: 'hub', layout: 'graft', log: (l) => lines.push(l) });
+    again.start();
+    const recalled = () => Object.values(again.status().topics as Record<string, { lastSeq: number }>).every((t) => t.lastSeq > 0);
+    await until(recalled);
+    await again.stop();
+    expect(again.status()).toMatchObject({
+      topics: {
+        'datasets/heart/na-aws': { lastSeq: 10, merged: 0, conflicts: ['conflicts/na-aws/4', 'conflicts/na-aws/10'] },
+        'datasets/heart/eu-azure': { lastSeq: 1, merged: 0, conflicts: [] },
+      },
+    });
+    expect(lines).toEqual([]);
+  });
+
   it('stops at once, without waiting out the pause before it would subscribe again', async () => {
     // Fake timers that are never advanced: a stop that waits for any timer never returns.
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });

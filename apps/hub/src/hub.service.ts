@@ -1,6 +1,6 @@
 import { CommitId, describeError, sleep } from '@tributary/core';
-import { HubLayout, mergeRegionalCommit } from '@tributary/hub';
-import { crashPoint, PackMaintenance, Repository } from '@tributary/repository';
+import { HubLayout, HubMergeIndex, mergeRegionalCommit } from '@tributary/hub';
+import { BRANCH_PREFIX, branchRef, crashPoint, PackMaintenance, Repository } from '@tributary/repository';
 import { regionOf } from './hub-config';
 
 /** What the hub needs from a sync client (SyncClient from @tributary/sync fits). */
@@ -70,7 +70,32 @@ export class HubService {
   }
 
   start(): void {
-    for (const t of this.deps.topics) this.runs.push(this.follow(t));
+    for (const t of this.deps.topics) this.runs.push(this.recall(t).then(() => this.follow(t)));
+  }
+
+  /**
+   * What main and the conflict branches hold of `topic` from before this process started, so /health tells the truth
+   * after a restart: `lastSeq`, the newest seq merged or parked, and `conflicts`, the branches still parked. Reads
+   * main's first-parent chain back to the topic's last merge (as its next merge does anyway) and lists the region's
+   * conflict branches. A store that does not answer leaves the state to fill in as entries come.
+   */
+  private async recall(topic: string): Promise<void> {
+    const { repo } = this.deps;
+    const state = this.topics.get(topic)!;
+    try {
+      const main = (await repo.refs.resolve(branchRef('main'))).commit;
+      const last = await new HubMergeIndex().lastMerge(repo, main, topic);
+      const prefix = `${branchRef(`conflicts/${regionOf(topic)}`)}/`;
+      const seqOf = (branch: string) => Number(branch.slice(branch.lastIndexOf('/') + 1));
+      const parked = (await repo.refs.list(prefix))
+        .map((r) => r.name.slice(BRANCH_PREFIX.length))
+        .filter((b) => Number.isSafeInteger(seqOf(b)))
+        .sort((a, b) => seqOf(a) - seqOf(b));
+      state.lastSeq = Math.max(state.lastSeq, last?.seq ?? 0, ...parked.map(seqOf));
+      for (const b of parked) if (!state.conflicts.includes(b)) state.conflicts.push(b);
+    } catch (e) {
+      this.deps.log(`could not read what main holds of ${topic} yet (${describeError(e)}); /health fills in as entries come`);
+    }
   }
 
   async stop(): Promise<void> {
