@@ -145,8 +145,10 @@ describe('InboxWatcher', () => {
     expect(await w.landed()).toEqual([]);
     expect(await w.landed()).toEqual([]);
     expect(told).toEqual(['soon.csv: empty: it is taken once it holds data']);
+    expect(w.settling).toEqual(['soon.csv']); // waiting, as /health counts it
     await fs.writeFile(path.join(inbox, 'soon.csv'), 'x\n');
     expect((await w.landed()).map((f) => f.name)).toEqual(['soon.csv']);
+    expect(w.settling).toEqual([]);
   });
 
   it('tells whether a listed file is still as listed, for the check just before it is claimed', async () => {

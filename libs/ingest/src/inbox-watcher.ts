@@ -76,11 +76,17 @@ export class InboxWatcher {
     this.stillChangingMs = options.stillChangingMs ?? STILL_CHANGING_MS;
   }
 
-  /** Names of the files in the inbox the last look left waiting until they have gone unmodified for `settleMs`. */
+  /** Empty files the last look of the inbox found: each waits for its data. */
+  private empty: string[] = [];
+
+  /**
+   * Names of the files in the inbox the last look left waiting: until they have gone unmodified for `settleMs`, or,
+   * for an empty one, until it holds data.
+   */
   get settling(): string[] {
     const names: string[] = [];
     for (const [name, look] of this.looks) if (!look.settled) names.push(name);
-    return names;
+    return [...names, ...this.empty];
   }
 
   /** Creates the inbox (and parents) if absent. Throws InvalidArgumentError, naming it, if it cannot be a folder. */
@@ -166,6 +172,7 @@ export class InboxWatcher {
 
   private async filesIn(dir: string, claimed: boolean): Promise<LandedFile[]> {
     const out: LandedFile[] = [];
+    const empty: string[] = [];
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
       if (claimed && e.code === 'ENOENT') return [];
       throw e;
@@ -180,11 +187,14 @@ export class InboxWatcher {
       }
       const st = await fs.stat(p).catch(() => undefined);
       // An empty file is a writer that has not written yet (or a batch of nothing): it is taken once it has bytes.
-      if (st?.isFile() && st.size === 0 && !claimed) this.skip(d.name, 'empty: it is taken once it holds data');
-      else if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs, size: st.size, ...(claimed && { claimed }) });
+      if (st?.isFile() && st.size === 0 && !claimed) {
+        this.skip(d.name, 'empty: it is taken once it holds data');
+        empty.push(d.name);
+      } else if (st?.isFile()) out.push({ path: p, name: d.name, mtimeMs: st.mtimeMs, size: st.size, ...(claimed && { claimed }) });
       // Node reads a name that is not UTF-8 with U+FFFD in it, under which no file can be found.
       else if (!st && d.name.includes('\ufffd')) this.skip(d.name, 'its name is not valid UTF-8; rename it');
     }
+    if (!claimed) this.empty = empty;
     return out.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
