@@ -351,10 +351,11 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     mkdirSync(closed);
     chmodSync(closed, 0o555);
     const env = { TRIB_STORE: path.join(t.dir, 'store'), TRIB_BROKER: '127.0.0.1:1', TRIB_TOPICS: 'datasets/x/na', TRIB_REGION: 'na', TRIB_DATASET: 'x', TRIB_INBOX: path.join(t.dir, 'inbox') };
-    const run = (app: string, home: string) => {
+    const runApp = (app: string, appEnv: NodeJS.ProcessEnv) => {
       const [command, ...args] = [...UNPRIVILEGED!, process.execPath, path.join(ROOT, `apps/${app}/dist/main.js`)];
-      return spawnSync(command, args, { env: { ...process.env, ...env, TRIB_HOME: home }, encoding: 'utf8', timeout: 30_000 });
+      return spawnSync(command, args, { env: { ...process.env, ...appEnv }, encoding: 'utf8', timeout: 30_000 });
     };
+    const run = (app: string, home: string) => runApp(app, { ...env, TRIB_HOME: home });
     try {
       for (const app of ['edge-agent', 'hub']) {
         const inside = run(app, closed);
@@ -367,8 +368,7 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
         expect([app, below.status, below.stderr.trim()]).toEqual([app, 2, `${app}: TRIB_HOME: cannot create ${path.join(closed, 'home')}: EACCES`]);
       }
       // The broker's store is its one folder: one it may not write is named as TRIB_STORE.
-      const [command, ...args] = [...UNPRIVILEGED!, process.execPath, path.join(ROOT, 'apps/broker/dist/main.js')];
-      const broker = spawnSync(command, args, { env: { ...process.env, TRIB_STORE: closed, TRIB_LISTEN: '127.0.0.1:0' }, encoding: 'utf8', timeout: 30_000 });
+      const broker = runApp('broker', { TRIB_STORE: closed, TRIB_LISTEN: '127.0.0.1:0' });
       expect(broker.stderr.trim()).toMatch(new RegExp(`^broker: TRIB_STORE: cannot write \\S+ in ${pathToFileURL(closed).href.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: permission denied`));
       expect(broker.stderr.trim().split('\n')).toHaveLength(1);
     } finally {

@@ -3,7 +3,7 @@
  * Redis at REDIS_URL: every batch is published exactly once, across kill -9 at the crash points between its commit
  * and its publish, its commit and its inbox move, and its commit and the HEAD move, and across a broker outage.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,7 +13,7 @@ import { LocalStore } from '@tributary/storage';
 import { startBroker, SyncClient } from '@tributary/sync';
 import { freePort } from '../libs/sync/src/testing/private-redis';
 import { REDIS_URL, startTestBroker, tempDir } from '../libs/sync/src/testing/sync-harness';
-import { ROOT } from './support/trib';
+import { ROOT, UNPRIVILEGED } from './support/trib';
 import { waitUntil } from './support/wait';
 
 const AGENT = path.join(ROOT, 'apps/edge-agent/dist/main.js');
@@ -119,17 +119,6 @@ async function publishedBatches(client: SyncClient): Promise<string[]> {
 async function doneFiles(): Promise<string[]> {
   return (await fs.readdir(path.join(tmp.dir, 'inbox', '.done')).catch(() => [] as string[])).sort();
 }
-
-/**
- * A runner for the agent under which file modes apply (as cli-faults' UNPRIVILEGED): none for a user who is not root;
- * for root, `setpriv` dropping the two capabilities that let root past file modes. Undefined when it cannot run here.
- */
-const UNPRIVILEGED: readonly string[] | undefined = (() => {
-  if (process.getuid?.() !== 0) return [];
-  const runner = ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'];
-  const r = spawnSync(runner[0], [...runner.slice(1), process.execPath, '--version'], { encoding: 'utf8' });
-  return r.status === 0 ? runner : undefined;
-})();
 
 /** The agent's /health, at the address its `listening on` line names. */
 async function health(a: AppProcess): Promise<Record<string, unknown>> {

@@ -51,13 +51,19 @@ describe('HubService', () => {
     return repo.writeCommit({ tree: tree.id, parents: parent ? [parent] : [], author: 'a', time: new Date().toISOString(), message: 'b', annotations: {} });
   }
 
-  it('merges every topic, retries a failing one without stopping the others, and logs each merge', async () => {
+  /** Two topics' feeds: na-aws with seqs 1 and 2 (a1, then a2 on it), eu-azure with seq 1. */
+  async function twoTopics() {
     const feeds = new FakeFeeds();
     const a1 = await regional(undefined, 'h\n1\n');
     const a2 = await regional(a1, 'h\n1\n2\n');
     const b1 = await regional(undefined, 'h\n9\n');
     feeds.entries.set('datasets/heart/na-aws', [{ seq: 1, commit: a1 }, { seq: 2, commit: a2 }]);
     feeds.entries.set('datasets/heart/eu-azure', [{ seq: 1, commit: b1 }]);
+    return { feeds, a2 };
+  }
+
+  it('merges every topic, retries a failing one without stopping the others, and logs each merge', async () => {
+    const { feeds } = await twoTopics();
     feeds.failuresLeft.set('datasets/heart/eu-azure', 2);
     const lines: string[] = [];
     const hub = new HubService({ repo, client: feeds, topics: [...feeds.entries.keys()], name: 'hub', layout: 'graft', log: (l) => lines.push(l) });
@@ -78,12 +84,7 @@ describe('HubService', () => {
   });
 
   it('shows after a restart what main and the conflict branches hold of each topic, before any entry comes', async () => {
-    const feeds = new FakeFeeds();
-    const a1 = await regional(undefined, 'h\n1\n');
-    const a2 = await regional(a1, 'h\n1\n2\n');
-    const b1 = await regional(undefined, 'h\n9\n');
-    feeds.entries.set('datasets/heart/na-aws', [{ seq: 1, commit: a1 }, { seq: 2, commit: a2 }]);
-    feeds.entries.set('datasets/heart/eu-azure', [{ seq: 1, commit: b1 }]);
+    const { feeds, a2 } = await twoTopics();
     const topics = [...feeds.entries.keys()];
     const first = new HubService({ repo, client: feeds, topics, name: 'hub', layout: 'graft', log: () => undefined });
     first.start();

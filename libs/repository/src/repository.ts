@@ -105,7 +105,9 @@ export class Repository implements CommitReader {
       const notDir = e.code === 'EEXIST' || e.code === 'ENOTDIR';
       if (notDir) throw new FailedPreconditionError(`${quotePath(workdir)} is not a directory`);
       if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EROFS') {
-        throw new FailedPreconditionError(`cannot create ${quotePath(workdir)}: ${e.code === 'ENOENT' ? 'its parent takes no new folders' : e.code}`);
+        throw new FailedPreconditionError(`cannot create ${quotePath(workdir)}: ${e.code === 'ENOENT' ? 'its parent takes no new folders' : e.code}`, {
+          path: workdir,
+        });
       }
       throw e;
     });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isTribError, NotFoundError, quotePath, REPOSITORY_CONFIG_FILE, TribError } from '@tributary/core';
+import { FailedPreconditionError, InvalidArgumentError, isTribError, NotFoundError, REPOSITORY_CONFIG_FILE, TribError } from '@tributary/core';
 import { Repository, TRIB_DIR } from '@tributary/repository';
 import { openStore, parseStoreUrl } from '@tributary/storage';
 
@@ -65,8 +65,8 @@ export async function openStoreRepository(storeUrl: string, opts: { home?: strin
  */
 function namingHome(e: unknown, home: string): unknown {
   if (isTribError(e)) {
-    // Repository.init's own refusal to make the folder; a store under the home names its URL, not this.
-    return e.message.startsWith(`cannot create ${quotePath(home)}:`) ? new TribError(e.code, `TRIB_HOME: ${e.message}`, e.details, { cause: e }) : e;
+    // Repository.init's own refusal to make the folder (it names the path); a store under the home names its URL.
+    return e.details.path === home ? new TribError(e.code, `TRIB_HOME: ${e.message}`, e.details, { cause: e }) : e;
   }
   const err = e as NodeJS.ErrnoException;
   const where = typeof err?.path === 'string' ? path.resolve(err.path) : '';

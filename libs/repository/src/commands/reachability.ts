@@ -120,11 +120,16 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
     }
   };
 
+  let reloaded = false;
   const chunks = async (batch: readonly Waiting[]): Promise<void> => {
     // A chunk in no pack loaded may be in one another writer finished after this database listed the packs: its
     // packs go up side by side and a small one, holding the commit, can finish before a large one of its chunks.
-    // So the packs are listed again before anything counts as missing.
-    if (batch.some((w) => !db.isStored(w.id))) await db.reload();
+    // So the packs are listed again before anything counts as missing: once, since every pack the roots need was
+    // there when the refs were read, before the walk.
+    if (!reloaded && batch.some((w) => !db.isStored(w.id))) {
+      reloaded = true;
+      await db.reload();
+    }
     if (!opts.readData) {
       for (const w of batch) if (!db.isStored(w.id)) harm(w.id, 'chunk', w.where, new Error('missing'));
       return;
