@@ -430,6 +430,18 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(read('beats.csv')).toBe('idx,R\n0,77\n1,370\n2,662\n3,946\n4,1230\n');
   });
 
+  it('takes rows both branches appended in another order once: two batches taken the other way round', () => {
+    ok(repo, ['branch', 'b']);
+    ok(repo, ['switch', 'b']);
+    write('beats.csv', 'idx,R\n0,77\n1,370\n3,946\n2,662\n');
+    ok(repo, ['commit', '-m', 'b: batch 3, then batch 2']);
+    ok(repo, ['switch', 'main']);
+    write('beats.csv', 'idx,R\n0,77\n1,370\n2,662\n3,946\n4,1230\n');
+    ok(repo, ['commit', '-m', 'main: batch 2, batch 3, then 4']);
+    expect(JSON.parse(ok(repo, ['merge', 'b', '--json']).stdout)).toMatchObject({ result: 'merge', conflicts: [] });
+    expect(read('beats.csv')).toBe('idx,R\n0,77\n1,370\n2,662\n3,946\n4,1230\n');
+  });
+
   it("follows a file one branch moved: the other branch's new rows land at its new path", () => {
     ok(repo, ['branch', 'b']);
     ok(repo, ['switch', 'b']);

@@ -110,6 +110,24 @@ describe('rowUnionMerge', () => {
     expect(await union('t.jsonl', '{}\n', `{}\n${long}\n1\n`, `{}\n${long}\n2\n`)).toBe(`{}\n${long}\n1\n2\n`);
   });
 
+  it('takes records both sides appended once in whatever order each took them, one for one', async () => {
+    // The same two batches, taken in the other order: nothing doubled, and ours as it is.
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2\n3\n', 'h\n1\n3\n2\n')).toBe('h\n1\n2\n3\n');
+    // A batch both took, after other records on one side: theirs' own records follow ours, in their order.
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2\n3\n4\n', 'h\n1\n6\n3\n5\n2\n')).toBe('h\n1\n2\n3\n4\n6\n5\n');
+    // All of ours' records among theirs: theirs as it is.
+    expect(await union('t.jsonl', '{}\n', '{}\n{"a":1}\n', '{}\n{"b":2}\n{"a":1}')).toBe('{}\n{"b":2}\n{"a":1}');
+    // One for one: a record one side took twice and the other once is there twice.
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2\n2\n', 'h\n1\n3\n2\n')).toBe('h\n1\n2\n2\n3\n');
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n4\n2\n', 'h\n1\n2\n2\n')).toBe('h\n1\n4\n2\n2\n');
+    // A record's line ending is not its content; a newline inside quotes is, and a long record is matched whole.
+    expect(await union('t.csv', 'h\n1\n', 'h\n1\n2\n3', 'h\n1\n3\r\n2\r\n')).toBe('h\n1\n2\n3');
+    expect(await union('t.csv', 'h\n', 'h\n"a\nb"\n"c"\n', 'h\n"c"\n"a\nB"\n')).toBe('h\n"a\nb"\n"c"\n"a\nB"\n');
+    const long = 'y'.repeat(150_000);
+    expect(await union('t.jsonl', '{}\n', `{}\n${long}1\n${long}2\n`, `{}\n${long}2\n${long}1\n`)).toBe(`{}\n${long}1\n${long}2\n`);
+    expect(await union('t.jsonl', '{}\n', `{}\n${long}1\n`, `{}\n${long}2\n`)).toBe(`{}\n${long}1\n${long}2\n`);
+  });
+
   it('returns a side unchanged, writing nothing, when the other side did not change or both agree', async () => {
     const base = await file('h\n1\n');
     const ours = await file('h\n1\n2\n');
@@ -124,8 +142,8 @@ describe('rowUnionMerge', () => {
   });
 });
 
-// Model: each file is a list of records; a side appends records; the union is base ++ ours' ++ theirs', where the
-// records both sides appended alike at the start of their appended parts count once (sharedModel).
+// Model: each file is a list of records; a side appends records; the union is base ++ ours' ++ theirs', where each
+// of theirs' records alike one of ours' (matched one for one, in any order) counts once (ownModel).
 const field = fc.oneof(
   fc.stringMatching(/^[a-z0-9 ]{0,5}$/),
   fc.array(fc.constantFrom('a', ',', '""', '\n', '\r\n'), { maxLength: 5 }).map((p) => `"${p.join('')}"`),
@@ -133,29 +151,22 @@ const field = fc.oneof(
 const record = fc.array(field, { minLength: 1, maxLength: 3 }).map((f) => f.join(','));
 const appendedRecords = fc.array(record.filter((r) => r !== ''), { minLength: 1, maxLength: 5 });
 
-/**
- * The model of how many bytes of whole records two appended parts (each from its first record) share: as far as
- * they agree, back to the last newline outside quotes, or all of a side that ended where the other ends a record.
- */
-function sharedModel(a: string, b: string, format: RecordFormat): number {
-  let quotes = 0;
-  let end = 0;
-  let i = 0;
-  for (; i < a.length && i < b.length && a[i] === b[i]; i++) {
-    if (format === 'csv' && a[i] === '"') quotes++;
-    else if (a[i] === '\n' && quotes % 2 === 0) end = i + 1;
-  }
-  if (i === a.length || i === b.length) {
-    const rest = i === a.length ? b.slice(i) : a.slice(i);
-    if (quotes % 2 === 0 && (rest === '' || rest.startsWith('\n') || rest.startsWith('\r\n'))) return i;
-  }
-  return end;
+/** The model of which of theirs' records are their own: the indices of those left when each of ours takes one alike. */
+function ownModel(ours: string[], theirs: string[]): { own: number[]; oursAllMatched: boolean } {
+  const left = [...ours];
+  const own: number[] = [];
+  theirs.forEach((r, i) => {
+    const at = left.indexOf(r);
+    if (at < 0) own.push(i);
+    else left.splice(at, 1);
+  });
+  return { own, oursAllMatched: left.length === 0 };
 }
 
 const filler = Array.from({ length: 20_000 }, (_, i) => `r${i},${(i * 7919) % 1000003},${'y'.repeat(10 + (i % 31))}`);
 
 describe('rowUnionMerge properties', () => {
-  it('the union of two appends is base + our appended bytes + their appended bytes', async () => {
+  it('the union of two appends is base + our appended bytes + their own appended records', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -164,47 +175,53 @@ describe('rowUnionMerge properties', () => {
           base: fc.array(record.filter((r) => r !== ''), { minLength: 1, maxLength: 6 }),
           baseNewline: fc.boolean(),
           alike: fc.array(record.filter((r) => r !== ''), { maxLength: 3 }),
+          theirsAlikeFirst: fc.boolean(),
+          theirsAlikeTurn: fc.nat(),
           ours: appendedRecords,
           oursNewline: fc.boolean(),
           theirs: appendedRecords,
           theirsNewline: fc.boolean(),
           crlf: fc.boolean(),
         }),
-        async ({ format, big, base, baseNewline, alike, ours: oursOwn, oursNewline, theirs: theirsOwn, theirsNewline, crlf }) => {
-          // Both sides may start with the same records (a batch both took), then go on with their own.
-          const ours = [...alike, ...oursOwn];
-          const theirs = [...alike, ...theirsOwn];
+        async (c) => {
+          const { format, big, base, baseNewline, alike, oursNewline, theirsNewline, crlf } = c;
+          // Both sides may hold the same records (a batch both took): ours first, theirs first or last, in another
+          // order (turned round by theirsAlikeTurn).
+          const turn = alike.length === 0 ? 0 : c.theirsAlikeTurn % alike.length;
+          const theirsAlike = [...alike.slice(turn), ...alike.slice(0, turn)];
           const clean = (rs: string[]) => (format === 'jsonl' ? rs.map((r) => r.replace(/[\r\n]/g, '') || '{}') : rs);
+          const ours = clean([...alike, ...c.ours]);
+          const theirs = clean(c.theirsAlikeFirst ? [...theirsAlike, ...c.theirs] : [...c.theirs, ...theirsAlike]);
           const nl = crlf ? '\r\n' : '\n';
           const baseRecords = [...clean(base), ...(big ? filler : [])];
           const baseText = baseRecords.join(nl) + (baseNewline ? nl : '');
           // A side's appended bytes: the newline that ends base's last record if base lacks one, then its records.
-          const appended = (rs: string[], end: boolean) =>
-            (baseNewline ? '' : nl) + clean(rs).join(nl) + (end ? nl : '');
+          const appended = (rs: string[], end: boolean) => (baseNewline ? '' : nl) + rs.join(nl) + (end ? nl : '');
           const oursAppended = appended(ours, oursNewline);
           const theirsAppended = appended(theirs, theirsNewline);
           const merged = await union(`p.${format}`, baseText, baseText + oursAppended, baseText + theirsAppended);
-          // Their leading newline is dropped when ours already ended base's last record; so are the records both
-          // appended alike, taken once as any three-way merge takes a change made on both sides; one line ending,
+          // Their leading newline is dropped when ours already ended base's last record; so are the records ours
+          // appended as well, taken once as any three-way merge takes a change made on both sides; one line ending,
           // the file's own, joins an open end.
-          const lead = baseNewline ? 0 : nl.length;
-          const oursRecords = oursAppended.slice(lead);
-          const theirsRecords = theirsAppended.slice(lead);
-          const shared = sharedModel(oursRecords, theirsRecords, format);
+          const { own, oursAllMatched } = ownModel(ours, theirs);
+          const withEnd = (i: number) => theirs[i] + (i < theirs.length - 1 || theirsNewline ? nl : '');
           const expected =
-            shared >= theirsRecords.length ? baseText + oursAppended
-            : shared >= oursRecords.length ? baseText + theirsAppended
-            : baseText + oursAppended + (oursNewline ? '' : nl) + theirsRecords.slice(shared);
+            own.length === 0 ? baseText + oursAppended
+            : oursAllMatched ? baseText + theirsAppended
+            : baseText + oursAppended + (oursNewline ? '' : nl) + own.map(withEnd).join('');
           expect(merged).toBe(expected);
-          // The records, as a reader sees them: base's, then ours', then theirs' but those shared, nothing fused or lost.
+          // The records, as a reader sees them: base's, then ours', then theirs' own, nothing fused or lost.
           const records = (text: string) => {
             const splitter = new RecordSplitter(format);
             return [...splitter.push(Buffer.from(text)), ...splitter.finish()].map((b) => b.toString());
           };
-          const sharedCount = records(theirsRecords.slice(0, shared)).length;
-          const kept = shared >= oursRecords.length ? clean(theirs) : [...clean(ours), ...clean(theirs).slice(sharedCount)];
+          const kept = oursAllMatched && own.length > 0 ? theirs : [...ours, ...own.map((i) => theirs[i])];
           expect(records(merged!)).toEqual([...baseRecords, ...kept]);
-          expect(sharedCount).toBeGreaterThanOrEqual(clean(alike).length);
+          // Every record of the batch both took is there once for each time a side took it.
+          for (const r of clean(alike)) {
+            const times = (rs: string[]) => rs.filter((x) => x === r).length;
+            expect(times(records(merged!).slice(baseRecords.length))).toBe(Math.max(times(ours), times(theirs)));
+          }
         },
       ),
       { numRuns: 120 },

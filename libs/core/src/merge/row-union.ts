@@ -1,11 +1,11 @@
+import { createHash } from 'node:crypto';
 import { IntegrityError } from '../errors/trib-error';
 import { appendToFile } from '../objects/file-append';
 import { readFileBytes } from '../objects/file-content';
 import { ObjectSink, ObjectSource } from '../objects/object-source';
 import { FileRef } from '../objects/object-types';
 import { byteAt, countQuotes, readCsvHeader } from '../rows/record-file-bytes';
-import { CR, LF, QUOTE } from '../rows/record-splitter';
-import { RecordFormat, recordFormatOf } from '../rows/record-splitter';
+import { CR, LF, RecordFormat, recordFormatOf } from '../rows/record-splitter';
 import { matchAppend } from '../rows/row-diff';
 
 /**
@@ -19,15 +19,18 @@ import { matchAppend } from '../rows/row-diff';
  *   appended bytes leave a quoted field open;
  * - the base is empty and the two sides' CSV headers differ.
  *
- * Records both sides appended alike, at the start of their appended records, are taken once (sharedRecordBytes):
- * when one side's appended records all are such, the other side is returned, with nothing written (so when both
- * sides are identical, `ours`), as it is when a side equals the base. Otherwise theirs' other new records are
- * appended to ours with `appendToFile` (same ids as writing the merged bytes afresh): never a whole file in memory.
+ * A record both sides appended is taken once, matched one for one by its content in any order (theirsOwnRecords): a
+ * batch both branches took, before, between or after others, is not doubled. Records that agree only up to a point
+ * are different records, and a record one side appended twice and the other once is kept twice. When all of one
+ * side's appended records are matched, the other side is returned, with nothing written (so when both sides are
+ * identical, `ours`), as it is when a side equals the base. Otherwise theirs' unmatched records are appended to ours,
+ * in theirs' order, with `appendToFile` (same ids as writing the merged bytes afresh): never a whole file in memory.
  * Exactly one line ending is inserted where records would otherwise fuse (ours' appended part lacking a final newline):
  * the one ours' first line (a CSV's header) ends with, `\r\n` or `\n`.
  *
- * Cost: the check reads each side's appended bytes and base's last chunk or two; writing reads theirs' appended
- * bytes and ours' last chunk (appendToFile re-chunks only from there), so it follows the change, not the file.
+ * Cost: the check reads each side's appended bytes twice and base's last chunk or two, and holds a key per distinct
+ * record ours appended; writing reads theirs' appended bytes and ours' last chunk (appendToFile re-chunks only from
+ * there), so it follows the change, not the file.
  */
 export async function rowUnionMerge(
   src: ObjectSource,
@@ -56,102 +59,104 @@ export async function rowUnionMerge(
     oursSkip = oursHeader.end;
     theirsSkip = theirsHeader.end;
   }
-  const shared = await sharedRecordBytes(src, ours, oursSkip, theirs, theirsSkip, format);
-  if (theirsSkip + shared >= theirs.size) return ours;
-  if (oursSkip + shared >= ours.size) return theirs;
+  const { own, oursAllMatched } = await theirsOwnRecords(src, ours, oursSkip, theirs, theirsSkip, format);
+  if (own.length === 0) return ours;
+  if (oursAllMatched) return theirs;
   const separator = oursAppend.lastByte === LF ? undefined : Buffer.from((await firstLineEndsCrlf(src, ours, format)) ? '\r\n' : '\n');
-  return appendToFile(src, sink, ours, theirsRecords(src, separator, theirs, theirsSkip + shared));
+  return appendToFile(src, sink, ours, theirsOwnBytes(src, separator, theirs, theirsSkip, format, own));
+}
+
+/** Records no longer than this are their own key in RecordCounts; longer ones are keyed by their SHA-256. */
+const RECORD_KEY_BYTES = 64;
+
+/**
+ * The records a side appended, counted by content (a record's bytes without its terminator, so `2` that ends a file
+ * and `2\n` are one record). Memory: a key per distinct record, at most RECORD_KEY_BYTES + 1 characters of string.
+ */
+class RecordCounts {
+  private readonly counts = new Map<string, number>();
+  private left = 0;
+
+  add(record: Buffer): void {
+    const key = recordKey(record);
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.left++;
+  }
+
+  /** Takes one record alike `record` if one is left: whether there was. */
+  take(record: Buffer): boolean {
+    const key = recordKey(record);
+    const n = this.counts.get(key);
+    if (n === undefined) return false;
+    if (n === 1) this.counts.delete(key);
+    else this.counts.set(key, n - 1);
+    this.left--;
+    return true;
+  }
+
+  /** How many records are left untaken. */
+  get remaining(): number {
+    return this.left;
+  }
+}
+
+function recordKey(record: Buffer): string {
+  let end = record.length;
+  if (end > 0 && record[end - 1] === LF) end -= end > 1 && record[end - 2] === CR ? 2 : 1;
+  const content = record.subarray(0, end);
+  return content.length <= RECORD_KEY_BYTES
+    ? `=${content.toString('latin1')}`
+    : `#${createHash('sha256').update(content).digest('base64')}`;
 }
 
 /**
- * How many bytes of whole records the two sides appended alike, from where their records start (`oursFrom`,
- * `theirsFrom`): the records both appended at the same place, byte for byte, which the union takes once, as any
- * three-way merge takes a change made on both sides once (a batch ingested on both branches, one of which then
- * went on). The agreement ends at the last record end (a newline outside quotes) before the first differing byte,
- * or where one side ends, if the other ends a record there too. Reads both appended parts only as far as they agree.
+ * Which of theirs' appended records ours did not append too, matched one for one in any order (a batch both
+ * branches took, whatever came before or after it on each): the records' indices in theirs, and whether every one of
+ * ours' appended records was matched. Reads each side's appended bytes once.
  */
-async function sharedRecordBytes(
+async function theirsOwnRecords(
   src: ObjectSource,
   ours: FileRef,
   oursFrom: number,
   theirs: FileRef,
   theirsFrom: number,
   format: RecordFormat,
-): Promise<number> {
-  const a = new ByteCursor(readFileBytes(src, ours, oursFrom));
-  const b = new ByteCursor(readFileBytes(src, theirs, theirsFrom));
-  let agreed = 0;
-  let recordEnd = 0;
+): Promise<{ own: number[]; oursAllMatched: boolean }> {
+  const oursRecords = new RecordCounts();
+  for await (const record of wholeRecords(readFileBytes(src, ours, oursFrom), format)) oursRecords.add(record);
+  const own: number[] = [];
+  let index = 0;
+  for await (const record of wholeRecords(readFileBytes(src, theirs, theirsFrom), format)) {
+    if (!oursRecords.take(record)) own.push(index);
+    index++;
+  }
+  return { own, oursAllMatched: oursRecords.remaining === 0 };
+}
+
+/**
+ * The whole records of a stream of record bytes, each with its terminator (the last one may lack it): a record ends
+ * at a newline outside quotes (CSV) or at any newline (JSONL). Memory: the record in progress.
+ */
+async function* wholeRecords(blocks: AsyncIterable<Buffer>, format: RecordFormat): AsyncGenerator<Buffer> {
+  let carry: Buffer[] = [];
   let quotes = 0;
-  for (;;) {
-    const x = await a.peek();
-    const y = await b.peek();
-    if (x.length === 0 || y.length === 0) {
-      // One side ended where both agree: its last record is shared if the other ends that record there as well.
-      const next = await (x.length === 0 ? b : a).first(2);
-      const endsRecord = next.length === 0 || next[0] === LF || (next[0] === CR && next[1] === LF);
-      return quotes % 2 === 0 && endsRecord ? agreed : recordEnd;
+  for await (const block of blocks) {
+    let start = 0;
+    let from = 0;
+    for (let lf = block.indexOf(LF); lf >= 0; lf = block.indexOf(LF, from)) {
+      if (format === 'csv') quotes += countQuotes(block.subarray(from, lf));
+      from = lf + 1;
+      if (quotes % 2 !== 0) continue;
+      quotes = 0;
+      const tail = block.subarray(start, from);
+      yield carry.length === 0 ? tail : Buffer.concat([...carry, tail]);
+      carry = [];
+      start = from;
     }
-    const n = Math.min(x.length, y.length);
-    let same = n;
-    if (x.compare(y, 0, n, 0, n) !== 0) for (same = 0; x[same] === y[same]; same++);
-    const part = x.subarray(0, same);
-    const end = lastRecordEnd(part, quotes, format);
-    if (end >= 0) recordEnd = agreed + end;
-    if (format === 'csv') quotes += countQuotes(part);
-    agreed += same;
-    if (same < n) return recordEnd;
-    a.skip(n);
-    b.skip(n);
+    if (format === 'csv') quotes += countQuotes(block.subarray(from));
+    if (start < block.length) carry.push(block.subarray(start));
   }
-}
-
-/** Offset just past the last newline in `part` that ends a record (outside quotes, for CSV), or -1. */
-function lastRecordEnd(part: Buffer, quotesBefore: number, format: RecordFormat): number {
-  if (format !== 'csv' || (quotesBefore % 2 === 0 && part.indexOf(QUOTE) < 0)) {
-    const lf = part.lastIndexOf(LF);
-    return lf < 0 ? -1 : lf + 1;
-  }
-  let quotes = quotesBefore;
-  let end = -1;
-  for (let i = 0; i < part.length; i++) {
-    if (part[i] === QUOTE) quotes++;
-    else if (part[i] === LF && quotes % 2 === 0) end = i + 1;
-  }
-  return end;
-}
-
-/** A file's bytes as one stream to compare at: what is left of the current block, then the next. */
-class ByteCursor {
-  private readonly blocks: AsyncIterator<Buffer>;
-  private current: Buffer = Buffer.alloc(0);
-  private done = false;
-
-  constructor(blocks: AsyncIterable<Buffer>) {
-    this.blocks = blocks[Symbol.asyncIterator]();
-  }
-
-  /** The bytes left in the current block (reading the next block when it is used up); empty at the end. */
-  async peek(): Promise<Buffer> {
-    while (this.current.length === 0 && !this.done) await this.readBlock();
-    return this.current;
-  }
-
-  skip(n: number): void {
-    this.current = this.current.subarray(n);
-  }
-
-  /** The next `n` bytes (fewer at the end), across a block boundary if need be. */
-  async first(n: number): Promise<Buffer> {
-    while (this.current.length < n && !this.done) await this.readBlock();
-    return this.current.subarray(0, n);
-  }
-
-  private async readBlock(): Promise<void> {
-    const r = await this.blocks.next();
-    if (r.done) this.done = true;
-    else this.current = this.current.length === 0 ? r.value : Buffer.concat([this.current, r.value]);
-  }
+  if (carry.length > 0) yield Buffer.concat(carry);
 }
 
 interface AppendedRecords {
@@ -195,10 +200,23 @@ async function appendedRecords(
   return undefined;
 }
 
-/** What the merge appends to ours: a newline if ours lacks one, then theirs' new records. */
-async function* theirsRecords(src: ObjectSource, separator: Buffer | undefined, theirs: FileRef, theirsFrom: number): AsyncGenerator<Buffer> {
+/** What the merge appends to ours: a newline if ours lacks one, then theirs' records at the indices `own`, in order. */
+async function* theirsOwnBytes(
+  src: ObjectSource,
+  separator: Buffer | undefined,
+  theirs: FileRef,
+  theirsFrom: number,
+  format: RecordFormat,
+  own: readonly number[],
+): AsyncGenerator<Buffer> {
   if (separator) yield separator;
-  yield* readFileBytes(src, theirs, theirsFrom);
+  let next = 0;
+  let index = 0;
+  for await (const record of wholeRecords(readFileBytes(src, theirs, theirsFrom), format)) {
+    if (index++ !== own[next]) continue;
+    yield record;
+    if (++next === own.length) return;
+  }
 }
 
 /** Whether `file`'s first line (a CSV's first record, its header) ends with `\r\n`. Reads only that far. */
