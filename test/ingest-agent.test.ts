@@ -243,6 +243,37 @@ describe('edge agent process', () => {
     }
   });
 
+  (UNPRIVILEGED && process.getuid?.() === 0 ? it : it.skip)('passes over, in one log line, a batch it may not move out of a sticky inbox, and commits the rest (skipped without root held to file modes)', async () => {
+    const broker = await startTestBroker(path.join(tmp.dir, 'broker'));
+    const client = new SyncClient(broker.address);
+    const inbox = path.join(tmp.dir, 'inbox');
+    try {
+      // A shared drop folder (mode 1777, another user's) where another user landed a batch first.
+      await land('theirs.csv', 't,hr\n0,0\n', 1000);
+      await fs.chmod(inbox, 0o1777);
+      const nobody = 65534;
+      await fs.chown(inbox, nobody, nobody);
+      await fs.chown(path.join(inbox, 'theirs.csv'), nobody, nobody);
+      await land('ok1.csv', 't,hr\n1,60\n', 1001);
+      const a = agent(broker.address, { TRIB_INBOX_SETTLE_MS: '0' }, UNPRIVILEGED);
+      await a.waitFor(/committed ok1\.csv/);
+      await land('ok2.csv', 't,hr\n2,61\n');
+      await a.waitFor(/committed ok2\.csv/);
+      await waitUntil(async () => (await topicSeq(client)) === 2);
+      expect(await publishedBatches(client)).toEqual(['ok1.csv', 'ok2.csv']);
+      expect(await fs.readdir(inbox)).toContain('theirs.csv');
+      const about = a.lines.filter((l) => l.includes('theirs.csv'));
+      expect(about).toHaveLength(1);
+      expect(about[0]).toMatch(/ skipped theirs\.csv in the inbox: the agent may not move it .*EPERM/);
+      expect(a.lines.filter((l) => / na-aws: ingest failed: /.test(l))).toEqual([]);
+      expect(await health(a)).toMatchObject({ committed: 2, ingestError: null });
+    } finally {
+      await fs.chown(inbox, 0, 0).catch(() => undefined);
+      client.close();
+      await broker.close();
+    }
+  });
+
   it('shows in /health why nothing can be committed (its inbox gone), logs it once, and clears it when ingesting goes again', async () => {
     const port = await freePort();
     const a = agent(`127.0.0.1:${port}`, { TRIB_INBOX_SETTLE_MS: '0' });

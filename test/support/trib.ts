@@ -91,13 +91,13 @@ export function repoWithRandomBatches(parent: string, name: string, count: numbe
 
 /**
  * A runner for `trib` (or an app) under which permissions apply: none for a user who is not root; for root (whom
- * chmod does not stop), `setpriv` dropping the two capabilities that let root past file modes, so root is held to them as the
- * owner of the test's folders. (Not a switch to user nobody: a clone in a 0700 folder, as CI's is, is closed to
+ * chmod does not stop), `setpriv` dropping the capabilities that let root past file modes (and past a sticky folder's
+ * hold on other users' files), so root is held to them as the owner of the test's folders. (Not a switch to user nobody: a clone in a 0700 folder, as CI's is, is closed to
  * nobody.) Undefined when that cannot run trib here.
  */
 export const UNPRIVILEGED: readonly string[] | undefined = (() => {
   if (process.getuid?.() !== 0) return [];
-  const runner = ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'];
+  const runner = ['setpriv', '--bounding-set', '-dac_override,-dac_read_search,-fowner'];
   const r = spawnSync(runner[0], [...runner.slice(1), process.execPath, TRIB, '--version'], { encoding: 'utf8' });
   return r.status === 0 ? runner : undefined;
 })();

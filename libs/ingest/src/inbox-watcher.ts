@@ -131,8 +131,9 @@ export class InboxWatcher {
   /**
    * Moves a landed file into `<inbox>/.claimed/` before it is read, so that the batch committed and the file moved
    * to `.done/` afterwards are one and the same, whatever a writer renames into the inbox meanwhile. Returns the file
-   * where it now is, or undefined if it is gone, or if an earlier claim of that name is not finished yet (that one
-   * comes first in `landed`).
+   * where it now is, or undefined if it is gone, if an earlier claim of that name is not finished yet (that one
+   * comes first in `landed`), or if the agent may not move it (EPERM: another user's file in a sticky inbox, or an
+   * immutable one), which `onSkip` hears of once: it stays where it is, and the batches after it go on.
    */
   async claim(file: LandedFile): Promise<LandedFile | undefined> {
     if (file.claimed) return file;
@@ -143,7 +144,12 @@ export class InboxWatcher {
     try {
       await fs.rename(file.path, dest);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      if (code === 'EPERM') {
+        this.skip(file.name, `the agent may not move it (${code}: another user's file in a sticky inbox?); land it as the agent's user, or give it to that user`);
+        return undefined;
+      }
       throw e;
     }
     await syncDir(dir);
