@@ -49,6 +49,21 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     ok(cut, ['commit', '-m', 'first']);
   });
 
+  it('a repository made in a tracked folder leaves what the outer one tracks there tracked, as git does', () => {
+    mkdirSync(path.join(repo, 'beats'));
+    writeFileSync(path.join(repo, 'beats', '100.csv'), 'idx,R\n0,77\n');
+    writeFileSync(path.join(repo, 'notes.txt'), 'x\n');
+    ok(repo, ['commit', '-m', 'two']);
+    ok(repo, ['init', 'beats']);
+    writeFileSync(path.join(repo, 'beats', 'inner-only.csv'), 'i\n');
+    expect(JSON.parse(ok(repo, ['status', '--json']).stdout).changes).toEqual([]);
+    writeFileSync(path.join(repo, 'notes.txt'), 'y\n');
+    appendFileSync(path.join(repo, 'beats', '100.csv'), '1,370\n');
+    ok(repo, ['commit', '-m', 'edit both']);
+    const changes = JSON.parse(ok(repo, ['diff', 'HEAD~1', 'HEAD', '--json']).stdout).changes;
+    expect(changes.map((c: { path: string; status: string }) => [c.status, c.path])).toEqual([['modified', 'beats/100.csv'], ['modified', 'notes.txt']]);
+  });
+
   it('init --store records a file store in its normal form: a FILE:// URL or a path with a trailing / names the same store', () => {
     const storeDir = path.join(t.dir, 'shared-store');
     const url = pathToFileURL(storeDir).href;

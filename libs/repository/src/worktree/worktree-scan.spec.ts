@@ -72,6 +72,30 @@ describe('scanWorktree', () => {
     expect(paths()).toEqual(['a.csv', 'd/b.csv']);
   });
 
+  it('keeps what HEAD tracks in a folder holding a repository of its own, and asks of nothing else there', () => {
+    mkdirSync(path.join(root, 'inner', '.trib'), { recursive: true });
+    writeFileSync(path.join(root, 'inner', '.trib', 'config.json'), '{}\n');
+    writeFileSync(path.join(root, 'inner', 'f.csv'), 'f\n');
+    writeFileSync(path.join(root, 'inner', 'g.csv'), 'g\n');
+    mkdirSync(path.join(root, 'inner', 'sub'));
+    writeFileSync(path.join(root, 'inner', 'sub', 'h.csv'), 'h\n');
+    const tracked = new Map<string, EntryKind>([['inner', 'dir'], ['inner/f.csv', 'file']]);
+    const asked: string[] = [];
+    const kept: string[] = [];
+    const scan = scanWorktree(root, undefined, { askTracked: true });
+    for (let r = scan.next(); !r.done; ) {
+      if (r.value.kind === 'ignored') {
+        asked.push(r.value.path);
+        r = scan.next(tracked.get(r.value.path));
+      } else {
+        kept.push(r.value.path);
+        r = scan.next();
+      }
+    }
+    expect(kept).toEqual(['inner/f.csv']);
+    expect(asked).toEqual(['inner/f.csv', 'inner/g.csv', 'inner/sub']);
+  });
+
   it('tracks the files beside a .trib/ that holds no repository (an init cut short), but never the .trib/', () => {
     mkdirSync(path.join(root, 'sub', '.trib'), { recursive: true });
     writeFileSync(path.join(root, 'sub', '.trib', 'HEAD'), 'x');

@@ -53,7 +53,8 @@ export function unreadablePath(relPath: string, e: unknown): InvalidArgumentErro
 /**
  * Every file and symlink under `root` in depth-first order with each directory's names sorted by UTF-8 bytes --
  * the order trees are built in -- minus `.trib/`, `.tribignore` matches, the temp files of a write into the working
- * tree that was cut short, and folders holding a repository of their own (as git skips a nested repository).
+ * tree that was cut short, and what folders holding a repository of their own hold but the tracked paths (as git
+ * leaves a nested repository alone but for the paths its index tracks).
  * Symlinks are reported, never followed. Sockets, FIFOs and devices are skipped, and so is a path removed while the
  * scan runs. A name a tree could not hold (e.g. containing `\`, or bytes that are not UTF-8), or a path that cannot
  * be read, is an InvalidArgumentError naming the path, rather than a silent skip. With `askTracked`, each path the
@@ -80,8 +81,12 @@ function* scanDir(
   // a second, not a minute).
   const names = listFolder(abs, rel)?.sort(compareNames);
   if (!names) return;
-  // A repository of its own (what Repository.open takes for one: its local config written), not a .trib/ alone.
-  if (rel && names.includes(REPOSITORY_DIR) && existsSync(path.join(abs, REPOSITORY_DIR, REPOSITORY_CONFIG_FILE))) return;
+  // A repository of its own (what Repository.open takes for one: its local config written), not a .trib/ alone, is
+  // as an ignored folder: what HEAD tracks in it stays tracked, as in git, and nothing else of it is taken.
+  if (rel && !inIgnored && names.includes(REPOSITORY_DIR) && existsSync(path.join(abs, REPOSITORY_DIR, REPOSITORY_CONFIG_FILE))) {
+    if (!askTracked) return;
+    inIgnored = true;
+  }
   for (const name of names) {
     // No tree holds a .trib entry (validateEntryName), wherever it is: an init cut short leaves one without config.
     if (isWorktreeTempName(name) || name === REPOSITORY_DIR) continue;
