@@ -355,7 +355,7 @@ describe('sync: subscribe', () => {
     }
   });
 
-  it('starts a `latest` subscriber at the head, then follows new entries until stopped', async () => {
+  it('starts a `latest` subscriber at the head entry, then follows new entries until stopped', async () => {
     const node = await newRepo(path.join(t.dir, 'follower'));
     const abort = new AbortController();
     const seen: number[] = [];
@@ -369,17 +369,39 @@ describe('sync: subscribe', () => {
           if (e.seq === 6) abort.abort();
         },
       });
+      // The head entry (seq 4) comes at once: a node serving the latest version has it from the start.
       await waitUntil(async () => (await cursorOf('inference-1')) === 4);
+      expect(seen).toEqual([4]);
       commits.push(await appendAndCommit(edge, { 'ecg.csv': rows(1_000, 5) }));
       await client.publish(edge, TOPIC);
       commits.push(await appendAndCommit(edge, { 'ecg.csv': rows(1_000, 6) }));
       await client.publish(edge, TOPIC);
       const r = await following;
-      expect(seen).toEqual([5, 6]);
-      expect(r).toMatchObject({ commits: 2, seqFrom: 5, seqTo: 6, head: commits[5] });
+      expect(seen).toEqual([4, 5, 6]);
+      expect(r).toMatchObject({ commits: 3, seqFrom: 4, seqTo: 6, head: commits[5] });
       expect(await cursorOf('inference-1')).toBe(6);
     } finally {
       abort.abort();
+      await node.close();
+    }
+  });
+
+  it('keeps a `latest` start: later calls under the name bring what came after the head, never the entries before it', async () => {
+    const node = await newRepo(path.join(t.dir, 'latest-then-plain'));
+    try {
+      const head = (await client.listTopics()).find((x) => x.topic === TOPIC)!;
+      const first = await client.subscribe(node, TOPIC, 'skipper', { from: 'latest' });
+      expect(first).toMatchObject({ commits: 1, seqFrom: head.seq, seqTo: head.seq, head: head.head });
+      // Before, the repository held nothing of the topic, so the next call brought every entry from seq 1.
+      expect(await client.subscribe(node, TOPIC, 'skipper')).toMatchObject({ commits: 0, seqTo: head.seq, head: head.head });
+      // Asked again while it holds the head, `latest` brings nothing, and moves no cursor back.
+      expect(await client.subscribe(node, TOPIC, 'skipper', { from: 'latest' })).toMatchObject({ commits: 0, head: head.head, wireBytes: 0 });
+      expect(await cursorOf('skipper')).toBe(head.seq);
+      commits.push(await appendAndCommit(edge, { 'ecg.csv': rows(1_000, commits.length + 1) }));
+      await client.publish(edge, TOPIC);
+      const next = await client.subscribe(node, TOPIC, 'skipper');
+      expect(next).toMatchObject({ commits: 1, seqFrom: head.seq + 1, seqTo: head.seq + 1, head: commits[commits.length - 1] });
+    } finally {
       await node.close();
     }
   });
@@ -617,6 +639,39 @@ describe('sync: subscribe', () => {
 });
 
 describe('sync: subscribe, when the broker cannot record the last ack', () => {
+  it('stopped while it waits to try again, fails rather than report the unconfirmed entry as acknowledged', async () => {
+    const t = tempDir();
+    const target = new URL(REDIS_URL);
+    const link = await TcpLink.start(target.hostname, Number(target.port || 6379));
+    const broker = await startTestBroker(path.join(t.dir, 'broker-store'), { redisUrl: link.through(REDIS_URL) });
+    const client = new SyncClient(broker.address, { retries: 0, retryDelayMs: 60_000 });
+    const topic = `datasets/heart/ack-retry-${process.pid}-${Date.now()}`;
+    const edge = await newRepo(path.join(t.dir, 'edge'));
+    const node = await newRepo(path.join(t.dir, 'node'));
+    try {
+      await commitFiles(edge, { 'ecg.csv': rows(2_000, 1) });
+      await client.publish(edge, topic);
+      const abort = new AbortController();
+      const subscribing = client.subscribe(node, topic, 'ack-retry', {
+        follow: true,
+        signal: abort.signal,
+        // Redis goes away while the entry is applied; the follower, not stopped, waits to try again.
+        onEntry: async () => link.cut(),
+        onLinkChange: (change) => {
+          if (change.down) abort.abort();
+        },
+      });
+      await expect(subscribing).rejects.toThrow(/acknowledge.*seq 1.*delivered again/);
+    } finally {
+      client.close();
+      await node.close();
+      await edge.close();
+      await broker.close();
+      await link.close();
+      t.cleanup();
+    }
+  });
+
   it('fails instead of reporting the entry as acknowledged, and the entry is delivered again', async () => {
     const t = tempDir();
     const target = new URL(REDIS_URL);

@@ -68,7 +68,10 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
       cursor = fromSeq - 1;
       await ctx.cursors.reset(topic, subscriber, cursor);
     } else if (latest) {
-      cursor = head?.seq ?? 0;
+      // The head entry itself comes (its version; not the entries before it), unless the repository holds it: the
+      // repository then holds the head like any other subscriber's, so later calls and reconnects go on from there
+      // instead of bringing the entries skipped.
+      cursor = head === undefined ? 0 : held === head.commit ? head.seq : head.seq - 1;
       await ctx.cursors.reset(topic, subscriber, cursor);
     } else {
       const stored = await storedCursor(ctx, topic, subscriber, head);

@@ -53,7 +53,10 @@ export interface PublishOptions {
 }
 
 export interface SubscribeOptions {
-  /** Inclusive first seq (resets the cursor to from - 1), or 'latest' (only entries appended from now on). */
+  /**
+   * Inclusive first seq (resets the cursor to from - 1), or 'latest': the topic's head entry (unless the repository
+   * holds it already) and those appended after it, none before it.
+   */
   from?: number | 'latest';
   /** Keep applying new entries until `signal` aborts; wait for a topic that does not exist yet. */
   follow?: boolean;
@@ -121,6 +124,20 @@ interface Accumulated {
   seqTo: number;
   wireBytes: number;
   head: CommitId | null;
+}
+
+/** What the tries of one subscribe call share. */
+interface SubscribeState {
+  /** As asked (SubscribeOptions.from), for every try until an entry has been delivered. */
+  readonly from: number | 'latest' | undefined;
+  delivered: boolean;
+  /**
+   * The last ack the broker has not confirmed; 0 when none. It confirms none one by one: it says caught up only once
+   * it has recorded every ack, a try after a broken one starts from the cursor it recorded, and otherwise only ending
+   * the call cleanly after this side stops says so.
+   */
+  unconfirmedAck: number;
+  readonly link: LinkWatch;
 }
 
 /**
@@ -199,18 +216,24 @@ export class SyncClient {
     // The first batch is hashed on a worker thread, which takes a while to start: start it while connecting.
     sharedHashPool().warm();
     const acc: Accumulated = { commits: 0, seqFrom: 0, seqTo: 0, wireBytes: 0, head: null };
-    const state = { from: opts.from, started: false, link: new LinkWatch(this.address, opts.onLinkChange) };
+    const state: SubscribeState = { from: opts.from, delivered: false, unconfirmedAck: 0, link: new LinkWatch(this.address, opts.onLinkChange) };
     for (let attempt = 0; ; attempt++) {
       try {
         await this.subscribeOnce(repo, t, name, opts, state, acc);
         break;
       } catch (e) {
         const err = fromGrpcError(e);
-        if (!(err instanceof UnavailableError) || opts.signal?.aborted || ownStoreFailed(err, repo)) throw err;
+        if (!(err instanceof UnavailableError) || ownStoreFailed(err, repo)) throw err;
+        // Stopped while the broker was away: entries acked since it last confirmed may come again, and the user
+        // should hear so rather than see a clean stop.
+        if (opts.signal?.aborted) throw state.unconfirmedAck > 0 ? ackNotConfirmed(err, state.unconfirmedAck) : err;
         if (!opts.follow && attempt >= this.retries) throw this.unreachable(err);
         state.link.down(this.unreachable(err));
         await sleep(Math.min(this.retryDelayMs * 2 ** attempt, MAX_FOLLOW_BACKOFF_MS), opts.signal);
-        if (opts.signal?.aborted) break;
+        if (opts.signal?.aborted) {
+          if (state.unconfirmedAck > 0) throw ackNotConfirmed(err, state.unconfirmedAck);
+          break;
+        }
       }
     }
     if (!acc.head) acc.head = (await repo.refs.resolve(topicRef(t))).commit ?? null;
@@ -334,7 +357,7 @@ export class SyncClient {
     topic: TopicName,
     subscriber: string,
     opts: SubscribeOptions,
-    state: { from: number | 'latest' | undefined; started: boolean; link: LinkWatch },
+    state: SubscribeState,
     acc: Accumulated,
   ): Promise<void> {
     if (opts.signal?.aborted) return;
@@ -360,7 +383,8 @@ export class SyncClient {
     };
     opts.signal?.addEventListener('abort', onAbort);
     try {
-      const from = state.started ? undefined : state.from;
+      // Once an entry is here, the topic ref says where to go on; until then, a call tried again starts as asked.
+      const from = state.delivered ? undefined : state.from;
       // The broker then asks about the first entry's commit in the same round trip as its changes, when the entry
       // builds on what this repository already holds (the usual case: the entry after the last one fetched). A ref
       // moves only after its objects are durable here. The ref moves swap from this same answer (readForSwap).
@@ -387,28 +411,26 @@ export class SyncClient {
       answered = true;
       state.link.up();
       const st = expect(first, 'state').state!;
-      state.started = true;
+      // The cursor the broker starts from covers the acks an earlier try of this call could not see confirmed.
+      if (Number(st.cursor) >= state.unconfirmedAck) state.unconfirmedAck = 0;
       if (acc.commits === 0) acc.seqFrom = acc.seqTo = Number(st.cursor);
       const deferFlush = opts.entryMakesDurable === true && opts.onEntry !== undefined;
       const onProgress = opts.onProgress && ((s: TransferStats) => opts.onProgress!(acc.wireBytes + s.wireBytes));
       const receiver = new TransferReceiver(databaseTarget(repo.objects, { flushOnReceive: !deferFlush }), subscribeChannel(io), onProgress);
-      // The last ack the broker has not confirmed. It confirms none one by one: it says caught up only once it has
-      // recorded every ack, and otherwise only ending the call cleanly after this side stops says so.
-      let unconfirmedAck = 0;
       for (;;) {
         if (opts.signal?.aborted) stop();
         idle = true;
         const msg = await io.receive().catch((e) => {
           if (!stopping) throw e;
           // Those entries are stored here and the topic ref has moved; if the cursor did not, they come again.
-          if (unconfirmedAck > 0) throw ackNotConfirmed(e, unconfirmedAck);
+          if (state.unconfirmedAck > 0) throw ackNotConfirmed(e, state.unconfirmedAck);
           return undefined;
         });
         idle = false;
         if (!msg) return;
         if (stopping) continue;
         if (msg.caughtUp) {
-          unconfirmedAck = 0;
+          state.unconfirmedAck = 0;
           stop();
           continue;
         }
@@ -434,8 +456,9 @@ export class SyncClient {
           if (handled.status === 'rejected') throw handled.reason;
           outcome = handled.value;
         }
+        state.delivered = true;
         await io.send({ ack: outcome?.conflict ? { seq, conflict: outcome.conflict } : { seq } });
-        unconfirmedAck = seq;
+        state.unconfirmedAck = seq;
         // An entry delivered again after the link dropped before its ack is counted once.
         if (acc.commits === 0 || seq > acc.seqTo) {
           if (acc.commits === 0) acc.seqFrom = seq;
