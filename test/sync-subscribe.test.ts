@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
-import { CommitId, TopicName, UnavailableError } from '@tributary/core';
-import { ObjectDatabase, RefStore, Repository, topicRef } from '@tributary/repository';
+import { buildTree, CommitId, readTree, TopicName, TreeEntry, UnavailableError, VIEW_TREE_ANNOTATION, writeFileContent } from '@tributary/core';
+import { commitWorktree, ObjectDatabase, RefStore, Repository, topicRef, verifyRepository } from '@tributary/repository';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
 import { TransferReceiver } from '../libs/sync/src/transfer/transfer-receiver';
@@ -403,6 +404,39 @@ describe('sync: subscribe', () => {
       expect(next).toMatchObject({ commits: 1, seqFrom: head.seq + 1, seqTo: head.seq + 1, head: commits[commits.length - 1] });
     } finally {
       await node.close();
+    }
+  });
+
+  it("carries the view tree a hub merge names (trib.view) with its commit, so the copy verifies and holds the view", async () => {
+    const hubLike = await newRepo(path.join(t.dir, 'hub-like'));
+    const copy = await newRepo(path.join(t.dir, 'hub-copy'));
+    const topic = 'datasets/heart/main-with-views';
+    try {
+      await commitFiles(hubLike, { 'ecg.csv': rows(2_000, 1) });
+      // A view holding a file the commit's tree does not (a version of it main held back), and one it shares.
+      const heldBack = await writeFileContent(hubLike.objects, [Buffer.from(rows(500, 9))]);
+      const shared = await treeOf(hubLike, (await hubLike.head()).commit!);
+      const view = await buildTree(hubLike.objects, [
+        shared['ecg.csv'],
+        { name: 'held.csv', kind: 'file', executable: false, ...heldBack },
+      ]);
+      await hubLike.objects.flush();
+      writeFileSync(path.join(hubLike.workdir, 'ecg.csv'), rows(2_100, 1));
+      const merge = await commitWorktree(hubLike, { message: 'merge', author: 'hub', now: new Date(), annotations: { [VIEW_TREE_ANNOTATION]: view.id } });
+      await client.publish(hubLike, topic, merge.commit!);
+      await client.subscribe(copy, topic, 'copier');
+      expect(await copy.refs.resolve(topicRef(topic as TopicName))).toMatchObject({ commit: merge.commit });
+      const viewInCopy = await (async () => {
+        const out: Record<string, TreeEntry> = {};
+        for await (const e of readTree(copy.objects, view.id)) out[e.name] = e;
+        return out;
+      })();
+      expect(viewInCopy['held.csv']).toMatchObject({ id: heldBack.id, size: heldBack.size });
+      expect((await copy.objects.get(heldBack.id)).toString()).toBe(rows(500, 9));
+      expect((await verifyRepository(copy, { readData: true })).damage).toEqual([]);
+    } finally {
+      await copy.close();
+      await hubLike.close();
     }
   });
 

@@ -1,4 +1,4 @@
-import { ChunkId, CommitId, ObjectId, TreeId } from '../ids/ids';
+import { ChunkId, CommitId, isObjectId, ObjectId, TreeId } from '../ids/ids';
 
 /**
  * The object model. Every id is the SHA-256 of the object's canonical bytes, so ids depend on content and
@@ -49,9 +49,15 @@ export interface Commit {
 /**
  * The annotation whose value names a tree a commit depends on besides its own: a hub merge's view of a region
  * (the region's tree with paths held back from a parked conflict). Reachability follows it as it follows `tree`, so
- * gc keeps that tree and verify checks it.
+ * gc keeps that tree and verify checks it, and a transfer of the commit carries it.
  */
 export const VIEW_TREE_ANNOTATION = 'trib.view';
+
+/** The tree `c` names by VIEW_TREE_ANNOTATION, if its value is an object id (anything else names nothing). */
+export function viewTreeOf(c: Commit): TreeId | undefined {
+  const view = c.annotations[VIEW_TREE_ANNOTATION];
+  return view !== undefined && isObjectId(view) ? (view as TreeId) : undefined;
+}
 
 export interface Tag {
   readonly object: CommitId;

@@ -6,7 +6,6 @@ import {
   decodeCommit,
   decodeTag,
   decodeTreeNode,
-  isObjectId,
   isTagBytes,
   isTribError,
   ObjectId,
@@ -14,8 +13,7 @@ import {
   TAG_HEADER,
   TREE_INDEX_HEADER,
   TREE_PAGE_HEADER,
-  TreeId,
-  VIEW_TREE_ANNOTATION,
+  viewTreeOf,
 } from '@tributary/core';
 import { Repository } from '../repository';
 import { HEAD } from '../refs/ref-store';
@@ -199,8 +197,8 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
       }
       for (const p of c.parents) reach('commit', p as CommitId, '');
       reach('tree', c.tree, '');
-      const view = c.annotations[VIEW_TREE_ANNOTATION];
-      if (view !== undefined && isObjectId(view)) reach('tree', view as TreeId, '');
+      const view = viewTreeOf(c);
+      if (view) reach('tree', view, '');
     });
   };
 

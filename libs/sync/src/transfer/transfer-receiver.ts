@@ -10,6 +10,7 @@ import {
   nodeSize,
   ObjectId,
   sha256,
+  viewTreeOf,
 } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
 import { HashPool, sharedHashPool } from './hash-pool';
@@ -328,7 +329,8 @@ function decodeObject(id: ObjectId, kind: ObjectKindName, bytes: Buffer): { info
     }
     case COMMIT: {
       const c = decodeCommit(bytes, id);
-      const refs = [{ id: c.tree, kind: TREE }, ...c.parents.map((p) => ({ id: p, kind: COMMIT }))];
+      const view = viewTreeOf(c);
+      const refs = [{ id: c.tree, kind: TREE }, ...(view ? [{ id: view, kind: TREE }] : []), ...c.parents.map((p) => ({ id: p, kind: COMMIT }))];
       return { info: { kind, size: 0, length: bytes.length }, refs };
     }
     default:

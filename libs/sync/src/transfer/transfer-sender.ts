@@ -15,6 +15,7 @@ import {
   readChunkRefs,
   TreeEntry,
   TreeId,
+  viewTreeOf,
 } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
 import type { ObjectFrame } from '../generated/tributary/v1/ObjectFrame';
@@ -228,6 +229,7 @@ class CommitTransfer {
         const held = this.heldCommitFor(id, c, commit);
         const tree: Wanted = { id: c.tree, kind: TREE };
         trees.push(held ? this.comparedTo((await this.readCommit(held)).tree, c.tree, TREE) : tree);
+        trees.push(...viewWanted(c));
       }
       await this.negotiateContents(trees);
     }
@@ -236,6 +238,9 @@ class CommitTransfer {
       const base = this.deltaBaseFor(id, c, commit);
       const baseTree = base ? (await this.readCommit(base)).tree : undefined;
       await this.sendDir(c.tree, baseTree);
+      // What the view shares with the commit's tree went just above; only its own nodes are left to go.
+      const view = viewTreeOf(c);
+      if (view) await this.sendDir(view, undefined);
       await this.queue(id, COMMIT, await this.src.get(id));
     }
     await this.queueRun();
@@ -259,7 +264,7 @@ class CommitTransfer {
     if (c.parents.length !== 1 || c.parents[0] !== base) return undefined;
     this.known.set(base, true);
     const changes = this.comparedTo((await this.readCommit(base)).tree, c.tree, TREE);
-    const held = await this.negotiateContents([changes], commit);
+    const held = await this.negotiateContents([changes, ...viewWanted(c)], commit);
     return held ? new Map() : new Map([[commit, c]]);
   }
 
@@ -735,4 +740,10 @@ class ChunkAligner {
  */
 function append<T>(to: T[], items: readonly T[]): void {
   for (const item of items) to.push(item);
+}
+
+/** The view tree a commit names (a hub merge's), wanted like its own tree: the receiver holds the commit only with it. */
+function viewWanted(c: Commit): Wanted[] {
+  const view = viewTreeOf(c);
+  return view ? [{ id: view, kind: TREE }] : [];
 }
