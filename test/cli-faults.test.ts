@@ -659,7 +659,8 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     // would undo (`trib switch c` takes it).
     const status = JSON.parse(ok(repo, ['status', '--json']).stdout);
     const mainCommit = JSON.parse(ok(repo, ['show', 'main', '--json']).stdout).id;
-    expect(status).toMatchObject({ branch: 'c', base: mainCommit, behind: true, clean: true, changes: [] });
+    expect(status).toMatchObject({ branch: 'c', base: mainCommit, baseBranch: 'main', behind: true, clean: true, changes: [] });
+    expect(status.behindReason).toMatch(/^HEAD is on branch c, but this working copy's files are branch main's, at [0-9a-f]{12} /);
     expect(readFileSync(path.join(repo, 'f1.bin')).equals(before)).toBe(true);
     expect(existsSync(path.join(repo, 'only-b.txt'))).toBe(false);
   });

@@ -15,13 +15,15 @@ export const statusCommand: CliCommand = {
   async run(args, ctx) {
     maxPositionals(args, 0, this.usage);
     return withReadingRepository(ctx, async (repo) => {
-      const { head, at, stale, changes } = await withProgressBar('status', (onProgress) => worktreeStatus(repo, { onProgress }));
+      const { head, at, atBranch, stale, changes } = await withProgressBar('status', (onProgress) => worktreeStatus(repo, { onProgress }));
       if (args.flags.has('--json')) {
         ctx.json({
           branch: head.branch ?? null,
           head: head.commit ?? null,
           base: at ?? null,
+          baseBranch: atBranch ?? null,
           behind: stale !== undefined,
+          behindReason: stale ?? null,
           clean: changes.length === 0,
           changes: changes.map((c) => ({ path: c.path, status: c.status })),
         });

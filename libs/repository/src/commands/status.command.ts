@@ -8,6 +8,8 @@ export interface WorktreeStatus {
   readonly head: HeadState;
   /** The commit the working files are at (see WorktreeBase); HEAD's commit unless another working copy moved it. */
   readonly at: CommitId | undefined;
+  /** The branch the working files were last made to match (see WorktreeBase); undefined for a detached HEAD's. */
+  readonly atBranch: string | undefined;
   /**
    * Why the files cannot be committed on HEAD as they are (another working copy of the store switched HEAD, or
    * moved its branch on), and how to take it; undefined when they can.
@@ -31,13 +33,13 @@ export async function worktreeStatus(repo: Repository, opts: { onProgress?: Prog
       const { snapshot, changes } = await wc.changes(atTree, opts);
       await wc.cache.save();
       const stale = await staleWorktree(repo, head, base, snapshot.tree);
-      if (stale) return { head, at: base.commit, stale, changes };
-      if (base.commit === head.commit) return { head, at: base.commit, changes };
+      if (stale) return { head, at: base.commit, atBranch: base.branch, stale, changes };
+      if (base.commit === head.commit) return { head, at: base.commit, atBranch: base.branch, changes };
       await wc.recordBase(head.commit, head.branch);
       const headTree = await repo.treeOf(head.commit);
       const sinceHead: TreeChange[] = [];
       for await (const c of diffTrees(repo.objects, headTree, snapshot.tree)) sinceHead.push(c);
-      return { head, at: head.commit, changes: sinceHead };
+      return { head, at: head.commit, atBranch: head.branch, changes: sinceHead };
     } finally {
       await wc.close();
     }
