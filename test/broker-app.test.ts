@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { writeFileContent, writeTreeFromPaths } from '@tributary/core';
 import { mergeRegionalCommit } from '@tributary/hub';
 import { Repository } from '@tributary/repository';
-import { freePort } from '../libs/sync/src/testing/private-redis';
+import { freePort, PrivateRedis } from '../libs/sync/src/testing/private-redis';
 import { AppProcess, startApp } from './support/app-process';
 import { lastLine, ok, repoWithRandomBatches, ROOT, tempDir, trib, UNPRIVILEGED } from './support/trib';
 import { waitUntil } from './support/wait';
@@ -276,6 +276,28 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toBe(`broker: REDIS_URL: cannot use database 99 of Redis at ${redisUrl}: ERR DB index is out of range`);
     expect(r.stdout).not.toMatch(/ERR DB index/);
+  });
+
+  it('the broker refuses at start-up a REDIS_URL whose database is not a whole number, exit 2, naming REDIS_URL', async () => {
+    // A Redis that answers: given it, ioredis selected "abc" as NaN and crashed, and took "1.5" as database 1.
+    const redis = await PrivateRedis.start();
+    try {
+      for (const db of ['abc', '%20', '1.5', '0/x']) {
+        const redisUrl = `${redis.url}/${db}`;
+        const r = spawnSync(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {
+          env: { ...process.env, TRIB_STORE: pathToFileURL(path.join(t.dir, 'store')).href, TRIB_LISTEN: '127.0.0.1:0', REDIS_URL: redisUrl },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        expect([db, r.status, r.stderr]).toEqual([
+          db,
+          2,
+          `broker: invalid configuration:\n  REDIS_URL="${redisUrl}": expected the database, if any, as a whole number, such as redis://127.0.0.1:6379/1\n`,
+        ]);
+      }
+    } finally {
+      await redis.dispose();
+    }
   });
 
   it('the broker stops at start-up on a Redis it cannot reach, exit 3, one line naming REDIS_URL and the reason', () => {

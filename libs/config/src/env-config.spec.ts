@@ -77,6 +77,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig(schema, { TRIB_AUTHOR: 'a\nb' })).toThrow(/TRIB_AUTHOR=.*expected one line, without control characters/);
   });
 
+  it('takes REDIS_URL with no database or a whole-number one, and refuses any other path or db, naming REDIS_URL', () => {
+    const redis = (raw: string) => loadConfig({ redisUrl: TRIB_ENV.redisUrl }, { REDIS_URL: raw }).redisUrl;
+    expect(loadConfig({ redisUrl: TRIB_ENV.redisUrl }, {}).redisUrl).toBe('redis://127.0.0.1:6379');
+    for (const good of ['redis://h:6379', 'redis://h:6379/', 'redis://h:6379/0', 'rediss://u:p@h/15', 'redis://h/3?db=3']) expect(redis(good)).toBe(good);
+    // ioredis would read these as NaN (a SELECT that fails uncaught), as database 1, or as database 0 and the rest unused.
+    for (const bad of ['redis://h:6379/abc', 'redis://h:6379/%20', 'redis://h:6379/ 1', 'redis://h:6379/1.5', 'redis://h:6379/0/x', 'redis://h:6379/-1', 'redis://h:6379/+1', 'redis://h:6379/%31', 'redis://h?db=abc', 'redis://h/?db=']) {
+      expect(() => redis(bad)).toThrow(`REDIS_URL=${JSON.stringify(bad)}: expected the database, if any, as a whole number, such as redis://127.0.0.1:6379/1`);
+    }
+  });
+
   it("reads the broker's topic-log fence setting: auto by default, a bad value named", () => {
     const schema = { fence: TRIB_ENV.topicLogFence };
     expect(loadConfig(schema, {}).fence).toBe('auto');

@@ -19,6 +19,10 @@ export function peerHostPort(raw: string): { host: string; port: number; address
   return hp;
 }
 
+/**
+ * A redis:// or rediss:// URL whose database, if it names one (the path, or a `db` parameter as ioredis reads it), is
+ * decimal digits. Whether Redis has that database only Redis can say: BrokerContext.open asks it at start-up.
+ */
 export function redisUrl(raw: string): string {
   let u: URL;
   try {
@@ -27,6 +31,10 @@ export function redisUrl(raw: string): string {
     throw new Error('expected a URL such as redis://127.0.0.1:6379');
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error('expected a redis:// or rediss:// URL');
+  // ioredis reads the database with parseInt: "abc" is NaN, whose SELECT fails uncaught, and "1.5" is database 1.
+  if (!/^(\/\d*)?$/.test(u.pathname) || u.searchParams.getAll('db').some((db) => !/^\d+$/.test(db))) {
+    throw new Error('expected the database, if any, as a whole number, such as redis://127.0.0.1:6379/1');
+  }
   return raw;
 }
 
