@@ -299,9 +299,10 @@ describe('sync: subscribe', () => {
   });
 
   it.each([
-    ['is not a number', 'junk', () => 'is not a sequence number'],
-    ['is past the head', '500', (head: number) => `is past the head of ${TOPIC} (seq ${head})`],
-  ])('reads a stored cursor that %s as 0 everywhere: the topics listing, the subscribe (logged once), then the acks overwrite it', async (_what, stored, problem) => {
+    ['is not a number', 'junk', '"junk"', () => 'is not a sequence number'],
+    ['is past the head', '500', '"500"', (head: number) => `is past the head of ${TOPIC} (seq ${head})`],
+    ['is a key of another type', 'list', 'a list', () => 'is not a sequence number'],
+  ])('reads a stored cursor that %s as 0 everywhere: the topics listing, the subscribe (logged once), then the acks overwrite it', async (_what, stored, held, problem) => {
     const name = `healer-${stored}`;
     const key = broker.context.cursors.cursorKey(TOPIC as TopicName, name as never);
     const redis = new Redis(REDIS_URL);
@@ -309,7 +310,8 @@ describe('sync: subscribe', () => {
     const logged = jest.spyOn(broker.context, 'logger');
     try {
       await client.subscribe(node, TOPIC, name);
-      await redis.set(key, stored);
+      if (stored === 'list') await redis.multi().del(key).rpush(key, '5').exec();
+      else await redis.set(key, stored);
       const listed = (await client.listTopics()).find((x) => x.topic === TOPIC)!;
       const head = listed.seq;
       expect(listed.subscribers.find((s) => s.name === name)).toMatchObject({ cursor: 0, lag: head });
@@ -320,7 +322,7 @@ describe('sync: subscribe', () => {
       expect(logged.mock.calls.filter(([, m]) => m.includes(key))).toEqual([
         [
           'warn',
-          `cursor ${key} held "${stored}", which ${problem(head)}: read as 0 (nothing acknowledged), so ${name} gets ${TOPIC} again from seq 1 and its acks overwrite it`,
+          `cursor ${key} held ${held}, which ${problem(head)}: read as 0 (nothing acknowledged), so ${name} gets ${TOPIC} again from seq 1 and its acks overwrite it`,
         ],
       ]);
       expect(await client.subscribe(node, TOPIC, name)).toMatchObject({ commits: 0, seqTo: head });

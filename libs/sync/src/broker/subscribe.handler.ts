@@ -264,11 +264,12 @@ async function storedCursor(
     }
     const headSeq = head?.seq ?? 0;
     const problem = !stored.readable ? 'is not a sequence number' : stored.seq > headSeq ? `is past the head of ${topic} (seq ${headSeq})` : undefined;
-    if (problem === undefined || stored.stored === null) return { cursor: stored.seq, head };
-    if (await ctx.cursors.repair(topic, subscriber, stored.stored, 0)) {
+    if (problem === undefined) return { cursor: stored.seq, head };
+    if (await ctx.cursors.repair(topic, subscriber, stored, 0)) {
+      const held = stored.type ? `a ${stored.type}` : JSON.stringify(stored.stored);
       ctx.logger(
         'warn',
-        `cursor ${ctx.cursors.cursorKey(topic, subscriber)} held ${JSON.stringify(stored.stored)}, which ${problem}: ` +
+        `cursor ${ctx.cursors.cursorKey(topic, subscriber)} held ${held}, which ${problem}: ` +
           `read as 0 (nothing acknowledged), so ${subscriber} gets ${topic} again from seq 1 and its acks overwrite it`,
       );
       return { cursor: 0, head };

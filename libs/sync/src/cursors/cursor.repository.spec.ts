@@ -118,12 +118,51 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
     expect(await cursors.advance(T, hub, 3)).toBe(7);
   });
 
+  it('reads a key of another type as 0 in get, list and the ack alike, and the ack overwrites it', async () => {
+    const key = cursors.cursorKey(T, hub);
+    const kinds: [string, () => Promise<unknown>][] = [
+      ['list', () => redis.rpush(key, '5')],
+      ['hash', () => redis.hset(key, 'seq', '5')],
+      ['set', () => redis.sadd(key, '5')],
+      ['zset', () => redis.zadd(key, 5, '5')],
+      ['stream', () => redis.xadd(key, '*', 'seq', '5')],
+    ];
+    for (const [type, write] of kinds) {
+      await redis.del(key);
+      await write();
+      expect(await cursors.get(T, hub)).toBe(0);
+      expect(await cursors.read(T, hub)).toEqual({ seq: 0, stored: null, readable: false, type });
+      await cursors.register(T, hub);
+      expect((await cursors.list(T))[0]).toMatchObject({ name: 'hub', cursor: 0 });
+      expect(await cursors.advance(T, hub, 2)).toBe(2);
+      expect(await redis.get(key)).toBe('2');
+    }
+  });
+
   it('repairs a cursor only while it still holds the value it read', async () => {
     const key = cursors.cursorKey(T, hub);
     await redis.set(key, 'junk');
-    expect(await cursors.repair(T, hub, 'other', 0)).toBe(false);
+    expect(await cursors.repair(T, hub, readCursor('other'), 0)).toBe(false);
     expect(await redis.get(key)).toBe('junk');
-    expect(await cursors.repair(T, hub, 'junk', 0)).toBe(true);
+    expect(await cursors.repair(T, hub, readCursor('junk'), 0)).toBe(true);
+    expect(await redis.get(key)).toBe('0');
+  });
+
+  it('repairs a key of another type only while it is still of that type', async () => {
+    const key = cursors.cursorKey(T, hub);
+    await redis.rpush(key, '5');
+    const found = await cursors.read(T, hub);
+    // An ack meanwhile made it a string: that is the cursor now, and stays.
+    await cursors.advance(T, hub, 3);
+    expect(await cursors.repair(T, hub, found, 0)).toBe(false);
+    expect(await redis.get(key)).toBe('3');
+    await redis.del(key);
+    await redis.hset(key, 'seq', '5');
+    expect(await cursors.repair(T, hub, found, 0)).toBe(false);
+    expect(await redis.type(key)).toBe('hash');
+    await redis.del(key);
+    await redis.rpush(key, '5');
+    expect(await cursors.repair(T, hub, found, 0)).toBe(true);
     expect(await redis.get(key)).toBe('0');
   });
 

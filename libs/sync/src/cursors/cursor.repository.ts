@@ -2,9 +2,10 @@ import Redis from 'ioredis';
 import { InvalidArgumentError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
 
 /**
- * The one rule for reading a stored cursor, here and in ADVANCE_SCRIPT: 1 to CURSOR_DIGITS decimal digits and nothing
- * else. A value that breaks it (written by hand, by another program, cut short) is unreadable and reads as 0, "nothing
- * acknowledged": the subscriber gets the topic again (a harmless redelivery) and its next ack overwrites the value.
+ * The one rule for reading a stored cursor, here and in ADVANCE_SCRIPT: a string of 1 to CURSOR_DIGITS decimal digits
+ * and nothing else. A value that breaks it (written by hand, by another program, cut short), or a key of another type
+ * (a list, a hash), is unreadable and reads as 0, "nothing acknowledged": the subscriber gets the topic again (a
+ * harmless redelivery) and its next ack overwrites the value.
  */
 const CURSOR_DIGITS = 15;
 
@@ -28,28 +29,41 @@ if ARGV[3] ~= '' then
 else
   redis.call('HDEL', KEYS[3], ARGV[1])
 end
-local stored = redis.call('GET', KEYS[1])
 local current = 0
-if stored and #stored <= ${CURSOR_DIGITS} and string.find(stored, '^%d+$') then current = tonumber(stored) end
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  local stored = redis.call('GET', KEYS[1])
+  if #stored <= ${CURSOR_DIGITS} and string.find(stored, '^%d+$') then current = tonumber(stored) end
+end
 redis.call('SADD', KEYS[2], ARGV[2])
 if acked > current then
+  -- SET replaces a key of any type.
   redis.call('SET', KEYS[1], ARGV[1])
   return acked
 end
 return current
 `;
 
-/** Sets the cursor to ARGV[2] only if it still holds ARGV[1] (the unreadable value `repair` read); 1 if it did. */
+/** The cursor key's type, and its value when that is a string: {'none'}, {'string', value} or {'list'} and so on. */
+const READ_SCRIPT = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'string' then return {kind, redis.call('GET', KEYS[1])} end
+return {kind}
+`;
+
+/**
+ * Sets the cursor to ARGV[3] only if the key is still as `repair` read it: of type ARGV[1] and, for a string, holding
+ * ARGV[2] (an ack turns a key of another type into a string). 1 if it did.
+ */
 const REPAIR_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= ARGV[1] or (kind == 'string' and redis.call('GET', KEYS[1]) ~= ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[3])
+return 1
 `;
 
 type RedisWithAdvance = Redis & {
-  tribCursorRepair(cursorKey: string, unreadable: string, seq: string): Promise<number>;
+  tribCursorRead(cursorKey: string): Promise<[string, string?]>;
+  tribCursorRepair(cursorKey: string, type: string, unreadable: string, seq: string): Promise<number>;
   tribCursorAdvance(
     cursorKey: string,
     setKey: string,
@@ -96,6 +110,9 @@ export class CursorRepository {
     if (!(redis as unknown as Partial<RedisWithAdvance>).tribCursorAdvance) {
       redis.defineCommand('tribCursorAdvance', { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
     }
+    if (!(redis as unknown as Partial<RedisWithAdvance>).tribCursorRead) {
+      redis.defineCommand('tribCursorRead', { numberOfKeys: 1, lua: READ_SCRIPT });
+    }
     if (!(redis as unknown as Partial<RedisWithAdvance>).tribCursorRepair) {
       redis.defineCommand('tribCursorRepair', { numberOfKeys: 1, lua: REPAIR_SCRIPT });
     }
@@ -119,18 +136,21 @@ export class CursorRepository {
     return (await this.read(topic, subscriber)).seq;
   }
 
-  /** The subscriber's cursor as `readCursor` reads it, with the stored value when that is unreadable. */
+  /** The subscriber's cursor as `readCursor` reads it, with the stored value (or the key's type) when unreadable. */
   async read(topic: TopicName, subscriber: SubscriberId): Promise<StoredCursor> {
-    return readCursor(await this.call(() => this.redis.get(this.cursorKey(topic, subscriber))));
+    const [type, value] = await this.call(() => this.redis.tribCursorRead(this.cursorKey(topic, subscriber)));
+    if (type === 'none' || type === 'string') return readCursor(value);
+    return { seq: 0, stored: null, readable: false, type };
   }
 
   /**
-   * Replaces a stored value that cannot stand as the cursor (`stored`, as `read` returned it: not a number, or past
-   * the topic's head) by `seq`, unless the cursor changed meanwhile (an ack overwrote it). True if it replaced.
+   * Replaces a cursor that cannot stand (`stored`, as `read` returned it: not a number, a key of another type, or past
+   * the topic's head) by `seq`, unless the key changed meanwhile (an ack overwrote it). True if it replaced.
    */
-  async repair(topic: TopicName, subscriber: SubscriberId, stored: string, seq: number): Promise<boolean> {
+  async repair(topic: TopicName, subscriber: SubscriberId, stored: StoredCursor, seq: number): Promise<boolean> {
     checkSeq(seq);
-    const v = await this.call(() => this.redis.tribCursorRepair(this.cursorKey(topic, subscriber), stored, String(seq)));
+    const key = this.cursorKey(topic, subscriber);
+    const v = await this.call(() => this.redis.tribCursorRepair(key, stored.type ?? 'string', stored.stored ?? '', String(seq)));
     return Number(v) === 1;
   }
 
@@ -223,16 +243,21 @@ function checkSeq(seq: number): void {
   if (!Number.isSafeInteger(seq) || seq < 0) throw new InvalidArgumentError(`bad sequence number ${seq}`);
 }
 
-/** A cursor as read from Redis: the value stored (null: none) and the seq it stands for (`readable` false: 0). */
+/**
+ * A cursor as read from Redis: the value stored (null: none, or a key of another type) and the seq it stands for
+ * (`readable` false: 0). `type` is the key's Redis type when that is not a string ('list', 'hash', ...).
+ */
 export interface StoredCursor {
   readonly seq: number;
   readonly stored: string | null;
   readonly readable: boolean;
+  readonly type?: string;
 }
 
 /**
  * The one rule for a stored cursor (ADVANCE_SCRIPT applies the same): none is 0; 1 to CURSOR_DIGITS decimal digits
- * are that seq; anything else is unreadable and reads as 0, nothing acknowledged, so the next ack overwrites it.
+ * are that seq; anything else (a key of another type too: see `read`) is unreadable and reads as 0, nothing
+ * acknowledged, so the next ack overwrites it.
  * (A readable cursor past the topic's head is the caller's to judge, who knows the head: see the subscribe handler.)
  */
 export function readCursor(stored: string | null | undefined): StoredCursor {
