@@ -106,6 +106,40 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(JSON.parse(ok(edge, ['publish', 'datasets/x', '--json'], 0, { env }).stdout)).toMatchObject({ commits: 1, seqTo: 2, head: heads[1] });
   });
 
+  it("a publish reaching the topic only through a merge's second parent gives advice that works where the topic was only published", async () => {
+    const storeDir = path.join(t.dir, 'broker-store');
+    mkdirSync(storeDir);
+    broker = await startApp('broker', { TRIB_STORE: pathToFileURL(storeDir).href, TRIB_LISTEN: '127.0.0.1:0' });
+    const env = { TRIB_BROKER: broker.address };
+    const edge = path.join(t.dir, 'edge');
+    ok(t.dir, ['init', edge]);
+    writeFileSync(path.join(edge, 'a.csv'), 'id\n1\n');
+    ok(edge, ['commit', '-m', 'base']);
+    ok(edge, ['branch', 'o']);
+    ok(edge, ['switch', 'o']);
+    writeFileSync(path.join(edge, 'o.csv'), 'id\n2\n');
+    ok(edge, ['commit', '-m', 'on o']);
+    ok(edge, ['publish', 'datasets/x', 'o'], 0, { env });
+    ok(edge, ['switch', 'main']);
+    writeFileSync(path.join(edge, 'm.csv'), 'id\n3\n');
+    ok(edge, ['commit', '-m', 'on main']);
+    ok(edge, ['merge', 'o']);
+
+    const refused = trib(edge, ['publish', 'datasets/x', 'main'], { env });
+    expect(refused.code).toBe(2);
+    const advice = /merge your work into the topic instead: (.*)$/.exec(refused.stderr.trim())![1];
+    const steps = advice.replace('<your branch>', 'main').split(/ && |, then /);
+    expect(steps.map((s) => s.split(' ').slice(0, 2).join(' '))).toEqual(['trib branch', 'trib switch', 'trib merge', 'trib publish']);
+    for (const step of steps) ok(edge, step.split(' ').slice(1), 0, { env });
+
+    const lab = path.join(t.dir, 'lab');
+    ok(t.dir, ['init', lab]);
+    ok(lab, ['subscribe', 'datasets/x', '--as', 'lab'], 0, { env });
+    const head = JSON.parse(ok(lab, ['show', 'topics/datasets/x', '--json']).stdout);
+    expect(head.id).toBe(JSON.parse(ok(edge, ['show', 'up', '--json']).stdout).id);
+    expect(head.parents).toHaveLength(2);
+  });
+
   it('removes at start-up the half-written pack a broker killed mid-publish left, once it is an hour old', async () => {
     const storeDir = path.join(t.dir, 'broker-store');
     mkdirSync(path.join(storeDir, 'packs'), { recursive: true });

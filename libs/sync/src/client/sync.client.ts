@@ -532,12 +532,13 @@ export async function firstParentChainAfter(
     c = (await repo.readCommit(c)).parents[0];
   }
   if (head) {
-    // A merge of the topic into local work has the head as its second parent: say what would publish.
+    // A merge of the topic into local work has the head as its second parent: say what would publish. The advice
+    // names the head by its id, as refs/topics/<topic> exists only where the topic was subscribed to.
     if (repo.objects.has(head) && (await isAncestor(repo, head, commit))) {
       throw new FailedPreconditionError(
         `not a fast-forward: ${commit} reaches ${head}, the head of topic ${topic}, only through a merge's second ` +
           `parent, and a topic is a first-parent chain; merge your work into the topic instead: ` +
-          `trib branch up refs/topics/${topic} && trib switch up && trib merge <your branch> --no-ff, then trib publish ${topic} up`,
+          `trib branch up ${head} && trib switch up && trib merge <your branch> --no-ff, then trib publish ${topic} up`,
         { topic, head },
       );
     }
