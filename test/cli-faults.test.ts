@@ -549,6 +549,14 @@ describe('trib CLI: kill -9 at any moment leaves the repository readable', () =>
     ok(repo, ['verify', '--read-data']);
   });
 
+  it.each(stopSignals)('a --json commit stopped by %s prints the error object on stdout, with the same exit code', (signal, code, said) => {
+    const r = trib(repo, ['commit', '-m', 'first', '--json'], { env: { TRIB_CRASH_AT: 'commit.chunk:9', TRIB_CRASH_SIGNAL: signal } });
+    expect([r.code, r.stderr.trim()]).toEqual([code, said]);
+    const word = said.replace('trib: ', '');
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: word.toUpperCase(), message: word, exitCode: code } });
+    expect(existsSync(path.join(repo, '.trib', 'lock'))).toBe(false);
+  });
+
   it.each(['commit.chunk:1', 'commit.chunk:9', 'commit.before-head:1', 'commit.before-index:1'])('commit killed at %s', (point) => {
     const first = lastLine(ok(repo, ['commit', '-m', 'first']).stdout);
     writeFileSync(path.join(repo, 'f1.bin'), randomBytes(700_000));

@@ -83,13 +83,24 @@ export async function runCli(argv: readonly string[], ctx: CliContext = context(
 function report(ctx: CliContext, who: string, e: unknown, json: boolean): number {
   const failure = describeFailure(e);
   ctx.err(`${who}: ${failure.message}${failure.code === 'INTERNAL' && process.env.TRIB_DEBUG ? `\n${(e as Error)?.stack}` : ''}`);
-  // A script that asked for JSON gets the failure as JSON too, on stdout where it reads the result.
-  if (json) ctx.json({ error: { code: failure.code, message: failure.message, exitCode: failure.exit } });
+  if (json) printJsonFailure(ctx, failure);
   return failure.exit;
 }
 
+/** A failure's category: a TribError code, or how a stop signal ended the command. */
+interface Failure {
+  code: ErrorCode | 'INTERRUPTED' | 'TERMINATED';
+  message: string;
+  exit: number;
+}
+
+/** A script that asked for JSON gets a failure as JSON too, on stdout where it reads the result. */
+function printJsonFailure(ctx: CliContext, failure: Failure): void {
+  ctx.json({ error: { code: failure.code, message: failure.message, exitCode: failure.exit } });
+}
+
 /** A failed command's error category (the TribError code, or what an OS error amounts to), message and exit code. */
-function describeFailure(e: unknown): { code: ErrorCode; message: string; exit: number } {
+function describeFailure(e: unknown): Failure & { code: ErrorCode } {
   if (isTribError(e)) return { code: e.code, message: e.message, exit: exitCodeFor(e.code) };
   const err = e as NodeJS.ErrnoException;
   const errno = err?.code ?? '';
@@ -112,9 +123,13 @@ export function main(): void {
   // Ctrl-C and a supervisor's SIGTERM both mean "stop": a command that can stop cleanly is asked to, and otherwise
   // (or on the second signal) the process exits at once, after the registered clean-ups.
   let stopping = false;
-  const onStopSignal = (exitCode: number, word: string) => () => {
+  const ctx = context();
+  const json = process.argv.slice(2).includes('--json');
+  const onStopSignal = (exitCode: number, code: 'INTERRUPTED' | 'TERMINATED') => () => {
+    const word = code.toLowerCase();
     const exitNow = () => {
       cleanUpBeforeExit();
+      if (json) printJsonFailure(ctx, { code, message: word, exit: exitCode });
       process.exit(exitCode);
     };
     if (stopping) exitNow();
@@ -126,9 +141,9 @@ export function main(): void {
     process.stderr.write(`\ntrib: ${word}\n`);
     exitNow();
   };
-  process.on('SIGINT', onStopSignal(EXIT.INTERRUPTED, 'interrupted'));
-  process.on('SIGTERM', onStopSignal(EXIT.TERMINATED, 'terminated'));
-  runCli(process.argv.slice(2))
+  process.on('SIGINT', onStopSignal(EXIT.INTERRUPTED, 'INTERRUPTED'));
+  process.on('SIGTERM', onStopSignal(EXIT.TERMINATED, 'TERMINATED'));
+  runCli(process.argv.slice(2), ctx)
     .then(
       (code) => {
         process.exitCode = code;
