@@ -145,10 +145,22 @@ describe('trib CLI: commit, log, show, status, diff', () => {
       { path: 'run.sh', status: 'modified', oldSize: 8, newSize: 8, oldMode: 'file', newMode: 'executable' },
     ]);
     const c2 = lastLine(ok(repo, ['commit', '-m', 'two']).stdout);
-    expect(ok(repo, ['diff', c1, c2]).stdout).toBe('M f\n    mode: file -> symlink\nM run.sh\n    mode: file -> executable\n');
+    expect(ok(repo, ['diff', c1, c2]).stdout).toBe('M f (3 bytes)\n    mode: file -> symlink\nM run.sh (8 bytes)\n    mode: file -> executable\n');
     writeFileSync(path.join(repo, 'new.txt'), 'n\n');
     expect(JSON.parse(ok(repo, ['diff', '--json']).stdout).changes).toEqual([
       { path: 'new.txt', status: 'added', oldSize: null, newSize: 2, oldMode: null, newMode: 'file' },
+    ]);
+  });
+
+  it('diff --rows shows no rows line for a file whose mode alone changed', () => {
+    writeFileSync(path.join(repo, 'beats.csv'), 'idx,R\n0,77\n');
+    const c1 = lastLine(ok(repo, ['commit', '-m', 'one']).stdout);
+    chmodSync(path.join(repo, 'beats.csv'), 0o755);
+    expect(ok(repo, ['diff', '--rows']).stdout).toBe('M beats.csv (11 bytes)\n    mode: file -> executable\n');
+    const c2 = lastLine(ok(repo, ['commit', '-m', 'two']).stdout);
+    expect(ok(repo, ['diff', c1, c2, '--rows']).stdout).toBe('M beats.csv (11 bytes)\n    mode: file -> executable\n');
+    expect(JSON.parse(ok(repo, ['diff', c1, c2, '--rows', '--json']).stdout).changes).toEqual([
+      { path: 'beats.csv', status: 'modified', oldSize: 11, newSize: 11, oldMode: 'file', newMode: 'executable' },
     ]);
   });
 
@@ -171,7 +183,9 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(d.changes.find((c: any) => c.path === 'raw/100.csv')).toEqual({
       path: 'raw/100.csv', status: 'renamed', oldPath: '100.csv', oldSize: beats.length, newSize: beats.length, oldMode: 'file', newMode: 'file',
     });
-    expect(ok(repo, ['diff', c1, c2]).stdout).toBe('D empty-a\nA empty-b\nA notes.md\nD notes.txt\nR 100.csv -> raw/100.csv\n');
+    expect(ok(repo, ['diff', c1, c2]).stdout).toBe(
+      `D empty-a (0 bytes)\nA empty-b (0 bytes)\nA notes.md (14 bytes)\nD notes.txt (6 bytes)\nR 100.csv -> raw/100.csv (${beats.length} bytes)\n`,
+    );
   });
 
   it('row diff: appended and removed records, header skipped, quoted newlines kept, missing final newline is no change', () => {
@@ -192,8 +206,8 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(beats.rows.headerChanged).toBeNull();
     // Capped, the text says how many records it does not list (the JSON has the counts).
     const capped = ok(repo, ['diff', c1, c2, '--rows', '--max-rows', '0']).stdout;
-    expect(capped).toContain('M beats.csv\n    rows: +2 -0\n    ... 2 more not listed (--max-rows 0)\n');
-    expect(capped).toContain('M events.jsonl\n    rows: +1 -1\n    ... 2 more not listed (--max-rows 0)\n');
+    expect(capped).toContain('M beats.csv (24 -> 37 bytes)\n    rows: +2 -0\n    ... 2 more not listed (--max-rows 0)\n');
+    expect(capped).toContain('M events.jsonl (16 bytes)\n    rows: +1 -1\n    ... 2 more not listed (--max-rows 0)\n');
   });
 
   it('status and diff (--rows too) C-quote a name or record with a control character, as git; --json as is', () => {
@@ -209,7 +223,8 @@ describe('trib CLI: commit, log, show, status, diff', () => {
 
     const lines = ['M "a\\nM b"', 'M r.csv', 'M "say \\"hi\\".txt"'];
     expect(ok(repo, ['status']).stdout.split('\n').slice(1, -1)).toEqual(lines);
-    expect(ok(repo, ['diff']).stdout.split('\n').slice(0, -1)).toEqual(lines);
+    const sizes = [' (1 -> 2 bytes)', ' (9 -> 30 bytes)', ' (1 byte)'];
+    expect(ok(repo, ['diff']).stdout.split('\n').slice(0, -1)).toEqual(lines.map((l, i) => l + sizes[i]));
     const paths = [odd, 'r.csv', 'say "hi".txt'];
     expect(JSON.parse(ok(repo, ['status', '--json']).stdout).changes.map((c: any) => c.path)).toEqual(paths);
     expect(JSON.parse(ok(repo, ['diff', '--json']).stdout).modified).toEqual(paths);

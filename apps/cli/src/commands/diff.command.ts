@@ -61,7 +61,8 @@ export const diffCommand: CliCommand = {
         return 0;
       }
       for (const c of d.changes) {
-        ctx.out(c.oldPath !== undefined ? `R ${quotePath(c.oldPath)} -> ${quotePath(c.path)}` : `${MARK[c.status]} ${quotePath(c.path)}`);
+        const what = c.oldPath !== undefined ? `R ${quotePath(c.oldPath)} -> ${quotePath(c.path)}` : `${MARK[c.status]} ${quotePath(c.path)}`;
+        ctx.out(`${what} (${sizes(c.oldSize, c.newSize)})`);
         // As git's "old mode / new mode": an executable bit set or cleared, or a file that became a symlink.
         if (c.oldMode && c.newMode && c.oldMode !== c.newMode) ctx.out(`    mode: ${c.oldMode} -> ${c.newMode}`);
         if (!c.rows) continue;
@@ -77,6 +78,15 @@ export const diffCommand: CliCommand = {
     });
   },
 };
+
+/** Each side's size, or the one side there is (an added or removed path) or one size for both (a rename). */
+function sizes(oldSize: number | undefined, newSize: number | undefined): string {
+  if (oldSize === undefined || newSize === undefined || oldSize === newSize) {
+    const size = (oldSize ?? newSize)!;
+    return `${size} ${size === 1 ? 'byte' : 'bytes'}`;
+  }
+  return `${oldSize} -> ${newSize} bytes`;
+}
 
 /** The records a capped list shows, copies counted. */
 function listed(records: readonly { count: number }[]): number {

@@ -54,7 +54,9 @@ export async function diffRevisions(
     let rows: RowDiff | undefined;
     const oldFile = c.old?.kind === 'file' ? c.old : undefined;
     const newFile = c.new?.kind === 'file' ? c.new : undefined;
-    if (opts.rows && c.status !== 'renamed' && recordFormatOf(c.path) && (oldFile || newFile)) {
+    // A mode change alone leaves the records as they were: no row diff to show.
+    const sameContent = oldFile !== undefined && oldFile.id === newFile?.id;
+    if (opts.rows && c.status !== 'renamed' && recordFormatOf(c.path) && (oldFile || newFile) && !sameContent) {
       rows = await rowDiff(repo.objects, c.path, oldFile, newFile, { maxDistinct: opts.maxRows });
     }
     changes.push({
