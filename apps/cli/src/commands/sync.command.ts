@@ -101,11 +101,16 @@ export const subscribeCommand: CliCommand = {
       return await withRepository(ctx, async (repo) => {
         // A following subscriber prints a line per entry instead.
         const bar = follow ? undefined : new ProgressBar('subscribe');
-        // Each entry is flushed as a pack of its own: a long catch-up or a --follow would pile them up.
+        const json = args.flags.has('--json');
+        // Each entry is flushed as a pack of its own: a long catch-up or a --follow would pile them up. The merges
+        // are summed up in one line at the end; of failed ones (each retried at the next check) the first is told.
+        let warned = false;
         const packs = new PackMaintenance(repo.objects, repo.store, {
-          log: (_level, message) => {
+          log: (level, message) => {
+            if (level !== 'warn' || warned || json) return;
+            warned = true;
             bar?.done();
-            if (!args.flags.has('--json')) ctx.err(message);
+            ctx.err(message);
           },
         });
         try {
@@ -115,21 +120,23 @@ export const subscribeCommand: CliCommand = {
             signal: abort.signal,
             onEntry: async (e) => {
               packs.afterWrite();
-              if (follow && !args.flags.has('--json')) ctx.err(`${topic} seq ${e.seq}: ${e.commit}`);
+              if (follow && !json) ctx.err(`${topic} seq ${e.seq}: ${e.commit}`);
             },
             onProgress: bar && ((bytes) => bar.count(bytes, 'received')),
             // A following subscription retries a broker that went away by itself: say so, once each way.
             onLinkChange:
-              follow && !args.flags.has('--json')
+              follow && !json
                 ? (change) => ctx.err(change.down ? `${change.down.message}; retrying until it answers` : `broker ${change.broker} answers`)
                 : undefined,
           });
           bar?.done();
-          report(ctx, 'fetched', r, args.flags.has('--json'));
+          report(ctx, 'fetched', r, json);
           return 0;
         } finally {
           bar?.done();
           await packs.close();
+          const merged = packs.merged;
+          if (merged.packs > 0 && !json) ctx.err(`merged ${merged.packs} small packs the entries left; ${repo.objects.packs().length} packs now`);
         }
       });
     } finally {

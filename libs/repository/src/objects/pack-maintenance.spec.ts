@@ -75,6 +75,7 @@ describe('PackMaintenance', () => {
     await packs.close();
     expect(logs[1]).toMatch(/^merged 5 small packs into 1/);
     expect(await packFiles(store)).toBe(1);
+    expect(packs.merged).toEqual({ merges: 2, packs: 9 });
   });
 
   it('starts nothing after close', async () => {
@@ -115,6 +116,7 @@ describe('PackMaintenance', () => {
     packs.afterWrite();
     await packs.close();
     expect(logs).toEqual([expect.stringMatching(/^warn merging small packs failed .*listing refused/)]);
+    expect(packs.merged).toEqual({ merges: 0, packs: 0 });
     store.list = list;
     expect(await packFiles(store)).toBe(3);
   });

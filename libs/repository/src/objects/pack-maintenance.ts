@@ -25,6 +25,7 @@ export class PackMaintenance {
   private nextCheckAt: number;
   private running: Promise<void> | undefined;
   private closed = false;
+  private readonly mergedSoFar = { merges: 0, packs: 0 };
 
   constructor(
     private readonly db: ObjectDatabase,
@@ -51,6 +52,11 @@ export class PackMaintenance {
       });
   }
 
+  /** The merges done so far and the small packs they merged: what a command that logs no merge sums up at its end. */
+  get merged(): { readonly merges: number; readonly packs: number } {
+    return { ...this.mergedSoFar };
+  }
+
   /** Waits for a merge in progress; no new one starts. */
   async close(): Promise<void> {
     this.closed = true;
@@ -71,7 +77,11 @@ export class PackMaintenance {
       this.opts.log?.('warn', `merging small packs failed (left as they are, retried later): ${(e as Error).message}`);
       return undefined;
     }
-    if (r.mergedPacks > 0) this.opts.log?.('info', `merged ${r.mergedPacks} small packs into ${r.writtenPacks}; ${r.keptPacks} packs kept`);
+    if (r.mergedPacks > 0) {
+      this.mergedSoFar.merges++;
+      this.mergedSoFar.packs += r.mergedPacks;
+      this.opts.log?.('info', `merged ${r.mergedPacks} small packs into ${r.writtenPacks}; ${r.keptPacks} packs kept`);
+    }
     return r;
   }
 }
