@@ -117,9 +117,11 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect(tag).toMatchObject({ name: 'v1', tagger: 'Test <test@example.org>', message: 'release one', annotations: { model: 'pvc-1' } });
     expect(ok(repo, ['show', 'v1']).stdout).toMatch(/^tag v1\nTagger: Test <test@example.org>\nDate: .*\nMeta: {3}model=pvc-1\n\n {4}release one\n\ncommit /);
     expect(JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).tag).toBeUndefined();
-    expect(JSON.parse(ok(repo, ['tag', '--json']).stdout)).toEqual([{ name: 'v1', commit: head }]);
+    // The list gives each annotated tag as show does: which tag holds the data of model pvc-1 takes one command.
+    expect(JSON.parse(ok(repo, ['tag', '--json']).stdout)).toEqual([{ name: 'v1', commit: head, tag }]);
     expect(JSON.parse(ok(repo, ['tag', '-d', 'v1', '--json']).stdout)).toEqual({ deleted: 'v1' });
     ok(repo, ['tag', 'v1']);
+    expect(JSON.parse(ok(repo, ['tag', '--json']).stdout)).toEqual([{ name: 'v1', commit: head }]);
   });
 
   it('switch moves the working tree, removes tracked files, leaves untracked ones, refuses to clobber', () => {

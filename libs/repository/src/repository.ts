@@ -276,17 +276,25 @@ export class Repository implements CommitReader {
 
   /** The commit a ref leads to, following symbolic refs and annotated tags. */
   async refCommit(name: RefName): Promise<CommitId | undefined> {
+    return (await this.refTarget(name))?.commit;
+  }
+
+  /** The commit a ref leads to, with the annotated tag the ref points at (undefined for any other ref). */
+  async refTarget(name: RefName): Promise<{ commit: CommitId; tag?: Tag } | undefined> {
     const r = await this.refs.resolve(name);
     if (!r.commit) return undefined;
     let id = r.commit;
+    let tag: Tag | undefined;
     for (let i = 0; i < 5; i++) {
       const bytes = await this.objects.get(id).catch((e: unknown) => {
         // A ref to an object that is gone is damage, not a missing ref: "no commits yet" would hide it.
         if (!(e instanceof NotFoundError)) throw e;
         throw new IntegrityError(`ref ${name} points at ${id}, which is not stored (run trib verify)`, { ref: name, id });
       });
-      if (!isTagBytes(bytes)) return id;
-      id = decodeTag(bytes, id).object;
+      if (!isTagBytes(bytes)) return { commit: id, tag };
+      const next = decodeTag(bytes, id);
+      tag ??= next;
+      id = next.object;
     }
     throw new FailedPreconditionError(`ref ${name} is a chain of tags that is too long`);
   }

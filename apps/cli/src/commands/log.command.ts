@@ -4,7 +4,7 @@ import { maxPositionals, parseCount } from '../ui/args';
 import { CliCommand, CliContext } from './command';
 import { withRepository } from './open-repo';
 
-function tagJson(t: Tag) {
+export function tagJson(t: Tag) {
   return { name: t.name, tagger: t.tagger, time: t.time, message: t.message, annotations: t.annotations };
 }
 

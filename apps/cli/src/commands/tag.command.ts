@@ -2,6 +2,7 @@ import { createTag, deleteTag, listTags } from '@tributary/repository';
 import { InvalidArgumentError } from '@tributary/core';
 import { maxPositionals, parseMeta } from '../ui/args';
 import { CliCommand } from './command';
+import { tagJson } from './log.command';
 import { withRepository } from './open-repo';
 
 export const tagCommand: CliCommand = {
@@ -30,7 +31,8 @@ export const tagCommand: CliCommand = {
         throw new InvalidArgumentError(`-m and --meta need a tag NAME; usage: ${this.usage}`);
       }
       const tags = await listTags(repo);
-      if (args.flags.has('--json')) ctx.json(tags.map((t) => ({ name: t.name, commit: t.commit })));
+      // An annotated tag as `trib show --json` gives it, so a script can find a model's data without a show per tag.
+      if (args.flags.has('--json')) ctx.json(tags.map((t) => ({ name: t.name, commit: t.commit, ...(t.tag ? { tag: tagJson(t.tag) } : {}) })));
       else for (const t of tags) ctx.out(`${t.name} ${t.commit.slice(0, 12)}`);
       return 0;
     });

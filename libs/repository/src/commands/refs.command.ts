@@ -1,4 +1,4 @@
-import { CommitId, ConflictError, encodeTag, FailedPreconditionError, IntegrityError, InvalidArgumentError, NotFoundError, Annotations, RefName, validateNewRefName } from '@tributary/core';
+import { CommitId, ConflictError, encodeTag, FailedPreconditionError, IntegrityError, InvalidArgumentError, NotFoundError, Annotations, RefName, Tag, validateNewRefName } from '@tributary/core';
 import { Repository } from '../repository';
 import { branchRef, BRANCH_PREFIX, tagRef, TAG_PREFIX } from '../refs/ref-store';
 import { isAncestor } from '../history/commit-walk';
@@ -62,11 +62,12 @@ export async function deleteBranch(repo: Repository, name: string, opts: { force
   await repo.refs.delete(ref, v.version);
 }
 
-export async function listTags(repo: Repository): Promise<RefListing[]> {
-  const out: RefListing[] = [];
+/** The tags with the commit each names and, for an annotated one, its tag object (read on the way to the commit). */
+export async function listTags(repo: Repository): Promise<(RefListing & { readonly tag?: Tag })[]> {
+  const out: (RefListing & { readonly tag?: Tag })[] = [];
   for (const r of await repo.refs.list(TAG_PREFIX)) {
-    const commit = await repo.refCommit(r.name);
-    if (commit) out.push({ name: r.name.slice(TAG_PREFIX.length), commit });
+    const target = await repo.refTarget(r.name);
+    if (target) out.push({ name: r.name.slice(TAG_PREFIX.length), ...target });
   }
   return out;
 }
