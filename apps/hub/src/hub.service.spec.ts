@@ -108,6 +108,43 @@ describe('HubService', () => {
     expect(lines).toEqual([]);
   });
 
+  it("walks main's history once after a restart, for every topic's recall and first merge together", async () => {
+    const feeds = new FakeFeeds();
+    const b1 = await regional(undefined, 'h\n9\n');
+    feeds.entries.set('datasets/heart/eu-azure', [{ seq: 1, commit: b1 }]);
+    const aws: { seq: number; commit: CommitId }[] = [];
+    for (let seq = 1, parent: CommitId | undefined; seq <= 20; seq++) aws.push({ seq, commit: (parent = await regional(parent, `h\n${seq}\n`)) });
+    const first = new HubService({ repo, client: feeds, topics: ['datasets/heart/eu-azure'], name: 'hub', layout: 'graft', log: () => undefined });
+    first.start();
+    await until(() => feeds.cursors.get('datasets/heart/eu-azure') === 1);
+    await first.stop();
+    feeds.entries.set('datasets/heart/na-aws', aws);
+    const second = new HubService({ repo, client: feeds, topics: ['datasets/heart/na-aws'], name: 'hub', layout: 'graft', log: () => undefined });
+    second.start();
+    await until(() => feeds.cursors.get('datasets/heart/na-aws') === 20);
+    await second.stop();
+    // Main: the hub's first commit, eu-azure's merge, 20 of na-aws above it. The next entry of each topic, after a restart:
+    const below: CommitId[] = [];
+    for (let id = (await repo.readCommit((await repo.refs.resolve(branchRef('main'))).commit!)).parents[0]; id; id = (await repo.readCommit(id)).parents[0]) below.push(id);
+    feeds.entries.get('datasets/heart/eu-azure')!.push({ seq: 2, commit: await regional(b1, 'h\n9\n10\n') });
+    aws.push({ seq: 21, commit: await regional(aws[19].commit, 'h\n21\n') });
+    // A restart: a new process opens the store afresh.
+    await repo.close();
+    repo = await Repository.open(path.join(root, 'hub'));
+    const reads = new Map<string, number>();
+    const readCommit = repo.readCommit.bind(repo);
+    repo.readCommit = async (id: CommitId) => {
+      reads.set(id, (reads.get(id) ?? 0) + 1);
+      return readCommit(id);
+    };
+    const again = new HubService({ repo, client: feeds, topics: [...feeds.entries.keys()], name: 'hub', layout: 'graft', log: () => undefined });
+    again.start();
+    await until(() => feeds.cursors.get('datasets/heart/na-aws') === 21 && feeds.cursors.get('datasets/heart/eu-azure') === 2);
+    await again.stop();
+    expect(below).toHaveLength(21);
+    expect(Math.max(...below.map((id) => reads.get(id) ?? 0))).toBe(1);
+  });
+
   it('stops at once, without waiting out the pause before it would subscribe again', async () => {
     // Fake timers that are never advanced: a stop that waits for any timer never returns.
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });

@@ -1,5 +1,5 @@
 import { CommitId, describeError, sleep } from '@tributary/core';
-import { HubLayout, HubMergeIndex, mergeRegionalCommit } from '@tributary/hub';
+import { HubLayout, mergeIndexOf, mergeRegionalCommit } from '@tributary/hub';
 import { BRANCH_PREFIX, branchRef, crashPoint, PackMaintenance, Repository } from '@tributary/repository';
 import { regionOf } from './hub-config';
 
@@ -76,15 +76,15 @@ export class HubService {
   /**
    * What main and the conflict branches hold of `topic` from before this process started, so /health tells the truth
    * after a restart: `lastSeq`, the newest seq merged or parked, and `conflicts`, the branches still parked. Reads
-   * main's first-parent chain back to the topic's last merge (as its next merge does anyway) and lists the region's
-   * conflict branches. A store that does not answer leaves the state to fill in as entries come.
+   * main's first-parent chain back to the topic's last merge, through the index the merges keep (so the next merge
+   * does not walk it again), and lists the region's conflict branches. A store that does not answer leaves the state to fill in as entries come.
    */
   private async recall(topic: string): Promise<void> {
     const { repo } = this.deps;
     const state = this.topics.get(topic)!;
     try {
       const main = (await repo.refs.resolve(branchRef('main'))).commit;
-      const last = await new HubMergeIndex().lastMerge(repo, main, topic);
+      const last = await mergeIndexOf(repo).lastMerge(repo, main, topic);
       const prefix = `${branchRef(`conflicts/${regionOf(topic)}`)}/`;
       const seqOf = (branch: string) => Number(branch.slice(branch.lastIndexOf('/') + 1));
       const parked = (await repo.refs.list(prefix))

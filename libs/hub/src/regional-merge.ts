@@ -149,9 +149,18 @@ async function drain(hub: Repository): Promise<void> {
   }
 }
 
-async function mergeGroup(hub: Repository, group: readonly Waiting[]): Promise<RegionalMergeOutcome[]> {
+/**
+ * The merge index the merges into `hub` keep (one per Repository object): what a caller reading main's merges (the
+ * hub's start-up recall) should ask, so main's history is walked once for both, and once for all topics.
+ */
+export function mergeIndexOf(hub: Repository): HubMergeIndex {
   let index = indexes.get(hub);
   if (!index) indexes.set(hub, (index = new HubMergeIndex()));
+  return index;
+}
+
+async function mergeGroup(hub: Repository, group: readonly Waiting[]): Promise<RegionalMergeOutcome[]> {
+  let index = mergeIndexOf(hub);
   const opts = group[0].opts;
   const mainRef = branchRef(opts.branch ?? 'main');
   for (let attempt = 1; ; attempt++) {
