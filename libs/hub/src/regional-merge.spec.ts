@@ -113,6 +113,10 @@ describe('mergeRegionalCommit, graft layout', () => {
     expect(await layoutOfBranch(hub)).toBe('graft');
     expect(await read(hub, 'regions/na-aws/batches/2026-03-04/b1.csv')).toBe('x\n1\n');
     expect((await hub.head()).commit).toBe(r.commit);
+    // An operator's commit on main by hand says no layout: the merges' one still counts.
+    const byHand = await hub.writeCommit({ tree: m.tree, parents: [r.commit!], author: 'ops', time: new Date().toISOString(), message: 'fix', annotations: {} });
+    await hub.refs.update(branchRef('main'), (await hub.refs.readForSwap(branchRef('main')))!.version, { commit: byHand });
+    expect(await layoutOfBranch(hub)).toBe('graft');
   });
 
   it('gives the same tree whatever order the regions arrive in', async () => {

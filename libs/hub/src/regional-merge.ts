@@ -383,13 +383,19 @@ function otherTopicsAt(hub: Repository, merges: () => Promise<ReadonlyMap<string
 }
 
 /**
- * The layout the newest merge on `branch` (default main) was made with, as its annotation says; undefined for a
- * branch without one (none yet, a merge made before merges said so, or a commit made by hand).
+ * The layout the newest merge on `branch` (default main) was made with, as its annotation says, looking back along
+ * the first-parent chain past commits made by hand (an operator's fix on main says no layout, and must not hide the
+ * merges' one); undefined when no commit says one (no merge yet, or only merges made before merges said so). Reads
+ * the commits since the newest merge that says one: normally just the head.
  */
 export async function layoutOfBranch(hub: Repository, branch = 'main'): Promise<HubLayout | undefined> {
-  const head = (await hub.refs.resolve(branchRef(branch))).commit;
-  const layout = head && (await hub.readCommit(head)).annotations[HUB_LAYOUT];
-  return layout === 'graft' || layout === 'shared' ? layout : undefined;
+  for (let id = (await hub.refs.resolve(branchRef(branch))).commit; id !== undefined; ) {
+    const c = await hub.readCommit(id);
+    const layout = c.annotations[HUB_LAYOUT];
+    if (layout === 'graft' || layout === 'shared') return layout;
+    id = c.parents[0];
+  }
+  return undefined;
 }
 
 /** graft: main's tree with `regions/<region>` replaced by the regional tree (removed when that tree is empty). */
