@@ -249,6 +249,18 @@ describe('mergeRegionalCommit, shared layout', () => {
     expect(e!.id).toBe((await writeFileContent(hub.objects, [Buffer.from(expected)])).id);
   });
 
+  it('names a conflicting path with a newline or a double quote C-quoted, so its log line and note stay one line', async () => {
+    const hub = await newHub();
+    const na = new Region('na-aws');
+    const eu = new Region('eu-azure');
+    await merge(hub, await na.commit([hub], { 'nl\nx.txt': 'a', 'odd "q".txt': 'a', 'ü-日本.txt': 'a' }), 'shared');
+    const lines: string[] = [];
+    const r = await merge(hub, await eu.commit([hub], { 'nl\nx.txt': 'b', 'odd "q".txt': 'b', 'ü-日本.txt': 'b' }), 'shared', (l) => lines.push(l));
+    expect(r.conflicts).toEqual(['"nl\\nx.txt" (add/add)', '"odd \\"q\\".txt" (add/add)', 'ü-日本.txt (add/add)']);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toMatch(/\n/);
+  });
+
   it('parks a conflict on conflicts/<region>/<seq>, leaves main unchanged, and stays parked on redelivery', async () => {
     const hub = await newHub();
     const na = new Region('na-aws');

@@ -9,6 +9,7 @@ import {
   lookupPath,
   mergeTrees,
   NotFoundError,
+  quotePath,
   sameEntry,
   RefName,
   TREE_PAGE_HEADER,
@@ -300,9 +301,9 @@ async function sharedMerge(
       const unchanged = sameEntry(await lookupPath(db, regionalTree, c.path), dealtTree && (await lookupPath(db, dealtTree, c.path)));
       const heldAlready = sameEntry(await lookupPath(db, theirs, c.path), base && (await lookupPath(db, base, c.path)));
       if (unchanged && !heldAlready) held.push(c.path);
-      else other.push(`${c.path} (${c.kind})`);
+      else other.push(conflictWords(c));
     }
-    if (other.length > 0 || held.length === 0) return { conflicts: other.length > 0 ? other : conflicts.map((c) => `${c.path} (${c.kind})`) };
+    if (other.length > 0 || held.length === 0) return { conflicts: other.length > 0 ? other : conflicts.map(conflictWords) };
     for (const path of held) {
       const before = base && (await lookupPath(db, base, path));
       theirs = (await editPath(db, db, theirs, path, before)).id;
@@ -447,6 +448,11 @@ async function alreadyMerged(hub: Repository, main: CommitId, last: LastMerge | 
 
 function conflictBranchName(regional: RegionalCommit): string {
   return `conflicts/${regional.region}/${regional.seq}`;
+}
+
+/** A conflict as the log line and the ack's note name it: the path C-quoted as in every message (one line), its kind. */
+function conflictWords(c: { path: string; kind: string }): string {
+  return `${quotePath(c.path)} (${c.kind})`;
 }
 
 /**
