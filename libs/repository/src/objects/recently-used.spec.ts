@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { RecentlyUsed } from './recently-used';
 
 const b = (n: number, fill = 0) => Buffer.alloc(n, fill);
@@ -21,5 +22,39 @@ describe('RecentlyUsed', () => {
     r.delete('a');
     r.set('c', b(6));
     expect([r.has('a'), r.has('b'), r.has('c')]).toEqual([false, true, true]);
+  });
+
+  it('keeps exactly what a list in use order keeps, over any run of sets, gets and deletes', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), key: fc.integer({ min: 0, max: 30 }), weight: fc.integer({ min: 1, max: 4 }) }),
+      fc.record({ kind: fc.constant('get' as const), key: fc.integer({ min: 0, max: 30 }) }),
+      fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 30 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+        const r = new RecentlyUsed<number>(12, (w) => w);
+        // The model: [key, weight] oldest use first.
+        const model: [string, number][] = [];
+        const weightOf = () => model.reduce((n, [, w]) => n + w, 0);
+        for (const o of ops) {
+          const key = `k${o.key}`;
+          const at = model.findIndex(([k]) => k === key);
+          if (o.kind === 'set') {
+            r.set(key, o.weight);
+            if (at >= 0) model.splice(at, 1);
+            model.push([key, o.weight]);
+            while (weightOf() > 12) model.shift();
+          } else if (o.kind === 'get') {
+            expect(r.get(key)).toBe(at >= 0 ? model[at][1] : undefined);
+            if (at >= 0) model.push(...model.splice(at, 1));
+          } else {
+            r.delete(key);
+            if (at >= 0) model.splice(at, 1);
+          }
+        }
+        for (let k = 0; k <= 30; k++) expect(r.has(`k${k}`)).toBe(model.some(([m]) => m === `k${k}`));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

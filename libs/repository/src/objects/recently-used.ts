@@ -5,6 +5,12 @@
 export class RecentlyUsed<V> {
   private readonly map = new Map<string, V>();
   private weight = 0;
+  /**
+   * Where eviction goes on from: the map in insertion order, oldest first (a `get` re-inserts, so it is use order).
+   * Kept across calls because a walk from the start passes every entry deleted since the table was last rebuilt:
+   * a cache turning over its entries spent seconds per thousand evictions that way.
+   */
+  private oldest: Iterator<[string, V]> = this.map.entries();
 
   constructor(
     private readonly budget: number,
@@ -29,8 +35,12 @@ export class RecentlyUsed<V> {
     this.delete(key);
     this.map.set(key, value);
     this.weight += this.weigh(value);
-    for (const [k, v] of this.map) {
-      if (this.weight <= this.budget) break;
+    while (this.weight > this.budget) {
+      let next = this.oldest.next();
+      // A finished iterator stays finished, whatever is added after: start again from the oldest.
+      if (next.done) next = (this.oldest = this.map.entries()).next();
+      if (next.done) break;
+      const [k, v] = next.value;
       this.map.delete(k);
       this.weight -= this.weigh(v);
     }
