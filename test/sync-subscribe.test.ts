@@ -290,6 +290,24 @@ describe('sync: subscribe', () => {
     expect(JSON.stringify(topic)).not.toContain('forged note');
   });
 
+  it('refuses a have-reply to no have-query, which it would otherwise keep until the call ends', async () => {
+    // A follower with nothing to fetch: the broker asks it nothing.
+    const next = (await client.listTopics()).find((x) => x.topic === TOPIC)!.seq + 1;
+    const raw = rawSyncClient(broker.address);
+    try {
+      const call = raw.Subscribe();
+      const status = callStatus(call);
+      call.write({ start: { topic: TOPIC, subscriber: 'unasked', fromSeq: next, latest: false, follow: true } });
+      call.on('data', (m: { body: string }) => {
+        if (m.body === 'state') call.write({ haveReply: { missing: Buffer.alloc(4 << 20) } });
+      });
+      const r = await status;
+      expect([r.code, r.details]).toEqual([grpc.status.INVALID_ARGUMENT, 'a have-reply to no have-query']);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('never moves a cursor back on a late ack (Lua max), only on an explicit --from', async () => {
     const topic = TOPIC as TopicName;
     const cursors = broker.context.cursors;

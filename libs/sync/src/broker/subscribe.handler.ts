@@ -148,6 +148,8 @@ class Session {
   private done = false;
   private waiters: (() => void)[] = [];
   readonly haveReplies: Buffer[] = [];
+  /** Have-queries sent and not answered yet: a reply to none is refused, so a subscriber cannot pile them up here. */
+  haveQueriesOpen = 0;
 
   stopped(): boolean {
     return this.done || this.peerEnded || this.error !== undefined;
@@ -207,6 +209,8 @@ async function pumpRequests(
         if (msg.ack.conflict) ctx.logger('warn', `${topic}: ${subscriber} acknowledged seq ${seq} with a conflict: ${conflictNote(msg.ack.conflict)}`);
         session.acked = Math.max(session.acked, seq);
       } else if (msg.haveReply) {
+        if (session.haveQueriesOpen === 0) throw new InvalidArgumentError('a have-reply to no have-query');
+        session.haveQueriesOpen--;
         session.haveReplies.push(Buffer.from(msg.haveReply.missing ?? Buffer.alloc(0)));
       } else {
         throw new InvalidArgumentError(`unexpected ${msg.body ?? 'empty'} message from a subscriber`);
@@ -224,6 +228,7 @@ function senderChannel(io: MessageStream<SubscribeRequest__Output, SubscribeResp
     send: (msg: TransferMessage) => {
       // Marked as it goes to the transport, not once it drains: the subscriber may ack before the write resolves.
       if (msg.commitEnd) session.delivered = session.sent;
+      if (msg.haveQuery) session.haveQueriesOpen++;
       return io.send(msg);
     },
     async receiveHaveReply(): Promise<Buffer> {
