@@ -21,11 +21,18 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_timeout_ms': 20_000,
 };
 
-/** Options for a broker's grpc-js Server (windows are raised separately: see raiseServerWindows). */
+/**
+ * Options for a broker's grpc-js Server (windows are raised separately: see raiseServerWindows). It pings each
+ * client connection every minute and closes one whose answer does not come within 20 s: a publisher whose host or
+ * link died without a word (no FIN, no RST) would otherwise hold its call, and its staging pack, for grpc-js's default
+ * of two hours, as a subscriber would hold its session.
+ */
 export const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   'grpc.keepalive_permit_without_calls': 1,
+  'grpc.keepalive_time_ms': 60_000,
+  'grpc.keepalive_timeout_ms': 20_000,
 };
 
 /**

@@ -1,4 +1,5 @@
 import type * as http2 from 'node:http2';
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { ConflictError, IntegrityError, NotFoundError, TribError, UnavailableError } from '@tributary/core';
 import { CHANNEL_OPTIONS, FLOW_CONTROL_WINDOW, MAX_MESSAGE_BYTES, raiseServerWindows, SERVER_OPTIONS } from './grpc-options';
@@ -104,6 +105,53 @@ describe('server windows', () => {
       expect(s.state.effectiveLocalWindowSize).toBeGreaterThanOrEqual(FLOW_CONTROL_WINDOW);
     }
     client.close();
+  });
+
+  it('closes the call of a client that went silent without closing its connection (the server pings it)', async () => {
+    const proto = loadTributaryProto();
+    // SERVER_OPTIONS' pings, 200 times as often, so the test need not wait minutes.
+    const faster = (key: 'grpc.keepalive_time_ms' | 'grpc.keepalive_timeout_ms') => Number(SERVER_OPTIONS[key]) / 200;
+    server = new grpc.Server({ ...SERVER_OPTIONS, 'grpc.keepalive_time_ms': faster('grpc.keepalive_time_ms'), 'grpc.keepalive_timeout_ms': faster('grpc.keepalive_timeout_ms') });
+    let cancelled!: () => void;
+    const ended = new Promise<void>((resolve) => (cancelled = resolve));
+    server.addService(proto.tributary.v1.SyncService.service, {
+      Publish: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        call.on('cancelled', () => cancelled());
+        call.on('error', () => cancelled());
+      },
+      Subscribe: () => undefined,
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    // A link that goes silent: bytes stop flowing both ways, the sockets stay open.
+    let silent = false;
+    const sockets: net.Socket[] = [];
+    const link = net.createServer((client) => {
+      const upstream = net.connect(port, '127.0.0.1');
+      sockets.push(client, upstream);
+      client.on('data', (d) => silent || upstream.write(d));
+      upstream.on('data', (d) => silent || client.write(d));
+      client.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => link.listen(0, '127.0.0.1', resolve));
+    const client = new proto.tributary.v1.SyncService(`127.0.0.1:${(link.address() as net.AddressInfo).port}`, grpc.credentials.createInsecure(), {
+      ...CHANNEL_OPTIONS,
+      'grpc.keepalive_time_ms': 3_600_000,
+    });
+    try {
+      const call = client.Publish();
+      call.on('error', () => undefined);
+      call.write({ hello: { topic: 't/a', commit: 'c' } });
+      await new Promise((r) => setTimeout(r, 200));
+      silent = true;
+      await ended;
+    } finally {
+      client.close();
+      for (const s of sockets) s.destroy();
+      link.close();
+    }
   });
 
   it('throws when the private field is gone', () => {
