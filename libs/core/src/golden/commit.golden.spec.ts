@@ -37,6 +37,20 @@ describe('commit and tag golden vectors', () => {
     expect(() => encodeCommit({ ...commit, time: '2026-11-24 04:49' })).toThrow(/UTC ISO 8601/);
   });
 
+  it("refuses a commit that is not its encoder's bytes: what the encoder refuses, or another spelling of a commit", () => {
+    const raw = (body: Record<string, unknown>) => Buffer.from(`commit 1\n${JSON.stringify(body)}`);
+    const fields = { tree: TREE, parents: [PARENT], author: 'a', time: '2026-11-24T04:49:11.123Z', message: 'm', annotations: {} };
+    expect(decodeCommit(raw(fields))).toEqual(fields);
+    // An author with newlines, to print a forged commit in `trib log`.
+    expect(() => decodeCommit(raw({ ...fields, author: 'mallory\nDate: x\n\ncommit ffff' }))).toThrow(/malformed: author .* control character/);
+    expect(() => decodeCommit(raw({ ...fields, time: 'not-a-time' }))).toThrow(/malformed: commit time must be UTC ISO 8601/);
+    // Another spelling: fields in another order, a field no reader knows, annotations unsorted, spaces.
+    expect(() => decodeCommit(raw({ message: 'm', tree: TREE, parents: [PARENT], author: 'a', time: fields.time, annotations: {} }))).toThrow(/not in canonical form/);
+    expect(() => decodeCommit(raw({ ...fields, extra: 1 }))).toThrow(/not in canonical form/);
+    expect(() => decodeCommit(raw({ ...fields, annotations: { b: '1', a: '2' } }))).toThrow(/not in canonical form/);
+    expect(() => decodeCommit(Buffer.from(`commit 1\n${JSON.stringify(fields, null, 1)}`))).toThrow(/not in canonical form/);
+  });
+
   it('fixes the canonical bytes of an annotated tag', () => {
     const tag: Tag = { object: PARENT, name: 'train-v1', tagger: 't', time: '2026-11-24T00:00:00.000Z', message: 'm', annotations: { model: 'pvc' } };
     expect(encodeTag(tag).toString('utf8')).toBe(

@@ -56,7 +56,24 @@ export function decodeCommit(bytes: Buffer, id?: ObjectId): Commit {
     typeof v.author === 'string' && typeof v.time === 'string' && typeof v.message === 'string' &&
     v.annotations && typeof v.annotations === 'object' && Object.values(v.annotations).every((x) => typeof x === 'string');
   if (!ok) throw new IntegrityError(`commit ${id ?? ''} is malformed`.trim(), { id });
-  return { tree: v.tree, parents: v.parents, author: v.author, time: v.time, message: v.message, annotations: v.annotations };
+  const c: Commit = { tree: v.tree, parents: v.parents, author: v.author, time: v.time, message: v.message, annotations: v.annotations };
+  requireCanonical(bytes, () => encodeCommit(c), 'commit', id);
+  return c;
+}
+
+/**
+ * Refuses an object that is not the bytes its own encoder makes of what it holds: such bytes come only from another
+ * writer (a peer's publish), and may hold what the encoder refuses (an author with a newline, to forge log lines; a
+ * time that is no time) or fields no reader knows.
+ */
+function requireCanonical(bytes: Buffer, encode: () => Buffer, kind: string, id: ObjectId | undefined): void {
+  let canonical: Buffer | undefined;
+  try {
+    canonical = encode();
+  } catch (e) {
+    throw new IntegrityError(`${kind} ${id ?? ''} is malformed: ${(e as Error).message}`.replace(/  +/, ' '), { id });
+  }
+  if (!canonical.equals(bytes)) throw new IntegrityError(`${kind} ${id ?? ''} is not in canonical form`.replace(/  +/, ' '), { id });
 }
 
 export function commitId(c: Commit): CommitId {
