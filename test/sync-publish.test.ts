@@ -13,7 +13,8 @@ import {
   treeSize,
   UnavailableError,
 } from '@tributary/core';
-import { Repository, topicRef } from '@tributary/repository';
+import { branchRef, Repository, topicRef } from '@tributary/repository';
+import { unreadableTrees } from '../libs/core/src/testing/unreadable-trees';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
 import { freePort } from '../libs/sync/src/testing/private-redis';
@@ -223,6 +224,51 @@ describe('sync: publish', () => {
     raw.close();
     expect(await storeKeys(broker.store)).toEqual(before);
     expect((await client.listTopics()).map((x) => x.topic)).toEqual([TOPIC]);
+  });
+
+  it('refuses trees whose nodes do not fit together (DATA_LOSS), pages it holds among them, and the head stays', async () => {
+    const made = await newRepo(path.join(t.dir, 'unreadable'));
+    try {
+      const { chunk, trees } = await unreadableTrees(made.objects);
+      const frame = async (id: ObjectId, kind: 'OBJECT_KIND_CHUNK' | 'OBJECT_KIND_TREE' | 'OBJECT_KIND_COMMIT') => ({ id: Buffer.from(id, 'hex'), kind, data: await made.objects.get(id) });
+      const commitOf = async (tree: ObjectId, parents: CommitId[]) =>
+        (await made.writeCommit({ tree, parents, author: 'mallory', time: '2026-11-24T00:00:00.000Z', message: 'unreadable', annotations: {} })) as CommitId;
+      const head = (await client.publish(repo, TOPIC)).head as CommitId;
+      const refused = async (commit: CommitId, nodes: readonly ObjectId[]) => {
+        const objects = [await frame(chunk, 'OBJECT_KIND_CHUNK')];
+        for (const id of nodes) objects.push(await frame(id, 'OBJECT_KIND_TREE'));
+        objects.push(await frame(commit, 'OBJECT_KIND_COMMIT'));
+        const raw = rawSyncClient(broker.address);
+        const call = raw.Publish();
+        const status = callStatus(call);
+        call.write({ hello: { topic: TOPIC, commit } });
+        await once(call, 'data');
+        call.write({ start: { base: head, commits: [commit] } });
+        call.write({ objects: { objects } });
+        call.write({ commitEnd: { commit: Buffer.from(commit, 'hex') } });
+        const s = await status;
+        raw.close();
+        return s;
+      };
+      for (const tree of trees) {
+        const s = await refused(await commitOf(tree.tree, [head]), tree.nodes);
+        expect([tree.what, s.code]).toEqual([tree.what, grpc.status.DATA_LOSS]);
+        expect(s.details).toMatch(tree.refusal);
+        expect((await client.listTopics()).find((x) => x.topic === TOPIC)!.head).toBe(head);
+      }
+
+      // The broker holds the first page (another topic's tree); the publisher sends only the page after it.
+      const [first, second] = trees.find((x) => x.what === 'the same name on two pages')!.nodes;
+      const heldPage = await commitOf(first, []);
+      await made.refs.update(branchRef('main'), (await made.refs.read(branchRef('main')))?.version, { commit: heldPage });
+      await client.publish(made, 'datasets/held-page');
+      const dup = trees.find((x) => x.what === 'the same name on two pages')!;
+      const s = await refused(await commitOf(dup.tree, [head]), [second, dup.tree]);
+      expect([s.code, s.details]).toEqual([grpc.status.DATA_LOSS, expect.stringMatching(dup.refusal)]);
+      expect((await client.listTopics()).find((x) => x.topic === TOPIC)!.head).toBe(head);
+    } finally {
+      await made.close();
+    }
   });
 
   it('refuses a message over the size limit with RESOURCE_EXHAUSTED while another stream carries on', async () => {

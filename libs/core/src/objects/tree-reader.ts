@@ -1,10 +1,13 @@
 import { IntegrityError, TribError } from '../errors/trib-error';
 import { TreeId } from '../ids/ids';
-import { checkNestingDepth, splitRelativePath, validateEntryName } from '../paths/path-rules';
+import { checkNestingDepth, MAX_PATH_SEGMENTS, splitRelativePath, validateEntryName } from '../paths/path-rules';
 import { cQuote } from '../paths/c-quote';
 import { TreeEntry } from './object-types';
 import { ObjectSource } from './object-source';
 import { closesNode, compareNames, decodeTreeNode, EMPTY_TREE_ID, nodeFirstName, nodeSize, TreeIndexChild, TreeNode } from './tree.codec';
+
+export type TreePage = Extract<TreeNode, { type: 'page' }>;
+export type TreeIndex = Extract<TreeNode, { type: 'index' }>;
 
 /** Index levels above the pages. Each level at least halves the node count, so 48 levels is beyond any real tree. */
 const MAX_INDEX_LEVELS = 48;
@@ -23,16 +26,133 @@ export interface NodeExpectation {
  */
 export async function loadTreeNode(src: ObjectSource, id: TreeId, expect?: NodeExpectation): Promise<TreeNode> {
   const node = decodeTreeNode(await src.get(id), id);
-  if (expect) checkExpectation(node, id, expect);
+  if (expect) checkIndexedNode(id, outlineNode(node, id), expect);
   return node;
 }
 
-function checkExpectation(node: TreeNode, id: TreeId, expect: NodeExpectation): void {
+/** One tree node as the rules that span nodes see it (see checkIndexedNode). */
+export interface NodeOutline {
+  /** The first entry name beneath the node; undefined for an empty page. */
+  readonly firstName: string | undefined;
+  readonly size: number;
+  /** 0 for a page, k for an index k levels above the pages; undefined for an index when unknown. */
+  readonly level: number | undefined;
+  /**
+   * The node ends at a paging boundary, and so does the last node beneath it at each level, as far as the outline's
+   * maker has read them (readTree checks the nodes beneath as it reaches them).
+   */
+  readonly closed: boolean;
+}
+
+/** Where an index puts a node among the nodes of its level. */
+export interface NodePlace {
+  /** The last entry name of the node before it on its level. */
+  readonly after?: string;
+  /** Every node but the last of its level must end at a paging boundary. */
+  readonly closes: boolean;
+}
+
+/** The outline of a decoded node from its own items alone. */
+export function outlineNode(node: TreeNode, id: TreeId): NodeOutline {
+  const names = node.type === 'page' ? node.entries.map((e) => e.name) : node.children.map((c) => c.firstName);
+  return {
+    firstName: names[0],
+    size: nodeSize(node, id),
+    level: node.type === 'page' ? 0 : undefined,
+    closed: names.length > 0 && closesNode(names.length, names[names.length - 1]),
+  };
+}
+
+/**
+ * Checks a node reached through an index against what the index says of it (non-empty, same first name, same total
+ * size, the level expected) and, given its `place`, against its neighbours: names ascending from the node before it,
+ * and a paging boundary at its end unless it is the last of its level. IntegrityError otherwise.
+ */
+export function checkIndexedNode(id: TreeId, node: NodeOutline, expect: NodeExpectation, place?: NodePlace): void {
   const bad = (why: string) => new IntegrityError(`tree ${id} does not match its index: ${why}`, { id });
-  if (nodeFirstName(node) !== expect.firstName) throw bad(`first name ${cQuote(nodeFirstName(node) ?? '')}, index says ${cQuote(expect.firstName)}`);
-  const size = nodeSize(node, id);
-  if (size !== expect.size) throw bad(`size ${size}, index says ${expect.size}`);
-  if (expect.level !== undefined && (expect.level === 0) !== (node.type === 'page')) throw bad(`expected ${expect.level === 0 ? 'a page' : 'an index'}`);
+  if (node.firstName !== expect.firstName) throw bad(`first name ${cQuote(node.firstName ?? '')}, index says ${cQuote(expect.firstName)}`);
+  if (node.size !== expect.size) throw bad(`size ${node.size}, index says ${expect.size}`);
+  if (expect.level !== undefined && (node.level === undefined ? expect.level === 0 : node.level !== expect.level)) {
+    throw bad(expect.level === 0 ? 'expected a page' : node.level === 0 ? 'expected an index' : `pages ${node.level} levels down, expected ${expect.level}`);
+  }
+  if (place?.closes && !node.closed) throw new IntegrityError(`tree ${id} is malformed: node ends before a paging boundary`, { id });
+  if (place?.after !== undefined && compareNames(place.after, expect.firstName) >= 0) {
+    throw new IntegrityError(`tree ${id} is malformed: ${cQuote(expect.firstName)} after ${cQuote(place.after)}`, { id });
+  }
+}
+
+/** IntegrityError unless the node can be a directory's top node: an index there has two children or more. */
+export function checkTreeRoot(id: TreeId, root: { readonly level: number | undefined; readonly items: number }): void {
+  if (root.level !== 0 && root.items < 2) throw new IntegrityError(`tree ${id} is malformed: index root with one child`, { id });
+}
+
+/**
+ * A tree node as a receiver of trees sees it, built from the bottom up (pageShape, indexShape): what the index
+ * above checks of it, what a directory entry naming it checks (checkTreeRoot), and how deep it nests.
+ */
+export interface TreeShape extends NodeOutline {
+  readonly level: number;
+  /** The last entry name beneath the node; undefined for an empty page. */
+  readonly lastName: string | undefined;
+  /** The node's own entries or children. */
+  readonly items: number;
+  /** Levels of directories beneath the node: 0 without subdirectories. */
+  readonly depth: number;
+}
+
+/**
+ * Levels of directories beneath a page whose subdirectories each have `subdirDepths` beneath them. IntegrityError
+ * at the depth walkFiles refuses to enter, so no tree that every reader would refuse can be stored.
+ */
+export function pageDepth(id: TreeId, subdirDepths: Iterable<number>): number {
+  let depth = 0;
+  for (const d of subdirDepths) depth = Math.max(depth, d + 1);
+  if (depth >= MAX_PATH_SEGMENTS) throw new IntegrityError(`tree ${id} is malformed: directories nested too deep (${depth} levels)`, { id });
+  return depth;
+}
+
+/** The shape of a page, given the depth beneath each of its subdirectories (see TreeShape.depth). */
+export function pageShape(id: TreeId, node: TreePage, depthOf: (dir: TreeEntry) => number): TreeShape {
+  const { entries } = node;
+  return {
+    ...outlineNode(node, id),
+    level: 0,
+    lastName: entries[entries.length - 1]?.name,
+    items: entries.length,
+    depth: pageDepth(id, entries.filter((e) => e.kind === 'dir').map(depthOf)),
+  };
+}
+
+/**
+ * The shape of an index whose children have `shapes` (in its order), once they are checked against it and against
+ * each other as readTree checks them: what the index says, names ascending, all at one level, and each but the last
+ * closed at a paging boundary. IntegrityError otherwise.
+ */
+export function indexShape(id: TreeId, node: TreeIndex, shapes: readonly TreeShape[]): TreeShape {
+  const { children } = node;
+  const level = shapes[0].level;
+  children.forEach((c, i) => {
+    checkIndexedNode(c.id, shapes[i], { ...c, level }, { after: shapes[i - 1]?.lastName, closes: i < children.length - 1 });
+  });
+  return indexShapeOver(id, node, shapes[shapes.length - 1], Math.max(...shapes.map((s) => s.depth)));
+}
+
+/**
+ * The shape of an index from its own children, the shape of its last child and the depth beneath it, for an index
+ * whose children were checked before (indexShape checks them).
+ */
+export function indexShapeOver(id: TreeId, node: TreeIndex, last: TreeShape, depth: number): TreeShape {
+  const { children } = node;
+  if (last.level + 1 > MAX_INDEX_LEVELS) throw new IntegrityError(`tree ${id} index deeper than ${MAX_INDEX_LEVELS} levels`, { id });
+  return {
+    firstName: children[0].firstName,
+    size: nodeSize(node, id),
+    level: last.level + 1,
+    closed: closesNode(children.length, children[children.length - 1].firstName) && last.closed,
+    lastName: last.lastName,
+    items: children.length,
+    depth,
+  };
 }
 
 /** Total size of all files and links beneath a tree: one read. */
@@ -54,7 +174,7 @@ export async function* readTree(src: ObjectSource, id: TreeId): AsyncGenerator<T
     yield* root.entries;
     return;
   }
-  if (root.children.length < 2) throw new IntegrityError(`tree ${id} is malformed: index root with one child`, { id });
+  checkTreeRoot(id, { level: undefined, items: root.children.length });
   yield* readIndex(src, root.children, 1, true, { leafDepth: -1 });
 }
 
@@ -74,20 +194,14 @@ async function* readIndex(
   for (let i = 0; i < children.length; i++) {
     const ref = children[i];
     const isLast = lastOfLevel && i === children.length - 1;
-    const node = await loadTreeNode(src, ref.id, ref);
-    const items = node.type === 'page' ? node.entries.map((e) => e.name) : node.children.map((c) => c.firstName);
-    if (!isLast && !closesNode(items.length, items[items.length - 1])) {
-      throw new IntegrityError(`tree ${ref.id} is malformed: node ends before a paging boundary`, { id: ref.id });
-    }
+    const node = decodeTreeNode(await src.get(ref.id), ref.id);
+    checkIndexedNode(ref.id, outlineNode(node, ref.id), ref, { after: state.last, closes: !isLast });
     if (node.type === 'index') {
       yield* readIndex(src, node.children, depth + 1, isLast, state);
       continue;
     }
     if (state.leafDepth < 0) state.leafDepth = depth;
     if (state.leafDepth !== depth) throw new IntegrityError(`tree ${ref.id} is malformed: pages at different depths`, { id: ref.id });
-    if (state.last !== undefined && compareNames(state.last, node.entries[0].name) >= 0) {
-      throw new IntegrityError(`tree ${ref.id} is malformed: ${cQuote(node.entries[0].name)} after ${cQuote(state.last)}`, { id: ref.id });
-    }
     state.last = node.entries[node.entries.length - 1].name;
     yield* node.entries;
   }
@@ -268,7 +382,7 @@ export class TreeCursor {
     let node = this.preloaded.get(item.id);
     if (node) {
       this.preloaded.delete(item.id);
-      checkExpectation(node, item.id, item);
+      checkIndexedNode(item.id, outlineNode(node, item.id), item);
     } else {
       node = await loadTreeNode(this.src, item.id, item);
     }

@@ -7,7 +7,8 @@ export const REPOSITORY_DIR = '.trib';
 export const REPOSITORY_CONFIG_FILE = 'config.json';
 
 const MAX_NAME_BYTES = 255;
-const MAX_PATH_SEGMENTS = 256;
+/** Most segments a path may have, so most directories a tree may nest. */
+export const MAX_PATH_SEGMENTS = 256;
 
 /**
  * Checks one tree entry name. Runs wherever names enter: on commit, on every object read, at checkout and on

@@ -1,4 +1,5 @@
 import {
+  checkTreeRoot,
   CHUNK_LIST_HEADER,
   COMMIT_HEADER,
   CommitId,
@@ -6,13 +7,18 @@ import {
   decodeCommit,
   decodeTag,
   decodeTreeNode,
+  indexShape,
   isTagBytes,
   isTribError,
   ObjectId,
+  pageDepth,
+  pageShape,
   RefName,
   TAG_HEADER,
   TREE_INDEX_HEADER,
   TREE_PAGE_HEADER,
+  TreeId,
+  TreeShape,
   viewTreeOf,
 } from '@tributary/core';
 import { Repository } from '../repository';
@@ -66,11 +72,19 @@ interface Waiting {
   readonly where: string;
 }
 
+/** A tree node read by the walk, waiting for the shapes of the nodes it names (`below`) to take its own. */
+interface Unshaped {
+  readonly where: string;
+  readonly below: readonly ObjectId[];
+  readonly shape: (below: readonly TreeShape[]) => TreeShape;
+}
+
 /**
  * Visits every object reachable from `roots` once (commits with all their parents, tags, tree nodes, chunk-list
  * nodes, chunks) and returns the damaged ones: missing, failing their hash, or malformed. Each damage carries one
  * path that uses the object. Metadata objects are always read (and so verified); chunks are only checked for
- * presence unless `readData`.
+ * presence unless `readData`. Tree nodes are also checked together, as readTree checks them (see TreeShape), once
+ * all are read: a tree every reader would refuse is damaged, though each of its nodes is well-formed.
  *
  * Objects are read a batch at a time, lowest level first (chunk lists, then trees, then commits, so the queues stay
  * short; chunks once a full batch has gathered), each batch with coalesced ranged reads: on a cloud store a verify
@@ -161,15 +175,73 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
     }
   };
 
+  const unshaped = new Map<ObjectId, Unshaped>();
+  /** Trees that are a directory's top node: a commit's, or a folder's. */
+  const tops = new Map<ObjectId, string>();
   const trees = async (batch: readonly Waiting[]): Promise<void> => {
     for (const [w, node] of await readDecoded('tree', batch, decodeTreeNode)) {
+      const id = w.id as TreeId;
       if (node.type === 'index') {
+        unshaped.set(id, { where: w.where, below: node.children.map((c) => c.id), shape: (below) => indexShape(id, node, below) });
         for (const c of node.children) reach('tree', c.id, w.where);
         continue;
       }
+      const dirs: ObjectId[] = [];
       for (const e of node.entries) {
         const p = w.where ? `${w.where}/${e.name}` : e.name;
         reach(e.kind === 'dir' ? 'tree' : e.kind === 'file' && e.chunked ? 'list' : 'chunk', e.id, p);
+        if (e.kind === 'dir') {
+          dirs.push(e.id);
+          if (!tops.has(e.id)) tops.set(e.id, p);
+        }
+      }
+      // The depth beneath the page waits for its folders' shapes; the rest is the page's own.
+      const own = pageShape(id, node, () => 0);
+      unshaped.set(id, { where: w.where, below: dirs, shape: (below) => ({ ...own, depth: pageDepth(id, below.map((s) => s.depth)) }) });
+    }
+  };
+
+  /**
+   * Shapes every tree node read, its nodes below first, reporting the ones that do not fit with them. A node below a
+   * damaged one, or not read (damaged, or known from an earlier walk), leaves the node unshaped, not damaged.
+   */
+  const shapeTrees = (): void => {
+    const shapes = new Map<ObjectId, TreeShape | null>();
+    for (const start of unshaped.keys()) {
+      const stack = [start];
+      while (stack.length) {
+        const id = stack[stack.length - 1];
+        const node = unshaped.get(id);
+        if (shapes.has(id) || !node) {
+          if (!node) shapes.set(id, null);
+          stack.pop();
+          continue;
+        }
+        const waiting = node.below.filter((b) => !shapes.has(b));
+        if (waiting.length) {
+          stack.push(...waiting);
+          continue;
+        }
+        stack.pop();
+        const below = node.below.map((b) => shapes.get(b));
+        if (below.some((b) => !b)) {
+          shapes.set(id, null);
+          continue;
+        }
+        try {
+          shapes.set(id, node.shape(below as TreeShape[]));
+        } catch (e) {
+          harm(id, 'tree', node.where, e);
+          shapes.set(id, null);
+        }
+      }
+    }
+    for (const [id, where] of tops) {
+      const shape = shapes.get(id);
+      try {
+        if (shape) checkTreeRoot(id as TreeId, shape);
+      } catch (e) {
+        harm(id, 'tree', where, e);
       }
     }
   };
@@ -196,9 +268,11 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
         return void harm(w.id, 'commit', w.where, e);
       }
       for (const p of c.parents) reach('commit', p as CommitId, '');
-      reach('tree', c.tree, '');
       const view = viewTreeOf(c);
-      if (view) reach('tree', view, '');
+      for (const tree of view ? [c.tree, view] : [c.tree]) {
+        reach('tree', tree, '');
+        if (!tops.has(tree)) tops.set(tree, '');
+      }
     });
   };
 
@@ -227,6 +301,7 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
     else if (queues.chunk.length) await chunks(queues.chunk.splice(0, CHUNK_BATCH));
     else break;
   }
+  shapeTrees();
   return { live, damage };
 }
 

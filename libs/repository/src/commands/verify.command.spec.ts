@@ -1,7 +1,19 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ChunkId, CHUNK_LIST_HEADER, CommitId, encodeChunkList, sha256, UnavailableError, VIEW_TREE_ANNOTATION, writeFileContent, writeTreeFromPaths } from '@tributary/core';
+import {
+  ChunkId,
+  CHUNK_LIST_HEADER,
+  CommitId,
+  encodeChunkList,
+  sha256,
+  UnavailableError,
+  VIEW_TREE_ANNOTATION,
+  walkFiles,
+  writeFileContent,
+  writeTreeFromPaths,
+} from '@tributary/core';
+import { unreadableTrees } from '../../../core/src/testing/unreadable-trees';
 import { branchRef } from '../refs/ref-store';
 import { Repository } from '../repository';
 import { walkReachable } from './reachability';
@@ -163,6 +175,30 @@ describe('a view tree a commit names (a hub merge that held paths back)', () => 
     const broken = await repo.writeCommit({ tree, parents: [commit], author: 'Hub <h@example.org>', time: '2026-01-01T00:00:01.000Z', message: 'merge', annotations: { [VIEW_TREE_ANNOTATION]: gone } });
     await repo.refs.update(branchRef('main'), (await repo.refs.read(branchRef('main')))!.version, { commit: broken });
     expect((await verifyRepository(repo)).damage.map((d) => d.id)).toEqual([gone]);
+  });
+});
+
+describe('a tree whose nodes do not fit together (stored before brokers checked that)', () => {
+  it('is damaged, named with the node at fault, though each node is well-formed', async () => {
+    const scratch = await Repository.init(path.join(dir, 'scratch'));
+    opened.push(scratch);
+    const { trees } = await unreadableTrees(scratch.objects);
+    for (const [i, t] of trees.entries()) {
+      const repo = await Repository.init(path.join(dir, `t${i}`));
+      opened.push(repo);
+      for (const id of t.nodes) await repo.objects.put(await scratch.objects.get(id));
+      await repo.objects.put(Buffer.from('x'));
+      const readAll = async () => {
+        for await (const _ of walkFiles(repo.objects, t.tree));
+      };
+      await expect(readAll()).rejects.toThrow(t.refusal);
+      const commit = await repo.writeCommit({ tree: t.tree, parents: [], author: 'T <t@example.org>', time: '2026-01-01T00:00:00.000Z', message: t.what, annotations: {} });
+      await repo.refs.update(branchRef('main'), undefined, { commit });
+      const { damage } = await verifyRepository(repo, { readData: true });
+      expect(damage).toHaveLength(1);
+      expect(damage[0]).toMatchObject({ role: 'tree', problem: expect.stringMatching(t.refusal) });
+      expect(t.nodes).toContain(damage[0].id);
+    }
   });
 });
 

@@ -1,15 +1,22 @@
 import {
   applyChunkDelta,
+  checkTreeRoot,
   CommitId,
   decodeChunkList,
   decodeCommit,
   decodeTreeNode,
   ID_BYTES,
+  indexShape,
+  indexShapeOver,
   IntegrityError,
   InvalidArgumentError,
   nodeSize,
   ObjectId,
+  pageShape,
   sha256,
+  TreeId,
+  TreeNode,
+  TreeShape,
   viewTreeOf,
 } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
@@ -235,12 +242,22 @@ export class TransferReceiver {
     }
   }
 
-  /** Decodes `bytes` as `kind` and checks every reference; returns what parents may check about the object. */
+  /**
+   * Decodes `bytes` as `kind` and checks every reference; returns what parents may check about the object. A tree
+   * node is also checked with the nodes it names as readTree checks them together (see TreeShape), so no tree is
+   * stored that a reader would refuse.
+   */
   private async verify(id: ObjectId, kind: ObjectKindName, bytes: Buffer, received: Map<ObjectId, Received>): Promise<Received> {
-    const { info, refs } = decodeObject(id, kind, bytes);
+    const { info, refs, node } = decodeObject(id, kind, bytes);
     await this.learnHeld(id, refs, received);
-    for (const ref of refs) await this.requireHeld(id, ref, received);
-    return info;
+    const named: (Received | undefined)[] = [];
+    for (const ref of refs) named.push(await this.requireHeld(id, ref, received));
+    const shapes = new Map<ObjectId, TreeShape>();
+    refs.forEach((r, i) => r.kind === TREE && shapes.set(r.id, named[i]!.tree!));
+    if (node?.type === 'index') return { ...info, tree: indexShape(id as TreeId, node, node.children.map((c) => shapes.get(c.id)!)) };
+    // A commit's trees and a page's folders are each a directory's top node.
+    for (const [treeId, shape] of shapes) checkTreeRoot(treeId as TreeId, shape);
+    return node ? { ...info, tree: pageShape(id as TreeId, node, (dir) => shapes.get(dir.id)!.depth) } : info;
   }
 
   /**
@@ -259,11 +276,55 @@ export class TransferReceiver {
     if (wanted.size === 0) return;
     const ids = [...wanted.keys()];
     const bytes = await this.target.getMany(ids);
-    ids.forEach((id, i) => this.kinds.set(id, describeHeld(parent, id, wanted.get(id)!, bytes[i], this.target)));
+    for (let i = 0; i < ids.length; i++) this.kinds.set(ids[i], await this.describeHeld(parent, ids[i], wanted.get(ids[i])!, bytes[i]));
   }
 
-  /** Checks that `ref`, named by `parent`, arrived earlier in this transfer or is held, as the kind and size claimed. */
-  private async requireHeld(parent: ObjectId, ref: Reference, received: Map<ObjectId, Received>): Promise<void> {
+  /**
+   * What a held object, named by `parent` as `kind`, decodes as. Its own references must be held too, but are not
+   * walked further: it was verified, as some kind, when it was stored, and walking beneath it would cost the held
+   * history. Bytes that are not such an object make the claim false: IntegrityError.
+   */
+  private async describeHeld(parent: ObjectId, id: ObjectId, kind: ObjectKindName, bytes: Buffer): Promise<Received> {
+    let decoded: ReturnType<typeof decodeObject>;
+    try {
+      decoded = decodeObject(id, kind, bytes);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new IntegrityError(`object ${parent} names ${id} as a ${kindWord(kind)}, but it is not one (${why})`, { id: parent });
+    }
+    const missing = decoded.refs.find((r) => !this.target.has(r.id));
+    if (missing) {
+      throw new IntegrityError(`object ${parent} names ${id} as a ${kindWord(kind)}, which would reference ${missing.id}, not held`, {
+        id: parent,
+        missing: missing.id,
+      });
+    }
+    return decoded.node ? { ...decoded.info, tree: await this.heldShape(id as TreeId, decoded.node) } : decoded.info;
+  }
+
+  /**
+   * The shape of a held tree node. What lies beneath it was checked when it was stored, so only its own items and its
+   * last child's shape are read (one node per index level); the depth of directories beneath it counts what this
+   * process decoded, which is all of it for a tree it received.
+   */
+  private async heldShape(id: TreeId, node: TreeNode): Promise<TreeShape> {
+    const depthOf = (dirId: ObjectId) => this.kinds.get(dirId, TREE)?.tree?.depth ?? 0;
+    if (node.type === 'page') return pageShape(id, node, (dir) => depthOf(dir.id));
+    const lastId = node.children[node.children.length - 1].id;
+    let last = this.kinds.get(lastId, TREE)?.tree;
+    if (!last) {
+      const bytes = await this.target.get(lastId);
+      last = await this.heldShape(lastId, decodeTreeNode(bytes, lastId));
+      this.kinds.set(lastId, { kind: TREE, size: last.size, length: bytes.length, tree: last });
+    }
+    return indexShapeOver(id, node, last, Math.max(last.depth, ...node.children.map((c) => depthOf(c.id))));
+  }
+
+  /**
+   * Checks that `ref`, named by `parent`, arrived earlier in this transfer or is held, as the kind and size claimed;
+   * returns what it is, unless it is named as a chunk.
+   */
+  private async requireHeld(parent: ObjectId, ref: Reference, received: Map<ObjectId, Received>): Promise<Received | undefined> {
     const { id, kind, size, level } = ref;
     const notHeld = () =>
       new IntegrityError(`object ${parent} references ${id}, which was neither sent before it nor held`, { id: parent, missing: id });
@@ -274,7 +335,7 @@ export class TransferReceiver {
       const length = received.get(id)?.length ?? this.target.sizeOf(id);
       if (length === undefined) throw notHeld();
       if (size !== undefined && length !== size) throw wrongSize(length);
-      return;
+      return undefined;
     }
     let r = received.get(id);
     if (r && r.kind !== kind) {
@@ -284,7 +345,7 @@ export class TransferReceiver {
       if (!this.target.has(id)) throw notHeld();
       r = this.kinds.get(id, kind);
       if (!r) {
-        r = describeHeld(parent, id, kind, await this.target.get(id), this.target);
+        r = await this.describeHeld(parent, id, kind, await this.target.get(id));
         this.kinds.set(id, r);
       }
     }
@@ -292,6 +353,7 @@ export class TransferReceiver {
     if (kind === CHUNK_LIST && level !== undefined && r.level !== level) {
       throw new IntegrityError(`chunk list ${parent} has child ${id} at the wrong level`, { id: parent });
     }
+    return r;
   }
 }
 
@@ -307,9 +369,10 @@ interface Reference {
 
 /**
  * Decodes `bytes` as `kind`, which rejects unsafe entry names (InvalidArgumentError) and anything malformed
- * (IntegrityError); returns what parents may check about the object and the references it makes.
+ * (IntegrityError); returns what parents may check about the object, the references it makes and, for a tree, the
+ * node.
  */
-function decodeObject(id: ObjectId, kind: ObjectKindName, bytes: Buffer): { info: Received; refs: Reference[] } {
+function decodeObject(id: ObjectId, kind: ObjectKindName, bytes: Buffer): { info: Received; refs: Reference[]; node?: TreeNode } {
   switch (kind) {
     case CHUNK:
       return { info: { kind, size: bytes.length, length: bytes.length }, refs: [] };
@@ -325,7 +388,7 @@ function decodeObject(id: ObjectId, kind: ObjectKindName, bytes: Buffer): { info
         node.type === 'index'
           ? node.children.map((c) => ({ id: c.id, kind: TREE, size: c.size }))
           : node.entries.map((e) => ({ id: e.id, kind: entryObjectKind(e), size: e.size }));
-      return { info: { kind, size: nodeSize(node, id), length: bytes.length }, refs };
+      return { info: { kind, size: nodeSize(node, id), length: bytes.length }, refs, node };
     }
     case COMMIT: {
       const c = decodeCommit(bytes, id);
@@ -336,29 +399,6 @@ function decodeObject(id: ObjectId, kind: ObjectKindName, bytes: Buffer): { info
     default:
       throw new InvalidArgumentError(`unknown object kind ${String(kind)}`);
   }
-}
-
-/**
- * What a held object, named by `parent` as `kind`, decodes as. Its own references must be held too, but are not
- * walked further: it was verified, as some kind, when it was stored, and walking beneath it would cost the held
- * history. Bytes that are not such an object make the claim false: IntegrityError.
- */
-function describeHeld(parent: ObjectId, id: ObjectId, kind: ObjectKindName, bytes: Buffer, target: ObjectTarget): Received {
-  let decoded: { info: Received; refs: Reference[] };
-  try {
-    decoded = decodeObject(id, kind, bytes);
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new IntegrityError(`object ${parent} names ${id} as a ${kindWord(kind)}, but it is not one (${why})`, { id: parent });
-  }
-  const missing = decoded.refs.find((r) => !target.has(r.id));
-  if (missing) {
-    throw new IntegrityError(`object ${parent} names ${id} as a ${kindWord(kind)}, which would reference ${missing.id}, not held`, {
-      id: parent,
-      missing: missing.id,
-    });
-  }
-  return decoded.info;
 }
 
 /** `next`, unless `background` fails first (a `next` that settles after that is ignored). */

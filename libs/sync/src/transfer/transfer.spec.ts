@@ -20,6 +20,7 @@ import {
 import * as path from 'node:path';
 import { ObjectDatabase } from '@tributary/repository';
 import { MemoryStore } from '@tributary/storage';
+import { unreadableTrees } from '../../../core/src/testing/unreadable-trees';
 import { memoryChannels } from '../testing/memory-channel';
 import { commitFiles, randomBytesSeeded } from '../testing/object-fixtures';
 import { databaseTarget } from './database-target';
@@ -688,6 +689,27 @@ describe('object transfer', () => {
       // The two reads: the old root index and the old page that held d7, which the new ones travel as deltas of.
       expect(dst.stats.gets - before).toBe(2);
     });
+  });
+
+  it('refuses a tree whose held first page and sent second page share a name, reading the held page', async () => {
+    const src = await db();
+    const dst = await db();
+    const { chunk, trees } = await unreadableTrees(src);
+    const dup = trees.find((x) => x.what === 'the same name on two pages')!;
+    const [first, second] = dup.nodes;
+    for (const id of [chunk, first]) await dst.put(await src.get(id));
+    const c: Commit = { tree: dup.tree, parents: [], author: 'x', time: '2026-11-24T00:00:00.000Z', message: 'm', annotations: {} };
+    const commit = (await src.put(encodeCommit(c))) as CommitId;
+    const ch = memoryChannels();
+    const receiving = new TransferReceiver(databaseTarget(dst), ch.receiver, undefined, undefined, new VerifiedKinds()).receiveCommit();
+    receiving.catch(() => undefined);
+    const frame = async (id: ObjectId, kind: string) => ({ id: Buffer.from(id, 'hex'), kind, data: await src.get(id) });
+    const objects = [await frame(second, 'OBJECT_KIND_TREE'), await frame(dup.tree, 'OBJECT_KIND_TREE'), await frame(commit, 'OBJECT_KIND_COMMIT')];
+    await ch.sender.send({ objects: { objects } as never });
+    await ch.sender.send({ commitEnd: { commit: Buffer.from(commit, 'hex') } } as never);
+    await expect(receiving).rejects.toBeInstanceOf(IntegrityError);
+    await expect(receiving).rejects.toThrow(dup.refusal);
+    expect([dst.has(dup.tree), dst.has(commit)]).toEqual([false, false]);
   });
 
   it('rejects an object sent before what it references (closure), and a delta against an unknown base', async () => {

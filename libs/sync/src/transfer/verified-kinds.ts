@@ -1,4 +1,4 @@
-import { ObjectId } from '@tributary/core';
+import { ObjectId, TreeShape } from '@tributary/core';
 import { RecentlyUsed } from '@tributary/repository';
 import { ObjectKindName } from './object-kinds';
 
@@ -11,10 +11,14 @@ export interface Received {
   readonly length: number;
   /** Chunk lists only. */
   readonly level?: number;
+  /** Trees only: what the rules that span tree nodes check of it. */
+  readonly tree?: TreeShape;
 }
 
 /** Entries kept: about 15 MiB at most. */
 const DEFAULT_MAX_ENTRIES = 100_000;
+/** What an entry weighs against that count: a tree's names, up to 255 bytes each, may outweigh the rest. */
+const ENTRY_BYTES = 150;
 
 /**
  * What objects decoded as, by id and kind, remembered across transfers. An id names its bytes wherever they are
@@ -27,7 +31,7 @@ export class VerifiedKinds {
   private readonly entries: RecentlyUsed<Received>;
 
   constructor(maxEntries = DEFAULT_MAX_ENTRIES) {
-    this.entries = new RecentlyUsed<Received>(maxEntries, () => 1);
+    this.entries = new RecentlyUsed<Received>(maxEntries, (r) => 1 + 2 * ((r.tree?.firstName?.length ?? 0) + (r.tree?.lastName?.length ?? 0)) / ENTRY_BYTES);
   }
 
   get(id: ObjectId, kind: ObjectKindName): Received | undefined {
