@@ -308,6 +308,32 @@ describe('sync: subscribe', () => {
     }
   });
 
+  it('clears with an ack the notes of the seqs it settles, and refuses an ack settling a seq below 1', async () => {
+    const node = await newRepo(path.join(t.dir, 'settler'));
+    const raw = rawSyncClient(broker.address);
+    const notes = async () => (await client.listTopics()).find((x) => x.topic === TOPIC)!.subscribers.find((s) => s.name === 'settler')!.conflicts;
+    try {
+      await client.subscribe(node, TOPIC, 'settler', { onEntry: async (e) => (e.seq <= 2 ? { conflict: `conflicts/eu-azure/${e.seq}` } : undefined) });
+      expect((await notes()).map((c) => c.seq)).toEqual([1, 2]);
+      await client.subscribe(node, TOPIC, 'settler', { from: 3, onEntry: async (e) => ({ settled: e.seq === 3 ? [1] : [] }) });
+      expect(await notes()).toEqual([{ seq: 2, note: 'conflicts/eu-azure/2' }]);
+
+      const call = raw.Subscribe();
+      const status = callStatus(call);
+      call.write({ start: { topic: TOPIC, subscriber: 'settler', fromSeq: 3, latest: false, follow: false } });
+      call.on('data', (m: { body: string; haveQuery?: { ids: Buffer } }) => {
+        if (m.body === 'commitEnd') call.write({ ack: { seq: 3, settled: [2, 0] } });
+        else if (m.body === 'haveQuery') call.write({ haveReply: { missing: Buffer.alloc(Math.ceil(m.haveQuery!.ids.length / 32 / 8), 0) } });
+      });
+      const refused = await status;
+      expect([refused.code, refused.details]).toEqual([grpc.status.INVALID_ARGUMENT, 'bad settled sequence number 0']);
+      expect(await notes()).toEqual([{ seq: 2, note: 'conflicts/eu-azure/2' }]);
+    } finally {
+      raw.close();
+      await node.close();
+    }
+  });
+
   it('never moves a cursor back on a late ack (Lua max), only on an explicit --from', async () => {
     const topic = TOPIC as TopicName;
     const cursors = broker.context.cursors;

@@ -11,7 +11,7 @@ import {
   UnavailableError,
 } from '@tributary/core';
 import { readAheadFor } from '@tributary/repository';
-import { conflictNote } from '../cursors/cursor.repository';
+import { checkSettled, conflictNote } from '../cursors/cursor.repository';
 import type { SubscribeRequest__Output } from '../generated/tributary/v1/SubscribeRequest';
 import type { SubscribeResponse } from '../generated/tributary/v1/SubscribeResponse';
 import { parseTopicName } from '../topics/topic-name';
@@ -30,7 +30,8 @@ export type SubscribeCall = grpc.ServerDuplexStream<SubscribeRequest__Output, Su
  * The broker's side of Subscribe: start -> state, then for each entry after the cursor, in order: `entry`, the
  * transfer of its objects (this side sends, only what the subscriber lacks), `commit_end`. Acks arrive
  * asynchronously; each advances the Redis cursor with a Lua max, so only an acknowledged entry is never delivered
- * again; an ack's conflict note (the subscriber kept the entry aside) is recorded in the same step, for ListTopics.
+ * again; an ack's conflict note (the subscriber kept the entry aside) is recorded in the same step, for ListTopics,
+ * and the notes of the seqs it settles are cleared.
  * At most `ctx.window` entries are unacknowledged at a time. Caught up without follow: waits for the last ack,
  * sends `caught_up` and ends OK. With follow: waits for appends (notification, or a poll) and for a topic
  * that does not exist yet, until the subscriber half-closes. Writes honour backpressure, so a slow subscriber
@@ -204,8 +205,10 @@ async function pumpRequests(
         if (!Number.isSafeInteger(seq) || seq <= session.startedAt || seq > session.delivered) {
           throw new InvalidArgumentError(`ack of seq ${msg.ack.seq}, which was not delivered in this call`);
         }
+        const settled = (msg.ack.settled ?? []).map(Number);
+        checkSettled(settled);
         // The note is recorded in the step that moves the cursor, so a parked conflict is never acked unseen.
-        await ctx.cursors.advance(topic, subscriber, seq, msg.ack.conflict);
+        await ctx.cursors.advance(topic, subscriber, seq, msg.ack.conflict, settled);
         if (msg.ack.conflict) ctx.logger('warn', `${topic}: ${subscriber} acknowledged seq ${seq} with a conflict: ${conflictNote(msg.ack.conflict)}`);
         session.acked = Math.max(session.acked, seq);
       } else if (msg.haveReply) {

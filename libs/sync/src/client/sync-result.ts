@@ -47,4 +47,9 @@ export interface DeliveredEntry {
  */
 export interface EntryOutcome {
   readonly conflict?: string;
+  /**
+   * Earlier seqs this subscriber acknowledged with a conflict that it has settled since (the hub: their branches are
+   * gone): their notes are cleared with this ack, so `trib topics` no longer shows them. At most 100.
+   */
+  readonly settled?: readonly number[];
 }

@@ -63,8 +63,8 @@ export interface SubscribeOptions {
   signal?: AbortSignal;
   /**
    * Called once an entry's objects are durable, while `refs/topics/<topic>` moves to it (both are done before the
-   * ack; nothing here may rely on the ref). A throw stops. Returning `{ conflict }` sends the note with the ack
-   * (see EntryOutcome).
+   * ack; nothing here may rely on the ref). A throw stops. Returning `{ conflict }` sends the note with the ack,
+   * `{ settled }` clears earlier ones (see EntryOutcome).
    */
   onEntry?(e: DeliveredEntry): Promise<void | EntryOutcome>;
   /**
@@ -457,7 +457,7 @@ export class SyncClient {
           outcome = handled.value;
         }
         state.delivered = true;
-        await io.send({ ack: outcome?.conflict ? { seq, conflict: outcome.conflict } : { seq } });
+        await io.send({ ack: { seq, conflict: outcome?.conflict ?? '', settled: [...(outcome?.settled ?? [])] } });
         state.unconfirmedAck = seq;
         // An entry delivered again after the link dropped before its ack is counted once.
         if (acc.commits === 0 || seq > acc.seqTo) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { SubscriberId, TopicName } from '@tributary/core';
 import { PrivateRedis } from '../testing/private-redis';
-import { conflictNote, CursorRepository, MAX_CONFLICT_NOTE, MAX_CONFLICTS, readCursor, redisPrefixFor } from './cursor.repository';
+import { conflictNote, CursorRepository, MAX_CONFLICT_NOTE, MAX_CONFLICTS, MAX_SETTLED, readCursor, redisPrefixFor } from './cursor.repository';
 
 const T = 'datasets/heart/na-aws' as TopicName;
 const hub = 'hub' as SubscriberId;
@@ -80,6 +80,31 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
     // An explicit reset moves the cursor, not the notes.
     await cursors.reset(T, hub, 0);
     expect((await cursors.list(T))[0]).toEqual({ name: 'hub', cursor: 0, conflicts: [{ seq: 3, note: 'conflicts/na-aws/3: beats.csv (modify/modify)' }] });
+  });
+
+  it("clears the settled seqs' notes in the ack's step, the ack's own note still recorded", async () => {
+    for (const s of [2, 3, 5]) await cursors.advance(T, hub, s, `conflicts/na-aws/${s}`);
+    await cursors.advance(T, 'other' as SubscriberId, 3, 'conflicts/na-aws/3');
+    // Seq 4 never had a note: clearing it changes nothing.
+    expect(await cursors.advance(T, hub, 6, 'conflicts/na-aws/6', [2, 4, 5])).toBe(6);
+    expect((await cursors.list(T)).map((s) => [s.name, s.cursor, s.conflicts.map((c) => c.note)])).toEqual([
+      ['hub', 6, ['conflicts/na-aws/3', 'conflicts/na-aws/6']],
+      ['other', 3, ['conflicts/na-aws/3']],
+    ]);
+    // A late clean ack settles too, without moving the cursor.
+    expect(await cursors.advance(T, hub, 1, undefined, [3])).toBe(6);
+    expect((await cursors.list(T))[0].conflicts).toEqual([{ seq: 6, note: 'conflicts/na-aws/6' }]);
+  });
+
+  it('refuses settled seqs that are not seqs from 1, or too many, and then clears nothing', async () => {
+    await cursors.advance(T, hub, 2, 'conflicts/na-aws/2');
+    const tooMany = Array.from({ length: MAX_SETTLED + 1 }, (_, i) => i + 1);
+    for (const settled of [[0], [2, -1], [1.5], [Number.MAX_SAFE_INTEGER + 1], tooMany]) {
+      await expect(cursors.advance(T, hub, 3, undefined, settled)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    expect(await cursors.list(T)).toEqual([{ name: 'hub', cursor: 2, conflicts: [{ seq: 2, note: 'conflicts/na-aws/2' }] }]);
+    expect(await cursors.advance(T, hub, 3, undefined, tooMany.slice(1))).toBe(3);
+    expect((await cursors.list(T))[0].conflicts).toEqual([]);
   });
 
   it('keeps the conflicts of the highest seqs only, whatever order the acks arrive in', async () => {

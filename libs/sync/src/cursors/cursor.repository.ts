@@ -10,12 +10,14 @@ import { InvalidArgumentError, SubscriberId, TopicName, TribError, UnavailableEr
 const CURSOR_DIGITS = 15;
 
 /**
- * Records the ack's conflict note (ARGV[3]; empty: the entry applied cleanly, so an earlier note of that seq goes),
- * keeping the highest MAX_CONFLICTS seqs; then registers the subscriber and sets the cursor to max(current, acked).
- * Returns the cursor after the call. One script, so the note is never missing once the cursor has moved past it.
+ * Clears the notes of the settled seqs (ARGV[5] on), then records the ack's conflict note (ARGV[3]; empty: the entry
+ * applied cleanly, so an earlier note of that seq goes), keeping the highest MAX_CONFLICTS seqs; then registers the
+ * subscriber and sets the cursor to max(current, acked). Returns the cursor after the call. One script, so the note
+ * is never missing once the cursor has moved past it.
  */
 const ADVANCE_SCRIPT = `
 local acked = tonumber(ARGV[1])
+if #ARGV > 4 then redis.call('HDEL', KEYS[3], unpack(ARGV, 5)) end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
   local n = redis.call('HLEN', KEYS[3])
@@ -72,11 +74,14 @@ type RedisWithAdvance = Redis & {
     subscriber: string,
     conflict: string,
     keep: string,
+    ...settled: string[]
   ): Promise<number>;
 };
 
 /** How many conflicts are kept per topic and subscriber: those of the highest seqs. */
 export const MAX_CONFLICTS = 100;
+/** How many settled seqs one ack may clear the notes of. */
+export const MAX_SETTLED = 100;
 /** A conflict note longer than this is cut (it is one line for `trib topics`, not a report). */
 export const MAX_CONFLICT_NOTE = 1024;
 
@@ -101,7 +106,8 @@ export function redisPrefixFor(storeId: string): string {
  * Contract: `advance` never moves a cursor back (a Lua max, atomic in Redis), so a late or repeated ack is
  * harmless; only `reset` (an explicit `--from`) moves it anywhere. An ack's conflict note is written in the same
  * atomic step, before the cursor moves; the latest ack of a seq decides whether it has one (a clean ack of a seq
- * redelivered after a `--from` clears its note). `reset` leaves notes alone. Redis failures throw UnavailableError.
+ * redelivered after a `--from` clears its note), and an ack clears the notes of the seqs it settles. `reset` leaves
+ * notes alone. Redis failures throw UnavailableError.
  */
 export class CursorRepository {
   private readonly redis: RedisWithAdvance;
@@ -162,9 +168,11 @@ export class CursorRepository {
   /**
    * Moves the cursor to `seq` if that is forward; returns the cursor afterwards. With a `conflict` note (made one
    * line and cut to MAX_CONFLICT_NOTE characters), records it for `seq` first; without one, clears `seq`'s note.
+   * The notes of the `settled` seqs (at most MAX_SETTLED, each from 1) are cleared in the same step.
    */
-  async advance(topic: TopicName, subscriber: SubscriberId, seq: number, conflict?: string): Promise<number> {
+  async advance(topic: TopicName, subscriber: SubscriberId, seq: number, conflict?: string, settled: readonly number[] = []): Promise<number> {
     checkSeq(seq);
+    checkSettled(settled);
     const note = conflictNote(conflict);
     const v = await this.call(() =>
       this.redis.tribCursorAdvance(
@@ -175,6 +183,7 @@ export class CursorRepository {
         subscriber,
         note,
         String(MAX_CONFLICTS),
+        ...settled.map(String),
       ),
     );
     return Number(v);
@@ -241,6 +250,13 @@ export function conflictNote(conflict: string | undefined): string {
 
 function checkSeq(seq: number): void {
   if (!Number.isSafeInteger(seq) || seq < 0) throw new InvalidArgumentError(`bad sequence number ${seq}`);
+}
+
+/** Settled seqs as an ack may carry them: at most MAX_SETTLED, each a seq from 1. */
+export function checkSettled(settled: readonly number[]): void {
+  if (settled.length > MAX_SETTLED) throw new InvalidArgumentError(`an ack settles at most ${MAX_SETTLED} conflicts, not ${settled.length}`);
+  const bad = settled.find((s) => !Number.isSafeInteger(s) || s < 1);
+  if (bad !== undefined) throw new InvalidArgumentError(`bad settled sequence number ${bad}`);
 }
 
 /**
