@@ -6,7 +6,7 @@
  * regions keep merging, and `trib topics` (text and --json) shows the conflict under the hub. Then: a conflict holds
  * back only its path, the region's later batches still reaching main, across a hub restart.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CommitId, lookupPath, readFileBytes } from '@tributary/core';
@@ -217,5 +217,58 @@ describe('hub process: a conflict in the shared layout', () => {
     } finally {
       await repo.close();
     }
+  });
+  it('stops showing a conflict in /health and trib topics once it is settled and its branch deleted', async () => {
+    const storeDir = path.join(tmp.dir, 'broker-store-3');
+    mkdirSync(storeDir);
+    const broker = await startApp('broker', { TRIB_STORE: pathToFileURL(storeDir).href, TRIB_LISTEN: '127.0.0.1:0' });
+    apps.push(broker);
+    client?.close();
+    client = new SyncClient(broker.address);
+    const na = await newRepo(path.join(tmp.dir, 'agent-na-aws-3'));
+    const eu = await newRepo(path.join(tmp.dir, 'agent-eu-azure-3'));
+    repos.push(na, eu);
+    const naRows = records(2_000, 21);
+    await commitFiles(na, { 'beats.csv': HEADER + naRows });
+    await client.publish(na, NA);
+    await commitFiles(eu, { 'beats.csv': HEADER + records(2_000, 22) });
+    await client.publish(eu, EU);
+    const hubStore = pathToFileURL(path.join(tmp.dir, 'hub-store-3')).href;
+    const hub = await startApp('hub', {
+      TRIB_TOPICS: `${NA},${EU}`,
+      TRIB_NAME: 'hub',
+      TRIB_HUB_LAYOUT: 'shared',
+      TRIB_STORE: hubStore,
+      TRIB_HOME: path.join(tmp.dir, 'hub-home-3'),
+      TRIB_BROKER: broker.address,
+      TRIB_LISTEN: '127.0.0.1:0',
+      TRIB_AUTHOR: 'hub@test',
+    });
+    apps.push(hub);
+    const hubLog = (what: string) => () => `${what}\nhub:\n${hub.output()}`;
+    const cursor = async (topic: string) => (await subscriberOf(topic, 'hub'))?.cursor;
+    const health = async () => ((await (await fetch(`http://${hub.address}/health`)).json()) as { topics: Record<string, { conflicts: string[] }> }).topics[NA];
+    await waitUntil(async () => (await cursor(NA)) === 1 && (await cursor(EU)) === 1, hubLog('both seq 1 merged'));
+
+    await commitFiles(na, { 'beats.csv': HEADER + naRows.replace(/^[^,]*/, '999999') });
+    await client.publish(na, NA);
+    await waitUntil(async () => (await cursor(NA)) === 2, hubLog('na-aws seq 2 parked'));
+    expect(await health()).toMatchObject({ conflicts: ['conflicts/na-aws/2'] });
+    expect((await subscriberOf(NA, 'hub'))?.conflicts).toEqual([{ seq: 2, note: 'conflicts/na-aws/2: beats.csv (modify/modify)' }]);
+
+    // Settled: eu-azure removes its records, na-aws's next change merges; the operator deletes the branch.
+    rmSync(path.join(eu.workdir, 'beats.csv'));
+    await commitFiles(eu, { 'notes.txt': 'moved\n' });
+    await client.publish(eu, EU);
+    await waitUntil(async () => (await cursor(EU)) === 2, hubLog('eu-azure seq 2 merged'));
+    ok(tmp.dir, ['init', 'settle-3', '--store', hubStore]);
+    ok(path.join(tmp.dir, 'settle-3'), ['branch', '-D', 'conflicts/na-aws/2']);
+    await appendAndCommit(na, { 'beats.csv': records(500, 23) });
+    await client.publish(na, NA);
+    await waitUntil(async () => (await cursor(NA)) === 3, hubLog('na-aws seq 3 dealt with'));
+    await hub.waitFor(/merged datasets\/heart\/na-aws seq 3 -> /, 5000);
+    expect(await health()).toMatchObject({ conflicts: [] });
+    expect((await subscriberOf(NA, 'hub'))?.conflicts).toEqual([]);
+    expect(ok(tmp.dir, ['topics', '--broker', broker.address]).stdout).not.toContain('conflict seq 2');
   });
 });

@@ -5,27 +5,63 @@ import { CommitId, NotFoundError, TribError, UnavailableError, writeTreeFromPath
 import { branchRef, Repository } from '@tributary/repository';
 import { conflictNote, HubService, TopicSubscriber } from './hub.service';
 
-/** Delivers a topic's entries in order from a cursor, like the broker; acks advance the cursor. */
+/** Delivers a topic's entries in order from a cursor, like the broker; acks advance the cursor and keep its notes. */
 class FakeFeeds implements TopicSubscriber {
   readonly entries = new Map<string, { seq: number; commit: CommitId }[]>();
   readonly cursors = new Map<string, number>();
+  /** Per topic, the hub's conflict notes by seq, as the broker keeps them. */
+  readonly notes = new Map<string, Map<number, string>>();
+  /** Every ack's settled seqs, per topic and acked seq. */
+  readonly settled = new Map<string, Map<number, number[]>>();
   failuresLeft = new Map<string, number>();
   /** Calls to subscribe, failed ones included. */
   subscribed = 0;
+  private readonly waiting = new Set<() => void>();
 
-  async subscribe(_repo: Repository, topic: string, _name: string, opts: { signal?: AbortSignal; onEntry?(e: { seq: number; commit: CommitId }): Promise<void> }) {
+  async subscribe(
+    _repo: Repository,
+    topic: string,
+    _name: string,
+    opts: { signal?: AbortSignal; onEntry?(e: { seq: number; commit: CommitId }): Promise<void | { conflict?: string; settled?: number[] }> },
+  ) {
     this.subscribed++;
     const left = this.failuresLeft.get(topic) ?? 0;
     if (left !== 0) {
       this.failuresLeft.set(topic, left - 1);
       throw left < 0 ? new NotFoundError(`topic ${topic} does not exist`) : new UnavailableError('broker unreachable');
     }
-    for (const e of this.entries.get(topic) ?? []) {
-      if (e.seq <= (this.cursors.get(topic) ?? 0)) continue;
-      await opts.onEntry?.(e);
-      this.cursors.set(topic, e.seq);
+    while (!opts.signal?.aborted) {
+      for (const e of this.entries.get(topic) ?? []) {
+        if (e.seq <= (this.cursors.get(topic) ?? 0)) continue;
+        this.ack(topic, e.seq, (await opts.onEntry?.(e)) ?? {});
+      }
+      await new Promise<void>((r) => {
+        this.waiting.add(r);
+        opts.signal?.addEventListener('abort', () => r(), { once: true });
+      });
     }
-    await new Promise((r) => opts.signal?.addEventListener('abort', r, { once: true }));
+  }
+
+  async listTopics() {
+    return [...this.notes].map(([topic, notes]) => ({ topic, subscribers: [{ name: 'hub', conflicts: [...notes.keys()].map((seq) => ({ seq })) }] }));
+  }
+
+  /** Appends an entry to a topic, delivered to a subscription that follows it. */
+  append(topic: string, entry: { seq: number; commit: CommitId }): void {
+    this.entries.get(topic)!.push(entry);
+    for (const r of this.waiting) r();
+    this.waiting.clear();
+  }
+
+  private ack(topic: string, seq: number, outcome: { conflict?: string; settled?: number[] }): void {
+    const notes = this.notes.get(topic) ?? new Map<number, string>();
+    this.notes.set(topic, notes);
+    for (const s of outcome.settled ?? []) notes.delete(s);
+    if (outcome.conflict) notes.set(seq, outcome.conflict);
+    else notes.delete(seq);
+    if (!this.settled.has(topic)) this.settled.set(topic, new Map());
+    this.settled.get(topic)!.set(seq, outcome.settled ?? []);
+    this.cursors.set(topic, Math.max(this.cursors.get(topic) ?? 0, seq));
   }
 }
 
@@ -45,11 +81,26 @@ describe('HubService', () => {
     await fs.rm(root, { recursive: true, force: true });
   });
 
-  async function regional(parent: CommitId | undefined, content: string): Promise<CommitId> {
-    const f = await writeFileContent(repo.objects, [Buffer.from(content)]);
-    const tree = await writeTreeFromPaths(repo.objects, [{ path: 'hr.csv', entry: { kind: 'file', executable: false, ...f } }]);
+  async function regional(parent: CommitId | undefined, content: string | Record<string, string>): Promise<CommitId> {
+    const paths = [];
+    for (const [p, c] of Object.entries(typeof content === 'string' ? { 'hr.csv': content } : content)) {
+      paths.push({ path: p, entry: { kind: 'file' as const, executable: false, ...(await writeFileContent(repo.objects, [Buffer.from(c)])) } });
+    }
+    const tree = await writeTreeFromPaths(repo.objects, paths);
     return repo.writeCommit({ tree: tree.id, parents: parent ? [parent] : [], author: 'a', time: new Date().toISOString(), message: 'b', annotations: {} });
   }
+
+  /** The seq of the topic's newest merge on main. */
+  async function merged(topic: string): Promise<number | undefined> {
+    for (let id = (await repo.refs.resolve(branchRef('main'))).commit; id; id = (await repo.readCommit(id)).parents[0]) {
+      const a = (await repo.readCommit(id)).annotations;
+      if (a['trib.topic'] === topic) return Number(a['trib.seq']);
+    }
+    return undefined;
+  }
+
+  const conflictsOf = (hub: HubService, topic: string) => (hub.status().topics as Record<string, { conflicts: string[] }>)[topic].conflicts;
+  const deleteBranch = async (name: string) => repo.refs.delete(branchRef(name), (await repo.refs.resolve(branchRef(name))).version!);
 
   /** Two topics' feeds: na-aws with seqs 1 and 2 (a1, then a2 on it), eu-azure with seq 1. */
   async function twoTopics() {
@@ -143,6 +194,65 @@ describe('HubService', () => {
     await again.stop();
     expect(below).toHaveLength(21);
     expect(Math.max(...below.map((id) => reads.get(id) ?? 0))).toBe(1);
+  });
+
+  it("drops a conflict branch deleted once settled from /health after the next entry, whose ack settles the branch's note", async () => {
+    const [na, eu] = ['datasets/heart/na-aws', 'datasets/heart/eu-azure'];
+    const feeds = new FakeFeeds();
+    const na1 = await regional(undefined, 'h\n1\n');
+    // na-aws rewrites its record in the file eu-azure writes too: parked in the shared layout.
+    const na2 = await regional(na1, 'h\n7\n');
+    const eu1 = await regional(undefined, 'h\n9\n');
+    feeds.entries.set(eu, [{ seq: 1, commit: eu1 }]);
+    feeds.entries.set(na, [{ seq: 1, commit: na1 }]);
+    const hub = new HubService({ repo, client: feeds, topics: [na, eu], name: 'hub', layout: 'shared', log: () => undefined });
+    hub.start();
+    try {
+      await until(() => feeds.cursors.get(na) === 1 && feeds.cursors.get(eu) === 1);
+      feeds.append(na, { seq: 2, commit: na2 });
+      await until(() => feeds.cursors.get(na) === 2);
+      expect([...feeds.notes.get(na)!]).toEqual([[2, 'conflicts/na-aws/2: hr.csv (modify/modify)']]);
+      expect(conflictsOf(hub, na)).toEqual(['conflicts/na-aws/2']);
+
+      // Settled: eu-azure removes its records, then na-aws's next change merges cleanly; the branch is deleted.
+      feeds.append(eu, { seq: 2, commit: await regional(eu1, { 'notes.txt': 'n\n' }) });
+      await until(() => feeds.cursors.get(eu) === 2);
+      await deleteBranch('conflicts/na-aws/2');
+      feeds.append(na, { seq: 3, commit: await regional(na2, 'h\n7\n3\n') });
+      await until(() => feeds.cursors.get(na) === 3);
+      expect(conflictsOf(hub, na)).toEqual([]);
+      expect(feeds.notes.get(na)).toEqual(new Map());
+      expect(feeds.settled.get(na)).toEqual(new Map([[1, []], [2, []], [3, [2]]]));
+      expect(await merged(na)).toBe(3);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  it("settles the broker's notes from before a restart whose branches are gone, and lists the branches again every so often", async () => {
+    const na = 'datasets/heart/na-aws';
+    const feeds = new FakeFeeds();
+    const a1 = await regional(undefined, 'h\n1\n');
+    feeds.entries.set(na, [{ seq: 1, commit: a1 }]);
+    // Notes of seqs parked by an earlier run; the branch of seq 4 went while the hub was down.
+    feeds.notes.set(na, new Map([[4, 'conflicts/na-aws/4'], [5, 'conflicts/na-aws/5'], [6, 'conflicts/na-aws/6']]));
+    for (const seq of [5, 6]) await repo.refs.update(branchRef(`conflicts/na-aws/${seq}`), undefined, { commit: a1 });
+    const hub = new HubService({ repo, client: feeds, topics: [na], name: 'hub', layout: 'graft', log: () => undefined, conflictsRefreshMs: 10 });
+    hub.start();
+    try {
+      await until(() => feeds.cursors.get(na) === 1);
+      await deleteBranch('conflicts/na-aws/5');
+      // No entry comes: the listing every conflictsRefreshMs finds the branch gone; the note waits for an ack.
+      await until(() => conflictsOf(hub, na).length === 1);
+      expect(conflictsOf(hub, na)).toEqual(['conflicts/na-aws/6']);
+      expect([...feeds.notes.get(na)!.keys()]).toEqual([5, 6]);
+      feeds.append(na, { seq: 7, commit: await regional(a1, 'h\n1\n7\n') });
+      await until(() => feeds.cursors.get(na) === 7);
+      expect([...feeds.notes.get(na)!.keys()]).toEqual([6]);
+      expect(feeds.settled.get(na)!.get(7)).toEqual([5]);
+    } finally {
+      await hub.stop();
+    }
   });
 
   it('stops at once, without waiting out the pause before it would subscribe again', async () => {

@@ -1,6 +1,7 @@
 import { CommitId, describeError, sleep } from '@tributary/core';
 import { HubLayout, mergeIndexOf, mergeRegionalCommit } from '@tributary/hub';
 import { BRANCH_PREFIX, branchRef, crashPoint, PackMaintenance, Repository } from '@tributary/repository';
+import { MAX_SETTLED } from '@tributary/sync';
 import { regionOf } from './hub-config';
 
 /** What the hub needs from a sync client (SyncClient from @tributary/sync fits). */
@@ -13,12 +14,14 @@ export interface TopicSubscriber {
       follow?: boolean;
       signal?: AbortSignal;
       entryMakesDurable?: boolean;
-      /** A `{ conflict }` result travels with the ack, so `trib topics` shows it. */
-      onEntry?(e: { seq: number; commit: CommitId }): Promise<void | { conflict?: string }>;
+      /** A `{ conflict }` result travels with the ack, so `trib topics` shows it; `{ settled }` clears earlier ones. */
+      onEntry?(e: { seq: number; commit: CommitId }): Promise<void | { conflict?: string; settled?: number[] }>;
       /** Called when the broker first answers, once when it stops answering (`down`: why), once when it is back. */
       onLinkChange?(change: { broker: string; down?: Error }): void;
     },
   ): Promise<unknown>;
+  /** The broker's topics, with each subscriber's conflict notes. */
+  listTopics(): Promise<readonly { topic: string; subscribers: readonly { name: string; conflicts: readonly { seq: number }[] }[] }[]>;
 }
 
 export interface HubDeps {
@@ -30,6 +33,8 @@ export interface HubDeps {
   /** Author of the hub's merge commits (TRIB_AUTHOR); empty: `hub/<name>`. */
   readonly author?: string;
   readonly log: (line: string) => void;
+  /** How often the conflict branches are listed again between entries; default CONFLICTS_REFRESH_MS. */
+  readonly conflictsRefreshMs?: number;
 }
 
 interface TopicState {
@@ -47,13 +52,16 @@ const MAX_BACKOFF_MS = 10_000;
 const KEEP_LATENCIES = 1000;
 /** Conflicting paths named in the note sent with an ack; the hub's log line names them all. */
 const NOTE_PATHS = 10;
+/** How often the conflict branches are listed again between entries, for /health. */
+export const CONFLICTS_REFRESH_MS = 30_000;
 
 /**
  * Follows every topic as subscriber `name` and merges each regional commit into main inside the subscription's
  * onEntry, so the broker's cursor advances only after the merge is durable. A conflict is logged, parked on its
  * branch and acknowledged with a note (`<branch>: <paths>`), so it shows in `trib topics` and never blocks the
- * topic. A topic that does not exist yet is waited for (follow mode); a failing topic is retried with backoff and
- * never stops the others.
+ * topic; once its branch is gone (deleted when settled), the topic's next ack clears the note, and /health, which
+ * lists the branches again after each entry and every CONFLICTS_REFRESH_MS, no longer shows it. A topic that does
+ * not exist yet is waited for (follow mode); a failing topic is retried with backoff and never stops the others.
  */
 export class HubService {
   private readonly abort = new AbortController();
@@ -63,14 +71,30 @@ export class HubService {
   private readonly packs: PackMaintenance;
   /** Topics whose subscription cannot reach the broker: the log says so when the first goes, and when all are back. */
   private readonly unreachable = new Set<string>();
+  /**
+   * Per topic, the seqs the broker holds a conflict note of for this hub, as far as it knows: the notes it sent, and
+   * those the broker listed at start. A note whose branch is gone is settled with the topic's next ack.
+   */
+  private readonly notes = new Map<string, Set<number>>();
+  private notesLearned = false;
+  /** Per topic, the conflict branch listings started: only the latest one started may set /health's list. */
+  private readonly listings = new Map<string, number>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: HubDeps) {
     this.packs = new PackMaintenance(deps.repo.objects, deps.repo.store, { log: (_level, message) => deps.log(message) });
-    for (const t of deps.topics) this.topics.set(t, { lastSeq: 0, merged: 0, duplicates: 0, conflicts: [], latenciesMs: [], state: 'starting' });
+    for (const t of deps.topics) {
+      this.topics.set(t, { lastSeq: 0, merged: 0, duplicates: 0, conflicts: [], latenciesMs: [], state: 'starting' });
+      this.notes.set(t, new Set());
+    }
   }
 
   start(): void {
     for (const t of this.deps.topics) this.runs.push(this.recall(t).then(() => this.follow(t)));
+    // Not awaited by stop: a broker that does not answer would hold it up, and nothing waits for the notes.
+    void this.learnNotes();
+    this.scheduleRefresh();
   }
 
   /**
@@ -85,12 +109,7 @@ export class HubService {
     try {
       const main = (await repo.refs.resolve(branchRef('main'))).commit;
       const last = await mergeIndexOf(repo).lastMerge(repo, main, topic);
-      const prefix = `${branchRef(`conflicts/${regionOf(topic)}`)}/`;
-      const seqOf = (branch: string) => Number(branch.slice(branch.lastIndexOf('/') + 1));
-      const parked = (await repo.refs.list(prefix))
-        .map((r) => r.name.slice(BRANCH_PREFIX.length))
-        .filter((b) => Number.isSafeInteger(seqOf(b)))
-        .sort((a, b) => seqOf(a) - seqOf(b));
+      const parked = await this.parkedBranches(topic);
       state.lastSeq = Math.max(state.lastSeq, last?.seq ?? 0, ...parked.map(seqOf));
       for (const b of parked) if (!state.conflicts.includes(b)) state.conflicts.push(b);
     } catch (e) {
@@ -98,9 +117,70 @@ export class HubService {
     }
   }
 
+  /** The region's conflict branches, by seq: one ref listing. */
+  private async parkedBranches(topic: string): Promise<string[]> {
+    const prefix = `${branchRef(`conflicts/${regionOf(topic)}`)}/`;
+    return (await this.deps.repo.refs.list(prefix))
+      .map((r) => r.name.slice(BRANCH_PREFIX.length))
+      .filter((b) => Number.isSafeInteger(seqOf(b)))
+      .sort((a, b) => seqOf(a) - seqOf(b));
+  }
+
+  /**
+   * Lists the topic's conflict branches again, so /health shows only those still there (one deleted once settled
+   * goes); returns their seqs, or undefined when the store did not answer (the list is left as it was).
+   */
+  private async refreshConflicts(topic: string): Promise<Set<number> | undefined> {
+    const listing = (this.listings.get(topic) ?? 0) + 1;
+    this.listings.set(topic, listing);
+    try {
+      const parked = await this.parkedBranches(topic);
+      // An older listing may have missed a branch parked since: it must not undo a newer one.
+      if (this.listings.get(topic) === listing) this.topics.get(topic)!.conflicts = parked;
+      return new Set(parked.map(seqOf));
+    } catch (e) {
+      if (!this.abort.signal.aborted) this.deps.log(`could not list the conflict branches of ${topic} (${describeError(e)})`);
+      return undefined;
+    }
+  }
+
+  /** The seqs of the topic's notes whose branches are gone (at most MAX_SETTLED), for the ack: forgotten here. */
+  private async settledNotes(topic: string): Promise<number[]> {
+    const parked = await this.refreshConflicts(topic);
+    if (!parked) return [];
+    const notes = this.notes.get(topic)!;
+    const settled = [...notes].filter((seq) => !parked.has(seq)).slice(0, MAX_SETTLED);
+    for (const seq of settled) notes.delete(seq);
+    return settled;
+  }
+
+  /** Adds the broker's conflict notes of this hub, from before it started (their branches may have gone meanwhile). */
+  private async learnNotes(): Promise<void> {
+    try {
+      for (const t of await this.deps.client.listTopics()) {
+        const mine = t.subscribers.find((s) => s.name === this.deps.name);
+        for (const c of mine?.conflicts ?? []) this.notes.get(t.topic)?.add(c.seq);
+      }
+      this.notesLearned = true;
+    } catch (e) {
+      if (!this.abort.signal.aborted) this.deps.log(`could not read the broker's conflict notes yet (${describeError(e)}); trying again later`);
+    }
+  }
+
+  private scheduleRefresh(): void {
+    this.refreshTimer = setTimeout(() => {
+      if (!this.notesLearned) void this.learnNotes();
+      this.refreshing = Promise.all(this.deps.topics.map((t) => this.refreshConflicts(t))).then(() => {
+        if (!this.abort.signal.aborted) this.scheduleRefresh();
+      });
+    }, this.deps.conflictsRefreshMs ?? CONFLICTS_REFRESH_MS);
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
+    clearTimeout(this.refreshTimer);
     await Promise.allSettled(this.runs);
+    await this.refreshing;
     await this.packs.close();
   }
 
@@ -127,12 +207,14 @@ export class HubService {
           entryMakesDurable: true,
           onEntry: async (e) => {
             const conflict = await this.mergeEntry(topic, region, state, e);
+            if (conflict !== undefined) this.notes.get(topic)!.add(e.seq);
+            const settled = await this.settledNotes(topic);
             crashPoint('hub.before-ack');
             if (e.seq > progress) {
               progress = e.seq;
               backoff = MIN_BACKOFF_MS;
             }
-            return conflict === undefined ? undefined : { conflict };
+            return { conflict, settled };
           },
           onLinkChange: (change) => this.linkChanged(topic, state, change),
         });
@@ -184,6 +266,11 @@ export class HubService {
     }
     return undefined;
   }
+}
+
+/** The seq a conflict branch is named after (`conflicts/<region>/<seq>`). */
+function seqOf(branch: string): number {
+  return Number(branch.slice(branch.lastIndexOf('/') + 1));
 }
 
 /**
