@@ -60,8 +60,9 @@ export const CONFLICTS_REFRESH_MS = 30_000;
  * onEntry, so the broker's cursor advances only after the merge is durable. A conflict is logged, parked on its
  * branch and acknowledged with a note (`<branch>: <paths>`), so it shows in `trib topics` and never blocks the
  * topic; once its branch is gone (deleted when settled), the topic's next ack clears the note, and /health, which
- * lists the branches again after each entry and every CONFLICTS_REFRESH_MS, no longer shows it. A topic that does
- * not exist yet is waited for (follow mode); a failing topic is retried with backoff and never stops the others.
+ * lists the branches again every CONFLICTS_REFRESH_MS and, while the topic has any, after each entry, no longer
+ * shows it. A topic that does not exist yet is waited for (follow mode); a failing topic is retried with backoff and
+ * never stops the others.
  */
 export class HubService {
   private readonly abort = new AbortController();
@@ -144,8 +145,12 @@ export class HubService {
     }
   }
 
-  /** The seqs of the topic's notes whose branches are gone (at most MAX_SETTLED), for the ack: forgotten here. */
+  /**
+   * The seqs of the topic's notes whose branches are gone (at most MAX_SETTLED), for the ack: forgotten here. A topic
+   * with no note and no branch listed has nothing to settle, and costs no listing (on a cloud store, a request).
+   */
   private async settledNotes(topic: string): Promise<number[]> {
+    if (this.notes.get(topic)!.size === 0 && this.topics.get(topic)!.conflicts.length === 0) return [];
     const parked = await this.refreshConflicts(topic);
     if (!parked) return [];
     const notes = this.notes.get(topic)!;
