@@ -53,7 +53,10 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     ok(lab, ['verify', '--read-data']);
 
     const topics = JSON.parse(ok(lab, ['topics', '--json'], 0, { env }).stdout);
-    expect(topics).toEqual([{ topic: 'datasets/heart/na-aws', head, seq: 2, subscribers: [{ name: 'lab', cursor: 2, lag: 0, conflicts: [] }] }]);
+    expect(topics).toEqual([{ topic: 'datasets/heart/na-aws', head, seq: 2, subscribers: [{ name: 'lab', cursor: 2, lag: 0, conflicts: [] }], subscribersOmitted: 0 }]);
+    expect(JSON.parse(ok(lab, ['topics', 'datasets/heart/na-aws', '--json'], 0, { env }).stdout)).toEqual(topics);
+    const noTopic = trib(lab, ['topics', 'datasets/heart/none'], { env });
+    expect([noTopic.code, noTopic.stderr.trim()]).toEqual([2, 'trib topics: topic datasets/heart/none does not exist']);
 
     const missing = trib(lab, ['subscribe', 'datasets/heart/none', '--as', 'lab'], { env });
     expect(missing.code).toBe(2);

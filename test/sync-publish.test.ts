@@ -60,7 +60,7 @@ describe('sync: publish', () => {
     expect(r.datasetBytes).toBe(await sizeOfHead(repo));
     expect(r.datasetBytes).toBe(1547); // b1..b5.csv (8 + 100 i bytes each) and all.csv (7 bytes)
     const topics = await client.listTopics();
-    expect(topics).toEqual([{ topic: TOPIC, head: commits[4], seq: 5, subscribers: [] }]);
+    expect(topics).toEqual([{ topic: TOPIC, head: commits[4], seq: 5, subscribers: [], subscribersOmitted: 0 }]);
     for (let i = 0; i < 5; i++) expect(await broker.context.log.entry(TOPIC as never, i + 1)).toMatchObject({ seq: i + 1, commit: commits[i] });
   });
 

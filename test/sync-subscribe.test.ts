@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { buildTree, CommitId, readTree, TopicName, TreeEntry, UnavailableError, VIEW_TREE_ANNOTATION, writeFileContent } from '@tributary/core';
 import { commitWorktree, ObjectDatabase, RefStore, Repository, topicRef, verifyRepository } from '@tributary/repository';
+import { MAX_LISTED_SUBSCRIBERS } from '../libs/sync/src/broker/admin.handler';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
 import { TransferReceiver } from '../libs/sync/src/transfer/transfer-receiver';
@@ -483,6 +484,45 @@ describe('sync: subscribe', () => {
     } finally {
       await copy.close();
       await hubLike.close();
+    }
+  });
+
+  it('lists one topic when asked, and refuses a name that is no topic name', async () => {
+    expect((await client.listTopics(TOPIC)).map((x) => x.topic)).toEqual([TOPIC]);
+    expect(await client.listTopics('datasets/none/here')).toEqual([]);
+    const admin = new (loadTributaryProto().tributary.v1.AdminService)(broker.address, grpc.credentials.createInsecure());
+    try {
+      const e = await new Promise<grpc.ServiceError | null>((resolve) => admin.ListTopics({ topic: '../x' }, (err) => resolve(err)));
+      expect(e?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    } finally {
+      admin.close();
+    }
+  });
+
+  it('lists at most MAX_LISTED_SUBSCRIBERS of a topic, and fewer past its byte budget, counting the rest', async () => {
+    const node = await newRepo(path.join(t.dir, 'crowded-edge'));
+    const topic = 'datasets/heart/crowded' as TopicName;
+    try {
+      await commitFiles(node, { 'a.csv': rows(10, 1) });
+      await client.publish(node, topic);
+      const cursors = broker.context.cursors;
+      const names = Array.from({ length: MAX_LISTED_SUBSCRIBERS + 1 }, (_, i) => `s${String(i).padStart(5, '0')}` as never);
+      for (let i = 0; i < names.length; i += 100) await Promise.all(names.slice(i, i + 100).map((n) => cursors.register(topic, n)));
+      let [info] = await client.listTopics(topic);
+      expect(info.subscribers).toHaveLength(MAX_LISTED_SUBSCRIBERS);
+      expect(info.subscribers[0].name).toBe('s00000');
+      expect(info.subscribersOmitted).toBe(1);
+      // Notes of 1,000 characters, 100 of them on each of the first 60 subscribers: 6 MB, more than an answer holds.
+      for (const n of names.slice(0, 60)) {
+        for (let seq = 1; seq <= 100; seq += 10) await Promise.all(Array.from({ length: 10 }, (_, k) => cursors.advance(topic, n, seq + k, 'x'.repeat(1000))));
+      }
+      [info] = await client.listTopics(topic);
+      expect(info.subscribers.length).toBeGreaterThan(0);
+      expect(info.subscribers.length).toBeLessThan(60);
+      expect(info.subscribers.length + info.subscribersOmitted).toBe(names.length);
+      expect((await client.listTopics()).length).toBeGreaterThan(1);
+    } finally {
+      await node.close();
     }
   });
 

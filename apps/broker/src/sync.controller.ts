@@ -1,6 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamCall, RpcException } from '@nestjs/microservices';
-import { BrokerContext, listTopicInfos, PublishCall, SubscribeCall, SyncHandlers, toGrpcStatus } from '@tributary/sync';
+import { BrokerContext, listTopicInfos, PublishCall, requestedTopic, SubscribeCall, SyncHandlers, toGrpcStatus } from '@tributary/sync';
 
 export const SYNC_HANDLERS = Symbol('SYNC_HANDLERS');
 export const BROKER_CONTEXT = Symbol('BROKER_CONTEXT');
@@ -29,9 +29,9 @@ export class AdminController {
   constructor(@Inject(BROKER_CONTEXT) private readonly context: BrokerContext) {}
 
   @GrpcMethod('AdminService', 'ListTopics')
-  async listTopics(): Promise<{ topics: Awaited<ReturnType<typeof listTopicInfos>> }> {
+  async listTopics(request: Parameters<typeof requestedTopic>[0]): Promise<{ topics: Awaited<ReturnType<typeof listTopicInfos>> }> {
     try {
-      return { topics: await listTopicInfos(this.context) };
+      return { topics: await listTopicInfos(this.context, requestedTopic(request)) };
     } catch (e) {
       const status = toGrpcStatus(e);
       throw new RpcException({ code: status.code, message: status.details });

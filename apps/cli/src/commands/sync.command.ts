@@ -1,4 +1,4 @@
-import { InvalidArgumentError, isSubscriberName, SUBSCRIBER_NAME_RULE } from '@tributary/core';
+import { InvalidArgumentError, isSubscriberName, NotFoundError, SUBSCRIBER_NAME_RULE } from '@tributary/core';
 import { peerHostPort, topicName } from '@tributary/config';
 import { PackMaintenance } from '@tributary/repository';
 import type { SyncClient as SyncClientType, SyncResult } from '@tributary/sync';
@@ -149,17 +149,18 @@ export const subscribeCommand: CliCommand = {
 export const topicsCommand: CliCommand = {
   name: 'topics',
   summary: 'list topics with their head, last sequence and subscribers (cursor, lag, conflicts)',
-  usage: 'trib topics [--broker HOST:PORT] [--json]',
+  usage: 'trib topics [TOPIC] [--broker HOST:PORT] [--json]',
   options: { flags: ['--json'], ...BROKER_OPTION },
   async run(args, ctx) {
-    maxPositionals(args, 0, this.usage);
+    maxPositionals(args, 1, this.usage);
     const client = await connect(brokerAddress(args));
     try {
-      const topics = await client.listTopics();
+      const topics = await client.listTopics(args.positionals[0]);
       if (args.flags.has('--json')) {
         ctx.json(topics);
         return 0;
       }
+      if (topics.length === 0 && args.positionals[0] !== undefined) throw new NotFoundError(`topic ${args.positionals[0]} does not exist`);
       if (topics.length === 0) ctx.err('no topics yet');
       for (const t of topics) {
         ctx.out(`${t.topic}  seq ${t.seq}  head ${t.head.slice(0, 12)}`);
@@ -167,6 +168,7 @@ export const topicsCommand: CliCommand = {
           ctx.out(`    ${s.name}  cursor ${s.cursor}  lag ${s.lag}`);
           for (const c of s.conflicts) ctx.out(`        conflict seq ${c.seq}: ${c.note}`);
         }
+        if (t.subscribersOmitted > 0) ctx.out(`    ... and ${t.subscribersOmitted} more subscribers (the broker lists the first by name)`);
       }
       return 0;
     } finally {

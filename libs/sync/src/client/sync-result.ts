@@ -32,6 +32,8 @@ export interface TopicInfo {
   readonly head: CommitId;
   readonly seq: number;
   readonly subscribers: SubscriberInfo[];
+  /** Subscribers the broker did not list (past its per-topic or per-answer limits), sorted after those listed. */
+  readonly subscribersOmitted: number;
 }
 
 /** One delivered entry, handed to `onEntry` once its objects are durable (the local topic ref moves meanwhile). */

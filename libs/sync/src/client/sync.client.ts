@@ -249,18 +249,22 @@ export class SyncClient {
    */
   async fetchTopicHead(repo: Repository, topic: string, subscriber: string): Promise<CommitId | undefined> {
     const t = parseTopicName(topic);
-    const info = (await this.listTopics()).find((x) => x.topic === t);
+    const info = (await this.listTopics(t)).find((x) => x.topic === t);
     if (!info || !info.seq) return undefined;
     const r = await this.subscribe(repo, t, subscriber, { from: info.seq });
     return r.head ?? undefined;
   }
 
-  /** Every topic on the broker with its head, last seq and subscribers (cursor, lag and conflicts). */
-  async listTopics(): Promise<TopicInfo[]> {
+  /**
+   * Every topic on the broker (or only `topic`: none if it does not exist) with its head, last seq and subscribers
+   * (cursor, lag and conflicts; past the broker's limits, counted in `subscribersOmitted`).
+   */
+  async listTopics(topic?: string): Promise<TopicInfo[]> {
+    const only = topic === undefined ? '' : parseTopicName(topic);
     const res = await this.withRetries(
       () =>
         new Promise<ListTopicsResponse__Output>((resolve, reject) =>
-          this.admin.ListTopics({}, { deadline: Date.now() + this.deadlineMs }, (e, r) => (e ? reject(fromGrpcError(e)) : resolve(r ?? { topics: [] }))),
+          this.admin.ListTopics({ topic: only }, { deadline: Date.now() + this.deadlineMs }, (e, r) => (e ? reject(fromGrpcError(e)) : resolve(r ?? { topics: [] }))),
         ),
     );
     return (res.topics ?? []).map((t) => ({
@@ -273,6 +277,7 @@ export class SyncClient {
         lag: Number(s.lag),
         conflicts: (s.conflicts ?? []).map((c) => ({ seq: Number(c.seq), note: c.note })),
       })),
+      subscribersOmitted: Number(t.subscribersOmitted ?? 0),
     }));
   }
 

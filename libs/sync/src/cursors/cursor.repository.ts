@@ -197,9 +197,17 @@ export class CursorRepository {
     );
   }
 
-  /** Every subscriber of the topic with its cursor and its recorded conflicts (by seq), sorted by name. */
-  async list(topic: TopicName): Promise<{ name: SubscriberId; cursor: number; conflicts: SubscriberConflict[] }[]> {
-    const names = (await this.call(() => this.redis.smembers(this.subscribersKey(topic)))).sort() as SubscriberId[];
+  /** How many subscribers the topic has. */
+  async count(topic: TopicName): Promise<number> {
+    return this.call(() => this.redis.scard(this.subscribersKey(topic)));
+  }
+
+  /**
+   * The topic's subscribers, sorted by name, with each one's cursor and recorded conflicts (by seq): the first
+   * `limit` of them (all by default).
+   */
+  async list(topic: TopicName, limit = Infinity): Promise<{ name: SubscriberId; cursor: number; conflicts: SubscriberConflict[] }[]> {
+    const names = (await this.call(() => this.redis.smembers(this.subscribersKey(topic)))).sort().slice(0, limit) as SubscriberId[];
     if (names.length === 0) return [];
     const pipeline = this.redis.pipeline().mget(...names.map((n) => this.cursorKey(topic, n)));
     for (const n of names) pipeline.hgetall(this.conflictsKey(topic, n));

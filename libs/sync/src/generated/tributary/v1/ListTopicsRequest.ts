@@ -2,7 +2,9 @@
 
 
 export interface ListTopicsRequest {
+  'topic'?: (string);
 }
 
 export interface ListTopicsRequest__Output {
+  'topic': (string);
 }

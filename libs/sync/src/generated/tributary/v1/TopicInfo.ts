@@ -8,6 +8,7 @@ export interface TopicInfo {
   'head'?: (string);
   'seq'?: (number | string | Long);
   'subscribers'?: (_tributary_v1_SubscriberInfo)[];
+  'subscribersOmitted'?: (number | string | Long);
 }
 
 export interface TopicInfo__Output {
@@ -15,4 +16,5 @@ export interface TopicInfo__Output {
   'head': (string);
   'seq': (number);
   'subscribers': (_tributary_v1_SubscriberInfo__Output)[];
+  'subscribersOmitted': (number);
 }
