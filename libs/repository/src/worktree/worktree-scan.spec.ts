@@ -32,6 +32,23 @@ describe('scanWorktree', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  /** The scan asking what is tracked, answered from `tracked`: the paths it kept, and those it asked about. */
+  function scanAnswering(tracked: ReadonlyMap<string, EntryKind>): { kept: string[]; asked: string[] } {
+    const asked: string[] = [];
+    const kept: string[] = [];
+    const scan = scanWorktree(root, undefined, { askTracked: true });
+    for (let r = scan.next(); !r.done; ) {
+      if (r.value.kind === 'ignored') {
+        asked.push(r.value.path);
+        r = scan.next(tracked.get(r.value.path));
+      } else {
+        kept.push(r.value.path);
+        r = scan.next();
+      }
+    }
+    return { kept, asked };
+  }
+
   const paths = () => [...scanWorktree(root)].map((s) => s.path);
 
   it('refuses a name that is not UTF-8, naming it, instead of leaving the file out', () => {
@@ -80,18 +97,7 @@ describe('scanWorktree', () => {
     mkdirSync(path.join(root, 'inner', 'sub'));
     writeFileSync(path.join(root, 'inner', 'sub', 'h.csv'), 'h\n');
     const tracked = new Map<string, EntryKind>([['inner', 'dir'], ['inner/f.csv', 'file']]);
-    const asked: string[] = [];
-    const kept: string[] = [];
-    const scan = scanWorktree(root, undefined, { askTracked: true });
-    for (let r = scan.next(); !r.done; ) {
-      if (r.value.kind === 'ignored') {
-        asked.push(r.value.path);
-        r = scan.next(tracked.get(r.value.path));
-      } else {
-        kept.push(r.value.path);
-        r = scan.next();
-      }
-    }
+    const { kept, asked } = scanAnswering(tracked);
     expect(kept).toEqual(['inner/f.csv']);
     expect(asked).toEqual(['inner/f.csv', 'inner/g.csv', 'inner/sub']);
   });
@@ -156,18 +162,7 @@ describe('scanWorktree', () => {
       ['scratch/sub', 'dir'],
       ['scratch/sub/deep.csv', 'symlink'],
     ]);
-    const asked: string[] = [];
-    const kept: string[] = [];
-    const scan = scanWorktree(root, undefined, { askTracked: true });
-    for (let r = scan.next(); !r.done; ) {
-      if (r.value.kind === 'ignored') {
-        asked.push(r.value.path);
-        r = scan.next(tracked.get(r.value.path));
-      } else {
-        kept.push(r.value.path);
-        r = scan.next();
-      }
-    }
+    const { kept, asked } = scanAnswering(tracked);
     expect(kept).toEqual(['.tribignore', 'a.csv', 'scratch/keep.csv', 'scratch/sub/deep.csv', 'x.tmp']);
     expect(asked).toEqual(['scratch', 'scratch/keep.csv', 'scratch/new.csv', 'scratch/other', 'scratch/sub', 'scratch/sub/deep.csv', 'x.tmp', 'y.tmp', 'z.tmp']);
     // Not asked, ignored paths are left out as ever.
