@@ -168,6 +168,29 @@ describe('sync: publish', () => {
     expect(await client.listTopics()).toHaveLength(1);
   });
 
+  it('says DATA_LOSS for bad bytes still being hashed when the publisher closes its side, not that it left', async () => {
+    const before = await storeKeys(broker.store);
+    const raw = rawSyncClient(broker.address);
+    const call = raw.Publish();
+    const status = callStatus(call);
+    const claimed = sha256(Buffer.from('the bytes the id promises'));
+    call.write({ hello: { topic: 'datasets/bad-then-end', commit: '' } });
+    await once(call, 'data');
+    call.write({ start: { base: '', commits: [claimed] } });
+    // Enough bytes to be hashed off the event loop, so the end of the stream comes before the verdict.
+    const good = Array.from({ length: 6 }, (_, i) => Buffer.alloc(1 << 20, i));
+    const frames = [
+      ...good.map((b) => ({ id: Buffer.from(sha256(b), 'hex'), kind: 'OBJECT_KIND_CHUNK', data: b })),
+      { id: Buffer.from(claimed, 'hex'), kind: 'OBJECT_KIND_CHUNK', data: Buffer.alloc(200_000, 7) },
+    ];
+    call.write({ objects: { objects: frames } });
+    call.end();
+    const s = await status;
+    raw.close();
+    expect([s.code, s.details]).toEqual([grpc.status.DATA_LOSS, expect.stringMatching(/does not match its id/)]);
+    expect(await storeKeys(broker.store)).toEqual(before);
+  });
+
   it('rejects a tree with an unsafe name before anything becomes reachable (INVALID_ARGUMENT)', async () => {
     const before = await storeKeys(broker.store);
     const chunk = Buffer.from('pwned\n');

@@ -17,6 +17,7 @@ import {
   TreeId,
   TreeNode,
   TreeShape,
+  UnavailableError,
   viewTreeOf,
 } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
@@ -45,6 +46,12 @@ interface IncomingObject {
   digest?: ObjectId;
   /** The delta the object travelled as, against `base`. */
   readonly delta?: { readonly base: ObjectId; readonly bytes: Buffer };
+}
+
+/** The error for the first object whose whole bytes do not hash to its id; undefined when none. */
+function badBytesAmong(objects: readonly IncomingObject[]): IntegrityError | undefined {
+  const bad = objects.find((o) => o.data !== undefined && (o.digest ?? sha256(o.data)) !== o.id);
+  return bad && new IntegrityError(`object ${bad.id} does not match its id`, { id: bad.id });
 }
 
 /**
@@ -102,13 +109,16 @@ export class TransferReceiver {
     let stored: Promise<void> = Promise.resolve();
     const storing: Promise<void>[] = [];
     let failed = false;
+    /** Objects received but not stored, as the transfer failed first: see badBytesAmong. */
+    const unstored: IncomingObject[] = [];
     const store = (batch: Promise<IncomingObject[]>) => {
       // Awaited in turn below, unless an earlier batch fails first; either way its failure is not unhandled.
       batch.catch(() => undefined);
       stored = stored.then(async () => {
-        for (const obj of await batch) {
-          if (failed) return;
-          const got = await this.accept(obj, received, stats);
+        const objects = await batch;
+        for (let i = 0; i < objects.length; i++) {
+          if (failed) return void unstored.push(...objects.slice(i));
+          const got = await this.accept(objects[i], received, stats);
           if (got) last = got;
         }
         this.onProgress?.(stats);
@@ -150,7 +160,9 @@ export class TransferReceiver {
       // staged (a broker aborts the pack), and a batch still being stored would start a pack nobody finishes.
       failed = true;
       await stored.catch(() => undefined);
-      throw e;
+      // A peer that sent bad bytes and closed its side at once must hear that its bytes were bad (DATA_LOSS), not
+      // that it left mid-transfer (retryable), whichever the receiver learnt first.
+      throw (e instanceof UnavailableError && badBytesAmong(unstored)) || e;
     }
   }
 
