@@ -168,6 +168,22 @@ describe('sync: publish', () => {
     expect(await client.listTopics()).toHaveLength(1);
   });
 
+  it('rejects wrong bytes for an object the broker holds already with DATA_LOSS too', async () => {
+    const held = sha256(Buffer.from('rows 1\n'));
+    expect(broker.context.db.has(held as never)).toBe(true);
+    const raw = rawSyncClient(broker.address);
+    const call = raw.Publish();
+    const status = callStatus(call);
+    call.write({ hello: { topic: 'datasets/bad-held', commit: '' } });
+    await once(call, 'data');
+    call.write({ start: { base: '', commits: [sha256(Buffer.from('c'))] } });
+    call.write({ objects: { objects: [{ id: Buffer.from(held, 'hex'), kind: 'OBJECT_KIND_CHUNK', data: Buffer.from('other bytes') }] } });
+    const s = await status;
+    raw.close();
+    expect([s.code, s.details]).toEqual([grpc.status.DATA_LOSS, `object ${held} does not match its id`]);
+    expect((await broker.context.db.get(held as never)).toString()).toBe('rows 1\n');
+  });
+
   it('says DATA_LOSS for bad bytes still being hashed when the publisher closes its side, not that it left', async () => {
     const before = await storeKeys(broker.store);
     const raw = rawSyncClient(broker.address);
@@ -180,8 +196,8 @@ describe('sync: publish', () => {
     // Enough bytes to be hashed off the event loop, so the end of the stream comes before the verdict.
     const good = Array.from({ length: 6 }, (_, i) => Buffer.alloc(1 << 20, i));
     const frames = [
-      ...good.map((b) => ({ id: Buffer.from(sha256(b), 'hex'), kind: 'OBJECT_KIND_CHUNK', data: b })),
-      { id: Buffer.from(claimed, 'hex'), kind: 'OBJECT_KIND_CHUNK', data: Buffer.alloc(200_000, 7) },
+      ...good.map((b) => ({ id: Buffer.from(sha256(b), 'hex'), kind: 'OBJECT_KIND_CHUNK' as const, data: b })),
+      { id: Buffer.from(claimed, 'hex'), kind: 'OBJECT_KIND_CHUNK' as const, data: Buffer.alloc(200_000, 7) },
     ];
     call.write({ objects: { objects: frames } });
     call.end();
