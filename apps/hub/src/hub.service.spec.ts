@@ -143,6 +143,8 @@ describe('HubService', () => {
     await first.stop();
     // Two entries parked since (the graft layout never parks one: the branches are made here as the shared one would).
     for (const seq of [10, 4]) await repo.refs.update(branchRef(`conflicts/na-aws/${seq}`), undefined, { commit: a2 });
+    // The second name park gives when the first holds another commit (a topic made again from scratch).
+    await repo.refs.update(branchRef(`conflicts/na-aws/4-${a2.slice(0, 12)}`), undefined, { commit: a2 });
 
     const lines: string[] = [];
     const again = new HubService({ repo, client: new FakeFeeds(), topics, name: 'hub', layout: 'graft', log: (l) => lines.push(l) });
@@ -152,7 +154,7 @@ describe('HubService', () => {
     await again.stop();
     expect(again.status()).toMatchObject({
       topics: {
-        'datasets/heart/na-aws': { lastSeq: 10, merged: 0, conflicts: ['conflicts/na-aws/4', 'conflicts/na-aws/10'] },
+        'datasets/heart/na-aws': { lastSeq: 10, merged: 0, conflicts: ['conflicts/na-aws/4', `conflicts/na-aws/4-${a2.slice(0, 12)}`, 'conflicts/na-aws/10'] },
         'datasets/heart/eu-azure': { lastSeq: 1, merged: 0, conflicts: [] },
       },
     });

@@ -1,5 +1,5 @@
 import { CommitId, describeError, sleep } from '@tributary/core';
-import { HubLayout, mergeIndexOf, mergeRegionalCommit } from '@tributary/hub';
+import { conflictBranchPrefix, conflictSeqOf, HubLayout, mergeIndexOf, mergeRegionalCommit } from '@tributary/hub';
 import { BRANCH_PREFIX, branchRef, crashPoint, PackMaintenance, Repository } from '@tributary/repository';
 import { MAX_SETTLED } from '@tributary/sync';
 import { regionOf } from './hub-config';
@@ -120,10 +120,9 @@ export class HubService {
 
   /** The region's conflict branches, by seq: one ref listing. */
   private async parkedBranches(topic: string): Promise<string[]> {
-    const prefix = `${branchRef(`conflicts/${regionOf(topic)}`)}/`;
-    return (await this.deps.repo.refs.list(prefix))
+    return (await this.deps.repo.refs.list(`${BRANCH_PREFIX}${conflictBranchPrefix(regionOf(topic))}`))
       .map((r) => r.name.slice(BRANCH_PREFIX.length))
-      .filter((b) => Number.isSafeInteger(seqOf(b)))
+      .filter((b) => conflictSeqOf(b) !== undefined)
       .sort((a, b) => seqOf(a) - seqOf(b));
   }
 
@@ -273,9 +272,9 @@ export class HubService {
   }
 }
 
-/** The seq a conflict branch is named after (`conflicts/<region>/<seq>`). */
+/** The seq of a branch parkedBranches listed. */
 function seqOf(branch: string): number {
-  return Number(branch.slice(branch.lastIndexOf('/') + 1));
+  return conflictSeqOf(branch)!;
 }
 
 /**

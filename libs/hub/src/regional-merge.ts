@@ -446,8 +446,19 @@ async function alreadyMerged(hub: Repository, main: CommitId, last: LastMerge | 
   return isAncestor(hub, regional.commit, main);
 }
 
+/** Where a region's parked commits are kept: `conflicts/<region>/<seq>`, or `<seq>-<commit12>` when that is taken. */
+export function conflictBranchPrefix(region: string): string {
+  return `conflicts/${region}/`;
+}
+
+/** The seq a conflict branch's name says (either form, see conflictBranchPrefix); undefined for any other name. */
+export function conflictSeqOf(branch: string): number | undefined {
+  const m = /\/([1-9]\d*)(?:-[0-9a-f]{12})?$/.exec(branch);
+  return m ? Number(m[1]) : undefined;
+}
+
 function conflictBranchName(regional: RegionalCommit): string {
-  return `conflicts/${regional.region}/${regional.seq}`;
+  return `${conflictBranchPrefix(regional.region)}${regional.seq}`;
 }
 
 /** A conflict as the log line and the ack's note name it: the path C-quoted as in every message (one line), its kind. */
