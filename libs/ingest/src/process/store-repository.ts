@@ -33,7 +33,7 @@ export function checkInboxApart(inbox: string, storeUrl: string, home?: string):
   const at = path.resolve(inbox);
   const own = processHome(storeUrl, home);
   const loc = parseStoreUrl(storeUrl);
-  const within = (dir: string) => at === dir || at.startsWith(dir + path.sep);
+  const within = (dir: string) => isWithin(at, dir);
   const clash =
     at === own ? `is the agent's home (TRIB_HOME, ${own})`
     : within(path.join(own, TRIB_DIR)) ? `is inside the agent's repository folder ${path.join(own, TRIB_DIR)}`
@@ -42,6 +42,11 @@ export function checkInboxApart(inbox: string, storeUrl: string, home?: string):
   if (clash) {
     throw new InvalidArgumentError(`TRIB_INBOX=${JSON.stringify(inbox)} ${clash}: the agent would take its own repository's files for batches; give the inbox a folder of its own`);
   }
+}
+
+/** Whether absolute path `at` is folder `dir` or lies inside it. */
+function isWithin(at: string, dir: string): boolean {
+  return at === dir || at.startsWith(dir + path.sep);
 }
 
 /**
@@ -70,7 +75,7 @@ function namingHome(e: unknown, home: string): unknown {
   }
   const err = e as NodeJS.ErrnoException;
   const where = typeof err?.path === 'string' ? path.resolve(err.path) : '';
-  if (!err?.code || !(where === home || where.startsWith(home + path.sep))) return e;
+  if (!err?.code || !isWithin(where, home)) return e;
   const why = err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code === 'EROFS' ? 'read-only file system' : err.code;
   return new FailedPreconditionError(`TRIB_HOME: cannot keep the local repository state in ${home}: ${why} (${where}); set TRIB_HOME to a folder this process may write`, { home }, { cause: e });
 }
