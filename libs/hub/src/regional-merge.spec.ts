@@ -611,6 +611,27 @@ describe('mergeRegionalCommit, shared layout, arrival order', () => {
     expect((await h.refs.list('refs/heads/conflicts/')).map((r) => r.name)).toEqual(['refs/heads/conflicts/na-gcp/1', 'refs/heads/conflicts/na-gcp/5']);
   });
 
+  it('forgets a parked commit whose branch is deleted unsettled: the next commit keeping that path parks again', async () => {
+    const day = 'batches/2026-03-04';
+    const aws = new Region('na-aws');
+    const gcp = new Region('na-gcp');
+    const hub = await newHub();
+    expect((await merge(hub, await aws.commit([hub], { [`${day}/hdr.csv`]: 'id,val\n1,aws\n' }), 'shared')).kind).toBe('merged');
+    const files: Record<string, string> = { [`${day}/hdr.csv`]: 'ts,hr\n9,gcp\n', [`${day}/b1.jsonl`]: '{"n":1}\n' };
+    expect((await merge(hub, await gcp.commit([hub], files), 'shared')).kind).toBe('conflict');
+    const parked = (await hub.refs.read(branchRef('conflicts/na-gcp/1')))!;
+    await hub.refs.delete(branchRef('conflicts/na-gcp/1'), parked.version);
+    // The README's advice: delete a conflict branch only once the region has settled it.
+    files[`${day}/b2.jsonl`] = '{"n":2}\n';
+    expect(await merge(hub, await gcp.commit([hub], files), 'shared')).toEqual({
+      kind: 'conflict',
+      conflictBranch: 'conflicts/na-gcp/2',
+      conflicts: [`${day}/hdr.csv (add/add)`],
+    });
+    files[`${day}/b3.jsonl`] = '{"n":3}\n';
+    expect((await merge(hub, await gcp.commit([hub], files), 'shared')).kind).toBe('merged');
+  });
+
   it('after a held-back conflict, main is still the layout of what each topic holds, whatever the order', async () => {
     // gcp's seq 1 conflicts with eu's model.json whichever comes first; its later batches merge either way, and
     // two hubs that took the same commits hold the same tree.
