@@ -4,6 +4,7 @@ export * from './locks/repository-lock';
 export * from './revisions/rev-parse';
 export * from './history/commit-walk';
 export * from './objects/object-database';
+export * from './objects/hash-pool';
 export * from './objects/object-gc';
 export * from './objects/pack-maintenance';
 export * from './objects/pack-merge-plan';

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, ObjectId, sha256, UnavailableError } from '@tributary/core';
 import { ByteRange, LocalStore, MemoryStore } from '@tributary/storage';
 import { MAX_DELTA_DEPTH, PACK_HEADER_BYTES, RECORD_DELTA, RECORD_FULL, RECORD_HEADER_BYTES } from '../packs/pack-format';
+import { HashPool } from './hash-pool';
 import { ObjectDatabase } from './object-database';
 
 /** Counts ranged reads, so tests can see coalescing. */
@@ -515,6 +516,66 @@ describe('ObjectDatabase', () => {
     expect(store.ranges).toHaveLength(20);
     expect(store.most).toBeGreaterThan(1);
     expect(store.most).toBeLessThanOrEqual(8);
+  });
+
+  describe('getMany and verifyStoredMany hashing on worker threads', () => {
+    // Specs run TypeScript sources; the worker is the compiled script (`tsc -b` runs before jest in `npm test`).
+    const WORKER = path.resolve(__dirname, '../../dist/objects/hash.worker.js');
+    let hashes: HashPool;
+    beforeAll(() => {
+      hashes = new HashPool(1, WORKER);
+    });
+    afterAll(() => hashes.close());
+
+    async function packOf(store: MemoryStore, sizes: number[]) {
+      const writer = await ObjectDatabase.open(store);
+      const objects = sizes.map((size, i) => blob(i, size));
+      const ids: ObjectId[] = [];
+      for (const o of objects) ids.push(await writer.put(o));
+      await writer.flush();
+      return { objects, ids, packKey: writer.packs()[0].packKey };
+    }
+
+    it('sends large objects to the workers, and readers sharing one ranged read each get every byte', async () => {
+      expect(hashes.movesBuffers).toBe(true);
+      const store = new CountingStore();
+      // Chunk-sized objects, enough for several jobs, and small ones (tree pages, nodes) hashed in place.
+      const { objects, ids } = await packOf(store, [300, 70_000, 20_000, 600_000, 500, 400_000, 90_000, 1_000_000]);
+      const db = await ObjectDatabase.open(store, { cacheBytes: 0, hashes });
+      const digest = jest.spyOn(hashes, 'digest');
+      try {
+        store.ranges = [];
+        const [a, b] = await Promise.all([db.getMany(ids), db.getMany(ids)]);
+        expect(store.ranges).toHaveLength(1);
+        objects.forEach((o, i) => (same(a[i], o), same(b[i], o)));
+        // Large objects go to the worker while it has room (the rest are hashed in place); small ones never do.
+        const sent = digest.mock.calls.flatMap(([, spans]) => spans.map(([, length]) => length));
+        expect(sent.length).toBeGreaterThan(0);
+        const large = objects.filter((o) => o.length >= 16 << 10).map((o) => o.length);
+        for (const length of sent) expect(large).toContain(length);
+      } finally {
+        digest.mockRestore();
+      }
+    });
+
+    it('a flipped byte in an object hashed there, or in one hashed in place, gives IntegrityError naming it', async () => {
+      for (const [sizes, damaged] of [[[500, 200_000, 300], 1], [[200_000, 500, 300_000], 1]] as const) {
+        const store = new MemoryStore();
+        const { objects, ids, packKey } = await packOf(store, [...sizes]);
+        const at = PACK_HEADER_BYTES + objects.slice(0, damaged).reduce((n, o) => n + RECORD_HEADER_BYTES + o.length, 0) + RECORD_HEADER_BYTES + 20;
+        await rewrite(store, packKey, (b) => {
+          b[at] ^= 0xff;
+          return b;
+        });
+        const db = await ObjectDatabase.open(store, { hashes });
+        await expect(db.getMany(ids)).rejects.toMatchObject({ code: 'INTEGRITY', details: { id: ids[damaged] } });
+        // Nothing damaged went to the cache on the way: a read alone fails as well.
+        await expect(db.get(ids[damaged])).rejects.toThrow(IntegrityError);
+        const errors = await db.verifyStoredMany(ids);
+        expect(errors.map((e) => e?.constructor)).toEqual(ids.map((_, i) => (i === damaged ? IntegrityError : undefined)));
+        expect(errors[damaged]).toMatchObject({ details: { id: ids[damaged], key: packKey } });
+      }
+    });
   });
 
   describe('ranged reads shared by concurrent readers', () => {

@@ -36,6 +36,8 @@ import { IdFilter } from '../packs/id-filter';
 import { PackIndex } from '../packs/pack-index';
 import { PackWriter } from '../packs/pack-writer';
 import { Mutex } from '../locks/mutex';
+import { HashPool, sharedHashPool } from './hash-pool';
+import { PooledHashChecks } from './pooled-hash-checks';
 import { SharedRangeReads } from './shared-range-reads';
 import { RecentlyUsed } from './recently-used';
 
@@ -51,6 +53,12 @@ export interface ObjectDatabaseOptions {
    * a database many transfers read at once, such as a broker's. Default 0: reads under way are still shared.
    */
   readonly sharedReadBytes?: number;
+  /**
+   * Where `getMany` and `verifyStoredMany` hash the objects of OFF_THREAD_MIN_BYTES and more, so that a checkout
+   * or a verify hashes on other cores while it goes on reading and writing. Default: the process's pool
+   * (sharedHashPool).
+   */
+  readonly hashes?: HashPool;
 }
 
 /** A pack whose index is loaded: the only kind of pack a reader sees. */
@@ -99,6 +107,11 @@ const CACHE_MAX_OBJECT = 32 << 10;
 const COALESCE_MAX_GAP = 64 << 10;
 /** ...as long as the read stays below this, so memory stays bounded. */
 export const COALESCE_MAX_SPAN = 8 << 20;
+/**
+ * Objects this large or larger that getMany or verifyStoredMany checks are hashed on the hash pool's workers
+ * (PooledHashChecks): chunks, but not the tree pages and chunk-list nodes a walk waits on, hashed in place.
+ */
+const OFF_THREAD_MIN_BYTES = 16 << 10;
 /** Ranged reads of one getMany in flight at once, when its records lie far apart in a pack. */
 const MAX_RANGES_IN_FLIGHT = 8;
 /**
@@ -156,6 +169,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   private readonly notices = new Map<string, readonly string[]>();
   private readonly cache: SmallObjectCache;
   private readonly rangeReads: SharedRangeReads;
+  private readonly hashes: HashPool;
 
   private constructor(
     readonly store: ObjectStore,
@@ -168,6 +182,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     this.packTargetBytes = target;
     this.cache = new SmallObjectCache(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
     this.rangeReads = new SharedRangeReads(opts.sharedReadBytes ?? 0);
+    this.hashes = opts.hashes ?? sharedHashPool();
     this.finishPacksInBackground = opts.finishPacksInBackground ?? false;
   }
 
@@ -293,10 +308,13 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    *
    * `verify: false` skips hashing (sizes and record headers are still checked). Only for a caller whose consumer
    * hashes every object itself anyway: a transfer sender, since the receiver verifies each object against its id
-   * before storing it, and a second hash here would only double the CPU cost per byte sent.
+   * before storing it, and a second hash here would only double the CPU cost per byte sent. Verified objects of
+   * OFF_THREAD_MIN_BYTES or more are hashed on worker threads, after all of them are read.
    */
   async getMany(ids: readonly ObjectId[], opts: { verify?: boolean } = {}): Promise<Buffer[]> {
     const verify = opts.verify ?? true;
+    const pooled = verify ? this.pooledChecks() : undefined;
+    let mismatch: IntegrityError | undefined;
     this.stats.gets += ids.length;
     const out: (Buffer | undefined)[] = new Array(ids.length);
     if (ids.some((id) => this.isPending(id) && !this.cache.has(id))) await this.flush();
@@ -313,7 +331,14 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     for (const [pack, items] of groups) {
       try {
         for await (const { item, payload } of this.readCoalesced(pack, items)) {
-          out[item.i] = await this.materialize(pack, item.entry, payload, 0, verify);
+          const { entry } = item;
+          if (pooled && entry.type === RECORD_FULL && payload.length >= OFF_THREAD_MIN_BYTES) {
+            checkLength(pack, entry, payload);
+            out[item.i] = payload;
+            await pooled.add(entry.id, payload, (ok) => (ok ? this.cache.set(entry.id, payload) : (mismatch ??= objectMismatch(pack, entry))));
+          } else {
+            out[item.i] = await this.materialize(pack, item.entry, payload, 0, verify);
+          }
         }
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
@@ -321,8 +346,16 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         for (const item of items) if (!out[item.i]) out[item.i] = Buffer.from(await this.read(ids[item.i], 0));
       }
     }
+    await pooled?.done();
+    if (mismatch) throw mismatch;
     return out as Buffer[];
   }
+
+  /** Checks on the hash pool's workers, or undefined when the pool hashes in place (no workers). */
+  private pooledChecks(): PooledHashChecks | undefined {
+    return this.hashes.movesBuffers ? new PooledHashChecks(this.hashes) : undefined;
+  }
+
 
   /**
    * Where `getMany` would read `id` from: its pack and the record's offset there, for callers that order their
@@ -543,7 +576,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * `verifyStored` for many ids at once, reading the copies that sit close together in a pack with one ranged read
    * (as `getMany` does), so verifying a cloud store costs a few requests per pack, not one per object. Never throws
    * for one object: each result is undefined when every stored copy hashes to its id, else the error `verifyStored`
-   * would have thrown. Memory stays within a few coalesced reads however many ids are given.
+   * would have thrown. Memory stays within a few coalesced reads, and the hash pool's bytes out
+   * (POOLED_HASH_LIMITS), however many ids are given.
    */
   async verifyStoredMany(ids: readonly ObjectId[]): Promise<(Error | undefined)[]> {
     if (ids.some((id) => this.isPending(id))) await this.flush();
@@ -554,12 +588,19 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       if (copies.length === 0) out[i] = notFound(ids[i], this.store);
       for (const loc of copies) addToPackGroup(groups, loc, i);
     }
+    const pooled = this.pooledChecks();
     for (const [pack, items] of groups) {
       const done = new Set<number>();
       try {
         for await (const { item, payload } of this.readCoalesced(pack, items)) {
+          const { entry } = item;
           try {
-            await this.materialize(pack, item.entry, payload, 0);
+            if (pooled && entry.type === RECORD_FULL && payload.length >= OFF_THREAD_MIN_BYTES) {
+              checkLength(pack, entry, payload);
+              await pooled.add(entry.id, payload, (ok) => void (ok || (out[item.i] ??= objectMismatch(pack, entry))));
+            } else {
+              await this.materialize(pack, entry, payload, 0);
+            }
           } catch (e) {
             if (!(e instanceof IntegrityError)) throw e;
             out[item.i] ??= e;
@@ -578,6 +619,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         }
       }
     }
+    await pooled?.done();
     return out;
   }
 
@@ -774,9 +816,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         throw new IntegrityError(`object ${entry.id} in ${pack.packKey} has a malformed delta`, { id: entry.id, key: pack.packKey }, { cause: e });
       }
     }
-    if (bytes.length !== entry.size || (verify && sha256(bytes) !== entry.id)) {
-      throw new IntegrityError(`object ${entry.id} in ${pack.packKey} does not match its id`, { id: entry.id, key: pack.packKey });
-    }
+    checkLength(pack, entry, bytes);
+    if (verify && sha256(bytes) !== entry.id) throw objectMismatch(pack, entry);
     if (verify) this.cache.set(entry.id, bytes);
     return bytes;
   }
@@ -975,6 +1016,15 @@ function notFound(id: ObjectId, store: ObjectStore): NotFoundError {
 }
 
 /** The payload of `entry` within `buf` (which holds its record header at `at`), checked against the header. */
+function objectMismatch(pack: LoadedPack, entry: IndexEntry): IntegrityError {
+  return new IntegrityError(`object ${entry.id} in ${pack.packKey} does not match its id`, { id: entry.id, key: pack.packKey });
+}
+
+/** IntegrityError unless an object's bytes are as long as its index entry says (a delta's, once resolved). */
+function checkLength(pack: LoadedPack, entry: IndexEntry, bytes: Buffer): void {
+  if (bytes.length !== entry.size) throw objectMismatch(pack, entry);
+}
+
 function payloadAt(buf: Buffer, at: number, pack: LoadedPack, entry: IndexEntry): Buffer {
   if (at < 0 || buf.length < at + RECORD_HEADER_BYTES + entry.storedLength) {
     throw new IntegrityError(`pack ${pack.packKey} is truncated: object ${entry.id} is cut off`, {

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, UnavailableError } from '@tributary/core';
+import { sharedHashPool } from '@tributary/repository';
 import { ObjectStore } from '@tributary/storage';
-import { sharedHashPool } from '../transfer/hash-pool';
 import { raiseServerWindows, SERVER_OPTIONS } from '../wire/grpc-options';
 import { loadTributaryProto } from '../wire/proto-loader';
 import { BrokerContext, BrokerLogger, TopicLogFenceSetting } from './broker-context';

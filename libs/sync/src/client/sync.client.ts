@@ -12,7 +12,7 @@ import {
   TribError,
   UnavailableError,
 } from '@tributary/core';
-import { isAncestor, readAheadFor, Repository, topicRef } from '@tributary/repository';
+import { isAncestor, readAheadFor, Repository, sharedHashPool, topicRef } from '@tributary/repository';
 import type { AdminServiceClient } from '../generated/tributary/v1/AdminService';
 import type { ListTopicsResponse__Output } from '../generated/tributary/v1/ListTopicsResponse';
 import type { PublishRequest } from '../generated/tributary/v1/PublishRequest';
@@ -22,7 +22,6 @@ import type { SubscribeResponse__Output } from '../generated/tributary/v1/Subscr
 import type { SyncServiceClient } from '../generated/tributary/v1/SyncService';
 import { parseTopicName } from '../topics/topic-name';
 import { databaseTarget } from '../transfer/database-target';
-import { sharedHashPool } from '../transfer/hash-pool';
 import { ReceiverChannel, SenderChannel, TransferMessage, TransferStats } from '../transfer/transfer-channel';
 import { TransferReceiver } from '../transfer/transfer-receiver';
 import { TransferSender } from '../transfer/transfer-sender';

@@ -20,8 +20,7 @@ import {
   UnavailableError,
   viewTreeOf,
 } from '@tributary/core';
-import { crashPoint } from '@tributary/repository';
-import { HashPool, sharedHashPool } from './hash-pool';
+import { crashPoint, HashPool, sharedHashPool } from '@tributary/repository';
 import { processVerifiedKinds, Received, VerifiedKinds } from './verified-kinds';
 import type { ObjectFrame__Output } from '../generated/tributary/v1/ObjectFrame';
 import { CHUNK, CHUNK_LIST, COMMIT, entryObjectKind, kindWord, ObjectKindName, parseObjectKind, TREE } from './object-kinds';
@@ -169,10 +168,12 @@ export class TransferReceiver {
   /**
    * Parses a batch's frames and, when the channel's message owns its buffer and the batch is large enough, hashes
    * the objects' bytes on a worker thread (the buffer moves there and back; the objects get views of it again).
+   * While the workers have batches waiting (HashPool.hasRoom), a batch is hashed in place as it is stored instead:
+   * this thread, else idle until their hashes come back, shares the work.
    */
   private async hashAhead(frames: readonly ObjectFrame__Output[]): Promise<IncomingObject[]> {
     const objects = frames.map(parseFrame);
-    if (!this.channel.ownsMessageBuffers || !this.hashes.movesBuffers) return objects;
+    if (!this.channel.ownsMessageBuffers || !this.hashes.hasRoom()) return objects;
     const whole = objects.filter((o) => o.data && o.data.length > 0);
     const buffer = whole[0]?.data!.buffer;
     const bytes = whole.reduce((n, o) => n + o.data!.length, 0);

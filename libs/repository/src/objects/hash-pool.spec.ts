@@ -6,7 +6,7 @@ import { HashPool } from './hash-pool';
 import { sha256 } from '@tributary/core';
 
 // Specs run TypeScript sources; the worker is the compiled script (`tsc -b` runs before jest in `npm test`).
-const WORKER = path.resolve(__dirname, '../../dist/transfer/hash.worker.js');
+const WORKER = path.resolve(__dirname, '../../dist/objects/hash.worker.js');
 
 describe('HashPool', () => {
   it('has its compiled worker script', () => {
@@ -69,13 +69,28 @@ describe('HashPool', () => {
 
   it('lets the process exit with a warmed worker that never got a job', () => {
     const script = [
-      `const { HashPool } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/transfer/hash-pool.js'))});`,
+      `const { HashPool } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/objects/hash-pool.js'))});`,
       `const pool = new HashPool(1, ${JSON.stringify(WORKER)});`,
       'pool.warm();',
       'if (pool.running !== 1) process.exit(3);',
     ].join('\n');
     const r = spawnSync(process.execPath, ['-e', script], { timeout: 30_000 });
     expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
+  });
+
+  it('has room while a worker has fewer jobs than asked, or another worker may start', async () => {
+    const pool = new HashPool(1, WORKER);
+    try {
+      expect(pool.hasRoom(1)).toBe(true);
+      const jobs = [0, 1].map(() => pool.digest(randomBytes(1 << 20).buffer.slice(0) as ArrayBuffer, [[0, 1 << 20]]));
+      expect(pool.hasRoom(2)).toBe(false);
+      expect(pool.hasRoom(3)).toBe(true);
+      await Promise.all(jobs);
+      expect(pool.hasRoom(1)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+    expect(new HashPool(0, WORKER).hasRoom()).toBe(false);
   });
 
   it('hashes in place, moving nothing, without workers', async () => {

@@ -20,7 +20,7 @@ interface Pending {
 }
 
 /**
- * SHA-256 on worker threads, for receivers that verify every object they are sent: the hashing of one batch
+ * SHA-256 on worker threads, for readers that verify every object they are sent or read: the hashing of one batch
  * overlaps with receiving the next, on another core. A buffer is moved to a worker, not copied, and comes back with
  * the ids; while a job runs, every view of that buffer reads as empty. Without a compiled worker script (specs run
  * TypeScript sources) or with `size` 0 it hashes on the calling thread and moves nothing.
@@ -44,6 +44,17 @@ export class HashPool {
   /** True when `digest` moves buffers to worker threads (false: it hashes in place). */
   get movesBuffers(): boolean {
     return !this.inline;
+  }
+
+  /**
+   * True when a job given now would start within `queued` jobs: a worker has fewer than that waiting, or the pool
+   * has room for another worker. Always false for a pool that hashes in place.
+   */
+  hasRoom(queued = 2): boolean {
+    if (this.inline) return false;
+    if (this.workers.size < this.size) return true;
+    for (const jobs of this.workers.values()) if (jobs.size < queued) return true;
+    return false;
   }
 
   /** Workers started and not failed. */
