@@ -92,6 +92,31 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     expect(existsSync(path.join(work, 'c'))).toBe(false);
   });
 
+  it('init refuses a store among the working files, or a working folder inside its store, and creates nothing', () => {
+    const work = path.join(t.dir, 'nested');
+    mkdirSync(work);
+    const inside = trib(work, ['init', 'r', '--store', './r/objects']);
+    expect([inside.code, inside.stderr]).toEqual([
+      2,
+      `trib init: cannot use ${path.join(work, 'r/objects')} as the store of ${path.join(work, 'r')}: the store would be among the working files, ` +
+        `which a commit takes in (a store folder inside ${path.join(work, 'r')} goes under .trib/)\n`,
+    ]);
+    const around = trib(work, ['init', 'store/r', '--store', './store']);
+    expect([around.code, around.stderr]).toEqual([
+      2,
+      `trib init: cannot use ${path.join(work, 'store')} as the store of ${path.join(work, 'store/r')}: the working folder would be inside the store\n`,
+    ]);
+    expect(readdirSync(work)).toEqual([]);
+    // Under .trib/ is where the default store is, and no commit takes it in.
+    ok(work, ['init', 'r', '--store', './r/.trib/objects']);
+    writeFileSync(path.join(work, 'r', 'a.txt'), 'a\n');
+    ok(path.join(work, 'r'), ['commit', '-m', 'first']);
+    writeFileSync(path.join(work, 'r', 'b.txt'), 'b\n');
+    ok(path.join(work, 'r'), ['commit', '-m', 'second']);
+    const changes = JSON.parse(ok(path.join(work, 'r'), ['diff', 'HEAD~1', 'HEAD', '--json']).stdout).changes;
+    expect(changes.map((c: { path: string }) => c.path)).toEqual(['b.txt']);
+  });
+
   it('uses --author, then $TRIB_AUTHOR', () => {
     writeFileSync(path.join(repo, 'f'), 'x');
     ok(repo, ['commit', '-m', 'one', '--author', 'Dr Who']);

@@ -17,6 +17,7 @@ export * from './worktree/snapshot';
 export * from './worktree/materialize';
 export * from './worktree/working-copy';
 export * from './worktree/worktree-base';
+export * from './worktree/local-paths';
 export * from './worktree/file-hasher-pool';
 export * from './commands/commit.command';
 export * from './commands/status.command';

@@ -29,6 +29,7 @@ import { ObjectDatabase } from './objects/object-database';
 import { RepositoryLock } from './locks/repository-lock';
 import { branchRef, HEAD, RefStore, RefTarget } from './refs/ref-store';
 import { writeWorktreeBase } from './worktree/worktree-base';
+import { isWithin, realPathOf } from './worktree/local-paths';
 import { parseRevision, refCandidates, resolveRevision } from './revisions/rev-parse';
 import { CommitReader } from './history/commit-walk';
 
@@ -100,7 +101,9 @@ export class Repository implements CommitReader {
     const tribDir = path.join(workdir, TRIB_DIR);
     // A bad URL, or one whose store would not outlive this process, is refused before anything is created. The
     // normal form is what is recorded, so `S3://b/p/` and `s3://b/p` name one store in every working copy's config.
-    const givenStore = opts.storeUrl === undefined ? undefined : parseDurableStoreUrl(opts.storeUrl).url;
+    const location = opts.storeUrl === undefined ? undefined : parseDurableStoreUrl(opts.storeUrl);
+    const givenStore = location?.url;
+    if (location?.scheme === 'file' && !opts.bare) await refuseStoreAmongWorkingFiles(workdir, location.path);
     const madeWorkdir = await makeDirectory(workdir).catch((e: NodeJS.ErrnoException) => {
       const notDir = e.code === 'EEXIST' || e.code === 'ENOTDIR';
       if (notDir) throw new FailedPreconditionError(`${quotePath(workdir)} is not a directory`);
@@ -307,6 +310,20 @@ export class Repository implements CommitReader {
     }
     return out;
   }
+}
+
+/**
+ * Refuses a store folder among the working files (each commit would take the store's own files in, and a switch
+ * would write over them) or a working folder inside the store. A store under `.trib/` is where the default one is.
+ */
+async function refuseStoreAmongWorkingFiles(workdir: string, storePath: string): Promise<void> {
+  const [work, store] = await Promise.all([realPathOf(workdir), realPathOf(storePath)]);
+  const clash = isWithin(store, work)
+    ? 'the working folder would be inside the store'
+    : isWithin(work, store) && !isWithin(path.join(work, TRIB_DIR), store)
+      ? `the store would be among the working files, which a commit takes in (a store folder inside ${quotePath(workdir)} goes under ${TRIB_DIR}/)`
+      : undefined;
+  if (clash) throw new InvalidArgumentError(`cannot use ${quotePath(storePath)} as the store of ${quotePath(workdir)}: ${clash}`);
 }
 
 function ignoreConflict(e: unknown): void {

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isTribError, NotFoundError, REPOSITORY_CONFIG_FILE, TribError } from '@tributary/core';
-import { Repository, TRIB_DIR } from '@tributary/repository';
+import { isWithin, Repository, TRIB_DIR } from '@tributary/repository';
 import { openStore, parseStoreUrl } from '@tributary/storage';
 
 /**
@@ -33,7 +33,7 @@ export function checkInboxApart(inbox: string, storeUrl: string, home?: string):
   const at = path.resolve(inbox);
   const own = processHome(storeUrl, home);
   const loc = parseStoreUrl(storeUrl);
-  const within = (dir: string) => isWithin(at, dir);
+  const within = (dir: string) => isWithin(dir, at);
   const clash =
     at === own ? `is the agent's home (TRIB_HOME, ${own})`
     : within(path.join(own, TRIB_DIR)) ? `is inside the agent's repository folder ${path.join(own, TRIB_DIR)}`
@@ -42,11 +42,6 @@ export function checkInboxApart(inbox: string, storeUrl: string, home?: string):
   if (clash) {
     throw new InvalidArgumentError(`TRIB_INBOX=${JSON.stringify(inbox)} ${clash}: the agent would take its own repository's files for batches; give the inbox a folder of its own`);
   }
-}
-
-/** Whether absolute path `at` is folder `dir` or lies inside it. */
-function isWithin(at: string, dir: string): boolean {
-  return at === dir || at.startsWith(dir + path.sep);
 }
 
 /**
@@ -75,7 +70,7 @@ function namingHome(e: unknown, home: string): unknown {
   }
   const err = e as NodeJS.ErrnoException;
   const where = typeof err?.path === 'string' ? path.resolve(err.path) : '';
-  if (!err?.code || !isWithin(where, home)) return e;
+  if (!err?.code || !where || !isWithin(home, where)) return e;
   const why = err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code === 'EROFS' ? 'read-only file system' : err.code;
   return new FailedPreconditionError(`TRIB_HOME: cannot keep the local repository state in ${home}: ${why} (${where}); set TRIB_HOME to a folder this process may write`, { home }, { cause: e });
 }

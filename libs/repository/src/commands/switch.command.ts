@@ -17,6 +17,7 @@ import { Repository } from '../repository';
 import { branchRef } from '../refs/ref-store';
 import { ProgressCallback } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
+import { isWithin, realPathOf } from '../worktree/local-paths';
 import { isWorktreeTempName, materializeTree, MaterializeResult } from '../worktree/materialize';
 
 /**
@@ -130,12 +131,6 @@ function refusedByTarget(repo: Repository, e: unknown, abs: string, dest: string
   return new FailedPreconditionError(`cannot check out into ${quotePath(dest)}: ${why} on ${quotePath(path.join(dest, inside))}`, { path: dest });
 }
 
-/** Whether `p` is `folder` or lies beneath it (paths as given: symlinks not resolved). */
-function isWithin(folder: string, p: string): boolean {
-  const rel = path.relative(folder, p);
-  return rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel);
-}
-
 /**
  * Refuses a checkout target in a `.trib` folder (this repository's or another's) or in this repository's store on
  * local disk: with --force its files would be written over the repository's own, and it would open no more.
@@ -148,17 +143,6 @@ async function refuseRepositoryFolder(repo: Repository, abs: string, dest: strin
   const inStore = storeRoot !== undefined && isWithin(storeRoot, target);
   if (inStore || target.split(path.sep).includes(REPOSITORY_DIR)) {
     throw new InvalidArgumentError(`cannot check out into ${quotePath(dest)}: it is inside a repository's own folder (${REPOSITORY_DIR} or its store)`);
-  }
-}
-
-/** `p` with symlinks resolved as far as it exists (a checkout target may not exist yet). */
-async function realPathOf(p: string): Promise<string> {
-  try {
-    return await fs.realpath(p);
-  } catch (e) {
-    const parent = path.dirname(p);
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === p) throw e;
-    return path.join(await realPathOf(parent), path.basename(p));
   }
 }
 
