@@ -243,6 +243,38 @@ describe('edge agent process', () => {
     }
   });
 
+  (UNPRIVILEGED ? it : it.skip)('commits again once its store takes writes again, and stops cleanly (skipped without a runner held to file modes)', async () => {
+    const broker = await startTestBroker(path.join(tmp.dir, 'broker'));
+    const client = new SyncClient(broker.address);
+    const storeFolders = async (mode: number) => {
+      const store = path.join(tmp.dir, 'agent-store');
+      for (const dir of [store, ...(await fs.readdir(store, { recursive: true })).map((p) => path.join(store, p))]) {
+        if ((await fs.stat(dir)).isDirectory()) await fs.chmod(dir, mode);
+      }
+    };
+    try {
+      const a = agent(broker.address, { TRIB_INBOX_SETTLE_MS: '0' }, UNPRIVILEGED);
+      await land('ok1.csv', 't,hr\n1,60\n');
+      await a.waitFor(/committed ok1\.csv/);
+      await storeFolders(0o555);
+      await land('ok2.csv', 't,hr\n2,61\n');
+      await a.waitFor(/ingest failed: /);
+      await storeFolders(0o755);
+      await a.waitFor(/committed ok2\.csv/);
+      await a.waitFor(/ingesting again after /);
+      await land('ok3.csv', 't,hr\n3,62\n');
+      await a.waitFor(/committed ok3\.csv/);
+      await waitUntil(async () => (await topicSeq(client)) === 3);
+      expect(await publishedBatches(client)).toEqual(['ok1.csv', 'ok2.csv', 'ok3.csv']);
+      await a.stop();
+      expect(await a.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await storeFolders(0o755).catch(() => undefined);
+      client.close();
+      await broker.close();
+    }
+  });
+
   (UNPRIVILEGED && process.getuid?.() === 0 ? it : it.skip)('passes over, in one log line, a batch it may not move out of a sticky inbox, and commits the rest (skipped without root held to file modes)', async () => {
     const broker = await startTestBroker(path.join(tmp.dir, 'broker'));
     const client = new SyncClient(broker.address);

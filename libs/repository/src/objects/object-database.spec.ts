@@ -816,4 +816,36 @@ describe('ObjectDatabase', () => {
     expect(db.has(id)).toBe(false);
     await expect(db.flush()).resolves.toBeUndefined();
   });
+
+  it('a store that fails for a while fails the writes of that while, one flush after, and then none', async () => {
+    let down = true;
+    class FlakyStore extends MemoryStore {
+      override async putIfAbsent(key: string, data: Buffer | Readable): Promise<void> {
+        if (down && !Buffer.isBuffer(data)) {
+          data.destroy();
+          throw new UnavailableError('store down');
+        }
+        return super.putIfAbsent(key, data);
+      }
+    }
+    const db = await ObjectDatabase.open(new FlakyStore());
+    const [a, b, c, d] = [blob(1), blob(2), blob(3), blob(4)];
+    // The pack's upload fails under the first put or soon after: a later put of that while throws it.
+    let thrown: unknown;
+    for (const o of [a, b]) {
+      await db.put(o).catch((e: unknown) => (thrown = e));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(thrown).toBeInstanceOf(UnavailableError);
+    down = false;
+    // Writes go on into a new pack; the next flush still says the lost pack's objects are not durable, once.
+    await db.put(c);
+    await expect(db.flush()).rejects.toThrow('store down');
+    await db.put(d);
+    await expect(db.flush()).resolves.toBeUndefined();
+    expect([a, b, c, d].map((o) => db.has(sha256(o)))).toEqual([false, false, true, true]);
+    const fresh = await ObjectDatabase.open(db.store);
+    same(await fresh.get(sha256(c)), c);
+    same(await fresh.get(sha256(d)), d);
+  });
 });

@@ -153,12 +153,19 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   /**
    * When true, a pack that fills up is finished (stored, fsynced, indexed) in the background while writes go on
    * into the next one, instead of holding every writer until it is durable. Its objects stay visible to `has` and
-   * readable throughout; a failure to store it is thrown by the next write or `flush`, which also waits for every
-   * such pack. For bulk writers (a commit) on a store where finishing a pack costs an fsync.
+   * readable throughout; a failure to store it is thrown by the next write and the next `flush` (see lostPack),
+   * which also waits for every such pack. For bulk writers (a commit) on a store where finishing a pack costs an fsync.
    */
   finishPacksInBackground: boolean;
   private readonly finishing = new Map<PackWriter, Promise<void>>();
-  private backgroundFailure: Error | undefined;
+  /**
+   * The error of a pack that could not be stored (streamed or finished in the background), whose pending objects
+   * were dropped. The first write after it throws it, so the operation writing fails early; later writes go into a
+   * new pack; the next flush throws it and clears it, so whoever put objects into the lost pack learns at its flush
+   * that they are not durable. A store that failed for a while thus fails the operations of that while, at most one
+   * more flush, and never every write after it.
+   */
+  private lostPack: { readonly error: unknown; toldWrites: boolean } | undefined;
   private readonly loaded = new Map<string, LoadedPack>();
   /** Every id of every pack ever loaded here (packs since dropped leave false positives only). */
   private filter = new IdFilter();
@@ -512,7 +519,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         await w.abort();
       }
       await this.settleFinishing();
-      this.backgroundFailure = undefined;
+      this.lostPack = undefined;
     });
   }
 
@@ -926,7 +933,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
     for (const [w, done] of this.finishing) if (w.has(id)) await done;
   }
 
-  /** Waits for every pack finishing in the background; never throws (failures land in backgroundFailure). */
+  /** Waits for every pack finishing in the background; never throws (failures land in lostPack). */
   private async settleFinishing(): Promise<void> {
     while (this.finishing.size > 0) await Promise.all(this.finishing.values());
   }
@@ -934,8 +941,17 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   // ---- writing (callers hold the lock)
 
   private async appendLocked(type: RecordType, id: ObjectId, payload: readonly Uint8Array[], size: number, depth: number, handedOver = false): Promise<void> {
-    if (this.writer?.failure) throw this.writer.failure;
-    if (this.backgroundFailure) throw this.backgroundFailure;
+    const failed = this.writer?.failure ? this.writer : undefined;
+    if (failed) {
+      this.writer = undefined;
+      this.forgetPending(failed);
+      this.lostPack = { error: this.lostPack?.error ?? failed.failure, toldWrites: false };
+      await failed.abort();
+    }
+    if (this.lostPack && !this.lostPack.toldWrites) {
+      this.lostPack.toldWrites = true;
+      throw this.lostPack.error;
+    }
     let length = 0;
     for (const p of payload) length += p.byteLength;
     const record = RECORD_HEADER_BYTES + length;
@@ -971,8 +987,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       }
     }
     await this.settleFinishing();
-    failure ??= this.backgroundFailure;
-    this.backgroundFailure = undefined;
+    failure ??= this.lostPack?.error;
+    this.lostPack = undefined;
     if (failure) throw failure;
   }
 
@@ -991,7 +1007,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       async (e: unknown) => {
         this.forgetPending(w);
         this.finishing.delete(w);
-        this.backgroundFailure ??= e instanceof Error ? e : new Error(String(e));
+        this.lostPack = { error: this.lostPack?.error ?? (e instanceof Error ? e : new Error(String(e))), toldWrites: false };
         await w.abort();
       },
     );
@@ -1015,7 +1031,6 @@ function notFound(id: ObjectId, store: ObjectStore): NotFoundError {
   return new NotFoundError(`object ${id} not found in ${store.url}`, { id });
 }
 
-/** The payload of `entry` within `buf` (which holds its record header at `at`), checked against the header. */
 function objectMismatch(pack: LoadedPack, entry: IndexEntry): IntegrityError {
   return new IntegrityError(`object ${entry.id} in ${pack.packKey} does not match its id`, { id: entry.id, key: pack.packKey });
 }
@@ -1025,6 +1040,7 @@ function checkLength(pack: LoadedPack, entry: IndexEntry, bytes: Buffer): void {
   if (bytes.length !== entry.size) throw objectMismatch(pack, entry);
 }
 
+/** The payload of `entry` within `buf` (which holds its record header at `at`), checked against the header. */
 function payloadAt(buf: Buffer, at: number, pack: LoadedPack, entry: IndexEntry): Buffer {
   if (at < 0 || buf.length < at + RECORD_HEADER_BYTES + entry.storedLength) {
     throw new IntegrityError(`pack ${pack.packKey} is truncated: object ${entry.id} is cut off`, {
