@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { buildTree, CommitId, readTree, TopicName, TreeEntry, UnavailableError, VIEW_TREE_ANNOTATION, writeFileContent } from '@tributary/core';
-import { commitWorktree, ObjectDatabase, RefStore, Repository, topicRef, verifyRepository } from '@tributary/repository';
+import { collectRepositoryGarbage, commitWorktree, ObjectDatabase, RefStore, Repository, topicRef, verifyRepository } from '@tributary/repository';
 import { MAX_LISTED_SUBSCRIBERS } from '../libs/sync/src/broker/admin.handler';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
@@ -130,6 +130,45 @@ describe('sync: subscribe', () => {
     } finally {
       attempts.mockRestore();
       await hub.close();
+    }
+  });
+
+  it('fetches an entry again when a gc in another working copy deletes held objects it relied on, before its ref names them', async () => {
+    const sub = await newRepo(path.join(t.dir, 'gc-race'));
+    const other = await Repository.init(path.join(t.dir, 'gc-race-other'), { storeUrl: sub.store.url });
+    try {
+      // Every entry's objects are stored here once, under a topic ref since deleted: held, and reachable from nothing.
+      const once = await client.subscribe(sub, TOPIC, 'gc-race-once');
+      const ref = (await sub.refs.read(topicRef(TOPIC as TopicName)))!;
+      await sub.refs.delete(topicRef(TOPIC as TopicName), ref.version);
+      // Another name fetches them again: the subscriber refers to what it holds, and a gc elsewhere (grace 0)
+      // deletes it once the first entry is received, before the topic ref would name it.
+      const receive = TransferReceiver.prototype.receiveCommit;
+      let freed = 0;
+      const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit').mockImplementationOnce(async function (this: TransferReceiver) {
+        const got = await receive.call(this);
+        freed = (await collectRepositoryGarbage(other, { graceMs: 0 })).deletedObjects;
+        return got;
+      });
+      let r;
+      try {
+        r = await client.subscribe(sub, TOPIC, 'gc-race-again');
+      } finally {
+        spy.mockRestore();
+      }
+      expect(freed).toBeGreaterThan(0);
+      expect(r).toMatchObject({ commits: once.commits, seqFrom: 1, seqTo: once.seqTo, head: once.head });
+      // The gc took everything: every entry came again whole, and the repository holds every byte the ref names.
+      expect(r.wireBytes).toBe(once.wireBytes);
+      const fresh = await Repository.open(sub.workdir);
+      try {
+        expect((await verifyRepository(fresh, { readData: true })).damage).toEqual([]);
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await other.close();
+      await sub.close();
     }
   });
 

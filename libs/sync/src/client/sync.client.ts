@@ -442,9 +442,17 @@ export class SyncClient {
         const seq = Number(msg.entry.seq);
         const commit = msg.entry.commit as CommitId;
         if (!isObjectId(commit)) throw new InvalidArgumentError(`broker sent a bad commit id ${JSON.stringify(commit)}`);
+        // A gc in another working copy of the store may delete what this entry refers to (held objects it did not
+        // receive again, or its own packs once older than gc's grace) before the topic ref names it, as for a commit.
+        if (!deferFlush) repo.objects.watchReuse();
         const got = await receiver.receiveCommit();
         acc.wireBytes += got.stats.wireBytes;
         if (got.commit !== commit) throw new InvalidArgumentError(`broker sent the objects of ${got.commit} for entry ${seq} (${commit})`);
+        if (!deferFlush) {
+          const gone = await repo.objects.confirmReused();
+          // Not acknowledged, so the entry comes again on the retry, with what is gone (has() now says so).
+          if (gone.length > 0) throw new UnavailableError(`objects of entry ${seq} vanished from the store while it was fetched (a gc running elsewhere?), e.g. ${gone[0]}; fetching it again`);
+        }
         let outcome: void | EntryOutcome;
         if (deferFlush) {
           outcome = await opts.onEntry!({ seq, commit });
@@ -475,6 +483,7 @@ export class SyncClient {
       call.cancel();
       throw e instanceof TribError ? e : fromGrpcError(e);
     } finally {
+      repo.objects.stopWatchingReuse();
       clearTimeout(stopTimer);
       opts.signal?.removeEventListener('abort', onAbort);
     }

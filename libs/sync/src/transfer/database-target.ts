@@ -11,7 +11,12 @@ import { ObjectTarget } from './transfer-channel';
 export function databaseTarget(db: ObjectDatabase, opts: { flushOnReceive?: boolean } = {}): ObjectTarget {
   const flushOnReceive = opts.flushOnReceive ?? true;
   return {
-    has: (id: ObjectId) => db.has(id),
+    // What the receiver finds held it refers to instead of receiving: noted for a watch of reuse (see subscribe).
+    has: (id: ObjectId) => {
+      const held = db.has(id);
+      if (held) db.noteReused(id);
+      return held;
+    },
     readable: (id: ObjectId) => db.isStored(id),
     sizeOf: (id: ObjectId) => db.sizeOf(id),
     get: (id: ObjectId) => db.get(id),
