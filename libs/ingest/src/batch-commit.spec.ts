@@ -8,6 +8,7 @@ import { commitBatch } from './batch-commit';
 import { BATCH_NAME, BATCH_SHA256, REGION } from './batch-history';
 import { ingestLanded } from './inbox-ingest';
 import { InboxWatcher } from './inbox-watcher';
+import { mergeTopicHead } from './topic-merge';
 
 const NOW = new Date('2026-03-04T10:11:12.000Z');
 let root: string;
@@ -140,6 +141,28 @@ describe('commitBatch, default layout', () => {
     } finally {
       await reopened.close();
     }
+  });
+
+  it('finds a batch committed just before a topic-head merge, which puts it on the second parent', async () => {
+    const own = await commitBatch(repo, await land('b1.csv', 'x\n1\n'), { region: 'r', now: NOW });
+    // The topic's head: a history this one does not descend from (the agent's store lost), of its own batches.
+    const tree = await writeTreeFromPaths(repo.objects, []);
+    let topicHead: CommitId | undefined;
+    for (let i = 0; i < 3; i++) {
+      topicHead = await repo.writeCommit({
+        tree: tree.id,
+        parents: topicHead ? [topicHead] : [],
+        author: 'a',
+        time: NOW.toISOString(),
+        message: 'm',
+        annotations: { [BATCH_SHA256]: `${i}`.repeat(64) },
+      });
+    }
+    const merged = await mergeTopicHead(repo, topicHead!, { topic: 'datasets/d/r', region: 'r', now: NOW });
+    expect(merged).toMatchObject({ kind: 'merge', previous: own.commit });
+    const again = await commitBatch(repo, await land('b1-again.csv', 'x\n1\n'), { region: 'r', now: NOW });
+    expect(again).toEqual({ commit: own.commit, duplicate: true });
+    expect((await repo.head()).commit).toBe((merged as { commit: CommitId }).commit);
   });
 
   it('after a crash between the commit and the inbox move, the batch is moved without a second commit', async () => {

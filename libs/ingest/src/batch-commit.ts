@@ -64,8 +64,8 @@ export function appendTargetFormat(appendTo: string): RecordFormat {
  *   batch's header is dropped after checking it equals the file's, and the file is created from the whole batch
  *   when absent or empty. One `\n` is inserted when the file lacks a final newline.
  * - The commit carries `trib.batch.sha256` (of the file's bytes), `trib.batch.name` and `trib.region`.
- * - Once only: if a commit with the same `trib.batch.sha256` is among the last RECENT_BATCH_WINDOW (1000) commits
- *   of the branch's first-parent history, nothing is written and that commit is returned with `duplicate` true.
+ * - Once only: if a commit with the same `trib.batch.sha256` is among the RECENT_BATCH_WINDOW (1000) commits nearest
+ *   the branch head (RecentBatches), nothing is written and that commit is returned with `duplicate` true.
  * - Durable before it returns: the commit and its objects are flushed, then HEAD moves by compare-and-swap, all
  *   under the repository lock. A crash before the HEAD move leaves only unreferenced objects.
  *

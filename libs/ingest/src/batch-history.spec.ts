@@ -51,4 +51,33 @@ describe('RecentBatches', () => {
     recent.record(sha256(Buffer.from('elsewhere')), sha256(Buffer.from('c')), 'ghost');
     expect(await recent.find(h, h.head, 'ghost')).toBeUndefined();
   });
+
+  it('sees both sides of a merge: the second parent, an agent\'s own history after a topic-head merge, too', async () => {
+    const h = new FakeHistory();
+    const topic = Array.from({ length: 50 }, (_, i) => h.ingest(`topic-${i}`));
+    h.head = undefined;
+    const own = Array.from({ length: 50 }, (_, i) => h.ingest(`own-${i}`));
+    const recent = new RecentBatches(10);
+    expect(await recent.find(h, h.head, 'own-49')).toBe(own[49]);
+    const merge = h.add({ parents: [topic[49], own[49]] });
+    h.reads = 0;
+    expect(await recent.find(h, merge, 'own-49')).toBe(own[49]);
+    expect(await recent.find(h, merge, 'own-46')).toBe(own[46]);
+    expect(await recent.find(h, merge, 'topic-45')).toBe(topic[45]);
+    // The window is the 10 nearest commits, the merge and 9 more: no more than those are read.
+    expect(await recent.find(h, merge, 'own-44')).toBeUndefined();
+    expect(h.reads).toBe(10);
+
+    // Commits on top of the merge are joined to it as before, the farthest dropping out of the window.
+    const parent = h.head;
+    const mine = h.ingest('mine');
+    recent.record(parent, mine, 'mine');
+    h.ingest('next');
+    h.reads = 0;
+    expect(await recent.find(h, h.head, 'mine')).toBe(mine);
+    expect(await recent.find(h, h.head, 'own-47')).toBe(own[47]);
+    expect(await recent.find(h, h.head, 'topic-46')).toBe(topic[46]);
+    expect(await recent.find(h, h.head, 'own-46')).toBeUndefined();
+    expect(h.reads).toBe(1);
+  });
 });
