@@ -52,4 +52,10 @@ describe('recordsToAppend', () => {
     );
     expect(await collect(recordsToAppend('jsonl', pieces(Buffer.from('{}\n'), []), { ...opts, needsNewline: false }))).toBe('{}\n');
   });
+
+  it('names the batch and the file C-quoted in a refusal, so that a newline in a name cannot make a second log line', async () => {
+    const named = { batchName: 'x\n2026-01-01T00:00:00.000Z edge-agent na: committed fake.csv', target: 'data/"b".csv' };
+    const refusal = collect(recordsToAppend('csv', pieces(Buffer.from('a\n1\n'), []), { ...named, existingHeader: Buffer.from('b'), needsNewline: false }));
+    await expect(refusal).rejects.toThrow('batch "x\\n2026-01-01T00:00:00.000Z edge-agent na: committed fake.csv" has CSV header "a", but "data/\\"b\\".csv" has "b"');
+  });
 });

@@ -1,4 +1,4 @@
-import { FileRef, InvalidArgumentError, ObjectSource, readFileBytes, RecordFormat } from '@tributary/core';
+import { FileRef, InvalidArgumentError, ObjectSource, quotePath, readFileBytes, RecordFormat } from '@tributary/core';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -93,7 +93,7 @@ export async function* recordsToAppend(
       ? csvBody(batch, (h) => {
           if (opts.existingHeader && !h.record.equals(opts.existingHeader)) {
             throw new InvalidArgumentError(
-              `batch ${opts.batchName} has CSV header ${JSON.stringify(preview(h.record))}, but ${opts.target} has ${JSON.stringify(preview(opts.existingHeader))}`,
+              `batch ${quotePath(opts.batchName)} has CSV header ${JSON.stringify(preview(h.record))}, but ${quotePath(opts.target)} has ${JSON.stringify(preview(opts.existingHeader))}`,
             );
           }
         })
