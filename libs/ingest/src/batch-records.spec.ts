@@ -53,6 +53,16 @@ describe('recordsToAppend', () => {
     expect(await collect(recordsToAppend('jsonl', pieces(Buffer.from('{}\n'), []), { ...opts, needsNewline: false }))).toBe('{}\n');
   });
 
+  it('shows what does not show in a refused header escaped: a BOM, a control or format character, an odd space', async () => {
+    const refusal = (batch: string, existing: string) =>
+      collect(recordsToAppend('csv', pieces(Buffer.from(`${batch}\n1\n`), []), { ...opts, existingHeader: Buffer.from(existing), needsNewline: false }));
+    await expect(refusal('\uFEFFid,label', 'id,label')).rejects.toThrow('has CSV header "\\uFEFFid,label", but t.csv has "id,label"');
+    await expect(refusal('id,\u00A0la\u200Bbel\t"x"\\\x7F\u{E0001}', 'id, label')).rejects.toThrow(
+      'has CSV header "id,\\u00A0la\\u200Bbel\\t\\"x\\"\\\\\\u007F\\u{E0001}", but t.csv has "id, label"',
+    );
+    await expect(refusal(`${'é'.repeat(100)}`, 'x')).rejects.toThrow(`has CSV header "${'é'.repeat(77)}...", but`);
+  });
+
   it('names the batch and the file C-quoted in a refusal, so that a newline in a name cannot make a second log line', async () => {
     const named = { batchName: 'x\n2026-01-01T00:00:00.000Z edge-agent na: committed fake.csv', target: 'data/"b".csv' };
     const refusal = collect(recordsToAppend('csv', pieces(Buffer.from('a\n1\n'), []), { ...named, existingHeader: Buffer.from('b'), needsNewline: false }));

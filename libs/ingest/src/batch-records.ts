@@ -93,7 +93,7 @@ export async function* recordsToAppend(
       ? csvBody(batch, (h) => {
           if (opts.existingHeader && !h.record.equals(opts.existingHeader)) {
             throw new InvalidArgumentError(
-              `batch ${quotePath(opts.batchName)} has CSV header ${JSON.stringify(preview(h.record))}, but ${quotePath(opts.target)} has ${JSON.stringify(preview(opts.existingHeader))}`,
+              `batch ${quotePath(opts.batchName)} has CSV header ${shownHeader(h.record)}, but ${quotePath(opts.target)} has ${shownHeader(opts.existingHeader)}`,
             );
           }
         })
@@ -109,7 +109,22 @@ export async function* recordsToAppend(
   }
 }
 
-function preview(b: Buffer): string {
-  const s = b.toString('utf8');
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+/** What a message escapes in a header: the quote and backslash, and what would not show, or show as something else. */
+const UNSEEN = /["\\]|(?! )[\p{C}\p{Z}]/gu;
+const NAMED: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A header for a message, in double quotes, its first 80 characters: a control or format character (a BOM), a line
+ * or paragraph separator and any space but U+0020 escaped (`\uFEFF`), so two headers that differ only there do not
+ * look the same.
+ */
+function shownHeader(b: Buffer): string {
+  const chars = Array.from(b.toString('utf8'));
+  const text = chars.length > 80 ? `${chars.slice(0, 77).join('')}...` : chars.join('');
+  return `"${text.replace(UNSEEN, (ch) => NAMED[ch] ?? escapeCodePoint(ch.codePointAt(0)!))}"`;
+}
+
+function escapeCodePoint(cp: number): string {
+  const hex = cp.toString(16).toUpperCase();
+  return cp > 0xffff ? `\\u{${hex}}` : `\\u${hex.padStart(4, '0')}`;
 }
