@@ -395,6 +395,30 @@ describe('commitBatch, append mode', () => {
     expect(await fs.readdir(path.join(inbox, '.failed'))).toEqual(['b2.csv']);
   });
 
+  it('refuses a CSV batch that leaves a quoted field open, which would take in every later batch\'s records', async () => {
+    const open = await land('b0.csv', 'id,note\n0,"never closed\n');
+    await expect(commitBatch(repo, open, { region: 'r', appendTo: 'beats.csv' })).rejects.toThrow(
+      `batch b0.csv leaves a quoted CSV field open (an odd number of '"'): the records of every later batch would be read into that field of beats.csv`,
+    );
+    expect((await repo.head()).commit).toBeUndefined();
+    await fs.rm(open);
+    await commitBatch(repo, await land('b1.csv', 'id,note\n1,"ok, ""quoted""\n"\n'), { region: 'r', appendTo: 'beats.csv', now: NOW });
+    const head = (await repo.head()).commit;
+    await fs.rm(path.join(inbox, 'b1.csv'));
+
+    const bad = await land('b2.csv', `id,note\n${'2,x\n'.repeat(100_000)}3,"open quote\n`);
+    const good = await land('b3.csv', 'id,note\n4,ok\n');
+    await fs.utimes(good, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+    const events: string[] = [];
+    await ingestLanded(repo, new InboxWatcher(inbox, { settleMs: 0 }), { region: 'r', appendTo: 'beats.csv' }, (e) =>
+      events.push(e.kind === 'failed' ? `failed ${e.file.name}: ${e.error.message}` : `${e.kind} ${e.file.name}`),
+    );
+    expect(events).toEqual([expect.stringMatching(/^failed b2.csv: batch b2.csv leaves a quoted CSV field open/), 'committed b3.csv']);
+    expect(await fs.readdir(path.join(inbox, '.failed'))).toEqual(['b2.csv']);
+    expect((await repo.readCommit((await repo.head()).commit!)).parents).toEqual([head]);
+    expect((await readPath((await repo.head()).commit!, 'beats.csv'))!.toString()).toBe('id,note\n1,"ok, ""quoted""\n"\n4,ok\n');
+  });
+
   it('rejects append targets that are not .csv/.jsonl or unsafe, and a batch of the other format', async () => {
     const f = await land('b.csv', 'a\n1\n');
     await expect(commitBatch(repo, f, { region: 'r', appendTo: 'x.parquet' })).rejects.toThrow(InvalidArgumentError);

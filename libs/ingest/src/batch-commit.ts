@@ -22,7 +22,7 @@ import {
 import { crashPoint, defaultAuthor, Repository } from '@tributary/repository';
 import { readAt, SYNC_IO_MAX_BYTES } from '@tributary/storage';
 import { BATCH_NAME, BATCH_SHA256, RecentBatches, REGION } from './batch-history';
-import { lastByte, readCsvHeader, recordsToAppend } from './batch-records';
+import { lastByte, quotesClosed, readCsvHeader, recordsToAppend } from './batch-records';
 
 export interface CommitBatchOptions {
   /** The region recorded in the commit's `trib.region` annotation. */
@@ -62,16 +62,18 @@ export function appendTargetFormat(appendTo: string): RecordFormat {
  *   within 255 bytes: uniqueBatchName).
  * - `appendTo`: the batch's records are appended to that file with appendToFile (O(batch + one chunk)); a CSV
  *   batch's header is dropped after checking it equals the file's, and the file is created from the whole batch
- *   when absent or empty. One `\n` is inserted when the file lacks a final newline.
+ *   when absent or empty. One `\n` is inserted when the file lacks a final newline. A CSV batch that leaves a quoted
+ *   field open is refused (quotesClosed), checked as its bytes stream.
  * - The commit carries `trib.batch.sha256` (of the file's bytes), `trib.batch.name` and `trib.region`.
  * - Once only: if a commit with the same `trib.batch.sha256` is among the RECENT_BATCH_WINDOW (1000) commits nearest
  *   the branch head (RecentBatches), nothing is written and that commit is returned with `duplicate` true.
  * - Durable before it returns: the commit and its objects are flushed, then HEAD moves by compare-and-swap, all
  *   under the repository lock. A crash before the HEAD move leaves only unreferenced objects.
  *
- * Throws InvalidArgumentError for a name that cannot be a tree entry, a bad `appendTo`, or a CSV header that
- * differs from the file's; FailedPreconditionError if the file changed while it was read; BatchReadError if the batch
- * file itself cannot be opened or read; the store's errors as they come.
+ * Throws InvalidArgumentError for a name that cannot be a tree entry, a bad `appendTo`, a CSV header that differs
+ * from the file's, or a CSV batch to append that leaves a quoted field open; FailedPreconditionError if the file
+ * changed while it was read; BatchReadError if the batch file itself cannot be opened or read; the store's errors as
+ * they come.
  */
 export async function commitBatch(repo: Repository, batchFile: string, opts: CommitBatchOptions): Promise<BatchCommit> {
   const name = path.basename(batchFile);
@@ -158,13 +160,14 @@ async function appendBatch(
   target: string,
   format: RecordFormat,
   name: string,
-  bytes: AsyncIterable<Uint8Array>,
+  batch: AsyncIterable<Uint8Array>,
 ): Promise<{ tree: TreeId; path: string }> {
   const db = repo.objects;
   const existing = baseTree && (await lookupPath(db, baseTree, target));
   if (existing && existing.kind !== 'file') {
     throw new InvalidArgumentError(`cannot append batches to ${quotePath(target)}: it is a ${existing.kind === 'dir' ? 'directory' : existing.kind}`);
   }
+  const bytes = format === 'csv' ? quotesClosed(batch, { batchName: name, target }) : batch;
   let file: FileRef;
   if (!existing || existing.size === 0) {
     file = await writeFileContent(db, bytes);

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { csvBody, CsvHeader, recordsToAppend } from './batch-records';
+import { csvBody, CsvHeader, quotesClosed, recordsToAppend } from './batch-records';
 
 async function* pieces(data: Buffer, cuts: number[]): AsyncGenerator<Buffer> {
   let at = 0;
@@ -67,5 +67,22 @@ describe('recordsToAppend', () => {
     const named = { batchName: 'x\n2026-01-01T00:00:00.000Z edge-agent na: committed fake.csv', target: 'data/"b".csv' };
     const refusal = collect(recordsToAppend('csv', pieces(Buffer.from('a\n1\n'), []), { ...named, existingHeader: Buffer.from('b'), needsNewline: false }));
     await expect(refusal).rejects.toThrow('batch "x\\n2026-01-01T00:00:00.000Z edge-agent na: committed fake.csv" has CSV header "a", but "data/\\"b\\".csv" has "b"');
+  });
+});
+
+describe('quotesClosed', () => {
+  it('property: passes the bytes through, and refuses at their end exactly those with an odd number of quotes', async () => {
+    const text = fc.string({ unit: fc.constantFrom('a', ',', '"', '\n'), maxLength: 40 });
+    await fc.assert(
+      fc.asyncProperty(text, fc.array(fc.nat(40)), async (data, cuts) => {
+        const out: Buffer[] = [];
+        const passed = (async () => {
+          for await (const b of quotesClosed(pieces(Buffer.from(data), cuts), { batchName: 'b.csv', target: 't.csv' })) out.push(Buffer.from(b));
+        })();
+        if (data.split('"').length % 2 === 0) await expect(passed).rejects.toThrow(/^batch b.csv leaves a quoted CSV field open/);
+        else await passed;
+        expect(Buffer.concat(out).toString()).toBe(data);
+      }),
+    );
   });
 });

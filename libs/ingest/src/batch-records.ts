@@ -1,4 +1,4 @@
-import { FileRef, InvalidArgumentError, ObjectSource, quotePath, readFileBytes, RecordFormat } from '@tributary/core';
+import { countQuotes, FileRef, InvalidArgumentError, ObjectSource, quotePath, readFileBytes, RecordFormat } from '@tributary/core';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -106,6 +106,25 @@ export async function* recordsToAppend(
     if (first && opts.needsNewline) yield Buffer.from('\n');
     first = false;
     yield b;
+  }
+}
+
+/**
+ * A CSV batch's bytes as they come, throwing InvalidArgumentError at their end when they leave a quoted field open:
+ * appended, they would take every later batch's records into that field. The rule is the hub's for such a file (an
+ * odd number of `"`, countQuotes), so the agent refuses what the hub would park as `unclosed quote`. Memory: none.
+ */
+export async function* quotesClosed(bytes: AsyncIterable<Uint8Array>, opts: { batchName: string; target: string }): AsyncGenerator<Uint8Array> {
+  let quotes = 0;
+  for await (const b of bytes) {
+    quotes += countQuotes(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    yield b;
+  }
+  if (quotes % 2 !== 0) {
+    throw new InvalidArgumentError(
+      `batch ${quotePath(opts.batchName)} leaves a quoted CSV field open (an odd number of '"'): the records of every ` +
+        `later batch would be read into that field of ${quotePath(opts.target)}`,
+    );
   }
 }
 

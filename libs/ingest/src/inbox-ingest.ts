@@ -28,8 +28,8 @@ const VANISHED = new Set(['ENOENT']);
  * new file landing under its name meanwhile is not mistaken for it), and moved on to `<inbox>/.done/` only after its
  * commit is durable (a batch already committed, seen again after a crash before its move, is moved without a new
  * commit).
- * A batch that can never be committed (InvalidArgumentError: bad name, CSV header mismatch, unsafe append target;
- * or a batch file the agent may not read or that is no readable file, see UNREADABLE) goes to `<inbox>/.failed/`,
+ * A batch that can never be committed (InvalidArgumentError: bad name, CSV header mismatch, a CSV batch to append
+ * that leaves a quoted field open, unsafe append target; or a batch file the agent may not read or that is no readable file, see UNREADABLE) goes to `<inbox>/.failed/`,
  * and one removed from `.claimed/` before it was read is passed over (`vanished`). Any other error (the store, the
  * disk, the inbox itself: what would fail every batch alike) stops the round and is thrown, so later batches never
  * overtake an earlier one; the caller retries. Returns the number of batches handled.
