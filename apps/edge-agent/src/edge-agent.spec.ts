@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CommitId, lookupPath, readFileBytes } from '@tributary/core';
+import { CommitId, lookupPath, PermissionDeniedError, readFileBytes } from '@tributary/core';
 import { Repository } from '@tributary/repository';
 import { InMemoryTopicLog } from '../../../libs/ingest/src/testing/in-memory-topic-log';
-import { EdgeAgent } from './edge-agent';
+import { EdgeAgent, sameFailure } from './edge-agent';
 
 async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 10));
@@ -188,6 +189,35 @@ describe('EdgeAgent', () => {
     }
   }, 15_000);
 
+  it('takes a failure naming a new temp or lock file at every try for one failure: logged once, its tries counted', async () => {
+    const inbox = path.join(root, 'inbox');
+    await fs.mkdir(inbox);
+    const lines: string[] = [];
+    const agent = new EdgeAgent({ repo, client: new InMemoryTopicLog(), region: 'na-aws', dataset: 'heart', inbox, settleMs: 0, appendTo: '', log: (l: string) => lines.push(l), ingestRetryMs: { min: 10, max: 20 } });
+    // What a store whose refs/ its user may not write says: the lock draft it could not create has a new name each try.
+    const refsReadOnly = jest.spyOn(repo, 'advanceHead').mockImplementation(async () => {
+      throw new PermissionDeniedError(`cannot update refs/heads/main in file:///s: permission denied, open '/s/refs/heads/main~lock~${randomBytes(12).toString('hex')}'`);
+    });
+    await agent.start();
+    try {
+      await fs.writeFile(path.join(inbox, 'b1.csv'), 'k\n1\n');
+      await until(() => refsReadOnly.mock.calls.length >= 2);
+      const first = agent.status().ingestError as { message: string; since: string; failures: number };
+      await until(() => refsReadOnly.mock.calls.length >= 6);
+      const failing = agent.status().ingestError as { message: string; since: string; failures: number };
+      expect(failing.message).toMatch(/^ingest failed: PERMISSION_DENIED: cannot update refs\/heads\/main in file:\/\/\/s: permission denied, open '\/s\/refs\/heads\/main~lock~[0-9a-f]{24}'$/);
+      expect(failing.failures).toBeGreaterThanOrEqual(5);
+      expect(failing.since).toBe(first.since);
+      expect(lines.filter((l) => l.startsWith('ingest failed'))).toHaveLength(1);
+
+      refsReadOnly.mockRestore();
+      await until(() => agent.status().committed === 1);
+      expect(lines.filter((l) => l.startsWith('ingesting again after '))).toEqual([expect.stringMatching(/^ingesting again after \d+ failed tries since /)]);
+    } finally {
+      await agent.stop();
+    }
+  }, 10_000);
+
   it('stops at once during the pause after a failed ingest', async () => {
     const inbox = path.join(root, 'inbox');
     await fs.mkdir(inbox);
@@ -211,4 +241,15 @@ describe('EdgeAgent', () => {
       jest.useRealTimers();
     }
   }, 10_000);
+});
+
+
+describe('sameFailure', () => {
+  it('tells failures apart but for the random names of temp and lock files', () => {
+    const lock = (hex: string) => `ingest failed: PERMISSION_DENIED: cannot update refs/heads/main in file:///s: permission denied, open '/s/refs/heads/main~lock~${hex}'`;
+    expect(sameFailure(lock('6bd612b53fa4c2b9553ee730'), lock('a48ea658b7d17e5a8e3eb744'))).toBe(true);
+    expect(sameFailure("cannot write packs/x in file:///s: EACCES, open '/s/packs/.tmp-0123456789abcdef~'", "cannot write packs/x in file:///s: EACCES, open '/s/packs/.tmp-fedcba9876543210~'")).toBe(true);
+    expect(sameFailure(lock('6bd612b53fa4c2b9553ee730'), lock('6bd612b53fa4c2b9553ee730').replace('refs/heads/main in', 'refs/heads/other in'))).toBe(false);
+    expect(sameFailure(lock('6bd612b53fa4c2b9553ee730'), lock('6bd612b53fa4c2b9553ee730').replace('permission denied', 'read-only file system'))).toBe(false);
+  });
 });

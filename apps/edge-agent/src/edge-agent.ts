@@ -21,13 +21,13 @@ export interface EdgeAgentDeps {
 
 /** Why no batch can be committed: what /health shows as `ingestError`, until an ingest round goes through. */
 export interface IngestProblem {
-  /** One line: `ingest failed: <why>`. */
-  readonly message: string;
+  /** One line: `ingest failed: <why>`, as the latest try failed. */
+  message: string;
   /** Always false: every such failure (a store away, the inbox gone, a full disk) is retried with backoff. */
   readonly permanent: false;
-  /** When this problem (this message) was first seen, ISO 8601. */
+  /** When this problem was first seen, ISO 8601. */
   readonly since: string;
-  /** Failed rounds in a row with this message. */
+  /** Failed rounds in a row with this message (but for the random names in it: sameFailure). */
   failures: number;
   /** How long until the next try, in ms. */
   retryInMs: number;
@@ -168,7 +168,8 @@ export class EdgeAgent {
   /**
    * Notes a failed ingest round (a store unreachable, the inbox gone, a disk full: what fails every batch, so the
    * round is tried again whole) and returns how long to wait before the next: doubling from the minimum to the
-   * maximum. Logged once per distinct message, not once per try; /health shows it as `ingestError` meanwhile.
+   * maximum. Logged once per distinct failure (sameFailure), not once per try; /health shows it as `ingestError`
+   * meanwhile.
    */
   private ingestFailed(e: unknown): number {
     const min = this.deps.ingestRetryMs?.min ?? RETRY_INGEST_MIN_MS;
@@ -176,7 +177,8 @@ export class EdgeAgent {
     const wait = Math.min(max, min * 2 ** Math.min(this.ingestFailures, 30));
     this.ingestFailures++;
     const message = `ingest failed: ${describeError(e)}`;
-    if (this.ingestProblem?.message === message) {
+    if (this.ingestProblem && sameFailure(this.ingestProblem.message, message)) {
+      this.ingestProblem.message = message;
       this.ingestProblem.failures++;
       this.ingestProblem.retryInMs = wait;
     } else {
@@ -266,6 +268,18 @@ export const FETCH_SUBSCRIBER = 'edge-agent';
 
 /** How often a publish that waiting cannot cure (a conflict with the topic's head, a refusal) is looked at again. */
 const RECHECK_MS = 30_000;
+
+/**
+ * Whether two failure messages tell the same failure: equal but for runs of 8 or more hex digits. Those are the random
+ * part of the names trib gives the files it writes beside the one it means (a store's temp files `.tmp-<hex>~` and
+ * lock drafts `main~lock~<hex>`, a pack being written `pack-<hex>`, a durable write's `.tmp-<pid>-<hex>`), new at
+ * every try, so a message naming one differs each time though nothing else does. Matching the message, not the
+ * error's code, keeps a change of failure (the same code, another cause or file) logged.
+ */
+export function sameFailure(a: string, b: string): boolean {
+  const stable = (m: string) => m.replace(/(?<![0-9A-Za-z])[0-9a-f]{8,}(?![0-9A-Za-z])/g, '*');
+  return a === b || stable(a) === stable(b);
+}
 
 /** How many of the files waiting to settle /health names. */
 const SETTLING_FILES_SHOWN = 20;
