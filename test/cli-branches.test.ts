@@ -477,6 +477,27 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect([existsSync(path.join(repo, 'raw', 'beats.csv')), read('rec/beats.csv')]).toEqual([false, 'idx,R\n0,77\n1,370\n']);
   });
 
+  it('follows the file alike of the same name: one branch\'s rows do not land in an unrelated file', () => {
+    write('labels/100_pvc.csv', ',PVC\n');
+    write('labels/121_pvc.csv', ',PVC\n');
+    ok(repo, ['commit', '-m', 'two label files alike']);
+    ok(repo, ['branch', 'annot']);
+    ok(repo, ['switch', 'annot']);
+    write('labels/100_pvc.csv', ',PVC\n0,546792\n1,600000\n');
+    ok(repo, ['commit', '-m', 'PVC labels for record 100']);
+    ok(repo, ['switch', 'main']);
+    rmSync(path.join(repo, 'labels', '100_pvc.csv'));
+    write('archive/121_pvc.csv', read('labels/121_pvc.csv'));
+    rmSync(path.join(repo, 'labels', '121_pvc.csv'));
+    const head = lastLine(ok(repo, ['commit', '-m', 'drop record 100, archive 121']).stdout);
+    expect(ok(repo, ['diff', 'HEAD~1', 'HEAD']).stdout).toBe('R labels/121_pvc.csv -> archive/121_pvc.csv (5 bytes)\nD labels/100_pvc.csv (5 bytes)\n');
+    const stopped = trib(repo, ['merge', 'annot', '--json']);
+    expect(stopped.code).toBe(1);
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ result: 'conflict', conflicts: [{ path: 'labels/100_pvc.csv', kind: 'delete/modify' }] });
+    expect(JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id).toBe(head);
+    expect([read('archive/121_pvc.csv'), existsSync(path.join(repo, 'labels', '100_pvc.csv'))]).toEqual([',PVC\n', false]);
+  });
+
   it('--no-ff makes a merge commit even when a fast-forward is possible', () => {
     ok(repo, ['branch', 'b']);
     ok(repo, ['switch', 'b']);

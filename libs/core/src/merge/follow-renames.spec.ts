@@ -36,6 +36,18 @@ describe('mergeFollowingRenames', () => {
     });
   });
 
+  it('follows the file alike of the same name, not the first in path order, and none it cannot tell apart', async () => {
+    const pvc = file('pvc');
+    const base = flat({ 'labels/100_pvc.csv': pvc, 'labels/121_pvc.csv': pvc });
+    const archived = flat({ 'archive/121_pvc.csv': pvc });
+    const annotated = flat({ 'labels/100_pvc.csv': v2, 'labels/121_pvc.csv': pvc });
+    expect(await mergeFollowing(base, archived, annotated)).toEqual({ files: undefined, conflicts: [{ path: 'labels/100_pvc.csv', kind: 'delete/modify' }] });
+    expect(await mergeFollowing(base, annotated, archived)).toEqual({ files: undefined, conflicts: [{ path: 'labels/100_pvc.csv', kind: 'modify/delete' }] });
+    // Two alike moved under other names: which went where is a guess, so neither is followed.
+    const renamed = flat({ 'archive/a.csv': pvc, 'archive/b.csv': pvc });
+    expect((await mergeFollowing(base, renamed, annotated)).conflicts).toEqual([{ path: 'labels/100_pvc.csv', kind: 'delete/modify' }]);
+  });
+
   it('keeps the moved file when the other side deleted it, and agrees when both moved it alike', async () => {
     const base = flat({ 'a.csv': v1, 'k.txt': other });
     expect((await mergeFollowing(base, flat({ 'b.csv': v1, 'k.txt': other }), flat({ 'k.txt': other }))).files).toEqual({ 'b.csv': v1, 'k.txt': other });
