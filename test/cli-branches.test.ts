@@ -498,6 +498,41 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     expect([read('archive/121_pvc.csv'), existsSync(path.join(repo, 'labels', '100_pvc.csv'))]).toEqual([',PVC\n', false]);
   });
 
+  it('stops on a file one branch moved and the other deleted, either way round, and a strategy takes its side', () => {
+    ok(repo, ['branch', 'x']);
+    ok(repo, ['switch', 'x']);
+    rmSync(path.join(repo, 'beats.csv'));
+    ok(repo, ['commit', '-m', 'x: delete a bad file']);
+    ok(repo, ['branch', 'x2']);
+    ok(repo, ['switch', 'main']);
+    write('b.csv', read('beats.csv'));
+    rmSync(path.join(repo, 'beats.csv'));
+    const renamed = lastLine(ok(repo, ['commit', '-m', 'main: rename']).stdout);
+    ok(repo, ['branch', 'm2']);
+    ok(repo, ['branch', 'm3']);
+    const conflict = { result: 'conflict', conflicts: [{ path: 'beats.csv', kind: 'rename/delete' }] };
+    const settled = { result: 'merge', settled: [{ path: 'beats.csv', kind: 'rename/delete' }] };
+    const held = () => [existsSync(path.join(repo, 'b.csv')), existsSync(path.join(repo, 'beats.csv'))];
+    const stopped = trib(repo, ['merge', 'x', '--json']);
+    expect([stopped.code, JSON.parse(stopped.stdout)]).toMatchObject([1, conflict]);
+    expect([JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).id, read('b.csv')]).toEqual([renamed, 'idx,R\n0,77\n1,370\n']);
+    expect(JSON.parse(ok(repo, ['merge', 'x', '--strategy', 'ours', '--json']).stdout)).toMatchObject(settled);
+    expect([held(), read('b.csv')]).toEqual([[true, false], 'idx,R\n0,77\n1,370\n']);
+    ok(repo, ['switch', 'm2']);
+    expect(JSON.parse(ok(repo, ['merge', 'x', '--strategy', 'theirs', '--json']).stdout)).toMatchObject(settled);
+    expect(held()).toEqual([false, false]);
+    // The mirror: ours deleted, theirs renamed.
+    ok(repo, ['switch', 'x']);
+    const mirrored = trib(repo, ['merge', 'm3', '--json']);
+    expect([mirrored.code, JSON.parse(mirrored.stdout)]).toMatchObject([1, conflict]);
+    expect(held()).toEqual([false, false]);
+    expect(JSON.parse(ok(repo, ['merge', 'm3', '--strategy', 'ours', '--json']).stdout)).toMatchObject(settled);
+    expect(held()).toEqual([false, false]);
+    ok(repo, ['switch', 'x2']);
+    expect(JSON.parse(ok(repo, ['merge', 'm3', '--strategy', 'theirs', '--json']).stdout)).toMatchObject(settled);
+    expect([held(), read('b.csv')]).toEqual([[true, false], 'idx,R\n0,77\n1,370\n']);
+  });
+
   it('--no-ff makes a merge commit even when a fast-forward is possible', () => {
     ok(repo, ['branch', 'b']);
     ok(repo, ['switch', 'b']);

@@ -48,9 +48,27 @@ describe('mergeFollowingRenames', () => {
     expect((await mergeFollowing(base, renamed, annotated)).conflicts).toEqual([{ path: 'labels/100_pvc.csv', kind: 'delete/modify' }]);
   });
 
-  it('keeps the moved file when the other side deleted it, and agrees when both moved it alike', async () => {
+  it('is a rename/delete conflict when one side moved it and the other deleted it, which a strategy settles', async () => {
     const base = flat({ 'a.csv': v1, 'k.txt': other });
-    expect((await mergeFollowing(base, flat({ 'b.csv': v1, 'k.txt': other }), flat({ 'k.txt': other }))).files).toEqual({ 'b.csv': v1, 'k.txt': other });
+    const moved = flat({ 'b.csv': v1, 'k.txt': other });
+    const deleted = flat({ 'k.txt': other });
+    const conflicts = [{ path: 'a.csv', kind: 'rename/delete' }];
+    expect(await mergeFollowing(base, moved, deleted)).toEqual({ files: undefined, conflicts });
+    expect(await mergeFollowing(base, deleted, moved)).toEqual({ files: undefined, conflicts });
+    expect(await mergeFollowing(base, moved, deleted, 'ours')).toEqual({ files: { 'b.csv': v1, 'k.txt': other }, conflicts });
+    expect(await mergeFollowing(base, moved, deleted, 'theirs')).toEqual({ files: { 'k.txt': other }, conflicts });
+    expect(await mergeFollowing(base, deleted, moved, 'ours')).toEqual({ files: { 'k.txt': other }, conflicts });
+    expect(await mergeFollowing(base, deleted, moved, 'theirs')).toEqual({ files: { 'b.csv': v1, 'k.txt': other }, conflicts });
+    // The deleting side put its own file at the new path: that is an add/add conflict too, whichever side wins.
+    const replaced = flat({ 'b.csv': file('mine'), 'k.txt': other });
+    const both = [...conflicts, { path: 'b.csv', kind: 'add/add' }];
+    expect(await mergeFollowing(base, moved, replaced)).toEqual({ files: undefined, conflicts: both });
+    expect(await mergeFollowing(base, moved, replaced, 'ours')).toEqual({ files: { 'b.csv': v1, 'k.txt': other }, conflicts: both });
+    expect(await mergeFollowing(base, moved, replaced, 'theirs')).toEqual({ files: { 'b.csv': file('mine'), 'k.txt': other }, conflicts: both });
+  });
+
+  it('agrees when both moved it alike', async () => {
+    const base = flat({ 'a.csv': v1, 'k.txt': other });
     expect((await mergeFollowing(base, flat({ 'b.csv': v1, 'k.txt': other }), flat({ 'b.csv': v1, 'k.txt': file('k2') })))).toEqual({
       files: { 'b.csv': v1, 'k.txt': file('k2') },
       conflicts: [],

@@ -1,6 +1,7 @@
 import { TreeId } from '../ids/ids';
 import { pairExactRenames } from '../diff/exact-renames';
-import { diffTrees, TreeChange } from '../diff/tree-diff';
+import { diffTrees, sameEntry, TreeChange } from '../diff/tree-diff';
+import { TreeEntry } from '../objects/object-types';
 import { ObjectSink, ObjectSource } from '../objects/object-source';
 import { editPath } from '../objects/tree-path-edit';
 import { lookupPath } from '../objects/tree-reader';
@@ -9,8 +10,8 @@ import { MergeConflict, MergeOptions, MergeResult, mergeTrees } from './tree-mer
 
 /**
  * mergeTrees from `base`, following the files one side moved without changing them (followExactRenames): a
- * change to the old path lands at the new one. A `rename/rename` conflict is reported with the others, and without
- * a strategy leaves no tree, as any conflict does.
+ * change to the old path lands at the new one. A `rename/rename` or `rename/delete` conflict is reported with the
+ * others, and without a strategy leaves no tree, as any conflict does.
  */
 export async function mergeFollowingRenames(
   src: ObjectSource,
@@ -32,7 +33,10 @@ export interface RenamesFollowed {
   readonly base: TreeId;
   readonly ours: TreeId;
   readonly theirs: TreeId;
-  /** `rename/rename` at the old path: both sides moved it, to different paths (settled when a strategy is given). */
+  /**
+   * At the old path, `rename/rename`: both sides moved it, to different paths; `rename/delete`: one side moved it,
+   * the other deleted it. Settled when a strategy is given.
+   */
   readonly conflicts: MergeConflict[];
 }
 
@@ -47,8 +51,11 @@ type Side = 'ours' | 'theirs';
  *   a strategy would settle by losing the change, or keeping two copies.
  * - Both moved P, to different paths: a `rename/rename` conflict at P. A strategy settles it by moving the file in
  *   the other side to its side's path, so the merge holds one copy, not two.
- * - One side moved P, the other deleted it, or moved it to the same path: nothing to do; the merge keeps the file
- *   at Q, or agrees.
+ * - One side moved P to Q, the other deleted it: a `rename/delete` conflict at P, as keeping the file at Q would
+ *   undo the deletion, and dropping it the move. A strategy settles it with its side's result: the file at Q, or
+ *   no file (for the deleting side's, Q is dropped from the moving side's tree before the merge, unless the
+ *   deleting side changed Q too: the merge then settles Q as any path both sides changed, and lists it).
+ * - Both moved P to the same path: nothing to do; the merge agrees.
  *
  * Cost follows the changes: the two diffs against base, and a path edit for each rename followed. The rewritten
  * trees are written to `sink`, so that the merged tree, which reuses their unchanged nodes, can be read back.
@@ -63,13 +70,17 @@ export async function followExactRenames(
   const renames = { ours: renamesOf(changes.ours), theirs: renamesOf(changes.theirs) };
   const out = { ...trees };
   const conflicts: MergeConflict[] = [];
+  const edit = async (side: 'base' | Side, path: string, entry: Omit<TreeEntry, 'name'> | undefined) => {
+    out[side] = (await editPath(src, sink, out[side], path, entry)).id;
+  };
   const move = async (side: 'base' | Side, from: string, to: string) => {
     const entry = await lookupPath(src, out[side], from);
     if (!entry) return;
     const { name: _name, ...rest } = entry;
-    const without = await editPath(src, sink, out[side], from, undefined);
-    out[side] = (await editPath(src, sink, without.id, to, rest)).id;
+    await edit(side, from, undefined);
+    await edit(side, to, rest);
   };
+  const unchangedAt = async (side: Side, path: string) => sameEntry(await lookupPath(src, out[side], path), await lookupPath(src, out.base, path));
   for (const side of ['ours', 'theirs'] as const) {
     const other: Side = side === 'ours' ? 'theirs' : 'ours';
     const otherByPath = new Map(changes[other].map((c) => [c.path, c]));
@@ -82,6 +93,11 @@ export async function followExactRenames(
         continue;
       }
       const otherTo = renames[other].get(from);
+      if (theirChange.status === 'removed' && otherTo === undefined) {
+        conflicts.push({ path: from, kind: 'rename/delete' });
+        if (strategy === other && (await unchangedAt(other, to))) await edit(side, to, undefined);
+        continue;
+      }
       // Seen from both sides: settled once, from ours'.
       if (side !== 'ours' || theirChange.status !== 'removed' || otherTo === undefined || otherTo === to) continue;
       conflicts.push({ path: from, kind: 'rename/rename' });

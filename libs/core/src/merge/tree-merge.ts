@@ -10,11 +10,12 @@ import { compareNames, EMPTY_TREE_ID, validateTreeEntry } from '../objects/tree.
 import { cQuote } from '../paths/c-quote';
 import { checkNestingDepth } from '../paths/path-rules';
 
-export type MergeConflictKind = 'modify/modify' | 'modify/delete' | 'delete/modify' | 'add/add' | 'rename/rename';
+export type MergeConflictKind = 'modify/modify' | 'modify/delete' | 'delete/modify' | 'add/add' | 'rename/rename' | 'rename/delete';
 
 /**
  * A path both sides changed incompatibly. `modify/delete`: ours modified it, theirs deleted it; `delete/modify` the
- * reverse; `rename/rename`: both moved it, to different paths (followExactRenames).
+ * reverse; `rename/rename`: both moved it, to different paths; `rename/delete`: one side moved it, the other deleted
+ * it (these two at the old path: followExactRenames).
  */
 export interface MergeConflict {
   readonly path: string;
