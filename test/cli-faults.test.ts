@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { encodeCheckedTreePage, encodeCommit, ObjectId, readChunkRefs, sha256, walkFiles } from '@tributary/core';
@@ -378,6 +378,27 @@ describe('trib CLI: bad input and damage', () => {
     const bytes = readFileSync(pack);
     require('node:fs').chmodSync(pack, 0o644);
     writeFileSync(pack, bytes.subarray(0, bytes.length - 1000));
+    expect(trib(repo, ['verify']).code).toBe(1);
+  });
+
+  it('verify without --read-data finds a pack of chunks gone while its index stays', () => {
+    // Past the 64 MiB pack target: the first pack holds chunks only, which verify does not read without --read-data.
+    writeFileSync(path.join(repo, 'big.bin'), randomBytes(80 << 20));
+    ok(repo, ['commit', '-m', 'big']);
+    expect(trib(repo, ['verify']).code).toBe(0);
+    const packs = packFiles(repo);
+    const chunksOnly = packs.reduce((a, b) => (statSync(a).size > statSync(b).size ? a : b));
+    rmSync(chunksOnly);
+    const r = trib(repo, ['verify', '--json']);
+    expect(r.code).toBe(1);
+    const damage = JSON.parse(r.stdout).damaged as { role: string; path: string; problem: string }[];
+    expect(damage.length).toBeGreaterThan(100);
+    expect(new Set(damage.map((d) => `${d.role} ${d.path}: ${d.problem}`))).toEqual(new Set(['chunk big.bin: missing: its pack file is gone, though its index is there']));
+    // Its index gone too, the chunks are simply not stored: still damage for a checkout (exit 1), not a name unknown.
+    rmSync(chunksOnly.replace(/\.pack$/, '.idx'));
+    const out = trib(repo, ['checkout', 'main', '--to', path.join(t.dir, 'out')]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^trib checkout: object [0-9a-f]{64} not found in file:\/\/\S+, though tree [0-9a-f]{64} names it: the repository is damaged \(trib verify lists what else is\)\n$/);
     expect(trib(repo, ['verify']).code).toBe(1);
   });
 

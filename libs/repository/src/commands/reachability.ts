@@ -48,6 +48,11 @@ export interface WalkOptions {
   readonly unknown?: Iterable<ObjectId>;
   /** Objects an earlier walk found live: not visited again, nor returned. */
   readonly known?: { has(id: ObjectId): boolean };
+  /**
+   * Packs whose file is gone though their index is there (ObjectDatabase.packsWithoutFile): without `readData`, a
+   * chunk only they hold is reported missing.
+   */
+  readonly packsWithoutFile?: ReadonlySet<string>;
 }
 
 /** Every ref's target: branches, tags, topics and HEAD. */
@@ -143,7 +148,11 @@ export async function walkReachable(repo: Repository, roots: readonly ObjectId[]
       await db.reload();
     }
     if (!opts.readData) {
-      for (const w of batch) if (!db.isStored(w.id)) harm(w.id, 'chunk', w.where, new Error('missing'));
+      const gone = opts.packsWithoutFile ?? new Set<string>();
+      for (const w of batch) {
+        if (!db.isStored(w.id)) harm(w.id, 'chunk', w.where, new Error('missing'));
+        else if (gone.size > 0 && !db.isStoredOutside(w.id, gone)) harm(w.id, 'chunk', w.where, new Error('missing: its pack file is gone, though its index is there'));
+      }
       return;
     }
     const errors = await db.verifyStoredMany(batch.map((w) => w.id));

@@ -293,6 +293,31 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   }
 
   /**
+   * The names of the packs whose index the store holds but whose pack file it does not: damage (a file deleted or
+   * lost), which a read of their objects meets as IntegrityError. For `trib verify` without --read-data, which reads
+   * no chunk. Reloads, then lists the pack files (a writer stores the file before the index), and asks again for the
+   * index of each pack without one (a gc deletes the index first): two listings, and a request per such pack.
+   */
+  async packsWithoutFile(): Promise<Set<string>> {
+    await this.reload();
+    const files = new Set<string>();
+    for await (const info of this.store.list(PACKS_PREFIX)) {
+      const parsed = parsePackKey(info.key);
+      if (parsed?.kind === 'pack') files.add(parsed.name);
+    }
+    const missing = new Set<string>();
+    for (const pack of this.loaded.values()) {
+      if (!files.has(pack.name) && (await this.store.head(pack.idxKey))) missing.add(pack.name);
+    }
+    return missing;
+  }
+
+  /** Whether `id` is pending, or a loaded pack not among `packs` holds it. */
+  isStoredOutside(id: ObjectId, packs: ReadonlySet<string>): boolean {
+    return this.isPending(id) || this.locateAll(id).some((loc) => !packs.has(loc.pack.name));
+  }
+
+  /**
    * The object's bytes, verified: sha256(bytes) equals `id` (deltas are resolved first, at most a bounded chain).
    * Throws NotFoundError if no loaded pack holds `id`, IntegrityError (details.id) if the stored bytes are damaged
    * or truncated. A pending object (put but not yet flushed) is served from the small-object cache when it is

@@ -14,7 +14,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { ChunkRef, FailedPreconditionError, InvalidArgumentError, PositionedChunkRef, quotePath, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
+import { ChunkRef, FailedPreconditionError, IntegrityError, InvalidArgumentError, NotFoundError, PositionedChunkRef, quotePath, readChunkRefs, splitRelativePath, TreeEntry, TreeId, TribError, walkFiles } from '@tributary/core';
 import { quietly, SYNC_IO_MAX_BYTES, writeFully, writeFullySync } from '@tributary/storage';
 import { ObjectDatabase } from '../objects/object-database';
 import { readAhead, ReadAheadLimits } from '../objects/read-ahead';
@@ -355,6 +355,12 @@ export async function materializeTree(
       bytes += entry.size;
       opts.onProgress?.(bytes);
     },
+  }).catch((e: unknown) => {
+    // Every object read here is one the tree names: one the store lacks is damage (exit 1), not a name unknown.
+    if (e instanceof NotFoundError && typeof e.details.id === 'string') {
+      throw new IntegrityError(`${e.message}, though tree ${tree} names it: the repository is damaged (trib verify lists what else is)`, e.details, { cause: e });
+    }
+    throw e;
   });
   return { files, bytes };
 }
