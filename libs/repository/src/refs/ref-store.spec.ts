@@ -98,6 +98,16 @@ describe.each([
     await expect(refs.update(branchRef('main'), v, { commit: c1 })).rejects.toThrow(/was changed by another writer/);
   });
 
+  it('refuses a branch or tag named like a full commit id, which always reads as that commit', () => {
+    for (const name of ['a'.repeat(64), 'ABCDEF0123'.repeat(6) + 'abcd']) {
+      expect(() => branchRef(name)).toThrow(`invalid branch name ${JSON.stringify(name)}: it would read as the commit id it looks like`);
+      expect(() => tagRef(name)).toThrow(`invalid tag name ${JSON.stringify(name)}: it would read as the commit id it looks like`);
+    }
+    // Shorter hex is a name like any other: it wins over an id prefix, as in git.
+    expect(branchRef('a'.repeat(63))).toBe(`refs/heads/${'a'.repeat(63)}`);
+    expect(tagRef('cafe')).toBe('refs/tags/cafe');
+  });
+
   it('refuses a topic name with capitals, which the key mapping reserves', () => {
     expect(() => topicRef('Datasets/x')).toThrow(InvalidArgumentError);
   });

@@ -41,6 +41,11 @@ function validateShortRefName(name: string, what: string): void {
   if (name === HEAD || name.startsWith('refs/')) {
     throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: a revision with that name means something else`);
   }
+  // A full commit id means that commit wherever a REF is read (resolveRevision): a branch or tag so named could
+  // never be read, and would look like a commit it is not.
+  if (/^[0-9a-fA-F]{64}$/.test(name)) {
+    throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: it would read as the commit id it looks like`);
+  }
   // topics/T names refs/topics/T, which subscribe moves: a branch or tag there would hide it.
   if (name === 'topics' || name.startsWith('topics/')) {
     throw new InvalidArgumentError(`invalid ${what} ${JSON.stringify(name)}: topics/ names the refs trib subscribe keeps`);

@@ -4,7 +4,16 @@ import { parseRevision, resolveRevision, RevisionLookup } from './rev-parse';
 const id = (c: string) => c.repeat(64) as CommitId;
 // History: a <- b <- d (merge of b and c), a <- c
 const parents: Record<string, CommitId[]> = { [id('a')]: [], [id('b')]: [id('a')], [id('c')]: [id('a')], [id('d')]: [id('b'), id('c')] };
-const refs: Record<string, CommitId> = { HEAD: id('d'), 'refs/heads/main': id('d'), 'refs/tags/v1': id('b'), 'refs/heads/both': id('c'), 'refs/tags/both': id('b') };
+const refs: Record<string, CommitId> = {
+  HEAD: id('d'),
+  'refs/heads/main': id('d'),
+  'refs/tags/v1': id('b'),
+  'refs/heads/both': id('c'),
+  'refs/tags/both': id('b'),
+  // Names no branch or tag may take now, from before: a full id (of a), and a short prefix (of c).
+  [`refs/tags/${id('a')}`]: id('d'),
+  'refs/heads/cccc': id('b'),
+};
 
 const repo: RevisionLookup = {
   refCommit: async (n: RefName) => refs[n],
@@ -37,7 +46,13 @@ describe('rev-parse', () => {
     expect(await resolveRevision('HEAD^0', repo)).toBe(id('d'));
     expect(await resolveRevision('v1', repo)).toBe(id('b'));
     expect(await resolveRevision('both', repo)).toBe(id('b'));
-    expect(await resolveRevision('cccc', repo)).toBe(id('c'));
+    expect(await resolveRevision('ccccc', repo)).toBe(id('c'));
+  });
+
+  it('takes a full commit id for that commit before any ref of that name; a shorter prefix after the refs', async () => {
+    expect(await resolveRevision(id('a'), repo)).toBe(id('a'));
+    expect(await resolveRevision(id('a').toUpperCase(), repo)).toBe(id('a'));
+    expect(await resolveRevision('cccc', repo)).toBe(id('b'));
   });
 
   it('rejects unknown, too short, out-of-range and ambiguous refs', async () => {

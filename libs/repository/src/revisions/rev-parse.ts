@@ -36,8 +36,10 @@ export interface RevisionLookup {
 
 /**
  * Resolves a REF: `HEAD`, a branch, a tag, `topics/<topic>`, a full ref name, a full commit id or a unique prefix of
- * at least 4 hex digits, then any chain of `~N`, `^` and `^N`. A branch wins over a tag, which wins over an id
- * prefix. Throws InvalidArgumentError for unknown, ambiguous or malformed refs.
+ * at least 4 hex digits, then any chain of `~N`, `^` and `^N`. A full commit id of a stored commit means that
+ * commit, whatever refs there are (as in git); otherwise a tag wins over a branch (a name that is both, made before
+ * trib refused that, as in git: refCandidates), either over an id prefix. Throws InvalidArgumentError for unknown,
+ * ambiguous or malformed refs.
  */
 export async function resolveRevision(spec: string, repo: RevisionLookup): Promise<CommitId> {
   const { base, steps } = parseRevision(spec);
@@ -70,6 +72,11 @@ export function refCandidates(base: string): RefName[] {
 }
 
 async function resolveBase(base: string, repo: RevisionLookup): Promise<CommitId> {
+  const full = base.toLowerCase();
+  if (isObjectId(full)) {
+    const found = await repo.commitsWithPrefix(full);
+    if (found.length) return found[0];
+  }
   for (const c of refCandidates(base)) {
     const id = await repo.refCommit(c as RefName).catch((e) => {
       if (e instanceof NotFoundError) return undefined;
@@ -78,17 +85,11 @@ async function resolveBase(base: string, repo: RevisionLookup): Promise<CommitId
     if (id) return id;
   }
   if (base === 'HEAD') throw new InvalidArgumentError('HEAD has no commits yet');
-  if (/^[0-9a-fA-F]{4,64}$/.test(base)) {
-    const prefix = base.toLowerCase();
-    if (isObjectId(prefix)) {
-      const found = await repo.commitsWithPrefix(prefix);
-      if (found.length) return found[0];
-    } else {
-      const found = await repo.commitsWithPrefix(prefix);
-      if (found.length === 1) return found[0];
-      if (found.length > 1) {
-        throw new InvalidArgumentError(`ambiguous ref ${base}: matches ${found.slice(0, 5).join(', ')}`);
-      }
+  if (/^[0-9a-fA-F]{4,63}$/.test(base)) {
+    const found = await repo.commitsWithPrefix(base.toLowerCase());
+    if (found.length === 1) return found[0];
+    if (found.length > 1) {
+      throw new InvalidArgumentError(`ambiguous ref ${base}: matches ${found.slice(0, 5).join(', ')}`);
     }
   }
   throw new NotFoundError(`unknown ref ${JSON.stringify(base)}`);
