@@ -302,7 +302,7 @@ describe('trib CLI: commit, log, show, status, diff', () => {
   it('status refuses a name that is not UTF-8, its path C-quoted as git quotes it', () => {
     writeFileSync(Buffer.concat([Buffer.from(`${repo}/`), Buffer.from('a"b\xff', 'latin1')]), 'x');
     const res = trib(repo, ['status']);
-    expect([res.code, res.stderr]).toEqual([2, 'trib status: cannot track "a\\"b\\377": the name is not valid UTF-8; rename it\n']);
+    expect([res.code, res.stderr]).toEqual([2, 'trib status: cannot track "a\\"b\\377": the name is not valid UTF-8; rename it, or add a pattern for it to .tribignore (a * stands for the bytes that are not)\n']);
   });
 
   it('honours .tribignore', () => {

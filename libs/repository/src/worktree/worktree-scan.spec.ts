@@ -55,13 +55,30 @@ describe('scanWorktree', () => {
     writeFileSync(path.join(root, 'good.csv'), 'ok\n');
     mkdirSync(path.join(root, 'sub'));
     writeFileSync(Buffer.concat([Buffer.from(path.join(root, 'sub') + '/'), Buffer.from([0x64, 0xe9, 0x6a, 0xe0])]), 'x');
-    expect(() => paths()).toThrow(/^cannot track "sub\/d\\351j\\340": the name is not valid UTF-8; rename it$/);
+    expect(() => paths()).toThrow(/^cannot track "sub\/d\\351j\\340": the name is not valid UTF-8; rename it, or add a pattern for it to \.tribignore \(a \* stands for the bytes that are not\)$/);
+  });
+
+  it('skips a name that is not UTF-8 once a pattern ignores it, a file or a folder, or its folder is ignored', () => {
+    writeFileSync(path.join(root, 'good.csv'), 'ok\n');
+    const raw = (dir: string, name: number[]) => Buffer.concat([Buffer.from(path.join(root, dir) + '/'), Buffer.from(name)]);
+    writeFileSync(raw('', [0x72, 0x61, 0x77, 0xff, 0x2e, 0x62, 0x69, 0x6e]), 'x'); // raw\377.bin
+    mkdirSync(raw('', [0x64, 0xe9, 0x6a, 0xe0])); // d\351j\340/
+    writeFileSync(Buffer.concat([raw('', [0x64, 0xe9, 0x6a, 0xe0]), Buffer.from('/in.csv')]), 'y');
+    mkdirSync(path.join(root, 'tmp'));
+    writeFileSync(raw('tmp', [0xfe]), 'z');
+    expect(() => paths()).toThrow(/^cannot track "d\\351j\\340"/);
+    writeFileSync(path.join(root, '.tribignore'), 'd*/\n');
+    expect(() => paths()).toThrow(/^cannot track "raw\\377\.bin"/);
+    for (const rules of ['raw*\nd*/\ntmp/\n', 'raw?.bin\nd?j?/\ntmp\n', '*.bin\n/d*\ntmp/*\n']) {
+      writeFileSync(path.join(root, '.tribignore'), rules);
+      expect(paths()).toEqual(['.tribignore', 'good.csv']);
+    }
   });
 
   it('quotes the whole path of a name that is not UTF-8 as git does, folder and name', () => {
     mkdirSync(path.join(root, 'd\tq'));
     writeFileSync(Buffer.concat([Buffer.from(path.join(root, 'd\tq') + '/'), Buffer.from('\xfe\\z"', 'latin1')]), 'x');
-    expect(() => paths()).toThrow('cannot track "d\\tq/\\376\\\\z\\"": the name is not valid UTF-8; rename it');
+    expect(() => paths()).toThrow('cannot track "d\\tq/\\376\\\\z\\"": the name is not valid UTF-8; rename it, or add a pattern for it to .tribignore (a * stands for the bytes that are not)');
   });
 
   it('refuses a name no tree may hold (a backslash), saying how to go on, and skips it once it is ignored', () => {

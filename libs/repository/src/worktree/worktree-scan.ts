@@ -95,7 +95,12 @@ function* scanDir(
     try {
       st = lstatSync(path.join(abs, name), { bigint: true });
     } catch (e) {
-      if (name.includes('\uFFFD')) notUtf8(abs, rel);
+      if (name.includes('\uFFFD')) {
+        // Node's name for it (U+FFFD for each bad byte) names nothing, so its kind is unknown: a pattern that
+        // matches it as either is the user's word that it stays out. No tree could hold it, so it is tracked by none.
+        if (inIgnored || (!rules.empty && (rules.ignores(childRel, false) || rules.ignores(childRel, true)))) continue;
+        notUtf8(abs, rel, name);
+      }
       if (wasRemoved(e)) continue; // Deleted while we scanned: it is simply not part of this snapshot.
       throw unreadablePath(childRel, e);
     }
@@ -139,14 +144,14 @@ function listFolder(abs: string, rel: string): string[] | undefined {
 }
 
 /**
- * Throws for the first name in `abs` that is not valid UTF-8: Node reads such a name with U+FFFD in place of the
- * bad bytes, a name that then names nothing, and a tree could not hold it anyway. Shown C-quoted as every path in a
+ * Throws for the name in `abs` that is not valid UTF-8 and that Node reads as `name` (with U+FFFD in place of the bad
+ * bytes, a name that then names nothing), as a tree could not hold it anyway. Shown C-quoted as every path in a
  * message is, the bad bytes in octal as git shows them.
  */
-function notUtf8(abs: string, rel: string): void {
+function notUtf8(abs: string, rel: string, name: string): void {
   for (const raw of readdirSync(abs, { encoding: 'buffer' })) {
-    if (Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) continue;
+    if (raw.toString('utf8') !== name || Buffer.from(name, 'utf8').equals(raw)) continue;
     const shown = cQuoteBytes(rel ? Buffer.concat([Buffer.from(`${rel}/`, 'utf8'), raw]) : raw);
-    throw new InvalidArgumentError(`cannot track ${shown}: the name is not valid UTF-8; rename it`);
+    throw new InvalidArgumentError(`cannot track ${shown}: the name is not valid UTF-8; rename it, or add a pattern for it to .tribignore (a * stands for the bytes that are not)`);
   }
 }
