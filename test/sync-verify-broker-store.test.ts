@@ -84,5 +84,24 @@ describe('trib verify on a broker store', () => {
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain(`${firstFile} day-1.csv`);
     expect(cli.stderr).toMatch(/verify: 1 damaged object\(s\) of \d+/);
+
+    // A broker serving that store: its subscriber hears where the bad bytes came from, and stores none of them.
+    const broker = await startTestBroker(copy);
+    const client = new SyncClient(broker.address);
+    const sub = await newRepo(path.join(t.dir, 'damaged-sub'));
+    try {
+      const fetched = client.subscribe(sub, 'datasets/ecg/a', 'sub');
+      await expect(fetched).rejects.toMatchObject({
+        code: 'INTEGRITY',
+        message: expect.stringMatching(
+          new RegExp(`^entry 1 of datasets/ecg/a from broker ${broker.address}: object ${firstFile} does not match its id \\(as the broker sent it: trib verify --read-data on the broker's store finds damage there\\)$`),
+        ),
+      });
+      expect(sub.objects.has(firstFile as never)).toBe(false);
+    } finally {
+      client.close();
+      await sub.close();
+      await broker.close();
+    }
   });
 });

@@ -3,6 +3,7 @@ import {
   CommitId,
   ConflictError,
   FailedPreconditionError,
+  IntegrityError,
   InvalidArgumentError,
   isObjectId,
   parseSubscriberId,
@@ -445,7 +446,13 @@ export class SyncClient {
         // A gc in another working copy of the store may delete what this entry refers to (held objects it did not
         // receive again, or its own packs once older than gc's grace) before the topic ref names it, as for a commit.
         if (!deferFlush) repo.objects.watchReuse();
-        const got = await receiver.receiveCommit();
+        const got = await receiver.receiveCommit().catch((e: unknown) => {
+          // Bytes that do not match their id came from the broker (its store, or the wire), never from this store.
+          if (e instanceof IntegrityError) {
+            throw new IntegrityError(`entry ${seq} of ${topic} from broker ${this.address}: ${e.message} (as the broker sent it: trib verify --read-data on the broker's store finds damage there)`, { ...e.details, seq }, { cause: e });
+          }
+          throw e;
+        });
         acc.wireBytes += got.stats.wireBytes;
         if (got.commit !== commit) throw new InvalidArgumentError(`broker sent the objects of ${got.commit} for entry ${seq} (${commit})`);
         if (!deferFlush) {
