@@ -168,12 +168,10 @@ export class TransferReceiver {
   /**
    * Parses a batch's frames and, when the channel's message owns its buffer and the batch is large enough, hashes
    * the objects' bytes on a worker thread (the buffer moves there and back; the objects get views of it again).
-   * While the workers have batches waiting (HashPool.hasRoom), a batch is hashed in place as it is stored instead:
-   * this thread, else idle until their hashes come back, shares the work.
    */
   private async hashAhead(frames: readonly ObjectFrame__Output[]): Promise<IncomingObject[]> {
     const objects = frames.map(parseFrame);
-    if (!this.channel.ownsMessageBuffers || !this.hashes.hasRoom()) return objects;
+    if (!this.channel.ownsMessageBuffers || !this.hashes.movesBuffers) return objects;
     const whole = objects.filter((o) => o.data && o.data.length > 0);
     const buffer = whole[0]?.data!.buffer;
     const bytes = whole.reduce((n, o) => n + o.data!.length, 0);
