@@ -15,7 +15,10 @@ export interface ParsedArgs {
   readonly repeated: Map<string, string[]>;
 }
 
-/** Parses `argv` strictly: an unknown option is a usage error, `--` ends options, `--x=v` and `--x v` both work. */
+/**
+ * Parses `argv` strictly: an unknown option is a usage error, `--` ends options, `--x=v` and `--x v` both work, and
+ * a one-letter option that takes a value takes it attached too (`-n5`, as git and getopt do).
+ */
 export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs {
   const out: ParsedArgs = { positionals: [], flags: new Set(), values: new Map(), repeated: new Map() };
   for (let i = 0; i < argv.length; i++) {
@@ -33,6 +36,9 @@ export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs
     if (a.startsWith('--') && eq > 0) {
       inline = a.slice(eq + 1);
       a = a.slice(0, eq);
+    } else if (!a.startsWith('--') && a.length > 2 && takesValue(spec, a.slice(0, 2))) {
+      inline = a.slice(2);
+      a = a.slice(0, 2);
     }
     const name = spec.aliases?.[a] ?? a;
     const take = () => {
@@ -87,4 +93,9 @@ export function parseCount(args: ParsedArgs, option: string, min = 0): number | 
 
 export function maxPositionals(args: ParsedArgs, n: number, usage: string): void {
   if (args.positionals.length > n) throw new InvalidArgumentError(`too many arguments; usage: ${usage}`);
+}
+
+function takesValue(spec: OptionSpec, option: string): boolean {
+  const name = spec.aliases?.[option] ?? option;
+  return Boolean(spec.values?.includes(name) || spec.repeated?.includes(name));
 }

@@ -341,7 +341,8 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * `verify: false` skips hashing (sizes and record headers are still checked). Only for a caller whose consumer
    * hashes every object itself anyway: a transfer sender, since the receiver verifies each object against its id
    * before storing it, and a second hash here would only double the CPU cost per byte sent. Verified objects of
-   * OFF_THREAD_MIN_BYTES or more are hashed on worker threads, after all of them are read.
+   * OFF_THREAD_MIN_BYTES or more are hashed as they are read by PooledHashChecks (on the pool's workers, and on this
+   * thread when they are busy); every verdict is in before it returns.
    */
   async getMany(ids: readonly ObjectId[], opts: { verify?: boolean } = {}): Promise<Buffer[]> {
     const verify = opts.verify ?? true;
@@ -387,7 +388,6 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   private pooledChecks(): PooledHashChecks | undefined {
     return this.hashes.movesBuffers ? new PooledHashChecks(this.hashes) : undefined;
   }
-
 
   /**
    * Where `getMany` would read `id` from: its pack and the record's offset there, for callers that order their

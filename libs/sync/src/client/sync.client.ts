@@ -447,8 +447,9 @@ export class SyncClient {
         // receive again, or its own packs once older than gc's grace) before the topic ref names it, as for a commit.
         if (!deferFlush) repo.objects.watchReuse();
         const got = await receiver.receiveCommit().catch((e: unknown) => {
-          // Bytes that do not match their id came from the broker (its store, or the wire), never from this store.
-          if (e instanceof IntegrityError) {
+          // What the receiver refuses came from the broker (its store, or the wire); damage read here from this
+          // store names one of its packs (details.key) and is left as it is.
+          if (e instanceof IntegrityError && e.details.key === undefined) {
             throw new IntegrityError(`entry ${seq} of ${topic} from broker ${this.address}: ${e.message} (as the broker sent it: trib verify --read-data on the broker's store finds damage there)`, { ...e.details, seq }, { cause: e });
           }
           throw e;
