@@ -59,6 +59,12 @@ describe('loadConfig', () => {
       expect(() => loadConfig(schema, env)).toThrow(`${variable}="${bad}": a name may not contain ".." nor end in ".lock"`);
     }
     expect(loadConfig(schema, { TRIB_REGION: 'na.aws-1', TRIB_DATASET: 'heart_v2' })).toEqual({ region: 'na.aws-1', dataset: 'heart_v2', name: 'hub' });
+    // The message says what the rule is, the first character included.
+    for (const bad of ['-lead', '_a', '.x', 'Na', 'x'.repeat(64)]) {
+      expect(() => loadConfig(schema, { TRIB_REGION: bad, TRIB_DATASET: 'heart' })).toThrow(
+        `TRIB_REGION=${JSON.stringify(bad)}: expected 1 to 63 lowercase letters, digits, ".", "_" or "-", the first a letter or digit`,
+      );
+    }
   });
 
   it("takes TRIB_NAME by the broker's rule for subscriber names, capitals included, naming it when bad", () => {

@@ -79,7 +79,9 @@ function bareRelativeStore(raw: string): string {
 
 /** A name that is also one segment of a topic or ref (a region, a dataset). */
 export function simpleName(raw: string): string {
-  if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(raw)) throw new Error('expected lowercase letters, digits, ".", "_" or "-" (at most 63)');
+  if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(raw)) {
+    throw new Error('expected 1 to 63 lowercase letters, digits, ".", "_" or "-", the first a letter or digit');
+  }
   // As in a ref name (validateRefName), which a topic built from it must be.
   if (raw.includes('..') || raw.endsWith('.lock')) throw new Error('a name may not contain ".." nor end in ".lock"');
   return raw;
