@@ -105,11 +105,7 @@ describe('sync: publish', () => {
     try {
       const c = await commitFiles(other, { 'x.csv': 'unrelated\n' });
       const before = await storeKeys(broker.store);
-      const raw = rawSyncClient(broker.address);
-      const call = raw.Publish();
-      const status = callStatus(call);
-      call.write({ hello: { topic: TOPIC, commit: c } });
-      await once(call, 'data');
+      const { raw, call, status } = await openRawPublish(broker.address, TOPIC, c);
       // Claims to build on the head, but its commit has no parents.
       call.write({ start: { base: commits[4], commits: [c] } });
       const bytes = await other.objects.get(c);
@@ -139,11 +135,7 @@ describe('sync: publish', () => {
   });
 
   it('refuses a base that is not a commit id as bad input, not as a publisher behind the head', async () => {
-    const raw = rawSyncClient(broker.address);
-    const call = raw.Publish();
-    const status = callStatus(call);
-    call.write({ hello: { topic: 'datasets/bad-base', commit: '' } });
-    await once(call, 'data');
+    const { raw, call, status } = await openRawPublish(broker.address, 'datasets/bad-base');
     call.write({ start: { base: 'zz', commits: [sha256(Buffer.from('c'))] } });
     const s = await status;
     raw.close();
@@ -152,12 +144,8 @@ describe('sync: publish', () => {
 
   it('rejects bytes that do not match their id with DATA_LOSS and stores nothing', async () => {
     const before = await storeKeys(broker.store);
-    const raw = rawSyncClient(broker.address);
-    const call = raw.Publish();
-    const status = callStatus(call);
     const claimed = sha256(Buffer.from('the bytes the id promises'));
-    call.write({ hello: { topic: 'datasets/bad', commit: '' } });
-    await once(call, 'data');
+    const { raw, call, status } = await openRawPublish(broker.address, 'datasets/bad');
     call.write({ start: { base: '', commits: [claimed] } });
     call.write({ objects: { objects: [{ id: Buffer.from(claimed, 'hex'), kind: 'OBJECT_KIND_CHUNK', data: Buffer.from('other bytes') }] } });
     const s = await status;
@@ -171,11 +159,7 @@ describe('sync: publish', () => {
   it('rejects wrong bytes for an object the broker holds already with DATA_LOSS too', async () => {
     const held = sha256(Buffer.from('rows 1\n'));
     expect(broker.context.db.has(held as never)).toBe(true);
-    const raw = rawSyncClient(broker.address);
-    const call = raw.Publish();
-    const status = callStatus(call);
-    call.write({ hello: { topic: 'datasets/bad-held', commit: '' } });
-    await once(call, 'data');
+    const { raw, call, status } = await openRawPublish(broker.address, 'datasets/bad-held');
     call.write({ start: { base: '', commits: [sha256(Buffer.from('c'))] } });
     call.write({ objects: { objects: [{ id: Buffer.from(held, 'hex'), kind: 'OBJECT_KIND_CHUNK', data: Buffer.from('other bytes') }] } });
     const s = await status;
@@ -186,12 +170,8 @@ describe('sync: publish', () => {
 
   it('says DATA_LOSS for bad bytes still being hashed when the publisher closes its side, not that it left', async () => {
     const before = await storeKeys(broker.store);
-    const raw = rawSyncClient(broker.address);
-    const call = raw.Publish();
-    const status = callStatus(call);
     const claimed = sha256(Buffer.from('the bytes the id promises'));
-    call.write({ hello: { topic: 'datasets/bad-then-end', commit: '' } });
-    await once(call, 'data');
+    const { raw, call, status } = await openRawPublish(broker.address, 'datasets/bad-then-end');
     call.write({ start: { base: '', commits: [claimed] } });
     // Enough bytes to be hashed off the event loop, so the end of the stream comes before the verdict.
     const good = Array.from({ length: 6 }, (_, i) => Buffer.alloc(1 << 20, i));
@@ -213,11 +193,7 @@ describe('sync: publish', () => {
     const chunkId = sha256(chunk);
     const tree = encodeCheckedTreePage([{ name: '..', kind: 'file', executable: false, chunked: false, id: chunkId, size: chunk.length }]);
     const commit = encodeCommit({ tree: sha256(tree), parents: [], author: 'mallory', time: '2026-11-24T00:00:00.000Z', message: 'evil', annotations: {} });
-    const raw = rawSyncClient(broker.address);
-    const call = raw.Publish();
-    const status = callStatus(call);
-    call.write({ hello: { topic: 'datasets/evil', commit: sha256(commit) } });
-    await once(call, 'data');
+    const { raw, call, status } = await openRawPublish(broker.address, 'datasets/evil', sha256(commit));
     call.write({ start: { base: '', commits: [sha256(commit)] } });
     call.write({
       objects: {
@@ -242,11 +218,7 @@ describe('sync: publish', () => {
     const held = Buffer.from(`id,v\n1,${'x'.repeat(100)}\n`); // batches/b1.csv of the first test, one chunk
     const tree = encodeCheckedTreePage([{ name: 'd', kind: 'dir', executable: false, chunked: false, id: sha256(held), size: held.length }]);
     const commit = encodeCommit({ tree: sha256(tree), parents: [], author: 'mallory', time: '2026-11-24T00:00:00.000Z', message: 'odd', annotations: {} });
-    const raw = rawSyncClient(broker.address);
-    const call = raw.Publish();
-    const status = callStatus(call);
-    call.write({ hello: { topic: 'datasets/odd', commit: sha256(commit) } });
-    await once(call, 'data');
+    const { raw, call, status } = await openRawPublish(broker.address, 'datasets/odd', sha256(commit));
     call.write({ start: { base: '', commits: [sha256(commit)] } });
     call.write({
       objects: {
@@ -277,11 +249,7 @@ describe('sync: publish', () => {
         const objects = [await frame(chunk, 'OBJECT_KIND_CHUNK')];
         for (const id of nodes) objects.push(await frame(id, 'OBJECT_KIND_TREE'));
         objects.push(await frame(commit, 'OBJECT_KIND_COMMIT'));
-        const raw = rawSyncClient(broker.address);
-        const call = raw.Publish();
-        const status = callStatus(call);
-        call.write({ hello: { topic: TOPIC, commit } });
-        await once(call, 'data');
+        const { raw, call, status } = await openRawPublish(broker.address, TOPIC, commit);
         call.write({ start: { base: head, commits: [commit] } });
         call.write({ objects: { objects } });
         call.write({ commitEnd: { commit: Buffer.from(commit, 'hex') } });
@@ -323,11 +291,7 @@ describe('sync: publish', () => {
     });
     try {
       await waitUntil(() => seen.length === 5);
-      const raw = rawSyncClient(broker.address);
-      const call = raw.Publish();
-      const status = callStatus(call);
-      call.write({ hello: { topic: TOPIC, commit: '' } });
-      await once(call, 'data');
+      const { raw, call, status } = await openRawPublish(broker.address, TOPIC);
       call.write({ start: { base: commits[4], commits: [commits[4]] } });
       call.write({ objects: { objects: [{ id: Buffer.alloc(32), kind: 'OBJECT_KIND_CHUNK', data: Buffer.alloc(9 * 1024 * 1024) }] } });
       const s = await status;
@@ -563,6 +527,16 @@ describe('sync: publish', () => {
   });
 
 });
+
+/** A raw Publish call to `address` with its hello for `topic` (and `commit`) sent and answered; its status to await. */
+async function openRawPublish(address: string, topic: string, commit = '') {
+  const raw = rawSyncClient(address);
+  const call = raw.Publish();
+  const status = callStatus(call);
+  call.write({ hello: { topic, commit } });
+  await once(call, 'data');
+  return { raw, call, status };
+}
 
 function once(emitter: NodeJS.EventEmitter, event: string): Promise<unknown> {
   return new Promise((resolve) => emitter.once(event, resolve));

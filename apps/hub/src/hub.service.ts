@@ -111,19 +111,22 @@ export class HubService {
       const main = (await repo.refs.resolve(branchRef('main'))).commit;
       const last = await mergeIndexOf(repo).lastMerge(repo, main, topic);
       const parked = await this.parkedBranches(topic);
-      state.lastSeq = Math.max(state.lastSeq, last?.seq ?? 0, ...parked.map(seqOf));
-      for (const b of parked) if (!state.conflicts.includes(b)) state.conflicts.push(b);
+      state.lastSeq = Math.max(state.lastSeq, last?.seq ?? 0, ...parked.map((p) => p.seq));
+      for (const { branch } of parked) if (!state.conflicts.includes(branch)) state.conflicts.push(branch);
     } catch (e) {
       this.deps.log(`could not read what main holds of ${topic} yet (${describeError(e)}); /health fills in as entries come`);
     }
   }
 
-  /** The region's conflict branches, by seq: one ref listing. */
-  private async parkedBranches(topic: string): Promise<string[]> {
-    return (await this.deps.repo.refs.list(`${BRANCH_PREFIX}${conflictBranchPrefix(regionOf(topic))}`))
-      .map((r) => r.name.slice(BRANCH_PREFIX.length))
-      .filter((b) => conflictSeqOf(b) !== undefined)
-      .sort((a, b) => seqOf(a) - seqOf(b));
+  /** The region's conflict branches with the seq each names, by seq: one ref listing. */
+  private async parkedBranches(topic: string): Promise<{ branch: string; seq: number }[]> {
+    const parked: { branch: string; seq: number }[] = [];
+    for (const r of await this.deps.repo.refs.list(`${BRANCH_PREFIX}${conflictBranchPrefix(regionOf(topic))}`)) {
+      const branch = r.name.slice(BRANCH_PREFIX.length);
+      const seq = conflictSeqOf(branch);
+      if (seq !== undefined) parked.push({ branch, seq });
+    }
+    return parked.sort((a, b) => a.seq - b.seq);
   }
 
   /**
@@ -136,8 +139,8 @@ export class HubService {
     try {
       const parked = await this.parkedBranches(topic);
       // An older listing may have missed a branch parked since: it must not undo a newer one.
-      if (this.listings.get(topic) === listing) this.topics.get(topic)!.conflicts = parked;
-      return new Set(parked.map(seqOf));
+      if (this.listings.get(topic) === listing) this.topics.get(topic)!.conflicts = parked.map((p) => p.branch);
+      return new Set(parked.map((p) => p.seq));
     } catch (e) {
       if (!this.abort.signal.aborted) this.deps.log(`could not list the conflict branches of ${topic} (${describeError(e)})`);
       return undefined;
@@ -270,11 +273,6 @@ export class HubService {
     }
     return undefined;
   }
-}
-
-/** The seq of a branch parkedBranches listed. */
-function seqOf(branch: string): number {
-  return conflictSeqOf(branch)!;
 }
 
 /**

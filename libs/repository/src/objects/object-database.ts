@@ -365,8 +365,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       try {
         for await (const { item, payload } of this.readCoalesced(pack, items)) {
           const { entry } = item;
-          if (pooled && entry.type === RECORD_FULL && payload.length >= OFF_THREAD_MIN_BYTES) {
-            checkLength(pack, entry, payload);
+          if (pooled && hashedOffThread(pack, entry, payload)) {
             out[item.i] = payload;
             await pooled.add(entry.id, payload, (ok) => (ok ? this.cache.set(entry.id, payload) : (mismatch ??= objectMismatch(pack, entry))));
           } else {
@@ -627,8 +626,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
         for await (const { item, payload } of this.readCoalesced(pack, items)) {
           const { entry } = item;
           try {
-            if (pooled && entry.type === RECORD_FULL && payload.length >= OFF_THREAD_MIN_BYTES) {
-              checkLength(pack, entry, payload);
+            if (pooled && hashedOffThread(pack, entry, payload)) {
               await pooled.add(entry.id, payload, (ok) => void (ok || (out[item.i] ??= objectMismatch(pack, entry))));
             } else {
               await this.materialize(pack, entry, payload, 0);
@@ -1058,6 +1056,16 @@ function notFound(id: ObjectId, store: ObjectStore): NotFoundError {
 
 function objectMismatch(pack: LoadedPack, entry: IndexEntry): IntegrityError {
   return new IntegrityError(`object ${entry.id} in ${pack.packKey} does not match its id`, { id: entry.id, key: pack.packKey });
+}
+
+/**
+ * Whether a record read goes to PooledHashChecks rather than `materialize`: a whole object of OFF_THREAD_MIN_BYTES or
+ * more (checked for length here, as `materialize` would). A delta is resolved, and a small object hashed, in place.
+ */
+function hashedOffThread(pack: LoadedPack, entry: IndexEntry, payload: Buffer): boolean {
+  if (entry.type !== RECORD_FULL || payload.length < OFF_THREAD_MIN_BYTES) return false;
+  checkLength(pack, entry, payload);
+  return true;
 }
 
 /** IntegrityError unless an object's bytes are as long as its index entry says (a delta's, once resolved). */

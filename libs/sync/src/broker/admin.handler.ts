@@ -28,7 +28,7 @@ export async function listTopicInfos(ctx: BrokerContext, only?: TopicName): Prom
   for (const topic of only ? [only] : await ctx.log.topics()) {
     let head = await ctx.log.head(topic);
     if (!head) continue;
-    const subs = await ctx.cursors.list(topic, MAX_LISTED_SUBSCRIBERS);
+    const { subscribers: subs, total } = await ctx.cursors.list(topic, MAX_LISTED_SUBSCRIBERS);
     // An ack of an entry appended after the head was read may have landed meanwhile: look again before judging.
     if (subs.some((s) => s.cursor > head!.seq)) head = (await ctx.log.head(topic)) ?? head;
     const seq = head.seq;
@@ -39,7 +39,6 @@ export async function listTopicInfos(ctx: BrokerContext, only?: TopicName): Prom
       const cursor = s.cursor > seq ? 0 : s.cursor;
       listed.push({ name: s.name, cursor, lag: seq - cursor, conflicts: s.conflicts });
     }
-    const total = subs.length < MAX_LISTED_SUBSCRIBERS ? subs.length : await ctx.cursors.count(topic);
     out.push({ topic, head: head.commit, seq, subscribers: listed, subscribersOmitted: Math.max(0, total - listed.length) });
   }
   return out;

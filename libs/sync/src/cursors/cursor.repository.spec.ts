@@ -48,13 +48,15 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
   it('lists subscribers with their cursors, and keeps prefixes apart', async () => {
     await cursors.register(T, 'edge-2' as SubscriberId);
     await cursors.advance(T, hub, 4);
-    expect(await cursors.list(T)).toEqual([
+    expect((await cursors.list(T)).subscribers).toEqual([
       { name: 'edge-2', cursor: 0, conflicts: [] },
       { name: 'hub', cursor: 4, conflicts: [] },
     ]);
+    // The first by name, and how many there are in all.
+    expect(await cursors.list(T, 1)).toEqual({ subscribers: [{ name: 'edge-2', cursor: 0, conflicts: [] }], total: 2 });
     const other = new CursorRepository(redis, redisPrefixFor(randomBytes(8).toString('hex')));
     expect(await other.get(T, hub)).toBe(0);
-    expect(await other.list(T)).toEqual([]);
+    expect((await other.list(T)).subscribers).toEqual([]);
   });
 
   it('records an ack\'s conflict note with the cursor, per subscriber, and clears it on a clean ack of that seq', async () => {
@@ -64,7 +66,7 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
     expect(await cursors.advance(T, hub, 2, 'conflicts/na-aws/2')).toBe(4);
     await cursors.advance(T, 'other' as SubscriberId, 5);
     expect(await redis.hgetall(`${cursors.prefix}conflicts:${T}:hub`)).toEqual({ '2': 'conflicts/na-aws/2', '3': 'conflicts/na-aws/3: beats.csv (modify/modify)' });
-    expect(await cursors.list(T)).toEqual([
+    expect((await cursors.list(T)).subscribers).toEqual([
       {
         name: 'hub',
         cursor: 4,
@@ -76,10 +78,10 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
       { name: 'other', cursor: 5, conflicts: [] },
     ]);
     await cursors.advance(T, hub, 2);
-    expect((await cursors.list(T))[0].conflicts).toEqual([{ seq: 3, note: 'conflicts/na-aws/3: beats.csv (modify/modify)' }]);
+    expect((await cursors.list(T)).subscribers[0].conflicts).toEqual([{ seq: 3, note: 'conflicts/na-aws/3: beats.csv (modify/modify)' }]);
     // An explicit reset moves the cursor, not the notes.
     await cursors.reset(T, hub, 0);
-    expect((await cursors.list(T))[0]).toEqual({ name: 'hub', cursor: 0, conflicts: [{ seq: 3, note: 'conflicts/na-aws/3: beats.csv (modify/modify)' }] });
+    expect((await cursors.list(T)).subscribers[0]).toEqual({ name: 'hub', cursor: 0, conflicts: [{ seq: 3, note: 'conflicts/na-aws/3: beats.csv (modify/modify)' }] });
   });
 
   it("clears the settled seqs' notes in the ack's step, the ack's own note still recorded", async () => {
@@ -87,13 +89,13 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
     await cursors.advance(T, 'other' as SubscriberId, 3, 'conflicts/na-aws/3');
     // Seq 4 never had a note: clearing it changes nothing.
     expect(await cursors.advance(T, hub, 6, 'conflicts/na-aws/6', [2, 4, 5])).toBe(6);
-    expect((await cursors.list(T)).map((s) => [s.name, s.cursor, s.conflicts.map((c) => c.note)])).toEqual([
+    expect((await cursors.list(T)).subscribers.map((s) => [s.name, s.cursor, s.conflicts.map((c) => c.note)])).toEqual([
       ['hub', 6, ['conflicts/na-aws/3', 'conflicts/na-aws/6']],
       ['other', 3, ['conflicts/na-aws/3']],
     ]);
     // A late clean ack settles too, without moving the cursor.
     expect(await cursors.advance(T, hub, 1, undefined, [3])).toBe(6);
-    expect((await cursors.list(T))[0].conflicts).toEqual([{ seq: 6, note: 'conflicts/na-aws/6' }]);
+    expect((await cursors.list(T)).subscribers[0].conflicts).toEqual([{ seq: 6, note: 'conflicts/na-aws/6' }]);
   });
 
   it('refuses settled seqs that are not seqs from 1, or too many, and then clears nothing', async () => {
@@ -102,15 +104,15 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
     for (const settled of [[0], [2, -1], [1.5], [Number.MAX_SAFE_INTEGER + 1], tooMany]) {
       await expect(cursors.advance(T, hub, 3, undefined, settled)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     }
-    expect(await cursors.list(T)).toEqual([{ name: 'hub', cursor: 2, conflicts: [{ seq: 2, note: 'conflicts/na-aws/2' }] }]);
+    expect((await cursors.list(T)).subscribers).toEqual([{ name: 'hub', cursor: 2, conflicts: [{ seq: 2, note: 'conflicts/na-aws/2' }] }]);
     expect(await cursors.advance(T, hub, 3, undefined, tooMany.slice(1))).toBe(3);
-    expect((await cursors.list(T))[0].conflicts).toEqual([]);
+    expect((await cursors.list(T)).subscribers[0].conflicts).toEqual([]);
   });
 
   it('keeps the conflicts of the highest seqs only, whatever order the acks arrive in', async () => {
     const seqs = Array.from({ length: MAX_CONFLICTS + 30 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
     for (const s of seqs) await cursors.advance(T, hub, s, `conflicts/na-aws/${s}`);
-    const kept = (await cursors.list(T))[0].conflicts;
+    const kept = (await cursors.list(T)).subscribers[0].conflicts;
     expect(kept.map((c) => c.seq)).toEqual(Array.from({ length: MAX_CONFLICTS }, (_, i) => i + 31));
     expect(kept[0].note).toBe('conflicts/na-aws/31');
     expect(await cursors.get(T, hub)).toBe(MAX_CONFLICTS + 30);
@@ -133,7 +135,7 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
       expect(await cursors.get(T, hub)).toBe(0);
       expect(await cursors.read(T, hub)).toEqual({ seq: 0, stored: junk, readable: false });
       await cursors.register(T, hub);
-      expect((await cursors.list(T))[0]).toMatchObject({ name: 'hub', cursor: 0 });
+      expect((await cursors.list(T)).subscribers[0]).toMatchObject({ name: 'hub', cursor: 0 });
       // Read as 0 by the Lua script too: the ack moves the cursor from there rather than fail or keep the junk.
       expect(await cursors.advance(T, hub, 2)).toBe(2);
       expect(await redis.get(key)).toBe('2');
@@ -158,7 +160,7 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
       expect(await cursors.get(T, hub)).toBe(0);
       expect(await cursors.read(T, hub)).toEqual({ seq: 0, stored: null, readable: false, type });
       await cursors.register(T, hub);
-      expect((await cursors.list(T))[0]).toMatchObject({ name: 'hub', cursor: 0 });
+      expect((await cursors.list(T)).subscribers[0]).toMatchObject({ name: 'hub', cursor: 0 });
       expect(await cursors.advance(T, hub, 2)).toBe(2);
       expect(await redis.get(key)).toBe('2');
     }
@@ -223,7 +225,7 @@ describe('CursorRepository on a private redis-server (appendonly)', () => {
     await server.start();
     const b = new Redis(server.url);
     try {
-      expect(await new CursorRepository(b, prefix).list(T)).toEqual([
+      expect((await new CursorRepository(b, prefix).list(T)).subscribers).toEqual([
         { name: 'hub', cursor: 7, conflicts: [{ seq: 6, note: 'conflicts/na-aws/6: beats.csv (modify/modify)' }] },
       ]);
     } finally {

@@ -85,6 +85,13 @@ export const MAX_SETTLED = 100;
 /** A conflict note longer than this is cut (it is one line for `trib topics`, not a report). */
 export const MAX_CONFLICT_NOTE = 1024;
 
+/** A subscriber of a topic as `list` gives it. */
+export interface ListedSubscriber {
+  readonly name: SubscriberId;
+  readonly cursor: number;
+  readonly conflicts: SubscriberConflict[];
+}
+
 /** An entry a subscriber acknowledged with a conflict (the ack's note, e.g. the branch it parked the commit on). */
 export interface SubscriberConflict {
   readonly seq: number;
@@ -197,18 +204,14 @@ export class CursorRepository {
     );
   }
 
-  /** How many subscribers the topic has. */
-  async count(topic: TopicName): Promise<number> {
-    return this.call(() => this.redis.scard(this.subscribersKey(topic)));
-  }
-
   /**
    * The topic's subscribers, sorted by name, with each one's cursor and recorded conflicts (by seq): the first
-   * `limit` of them (all by default).
+   * `limit` of them (all by default), and how many it has in all.
    */
-  async list(topic: TopicName, limit = Infinity): Promise<{ name: SubscriberId; cursor: number; conflicts: SubscriberConflict[] }[]> {
-    const names = (await this.call(() => this.redis.smembers(this.subscribersKey(topic)))).sort().slice(0, limit) as SubscriberId[];
-    if (names.length === 0) return [];
+  async list(topic: TopicName, limit = Infinity): Promise<{ subscribers: ListedSubscriber[]; total: number }> {
+    const all = await this.call(() => this.redis.smembers(this.subscribersKey(topic)));
+    const names = all.sort().slice(0, limit) as SubscriberId[];
+    if (names.length === 0) return { subscribers: [], total: all.length };
     const pipeline = this.redis.pipeline().mget(...names.map((n) => this.cursorKey(topic, n)));
     for (const n of names) pipeline.hgetall(this.conflictsKey(topic, n));
     const replies = (await this.call(() => pipeline.exec())) ?? [];
@@ -216,13 +219,14 @@ export class CursorRepository {
       if (err) throw redisError(err);
       return value;
     }) as [(string | null)[], ...Record<string, string>[]];
-    return names.map((name, i) => ({
+    const subscribers = names.map((name, i) => ({
       name,
       cursor: readCursor(cursors[i]).seq,
       conflicts: Object.entries(conflicts[i] ?? {})
         .map(([seq, note]) => ({ seq: toSeq(seq), note }))
         .sort((a, b) => a.seq - b.seq),
     }));
+    return { subscribers, total: all.length };
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {

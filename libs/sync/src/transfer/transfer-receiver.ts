@@ -50,7 +50,11 @@ interface IncomingObject {
 /** The error for the first object whose whole bytes do not hash to its id; undefined when none. */
 function badBytesAmong(objects: readonly IncomingObject[]): IntegrityError | undefined {
   const bad = objects.find((o) => o.data !== undefined && (o.digest ?? sha256(o.data)) !== o.id);
-  return bad && new IntegrityError(`object ${bad.id} does not match its id`, { id: bad.id });
+  return bad && bytesMismatch(bad.id);
+}
+
+function bytesMismatch(id: ObjectId): IntegrityError {
+  return new IntegrityError(`object ${id} does not match its id`, { id });
 }
 
 /**
@@ -206,6 +210,7 @@ export class TransferReceiver {
     stats: TransferStats,
   ): Promise<{ id: ObjectId; bytes: Buffer } | undefined> {
     const { id, kind } = obj;
+    const held = this.target.has(id);
     let bytes: Buffer;
     let base: ObjectId | undefined;
     if (obj.data) {
@@ -217,7 +222,7 @@ export class TransferReceiver {
       stats.wireBytes += delta.bytes.length;
       stats.deltas++;
       crashPoint('sync.receive.delta');
-      if (this.target.has(id)) bytes = Buffer.alloc(0);
+      if (held) bytes = Buffer.alloc(0);
       else {
         // A base in a pack a gc on this store is deleting still reads; the object is then stored whole (putWithId).
         if (!this.target.readable(base)) {
@@ -230,10 +235,9 @@ export class TransferReceiver {
     crashPoint('sync.receive.object');
     // Whole bytes are checked even for an object held already: nothing is stored, but a peer sending bad bytes
     // hears so, whatever it sends them as.
-    if (this.target.has(id) && !obj.data) return undefined;
-    const digest = obj.digest ?? sha256(bytes);
-    if (digest !== id) throw new IntegrityError(`object ${id} does not match its id`, { id });
-    if (this.target.has(id)) return undefined;
+    if (held && !obj.data) return undefined;
+    if ((obj.digest ?? sha256(bytes)) !== id) throw bytesMismatch(id);
+    if (held) return undefined;
     const info = await this.verify(id, kind, bytes, received);
     received.set(id, info);
     this.kinds.set(id, info);
