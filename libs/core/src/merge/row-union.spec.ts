@@ -63,6 +63,10 @@ describe('rowUnionMerge', () => {
     // A quoted newline in the header is not its end; a file of \n lines keeps \n.
     expect(await union('t.csv', '"a\nb"\r\n', '"a\nb"\r\n1', '"a\nb"\r\n2\r\n')).toBe('"a\nb"\r\n1\r\n2\r\n');
     expect(await union('t.csv', 'h\n1\r\n', 'h\n1\r\n2', 'h\n1\r\n3\r\n')).toBe('h\n1\r\n2\n3\r\n');
+    // Ours only ended base's last record (or the header), theirs with another line ending and more: ours' ending stays.
+    expect(await union('t.csv', 'h\r\n1', 'h\r\n1\r\n', 'h\r\n1\n2\n')).toBe('h\r\n1\r\n2\n');
+    expect(await union('t.jsonl', '{}', '{}\n', '{}\r\n{"a":1}\r\n')).toBe('{}\n{"a":1}\r\n');
+    expect(await union('t.csv', '', 'h\r\n', 'h\n2\n')).toBe('h\r\n2\n');
     // A first line longer than one of the store's blocks (100,000 bytes here), its CR ending one block.
     const long = 'x'.repeat(99_999);
     expect(await union('t.jsonl', `${long}\r\n`, `${long}\r\n1`, `${long}\r\n2\r\n`)).toBe(`${long}\r\n1\r\n2\r\n`);

@@ -23,7 +23,8 @@ import { matchAppend } from '../rows/row-diff';
  * batch both branches took, before, between or after others, is not doubled. Records that agree only up to a point
  * are different records, and a record one side appended twice and the other once is kept twice. When all of one
  * side's appended records are matched, the other side is returned, with nothing written (so when both sides are
- * identical, `ours`), as it is when a side equals the base. Otherwise theirs' unmatched records are appended to ours,
+ * identical, `ours`), as it is when a side equals the base; but theirs only if it ended base's last record (or the
+ * header) with the same line ending as ours, whose bytes win where the two differ. Otherwise theirs' unmatched records are appended to ours,
  * in theirs' order, with `appendToFile` (same ids as writing the merged bytes afresh): never a whole file in memory.
  * Exactly one line ending is inserted where records would otherwise fuse (ours' appended part lacking a final newline):
  * the one ours' first line (a CSV's header) ends with, `\r\n` or `\n`.
@@ -61,7 +62,8 @@ export async function rowUnionMerge(
   }
   const { own, oursAllMatched } = await theirsOwnRecords(src, ours, oursSkip, theirs, theirsSkip, format);
   if (own.length === 0) return ours;
-  if (oursAllMatched) return theirs;
+  // Theirs as it is only when it ended base's last record (or the header) with ours' line ending, which it then keeps.
+  if (oursAllMatched && oursSkip === theirsSkip) return theirs;
   const separator = oursAppend.lastByte === LF ? undefined : Buffer.from((await firstLineEndsCrlf(src, ours, format)) ? '\r\n' : '\n');
   return appendToFile(src, sink, ours, theirsOwnBytes(src, separator, theirs, theirsSkip, format, own));
 }
