@@ -202,6 +202,8 @@ export class EdgeAgent {
 
   private onIngest(e: IngestEvent): void {
     if (e.kind === 'committed') {
+      // A batch committed is ingest working again, whether or not the rest of its round goes through.
+      this.ingestRecovered();
       this.counts.committed++;
       this.lastCommit = e.commit;
       this.packs.afterWrite();
