@@ -42,7 +42,7 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(pub).toMatchObject({ topic: 'datasets/heart/na-aws', commits: 2, seqFrom: 1, seqTo: 2, head });
     expect(pub.datasetBytes).toBe(17);
     const again = JSON.parse(ok(edge, ['publish', 'datasets/heart/na-aws', '--json'], 0, { env }).stdout);
-    expect(again).toMatchObject({ commits: 0, seqTo: 2, wireBytes: 0 });
+    expect(again).toMatchObject({ commits: 0, seqFrom: null, seqTo: 2, wireBytes: 0 });
 
     const lab = path.join(t.dir, 'lab');
     ok(t.dir, ['init', lab]);

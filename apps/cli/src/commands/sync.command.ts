@@ -38,7 +38,9 @@ function topicArg(raw: string | undefined, usage: string): string {
 
 function report(ctx: CliContext, verb: string, r: SyncResult, json: boolean): void {
   if (json) {
-    ctx.json({ topic: r.topic, commits: r.commits, seqFrom: r.seqFrom, seqTo: r.seqTo, head: r.head, wireBytes: r.wireBytes, datasetBytes: r.datasetBytes });
+    // seqFrom..seqTo is the range moved; when nothing moved, seqTo is where the topic (or cursor) stands.
+    const seqFrom = r.commits > 0 ? r.seqFrom : null;
+    ctx.json({ topic: r.topic, commits: r.commits, seqFrom, seqTo: r.seqTo, head: r.head, wireBytes: r.wireBytes, datasetBytes: r.datasetBytes });
     return;
   }
   const range = r.commits ? `seq ${r.seqFrom}..${r.seqTo}` : `at seq ${r.seqTo}`;
