@@ -166,6 +166,33 @@ describe('CursorRepository on the shared Redis (random prefix)', () => {
     }
   });
 
+  it('reads a subscribers or conflicts key of another type as empty, and the next write replaces it', async () => {
+    const set = cursors.subscribersKey(T);
+    const notes = cursors.conflictsKey(T, hub);
+    const writes: [string, () => Promise<unknown>][] = [
+      ['ack', () => cursors.advance(T, hub, 2, 'conflicts/na-aws/2')],
+      ['register', () => cursors.register(T, hub)],
+      ['reset', () => cursors.reset(T, hub, 2)],
+    ];
+    for (const [name, write] of writes) {
+      await redis.del(set, notes, cursors.cursorKey(T, hub));
+      await redis.set(set, 'not a set');
+      await redis.rpush(notes, 'not a hash');
+      expect(await cursors.list(T)).toEqual({ subscribers: [], total: 0 });
+      await write();
+      expect([name, await redis.type(set)]).toEqual([name, 'set']);
+      expect((await cursors.list(T)).subscribers).toEqual([
+        { name: 'hub', cursor: name === 'register' ? 0 : 2, conflicts: name === 'ack' ? [{ seq: 2, note: 'conflicts/na-aws/2' }] : [] },
+      ]);
+    }
+    // A conflicts key of another type beside a good set reads as no notes, and the next ack replaces it.
+    await redis.del(notes);
+    await redis.set(notes, 'not a hash');
+    expect((await cursors.list(T)).subscribers[0].conflicts).toEqual([]);
+    await cursors.advance(T, hub, 3, 'conflicts/na-aws/3');
+    expect((await cursors.list(T)).subscribers[0].conflicts).toEqual([{ seq: 3, note: 'conflicts/na-aws/3' }]);
+  });
+
   it('repairs a cursor only while it still holds the value it read', async () => {
     const key = cursors.cursorKey(T, hub);
     await redis.set(key, 'junk');

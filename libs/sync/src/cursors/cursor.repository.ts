@@ -10,13 +10,26 @@ import { InvalidArgumentError, SubscriberId, TopicName, TribError, UnavailableEr
 const CURSOR_DIGITS = 15;
 
 /**
+ * Lua: deletes `key` when it is of a Redis type other than `kind` (written by hand or by another program), so the
+ * write after it cannot fail with WRONGTYPE for good; its contents were never trib's to lose.
+ */
+const CLAIM_KEY_LUA = `
+local function claim(key, kind)
+  local t = redis.call('TYPE', key).ok
+  if t ~= 'none' and t ~= kind then redis.call('DEL', key) end
+end
+`;
+
+/**
  * Clears the notes of the settled seqs (ARGV[5] on), then records the ack's conflict note (ARGV[3]; empty: the entry
  * applied cleanly, so an earlier note of that seq goes), keeping the highest MAX_CONFLICTS seqs; then registers the
  * subscriber and sets the cursor to max(current, acked). Returns the cursor after the call. One script, so the note
  * is never missing once the cursor has moved past it.
  */
-const ADVANCE_SCRIPT = `
+const ADVANCE_SCRIPT = `${CLAIM_KEY_LUA}
 local acked = tonumber(ARGV[1])
+claim(KEYS[2], 'set')
+claim(KEYS[3], 'hash')
 if #ARGV > 4 then redis.call('HDEL', KEYS[3], unpack(ARGV, 5)) end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
@@ -45,6 +58,19 @@ end
 return current
 `;
 
+/** Registers ARGV[1] in the subscribers set KEYS[1]. */
+const REGISTER_SCRIPT = `${CLAIM_KEY_LUA}
+claim(KEYS[1], 'set')
+return redis.call('SADD', KEYS[1], ARGV[1])
+`;
+
+/** Sets the cursor KEYS[1] to ARGV[1] (a key of any type: SET replaces it) and registers ARGV[2] in the set KEYS[2]. */
+const RESET_SCRIPT = `${CLAIM_KEY_LUA}
+redis.call('SET', KEYS[1], ARGV[1])
+claim(KEYS[2], 'set')
+return redis.call('SADD', KEYS[2], ARGV[2])
+`;
+
 /** The cursor key's type, and its value when that is a string: {'none'}, {'string', value} or {'list'} and so on. */
 const READ_SCRIPT = `
 local kind = redis.call('TYPE', KEYS[1]).ok
@@ -65,6 +91,8 @@ return 1
 
 type RedisWithAdvance = Redis & {
   tribCursorRead(cursorKey: string): Promise<[string, string?]>;
+  tribCursorRegister(setKey: string, subscriber: string): Promise<number>;
+  tribCursorReset(cursorKey: string, setKey: string, seq: string, subscriber: string): Promise<number>;
   tribCursorRepair(cursorKey: string, type: string, unreadable: string, seq: string): Promise<number>;
   tribCursorAdvance(
     cursorKey: string,
@@ -108,7 +136,8 @@ export function redisPrefixFor(storeId: string): string {
  * Subscribers' cursors in Redis: the last seq each subscriber acknowledged on each topic, 0 when none.
  * Keys: `<prefix>cursor:<topic>:<subscriber>` (a number), `<prefix>subscribers:<topic>` (a set of names) and
  * `<prefix>conflicts:<topic>:<subscriber>` (a hash seq -> conflict note, the MAX_CONFLICTS highest seqs); the
- * prefix carries the broker store's id, so a fresh store never sees an old run's cursors.
+ * prefix carries the broker store's id, so a fresh store never sees an old run's cursors. A subscribers or conflicts
+ * key of another Redis type (not trib's doing) reads as empty and is replaced by the next write to it.
  *
  * Contract: `advance` never moves a cursor back (a Lua max, atomic in Redis), so a late or repeated ack is
  * harmless; only `reset` (an explicit `--from`) moves it anywhere. An ack's conflict note is written in the same
@@ -128,6 +157,12 @@ export class CursorRepository {
     }
     if (!(redis as unknown as Partial<RedisWithAdvance>).tribCursorRepair) {
       redis.defineCommand('tribCursorRepair', { numberOfKeys: 1, lua: REPAIR_SCRIPT });
+    }
+    if (!(redis as unknown as Partial<RedisWithAdvance>).tribCursorRegister) {
+      redis.defineCommand('tribCursorRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT });
+    }
+    if (!(redis as unknown as Partial<RedisWithAdvance>).tribCursorReset) {
+      redis.defineCommand('tribCursorReset', { numberOfKeys: 2, lua: RESET_SCRIPT });
     }
     this.redis = redis as RedisWithAdvance;
   }
@@ -169,7 +204,7 @@ export class CursorRepository {
 
   /** Registers the subscriber on the topic (shown by `list` even before its first ack). */
   async register(topic: TopicName, subscriber: SubscriberId): Promise<void> {
-    await this.call(() => this.redis.sadd(this.subscribersKey(topic), subscriber));
+    await this.call(() => this.redis.tribCursorRegister(this.subscribersKey(topic), subscriber));
   }
 
   /**
@@ -199,9 +234,7 @@ export class CursorRepository {
   /** Sets the cursor to `seq`, backwards too (for `--from` and `latest`). */
   async reset(topic: TopicName, subscriber: SubscriberId, seq: number): Promise<void> {
     checkSeq(seq);
-    await this.call(() =>
-      this.redis.multi().set(this.cursorKey(topic, subscriber), String(seq)).sadd(this.subscribersKey(topic), subscriber).exec(),
-    );
+    await this.call(() => this.redis.tribCursorReset(this.cursorKey(topic, subscriber), this.subscribersKey(topic), String(seq), subscriber));
   }
 
   /**
@@ -209,14 +242,14 @@ export class CursorRepository {
    * `limit` of them (all by default), and how many it has in all.
    */
   async list(topic: TopicName, limit = Infinity): Promise<{ subscribers: ListedSubscriber[]; total: number }> {
-    const all = await this.call(() => this.redis.smembers(this.subscribersKey(topic)));
+    const all = await this.call(() => this.redis.smembers(this.subscribersKey(topic)).catch(emptyIfWrongType([])));
     const names = all.sort().slice(0, limit) as SubscriberId[];
     if (names.length === 0) return { subscribers: [], total: all.length };
     const pipeline = this.redis.pipeline().mget(...names.map((n) => this.cursorKey(topic, n)));
     for (const n of names) pipeline.hgetall(this.conflictsKey(topic, n));
     const replies = (await this.call(() => pipeline.exec())) ?? [];
     const [cursors, ...conflicts] = replies.map(([err, value]) => {
-      if (err) throw redisError(err);
+      if (err) return emptyIfWrongType({})(err);
       return value;
     }) as [(string | null)[], ...Record<string, string>[]];
     const subscribers = names.map((name, i) => ({
@@ -236,6 +269,17 @@ export class CursorRepository {
       throw redisError(e);
     }
   }
+}
+
+/**
+ * A reply to a read of a key of another type than trib's (WRONGTYPE) as `empty`, which the next ack's write then
+ * makes true (CLAIM_KEY_LUA); any other failure is thrown as redisError has it.
+ */
+function emptyIfWrongType<T>(empty: T): (e: unknown) => T {
+  return (e) => {
+    if (e instanceof Error && e.name === 'ReplyError' && e.message.startsWith('WRONGTYPE')) return empty;
+    throw redisError(e);
+  };
 }
 
 /** Turns an ioredis failure into the project's error: unreachable Redis is UnavailableError. */
