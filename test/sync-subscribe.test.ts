@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { buildTree, CommitId, readTree, TopicName, TreeEntry, UnavailableError, VIEW_TREE_ANNOTATION, writeFileContent } from '@tributary/core';
-import { collectRepositoryGarbage, commitWorktree, ObjectDatabase, RefStore, Repository, topicRef, verifyRepository } from '@tributary/repository';
+import { mergeRegionalCommit } from '@tributary/hub';
+import { branchRef, collectRepositoryGarbage, commitWorktree, ObjectDatabase, RefStore, Repository, topicRef, verifyRepository } from '@tributary/repository';
 import { MAX_LISTED_SUBSCRIBERS } from '../libs/sync/src/broker/admin.handler';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
@@ -169,6 +170,54 @@ describe('sync: subscribe', () => {
     } finally {
       await other.close();
       await sub.close();
+    }
+  });
+
+  it("merges an entry again, as a hub does, when a gc in another working copy deletes what it relied on before main names it", async () => {
+    const hub = await newRepo(path.join(t.dir, 'gc-race-hub'));
+    const other = await Repository.init(path.join(t.dir, 'gc-race-hub-other'), { storeUrl: hub.store.url });
+    try {
+      // As above: every entry's objects held here, reachable from nothing.
+      const once = await client.subscribe(hub, TOPIC, 'gc-race-hub-once');
+      const ref = (await hub.refs.read(topicRef(TOPIC as TopicName)))!;
+      await hub.refs.delete(topicRef(TOPIC as TopicName), ref.version);
+      // The hub's way: received objects are flushed by the merge, which then moves main. A gc elsewhere (grace 0)
+      // deletes what the first entry relied on after it is received, before its merge.
+      const receive = TransferReceiver.prototype.receiveCommit;
+      let freed = 0;
+      const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit').mockImplementationOnce(async function (this: TransferReceiver) {
+        const got = await receive.call(this);
+        freed = (await collectRepositoryGarbage(other, { graceMs: 0 })).deletedObjects;
+        return got;
+      });
+      const merged: number[] = [];
+      let r;
+      try {
+        r = await client.subscribe(hub, TOPIC, 'gc-race-hub-again', {
+          entryMakesDurable: true,
+          onEntry: async (e) => {
+            const outcome = await mergeRegionalCommit(hub, { commit: e.commit, region: 'eu-azure', topic: TOPIC, seq: e.seq }, { layout: 'graft' });
+            if (outcome.kind === 'merged') merged.push(e.seq);
+          },
+        });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(freed).toBeGreaterThan(0);
+      expect(r).toMatchObject({ commits: once.commits, seqTo: once.seqTo, head: once.head });
+      expect(merged).toEqual(Array.from({ length: once.seqTo }, (_, i) => i + 1));
+      // Everything the gc took came again, and main names only what the store holds.
+      expect(r.wireBytes).toBe(once.wireBytes);
+      const fresh = await Repository.open(hub.workdir);
+      try {
+        expect((await verifyRepository(fresh, { readData: true })).damage).toEqual([]);
+        expect(await fresh.refs.read(branchRef('main'))).toBeDefined();
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await other.close();
+      await hub.close();
     }
   });
 

@@ -16,6 +16,7 @@ import {
   TreeEntry,
   TreeId,
   treeSize,
+  UnavailableError,
   validateEntryName,
 } from '@tributary/core';
 import { branchRef, crashPoint, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
@@ -186,20 +187,40 @@ async function attemptGroup(hub: Repository, index: HubMergeIndex, mainRef: RefN
   if (!main) main = await startMain(hub, index, mainRef, group[0].opts);
   let tip = main.commit;
   const outcomes: RegionalMergeOutcome[] = [];
-  for (const { regional, opts } of group) {
-    const r = await mergeOnto(hub, index, tip, regional, opts);
-    if (r.kind === 'merged') {
-      index.record(tip, r.commit!, regional.topic, regional.seq, regional.commit, r.view);
-      tip = r.commit!;
+  const watch = hub.objects.watchReuse();
+  try {
+    for (const { regional, opts } of group) {
+      const r = await mergeOnto(hub, index, tip, regional, opts);
+      if (r.kind === 'merged') {
+        index.record(tip, r.commit!, regional.topic, regional.seq, regional.commit, r.view);
+        tip = r.commit!;
+      }
+      outcomes.push(r);
     }
-    outcomes.push(r);
-  }
-  if (tip !== main.commit) {
-    await hub.objects.flush();
-    crashPoint('hub.before-main');
-    await hub.refs.update(mainRef, main.version, { commit: tip });
+    if (tip !== main.commit) {
+      await flushChecked(hub);
+      crashPoint('hub.before-main');
+      await hub.refs.update(mainRef, main.version, { commit: tip });
+    }
+  } finally {
+    hub.objects.stopWatchingReuse(watch);
   }
   return outcomes;
+}
+
+/**
+ * Flushes, then checks that nothing the merge or the entries' transfers referred to instead of storing it, nor
+ * what they stored, was deleted meanwhile by a gc in another working copy of the store (old, and unreachable
+ * until a ref names it): ObjectDatabase.checkReused, over the running watches (this merge's and the
+ * subscriptions'). If something was, no ref may name it: the entry fails, is not acknowledged, and comes again,
+ * fetching what is gone (`has` no longer counts it).
+ */
+async function flushChecked(hub: Repository): Promise<void> {
+  await hub.objects.flush();
+  const gone = await hub.objects.checkReused();
+  if (gone.length > 0) {
+    throw new UnavailableError(`objects vanished from the store while merging (a gc running elsewhere?), e.g. ${gone[0]}; the entry comes again`);
+  }
 }
 
 /**
@@ -482,7 +503,7 @@ async function parkedConflict(hub: Repository, regional: RegionalCommit): Promis
 
 async function park(hub: Repository, regional: RegionalCommit, conflicts: string[], opts: RegionalMergeOptions): Promise<RegionalMergeOutcome> {
   // The regional commit may have just arrived (a subscriber that leaves flushing to the merge): durable first.
-  await hub.objects.flush();
+  await flushChecked(hub);
   let name = conflictBranchName(regional);
   try {
     await hub.refs.create(branchRef(name), { commit: regional.commit });

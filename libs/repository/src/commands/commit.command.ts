@@ -1,6 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { Annotations, CommitId, FailedPreconditionError, InvalidArgumentError, TreeId, UnavailableError } from '@tributary/core';
 import { Repository } from '../repository';
+import { ReuseWatch } from '../objects/object-database';
 import { staleWorktree } from '../worktree/worktree-base';
 import { ProgressCallback, Snapshot } from '../worktree/snapshot';
 import { WorkingCopy } from '../worktree/working-copy';
@@ -51,10 +52,11 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
     const wc = await WorkingCopy.open(repo, head);
     const before = repo.objects.stats.bytesWritten;
     const stored = () => repo.objects.stats.bytesWritten - before;
+    let watch: ReuseWatch | undefined;
     try {
       const headTree = await repo.treeOf(head.commit);
       for (let attempt = 1; ; attempt++) {
-        repo.objects.watchReuse();
+        watch = repo.objects.watchReuse();
         const hashed: string[] = [];
         const snapshot = await wc.snapshot({ previousTree: headTree, onProgress: req.onProgress, onHashed: (p) => hashed.push(p), refuseChangingFiles: true });
         if (snapshot.tree === headTree || (!headTree && snapshot.files === 0)) {
@@ -75,7 +77,7 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
         });
         // Objects found stored and not stored again may have been deleted since by a gc in another working copy of
         // the store (old and unreachable until now): the snapshot again stores what is gone, before HEAD names it.
-        const gone = await repo.objects.confirmReused();
+        const gone = await repo.objects.confirmReused(watch);
         if (gone.length > 0) {
           // What this try hashed may refer to what is gone (a file's new chunk list to reused chunks), and the stat
           // cache now vouches for it: read those files again. An entry from before names an object that is gone
@@ -93,7 +95,7 @@ export async function commitWorktree(repo: Repository, req: CommitRequest): Prom
         return { commit, tree: snapshot.tree, snapshot, storedBytes: stored() };
       }
     } finally {
-      repo.objects.stopWatchingReuse();
+      if (watch) repo.objects.stopWatchingReuse(watch);
       await wc.close();
     }
   });

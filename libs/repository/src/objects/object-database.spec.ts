@@ -83,7 +83,7 @@ describe('ObjectDatabase', () => {
     const [oldPack] = old.packs();
 
     const db = await ObjectDatabase.open(store);
-    db.watchReuse();
+    const watch = db.watchReuse();
     await db.putWithId(zId, z, { deltaBase: bId });
     await db.flush();
     await db.putWithId(yId, y, { deltaBase: zId });
@@ -91,13 +91,41 @@ describe('ObjectDatabase', () => {
     await store.delete(oldPack.idxKey);
     await store.delete(oldPack.packKey);
 
-    expect((await db.confirmReused()).sort()).toEqual([bId, yId, zId].sort());
+    expect((await db.confirmReused(watch)).sort()).toEqual([bId, yId, zId].sort());
     expect([db.has(zId), db.has(yId)]).toEqual([false, false]);
     await db.putWithId(zId, z);
     await db.putWithId(yId, y);
     await db.flush();
     expect([db.has(zId), db.has(yId)]).toEqual([true, true]);
     same(await (await ObjectDatabase.open(store)).get(yId), y);
+  });
+
+  it('keeps overlapping watches apart: confirming one ends only it, and checkReused checks every one running', async () => {
+    const store = new MemoryStore();
+    const held = blob(1);
+    const old = await ObjectDatabase.open(store);
+    const heldId = await old.put(held);
+    await old.flush();
+    const [oldPack] = old.packs();
+
+    const db = await ObjectDatabase.open(store);
+    // A commit's watch, then a fetch's in the same process (an agent merging its topic's head while it commits).
+    const commit = db.watchReuse();
+    const fetch = db.watchReuse();
+    expect(await db.put(held)).toBe(heldId);
+    await db.put(blob(2));
+    await db.flush();
+    // Nothing gone: the fetch's confirm ends its watch only.
+    expect(await db.confirmReused(fetch)).toEqual([]);
+    await store.delete(oldPack.idxKey);
+    await store.delete(oldPack.packKey);
+    // The commit's watch still runs, and saw the reuse made while both ran.
+    expect(await db.checkReused()).toEqual([heldId]);
+    expect(await db.confirmReused(commit)).toEqual([heldId]);
+    // With no watch running there is nothing to check, and nothing is listed.
+    const list = jest.spyOn(store, 'list');
+    expect(await db.checkReused()).toEqual([]);
+    expect(list).not.toHaveBeenCalled();
   });
 
   it('round-trips objects and a fresh open after flush sees every one', async () => {

@@ -126,6 +126,18 @@ const PACK_GONE_RETRIES = 3;
 const MAX_FINISHING = 2;
 
 /**
+ * What writes did while a watch ran (ObjectDatabase.watchReuse): ids they referred to instead of storing them, what
+ * was stored as a delta on which base, and the packs stored meanwhile.
+ */
+export interface ReuseWatch {
+  /** How many loaded packs had vanished from listings when the watch began (ObjectDatabase's count). */
+  readonly droppedAtStart: number;
+  readonly reused: Set<ObjectId>;
+  readonly deltasOn: Map<ObjectId, ObjectId[]>;
+  readonly written: Map<string, LoadedPack>;
+}
+
+/**
  * The content-addressed object database on top of an ObjectStore: objects live in packs (`packs/<name>.pack`)
  * made visible by their index (`packs/<name>.idx`). Every read is verified against its id.
  *
@@ -134,13 +146,10 @@ const MAX_FINISHING = 2;
  * serialized internally, so concurrent `put` calls are safe; reads run concurrently.
  */
 export class ObjectDatabase implements ObjectSource, ObjectSink {
-  /**
-   * While a watch runs (watchReuse): ids writes referred to instead of storing them, what was delta'd on which, and
-   * the packs stored meanwhile.
-   */
-  private watch:
-    | { readonly reused: Set<ObjectId>; readonly deltasOn: Map<ObjectId, ObjectId[]>; readonly written: Map<string, LoadedPack> }
-    | undefined;
+  /** The watches running (watchReuse): each notes every write made while it runs, whoever made it. */
+  private readonly watches = new Set<ReuseWatch>();
+  /** How many loaded packs a listing has found gone so far: a watch begun at the same count has lost none. */
+  private packsDropped = 0;
   /**
    * Packs a gc running elsewhere announced it is deleting (condemnedKey), as of the last listing. They stay
    * readable, but `has` does not count them, so nothing new comes to refer to what they hold.
@@ -253,6 +262,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
       if (!listed.has(name)) {
         if (this.lastHit === this.loaded.get(name)) this.lastHit = undefined;
         this.loaded.delete(name);
+        this.packsDropped++;
       }
     }
     this.addLoaded(fresh.filter((p) => !this.loaded.has(p.name)));
@@ -408,24 +418,29 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   /**
    * Starts noting the objects that writes refer to because a loaded pack holds them, instead of storing them again
-   * (puts skipped, delta bases, and what the caller notes with noteReused), for confirmReused.
+   * (puts skipped, delta bases, and what the caller notes with noteReused), and the packs stored, for confirmReused
+   * (or checkReused). Watches may overlap (a commit and a fetch in one agent, a hub's topics): each notes every write
+   * made while it runs, whoever made it, which can only make a check stricter.
    */
-  watchReuse(): void {
-    this.watch = { reused: new Set(), deltasOn: new Map(), written: new Map() };
+  watchReuse(): ReuseWatch {
+    const watch: ReuseWatch = { droppedAtStart: this.packsDropped, reused: new Set(), deltasOn: new Map(), written: new Map() };
+    this.watches.add(watch);
+    return watch;
   }
 
   /** Ends a watch without confirming: a write that failed has nothing to confirm. */
-  stopWatchingReuse(): void {
-    this.watch = undefined;
+  stopWatchingReuse(watch: ReuseWatch): void {
+    this.watches.delete(watch);
   }
 
   /** Notes that the caller refers to `id` because `has(id)` said it is stored, while a watch runs (watchReuse). */
   noteReused(id: ObjectId): void {
-    if (this.watch && !this.isPending(id)) this.watch.reused.add(id);
+    if (this.watches.size === 0 || this.isPending(id)) return;
+    for (const watch of this.watches) watch.reused.add(id);
   }
 
   /**
-   * Ends the watch. Lists the packs again and returns the noted ids that no pack holds any more, or only packs a
+   * Ends `watch`. Lists the packs again and returns the noted ids that no pack holds any more, or only packs a
    * gc has announced it is deleting: another process's gc is deleting them (old and, until the caller's commit,
    * unreachable) while the caller was writing. Objects stored here as deltas on such a base are returned too, and
    * `has` is false for them until they are stored again (whole, as their base is gone); so are the objects of packs
@@ -435,24 +450,41 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
    * source, not trusting what it wrote. Costs one listing; ids are looked up only when a loaded pack has vanished
    * or a gc is announced.
    */
-  async confirmReused(): Promise<ObjectId[]> {
-    const watch = this.watch;
-    this.watch = undefined;
-    if (!watch || (watch.reused.size === 0 && watch.written.size === 0)) return [];
-    const before = [...this.loaded.keys()];
+  async confirmReused(watch: ReuseWatch): Promise<ObjectId[]> {
+    this.watches.delete(watch);
+    return this.goneAmong([watch]);
+  }
+
+  /**
+   * What confirmReused finds, for every watch running, ending none: for a writer whose ref names what other
+   * watches' writes stored or referred to (a hub's merge of entries that subscriptions received). Call it after
+   * `flush`, before the ref moves.
+   */
+  checkReused(): Promise<ObjectId[]> {
+    return this.goneAmong([...this.watches]);
+  }
+
+  private async goneAmong(watches: readonly ReuseWatch[]): Promise<ObjectId[]> {
+    if (watches.every((w) => w.reused.size === 0 && w.written.size === 0)) return [];
     await this.reload({ noticesFirst: true });
-    if (this.condemned.size === 0 && before.every((name) => this.loaded.has(name))) return [];
-    const gone = new Set([...watch.reused].filter((id) => !this.has(id)));
-    // A pack stored during the watch, which only the caller's coming ref will name, that a gc has taken for dead.
-    for (const [name, pack] of watch.written) {
-      if (this.loaded.has(name) && !this.condemned.has(name)) continue;
-      for (const e of pack.index.entries()) if (!this.has(e.id)) gone.add(e.id);
+    // Whatever listing found them gone (this one, or one a read or another caller made during the watch).
+    if (this.condemned.size === 0 && watches.every((w) => w.droppedAtStart === this.packsDropped)) return [];
+    const gone = new Set<ObjectId>();
+    for (const watch of watches) {
+      for (const id of watch.reused) if (!this.has(id)) gone.add(id);
+      // A pack stored during the watch, which only the caller's coming ref will name, that a gc has taken for dead.
+      for (const [name, pack] of watch.written) {
+        if (this.loaded.has(name) && !this.condemned.has(name)) continue;
+        for (const e of pack.index.entries()) if (!this.has(e.id)) gone.add(e.id);
+      }
     }
     // A delta on a gone object is as good as gone, and so is a delta on that delta (a Set iterates what is added).
     for (const base of gone) {
-      for (const id of watch.deltasOn.get(base) ?? []) {
-        this.restore.add(id);
-        gone.add(id);
+      for (const watch of watches) {
+        for (const id of watch.deltasOn.get(base) ?? []) {
+          this.restore.add(id);
+          gone.add(id);
+        }
       }
     }
     return [...gone];
@@ -727,11 +759,13 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
 
   /** Notes, while a watch runs, that `id` was stored as a delta on `base`, so its fate follows the base's. */
   private noteDeltaOn(base: ObjectId, id: ObjectId): void {
-    if (!this.watch || this.isPending(base)) return;
+    if (this.watches.size === 0 || this.isPending(base)) return;
     this.noteReused(base);
-    const on = this.watch.deltasOn.get(base);
-    if (on) on.push(id);
-    else this.watch.deltasOn.set(base, [id]);
+    for (const watch of this.watches) {
+      const on = watch.deltasOn.get(base);
+      if (on) on.push(id);
+      else watch.deltasOn.set(base, [id]);
+    }
   }
 
   /**
@@ -1040,7 +1074,7 @@ export class ObjectDatabase implements ObjectSource, ObjectSink {
   /** Loads a pack just stored here; notes it for a watch, and the ids awaiting a fresh copy (restore) it holds. */
   private addStored(pack: LoadedPack): void {
     this.addLoaded([pack]);
-    this.watch?.written.set(pack.name, pack);
+    for (const watch of this.watches) watch.written.set(pack.name, pack);
     if (this.restore.size === 0) return;
     for (const id of this.restore) if (pack.index.has(id)) this.restore.delete(id);
   }

@@ -456,7 +456,7 @@ describe('collectGarbage', () => {
     store.now = at(2 * HOUR);
     // A writer in another working copy refers to the old dead object instead of storing it again.
     const writer = await ObjectDatabase.open(store);
-    writer.watchReuse();
+    const watch = writer.watchReuse();
     expect(await writer.put(dead)).toBe(deadId);
     await writer.put(blob('new'));
 
@@ -465,7 +465,7 @@ describe('collectGarbage', () => {
     store.beforeDelete = async (key) => {
       if (checked || !key.endsWith('.idx')) return;
       await writer.flush();
-      checked = await writer.confirmReused();
+      checked = await writer.confirmReused(watch);
     };
     const r = await collectGarbage(await ObjectDatabase.open(store), store, (id) => id === liveId, gcOpts(store.now));
     store.beforeDelete = undefined;
@@ -502,7 +502,7 @@ describe('collectGarbage', () => {
     const [deadId] = await writePack(store, [dead]);
     const writer = await ObjectDatabase.open(store);
     const [oldPack] = writer.packs();
-    writer.watchReuse();
+    const watch = writer.watchReuse();
     await writer.put(dead);
     await writer.put(blob('new'));
     await writer.flush();
@@ -516,7 +516,7 @@ describe('collectGarbage', () => {
       await store.delete(oldPack.packKey);
       await store.delete(notice);
     };
-    expect(await writer.confirmReused()).toEqual([deadId]);
+    expect(await writer.confirmReused(watch)).toEqual([deadId]);
   });
 
   it('takes its notice down before its copies when it defers, so a failure between leaves the live objects held', async () => {

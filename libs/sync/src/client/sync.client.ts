@@ -13,7 +13,7 @@ import {
   TribError,
   UnavailableError,
 } from '@tributary/core';
-import { isAncestor, readAheadFor, Repository, sharedHashPool, topicRef } from '@tributary/repository';
+import { isAncestor, readAheadFor, Repository, ReuseWatch, sharedHashPool, topicRef } from '@tributary/repository';
 import type { AdminServiceClient } from '../generated/tributary/v1/AdminService';
 import type { ListTopicsResponse__Output } from '../generated/tributary/v1/ListTopicsResponse';
 import type { PublishRequest } from '../generated/tributary/v1/PublishRequest';
@@ -71,7 +71,9 @@ export interface SubscribeOptions {
    * True when `onEntry` makes the repository's objects durable itself before it lets anything durable refer to
    * them (the hub's merge flushes before main moves, and before it parks a conflict on a branch). The received
    * objects are then not flushed before `onEntry` but after it, before the topic ref moves and the ack: one flush
-   * per entry instead of two on the way to the merge. Default false.
+   * per entry instead of two on the way to the merge. A watch of what the entry's objects reuse (watchReuse) runs
+   * until `onEntry` returns: `onEntry` must call `checkReused` after its flush and before a ref names the entry, and
+   * throw if anything is gone (the entry is then not acknowledged, and comes again). Default false.
    */
   entryMakesDurable?: boolean;
   /** Called as objects arrive, with the payload bytes received so far in this call (all entries). */
@@ -371,6 +373,7 @@ export class SyncClient {
     let idle = false;
     let stopping = false;
     let stopTimer: NodeJS.Timeout | undefined;
+    let watch: ReuseWatch | undefined;
     const stop = () => {
       if (stopping) return;
       stopping = true;
@@ -445,7 +448,7 @@ export class SyncClient {
         if (!isObjectId(commit)) throw new InvalidArgumentError(`broker sent a bad commit id ${JSON.stringify(commit)}`);
         // A gc in another working copy of the store may delete what this entry refers to (held objects it did not
         // receive again, or its own packs once older than gc's grace) before the topic ref names it, as for a commit.
-        if (!deferFlush) repo.objects.watchReuse();
+        watch = repo.objects.watchReuse();
         const got = await receiver.receiveCommit().catch((e: unknown) => {
           // What the receiver refuses came from the broker (its store, or the wire); damage read here from this
           // store names one of its packs (details.key) and is left as it is.
@@ -457,13 +460,14 @@ export class SyncClient {
         acc.wireBytes += got.stats.wireBytes;
         if (got.commit !== commit) throw new InvalidArgumentError(`broker sent the objects of ${got.commit} for entry ${seq} (${commit})`);
         if (!deferFlush) {
-          const gone = await repo.objects.confirmReused();
+          const gone = await repo.objects.confirmReused(watch);
           // Not acknowledged, so the entry comes again on the retry, with what is gone (has() now says so).
           if (gone.length > 0) throw new UnavailableError(`objects of entry ${seq} vanished from the store while it was fetched (a gc running elsewhere?), e.g. ${gone[0]}; fetching it again`);
         }
         let outcome: void | EntryOutcome;
         if (deferFlush) {
           outcome = await opts.onEntry!({ seq, commit });
+          repo.objects.stopWatchingReuse(watch);
           await repo.objects.flush();
           await moveTopicRef(repo, topic, commit);
         } else {
@@ -491,7 +495,7 @@ export class SyncClient {
       call.cancel();
       throw e instanceof TribError ? e : fromGrpcError(e);
     } finally {
-      repo.objects.stopWatchingReuse();
+      if (watch) repo.objects.stopWatchingReuse(watch);
       clearTimeout(stopTimer);
       opts.signal?.removeEventListener('abort', onAbort);
     }
