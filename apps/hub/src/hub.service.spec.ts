@@ -14,6 +14,10 @@ class FakeFeeds implements TopicSubscriber {
   /** Every ack's settled seqs, per topic and acked seq. */
   readonly settled = new Map<string, Map<number, number[]>>();
   failuresLeft = new Map<string, number>();
+  /** Per topic, a seq whose ack is lost once: the subscription then fails, as when the broker went before Redis heard it. */
+  readonly loseAckOf = new Map<string, number>();
+  /** Calls to listTopics. */
+  listed = 0;
   /** Calls to subscribe, failed ones included. */
   subscribed = 0;
   private readonly waiting = new Set<() => void>();
@@ -33,7 +37,12 @@ class FakeFeeds implements TopicSubscriber {
     while (!opts.signal?.aborted) {
       for (const e of this.entries.get(topic) ?? []) {
         if (e.seq <= (this.cursors.get(topic) ?? 0)) continue;
-        this.ack(topic, e.seq, (await opts.onEntry?.(e)) ?? {});
+        const outcome = (await opts.onEntry?.(e)) ?? {};
+        if (this.loseAckOf.get(topic) === e.seq) {
+          this.loseAckOf.delete(topic);
+          throw new UnavailableError('broker unreachable before the ack reached Redis');
+        }
+        this.ack(topic, e.seq, outcome);
       }
       await new Promise<void>((r) => {
         this.waiting.add(r);
@@ -43,6 +52,7 @@ class FakeFeeds implements TopicSubscriber {
   }
 
   async listTopics() {
+    this.listed++;
     return [...this.notes].map(([topic, notes]) => ({ topic, subscribers: [{ name: 'hub', conflicts: [...notes.keys()].map((seq) => ({ seq })) }] }));
   }
 
@@ -252,6 +262,29 @@ describe('HubService', () => {
       await until(() => feeds.cursors.get(na) === 7);
       expect([...feeds.notes.get(na)!.keys()]).toEqual([6]);
       expect(feeds.settled.get(na)!.get(7)).toEqual([5]);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  it('settles a note again with a later ack when the ack that settled it never reached Redis', async () => {
+    const na = 'datasets/heart/na-aws';
+    const feeds = new FakeFeeds();
+    feeds.entries.set(na, []);
+    // A note of a seq parked by an earlier run, whose branch went while the hub was down.
+    feeds.notes.set(na, new Map([[5, 'conflicts/na-aws/5']]));
+    const hub = new HubService({ repo, client: feeds, topics: [na], name: 'hub', layout: 'graft', log: () => undefined });
+    hub.start();
+    try {
+      await until(() => feeds.listed > 0 && feeds.subscribed > 0);
+      const a1 = await regional(undefined, 'h\n1\n');
+      feeds.loseAckOf.set(na, 8);
+      feeds.append(na, { seq: 8, commit: a1 });
+      // The ack of 8 (settling 5) is lost and the call fails; 8 comes again, and its ack settles 5 once more.
+      await until(() => feeds.cursors.get(na) === 8);
+      expect(feeds.subscribed).toBe(2);
+      expect(feeds.settled.get(na)!.get(8)).toEqual([5]);
+      expect(feeds.notes.get(na)).toEqual(new Map());
     } finally {
       await hub.stop();
     }

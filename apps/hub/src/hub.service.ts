@@ -148,7 +148,8 @@ export class HubService {
   }
 
   /**
-   * The seqs of the topic's notes whose branches are gone (at most MAX_SETTLED), for the ack: forgotten here. A topic
+   * The seqs of the topic's notes whose branches are gone (at most MAX_SETTLED), for the ack: forgotten here (and
+   * noted again by `follow` if the subscription that sent them fails). A topic
    * with no note and no branch listed has nothing to settle, and costs no listing (on a cloud store, a request).
    */
   private async settledNotes(topic: string): Promise<number[]> {
@@ -204,6 +205,9 @@ export class HubService {
     // An entry delivered again after a failed subscription (its ack failed, say) is not, or the hub would retry it
     // every MIN_BACKOFF_MS for good.
     let progress = 0;
+    // Settled seqs sent with this subscription's acks: an ack that never reached Redis (the call failed) leaves its
+    // notes there, so they are settled again with a later ack (clearing a note twice is harmless).
+    const sentSettled = new Set<number>();
     while (!this.abort.signal.aborted) {
       try {
         state.state = this.unreachable.has(topic) ? 'retrying' : 'following';
@@ -216,6 +220,7 @@ export class HubService {
             const conflict = await this.mergeEntry(topic, region, state, e);
             if (conflict !== undefined) this.notes.get(topic)!.add(e.seq);
             const settled = await this.settledNotes(topic);
+            for (const seq of settled) sentSettled.add(seq);
             crashPoint('hub.before-ack');
             if (e.seq > progress) {
               progress = e.seq;
@@ -225,6 +230,7 @@ export class HubService {
           },
           onLinkChange: (change) => this.linkChanged(topic, state, change),
         });
+        sentSettled.clear();
         // A following subscription ends by itself only when the broker ended the call: start again, but not in a spin.
         await sleep(MIN_BACKOFF_MS, this.abort.signal);
       } catch (e) {
@@ -233,6 +239,8 @@ export class HubService {
           log(`subscription to ${topic} ended while stopping: ${describeError(e)}`);
           break;
         }
+        for (const seq of sentSettled) this.notes.get(topic)!.add(seq);
+        sentSettled.clear();
         state.state = 'retrying';
         log(`subscription to ${topic} failed: ${describeError(e)}; retrying in ${backoff} ms`);
         await sleep(backoff, this.abort.signal);
