@@ -402,6 +402,26 @@ describe('trib CLI: bad input and damage', () => {
     expect(trib(repo, ['verify']).code).toBe(1);
   });
 
+  it('log, diff and show reaching an object no pack holds report damage (exit 1), not a name unknown (exit 2)', () => {
+    writeFileSync(path.join(repo, 'a.csv'), 'a\n1\n');
+    ok(repo, ['commit', '-m', 'one']);
+    const [firstPack] = packFiles(repo);
+    writeFileSync(path.join(repo, 'a.csv'), 'a\n1\n2\n');
+    ok(repo, ['commit', '-m', 'two']);
+    // The first commit's pack and its index are gone: its commit, tree and file are simply not stored.
+    rmSync(firstPack);
+    rmSync(firstPack.replace(/\.pack$/, '.idx'));
+    for (const args of [['log'], ['diff', 'HEAD~1', 'HEAD'], ['show', 'HEAD~1'], ['log', '--json']]) {
+      const r = trib(repo, args);
+      expect([args.join(' '), r.code]).toEqual([args.join(' '), 1]);
+      const message = /object [0-9a-f]{64} not found in file:\/\/\S+, though the repository refers to it: it is damaged \(trib verify lists what else is\)$/;
+      if (args.includes('--json')) expect(JSON.parse(r.stdout).error).toEqual({ code: 'INTEGRITY', message: expect.stringMatching(message), exitCode: 1 });
+      else expect(r.stderr.trim()).toMatch(message);
+    }
+    // A revision that is not there at all is still a name unknown.
+    expect(trib(repo, ['show', 'nope']).code).toBe(2);
+  });
+
   it('a pack gone while its index stays is damage (exit 1, naming the pack and the store), not a missing key', () => {
     writeFileSync(path.join(repo, 'a.csv'), 'a\n1\n');
     ok(repo, ['commit', '-m', 'one']);

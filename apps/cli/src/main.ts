@@ -1,5 +1,5 @@
 import { configureHeapGrowth, silenceSdkNodeVersionNotice } from '@tributary/config';
-import { ErrorCode, EXIT, exitCodeFor, InvalidArgumentError, isTribError } from '@tributary/core';
+import { ErrorCode, EXIT, exitCodeFor, InvalidArgumentError, isObjectId, isTribError } from '@tributary/core';
 import { parseArgs } from './ui/args';
 import { cleanUpBeforeExit, stopGracefully } from './ui/interrupt';
 import { CliCommand, CliContext } from './commands/command';
@@ -101,6 +101,11 @@ function printJsonFailure(ctx: CliContext, failure: Failure): void {
 
 /** A failed command's error category (the TribError code, or what an OS error amounts to), message and exit code. */
 function describeFailure(e: unknown): Failure & { code: ErrorCode } {
+  // The store's "object <id> not found" (details.id) comes only from following what a ref, commit or tree names, as
+  // a revision unknown is refused before any object is read: damage (exit 1, as verify reports it), not a bad name.
+  if (isTribError(e) && e.code === 'NOT_FOUND' && typeof e.details.id === 'string' && isObjectId(e.details.id)) {
+    return { code: 'INTEGRITY', message: `${e.message}, though the repository refers to it: it is damaged (trib verify lists what else is)`, exit: exitCodeFor('INTEGRITY') };
+  }
   if (isTribError(e)) return { code: e.code, message: e.message, exit: exitCodeFor(e.code) };
   const err = e as NodeJS.ErrnoException;
   const errno = err?.code ?? '';
