@@ -57,6 +57,8 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(JSON.parse(ok(lab, ['topics', 'datasets/heart/na-aws', '--json'], 0, { env }).stdout)).toEqual(topics);
     const noTopic = trib(lab, ['topics', 'datasets/heart/none'], { env });
     expect([noTopic.code, noTopic.stderr.trim()]).toEqual([2, 'trib topics: topic datasets/heart/none does not exist']);
+    const noTopicJson = trib(lab, ['topics', 'datasets/heart/none', '--json'], { env });
+    expect([noTopicJson.code, JSON.parse(noTopicJson.stdout)]).toEqual([2, { error: { code: 'NOT_FOUND', message: 'topic datasets/heart/none does not exist', exitCode: 2 } }]);
 
     const missing = trib(lab, ['subscribe', 'datasets/heart/none', '--as', 'lab'], { env });
     expect(missing.code).toBe(2);
@@ -346,6 +348,29 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     expect(r.status).toBe(3);
     expect(r.stderr.trim()).toBe('broker: REDIS_URL: cannot reach Redis at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1');
     expect(r.stdout).not.toMatch(/ECONNREFUSED/);
+  });
+
+  it('the broker stops at start-up on a REDIS_URL port that is not Redis, saying so', async () => {
+    // Something else listens there (another app's port): it answers bytes that are not the Redis protocol.
+    const other = net.createServer((socket) => socket.on('data', () => socket.write(Buffer.from([0, 0, 0, 0]))));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const port = (other.address() as net.AddressInfo).port;
+    try {
+      const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [path.join(ROOT, 'apps/broker/dist/main.js')], {
+          env: { ...process.env, TRIB_STORE: pathToFileURL(path.join(t.dir, 'store')).href, TRIB_LISTEN: '127.0.0.1:0', REDIS_URL: `redis://127.0.0.1:${port}` },
+        });
+        let stderr = '';
+        p.stderr.on('data', (d: Buffer) => (stderr += d));
+        p.on('close', (status) => resolve({ status, stderr }));
+      });
+      expect([r.status, r.stderr.trim()]).toEqual([
+        3,
+        `broker: REDIS_URL: cannot reach Redis at redis://127.0.0.1:${port}: what answers there does not speak the Redis protocol (is it a Redis server?)`,
+      ]);
+    } finally {
+      other.close();
+    }
   });
 
   it("never prints Redis's password: not when it listens, not when Redis cannot be reached, not in a bad REDIS_URL", async () => {

@@ -237,12 +237,38 @@ describe('the topic log on a store that ignores conditions', () => {
     });
 
     it('a broker cut off from Redis stops appending once its lease lapses, and appends again once it renews it', async () => {
-      const { broker, link } = await exclusiveBehindLink(await freshBucket('ignoring'));
+      const { broker, link, logged } = await exclusiveBehindLink(await freshBucket('ignoring'));
       await broker.log.append(TOPIC, undefined, fakeCommit('while held'));
       link.cut();
       await appendUntil(broker.log, 'unavailable', 'cut off');
       link.restore();
       await appendUntil(broker.log, 'ok', 'renewed');
+      await waitUntil(() => logged.some((l) => l.includes('refreshed again')), 'the lease refreshed again');
+      // The outage is told once, in words (not ioredis's option names), and so is its end.
+      const lease = logged.filter((l) => l.startsWith('lease on store '));
+      expect(lease).toEqual([
+        expect.stringMatching(/^lease on store s3:\/\/\S+: refresh failed: .+; trying again every 200 ms \(appends stop once the lease lapses\)$/),
+        expect.stringMatching(/^lease on store s3:\/\/\S+: refreshed again after \d+ failed tr(y|ies)$/),
+      ]);
+      expect(logged.join('\n')).not.toMatch(/maxRetriesPerRequest|max retries per request/);
+    });
+
+    it('a fenced broker whose Redis stopped refuses appends as Redis unavailable, in words', async () => {
+      const own = await PrivateRedis.start();
+      try {
+        const broker = await BrokerContext.open({ store: await openS3(await freshBucket('ignoring')), redisUrl: own.url, log: () => undefined });
+        contexts.push(broker);
+        expect(broker.topicLogFence).toBe('redis');
+        await broker.log.append(TOPIC, undefined, fakeCommit('fenced'));
+        const head = await broker.log.head(TOPIC);
+        await own.stop();
+        const refused = await broker.log.append(TOPIC, head, fakeCommit('stopped')).then(() => undefined, (e: Error) => e);
+        expect(refused).toBeInstanceOf(UnavailableError);
+        expect(refused!.message).toMatch(/^redis unavailable \(topic log fence\): /);
+        expect(refused!.message).not.toMatch(/maxRetriesPerRequest|max retries per request/);
+      } finally {
+        await own.dispose();
+      }
     });
 
     it('a broker whose lease lapsed never appends beside the broker that took the store over', async () => {

@@ -9,6 +9,7 @@ export * from './topics/topic-log';
 export * from './topics/log-fence';
 export * from './topics/append-notifier';
 export * from './cursors/cursor.repository';
+export * from './redis/redis-errors';
 export * from './transfer/transfer-channel';
 export * from './transfer/object-kinds';
 export * from './transfer/transfer-sender';

@@ -158,11 +158,11 @@ export const topicsCommand: CliCommand = {
     const client = await connect(brokerAddress(args));
     try {
       const topics = await client.listTopics(args.positionals[0]);
+      if (topics.length === 0 && args.positionals[0] !== undefined) throw new NotFoundError(`topic ${args.positionals[0]} does not exist`);
       if (args.flags.has('--json')) {
         ctx.json(topics);
         return 0;
       }
-      if (topics.length === 0 && args.positionals[0] !== undefined) throw new NotFoundError(`topic ${args.positionals[0]} does not exist`);
       if (topics.length === 0) ctx.err('no topics yet');
       for (const t of topics) {
         ctx.out(`${t.topic}  seq ${t.seq}  head ${t.head.slice(0, 12)}`);

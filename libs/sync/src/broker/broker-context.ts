@@ -9,6 +9,7 @@ import { ExclusiveFence, LogFence, LogFenceMode, RedisFence, StoreFence } from '
 import { TopicLog } from '../topics/topic-log';
 import { BrokerLease } from './broker-lease';
 import { IdentityAgreement, readOrCreateStoreId } from './store-identity';
+import { redisReason } from '../redis/redis-errors';
 
 export type BrokerLogLevel = 'info' | 'warn' | 'error';
 export type BrokerLogger = (level: BrokerLogLevel, message: string) => void;
@@ -93,7 +94,7 @@ export class BrokerContext {
     let inUse = false;
     for (const c of [redis, sub]) {
       c.on('error', (e: Error) => {
-        if (inUse && e.message !== lastRedisError) logger('warn', `redis: ${e.message}`);
+        if (inUse && e.message !== lastRedisError) logger('warn', `redis: ${redisReason(e)}`);
         lastRedisError = e.message;
       });
     }
@@ -103,7 +104,7 @@ export class BrokerContext {
       redis.disconnect();
       sub.disconnect();
       // ioredis rejects with "Connection is closed."; the reason came in its error event.
-      const reason = lastRedisError || (e as Error).message;
+      const reason = redisReason(lastRedisError ? new Error(lastRedisError) : e);
       throw new UnavailableError(`cannot reach Redis at ${shown}: ${reason}`, { url: shown }, { cause: e });
     }
     // ioredis only logs a refused SELECT and goes on in database 0, where cursors would land unseen by the others.
@@ -128,7 +129,7 @@ export class BrokerContext {
         fence = new StoreFence(opts.store);
       } else {
         const mode = setting === 'off' ? 'exclusive' : 'fenced';
-        lease = await BrokerLease.acquire(redis, prefix, mode, opts.store.url, { ttlMs: opts.leaseTtlMs, onProblem: (m) => logger('error', m) });
+        lease = await BrokerLease.acquire(redis, prefix, mode, opts.store.url, { ttlMs: opts.leaseTtlMs, onProblem: (m) => logger('error', m), onRecovered: (m) => logger('info', m) });
         fence = mode === 'exclusive' ? new ExclusiveFence(opts.store, lease) : new RedisFence(opts.store, redis, prefix, lease);
       }
       logger('info', describeFence(fence.mode, opts.store.url, conditionalWrites, prefix));

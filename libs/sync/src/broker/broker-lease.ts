@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
 import { FailedPreconditionError, UnavailableError } from '@tributary/core';
+import { redisReason } from '../redis/redis-errors';
 import { WriteLease } from '../topics/log-fence';
 
 /** How brokers on a store that ignores conditions share it: all through the Redis fence, or one alone. */
@@ -38,8 +39,10 @@ type RedisWithLease = Redis & {
 export interface BrokerLeaseOptions {
   /** How long a holder stays registered without a refresh. Default 15 s; refreshed every third of it. */
   readonly ttlMs?: number;
-  /** Told when a refresh fails or the lease is lost. */
+  /** Told when a refresh fails (once until one goes through again) or the lease is lost. */
   readonly onProblem?: (message: string) => void;
+  /** Told when a refresh goes through after failing. */
+  readonly onRecovered?: (message: string) => void;
 }
 
 /**
@@ -57,6 +60,8 @@ export class BrokerLease implements WriteLease {
   private heldUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private lost = false;
+  /** Refreshes failed since the last one that went through. */
+  private failedRefreshes = 0;
 
   private constructor(
     redis: Redis,
@@ -80,9 +85,13 @@ export class BrokerLease implements WriteLease {
     const lease = new BrokerLease(redis, `${prefix}broker-lease`, mode, storeUrl, options);
     const other = await lease.tryAcquire();
     if (other !== undefined) throw lease.refusal(other);
-    lease.timer = setInterval(() => void lease.refresh(), Math.max(100, Math.floor(lease.ttlMs / 3)));
+    lease.timer = setInterval(() => void lease.refresh(), lease.refreshEveryMs);
     lease.timer.unref();
     return lease;
+  }
+
+  private get refreshEveryMs(): number {
+    return Math.max(100, Math.floor(this.ttlMs / 3));
   }
 
   assertHeld(): void {
@@ -104,9 +113,19 @@ export class BrokerLease implements WriteLease {
     try {
       other = await this.tryAcquire();
     } catch (e) {
-      this.options.onProblem?.(`lease on store ${this.storeUrl}: refresh failed: ${(e as Error).message}`);
+      // Told once per outage, not at every try (tries overlap while Redis does not answer), and once when it ends.
+      if (++this.failedRefreshes === 1) {
+        this.options.onProblem?.(
+          `lease on store ${this.storeUrl}: refresh failed: ${redisReason(e)}; trying again every ${this.refreshEveryMs} ms (appends stop once the lease lapses)`,
+        );
+      }
       return;
     }
+    if (this.failedRefreshes > 0) {
+      const n = this.failedRefreshes;
+      this.options.onRecovered?.(`lease on store ${this.storeUrl}: refreshed again after ${n} failed tr${n === 1 ? 'y' : 'ies'}`);
+    }
+    this.failedRefreshes = 0;
     if (other !== undefined) {
       if (!this.lost) this.options.onProblem?.(this.refusal(other).message + '; appends stop until it goes');
       this.lost = true;

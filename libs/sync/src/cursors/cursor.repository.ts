@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { InvalidArgumentError, SubscriberId, TopicName, TribError, UnavailableError } from '@tributary/core';
+import { InvalidArgumentError, SubscriberId, TopicName } from '@tributary/core';
+import { redisError } from '../redis/redis-errors';
 
 /**
  * The one rule for reading a stored cursor, here and in ADVANCE_SCRIPT: a string of 1 to CURSOR_DIGITS decimal digits
@@ -280,18 +281,6 @@ function emptyIfWrongType<T>(empty: T): (e: unknown) => T {
     if (e instanceof Error && e.name === 'ReplyError' && e.message.startsWith('WRONGTYPE')) return empty;
     throw redisError(e);
   };
-}
-
-/** Turns an ioredis failure into the project's error: unreachable Redis is UnavailableError. */
-export function redisError(e: unknown): TribError {
-  if (e instanceof TribError) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  if (e instanceof Error && e.name === 'ReplyError') return new TribError('INTERNAL', `redis: ${message}`, {}, { cause: e });
-  // ioredis words this one after its own option ("Reached the max retries per request limit..."), not what happened.
-  if (e instanceof Error && e.name === 'MaxRetriesPerRequestError') {
-    return new UnavailableError('redis unavailable: the connection was lost and did not come back while the request was retried', {}, { cause: e });
-  }
-  return new UnavailableError(`redis unavailable: ${message}`, {}, { cause: e });
 }
 
 /**

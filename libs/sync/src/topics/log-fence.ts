@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { AlreadyExistsError, NotFoundError, TopicName, UnavailableError } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
+import { redisError } from '../redis/redis-errors';
 import { ObjectStore } from '@tributary/storage';
 
 /** How a topic log's appends are arbitrated (see the three implementations below). */
@@ -144,7 +145,7 @@ export class RedisFence implements LogFence {
     try {
       return await call();
     } catch (e) {
-      throw new UnavailableError(`Redis (topic log fence): ${(e as Error).message}`, {}, { cause: e });
+      throw redisError(e, 'topic log fence');
     }
   }
 }
