@@ -316,8 +316,10 @@ describe('edge agent process', () => {
     await fs.rm(path.join(tmp.dir, 'inbox'), { recursive: true });
     await a.waitFor(/ingest failed: ENOENT/);
     // Tried again and again (after 1 s, then 2 s...) meanwhile, without a log line each time.
-    await new Promise((r) => setTimeout(r, 3500));
-    const stuck = (await health(a)).ingestError as { message: string; permanent: boolean; since: string; failures: number };
+    type IngestError = { message: string; permanent: boolean; since: string; failures: number } | null;
+    let stuck: IngestError = null;
+    await waitUntil(async () => ((stuck = (await health(a)).ingestError as IngestError)?.failures ?? 0) >= 3, 'three failed tries');
+    stuck = stuck!;
     expect(stuck).toMatchObject({ message: expect.stringMatching(/^ingest failed: ENOENT: no such file or directory, scandir '.*inbox'$/), permanent: false });
     expect(stuck.failures).toBeGreaterThanOrEqual(3);
     expect(a.lines.filter((l) => / na-aws: ingest failed: /.test(l))).toHaveLength(1);
