@@ -63,6 +63,13 @@ describe('broker app (npm run start:broker): the Nest gRPC microservice end to e
     const missing = trib(lab, ['subscribe', 'datasets/heart/none', '--as', 'lab'], { env });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/does not exist/);
+    // A name the rule refuses: said once, why, and the whole rule (".." and the length limit included).
+    const rule = 'a topic is 1 to 8 segments of a-z 0-9 . _ - joined by "/" (such as datasets/heart/na-aws), at most 200 characters, with no "..", no segment "." and none ending in ".lock", and no leading "-"';
+    for (const [name, why, verb] of [['a/x..y', 'contains ".."', 'subscribe'], ['x'.repeat(300), 'longer than 200 characters', 'publish']]) {
+      const refused = trib(lab, verb === 'subscribe' ? ['subscribe', name, '--as', 'lab'] : ['publish', name], { env });
+      const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name;
+      expect([refused.code, refused.stderr.trim()]).toEqual([2, `trib ${verb}: invalid topic ${JSON.stringify(shown)}: ${why}; ${rule}`]);
+    }
     // spawnSync blocked our event loop, so the broker's log is read here, not before.
     await broker.waitFor(/appended [0-9a-f]{64} to datasets\/heart\/na-aws at seq 2/, 5000);
   });

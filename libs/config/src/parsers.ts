@@ -1,6 +1,6 @@
 import { Stats, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { hasControlCharacters, isSubscriberName, SUBSCRIBER_NAME_RULE, validateRefName } from '@tributary/core';
+import { hasControlCharacters, isSubscriberName, SUBSCRIBER_NAME_RULE, TOPIC_NAME_RULE, topicNameProblem } from '@tributary/core';
 import { parseDurableStoreUrl } from '@tributary/storage';
 
 /** `HOST:PORT` with a port in 0..65535 (0 picks a free port). */
@@ -93,14 +93,10 @@ export function subscriberName(raw: string): string {
   return raw;
 }
 
-const TOPIC = /^[a-z0-9._-]+(\/[a-z0-9._-]+){0,7}$/;
-
-/** Topic names: 1 to 8 segments of [a-z0-9._-]+ joined by "/". */
+/** Topic names, by the one rule (TOPIC_NAME_RULE). */
 export function topicName(raw: string): string {
-  if (!TOPIC.test(raw) || raw.split('/').some((s) => s === '.' || s === '..')) {
-    throw new Error('expected 1 to 8 segments of [a-z0-9._-]+ joined by "/", such as datasets/heart/na-aws');
-  }
-  validateRefName(raw, 'topic');
+  const problem = topicNameProblem(raw);
+  if (problem !== undefined) throw new Error(`${problem}; ${TOPIC_NAME_RULE}`);
   return raw;
 }
 

@@ -2,6 +2,7 @@
 // reaches the core only through ObjectSource / ObjectSink.
 export * from './ids/ids';
 export * from './ids/subscriber-name';
+export * from './ids/topic-name';
 export * from './errors/trib-error';
 export * from './errors/exit-codes';
 export * from './errors/redact-url';

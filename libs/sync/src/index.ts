@@ -4,7 +4,6 @@ export * from './wire/proto-loader';
 export * from './wire/grpc-options';
 export * from './wire/status-mapping';
 export * from './wire/message-stream';
-export * from './topics/topic-name';
 export * from './topics/topic-log';
 export * from './topics/log-fence';
 export * from './topics/append-notifier';

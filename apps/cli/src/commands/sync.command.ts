@@ -1,5 +1,5 @@
-import { InvalidArgumentError, isSubscriberName, NotFoundError, SUBSCRIBER_NAME_RULE } from '@tributary/core';
-import { peerHostPort, topicName } from '@tributary/config';
+import { InvalidArgumentError, isSubscriberName, NotFoundError, parseTopicName, SUBSCRIBER_NAME_RULE } from '@tributary/core';
+import { peerHostPort } from '@tributary/config';
 import { PackMaintenance } from '@tributary/repository';
 import type { SyncClient as SyncClientType, SyncResult } from '@tributary/sync';
 import { ParsedArgs, maxPositionals } from '../ui/args';
@@ -29,11 +29,7 @@ async function connect(address: string): Promise<SyncClientType> {
 
 function topicArg(raw: string | undefined, usage: string): string {
   if (!raw) throw new InvalidArgumentError(`usage: ${usage}`);
-  try {
-    return topicName(raw);
-  } catch (e) {
-    throw new InvalidArgumentError(`bad topic ${JSON.stringify(raw)}: ${(e as Error).message}`);
-  }
+  return parseTopicName(raw);
 }
 
 function report(ctx: CliContext, verb: string, r: SyncResult, json: boolean): void {

@@ -6,13 +6,13 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   isObjectId,
+  parseTopicName,
   TopicName,
   UnavailableError,
 } from '@tributary/core';
 import { crashPoint } from '@tributary/repository';
 import type { PublishRequest__Output } from '../generated/tributary/v1/PublishRequest';
 import type { PublishResponse } from '../generated/tributary/v1/PublishResponse';
-import { parseTopicName } from '../topics/topic-name';
 import { TopicEntry } from '../topics/topic-log';
 import { ReceiverChannel, TransferMessage } from '../transfer/transfer-channel';
 import { TransferReceiver } from '../transfer/transfer-receiver';

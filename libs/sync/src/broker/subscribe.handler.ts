@@ -5,6 +5,7 @@ import {
   isObjectId,
   NotFoundError,
   parseSubscriberId,
+  parseTopicName,
   SubscriberId,
   TopicName,
   TribError,
@@ -14,7 +15,6 @@ import { readAheadFor } from '@tributary/repository';
 import { checkSettled, conflictNote } from '../cursors/cursor.repository';
 import type { SubscribeRequest__Output } from '../generated/tributary/v1/SubscribeRequest';
 import type { SubscribeResponse } from '../generated/tributary/v1/SubscribeResponse';
-import { parseTopicName } from '../topics/topic-name';
 import { SenderChannel, TransferMessage } from '../transfer/transfer-channel';
 import { TopicEntry } from '../topics/topic-log';
 import { TransferSender } from '../transfer/transfer-sender';

@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
   isObjectId,
   parseSubscriberId,
+  parseTopicName,
   sleep,
   TopicName,
   treeSize,
@@ -21,7 +22,6 @@ import type { PublishResponse__Output } from '../generated/tributary/v1/PublishR
 import type { SubscribeRequest } from '../generated/tributary/v1/SubscribeRequest';
 import type { SubscribeResponse__Output } from '../generated/tributary/v1/SubscribeResponse';
 import type { SyncServiceClient } from '../generated/tributary/v1/SyncService';
-import { parseTopicName } from '../topics/topic-name';
 import { databaseTarget } from '../transfer/database-target';
 import { ReceiverChannel, SenderChannel, TransferMessage, TransferStats } from '../transfer/transfer-channel';
 import { TransferReceiver } from '../transfer/transfer-receiver';

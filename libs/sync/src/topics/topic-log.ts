@@ -5,12 +5,12 @@ import {
   IntegrityError,
   isObjectId,
   NotFoundError,
+  parseTopicName,
   TopicName,
 } from '@tributary/core';
 import { MAX_TOPIC_SEQ, TOPIC_LOG_PREFIX, topicEntryKey } from '@tributary/repository';
 import { ObjectStore } from '@tributary/storage';
 import { LogFence, StoreFence } from './log-fence';
-import { parseTopicName } from './topic-name';
 
 /** One entry of a topic's log. */
 export interface TopicEntry {
