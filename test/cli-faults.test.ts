@@ -154,6 +154,9 @@ describe('trib CLI: bad input and damage', () => {
     }
     // Without --json stdout stays empty: the line on stderr is the whole report.
     expect(trib(repo, ['show', 'nope']).stdout).toBe('');
+    // An empty --broker is refused as empty, not as missing, whatever TRIB_BROKER says.
+    const empty = trib(repo, ['topics', '--broker', ''], { env: { TRIB_BROKER: '127.0.0.1:1' } });
+    expect([empty.code, empty.stderr.trim()]).toEqual([2, 'trib topics: --broker is empty: pass HOST:PORT']);
   });
 
   it('numbers, authors, meta keys and an init target are checked at the boundary, in one line each', () => {

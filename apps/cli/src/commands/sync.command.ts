@@ -12,7 +12,9 @@ const BROKER_OPTION = { values: ['--broker'] } as const;
 
 /** `--broker HOST:PORT`, else `$TRIB_BROKER`, validated here because the CLI is a boundary. */
 function brokerAddress(args: ParsedArgs): string {
-  const raw = args.values.get('--broker') ?? process.env.TRIB_BROKER;
+  const given = args.values.get('--broker');
+  if (given === '') throw new InvalidArgumentError('--broker is empty: pass HOST:PORT');
+  const raw = given ?? process.env.TRIB_BROKER;
   if (!raw) throw new InvalidArgumentError('no broker: pass --broker HOST:PORT or set TRIB_BROKER');
   try {
     return peerHostPort(raw).address;

@@ -297,7 +297,8 @@ export class SyncClient {
     const silent = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         cancel();
-        reject(new UnavailableError(`broker ${this.address} took the call but did not answer within ${this.deadlineMs / 1000} s`));
+        // Named by `unreachable`, which every retried call's last failure goes through.
+        reject(new UnavailableError(`it took the call but did not answer within ${this.deadlineMs / 1000} s`));
       }, this.deadlineMs);
     });
     answer.catch(() => undefined);

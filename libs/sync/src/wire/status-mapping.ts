@@ -82,9 +82,22 @@ export function fromGrpcError(e: unknown): TribError {
     const text = e.details || e.message || grpc.status[e.code] || 'gRPC call failed';
     let message = text.replace(/\s*Resolution note:\s*$/, '');
     if (e.code === grpc.status.UNIMPLEMENTED) message = `it does not serve this call: not a Tributary broker, or another version (${message})`;
+    if (e.code === grpc.status.DEADLINE_EXCEEDED) message = deadlineInWords(message);
     return tribError(code, message, { grpcCode: grpc.status[e.code] ?? e.code }, e);
   }
   return new TribError('INTERNAL', e instanceof Error ? e.message : String(e), {}, { cause: e });
+}
+
+/**
+ * grpc-js's text for a deadline passed ("Deadline exceeded after 10.001s,metadata filters: 0.001s,Waiting for LB
+ * pick") in words: how long, and, when the call never got a connection (still waiting for a pick or a name), that
+ * none could be set up, as with a port that takes TCP connections but does not speak gRPC.
+ */
+function deadlineInWords(text: string): string {
+  const after = /after (\d+(?:\.\d+)?)s/.exec(text);
+  const within = after ? ` within ${Math.round(Number(after[1]) * 10) / 10} s` : '';
+  const unconnected = /LB pick|name resolution/i.test(text);
+  return `no answer${within}${unconnected ? ', and no gRPC connection could be set up meanwhile (is it a Tributary broker?)' : ''}`;
 }
 
 type ErrorClass = new (message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) => TribError;
