@@ -134,16 +134,18 @@ describe('sync: subscribe', () => {
     }
   });
 
-  it('fetches an entry again when a gc in another working copy deletes held objects it relied on, before its ref names them', async () => {
-    const sub = await newRepo(path.join(t.dir, 'gc-race'));
-    const other = await Repository.init(path.join(t.dir, 'gc-race-other'), { storeUrl: sub.store.url });
-    try {
-      // Every entry's objects are stored here once, under a topic ref since deleted: held, and reachable from nothing.
-      const once = await client.subscribe(sub, TOPIC, 'gc-race-once');
-      const ref = (await sub.refs.read(topicRef(TOPIC as TopicName)))!;
-      await sub.refs.delete(topicRef(TOPIC as TopicName), ref.version);
-      // Another name fetches them again: the subscriber refers to what it holds, and a gc elsewhere (grace 0)
-      // deletes it once the first entry is received, before the topic ref would name it.
+  /**
+   * A repository holding every entry's objects from an earlier subscribe, reachable from nothing (its topic ref
+   * deleted), and `during`, which runs a call while a gc with grace 0 in another working copy of its store runs
+   * right after that call receives its first entry (before anything durable names it).
+   */
+  async function heldThenCollected(name: string) {
+    const repo = await newRepo(path.join(t.dir, name));
+    const other = await Repository.init(path.join(t.dir, `${name}-other`), { storeUrl: repo.store.url });
+    const once = await client.subscribe(repo, TOPIC, `${name}-once`);
+    const ref = (await repo.refs.read(topicRef(TOPIC as TopicName)))!;
+    await repo.refs.delete(topicRef(TOPIC as TopicName), ref.version);
+    const during = async <T>(call: () => Promise<T>): Promise<{ result: T; freed: number }> => {
       const receive = TransferReceiver.prototype.receiveCommit;
       let freed = 0;
       const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit').mockImplementationOnce(async function (this: TransferReceiver) {
@@ -151,73 +153,66 @@ describe('sync: subscribe', () => {
         freed = (await collectRepositoryGarbage(other, { graceMs: 0 })).deletedObjects;
         return got;
       });
-      let r;
       try {
-        r = await client.subscribe(sub, TOPIC, 'gc-race-again');
+        return { result: await call(), freed };
       } finally {
         spy.mockRestore();
       }
+    };
+    /** verify --read-data's damage, in a fresh open of the repository. */
+    const damage = async () => {
+      const fresh = await Repository.open(repo.workdir);
+      try {
+        return (await verifyRepository(fresh, { readData: true })).damage;
+      } finally {
+        await fresh.close();
+      }
+    };
+    const close = async () => {
+      await other.close();
+      await repo.close();
+    };
+    return { repo, once, during, damage, close };
+  }
+
+  it('fetches an entry again when a gc in another working copy deletes held objects it relied on, before its ref names them', async () => {
+    const { repo: sub, once, during, damage, close } = await heldThenCollected('gc-race');
+    try {
+      // Another name fetches them again: the subscriber refers to what it holds, and the gc deletes it.
+      const { result: r, freed } = await during(() => client.subscribe(sub, TOPIC, 'gc-race-again'));
       expect(freed).toBeGreaterThan(0);
       expect(r).toMatchObject({ commits: once.commits, seqFrom: 1, seqTo: once.seqTo, head: once.head });
       // The gc took everything: every entry came again whole, and the repository holds every byte the ref names.
       expect(r.wireBytes).toBe(once.wireBytes);
-      const fresh = await Repository.open(sub.workdir);
-      try {
-        expect((await verifyRepository(fresh, { readData: true })).damage).toEqual([]);
-      } finally {
-        await fresh.close();
-      }
+      expect(await damage()).toEqual([]);
     } finally {
-      await other.close();
-      await sub.close();
+      await close();
     }
   });
 
-  it("merges an entry again, as a hub does, when a gc in another working copy deletes what it relied on before main names it", async () => {
-    const hub = await newRepo(path.join(t.dir, 'gc-race-hub'));
-    const other = await Repository.init(path.join(t.dir, 'gc-race-hub-other'), { storeUrl: hub.store.url });
+  it('merges an entry again, as a hub does, when a gc in another working copy deletes what it relied on before main names it', async () => {
+    const { repo: hub, once, during, damage, close } = await heldThenCollected('gc-race-hub');
     try {
-      // As above: every entry's objects held here, reachable from nothing.
-      const once = await client.subscribe(hub, TOPIC, 'gc-race-hub-once');
-      const ref = (await hub.refs.read(topicRef(TOPIC as TopicName)))!;
-      await hub.refs.delete(topicRef(TOPIC as TopicName), ref.version);
-      // The hub's way: received objects are flushed by the merge, which then moves main. A gc elsewhere (grace 0)
-      // deletes what the first entry relied on after it is received, before its merge.
-      const receive = TransferReceiver.prototype.receiveCommit;
-      let freed = 0;
-      const spy = jest.spyOn(TransferReceiver.prototype, 'receiveCommit').mockImplementationOnce(async function (this: TransferReceiver) {
-        const got = await receive.call(this);
-        freed = (await collectRepositoryGarbage(other, { graceMs: 0 })).deletedObjects;
-        return got;
-      });
+      // The hub's way: received objects are flushed by the merge, which then moves main.
       const merged: number[] = [];
-      let r;
-      try {
-        r = await client.subscribe(hub, TOPIC, 'gc-race-hub-again', {
+      const { result: r, freed } = await during(() =>
+        client.subscribe(hub, TOPIC, 'gc-race-hub-again', {
           entryMakesDurable: true,
           onEntry: async (e) => {
             const outcome = await mergeRegionalCommit(hub, { commit: e.commit, region: 'eu-azure', topic: TOPIC, seq: e.seq }, { layout: 'graft' });
             if (outcome.kind === 'merged') merged.push(e.seq);
           },
-        });
-      } finally {
-        spy.mockRestore();
-      }
+        }),
+      );
       expect(freed).toBeGreaterThan(0);
       expect(r).toMatchObject({ commits: once.commits, seqTo: once.seqTo, head: once.head });
       expect(merged).toEqual(Array.from({ length: once.seqTo }, (_, i) => i + 1));
       // Everything the gc took came again, and main names only what the store holds.
       expect(r.wireBytes).toBe(once.wireBytes);
-      const fresh = await Repository.open(hub.workdir);
-      try {
-        expect((await verifyRepository(fresh, { readData: true })).damage).toEqual([]);
-        expect(await fresh.refs.read(branchRef('main'))).toBeDefined();
-      } finally {
-        await fresh.close();
-      }
+      expect(await hub.refs.read(branchRef('main'))).toBeDefined();
+      expect(await damage()).toEqual([]);
     } finally {
-      await other.close();
-      await hub.close();
+      await close();
     }
   });
 
