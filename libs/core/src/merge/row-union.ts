@@ -5,7 +5,7 @@ import { readFileBytes } from '../objects/file-content';
 import { ObjectSink, ObjectSource } from '../objects/object-source';
 import { FileRef } from '../objects/object-types';
 import { byteAt, countQuotes, readCsvHeader } from '../rows/record-file-bytes';
-import { CR, LF, RecordFormat, recordFormatOf } from '../rows/record-splitter';
+import { CR, LF, RecordFormat, recordFormatOf, RecordSplitter } from '../rows/record-splitter';
 import { matchAppend } from '../rows/row-diff';
 
 /**
@@ -137,28 +137,13 @@ async function theirsOwnRecords(
 
 /**
  * The whole records of a stream of record bytes, each with its terminator (the last one may lack it): a record ends
- * at a newline outside quotes (CSV) or at any newline (JSONL). Memory: the record in progress.
+ * at a newline outside quotes (CSV) or at any newline (JSONL), as RecordSplitter cuts them. Memory: the record in
+ * progress.
  */
 async function* wholeRecords(blocks: AsyncIterable<Buffer>, format: RecordFormat): AsyncGenerator<Buffer> {
-  let carry: Buffer[] = [];
-  let quotes = 0;
-  for await (const block of blocks) {
-    let start = 0;
-    let from = 0;
-    for (let lf = block.indexOf(LF); lf >= 0; lf = block.indexOf(LF, from)) {
-      if (format === 'csv') quotes += countQuotes(block.subarray(from, lf));
-      from = lf + 1;
-      if (quotes % 2 !== 0) continue;
-      quotes = 0;
-      const tail = block.subarray(start, from);
-      yield carry.length === 0 ? tail : Buffer.concat([...carry, tail]);
-      carry = [];
-      start = from;
-    }
-    if (format === 'csv') quotes += countQuotes(block.subarray(from));
-    if (start < block.length) carry.push(block.subarray(start));
-  }
-  if (carry.length > 0) yield Buffer.concat(carry);
+  const splitter = new RecordSplitter(format, { keepTerminators: true });
+  for await (const block of blocks) yield* splitter.push(block);
+  yield* splitter.finish();
 }
 
 interface AppendedRecords {

@@ -7,9 +7,9 @@ import {
   RecordSplitter,
 } from './record-splitter';
 
-function split(input: string | Buffer, format: RecordFormat, cuts: number[] = [], skipHeader = false): string[] {
+function split(input: string | Buffer, format: RecordFormat, cuts: number[] = [], skipHeader = false, keepTerminators = false): string[] {
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input, 'utf8');
-  const s = new RecordSplitter(format, { skipHeader });
+  const s = new RecordSplitter(format, { skipHeader, keepTerminators });
   const out: Buffer[] = [];
   let prev = 0;
   for (const c of [...cuts].sort((a, b) => a - b)) {
@@ -100,6 +100,21 @@ describe('RecordSplitter', () => {
         expect(got.join(nl) + (text.endsWith('\n') ? nl : '')).toBe(text);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('with keepTerminators, gives each record with its own terminator: joined, the bytes fed, however cut', () => {
+    expect(split('h\r\n"a\nb"\n\n2', 'csv', [], false, true)).toEqual(['h\r\n', '"a\nb"\n', '\n', '2']);
+    expect(split('{}\n\r\n{"a":1}\r\n', 'jsonl', [3], false, true)).toEqual(['{}\n', '\r\n', '{"a":1}\r\n']);
+    fc.assert(
+      fc.property(csvFile, fc.array(fc.nat(400)), fc.array(fc.boolean()), ({ records, finalNewline }, cuts, crlfs) => {
+        // Each record ends its own way, \n or \r\n.
+        const text = records.map((r, i) => r + (i < records.length - 1 || finalNewline || r === '' ? (crlfs[i] ? '\r\n' : '\n') : '')).join('');
+        const got = split(text, 'csv', cuts, false, true);
+        expect(got.join('')).toBe(text);
+        expect(got.map((r) => r.replace(/\r?\n$/, ''))).toEqual(split(text, 'csv'));
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -17,6 +17,8 @@ export function recordFormatOf(path: string): RecordFormat | undefined {
 export interface RecordSplitterOptions {
   /** CSV only: hold the first record back as `header` instead of returning it. Ignored for JSONL. */
   readonly skipHeader?: boolean;
+  /** Return each record with its terminator (`\n` or `\r\n`) as it was, so the records joined are the bytes fed. */
+  readonly keepTerminators?: boolean;
 }
 
 /**
@@ -29,6 +31,8 @@ export interface RecordSplitterOptions {
  * - The first CSV record is the header. It is always available as `header` once seen; with `skipHeader` it is not
  *   returned as a record.
  *
+ * - With `keepTerminators`, each record keeps its terminator, so the records joined are exactly the bytes fed.
+ *
  * Memory: the bytes of the record in progress, so bounded by the longest record. A returned record may share memory
  * with a pushed chunk; callers must not mutate either.
  */
@@ -37,6 +41,7 @@ export class RecordSplitter {
   header: Buffer | undefined;
   private readonly csv: boolean;
   private readonly skipHeader: boolean;
+  private readonly keepTerminators: boolean;
   private pending: Buffer[] = [];
   private inQuotes = false;
   private seenFirst = false;
@@ -47,6 +52,7 @@ export class RecordSplitter {
   ) {
     this.csv = format === 'csv';
     this.skipHeader = this.csv && options.skipHeader === true;
+    this.keepTerminators = options.keepTerminators === true;
   }
 
   /**
@@ -86,7 +92,7 @@ export class RecordSplitter {
         if (this.inQuotes) break;
       }
       if (nextLf < 0) break;
-      this.emit(out, buf.subarray(start, nextLf));
+      this.emit(out, buf.subarray(start, this.keepTerminators ? nextLf + 1 : nextLf));
       start = pos = nextLf + 1;
     }
     if (start < buf.length) this.pending.push(buf.subarray(start));
@@ -112,7 +118,7 @@ export class RecordSplitter {
       record = Buffer.concat(this.pending);
       this.pending = [];
     }
-    if (record.length > 0 && record[record.length - 1] === CR) record = record.subarray(0, record.length - 1);
+    if (!this.keepTerminators && record.length > 0 && record[record.length - 1] === CR) record = record.subarray(0, record.length - 1);
     this.accept(out, record);
   }
 
