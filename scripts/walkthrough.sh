@@ -16,7 +16,7 @@ step trib init heart
 cd heart
 cp "$SAMPLE"/10[0-6]_all.csv .
 head -n 2001 "$SAMPLE"/100_all.csv > 100_all.csv
-step trib commit -m "Five MIT-BIH records" --meta source=physionet/mitdb
+step trib commit -m "Five MIT-BIH records" --annotate source=physionet/mitdb
 
 # 2. A scientist labels arrhythmias on a branch.
 step trib branch pvc-labels
@@ -36,7 +36,7 @@ step trib merge pvc-labels -m "Merge PVC labels"
 step trib log
 
 # 5. Pin the training set, reproduce it anywhere, and check every byte.
-step trib tag train-v1 -m "PVC detector training set" --meta model=pvc-detector-1
+step trib tag train-v1 -m "PVC detector training set" --annotate model=pvc-detector-1
 step trib show train-v1
 step trib checkout train-v1 --to ../train-v1
 cmp 105_pvc.csv ../train-v1/105_pvc.csv && echo "checkout is byte-identical" >&2

@@ -20,7 +20,8 @@ describe('trib CLI: commit, log, show, status, diff', () => {
     writeFileSync(path.join(repo, 'a.csv'), 'id,v\n1,x\n');
     mkdirSync(path.join(repo, 'sub'));
     writeFileSync(path.join(repo, 'sub/b.bin'), Buffer.from([0, 1, 2, 255]));
-    const c1 = ok(repo, ['commit', '-m', 'first', '--meta', 'source=ward-7', '--meta', 'batch=1']);
+    // --annotate, and --meta, the same option under its older name.
+    const c1 = ok(repo, ['commit', '-m', 'first', '--annotate', 'source=ward-7', '--meta', 'batch=1']);
     const id = lastLine(c1.stdout);
     expect(id).toMatch(/^[0-9a-f]{64}$/);
 

@@ -115,7 +115,7 @@ describe('trib CLI: branches, tags, switch, checkout, merge', () => {
     // show prints the annotated tag before its commit, as git show does; a commit reached otherwise has none.
     const tag = JSON.parse(ok(repo, ['show', 'v1', '--json']).stdout).tag;
     expect(tag).toMatchObject({ name: 'v1', tagger: 'Test <test@example.org>', message: 'release one', annotations: { model: 'pvc-1' } });
-    expect(ok(repo, ['show', 'v1']).stdout).toMatch(/^tag v1\nTagger: Test <test@example.org>\nDate: .*\nMeta: {3}model=pvc-1\n\n {4}release one\n\ncommit /);
+    expect(ok(repo, ['show', 'v1']).stdout).toMatch(/^tag v1\nTagger: Test <test@example.org>\nDate: .*\nAnnotation: model=pvc-1\n\n {4}release one\n\ncommit /);
     expect(JSON.parse(ok(repo, ['show', 'HEAD', '--json']).stdout).tag).toBeUndefined();
     // The list gives each annotated tag as show does: which tag holds the data of model pvc-1 takes one command.
     expect(JSON.parse(ok(repo, ['tag', '--json']).stdout)).toEqual([{ name: 'v1', commit: head, tag }]);

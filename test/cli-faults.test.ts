@@ -159,17 +159,17 @@ describe('trib CLI: bad input and damage', () => {
     expect([empty.code, empty.stderr.trim()]).toEqual([2, 'trib topics: --broker is empty: pass HOST:PORT']);
   });
 
-  it('numbers, authors, meta keys and an init target are checked at the boundary, in one line each', () => {
+  it('numbers, authors, annotation keys and an init target are checked at the boundary, in one line each', () => {
     const refused: [string[], RegExp][] = [
       [['log', '-n', 'abc'], /^trib log: -n wants a whole number from 0, got "abc"$/],
       [['log', '-n', '-1'], /^trib log: -n wants a whole number from 0, got "-1"$/],
       [['diff', '--max-rows', '5x'], /^trib diff: --max-rows wants a whole number from 0, got "5x"$/],
       [['gc', '--grace='], /^trib gc: --grace wants a number of seconds, got ""$/],
       [['commit', '-m', 'x', '--author', 'evil\nparent 0000'], /^trib commit: author "evil\\nparent 0000" holds a control character/],
-      [['commit', '-m', 'x', '--meta', '__proto__=x'], /^trib commit: --meta key __proto__ is reserved$/],
+      [['commit', '-m', 'x', '--meta', '__proto__=x'], /^trib commit: annotation key __proto__ is reserved$/],
       [['commit', '-m', 'title', '-m', 'body'], /^trib commit: option -m is given twice$/],
-      [['commit', '-m', 'x', '--meta', 'k=v', '--meta', 'k=w'], /^trib commit: --meta key k is given twice$/],
-      [['tag', 'v9', '--meta', 'k=v', '--meta', 'k=w'], /^trib tag: --meta key k is given twice$/],
+      [['commit', '-m', 'x', '--annotate', 'k=v', '--meta', 'k=w'], /^trib commit: annotation key k is given twice$/],
+      [['tag', 'v9', '--meta', 'k=v', '--meta', 'k=w'], /^trib tag: annotation key k is given twice$/],
       [['commit', '-m', 'x', '--author', ' '], /^trib commit: --author is empty$/],
       [['diff', '--max-rows', '5'], /^trib diff: --max-rows needs --rows$/],
       [['subscribe', 'datasets/x', '--as', 'a', '--from', '9999999999999999'], /--from wants a sequence number from 1 to 9007199254740991, or "latest"; got 9999999999999999$/],
@@ -192,10 +192,10 @@ describe('trib CLI: bad input and damage', () => {
     const init = trib(t.dir, ['init', 'afile']);
     expect([init.code, init.stderr.trim()]).toEqual([2, `trib init: ${path.join(t.dir, 'afile')} is not a directory`]);
     expect(ok(repo, ['log', '-n', '0', '--json']).stdout.trim()).toBe('[]');
-    // A meta value may span lines; the log shows it quoted on one line, not as lines of its own.
+    // An annotation's value may span lines; the log shows it quoted on one line, not as lines of its own.
     ok(repo, ['commit', '-m', 'notes', '--meta', 'note=line one\ncommit 0000']);
     const log = ok(repo, ['log', '-n', '1']).stdout;
-    expect(log).toContain('Meta:   note="line one\\ncommit 0000"\n');
+    expect(log).toContain('Annotation: note="line one\\ncommit 0000"\n');
     expect(log.split('\n').filter((l) => l.startsWith('commit '))).toHaveLength(1);
   });
 

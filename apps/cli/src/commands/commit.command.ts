@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@tributary/core';
 import { commitWorktree } from '@tributary/repository';
-import { maxPositionals, parseMeta } from '../ui/args';
+import { maxPositionals, parseAnnotations } from '../ui/args';
 import { count } from '../ui/count';
 import { withProgressBar } from '../ui/progress-bar';
 import { CliCommand } from './command';
@@ -9,13 +9,13 @@ import { mergeSmallPacksIfMany, withRepository } from './open-repo';
 export const commitCommand: CliCommand = {
   name: 'commit',
   summary: 'snapshot the working tree as a new commit',
-  usage: 'trib commit -m MSG [--author NAME] [--meta KEY=VALUE ...] [--json]',
-  options: { flags: ['--json'], values: ['-m', '--author'], repeated: ['--meta'], aliases: { '--message': '-m' } },
+  usage: 'trib commit -m MSG [--author NAME] [--annotate KEY=VALUE ...] [--json]',
+  options: { flags: ['--json'], values: ['-m', '--author'], repeated: ['--annotate'], aliases: { '--message': '-m', '--meta': '--annotate' } },
   async run(args, ctx) {
     maxPositionals(args, 0, this.usage);
     const message = args.values.get('-m');
     if (message === undefined) throw new InvalidArgumentError(`a message is required; usage: ${this.usage}`);
-    const annotations = parseMeta(args.repeated.get('--meta'));
+    const annotations = parseAnnotations(args.repeated.get('--annotate'));
     const author = args.values.get('--author');
     // Blank would quietly become the default author: whoever typed it meant someone else.
     if (author !== undefined && author.trim() === '') throw new InvalidArgumentError('--author is empty');

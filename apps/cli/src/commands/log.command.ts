@@ -31,7 +31,7 @@ function printTag(ctx: CliContext, t: Tag): void {
 function printBody(ctx: CliContext, o: { annotations: Annotations; message: string }): void {
   // A value may hold newlines; quoted, it stays on its line and cannot pass for more of the log.
   for (const [k, v] of Object.entries(o.annotations)) {
-    ctx.out(`Meta:   ${k}=${hasControlCharacters(v) ? JSON.stringify(v) : v}`);
+    ctx.out(`Annotation: ${k}=${hasControlCharacters(v) ? JSON.stringify(v) : v}`);
   }
   ctx.out('');
   for (const line of o.message.split('\n')) ctx.out(`    ${line}`);

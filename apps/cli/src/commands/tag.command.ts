@@ -1,6 +1,6 @@
 import { createTag, deleteTag, listTags } from '@tributary/repository';
 import { InvalidArgumentError } from '@tributary/core';
-import { maxPositionals, parseMeta } from '../ui/args';
+import { maxPositionals, parseAnnotations } from '../ui/args';
 import { CliCommand } from './command';
 import { tagJson } from './log.command';
 import { withRepository } from './open-repo';
@@ -8,8 +8,8 @@ import { withRepository } from './open-repo';
 export const tagCommand: CliCommand = {
   name: 'tag',
   summary: 'list, create or delete tags (create-once)',
-  usage: 'trib tag [-d] [NAME [REF]] [-m MSG] [--meta KEY=VALUE ...] [--json]',
-  options: { flags: ['-d', '--json'], values: ['-m'], repeated: ['--meta'], aliases: { '--delete': '-d', '--message': '-m' } },
+  usage: 'trib tag [-d] [NAME [REF]] [-m MSG] [--annotate KEY=VALUE ...] [--json]',
+  options: { flags: ['-d', '--json'], values: ['-m'], repeated: ['--annotate'], aliases: { '--delete': '-d', '--message': '-m', '--meta': '--annotate' } },
   async run(args, ctx) {
     maxPositionals(args, 2, this.usage);
     const [name, ref] = args.positionals;
@@ -22,13 +22,13 @@ export const tagCommand: CliCommand = {
         return 0;
       }
       if (name !== undefined) {
-        const commit = await createTag(repo, name, ref ?? 'HEAD', { message: args.values.get('-m'), annotations: parseMeta(args.repeated.get('--meta')) });
+        const commit = await createTag(repo, name, ref ?? 'HEAD', { message: args.values.get('-m'), annotations: parseAnnotations(args.repeated.get('--annotate')) });
         if (args.flags.has('--json')) ctx.json({ name, commit });
         else ctx.err(`Tagged ${commit.slice(0, 12)} as ${name}`);
         return 0;
       }
-      if (args.values.has('-m') || args.repeated.has('--meta')) {
-        throw new InvalidArgumentError(`-m and --meta need a tag NAME; usage: ${this.usage}`);
+      if (args.values.has('-m') || args.repeated.has('--annotate')) {
+        throw new InvalidArgumentError(`-m and --annotate need a tag NAME; usage: ${this.usage}`);
       }
       const tags = await listTags(repo);
       // An annotated tag as `trib show --json` gives it, so a script can find a model's data without a show per tag.

@@ -60,18 +60,18 @@ export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs
   return out;
 }
 
-/** `KEY=VALUE` pairs from repeated `--meta` options. */
-export function parseMeta(items: readonly string[] | undefined): Record<string, string> {
+/** A commit's or tag's annotations, from repeated `--annotate KEY=VALUE` options (`--meta` is the same option). */
+export function parseAnnotations(items: readonly string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of items ?? []) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new InvalidArgumentError(`--meta wants KEY=VALUE, got ${JSON.stringify(item)}`);
+    if (eq <= 0) throw new InvalidArgumentError(`an annotation wants KEY=VALUE, got ${JSON.stringify(item)}`);
     const key = item.slice(0, eq);
-    if (!/^[A-Za-z0-9._:/-]+$/.test(key)) throw new InvalidArgumentError(`--meta key ${JSON.stringify(key)} may only use letters, digits and . _ : / -`);
+    if (!/^[A-Za-z0-9._:/-]+$/.test(key)) throw new InvalidArgumentError(`annotation key ${JSON.stringify(key)} may only use letters, digits and . _ : / -`);
     // As a key of a plain object it would set the prototype and be lost.
-    if (key === '__proto__') throw new InvalidArgumentError('--meta key __proto__ is reserved');
+    if (key === '__proto__') throw new InvalidArgumentError('annotation key __proto__ is reserved');
     // The last would win silently, as for an option given twice.
-    if (Object.prototype.hasOwnProperty.call(out, key)) throw new InvalidArgumentError(`--meta key ${key} is given twice`);
+    if (Object.prototype.hasOwnProperty.call(out, key)) throw new InvalidArgumentError(`annotation key ${key} is given twice`);
     out[key] = item.slice(eq + 1);
   }
   return out;
