@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { HashPool } from './hash-pool';
+import { HashPool, hashPoolSizeFor, measureSha256Speed } from './hash-pool';
 import { sha256 } from '@tributary/core';
 
 // Specs run TypeScript sources; the worker is the compiled script (`tsc -b` runs before jest in `npm test`).
@@ -11,6 +11,17 @@ const WORKER = path.resolve(__dirname, '../../dist/objects/hash.worker.js');
 describe('HashPool', () => {
   it('has its compiled worker script', () => {
     expect(existsSync(WORKER)).toBe(true);
+  });
+
+  it("is the process's pool in place where SHA-256 is cheap (SHA extensions), with workers where it is not", () => {
+    expect(hashPoolSizeFor(1.4e9)).toBe(0);
+    expect(hashPoolSizeFor(0.2e9)).toBeUndefined();
+    expect(new HashPool(hashPoolSizeFor(1.4e9), WORKER).movesBuffers).toBe(false);
+    expect(new HashPool(hashPoolSizeFor(0.2e9), WORKER).movesBuffers).toBe(true);
+    // Whatever this machine's CPU: a speed, in bytes per second, that can only be a measurement.
+    const speed = measureSha256Speed();
+    expect(speed).toBeGreaterThan(10e6);
+    expect(speed).toBeLessThan(100e9);
   });
 
   it('hashes spans of a buffer on a worker, which has the buffer meanwhile and hands it back intact', async () => {
