@@ -53,7 +53,7 @@ export const gcCommand: CliCommand = {
         ctx.err(`gc: waiting ${Math.ceil(ms / 1000)} s for the index of ${count(packs, 'pack')} found without one (this store dates an upload by its start)`);
       const r = await collectRepositoryGarbage(repo, { dryRun: args.flags.has('--dry-run'), graceMs, onOrphanWait });
       if (args.flags.has('--json')) ctx.json({ dryRun: args.flags.has('--dry-run'), ...r });
-      else if (r.deferred) ctx.err('gc: another process stored objects while gc ran, so it deleted nothing; run it again');
+      else if (r.deferred) ctx.err('gc: another process changed the packs while gc ran (stored objects, or merged packs: an app, another gc), so it deleted nothing; run it again');
       else {
         const merged = r.mergedPacks > 0 ? `; merged ${r.mergedPacks} small packs into ${r.writtenPacks}` : '';
         const dry = args.flags.has('--dry-run');

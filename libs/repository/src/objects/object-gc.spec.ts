@@ -408,21 +408,25 @@ describe('collectGarbage', () => {
     await expectReadable(store, [dead, onDead]);
   });
 
-  it('says to run it again, deleting nothing, when another gc deletes a pack it is reading', async () => {
+  it('defers, deleting nothing and keeping none of its copies, when another process removes a pack it is reading', async () => {
     const store = new ClockedStore();
     const [liveId] = await writePack(store, [blob('live'), blob('dead')]);
     store.now = at(2 * HOUR);
     const db = await ObjectDatabase.open(store);
     const [pack] = db.packs();
     const getRange = store.getRange.bind(store);
-    // Another gc copied the live record and deleted the pack just before this one reads it.
+    // Another gc, or an app merging small packs, copied the live record and deleted the pack just before this one
+    // reads it (the copy is not modelled: only what this run does matters here).
     jest.spyOn(store, 'getRange').mockImplementationOnce(async (key, range) => {
       await store.delete(pack.idxKey);
       await store.delete(pack.packKey);
       return getRange(key, range);
     });
-    await expect(collectGarbage(db, store, (id) => id === liveId, gcOpts(store.now))).rejects.toThrow(/a pack vanished while gc read it .*run it again/);
-    expect((await store.keys()).filter((k) => k.endsWith('.condemned'))).toEqual([]);
+    const before = (await store.keys()).filter((k) => k !== pack.idxKey && k !== pack.packKey).sort();
+    const r = await collectGarbage(db, store, (id) => id === liveId, gcOpts(store.now));
+    expect(r).toMatchObject({ deferred: true, deletedObjects: 0, deletedPacks: 0, writtenPacks: 0 });
+    // No notice, and no pack of its own left behind: the store is as the other process left it.
+    expect((await store.keys()).sort()).toEqual(before);
   });
 
   it('deletes nothing when a ref moved while it ran, which may name what it took for dead', async () => {

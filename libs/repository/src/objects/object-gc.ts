@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError, ObjectId, sleep, UnavailableError } from '@tributary/core';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError, ObjectId, sleep } from '@tributary/core';
 import { ObjectInfo, ObjectStore } from '@tributary/storage';
 import { crashPoint } from '../testing/crash-points';
 import {
@@ -72,8 +72,9 @@ export interface GcResult {
   /** Packs gc wrote. */
   readonly writtenPacks: number;
   /**
-   * True when another process stored packs while this run worked: it then deleted nothing (not even its own copies,
-   * which it removed), as those packs may refer to objects it would have deleted. Run it again.
+   * True when another process stored packs while this run worked, or merged or removed a pack this run was reading
+   * (an app's pack maintenance, another gc): it then deleted nothing (not even its own copies, which it removed), as
+   * those packs may refer to objects it would have deleted. Run it again.
    */
   readonly deferred: boolean;
 }
@@ -157,7 +158,19 @@ export async function collectGarbage(
       : [],
   );
   const liveTest = isLive === EVERY_OBJECT_LIVE ? undefined : isLive;
-  const bases = liveTest ? await readDeltaBases(db, packs).catch(packGoneMeanwhile) : new Map<LoadedPack, Map<ObjectId, ObjectId>>();
+  // A pack that vanishes while gc reads it was merged or removed by another process (an app's pack maintenance,
+  // another gc): like packs appearing, that defers the run, which then deletes nothing.
+  const deferred = async (): Promise<GcResult> => {
+    await db.reload();
+    return { deletedPacks: 0, deletedObjects: 0, freedBytes: 0, keptPacks: packs.length, mergedPacks: 0, writtenPacks: 0, deferred: true };
+  };
+  let bases = new Map<LoadedPack, Map<ObjectId, ObjectId>>();
+  try {
+    if (liveTest) bases = await readDeltaBases(db, packs);
+  } catch (e) {
+    if (e instanceof NotFoundError) return deferred();
+    throw e;
+  }
   const oldPacks = new Set(old);
   const young = packs.filter((p) => !oldPacks.has(p));
   const unnamed = liveTest ? young.flatMap((p) => [...p.index.entries()].filter((e) => !liveTest(e.id)).map((e) => e.id)) : [];
@@ -197,7 +210,13 @@ export async function collectGarbage(
   }
 
   const copier = new Copier(db, store, opts.dryRun);
-  for (const p of rewritten) await copier.copyLive(p, keep, baseKept(p)).catch(packGoneMeanwhile);
+  try {
+    for (const p of rewritten) await copier.copyLive(p, keep, baseKept(p));
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+    await copier.discard();
+    return deferred();
+  }
   const added = await copier.finish();
   const mergedPacks = rewritten.size - dying.length;
 
@@ -278,12 +297,6 @@ async function removeFinishedNotices(
  * A pack read after gc listed it is gone: another gc (or pack merge) deleted it meanwhile, having copied what it keeps.
  * Nothing here has been deleted yet; this run's own copies stay as harmless duplicates until the next run.
  */
-function packGoneMeanwhile(e: unknown): never {
-  if (e instanceof NotFoundError) {
-    throw new UnavailableError(`a pack vanished while gc read it (another gc running?); nothing was deleted, run it again: ${e.message}`, {}, { cause: e });
-  }
-  throw e;
-}
 
 /**
  * Whether the store lists an indexed pack besides `own` that is not among `walked`, the packs the database had loaded.
