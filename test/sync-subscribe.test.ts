@@ -6,7 +6,9 @@ import Redis from 'ioredis';
 import { buildTree, CommitId, readTree, TopicName, TreeEntry, UnavailableError, VIEW_TREE_ANNOTATION, writeFileContent } from '@tributary/core';
 import { mergeRegionalCommit } from '@tributary/hub';
 import { branchRef, collectRepositoryGarbage, commitWorktree, ObjectDatabase, RefStore, Repository, topicRef, verifyRepository } from '@tributary/repository';
+import { LocalStore } from '@tributary/storage';
 import { MAX_LISTED_SUBSCRIBERS } from '../libs/sync/src/broker/admin.handler';
+import { startBroker } from '../libs/sync/src/broker/start-broker';
 import { SyncClient } from '../libs/sync/src/client/sync.client';
 import { loadTributaryProto } from '../libs/sync/src/wire/proto-loader';
 import { TransferReceiver } from '../libs/sync/src/transfer/transfer-receiver';
@@ -179,8 +181,11 @@ describe('sync: subscribe', () => {
     const { repo: sub, once, during, damage, close } = await heldThenCollected('gc-race');
     try {
       // Another name fetches them again: the subscriber refers to what it holds, and the gc deletes it.
-      const { result: r, freed } = await during(() => client.subscribe(sub, TOPIC, 'gc-race-again'));
+      const downs: unknown[] = [];
+      const { result: r, freed } = await during(() => client.subscribe(sub, TOPIC, 'gc-race-again', { onLinkChange: (c) => c.down && downs.push(c.down) }));
       expect(freed).toBeGreaterThan(0);
+      // Fetched again at once, not taken for the broker going away.
+      expect(downs).toEqual([]);
       expect(r).toMatchObject({ commits: once.commits, seqFrom: 1, seqTo: once.seqTo, head: once.head });
       // The gc took everything: every entry came again whole, and the repository holds every byte the ref names.
       expect(r.wireBytes).toBe(once.wireBytes);
@@ -195,8 +200,10 @@ describe('sync: subscribe', () => {
     try {
       // The hub's way: received objects are flushed by the merge, which then moves main.
       const merged: number[] = [];
+      const downs: unknown[] = [];
       const { result: r, freed } = await during(() =>
         client.subscribe(hub, TOPIC, 'gc-race-hub-again', {
+          onLinkChange: (c) => c.down && downs.push(c.down),
           entryMakesDurable: true,
           onEntry: async (e) => {
             const outcome = await mergeRegionalCommit(hub, { commit: e.commit, region: 'eu-azure', topic: TOPIC, seq: e.seq }, { layout: 'graft' });
@@ -205,6 +212,7 @@ describe('sync: subscribe', () => {
         }),
       );
       expect(freed).toBeGreaterThan(0);
+      expect(downs).toEqual([]);
       expect(r).toMatchObject({ commits: once.commits, seqTo: once.seqTo, head: once.head });
       expect(merged).toEqual(Array.from({ length: once.seqTo }, (_, i) => i + 1));
       // Everything the gc took came again, and main names only what the store holds.
@@ -213,6 +221,31 @@ describe('sync: subscribe', () => {
       expect(await damage()).toEqual([]);
     } finally {
       await close();
+    }
+  });
+
+  it("logs a following subscription its own stop ends as ended by the stop, not by the peer", async () => {
+    const lines: string[] = [];
+    const store = await LocalStore.open(path.join(t.dir, 'stopping-store'), { create: true });
+    const own = await startBroker({ store, redisUrl: REDIS_URL, listen: '127.0.0.1:0', pollMs: 200, log: (_level, message) => lines.push(message) });
+    const ownClient = new SyncClient(own.address, { retries: 0, retryDelayMs: 10 });
+    const sub = await newRepo(path.join(t.dir, 'stop-watcher'));
+    const abort = new AbortController();
+    let following: Promise<unknown> | undefined;
+    try {
+      const published = await ownClient.publish(edge, TOPIC);
+      let got = 0;
+      following = ownClient.subscribe(sub, TOPIC, 'stop-watcher', { follow: true, signal: abort.signal, onEntry: async () => void got++ }).catch((e: unknown) => e);
+      await waitUntil(() => got === published.commits, 'every entry delivered');
+      await own.close();
+      expect(lines).toContain(`subscribe ${TOPIC} as stop-watcher: ended as the broker stops`);
+      expect(lines.filter((l) => l.includes('ended by the peer'))).toEqual([]);
+    } finally {
+      abort.abort();
+      await following;
+      ownClient.close();
+      await own.close();
+      await sub.close();
     }
   });
 

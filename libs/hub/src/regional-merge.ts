@@ -219,7 +219,8 @@ async function flushChecked(hub: Repository): Promise<void> {
   await hub.objects.flush();
   const gone = await hub.objects.checkReused();
   if (gone.length > 0) {
-    throw new UnavailableError(`objects vanished from the store while merging (a gc running elsewhere?), e.g. ${gone[0]}; the entry comes again`);
+    // details.refetch: the subscription fetches the entry again at once (SyncClient's REFETCH), not as a broker retry.
+    throw new UnavailableError(`objects vanished from the store while merging (a gc running elsewhere?), e.g. ${gone[0]}; the entry comes again`, { refetch: true });
   }
 }
 

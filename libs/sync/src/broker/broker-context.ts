@@ -50,6 +50,9 @@ const SHARED_READ_BYTES = 64 * 1024 * 1024;
  * store that ignores conditional writes, through the Redis fence; see BrokerContextOptions.topicLogFence).
  */
 export class BrokerContext {
+  /** Set once the broker begins to stop: calls it then ends were not ended by their peers. */
+  stopping = false;
+
   private constructor(
     readonly store: ObjectStore,
     readonly db: ObjectDatabase,

@@ -91,7 +91,7 @@ export async function handlePublish(ctx: BrokerContext, call: PublishCall): Prom
     if (extra) throw new InvalidArgumentError('unexpected message after the last commit');
     endCall(call);
   } catch (e) {
-    failCall(call, e, ctx.logger, `publish ${topic || '?'}`);
+    failCall(call, e, ctx.logger, `publish ${topic || '?'}`, ctx.stopping);
   }
 }
 

@@ -68,6 +68,7 @@ export async function startBroker(opts: StartBrokerOptions): Promise<RunningBrok
     context,
     close() {
       closed ??= (async () => {
+        context.stopping = true;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             server.forceShutdown();

@@ -130,7 +130,7 @@ export async function handleSubscribe(ctx: BrokerContext, call: SubscribeCall): 
     session.stop();
     io.stopReading();
     if (session.peerEnded && !session.error) return endCall(call);
-    failCall(call, session.error ?? e, ctx.logger, label);
+    failCall(call, session.error ?? e, ctx.logger, label, ctx.stopping);
   }
 }
 

@@ -73,7 +73,8 @@ export interface SubscribeOptions {
    * objects are then not flushed before `onEntry` but after it, before the topic ref moves and the ack: one flush
    * per entry instead of two on the way to the merge. A watch of what the entry's objects reuse (watchReuse) runs
    * until `onEntry` returns: `onEntry` must call `checkReused` after its flush and before a ref names the entry, and
-   * throw if anything is gone (the entry is then not acknowledged, and comes again). Default false.
+   * throw if anything is gone, an error with `details.refetch` true (REFETCH): the entry is then not acknowledged,
+   * and is fetched again at once. Default false.
    */
   entryMakesDurable?: boolean;
   /** Called as objects arrive, with the payload bytes received so far in this call (all entries). */
@@ -119,6 +120,13 @@ class LinkWatch {
 /** How long a subscriber that was told to stop waits for the broker to end the call before cancelling it. */
 const STOP_GRACE_MS = 5000;
 const MAX_FOLLOW_BACKOFF_MS = 5000;
+/**
+ * The details key of an error that means "objects this entry relied on vanished from the subscriber's own store (a
+ * gc in another working copy): fetch the entry again", which subscribe does at once rather than as a broker retry.
+ */
+export const REFETCH = 'refetch';
+/** Refetches in a row, without an entry delivered between them, after which the error stands. */
+const MAX_REFETCHES = 5;
 
 interface Accumulated {
   commits: number;
@@ -219,12 +227,23 @@ export class SyncClient {
     sharedHashPool().warm();
     const acc: Accumulated = { commits: 0, seqFrom: 0, seqTo: 0, wireBytes: 0, head: null };
     const state: SubscribeState = { from: opts.from, delivered: false, unconfirmedAck: 0, link: new LinkWatch(this.address, opts.onLinkChange) };
+    let refetches = 0;
+    let deliveredAtRefetch = -1;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.subscribeOnce(repo, t, name, opts, state, acc);
         break;
       } catch (e) {
         const err = fromGrpcError(e);
+        // Objects an entry relied on vanished from this repository's store (a gc elsewhere; see REFETCH): it is
+        // fetched again at once. Not the broker's doing, so the link stays up and no retry of the broker's is spent;
+        // only so many times in a row without an entry delivered, then it fails as it is.
+        if (err.details[REFETCH] === true && !opts.signal?.aborted) {
+          if (acc.commits !== deliveredAtRefetch) [refetches, deliveredAtRefetch] = [0, acc.commits];
+          if (++refetches > MAX_REFETCHES) throw err;
+          attempt--;
+          continue;
+        }
         if (!(err instanceof UnavailableError) || ownStoreFailed(err, repo)) throw err;
         // Stopped while the broker was away: entries acked since it last confirmed may come again, and the user
         // should hear so rather than see a clean stop.
@@ -463,7 +482,9 @@ export class SyncClient {
         if (!deferFlush) {
           const gone = await repo.objects.confirmReused(watch);
           // Not acknowledged, so the entry comes again on the retry, with what is gone (has() now says so).
-          if (gone.length > 0) throw new UnavailableError(`objects of entry ${seq} vanished from the store while it was fetched (a gc running elsewhere?), e.g. ${gone[0]}; fetching it again`);
+          if (gone.length > 0) {
+            throw new UnavailableError(`objects of entry ${seq} vanished from the store while it was fetched (a gc running elsewhere?), e.g. ${gone[0]}; fetching it again`, { [REFETCH]: true });
+          }
         }
         let outcome: void | EntryOutcome;
         if (deferFlush) {
