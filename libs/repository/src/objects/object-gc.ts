@@ -294,11 +294,6 @@ async function removeFinishedNotices(
 }
 
 /**
- * A pack read after gc listed it is gone: another gc (or pack merge) deleted it meanwhile, having copied what it keeps.
- * Nothing here has been deleted yet; this run's own copies stay as harmless duplicates until the next run.
- */
-
-/**
  * Whether the store lists an indexed pack besides `own` that is not among `walked`, the packs the database had loaded.
  * Not gc's own listing: that comes after the database's, so a pack indexed between the two would be in it unwalked.
  */
