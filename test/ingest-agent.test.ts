@@ -313,7 +313,10 @@ describe('edge agent process', () => {
     await land('b1.csv', 't,hr\n1,60\n');
     await a.waitFor(/committed b1\.csv/);
     expect((await health(a)).ingestError).toBeNull();
-    await fs.rm(path.join(tmp.dir, 'inbox'), { recursive: true });
+    // Gone at once: a recursive rm in place would empty .claimed/ and .done/ first, and the agent could fail on one
+    // of those before the inbox itself went (a second failure, told as such).
+    await fs.rename(path.join(tmp.dir, 'inbox'), path.join(tmp.dir, 'inbox.gone'));
+    await fs.rm(path.join(tmp.dir, 'inbox.gone'), { recursive: true });
     await a.waitFor(/ingest failed: ENOENT/);
     // Tried again and again (after 1 s, then 2 s...) meanwhile, without a log line each time.
     type IngestError = { message: string; permanent: boolean; since: string; failures: number } | null;
