@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CommitId, lookupPath, PermissionDeniedError, readFileBytes } from '@tributary/core';
@@ -53,6 +53,25 @@ describe('EdgeAgent', () => {
     expect((await fs.readdir(path.join(inbox, '.done'))).sort()).toEqual(['a.csv', 'b.csv', 'c.csv']);
     expect(lines.some((l) => /^publish to datasets\/heart\/na-aws failed: UNAVAILABLE/.test(l))).toBe(true);
     expect(lines.filter((l) => l.startsWith('committed '))).toHaveLength(3);
+  });
+
+  it("logs a batch's 'committed' once it is moved to .done, before the 'published' of the publish that follows", async () => {
+    const inbox = path.join(root, 'inbox');
+    await fs.mkdir(inbox);
+    const lines: string[] = [];
+    const moved = () => existsSync(path.join(inbox, '.done', 'a.csv'));
+    const log = (l: string) => lines.push(l.startsWith('committed ') ? `${l} [${moved() ? 'moved' : 'not moved'}]` : l);
+    const agent = new EdgeAgent({ repo, client: new InMemoryTopicLog(), region: 'na-aws', dataset: 'heart', inbox, settleMs: 0, appendTo: '', log });
+    await agent.start();
+    try {
+      await fs.writeFile(path.join(inbox, 'a.csv'), 'x\n1\n');
+      await until(() => lines.some((l) => l.startsWith('published ')));
+    } finally {
+      await agent.stop();
+    }
+    const committed = lines.findIndex((l) => l.startsWith('committed a.csv'));
+    expect(lines[committed]).toMatch(/ \[moved\]$/);
+    expect(committed).toBeLessThan(lines.findIndex((l) => l.startsWith('published ')));
   });
 
   it('takes a batch written in place only once its writer has finished, so the commit holds all of it', async () => {

@@ -148,7 +148,6 @@ export class EdgeAgent {
             region: this.deps.region,
             appendTo: this.deps.appendTo || undefined,
             author: this.author,
-            onCommitted: () => this.publisher.kick(),
             signal: this.stopping.signal,
           },
           (e) => this.onIngest(e),
@@ -208,6 +207,8 @@ export class EdgeAgent {
       this.lastCommit = e.commit;
       this.packs.afterWrite();
       this.deps.log(`committed ${shown(e.file.name)} -> ${e.commit} (${shown(e.path ?? '')})`);
+      // Started once the batch is moved to .done and said so: 'published' never comes before its 'committed'.
+      this.publisher.kick();
     } else if (e.kind === 'duplicate') {
       this.counts.duplicates++;
       this.deps.log(`${shown(e.file.name)} was already committed as ${e.commit}; moved to .done`);

@@ -1,4 +1,4 @@
-import { existsSync, promises as fs, renameSync, writeFileSync } from 'node:fs';
+import { promises as fs, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CommitId, InvalidArgumentError, lookupPath, readFileBytes, readTree, TreeEntry, writeFileContent, writeTreeFromPaths } from '@tributary/core';
@@ -204,22 +204,6 @@ describe('ingestLanded, with a writer reusing names', () => {
     expect(moved.sort()).toEqual(['k,v\nbatch,1\n', 'k,v\nbatch,2\n']);
     expect(await firstParentLength((await repo.head()).commit)).toBe(2);
     expect(await watcher.landed()).toEqual([]);
-  });
-
-  it('tells of a commit before onCommitted (which starts a publish), and of a duplicate after its move', async () => {
-    await land('a.csv', 'x\n1\n');
-    const watcher = new InboxWatcher(inbox, { settleMs: 0 });
-    const calls: string[] = [];
-    const done = () => existsSync(path.join(inbox, '.done', 'a.csv')) ? 'moved' : 'not moved';
-    const onCommitted = () => calls.push(`onCommitted (${done()})`);
-    await ingestLanded(repo, watcher, { region: 'r', onCommitted }, (e) => calls.push(`${e.kind} ${e.file.name} (${done()})`));
-    expect(calls).toEqual(['committed a.csv (not moved)', 'onCommitted (not moved)']);
-    // The same bytes claimed again, as after a crash before the move: a duplicate, told once moved.
-    await fs.mkdir(path.join(inbox, '.claimed'), { recursive: true });
-    await fs.rename(path.join(inbox, '.done', 'a.csv'), path.join(inbox, '.claimed', 'a.csv'));
-    calls.length = 0;
-    await ingestLanded(repo, watcher, { region: 'r', onCommitted }, (e) => calls.push(`${e.kind} ${e.file.name} (${done()})`));
-    expect(calls).toEqual(['duplicate a.csv (moved)']);
   });
 
   it('after a crash between a claim and its commit, the claimed batch goes first, before newer ones', async () => {

@@ -27,7 +27,7 @@ const VANISHED = new Set(['ENOENT']);
  * Commits every landed batch, one at a time, oldest first: each is first claimed (moved to `<inbox>/.claimed/`, so a
  * new file landing under its name meanwhile is not mistaken for it), and moved on to `<inbox>/.done/` only after its
  * commit is durable (a batch already committed, seen again after a crash before its move, is moved without a new
- * commit). `committed` is told once the commit is durable, before the move; `duplicate` after the move.
+ * commit).
  * A batch that can never be committed (InvalidArgumentError: bad name, CSV header mismatch, a CSV batch to append
  * that leaves a quoted field open, unsafe append target; or a batch file the agent may not read or that is no readable file, see UNREADABLE) goes to `<inbox>/.failed/`,
  * and one removed from `.claimed/` before it was read is passed over (`vanished`). Any other error (the store, the
@@ -69,15 +69,11 @@ export async function ingestLanded(
       }
       throw e;
     }
-    // Told before onCommitted, whose publish may be told of (and logged) before the move below is done.
-    if (!result.duplicate) {
-      onEvent({ kind: 'committed', file, commit: result.commit, path: result.path });
-      opts.onCommitted?.(result.commit);
-    }
+    if (!result.duplicate) opts.onCommitted?.(result.commit);
     const after = await fs.stat(file.path).catch(() => undefined);
     crashPoint('ingest.before-move');
     const movedTo = await watcher.markDone(file);
-    if (result.duplicate) onEvent({ kind: 'duplicate', file, commit: result.commit });
+    onEvent(result.duplicate ? { kind: 'duplicate', file, commit: result.commit } : { kind: 'committed', file, commit: result.commit, path: result.path });
     if (after && !landed.claimed && !sameLook(after, landed)) {
       onEvent({ kind: 'changed', file, commit: result.commit, sizeThen: landed.size, sizeNow: after.size, movedTo });
     }
