@@ -16,10 +16,9 @@ import {
   TreeEntry,
   TreeId,
   treeSize,
-  UnavailableError,
   validateEntryName,
 } from '@tributary/core';
-import { branchRef, crashPoint, defaultAuthor, isAncestor, Repository } from '@tributary/repository';
+import { branchRef, crashPoint, defaultAuthor, isAncestor, Repository, vanishedError } from '@tributary/repository';
 import { HUB_LAYOUT, HUB_REGION, HUB_SEQ, HUB_SOURCE, HUB_TOPIC, HUB_VIEW, HubMergeIndex, LastMerge, topicTree } from './merge-index';
 import {
   byTopic,
@@ -218,10 +217,7 @@ async function attemptGroup(hub: Repository, index: HubMergeIndex, mainRef: RefN
 async function flushChecked(hub: Repository): Promise<void> {
   await hub.objects.flush();
   const gone = await hub.objects.checkReused();
-  if (gone.length > 0) {
-    // details.refetch: the subscription fetches the entry again at once (SyncClient's REFETCH), not as a broker retry.
-    throw new UnavailableError(`objects vanished from the store while merging (a gc running elsewhere?), e.g. ${gone[0]}; the entry comes again`, { refetch: true });
-  }
+  if (gone.length > 0) throw vanishedError(gone, 'a merge relied on', 'the entry comes again');
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   ObjectSink,
   ObjectSource,
   sha256,
+  UnavailableError,
 } from '@tributary/core';
 import { ObjectStore } from '@tributary/storage';
 import {
@@ -124,6 +125,20 @@ const INDEX_LOAD_CONCURRENCY = 8;
 const PACK_GONE_RETRIES = 3;
 /** Packs that may be finishing in the background at once; the next rollover waits for the oldest. */
 const MAX_FINISHING = 2;
+
+/**
+ * The details key of vanishedError's error: objects an entry relied on vanished from the store, so the entry is to be
+ * fetched again (a subscription does so at once, not as a broker retry).
+ */
+export const REFETCH = 'refetch';
+
+/**
+ * The error for objects a write relied on that a gc elsewhere deleted meanwhile (confirmReused, checkReused found
+ * them): `during` names what relied on them, `then` what comes next. UNAVAILABLE, with details.refetch (REFETCH).
+ */
+export function vanishedError(gone: readonly ObjectId[], during: string, then: string): UnavailableError {
+  return new UnavailableError(`objects ${during} vanished from the store (a gc running elsewhere?), e.g. ${gone[0]}; ${then}`, { [REFETCH]: true });
+}
 
 /**
  * What writes did while a watch ran (ObjectDatabase.watchReuse): ids they referred to instead of storing them, what

@@ -92,13 +92,13 @@ export class BrokerContext {
     // leaves its command's rejection unhandled, which ends the process when the connection drops before Redis answers.
     const sub = redis.duplicate({ autoResubscribe: false });
     const logger = opts.log ?? (() => undefined);
-    let lastRedisError = '';
+    let lastRedisError: Error | undefined;
     // Until Redis is in use, a failure is the one the open throws: logging it as well would say it twice.
     let inUse = false;
     for (const c of [redis, sub]) {
       c.on('error', (e: Error) => {
-        if (inUse && e.message !== lastRedisError) logger('warn', `redis: ${redisReason(e)}`);
-        lastRedisError = e.message;
+        if (inUse && e.message !== lastRedisError?.message) logger('warn', `redis: ${redisReason(e)}`);
+        lastRedisError = e;
       });
     }
     try {
@@ -107,7 +107,7 @@ export class BrokerContext {
       redis.disconnect();
       sub.disconnect();
       // ioredis rejects with "Connection is closed."; the reason came in its error event.
-      const reason = redisReason(lastRedisError ? new Error(lastRedisError) : e);
+      const reason = redisReason(lastRedisError ?? e);
       throw new UnavailableError(`cannot reach Redis at ${shown}: ${reason}`, { url: shown }, { cause: e });
     }
     // ioredis only logs a refused SELECT and goes on in database 0, where cursors would land unseen by the others.

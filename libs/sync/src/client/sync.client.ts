@@ -14,7 +14,7 @@ import {
   TribError,
   UnavailableError,
 } from '@tributary/core';
-import { isAncestor, readAheadFor, Repository, ReuseWatch, sharedHashPool, topicRef } from '@tributary/repository';
+import { isAncestor, readAheadFor, REFETCH, Repository, ReuseWatch, sharedHashPool, topicRef, vanishedError } from '@tributary/repository';
 import type { AdminServiceClient } from '../generated/tributary/v1/AdminService';
 import type { ListTopicsResponse__Output } from '../generated/tributary/v1/ListTopicsResponse';
 import type { PublishRequest } from '../generated/tributary/v1/PublishRequest';
@@ -73,7 +73,7 @@ export interface SubscribeOptions {
    * objects are then not flushed before `onEntry` but after it, before the topic ref moves and the ack: one flush
    * per entry instead of two on the way to the merge. A watch of what the entry's objects reuse (watchReuse) runs
    * until `onEntry` returns: `onEntry` must call `checkReused` after its flush and before a ref names the entry, and
-   * throw if anything is gone, an error with `details.refetch` true (REFETCH): the entry is then not acknowledged,
+   * throw if anything is gone, vanishedError's error (details.refetch): the entry is then not acknowledged,
    * and is fetched again at once. Default false.
    */
   entryMakesDurable?: boolean;
@@ -120,11 +120,6 @@ class LinkWatch {
 /** How long a subscriber that was told to stop waits for the broker to end the call before cancelling it. */
 const STOP_GRACE_MS = 5000;
 const MAX_FOLLOW_BACKOFF_MS = 5000;
-/**
- * The details key of an error that means "objects this entry relied on vanished from the subscriber's own store (a
- * gc in another working copy): fetch the entry again", which subscribe does at once rather than as a broker retry.
- */
-export const REFETCH = 'refetch';
 /** Refetches in a row, without an entry delivered between them, after which the error stands. */
 const MAX_REFETCHES = 5;
 
@@ -482,9 +477,7 @@ export class SyncClient {
         if (!deferFlush) {
           const gone = await repo.objects.confirmReused(watch);
           // Not acknowledged, so the entry comes again on the retry, with what is gone (has() now says so).
-          if (gone.length > 0) {
-            throw new UnavailableError(`objects of entry ${seq} vanished from the store while it was fetched (a gc running elsewhere?), e.g. ${gone[0]}; fetching it again`, { [REFETCH]: true });
-          }
+          if (gone.length > 0) throw vanishedError(gone, `entry ${seq} relied on`, 'fetching it again');
         }
         let outcome: void | EntryOutcome;
         if (deferFlush) {
